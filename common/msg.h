@@ -1,0 +1,231 @@
+/*
+ * Every message of the protocol as plain C structs: the peer messages the
+ * Raft core consumes and produces, and the client, status and fault-control
+ * messages the runtime handles. Pure data: common/wire.c turns these into
+ * msgpack datagrams and back. Pointers inside a message are borrowed from
+ * whoever built it (the core's log, a receive buffer).
+ */
+#ifndef RAFT_COMMON_MSG_H
+#define RAFT_COMMON_MSG_H
+
+#include "common/types.h"
+
+enum msg_type {
+    MSG_NONE = 0,
+    /* Peer messages: only from members, at their configured address. */
+    MSG_VOTE = 1,         /* RequestVote (and pre-vote). */
+    MSG_VOTE_REPLY,
+    MSG_APPEND,           /* AppendEntries; no entries = heartbeat. */
+    MSG_APPEND_REPLY,
+    MSG_SNAPSHOT,         /* InstallSnapshot, chunked. */
+    MSG_SNAPSHOT_REPLY,
+    MSG_TIMEOUT_NOW,      /* Leadership transfer: start an election now. */
+    /* From anyone. */
+    MSG_CLIENT,           /* Client request. */
+    MSG_CLIENT_REPLY,
+    MSG_STATUS,           /* Status request. */
+    MSG_STATUS_REPLY,
+    MSG_FAULT,            /* Fault-injection control (loopback, --faults). */
+    MSG_FAULT_REPLY,
+    MSG__COUNT
+};
+
+static inline int msg_type_is_peer(int type)
+{
+    return type >= MSG_VOTE && type <= MSG_TIMEOUT_NOW;
+}
+
+/* Raft entry types (the log table's op column shows noop/config, or the kv
+ * op of a normal entry). */
+enum raft_entry_type {
+    RAFT_ENTRY_NORMAL = 1, /* A state-machine command (node/kv.h payload). */
+    RAFT_ENTRY_NOOP = 2,   /* Appended by each new leader (thesis 6.4). */
+    RAFT_ENTRY_CONFIG = 3  /* Membership (reserved). */
+};
+
+struct raft_entry {
+    raft_term term;
+    uint8_t type;        /* enum raft_entry_type */
+    uint32_t len;
+    const uint8_t *data; /* Borrowed; len bytes. */
+};
+
+struct msg_vote {
+    raft_index last_index;
+    raft_term last_term;
+    bool pre_vote;       /* Pre-vote: term is the term it would use. */
+    bool transfer;       /* Leadership transfer: ignore leader stickiness. */
+};
+
+struct msg_vote_reply {
+    bool granted;
+    bool pre_vote;
+};
+
+struct msg_append {
+    raft_index prev_index;
+    raft_term prev_term;
+    raft_index commit;   /* Leader's commit index. */
+    uint64_t ctx;        /* Heartbeat round, echoed (ReadIndex, quorum). */
+    uint32_t n_entries;
+    const struct raft_entry *entries; /* Borrowed. */
+};
+
+struct msg_append_reply {
+    bool success;
+    raft_index match_index;   /* success: last index known to match. */
+    raft_index reject_index;  /* !success: the prev_index refused. */
+    raft_index last_index;    /* Follower's last log index. */
+    raft_term conflict_term;  /* !success: term at reject_index, or 0. */
+    raft_index conflict_index;/* !success: first index of conflict_term. */
+    uint64_t ctx;             /* Echo of msg_append.ctx. */
+};
+
+struct msg_snapshot {
+    raft_index last_index;
+    raft_term last_term;
+    uint64_t offset;
+    bool done;
+    uint32_t len;
+    const uint8_t *data;      /* Borrowed. */
+};
+
+struct msg_snapshot_reply {
+    raft_index last_index;
+    uint64_t offset;          /* Next offset wanted. */
+    bool success;
+};
+
+enum client_op {
+    CLIENT_PUT = 1,
+    CLIENT_GET = 2,
+    CLIENT_DEL = 3,
+    CLIENT_CAS = 4
+};
+
+struct msg_client {
+    uint64_t client_id;
+    uint64_t seq;
+    uint8_t op;               /* enum client_op */
+    uint32_t key_len;
+    const uint8_t *key;       /* Borrowed. */
+    uint32_t value_len;
+    const uint8_t *value;     /* PUT: value; CAS: new value. */
+    uint32_t expected_len;
+    const uint8_t *expected;  /* CAS only. */
+};
+
+enum client_status {
+    CLIENT_OK = 0,
+    CLIENT_NOT_FOUND = 1,     /* GET of an absent key. */
+    CLIENT_CAS_MISMATCH = 2,  /* CAS: value differs or absent. */
+    CLIENT_NOT_LEADER = 3,    /* Try leader_hint (0: unknown). */
+    CLIENT_RETRY = 4,         /* Leader busy or lost; outcome unknown. */
+    CLIENT_INVALID = 5,       /* Malformed or oversized request. */
+    CLIENT_STATUS__COUNT
+};
+
+struct msg_client_reply {
+    uint64_t client_id;
+    uint64_t seq;
+    uint8_t status;           /* enum client_status */
+    raft_id leader_hint;
+    uint32_t value_len;
+    const uint8_t *value;     /* GET result; borrowed. */
+};
+
+enum raft_role {
+    RAFT_FOLLOWER = 0,
+    RAFT_CANDIDATE = 1,
+    RAFT_LEADER = 2,
+    RAFT_PRECANDIDATE = 3     /* Follower running a pre-vote round. */
+};
+
+/* Why a datagram was dropped; counted per node, shown by status. */
+enum drop_reason {
+    DROP_MALFORMED = 0,
+    DROP_WRONG_CLUSTER,
+    DROP_WRONG_VERSION,
+    DROP_UNKNOWN_SENDER,      /* Peer message from a non-member id. */
+    DROP_WRONG_ADDRESS,       /* Member id from another address. */
+    DROP_NOT_FOR_US,          /* Receiver id is not this node. */
+    DROP_FAULT_REFUSED,       /* Fault control without --faults or remote. */
+    DROP_OVERLOAD,            /* Pending-request table full. */
+    DROP_NETEM,               /* Dropped by injected loss or partition. */
+    DROP__COUNT
+};
+
+struct status_peer {
+    raft_id id;
+    raft_index match;
+    raft_index next;
+    uint64_t last_ack_ms;     /* Milliseconds since its last reply. */
+};
+
+struct msg_status {
+    uint64_t nonce;           /* Echoed. */
+};
+
+struct msg_status_reply {
+    uint64_t nonce;
+    uint32_t pid;
+    uint8_t role;             /* enum raft_role */
+    raft_id leader;           /* 0 when unknown. */
+    raft_id voted_for;        /* 0 when none. */
+    raft_index commit;
+    raft_index last_index;
+    raft_index applied;
+    uint32_t election_timeout_ms;  /* This term's randomized timeout. */
+    uint32_t election_elapsed_ms;  /* Time since the timer was reset. */
+    uint64_t leader_contact_ms;    /* Since last leader contact; UINT64_MAX never. */
+    uint64_t drops[DROP__COUNT];
+    uint32_t n_peers;         /* Leader only: follower progress. */
+    struct status_peer peers[RAFT_NODES_MAX];
+};
+
+enum fault_action {
+    FAULT_HEAL = 1,           /* Clear every rule on this node. */
+    FAULT_PARTITION = 2,      /* Drop traffic to and from `blocked`. */
+    FAULT_NETEM = 3,          /* Random loss, duplication, delay. */
+    FAULT_DISK_DELAY = 4      /* Stall each persist by delay_ms. */
+};
+
+struct msg_fault {
+    uint8_t action;           /* enum fault_action */
+    uint32_t n_blocked;
+    raft_id blocked[RAFT_NODES_MAX];
+    uint32_t loss_ppm;        /* Per million datagrams. */
+    uint32_t dup_ppm;
+    uint32_t delay_ms;
+    uint32_t jitter_ms;
+};
+
+struct msg_fault_reply {
+    uint8_t ok;
+};
+
+/* One message. The header (version and cluster id) is added and checked by
+ * the codec; from/to are member ids (0 for clients), term is 0 for non-peer
+ * messages. */
+struct raft_msg {
+    uint8_t type;             /* enum msg_type */
+    raft_id from;
+    raft_id to;
+    raft_term term;
+    union {
+        struct msg_vote vote;
+        struct msg_vote_reply vote_reply;
+        struct msg_append append;
+        struct msg_append_reply append_reply;
+        struct msg_snapshot snapshot;
+        struct msg_snapshot_reply snapshot_reply;
+        struct msg_client client;
+        struct msg_client_reply client_reply;
+        struct msg_status status;
+        struct msg_status_reply status_reply;
+        struct msg_fault fault;
+        struct msg_fault_reply fault_reply;
+    } u;
+};
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * The Raft core's whole public API: a deterministic state machine driven by
+ * three inputs (a peer message, a clock tick carrying now_ms, a client
+ * proposal) whose output is a ready batch the caller acts on in order:
+ * send msgs_now; persist hard state, truncation and entries in one durable
+ * write; send msgs_after; apply committed entries; hand read results over;
+ * then call raft_advance(). Pure: no I/O, no clock, no rand(); time arrives
+ * as now_ms and randomness from the seed in raft_config.
+ * Read node/raft.c next.
+ */
+#ifndef RAFT_NODE_RAFT_H
+#define RAFT_NODE_RAFT_H
+
+#include "common/msg.h"
+#include "common/types.h"
+
+struct raft;
+
+struct raft_config {
+    raft_id id;
+    uint32_t n_members;
+    raft_id members[RAFT_NODES_MAX];   /* Includes id. */
+    uint32_t heartbeat_ms;             /* Default 50. */
+    uint32_t election_ms;              /* Timeout uniform in [ms, 2*ms). */
+    uint64_t seed;                     /* PRNG seed (election timeouts). */
+    uint32_t batch_bytes_max;          /* Entry bytes per AppendEntries. */
+    uint32_t inflight_max;             /* Pipelined batches per follower. */
+    bool pre_vote;                     /* Thesis 9.6. */
+    bool check_quorum;                 /* Leader steps down without a
+                                        * majority for an election timeout. */
+};
+
+/* Durable state loaded by the caller at start. The core copies it. */
+struct raft_loaded {
+    raft_term term;
+    raft_id voted_for;
+    raft_index first_index;            /* Index of entries[0] (1 if none
+                                        * compacted). */
+    raft_index snapshot_index;         /* Last compacted index, 0 if none. */
+    raft_term snapshot_term;
+    size_t n_entries;
+    const struct raft_entry *entries;  /* Borrowed during raft_new. */
+    raft_index applied;                /* Applied index from the kv store. */
+};
+
+/* A linearizable read the caller asked for with raft_read_index(). */
+struct raft_read {
+    uint64_t read_id;
+    raft_index index;                  /* Serve once applied >= index. */
+    bool ok;                           /* false: leadership lost, retry. */
+};
+
+enum raft_trace_level {
+    RAFT_TRACE_INFO = 1,               /* Role and term changes, commit. */
+    RAFT_TRACE_DEBUG = 2               /* Per message. */
+};
+
+/* Receives every trace line (no newline); line is valid during the call. */
+typedef void (*raft_trace_cb)(void *ctx, int level, const char *line);
+
+/* The output batch. Every pointer is borrowed from the core until
+ * raft_advance(); nothing may be fed to the core in between. */
+struct raft_ready {
+    bool has_hard_state;               /* term/voted_for changed. */
+    raft_term term;
+    raft_id voted_for;
+    raft_index truncate_from;          /* 0: none; else delete idx >= it. */
+    raft_index entries_first_index;    /* Index of entries[0]. */
+    size_t n_entries;                  /* To persist. */
+    const struct raft_entry *entries;
+    size_t n_msgs_now;                 /* Send before persisting. */
+    const struct raft_msg *msgs_now;
+    size_t n_msgs_after;               /* Send only after persisting. */
+    const struct raft_msg *msgs_after;
+    raft_index committed_first_index;  /* Index of committed[0]. */
+    size_t n_committed;                /* To apply, in order. */
+    const struct raft_entry *committed;
+    size_t n_reads;                    /* Read results. */
+    const struct raft_read *reads;
+    bool soft_state_changed;           /* role, leader or term changed. */
+};
+
+/* Builds a core. config and loaded are copied. Returns NULL when out of
+ * memory. Aborts (ASSERT) on a config that breaks its contract (id not a
+ * member, zero timeouts); callers validate user input before. */
+struct raft *raft_new(const struct raft_config *config,
+                      const struct raft_loaded *loaded, raft_trace_cb trace,
+                      void *trace_ctx, uint64_t now_ms);
+void raft_free(struct raft *r);
+
+/* Feeds one peer message (msg_type_is_peer). The caller has validated that
+ * msg->from is a member other than us and msg->to is us. Borrowed: the core
+ * copies what it keeps. Errors: ERR_NOMEM only. */
+int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg);
+
+/* Runs due timers: elections, heartbeats, quorum check. Call when now_ms has
+ * reached raft_deadline(). Errors: ERR_NOMEM only. */
+int raft_tick(struct raft *r, uint64_t now_ms);
+
+/* The earliest time raft_tick has work. */
+uint64_t raft_deadline(const struct raft *r);
+
+/* Appends a command (copied) if leader and sets *index.
+ * Errors: ERR_NOT_LEADER (see raft_leader()), ERR_TOO_BIG, ERR_NOMEM. */
+int raft_propose(struct raft *r, uint64_t now_ms, uint8_t entry_type,
+                 const uint8_t *data, uint32_t len, raft_index *index);
+
+/* Asks for a linearizable read (ReadIndex, thesis 6.4). Its result comes in
+ * a later ready batch under read_id. Errors: ERR_NOT_LEADER, ERR_NOMEM. */
+int raft_read_index(struct raft *r, uint64_t now_ms, uint64_t read_id);
+
+bool raft_has_ready(const struct raft *r);
+void raft_ready(struct raft *r, struct raft_ready *rd);
+/* rd must be the batch from the last raft_ready(). After it the entries are
+ * durable (the leader counts itself) and the committed ones applied. */
+void raft_advance(struct raft *r, const struct raft_ready *rd);
+
+/* Read-only accessors. */
+raft_id raft_self(const struct raft *r);
+int raft_role(const struct raft *r);          /* enum raft_role */
+raft_term raft_current_term(const struct raft *r);
+raft_id raft_voted_for(const struct raft *r);
+raft_id raft_leader(const struct raft *r);    /* 0 when unknown. */
+raft_index raft_commit_index(const struct raft *r);
+raft_index raft_last_index(const struct raft *r);
+raft_term raft_last_term(const struct raft *r);
+raft_index raft_applied_index(const struct raft *r); /* Handed out+advanced. */
+/* The term of entry index, 0 when unknown (compacted or past the end). */
+raft_term raft_term_at(const struct raft *r, raft_index index);
+/* Election timer for status: the randomized timeout and time since reset. */
+uint32_t raft_election_timeout_ms(const struct raft *r);
+uint64_t raft_election_elapsed_ms(const struct raft *r, uint64_t now_ms);
+/* Since last contact with a leader; UINT64_MAX if never. */
+uint64_t raft_leader_contact_ms(const struct raft *r, uint64_t now_ms);
+/* Leader only: fills up to cap peers' progress, returns the count. */
+uint32_t raft_progress(const struct raft *r, uint64_t now_ms,
+                       struct status_peer *out, uint32_t cap);
+
+/* The name of a role, lower case ("leader"). */
+const char *raft_role_name(int role);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * One cluster member minus its I/O: owns the Raft core, the table of pending
+ * client requests and reads, and turns each ready batch into the io
+ * operations (send, persist, apply through the kv state machine, reply to
+ * clients) in the order the core requires. raftnode binds the io table to
+ * UDP and SQLite; tests/sim binds it to a simulated network and disk, so both
+ * run this same code. Pure: no I/O of its own, no clock.
+ * Read node/replica.c next.
+ */
+#ifndef RAFT_NODE_REPLICA_H
+#define RAFT_NODE_REPLICA_H
+
+#include "common/msg.h"
+#include "node/kv.h"
+#include "node/raft.h"
+
+struct replica;
+
+/* The I/O a replica needs. Every function is called synchronously from
+ * replica_* calls; messages and buffers passed are borrowed for the call. */
+struct replica_io {
+    void *ctx;
+    /* A peer message to member msg->to (best effort, like UDP). */
+    void (*send)(void *ctx, const struct raft_msg *msg);
+    /* A client or status reply to an address that asked. */
+    void (*reply)(void *ctx, const struct raft_addr *to,
+                  const struct raft_msg *msg);
+    /* Durable write of rd's hard state, truncation and entries in one
+     * transaction; an error is fatal (the replica stops). */
+    int (*persist)(void *ctx, const struct raft_ready *rd);
+    /* The kv store the state machine applies to (ctx is kv_ctx). */
+    const struct kv_store_ops *kv;
+    void *kv_ctx;
+};
+
+struct replica_config {
+    struct raft_config raft;
+    uint32_t pending_max;        /* Client requests in flight; default 4096. */
+};
+
+/* Builds a replica from durable state. Returns NULL when out of memory. */
+struct replica *replica_new(const struct replica_config *config,
+                            const struct raft_loaded *loaded,
+                            const struct replica_io *io, raft_trace_cb trace,
+                            void *trace_ctx, uint64_t now_ms);
+void replica_free(struct replica *rep);
+
+/* A validated peer message (the caller checked sender id and address). */
+int replica_on_message(struct replica *rep, uint64_t now_ms,
+                       const struct raft_msg *msg);
+
+/* A client request from address `from` (copied). Replies through io->reply,
+ * now (redirect, cached result, invalid) or once applied. */
+int replica_on_client(struct replica *rep, uint64_t now_ms,
+                      const struct raft_addr *from,
+                      const struct msg_client *req);
+
+int replica_tick(struct replica *rep, uint64_t now_ms);
+uint64_t replica_deadline(const struct replica *rep);
+
+/* Drains the core's ready batches through io. Call once per loop wakeup,
+ * after handling every input. Errors: ERR_IO / ERR_STOPPED from persist or
+ * apply: the node must stop (fail-stop). */
+int replica_flush(struct replica *rep, uint64_t now_ms);
+
+/* The core, for status and checks. */
+const struct raft *replica_raft(const struct replica *rep);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Durable state in one SQLite file per node: the raft_state, log, kv,
+ * sessions and meta tables (DESIGN.md names them; people read them with the
+ * sqlite3 shell). One transaction persists hard state + truncation + a batch
+ * of entries; another applies committed entries to kv with the applied index
+ * and session updates. A database of another cluster or node, of an unknown
+ * schema version, or corrupt is refused and never modified.
+ * Read storage/store.c next.
+ */
+#ifndef RAFT_STORAGE_STORE_H
+#define RAFT_STORAGE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/msg.h"
+#include "common/types.h"
+#include "node/kv.h"
+
+struct store;
+
+enum store_open_mode {
+    STORE_OPEN_EXISTING = 0, /* A missing file is ERR_NOT_FOUND. */
+    STORE_OPEN_CREATE = 1    /* Create the file and schema if missing. */
+};
+
+/* Opens (and with STORE_OPEN_CREATE creates) path for this cluster and node:
+ * WAL mode, synchronous=FULL, schema checked or created, statements
+ * prepared. Errors: ERR_NOT_FOUND (missing), ERR_WRONG_CLUSTER,
+ * ERR_FOREIGN (other node id), ERR_WRONG_VERSION (schema), ERR_CORRUPT,
+ * ERR_BUSY (locked by another process), ERR_IO; errmsg says which and why,
+ * prefixed with path. */
+int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
+               int mode, struct store **out, char errmsg[ERRMSG_LEN]);
+void store_close(struct store *s);
+
+/* Everything a node needs at start. Arrays are heap-owned by the struct;
+ * free with store_loaded_free(). Entry data points into one owned block. */
+struct store_loaded {
+    raft_term term;
+    raft_id voted_for;
+    raft_index first_index;        /* Index of entries[0]. */
+    raft_index snapshot_index;
+    raft_term snapshot_term;
+    size_t n_entries;
+    struct raft_entry *entries;
+    raft_index applied;
+    uint8_t *data_block;           /* Owns every entries[i].data. */
+};
+
+/* Errors: ERR_CORRUPT (gap in log indexes, non-monotonic terms, a row that
+ * does not decode), ERR_NOMEM, ERR_IO. */
+int store_load(struct store *s, struct store_loaded *out);
+void store_loaded_free(struct store_loaded *loaded);
+
+/* What one durable write holds (from a raft_ready). */
+struct store_batch {
+    bool has_hard_state;
+    raft_term term;
+    raft_id voted_for;
+    raft_index truncate_from;      /* 0: none. */
+    raft_index entries_first_index;
+    size_t n_entries;
+    const struct raft_entry *entries;
+};
+
+/* One transaction: hard state, delete log rows >= truncate_from, insert the
+ * entries (with readable op/key/value columns from kv_decode). Durable
+ * (fsync) on return. Errors: ERR_IO (fatal for the node). */
+int store_persist(struct store *s, const struct store_batch *b);
+
+/* The kv_store_ops table over this store (ctx is the struct store *). get
+ * also works outside begin/commit, reading the applied state. */
+const struct kv_store_ops *store_kv_ops(void);
+
+/* Test and fault hooks: sleep this long inside each persist (disk stall). */
+void store_set_persist_delay_ms(struct store *s, uint32_t ms);
+
+/* Last error text from SQLite, for logs. */
+const char *store_errmsg(const struct store *s);
+
+#endif
