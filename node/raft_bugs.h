@@ -1,0 +1,27 @@
+/*
+ * Deliberately broken rules, compiled in only when RAFT_TEETH is defined (the
+ * simulator's "teeth" build, never raftnode): each bit switches one Raft rule
+ * off so tests can show the simulator catches the violation. In every normal
+ * build RAFT_BUG() is the constant 0 and the compiler removes the branch.
+ */
+#ifndef RAFT_NODE_RAFT_BUGS_H
+#define RAFT_NODE_RAFT_BUGS_H
+
+enum raft_bug {
+    RAFT_BUG_NO_ELECTION_RESTRICTION = 1u << 0, /* Vote for a stale log. */
+    RAFT_BUG_COMMIT_OLD_TERM = 1u << 1,   /* Figure 8: count old entries. */
+    RAFT_BUG_TRUNCATE_ON_DUPLICATE = 1u << 2, /* Drop suffix on any append. */
+    RAFT_BUG_FORGET_VOTE = 1u << 3,       /* Persist voted_for as none. */
+    RAFT_BUG_APPLY_UNCOMMITTED = 1u << 4, /* Apply up to last, not commit. */
+    RAFT_BUG_STALE_READ = 1u << 5,        /* ReadIndex without a quorum. */
+    RAFT_BUG_NO_STEP_DOWN = 1u << 6       /* Ignore higher terms in replies. */
+};
+
+#ifdef RAFT_TEETH
+extern unsigned raft_bugs; /* Defined in node/raft.c; set by the simulator. */
+#define RAFT_BUG(bit) ((raft_bugs & (bit)) != 0)
+#else
+#define RAFT_BUG(bit) 0
+#endif
+
+#endif
