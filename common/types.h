@@ -21,7 +21,8 @@ typedef uint64_t raft_id; /* Member ids are 1..RAFT_ID_MAX; 0 means none. */
 #define RAFT_KEY_MAX 1024           /* Bytes, inclusive. */
 #define RAFT_VALUE_MAX 32768        /* Bytes, inclusive. */
 #define RAFT_DATAGRAM_MAX 65507     /* Largest UDP payload over IPv4. */
-#define RAFT_ENTRY_MAX (RAFT_VALUE_MAX * 2 + RAFT_KEY_MAX + 64)
+/* Largest entry payload: one entry always fits one AppendEntries datagram. */
+#define RAFT_ENTRY_MAX (RAFT_DATAGRAM_MAX - 512)
 #define RAFT_ENTRIES_PER_MSG_MAX 4096
 
 /* An opaque, comparable peer address (a sockaddr's bytes in raftnode, a
