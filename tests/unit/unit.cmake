@@ -1,2 +1,4 @@
 # CMocka unit tests, one file per module (STYLE.md). Add one line per test.
 raft_unit_test(test_rng SOURCES tests/unit/test_rng.c LIBS raftcore)
+raft_unit_test(test_kv SOURCES tests/unit/test_kv.c tests/lib/mem_kv.c LIBS raftcore)
+raft_unit_test(test_store SOURCES tests/unit/test_store.c LIBS storage)
