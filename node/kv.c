@@ -14,8 +14,9 @@
  *   ..      4     value_len, then value_len bytes (0..RAFT_VALUE_MAX)
  *   ..      4     expected_len, then expected_len bytes (0..RAFT_VALUE_MAX)
  *
- * The total length is exactly 30 + key_len + value_len + expected_len. A DEL
- * carries no value and no expected value; a PUT carries no expected value.
+ * The total length is exactly 30 + key_len + value_len + expected_len, and
+ * at most RAFT_ENTRY_MAX. A DEL carries no value and no expected value; a
+ * PUT carries no expected value.
  * Read node/replica.c next.
  */
 #include "node/kv.h"
@@ -103,7 +104,9 @@ static uint8_t *put_run(uint8_t *p, const uint8_t *bytes, uint32_t len)
 }
 
 /* Encodes cmd. Errors: ERR_INVALID (op, empty or oversized key, oversized
- * value or expected, a field the op does not carry), ERR_TOO_BIG (cap). */
+ * value or expected, a field the op does not carry), ERR_TOO_BIG (over cap,
+ * or over RAFT_ENTRY_MAX: a CAS whose key, new and expected values are all
+ * near their limits does not fit one datagram). */
 int kv_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap,
               size_t *len)
 {
@@ -118,7 +121,7 @@ int kv_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap,
     ASSERT(cmd->value_len == 0 || cmd->value != NULL);
     ASSERT(cmd->expected_len == 0 || cmd->expected != NULL);
     size_t need = kv_encoded_size(cmd);
-    if (need > cap) {
+    if (need > RAFT_ENTRY_MAX || need > cap) {
         return ERR_TOO_BIG;
     }
     uint8_t *p = buf;

@@ -18,7 +18,7 @@
 #include "node/kv.h"
 #include "tests/lib/mem_kv.h"
 
-#define BUF_CAP (RAFT_ENTRY_MAX + 16)
+#define BUF_CAP (30 + RAFT_KEY_MAX + 2 * RAFT_VALUE_MAX + 16)
 
 struct fixture {
     struct mem_kv kv;
@@ -447,6 +447,37 @@ static void test_kv_size_limits_are_inclusive(void **state)
     assert_int_equal(kv_decode(f->buf, f->len + 1, &out), ERR_MALFORMED);
 }
 
+/* A CAS with every field at its limit is larger than one entry may be
+ * (RAFT_ENTRY_MAX, one datagram): refused by encode and by decode. */
+static void test_kv_refuses_payload_over_entry_max(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t key[RAFT_KEY_MAX];
+    static uint8_t value[RAFT_VALUE_MAX];
+    struct kv_cmd c = sized_cmd(key, RAFT_KEY_MAX, value, RAFT_VALUE_MAX);
+    c.op = KV_OP_CAS;
+    c.expected = value;
+    c.expected_len = RAFT_VALUE_MAX;
+    assert_true(kv_encoded_size(&c) > RAFT_ENTRY_MAX);
+    assert_int_equal(kv_encode(&c, f->buf, BUF_CAP, &f->len), ERR_TOO_BIG);
+    /* The same bytes built by hand do not decode either. */
+    c.op = KV_OP_PUT;
+    c.expected_len = 0;
+    assert_int_equal(kv_encode(&c, f->buf, BUF_CAP, &f->len), ERR_OK);
+    size_t epos = f->len - 4;
+    f->buf[1] = KV_OP_CAS;
+    f->buf[epos] = RAFT_VALUE_MAX & 0xff;
+    f->buf[epos + 1] = RAFT_VALUE_MAX >> 8;
+    memset(f->buf + f->len, 'v', RAFT_VALUE_MAX);
+    struct kv_cmd out;
+    assert_int_equal(kv_decode(f->buf, f->len + RAFT_VALUE_MAX, &out),
+                     ERR_MALFORMED);
+    /* Exactly at the limit it decodes: the refusal was the size. */
+    f->buf[epos] = (RAFT_ENTRY_MAX - f->len) & 0xff;
+    f->buf[epos + 1] = (RAFT_ENTRY_MAX - f->len) >> 8;
+    assert_int_equal(kv_decode(f->buf, RAFT_ENTRY_MAX, &out), ERR_OK);
+}
+
 /* A buffer one byte short is ERR_TOO_BIG, never a truncated payload. */
 static void test_kv_encode_refuses_small_buffer(void **state)
 {
@@ -558,6 +589,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kv_size_limits_are_inclusive,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_kv_refuses_payload_over_entry_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_encode_refuses_small_buffer,
                                         setup, teardown),
         cmocka_unit_test(test_kv_op_names),
