@@ -1,1 +1,532 @@
-/* Placeholder: being written. */
+/*
+ * The core's entry points: construction from loaded durable state, the
+ * dispatch of peer messages with the term rules of Figure 2 ("Rules for
+ * Servers"), role transitions, timers, proposals, and the ready/advance
+ * hand-over of output to the caller. Pure: no I/O, no clock; time arrives as
+ * now_ms. Elections are in raft_election.c, log replication and commit in
+ * raft_replication.c, ReadIndex in raft_read.c.
+ */
+#include "node/raft_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/invariant.h"
+
+#ifdef RAFT_TEETH
+unsigned raft_bugs = 0;
+#endif
+
+const char *raft_role_name(int role)
+{
+    switch (role) {
+    case RAFT_FOLLOWER:
+        return "follower";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_PRECANDIDATE:
+        return "precandidate";
+    default:
+        return "unknown";
+    }
+}
+
+void raft_tracef(struct raft *r, int level, const char *fmt, ...)
+{
+    if (r->trace == NULL) {
+        return;
+    }
+    char line[512];
+    int n = snprintf(line, sizeof line, "t%llu %s ",
+                     (unsigned long long)r->term, raft_role_name(r->role));
+    if (n < 0 || (size_t)n >= sizeof line) {
+        n = 0;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    r->trace(r->trace_ctx, level, line);
+}
+
+int raft_outbox_push(struct raft_outbox *box, const struct raft_msg *msg)
+{
+    if (box->n == box->cap) {
+        size_t cap = box->cap ? box->cap * 2 : 32;
+        struct raft_msg *m = realloc(box->msgs, cap * sizeof *m);
+        if (m == NULL) {
+            return ERR_NOMEM;
+        }
+        box->msgs = m;
+        box->cap = cap;
+    }
+    box->msgs[box->n++] = *msg;
+    return ERR_OK;
+}
+
+uint32_t raft_quorum(const struct raft *r)
+{
+    return r->config.n_members / 2 + 1;
+}
+
+struct raft_peer *raft_peer_find(struct raft *r, raft_id id)
+{
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        if (r->peers[i].id == id) {
+            return &r->peers[i];
+        }
+    }
+    return NULL;
+}
+
+static void check_config(const struct raft_config *c)
+{
+    ASSERT(c->id != RAFT_ID_NONE);
+    ASSERT(c->n_members >= 1);
+    ASSERT(c->n_members <= RAFT_NODES_MAX);
+    ASSERT(c->heartbeat_ms > 0);
+    ASSERT(c->election_ms > 0);
+    ASSERT(c->inflight_max >= 1);
+    ASSERT(c->inflight_max <= RAFT_INFLIGHT_CAP);
+    ASSERT(c->batch_bytes_max > 0);
+    bool self = false;
+    for (uint32_t i = 0; i < c->n_members; i++) {
+        ASSERT(c->members[i] != RAFT_ID_NONE);
+        self |= c->members[i] == c->id;
+        for (uint32_t j = 0; j < i; j++) {
+            ASSERT(c->members[i] != c->members[j]);
+        }
+    }
+    ASSERT(self);
+}
+
+static int load_state(struct raft *r, const struct raft_loaded *l)
+{
+    ASSERT(l->first_index == l->snapshot_index + 1 || l->n_entries == 0);
+    raft_log_init(&r->log, l->snapshot_index, l->snapshot_term);
+    for (size_t i = 0; i < l->n_entries; i++) {
+        const struct raft_entry *e = &l->entries[i];
+        int rv = raft_log_append(&r->log, e->term, e->type, e->data, e->len);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+    }
+    r->term = r->persisted_term = l->term;
+    r->voted_for = r->persisted_vote = l->voted_for;
+    r->stable = raft_log_last_index(&r->log);
+    /* What was applied was committed; never hand it out again. */
+    r->applied = l->applied;
+    if (r->applied < l->snapshot_index) {
+        r->applied = l->snapshot_index;
+    }
+    if (r->applied > r->stable) {
+        r->applied = r->stable;
+    }
+    r->commit = r->applied;
+    return ERR_OK;
+}
+
+struct raft *raft_new(const struct raft_config *config,
+                      const struct raft_loaded *loaded, raft_trace_cb trace,
+                      void *trace_ctx, uint64_t now_ms)
+{
+    check_config(config);
+    struct raft *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->config = *config;
+    r->trace = trace;
+    r->trace_ctx = trace_ctx;
+    rng_init(&r->rng, config->seed);
+    r->reads_waiting = calloc(RAFT_READS_MAX, sizeof *r->reads_waiting);
+    r->reads_ready = calloc(RAFT_READS_MAX, sizeof *r->reads_ready);
+    if (r->reads_waiting == NULL || r->reads_ready == NULL ||
+        load_state(r, loaded) != ERR_OK) {
+        raft_free(r);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < config->n_members; i++) {
+        if (config->members[i] != config->id) {
+            r->peers[r->n_peers++].id = config->members[i];
+        }
+    }
+    r->role = RAFT_FOLLOWER;
+    r->now_ms = now_ms;
+    r->leader_contact_ms = UINT64_MAX;
+    raft_election_reset(r);
+    raft_tracef(r, RAFT_TRACE_INFO,
+                "started last=%llu/t%llu commit=%llu vote=%llu",
+                (unsigned long long)raft_log_last_index(&r->log),
+                (unsigned long long)raft_log_last_term(&r->log),
+                (unsigned long long)r->commit,
+                (unsigned long long)r->voted_for);
+    return r;
+}
+
+void raft_free(struct raft *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    raft_log_close(&r->log);
+    free(r->reads_waiting);
+    free(r->reads_ready);
+    free(r->now.msgs);
+    free(r->after.msgs);
+    free(r);
+}
+
+/* Figure 2, Rules for all servers: a higher term makes us a follower of it.
+ * Pre-vote requests do not count (thesis 9.6): their term is hypothetical,
+ * and neither do granted pre-vote replies. Returns 1 when the message is
+ * from an older term and must be answered or ignored by the caller. */
+int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg)
+{
+    if (msg->term > r->term) {
+        bool pre_req = msg->type == MSG_VOTE && msg->u.vote.pre_vote;
+        bool pre_ok = msg->type == MSG_VOTE_REPLY &&
+                      msg->u.vote_reply.pre_vote &&
+                      msg->u.vote_reply.granted;
+        if (pre_req || pre_ok) {
+            return 0;
+        }
+        if (msg->type == MSG_VOTE && !msg->u.vote.transfer &&
+            raft_in_lease(r)) {
+            /* Thesis 4.2.3: ignore disruptive candidates while a leader
+             * is known to be alive; do not raise our term. */
+            return 0;
+        }
+        if (RAFT_BUG(RAFT_BUG_NO_STEP_DOWN) &&
+            (msg->type == MSG_APPEND_REPLY || msg->type == MSG_VOTE_REPLY)) {
+            return 0;
+        }
+        raft_id leader =
+            (msg->type == MSG_APPEND || msg->type == MSG_SNAPSHOT)
+                ? msg->from
+                : RAFT_ID_NONE;
+        raft_tracef(r, RAFT_TRACE_INFO, "newer term %llu from n%llu",
+                    (unsigned long long)msg->term,
+                    (unsigned long long)msg->from);
+        raft_become_follower(r, msg->term, leader);
+        return 0;
+    }
+    return msg->term < r->term;
+}
+
+void raft_become_follower(struct raft *r, raft_term term, raft_id leader)
+{
+    bool was_leader = r->role == RAFT_LEADER;
+    if (term > r->term) {
+        r->term = term;
+        r->voted_for = RAFT_ID_NONE;
+    }
+    if (r->role != RAFT_FOLLOWER || r->leader != leader) {
+        r->soft_changed = true;
+    }
+    r->role = RAFT_FOLLOWER;
+    r->leader = leader;
+    if (was_leader) {
+        raft_read_fail_all(r);
+        raft_tracef(r, RAFT_TRACE_INFO, "stepped down");
+    }
+    raft_election_reset(r);
+}
+
+int raft_become_leader(struct raft *r)
+{
+    ASSERT(r->role == RAFT_CANDIDATE);
+    r->role = RAFT_LEADER;
+    r->leader = r->config.id;
+    r->soft_changed = true;
+    raft_index last = raft_log_last_index(&r->log);
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        struct raft_peer *p = &r->peers[i];
+        raft_id id = p->id;
+        memset(p, 0, sizeof *p);
+        p->id = id;
+        p->next = last + 1;
+        p->mode = RAFT_PEER_PROBE;
+        p->send_pending = true;
+        p->last_ack_ms = r->now_ms;
+        p->active = true;
+    }
+    r->hb_ctx++;
+    r->hb_ctx_sent = false;
+    r->heartbeat_due_ms = r->now_ms + r->config.heartbeat_ms;
+    r->quorum_check_ms = r->now_ms + r->config.election_ms;
+    /* Thesis 6.4 and 3.6.2: a no-op commits the entries of past terms and
+     * lets ReadIndex know the leader's commit index is current. */
+    int rv = raft_log_append(&r->log, r->term, RAFT_ENTRY_NOOP, NULL, 0);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    r->term_start_index = raft_log_last_index(&r->log);
+    raft_tracef(r, RAFT_TRACE_INFO, "became leader noop=%llu",
+                (unsigned long long)r->term_start_index);
+    raft_maybe_commit(r);
+    return ERR_OK;
+}
+
+int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
+{
+    ASSERT(msg_type_is_peer(msg->type));
+    ASSERT(msg->from != r->config.id);
+    if (now_ms > r->now_ms) {
+        r->now_ms = now_ms;
+    }
+    int older = raft_step_down_if_newer(r, msg);
+    switch (msg->type) {
+    case MSG_VOTE:
+        return raft_on_vote(r, msg);
+    case MSG_VOTE_REPLY:
+        return older ? ERR_OK : raft_on_vote_reply(r, msg);
+    case MSG_APPEND:
+        return raft_on_append(r, msg);
+    case MSG_APPEND_REPLY:
+        return older ? ERR_OK : raft_on_append_reply(r, msg);
+    case MSG_TIMEOUT_NOW:
+        if (older || r->role == RAFT_LEADER || msg->from != r->leader) {
+            return ERR_OK;
+        }
+        raft_tracef(r, RAFT_TRACE_INFO, "timeout-now from n%llu",
+                    (unsigned long long)msg->from);
+        return raft_become_candidate(r, false, true);
+    case MSG_SNAPSHOT:
+    case MSG_SNAPSHOT_REPLY:
+        /* Log compaction is not implemented yet: nothing sends these. */
+        return ERR_OK;
+    default:
+        UNREACHABLE();
+    }
+}
+
+int raft_tick(struct raft *r, uint64_t now_ms)
+{
+    if (now_ms > r->now_ms) {
+        r->now_ms = now_ms;
+    }
+    if (r->role != RAFT_LEADER) {
+        if (raft_election_due(r)) {
+            return raft_election_start(r, false);
+        }
+        return ERR_OK;
+    }
+    if (r->config.check_quorum && r->now_ms >= r->quorum_check_ms) {
+        /* Thesis 6.2: a leader that has not heard from a majority for an
+         * election timeout steps down, so clients can find a real one. */
+        uint32_t active = 1;
+        for (uint32_t i = 0; i < r->n_peers; i++) {
+            active += r->peers[i].active;
+            r->peers[i].active = false;
+        }
+        r->quorum_check_ms = r->now_ms + r->config.election_ms;
+        if (active < raft_quorum(r)) {
+            raft_tracef(r, RAFT_TRACE_INFO, "lost quorum active=%u/%u",
+                        active, r->config.n_members);
+            raft_become_follower(r, r->term, RAFT_ID_NONE);
+            return ERR_OK;
+        }
+    }
+    if (r->now_ms >= r->heartbeat_due_ms) {
+        raft_heartbeat(r);
+    }
+    return ERR_OK;
+}
+
+uint64_t raft_deadline(const struct raft *r)
+{
+    if (r->role != RAFT_LEADER) {
+        return r->election_reset_ms + r->election_timeout_ms;
+    }
+    uint64_t d = r->heartbeat_due_ms;
+    if (r->config.check_quorum && r->quorum_check_ms < d) {
+        d = r->quorum_check_ms;
+    }
+    return d;
+}
+
+int raft_propose(struct raft *r, uint64_t now_ms, uint8_t entry_type,
+                 const uint8_t *data, uint32_t len, raft_index *index)
+{
+    if (now_ms > r->now_ms) {
+        r->now_ms = now_ms;
+    }
+    if (r->role != RAFT_LEADER) {
+        return ERR_NOT_LEADER;
+    }
+    if (len > RAFT_ENTRY_MAX) {
+        return ERR_TOO_BIG;
+    }
+    int rv = raft_log_append(&r->log, r->term, entry_type, data, len);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    /* Nothing to send yet: raft_ready() batches every proposal made since
+     * the last ready into one append per follower. */
+    *index = raft_log_last_index(&r->log);
+    return ERR_OK;
+}
+
+bool raft_has_ready(const struct raft *r)
+{
+    if (r->term != r->persisted_term || r->voted_for != r->persisted_vote) {
+        return true;
+    }
+    if (r->truncate_from != 0 || r->stable < raft_log_last_index(&r->log)) {
+        return true;
+    }
+    if (r->now.n > 0 || r->after.n > 0 || r->n_reads_ready > 0) {
+        return true;
+    }
+    if (r->soft_changed || r->applied < r->commit) {
+        return true;
+    }
+    if (r->role == RAFT_LEADER) {
+        for (uint32_t i = 0; i < r->n_peers; i++) {
+            if (r->peers[i].send_pending) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void raft_ready(struct raft *r, struct raft_ready *rd)
+{
+    memset(rd, 0, sizeof *rd);
+    if (r->role == RAFT_LEADER && raft_replication_flush(r) != ERR_OK) {
+        /* Out of memory while building appends: they go out later, at the
+         * next heartbeat; everything else in this batch is still valid. */
+        raft_tracef(r, RAFT_TRACE_INFO, "append flush out of memory");
+    }
+    if (r->term != r->persisted_term || r->voted_for != r->persisted_vote) {
+        rd->has_hard_state = true;
+        rd->term = r->term;
+        rd->voted_for = r->voted_for;
+        if (RAFT_BUG(RAFT_BUG_FORGET_VOTE)) {
+            rd->voted_for = RAFT_ID_NONE;
+        }
+    }
+    rd->truncate_from = r->truncate_from;
+    raft_index last = raft_log_last_index(&r->log);
+    if (r->stable < last) {
+        rd->entries_first_index = r->stable + 1;
+        rd->n_entries = (size_t)(last - r->stable);
+        rd->entries = raft_log_get(&r->log, r->stable + 1);
+    }
+    rd->n_msgs_now = r->now.n;
+    rd->msgs_now = r->now.msgs;
+    rd->n_msgs_after = r->after.n;
+    rd->msgs_after = r->after.msgs;
+    raft_index upto = r->commit;
+    if (RAFT_BUG(RAFT_BUG_APPLY_UNCOMMITTED)) {
+        upto = last;
+    }
+    if (r->applied < upto) {
+        rd->committed_first_index = r->applied + 1;
+        rd->n_committed = (size_t)(upto - r->applied);
+        rd->committed = raft_log_get(&r->log, r->applied + 1);
+    }
+    rd->n_reads = r->n_reads_ready;
+    rd->reads = r->reads_ready;
+    rd->soft_state_changed = r->soft_changed;
+}
+
+void raft_advance(struct raft *r, const struct raft_ready *rd)
+{
+    if (rd->has_hard_state) {
+        r->persisted_term = rd->term;
+        r->persisted_vote = r->voted_for;
+    }
+    if (rd->truncate_from != 0) {
+        ASSERT(rd->truncate_from == r->truncate_from);
+        r->truncate_from = 0;
+    }
+    if (rd->n_entries > 0) {
+        r->stable = rd->entries_first_index + rd->n_entries - 1;
+        ASSERT(r->stable <= raft_log_last_index(&r->log));
+    }
+    if (rd->n_committed > 0) {
+        r->applied = rd->committed_first_index + rd->n_committed - 1;
+    }
+    r->now.n = 0;
+    r->after.n = 0;
+    r->n_reads_ready = 0;
+    r->soft_changed = false;
+    if (r->role == RAFT_LEADER) {
+        /* Our own write is durable now: count ourselves (thesis 10.2.1). */
+        raft_maybe_commit(r);
+    }
+    ASSERT(r->commit <= raft_log_last_index(&r->log));
+}
+
+raft_id raft_self(const struct raft *r) { return r->config.id; }
+int raft_role(const struct raft *r) { return r->role; }
+raft_term raft_current_term(const struct raft *r) { return r->term; }
+raft_id raft_voted_for(const struct raft *r) { return r->voted_for; }
+raft_id raft_leader(const struct raft *r) { return r->leader; }
+raft_index raft_commit_index(const struct raft *r) { return r->commit; }
+raft_index raft_applied_index(const struct raft *r) { return r->applied; }
+
+raft_index raft_last_index(const struct raft *r)
+{
+    return raft_log_last_index(&r->log);
+}
+
+raft_term raft_last_term(const struct raft *r)
+{
+    return raft_log_last_term(&r->log);
+}
+
+raft_term raft_term_at(const struct raft *r, raft_index index)
+{
+    if (index == 0 || index < r->log.snapshot_index) {
+        return 0;
+    }
+    return raft_log_term_at(&r->log, index);
+}
+
+uint32_t raft_election_timeout_ms(const struct raft *r)
+{
+    return r->election_timeout_ms;
+}
+
+uint64_t raft_election_elapsed_ms(const struct raft *r, uint64_t now_ms)
+{
+    return now_ms > r->election_reset_ms ? now_ms - r->election_reset_ms : 0;
+}
+
+uint64_t raft_leader_contact_ms(const struct raft *r, uint64_t now_ms)
+{
+    if (r->role == RAFT_LEADER) {
+        return 0;
+    }
+    if (r->leader_contact_ms == UINT64_MAX) {
+        return UINT64_MAX;
+    }
+    return now_ms > r->leader_contact_ms ? now_ms - r->leader_contact_ms : 0;
+}
+
+uint32_t raft_progress(const struct raft *r, uint64_t now_ms,
+                       struct status_peer *out, uint32_t cap)
+{
+    if (r->role != RAFT_LEADER) {
+        return 0;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->n_peers && n < cap; i++, n++) {
+        const struct raft_peer *p = &r->peers[i];
+        out[n].id = p->id;
+        out[n].match = p->match;
+        out[n].next = p->next;
+        out[n].last_ack_ms =
+            now_ms > p->last_ack_ms ? now_ms - p->last_ack_ms : 0;
+    }
+    return n;
+}

@@ -1,1 +1,356 @@
-/* Placeholder: being written. */
+/*
+ * Log replication (Raft paper 5.3, 5.4.2; thesis 10.2): the leader's
+ * AppendEntries, built at raft_ready() time so that every proposal of one
+ * wakeup shares one batch, with probe and pipeline modes per follower; the
+ * follower's consistency check, duplicate-safe append and conflict hint; and
+ * the leader's commit rule (a majority match on a current-term entry).
+ * Pure: no I/O, no clock.
+ */
+#include "node/raft_int.h"
+
+#include <string.h>
+
+#include "common/err.h"
+#include "common/invariant.h"
+
+/* Encoded-size estimate of one entry inside an AppendEntries (msgpack array
+ * header, term, type, bin header), used to fill the byte budget. */
+#define ENTRY_OVERHEAD 24
+
+static void append_reply_init(const struct raft *r, const struct raft_msg *m,
+                              struct raft_msg *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    reply->type = MSG_APPEND_REPLY;
+    reply->from = r->config.id;
+    reply->to = m->from;
+    reply->term = r->term;
+    reply->u.append_reply.ctx = m->u.append.ctx;
+    reply->u.append_reply.reject_index = m->u.append.prev_index;
+    reply->u.append_reply.last_index = raft_log_last_index(&r->log);
+}
+
+/* Deletes our entries from index on, remembering what storage must delete. */
+static void truncate_suffix(struct raft *r, raft_index index)
+{
+    ASSERT(index > r->commit);
+    raft_log_truncate_from(&r->log, index);
+    if (index <= r->stable) {
+        if (r->truncate_from == 0 || index < r->truncate_from) {
+            r->truncate_from = index;
+        }
+        r->stable = index - 1;
+    }
+}
+
+/* Figure 2, AppendEntries receiver steps 3-4: skip entries we already have
+ * (a duplicated or reordered message must never truncate), truncate only at
+ * a real conflict, append the rest. Returns ERR_INVALID when the leader
+ * would overwrite a committed entry (impossible from a correct leader). */
+static int append_entries(struct raft *r, const struct msg_append *a)
+{
+    if (RAFT_BUG(RAFT_BUG_TRUNCATE_ON_DUPLICATE) && a->n_entries > 0 &&
+        a->prev_index + 1 > r->commit) {
+        truncate_suffix(r, a->prev_index + 1);
+    }
+    for (uint32_t i = 0; i < a->n_entries; i++) {
+        const struct raft_entry *e = &a->entries[i];
+        raft_index idx = a->prev_index + 1 + i;
+        if (idx <= raft_log_last_index(&r->log)) {
+            if (raft_log_term_at(&r->log, idx) == e->term) {
+                continue;
+            }
+            if (idx <= r->commit) {
+                return ERR_INVALID;
+            }
+            raft_tracef(r, RAFT_TRACE_INFO, "conflict at %llu: truncating",
+                        (unsigned long long)idx);
+            truncate_suffix(r, idx);
+        }
+        if (e->term < raft_log_last_term(&r->log)) {
+            return ERR_INVALID;
+        }
+        int rv = raft_log_append(&r->log, e->term, e->type, e->data, e->len);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+    }
+    return ERR_OK;
+}
+
+int raft_on_append(struct raft *r, const struct raft_msg *msg)
+{
+    const struct msg_append *a = &msg->u.append;
+    struct raft_msg reply;
+    append_reply_init(r, msg, &reply);
+    struct msg_append_reply *rep = &reply.u.append_reply;
+    if (msg->term < r->term) {
+        goto send; /* Step 1: reply false; our term tells it to step down. */
+    }
+    if (r->role == RAFT_LEADER) {
+        /* Two leaders in one term: a broken or forged peer. Ignore it. */
+        raft_tracef(r, RAFT_TRACE_INFO, "append from rival leader n%llu",
+                    (unsigned long long)msg->from);
+        return ERR_OK;
+    }
+    if (r->role != RAFT_FOLLOWER || r->leader != msg->from) {
+        raft_tracef(r, RAFT_TRACE_INFO, "leader is n%llu",
+                    (unsigned long long)msg->from);
+        raft_become_follower(r, msg->term, msg->from);
+    }
+    r->leader_contact_ms = r->now_ms;
+    raft_election_reset(r);
+    raft_index last = raft_log_last_index(&r->log);
+    if (a->prev_index > last || a->prev_index < r->log.snapshot_index) {
+        /* Step 2, missing entry: ask for our last index + 1. */
+        rep->conflict_index = last + 1;
+        goto send;
+    }
+    raft_term have = raft_log_term_at(&r->log, a->prev_index);
+    if (have != a->prev_term) {
+        /* Step 2, term mismatch: hint the first index of our conflicting
+         * term so the leader can skip it in one round (paper 5.3). */
+        rep->conflict_term = have;
+        rep->conflict_index = raft_log_term_first(&r->log, a->prev_index);
+        goto send;
+    }
+    int rv = append_entries(r, a);
+    if (rv == ERR_INVALID) {
+        raft_tracef(r, RAFT_TRACE_INFO, "refused append rewriting history");
+        return ERR_OK;
+    }
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    raft_index new_last = a->prev_index + a->n_entries;
+    /* Step 5: commit up to what this message proved we share. */
+    raft_index commit = a->commit < new_last ? a->commit : new_last;
+    if (commit > r->commit) {
+        r->commit = commit;
+    }
+    rep->success = true;
+    rep->match_index = new_last;
+    rep->last_index = raft_log_last_index(&r->log);
+send:
+    /* The reply vouches for our term and entries: after persisting. */
+    return raft_outbox_push(&r->after, &reply);
+}
+
+static void peer_to_probe(struct raft_peer *p, raft_index next)
+{
+    p->mode = RAFT_PEER_PROBE;
+    p->next = next;
+    p->n_inflight = 0;
+    p->probe_outstanding = false;
+    p->send_pending = true;
+}
+
+static void on_reject(struct raft *r, struct raft_peer *p,
+                      const struct msg_append_reply *rep)
+{
+    if (rep->reject_index <= p->match) {
+        return; /* Stale: we know the follower matches there. */
+    }
+    if (p->mode == RAFT_PEER_PROBE && rep->reject_index + 1 != p->next) {
+        return; /* A reply to an older probe. */
+    }
+    raft_index next = rep->conflict_index;
+    if (rep->conflict_term != 0) {
+        raft_index k = raft_log_term_last(&r->log, rep->conflict_term);
+        if (k != 0) {
+            next = k + 1;
+        }
+    }
+    if (next > rep->reject_index) {
+        next = rep->reject_index; /* Always move back. */
+    }
+    if (next <= p->match) {
+        next = p->match + 1;
+    }
+    raft_tracef(r, RAFT_TRACE_DEBUG, "n%llu rejected %llu: next=%llu",
+                (unsigned long long)p->id,
+                (unsigned long long)rep->reject_index,
+                (unsigned long long)next);
+    peer_to_probe(p, next);
+}
+
+static void on_success(struct raft *r, struct raft_peer *p,
+                       const struct msg_append_reply *rep)
+{
+    if (rep->match_index > raft_log_last_index(&r->log)) {
+        return; /* Not an index we ever sent in this term. */
+    }
+    if (rep->match_index > p->match) {
+        p->match = rep->match_index;
+    }
+    if (p->next <= p->match) {
+        p->next = p->match + 1;
+    }
+    while (p->n_inflight > 0 &&
+           p->inflight_last[p->inflight_head] <= p->match) {
+        p->inflight_head = (p->inflight_head + 1) % RAFT_INFLIGHT_CAP;
+        p->n_inflight--;
+    }
+    if (p->mode == RAFT_PEER_PROBE) {
+        p->mode = RAFT_PEER_PIPELINE;
+        p->probe_outstanding = false;
+        p->n_inflight = 0;
+    }
+    raft_maybe_commit(r);
+}
+
+int raft_on_append_reply(struct raft *r, const struct raft_msg *msg)
+{
+    struct raft_peer *p = raft_peer_find(r, msg->from);
+    if (r->role != RAFT_LEADER || p == NULL) {
+        return ERR_OK;
+    }
+    const struct msg_append_reply *rep = &msg->u.append_reply;
+    p->active = true;
+    p->last_ack_ms = r->now_ms;
+    if (rep->ctx > p->ack_ctx && rep->ctx <= r->hb_ctx) {
+        p->ack_ctx = rep->ctx;
+        raft_read_on_ack(r);
+    }
+    if (rep->success) {
+        on_success(r, p, rep);
+    } else {
+        on_reject(r, p, rep);
+    }
+    return ERR_OK;
+}
+
+void raft_maybe_commit(struct raft *r)
+{
+    ASSERT(r->role == RAFT_LEADER);
+    raft_index m[RAFT_NODES_MAX];
+    uint32_t n = 0;
+    m[n++] = r->stable; /* Ourselves, once durable (thesis 10.2.1). */
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        m[n++] = r->peers[i].match;
+    }
+    /* Sort descending; the quorum-th largest is held by a majority. */
+    for (uint32_t i = 1; i < n; i++) {
+        raft_index v = m[i];
+        uint32_t j = i;
+        while (j > 0 && m[j - 1] < v) {
+            m[j] = m[j - 1];
+            j--;
+        }
+        m[j] = v;
+    }
+    raft_index candidate = m[raft_quorum(r) - 1];
+    if (candidate <= r->commit) {
+        return;
+    }
+    /* Paper 5.4.2 (Figure 8): count replicas only for our own term. */
+    if (raft_log_term_at(&r->log, candidate) != r->term &&
+        !RAFT_BUG(RAFT_BUG_COMMIT_OLD_TERM)) {
+        return;
+    }
+    r->commit = candidate;
+    raft_tracef(r, RAFT_TRACE_DEBUG, "commit=%llu",
+                (unsigned long long)r->commit);
+    /* Followers learn the new commit index from the next append. */
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        r->peers[i].send_pending = true;
+    }
+}
+
+void raft_heartbeat(struct raft *r)
+{
+    r->heartbeat_due_ms = r->now_ms + r->config.heartbeat_ms;
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        struct raft_peer *p = &r->peers[i];
+        p->send_pending = true;
+        p->probe_outstanding = false;
+        /* A pipeline whose acks stopped for a whole interval lost a batch:
+         * fall back to probing from what is known to match. */
+        if (p->mode == RAFT_PEER_PIPELINE && p->n_inflight > 0 &&
+            r->now_ms >= p->last_ack_ms + r->config.heartbeat_ms) {
+            peer_to_probe(p, p->match + 1);
+        }
+    }
+}
+
+/* Queues one AppendEntries to p starting after prev, with entries up to the
+ * byte budget (at least one if any). Returns the last index it carries. */
+static int send_append(struct raft *r, const struct raft_peer *p,
+                       raft_index prev, bool with_entries, raft_index *sent)
+{
+    raft_index last = raft_log_last_index(&r->log);
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_APPEND;
+    m.from = r->config.id;
+    m.to = p->id;
+    m.term = r->term;
+    m.u.append.prev_index = prev;
+    m.u.append.prev_term = raft_log_term_at(&r->log, prev);
+    m.u.append.commit = r->commit;
+    m.u.append.ctx = r->hb_ctx;
+    uint32_t n = 0;
+    if (with_entries && prev < last) {
+        size_t bytes = 0;
+        m.u.append.entries = raft_log_get(&r->log, prev + 1);
+        while (prev + n < last && n < RAFT_ENTRIES_PER_MSG_MAX) {
+            const struct raft_entry *e = &m.u.append.entries[n];
+            size_t size = (size_t)e->len + ENTRY_OVERHEAD;
+            if (n > 0 && bytes + size > r->config.batch_bytes_max) {
+                break;
+            }
+            bytes += size;
+            n++;
+        }
+    }
+    m.u.append.n_entries = n;
+    *sent = prev + n;
+    r->hb_ctx_sent = true;
+    return raft_outbox_push(&r->now, &m);
+}
+
+static int flush_peer(struct raft *r, struct raft_peer *p)
+{
+    raft_index last = raft_log_last_index(&r->log);
+    raft_index sent;
+    int rv = ERR_OK;
+    if (p->mode == RAFT_PEER_PROBE) {
+        if (p->send_pending || (!p->probe_outstanding && p->next <= last)) {
+            rv = send_append(r, p, p->next - 1, true, &sent);
+            p->probe_outstanding = true;
+        }
+        p->send_pending = false;
+        return rv;
+    }
+    bool sent_any = false;
+    while (rv == ERR_OK && p->next <= last &&
+           p->n_inflight < r->config.inflight_max) {
+        rv = send_append(r, p, p->next - 1, true, &sent);
+        uint32_t slot =
+            (p->inflight_head + p->n_inflight) % RAFT_INFLIGHT_CAP;
+        p->inflight_last[slot] = sent;
+        p->n_inflight++;
+        p->next = sent + 1;
+        sent_any = true;
+    }
+    if (rv == ERR_OK && p->send_pending && !sent_any) {
+        /* A heartbeat at the index known to match never fails the check,
+         * so it cannot knock a healthy pipeline back to probing. */
+        rv = send_append(r, p, p->match, false, &sent);
+    }
+    p->send_pending = false;
+    return rv;
+}
+
+/* Called from raft_ready(): builds every AppendEntries due now. */
+int raft_replication_flush(struct raft *r)
+{
+    ASSERT(r->role == RAFT_LEADER);
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        int rv = flush_peer(r, &r->peers[i]);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+    }
+    return ERR_OK;
+}

@@ -1,0 +1,131 @@
+/*
+ * struct raft and the prototypes shared by node/raft*.c only. Nothing outside
+ * the core includes this file: node/raft.h is the public API.
+ * Pure: no I/O, no clock. Read node/raft.c for the role transitions.
+ */
+#ifndef RAFT_NODE_RAFT_INT_H
+#define RAFT_NODE_RAFT_INT_H
+
+#include "common/rng.h"
+#include "node/raft.h"
+#include "node/raft_bugs.h"
+#include "node/raft_log.h"
+
+#define RAFT_INFLIGHT_CAP 64   /* Upper bound of config.inflight_max. */
+#define RAFT_READS_MAX 8192    /* Pending ReadIndex requests. */
+
+enum raft_peer_mode {
+    RAFT_PEER_PROBE = 0,       /* One AppendEntries at a time. */
+    RAFT_PEER_PIPELINE = 1     /* Optimistic next, bounded in flight. */
+};
+
+/* Leader's view of one other member (Figure 2 nextIndex/matchIndex). */
+struct raft_peer {
+    raft_id id;
+    raft_index next;
+    raft_index match;
+    int mode;
+    bool send_pending;          /* Send at the next raft_ready(). */
+    bool probe_outstanding;     /* Probe mode: an append awaits a reply. */
+    uint32_t n_inflight;        /* Pipelined batches not yet acknowledged. */
+    raft_index inflight_last[RAFT_INFLIGHT_CAP]; /* Ring: last index each. */
+    uint32_t inflight_head;
+    uint64_t ack_ctx;           /* Highest heartbeat ctx acknowledged. */
+    uint64_t last_ack_ms;
+    bool active;                /* Replied since the last quorum check. */
+    bool vote_granted;          /* Election tally. */
+};
+
+/* A ReadIndex request waiting for its heartbeat round. */
+struct raft_read_req {
+    uint64_t read_id;
+    raft_index index;
+    uint64_t ctx;
+};
+
+/* A growable array of outgoing messages. */
+struct raft_outbox {
+    size_t n;
+    size_t cap;
+    struct raft_msg *msgs;
+};
+
+struct raft {
+    struct raft_config config;
+    raft_trace_cb trace;
+    void *trace_ctx;
+    struct rng rng;
+
+    /* Persistent state (Figure 2) and what is known to be durable. */
+    raft_term term;
+    raft_id voted_for;
+    raft_term persisted_term;
+    raft_id persisted_vote;
+    struct raft_log log;
+    raft_index stable;          /* Last index known durable. */
+    raft_index truncate_from;   /* Durable suffix to delete, 0 if none. */
+
+    /* Volatile state. */
+    int role;
+    raft_id leader;
+    raft_index commit;
+    raft_index applied;         /* Handed out in a ready and advanced. */
+    bool soft_changed;
+
+    /* Timers (absolute ms). */
+    uint64_t now_ms;
+    uint64_t election_reset_ms;
+    uint32_t election_timeout_ms;
+    uint64_t heartbeat_due_ms;
+    uint64_t quorum_check_ms;
+    uint64_t leader_contact_ms; /* UINT64_MAX: never. */
+
+    /* Leader state. */
+    uint32_t n_peers;
+    struct raft_peer peers[RAFT_NODES_MAX];
+    raft_index term_start_index;/* This leader's no-op entry. */
+    uint64_t hb_ctx;            /* Current heartbeat round. */
+    bool hb_ctx_sent;
+
+    /* ReadIndex. */
+    size_t n_reads_waiting;
+    struct raft_read_req *reads_waiting; /* RAFT_READS_MAX slots. */
+    size_t n_reads_ready;
+    struct raft_read *reads_ready;       /* RAFT_READS_MAX slots. */
+
+    /* Output. */
+    struct raft_outbox now;
+    struct raft_outbox after;
+};
+
+/* raft.c */
+void raft_tracef(struct raft *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int raft_outbox_push(struct raft_outbox *box, const struct raft_msg *msg);
+uint32_t raft_quorum(const struct raft *r);
+void raft_become_follower(struct raft *r, raft_term term, raft_id leader);
+int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer);
+int raft_become_leader(struct raft *r);
+struct raft_peer *raft_peer_find(struct raft *r, raft_id id);
+int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg);
+
+/* raft_election.c */
+void raft_election_reset(struct raft *r);
+bool raft_election_due(const struct raft *r);
+bool raft_in_lease(const struct raft *r);
+int raft_election_start(struct raft *r, bool transfer);
+int raft_on_vote(struct raft *r, const struct raft_msg *msg);
+int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg);
+
+/* raft_replication.c */
+int raft_on_append(struct raft *r, const struct raft_msg *msg);
+int raft_on_append_reply(struct raft *r, const struct raft_msg *msg);
+int raft_replication_flush(struct raft *r);
+void raft_maybe_commit(struct raft *r);
+void raft_heartbeat(struct raft *r);
+
+/* raft_read.c */
+void raft_read_on_ack(struct raft *r);
+void raft_read_fail_all(struct raft *r);
+
+#endif
