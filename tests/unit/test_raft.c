@@ -1,0 +1,699 @@
+/*
+ * Unit tests of the pure Raft core (node/raft*.c): each rule of Figure 2 of
+ * the Raft paper has a test that fails if the rule is removed, plus pre-vote,
+ * leader stickiness and ReadIndex. A tiny in-test cluster hands messages from
+ * one core to another; "persisting" is just raft_advance (the core keeps the
+ * log in memory), and a restart is a new core built from recorded state.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "node/raft.h"
+
+#define N_MAX 5
+
+struct cluster {
+    uint32_t n;
+    struct raft *r[N_MAX + 1];        /* By id; r[0] unused. */
+    bool cut[N_MAX + 1][N_MAX + 1];   /* cut[a][b]: drop a -> b. */
+    uint64_t now;
+    /* Last persisted hard state per node, as a disk would hold it. */
+    raft_term term[N_MAX + 1];
+    raft_id vote[N_MAX + 1];
+    /* Reads handed out, per node. */
+    struct raft_read reads[N_MAX + 1][16];
+    size_t n_reads[N_MAX + 1];
+    size_t n_applied[N_MAX + 1];
+};
+
+static struct raft_config config_for(raft_id id, uint32_t n)
+{
+    struct raft_config c;
+    memset(&c, 0, sizeof c);
+    c.id = id;
+    c.n_members = n;
+    for (uint32_t i = 0; i < n; i++) {
+        c.members[i] = i + 1;
+    }
+    c.heartbeat_ms = 50;
+    c.election_ms = 150;
+    c.seed = id * 7919;
+    c.batch_bytes_max = 60000;
+    c.inflight_max = 4;
+    c.pre_vote = false;
+    c.check_quorum = false;
+    return c;
+}
+
+static struct raft *new_node(struct cluster *c,
+                             const struct raft_config *cfg,
+                             const struct raft_loaded *loaded)
+{
+    struct raft_loaded empty;
+    memset(&empty, 0, sizeof empty);
+    empty.first_index = 1;
+    struct raft *r = raft_new(cfg, loaded ? loaded : &empty, NULL, NULL,
+                              c->now);
+    assert_non_null(r);
+    return r;
+}
+
+static void cluster_init(struct cluster *c, uint32_t n, bool pre_vote)
+{
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    c->now = 1000;
+    for (raft_id id = 1; id <= n; id++) {
+        struct raft_config cfg = config_for(id, n);
+        cfg.pre_vote = pre_vote;
+        cfg.check_quorum = pre_vote;
+        c->r[id] = new_node(c, &cfg, NULL);
+    }
+}
+
+static void cluster_free(struct cluster *c)
+{
+    for (raft_id id = 1; id <= c->n; id++) {
+        raft_free(c->r[id]);
+    }
+}
+
+static void deliver(struct cluster *c, const struct raft_msg *m)
+{
+    assert_true(m->to >= 1 && m->to <= c->n);
+    if (c->cut[m->from][m->to] || c->r[m->to] == NULL) {
+        return;
+    }
+    assert_int_equal(raft_step(c->r[m->to], c->now, m), ERR_OK);
+}
+
+/* Runs every node's ready batches, delivering messages at once, until no
+ * node has output. */
+static void pump(struct cluster *c)
+{
+    for (int round = 0; round < 1000; round++) {
+        bool any = false;
+        for (raft_id id = 1; id <= c->n; id++) {
+            struct raft *r = c->r[id];
+            if (r == NULL || !raft_has_ready(r)) {
+                continue;
+            }
+            any = true;
+            struct raft_ready rd;
+            raft_ready(r, &rd);
+            for (size_t i = 0; i < rd.n_msgs_now; i++) {
+                deliver(c, &rd.msgs_now[i]);
+            }
+            if (rd.has_hard_state) {
+                c->term[id] = rd.term;
+                c->vote[id] = rd.voted_for;
+            }
+            for (size_t i = 0; i < rd.n_msgs_after; i++) {
+                deliver(c, &rd.msgs_after[i]);
+            }
+            for (size_t i = 0; i < rd.n_reads; i++) {
+                c->reads[id][c->n_reads[id]++] = rd.reads[i];
+            }
+            c->n_applied[id] += rd.n_committed;
+            raft_advance(r, &rd);
+        }
+        if (!any) {
+            return;
+        }
+    }
+    fail_msg("pump did not settle");
+}
+
+/* Advances time to node id's deadline and ticks it. */
+static void fire(struct cluster *c, raft_id id)
+{
+    uint64_t d = raft_deadline(c->r[id]);
+    if (d > c->now) {
+        c->now = d;
+    }
+    assert_int_equal(raft_tick(c->r[id], c->now), ERR_OK);
+    pump(c);
+}
+
+static raft_id leader_of(struct cluster *c)
+{
+    raft_id leader = 0;
+    for (raft_id id = 1; id <= c->n; id++) {
+        if (c->r[id] != NULL && raft_role(c->r[id]) == RAFT_LEADER) {
+            leader = id;
+        }
+    }
+    return leader;
+}
+
+static void propose(struct cluster *c, raft_id id, const char *text)
+{
+    raft_index idx;
+    assert_int_equal(raft_propose(c->r[id], c->now, RAFT_ENTRY_NORMAL,
+                                  (const uint8_t *)text,
+                                  (uint32_t)strlen(text), &idx),
+                     ERR_OK);
+}
+
+static void test_single_node_elects_itself_and_commits(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 1, false);
+    fire(&c, 1);
+    assert_int_equal(raft_role(c.r[1]), RAFT_LEADER);
+    assert_int_equal(raft_current_term(c.r[1]), 1);
+    /* The no-op of the new term is committed once durable. */
+    assert_int_equal(raft_commit_index(c.r[1]), 1);
+    propose(&c, 1, "x");
+    /* Thesis 10.2.1: not committed before our own write is durable. */
+    assert_int_equal(raft_commit_index(c.r[1]), 1);
+    pump(&c);
+    assert_int_equal(raft_commit_index(c.r[1]), 2);
+    assert_int_equal(c.n_applied[1], 2);
+    cluster_free(&c);
+}
+
+static void test_three_nodes_elect_one_leader_and_replicate(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 2);
+    assert_int_equal(leader_of(&c), 2);
+    for (raft_id id = 1; id <= 3; id++) {
+        assert_int_equal(raft_current_term(c.r[id]), 1);
+        assert_int_equal(raft_leader(c.r[id]), 2);
+    }
+    propose(&c, 2, "a");
+    propose(&c, 2, "b");
+    pump(&c);
+    fire(&c, 2); /* A heartbeat carries the commit index. */
+    for (raft_id id = 1; id <= 3; id++) {
+        assert_int_equal(raft_last_index(c.r[id]), 3);
+        assert_int_equal(raft_commit_index(c.r[id]), 3);
+    }
+    cluster_free(&c);
+}
+
+static struct raft_msg vote_req(raft_id from, raft_id to, raft_term term,
+                                raft_index last_index, raft_term last_term)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_VOTE;
+    m.from = from;
+    m.to = to;
+    m.term = term;
+    m.u.vote.last_index = last_index;
+    m.u.vote.last_term = last_term;
+    return m;
+}
+
+/* Steps one message into r and returns the single reply it queued. */
+static struct raft_msg step_reply(struct raft *r, uint64_t now,
+                                  const struct raft_msg *m)
+{
+    assert_int_equal(raft_step(r, now, m), ERR_OK);
+    struct raft_ready rd;
+    raft_ready(r, &rd);
+    assert_int_equal(rd.n_msgs_after + rd.n_msgs_now, 1);
+    struct raft_msg reply =
+        rd.n_msgs_after ? rd.msgs_after[0] : rd.msgs_now[0];
+    raft_advance(r, &rd);
+    return reply;
+}
+
+static void test_vote_granted_once_per_term(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_msg m = vote_req(2, 1, 5, 0, 0);
+    struct raft_msg rep = step_reply(c.r[1], c.now, &m);
+    assert_true(rep.u.vote_reply.granted);
+    assert_int_equal(raft_voted_for(c.r[1]), 2);
+    /* Figure 2, RequestVote receiver 2: votedFor is 2, not 3. */
+    m = vote_req(3, 1, 5, 0, 0);
+    rep = step_reply(c.r[1], c.now, &m);
+    assert_false(rep.u.vote_reply.granted);
+    /* The same candidate asking again (a retry) is granted again. */
+    m = vote_req(2, 1, 5, 0, 0);
+    rep = step_reply(c.r[1], c.now, &m);
+    assert_true(rep.u.vote_reply.granted);
+    cluster_free(&c);
+}
+
+static void test_vote_reply_waits_for_durable_vote(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_msg m = vote_req(2, 1, 5, 0, 0);
+    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
+    struct raft_ready rd;
+    raft_ready(c.r[1], &rd);
+    assert_true(rd.has_hard_state);
+    assert_int_equal(rd.term, 5);
+    assert_int_equal(rd.voted_for, 2);
+    assert_int_equal(rd.n_msgs_now, 0);
+    assert_int_equal(rd.n_msgs_after, 1);
+    raft_advance(c.r[1], &rd);
+    cluster_free(&c);
+}
+
+static void test_vote_refused_for_stale_log(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    propose(&c, 1, "a");
+    pump(&c);
+    /* Node 2 has entries 1-2 of term 1. A candidate with a shorter log of
+     * the same term, or an older last term, must not get its vote. */
+    struct raft_msg m = vote_req(3, 2, 2, 1, 1);
+    struct raft_msg rep = step_reply(c.r[2], c.now, &m);
+    assert_false(rep.u.vote_reply.granted);
+    m = vote_req(3, 2, 3, 9, 0);
+    rep = step_reply(c.r[2], c.now, &m);
+    assert_false(rep.u.vote_reply.granted);
+    /* Same last term and as long: granted. */
+    m = vote_req(3, 2, 4, 2, 1);
+    rep = step_reply(c.r[2], c.now, &m);
+    assert_true(rep.u.vote_reply.granted);
+    cluster_free(&c);
+}
+
+static void test_vote_refused_for_stale_term(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_msg m = vote_req(2, 1, 5, 0, 0);
+    step_reply(c.r[1], c.now, &m);
+    m = vote_req(3, 1, 4, 10, 4);
+    struct raft_msg rep = step_reply(c.r[1], c.now, &m);
+    assert_false(rep.u.vote_reply.granted);
+    assert_int_equal(rep.term, 5);
+    cluster_free(&c);
+}
+
+static void test_restarted_node_keeps_its_vote(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_msg m = vote_req(2, 1, 5, 0, 0);
+    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
+    pump(&c); /* Records the persisted hard state in c.term / c.vote. */
+    /* Restart node 1 from what its disk holds. */
+    struct raft_loaded l;
+    memset(&l, 0, sizeof l);
+    l.first_index = 1;
+    l.term = c.term[1];
+    l.voted_for = c.vote[1];
+    raft_free(c.r[1]);
+    struct raft_config cfg = config_for(1, 3);
+    c.r[1] = new_node(&c, &cfg, &l);
+    m = vote_req(3, 1, 5, 0, 0);
+    struct raft_msg rep = step_reply(c.r[1], c.now, &m);
+    assert_false(rep.u.vote_reply.granted);
+    cluster_free(&c);
+}
+
+static struct raft_msg append_msg(raft_id from, raft_id to, raft_term term,
+                                  raft_index prev, raft_term prev_term,
+                                  const struct raft_entry *e, uint32_t n,
+                                  raft_index commit)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_APPEND;
+    m.from = from;
+    m.to = to;
+    m.term = term;
+    m.u.append.prev_index = prev;
+    m.u.append.prev_term = prev_term;
+    m.u.append.entries = e;
+    m.u.append.n_entries = n;
+    m.u.append.commit = commit;
+    return m;
+}
+
+static const uint8_t payload[] = "p";
+
+static struct raft_entry ent(raft_term term)
+{
+    struct raft_entry e = {term, RAFT_ENTRY_NORMAL, 1, payload};
+    return e;
+}
+
+static void test_append_rejects_mismatched_prev_term(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_entry e[2] = {ent(1), ent(1)};
+    struct raft_msg m = append_msg(2, 1, 1, 0, 0, e, 2, 0);
+    struct raft_msg rep = step_reply(c.r[1], c.now, &m);
+    assert_true(rep.u.append_reply.success);
+    /* Figure 2, AppendEntries receiver 2: prev (2, term 2) not in log. */
+    struct raft_entry e3 = ent(2);
+    m = append_msg(2, 1, 2, 2, 2, &e3, 1, 0);
+    rep = step_reply(c.r[1], c.now, &m);
+    assert_false(rep.u.append_reply.success);
+    assert_int_equal(rep.u.append_reply.conflict_term, 1);
+    assert_int_equal(rep.u.append_reply.conflict_index, 1);
+    assert_int_equal(raft_last_index(c.r[1]), 2);
+    /* Past the end: the hint is our last index + 1. */
+    m = append_msg(2, 1, 2, 7, 2, &e3, 1, 0);
+    rep = step_reply(c.r[1], c.now, &m);
+    assert_false(rep.u.append_reply.success);
+    assert_int_equal(rep.u.append_reply.conflict_index, 3);
+    cluster_free(&c);
+}
+
+static void test_duplicate_append_does_not_truncate(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_entry e[3] = {ent(1), ent(1), ent(1)};
+    struct raft_msg m = append_msg(2, 1, 1, 0, 0, e, 3, 0);
+    step_reply(c.r[1], c.now, &m);
+    assert_int_equal(raft_last_index(c.r[1]), 3);
+    /* An old, reordered copy carrying only entry 1 arrives late. */
+    m = append_msg(2, 1, 1, 0, 0, e, 1, 0);
+    struct raft_msg rep = step_reply(c.r[1], c.now, &m);
+    assert_true(rep.u.append_reply.success);
+    assert_int_equal(rep.u.append_reply.match_index, 1);
+    assert_int_equal(raft_last_index(c.r[1]), 3);
+    cluster_free(&c);
+}
+
+static void test_conflicting_append_truncates(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_entry e[3] = {ent(1), ent(1), ent(1)};
+    struct raft_msg m = append_msg(2, 1, 1, 0, 0, e, 3, 0);
+    step_reply(c.r[1], c.now, &m);
+    /* Figure 2, receiver 3: entry 2 conflicts (term 2): delete it and all
+     * that follow, then append. */
+    struct raft_entry e2 = ent(2);
+    m = append_msg(3, 1, 2, 1, 1, &e2, 1, 0);
+    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
+    struct raft_ready rd;
+    raft_ready(c.r[1], &rd);
+    assert_int_equal(rd.truncate_from, 2);
+    assert_int_equal(rd.entries_first_index, 2);
+    assert_int_equal(rd.n_entries, 1);
+    raft_advance(c.r[1], &rd);
+    assert_int_equal(raft_last_index(c.r[1]), 2);
+    assert_int_equal(raft_term_at(c.r[1], 2), 2);
+    cluster_free(&c);
+}
+
+static void test_follower_commit_capped_by_verified_entries(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_entry e[3] = {ent(1), ent(1), ent(1)};
+    struct raft_msg m = append_msg(2, 1, 1, 0, 0, e, 3, 0);
+    step_reply(c.r[1], c.now, &m);
+    /* Figure 2, receiver 5: commit = min(leaderCommit, last new entry).
+     * A heartbeat at prev 1 proves only entry 1. */
+    m = append_msg(2, 1, 1, 1, 1, NULL, 0, 3);
+    step_reply(c.r[1], c.now, &m);
+    assert_int_equal(raft_commit_index(c.r[1]), 1);
+    cluster_free(&c);
+}
+
+static void test_leader_steps_down_on_higher_term_reply(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    assert_int_equal(leader_of(&c), 1);
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_APPEND_REPLY;
+    m.from = 3;
+    m.to = 1;
+    m.term = 7;
+    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
+    assert_int_equal(raft_role(c.r[1]), RAFT_FOLLOWER);
+    assert_int_equal(raft_current_term(c.r[1]), 7);
+    assert_int_equal(raft_voted_for(c.r[1]), 0);
+    cluster_free(&c);
+}
+
+static void test_stale_term_append_rejected_with_our_term(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    struct raft_msg v = vote_req(2, 1, 4, 0, 0);
+    step_reply(c.r[1], c.now, &v);
+    struct raft_entry e = ent(3);
+    struct raft_msg m = append_msg(3, 1, 3, 0, 0, &e, 1, 0);
+    struct raft_msg rep = step_reply(c.r[1], c.now, &m);
+    assert_false(rep.u.append_reply.success);
+    assert_int_equal(rep.term, 4);
+    assert_int_equal(raft_last_index(c.r[1]), 0);
+    cluster_free(&c);
+}
+
+static struct raft_msg reply_msg(int type, raft_id from, raft_id to,
+                                 raft_term term)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = (uint8_t)type;
+    m.from = from;
+    m.to = to;
+    m.term = term;
+    return m;
+}
+
+/* Figure 8 (paper 5.4.2): a leader must not commit an entry of an older
+ * term by counting replicas. Node 1 leads term 3 with log [t1, t1, t3 noop];
+ * node 2 reports holding entries up to 2 (term 1): that is a majority for
+ * index 2, but it may still be overwritten, so commit stays 0 until the
+ * term-3 no-op itself is on a majority. */
+static void test_old_term_entry_not_committed_by_counting(void **state)
+{
+    (void)state;
+    struct cluster c;
+    memset(&c, 0, sizeof c);
+    c.n = 3;
+    c.now = 1000;
+    struct raft_entry e[2] = {ent(1), ent(1)};
+    struct raft_loaded l;
+    memset(&l, 0, sizeof l);
+    l.first_index = 1;
+    l.term = 2;
+    l.n_entries = 2;
+    l.entries = e;
+    struct raft_config cfg = config_for(1, 3);
+    c.r[1] = new_node(&c, &cfg, &l); /* Nodes 2, 3 only as messages. */
+    fire(&c, 1);
+    assert_int_equal(raft_role(c.r[1]), RAFT_CANDIDATE);
+    struct raft_msg m = reply_msg(MSG_VOTE_REPLY, 3, 1, 3);
+    m.u.vote_reply.granted = true;
+    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
+    pump(&c);
+    assert_int_equal(raft_role(c.r[1]), RAFT_LEADER);
+    assert_int_equal(raft_last_index(c.r[1]), 3);
+    m = reply_msg(MSG_APPEND_REPLY, 2, 1, 3);
+    m.u.append_reply.success = true;
+    m.u.append_reply.match_index = 2;
+    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
+    pump(&c);
+    assert_int_equal(raft_commit_index(c.r[1]), 0);
+    m.from = 3;
+    m.u.append_reply.match_index = 3;
+    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
+    pump(&c);
+    assert_int_equal(raft_commit_index(c.r[1]), 3);
+    raft_free(c.r[1]);
+}
+
+static void test_prevote_does_not_raise_terms(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, true);
+    fire(&c, 1);
+    assert_int_equal(leader_of(&c), 1);
+    raft_term t = raft_current_term(c.r[1]);
+    /* Node 3 is partitioned and keeps timing out: with pre-vote it never
+     * raises its term, so healing does not disrupt the leader. */
+    c.cut[3][1] = c.cut[3][2] = c.cut[1][3] = c.cut[2][3] = true;
+    for (int i = 0; i < 5; i++) {
+        fire(&c, 3);
+    }
+    assert_int_equal(raft_current_term(c.r[3]), t);
+    c.cut[3][1] = c.cut[3][2] = c.cut[1][3] = c.cut[2][3] = false;
+    fire(&c, 1);
+    assert_int_equal(leader_of(&c), 1);
+    assert_int_equal(raft_current_term(c.r[1]), t);
+    cluster_free(&c);
+}
+
+static void test_lease_ignores_disruptive_vote(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, true);
+    fire(&c, 1);
+    /* Node 2 just heard from leader 1: a RequestVote for a higher term
+     * from node 3 is refused and does not raise node 2's term. */
+    struct raft_msg m = vote_req(3, 2, 9, 100, 100);
+    struct raft_msg rep = step_reply(c.r[2], c.now, &m);
+    assert_false(rep.u.vote_reply.granted);
+    assert_int_equal(raft_current_term(c.r[2]), 1);
+    cluster_free(&c);
+}
+
+static void test_read_index_needs_a_quorum_round(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    propose(&c, 1, "a");
+    pump(&c);
+    assert_int_equal(raft_read_index(c.r[1], c.now, 42), ERR_OK);
+    pump(&c);
+    assert_int_equal(c.n_reads[1], 1);
+    assert_true(c.reads[1][0].ok);
+    assert_int_equal(c.reads[1][0].read_id, 42);
+    assert_int_equal(c.reads[1][0].index, 2);
+    /* A follower refuses: only the leader serves ReadIndex. */
+    assert_int_equal(raft_read_index(c.r[2], c.now, 1), ERR_NOT_LEADER);
+    cluster_free(&c);
+}
+
+static void test_deposed_leader_never_serves_stale_read(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    /* Isolate the leader; nodes 2 and 3 elect a new one. */
+    for (raft_id id = 2; id <= 3; id++) {
+        c.cut[1][id] = c.cut[id][1] = true;
+    }
+    fire(&c, 2);
+    assert_int_equal(raft_role(c.r[2]), RAFT_LEADER);
+    assert_int_equal(raft_read_index(c.r[1], c.now, 7), ERR_OK);
+    for (int i = 0; i < 5; i++) {
+        fire(&c, 1);
+    }
+    assert_int_equal(c.n_reads[1], 0);
+    /* Healing: node 1 learns the new term and fails the read. */
+    for (raft_id id = 2; id <= 3; id++) {
+        c.cut[1][id] = c.cut[id][1] = false;
+    }
+    fire(&c, 1);
+    assert_int_equal(c.n_reads[1], 1);
+    assert_false(c.reads[1][0].ok);
+    cluster_free(&c);
+}
+
+static void test_check_quorum_steps_down_isolated_leader(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, true);
+    fire(&c, 1);
+    assert_int_equal(leader_of(&c), 1);
+    for (raft_id id = 2; id <= 3; id++) {
+        c.cut[1][id] = c.cut[id][1] = true;
+    }
+    for (int i = 0; i < 20 && raft_role(c.r[1]) == RAFT_LEADER; i++) {
+        fire(&c, 1);
+    }
+    assert_int_equal(raft_role(c.r[1]), RAFT_FOLLOWER);
+    cluster_free(&c);
+}
+
+static void test_entries_applied_only_once_committed(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    pump(&c);
+    size_t applied = c.n_applied[1];
+    for (raft_id id = 2; id <= 3; id++) {
+        c.cut[1][id] = true;
+    }
+    propose(&c, 1, "a");
+    pump(&c);
+    /* Only a majority makes an entry committed, and only committed entries
+     * reach the state machine (Figure 2, Rules for all servers). */
+    assert_int_equal(raft_last_index(c.r[1]), 2);
+    assert_int_equal(raft_commit_index(c.r[1]), 1);
+    assert_int_equal(c.n_applied[1], applied);
+    cluster_free(&c);
+}
+
+static void test_lagging_follower_backtracks_and_catches_up(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    c.cut[1][3] = true;
+    for (int i = 0; i < 50; i++) {
+        propose(&c, 1, "xyz");
+    }
+    pump(&c);
+    c.cut[1][3] = false;
+    for (int i = 0; i < 4; i++) {
+        fire(&c, 1);
+    }
+    assert_int_equal(raft_last_index(c.r[3]), raft_last_index(c.r[1]));
+    assert_int_equal(raft_commit_index(c.r[3]), raft_commit_index(c.r[1]));
+    cluster_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_node_elects_itself_and_commits),
+        cmocka_unit_test(test_three_nodes_elect_one_leader_and_replicate),
+        cmocka_unit_test(test_vote_granted_once_per_term),
+        cmocka_unit_test(test_vote_reply_waits_for_durable_vote),
+        cmocka_unit_test(test_vote_refused_for_stale_log),
+        cmocka_unit_test(test_vote_refused_for_stale_term),
+        cmocka_unit_test(test_restarted_node_keeps_its_vote),
+        cmocka_unit_test(test_append_rejects_mismatched_prev_term),
+        cmocka_unit_test(test_duplicate_append_does_not_truncate),
+        cmocka_unit_test(test_conflicting_append_truncates),
+        cmocka_unit_test(test_follower_commit_capped_by_verified_entries),
+        cmocka_unit_test(test_leader_steps_down_on_higher_term_reply),
+        cmocka_unit_test(test_stale_term_append_rejected_with_our_term),
+        cmocka_unit_test(test_old_term_entry_not_committed_by_counting),
+        cmocka_unit_test(test_prevote_does_not_raise_terms),
+        cmocka_unit_test(test_lease_ignores_disruptive_vote),
+        cmocka_unit_test(test_read_index_needs_a_quorum_round),
+        cmocka_unit_test(test_deposed_leader_never_serves_stale_read),
+        cmocka_unit_test(test_check_quorum_steps_down_isolated_leader),
+        cmocka_unit_test(test_entries_applied_only_once_committed),
+        cmocka_unit_test(test_lagging_follower_backtracks_and_catches_up),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
