@@ -254,7 +254,6 @@ int raft_become_leader(struct raft *r)
         p->mode = RAFT_PEER_PROBE;
         p->send_pending = true;
         p->last_ack_ms = r->now_ms;
-        p->active = true;
     }
     r->hb_ctx++;
     r->hb_ctx_sent = false;

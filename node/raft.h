@@ -106,7 +106,8 @@ int raft_propose(struct raft *r, uint64_t now_ms, uint8_t entry_type,
                  const uint8_t *data, uint32_t len, raft_index *index);
 
 /* Asks for a linearizable read (ReadIndex, thesis 6.4). Its result comes in
- * a later ready batch under read_id. Errors: ERR_NOT_LEADER, ERR_NOMEM. */
+ * a later ready batch under read_id. Errors: ERR_NOT_LEADER, ERR_AGAIN (too
+ * many reads waiting). */
 int raft_read_index(struct raft *r, uint64_t now_ms, uint64_t read_id);
 
 bool raft_has_ready(const struct raft *r);

@@ -32,6 +32,7 @@ struct raft_peer {
     uint32_t inflight_head;
     uint64_t ack_ctx;           /* Highest heartbeat ctx acknowledged. */
     uint64_t last_ack_ms;
+    raft_index match_at_hb;     /* match at the previous heartbeat. */
     bool active;                /* Replied since the last quorum check. */
     bool vote_granted;          /* Election tally. */
 };

@@ -196,6 +196,9 @@ static void on_success(struct raft *r, struct raft_peer *p,
         p->probe_outstanding = false;
         p->n_inflight = 0;
     }
+    if (p->next <= raft_log_last_index(&r->log)) {
+        p->send_pending = true; /* Room in the pipeline for more. */
+    }
     raft_maybe_commit(r);
 }
 
@@ -264,12 +267,13 @@ void raft_heartbeat(struct raft *r)
         struct raft_peer *p = &r->peers[i];
         p->send_pending = true;
         p->probe_outstanding = false;
-        /* A pipeline whose acks stopped for a whole interval lost a batch:
-         * fall back to probing from what is known to match. */
+        /* A pipeline that made no progress for a whole interval has lost
+         * a batch (or its follower stalls): probe from what matches. */
         if (p->mode == RAFT_PEER_PIPELINE && p->n_inflight > 0 &&
-            r->now_ms >= p->last_ack_ms + r->config.heartbeat_ms) {
+            p->match == p->match_at_hb) {
             peer_to_probe(p, p->match + 1);
         }
+        p->match_at_hb = p->match;
     }
 }
 
