@@ -1,1 +1,654 @@
-/* Placeholder: being written. */
+/*
+ * One cluster member minus its I/O: the Raft core, the bounded tables of
+ * pending client writes and reads, and the ready loop that turns each batch
+ * into send / persist / send / apply / reply calls through struct replica_io,
+ * in the order the core requires. Pure: no I/O, no clock, no printing; the
+ * same code runs in raftnode (node/node.c) and in the simulator (tests/sim).
+ * Read node/node.c next.
+ */
+#include "node/replica.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/invariant.h"
+
+#define REPLICA_PENDING_DEFAULT 4096
+/* Ready batches drained per flush; the rest waits for the next wakeup
+ * (replica_deadline() then says "now"). */
+#define REPLICA_FLUSH_ROUNDS_MAX 64
+
+/* A proposed write waiting for its entry to be applied. */
+struct pending_write {
+    raft_index index;
+    raft_term term;          /* The term it was proposed in. */
+    struct raft_addr addr;   /* Who to answer. */
+    uint64_t client_id;
+    uint64_t seq;
+    uint8_t status;          /* Set when its entry is applied. */
+};
+
+/* A linearizable read waiting for its read index, then for apply. */
+struct pending_read {
+    uint64_t read_id;
+    bool has_index;
+    raft_index index;
+    struct raft_addr addr;
+    uint64_t client_id;
+    uint64_t seq;
+    uint32_t key_len;
+    uint8_t *key;            /* Owned copy. */
+};
+
+struct replica {
+    struct raft *raft;
+    struct replica_io io;
+    bool is_stopped;
+    raft_index applied;      /* Last index applied through io->kv. */
+    /* Writes: a ring ordered by index, all proposed in writes_term. */
+    struct pending_write *writes;
+    uint32_t writes_cap;
+    uint32_t writes_head;
+    uint32_t n_writes;
+    raft_term writes_term;
+    /* Reads: unordered, removed by swapping with the last. */
+    struct pending_read *reads;
+    uint32_t reads_cap;
+    uint32_t n_reads;
+    uint64_t next_read_id;
+    uint8_t *encode_buf;     /* RAFT_ENTRY_MAX bytes for kv_encode. */
+};
+
+/* Sends one client reply through io->reply. value is borrowed. */
+static void send_client_reply(struct replica *rep, const struct raft_addr *to,
+                              uint64_t client_id, uint64_t seq, uint8_t status,
+                              const uint8_t *value, uint32_t value_len)
+{
+    struct raft_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = MSG_CLIENT_REPLY;
+    msg.from = raft_self(rep->raft);
+    msg.u.client_reply.client_id = client_id;
+    msg.u.client_reply.seq = seq;
+    msg.u.client_reply.status = status;
+    msg.u.client_reply.leader_hint = raft_leader(rep->raft);
+    msg.u.client_reply.value_len = value_len;
+    msg.u.client_reply.value = value;
+    rep->io.reply(rep->io.ctx, to, &msg);
+}
+
+/* The answer for a request this node cannot serve: redirect when someone
+ * else leads, else retry (an election is under way, or this leader cannot
+ * tell yet). */
+static uint8_t not_leader_status(const struct replica *rep)
+{
+    raft_id leader = raft_leader(rep->raft);
+    if (leader != RAFT_ID_NONE && leader != raft_self(rep->raft)) {
+        return CLIENT_NOT_LEADER;
+    }
+    if (raft_role(rep->raft) != RAFT_LEADER) {
+        return CLIENT_NOT_LEADER;
+    }
+    return CLIENT_RETRY;
+}
+
+struct replica *replica_new(const struct replica_config *config,
+                            const struct raft_loaded *loaded,
+                            const struct replica_io *io, raft_trace_cb trace,
+                            void *trace_ctx, uint64_t now_ms)
+{
+    ASSERT(config != NULL);
+    ASSERT(loaded != NULL);
+    ASSERT(io != NULL);
+    ASSERT(io->send != NULL);
+    ASSERT(io->reply != NULL);
+    ASSERT(io->persist != NULL);
+    ASSERT(io->kv != NULL);
+
+    uint32_t cap = config->pending_max != 0 ? config->pending_max
+                                            : REPLICA_PENDING_DEFAULT;
+    struct replica *rep = calloc(1, sizeof *rep);
+    if (rep == NULL) {
+        return NULL;
+    }
+    rep->io = *io;
+    rep->writes_cap = cap;
+    rep->reads_cap = cap;
+    rep->writes = calloc(cap, sizeof *rep->writes);
+    rep->reads = calloc(cap, sizeof *rep->reads);
+    rep->encode_buf = malloc(RAFT_ENTRY_MAX);
+    if (rep->writes == NULL || rep->reads == NULL || rep->encode_buf == NULL) {
+        goto fail;
+    }
+    rep->raft = raft_new(&config->raft, loaded, trace, trace_ctx, now_ms);
+    if (rep->raft == NULL) {
+        goto fail;
+    }
+    rep->applied = raft_applied_index(rep->raft);
+    return rep;
+
+fail:
+    free(rep->encode_buf);
+    free(rep->reads);
+    free(rep->writes);
+    free(rep);
+    return NULL;
+}
+
+void replica_free(struct replica *rep)
+{
+    if (rep == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < rep->n_reads; i++) {
+        free(rep->reads[i].key);
+    }
+    raft_free(rep->raft);
+    free(rep->encode_buf);
+    free(rep->reads);
+    free(rep->writes);
+    free(rep);
+}
+
+const struct raft *replica_raft(const struct replica *rep)
+{
+    ASSERT(rep != NULL);
+    return rep->raft;
+}
+
+/* --- The pending-write ring ------------------------------------------- */
+
+static struct pending_write *writes_at(struct replica *rep, uint32_t i)
+{
+    ASSERT(i < rep->n_writes);
+    return &rep->writes[(rep->writes_head + i) % rep->writes_cap];
+}
+
+static void writes_pop(struct replica *rep)
+{
+    ASSERT(rep->n_writes > 0);
+    rep->writes_head = (rep->writes_head + 1) % rep->writes_cap;
+    rep->n_writes--;
+}
+
+/* Answers every pending write with `status` and empties the ring: their
+ * outcome is unknown (the entry may still commit under another leader), so
+ * the client retries with the same (client_id, seq) and the session makes
+ * the retry harmless. */
+static void writes_fail_all(struct replica *rep, uint8_t status)
+{
+    for (uint32_t i = 0; i < rep->n_writes; i++) {
+        const struct pending_write *w = writes_at(rep, i);
+        send_client_reply(rep, &w->addr, w->client_id, w->seq, status, NULL,
+                          0);
+    }
+    rep->n_writes = 0;
+    rep->writes_head = 0;
+}
+
+static struct pending_write *writes_find(struct replica *rep,
+                                         uint64_t client_id, uint64_t seq)
+{
+    for (uint32_t i = 0; i < rep->n_writes; i++) {
+        struct pending_write *w = writes_at(rep, i);
+        if (w->client_id == client_id && w->seq == seq) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Records a proposal at index. The ring stays ordered by index: a new term
+ * (which only happens after this node lost and won leadership again) first
+ * fails whatever older-term writes remain. */
+static void writes_push(struct replica *rep, raft_index index, raft_term term,
+                        const struct raft_addr *addr,
+                        const struct msg_client *req)
+{
+    if (rep->n_writes > 0 && rep->writes_term != term) {
+        writes_fail_all(rep, CLIENT_RETRY);
+    }
+    ASSERT(rep->n_writes < rep->writes_cap);
+    if (rep->n_writes > 0) {
+        ASSERT(writes_at(rep, rep->n_writes - 1)->index < index);
+    }
+    rep->writes_term = term;
+    rep->n_writes++;
+    struct pending_write *w = writes_at(rep, rep->n_writes - 1);
+    w->index = index;
+    w->term = term;
+    w->addr = *addr;
+    w->client_id = req->client_id;
+    w->seq = req->seq;
+}
+
+/* --- The pending-read table ------------------------------------------- */
+
+static void reads_remove(struct replica *rep, uint32_t i)
+{
+    ASSERT(i < rep->n_reads);
+    free(rep->reads[i].key);
+    rep->n_reads--;
+    if (i != rep->n_reads) {
+        rep->reads[i] = rep->reads[rep->n_reads];
+    }
+    memset(&rep->reads[rep->n_reads], 0, sizeof rep->reads[0]);
+}
+
+static int reads_find(const struct replica *rep, uint64_t read_id)
+{
+    for (uint32_t i = 0; i < rep->n_reads; i++) {
+        if (rep->reads[i].read_id == read_id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Copies a GET into the table. Errors: ERR_AGAIN (full), ERR_NOMEM. */
+static int reads_add(struct replica *rep, uint64_t read_id,
+                     const struct raft_addr *addr,
+                     const struct msg_client *req)
+{
+    if (rep->n_reads >= rep->reads_cap) {
+        return ERR_AGAIN;
+    }
+    uint8_t *key = malloc(req->key_len);
+    if (key == NULL) {
+        return ERR_NOMEM;
+    }
+    memcpy(key, req->key, req->key_len);
+    struct pending_read *r = &rep->reads[rep->n_reads++];
+    memset(r, 0, sizeof *r);
+    r->read_id = read_id;
+    r->addr = *addr;
+    r->client_id = req->client_id;
+    r->seq = req->seq;
+    r->key_len = req->key_len;
+    r->key = key;
+    return ERR_OK;
+}
+
+/* Serves every read whose index is applied: kv->get on the applied state,
+ * outside any transaction. Errors: a kv error (fatal). */
+static int reads_serve(struct replica *rep)
+{
+    uint32_t i = 0;
+    while (i < rep->n_reads) {
+        struct pending_read *r = &rep->reads[i];
+        if (!r->has_index || r->index > rep->applied) {
+            i++;
+            continue;
+        }
+        const uint8_t *value = NULL;
+        uint32_t value_len = 0;
+        int rv = rep->io.kv->get(rep->io.kv_ctx, r->key, r->key_len, &value,
+                                 &value_len);
+        if (rv == ERR_OK) {
+            send_client_reply(rep, &r->addr, r->client_id, r->seq, CLIENT_OK,
+                              value, value_len);
+        } else if (rv == ERR_NOT_FOUND) {
+            send_client_reply(rep, &r->addr, r->client_id, r->seq,
+                              CLIENT_NOT_FOUND, NULL, 0);
+        } else {
+            return rv;
+        }
+        reads_remove(rep, i);
+    }
+    return ERR_OK;
+}
+
+/* Reads still waiting for their index when this node is no longer leader
+ * will never be confirmed by it: answer them now. */
+static void reads_fail_unconfirmed(struct replica *rep)
+{
+    uint32_t i = 0;
+    while (i < rep->n_reads) {
+        struct pending_read *r = &rep->reads[i];
+        if (r->has_index) {
+            i++;
+            continue;
+        }
+        send_client_reply(rep, &r->addr, r->client_id, r->seq,
+                          not_leader_status(rep), NULL, 0);
+        reads_remove(rep, i);
+    }
+}
+
+/* --- Inputs ----------------------------------------------------------- */
+
+int replica_on_message(struct replica *rep, uint64_t now_ms,
+                       const struct raft_msg *msg)
+{
+    ASSERT(rep != NULL);
+    ASSERT(msg != NULL);
+    if (rep->is_stopped) {
+        return ERR_STOPPED;
+    }
+    return raft_step(rep->raft, now_ms, msg);
+}
+
+int replica_tick(struct replica *rep, uint64_t now_ms)
+{
+    ASSERT(rep != NULL);
+    if (rep->is_stopped) {
+        return ERR_STOPPED;
+    }
+    return raft_tick(rep->raft, now_ms);
+}
+
+uint64_t replica_deadline(const struct replica *rep)
+{
+    ASSERT(rep != NULL);
+    if (rep->is_stopped) {
+        return UINT64_MAX;
+    }
+    if (raft_has_ready(rep->raft)) {
+        return 0;
+    }
+    return raft_deadline(rep->raft);
+}
+
+/* Checks limits that hold for every op; the core and kv_encode check again
+ * but a client must get CLIENT_INVALID, never a crash or silence. */
+static bool client_request_is_valid(const struct msg_client *req)
+{
+    if (req->op != CLIENT_PUT && req->op != CLIENT_GET &&
+        req->op != CLIENT_DEL && req->op != CLIENT_CAS) {
+        return false;
+    }
+    if (req->key_len < 1 || req->key_len > RAFT_KEY_MAX || req->key == NULL) {
+        return false;
+    }
+    if (req->value_len > RAFT_VALUE_MAX ||
+        (req->value_len > 0 && req->value == NULL)) {
+        return false;
+    }
+    if (req->expected_len > RAFT_VALUE_MAX ||
+        (req->expected_len > 0 && req->expected == NULL)) {
+        return false;
+    }
+    return true;
+}
+
+/* A GET: asks the core for a read index (thesis section 6.4) and remembers
+ * the request until it is confirmed and applied. */
+static int on_client_get(struct replica *rep, uint64_t now_ms,
+                         const struct raft_addr *from,
+                         const struct msg_client *req)
+{
+    uint64_t read_id = ++rep->next_read_id;
+    int rv = reads_add(rep, read_id, from, req);
+    if (rv != ERR_OK) {
+        send_client_reply(rep, from, req->client_id, req->seq, CLIENT_RETRY,
+                          NULL, 0);
+        return rv;
+    }
+    rv = raft_read_index(rep->raft, now_ms, read_id);
+    if (rv != ERR_OK) {
+        reads_remove(rep, (uint32_t)reads_find(rep, read_id));
+        send_client_reply(rep, from, req->client_id, req->seq,
+                          rv == ERR_NOT_LEADER ? not_leader_status(rep)
+                                               : CLIENT_RETRY,
+                          NULL, 0);
+        return rv == ERR_NOT_LEADER ? ERR_OK : rv;
+    }
+    return ERR_OK;
+}
+
+/* Looks (client_id, seq) up in the applied sessions. Returns true when the
+ * request was answered from there: the same seq gets its cached status, an
+ * older seq is a stale datagram whose own result is no longer known.
+ * Errors in *rv: a kv error (fatal). */
+static bool on_client_write_answered(struct replica *rep,
+                                     const struct raft_addr *from,
+                                     const struct msg_client *req, int *rv)
+{
+    uint64_t last_seq = 0;
+    uint8_t status = 0;
+    *rv = rep->io.kv->session_get(rep->io.kv_ctx, req->client_id, &last_seq,
+                                  &status);
+    if (*rv == ERR_NOT_FOUND) {
+        *rv = ERR_OK;
+        return false;
+    }
+    if (*rv != ERR_OK || req->seq > last_seq) {
+        return *rv != ERR_OK;
+    }
+    if (req->seq < last_seq) {
+        status = CLIENT_INVALID;
+    }
+    send_client_reply(rep, from, req->client_id, req->seq, status, NULL, 0);
+    return true;
+}
+
+/* PUT, DEL, CAS: deduplicate against sessions and the pending ring, then
+ * propose one entry and remember whom to answer. */
+static int on_client_write(struct replica *rep, uint64_t now_ms,
+                           const struct raft_addr *from,
+                           const struct msg_client *req)
+{
+    int rv = ERR_OK;
+    if (req->client_id != 0) {
+        if (on_client_write_answered(rep, from, req, &rv)) {
+            return rv;
+        }
+        struct pending_write *w = writes_find(rep, req->client_id, req->seq);
+        if (w != NULL) {
+            w->addr = *from; /* A retry: answer where it now listens. */
+            return ERR_OK;
+        }
+    }
+    if (rep->n_writes >= rep->writes_cap) {
+        send_client_reply(rep, from, req->client_id, req->seq, CLIENT_RETRY,
+                          NULL, 0);
+        return ERR_AGAIN;
+    }
+    struct kv_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = req->op == CLIENT_PUT   ? KV_OP_PUT
+             : req->op == CLIENT_DEL ? KV_OP_DEL
+                                     : KV_OP_CAS;
+    cmd.client_id = req->client_id;
+    cmd.seq = req->seq;
+    cmd.key_len = req->key_len;
+    cmd.key = req->key;
+    if (req->op != CLIENT_DEL) {
+        cmd.value_len = req->value_len;
+        cmd.value = req->value;
+    }
+    if (req->op == CLIENT_CAS) {
+        cmd.expected_len = req->expected_len;
+        cmd.expected = req->expected;
+    }
+    size_t len = 0;
+    rv = kv_encode(&cmd, rep->encode_buf, RAFT_ENTRY_MAX, &len);
+    if (rv != ERR_OK) {
+        send_client_reply(rep, from, req->client_id, req->seq, CLIENT_INVALID,
+                          NULL, 0);
+        return ERR_OK;
+    }
+    raft_index index = 0;
+    rv = raft_propose(rep->raft, now_ms, RAFT_ENTRY_NORMAL, rep->encode_buf,
+                      (uint32_t)len, &index);
+    if (rv != ERR_OK) {
+        uint8_t status = rv == ERR_NOT_LEADER ? not_leader_status(rep)
+                         : rv == ERR_TOO_BIG  ? CLIENT_INVALID
+                                              : CLIENT_RETRY;
+        send_client_reply(rep, from, req->client_id, req->seq, status, NULL,
+                          0);
+        return rv == ERR_NOMEM ? rv : ERR_OK;
+    }
+    writes_push(rep, index, raft_current_term(rep->raft), from, req);
+    return ERR_OK;
+}
+
+int replica_on_client(struct replica *rep, uint64_t now_ms,
+                      const struct raft_addr *from,
+                      const struct msg_client *req)
+{
+    ASSERT(rep != NULL);
+    ASSERT(from != NULL);
+    ASSERT(req != NULL);
+    if (rep->is_stopped) {
+        return ERR_STOPPED;
+    }
+    if (!client_request_is_valid(req)) {
+        send_client_reply(rep, from, req->client_id, req->seq, CLIENT_INVALID,
+                          NULL, 0);
+        return ERR_OK;
+    }
+    if (raft_role(rep->raft) != RAFT_LEADER) {
+        send_client_reply(rep, from, req->client_id, req->seq,
+                          not_leader_status(rep), NULL, 0);
+        return ERR_OK;
+    }
+    if (req->op == CLIENT_GET) {
+        return on_client_get(rep, now_ms, from, req);
+    }
+    return on_client_write(rep, now_ms, from, req);
+}
+
+/* --- The ready loop --------------------------------------------------- */
+
+/* Marks the pending writes settled by applying the entry at index: the
+ * ring is ordered, so they are the next ones from *cursor on. A record
+ * proposed in another term than the entry's was overwritten: its command
+ * may or may not be in the log elsewhere, so the client retries. */
+static void apply_mark(struct replica *rep, uint32_t *cursor, raft_index index,
+                       raft_term term, uint8_t status)
+{
+    while (*cursor < rep->n_writes &&
+           writes_at(rep, *cursor)->index <= index) {
+        struct pending_write *w = writes_at(rep, *cursor);
+        w->status = (w->index == index && w->term == term) ? status
+                                                           : CLIENT_RETRY;
+        (*cursor)++;
+    }
+}
+
+/* Applies rd's committed entries in one kv transaction (DESIGN.md: apply
+ * and applied index together), then answers the writes they settled; the
+ * answers go out only after commit, so an acknowledged write is durable.
+ * Errors: a kv error (fatal). */
+static int replica_flush_apply(struct replica *rep, const struct raft_ready *rd)
+{
+    if (rd->n_committed == 0) {
+        return ERR_OK;
+    }
+    ASSERT(rd->committed_first_index == rep->applied + 1);
+    const struct kv_store_ops *kv = rep->io.kv;
+    int rv = kv->begin(rep->io.kv_ctx);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    uint32_t n_settled = 0;
+    for (size_t i = 0; i < rd->n_committed; i++) {
+        const struct raft_entry *e = &rd->committed[i];
+        uint8_t status = CLIENT_OK;
+        if (e->type == RAFT_ENTRY_NORMAL) {
+            struct kv_result res;
+            memset(&res, 0, sizeof res);
+            rv = kv_apply(kv, rep->io.kv_ctx, e->data, e->len, &res);
+            if (rv != ERR_OK) {
+                return rv;
+            }
+            status = res.status;
+        }
+        apply_mark(rep, &n_settled, rd->committed_first_index + i, e->term,
+                   status);
+    }
+    raft_index last = rd->committed_first_index + rd->n_committed - 1;
+    rv = kv->commit(rep->io.kv_ctx, last);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    rep->applied = last;
+    for (uint32_t i = 0; i < n_settled; i++) {
+        const struct pending_write *w = writes_at(rep, 0);
+        send_client_reply(rep, &w->addr, w->client_id, w->seq, w->status,
+                          NULL, 0);
+        writes_pop(rep);
+    }
+    return ERR_OK;
+}
+
+/* Records read indexes the core confirmed; refused ones are answered. */
+static void replica_flush_reads(struct replica *rep,
+                                const struct raft_ready *rd)
+{
+    for (size_t i = 0; i < rd->n_reads; i++) {
+        const struct raft_read *rr = &rd->reads[i];
+        int at = reads_find(rep, rr->read_id);
+        if (at < 0) {
+            continue; /* Already answered (leadership lost earlier). */
+        }
+        struct pending_read *r = &rep->reads[at];
+        if (!rr->ok) {
+            send_client_reply(rep, &r->addr, r->client_id, r->seq,
+                              not_leader_status(rep), NULL, 0);
+            reads_remove(rep, (uint32_t)at);
+            continue;
+        }
+        r->has_index = true;
+        r->index = rr->index;
+    }
+}
+
+/* One ready batch, in the core's order. Errors: ERR_STOPPED. */
+static int replica_flush_one(struct replica *rep)
+{
+    struct raft_ready rd;
+    memset(&rd, 0, sizeof rd);
+    raft_ready(rep->raft, &rd);
+    for (size_t i = 0; i < rd.n_msgs_now; i++) {
+        rep->io.send(rep->io.ctx, &rd.msgs_now[i]);
+    }
+    if (rd.has_hard_state || rd.truncate_from != 0 || rd.n_entries > 0) {
+        if (rep->io.persist(rep->io.ctx, &rd) != ERR_OK) {
+            return ERR_STOPPED;
+        }
+    }
+    for (size_t i = 0; i < rd.n_msgs_after; i++) {
+        rep->io.send(rep->io.ctx, &rd.msgs_after[i]);
+    }
+    if (replica_flush_apply(rep, &rd) != ERR_OK) {
+        return ERR_STOPPED;
+    }
+    replica_flush_reads(rep, &rd);
+    if (reads_serve(rep) != ERR_OK) {
+        return ERR_STOPPED;
+    }
+    /* Leadership lost, or a new term: writes not applied by now may still
+     * commit elsewhere, so their outcome is unknown (CLIENT_RETRY). */
+    bool is_leader = raft_role(rep->raft) == RAFT_LEADER;
+    if (rep->n_writes > 0 &&
+        (!is_leader || rep->writes_term != raft_current_term(rep->raft))) {
+        writes_fail_all(rep, CLIENT_RETRY);
+    }
+    if (!is_leader) {
+        reads_fail_unconfirmed(rep);
+    }
+    raft_advance(rep->raft, &rd);
+    return ERR_OK;
+}
+
+int replica_flush(struct replica *rep, uint64_t now_ms)
+{
+    ASSERT(rep != NULL);
+    (void)now_ms;
+    if (rep->is_stopped) {
+        return ERR_STOPPED;
+    }
+    for (int round = 0; round < REPLICA_FLUSH_ROUNDS_MAX; round++) {
+        if (!raft_has_ready(rep->raft)) {
+            break;
+        }
+        if (replica_flush_one(rep) != ERR_OK) {
+            rep->is_stopped = true;
+            return ERR_STOPPED;
+        }
+    }
+    return ERR_OK;
+}

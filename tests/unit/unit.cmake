@@ -2,3 +2,5 @@
 raft_unit_test(test_rng SOURCES tests/unit/test_rng.c LIBS raftcore)
 raft_unit_test(test_kv SOURCES tests/unit/test_kv.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_store SOURCES tests/unit/test_store.c LIBS storage)
+raft_unit_test(test_replica SOURCES tests/unit/test_replica.c tests/lib/mem_kv.c LIBS raftcore)
+raft_unit_test(test_netem SOURCES tests/unit/test_netem.c node/netem.c LIBS raftcore)
