@@ -1,0 +1,258 @@
+/*
+ * raftnode: one cluster member in the foreground. Parses argv, sets up
+ * logging and signals (SIGTERM/SIGINT stop cleanly through a self-pipe,
+ * SIGPIPE is ignored), then hands over to node/node.c. Exit codes: 0 clean
+ * stop, 1 fatal error while running, 2 usage error, 3 cannot start (cluster
+ * file, membership, database, busy port). Read node/node.c next.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/random.h>
+
+#include "common/err.h"
+#include "common/invariant.h"
+#include "common/log.h"
+#include "node/node.h"
+
+#define EXIT_USAGE 2
+#define EXIT_START 3
+
+static const char usage_line[] =
+    "usage: raftnode --id ID --config FILE --db FILE [--log FILE] "
+    "[--log-level error|warn|info|debug] [--heartbeat MS] [--election MS] "
+    "[--faults] [--create] [--seed N]";
+
+static int stop_pipe[2] = {-1, -1};
+
+extern void (*invariant_write)(const char *msg);
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    char c = 1;
+    /* Nothing to do on failure: the pipe already holds a byte. */
+    ssize_t ignored = write(stop_pipe[1], &c, 1);
+    (void)ignored;
+    errno = saved;
+}
+
+/* Assertion failures go to the log as well as stderr. */
+static void write_invariant(const char *msg)
+{
+    LOG_ERROR("%s", msg);
+}
+
+struct args {
+    struct node_options node;
+    const char *log_path;
+    int log_level;
+    bool has_seed;
+};
+
+static int usage(const char *problem)
+{
+    fprintf(stderr, "raftnode: %s; %s\n", problem, usage_line);
+    return EXIT_USAGE;
+}
+
+/* Parses a decimal in [lo, hi]. */
+static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9') {
+        return false;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_level(const char *s, int *out)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; s != NULL && i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One option with its value. Returns 0, or the usage exit code. */
+static int parse_option(struct args *a, const char *opt, const char *val)
+{
+    uint64_t v = 0;
+    if (strcmp(opt, "--id") == 0) {
+        if (!parse_u64(val, 1, RAFT_ID_MAX, &v)) {
+            return usage("--id needs a member id (1-1000000)");
+        }
+        a->node.id = v;
+    } else if (strcmp(opt, "--config") == 0) {
+        a->node.config_path = val;
+    } else if (strcmp(opt, "--db") == 0) {
+        a->node.db_path = val;
+    } else if (strcmp(opt, "--log") == 0) {
+        a->log_path = val;
+    } else if (strcmp(opt, "--log-level") == 0) {
+        if (!parse_level(val, &a->log_level)) {
+            return usage("--log-level needs error, warn, info or debug");
+        }
+    } else if (strcmp(opt, "--heartbeat") == 0) {
+        if (!parse_u64(val, 1, 60000, &v)) {
+            return usage("--heartbeat needs milliseconds (1-60000)");
+        }
+        a->node.heartbeat_ms = (uint32_t)v;
+    } else if (strcmp(opt, "--election") == 0) {
+        if (!parse_u64(val, 2, 600000, &v)) {
+            return usage("--election needs milliseconds (2-600000)");
+        }
+        a->node.election_ms = (uint32_t)v;
+    } else if (strcmp(opt, "--seed") == 0) {
+        if (!parse_u64(val, 0, UINT64_MAX, &v)) {
+            return usage("--seed needs a number");
+        }
+        a->node.seed = v;
+        a->has_seed = true;
+    } else {
+        char msg[128];
+        snprintf(msg, sizeof msg, "unknown option %.64s", opt);
+        return usage(msg);
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->log_level = LOG_LEVEL_INFO;
+    a->node.stop_fd = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        if (strcmp(opt, "--faults") == 0) {
+            a->node.faults = true;
+        } else if (strcmp(opt, "--create") == 0) {
+            a->node.create = true;
+        } else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
+            printf("%s\n", usage_line);
+            exit(0);
+        } else if (strncmp(opt, "--", 2) == 0) {
+            if (i + 1 >= argc) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "%.64s needs a value", opt);
+                return usage(msg);
+            }
+            int rv = parse_option(a, opt, argv[++i]);
+            if (rv != 0) {
+                return rv;
+            }
+        } else {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unexpected argument %.64s", opt);
+            return usage(msg);
+        }
+    }
+    if (a->node.id == 0 || a->node.config_path == NULL ||
+        a->node.db_path == NULL) {
+        return usage("--id, --config and --db are required");
+    }
+    uint32_t hb = a->node.heartbeat_ms != 0 ? a->node.heartbeat_ms : 50;
+    uint32_t el = a->node.election_ms != 0 ? a->node.election_ms : 150;
+    if (el <= hb) {
+        return usage("--election must be longer than --heartbeat");
+    }
+    return 0;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed) {
+        return seed;
+    }
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, &seed, sizeof seed);
+        close(fd);
+        if (n == (ssize_t)sizeof seed) {
+            return seed;
+        }
+    }
+    /* Last resort: different per process and start time. */
+    return ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&seed;
+}
+
+static int setup_signals(void)
+{
+    if (pipe2(stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        return ERR_IO;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0) {
+        return ERR_IO;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return ERR_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    int rv = parse_args(argc, argv, &a);
+    if (rv != 0) {
+        return rv;
+    }
+    FILE *log_file = NULL;
+    if (a.log_path != NULL) {
+        log_file = fopen(a.log_path, "a");
+        if (log_file == NULL) {
+            fprintf(stderr, "raftnode: %s: %s\n", a.log_path, strerror(errno));
+            return EXIT_START;
+        }
+    }
+    log_init(log_file != NULL ? log_file : stderr, a.log_level);
+    invariant_write = write_invariant;
+    if (setup_signals() != ERR_OK) {
+        LOG_ERROR("cannot set up signals: %s", strerror(errno));
+        return EXIT_START;
+    }
+    if (!a.has_seed) {
+        a.node.seed = random_seed();
+    }
+    a.node.stop_fd = stop_pipe[0];
+
+    char errmsg[ERRMSG_LEN] = "";
+    struct node *n = NULL;
+    rv = node_open(&a.node, &n, errmsg);
+    if (rv != ERR_OK) {
+        LOG_ERROR("cannot start: %s", errmsg);
+        if (log_file != NULL) {
+            fprintf(stderr, "raftnode: %s\n", errmsg);
+        }
+        return EXIT_START;
+    }
+    rv = node_run(n);
+    node_close(n);
+    LOG_INFO("stopped%s", rv == ERR_OK ? "" : " after a fatal error");
+    if (log_file != NULL) {
+        fclose(log_file);
+    }
+    return rv == ERR_OK ? 0 : 1;
+}

@@ -1,0 +1,746 @@
+/*
+ * The raftnode runtime: a single-threaded poll() loop over one UDP socket
+ * and a stop pipe. Each wakeup reads the clock once, drains a bounded number
+ * of datagrams (decode, validate the sender, route), sends due delayed
+ * datagrams, ticks the replica when due and flushes it once. The replica's
+ * io table is bound here to wire + netem + udp (send, reply) and to
+ * storage/ (persist, kv). A failed persist or apply stops the node: memory
+ * must never disagree with disk. Read node/replica.c next.
+ */
+#include "node/node.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/conf.h"
+#include "common/invariant.h"
+#include "common/log.h"
+#include "common/udp.h"
+#include "common/wire.h"
+#include "node/netem.h"
+#include "node/raft.h"
+#include "node/replica.h"
+#include "storage/store.h"
+
+#define NODE_RECV_PER_WAKEUP 256
+#define NODE_POLL_MS_MAX 1000
+#define NODE_DROP_WARN_MAX 5      /* WARN lines per drop reason, then DEBUG. */
+#define NODE_COMMIT_LOG_MS 1000   /* At most one commit line per second. */
+/* Entry bytes per AppendEntries: a datagram minus the message overhead and
+ * slack for the per-entry framing msgpack adds. */
+#define NODE_BATCH_BYTES_MAX (RAFT_DATAGRAM_MAX - WIRE_APPEND_OVERHEAD - 1024)
+
+struct node {
+    struct conf conf;
+    raft_id id;
+    struct raft_addr addrs[RAFT_NODES_MAX]; /* Same order as conf.members. */
+    char self_addr[64];
+    int fd;
+    int stop_fd;
+    bool faults;
+    struct store *store;
+    struct replica *replica;
+    struct netem netem;
+    uint64_t now_ms;
+    uint64_t drops[DROP__COUNT];
+    uint64_t send_again;           /* Datagrams the kernel refused. */
+    struct wire_scratch *scratch;
+    uint8_t *rx_buf;               /* RAFT_DATAGRAM_MAX */
+    uint8_t *tx_buf;               /* RAFT_DATAGRAM_MAX */
+    /* What the log prefix and INFO lines last showed. */
+    int shown_role;
+    raft_term shown_term;
+    raft_id shown_leader;
+    raft_index shown_commit;
+    uint64_t commit_logged_ms;
+};
+
+static const char *const drop_names[DROP__COUNT] = {
+    [DROP_MALFORMED] = "malformed",
+    [DROP_WRONG_CLUSTER] = "wrong cluster",
+    [DROP_WRONG_VERSION] = "wrong version",
+    [DROP_UNKNOWN_SENDER] = "unknown sender",
+    [DROP_WRONG_ADDRESS] = "wrong address",
+    [DROP_NOT_FOR_US] = "not for us",
+    [DROP_FAULT_REFUSED] = "fault control refused",
+    [DROP_OVERLOAD] = "overload",
+    [DROP_NETEM] = "netem",
+};
+
+/* Counts a dropped datagram; the first few of each reason at WARN. */
+static void node_drop(struct node *n, int reason, const struct raft_addr *from)
+{
+    ASSERT(reason >= 0 && reason < DROP__COUNT);
+    n->drops[reason]++;
+    if (reason == DROP_NETEM) {
+        return; /* Injected on purpose; status shows the count. */
+    }
+    char where[64] = "-";
+    if (from != NULL) {
+        udp_addr_format(from, where, sizeof where);
+    }
+    if (n->drops[reason] <= NODE_DROP_WARN_MAX) {
+        LOG_WARN("dropped datagram from %s: %s (count=%llu%s)", where,
+                 drop_names[reason], (unsigned long long)n->drops[reason],
+                 n->drops[reason] == NODE_DROP_WARN_MAX
+                     ? ", further drops of this kind at DEBUG"
+                     : "");
+    } else {
+        LOG_DEBUG("dropped datagram from %s: %s (count=%llu)", where,
+                  drop_names[reason], (unsigned long long)n->drops[reason]);
+    }
+}
+
+static int member_slot(const struct node *n, raft_id id)
+{
+    for (uint32_t i = 0; i < n->conf.n_members; i++) {
+        if (n->conf.members[i].id == id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* --- Log prefix and node-level INFO lines ------------------------------ */
+
+/* Keeps "n<ID> t<TERM> <role>" current and logs leader changes and commit
+ * progress (rate-limited). Safe to call from the trace callback. */
+static void node_refresh_prefix(struct node *n)
+{
+    if (n->replica == NULL) {
+        return;
+    }
+    const struct raft *r = replica_raft(n->replica);
+    int role = raft_role(r);
+    raft_term term = raft_current_term(r);
+    if (role != n->shown_role || term != n->shown_term) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "n%llu t%llu %s",
+                 (unsigned long long)n->id, (unsigned long long)term,
+                 raft_role_name(role));
+        log_set_prefix(prefix);
+        n->shown_role = role;
+        n->shown_term = term;
+    }
+}
+
+static void node_log_progress(struct node *n)
+{
+    const struct raft *r = replica_raft(n->replica);
+    raft_id leader = raft_leader(r);
+    if (leader != n->shown_leader) {
+        LOG_INFO("leader is now %llu (was %llu)", (unsigned long long)leader,
+                 (unsigned long long)n->shown_leader);
+        n->shown_leader = leader;
+    }
+    raft_index commit = raft_commit_index(r);
+    if (commit != n->shown_commit &&
+        n->now_ms >= n->commit_logged_ms + NODE_COMMIT_LOG_MS) {
+        LOG_INFO("commit advanced to %llu (from %llu) last=%llu applied=%llu",
+                 (unsigned long long)commit,
+                 (unsigned long long)n->shown_commit,
+                 (unsigned long long)raft_last_index(r),
+                 (unsigned long long)raft_applied_index(r));
+        n->shown_commit = commit;
+        n->commit_logged_ms = n->now_ms;
+    }
+}
+
+/* The core starts each trace line with "t<term> <role> ", which the log
+ * prefix already shows: skip it. */
+static const char *trace_body(const char *line)
+{
+    const char *p = line;
+    if (*p != 't') {
+        return line;
+    }
+    p++;
+    while (*p >= '0' && *p <= '9') {
+        p++;
+    }
+    if (p == line + 1 || *p != ' ') {
+        return line;
+    }
+    const char *space = strchr(p + 1, ' ');
+    return space != NULL ? space + 1 : line;
+}
+
+static void node_trace(void *ctx, int level, const char *line)
+{
+    struct node *n = ctx;
+    node_refresh_prefix(n);
+    line = trace_body(line);
+    if (level == RAFT_TRACE_INFO) {
+        LOG_INFO("%s", line);
+    } else {
+        LOG_DEBUG("%s", line);
+    }
+}
+
+/* --- The replica's io table -------------------------------------------- */
+
+static void node_send_now(struct node *n, raft_id to, const uint8_t *buf,
+                          size_t len)
+{
+    int slot = member_slot(n, to);
+    if (slot < 0) {
+        return;
+    }
+    int rv = udp_send(n->fd, &n->addrs[slot], buf, len);
+    if (rv == ERR_AGAIN) {
+        n->send_again++;
+    } else if (rv != ERR_OK) {
+        LOG_DEBUG("send to %llu failed: %s", (unsigned long long)to,
+                  err_str(rv));
+    }
+}
+
+static void node_io_send(void *ctx, const struct raft_msg *msg)
+{
+    struct node *n = ctx;
+    if (member_slot(n, msg->to) < 0) {
+        LOG_ERROR("core sent to non-member %llu", (unsigned long long)msg->to);
+        return;
+    }
+    size_t len = 0;
+    int rv = wire_encode(msg, n->conf.cluster_id, n->tx_buf,
+                         RAFT_DATAGRAM_MAX, &len);
+    if (rv != ERR_OK) {
+        LOG_ERROR("cannot encode message type=%u to %llu: %s",
+                  (unsigned)msg->type, (unsigned long long)msg->to,
+                  err_str(rv));
+        return;
+    }
+    struct netem_verdict v;
+    netem_on_send(&n->netem, n->now_ms, msg->to, n->tx_buf, len, &v);
+    n->drops[DROP_NETEM] += v.n_dropped;
+    for (uint32_t i = 0; i < v.n_now; i++) {
+        node_send_now(n, msg->to, n->tx_buf, len);
+    }
+}
+
+static void node_io_reply(void *ctx, const struct raft_addr *to,
+                          const struct raft_msg *msg)
+{
+    struct node *n = ctx;
+    size_t len = 0;
+    int rv = wire_encode(msg, n->conf.cluster_id, n->tx_buf,
+                         RAFT_DATAGRAM_MAX, &len);
+    if (rv != ERR_OK) {
+        LOG_ERROR("cannot encode reply type=%u: %s", (unsigned)msg->type,
+                  err_str(rv));
+        return;
+    }
+    rv = udp_send(n->fd, to, n->tx_buf, len);
+    if (rv == ERR_AGAIN) {
+        n->send_again++;
+    } else if (rv != ERR_OK) {
+        LOG_DEBUG("reply failed: %s", err_str(rv));
+    }
+}
+
+static int node_io_persist(void *ctx, const struct raft_ready *rd)
+{
+    struct node *n = ctx;
+    struct store_batch b;
+    memset(&b, 0, sizeof b);
+    b.has_hard_state = rd->has_hard_state;
+    b.term = rd->term;
+    b.voted_for = rd->voted_for;
+    b.truncate_from = rd->truncate_from;
+    b.entries_first_index = rd->entries_first_index;
+    b.n_entries = rd->n_entries;
+    b.entries = rd->entries;
+    int rv = store_persist(n->store, &b);
+    if (rv != ERR_OK) {
+        LOG_ERROR("persist failed: %s: %s", err_str(rv),
+                  store_errmsg(n->store));
+    }
+    return rv;
+}
+
+/* --- Datagram intake ------------------------------------------------- */
+
+/* Peer messages only from a member other than us, at its configured
+ * address, addressed to us (DESIGN.md, Protocol). */
+static int node_on_peer(struct node *n, const struct raft_addr *from,
+                        const struct raft_msg *msg)
+{
+    if (msg->to != n->id) {
+        node_drop(n, DROP_NOT_FOR_US, from);
+        return ERR_OK;
+    }
+    int slot = member_slot(n, msg->from);
+    if (slot < 0 || msg->from == n->id) {
+        node_drop(n, DROP_UNKNOWN_SENDER, from);
+        return ERR_OK;
+    }
+    if (!udp_addr_equal(from, &n->addrs[slot])) {
+        node_drop(n, DROP_WRONG_ADDRESS, from);
+        return ERR_OK;
+    }
+    if (netem_blocks(&n->netem, msg->from)) {
+        node_drop(n, DROP_NETEM, from);
+        return ERR_OK;
+    }
+    return replica_on_message(n->replica, n->now_ms, msg);
+}
+
+static void node_on_status(struct node *n, const struct raft_addr *from,
+                           const struct raft_msg *req)
+{
+    const struct raft *r = replica_raft(n->replica);
+    struct raft_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = MSG_STATUS_REPLY;
+    msg.from = n->id;
+    msg.term = raft_current_term(r);
+    struct msg_status_reply *s = &msg.u.status_reply;
+    s->nonce = req->u.status.nonce;
+    s->pid = (uint32_t)getpid();
+    s->role = (uint8_t)raft_role(r);
+    s->leader = raft_leader(r);
+    s->voted_for = raft_voted_for(r);
+    s->commit = raft_commit_index(r);
+    s->last_index = raft_last_index(r);
+    s->applied = raft_applied_index(r);
+    s->election_timeout_ms = raft_election_timeout_ms(r);
+    uint64_t elapsed = raft_election_elapsed_ms(r, n->now_ms);
+    s->election_elapsed_ms = elapsed > UINT32_MAX ? UINT32_MAX
+                                                  : (uint32_t)elapsed;
+    s->leader_contact_ms = raft_leader_contact_ms(r, n->now_ms);
+    memcpy(s->drops, n->drops, sizeof s->drops);
+    s->n_peers = raft_progress(r, n->now_ms, s->peers, RAFT_NODES_MAX);
+    node_io_reply(n, from, &msg);
+}
+
+static const char *fault_name(int action)
+{
+    switch (action) {
+    case FAULT_HEAL:
+        return "heal";
+    case FAULT_PARTITION:
+        return "partition";
+    case FAULT_NETEM:
+        return "netem";
+    case FAULT_DISK_DELAY:
+        return "disk-delay";
+    default:
+        return "unknown";
+    }
+}
+
+/* One INFO line per fault rule, with the fields that rule uses. */
+static void node_log_fault(const struct msg_fault *f, int rv)
+{
+    const char *verdict = rv == ERR_OK ? "applied" : "refused";
+    if (f->action == FAULT_PARTITION) {
+        char ids[RAFT_NODES_MAX * 12 + 1] = "";
+        size_t used = 0;
+        for (uint32_t i = 0; i < f->n_blocked && i < RAFT_NODES_MAX; i++) {
+            int w = snprintf(ids + used, sizeof ids - used, "%s%llu",
+                             i > 0 ? "," : "",
+                             (unsigned long long)f->blocked[i]);
+            if (w < 0 || (size_t)w >= sizeof ids - used) {
+                break;
+            }
+            used += (size_t)w;
+        }
+        LOG_INFO("fault partition %s: blocked=[%s]", verdict, ids);
+    } else if (f->action == FAULT_NETEM) {
+        LOG_INFO("fault netem %s: loss_ppm=%u dup_ppm=%u delay_ms=%u "
+                 "jitter_ms=%u",
+                 verdict, f->loss_ppm, f->dup_ppm, f->delay_ms, f->jitter_ms);
+    } else if (f->action == FAULT_DISK_DELAY) {
+        LOG_INFO("fault disk-delay %s: delay_ms=%u", verdict, f->delay_ms);
+    } else {
+        LOG_INFO("fault %s %s", fault_name(f->action), verdict);
+    }
+}
+
+/* Fault control: only with --faults and only from loopback. */
+static void node_on_fault(struct node *n, const struct raft_addr *from,
+                          const struct raft_msg *req)
+{
+    if (!n->faults || !udp_addr_is_loopback(from)) {
+        node_drop(n, DROP_FAULT_REFUSED, from);
+        return;
+    }
+    const struct msg_fault *f = &req->u.fault;
+    int rv = ERR_OK;
+    if (f->action == FAULT_DISK_DELAY) {
+        if (f->delay_ms > NETEM_DELAY_MS_MAX) {
+            rv = ERR_INVALID;
+        } else {
+            store_set_persist_delay_ms(n->store, f->delay_ms);
+        }
+    } else {
+        rv = netem_apply(&n->netem, f);
+        if (rv == ERR_OK && f->action == FAULT_HEAL) {
+            store_set_persist_delay_ms(n->store, 0);
+        }
+    }
+    node_log_fault(f, rv);
+    struct raft_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = MSG_FAULT_REPLY;
+    msg.from = n->id;
+    msg.u.fault_reply.ok = rv == ERR_OK;
+    node_io_reply(n, from, &msg);
+}
+
+/* Routes one decoded datagram. Errors: fatal replica errors only. */
+static int node_route(struct node *n, const struct raft_addr *from,
+                      const struct raft_msg *msg)
+{
+    if (msg_type_is_peer(msg->type)) {
+        return node_on_peer(n, from, msg);
+    }
+    switch (msg->type) {
+    case MSG_CLIENT: {
+        int rv = replica_on_client(n->replica, n->now_ms, from,
+                                   &msg->u.client);
+        if (rv == ERR_AGAIN) {
+            node_drop(n, DROP_OVERLOAD, from);
+            return ERR_OK;
+        }
+        return rv;
+    }
+    case MSG_STATUS:
+        node_on_status(n, from, msg);
+        return ERR_OK;
+    case MSG_FAULT:
+        node_on_fault(n, from, msg);
+        return ERR_OK;
+    default:
+        node_drop(n, DROP_NOT_FOR_US, from); /* A reply type: not ours. */
+        return ERR_OK;
+    }
+}
+
+/* Drains up to NODE_RECV_PER_WAKEUP datagrams. Errors: fatal ones. */
+static int node_run_recv(struct node *n)
+{
+    for (int i = 0; i < NODE_RECV_PER_WAKEUP; i++) {
+        size_t len = 0;
+        struct raft_addr from;
+        memset(&from, 0, sizeof from);
+        int rv = udp_recv(n->fd, n->rx_buf, RAFT_DATAGRAM_MAX, &len, &from);
+        if (rv == ERR_AGAIN) {
+            return ERR_OK;
+        }
+        if (rv == ERR_TOO_BIG) {
+            node_drop(n, DROP_MALFORMED, &from);
+            continue;
+        }
+        if (rv != ERR_OK) {
+            LOG_WARN("receive failed: %s", err_str(rv));
+            return ERR_OK;
+        }
+        struct raft_msg msg;
+        memset(&msg, 0, sizeof msg);
+        rv = wire_decode(n->rx_buf, len, n->conf.cluster_id, &msg, n->scratch);
+        if (rv != ERR_OK) {
+            node_drop(n,
+                      rv == ERR_WRONG_CLUSTER   ? DROP_WRONG_CLUSTER
+                      : rv == ERR_WRONG_VERSION ? DROP_WRONG_VERSION
+                                                : DROP_MALFORMED,
+                      &from);
+            continue;
+        }
+        rv = node_route(n, &from, &msg);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+    }
+    return ERR_OK;
+}
+
+/* Sends delayed datagrams whose time has come. */
+static void node_run_netem(struct node *n)
+{
+    raft_id to = 0;
+    size_t len = 0;
+    for (int i = 0; i < NETEM_QUEUE_MAX; i++) {
+        if (!netem_pop_due(&n->netem, n->now_ms, &to, n->tx_buf,
+                           RAFT_DATAGRAM_MAX, &len)) {
+            return;
+        }
+        node_send_now(n, to, n->tx_buf, len);
+    }
+}
+
+/* --- The loop ------------------------------------------------------- */
+
+/* Milliseconds poll() may sleep: until the replica's or netem's next
+ * deadline, capped so a stuck clock never hides a stop request. */
+static int node_poll_timeout(const struct node *n, uint64_t now_ms)
+{
+    uint64_t deadline = replica_deadline(n->replica);
+    uint64_t due = netem_next_due(&n->netem);
+    if (due < deadline) {
+        deadline = due;
+    }
+    if (deadline <= now_ms) {
+        return 0;
+    }
+    uint64_t wait = deadline - now_ms;
+    return wait > NODE_POLL_MS_MAX ? NODE_POLL_MS_MAX : (int)wait;
+}
+
+/* One wakeup's work after poll(): inputs, delayed sends, timers, one
+ * flush. Errors: fatal (ERR_STOPPED, ERR_NOMEM). */
+static int node_run_once(struct node *n, bool readable)
+{
+    int rv = ERR_OK;
+    if (readable) {
+        rv = node_run_recv(n);
+    }
+    node_run_netem(n);
+    if (rv == ERR_OK &&
+        n->now_ms >= raft_deadline(replica_raft(n->replica))) {
+        rv = replica_tick(n->replica, n->now_ms);
+    }
+    if (rv == ERR_OK) {
+        rv = replica_flush(n->replica, n->now_ms);
+    }
+    node_refresh_prefix(n);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    node_log_progress(n);
+    return ERR_OK;
+}
+
+int node_run(struct node *n)
+{
+    ASSERT(n != NULL);
+    for (;;) {
+        struct pollfd fds[2];
+        memset(fds, 0, sizeof fds);
+        fds[0].fd = n->fd;
+        fds[0].events = POLLIN;
+        fds[1].fd = n->stop_fd;
+        fds[1].events = POLLIN;
+        nfds_t nfds = n->stop_fd >= 0 ? 2 : 1;
+        int timeout = node_poll_timeout(n, clock_now_ms());
+        int ready = poll(fds, nfds, timeout);
+        if (ready < 0 && errno != EINTR) {
+            LOG_ERROR("fatal: poll: %s", strerror(errno));
+            return ERR_IO;
+        }
+        n->now_ms = clock_now_ms();
+        if (ready > 0 && nfds == 2 && fds[1].revents != 0) {
+            LOG_INFO("stopping: signal received");
+            return ERR_OK;
+        }
+        bool readable = ready > 0 && fds[0].revents != 0;
+        int rv = node_run_once(n, readable);
+        if (rv != ERR_OK) {
+            LOG_ERROR("fatal: %s; stopping (fail-stop)", err_str(rv));
+            return rv;
+        }
+    }
+}
+
+/* --- Open and close --------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash != NULL ? slash + 1 : path;
+}
+
+/* Resolves every member and binds our own address. */
+static int node_open_net(struct node *n, const char *config_path,
+                         char errmsg[ERRMSG_LEN])
+{
+    char em[ERRMSG_LEN];
+    int self = member_slot(n, n->id);
+    if (self < 0) {
+        snprintf(errmsg, ERRMSG_LEN, "node %llu is not in %.200s",
+                 (unsigned long long)n->id, base_name(config_path));
+        return ERR_NOT_FOUND;
+    }
+    for (uint32_t i = 0; i < n->conf.n_members; i++) {
+        const struct conf_member *m = &n->conf.members[i];
+        int rv = udp_resolve(m->host, m->port, &n->addrs[i], em);
+        if (rv != ERR_OK) {
+            snprintf(errmsg, ERRMSG_LEN, "%.64s: member %llu: %.160s",
+                     base_name(config_path), (unsigned long long)m->id, em);
+            return rv;
+        }
+    }
+    udp_addr_format(&n->addrs[self], n->self_addr, sizeof n->self_addr);
+    return udp_open(&n->addrs[self], &n->fd, errmsg);
+}
+
+/* Opens the database (created only when asked) and loads it. */
+static int node_open_store(struct node *n, const struct node_options *opts,
+                           struct store_loaded *loaded,
+                           char errmsg[ERRMSG_LEN])
+{
+    char em[ERRMSG_LEN] = "";
+    int rv = store_open(opts->db_path, n->conf.cluster_id, n->id,
+                        opts->create ? STORE_OPEN_CREATE : STORE_OPEN_EXISTING,
+                        &n->store, em);
+    if (rv == ERR_NOT_FOUND && !opts->create) {
+        snprintf(errmsg, ERRMSG_LEN,
+                 "%.180s: no such database (pass --create for a new node)",
+                 opts->db_path);
+        return rv;
+    }
+    if (rv != ERR_OK) {
+        snprintf(errmsg, ERRMSG_LEN, "%s", em);
+        return rv;
+    }
+    rv = store_load(n->store, loaded);
+    if (rv != ERR_OK) {
+        snprintf(errmsg, ERRMSG_LEN, "%.120s: cannot load: %s (%.100s)",
+                 opts->db_path, err_str(rv), store_errmsg(n->store));
+    }
+    return rv;
+}
+
+static void node_raft_config(const struct node *n,
+                             const struct node_options *opts,
+                             struct replica_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    struct raft_config *rc = &cfg->raft;
+    rc->id = n->id;
+    rc->n_members = n->conf.n_members;
+    for (uint32_t i = 0; i < n->conf.n_members; i++) {
+        rc->members[i] = n->conf.members[i].id;
+    }
+    rc->heartbeat_ms = opts->heartbeat_ms != 0 ? opts->heartbeat_ms : 50;
+    rc->election_ms = opts->election_ms != 0 ? opts->election_ms : 150;
+    rc->seed = opts->seed;
+    rc->batch_bytes_max = NODE_BATCH_BYTES_MAX;
+    rc->inflight_max = 8;
+    rc->pre_vote = true;
+    rc->check_quorum = true;
+    cfg->pending_max = 4096;
+}
+
+/* Builds the replica from what the store loaded (the core copies it). */
+static int node_open_replica(struct node *n, const struct node_options *opts,
+                             const struct store_loaded *sl,
+                             char errmsg[ERRMSG_LEN])
+{
+    struct replica_config cfg;
+    node_raft_config(n, opts, &cfg);
+    struct raft_loaded loaded;
+    memset(&loaded, 0, sizeof loaded);
+    loaded.term = sl->term;
+    loaded.voted_for = sl->voted_for;
+    loaded.first_index = sl->first_index;
+    loaded.snapshot_index = sl->snapshot_index;
+    loaded.snapshot_term = sl->snapshot_term;
+    loaded.n_entries = sl->n_entries;
+    loaded.entries = sl->entries;
+    loaded.applied = sl->applied;
+    struct replica_io io;
+    memset(&io, 0, sizeof io);
+    io.ctx = n;
+    io.send = node_io_send;
+    io.reply = node_io_reply;
+    io.persist = node_io_persist;
+    io.kv = store_kv_ops();
+    io.kv_ctx = n->store;
+    n->now_ms = clock_now_ms();
+    n->replica = replica_new(&cfg, &loaded, &io, node_trace, n, n->now_ms);
+    if (n->replica == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        return ERR_NOMEM;
+    }
+    return ERR_OK;
+}
+
+int node_open(const struct node_options *opts, struct node **out,
+              char errmsg[ERRMSG_LEN])
+{
+    ASSERT(opts != NULL);
+    ASSERT(out != NULL);
+    struct store_loaded loaded;
+    memset(&loaded, 0, sizeof loaded);
+    struct node *n = calloc(1, sizeof *n);
+    if (n == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        return ERR_NOMEM;
+    }
+    n->fd = -1;
+    n->stop_fd = opts->stop_fd;
+    n->id = opts->id;
+    n->faults = opts->faults;
+    n->shown_role = -1;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "n%llu", (unsigned long long)n->id);
+    log_set_prefix(prefix);
+    int rv = netem_init(&n->netem, opts->seed ^ 0x6e6574656dull);
+    if (rv != ERR_OK) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        goto fail;
+    }
+    n->scratch = malloc(sizeof *n->scratch);
+    n->rx_buf = malloc(RAFT_DATAGRAM_MAX);
+    n->tx_buf = malloc(RAFT_DATAGRAM_MAX);
+    if (n->scratch == NULL || n->rx_buf == NULL || n->tx_buf == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        rv = ERR_NOMEM;
+        goto fail;
+    }
+    rv = conf_load(opts->config_path, &n->conf, errmsg);
+    if (rv == ERR_OK) {
+        rv = node_open_net(n, opts->config_path, errmsg);
+    }
+    if (rv == ERR_OK) {
+        rv = node_open_store(n, opts, &loaded, errmsg);
+    }
+    if (rv == ERR_OK) {
+        rv = node_open_replica(n, opts, &loaded, errmsg);
+    }
+    store_loaded_free(&loaded);
+    if (rv != ERR_OK) {
+        goto fail;
+    }
+    node_refresh_prefix(n);
+    const struct raft *r = replica_raft(n->replica);
+    n->shown_commit = raft_commit_index(r);
+    LOG_INFO("started id=%llu addr=%s pid=%ld term=%llu voted_for=%llu "
+             "last_index=%llu applied=%llu members=%u faults=%s",
+             (unsigned long long)n->id, n->self_addr, (long)getpid(),
+             (unsigned long long)raft_current_term(r),
+             (unsigned long long)raft_voted_for(r),
+             (unsigned long long)raft_last_index(r),
+             (unsigned long long)raft_applied_index(r), n->conf.n_members,
+             n->faults ? "on" : "off");
+    *out = n;
+    return ERR_OK;
+
+fail:
+    node_close(n);
+    return rv;
+}
+
+void node_close(struct node *n)
+{
+    if (n == NULL) {
+        return;
+    }
+    replica_free(n->replica);
+    if (n->store != NULL) {
+        store_close(n->store);
+    }
+    udp_close(n->fd);
+    netem_close(&n->netem);
+    free(n->tx_buf);
+    free(n->rx_buf);
+    free(n->scratch);
+    free(n);
+}

@@ -1,0 +1,16 @@
+# raftnode: the runtime (poll loop, UDP, netem) over the pure core.
+# `sys` holds the small non-pure helpers raftnode and raftctl share
+# (logging, UDP sockets, the monotonic clock).
+add_library(sys STATIC
+  common/log.c
+  common/udp.c
+  common/clock.c)
+target_link_libraries(sys PUBLIC raftcore)
+
+add_library(runtime STATIC
+  node/node.c
+  node/netem.c)
+target_link_libraries(runtime PUBLIC sys common storage raftcore)
+
+add_executable(raftnode node/main.c)
+target_link_libraries(raftnode PRIVATE runtime)
