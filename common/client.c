@@ -1,0 +1,711 @@
+/*
+ * The client library. A session sends its request to the member it believes
+ * leads, follows leader hints, moves on to the next member when an attempt
+ * times out (doubling the attempt timeout and skipping members that timed
+ * out recently), and resends the same (client_id, seq) until the overall
+ * deadline: the leader's session table makes a retried write apply once.
+ * Sessions never block; client_call() drives one with poll(). The status and
+ * fault queries below share one small resend-until-answered loop.
+ */
+#include "common/client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
+
+#include "common/clock.h"
+#include "common/invariant.h"
+#include "common/udp.h"
+
+#define CLIENT_DRAIN_MAX 256      /* Datagrams handled per wakeup. */
+#define CLIENT_QUERY_RESEND_MS 100
+
+/* Fills out with len random bytes from the kernel. Errors: ERR_IO. */
+static int random_bytes(void *out, size_t len)
+{
+    uint8_t *p = out;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(p + got, len - got, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    if (got == len) {
+        return ERR_OK;
+    }
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return ERR_IO;
+    }
+    got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, p + got, len - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    return got == len ? ERR_OK : ERR_IO;
+}
+
+/* Resolves every member of conf into addrs. Errors: ERR_INVALID (errmsg). */
+static int resolve_members(const struct conf *conf, struct raft_addr *addrs,
+                           char errmsg[ERRMSG_LEN])
+{
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        const struct conf_member *m = &conf->members[i];
+        char inner[ERRMSG_LEN] = "";
+        if (udp_resolve(m->host, m->port, &addrs[i], inner) != ERR_OK) {
+            snprintf(errmsg, ERRMSG_LEN, "member %llu (%s:%u): %s",
+                     (unsigned long long)m->id, m->host, (unsigned)m->port,
+                     inner);
+            return ERR_INVALID;
+        }
+    }
+    return ERR_OK;
+}
+
+int client_request_check(const struct client_request *req,
+                         char errmsg[ERRMSG_LEN])
+{
+    ASSERT(req != NULL);
+    if (req->op < CLIENT_PUT || req->op > CLIENT_CAS) {
+        snprintf(errmsg, ERRMSG_LEN, "unknown operation %u", (unsigned)req->op);
+        return ERR_INVALID;
+    }
+    if (req->key_len == 0) {
+        snprintf(errmsg, ERRMSG_LEN, "the key is empty");
+        return ERR_INVALID;
+    }
+    if (req->key_len > RAFT_KEY_MAX) {
+        snprintf(errmsg, ERRMSG_LEN, "key is %lu bytes; the limit is %d",
+                 (unsigned long)req->key_len, RAFT_KEY_MAX);
+        return ERR_TOO_BIG;
+    }
+    if (req->value_len > RAFT_VALUE_MAX) {
+        snprintf(errmsg, ERRMSG_LEN, "value is %lu bytes; the limit is %d",
+                 (unsigned long)req->value_len, RAFT_VALUE_MAX);
+        return ERR_TOO_BIG;
+    }
+    if (req->expected_len > RAFT_VALUE_MAX) {
+        snprintf(errmsg, ERRMSG_LEN,
+                 "expected value is %lu bytes; the limit is %d",
+                 (unsigned long)req->expected_len, RAFT_VALUE_MAX);
+        return ERR_TOO_BIG;
+    }
+    return ERR_OK;
+}
+
+int client_session_init(struct client_session *s, const struct conf *conf,
+                        int fd, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(s != NULL);
+    ASSERT(conf != NULL);
+    ASSERT(conf->n_members <= RAFT_NODES_MAX);
+    memset(s, 0, sizeof(*s));
+    s->fd = fd;
+    if (conf->n_members == 0) {
+        snprintf(errmsg, ERRMSG_LEN, "the cluster has no members");
+        return ERR_INVALID;
+    }
+    struct raft_addr addrs[RAFT_NODES_MAX];
+    int rc = resolve_members(conf, addrs, errmsg);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        s->members[i].id = conf->members[i].id;
+        s->members[i].addr = addrs[i];
+    }
+    s->n_members = conf->n_members;
+    s->cluster_id = conf->cluster_id;
+    /* Client id 0 would look like "no client"; draw again. */
+    for (int tries = 0; tries < 4 && s->client_id == 0; tries++) {
+        if (random_bytes(&s->client_id, sizeof(s->client_id)) != ERR_OK) {
+            snprintf(errmsg, ERRMSG_LEN, "cannot read random bytes");
+            return ERR_IO;
+        }
+    }
+    if (s->client_id == 0) {
+        snprintf(errmsg, ERRMSG_LEN, "cannot draw a client id");
+        return ERR_IO;
+    }
+    /* Spread sessions over the members until they learn the leader. */
+    s->leader = (uint32_t)(s->client_id % s->n_members);
+    s->value = malloc(RAFT_VALUE_MAX);
+    if (s->value == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        return ERR_NOMEM;
+    }
+    s->state = CLIENT_STATE_IDLE;
+    s->err = ERR_OK;
+    return ERR_OK;
+}
+
+void client_session_close(struct client_session *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    free(s->value);
+    s->value = NULL;
+}
+
+static bool is_suspect(const struct client_session *s, uint32_t i,
+                       uint64_t now_ms)
+{
+    return s->members[i].suspect_until_ms > now_ms;
+}
+
+/* The first member after `from` (cyclically) that did not time out
+ * recently; from + 1 when every member did. */
+static uint32_t next_member(const struct client_session *s, uint32_t from,
+                            uint64_t now_ms)
+{
+    ASSERT(s->n_members > 0);
+    for (uint32_t k = 1; k <= s->n_members; k++) {
+        uint32_t i = (from + k) % s->n_members;
+        if (!is_suspect(s, i, now_ms)) {
+            return i;
+        }
+    }
+    return (from + 1) % s->n_members;
+}
+
+/* Index of member id, or n_members when it is not a member. */
+static uint32_t member_index(const struct client_session *s, raft_id id)
+{
+    for (uint32_t i = 0; i < s->n_members; i++) {
+        if (s->members[i].id == id) {
+            return i;
+        }
+    }
+    return s->n_members;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Encodes the current request for members[target] and sends it; a lost or
+ * refused datagram is handled like any loss, by the attempt timeout. */
+static void send_attempt(struct client_session *s, uint64_t now_ms)
+{
+    ASSERT(s->state != CLIENT_STATE_IDLE);
+    ASSERT(s->target < s->n_members);
+    struct raft_msg msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.type = MSG_CLIENT;
+    msg.from = RAFT_ID_NONE;
+    msg.to = s->members[s->target].id;
+    msg.term = 0;
+    msg.u.client.client_id = s->client_id;
+    msg.u.client.seq = s->seq;
+    msg.u.client.op = s->req.op;
+    msg.u.client.key = s->req.key;
+    msg.u.client.key_len = s->req.key_len;
+    msg.u.client.value = s->req.value;
+    msg.u.client.value_len = s->req.value_len;
+    msg.u.client.expected = s->req.expected;
+    msg.u.client.expected_len = s->req.expected_len;
+    uint8_t buf[RAFT_DATAGRAM_MAX];
+    size_t len = 0;
+    if (wire_encode(&msg, s->cluster_id, buf, sizeof(buf), &len) == ERR_OK) {
+        /* ERR_AGAIN / ERR_IO: the attempt times out and moves on. */
+        (void)udp_send(s->fd, &s->members[s->target].addr, buf, len);
+    }
+    s->n_sends++;
+    s->state = CLIENT_STATE_WAITING;
+    s->next_ms = min_u64(now_ms + s->attempt_ms, s->deadline_ms);
+}
+
+static void complete(struct client_session *s, int err, uint8_t status)
+{
+    s->state = CLIENT_STATE_IDLE;
+    s->err = err;
+    s->status = status;
+    s->next_ms = UINT64_MAX;
+    memset(&s->req, 0, sizeof(s->req));
+}
+
+/* Pause, then send to `target` again (no leader known, or busy). */
+static void backoff(struct client_session *s, uint64_t now_ms)
+{
+    s->state = CLIENT_STATE_BACKOFF;
+    s->n_hops = 0;
+    s->next_ms = min_u64(now_ms + CLIENT_BACKOFF_MS, s->deadline_ms);
+}
+
+int client_session_start(struct client_session *s,
+                         const struct client_request *req,
+                         uint32_t timeout_ms, uint64_t now_ms)
+{
+    ASSERT(s != NULL);
+    ASSERT(s->value != NULL);
+    char errmsg[ERRMSG_LEN];
+    int rc = client_request_check(req, errmsg);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    if (s->state != CLIENT_STATE_IDLE) {
+        return ERR_AGAIN;
+    }
+    s->seq++;
+    s->req = *req;
+    s->deadline_ms = now_ms + timeout_ms;
+    s->attempt_ms = CLIENT_ATTEMPT_MS_MIN;
+    s->n_sends = 0;
+    s->n_hops = 0;
+    s->started_us = clock_now_us();
+    s->err = ERR_TIMEOUT;
+    s->status = CLIENT_RETRY;
+    s->value_len = 0;
+    s->target = s->leader;
+    if (is_suspect(s, s->target, now_ms)) {
+        s->target = next_member(s, s->target, now_ms);
+    }
+    s->state = CLIENT_STATE_WAITING;
+    send_attempt(s, now_ms);
+    return ERR_OK;
+}
+
+/* A member says it is not the leader: follow its hint now when it names
+ * another member that has not timed out recently, else pause and try the
+ * next member. Hints are followed at most n_members times in a row, so two
+ * members naming each other cannot make us spin. */
+static void on_not_leader(struct client_session *s, raft_id hint,
+                          uint64_t now_ms)
+{
+    uint32_t h = member_index(s, hint);
+    if (h < s->n_members && h != s->target && !is_suspect(s, h, now_ms) &&
+        s->n_hops < s->n_members) {
+        s->target = h;
+        s->leader = h;
+        s->n_hops++;
+        send_attempt(s, now_ms);
+        return;
+    }
+    s->target = next_member(s, s->target, now_ms);
+    backoff(s, now_ms);
+}
+
+bool client_session_on_reply(struct client_session *s, raft_id from,
+                             const struct msg_client_reply *reply,
+                             uint64_t now_ms)
+{
+    ASSERT(s != NULL);
+    ASSERT(reply != NULL);
+    if (s->state == CLIENT_STATE_IDLE || reply->client_id != s->client_id ||
+        reply->seq != s->seq) {
+        return false;
+    }
+    uint32_t sender = member_index(s, from);
+    switch (reply->status) {
+    case CLIENT_OK:
+    case CLIENT_NOT_FOUND:
+    case CLIENT_CAS_MISMATCH:
+        if (reply->value_len > RAFT_VALUE_MAX) {
+            return true; /* The codec bounds this; never trust it blindly. */
+        }
+        if (sender < s->n_members) {
+            s->leader = sender;
+            s->members[sender].suspect_until_ms = 0;
+        }
+        if (reply->value_len > 0) {
+            memcpy(s->value, reply->value, reply->value_len);
+        }
+        s->value_len = reply->value_len;
+        complete(s, ERR_OK, reply->status);
+        return true;
+    case CLIENT_INVALID:
+        complete(s, ERR_INVALID, reply->status);
+        return true;
+    case CLIENT_NOT_LEADER:
+    case CLIENT_RETRY:
+        break;
+    default:
+        return true; /* Unknown status: wait for a better answer. */
+    }
+    /* Only the member we are waiting for may redirect us; late answers
+     * from earlier attempts would make us send twice. */
+    if (s->state != CLIENT_STATE_WAITING || sender != s->target) {
+        return true;
+    }
+    s->members[sender].suspect_until_ms = 0;
+    s->attempt_ms = CLIENT_ATTEMPT_MS_MIN;
+    if (reply->status == CLIENT_NOT_LEADER) {
+        on_not_leader(s, reply->leader_hint, now_ms);
+    } else {
+        backoff(s, now_ms); /* Leader busy or just lost: same member. */
+    }
+    return true;
+}
+
+void client_session_on_timeout(struct client_session *s, uint64_t now_ms)
+{
+    ASSERT(s != NULL);
+    if (s->state == CLIENT_STATE_IDLE) {
+        return;
+    }
+    if (now_ms >= s->deadline_ms) {
+        complete(s, ERR_TIMEOUT, CLIENT_RETRY);
+        return;
+    }
+    if (now_ms < s->next_ms) {
+        return;
+    }
+    if (s->state == CLIENT_STATE_WAITING) {
+        /* No answer from target: it may be down or partitioned. */
+        s->members[s->target].suspect_until_ms = now_ms + CLIENT_SUSPECT_MS;
+        s->attempt_ms = s->attempt_ms * 2 > CLIENT_ATTEMPT_MS_MAX
+                            ? CLIENT_ATTEMPT_MS_MAX
+                            : s->attempt_ms * 2;
+        s->target = next_member(s, s->target, now_ms);
+        s->n_hops = 0;
+    }
+    send_attempt(s, now_ms);
+}
+
+uint64_t client_session_next_ms(const struct client_session *s)
+{
+    return s->state == CLIENT_STATE_IDLE ? UINT64_MAX : s->next_ms;
+}
+
+bool client_session_done(const struct client_session *s)
+{
+    return s->state == CLIENT_STATE_IDLE;
+}
+
+uint32_t client_drain(int fd, struct client_session *const *sessions,
+                      uint32_t n, uint8_t *buf, struct wire_scratch *scratch,
+                      uint64_t now_ms)
+{
+    ASSERT(n > 0);
+    uint32_t matched = 0;
+    for (int k = 0; k < CLIENT_DRAIN_MAX; k++) {
+        size_t len = 0;
+        struct raft_addr from;
+        int rc = udp_recv(fd, buf, RAFT_DATAGRAM_MAX, &len, &from);
+        if (rc == ERR_AGAIN || rc == ERR_IO) {
+            break;
+        }
+        if (rc != ERR_OK) {
+            continue; /* Oversized: dropped. */
+        }
+        struct raft_msg msg;
+        if (wire_decode(buf, len, sessions[0]->cluster_id, &msg, scratch) !=
+                ERR_OK ||
+            msg.type != MSG_CLIENT_REPLY) {
+            continue;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            if (sessions[i]->client_id == msg.u.client_reply.client_id) {
+                matched += client_session_on_reply(
+                    sessions[i], msg.from, &msg.u.client_reply, now_ms);
+                break;
+            }
+        }
+    }
+    return matched;
+}
+
+/* Waits until fd is readable or until_ms. Returns true when readable. An
+ * interrupted poll() returns false, and the caller re-checks its clock. */
+static bool wait_readable(int fd, uint64_t until_ms)
+{
+    uint64_t now_ms = clock_now_ms();
+    int wait_ms = 0;
+    if (until_ms > now_ms) {
+        wait_ms = until_ms - now_ms > 1000 ? 1000 : (int)(until_ms - now_ms);
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
+    int n = poll(&pfd, 1, wait_ms);
+    return n > 0 && (pfd.revents & (POLLIN | POLLERR)) != 0;
+}
+
+int client_open(struct client *c, const struct conf *conf,
+                char errmsg[ERRMSG_LEN])
+{
+    ASSERT(c != NULL);
+    ASSERT(conf != NULL);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    struct raft_addr first;
+    int rc;
+    if (conf->n_members == 0) {
+        snprintf(errmsg, ERRMSG_LEN, "the cluster has no members");
+        return ERR_INVALID;
+    }
+    rc = udp_resolve(conf->members[0].host, conf->members[0].port, &first,
+                     errmsg);
+    if (rc == ERR_OK) {
+        rc = udp_open_client(&first, &c->fd, errmsg);
+    }
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    c->buf = malloc(RAFT_DATAGRAM_MAX);
+    c->scratch = malloc(sizeof(*c->scratch));
+    if (c->buf == NULL || c->scratch == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        client_close(c);
+        return ERR_NOMEM;
+    }
+    rc = client_session_init(&c->session, conf, c->fd, errmsg);
+    if (rc != ERR_OK) {
+        client_close(c);
+    }
+    return rc;
+}
+
+void client_close(struct client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    client_session_close(&c->session);
+    free(c->buf);
+    free(c->scratch);
+    c->buf = NULL;
+    c->scratch = NULL;
+    if (c->fd >= 0) {
+        udp_close(c->fd);
+    }
+    c->fd = -1;
+}
+
+int client_call(struct client *c, const struct client_request *req,
+                uint32_t timeout_ms, uint8_t *status)
+{
+    ASSERT(c != NULL);
+    ASSERT(c->fd >= 0);
+    struct client_session *s = &c->session;
+    struct client_session *const one[1] = {s};
+    int rc = client_session_start(s, req, timeout_ms, clock_now_ms());
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    /* Bounded: every pass either waits or advances the session, and the
+     * session completes at its deadline at the latest. */
+    while (!client_session_done(s)) {
+        if (wait_readable(c->fd, client_session_next_ms(s))) {
+            (void)client_drain(c->fd, one, 1, c->buf, c->scratch,
+                               clock_now_ms());
+        }
+        uint64_t now_ms = clock_now_ms();
+        if (!client_session_done(s) && now_ms >= client_session_next_ms(s)) {
+            client_session_on_timeout(s, now_ms);
+        }
+    }
+    if (s->err == ERR_OK) {
+        *status = s->status;
+    }
+    return s->err;
+}
+
+/* One round trip to a set of members, resent until each answered: the
+ * status and fault queries differ only in the request they build and the
+ * reply they accept. */
+struct query {
+    const struct conf *conf;
+    uint32_t mask;            /* Members still to answer. */
+    uint64_t nonce;           /* Base nonce: member i uses nonce + i. */
+    void (*build)(const struct query *q, uint32_t i, struct raft_msg *msg);
+    /* Returns true when msg answers member i (and records it). */
+    bool (*accept)(struct query *q, uint32_t i, const struct raft_msg *msg);
+    void *ctx;
+};
+
+static void query_send_all(const struct query *q, int fd,
+                           const struct raft_addr *addrs)
+{
+    for (uint32_t i = 0; i < q->conf->n_members; i++) {
+        if ((q->mask & (1u << i)) == 0) {
+            continue;
+        }
+        struct raft_msg msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.from = RAFT_ID_NONE;
+        msg.to = q->conf->members[i].id;
+        q->build(q, i, &msg);
+        uint8_t buf[1024];
+        size_t len = 0;
+        if (wire_encode(&msg, q->conf->cluster_id, buf, sizeof(buf), &len) ==
+            ERR_OK) {
+            (void)udp_send(fd, &addrs[i], buf, len); /* Loss: resent. */
+        }
+    }
+}
+
+/* Receives what is waiting and clears the mask bit of each member that
+ * answered. */
+static void query_recv(struct query *q, int fd, uint8_t *buf,
+                       struct wire_scratch *scratch)
+{
+    for (int k = 0; k < CLIENT_DRAIN_MAX; k++) {
+        size_t len = 0;
+        struct raft_addr from;
+        int rc = udp_recv(fd, buf, RAFT_DATAGRAM_MAX, &len, &from);
+        if (rc == ERR_AGAIN || rc == ERR_IO) {
+            return;
+        }
+        struct raft_msg msg;
+        if (rc != ERR_OK ||
+            wire_decode(buf, len, q->conf->cluster_id, &msg, scratch) !=
+                ERR_OK) {
+            continue;
+        }
+        for (uint32_t i = 0; i < q->conf->n_members; i++) {
+            if ((q->mask & (1u << i)) != 0 &&
+                q->conf->members[i].id == msg.from && q->accept(q, i, &msg)) {
+                q->mask &= ~(1u << i);
+            }
+        }
+    }
+}
+
+static int query_run(struct query *q, uint32_t timeout_ms,
+                     char errmsg[ERRMSG_LEN])
+{
+    ASSERT(q->conf->n_members <= RAFT_NODES_MAX);
+    struct raft_addr addrs[RAFT_NODES_MAX];
+    int fd = -1;
+    uint8_t *buf = malloc(RAFT_DATAGRAM_MAX);
+    struct wire_scratch *scratch = malloc(sizeof(*scratch));
+    int rc = ERR_NOMEM;
+    if (buf == NULL || scratch == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        goto out;
+    }
+    rc = resolve_members(q->conf, addrs, errmsg);
+    if (rc == ERR_OK && q->conf->n_members > 0) {
+        rc = udp_open_client(&addrs[0], &fd, errmsg);
+    }
+    if (rc != ERR_OK || q->conf->n_members == 0) {
+        goto out;
+    }
+    rc = random_bytes(&q->nonce, sizeof(q->nonce));
+    if (rc != ERR_OK) {
+        snprintf(errmsg, ERRMSG_LEN, "cannot read random bytes");
+        goto out;
+    }
+    uint64_t deadline_ms = clock_now_ms() + timeout_ms;
+    uint64_t resend_ms = 0;
+    for (;;) {
+        uint64_t now_ms = clock_now_ms();
+        if (q->mask == 0 || now_ms >= deadline_ms) {
+            break;
+        }
+        if (now_ms >= resend_ms) {
+            query_send_all(q, fd, addrs);
+            resend_ms = now_ms + CLIENT_QUERY_RESEND_MS;
+        }
+        if (wait_readable(fd, min_u64(resend_ms, deadline_ms))) {
+            query_recv(q, fd, buf, scratch);
+        }
+    }
+    rc = ERR_OK;
+out:
+    if (fd >= 0) {
+        udp_close(fd);
+    }
+    free(scratch);
+    free(buf);
+    return rc;
+}
+
+static void status_build(const struct query *q, uint32_t i,
+                         struct raft_msg *msg)
+{
+    msg->type = MSG_STATUS;
+    msg->u.status.nonce = q->nonce + i;
+}
+
+static bool status_accept(struct query *q, uint32_t i,
+                          const struct raft_msg *msg)
+{
+    if (msg->type != MSG_STATUS_REPLY ||
+        msg->u.status_reply.nonce != q->nonce + i) {
+        return false;
+    }
+    struct client_node_status *out = q->ctx;
+    out[i].alive = true;
+    out[i].term = msg->term;
+    out[i].reply = msg->u.status_reply;
+    return true;
+}
+
+int client_status_query(const struct conf *conf, uint32_t mask,
+                        uint32_t timeout_ms, struct client_node_status *out,
+                        char errmsg[ERRMSG_LEN])
+{
+    ASSERT(conf != NULL);
+    ASSERT(out != NULL);
+    memset(out, 0, sizeof(*out) * conf->n_members);
+    struct query q = {.conf = conf,
+                      .mask = mask & ((1u << conf->n_members) - 1u),
+                      .build = status_build,
+                      .accept = status_accept,
+                      .ctx = out};
+    return query_run(&q, timeout_ms, errmsg);
+}
+
+struct fault_ctx {
+    const struct msg_fault *rules;
+    uint32_t acked;
+};
+
+static void fault_build(const struct query *q, uint32_t i,
+                        struct raft_msg *msg)
+{
+    const struct fault_ctx *f = q->ctx;
+    msg->type = MSG_FAULT;
+    msg->u.fault = f->rules[i];
+}
+
+static bool fault_accept(struct query *q, uint32_t i,
+                         const struct raft_msg *msg)
+{
+    if (msg->type != MSG_FAULT_REPLY) {
+        return false;
+    }
+    struct fault_ctx *f = q->ctx;
+    if (msg->u.fault_reply.ok) {
+        f->acked |= 1u << i;
+    }
+    return true;
+}
+
+int client_fault_send(const struct conf *conf, uint32_t mask,
+                      const struct msg_fault *rules, uint32_t timeout_ms,
+                      uint32_t *acked, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(conf != NULL);
+    ASSERT(rules != NULL);
+    struct fault_ctx f = {.rules = rules, .acked = 0};
+    struct query q = {.conf = conf,
+                      .mask = mask & ((1u << conf->n_members) - 1u),
+                      .build = fault_build,
+                      .accept = fault_accept,
+                      .ctx = &f};
+    int rc = query_run(&q, timeout_ms, errmsg);
+    if (rc == ERR_OK) {
+        *acked = f.acked;
+    }
+    return rc;
+}

@@ -1,0 +1,178 @@
+/*
+ * The client library: sessions that send put/get/del/cas requests to the
+ * cluster, find the leader by themselves (leader hints, rotation on
+ * timeouts), and retry with the same (client_id, seq) until an overall
+ * deadline, so a retried write is applied once. A session is a small state
+ * machine driven by an external poll loop (many sessions can share one loop
+ * and one socket, as `raftctl bench` does); struct client wraps one session
+ * and a socket into blocking calls. Also: status and fault-control queries
+ * to chosen members. Read common/client.c next.
+ */
+#ifndef RAFT_COMMON_CLIENT_H
+#define RAFT_COMMON_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+#include "common/err.h"
+#include "common/msg.h"
+#include "common/types.h"
+#include "common/wire.h"
+
+/* Retry timing, in milliseconds. */
+#define CLIENT_ATTEMPT_MS_MIN 150   /* First wait for one member's answer. */
+#define CLIENT_ATTEMPT_MS_MAX 1000  /* Doubling stops here. */
+#define CLIENT_BACKOFF_MS 30        /* Pause after "no leader known". */
+#define CLIENT_SUSPECT_MS 600       /* A member that timed out is skipped. */
+
+/* One request: borrowed pointers, valid until the request completes. */
+struct client_request {
+    uint8_t op;               /* enum client_op */
+    const uint8_t *key;
+    uint32_t key_len;
+    const uint8_t *value;     /* PUT value, CAS new value. */
+    uint32_t value_len;
+    const uint8_t *expected;  /* CAS only. */
+    uint32_t expected_len;
+};
+
+enum client_state {
+    CLIENT_STATE_IDLE = 0,    /* No request, or the last one completed. */
+    CLIENT_STATE_WAITING,     /* Sent to `target`, waiting for its reply. */
+    CLIENT_STATE_BACKOFF      /* Pausing before the next send. */
+};
+
+/* The members as the client sees them. */
+struct client_member {
+    raft_id id;
+    struct raft_addr addr;
+    uint64_t suspect_until_ms; /* Timed out recently: skip until then. */
+};
+
+/* One client session: a random client_id and a sequence number, one
+ * outstanding request at a time. The socket is borrowed (shared is fine:
+ * replies are matched by client_id and seq). */
+struct client_session {
+    uint64_t client_id;
+    uint64_t seq;             /* Of the current (or last) request. */
+    uint64_t cluster_id;
+    int fd;                   /* Borrowed UDP socket. */
+    uint32_t n_members;
+    struct client_member members[RAFT_NODES_MAX];
+    uint32_t leader;          /* Index into members of the believed leader. */
+    /* The current request. */
+    int state;                /* enum client_state */
+    struct client_request req;
+    uint32_t target;          /* Index into members. */
+    uint64_t deadline_ms;     /* Give up (ERR_TIMEOUT) at this time. */
+    uint64_t next_ms;         /* Attempt timeout or end of backoff. */
+    uint32_t attempt_ms;      /* Current attempt timeout (doubles). */
+    uint32_t n_sends;         /* Datagrams sent for this request. */
+    uint32_t n_hops;          /* Hints followed without a pause. */
+    uint64_t started_us;      /* For latency measurements. */
+    /* The outcome, valid once client_session_done() returns true. */
+    int err;                  /* ERR_OK: the cluster answered `status`. */
+    uint8_t status;           /* enum client_status: OK/NOT_FOUND/MISMATCH. */
+    uint32_t value_len;
+    uint8_t *value;           /* Owned, RAFT_VALUE_MAX bytes: GET result. */
+};
+
+/* Sets up a session over conf's members (copied), with a fresh random
+ * client_id, sending through fd (borrowed). Errors: ERR_NOMEM, ERR_INVALID
+ * (a member address does not resolve; errmsg says which), ERR_IO (no
+ * randomness). */
+int client_session_init(struct client_session *s, const struct conf *conf,
+                        int fd, char errmsg[ERRMSG_LEN]);
+void client_session_close(struct client_session *s);
+
+/* Starts a request with a new seq and sends its first datagram. The request's
+ * pointers are borrowed until it completes. Errors: ERR_TOO_BIG (key or value
+ * over the limits; nothing sent), ERR_INVALID (bad op), ERR_AGAIN (a request
+ * is still outstanding). */
+int client_session_start(struct client_session *s,
+                         const struct client_request *req,
+                         uint32_t timeout_ms, uint64_t now_ms);
+
+/* Feeds a decoded MSG_CLIENT_REPLY from member `from` (the header's sender
+ * id). Replies for other sessions or older
+ * requests are ignored. May complete the request or send again. Returns true
+ * when the reply was this session's. */
+bool client_session_on_reply(struct client_session *s, raft_id from,
+                             const struct msg_client_reply *reply,
+                             uint64_t now_ms);
+
+/* Call when now_ms has reached client_session_next_ms(): an attempt timed
+ * out (try another member), a backoff ended (send again), or the overall
+ * deadline passed (complete with ERR_TIMEOUT). */
+void client_session_on_timeout(struct client_session *s, uint64_t now_ms);
+
+/* When the session next needs client_session_on_timeout(); UINT64_MAX when
+ * idle. */
+uint64_t client_session_next_ms(const struct client_session *s);
+
+/* True when no request is outstanding (the last one's outcome is in err,
+ * status and value). */
+bool client_session_done(const struct client_session *s);
+
+/* A session plus its own socket and receive buffers, for blocking calls. */
+struct client {
+    int fd;
+    struct client_session session;
+    uint8_t *buf;                  /* Owned receive buffer. */
+    struct wire_scratch *scratch;  /* Owned decode scratch. */
+};
+
+/* Opens a socket and a session. Errors: as client_session_init, ERR_IO. */
+int client_open(struct client *c, const struct conf *conf,
+                char errmsg[ERRMSG_LEN]);
+void client_close(struct client *c);
+
+/* Runs one request to completion or timeout_ms. Returns ERR_OK when the
+ * cluster answered: *status is CLIENT_OK, CLIENT_NOT_FOUND (GET absent) or
+ * CLIENT_CAS_MISMATCH; a GET's value is in c->session.value/value_len.
+ * Errors: ERR_TIMEOUT (no leader answered in time: a write's outcome is
+ * unknown), ERR_TOO_BIG (key or value over the limits, nothing sent),
+ * ERR_INVALID (the cluster refused the request as invalid), ERR_IO. */
+int client_call(struct client *c, const struct client_request *req,
+                uint32_t timeout_ms, uint8_t *status);
+
+/* Receives and dispatches every datagram waiting on a session socket shared
+ * by sessions[0..n): client replies go to the session whose client_id they
+ * name. Returns the number of replies matched. */
+uint32_t client_drain(int fd, struct client_session *const *sessions,
+                      uint32_t n, uint8_t *buf, struct wire_scratch *scratch,
+                      uint64_t now_ms);
+
+/* What one member said to a status query. */
+struct client_node_status {
+    bool alive;                    /* It answered in time. */
+    raft_term term;                /* Header term of its reply. */
+    struct msg_status_reply reply; /* Valid when alive. */
+};
+
+/* Asks the members whose bit (1 << index into conf->members) is set in mask
+ * for their status, in parallel, resending every ~100 ms, until all answered
+ * or timeout_ms passed. out[i] is filled for every member index i.
+ * Errors: ERR_IO, ERR_INVALID (an address does not resolve; errmsg). A member
+ * that did not answer is not an error: out[i].alive is false. */
+int client_status_query(const struct conf *conf, uint32_t mask,
+                        uint32_t timeout_ms, struct client_node_status *out,
+                        char errmsg[ERRMSG_LEN]);
+
+/* Sends a fault-control rule to the members in mask (rules[i] for member
+ * index i), resending until each acknowledged or timeout_ms passed. Sets bit
+ * i of *acked for each member that acknowledged. Errors: ERR_IO, ERR_INVALID
+ * (errmsg). */
+int client_fault_send(const struct conf *conf, uint32_t mask,
+                      const struct msg_fault *rules, uint32_t timeout_ms,
+                      uint32_t *acked, char errmsg[ERRMSG_LEN]);
+
+/* Checks a request against the protocol limits (inclusive: a 1024-byte key
+ * and a 32768-byte value are fine). Errors: ERR_TOO_BIG with errmsg such as
+ * "key is 1025 bytes; the limit is 1024", ERR_INVALID (empty key, bad op). */
+int client_request_check(const struct client_request *req,
+                         char errmsg[ERRMSG_LEN]);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * The cluster directory: where it is (-d, $RAFT_DIR, ./cluster), the names of
+ * its files (cluster.conf, node<ID>.db/.log/.pid, launcher.pid/.sock/.log),
+ * generating cluster.conf for a new cluster, pid files, and checking that a
+ * pid really is this cluster's raftnode or launcher before anyone signals it.
+ * Read launcher/cluster_dir.c next.
+ */
+#ifndef RAFT_LAUNCHER_CLUSTER_DIR_H
+#define RAFT_LAUNCHER_CLUSTER_DIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/conf.h"
+#include "common/err.h"
+#include "common/types.h"
+
+#define CDIR_PATH_MAX 4096
+
+struct cdir {
+    char path[CDIR_PATH_MAX]; /* Absolute, no trailing slash. */
+    char shown[CDIR_PATH_MAX]; /* As the user gave it, for messages. */
+};
+
+/* Picks opt_dir, else $RAFT_DIR, else ./cluster, and makes it absolute. The
+ * directory need not exist. Errors: ERR_INVALID (empty or too long). */
+int cdir_resolve(const char *opt_dir, struct cdir *out,
+                 char errmsg[ERRMSG_LEN]);
+
+/* DIR/name into buf. Errors: ERR_TOO_BIG. */
+int cdir_file(const struct cdir *d, const char *name, char *buf, size_t cap);
+/* DIR/node<ID><suffix> (suffix ".db", ".log", ".pid") into buf. */
+int cdir_node_file(const struct cdir *d, raft_id id, const char *suffix,
+                   char *buf, size_t cap);
+
+/* Loads DIR/cluster.conf. Errors: ERR_NOT_FOUND ("no cluster at DIR"),
+ * ERR_INVALID / ERR_IO with conf_load's message (file and line number). */
+int cdir_load(const struct cdir *d, struct conf *out, char errmsg[ERRMSG_LEN]);
+
+/* Creates DIR (and its parents) if missing. Errors: ERR_IO. */
+int cdir_mkdir(const struct cdir *d, char errmsg[ERRMSG_LEN]);
+
+/* Writes a new DIR/cluster.conf for n nodes on 127.0.0.1 ports
+ * port_base+1..port_base+n, with a random cluster id. Fails if it exists.
+ * Errors: ERR_INVALID (n or ports out of range), ERR_BUSY (exists), ERR_IO. */
+int cdir_create_conf(const struct cdir *d, uint32_t n, uint32_t port_base,
+                     char errmsg[ERRMSG_LEN]);
+
+/* Pid files (DIR/name holding one decimal pid). read: ERR_NOT_FOUND when
+ * absent, ERR_CORRUPT when it does not hold a pid. */
+int cdir_pid_read(const struct cdir *d, const char *name, pid_t *pid);
+int cdir_pid_write(const struct cdir *d, const char *name, pid_t pid);
+void cdir_pid_remove(const struct cdir *d, const char *name);
+/* "node<ID>.pid" into buf. */
+void cdir_node_pid_name(raft_id id, char *buf, size_t cap);
+
+/* True when pid is alive and its command line is raftnode --id ID with this
+ * directory's cluster.conf (so a recycled pid is never signalled). */
+bool cdir_is_node_process(const struct cdir *d, pid_t pid, raft_id id);
+
+/* True when pid is alive and runs raftctl (a launcher to signal). */
+bool cdir_is_raftctl_process(pid_t pid);
+
+/* The running node's pid from its pid file, verified; 0 when not running. */
+pid_t cdir_node_running(const struct cdir *d, raft_id id);
+
+/* Takes the launcher lock (an exclusive flock on DIR/launcher.pid). Returns
+ * the open descriptor in *fd (close-on-exec; the lock lives while it is
+ * open). Errors: ERR_BUSY (a launcher holds it; *holder = its pid or 0),
+ * ERR_IO. */
+int cdir_lock_launcher(const struct cdir *d, int *fd, pid_t *holder,
+                       char errmsg[ERRMSG_LEN]);
+
+/* The running launcher's pid (its lock is held), or 0 when none. */
+pid_t cdir_launcher_running(const struct cdir *d);
+
+/* The last non-empty line of file (at most cap-1 bytes of it) into buf;
+ * an empty string when unreadable. */
+void cdir_last_line(const char *file, char *buf, size_t cap);
+
+#endif

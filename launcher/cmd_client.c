@@ -1,0 +1,180 @@
+/*
+ * put, get, del and cas: one request through common/client.c, which finds
+ * the leader and retries with the same (client_id, seq) until --timeout.
+ * Keys and values over the limits are refused here, before anything is
+ * sent (exit 2, a usage error). A timeout is exit 3, and for a write the
+ * message says its outcome is unknown.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/client.h"
+#include "launcher/cluster_dir.h"
+#include "launcher/raftctl.h"
+
+#define CLIENT_TIMEOUT_MS_DEFAULT 5000
+#define CLIENT_TIMEOUT_MS_MAX 3600000
+
+static const struct ctl_opt client_opts[] = {{"--timeout", NULL, true}};
+
+struct client_cmd {
+    const char *name;
+    uint8_t op;
+    int n_args;
+    const char *args_usage;
+    bool is_write;
+};
+
+static int client_cmd_load(const char *dir, struct conf *conf)
+{
+    struct cdir d;
+    char errmsg[ERRMSG_LEN] = "";
+    if (cdir_resolve(dir, &d, errmsg) != ERR_OK ||
+        cdir_load(&d, conf, errmsg) != ERR_OK) {
+        ctl_error("%s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Prints the outcome of a completed call and returns the exit code. */
+static int client_cmd_report(const struct client_cmd *cmd,
+                             const struct client *c, int rc, uint8_t status,
+                             const struct client_request *req,
+                             uint32_t timeout_ms)
+{
+    int shown = req->key_len > 64 ? 64 : (int)req->key_len;
+    if (rc == ERR_TIMEOUT) {
+        if (cmd->is_write) {
+            ctl_error("%s: no leader answered within %u ms; the outcome is "
+                      "unknown (the write may or may not be applied)",
+                      cmd->name, timeout_ms);
+        } else {
+            ctl_error("%s: no leader answered within %u ms", cmd->name,
+                      timeout_ms);
+        }
+        return CTL_EXIT_UNAVAILABLE;
+    }
+    if (rc == ERR_INVALID) {
+        ctl_error("%s: the cluster refused the request as invalid", cmd->name);
+        return CTL_EXIT_ERROR;
+    }
+    if (rc != ERR_OK) {
+        ctl_error("%s: %s", cmd->name, err_str(rc));
+        return CTL_EXIT_ERROR;
+    }
+    if (status == CLIENT_NOT_FOUND) {
+        ctl_error("%s: key '%.*s' not found", cmd->name, shown,
+                  (const char *)req->key);
+        return CTL_EXIT_NO;
+    }
+    if (status == CLIENT_CAS_MISMATCH) {
+        ctl_error("%s: the current value of '%.*s' differs from the expected "
+                  "one (or the key is absent)",
+                  cmd->name, shown, (const char *)req->key);
+        return CTL_EXIT_NO;
+    }
+    if (status != CLIENT_OK) {
+        ctl_error("%s: unexpected answer %u", cmd->name, (unsigned)status);
+        return CTL_EXIT_ERROR;
+    }
+    if (req->op == CLIENT_GET) {
+        if (c->session.value_len > 0) {
+            fwrite(c->session.value, 1, c->session.value_len, stdout);
+        }
+        fputc('\n', stdout);
+    } else {
+        fputs("OK\n", stdout);
+    }
+    return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR;
+}
+
+/* The request from the positional arguments (borrowed from argv). */
+static void client_cmd_request(const struct client_cmd *cmd,
+                               const struct ctl_args *a,
+                               struct client_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->op = cmd->op;
+    req->key = (const uint8_t *)a->pos[0];
+    req->key_len = (uint32_t)strlen(a->pos[0]);
+    if (cmd->op == CLIENT_PUT) {
+        req->value = (const uint8_t *)a->pos[1];
+        req->value_len = (uint32_t)strlen(a->pos[1]);
+    } else if (cmd->op == CLIENT_CAS) {
+        req->expected = (const uint8_t *)a->pos[1];
+        req->expected_len = (uint32_t)strlen(a->pos[1]);
+        req->value = (const uint8_t *)a->pos[2];
+        req->value_len = (uint32_t)strlen(a->pos[2]);
+    }
+}
+
+static int client_cmd_run(const struct client_cmd *cmd, int argc, char **argv,
+                          const char *dir)
+{
+    struct ctl_args a = {.cmd = cmd->name, .dir = dir};
+    int rc = ctl_parse(argc, argv, client_opts, 1, &a);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    if (a.n_pos != cmd->n_args) {
+        ctl_error("usage: raftctl %s %s [--timeout MS]", cmd->name,
+                  cmd->args_usage);
+        return CTL_EXIT_USAGE;
+    }
+    uint64_t timeout_ms = CLIENT_TIMEOUT_MS_DEFAULT;
+    if (a.given[0] && ctl_parse_u64(a.val[0], 1, CLIENT_TIMEOUT_MS_MAX,
+                                    &timeout_ms) != ERR_OK) {
+        ctl_error("%s: --timeout must be a number of milliseconds, 1 to %d",
+                  cmd->name, CLIENT_TIMEOUT_MS_MAX);
+        return CTL_EXIT_USAGE;
+    }
+    struct client_request req;
+    client_cmd_request(cmd, &a, &req);
+    char errmsg[ERRMSG_LEN] = "";
+    if (client_request_check(&req, errmsg) != ERR_OK) {
+        ctl_error("%s: %s; not sent", cmd->name, errmsg);
+        return CTL_EXIT_USAGE;
+    }
+    struct conf conf;
+    rc = client_cmd_load(a.dir, &conf);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    struct client c;
+    if (client_open(&c, &conf, errmsg) != ERR_OK) {
+        ctl_error("%s: %s", cmd->name, errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    uint8_t status = CLIENT_RETRY;
+    int err = client_call(&c, &req, (uint32_t)timeout_ms, &status);
+    rc = client_cmd_report(cmd, &c, err, status, &req, (uint32_t)timeout_ms);
+    client_close(&c);
+    return rc;
+}
+
+int cmd_put(int argc, char **argv, const char *dir)
+{
+    static const struct client_cmd cmd = {"put", CLIENT_PUT, 2, "KEY VALUE",
+                                          true};
+    return client_cmd_run(&cmd, argc, argv, dir);
+}
+
+int cmd_get(int argc, char **argv, const char *dir)
+{
+    static const struct client_cmd cmd = {"get", CLIENT_GET, 1, "KEY", false};
+    return client_cmd_run(&cmd, argc, argv, dir);
+}
+
+int cmd_del(int argc, char **argv, const char *dir)
+{
+    static const struct client_cmd cmd = {"del", CLIENT_DEL, 1, "KEY", true};
+    return client_cmd_run(&cmd, argc, argv, dir);
+}
+
+int cmd_cas(int argc, char **argv, const char *dir)
+{
+    static const struct client_cmd cmd = {"cas", CLIENT_CAS, 3,
+                                          "KEY EXPECTED NEW", true};
+    return client_cmd_run(&cmd, argc, argv, dir);
+}

@@ -1,0 +1,167 @@
+/*
+ * status and status --json: every member is asked in parallel with a short
+ * timeout; one that does not answer is shown as not alive, with only what
+ * the directory knows (id, address, and the pid of a process that runs but
+ * does not answer). The JSON keys and types are a public interface
+ * (DESIGN.md): id, addr, pid, alive, role, term, leader, commit,
+ * last_index, applied.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/client.h"
+#include "launcher/cluster_dir.h"
+#include "launcher/raftctl.h"
+
+#define STATUS_TIMEOUT_MS 300
+
+static const struct ctl_opt status_opts[] = {{"--json", NULL, false}};
+
+static const char *status_role_name(uint8_t role)
+{
+    switch (role) {
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_CANDIDATE:
+    case RAFT_PRECANDIDATE: /* Campaigning, as a user sees it. */
+        return "candidate";
+    case RAFT_FOLLOWER:
+        return "follower";
+    default:
+        return "unknown";
+    }
+}
+
+/* One row's facts, whatever the source. */
+struct status_row {
+    const struct conf_member *m;
+    const struct client_node_status *st;
+    long pid;                 /* 0: unknown. */
+};
+
+static void status_print_json_string(const char *s)
+{
+    putchar('"');
+    for (const char *p = s; *p != '\0'; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\') {
+            printf("\\%c", ch);
+        } else if (ch < 0x20) {
+            printf("\\u%04x", ch);
+        } else {
+            putchar(ch);
+        }
+    }
+    putchar('"');
+}
+
+static void status_print_json_row(const struct status_row *r, bool first)
+{
+    const struct msg_status_reply *s = &r->st->reply;
+    char addr[CONF_HOST_MAX + 16];
+    snprintf(addr, sizeof(addr), "%s:%u", r->m->host, (unsigned)r->m->port);
+    printf("%s{\"id\":%llu,\"addr\":", first ? "" : ",",
+           (unsigned long long)r->m->id);
+    status_print_json_string(addr);
+    if (r->pid > 0) {
+        printf(",\"pid\":%ld", r->pid);
+    } else {
+        printf(",\"pid\":null");
+    }
+    if (!r->st->alive) {
+        printf(",\"alive\":false,\"role\":null,\"term\":null,\"leader\":null,"
+               "\"commit\":null,\"last_index\":null,\"applied\":null}");
+        return;
+    }
+    printf(",\"alive\":true,\"role\":\"%s\",\"term\":%llu,",
+           status_role_name(s->role), (unsigned long long)r->st->term);
+    if (s->leader != RAFT_ID_NONE) {
+        printf("\"leader\":%llu,", (unsigned long long)s->leader);
+    } else {
+        printf("\"leader\":null,");
+    }
+    printf("\"commit\":%llu,\"last_index\":%llu,\"applied\":%llu}",
+           (unsigned long long)s->commit, (unsigned long long)s->last_index,
+           (unsigned long long)s->applied);
+}
+
+static void status_print_table_row(const struct status_row *r)
+{
+    const struct msg_status_reply *s = &r->st->reply;
+    char addr[CONF_HOST_MAX + 16];
+    char pid[24] = "-";
+    snprintf(addr, sizeof(addr), "%s:%u", r->m->host, (unsigned)r->m->port);
+    if (r->pid > 0) {
+        snprintf(pid, sizeof(pid), "%ld", r->pid);
+    }
+    if (!r->st->alive) {
+        printf("%-4llu %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s\n",
+               (unsigned long long)r->m->id, addr, pid, "no", "-", "-", "-",
+               "-", "-", "-");
+        return;
+    }
+    char leader[24] = "-";
+    if (s->leader != RAFT_ID_NONE) {
+        snprintf(leader, sizeof(leader), "%llu",
+                 (unsigned long long)s->leader);
+    }
+    printf("%-4llu %-21s %-8s %-6s %-10s %6llu %6s %8llu %8llu %8llu\n",
+           (unsigned long long)r->m->id, addr, pid, "yes",
+           status_role_name(s->role), (unsigned long long)r->st->term, leader,
+           (unsigned long long)s->commit, (unsigned long long)s->last_index,
+           (unsigned long long)s->applied);
+}
+
+int cmd_status(int argc, char **argv, const char *dir)
+{
+    struct ctl_args a = {.cmd = "status", .dir = dir};
+    int rc = ctl_parse(argc, argv, status_opts, 1, &a);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    if (a.n_pos != 0) {
+        ctl_error("usage: raftctl status [--json]");
+        return CTL_EXIT_USAGE;
+    }
+    struct cdir d;
+    struct conf conf;
+    char errmsg[ERRMSG_LEN] = "";
+    if (cdir_resolve(a.dir, &d, errmsg) != ERR_OK ||
+        cdir_load(&d, &conf, errmsg) != ERR_OK) {
+        ctl_error("%s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    struct client_node_status st[RAFT_NODES_MAX];
+    if (client_status_query(&conf, UINT32_MAX, STATUS_TIMEOUT_MS, st,
+                            errmsg) != ERR_OK) {
+        ctl_error("status: %s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    bool json = a.given[0];
+    uint32_t n_alive = 0;
+    if (json) {
+        putchar('[');
+    } else {
+        printf("%-4s %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s\n", "ID",
+               "ADDR", "PID", "ALIVE", "ROLE", "TERM", "LEADER", "COMMIT",
+               "LAST", "APPLIED");
+    }
+    for (uint32_t i = 0; i < conf.n_members; i++) {
+        struct status_row r = {.m = &conf.members[i], .st = &st[i], .pid = 0};
+        r.pid = st[i].alive ? (long)st[i].reply.pid
+                            : (long)cdir_node_running(&d, r.m->id);
+        n_alive += st[i].alive;
+        if (json) {
+            status_print_json_row(&r, i == 0);
+        } else {
+            status_print_table_row(&r);
+        }
+    }
+    if (json) {
+        puts("]");
+    }
+    if (fflush(stdout) != 0) {
+        return CTL_EXIT_ERROR;
+    }
+    return n_alive > 0 ? CTL_EXIT_OK : CTL_EXIT_UNAVAILABLE;
+}

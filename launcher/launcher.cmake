@@ -1,0 +1,18 @@
+# raftctl: the launcher (supervisor), client commands, status and fault
+# injection. `client` is the client library of common/client.c, shared with
+# its unit test (and later the benchmark); `sys` (node/node.cmake) holds the
+# UDP, clock and logging helpers.
+add_library(client STATIC common/client.c)
+target_link_libraries(client PUBLIC common sys)
+
+add_executable(raftctl
+  launcher/main.c
+  launcher/cluster_dir.c
+  launcher/cmd_client.c
+  launcher/cmd_cluster.c
+  launcher/cmd_fault.c
+  launcher/cmd_status.c
+  launcher/supervisor.c
+  launcher/supervisor_client.c
+  launcher/supervisor_io.c)
+target_link_libraries(raftctl PRIVATE client common sys)

@@ -1,0 +1,603 @@
+/*
+ * The launcher process behind `raftctl up`: spawns raftnode children (each
+ * in its own process group, so a terminal's Ctrl-C reaches only us and we
+ * stop the nodes in order), learns of every death through SIGCHLD and a
+ * self-pipe, polls the nodes' status to print leader changes, and answers
+ * kill/start/down requests on DIR/launcher.sock. It never restarts a node by
+ * itself. Requests from other raftctl processes: supervisor_request() below.
+ */
+#include "launcher/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "common/clock.h"
+#include "common/invariant.h"
+#include "common/udp.h"
+#include "common/wire.h"
+#include "launcher/raftctl.h"
+#include "launcher/supervisor_int.h"
+
+
+static int sup_signal_fd = -1;
+
+static void sup_on_signal(int signo)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)signo;
+    if (write(sup_signal_fd, &b, 1) < 0) {
+        /* The pipe is full: a wakeup is pending anyway. */
+    }
+    errno = saved;
+}
+
+void sup_event(const char *fmt, ...)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    printf("%02d:%02d:%02d.%03ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+           ts.tv_nsec / 1000000, line);
+    fflush(stdout);
+}
+
+struct sup_node *sup_find_node(struct sup *s, raft_id id)
+{
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if (s->nodes[i].id == id) {
+            return &s->nodes[i];
+        }
+    }
+    return NULL;
+}
+
+static uint32_t sup_n_running(const struct sup *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        n += s->nodes[i].pid > 0;
+    }
+    return n;
+}
+
+void sup_reply(struct sup *s, int conn, const char *fmt, ...)
+{
+    ASSERT(conn >= 0 && conn < SUP_CONNS_MAX);
+    struct sup_conn *c = &s->conns[conn];
+    if (c->fd < 0) {
+        return;
+    }
+    char line[SUP_LINE_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        n = 0;
+    }
+    if ((size_t)n > sizeof(line) - 2) {
+        n = (int)sizeof(line) - 2;
+    }
+    line[n++] = '\n';
+    /* One short line into an empty socket buffer: a failed write means the
+     * asker is gone. */
+    (void)send(c->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(c->fd);
+    c->fd = -1;
+    c->len = 0;
+    c->waiting = false;
+}
+
+/* The child side of a spawn: own process group, stdio to the node's log,
+ * default signal dispositions, then exec. Never returns. */
+static void sup_exec_node(const struct sup *s, const struct sup_node *n,
+                          int log_fd)
+{
+    char id[24], hb[24], el[24], conf_path[CDIR_PATH_MAX], db[CDIR_PATH_MAX];
+    setpgid(0, 0);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) {
+        dup2(null_fd, 0);
+    }
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    for (int fd = 3; fd < 1024; fd++) {
+        close(fd);
+    }
+    snprintf(id, sizeof(id), "%llu", (unsigned long long)n->id);
+    snprintf(hb, sizeof(hb), "%u", s->cfg->heartbeat_ms);
+    snprintf(el, sizeof(el), "%u", s->cfg->election_ms);
+    cdir_file(&s->cfg->dir, "cluster.conf", conf_path, sizeof(conf_path));
+    cdir_node_file(&s->cfg->dir, n->id, ".db", db, sizeof(db));
+    const char *argv[16];
+    int k = 0;
+    argv[k++] = s->cfg->raftnode;
+    argv[k++] = "--id";
+    argv[k++] = id;
+    argv[k++] = "--config";
+    argv[k++] = conf_path;
+    argv[k++] = "--db";
+    argv[k++] = db;
+    argv[k++] = "--faults";
+    if (s->cfg->fresh && s->phase == SUP_STARTING) {
+        argv[k++] = "--create";
+    }
+    if (s->cfg->heartbeat_ms > 0) {
+        argv[k++] = "--heartbeat";
+        argv[k++] = hb;
+    }
+    if (s->cfg->election_ms > 0) {
+        argv[k++] = "--election";
+        argv[k++] = el;
+    }
+    argv[k] = NULL;
+    execv(s->cfg->raftnode, (char *const *)argv);
+    fprintf(stderr, "raftctl: cannot run %s: %s\n", s->cfg->raftnode,
+            strerror(errno));
+    _exit(127);
+}
+
+int sup_spawn(struct sup *s, struct sup_node *n,
+                     char errmsg[ERRMSG_LEN])
+{
+    ASSERT(n->pid == 0);
+    char log_path[CDIR_PATH_MAX];
+    cdir_node_file(&s->cfg->dir, n->id, ".log", log_path, sizeof(log_path));
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                      0644);
+    if (log_fd < 0) {
+        snprintf(errmsg, ERRMSG_LEN, "cannot open %.160s: %s", log_path,
+                 strerror(errno));
+        return ERR_IO;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sup_exec_node(s, n, log_fd);
+    }
+    close(log_fd);
+    if (pid < 0) {
+        snprintf(errmsg, ERRMSG_LEN, "fork: %s", strerror(errno));
+        return ERR_IO;
+    }
+    setpgid(pid, pid); /* Also done by the child; whoever runs first. */
+    n->pid = pid;
+    char name[64];
+    cdir_node_pid_name(n->id, name, sizeof(name));
+    if (cdir_pid_write(&s->cfg->dir, name, pid) != ERR_OK) {
+        sup_event("warning: cannot write %s", name);
+    }
+    char addr[64];
+    udp_addr_format(&n->addr, addr, sizeof(addr));
+    sup_event("node %llu started pid=%ld addr=%s", (unsigned long long)n->id,
+              (long)pid, addr);
+    return ERR_OK;
+}
+
+void sup_notify_ready(struct sup *s, const char *text)
+{
+    if (s->ready_fd < 0) {
+        return;
+    }
+    char line[ERRMSG_LEN + 8];
+    int n = snprintf(line, sizeof(line), "%s\n", text);
+    if (write(s->ready_fd, line, (size_t)n) < 0) {
+        /* The waiting raftctl is gone; nothing to tell. */
+    }
+    close(s->ready_fd);
+    s->ready_fd = -1;
+}
+
+void sup_begin_stop(struct sup *s, int exit_code, uint64_t now_ms)
+{
+    if (s->phase == SUP_STOPPING) {
+        return;
+    }
+    if (s->phase == SUP_STARTING && exit_code == CTL_EXIT_OK) {
+        snprintf(s->fail_msg, sizeof(s->fail_msg),
+                 "stopped before every node was running");
+        exit_code = CTL_EXIT_ERROR;
+    }
+    s->phase = SUP_STOPPING;
+    s->exit_code = exit_code;
+    s->phase_deadline_ms = now_ms + SUP_GRACE_MS;
+    sup_event("stopping %u running node(s)", sup_n_running(s));
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if (s->nodes[i].pid > 0) {
+            kill(s->nodes[i].pid, SIGTERM);
+        }
+    }
+}
+
+/* Called when a node failed while the cluster was starting. */
+static void sup_start_failed(struct sup *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void sup_start_failed(struct sup *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->fail_msg, sizeof(s->fail_msg), fmt, ap);
+    va_end(ap);
+    sup_event("%s", s->fail_msg);
+    sup_begin_stop(s, CTL_EXIT_ERROR, clock_now_ms());
+}
+
+/* Records the death of the node with this pid. */
+static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
+{
+    struct sup_node *n = NULL;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if (s->nodes[i].pid == pid) {
+            n = &s->nodes[i];
+        }
+    }
+    if (n == NULL) {
+        return;
+    }
+    char how[96];
+    if (WIFSIGNALED(wstatus)) {
+        snprintf(how, sizeof(how), "died signal=%d (%s)", WTERMSIG(wstatus),
+                 strsignal(WTERMSIG(wstatus)));
+    } else {
+        snprintf(how, sizeof(how), "exited status=%d", WEXITSTATUS(wstatus));
+    }
+    n->pid = 0;
+    char name[64];
+    cdir_node_pid_name(n->id, name, sizeof(name));
+    cdir_pid_remove(&s->cfg->dir, name);
+    sup_event("node %llu %s", (unsigned long long)n->id, how);
+    if (n->kill_conn >= 0) {
+        sup_reply(s, n->kill_conn, "ok node %llu (pid %ld) %s",
+                  (unsigned long long)n->id, (long)pid, how);
+        n->kill_conn = -1;
+    }
+    if (s->phase == SUP_STARTING) {
+        char log_path[CDIR_PATH_MAX];
+        char last[200];
+        cdir_node_file(&s->cfg->dir, n->id, ".log", log_path,
+                       sizeof(log_path));
+        cdir_last_line(log_path, last, sizeof(last));
+        sup_start_failed(s, "node %llu failed to start (%s): %s [see %s]",
+                         (unsigned long long)n->id, how,
+                         last[0] != '\0' ? last : "no message", log_path);
+    }
+}
+
+static void sup_reap(struct sup *s)
+{
+    for (int k = 0; k < 1024; k++) {
+        int wstatus = 0;
+        pid_t pid = waitpid(-1, &wstatus, WNOHANG);
+        if (pid <= 0) {
+            return;
+        }
+        sup_on_death(s, pid, wstatus);
+    }
+}
+
+static void sup_on_signals(struct sup *s)
+{
+    unsigned char sigs[64];
+    ssize_t n = read(s->sig_r, sigs, sizeof(sigs));
+    for (ssize_t i = 0; i < n; i++) {
+        if (sigs[i] == SIGCHLD) {
+            sup_reap(s);
+        } else if (s->phase != SUP_STOPPING) {
+            sup_event("got signal %d (%s)", sigs[i], strsignal(sigs[i]));
+            sup_begin_stop(s, CTL_EXIT_OK, clock_now_ms());
+        }
+    }
+}
+
+
+static void sup_on_timers(struct sup *s, uint64_t now_ms)
+{
+    if (now_ms >= s->poll_next_ms) {
+        sup_poll_round(s, now_ms);
+    }
+    if (s->phase == SUP_STARTING && now_ms >= s->phase_deadline_ms) {
+        sup_start_failed(s, "not every node answered within %d s; see the "
+                            "node<ID>.log files in %s",
+                         SUP_START_MS / 1000, s->cfg->dir.shown);
+    }
+    if (s->phase == SUP_STOPPING && !s->hard_killed &&
+        now_ms >= s->phase_deadline_ms) {
+        s->hard_killed = true;
+        for (uint32_t i = 0; i < s->n_nodes; i++) {
+            if (s->nodes[i].pid > 0) {
+                sup_event("node %llu did not stop within %d ms; SIGKILL",
+                          (unsigned long long)s->nodes[i].id, SUP_GRACE_MS);
+                kill(s->nodes[i].pid, SIGKILL);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        struct sup_node *n = &s->nodes[i];
+        if (n->kill_conn >= 0 && now_ms >= n->kill_deadline_ms) {
+            sup_reply(s, n->kill_conn,
+                      "ok signal sent to node %llu (pid %ld); it is still "
+                      "running",
+                      (unsigned long long)n->id, (long)n->pid);
+            n->kill_conn = -1;
+        }
+    }
+}
+
+static uint64_t sup_next_wakeup(const struct sup *s)
+{
+    uint64_t next = s->poll_next_ms;
+    if (s->phase != SUP_RUNNING && !s->hard_killed &&
+        s->phase_deadline_ms < next) {
+        next = s->phase_deadline_ms;
+    }
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if (s->nodes[i].kill_conn >= 0 && s->nodes[i].kill_deadline_ms < next) {
+            next = s->nodes[i].kill_deadline_ms;
+        }
+    }
+    return next;
+}
+
+/* One poll() over the signal pipe, the launcher socket, the status socket
+ * and the open connections, then whatever became ready and due. */
+static void sup_step(struct sup *s)
+{
+    struct pollfd pfds[3 + SUP_CONNS_MAX];
+    int conn_of[3 + SUP_CONNS_MAX];
+    nfds_t n = 0;
+    pfds[n++] = (struct pollfd){.fd = s->sig_r, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = s->udp_fd, .events = POLLIN};
+    for (int i = 0; i < SUP_CONNS_MAX; i++) {
+        if (s->conns[i].fd >= 0) {
+            conn_of[n] = i;
+            pfds[n++] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
+        }
+    }
+    uint64_t now_ms = clock_now_ms();
+    uint64_t next_ms = sup_next_wakeup(s);
+    int wait_ms = next_ms > now_ms ? (int)(next_ms - now_ms) : 0;
+    if (poll(pfds, n, wait_ms) > 0) {
+        if (pfds[0].revents != 0) {
+            sup_on_signals(s);
+        }
+        if (pfds[1].revents != 0) {
+            sup_on_accept(s);
+        }
+        if (pfds[2].revents != 0) {
+            sup_on_udp(s);
+        }
+        for (nfds_t k = 3; k < n; k++) {
+            if (pfds[k].revents != 0 && s->conns[conn_of[k]].fd >= 0) {
+                sup_on_conn_readable(s, conn_of[k]);
+            }
+        }
+    }
+    sup_on_timers(s, clock_now_ms());
+}
+
+/* The self-pipe and the handlers for SIGCHLD, SIGINT, SIGTERM, SIGHUP. */
+static int sup_setup_signals(struct sup *s, char errmsg[ERRMSG_LEN])
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+        snprintf(errmsg, ERRMSG_LEN, "pipe: %s", strerror(errno));
+        return ERR_IO;
+    }
+    s->sig_r = fds[0];
+    s->sig_w = fds[1];
+    sup_signal_fd = fds[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = sup_on_signal;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (sigaction(sigs[i], &sa, NULL) != 0) {
+            snprintf(errmsg, ERRMSG_LEN, "sigaction: %s", strerror(errno));
+            return ERR_IO;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return ERR_OK;
+}
+
+static int sup_setup_listen(struct sup *s, char errmsg[ERRMSG_LEN])
+{
+    struct sockaddr_un sun;
+    int rc = supervisor_sock_addr(&s->cfg->dir, &sun, errmsg);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    (void)unlink(sun.sun_path); /* Stale: we hold the launcher lock. */
+    s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                          0);
+    if (s->listen_fd < 0 ||
+        bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+        listen(s->listen_fd, SUP_CONNS_MAX) != 0) {
+        snprintf(errmsg, ERRMSG_LEN, "cannot listen on %s: %s", sun.sun_path,
+                 strerror(errno));
+        return ERR_IO;
+    }
+    return ERR_OK;
+}
+
+/* Resolves the members and opens the status socket. */
+static int sup_setup_nodes(struct sup *s, char errmsg[ERRMSG_LEN])
+{
+    const struct conf *conf = &s->cfg->conf;
+    s->n_nodes = conf->n_members;
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        struct sup_node *n = &s->nodes[i];
+        n->id = conf->members[i].id;
+        n->kill_conn = -1;
+        int rc = udp_resolve(conf->members[i].host, conf->members[i].port,
+                             &n->addr, errmsg);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+    }
+    s->buf = malloc(RAFT_DATAGRAM_MAX);
+    s->scratch = malloc(sizeof(*s->scratch));
+    if (s->buf == NULL || s->scratch == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        return ERR_NOMEM;
+    }
+    return udp_open_client(&s->nodes[0].addr, &s->udp_fd, errmsg);
+}
+
+/* Removes what a failed first `up` created, so the next `up` starts
+ * afresh (with new options, say a free --port). */
+static void sup_remove_fresh(const struct sup *s)
+{
+    static const char *const suffixes[] = {".db", ".db-wal", ".db-shm",
+                                           ".db-journal"};
+    char path[CDIR_PATH_MAX];
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        for (size_t k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]); k++) {
+            if (cdir_node_file(&s->cfg->dir, s->nodes[i].id, suffixes[k], path,
+                               sizeof(path)) == ERR_OK) {
+                (void)unlink(path);
+            }
+        }
+    }
+    if (cdir_file(&s->cfg->dir, "cluster.conf", path, sizeof(path)) ==
+        ERR_OK) {
+        (void)unlink(path);
+    }
+    sup_event("removed the new cluster.conf and databases; fix the problem "
+              "and run 'raftctl up' again");
+}
+
+static void sup_close(struct sup *s)
+{
+    struct sockaddr_un sun;
+    char errmsg[ERRMSG_LEN];
+    if (s->listen_fd >= 0) {
+        if (supervisor_sock_addr(&s->cfg->dir, &sun, errmsg) == ERR_OK) {
+            (void)unlink(sun.sun_path);
+        }
+        close(s->listen_fd);
+    }
+    for (int i = 0; i < SUP_CONNS_MAX; i++) {
+        if (s->conns[i].fd >= 0) {
+            close(s->conns[i].fd);
+        }
+    }
+    if (s->udp_fd >= 0) {
+        udp_close(s->udp_fd);
+    }
+    free(s->buf);
+    free(s->scratch);
+    /* Unlink the pid file while still holding its lock (cluster_dir.c
+     * checks the inode, so a new launcher never locks a dead file). */
+    cdir_pid_remove(&s->cfg->dir, "launcher.pid");
+    close(s->cfg->lock_fd);
+}
+
+static void sup_init(struct sup *s, const struct supervisor_config *cfg)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = cfg;
+    s->sig_r = s->sig_w = s->listen_fd = s->udp_fd = -1;
+    s->down_conn = -1;
+    s->ready_fd = cfg->ready_fd;
+    for (int i = 0; i < SUP_CONNS_MAX; i++) {
+        s->conns[i].fd = -1;
+    }
+    s->phase = SUP_STARTING;
+    s->exit_code = CTL_EXIT_OK;
+}
+
+static int sup_start_all(struct sup *s, char errmsg[ERRMSG_LEN])
+{
+    if (cdir_pid_write(&s->cfg->dir, "launcher.pid", getpid()) != ERR_OK) {
+        snprintf(errmsg, ERRMSG_LEN, "cannot write launcher.pid");
+        return ERR_IO;
+    }
+    const struct conf_member *first = &s->cfg->conf.members[0];
+    const struct conf_member *last =
+        &s->cfg->conf.members[s->cfg->conf.n_members - 1];
+    sup_event("cluster at %s: %u nodes, %s:%u .. %s:%u, launcher pid %ld",
+              s->cfg->dir.shown, s->n_nodes, first->host, first->port,
+              last->host, last->port, (long)getpid());
+    uint64_t now_ms = clock_now_ms();
+    s->phase_deadline_ms = now_ms + SUP_START_MS;
+    s->poll_next_ms = now_ms + 50;
+    for (uint32_t i = 0; i < s->n_nodes && s->phase == SUP_STARTING; i++) {
+        if (s->nodes[i].pid == 0 &&
+            sup_spawn(s, &s->nodes[i], errmsg) != ERR_OK) {
+            sup_start_failed(s, "cannot start node %llu: %s",
+                             (unsigned long long)s->nodes[i].id, errmsg);
+        }
+    }
+    return ERR_OK;
+}
+
+int supervisor_run(const struct supervisor_config *cfg)
+{
+    ASSERT(cfg != NULL);
+    ASSERT(cfg->conf.n_members > 0);
+    struct sup *s = malloc(sizeof(*s));
+    if (s == NULL) {
+        fprintf(stderr, "raftctl: up: out of memory\n");
+        return CTL_EXIT_ERROR;
+    }
+    sup_init(s, cfg);
+    char errmsg[ERRMSG_LEN] = "";
+    if (sup_setup_signals(s, errmsg) != ERR_OK ||
+        sup_setup_nodes(s, errmsg) != ERR_OK ||
+        sup_setup_listen(s, errmsg) != ERR_OK ||
+        sup_start_all(s, errmsg) != ERR_OK) {
+        snprintf(s->fail_msg, sizeof(s->fail_msg), "%s", errmsg);
+        sup_begin_stop(s, CTL_EXIT_ERROR, clock_now_ms());
+    }
+    /* Bounded by the stop path: SIGTERM, SIGKILL after the grace period,
+     * and every child is reaped. */
+    while (s->phase != SUP_STOPPING || sup_n_running(s) > 0) {
+        sup_step(s);
+    }
+    int code = s->exit_code;
+    if (code != CTL_EXIT_OK && cfg->fresh) {
+        sup_remove_fresh(s);
+    }
+    sup_event("cluster stopped");
+    if (code != CTL_EXIT_OK) {
+        char line[ERRMSG_LEN + 8];
+        snprintf(line, sizeof(line), "err %s", s->fail_msg);
+        bool detached = s->ready_fd >= 0;
+        sup_notify_ready(s, line);
+        if (!detached) {
+            fprintf(stderr, "raftctl: up: %s\n", s->fail_msg);
+        }
+    }
+    if (s->down_conn >= 0) {
+        sup_reply(s, s->down_conn, "ok cluster stopped");
+    }
+    sup_close(s);
+    free(s);
+    return code;
+}

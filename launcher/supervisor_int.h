@@ -1,0 +1,87 @@
+/*
+ * The launcher's private state, shared by supervisor.c (children, signals,
+ * the loop) and supervisor_io.c (requests on launcher.sock, status polls).
+ * Nothing outside these two files includes it. Read launcher/supervisor.c.
+ */
+#ifndef RAFT_LAUNCHER_SUPERVISOR_INT_H
+#define RAFT_LAUNCHER_SUPERVISOR_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/msg.h"
+#include "common/wire.h"
+#include "launcher/supervisor.h"
+
+#define SUP_CONNS_MAX 16
+#define SUP_LINE_MAX 256
+#define SUP_POLL_MS 150          /* Status poll period (leader changes). */
+#define SUP_START_MS 10000       /* Every node must answer within this. */
+#define SUP_GRACE_MS 3000        /* SIGTERM, then SIGKILL after this. */
+#define SUP_KILL_WAIT_MS 3000    /* kill waits this long for the death. */
+#define SUP_LEADERLESS_ROUNDS 2  /* Rounds without leader before "no leader". */
+
+struct sup_node {
+    raft_id id;
+    pid_t pid;                /* 0 when not running. */
+    struct raft_addr addr;
+    int kill_conn;            /* Connection awaiting its death, or -1. */
+    uint64_t kill_deadline_ms;
+};
+
+struct sup_conn {
+    int fd;                   /* -1 when free. */
+    size_t len;
+    char buf[SUP_LINE_MAX];
+    bool waiting;             /* Request read; the reply comes later. */
+};
+
+enum sup_phase { SUP_STARTING, SUP_RUNNING, SUP_STOPPING };
+
+struct sup {
+    const struct supervisor_config *cfg;
+    uint32_t n_nodes;
+    struct sup_node nodes[RAFT_NODES_MAX];
+    struct sup_conn conns[SUP_CONNS_MAX];
+    int sig_r, sig_w, listen_fd, udp_fd;
+    int phase;                /* enum sup_phase */
+    uint64_t phase_deadline_ms;
+    bool hard_killed;
+    int exit_code;
+    char fail_msg[ERRMSG_LEN];
+    int ready_fd;             /* --detach: the waiting raftctl, or -1. */
+    int down_conn;            /* Connection awaiting "stopped", or -1. */
+    uint32_t answered;        /* Nodes that answered a status request. */
+    uint64_t poll_next_ms;
+    uint64_t nonce;           /* Of the current status round. */
+    raft_id round_leader;
+    raft_term round_term;
+    uint32_t leaderless_rounds;
+    raft_id shown_leader;
+    raft_term shown_term;
+    uint8_t *buf;
+    struct wire_scratch *scratch;
+};
+/* Prints one timestamped event line on stdout (a terminal, or
+ * DIR/launcher.log when detached). */
+void sup_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes one reply line on connection conn and closes it. */
+void sup_reply(struct sup *s, int conn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+struct sup_node *sup_find_node(struct sup *s, raft_id id);
+/* Starts node n. Errors: ERR_IO (errmsg). */
+int sup_spawn(struct sup *s, struct sup_node *n, char errmsg[ERRMSG_LEN]);
+/* Stops every node: SIGTERM now, SIGKILL after the grace period. */
+void sup_begin_stop(struct sup *s, int exit_code, uint64_t now_ms);
+/* Tells a waiting `up --detach` "ok" or "err MESSAGE", once. */
+void sup_notify_ready(struct sup *s, const char *text);
+
+/* supervisor_io.c */
+void sup_on_accept(struct sup *s);
+void sup_on_conn_readable(struct sup *s, int conn);
+/* Starts a status round: evaluates the last one, asks every running node. */
+void sup_poll_round(struct sup *s, uint64_t now_ms);
+void sup_on_udp(struct sup *s);
+
+#endif

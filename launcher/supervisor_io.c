@@ -1,0 +1,263 @@
+/*
+ * The launcher's inputs besides signals: kill/start/down requests from other
+ * raftctl processes on DIR/launcher.sock (one line in, one line out), and
+ * the status replies of its periodic poll, from which it prints leader
+ * changes and learns that every node is up. Read launcher/supervisor.c for
+ * the loop that calls these.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "common/clock.h"
+#include "common/invariant.h"
+#include "common/udp.h"
+#include "launcher/raftctl.h"
+#include "launcher/supervisor_int.h"
+
+/* Terminating signals make `kill` wait for the death; others (STOP,
+ * CONT, ...) are answered at once. */
+static bool sup_signal_terminates(int signo)
+{
+    switch (signo) {
+    case SIGSTOP:
+    case SIGCONT:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+    case SIGCHLD:
+    case SIGURG:
+    case SIGWINCH:
+        return false;
+    default:
+        return true;
+    }
+}
+
+static void sup_req_kill(struct sup *s, int conn, unsigned long long id,
+                         int signo)
+{
+    struct sup_node *n = sup_find_node(s, id);
+    if (n == NULL) {
+        sup_reply(s, conn, "err %d unknown node id %llu", CTL_EXIT_USAGE, id);
+        return;
+    }
+    if (n->pid == 0) {
+        sup_reply(s, conn, "err %d node %llu is not running", CTL_EXIT_ERROR,
+                  id);
+        return;
+    }
+    if (signo <= 0 || signo >= 65 || kill(n->pid, signo) != 0) {
+        sup_reply(s, conn, "err %d cannot send signal %d to node %llu: %s",
+                  CTL_EXIT_ERROR, signo, id, strerror(errno));
+        return;
+    }
+    if (!sup_signal_terminates(signo) || n->kill_conn >= 0) {
+        sup_reply(s, conn, "ok sent signal %d (%s) to node %llu (pid %ld)",
+                  signo, strsignal(signo), id, (long)n->pid);
+        return;
+    }
+    n->kill_conn = conn;
+    n->kill_deadline_ms = clock_now_ms() + SUP_KILL_WAIT_MS;
+    s->conns[conn].waiting = true;
+}
+
+static void sup_req_start(struct sup *s, int conn, unsigned long long id)
+{
+    struct sup_node *n = sup_find_node(s, id);
+    char errmsg[ERRMSG_LEN] = "";
+    if (n == NULL) {
+        sup_reply(s, conn, "err %d unknown node id %llu", CTL_EXIT_USAGE, id);
+    } else if (s->phase == SUP_STOPPING) {
+        sup_reply(s, conn, "err %d the cluster is stopping", CTL_EXIT_ERROR);
+    } else if (n->pid > 0) {
+        sup_reply(s, conn, "err %d node %llu is already running (pid %ld)",
+                  CTL_EXIT_ERROR, id, (long)n->pid);
+    } else if (sup_spawn(s, n, errmsg) != ERR_OK) {
+        sup_reply(s, conn, "err %d cannot start node %llu: %s",
+                  CTL_EXIT_ERROR, id, errmsg);
+    } else {
+        sup_reply(s, conn, "ok node %llu started pid=%ld", id, (long)n->pid);
+    }
+}
+
+static void sup_on_request(struct sup *s, int conn, const char *line)
+{
+    unsigned long long id = 0;
+    int signo = 0;
+    if (strcmp(line, "ping") == 0) {
+        sup_reply(s, conn, "ok launcher pid %ld", (long)getpid());
+    } else if (sscanf(line, "kill %llu %d", &id, &signo) == 2) {
+        sup_req_kill(s, conn, id, signo);
+    } else if (sscanf(line, "start %llu", &id) == 1) {
+        sup_req_start(s, conn, id);
+    } else if (strcmp(line, "down") == 0) {
+        if (s->down_conn >= 0) {
+            sup_reply(s, conn, "ok the cluster is already stopping");
+            return;
+        }
+        s->down_conn = conn;
+        s->conns[conn].waiting = true;
+        sup_begin_stop(s, CTL_EXIT_OK, clock_now_ms());
+    } else {
+        sup_reply(s, conn, "err %d unknown request", CTL_EXIT_ERROR);
+    }
+}
+
+void sup_on_conn_readable(struct sup *s, int conn)
+{
+    struct sup_conn *c = &s->conns[conn];
+    ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len,
+                     MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0 || c->waiting) {
+        /* Closed (or talking out of turn): forget it; a pending kill or
+         * down then finishes without anyone to tell. */
+        for (uint32_t i = 0; i < s->n_nodes; i++) {
+            if (s->nodes[i].kill_conn == conn) {
+                s->nodes[i].kill_conn = -1;
+            }
+        }
+        if (s->down_conn == conn) {
+            s->down_conn = -1;
+        }
+        close(c->fd);
+        c->fd = -1;
+        c->len = 0;
+        c->waiting = false;
+        return;
+    }
+    c->len += (size_t)n;
+    c->buf[c->len] = '\0';
+    char *nl = strchr(c->buf, '\n');
+    if (nl == NULL) {
+        if (c->len >= sizeof(c->buf) - 1) {
+            sup_reply(s, conn, "err %d request too long", CTL_EXIT_ERROR);
+        }
+        return;
+    }
+    *nl = '\0';
+    sup_on_request(s, conn, c->buf);
+}
+
+void sup_on_accept(struct sup *s)
+{
+    for (int k = 0; k < SUP_CONNS_MAX; k++) {
+        int fd = accept4(s->listen_fd, NULL, NULL,
+                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            return;
+        }
+        int slot = -1;
+        for (int i = 0; i < SUP_CONNS_MAX && slot < 0; i++) {
+            if (s->conns[i].fd < 0) {
+                slot = i;
+            }
+        }
+        if (slot < 0) {
+            close(fd); /* Too many at once; the asker sees EOF. */
+            continue;
+        }
+        s->conns[slot].fd = fd;
+        s->conns[slot].len = 0;
+        s->conns[slot].waiting = false;
+    }
+}
+
+
+/* Ends a status round: prints a leader change, or "no leader" after a few
+ * rounds without one (a lost datagram must not look like an election). */
+static void sup_poll_evaluate(struct sup *s)
+{
+    if (s->round_leader != RAFT_ID_NONE) {
+        s->leaderless_rounds = 0;
+        if (s->round_leader != s->shown_leader ||
+            s->round_term != s->shown_term) {
+            sup_event("leader is node %llu (term %llu)",
+                      (unsigned long long)s->round_leader,
+                      (unsigned long long)s->round_term);
+            s->shown_leader = s->round_leader;
+            s->shown_term = s->round_term;
+        }
+        return;
+    }
+    s->leaderless_rounds++;
+    if (s->leaderless_rounds == SUP_LEADERLESS_ROUNDS &&
+        s->shown_leader != RAFT_ID_NONE) {
+        sup_event("no leader (node %llu no longer leads)",
+                  (unsigned long long)s->shown_leader);
+        s->shown_leader = RAFT_ID_NONE;
+    }
+}
+
+void sup_poll_round(struct sup *s, uint64_t now_ms)
+{
+    sup_poll_evaluate(s);
+    s->round_leader = RAFT_ID_NONE;
+    s->round_term = 0;
+    s->nonce += RAFT_NODES_MAX;
+    s->poll_next_ms = now_ms + SUP_POLL_MS;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if (s->nodes[i].pid == 0) {
+            continue;
+        }
+        struct raft_msg msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.type = MSG_STATUS;
+        msg.to = s->nodes[i].id;
+        msg.u.status.nonce = s->nonce + i;
+        uint8_t buf[256];
+        size_t len = 0;
+        if (wire_encode(&msg, s->cfg->conf.cluster_id, buf, sizeof(buf),
+                        &len) == ERR_OK) {
+            (void)udp_send(s->udp_fd, &s->nodes[i].addr, buf, len);
+        }
+    }
+}
+
+static void sup_on_status_reply(struct sup *s, const struct raft_msg *msg)
+{
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if (s->nodes[i].id != msg->from ||
+            msg->u.status_reply.nonce != s->nonce + i) {
+            continue;
+        }
+        s->answered |= 1u << i;
+        if (msg->u.status_reply.role == RAFT_LEADER &&
+            msg->term >= s->round_term) {
+            s->round_leader = msg->from;
+            s->round_term = msg->term;
+        }
+    }
+    uint32_t all = (1u << s->n_nodes) - 1u;
+    if (s->phase == SUP_STARTING && (s->answered & all) == all) {
+        s->phase = SUP_RUNNING;
+        sup_event("all %u nodes are running%s", s->n_nodes,
+                  s->ready_fd < 0 ? "; Ctrl-C stops the cluster" : "");
+        sup_notify_ready(s, "ok");
+    }
+}
+
+void sup_on_udp(struct sup *s)
+{
+    for (int k = 0; k < 64; k++) {
+        size_t len = 0;
+        struct raft_addr from;
+        int rc = udp_recv(s->udp_fd, s->buf, RAFT_DATAGRAM_MAX, &len, &from);
+        if (rc == ERR_AGAIN || rc == ERR_IO) {
+            return;
+        }
+        struct raft_msg msg;
+        if (rc == ERR_OK &&
+            wire_decode(s->buf, len, s->cfg->conf.cluster_id, &msg,
+                        s->scratch) == ERR_OK &&
+            msg.type == MSG_STATUS_REPLY) {
+            sup_on_status_reply(s, &msg);
+        }
+    }
+}
