@@ -1,1 +1,423 @@
-/* Placeholder: being written. */
+/*
+ * The schema of a node's database: DDL, creation, the read-only checks that
+ * decide whether an existing file belongs to this cluster and node, and the
+ * TEXT-or-BLOB binding rule (see storage/schema.h). Nothing here writes to a
+ * database that has not been verified or is not new. Read storage/store.c
+ * next.
+ */
+#include "storage/schema.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/invariant.h"
+
+static const char schema_ddl[] =
+    "CREATE TABLE raft_state("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " current_term INTEGER NOT NULL,"
+    " voted_for INTEGER NULL);"
+    "CREATE TABLE log("
+    " idx INTEGER PRIMARY KEY,"
+    " term INTEGER NOT NULL,"
+    " op TEXT NOT NULL"
+    "  CHECK (op IN ('put','del','cas','noop','config','invalid')),"
+    " key,"
+    " value,"
+    " expected,"
+    " client_id INTEGER,"
+    " seq INTEGER,"
+    " data BLOB NOT NULL);"
+    "CREATE TABLE kv(key PRIMARY KEY NOT NULL, value NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE sessions("
+    " client_id INTEGER PRIMARY KEY,"
+    " seq INTEGER NOT NULL,"
+    " status INTEGER NOT NULL);"
+    "CREATE TABLE meta(name TEXT PRIMARY KEY NOT NULL, value);"
+    "INSERT INTO raft_state(id, current_term, voted_for) VALUES (1, 0, NULL);"
+    "INSERT INTO meta(name, value) VALUES ('applied_index', 0),"
+    " ('snapshot_index', 0), ('snapshot_term', 0);";
+
+/* Every table and the columns the code uses: verify prepares a SELECT of
+ * them, which fails when any is missing. */
+static const char *const schema_probes[] = {
+    "SELECT id, current_term, voted_for FROM raft_state LIMIT 0",
+    "SELECT idx, term, op, key, value, expected, client_id, seq, data"
+    " FROM log LIMIT 0",
+    "SELECT key, value FROM kv LIMIT 0",
+    "SELECT client_id, seq, status FROM sessions LIMIT 0",
+    "SELECT name, value FROM meta LIMIT 0",
+};
+
+/* Maps a failed SQLite call to an ERR_* code and fills errmsg. */
+static int sql_fail(sqlite3 *db, int rc, const char *what,
+                    char errmsg[ERRMSG_LEN])
+{
+    snprintf(errmsg, ERRMSG_LEN, "%s: %s", what, sqlite3_errmsg(db));
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return ERR_CORRUPT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return ERR_BUSY;
+    default:
+        return ERR_IO;
+    }
+}
+
+/* Runs a query returning one integer row. */
+static int query_int(sqlite3 *db, const char *sql, int64_t *out,
+                     char errmsg[ERRMSG_LEN])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return sql_fail(db, rc, sql, errmsg);
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        int err = sql_fail(db, rc, sql, errmsg);
+        sqlite3_finalize(st);
+        return err;
+    }
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return ERR_OK;
+}
+
+int schema_is_empty(sqlite3 *db, bool *empty, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(db != NULL);
+    ASSERT(empty != NULL);
+    int64_t version = 0, n_tables = 0;
+    /* The first read of the header: a file that is not SQLite fails here. */
+    int rc = query_int(db, "PRAGMA user_version", &version, errmsg);
+    if (rc == ERR_OK) {
+        rc = query_int(db, "SELECT count(*) FROM sqlite_master", &n_tables,
+                       errmsg);
+    }
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    *empty = version == 0 && n_tables == 0;
+    return ERR_OK;
+}
+
+int schema_quick_check(sqlite3 *db, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(db != NULL);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return sql_fail(db, rc, "quick_check", errmsg);
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        int err = sql_fail(db, rc, "quick_check", errmsg);
+        sqlite3_finalize(st);
+        return err;
+    }
+    const unsigned char *text = sqlite3_column_text(st, 0);
+    int err = ERR_OK;
+    if (text == NULL || strcmp((const char *)text, "ok") != 0) {
+        snprintf(errmsg, ERRMSG_LEN, "quick_check: %s",
+                 text != NULL ? (const char *)text : "no result");
+        err = ERR_CORRUPT;
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Runs one statement that returns no rows, binding up to two meta values
+ * (name, then a text or an integer value). */
+static int insert_meta(sqlite3 *db, const char *name, const char *text,
+                       int64_t number, char errmsg[ERRMSG_LEN])
+{
+    static const char sql[] = "INSERT INTO meta(name, value) VALUES (?1, ?2)";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = text != NULL ? sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC)
+                          : sqlite3_bind_int64(st, 2, number);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    int err = rc == SQLITE_DONE ? ERR_OK : sql_fail(db, rc, name, errmsg);
+    sqlite3_finalize(st);
+    return err;
+}
+
+int schema_create(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
+                  char errmsg[ERRMSG_LEN])
+{
+    ASSERT(db != NULL);
+    ASSERT(node_id != RAFT_ID_NONE);
+    ASSERT(node_id <= RAFT_ID_MAX);
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016" PRIx64, cluster_id);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return sql_fail(db, rc, "begin", errmsg);
+    }
+    int err = ERR_OK;
+    rc = sqlite3_exec(db, schema_ddl, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        err = sql_fail(db, rc, "creating tables", errmsg);
+    }
+    if (err == ERR_OK) {
+        err = insert_meta(db, "cluster_id", hex, 0, errmsg);
+    }
+    if (err == ERR_OK) {
+        err = insert_meta(db, "node_id", NULL, (int64_t)node_id, errmsg);
+    }
+    if (err == ERR_OK) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+                 SCHEMA_VERSION);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            err = sql_fail(db, rc, "user_version", errmsg);
+        }
+    }
+    if (err == ERR_OK) {
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            return ERR_OK;
+        }
+        err = sql_fail(db, rc, "commit", errmsg);
+    }
+    /* The failure is what we report; a failed rollback changes nothing. */
+    (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return err;
+}
+
+/* Reads meta value `name` into a prepared statement's row; the caller
+ * finalizes *st. Errors: ERR_CORRUPT (absent), ERR_IO. */
+static int meta_row(sqlite3 *db, const char *name, sqlite3_stmt **st,
+                    char errmsg[ERRMSG_LEN])
+{
+    int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = ?1",
+                                -1, st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(*st);
+    }
+    if (rc == SQLITE_ROW) {
+        return ERR_OK;
+    }
+    if (rc == SQLITE_DONE) {
+        snprintf(errmsg, ERRMSG_LEN, "meta value %s is missing", name);
+        return ERR_CORRUPT;
+    }
+    return sql_fail(db, rc, name, errmsg);
+}
+
+int schema_meta_uint(sqlite3 *db, const char *name, uint64_t *out,
+                     char errmsg[ERRMSG_LEN])
+{
+    ASSERT(db != NULL);
+    ASSERT(name != NULL);
+    sqlite3_stmt *st = NULL;
+    int err = meta_row(db, name, &st, errmsg);
+    if (err == ERR_OK) {
+        if (sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+            sqlite3_column_int64(st, 0) < 0) {
+            snprintf(errmsg, ERRMSG_LEN,
+                     "meta value %s is not a non-negative integer", name);
+            err = ERR_CORRUPT;
+        } else {
+            *out = (uint64_t)sqlite3_column_int64(st, 0);
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Parses exactly 16 lower-case hex digits. */
+static bool parse_hex64(const unsigned char *text, int len, uint64_t *out)
+{
+    if (text == NULL || len != 16) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned char c = text[i];
+        int d = c >= '0' && c <= '9' ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
+        if (d < 0) {
+            return false;
+        }
+        v = (v << 4) | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Errors: ERR_CORRUPT, ERR_WRONG_CLUSTER, ERR_IO. */
+static int verify_cluster(sqlite3 *db, uint64_t cluster_id,
+                          char errmsg[ERRMSG_LEN])
+{
+    sqlite3_stmt *st = NULL;
+    int err = meta_row(db, "cluster_id", &st, errmsg);
+    if (err == ERR_OK) {
+        uint64_t stored = 0;
+        if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
+            !parse_hex64(sqlite3_column_text(st, 0),
+                         sqlite3_column_bytes(st, 0), &stored)) {
+            snprintf(errmsg, ERRMSG_LEN,
+                     "meta cluster_id is not 16 hex digits");
+            err = ERR_CORRUPT;
+        } else if (stored != cluster_id) {
+            snprintf(errmsg, ERRMSG_LEN,
+                     "database of cluster %016" PRIx64 ", this is cluster "
+                     "%016" PRIx64,
+                     stored, cluster_id);
+            err = ERR_WRONG_CLUSTER;
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Tables, columns and the raft_state row. Errors: ERR_CORRUPT, ERR_IO. */
+static int verify_tables(sqlite3 *db, char errmsg[ERRMSG_LEN])
+{
+    size_t n = sizeof(schema_probes) / sizeof(schema_probes[0]);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, schema_probes[i], -1, &st, NULL);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK) {
+            int err = sql_fail(db, rc, "missing table or column", errmsg);
+            return err == ERR_IO ? ERR_CORRUPT : err;
+        }
+    }
+    int64_t rows = 0;
+    int err = query_int(db, "SELECT count(*) FROM raft_state WHERE id = 1",
+                        &rows, errmsg);
+    if (err == ERR_OK && rows != 1) {
+        snprintf(errmsg, ERRMSG_LEN, "raft_state has no row");
+        err = ERR_CORRUPT;
+    }
+    return err;
+}
+
+int schema_verify(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
+                  char errmsg[ERRMSG_LEN])
+{
+    ASSERT(db != NULL);
+    int64_t version = 0;
+    int err = query_int(db, "PRAGMA user_version", &version, errmsg);
+    if (err != ERR_OK) {
+        return err;
+    }
+    if (version != SCHEMA_VERSION) {
+        snprintf(errmsg, ERRMSG_LEN, "schema version %" PRId64 ", expected %d",
+                 version, SCHEMA_VERSION);
+        return ERR_WRONG_VERSION;
+    }
+    err = verify_tables(db, errmsg);
+    if (err == ERR_OK) {
+        err = verify_cluster(db, cluster_id, errmsg);
+    }
+    uint64_t stored_node = 0;
+    if (err == ERR_OK) {
+        err = schema_meta_uint(db, "node_id", &stored_node, errmsg);
+    }
+    if (err == ERR_OK && stored_node != node_id) {
+        snprintf(errmsg, ERRMSG_LEN,
+                 "database of node %" PRIu64 ", this is node %" PRIu64,
+                 stored_node, node_id);
+        return ERR_FOREIGN;
+    }
+    const char *const numbers[] = {"applied_index", "snapshot_index",
+                                   "snapshot_term"};
+    for (size_t i = 0; i < 3 && err == ERR_OK; i++) {
+        uint64_t v = 0;
+        err = schema_meta_uint(db, numbers[i], &v, errmsg);
+    }
+    return err;
+}
+
+bool schema_is_text(const uint8_t *bytes, uint32_t len)
+{
+    uint32_t i = 0;
+    while (i < len) {
+        uint8_t c = bytes[i];
+        if (c == 0) {
+            return false;
+        }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t n, cp, min;
+        if ((c & 0xe0) == 0xc0) {
+            n = 1, cp = c & 0x1fu, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, cp = c & 0x0fu, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, cp = c & 0x07u, min = 0x10000;
+        } else {
+            return false; /* A continuation byte, or 0xf8..0xff. */
+        }
+        if (len - i - 1 < n) {
+            return false;
+        }
+        for (uint32_t j = 1; j <= n; j++) {
+            if ((bytes[i + j] & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (bytes[i + j] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+int schema_bind_bytes(sqlite3_stmt *st, int col, const uint8_t *bytes,
+                      uint32_t len)
+{
+    static const char empty[1] = "";
+    ASSERT(st != NULL);
+    ASSERT(bytes != NULL || len == 0);
+    ASSERT(len <= INT32_MAX);
+    if (schema_is_text(bytes, len)) {
+        const char *text = len > 0 ? (const char *)bytes : empty;
+        return sqlite3_bind_text(st, col, text, (int)len, SQLITE_STATIC);
+    }
+    return sqlite3_bind_blob(st, col, bytes, (int)len, SQLITE_STATIC);
+}
+
+int schema_column_bytes(sqlite3_stmt *st, int col, const uint8_t **bytes,
+                        uint32_t *len)
+{
+    ASSERT(st != NULL);
+    int type = sqlite3_column_type(st, col);
+    const void *p;
+    if (type == SQLITE_TEXT) {
+        p = sqlite3_column_text(st, col);
+    } else if (type == SQLITE_BLOB) {
+        p = sqlite3_column_blob(st, col);
+    } else {
+        return ERR_CORRUPT;
+    }
+    int n = sqlite3_column_bytes(st, col);
+    ASSERT(n >= 0);
+    *bytes = p;
+    *len = (uint32_t)n;
+    return ERR_OK;
+}

@@ -1,1 +1,693 @@
-/* Placeholder: being written. */
+/*
+ * A node's durable state in one SQLite file (schema in storage/schema.h):
+ * opening with identity and integrity checks and an exclusive advisory lock,
+ * loading everything at start, one transaction per persisted batch, and the
+ * kv_store_ops the state machine applies through. Statements are prepared
+ * once at open. Every failing SQLite call returns ERR_IO (ERR_CORRUPT for
+ * bad stored data) and keeps its message for store_errmsg. Not pure: this is
+ * where the disk is. Read storage/schema.c for the tables.
+ */
+#include "storage/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/invariant.h"
+#include "storage/schema.h"
+#include "storage/store_int.h"
+
+#define STORE_BUSY_TIMEOUT_MS 1000
+
+static const char *const store_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_HARD_STATE] = "INSERT OR REPLACE INTO raft_state(id, current_term,"
+                      " voted_for) VALUES (1, ?1, ?2)",
+    [ST_LOG_TRUNCATE] = "DELETE FROM log WHERE idx >= ?1",
+    [ST_LOG_INSERT] = "INSERT INTO log(idx, term, op, key, value, expected,"
+                      " client_id, seq, data)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_APPLIED] = "UPDATE meta SET value = ?1 WHERE name = 'applied_index'",
+    [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
+    [ST_KV_PUT] = "INSERT OR REPLACE INTO kv(key, value) VALUES (?1, ?2)",
+    [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
+    [ST_SESSION_GET] = "SELECT seq, status FROM sessions WHERE client_id = ?1",
+    [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
+                       " status) VALUES (?1, ?2, ?3)",
+};
+
+/* Records a failed SQLite call (rc) in s->errmsg. Returns ERR_IO. */
+int store_fail(struct store *s, int rc, const char *what)
+{
+    snprintf(s->errmsg, ERRMSG_LEN, "%s: %s (%d)", what, sqlite3_errmsg(s->db),
+             rc);
+    return ERR_IO;
+}
+
+/* Records corrupt stored data in s->errmsg. Returns ERR_CORRUPT. */
+int store_corrupt(struct store *s, const char *what, uint64_t idx)
+{
+    snprintf(s->errmsg, ERRMSG_LEN, "corrupt: %s (at %" PRIu64 ")", what,
+             idx);
+    return ERR_CORRUPT;
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+    /* reset repeats the step's error, already recorded by the caller. */
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+}
+
+/* Steps statement id, which returns no row (bind errors in bind_rc). */
+static int run(struct store *s, enum store_stmt id, int bind_rc)
+{
+    sqlite3_stmt *st = s->st[id];
+    int rc = bind_rc == SQLITE_OK ? sqlite3_step(st) : bind_rc;
+    int err = rc == SQLITE_DONE ? ERR_OK : store_fail(s, rc, store_sql[id]);
+    stmt_done(st);
+    return err;
+}
+
+/* Ends a failed transaction; the first error is what the caller reports. */
+static void rollback(struct store *s)
+{
+    if (sqlite3_get_autocommit(s->db) == 0) {
+        char saved[ERRMSG_LEN];
+        memcpy(saved, s->errmsg, sizeof(saved));
+        (void)run(s, ST_ROLLBACK, SQLITE_OK);
+        memcpy(s->errmsg, saved, sizeof(saved));
+    }
+}
+
+/* ---- Open ---------------------------------------------------------- */
+
+/* Refuses a missing file in STORE_OPEN_EXISTING mode before anything is
+ * created. Errors: ERR_NOT_FOUND, ERR_IO. */
+static int open_exists(const char *path, int mode, char detail[ERRMSG_LEN])
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        return ERR_OK;
+    }
+    if (errno == ENOENT && mode == STORE_OPEN_EXISTING) {
+        snprintf(detail, ERRMSG_LEN, "no such database");
+        return ERR_NOT_FOUND;
+    }
+    if (errno == ENOENT) {
+        return ERR_OK;
+    }
+    snprintf(detail, ERRMSG_LEN, "stat: %s", strerror(errno));
+    return ERR_IO;
+}
+
+/* Writes our pid into the lock file, for the next one's error message. */
+static int lock_write_pid(int fd)
+{
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        return ERR_IO;
+    }
+    return ERR_OK;
+}
+
+/* Takes an exclusive flock() on "<path>.lock": another raftnode with the
+ * same database fails here, while sqlite3 shell readers, which never touch
+ * that file, are unaffected. The lock file is never removed (removing it
+ * would let two processes lock two different inodes). Errors: ERR_BUSY,
+ * ERR_IO, ERR_NOMEM. */
+static int open_lock(struct store *s, const char *path,
+                     char detail[ERRMSG_LEN])
+{
+    size_t n = strlen(path) + sizeof(".lock");
+    char *lock_path = malloc(n);
+    if (lock_path == NULL) {
+        return ERR_NOMEM;
+    }
+    snprintf(lock_path, n, "%s.lock", path);
+    int fd;
+    do {
+        fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    } while (fd < 0 && errno == EINTR);
+    free(lock_path);
+    if (fd < 0) {
+        snprintf(detail, ERRMSG_LEN, "lock file: %s", strerror(errno));
+        return ERR_IO;
+    }
+    int rc;
+    do {
+        rc = flock(fd, LOCK_EX | LOCK_NB);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+        int err = ERR_IO;
+        if (errno == EWOULDBLOCK) {
+            char pid[32] = "";
+            if (pread(fd, pid, sizeof(pid) - 1, 0) > 0) {
+                pid[strcspn(pid, "\n")] = '\0';
+            }
+            snprintf(detail, ERRMSG_LEN,
+                     "already in use by another process%s%.31s%s",
+                     pid[0] != '\0' ? " (pid " : "", pid,
+                     pid[0] != '\0' ? ")" : "");
+            err = ERR_BUSY;
+        } else {
+            snprintf(detail, ERRMSG_LEN, "lock: %s", strerror(errno));
+        }
+        close(fd);
+        return err;
+    }
+    s->lock_fd = fd;
+    if (lock_write_pid(fd) != ERR_OK) {
+        snprintf(detail, ERRMSG_LEN, "lock file: %s", strerror(errno));
+        return ERR_IO;
+    }
+    return ERR_OK;
+}
+
+/* Opens the connection; reads nothing yet. Errors: ERR_IO, ERR_NOMEM. */
+static int open_db(struct store *s, const char *path, int mode,
+                   char detail[ERRMSG_LEN])
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (mode == STORE_OPEN_CREATE) {
+        flags |= SQLITE_OPEN_CREATE;
+    }
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (s->db == NULL) {
+        return ERR_NOMEM;
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(detail, ERRMSG_LEN, "open: %s", sqlite3_errmsg(s->db));
+        return ERR_IO;
+    }
+    if (sqlite3_db_readonly(s->db, "main") != 0) {
+        snprintf(detail, ERRMSG_LEN, "open: file is read-only");
+        return ERR_IO;
+    }
+    /* Until the file is known to be ours, closing must not checkpoint a
+     * WAL left by someone else into it. */
+    int unused = 0;
+    rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+                           &unused);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(detail, ERRMSG_LEN, "open: %s", sqlite3_errmsg(s->db));
+        return ERR_IO;
+    }
+    return ERR_OK;
+}
+
+/* WAL (readers in the sqlite3 shell never block the node) and fsync on
+ * every commit. Writes the header of a database in another journal mode,
+ * so only for a new or verified file. Errors: ERR_IO. */
+static int open_configure(struct store *s, char detail[ERRMSG_LEN])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
+                                NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    const unsigned char *mode =
+        rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    bool is_wal = mode != NULL && strcmp((const char *)mode, "wal") == 0;
+    sqlite3_finalize(st);
+    if (!is_wal) {
+        snprintf(detail, ERRMSG_LEN, "cannot use WAL journal mode: %s",
+                 sqlite3_errmsg(s->db));
+        return ERR_IO;
+    }
+    rc = sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        int unused = 0;
+        rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
+                               &unused);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(detail, ERRMSG_LEN, "configure: %s", sqlite3_errmsg(s->db));
+        return ERR_IO;
+    }
+    return ERR_OK;
+}
+
+/* Reads (never writes) until the file is known to be this node's, then
+ * configures it; creates the schema in a new file. Errors: those of
+ * schema_verify, ERR_CORRUPT, ERR_IO. */
+static int open_check(struct store *s, uint64_t cluster_id, raft_id node_id,
+                      int mode, char detail[ERRMSG_LEN])
+{
+    bool empty = false;
+    int err = schema_is_empty(s->db, &empty, detail);
+    if (err == ERR_CORRUPT) {
+        char inner[ERRMSG_LEN];
+        memcpy(inner, detail, sizeof(inner));
+        snprintf(detail, ERRMSG_LEN, "not a SQLite database or corrupt (%.200s)",
+                 inner);
+    }
+    if (err != ERR_OK) {
+        return err;
+    }
+    if (empty && mode == STORE_OPEN_EXISTING) {
+        snprintf(detail, ERRMSG_LEN, "empty database, no raft schema");
+        return ERR_CORRUPT;
+    }
+    if (empty) {
+        err = open_configure(s, detail);
+        return err != ERR_OK ? err
+                             : schema_create(s->db, cluster_id, node_id,
+                                             detail);
+    }
+    err = schema_quick_check(s->db, detail);
+    if (err == ERR_OK) {
+        err = schema_verify(s->db, cluster_id, node_id, detail);
+    }
+    return err != ERR_OK ? err : open_configure(s, detail);
+}
+
+/* Prepares every statement once and caches term, last index and applied
+ * index. Errors: ERR_IO, ERR_CORRUPT. */
+static int open_prepare(struct store *s, char detail[ERRMSG_LEN])
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        int rc = sqlite3_prepare_v3(s->db, store_sql[i], -1,
+                                    SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                                    NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(detail, ERRMSG_LEN, "prepare: %s", sqlite3_errmsg(s->db));
+            return ERR_IO;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT coalesce(max(idx), 0),"
+                                " (SELECT current_term FROM raft_state)"
+                                " FROM log",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    int err = ERR_OK;
+    if (rc != SQLITE_ROW) {
+        snprintf(detail, ERRMSG_LEN, "reading log: %s", sqlite3_errmsg(s->db));
+        err = ERR_IO;
+    } else if (sqlite3_column_int64(st, 0) < 0 ||
+               sqlite3_column_int64(st, 1) < 0) {
+        snprintf(detail, ERRMSG_LEN, "negative log index or term");
+        err = ERR_CORRUPT;
+    } else {
+        s->last_index = (raft_index)sqlite3_column_int64(st, 0);
+        s->term = (raft_term)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (err == ERR_OK) {
+        err = schema_meta_uint(s->db, "applied_index", &s->applied, detail);
+    }
+    return err;
+}
+
+int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
+               int mode, struct store **out, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(path != NULL);
+    ASSERT(out != NULL);
+    ASSERT(errmsg != NULL);
+    ASSERT(mode == STORE_OPEN_EXISTING || mode == STORE_OPEN_CREATE);
+    ASSERT(node_id != RAFT_ID_NONE);
+    ASSERT(node_id <= RAFT_ID_MAX);
+    char detail[ERRMSG_LEN] = "";
+    struct store *s = NULL;
+    int err = open_exists(path, mode, detail);
+    if (err != ERR_OK) {
+        goto fail;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->get_buf = malloc(RAFT_VALUE_MAX)) == NULL) {
+        err = ERR_NOMEM;
+        goto fail;
+    }
+    s->lock_fd = -1;
+    err = open_lock(s, path, detail);
+    if (err == ERR_OK) {
+        err = open_db(s, path, mode, detail);
+    }
+    if (err == ERR_OK) {
+        err = open_check(s, cluster_id, node_id, mode, detail);
+    }
+    if (err == ERR_OK) {
+        err = open_prepare(s, detail);
+    }
+    if (err != ERR_OK) {
+        goto fail;
+    }
+    *out = s;
+    return ERR_OK;
+fail:
+    snprintf(errmsg, ERRMSG_LEN, "%s: %.200s", path,
+             detail[0] != '\0' ? detail : err_str(err));
+    store_close(s);
+    return err;
+}
+
+/* Finalizes every statement and closes the connection (an open transaction
+ * is rolled back, as in a crash), then releases the lock. */
+void store_close(struct store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (int i = 0; i < ST__COUNT; i++) {
+        sqlite3_finalize(s->st[i]);
+    }
+    if (s->db != NULL) {
+        int rc = sqlite3_close(s->db);
+        ASSERT(rc == SQLITE_OK); /* Every statement was finalized. */
+    }
+    if (s->lock_fd >= 0) {
+        close(s->lock_fd);
+    }
+    free(s->get_buf);
+    free(s);
+}
+
+const char *store_errmsg(const struct store *s)
+{
+    ASSERT(s != NULL);
+    return s->errmsg;
+}
+
+void store_set_persist_delay_ms(struct store *s, uint32_t ms)
+{
+    ASSERT(s != NULL);
+    s->persist_delay_ms = ms;
+}
+
+/* ---- Persist ------------------------------------------------------- */
+
+/* Binds the readable columns of a normal entry (key, value, expected,
+ * client_id, seq) from its decoded payload; returns the op name. */
+static const char *persist_bind_cmd(sqlite3_stmt *st,
+                                    const struct raft_entry *e, int *rc)
+{
+    struct kv_cmd cmd;
+    if (kv_decode(e->data, e->len, &cmd) != ERR_OK) {
+        return "invalid"; /* Applied as CLIENT_INVALID on every replica. */
+    }
+    *rc = schema_bind_bytes(st, 4, cmd.key, cmd.key_len);
+    if (*rc == SQLITE_OK && cmd.op != KV_OP_DEL) {
+        *rc = schema_bind_bytes(st, 5, cmd.value, cmd.value_len);
+    }
+    if (*rc == SQLITE_OK && cmd.op == KV_OP_CAS) {
+        *rc = schema_bind_bytes(st, 6, cmd.expected, cmd.expected_len);
+    }
+    if (*rc == SQLITE_OK && cmd.client_id != 0) {
+        *rc = sqlite3_bind_int64(st, 7, (int64_t)cmd.client_id);
+        if (*rc == SQLITE_OK) {
+            *rc = sqlite3_bind_int64(st, 8, (int64_t)cmd.seq);
+        }
+    }
+    return kv_op_name(cmd.op);
+}
+
+/* Inserts one entry with its readable columns. Errors: ERR_IO. */
+static int persist_entry(struct store *s, raft_index idx,
+                         const struct raft_entry *e)
+{
+    static const uint8_t empty[1] = {0};
+    ASSERT(e->term >= 1);
+    ASSERT(e->term <= (raft_term)INT64_MAX);
+    ASSERT(e->len <= RAFT_ENTRY_MAX);
+    ASSERT(e->data != NULL || e->len == 0);
+    sqlite3_stmt *st = s->st[ST_LOG_INSERT];
+    int rc = sqlite3_bind_int64(st, 1, (int64_t)idx);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, (int64_t)e->term);
+    }
+    const char *op = "?";
+    switch (e->type) {
+    case RAFT_ENTRY_NOOP:
+        op = "noop";
+        break;
+    case RAFT_ENTRY_CONFIG:
+        op = "config";
+        break;
+    case RAFT_ENTRY_NORMAL:
+        op = rc == SQLITE_OK ? persist_bind_cmd(st, e, &rc) : op;
+        break;
+    default:
+        UNREACHABLE();
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_blob(st, 9, e->len > 0 ? e->data : empty,
+                               (int)e->len, SQLITE_STATIC);
+    }
+    return run(s, ST_LOG_INSERT, rc);
+}
+
+/* What the core promised: entries follow the (truncated) log without a gap
+ * or overlap, never truncate applied entries, and carry no term above the
+ * current one. Returns the log's last index after the batch. */
+static raft_index persist_check(const struct store *s,
+                                const struct store_batch *b, raft_term term)
+{
+    raft_index last = s->last_index;
+    if (b->truncate_from != 0) {
+        ASSERT(b->truncate_from > s->applied);
+        if (b->truncate_from <= last) {
+            last = b->truncate_from - 1;
+        }
+    }
+    if (b->n_entries == 0) {
+        return last;
+    }
+    ASSERT(b->entries != NULL);
+    ASSERT(b->entries_first_index >= 1);
+    ASSERT(last == 0 || b->entries_first_index == last + 1);
+    for (size_t i = 0; i < b->n_entries; i++) {
+        ASSERT(b->entries[i].term <= term);
+        ASSERT(i == 0 || b->entries[i].term >= b->entries[i - 1].term);
+    }
+    return b->entries_first_index + b->n_entries - 1;
+}
+
+/* Sleeps ms milliseconds (the disk-stall fault), across signals. */
+static void persist_stall(uint32_t ms)
+{
+    struct timespec left = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
+}
+
+/* Hard state, truncation and entries in one transaction, durable on return
+ * (WAL with synchronous=FULL fsyncs at COMMIT). Errors: ERR_IO. */
+int store_persist(struct store *s, const struct store_batch *b)
+{
+    ASSERT(s != NULL);
+    ASSERT(b != NULL);
+    ASSERT(!s->in_txn);
+    if (!b->has_hard_state && b->truncate_from == 0 && b->n_entries == 0) {
+        return ERR_OK;
+    }
+    raft_term term = b->has_hard_state ? b->term : s->term;
+    ASSERT(term >= s->term);
+    ASSERT(term <= (raft_term)INT64_MAX);
+    raft_index new_last = persist_check(s, b, term);
+    if (s->persist_delay_ms > 0) {
+        persist_stall(s->persist_delay_ms);
+    }
+    int err = run(s, ST_BEGIN, SQLITE_OK);
+    if (err == ERR_OK && b->has_hard_state) {
+        sqlite3_stmt *st = s->st[ST_HARD_STATE];
+        int rc = sqlite3_bind_int64(st, 1, (int64_t)b->term);
+        if (rc == SQLITE_OK && b->voted_for != RAFT_ID_NONE) {
+            rc = sqlite3_bind_int64(st, 2, (int64_t)b->voted_for);
+        }
+        err = run(s, ST_HARD_STATE, rc);
+    }
+    if (err == ERR_OK && b->truncate_from != 0) {
+        int rc = sqlite3_bind_int64(s->st[ST_LOG_TRUNCATE], 1,
+                                    (int64_t)b->truncate_from);
+        err = run(s, ST_LOG_TRUNCATE, rc);
+    }
+    for (size_t i = 0; err == ERR_OK && i < b->n_entries; i++) {
+        err = persist_entry(s, b->entries_first_index + i, &b->entries[i]);
+    }
+    if (err == ERR_OK) {
+        err = run(s, ST_COMMIT, SQLITE_OK);
+    }
+    if (err != ERR_OK) {
+        rollback(s);
+        return err;
+    }
+    s->term = term;
+    s->last_index = new_last;
+    return ERR_OK;
+}
+
+/* ---- kv_store_ops -------------------------------------------------- */
+
+static int kv_begin(void *ctx)
+{
+    struct store *s = ctx;
+    ASSERT(!s->in_txn);
+    int err = run(s, ST_BEGIN, SQLITE_OK);
+    s->in_txn = err == ERR_OK;
+    return err;
+}
+
+/* Records applied_index and commits, so an entry is applied exactly once
+ * across restarts (DESIGN.md "Durable state"). */
+static int kv_commit(void *ctx, raft_index applied_index)
+{
+    struct store *s = ctx;
+    ASSERT(s->in_txn);
+    ASSERT(applied_index >= s->applied);
+    ASSERT(applied_index <= s->last_index); /* Applied only once durable. */
+    int rc = sqlite3_bind_int64(s->st[ST_APPLIED], 1, (int64_t)applied_index);
+    int err = run(s, ST_APPLIED, rc);
+    if (err == ERR_OK && sqlite3_changes(s->db) != 1) {
+        err = store_corrupt(s, "meta has no applied_index", applied_index);
+    }
+    if (err == ERR_OK) {
+        err = run(s, ST_COMMIT, SQLITE_OK);
+    }
+    if (err != ERR_OK) {
+        rollback(s);
+    } else {
+        s->applied = applied_index;
+    }
+    s->in_txn = false;
+    return err;
+}
+
+static int kv_get(void *ctx, const uint8_t *key, uint32_t key_len,
+                  const uint8_t **value, uint32_t *value_len)
+{
+    struct store *s = ctx;
+    ASSERT(key_len <= RAFT_KEY_MAX);
+    sqlite3_stmt *st = s->st[ST_KV_GET];
+    int rc = schema_bind_bytes(st, 1, key, key_len);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    int err = ERR_OK;
+    if (rc == SQLITE_DONE) {
+        err = ERR_NOT_FOUND;
+    } else if (rc != SQLITE_ROW) {
+        err = store_fail(s, rc, "kv get");
+    } else {
+        const uint8_t *bytes = NULL;
+        uint32_t len = 0;
+        if (schema_column_bytes(st, 0, &bytes, &len) != ERR_OK ||
+            len > RAFT_VALUE_MAX) {
+            err = store_corrupt(s, "kv value type or size", len);
+        } else {
+            if (len > 0) {
+                memcpy(s->get_buf, bytes, len);
+            }
+            *value = s->get_buf;
+            *value_len = len;
+        }
+    }
+    stmt_done(st);
+    return err;
+}
+
+static int kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
+                  const uint8_t *value, uint32_t value_len)
+{
+    struct store *s = ctx;
+    ASSERT(s->in_txn);
+    ASSERT(key_len >= 1);
+    ASSERT(key_len <= RAFT_KEY_MAX);
+    ASSERT(value_len <= RAFT_VALUE_MAX);
+    sqlite3_stmt *st = s->st[ST_KV_PUT];
+    int rc = schema_bind_bytes(st, 1, key, key_len);
+    if (rc == SQLITE_OK) {
+        rc = schema_bind_bytes(st, 2, value, value_len);
+    }
+    return run(s, ST_KV_PUT, rc);
+}
+
+static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
+{
+    struct store *s = ctx;
+    ASSERT(s->in_txn);
+    ASSERT(key_len <= RAFT_KEY_MAX);
+    int rc = schema_bind_bytes(s->st[ST_KV_DEL], 1, key, key_len);
+    return run(s, ST_KV_DEL, rc);
+}
+
+static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
+                          uint8_t *status)
+{
+    struct store *s = ctx;
+    sqlite3_stmt *st = s->st[ST_SESSION_GET];
+    int rc = sqlite3_bind_int64(st, 1, (int64_t)client_id);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    int err = ERR_OK;
+    if (rc == SQLITE_DONE) {
+        err = ERR_NOT_FOUND;
+    } else if (rc != SQLITE_ROW) {
+        err = store_fail(s, rc, "session get");
+    } else {
+        int64_t stored_status = sqlite3_column_int64(st, 1);
+        if (stored_status < 0 || stored_status > UINT8_MAX) {
+            err = store_corrupt(s, "session status", client_id);
+        } else {
+            *seq = (uint64_t)sqlite3_column_int64(st, 0);
+            *status = (uint8_t)stored_status;
+        }
+    }
+    stmt_done(st);
+    return err;
+}
+
+static int kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
+                          uint8_t status)
+{
+    struct store *s = ctx;
+    ASSERT(s->in_txn);
+    sqlite3_stmt *st = s->st[ST_SESSION_PUT];
+    int rc = sqlite3_bind_int64(st, 1, (int64_t)client_id);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, (int64_t)seq);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int(st, 3, status);
+    }
+    return run(s, ST_SESSION_PUT, rc);
+}
+
+const struct kv_store_ops *store_kv_ops(void)
+{
+    static const struct kv_store_ops ops = {
+        .begin = kv_begin,
+        .commit = kv_commit,
+        .get = kv_get,
+        .put = kv_put,
+        .del = kv_del,
+        .session_get = kv_session_get,
+        .session_put = kv_session_put,
+    };
+    return &ops;
+}

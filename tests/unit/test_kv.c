@@ -139,6 +139,15 @@ static void test_kv_del_removes_and_absent_is_ok(void **state)
     r = apply(f, KV_OP_DEL, 0, 0, "k", NULL, NULL);
     assert_int_equal(r.status, CLIENT_OK);
     assert_int_equal(mem_kv_count(&f->kv), 0);
+    /* A store whose del reports the absence is fine too. */
+    struct kv_cmd c = make_cmd(KV_OP_DEL, 0, 0, "k", NULL, NULL);
+    assert_int_equal(kv_encode(&c, f->buf, BUF_CAP, &f->len), ERR_OK);
+    assert_int_equal(mem_kv_ops()->begin(&f->kv), ERR_OK);
+    mem_kv_fail_next(&f->kv, ERR_NOT_FOUND);
+    assert_int_equal(kv_apply(mem_kv_ops(), &f->kv, f->buf, f->len, &r),
+                     ERR_OK);
+    assert_int_equal(r.status, CLIENT_OK);
+    mem_kv_rollback(&f->kv);
 }
 
 /* CAS swaps only when the current value equals expected. */

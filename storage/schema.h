@@ -1,0 +1,77 @@
+/*
+ * The SQLite schema of a node's database (DESIGN.md "Durable state"): the
+ * DDL, its version (PRAGMA user_version), creation, the read-only checks
+ * that decide whether an existing file is ours, and the TEXT-or-BLOB rule
+ * for keys and values. Read storage/schema.c next, then storage/store.c.
+ *
+ * Tables (names and the listed columns are a public interface):
+ *   raft_state(id = 1, current_term, voted_for NULL when none)
+ *   log(idx, term, op, key, value, expected, client_id, seq, data)
+ *       op is put/del/cas/noop/config, or invalid for a normal entry whose
+ *       payload does not decode; key/value/expected/client_id/seq are for
+ *       reading only; data is the exact payload, the one source for reload.
+ *   kv(key, value)               the applied state machine
+ *   sessions(client_id, seq, status)
+ *   meta(name, value)            cluster_id (16 lower-case hex digits, as
+ *                                text: SQLite integers are signed), node_id,
+ *                                applied_index, snapshot_index, snapshot_term
+ * uint64 client ids are stored as the int64 of the same bits.
+ *
+ * The TEXT-or-BLOB rule: bytes that are valid UTF-8 without NUL are bound
+ * as TEXT, anything else as BLOB, on every write and every lookup, so the
+ * same bytes always have the same SQLite type (TEXT 'a' and BLOB x'61' are
+ * different keys to SQLite).
+ */
+#ifndef RAFT_STORAGE_SCHEMA_H
+#define RAFT_STORAGE_SCHEMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "common/err.h"
+#include "common/types.h"
+
+#define SCHEMA_VERSION 1
+
+/* True when db has no schema at all (user_version 0, no tables): a new
+ * file. Reads only. Errors: ERR_CORRUPT (not a database), ERR_IO. */
+int schema_is_empty(sqlite3 *db, bool *empty, char errmsg[ERRMSG_LEN]);
+
+/* Runs PRAGMA quick_check (reads only). Errors: ERR_CORRUPT, ERR_IO. */
+int schema_quick_check(sqlite3 *db, char errmsg[ERRMSG_LEN]);
+
+/* Creates every table and the initial rows in one transaction: term 0, no
+ * vote, applied and snapshot 0, this cluster and node. Errors: ERR_IO. */
+int schema_create(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
+                  char errmsg[ERRMSG_LEN]);
+
+/* Decides, reading only, whether db is this node's database. Errors:
+ * ERR_WRONG_VERSION (user_version), ERR_CORRUPT (a table, column, row or
+ * meta value missing or malformed), ERR_WRONG_CLUSTER, ERR_FOREIGN (another
+ * node id), ERR_IO. */
+int schema_verify(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
+                  char errmsg[ERRMSG_LEN]);
+
+/* Reads an integer meta value (>= 0). Errors: ERR_CORRUPT (missing, not an
+ * integer, negative), ERR_IO. */
+int schema_meta_uint(sqlite3 *db, const char *name, uint64_t *out,
+                     char errmsg[ERRMSG_LEN]);
+
+/* True when bytes are valid UTF-8 (no overlong forms, no surrogates, at
+ * most U+10FFFF) and contain no NUL: they are stored as TEXT. */
+bool schema_is_text(const uint8_t *bytes, uint32_t len);
+
+/* Binds bytes to parameter col as TEXT or BLOB by the rule above (never as
+ * NULL, even when empty). The bytes must outlive the statement's step.
+ * Returns a SQLite result code. */
+int schema_bind_bytes(sqlite3_stmt *st, int col, const uint8_t *bytes,
+                      uint32_t len);
+
+/* Reads a TEXT or BLOB column's bytes (borrowed until the next step or
+ * reset). Errors: ERR_CORRUPT (NULL, integer or real). */
+int schema_column_bytes(sqlite3_stmt *st, int col, const uint8_t **bytes,
+                        uint32_t *len);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * Loading a node's durable state at start (storage/store.h store_load): hard
+ * state, snapshot metadata, applied index and every log entry from its data
+ * column, in one read transaction, with strict checks (contiguous indexes,
+ * ordered terms, payloads that match their readable op). Reads only. Read
+ * storage/store.c for the writes.
+ */
+#include "storage/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/invariant.h"
+#include "storage/schema.h"
+#include "storage/store_int.h"
+
+/* Reads term and vote. Errors: ERR_CORRUPT, ERR_IO. */
+static int load_hard_state(struct store *s, struct store_loaded *l)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT current_term, voted_for FROM"
+                                " raft_state WHERE id = 1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    int err = ERR_OK;
+    if (rc != SQLITE_ROW) {
+        err = rc == SQLITE_DONE ? store_corrupt(s, "raft_state has no row", 0)
+                                : store_fail(s, rc, "reading raft_state");
+    } else {
+        int64_t term = sqlite3_column_int64(st, 0);
+        bool no_vote = sqlite3_column_type(st, 1) == SQLITE_NULL;
+        int64_t vote = sqlite3_column_int64(st, 1);
+        if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || term < 0) {
+            err = store_corrupt(s, "raft_state current_term", 0);
+        } else if (!no_vote && (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
+                                vote < 1 || vote > RAFT_ID_MAX)) {
+            err = store_corrupt(s, "raft_state voted_for", 0);
+        } else {
+            l->term = (raft_term)term;
+            l->voted_for = no_vote ? RAFT_ID_NONE : (raft_id)vote;
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* The entry type a row's op names, checked against its payload: a normal
+ * op must decode to that op, "invalid" must not decode. Errors:
+ * ERR_CORRUPT. */
+static int load_entry_type(const char *op, const uint8_t *data, uint32_t len,
+                           uint8_t *type)
+{
+    if (strcmp(op, "noop") == 0) {
+        *type = RAFT_ENTRY_NOOP;
+        return ERR_OK;
+    }
+    if (strcmp(op, "config") == 0) {
+        *type = RAFT_ENTRY_CONFIG;
+        return ERR_OK;
+    }
+    struct kv_cmd cmd;
+    bool decodes = kv_decode(data, len, &cmd) == ERR_OK;
+    bool is_invalid = strcmp(op, "invalid") == 0;
+    if (is_invalid ? decodes
+                   : !decodes || strcmp(kv_op_name(cmd.op), op) != 0) {
+        return ERR_CORRUPT;
+    }
+    *type = RAFT_ENTRY_NORMAL;
+    return ERR_OK;
+}
+
+/* Where load_log_row copies payloads: a block sized from the same read
+ * transaction's sum(length(data)). */
+struct load_block {
+    uint8_t *bytes;
+    size_t used;
+    size_t size;
+};
+
+/* Checks one log row (idx, term, op, data) against the previous one and
+ * copies it into e and the block. Errors: ERR_CORRUPT. */
+static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
+                        raft_term prev_term, raft_term current_term,
+                        struct raft_entry *e, struct load_block *block)
+{
+    if (sqlite3_column_int64(st, 0) != (int64_t)idx) {
+        return store_corrupt(s, "gap in log indexes", idx);
+    }
+    int64_t term = sqlite3_column_int64(st, 1);
+    if (sqlite3_column_type(st, 1) != SQLITE_INTEGER || term < 1 ||
+        (raft_term)term < prev_term || (raft_term)term > current_term) {
+        return store_corrupt(s, "log term out of order", idx);
+    }
+    const unsigned char *op = sqlite3_column_text(st, 2);
+    int type_data = sqlite3_column_type(st, 3);
+    const uint8_t *data = sqlite3_column_blob(st, 3);
+    int len = sqlite3_column_bytes(st, 3);
+    if (op == NULL || type_data != SQLITE_BLOB || len > RAFT_ENTRY_MAX ||
+        (size_t)len > block->size - block->used) {
+        return store_corrupt(s, "log row op or data", idx);
+    }
+    uint8_t type = 0;
+    if (load_entry_type((const char *)op, data, (uint32_t)len, &type) !=
+        ERR_OK) {
+        return store_corrupt(s, "log data does not match its op", idx);
+    }
+    uint8_t *copy = block->bytes + block->used;
+    if (len > 0) {
+        memcpy(copy, data, (size_t)len);
+    }
+    block->used += (size_t)len;
+    e->term = (raft_term)term;
+    e->type = type;
+    e->len = (uint32_t)len;
+    e->data = copy;
+    return ERR_OK;
+}
+
+/* Sizes the log: row count, payload bytes, first index. */
+static int load_log_size(struct store *s, size_t *n, size_t *bytes,
+                         raft_index *first)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT count(*), coalesce(sum(length(data)),"
+                                " 0), coalesce(min(idx), 0) FROM log",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    int err = ERR_OK;
+    if (rc != SQLITE_ROW) {
+        err = store_fail(s, rc, "sizing log");
+    } else {
+        int64_t count = sqlite3_column_int64(st, 0);
+        int64_t total = sqlite3_column_int64(st, 1);
+        int64_t min = sqlite3_column_int64(st, 2);
+        if (count < 0 || total < 0 || min < 0 || (count > 0 && min < 1)) {
+            err = store_corrupt(s, "log size", 0);
+        } else {
+            *n = (size_t)count;
+            *bytes = (size_t)total;
+            *first = (raft_index)min;
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Reads every log row in index order. Errors: ERR_CORRUPT, ERR_NOMEM,
+ * ERR_IO. */
+static int load_log(struct store *s, struct store_loaded *l)
+{
+    size_t n = 0, bytes = 0;
+    raft_index first = 0;
+    int err = load_log_size(s, &n, &bytes, &first);
+    if (err != ERR_OK || n == 0) {
+        return err;
+    }
+    l->entries = calloc(n, sizeof(*l->entries));
+    l->data_block = malloc(bytes > 0 ? bytes : 1);
+    if (l->entries == NULL || l->data_block == NULL) {
+        return ERR_NOMEM;
+    }
+    struct load_block block = {l->data_block, 0, bytes};
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT idx, term, op, data FROM log"
+                                " ORDER BY idx",
+                                -1, &st, NULL);
+    size_t i = 0;
+    raft_term prev_term = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (i == n) {
+            err = store_corrupt(s, "log changed while loading", first + i);
+            break;
+        }
+        err = load_log_row(s, st, first + i, prev_term, l->term,
+                           &l->entries[i], &block);
+        if (err != ERR_OK) {
+            break;
+        }
+        prev_term = l->entries[i].term;
+        i++;
+        rc = SQLITE_OK;
+    }
+    if (err == ERR_OK && rc != SQLITE_DONE) {
+        err = store_fail(s, rc, "reading log");
+    } else if (err == ERR_OK && i != n) {
+        err = store_corrupt(s, "log changed while loading", first + i);
+    }
+    sqlite3_finalize(st);
+    l->first_index = first;
+    l->n_entries = i;
+    return err;
+}
+
+/* Reads applied and snapshot metadata and checks them against the log. */
+static int load_meta(struct store *s, struct store_loaded *l)
+{
+    char detail[ERRMSG_LEN] = "";
+    int err = schema_meta_uint(s->db, "applied_index", &l->applied, detail);
+    if (err == ERR_OK) {
+        err = schema_meta_uint(s->db, "snapshot_index", &l->snapshot_index,
+                               detail);
+    }
+    if (err == ERR_OK) {
+        err = schema_meta_uint(s->db, "snapshot_term", &l->snapshot_term,
+                               detail);
+    }
+    if (err != ERR_OK) {
+        snprintf(s->errmsg, ERRMSG_LEN, "%s", detail);
+        return err;
+    }
+    if (l->snapshot_index == 0 && l->snapshot_term != 0) {
+        return store_corrupt(s, "snapshot term without index", 0);
+    }
+    return ERR_OK;
+}
+
+/* Cross-checks: no gap between snapshot and log; applied entries exist. */
+static int load_check(struct store *s, struct store_loaded *l)
+{
+    raft_index last = l->n_entries > 0 ? l->first_index + l->n_entries - 1
+                                       : l->snapshot_index;
+    if (l->n_entries > 0 && l->first_index > l->snapshot_index + 1) {
+        return store_corrupt(s, "gap between snapshot and log",
+                             l->first_index);
+    }
+    if (l->n_entries == 0) {
+        l->first_index = l->snapshot_index + 1;
+    }
+    if (l->applied > last && l->applied > l->snapshot_index) {
+        return store_corrupt(s, "applied index beyond the log", l->applied);
+    }
+    return ERR_OK;
+}
+
+int store_load(struct store *s, struct store_loaded *out)
+{
+    ASSERT(s != NULL);
+    ASSERT(out != NULL);
+    ASSERT(!s->in_txn);
+    struct store_loaded l;
+    memset(&l, 0, sizeof(l));
+    /* One read transaction: every query sees the same snapshot, even with
+     * a sqlite3 shell writing meanwhile. */
+    int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return store_fail(s, rc, "begin load");
+    }
+    int err = load_hard_state(s, &l);
+    if (err == ERR_OK) {
+        err = load_meta(s, &l);
+    }
+    if (err == ERR_OK) {
+        err = load_log(s, &l);
+    }
+    if (err == ERR_OK) {
+        err = load_check(s, &l);
+    }
+    rc = sqlite3_exec(s->db, err == ERR_OK ? "COMMIT" : "ROLLBACK", NULL,
+                      NULL, NULL);
+    if (err == ERR_OK && rc != SQLITE_OK) {
+        err = store_fail(s, rc, "end load");
+    }
+    if (err != ERR_OK) {
+        store_loaded_free(&l);
+        return err;
+    }
+    *out = l;
+    return ERR_OK;
+}
+
+void store_loaded_free(struct store_loaded *loaded)
+{
+    if (loaded == NULL) {
+        return;
+    }
+    free(loaded->entries);
+    free(loaded->data_block);
+    memset(loaded, 0, sizeof(*loaded));
+}
