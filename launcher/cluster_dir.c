@@ -428,6 +428,16 @@ int cdir_lock_launcher(const struct cdir *d, int *fd, pid_t *holder,
     return rc;
 }
 
+int cdir_lock_write_pid(int fd, pid_t pid)
+{
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+        return ERR_IO;
+    }
+    return ERR_OK;
+}
+
 pid_t cdir_launcher_running(const struct cdir *d)
 {
     char path[CDIR_PATH_MAX];

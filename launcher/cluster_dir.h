@@ -72,6 +72,10 @@ pid_t cdir_node_running(const struct cdir *d, raft_id id);
 int cdir_lock_launcher(const struct cdir *d, int *fd, pid_t *holder,
                        char errmsg[ERRMSG_LEN]);
 
+/* Writes pid into the locked launcher.pid (fd from cdir_lock_launcher; the
+ * file is rewritten in place: replacing it would drop the lock). */
+int cdir_lock_write_pid(int fd, pid_t pid);
+
 /* The running launcher's pid (its lock is held), or 0 when none. */
 pid_t cdir_launcher_running(const struct cdir *d);
 

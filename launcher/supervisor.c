@@ -474,7 +474,7 @@ static int sup_setup_nodes(struct sup *s, char errmsg[ERRMSG_LEN])
 static void sup_remove_fresh(const struct sup *s)
 {
     static const char *const suffixes[] = {".db", ".db-wal", ".db-shm",
-                                           ".db-journal"};
+                                           ".db-journal", ".db.lock"};
     char path[CDIR_PATH_MAX];
     for (uint32_t i = 0; i < s->n_nodes; i++) {
         for (size_t k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]); k++) {
@@ -534,7 +534,7 @@ static void sup_init(struct sup *s, const struct supervisor_config *cfg)
 
 static int sup_start_all(struct sup *s, char errmsg[ERRMSG_LEN])
 {
-    if (cdir_pid_write(&s->cfg->dir, "launcher.pid", getpid()) != ERR_OK) {
+    if (cdir_lock_write_pid(s->cfg->lock_fd, getpid()) != ERR_OK) {
         snprintf(errmsg, ERRMSG_LEN, "cannot write launcher.pid");
         return ERR_IO;
     }

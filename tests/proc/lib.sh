@@ -1,0 +1,101 @@
+# Helpers for the process tests: each test sources this file with the
+# raftctl binary as $1 and a port base of its own, gets a fresh mktemp
+# directory, and on exit stops only what it started (raftctl down, then the
+# launcher pid it recorded and the node pids of its own directory).
+# Conditions are polled with generous deadlines; nothing sleeps and asserts.
+
+set -u
+
+RAFTCTL=${1:?usage: test.sh path/to/raftctl}
+PROC_NAME=$(basename "$0" .sh)
+DIR=$(mktemp -d "/tmp/raft-${PROC_NAME}.XXXXXX")
+LAUNCHER_PID=""
+
+proc_cleanup() {
+    "$RAFTCTL" -d "$DIR" down >/dev/null 2>&1
+    if [ -n "$LAUNCHER_PID" ] && kill -0 "$LAUNCHER_PID" 2>/dev/null; then
+        kill -9 "$LAUNCHER_PID" 2>/dev/null
+    fi
+    for f in "$DIR"/node*.pid; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$DIR/"; then
+            kill -9 "$pid" 2>/dev/null
+        fi
+    done
+    if [ "${PROC_KEEP:-}" = "" ]; then
+        rm -rf "$DIR"
+    fi
+}
+trap proc_cleanup EXIT
+
+fail() {
+    echo "FAIL ($PROC_NAME): $*" >&2
+    echo "--- status:" >&2
+    "$RAFTCTL" -d "$DIR" status >&2 2>&1
+    for f in "$DIR"/launcher.log; do
+        [ -f "$f" ] && { echo "--- $f (tail):" >&2; tail -20 "$f" >&2; }
+    done
+    exit 1
+}
+
+ctl() {
+    "$RAFTCTL" -d "$DIR" "$@"
+}
+
+# up_detached PORT_BASE [more up options]: starts the cluster, records the
+# launcher pid for the cleanup.
+up_detached() {
+    local port=$1
+    shift
+    ctl up --detach --port "$port" "$@" >/dev/null || fail "up --detach failed"
+    LAUNCHER_PID=$(cat "$DIR/launcher.pid")
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+wait_until() {
+    local secs=$1 what=$2
+    shift 2
+    local deadline=$(($(date +%s%N) / 1000000 + secs * 1000))
+    while [ $(($(date +%s%N) / 1000000)) -lt $deadline ]; do
+        if "$@"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "timed out after ${secs}s waiting for: $what"
+}
+
+# status_py EXPR: evaluates a python expression over d = status --json.
+status_py() {
+    ctl status --json 2>/dev/null | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+alive = [n for n in d if n['alive']]
+leaders = [n for n in alive if n['role'] == 'leader']
+by_id = {n['id']: n for n in d}
+print($1)
+"
+}
+
+# The id of the leader with the highest term among the live nodes, or
+# nothing when no node says it leads.
+leader_id() {
+    status_py "max(leaders, key=lambda n: n['term'])['id'] if leaders else ''"
+}
+
+has_one_leader() {
+    [ "$(status_py "len(leaders)")" = 1 ]
+}
+
+# A leader other than $1 exists.
+has_new_leader() {
+    local l
+    l=$(leader_id)
+    [ -n "$l" ] && [ "$l" != "$1" ]
+}
+
+# A live follower id (not the leader).
+follower_id() {
+    status_py "[n['id'] for n in alive if n['role'] != 'leader'][0]"
+}
