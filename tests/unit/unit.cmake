@@ -7,3 +7,4 @@ raft_unit_test(test_netem SOURCES tests/unit/test_netem.c node/netem.c LIBS raft
 raft_unit_test(test_wire SOURCES tests/unit/test_wire.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_wire_decode SOURCES tests/unit/test_wire_decode.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_conf SOURCES tests/unit/test_conf.c LIBS common)
+raft_unit_test(test_client SOURCES tests/unit/test_client.c LIBS client)

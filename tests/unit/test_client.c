@@ -1,0 +1,333 @@
+/*
+ * Unit tests of common/client.c: the session state machine driven with
+ * explicit times (no sleeps). Three fake members are UDP sockets on
+ * loopback; what the session sends is read from them, and replies are fed
+ * to client_session_on_reply() directly. Checks: retries keep the same
+ * (client_id, seq), hints are followed, "no leader" backs off, timeouts
+ * rotate, the deadline ends the request, limits are inclusive.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "common/client.h"
+#include "common/udp.h"
+#include "common/wire.h"
+
+#define N_MEMBERS 3
+#define CLUSTER_ID 0x1234abcdULL
+#define T0 100000u /* An arbitrary start time, in ms. */
+
+struct fixture {
+    int member_fd[N_MEMBERS];
+    int client_fd;
+    struct conf conf;
+    struct client_session s;
+    uint8_t buf[RAFT_DATAGRAM_MAX];
+    struct wire_scratch scratch;
+    struct client_request req;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    char errmsg[ERRMSG_LEN];
+    f->conf.cluster_id = CLUSTER_ID;
+    f->conf.n_members = N_MEMBERS;
+    for (int i = 0; i < N_MEMBERS; i++) {
+        assert_int_equal(udp_open(NULL, &f->member_fd[i], errmsg), ERR_OK);
+        struct sockaddr_in sin;
+        socklen_t len = sizeof(sin);
+        assert_int_equal(
+            getsockname(f->member_fd[i], (struct sockaddr *)&sin, &len), 0);
+        f->conf.members[i].id = (raft_id)(i + 1);
+        snprintf(f->conf.members[i].host, sizeof(f->conf.members[i].host),
+                 "127.0.0.1");
+        f->conf.members[i].port = ntohs(sin.sin_port);
+    }
+    struct raft_addr first;
+    assert_int_equal(udp_resolve("127.0.0.1", f->conf.members[0].port, &first,
+                                 errmsg),
+                     ERR_OK);
+    assert_int_equal(udp_open_client(&first, &f->client_fd, errmsg), ERR_OK);
+    assert_int_equal(
+        client_session_init(&f->s, &f->conf, f->client_fd, errmsg), ERR_OK);
+    f->s.leader = 0; /* Start at member 1, whatever the random id says. */
+    f->req.op = CLIENT_PUT;
+    f->req.key = (const uint8_t *)"k";
+    f->req.key_len = 1;
+    f->req.value = (const uint8_t *)"v";
+    f->req.value_len = 1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    client_session_close(&f->s);
+    udp_close(f->client_fd);
+    for (int i = 0; i < N_MEMBERS; i++) {
+        udp_close(f->member_fd[i]);
+    }
+    free(f);
+    return 0;
+}
+
+/* The datagram member i received, decoded; fails when there is none.
+ * Loopback delivery happens inside sendto(), so the poll never waits in
+ * practice; its timeout only guards against a hang. */
+static struct raft_msg recv_at(struct fixture *f, int i)
+{
+    struct pollfd pfd = {.fd = f->member_fd[i], .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    size_t len = 0;
+    struct raft_addr from;
+    assert_int_equal(udp_recv(f->member_fd[i], f->buf, sizeof(f->buf), &len,
+                              &from),
+                     ERR_OK);
+    struct raft_msg msg;
+    assert_int_equal(wire_decode(f->buf, len, CLUSTER_ID, &msg, &f->scratch),
+                     ERR_OK);
+    assert_int_equal(msg.type, MSG_CLIENT);
+    return msg;
+}
+
+/* True when no member has a datagram waiting. */
+static bool nothing_sent(struct fixture *f)
+{
+    for (int i = 0; i < N_MEMBERS; i++) {
+        size_t len = 0;
+        struct raft_addr from;
+        if (udp_recv(f->member_fd[i], f->buf, sizeof(f->buf), &len, &from) !=
+            ERR_AGAIN) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static struct msg_client_reply reply_for(const struct client_session *s,
+                                         uint8_t status, raft_id hint)
+{
+    struct msg_client_reply r;
+    memset(&r, 0, sizeof(r));
+    r.client_id = s->client_id;
+    r.seq = s->seq;
+    r.status = status;
+    r.leader_hint = hint;
+    return r;
+}
+
+/* A timed-out attempt goes to the next member with the same (client_id,
+ * seq): the leader's session table relies on it to apply a write once. */
+static void test_client_retry_keeps_client_id_and_seq(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    struct raft_msg first = recv_at(f, 0);
+    assert_int_equal(first.to, 1);
+    assert_int_not_equal(first.u.client.client_id, 0);
+    uint64_t next = client_session_next_ms(&f->s);
+    assert_int_equal(next, T0 + CLIENT_ATTEMPT_MS_MIN);
+    client_session_on_timeout(&f->s, next - 1);
+    assert_true(nothing_sent(f));
+    client_session_on_timeout(&f->s, next);
+    struct raft_msg second = recv_at(f, 1);
+    assert_int_equal(second.to, 2);
+    assert_int_equal(second.u.client.client_id, first.u.client.client_id);
+    assert_int_equal(second.u.client.seq, first.u.client.seq);
+    assert_int_equal(second.u.client.key_len, 1);
+    assert_memory_equal(second.u.client.key, "k", 1);
+    /* The attempt timeout doubles after a timeout. */
+    assert_int_equal(client_session_next_ms(&f->s),
+                     next + 2 * CLIENT_ATTEMPT_MS_MIN);
+}
+
+/* NOT_LEADER with a hint sends to the hinted member at once. */
+static void test_client_follows_leader_hint(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    (void)recv_at(f, 0);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_NOT_LEADER, 3);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
+    struct raft_msg msg = recv_at(f, 2);
+    assert_int_equal(msg.to, 3);
+    assert_false(client_session_done(&f->s));
+}
+
+/* NOT_LEADER without a hint (an election is running): pause, then try the
+ * next member, rather than spin. */
+static void test_client_no_hint_backs_off(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    (void)recv_at(f, 0);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_NOT_LEADER, 0);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
+    assert_true(nothing_sent(f));
+    assert_int_equal(client_session_next_ms(&f->s), T0 + 1 + CLIENT_BACKOFF_MS);
+    client_session_on_timeout(&f->s, T0 + 1 + CLIENT_BACKOFF_MS);
+    assert_int_equal(recv_at(f, 1).to, 2);
+}
+
+/* Two members naming each other as leader do not make the client send
+ * without pause forever: after n_members hops it backs off. */
+static void test_client_hint_loop_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    int at = 0;
+    int sends = 0;
+    for (int k = 0; k < 10; k++) {
+        (void)recv_at(f, at);
+        sends++;
+        int other = at == 0 ? 1 : 0;
+        struct msg_client_reply r =
+            reply_for(&f->s, CLIENT_NOT_LEADER, (raft_id)(other + 1));
+        client_session_on_reply(&f->s, (raft_id)(at + 1), &r, T0);
+        if (f->s.state == CLIENT_STATE_BACKOFF) {
+            break;
+        }
+        at = other;
+    }
+    assert_int_equal(f->s.state, CLIENT_STATE_BACKOFF);
+    assert_true(sends <= N_MEMBERS + 1);
+    assert_true(nothing_sent(f));
+}
+
+/* An answer completes the request, copies a GET value, and the next
+ * request starts at the member that answered, with the next seq. */
+static void test_client_answer_completes_and_remembers_leader(void **state)
+{
+    struct fixture *f = *state;
+    f->req.op = CLIENT_GET;
+    f->req.value = NULL;
+    f->req.value_len = 0;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    uint64_t seq = recv_at(f, 0).u.client.seq;
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_OK, 0);
+    r.value = (const uint8_t *)"hello";
+    r.value_len = 5;
+    assert_true(client_session_on_reply(&f->s, 2, &r, T0 + 3));
+    assert_true(client_session_done(&f->s));
+    assert_int_equal(f->s.err, ERR_OK);
+    assert_int_equal(f->s.status, CLIENT_OK);
+    assert_int_equal(f->s.value_len, 5);
+    assert_memory_equal(f->s.value, "hello", 5);
+    assert_int_equal(client_session_next_ms(&f->s), UINT64_MAX);
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0 + 4),
+                     ERR_OK);
+    struct raft_msg next = recv_at(f, 1);
+    assert_int_equal(next.u.client.seq, seq + 1);
+}
+
+/* A late reply to an older request (or another client) is not this
+ * request's answer. */
+static void test_client_ignores_stale_replies(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    (void)recv_at(f, 0);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_OK, 0);
+    r.seq = f->s.seq - 1;
+    assert_false(client_session_on_reply(&f->s, 1, &r, T0 + 1));
+    r = reply_for(&f->s, CLIENT_OK, 0);
+    r.client_id ^= 1;
+    assert_false(client_session_on_reply(&f->s, 1, &r, T0 + 1));
+    assert_false(client_session_done(&f->s));
+}
+
+/* The overall deadline ends the request with ERR_TIMEOUT (a write's outcome
+ * is then unknown), even in the middle of an attempt. */
+static void test_client_deadline_gives_timeout(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 100, T0), ERR_OK);
+    (void)recv_at(f, 0);
+    assert_int_equal(client_session_next_ms(&f->s), T0 + 100);
+    client_session_on_timeout(&f->s, T0 + 100);
+    assert_true(client_session_done(&f->s));
+    assert_int_equal(f->s.err, ERR_TIMEOUT);
+}
+
+/* A member that timed out is skipped by the next request for a while. */
+static void test_client_skips_member_that_timed_out(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    (void)recv_at(f, 0);
+    client_session_on_timeout(&f->s, T0 + CLIENT_ATTEMPT_MS_MIN);
+    (void)recv_at(f, 1);
+    /* Member 2 answers NOT_LEADER naming member 1, which just timed out. */
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_NOT_LEADER, 1);
+    client_session_on_reply(&f->s, 2, &r, T0 + CLIENT_ATTEMPT_MS_MIN + 1);
+    assert_true(nothing_sent(f));
+    client_session_on_timeout(&f->s, client_session_next_ms(&f->s));
+    assert_int_equal(recv_at(f, 2).to, 3);
+}
+
+/* Limits are inclusive: 1024-byte keys and 32768-byte values pass, one
+ * byte more is refused before anything is sent. */
+static void test_client_limits_are_inclusive(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t big[RAFT_VALUE_MAX + 1];
+    char errmsg[ERRMSG_LEN];
+    f->req.key = big;
+    f->req.key_len = RAFT_KEY_MAX;
+    f->req.value = big;
+    f->req.value_len = RAFT_VALUE_MAX;
+    assert_int_equal(client_request_check(&f->req, errmsg), ERR_OK);
+    f->req.key_len = RAFT_KEY_MAX + 1;
+    assert_int_equal(client_request_check(&f->req, errmsg), ERR_TOO_BIG);
+    assert_non_null(strstr(errmsg, "1025 bytes"));
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0),
+                     ERR_TOO_BIG);
+    f->req.key_len = 1;
+    f->req.value_len = RAFT_VALUE_MAX + 1;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0),
+                     ERR_TOO_BIG);
+    f->req.value_len = 0;
+    f->req.key_len = 0;
+    assert_int_equal(client_request_check(&f->req, errmsg), ERR_INVALID);
+    assert_true(nothing_sent(f));
+    assert_true(client_session_done(&f->s));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_client_retry_keeps_client_id_and_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_follows_leader_hint, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_no_hint_backs_off, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_hint_loop_is_bounded,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_answer_completes_and_remembers_leader, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_client_ignores_stale_replies,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_deadline_gives_timeout,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_skips_member_that_timed_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_limits_are_inclusive,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
