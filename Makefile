@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 PKGS = libmsgpack-dev libsqlite3-dev libcmocka-dev libncurses-dev sqlite3 \
-       cmake pkg-config gcc make iproute2
+       cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build test asan demo clean sim soak
