@@ -273,8 +273,9 @@ static int fault_apply(const char *cmd, const struct cdir *d,
         if (acked & (1u << i)) {
             n_acked++;
         } else if ((targets & (1u << i)) != 0) {
-            ctl_error("%s: node %llu did not acknowledge the rule (is it "
-                      "running with --faults?)",
+            ctl_error("%s: node %llu did not apply the rule (no answer, or "
+                      "refused: it needs --faults, which 'raftctl up' "
+                      "passes)",
                       cmd, id);
             rc = CTL_EXIT_UNAVAILABLE;
         } else if (!quiet_down) {
