@@ -118,7 +118,7 @@ static int up_check_orphans(const struct supervisor_config *cfg)
 static int up_wait_ready(int fd, const struct supervisor_config *cfg,
                          pid_t launcher)
 {
-    char line[ERRMSG_LEN + 16] = "";
+    char line[SUPERVISOR_MSG_MAX + 16] = "";
     size_t len = 0;
     uint64_t deadline_ms = clock_now_ms() + UP_DETACH_WAIT_MS;
     while (len < sizeof(line) - 1 && strchr(line, '\n') == NULL) {

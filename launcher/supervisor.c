@@ -201,7 +201,7 @@ void sup_notify_ready(struct sup *s, const char *text)
     if (s->ready_fd < 0) {
         return;
     }
-    char line[ERRMSG_LEN + 8];
+    char line[SUPERVISOR_MSG_MAX + 8];
     int n = snprintf(line, sizeof(line), "%s\n", text);
     if (write(s->ready_fd, line, (size_t)n) < 0) {
         /* The waiting raftctl is gone; nothing to tell. */
@@ -244,6 +244,22 @@ static void sup_start_failed(struct sup *s, const char *fmt, ...)
     sup_begin_stop(s, CTL_EXIT_ERROR, clock_now_ms());
 }
 
+/* The message part of a node's log line: without the timestamp of a log
+ * line, and without the usage text raftnode prints after a usage error. */
+static const char *sup_log_message(char *line)
+{
+    char *cut = strstr(line, "; usage:");
+    if (cut != NULL) {
+        *cut = '\0';
+    }
+    const char *msg = line;
+    const char *z = strstr(line, "Z ");
+    if (line[0] >= '0' && line[0] <= '9' && z != NULL && z - line < 32) {
+        msg = z + 2;
+    }
+    return msg[0] != '\0' ? msg : "no message";
+}
+
 /* Records the death of the node with this pid. */
 static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
 {
@@ -275,13 +291,13 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
     }
     if (s->phase == SUP_STARTING) {
         char log_path[CDIR_PATH_MAX];
-        char last[200];
+        char last[240];
         cdir_node_file(&s->cfg->dir, n->id, ".log", log_path,
                        sizeof(log_path));
         cdir_last_line(log_path, last, sizeof(last));
-        sup_start_failed(s, "node %llu failed to start (%s): %s [see %s]",
-                         (unsigned long long)n->id, how,
-                         last[0] != '\0' ? last : "no message", log_path);
+        sup_start_failed(s, "node %llu failed to start (%s; see %.150s): %s",
+                         (unsigned long long)n->id, how, log_path,
+                         sup_log_message(last));
     }
 }
 
@@ -586,7 +602,7 @@ int supervisor_run(const struct supervisor_config *cfg)
     }
     sup_event("cluster stopped");
     if (code != CTL_EXIT_OK) {
-        char line[ERRMSG_LEN + 8];
+        char line[SUPERVISOR_MSG_MAX + 8];
         snprintf(line, sizeof(line), "err %s", s->fail_msg);
         bool detached = s->ready_fd >= 0;
         sup_notify_ready(s, line);

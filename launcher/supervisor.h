@@ -18,6 +18,9 @@
 #include "common/err.h"
 #include "launcher/cluster_dir.h"
 
+/* Longest "err MESSAGE" line the launcher sends to a waiting `up`. */
+#define SUPERVISOR_MSG_MAX 512
+
 struct supervisor_config {
     struct cdir dir;
     struct conf conf;

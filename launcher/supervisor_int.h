@@ -49,7 +49,7 @@ struct sup {
     uint64_t phase_deadline_ms;
     bool hard_killed;
     int exit_code;
-    char fail_msg[ERRMSG_LEN];
+    char fail_msg[SUPERVISOR_MSG_MAX];
     int ready_fd;             /* --detach: the waiting raftctl, or -1. */
     int down_conn;            /* Connection awaiting "stopped", or -1. */
     uint32_t answered;        /* Nodes that answered a status request. */
