@@ -23,6 +23,18 @@
 
 #define CDIR_CMDLINE_MAX 8192
 
+/* One spelling per directory ("a/../b" and "b" name the same nodes), so
+ * the command lines raftnode runs with match later checks. Only for a
+ * directory that exists; `up` resolves again after creating it. */
+static void canonicalize(struct cdir *d)
+{
+    char *real = realpath(d->path, NULL);
+    if (real != NULL && strlen(real) < sizeof(d->path)) {
+        memcpy(d->path, real, strlen(real) + 1);
+    }
+    free(real);
+}
+
 int cdir_resolve(const char *opt_dir, struct cdir *out,
                  char errmsg[ERRMSG_LEN])
 {
@@ -46,6 +58,7 @@ int cdir_resolve(const char *opt_dir, struct cdir *out,
     }
     if (out->shown[0] == '/') {
         memcpy(out->path, out->shown, len + 1);
+        canonicalize(out);
         return ERR_OK;
     }
     char cwd[CDIR_PATH_MAX];
@@ -66,6 +79,7 @@ int cdir_resolve(const char *opt_dir, struct cdir *out,
         snprintf(errmsg, ERRMSG_LEN, "directory name too long");
         return ERR_INVALID;
     }
+    canonicalize(out);
     return ERR_OK;
 }
 

@@ -250,6 +250,7 @@ int cmd_up(int argc, char **argv, const char *dir)
         up_find_raftnode(cfg.raftnode, sizeof(cfg.raftnode), errmsg) !=
             ERR_OK ||
         cdir_mkdir(&cfg.dir, errmsg) != ERR_OK ||
+        cdir_resolve(a.dir, &cfg.dir, errmsg) != ERR_OK ||
         cdir_lock_launcher(&cfg.dir, &cfg.lock_fd, &holder, errmsg) !=
             ERR_OK) {
         ctl_error("%s", errmsg);
