@@ -2,12 +2,14 @@
 # Every target installs what is missing first (make deps, idempotent).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
 PKGS = libmsgpack-dev libsqlite3-dev libcmocka-dev libncurses-dev sqlite3 \
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan demo clean sim soak
+.PHONY: all deps build test asan demo clean sim soak fuzz
 
 all: build
 
@@ -43,3 +45,15 @@ demo: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Coverage-guided fuzzing of the wire decoder and cluster.conf parser with
+# libFuzzer (clang); new inputs go to $(FUZZ_BUILD)/corpus.
+fuzz: deps
+	@command -v clang >/dev/null || { echo "fuzz: needs clang (apt-get install clang)"; exit 1; }
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_wire fuzz_conf
+	mkdir -p $(FUZZ_BUILD)/corpus/wire $(FUZZ_BUILD)/corpus/conf
+	$(FUZZ_BUILD)/bin/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/wire tests/fuzz/corpus/wire
+	$(FUZZ_BUILD)/bin/fuzz_conf -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/conf tests/fuzz/corpus/conf

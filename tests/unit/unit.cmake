@@ -2,9 +2,20 @@
 raft_unit_test(test_rng SOURCES tests/unit/test_rng.c LIBS raftcore)
 raft_unit_test(test_kv SOURCES tests/unit/test_kv.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_store SOURCES tests/unit/test_store.c LIBS storage)
-raft_unit_test(test_replica SOURCES tests/unit/test_replica.c tests/lib/mem_kv.c LIBS raftcore)
-raft_unit_test(test_netem SOURCES tests/unit/test_netem.c node/netem.c LIBS raftcore)
+raft_unit_test(test_raft SOURCES tests/unit/test_raft.c LIBS raftcore)
 raft_unit_test(test_wire SOURCES tests/unit/test_wire.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_wire_decode SOURCES tests/unit/test_wire_decode.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_conf SOURCES tests/unit/test_conf.c LIBS common)
+# The core's unit tests again, built with every rule switchable
+# (node/raft_bugs.h): each broken rule must make some test fail.
+add_executable(test_raft_teeth tests/unit/test_raft.c tests/unit/teeth_env.c
+  node/raft.c node/raft_log.c node/raft_election.c node/raft_replication.c
+  node/raft_read.c common/rng.c common/err.c common/invariant.c)
+target_compile_definitions(test_raft_teeth PRIVATE RAFT_TEETH)
+target_link_libraries(test_raft_teeth PRIVATE PkgConfig::CMOCKA)
+add_test(NAME test_raft_teeth
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/unit/teeth.sh $<TARGET_FILE:test_raft_teeth>)
+set_tests_properties(test_raft_teeth PROPERTIES LABELS unit TIMEOUT 120)
+raft_unit_test(test_replica SOURCES tests/unit/test_replica.c tests/lib/mem_kv.c LIBS raftcore)
+raft_unit_test(test_netem SOURCES tests/unit/test_netem.c node/netem.c LIBS raftcore)
 raft_unit_test(test_client SOURCES tests/unit/test_client.c LIBS client)
