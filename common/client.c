@@ -165,6 +165,7 @@ void client_session_close(struct client_session *s)
     s->value = NULL;
 }
 
+/* Did member i time out recently (skip it for now)? */
 static bool is_suspect(const struct client_session *s, uint32_t i,
                        uint64_t now_ms)
 {
@@ -197,6 +198,7 @@ static uint32_t member_index(const struct client_session *s, raft_id id)
     return s->n_members;
 }
 
+/* The smaller of a and b. */
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
@@ -234,6 +236,7 @@ static void send_attempt(struct client_session *s, uint64_t now_ms)
     s->next_ms = min_u64(now_ms + s->attempt_ms, s->deadline_ms);
 }
 
+/* Ends the current request with this outcome. */
 static void complete(struct client_session *s, int err, uint8_t status)
 {
     s->state = CLIENT_STATE_IDLE;
@@ -531,6 +534,7 @@ struct query {
     void *ctx;
 };
 
+/* Sends the request to every member still to answer. */
 static void query_send_all(const struct query *q, int fd,
                            const struct raft_addr *addrs)
 {
@@ -579,6 +583,9 @@ static void query_recv(struct query *q, int fd, uint8_t *buf,
     }
 }
 
+/* Sends, resends every CLIENT_QUERY_RESEND_MS and collects answers until
+ * all answered or timeout_ms passed. Errors: ERR_NOMEM, ERR_INVALID, ERR_IO
+ * (errmsg); members that did not answer are not an error. */
 static int query_run(struct query *q, uint32_t timeout_ms,
                      char errmsg[ERRMSG_LEN])
 {
@@ -629,6 +636,7 @@ out:
     return rc;
 }
 
+/* A status request with member i's nonce. */
 static void status_build(const struct query *q, uint32_t i,
                          struct raft_msg *msg)
 {
@@ -636,6 +644,7 @@ static void status_build(const struct query *q, uint32_t i,
     msg->u.status.nonce = q->nonce + i;
 }
 
+/* A status reply with member i's nonce: record it. */
 static bool status_accept(struct query *q, uint32_t i,
                           const struct raft_msg *msg)
 {
@@ -670,6 +679,7 @@ struct fault_ctx {
     uint32_t acked;
 };
 
+/* Member i's fault rule. */
 static void fault_build(const struct query *q, uint32_t i,
                         struct raft_msg *msg)
 {
@@ -678,6 +688,7 @@ static void fault_build(const struct query *q, uint32_t i,
     msg->u.fault = f->rules[i];
 }
 
+/* A fault reply: member i answered (acknowledged when ok). */
 static bool fault_accept(struct query *q, uint32_t i,
                          const struct raft_msg *msg)
 {

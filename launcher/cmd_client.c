@@ -25,6 +25,7 @@ struct client_cmd {
     bool is_write;
 };
 
+/* The cluster.conf of dir. Returns an exit code. */
 static int client_cmd_load(const char *dir, struct conf *conf)
 {
     struct cdir d;
@@ -109,6 +110,8 @@ static void client_cmd_request(const struct client_cmd *cmd,
     }
 }
 
+/* Parses, checks the limits (nothing is sent when over), runs one request
+ * and reports it. Returns the exit code. */
 static int client_cmd_run(const struct client_cmd *cmd, int argc, char **argv,
                           const char *dir)
 {

@@ -36,6 +36,7 @@ static int fault_load(const char *dir, struct cdir *d, struct conf *conf)
     return CTL_EXIT_OK;
 }
 
+/* A short pause between polls of a process state. */
 static void fault_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

@@ -17,6 +17,7 @@
 
 static const struct ctl_opt status_opts[] = {{"--json", NULL, false}};
 
+/* The role as status shows it: leader, follower or candidate. */
 static const char *status_role_name(uint8_t role)
 {
     switch (role) {
@@ -39,6 +40,7 @@ struct status_row {
     long pid;                 /* 0: unknown. */
 };
 
+/* s as a JSON string literal. */
 static void status_print_json_string(const char *s)
 {
     putchar('"');
@@ -55,6 +57,7 @@ static void status_print_json_string(const char *s)
     putchar('"');
 }
 
+/* One JSON object with exactly the documented keys. */
 static void status_print_json_row(const struct status_row *r, bool first)
 {
     const struct msg_status_reply *s = &r->st->reply;
@@ -85,6 +88,7 @@ static void status_print_json_row(const struct status_row *r, bool first)
            (unsigned long long)s->applied);
 }
 
+/* One table row; "-" for what a node that did not answer cannot tell. */
 static void status_print_table_row(const struct status_row *r)
 {
     const struct msg_status_reply *s = &r->st->reply;

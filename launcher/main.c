@@ -87,6 +87,7 @@ int ctl_parse_member(const struct conf *conf, const char *text, raft_id *id)
     return CTL_EXIT_OK;
 }
 
+/* "-5" is a value (put k -5), not an option. */
 static bool looks_negative_number(const char *arg)
 {
     return arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9';
@@ -186,6 +187,7 @@ int ctl_parse(int argc, char **argv, const struct ctl_opt *opts, int n_opts,
     return CTL_EXIT_OK;
 }
 
+/* Commands that are planned but not built yet: a usage error. */
 static int cmd_unavailable(const char *name)
 {
     if (strcmp(name, "watch") == 0) {

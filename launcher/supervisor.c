@@ -32,6 +32,8 @@
 
 static int sup_signal_fd = -1;
 
+/* Signal handler: one byte per signal into the self-pipe, nothing else
+ * (async-signal-safe). */
 static void sup_on_signal(int signo)
 {
     int saved = errno;
@@ -68,6 +70,7 @@ struct sup_node *sup_find_node(struct sup *s, raft_id id)
     return NULL;
 }
 
+/* How many nodes have a live process. */
 static uint32_t sup_n_running(const struct sup *s)
 {
     uint32_t n = 0;
@@ -301,6 +304,7 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
     }
 }
 
+/* Collects every child that has exited, without blocking. */
 static void sup_reap(struct sup *s)
 {
     for (int k = 0; k < 1024; k++) {
@@ -313,6 +317,8 @@ static void sup_reap(struct sup *s)
     }
 }
 
+/* Drains the self-pipe: SIGCHLD reaps; INT, TERM and HUP stop the
+ * cluster. */
 static void sup_on_signals(struct sup *s)
 {
     unsigned char sigs[64];
@@ -328,6 +334,8 @@ static void sup_on_signals(struct sup *s)
 }
 
 
+/* Whatever is due: the status poll, the startup deadline, SIGKILL after the
+ * grace period, and kill requests that waited long enough. */
 static void sup_on_timers(struct sup *s, uint64_t now_ms)
 {
     if (now_ms >= s->poll_next_ms) {
@@ -361,6 +369,7 @@ static void sup_on_timers(struct sup *s, uint64_t now_ms)
     }
 }
 
+/* The earliest time sup_on_timers() has something to do. */
 static uint64_t sup_next_wakeup(const struct sup *s)
 {
     uint64_t next = s->poll_next_ms;
@@ -441,6 +450,7 @@ static int sup_setup_signals(struct sup *s, char errmsg[ERRMSG_LEN])
     return ERR_OK;
 }
 
+/* Listens on DIR/launcher.sock. Errors: ERR_TOO_BIG (path), ERR_IO. */
 static int sup_setup_listen(struct sup *s, char errmsg[ERRMSG_LEN])
 {
     struct sockaddr_un sun;
@@ -508,6 +518,7 @@ static void sup_remove_fresh(const struct sup *s)
               "and run 'raftctl up' again");
 }
 
+/* Releases everything, the launcher lock last. */
 static void sup_close(struct sup *s)
 {
     struct sockaddr_un sun;
@@ -534,6 +545,7 @@ static void sup_close(struct sup *s)
     close(s->cfg->lock_fd);
 }
 
+/* Zero state, every descriptor -1, phase STARTING. */
 static void sup_init(struct sup *s, const struct supervisor_config *cfg)
 {
     memset(s, 0, sizeof(*s));
@@ -548,6 +560,8 @@ static void sup_init(struct sup *s, const struct supervisor_config *cfg)
     s->exit_code = CTL_EXIT_OK;
 }
 
+/* Writes launcher.pid and spawns every node; a node that cannot be
+ * spawned fails the startup. Errors: ERR_IO (launcher.pid). */
 static int sup_start_all(struct sup *s, char errmsg[ERRMSG_LEN])
 {
     if (cdir_lock_write_pid(s->cfg->lock_fd, getpid()) != ERR_OK) {

@@ -37,6 +37,8 @@ static bool sup_signal_terminates(int signo)
     }
 }
 
+/* "kill ID SIGNUM": signals the node; for a terminating signal the reply
+ * waits for the death (or SUP_KILL_WAIT_MS). */
 static void sup_req_kill(struct sup *s, int conn, unsigned long long id,
                          int signo)
 {
@@ -65,6 +67,7 @@ static void sup_req_kill(struct sup *s, int conn, unsigned long long id,
     s->conns[conn].waiting = true;
 }
 
+/* "start ID": spawns the node if it is not running. */
 static void sup_req_start(struct sup *s, int conn, unsigned long long id)
 {
     struct sup_node *n = sup_find_node(s, id);
@@ -84,6 +87,7 @@ static void sup_req_start(struct sup *s, int conn, unsigned long long id)
     }
 }
 
+/* Dispatches one request line. */
 static void sup_on_request(struct sup *s, int conn, const char *line)
 {
     unsigned long long id = 0;
@@ -220,6 +224,8 @@ void sup_poll_round(struct sup *s, uint64_t now_ms)
     }
 }
 
+/* Notes who answered this round and who claims to lead; once every node
+ * has answered, the startup is over. */
 static void sup_on_status_reply(struct sup *s, const struct raft_msg *msg)
 {
     for (uint32_t i = 0; i < s->n_nodes; i++) {
