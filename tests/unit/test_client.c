@@ -299,6 +299,16 @@ static void test_client_limits_are_inclusive(void **state)
     f->req.value_len = RAFT_VALUE_MAX + 1;
     assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0),
                      ERR_TOO_BIG);
+    /* A CAS whose key and two values each fit, but not together in one
+     * log entry (one datagram), is refused too, never sent. */
+    f->req.op = CLIENT_CAS;
+    f->req.key_len = RAFT_KEY_MAX;
+    f->req.value_len = RAFT_VALUE_MAX;
+    f->req.expected = big;
+    f->req.expected_len = RAFT_VALUE_MAX;
+    assert_int_equal(client_request_check(&f->req, errmsg), ERR_TOO_BIG);
+    assert_non_null(strstr(errmsg, "one write holds"));
+    f->req.expected_len = 0;
     f->req.value_len = 0;
     f->req.key_len = 0;
     assert_int_equal(client_request_check(&f->req, errmsg), ERR_INVALID);
