@@ -1,0 +1,411 @@
+/*
+ * raftsim: runs the deterministic simulator for one seed, a range, a seed
+ * file or random seeds for some minutes (soak). Each seed picks the run's
+ * parameters (swarm testing): node count, latency, loss, duplication,
+ * damage, crash and partition rates, timers. A failure prints the seed, the
+ * check that broke, the trace tail and the exact command that replays it.
+ * This file is the harness, not simulated code: only it reads the clock.
+ * Read tests/sim/sim_world.h next.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/rng.h"
+#include "tests/sim/sim_world.h"
+#ifdef RAFT_TEETH
+#include "node/raft_bugs.h"
+#endif
+
+#define SIM_DEFAULT_STEPS 10000
+#define SIM_TAIL_LINES 300
+
+struct opts {
+    const char *argv0;
+    uint64_t seed_from;
+    uint64_t seed_to;
+    bool has_seed;
+    const char *seed_file;
+    uint64_t steps;
+    uint32_t nodes;          /* 0: the seed decides. */
+    bool trace;
+    bool stop_first;
+    bool verbose;
+    double soak_minutes;
+    const char *bug;
+};
+
+static unsigned long long ull(uint64_t v)
+{
+    return (unsigned long long)v;
+}
+
+static uint32_t pick(struct rng *r, const uint32_t *opts, size_t n)
+{
+    return opts[rng_range(r, 0, n)];
+}
+
+#define PICK(r, ...)                                                          \
+    pick((r), (const uint32_t[]){__VA_ARGS__},                                \
+         sizeof((const uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t))
+
+/* The swarm: every seed draws its own mix of faults and timings. */
+static void params_from_seed(uint64_t seed, const struct opts *o,
+                             struct sim_params *p)
+{
+    struct rng r;
+    rng_init(&r, seed ^ 0x9a3c5e7f1b2d4086ull);
+    memset(p, 0, sizeof *p);
+    p->n_nodes = (uint32_t)rng_range(&r, 3, 8);
+    if (o->nodes != 0) {
+        p->n_nodes = o->nodes;
+    }
+    p->n_clients = (uint32_t)rng_range(&r, 1, 5);
+    p->heartbeat_ms = PICK(&r, 20, 50, 50);
+    p->election_ms = p->heartbeat_ms * (uint32_t)rng_range(&r, 3, 7);
+    p->lat_min_ms = (uint32_t)rng_range(&r, 1, 10);
+    p->lat_max_ms = p->lat_min_ms +
+                    (uint32_t)rng_range(&r, 0, p->election_ms / 3 + 1);
+    p->loss_ppm = PICK(&r, 0, 0, 10000, 50000, 150000);
+    p->dup_ppm = PICK(&r, 0, 0, 20000, 100000);
+    p->corrupt_ppm = PICK(&r, 0, 0, 5000, 30000);
+    p->fault_every_ms = PICK(&r, 100, 300, 1000);
+    p->crash_ppm = PICK(&r, 0, 100000, 300000, 600000);
+    p->partition_ppm = PICK(&r, 0, 100000, 300000, 600000);
+    p->heal_ms_max = PICK(&r, 200, 1000, 5000);
+    p->down_min_ms = (uint32_t)rng_range(&r, 0, 200);
+    p->down_max_ms = p->down_min_ms + PICK(&r, 100, 1000, 5000);
+    p->crash_point_ppm = PICK(&r, 0, 0, 1000, 10000);
+    p->write_fail_ppm = PICK(&r, 0, 0, 500, 5000);
+    p->new_leader_crash_ppm = PICK(&r, 0, 0, 200000, 500000);
+    p->pre_vote = rng_range(&r, 0, 2) == 1;
+    p->check_quorum = rng_range(&r, 0, 2) == 1;
+    p->batch_bytes_max = PICK(&r, 1, 1, 512, 4096, 60000);
+    p->inflight_max = PICK(&r, 1, 4, 16);
+    p->client_timeout_ms = 3 * p->election_ms + 4 * p->lat_max_ms;
+    p->client_think_ms = PICK(&r, 0, 20, 200);
+    p->read_pct = PICK(&r, 0, 20, 50, 80);
+    p->steps = o->steps;
+    p->liveness_ms = 60000;
+}
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --- Failure report, also from a core ASSERT (SIGABRT) --- */
+
+static const struct opts *g_opts;
+static struct sim_world *g_world;
+
+static void print_replay(FILE *out, const struct opts *o, uint64_t seed)
+{
+    fprintf(out, "replay: %s --seed 0x%016llx --steps %llu", o->argv0,
+            ull(seed), ull(o->steps));
+    if (o->nodes != 0) {
+        fprintf(out, " --nodes %u", o->nodes);
+    }
+    if (o->bug != NULL) {
+        fprintf(out, " --bug %s", o->bug);
+    }
+    fprintf(out, " --trace\n");
+}
+
+static void print_failure(const struct sim_world *w, const struct opts *o,
+                          const char *check, const char *detail)
+{
+    fprintf(stdout, "FAILED seed=0x%016llx step=%llu check=%s: %s\n",
+            ull(w->seed), ull(w->n_events), check, detail);
+    fprintf(stdout, "--- trace tail (last %d lines) ---\n", SIM_TAIL_LINES);
+    sim_trace_dump(&w->trace, stdout, SIM_TAIL_LINES);
+    fprintf(stdout, "--- end of trace ---\n");
+    fprintf(stdout, "FAILED seed=0x%016llx check=%s\n", ull(w->seed), check);
+    print_replay(stdout, o, w->seed);
+    fflush(stdout);
+}
+
+static void on_fatal_signal(int sig)
+{
+    if (g_world != NULL && g_opts != NULL) {
+        print_failure(g_world, g_opts, sig == SIGABRT ? "assert" : "crash",
+                      sig == SIGABRT ? "the core aborted (ASSERT, see stderr)"
+                                     : "fatal signal");
+    }
+    _exit(1);
+}
+
+/* --- Runs --- */
+
+struct totals {
+    uint64_t seeds;
+    uint64_t events;
+    uint64_t failed;
+    uint64_t first_failed;
+};
+
+static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
+                     struct totals *t)
+{
+    struct sim_params p;
+    params_from_seed(seed, o, &p);
+    struct sim_world *w = malloc(sizeof *w);
+    if (w == NULL || sim_world_init(w, &p, seed, o->trace ? stdout : NULL)) {
+        fprintf(stderr, "raftsim: out of memory\n");
+        exit(4);
+    }
+    if (is_single) {
+        printf("seed=0x%016llx nodes=%u clients=%u steps=%llu hb=%u "
+               "election=%u lat=%u-%u loss=%u dup=%u damage=%u crash=%u "
+               "part=%u crashpt=%u wfail=%u prevote=%d cq=%d\n",
+               ull(seed), p.n_nodes, p.n_clients, ull(p.steps),
+               p.heartbeat_ms, p.election_ms, p.lat_min_ms, p.lat_max_ms,
+               p.loss_ppm, p.dup_ppm, p.corrupt_ppm, p.crash_ppm,
+               p.partition_ppm, p.crash_point_ppm, p.write_fail_ppm,
+               p.pre_vote, p.check_quorum);
+    }
+    g_world = w;
+    bool ok = sim_world_run(w);
+    g_world = NULL;
+    t->seeds++;
+    t->events += w->n_events;
+    if (!ok) {
+        if (t->failed == 0) {
+            t->first_failed = seed;
+        }
+        t->failed++;
+        print_failure(w, o, w->fail_check, w->fail_detail);
+    } else if (is_single || o->verbose) {
+        printf("ok seed=0x%016llx events=%llu sim_ms=%llu applied=%llu "
+               "acked_writes=%llu reads=%llu sent=%llu dropped=%llu "
+               "damaged_refused=%llu trace_lines=%llu trace_hash=0x%016llx\n",
+               ull(seed), ull(w->n_events), ull(w->now_ms),
+               ull(w->check.n_applied), ull(w->check.n_acked_writes),
+               ull(w->check.n_reads_checked), ull(w->n_sent),
+               ull(w->n_dropped), ull(w->n_corrupt_caught),
+               ull(w->trace.n_lines), ull(w->trace.hash));
+    }
+    sim_world_close(w);
+    free(w);
+    return ok;
+}
+
+static void print_summary(const struct totals *t, double wall)
+{
+    printf("summary: seeds=%llu events=%llu violations=%llu wall=%.1fs",
+           ull(t->seeds), ull(t->events), ull(t->failed), wall);
+    if (t->failed > 0) {
+        printf(" first_failed=0x%016llx", ull(t->first_failed));
+    }
+    printf("\n%llu passed, %llu failed\n", ull(t->seeds - t->failed),
+           ull(t->failed));
+}
+
+/* Seeds from a file: one per line, '#' starts a comment. */
+static int run_file(const struct opts *o, struct totals *t)
+{
+    FILE *f = fopen(o->seed_file, "r");
+    if (f == NULL) {
+        fprintf(stderr, "raftsim: %s: %s\n", o->seed_file, strerror(errno));
+        return 2;
+    }
+    char line[512];
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *hash = strchr(line, '#');
+        if (hash != NULL) {
+            *hash = '\0';
+        }
+        char *end = NULL;
+        unsigned long long seed = strtoull(line, &end, 0);
+        if (end == line) {
+            continue;
+        }
+        if (!run_seed(o, seed, false, t) && o->stop_first) {
+            break;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static void run_soak(const struct opts *o, struct totals *t, double start)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct rng r;
+    rng_init(&r, (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
+                     (uint64_t)getpid());
+    double end = start + o->soak_minutes * 60.0;
+    while (wall_seconds() < end) {
+        uint64_t seed = rng_next(&r);
+        if (!run_seed(o, seed, false, t)) {
+            printf("soak: failing seed 0x%016llx\n", ull(seed));
+        }
+    }
+}
+
+/* --- Command line --- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: raftsim --seed S [--steps N] [--nodes K] [--trace]\n"
+            "       raftsim --seeds A..B [--steps N] [--stop] [--verbose]\n"
+            "       raftsim --seed-file FILE [--steps N]\n"
+            "       raftsim --soak MINUTES [--steps N]\n"
+#ifdef RAFT_TEETH
+            "       (teeth build) --bug NAME breaks one Raft rule\n"
+#endif
+            );
+}
+
+#ifdef RAFT_TEETH
+static const struct {
+    const char *name;
+    unsigned bit;
+} bug_names[] = {
+    {"no_election_restriction", RAFT_BUG_NO_ELECTION_RESTRICTION},
+    {"commit_old_term", RAFT_BUG_COMMIT_OLD_TERM},
+    {"truncate_on_duplicate", RAFT_BUG_TRUNCATE_ON_DUPLICATE},
+    {"forget_vote", RAFT_BUG_FORGET_VOTE},
+    {"apply_uncommitted", RAFT_BUG_APPLY_UNCOMMITTED},
+    {"stale_read", RAFT_BUG_STALE_READ},
+    {"no_step_down", RAFT_BUG_NO_STEP_DOWN},
+};
+
+static bool set_bug(const char *name)
+{
+    for (size_t i = 0; i < sizeof bug_names / sizeof bug_names[0]; i++) {
+        if (strcmp(bug_names[i].name, name) == 0) {
+            raft_bugs |= bug_names[i].bit;
+            return true;
+        }
+    }
+    return false;
+}
+#endif
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_range(const char *s, uint64_t *from, uint64_t *to)
+{
+    char buf[64];
+    const char *dots = strstr(s, "..");
+    if (dots == NULL || (size_t)(dots - s) >= sizeof buf) {
+        return false;
+    }
+    memcpy(buf, s, (size_t)(dots - s));
+    buf[dots - s] = '\0';
+    return parse_u64(buf, from) && parse_u64(dots + 2, to) && *from <= *to;
+}
+
+/* Returns 0 or the exit code for a usage error. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->argv0 = argv[0];
+    o->steps = SIM_DEFAULT_STEPS;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t x = 0;
+        bool takes = true;
+        if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &x)) {
+            o->seed_from = o->seed_to = x;
+            o->has_seed = true;
+        } else if (strcmp(a, "--seeds") == 0 && v &&
+                   parse_range(v, &o->seed_from, &o->seed_to)) {
+            o->has_seed = true;
+        } else if (strcmp(a, "--steps") == 0 && v && parse_u64(v, &x) &&
+                   x > 0) {
+            o->steps = x;
+        } else if (strcmp(a, "--nodes") == 0 && v && parse_u64(v, &x) &&
+                   x >= 1 && x <= SIM_NODES_MAX) {
+            o->nodes = (uint32_t)x;
+        } else if (strcmp(a, "--seed-file") == 0 && v) {
+            o->seed_file = v;
+        } else if (strcmp(a, "--soak") == 0 && v && parse_u64(v, &x)) {
+            o->soak_minutes = (double)x;
+#ifdef RAFT_TEETH
+        } else if (strcmp(a, "--bug") == 0 && v && set_bug(v)) {
+            o->bug = v;
+#endif
+        } else {
+            takes = false;
+            if (strcmp(a, "--trace") == 0) {
+                o->trace = true;
+            } else if (strcmp(a, "--stop") == 0) {
+                o->stop_first = true;
+            } else if (strcmp(a, "--verbose") == 0) {
+                o->verbose = true;
+            } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+                usage(stdout);
+                exit(0);
+            } else {
+                fprintf(stderr, "raftsim: bad argument: %s\n", a);
+                usage(stderr);
+                return 2;
+            }
+        }
+        i += takes;
+    }
+    if (!o->has_seed && o->seed_file == NULL && o->soak_minutes <= 0) {
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != 0) {
+        return rc;
+    }
+    g_opts = &o;
+    signal(SIGABRT, on_fatal_signal);
+    signal(SIGSEGV, on_fatal_signal);
+    struct totals t;
+    memset(&t, 0, sizeof t);
+    double start = wall_seconds();
+    bool is_single = o.has_seed && o.seed_from == o.seed_to &&
+                     o.seed_file == NULL && o.soak_minutes <= 0;
+    if (is_single) {
+        return run_seed(&o, o.seed_from, true, &t) ? 0 : 1;
+    }
+    if (o.seed_file != NULL && run_file(&o, &t) != 0) {
+        return 2;
+    }
+    if (o.has_seed) {
+        for (uint64_t s = o.seed_from; s <= o.seed_to; s++) {
+            if (!run_seed(&o, s, false, &t) && o.stop_first) {
+                break;
+            }
+            if (s == UINT64_MAX) {
+                break;
+            }
+        }
+    }
+    if (o.soak_minutes > 0) {
+        run_soak(&o, &t, start);
+    }
+    print_summary(&t, wall_seconds() - start);
+    return t.failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,604 @@
+/*
+ * The safety checks, run after every event and at every durable write,
+ * apply, send and client answer: election safety, log matching (a hash
+ * chain per (index, term)), leader completeness, state-machine safety
+ * (every applied sequence is a prefix of one global sequence), durability
+ * of commits and acknowledged writes, exactly-once application (each kv
+ * image equals the model state at its applied index), persist-before-send,
+ * monotonic term/commit/applied, and linearizable reads. The first failure
+ * is recorded with sim_fail. Read tests/sim/sim_world.c next.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/invariant.h"
+#include "tests/sim/sim_world.h"
+
+static unsigned long long ull(uint64_t v)
+{
+    return (unsigned long long)v;
+}
+
+int sim_check_init(struct sim_check *c)
+{
+    memset(c, 0, sizeof *c);
+    c->cap_lm = 1024;
+    c->lm_keys = calloc(c->cap_lm * 2, sizeof *c->lm_keys);
+    c->lm_vals = calloc(c->cap_lm, sizeof *c->lm_vals);
+    if (c->lm_keys == NULL || c->lm_vals == NULL) {
+        sim_check_close(c);
+        return ERR_NOMEM;
+    }
+    return ERR_OK;
+}
+
+void sim_check_close(struct sim_check *c)
+{
+    free(c->c);
+    for (int i = 0; i < SIM_KEYS; i++) {
+        free(c->changes[i]);
+    }
+    for (int i = 0; i < SIM_CLIENTS_MAX; i++) {
+        free(c->acks[i]);
+    }
+    free(c->leader_of);
+    free(c->lm_keys);
+    free(c->lm_vals);
+    memset(c, 0, sizeof *c);
+}
+
+/* Grows *arr (elem bytes each, *cap of them) to hold index need - 1,
+ * zero-filling the new part. */
+static void grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) {
+        return;
+    }
+    size_t cap2 = *cap ? *cap : 64;
+    while (cap2 < need) {
+        cap2 *= 2;
+    }
+    uint8_t *p = realloc(*arr, cap2 * elem);
+    ASSERT(p != NULL);
+    memset(p + *cap * elem, 0, (cap2 - *cap) * elem);
+    *arr = p;
+    *cap = cap2;
+}
+
+static struct sim_commit *commit_at(struct sim_check *c, raft_index idx)
+{
+    ASSERT(idx >= 1);
+    grow((void **)&c->c, &c->cap_c, idx, sizeof *c->c);
+    if (idx > c->n_c) {
+        c->n_c = idx;
+    }
+    return &c->c[idx - 1];
+}
+
+/* --- The model of the state machine --- */
+
+static uint32_t client_of(const struct sim_world *w, uint64_t client_id)
+{
+    for (uint32_t i = 0; i < w->p.n_clients; i++) {
+        if (w->clients[i].id == client_id) {
+            return i;
+        }
+    }
+    return SIM_CLIENTS_MAX;
+}
+
+static bool value_equals(const struct sim_state *s, uint32_t key,
+                         const uint8_t *v, uint32_t len)
+{
+    return s->present[key] && s->value_len[key] == len &&
+           (len == 0 || memcmp(s->value[key], v, len) == 0);
+}
+
+bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
+                     const struct raft_entry *e, uint32_t *client,
+                     uint64_t *seq, uint8_t *status)
+{
+    struct kv_cmd cmd;
+    if (e->type != RAFT_ENTRY_NORMAL ||
+        kv_decode(e->data, e->len, &cmd) != ERR_OK) {
+        return false;
+    }
+    uint32_t cl = client_of(w, cmd.client_id);
+    uint32_t key = sim_client_key_index(cmd.key, cmd.key_len);
+    if (cl == SIM_CLIENTS_MAX || key == SIM_KEYS ||
+        cmd.value_len > SIM_VALUE_MAX || cmd.seq <= s->last_seq[cl]) {
+        return false; /* Not ours, or a duplicate: no effect. */
+    }
+    uint8_t st = CLIENT_OK;
+    if (cmd.op == KV_OP_PUT) {
+        s->present[key] = true;
+    } else if (cmd.op == KV_OP_DEL) {
+        s->present[key] = false;
+    } else if (!value_equals(s, key, cmd.expected, cmd.expected_len)) {
+        st = CLIENT_CAS_MISMATCH;
+    }
+    if (cmd.op != KV_OP_DEL && st == CLIENT_OK) {
+        s->present[key] = true;
+        s->value_len[key] = (uint8_t)cmd.value_len;
+        if (cmd.value_len > 0) {
+            memcpy(s->value[key], cmd.value, cmd.value_len);
+        }
+    }
+    s->last_seq[cl] = cmd.seq;
+    s->last_status[cl] = st;
+    *client = cl;
+    *seq = cmd.seq;
+    *status = st;
+    return true;
+}
+
+/* Extends the global sequence with its next entry (index n_applied + 1):
+ * the model state moves on, and the write's effect index is recorded. */
+static void global_apply(struct sim_world *w, raft_index idx,
+                         const struct raft_entry *e)
+{
+    struct sim_check *c = &w->check;
+    ASSERT(idx == c->n_applied + 1);
+    c->n_applied = idx;
+    uint32_t cl = 0;
+    uint64_t seq = 0;
+    uint8_t status = 0;
+    if (!sim_state_apply(w, &c->model, e, &cl, &seq, &status)) {
+        return;
+    }
+    grow((void **)&c->acks[cl], &c->cap_acks[cl], seq + 1,
+         sizeof *c->acks[cl]);
+    c->acks[cl][seq].index = idx;
+    c->acks[cl][seq].status = status;
+    struct kv_cmd cmd;
+    ASSERT(kv_decode(e->data, e->len, &cmd) == ERR_OK);
+    uint32_t key = sim_client_key_index(cmd.key, cmd.key_len);
+    grow((void **)&c->changes[key], &c->cap_changes[key],
+         c->n_changes[key] + 1, sizeof *c->changes[key]);
+    struct sim_key_change *ch = &c->changes[key][c->n_changes[key]++];
+    ch->index = idx;
+    ch->present = c->model.present[key];
+    ch->value_len = c->model.value_len[key];
+    memcpy(ch->value, c->model.value[key], ch->value_len);
+}
+
+/* Compares a node's durable kv image with the model at its applied index:
+ * a command applied twice, skipped or applied differently shows here. */
+static void compare_kv(struct sim_world *w, struct sim_node *n)
+{
+    const struct sim_state *s = &n->shadow;
+    size_t n_present = 0;
+    for (uint32_t k = 0; k < SIM_KEYS; k++) {
+        n_present += s->present[k];
+    }
+    bool same = mem_kv_count(&n->kv) == n_present;
+    for (size_t i = 0; same && i < mem_kv_count(&n->kv); i++) {
+        const struct mem_kv_entry *e = mem_kv_at(&n->kv, i);
+        uint32_t k = sim_client_key_index(e->key, e->key_len);
+        same = k < SIM_KEYS && value_equals(s, k, e->value, e->value_len);
+    }
+    for (uint32_t i = 0; same && i < w->p.n_clients; i++) {
+        uint64_t seq = 0;
+        uint8_t status = 0;
+        int rc = mem_kv_ops()->session_get(&n->kv, w->clients[i].id, &seq,
+                                           &status);
+        same = s->last_seq[i] == 0
+                   ? rc == ERR_NOT_FOUND
+                   : rc == ERR_OK && seq == s->last_seq[i] &&
+                         status == s->last_status[i];
+    }
+    if (!same) {
+        sim_fail(w, "exactly_once",
+                 "n%llu kv image at applied %llu differs from the model "
+                 "(%zu keys, model %zu)",
+                 ull(n->id), ull(mem_kv_applied(&n->kv)),
+                 mem_kv_count(&n->kv), n_present);
+    }
+}
+
+/* A committed index became known: it must be durable on a majority
+ * (followers acknowledge after persisting; the leader counts itself once
+ * its own write is durable). */
+static void commit_learned(struct sim_world *w, raft_index idx,
+                           raft_term term)
+{
+    uint32_t n_held = 0;
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        const struct sim_disk *d = &w->nodes[i].disk;
+        n_held += idx <= d->n_rows && d->rows[idx - 1].term == term;
+    }
+    if (n_held < w->p.n_nodes / 2 + 1) {
+        sim_fail(w, "commit_durable",
+                 "index %llu (term %llu) committed but durable on %u of %u",
+                 ull(idx), ull(term), n_held, w->p.n_nodes);
+    }
+}
+
+/* Learns that idx holds a committed entry of term. */
+static struct sim_commit *commit_note(struct sim_world *w, raft_index idx,
+                                      raft_term term, raft_id who)
+{
+    struct sim_commit *c = commit_at(&w->check, idx);
+    if (c->term == 0) {
+        c->term = term;
+        commit_learned(w, idx, term);
+    } else if (c->term != term) {
+        sim_fail(w, "state_machine_safety",
+                 "n%llu has term %llu committed at %llu; before it was %llu",
+                 ull(who), ull(term), ull(idx), ull(c->term));
+    }
+    return c;
+}
+
+void sim_check_on_apply(struct sim_world *w, struct sim_node *n,
+                        raft_index prev, raft_index applied_index)
+{
+    if (applied_index < prev) {
+        sim_fail(w, "monotonic", "n%llu applied index went from %llu to %llu",
+                 ull(n->id), ull(prev), ull(applied_index));
+        return;
+    }
+    for (raft_index idx = prev + 1; idx <= applied_index && !w->failed;
+         idx++) {
+        if (idx > n->disk.n_rows) {
+            sim_fail(w, "apply_not_durable",
+                     "n%llu applied %llu but its disk has %zu rows",
+                     ull(n->id), ull(idx), n->disk.n_rows);
+            return;
+        }
+        const struct sim_row *row = &n->disk.rows[idx - 1];
+        struct raft_entry e = {row->term, row->type, row->len, row->data};
+        struct sim_commit *cm = commit_note(w, idx, row->term, n->id);
+        if (cm->is_applied && cm->chain != row->chain) {
+            sim_fail(w, "state_machine_safety",
+                     "n%llu applied a different entry at %llu", ull(n->id),
+                     ull(idx));
+            return;
+        }
+        if (!cm->is_applied) {
+            cm->is_applied = true;
+            cm->chain = row->chain;
+            global_apply(w, idx, &e);
+        }
+        uint32_t cl;
+        uint64_t seq;
+        uint8_t status;
+        (void)sim_state_apply(w, &n->shadow, &e, &cl, &seq, &status);
+    }
+    if (!w->failed) {
+        compare_kv(w, n);
+    }
+}
+
+/* --- Log matching: one chain hash per (index, term), ever --- */
+
+static size_t lm_slot(const struct sim_check *c, raft_index idx,
+                      raft_term term)
+{
+    uint64_t h = sim_fnv_u64(sim_fnv_u64(SIM_FNV_INIT, idx), term);
+    size_t i = (size_t)(h & (c->cap_lm - 1));
+    while (c->lm_keys[2 * i] != 0 &&
+           (c->lm_keys[2 * i] != idx || c->lm_keys[2 * i + 1] != term)) {
+        i = (i + 1) & (c->cap_lm - 1);
+    }
+    return i;
+}
+
+static void lm_grow(struct sim_check *c)
+{
+    uint64_t *keys = c->lm_keys;
+    uint64_t *vals = c->lm_vals;
+    size_t cap = c->cap_lm;
+    c->cap_lm = cap * 2;
+    c->lm_keys = calloc(c->cap_lm * 2, sizeof *c->lm_keys);
+    c->lm_vals = calloc(c->cap_lm, sizeof *c->lm_vals);
+    ASSERT(c->lm_keys != NULL && c->lm_vals != NULL);
+    for (size_t i = 0; i < cap; i++) {
+        if (keys[2 * i] != 0) {
+            size_t j = lm_slot(c, keys[2 * i], keys[2 * i + 1]);
+            c->lm_keys[2 * j] = keys[2 * i];
+            c->lm_keys[2 * j + 1] = keys[2 * i + 1];
+            c->lm_vals[j] = vals[i];
+        }
+    }
+    free(keys);
+    free(vals);
+}
+
+void sim_check_on_row(struct sim_world *w, raft_index index, raft_term term,
+                      uint64_t chain)
+{
+    struct sim_check *c = &w->check;
+    if (2 * (c->n_lm + 1) > c->cap_lm) {
+        lm_grow(c);
+    }
+    size_t i = lm_slot(c, index, term);
+    if (c->lm_keys[2 * i] == 0) {
+        c->lm_keys[2 * i] = index;
+        c->lm_keys[2 * i + 1] = term;
+        c->lm_vals[i] = chain;
+        c->n_lm++;
+    } else if (c->lm_vals[i] != chain) {
+        sim_fail(w, "log_matching",
+                 "two logs hold index %llu term %llu with different "
+                 "histories", ull(index), ull(term));
+    }
+}
+
+raft_index sim_check_before_truncate(const struct sim_world *w,
+                                     const struct sim_node *n,
+                                     raft_index from, uint64_t *chain)
+{
+    const struct sim_check *c = &w->check;
+    raft_index top = n->disk.n_rows < c->n_c ? n->disk.n_rows : c->n_c;
+    for (raft_index idx = top; idx >= from && idx >= 1; idx--) {
+        if (c->c[idx - 1].term != 0 &&
+            n->disk.rows[idx - 1].term == c->c[idx - 1].term) {
+            *chain = n->disk.rows[idx - 1].chain;
+            return idx;
+        }
+    }
+    return 0;
+}
+
+void sim_check_after_truncate(struct sim_world *w, const struct sim_node *n,
+                              raft_index held, uint64_t chain)
+{
+    if (held > n->disk.n_rows || n->disk.rows[held - 1].chain != chain) {
+        sim_fail(w, "committed_truncated",
+                 "n%llu removed committed entry %llu from its disk",
+                 ull(n->id), ull(held));
+    }
+}
+
+/* --- Persist before send (DESIGN.md, Durable state) --- */
+
+void sim_check_on_send(struct sim_world *w, const struct sim_node *n,
+                       const struct raft_msg *msg)
+{
+    const struct sim_disk *d = &n->disk;
+    const char *broken = NULL;
+    bool is_pre = (msg->type == MSG_VOTE && msg->u.vote.pre_vote) ||
+                  (msg->type == MSG_VOTE_REPLY && msg->u.vote_reply.pre_vote);
+    if (is_pre) {
+        return; /* A pre-vote promises nothing durable. */
+    }
+    if (msg->term > d->term) {
+        broken = "its term";
+    } else if (msg->type == MSG_VOTE &&
+               (d->term != msg->term || d->voted_for != n->id)) {
+        broken = "its vote for itself";
+    } else if (msg->type == MSG_VOTE_REPLY && msg->u.vote_reply.granted &&
+               (d->term != msg->term || d->voted_for != msg->to)) {
+        broken = "the vote it grants";
+    } else if (msg->type == MSG_APPEND_REPLY && msg->u.append_reply.success &&
+               msg->u.append_reply.match_index > d->n_rows) {
+        broken = "the entries it acknowledges";
+    }
+    if (broken != NULL) {
+        sim_fail(w, "persist_before_send",
+                 "n%llu sent type %u in term %llu before %s was durable "
+                 "(disk term %llu vote %llu rows %zu)",
+                 ull(n->id), msg->type, ull(msg->term), broken, ull(d->term),
+                 ull(d->voted_for), d->n_rows);
+    }
+}
+
+/* --- Client answers --- */
+
+void sim_check_on_write_ack(struct sim_world *w, const struct sim_client *cl,
+                            uint8_t status)
+{
+    struct sim_check *c = &w->check;
+    const struct sim_ack *a = cl->seq < c->cap_acks[cl->idx]
+                                  ? &c->acks[cl->idx][cl->seq]
+                                  : NULL;
+    if (a == NULL || a->index == 0) {
+        sim_fail(w, "durability",
+                 "c%u seq %llu acknowledged but never applied by anyone",
+                 cl->idx, ull(cl->seq));
+        return;
+    }
+    if (a->status != status) {
+        sim_fail(w, "reply_mismatch",
+                 "c%u seq %llu answered %u; it took effect as %u at %llu",
+                 cl->idx, ull(cl->seq), status, a->status, ull(a->index));
+        return;
+    }
+    if (a->index > c->max_acked) {
+        c->max_acked = a->index;
+    }
+    c->n_acked_writes++;
+}
+
+/* A GET must see the state after some prefix of the global sequence that
+ * holds every write acknowledged before the GET was invoked: the key's
+ * value at read_floor or any later change of it. */
+void sim_check_on_read(struct sim_world *w, const struct sim_client *cl,
+                       uint8_t status, const uint8_t *value, uint32_t len)
+{
+    struct sim_check *c = &w->check;
+    const struct sim_key_change *ch = c->changes[cl->key];
+    size_t n = c->n_changes[cl->key];
+    bool is_absent = status == CLIENT_NOT_FOUND;
+    size_t first = 0; /* First change that may be seen. */
+    while (first < n && ch[first].index <= cl->read_floor) {
+        first++;
+    }
+    bool ok;
+    if (first == 0) {
+        ok = is_absent;
+    } else {
+        first--;
+        ok = false;
+    }
+    for (size_t i = first; !ok && i < n; i++) {
+        ok = is_absent ? !ch[i].present
+                       : ch[i].present && ch[i].value_len == len &&
+                             (len == 0 || memcmp(ch[i].value, value, len) == 0);
+    }
+    if (!ok) {
+        sim_fail(w, "linearizable_read",
+                 "c%u GET k%u (invoked at %llu, floor index %llu) returned "
+                 "%s%.*s: not the value of any allowed prefix",
+                 cl->idx, cl->key, ull(cl->invoke_ms), ull(cl->read_floor),
+                 is_absent ? "absent" : "", is_absent ? 0 : (int)len,
+                 is_absent ? "" : (const char *)value);
+        return;
+    }
+    c->n_reads_checked++;
+}
+
+/* --- After every event --- */
+
+/* Lowers the known commit term of idx; leaders must be rechecked there. */
+static void commit_term_seen(struct sim_world *w, struct sim_commit *cm,
+                             raft_index idx, raft_term term)
+{
+    if (cm->min_commit_term != 0 && cm->min_commit_term <= term) {
+        return;
+    }
+    cm->min_commit_term = term;
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        if (w->nodes[i].lc_upto >= idx) {
+            w->nodes[i].lc_upto = idx - 1;
+        }
+    }
+}
+
+static void election_safety(struct sim_world *w, raft_id id, raft_term term)
+{
+    struct sim_check *c = &w->check;
+    if (term >= (1u << 24)) {
+        sim_fail(w, "term_bound", "n%llu reached term %llu", ull(id),
+                 ull(term));
+        return;
+    }
+    grow((void **)&c->leader_of, &c->cap_leader_of, term + 1,
+         sizeof *c->leader_of);
+    if (c->leader_of[term] == RAFT_ID_NONE) {
+        c->leader_of[term] = id;
+    } else if (c->leader_of[term] != id) {
+        sim_fail(w, "election_safety", "n%llu and n%llu both led term %llu",
+                 ull(c->leader_of[term]), ull(id), ull(term));
+    }
+}
+
+/* A leader's commit index says entries up to it are committed in a term
+ * at most its own; a leader's log holds every entry committed before its
+ * term (leader completeness, Figure 3). */
+static void check_leader(struct sim_world *w, struct sim_node *n)
+{
+    const struct raft *r = replica_raft(n->rep);
+    raft_term term = raft_current_term(r);
+    raft_index commit = raft_commit_index(r);
+    election_safety(w, n->id, term);
+    if (n->obs_term != term) {
+        n->obs_term = term;
+        n->obs_upto = 0;
+    }
+    for (raft_index i = n->obs_upto + 1; i <= commit && !w->failed; i++) {
+        struct sim_commit *cm = commit_note(w, i, raft_term_at(r, i), n->id);
+        commit_term_seen(w, cm, i, term);
+    }
+    n->obs_upto = commit > n->obs_upto ? commit : n->obs_upto;
+    if (n->lc_term != term) {
+        n->lc_term = term;
+        n->lc_upto = 0;
+    }
+    const struct sim_check *c = &w->check;
+    for (raft_index i = n->lc_upto + 1; i <= c->n_c && !w->failed; i++) {
+        const struct sim_commit *cm = &c->c[i - 1];
+        if (cm->term != 0 && cm->min_commit_term != 0 &&
+            cm->min_commit_term < term && raft_term_at(r, i) != cm->term) {
+            sim_fail(w, "leader_completeness",
+                     "n%llu leads term %llu without entry %llu (term %llu, "
+                     "committed by term %llu)",
+                     ull(n->id), ull(term), ull(i), ull(cm->term),
+                     ull(cm->min_commit_term));
+        }
+    }
+    n->lc_upto = c->n_c;
+}
+
+static void check_node(struct sim_world *w, struct sim_node *n)
+{
+    const struct raft *r = replica_raft(n->rep);
+    raft_term term = raft_current_term(r);
+    raft_index commit = raft_commit_index(r);
+    raft_index applied = raft_applied_index(r);
+    if (term < n->seen_term || commit < n->seen_commit ||
+        applied < n->seen_applied) {
+        sim_fail(w, "monotonic",
+                 "n%llu went from term %llu commit %llu applied %llu to "
+                 "%llu %llu %llu",
+                 ull(n->id), ull(n->seen_term), ull(n->seen_commit),
+                 ull(n->seen_applied), ull(term), ull(commit), ull(applied));
+        return;
+    }
+    if (commit > raft_last_index(r)) {
+        sim_fail(w, "commit_bound", "n%llu commit %llu beyond last %llu",
+                 ull(n->id), ull(commit), ull(raft_last_index(r)));
+        return;
+    }
+    n->seen_term = term;
+    n->seen_commit = commit;
+    n->seen_applied = applied;
+    n->seen_role = raft_role(r);
+    if (n->seen_role == RAFT_LEADER) {
+        check_leader(w, n);
+    }
+}
+
+/* Whether disk log a is at least as up-to-date as disk log b (the
+ * election restriction, section 5.4.1). */
+static bool up_to_date(const struct sim_disk *a, const struct sim_disk *b)
+{
+    raft_term ta = a->n_rows > 0 ? a->rows[a->n_rows - 1].term : 0;
+    raft_term tb = b->n_rows > 0 ? b->rows[b->n_rows - 1].term : 0;
+    return ta != tb ? ta > tb : a->n_rows >= b->n_rows;
+}
+
+/* The lemma behind leader completeness, checked on every state rather
+ * than only when an election happens: a member whose durable log is at
+ * least as up-to-date as a majority's could be elected, so it must already
+ * hold the highest committed entry (and by log matching all before it). */
+static void check_electable(struct sim_world *w)
+{
+    const struct sim_check *c = &w->check;
+    if (c->n_c == 0 || c->c[c->n_c - 1].term == 0) {
+        return;
+    }
+    raft_index top = c->n_c;
+    raft_term top_term = c->c[top - 1].term;
+    for (uint32_t x = 1; x <= w->p.n_nodes; x++) {
+        const struct sim_disk *dx = &w->nodes[x].disk;
+        if (dx->n_rows >= top && dx->rows[top - 1].term == top_term) {
+            continue;
+        }
+        uint32_t n_behind = 0;
+        for (uint32_t v = 1; v <= w->p.n_nodes; v++) {
+            n_behind += up_to_date(dx, &w->nodes[v].disk);
+        }
+        if (n_behind >= w->p.n_nodes / 2 + 1) {
+            sim_fail(w, "leader_completeness",
+                     "n%u could be elected (its log is as up-to-date as %u "
+                     "of %u) without committed entry %llu (term %llu)",
+                     x, n_behind, w->p.n_nodes, ull(top), ull(top_term));
+            return;
+        }
+    }
+}
+
+void sim_check_event(struct sim_world *w)
+{
+    for (uint32_t i = 1; i <= w->p.n_nodes && !w->failed; i++) {
+        if (w->nodes[i].rep != NULL) {
+            check_node(w, &w->nodes[i]);
+        }
+    }
+    if (!w->failed) {
+        check_electable(w);
+    }
+}

@@ -1,0 +1,343 @@
+/*
+ * Each simulated member's durable images: hard state and log rows (struct
+ * sim_disk) and the applied kv state (struct mem_kv). They model exactly what
+ * storage promises: a persist that returned OK is kept, an open kv
+ * transaction is lost on a crash, and a failed write stops the node. The
+ * persist and kv ops here are the replica's io table, with injected crash
+ * points and write failures. Read tests/sim/sim_node.c next.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/invariant.h"
+#include "tests/sim/sim_world.h"
+
+void sim_disk_init(struct sim_disk *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void sim_disk_close(struct sim_disk *d)
+{
+    sim_disk_truncate(d, 1);
+    free(d->rows);
+    memset(d, 0, sizeof *d);
+}
+
+void sim_disk_truncate(struct sim_disk *d, raft_index from)
+{
+    ASSERT(from >= 1);
+    while (d->n_rows >= from) {
+        free(d->rows[d->n_rows - 1].data);
+        d->n_rows--;
+    }
+}
+
+static uint64_t row_chain(uint64_t prev, const struct raft_entry *e)
+{
+    uint64_t h = sim_fnv_u64(prev, e->term);
+    h = sim_fnv_u64(h, e->type);
+    h = sim_fnv_u64(h, e->len);
+    return sim_fnv(h, e->data, e->len);
+}
+
+/* Writes one row at index (<= n_rows + 1). A row already there must have
+ * the same term: replacing history needs a truncation first. */
+static int write_row(struct sim_disk *d, raft_index index,
+                     const struct raft_entry *e)
+{
+    if (index > d->n_rows + 1) {
+        return ERR_CORRUPT;
+    }
+    if (index <= d->n_rows && d->rows[index - 1].term != e->term) {
+        return ERR_INVALID;
+    }
+    if (index == d->n_rows + 1 && d->n_rows == d->cap_rows) {
+        size_t cap = d->cap_rows ? d->cap_rows * 2 : 64;
+        struct sim_row *rows = realloc(d->rows, cap * sizeof *rows);
+        if (rows == NULL) {
+            return ERR_NOMEM;
+        }
+        d->rows = rows;
+        d->cap_rows = cap;
+    }
+    uint8_t *data = malloc(e->len > 0 ? e->len : 1);
+    if (data == NULL) {
+        return ERR_NOMEM;
+    }
+    if (e->len > 0) {
+        memcpy(data, e->data, e->len);
+    }
+    struct sim_row *row = &d->rows[index - 1];
+    if (index <= d->n_rows) {
+        free(row->data);
+    } else {
+        d->n_rows++;
+    }
+    uint64_t prev = index > 1 ? d->rows[index - 2].chain : SIM_FNV_INIT;
+    row->term = e->term;
+    row->type = e->type;
+    row->len = e->len;
+    row->data = data;
+    row->chain = row_chain(prev, e);
+    return ERR_OK;
+}
+
+int sim_disk_write(struct sim_disk *d, raft_index first,
+                   const struct raft_entry *entries, size_t n)
+{
+    ASSERT(first >= 1);
+    for (size_t i = 0; i < n; i++) {
+        int rc = write_row(d, first + i, &entries[i]);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+    }
+    return ERR_OK;
+}
+
+int sim_disk_load(const struct sim_disk *d, const struct mem_kv *kv,
+                  struct raft_loaded *loaded, struct raft_entry **entries)
+{
+    memset(loaded, 0, sizeof *loaded);
+    struct raft_entry *es = calloc(d->n_rows + 1, sizeof *es);
+    if (es == NULL) {
+        return ERR_NOMEM;
+    }
+    for (size_t i = 0; i < d->n_rows; i++) {
+        const struct sim_row *row = &d->rows[i];
+        /* store_load refuses terms that go down (ERR_CORRUPT). */
+        if (i > 0 && row->term < d->rows[i - 1].term) {
+            free(es);
+            return ERR_CORRUPT;
+        }
+        es[i].term = row->term;
+        es[i].type = row->type;
+        es[i].len = row->len;
+        es[i].data = row->data;
+    }
+    loaded->term = d->term;
+    loaded->voted_for = d->voted_for;
+    loaded->first_index = 1;
+    loaded->n_entries = d->n_rows;
+    loaded->entries = es;
+    loaded->applied = mem_kv_applied(kv);
+    *entries = es;
+    return ERR_OK;
+}
+
+/* Decides whether the node dies at this io call (a crash point). */
+static bool crash_point(struct sim_node *n, const char *where)
+{
+    struct sim_world *w = n->world;
+    if (n->is_dying) {
+        return true;
+    }
+    if (w->p.crash_point_ppm == 0 ||
+        !rng_chance_ppm(&w->rng, w->p.crash_point_ppm)) {
+        return false;
+    }
+    n->is_dying = true;
+    sim_tracef(w, "%llu sim n%llu crash point %s",
+               (unsigned long long)w->now_ms, (unsigned long long)n->id,
+               where);
+    return true;
+}
+
+/* Decides whether this write fails (fail-stop from then on). */
+static bool write_fails(struct sim_node *n, const char *what)
+{
+    struct sim_world *w = n->world;
+    if (w->p.write_fail_ppm == 0 ||
+        !rng_chance_ppm(&w->rng, w->p.write_fail_ppm)) {
+        return false;
+    }
+    n->is_stopped = true;
+    sim_tracef(w, "%llu sim n%llu %s fails (EIO)",
+               (unsigned long long)w->now_ms, (unsigned long long)n->id,
+               what);
+    return true;
+}
+
+/* io calls after a failed write break fail-stop. */
+static bool after_stop(struct sim_node *n, const char *what)
+{
+    if (!n->is_stopped) {
+        return false;
+    }
+    sim_fail(n->world, "failstop", "n%llu called %s after a failed write",
+             (unsigned long long)n->id, what);
+    return true;
+}
+
+/* Hard state rules a disk must never see broken: terms only grow, and one
+ * vote per term (Figure 2: votedFor is persistent). */
+static void persist_hard_state(struct sim_node *n, const struct raft_ready *rd)
+{
+    struct sim_disk *d = &n->disk;
+    if (rd->term < d->term) {
+        sim_fail(n->world, "monotonic", "n%llu persisted term %llu < %llu",
+                 (unsigned long long)n->id, (unsigned long long)rd->term,
+                 (unsigned long long)d->term);
+    } else if (rd->term == d->term && d->voted_for != RAFT_ID_NONE &&
+               rd->voted_for != d->voted_for) {
+        sim_fail(n->world, "vote_once",
+                 "n%llu changed its vote in term %llu from n%llu to n%llu",
+                 (unsigned long long)n->id, (unsigned long long)rd->term,
+                 (unsigned long long)d->voted_for,
+                 (unsigned long long)rd->voted_for);
+    }
+    d->term = rd->term;
+    d->voted_for = rd->voted_for;
+}
+
+int sim_disk_persist(void *ctx, const struct raft_ready *rd)
+{
+    struct sim_node *n = ctx;
+    struct sim_world *w = n->world;
+    if (after_stop(n, "persist")) {
+        return ERR_IO;
+    }
+    if (crash_point(n, "before persist")) {
+        return ERR_OK; /* Dead: nothing after this reaches the world. */
+    }
+    if (write_fails(n, "persist")) {
+        return ERR_IO;
+    }
+    if (rd->has_hard_state) {
+        persist_hard_state(n, rd);
+    }
+    raft_index held = 0;
+    uint64_t chain = 0;
+    if (rd->truncate_from != 0) {
+        held = sim_check_before_truncate(w, n, rd->truncate_from, &chain);
+        sim_disk_truncate(&n->disk, rd->truncate_from);
+    }
+    if (rd->n_entries > 0) {
+        int rc = sim_disk_write(&n->disk, rd->entries_first_index,
+                                rd->entries, rd->n_entries);
+        if (rc != ERR_OK) {
+            sim_fail(w, "disk_write",
+                     "n%llu persist of %zu entries at %llu onto %zu rows: %s",
+                     (unsigned long long)n->id, rd->n_entries,
+                     (unsigned long long)rd->entries_first_index,
+                     n->disk.n_rows,
+                     rc == ERR_INVALID ? "overwrites another term without "
+                                         "truncation"
+                                       : err_str(rc));
+            return ERR_OK;
+        }
+        for (size_t i = 0; i < rd->n_entries; i++) {
+            raft_index idx = rd->entries_first_index + i;
+            const struct sim_row *row = &n->disk.rows[idx - 1];
+            sim_check_on_row(w, idx, row->term, row->chain);
+        }
+    }
+    if (held != 0) {
+        sim_check_after_truncate(w, n, held, chain);
+    }
+    (void)crash_point(n, "after persist");
+    return ERR_OK;
+}
+
+/* --- The kv ops: mem_kv underneath, crash points and failures on top --- */
+
+static int kv_begin(void *ctx)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv begin")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->begin(&n->kv);
+}
+
+static int kv_commit(void *ctx, raft_index applied_index)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv commit")) {
+        return ERR_IO;
+    }
+    if (crash_point(n, "before kv commit")) {
+        mem_kv_rollback(&n->kv);
+        return ERR_OK;
+    }
+    if (write_fails(n, "kv commit")) {
+        mem_kv_rollback(&n->kv);
+        return ERR_IO;
+    }
+    raft_index prev = mem_kv_applied(&n->kv);
+    int rc = mem_kv_ops()->commit(&n->kv, applied_index);
+    if (rc != ERR_OK) {
+        sim_fail(n->world, "kv", "n%llu kv commit: %s",
+                 (unsigned long long)n->id, err_str(rc));
+        return rc;
+    }
+    sim_check_on_apply(n->world, n, prev, applied_index);
+    (void)crash_point(n, "after kv commit");
+    return ERR_OK;
+}
+
+static int kv_get(void *ctx, const uint8_t *key, uint32_t key_len,
+                  const uint8_t **value, uint32_t *value_len)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv get")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->get(&n->kv, key, key_len, value, value_len);
+}
+
+static int kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
+                  const uint8_t *value, uint32_t value_len)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv put")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->put(&n->kv, key, key_len, value, value_len);
+}
+
+static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv del")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->del(&n->kv, key, key_len);
+}
+
+static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
+                          uint8_t *status)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv session_get")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->session_get(&n->kv, client_id, seq, status);
+}
+
+static int kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
+                          uint8_t status)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv session_put")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->session_put(&n->kv, client_id, seq, status);
+}
+
+static const struct kv_store_ops sim_kv_ops = {
+    .begin = kv_begin,
+    .commit = kv_commit,
+    .get = kv_get,
+    .put = kv_put,
+    .del = kv_del,
+    .session_get = kv_session_get,
+    .session_put = kv_session_put,
+};
+
+const struct kv_store_ops *sim_disk_kv_ops(void)
+{
+    return &sim_kv_ops;
+}

@@ -1,0 +1,489 @@
+/*
+ * The world's event loop: a binary heap of events ordered by (time,
+ * insertion counter), interleaved with each live member's own deadline
+ * (replica_deadline, lowest id first on a tie), one seeded generator, the
+ * fault ticks (crashes, partitions, heals) of the fault phase, and the
+ * liveness phase that heals everything, restarts every member and demands
+ * one leader and every client request answered within a bound.
+ * Read tests/sim/sim_node.c next.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/invariant.h"
+#include "tests/sim/sim_world.h"
+
+static unsigned long long ull(uint64_t v)
+{
+    return (unsigned long long)v;
+}
+
+void sim_tracef(struct sim_world *w, const char *fmt, ...)
+{
+    char line[SIM_TRACE_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    sim_trace_add(&w->trace, line);
+}
+
+void sim_fail(struct sim_world *w, const char *check, const char *fmt, ...)
+{
+    if (w->failed) {
+        return; /* The first violation is the one reported. */
+    }
+    w->failed = true;
+    w->fail_step = w->n_events;
+    snprintf(w->fail_check, sizeof w->fail_check, "%s", check);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->fail_detail, sizeof w->fail_detail, fmt, ap);
+    va_end(ap);
+    sim_tracef(w, "%llu VIOLATION %s: %s", ull(w->now_ms), check,
+               w->fail_detail);
+}
+
+/* --- The heap --- */
+
+static bool ev_before(const struct sim_event *a, const struct sim_event *b)
+{
+    return a->time_ms != b->time_ms ? a->time_ms < b->time_ms
+                                    : a->order < b->order;
+}
+
+void sim_world_push(struct sim_world *w, const struct sim_event *ev)
+{
+    if (w->n_heap == w->cap_heap) {
+        size_t cap = w->cap_heap ? w->cap_heap * 2 : 256;
+        struct sim_event *h = realloc(w->heap, cap * sizeof *h);
+        ASSERT(h != NULL);
+        w->heap = h;
+        w->cap_heap = cap;
+    }
+    size_t i = w->n_heap++;
+    w->heap[i] = *ev;
+    w->heap[i].order = w->next_order++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!ev_before(&w->heap[i], &w->heap[parent])) {
+            break;
+        }
+        struct sim_event t = w->heap[i];
+        w->heap[i] = w->heap[parent];
+        w->heap[parent] = t;
+        i = parent;
+    }
+}
+
+static struct sim_event heap_pop(struct sim_world *w)
+{
+    ASSERT(w->n_heap > 0);
+    struct sim_event top = w->heap[0];
+    w->heap[0] = w->heap[--w->n_heap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1;
+        size_t r = l + 1;
+        size_t m = i;
+        if (l < w->n_heap && ev_before(&w->heap[l], &w->heap[m])) {
+            m = l;
+        }
+        if (r < w->n_heap && ev_before(&w->heap[r], &w->heap[m])) {
+            m = r;
+        }
+        if (m == i) {
+            break;
+        }
+        struct sim_event t = w->heap[i];
+        w->heap[i] = w->heap[m];
+        w->heap[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* --- Lifecycle --- */
+
+int sim_world_init(struct sim_world *w, const struct sim_params *p,
+                   uint64_t seed, FILE *trace_echo)
+{
+    ASSERT(p->n_nodes >= 1 && p->n_nodes <= SIM_NODES_MAX);
+    ASSERT(p->n_clients <= SIM_CLIENTS_MAX);
+    memset(w, 0, sizeof *w);
+    w->p = *p;
+    w->seed = seed;
+    rng_init(&w->rng, seed);
+    w->scratch = malloc(sizeof *w->scratch);
+    w->buf = malloc(RAFT_DATAGRAM_MAX);
+    if (w->scratch == NULL || w->buf == NULL ||
+        sim_trace_init(&w->trace, SIM_TRACE_RING, trace_echo) != ERR_OK ||
+        sim_check_init(&w->check) != ERR_OK) {
+        sim_world_close(w);
+        return ERR_NOMEM;
+    }
+    for (uint32_t i = 1; i <= p->n_nodes; i++) {
+        struct sim_node *n = &w->nodes[i];
+        n->world = w;
+        n->id = i;
+        sim_disk_init(&n->disk);
+        mem_kv_init(&n->kv);
+        for (uint32_t j = 1; j <= p->n_nodes; j++) {
+            uint64_t lo = rng_range(&w->rng, p->lat_min_ms,
+                                    (uint64_t)p->lat_max_ms + 1);
+            w->lat_lo[i][j] = (uint32_t)lo;
+            w->lat_hi[i][j] = (uint32_t)rng_range(&w->rng, lo,
+                                                  (uint64_t)p->lat_max_ms + 1);
+        }
+    }
+    return ERR_OK;
+}
+
+static void schedule_fault(struct sim_world *w)
+{
+    if (w->p.fault_every_ms == 0) {
+        return;
+    }
+    struct sim_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SIM_EV_FAULT;
+    ev.time_ms = w->now_ms + rng_range(&w->rng, 1,
+                                       2 * (uint64_t)w->p.fault_every_ms);
+    sim_world_push(w, &ev);
+}
+
+void sim_world_start(struct sim_world *w)
+{
+    sim_tracef(w, "0 sim seed=0x%016llx nodes=%u clients=%u", ull(w->seed),
+               w->p.n_nodes, w->p.n_clients);
+    for (uint32_t i = 1; i <= w->p.n_nodes && !w->failed; i++) {
+        sim_node_start(w, &w->nodes[i]);
+    }
+    sim_client_init(w);
+    if (!w->is_manual) {
+        schedule_fault(w);
+    }
+}
+
+void sim_world_close(struct sim_world *w)
+{
+    for (uint32_t i = 1; i <= SIM_NODES_MAX; i++) {
+        struct sim_node *n = &w->nodes[i];
+        if (n->world == NULL) {
+            continue;
+        }
+        if (n->rep != NULL) {
+            replica_free(n->rep);
+            n->rep = NULL;
+        }
+        sim_disk_close(&n->disk);
+        mem_kv_close(&n->kv);
+    }
+    for (size_t i = 0; i < w->n_heap; i++) {
+        free(w->heap[i].data);
+    }
+    free(w->heap);
+    free(w->scratch);
+    free(w->buf);
+    sim_check_close(&w->check);
+    if (w->trace.ring != NULL) {
+        sim_trace_close(&w->trace);
+    }
+    memset(w, 0, sizeof *w);
+}
+
+raft_id sim_world_leader(const struct sim_world *w)
+{
+    raft_id leader = RAFT_ID_NONE;
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        const struct sim_node *n = &w->nodes[i];
+        if (n->rep != NULL && raft_role(replica_raft(n->rep)) == RAFT_LEADER) {
+            if (leader != RAFT_ID_NONE) {
+                return RAFT_ID_NONE;
+            }
+            leader = n->id;
+        }
+    }
+    return leader;
+}
+
+void sim_world_heal(struct sim_world *w)
+{
+    memset(w->blocked, 0, sizeof w->blocked);
+    sim_tracef(w, "%llu sim heal", ull(w->now_ms));
+}
+
+/* --- Faults --- */
+
+/* The node a crash hits: the leader half the time, a candidate a quarter
+ * of the time (mid-election), else anyone up. */
+static struct sim_node *crash_victim(struct sim_world *w)
+{
+    uint64_t r = rng_range(&w->rng, 0, 4);
+    int want = r < 2 ? RAFT_LEADER : r == 2 ? RAFT_CANDIDATE : -1;
+    struct sim_node *up[SIM_NODES_MAX];
+    uint32_t n_up = 0;
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        struct sim_node *n = &w->nodes[i];
+        if (n->rep == NULL) {
+            continue;
+        }
+        int role = raft_role(replica_raft(n->rep));
+        if (want != -1 && (role == want || (want == RAFT_CANDIDATE &&
+                                            role == RAFT_PRECANDIDATE))) {
+            return n;
+        }
+        up[n_up++] = n;
+    }
+    if (n_up == 0) {
+        return NULL;
+    }
+    return up[rng_range(&w->rng, 0, n_up)];
+}
+
+static void schedule_restart(struct sim_world *w, struct sim_node *n)
+{
+    n->restart_pending = true;
+    struct sim_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SIM_EV_RESTART;
+    ev.a = (uint32_t)n->id;
+    ev.time_ms = w->now_ms + rng_range(&w->rng, w->p.down_min_ms,
+                                       (uint64_t)w->p.down_max_ms + 1);
+    sim_world_push(w, &ev);
+}
+
+static void on_fault_tick(struct sim_world *w)
+{
+    if (w->in_liveness) {
+        return;
+    }
+    if (rng_chance_ppm(&w->rng, w->p.crash_ppm)) {
+        struct sim_node *n = crash_victim(w);
+        if (n != NULL) {
+            sim_node_crash(w, n, "crash");
+            schedule_restart(w, n);
+        }
+    }
+    if (rng_chance_ppm(&w->rng, w->p.partition_ppm)) {
+        sim_net_partition(w);
+        struct sim_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = SIM_EV_HEAL;
+        ev.time_ms = w->now_ms + rng_range(&w->rng, 1,
+                                           (uint64_t)w->p.heal_ms_max + 1);
+        sim_world_push(w, &ev);
+    }
+    schedule_fault(w);
+}
+
+static void dispatch(struct sim_world *w, const struct sim_event *ev)
+{
+    switch (ev->type) {
+    case SIM_EV_DELIVER:
+        sim_net_deliver(w, ev);
+        break;
+    case SIM_EV_CLIENT:
+        sim_client_on_event(w, ev);
+        break;
+    case SIM_EV_FAULT:
+        on_fault_tick(w);
+        break;
+    case SIM_EV_RESTART: {
+        struct sim_node *n = &w->nodes[ev->a];
+        n->restart_pending = false;
+        if (n->rep == NULL) {
+            sim_node_start(w, n);
+        }
+        break;
+    }
+    case SIM_EV_HEAL:
+        sim_world_heal(w);
+        break;
+    case SIM_EV_CRASH: {
+        struct sim_node *n = &w->nodes[ev->a];
+        if (n->rep != NULL && n->incarnation == ev->c && !w->in_liveness) {
+            sim_node_crash(w, n, "new leader crash");
+            schedule_restart(w, n);
+        }
+        break;
+    }
+    default:
+        UNREACHABLE();
+    }
+}
+
+/* A member that just became leader may die soon, before its no-op and the
+ * entries it inherited reach everyone: the histories of Figure 8. */
+static void maybe_doom_new_leader(struct sim_world *w)
+{
+    if (w->in_liveness || w->p.new_leader_crash_ppm == 0) {
+        return;
+    }
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        struct sim_node *n = &w->nodes[i];
+        if (n->rep == NULL || raft_role(replica_raft(n->rep)) != RAFT_LEADER ||
+            n->fault_term == raft_current_term(replica_raft(n->rep))) {
+            continue;
+        }
+        n->fault_term = raft_current_term(replica_raft(n->rep));
+        if (!rng_chance_ppm(&w->rng, w->p.new_leader_crash_ppm)) {
+            continue;
+        }
+        struct sim_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = SIM_EV_CRASH;
+        ev.a = i;
+        ev.c = n->incarnation;
+        ev.time_ms = w->now_ms + rng_range(&w->rng, 0,
+                                           3 * (uint64_t)w->p.lat_max_ms + 1);
+        sim_world_push(w, &ev);
+    }
+}
+
+/* The live member whose deadline comes first (lowest id on a tie). */
+static struct sim_node *first_deadline(struct sim_world *w, uint64_t *at)
+{
+    struct sim_node *best = NULL;
+    *at = UINT64_MAX;
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        struct sim_node *n = &w->nodes[i];
+        uint64_t d = sim_node_deadline(n);
+        if (n->rep != NULL && d < *at) {
+            best = n;
+            *at = d;
+        }
+    }
+    return best;
+}
+
+bool sim_world_step(struct sim_world *w)
+{
+    uint64_t at;
+    struct sim_node *n = first_deadline(w, &at);
+    uint64_t before = w->now_ms;
+    if (n != NULL && (w->n_heap == 0 || at <= w->heap[0].time_ms)) {
+        w->now_ms = at > w->now_ms ? at : w->now_ms;
+        sim_node_tick(w, n);
+    } else if (w->n_heap > 0) {
+        struct sim_event ev = heap_pop(w);
+        w->now_ms = ev.time_ms > w->now_ms ? ev.time_ms : w->now_ms;
+        dispatch(w, &ev);
+        free(ev.data);
+    } else {
+        return false;
+    }
+    w->n_events++;
+    w->same_time_events = w->now_ms == before ? w->same_time_events + 1 : 0;
+    if (w->same_time_events > SIM_STUCK_EVENTS) {
+        sim_fail(w, "stuck", "%llu events without time moving",
+                 ull(w->same_time_events));
+    }
+    if (!w->failed) {
+        sim_check_event(w);
+    }
+    if (!w->failed) {
+        maybe_doom_new_leader(w);
+    }
+    return true;
+}
+
+void sim_world_run_until(struct sim_world *w, uint64_t until_ms)
+{
+    while (!w->failed && w->now_ms < until_ms) {
+        uint64_t at;
+        bool has_node = first_deadline(w, &at) != NULL;
+        uint64_t next = w->n_heap > 0 ? w->heap[0].time_ms : UINT64_MAX;
+        if (has_node && at < next) {
+            next = at;
+        }
+        if (next >= until_ms) {
+            w->now_ms = until_ms;
+            break;
+        }
+        if (!sim_world_step(w)) {
+            break;
+        }
+    }
+}
+
+/* --- The two phases --- */
+
+/* Heal everything, stop every fault, restart every member from its disk
+ * and let clients finish what they started. */
+static void liveness_begin(struct sim_world *w)
+{
+    w->in_liveness = true;
+    w->clients_stopping = true;
+    w->p.loss_ppm = 0;
+    w->p.dup_ppm = 0;
+    w->p.corrupt_ppm = 0;
+    w->p.crash_point_ppm = 0;
+    w->p.write_fail_ppm = 0;
+    sim_world_heal(w);
+    sim_tracef(w, "%llu sim liveness phase: restart all", ull(w->now_ms));
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        sim_node_crash(w, &w->nodes[i], "liveness restart");
+    }
+    for (uint32_t i = 1; i <= w->p.n_nodes && !w->failed; i++) {
+        sim_node_start(w, &w->nodes[i]);
+    }
+    w->liveness_deadline_ms = w->now_ms + w->p.liveness_ms;
+}
+
+/* Done when one leader is known to all, every member has applied all of
+ * its log, and every client has its answer. */
+static bool liveness_reached(const struct sim_world *w)
+{
+    raft_id leader = sim_world_leader(w);
+    if (leader == RAFT_ID_NONE || !sim_client_all_idle(w)) {
+        return false;
+    }
+    const struct raft *lr = replica_raft(w->nodes[leader].rep);
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        const struct sim_node *n = &w->nodes[i];
+        if (n->rep == NULL) {
+            return false;
+        }
+        const struct raft *r = replica_raft(n->rep);
+        if (raft_leader(r) != leader ||
+            raft_current_term(r) != raft_current_term(lr) ||
+            raft_applied_index(r) != raft_last_index(lr) ||
+            mem_kv_applied(&n->kv) != raft_last_index(lr)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool sim_world_run(struct sim_world *w)
+{
+    sim_world_start(w);
+    while (!w->failed && w->n_events < w->p.steps) {
+        if (!sim_world_step(w)) {
+            break;
+        }
+    }
+    if (w->failed) {
+        return false;
+    }
+    liveness_begin(w);
+    while (!w->failed && !liveness_reached(w)) {
+        if (w->now_ms > w->liveness_deadline_ms || !sim_world_step(w)) {
+            sim_fail(w, "liveness",
+                     "no stable leader with every request answered within "
+                     "%ums of healing (leader n%llu, clients idle %d)",
+                     w->p.liveness_ms, ull(sim_world_leader(w)),
+                     sim_client_all_idle(w));
+            break;
+        }
+    }
+    if (!w->failed) {
+        sim_tracef(w, "%llu sim liveness reached: leader n%llu",
+                   ull(w->now_ms), ull(sim_world_leader(w)));
+    }
+    return !w->failed;
+}

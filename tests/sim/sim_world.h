@@ -1,0 +1,347 @@
+/*
+ * The simulated world: K members each running the real replica (core, kv
+ * state machine, sessions, replies) over a simulated network, disk and
+ * clock, plus simulated clients, one event heap ordered by (time, insertion
+ * counter) and one seeded generator deciding everything. This header holds
+ * the structs every sim_*.c shares; each module's functions are declared
+ * here too, grouped by file. Simulated code never reads a clock, calls
+ * rand() or iterates in pointer order. Read tests/sim/sim_world.c next.
+ */
+#ifndef RAFT_TESTS_SIM_SIM_WORLD_H
+#define RAFT_TESTS_SIM_SIM_WORLD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/msg.h"
+#include "common/rng.h"
+#include "common/types.h"
+#include "common/wire.h"
+#include "node/replica.h"
+#include "tests/lib/mem_kv.h"
+#include "tests/sim/sim_trace.h"
+
+#define SIM_NODES_MAX 7
+#define SIM_CLIENTS_MAX 8
+#define SIM_CLIENT_BASE 100      /* Endpoint of client i is 100 + i. */
+#define SIM_KEYS 4               /* Keys "k0".."k3": contention on purpose. */
+#define SIM_VALUE_MAX 32         /* Simulated clients' values are short. */
+#define SIM_CLUSTER_ID 0x51u
+#define SIM_TRACE_RING 400       /* Lines kept for a failure report. */
+#define SIM_STUCK_EVENTS 200000  /* Events at one instant: time is stuck. */
+
+/* Everything a seed decides about a run (the swarm parameters). */
+struct sim_params {
+    uint32_t n_nodes;            /* 3..SIM_NODES_MAX. */
+    uint32_t n_clients;          /* 0..SIM_CLIENTS_MAX (0: manual only). */
+    uint32_t lat_min_ms;         /* Per-link latency bounds are drawn */
+    uint32_t lat_max_ms;         /* inside [lat_min_ms, lat_max_ms]. */
+    uint32_t loss_ppm;
+    uint32_t dup_ppm;
+    uint32_t corrupt_ppm;        /* Damaged copies (must be dropped). */
+    uint32_t fault_every_ms;     /* Mean gap between fault ticks; 0: none. */
+    uint32_t crash_ppm;          /* Per fault tick. */
+    uint32_t partition_ppm;      /* Per fault tick. */
+    uint32_t heal_ms_max;        /* A partition lasts up to this. */
+    uint32_t down_min_ms;        /* A crashed node stays down this long. */
+    uint32_t down_max_ms;
+    uint32_t crash_point_ppm;    /* Per io call: die right there. */
+    uint32_t new_leader_crash_ppm; /* A new leader dies before it has
+                                  * replicated much (Figure 8 histories). */
+    uint32_t write_fail_ppm;     /* Per persist or kv commit: fail-stop. */
+    uint32_t heartbeat_ms;
+    uint32_t election_ms;
+    bool pre_vote;
+    bool check_quorum;
+    uint32_t batch_bytes_max;
+    uint32_t inflight_max;
+    uint32_t client_timeout_ms;
+    uint32_t client_think_ms;    /* Up to this between two ops. */
+    uint32_t read_pct;           /* Share of GETs among client ops. */
+    uint64_t steps;              /* Events in the fault phase. */
+    uint32_t liveness_ms;        /* Bound for the liveness phase. */
+};
+
+enum sim_ev_type {
+    SIM_EV_DELIVER = 1,          /* a: from endpoint, b: to endpoint. */
+    SIM_EV_CLIENT,               /* a: client, b: sim_client_ev, c: gen. */
+    SIM_EV_FAULT,                /* A fault tick. */
+    SIM_EV_RESTART,              /* a: node id. */
+    SIM_EV_HEAL,                 /* Clear every partition. */
+    SIM_EV_CRASH                 /* a: node id, c: its incarnation. */
+};
+
+struct sim_event {
+    uint64_t time_ms;
+    uint64_t order;              /* Insertion counter: ties by creation. */
+    uint8_t type;
+    bool is_corrupt;             /* DELIVER: bytes were damaged on purpose. */
+    uint32_t a;
+    uint32_t b;
+    uint64_t c;
+    uint8_t *data;               /* DELIVER: owned datagram bytes. */
+    uint32_t len;
+};
+
+/* One durable log row of a node's disk image (index = position + 1). */
+struct sim_row {
+    raft_term term;
+    uint8_t type;
+    uint32_t len;
+    uint8_t *data;               /* Owned. */
+    uint64_t chain;              /* Hash of this row and every row before. */
+};
+
+/* What storage promises to keep across a crash: hard state and log rows.
+ * The kv image (struct mem_kv) lives next to it in struct sim_node. */
+struct sim_disk {
+    raft_term term;
+    raft_id voted_for;
+    struct sim_row *rows;
+    size_t n_rows;
+    size_t cap_rows;
+};
+
+/* The state a kv image must have after applying a prefix of the global
+ * committed sequence: the checker's own model (fixed size, copyable). */
+struct sim_state {
+    bool present[SIM_KEYS];
+    uint8_t value_len[SIM_KEYS];
+    uint8_t value[SIM_KEYS][SIM_VALUE_MAX];
+    uint64_t last_seq[SIM_CLIENTS_MAX];
+    uint8_t last_status[SIM_CLIENTS_MAX];
+};
+
+struct sim_world;
+
+struct sim_node {
+    struct sim_world *world;
+    raft_id id;
+    struct replica *rep;         /* NULL while down. */
+    uint32_t incarnation;
+    bool is_dying;               /* A crash point hit inside this flush. */
+    bool is_stopped;             /* A write failed: no io may follow. */
+    bool restart_pending;
+    struct sim_disk disk;
+    struct mem_kv kv;            /* Durable kv image; txn lost on crash. */
+    struct sim_state shadow;     /* Model state at kv's applied index. */
+    /* What the checks last saw of this incarnation. */
+    raft_term seen_term;
+    raft_index seen_commit;
+    raft_index seen_applied;
+    int seen_role;
+    raft_term lc_term;           /* Leader completeness checked in term */
+    raft_index lc_upto;          /* ... up to this committed index. */
+    raft_term obs_term;          /* Leader commit observed in term */
+    raft_index obs_upto;         /* ... up to this index. */
+    raft_term fault_term;        /* Last term it was seen leading. */
+};
+
+enum sim_client_ev {
+    SIM_CLIENT_TIMEOUT = 0,      /* No answer: try the next node. */
+    SIM_CLIENT_RESEND = 1,       /* Send again to the current target. */
+    SIM_CLIENT_NEXT = 2          /* Start the next operation. */
+};
+
+struct sim_client {
+    uint32_t idx;
+    uint64_t id;                 /* Random, nonzero. */
+    uint64_t seq;
+    bool is_busy;                /* An operation is outstanding. */
+    uint8_t op;                  /* enum client_op */
+    uint32_t key;
+    uint8_t value_len;
+    uint8_t value[SIM_VALUE_MAX];
+    uint8_t expected_len;
+    uint8_t expected[SIM_VALUE_MAX];
+    uint64_t invoke_ms;
+    raft_index read_floor;       /* GET: acked writes before invocation. */
+    raft_id target;
+    uint32_t attempts;
+    uint64_t gen;                /* Only the latest timer event counts. */
+    uint64_t n_done;
+};
+
+/* A committed index as the checker knows it. */
+struct sim_commit {
+    raft_term term;              /* Entry's term (0: not known yet). */
+    raft_term min_commit_term;   /* Lowest leader term seen committing it. */
+    uint64_t chain;              /* Set once some node applied it. */
+    bool is_applied;             /* Applied by some node (in the model). */
+};
+
+/* One change of one key in the global sequence, for read checks. */
+struct sim_key_change {
+    raft_index index;
+    bool present;
+    uint8_t value_len;
+    uint8_t value[SIM_VALUE_MAX];
+};
+
+struct sim_ack {
+    raft_index index;            /* Where (client, seq) took effect; 0: not. */
+    uint8_t status;
+};
+
+struct sim_check {
+    struct sim_commit *c;        /* c[i] is index i + 1. */
+    size_t n_c;
+    size_t cap_c;
+    raft_index n_applied;        /* Global sequence: c[0..n_applied). */
+    struct sim_state model;      /* State after the global sequence. */
+    struct sim_key_change *changes[SIM_KEYS];
+    size_t n_changes[SIM_KEYS];
+    size_t cap_changes[SIM_KEYS];
+    struct sim_ack *acks[SIM_CLIENTS_MAX];   /* Indexed by seq. */
+    size_t cap_acks[SIM_CLIENTS_MAX];
+    raft_index max_acked;        /* Highest index of an acknowledged write. */
+    raft_id *leader_of;          /* Election safety: leader_of[term]. */
+    size_t cap_leader_of;
+    uint64_t *lm_keys;           /* Log matching: (index, term) -> chain. */
+    uint64_t *lm_vals;
+    size_t cap_lm;
+    size_t n_lm;
+    uint64_t n_acked_writes;
+    uint64_t n_reads_checked;
+};
+
+struct sim_world {
+    struct sim_params p;
+    uint64_t seed;
+    struct rng rng;
+    uint64_t now_ms;
+    uint64_t n_events;
+    uint64_t next_order;
+    struct sim_event *heap;
+    size_t n_heap;
+    size_t cap_heap;
+    struct sim_node nodes[SIM_NODES_MAX + 1];     /* [1..n_nodes]. */
+    struct sim_client clients[SIM_CLIENTS_MAX];
+    /* Network. */
+    uint32_t lat_lo[SIM_NODES_MAX + 1][SIM_NODES_MAX + 1];
+    uint32_t lat_hi[SIM_NODES_MAX + 1][SIM_NODES_MAX + 1];
+    bool blocked[SIM_NODES_MAX + 1][SIM_NODES_MAX + 1]; /* [from][to]. */
+    uint64_t n_sent;
+    uint64_t n_dropped;
+    uint64_t n_corrupt_caught;
+    struct wire_scratch *scratch;
+    uint8_t *buf;                /* RAFT_DATAGRAM_MAX bytes. */
+    /* Phases. */
+    bool in_liveness;
+    bool clients_stopping;
+    bool is_manual;              /* Tests drive faults and clients. */
+    uint64_t liveness_deadline_ms;
+    bool is_done;
+    uint64_t same_time_events;
+    /* Checks and the failure. */
+    struct sim_check check;
+    bool failed;
+    char fail_check[48];
+    char fail_detail[200];
+    uint64_t fail_step;
+    struct sim_trace trace;
+};
+
+/* --- sim_world.c: lifecycle, heap, the event loop, faults --- */
+/* Builds a world for params and seed; nodes start with empty disks unless
+ * the caller fills them before sim_world_start. trace_echo: NULL or a
+ * stream that gets every trace line. Errors: ERR_NOMEM. */
+int sim_world_init(struct sim_world *w, const struct sim_params *p,
+                   uint64_t seed, FILE *trace_echo);
+void sim_world_start(struct sim_world *w);
+void sim_world_close(struct sim_world *w);
+/* One event; false when nothing is left. */
+bool sim_world_step(struct sim_world *w);
+/* The full run: fault phase for p.steps events, then the liveness phase.
+ * Returns true when no check failed. */
+bool sim_world_run(struct sim_world *w);
+/* Steps until now_ms >= until_ms or a failure. */
+void sim_world_run_until(struct sim_world *w, uint64_t until_ms);
+void sim_world_push(struct sim_world *w, const struct sim_event *ev);
+void sim_tracef(struct sim_world *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sim_fail(struct sim_world *w, const char *check, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The only leader (0 when none or several). */
+raft_id sim_world_leader(const struct sim_world *w);
+void sim_world_heal(struct sim_world *w);
+
+/* --- sim_node.c: a member's life and its io table --- */
+void sim_node_start(struct sim_world *w, struct sim_node *n);
+void sim_node_crash(struct sim_world *w, struct sim_node *n, const char *why);
+void sim_node_tick(struct sim_world *w, struct sim_node *n);
+uint64_t sim_node_deadline(const struct sim_node *n);
+void sim_node_on_datagram(struct sim_world *w, struct sim_node *n,
+                          uint32_t from, const struct raft_msg *msg);
+/* After an input: drains the ready batches, stops a failed node. */
+void sim_node_flush(struct sim_world *w, struct sim_node *n);
+
+/* --- sim_disk.c: durable images --- */
+void sim_disk_init(struct sim_disk *d);
+void sim_disk_close(struct sim_disk *d);
+/* Appends or replaces rows from first (rows >= first+n stay); for tests
+ * and the persist op. Errors: ERR_NOMEM, ERR_CORRUPT (a gap). */
+int sim_disk_write(struct sim_disk *d, raft_index first,
+                   const struct raft_entry *entries, size_t n);
+void sim_disk_truncate(struct sim_disk *d, raft_index from);
+/* The io persist op (ctx is the struct sim_node). */
+int sim_disk_persist(void *ctx, const struct raft_ready *rd);
+/* Fills loaded from the images, like store_load: entries borrowed from d.
+ * Errors: ERR_NOMEM, ERR_CORRUPT (non-monotonic terms). */
+int sim_disk_load(const struct sim_disk *d, const struct mem_kv *kv,
+                  struct raft_loaded *loaded, struct raft_entry **entries);
+/* The kv ops table the replica applies through (ctx is the sim_node). */
+const struct kv_store_ops *sim_disk_kv_ops(void);
+
+/* --- sim_net.c --- */
+void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to,
+                  const struct raft_msg *msg);
+void sim_net_deliver(struct sim_world *w, const struct sim_event *ev);
+void sim_net_partition(struct sim_world *w);
+void sim_net_block(struct sim_world *w, raft_id from, raft_id to,
+                   bool is_blocked);
+
+/* --- sim_client.c --- */
+void sim_client_init(struct sim_world *w);
+void sim_client_on_event(struct sim_world *w, const struct sim_event *ev);
+void sim_client_on_reply(struct sim_world *w, uint32_t client,
+                         const struct msg_client_reply *r);
+/* Starts an operation now (tests; key index, value as a C string). */
+void sim_client_invoke(struct sim_world *w, uint32_t client, uint8_t op,
+                       uint32_t key, const char *value, const char *expected);
+bool sim_client_all_idle(const struct sim_world *w);
+uint32_t sim_client_key_index(const uint8_t *key, uint32_t len);
+
+/* --- sim_check.c --- */
+int sim_check_init(struct sim_check *c);
+void sim_check_close(struct sim_check *c);
+/* After every event. */
+void sim_check_event(struct sim_world *w);
+/* A node's kv commit made applied_index durable (from prev). */
+void sim_check_on_apply(struct sim_world *w, struct sim_node *n,
+                        raft_index prev, raft_index applied_index);
+/* A row (index, term, chain) reached a disk. */
+void sim_check_on_row(struct sim_world *w, raft_index index, raft_term term,
+                      uint64_t chain);
+/* Before a persist truncates node n's disk from index: the highest
+ * committed index it holds there (0: none) and that row's chain. After the
+ * persist, sim_check_after_truncate checks the row is still there. */
+raft_index sim_check_before_truncate(const struct sim_world *w,
+                                     const struct sim_node *n,
+                                     raft_index from, uint64_t *chain);
+void sim_check_after_truncate(struct sim_world *w, const struct sim_node *n,
+                              raft_index held, uint64_t chain);
+/* Before n sends msg: what it promises must be on its disk. */
+void sim_check_on_send(struct sim_world *w, const struct sim_node *n,
+                       const struct raft_msg *msg);
+void sim_check_on_write_ack(struct sim_world *w, const struct sim_client *cl,
+                            uint8_t status);
+void sim_check_on_read(struct sim_world *w, const struct sim_client *cl,
+                       uint8_t status, const uint8_t *value, uint32_t len);
+/* Model: apply one committed payload to s; returns true if it took
+ * effect (first time for its (client, seq)), with its status. */
+bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
+                     const struct raft_entry *e, uint32_t *client,
+                     uint64_t *seq, uint8_t *status);
+
+#endif
