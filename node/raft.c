@@ -94,6 +94,7 @@ static void check_config(const struct raft_config *c)
     ASSERT(c->inflight_max >= 1);
     ASSERT(c->inflight_max <= RAFT_INFLIGHT_CAP);
     ASSERT(c->batch_bytes_max > 0);
+    ASSERT(c->mem_entries_max == 0 || c->fetch != NULL);
     bool self = false;
     for (uint32_t i = 0; i < c->n_members; i++) {
         ASSERT(c->members[i] != RAFT_ID_NONE);
@@ -107,8 +108,19 @@ static void check_config(const struct raft_config *c)
 
 static int load_state(struct raft *r, const struct raft_loaded *l)
 {
-    ASSERT(l->first_index == l->snapshot_index + 1 || l->n_entries == 0);
     raft_log_init(&r->log, l->snapshot_index, l->snapshot_term);
+    if (l->first_index > l->snapshot_index + 1) {
+        /* A long log: only its tail's payloads come into memory. */
+        ASSERT(r->config.fetch != NULL);
+        ASSERT(l->n_runs > 0);
+        int rv = raft_log_restore_runs(&r->log, l->runs, l->n_runs,
+                                       l->first_index - 1);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+    } else {
+        ASSERT(l->first_index == l->snapshot_index + 1 || l->n_entries == 0);
+    }
     for (size_t i = 0; i < l->n_entries; i++) {
         const struct raft_entry *e = &l->entries[i];
         int rv = raft_log_append(&r->log, e->term, e->type, e->data, e->len);
@@ -177,6 +189,9 @@ void raft_free(struct raft *r)
     raft_log_close(&r->log);
     free(r->reads_waiting);
     free(r->reads_ready);
+    raft_fetched_free(r);
+    free(r->fetched);
+    free(r->fetch_scratch);
     free(r->now.msgs);
     free(r->after.msgs);
     free(r);
@@ -400,9 +415,10 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
 {
     memset(rd, 0, sizeof *rd);
     if (r->role == RAFT_LEADER && raft_replication_flush(r) != ERR_OK) {
-        /* Out of memory while building appends: they go out later, at the
-         * next heartbeat; everything else in this batch is still valid. */
-        raft_tracef(r, RAFT_TRACE_INFO, "append flush out of memory");
+        /* Out of memory or a failed fetch while building appends: they go
+         * out later, at the next heartbeat; everything else in this batch
+         * is still valid. */
+        raft_tracef(r, RAFT_TRACE_INFO, "some appends not built");
     }
     if (r->term != r->persisted_term || r->voted_for != r->persisted_vote) {
         rd->has_hard_state = true;
@@ -454,6 +470,13 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     if (rd->n_committed > 0) {
         r->applied = rd->committed_first_index + rd->n_committed - 1;
     }
+    raft_index keep = r->config.mem_entries_max;
+    if (keep > 0 && r->applied > r->log.mem_first + keep + keep / 2) {
+        /* Applied payloads beyond the window are in storage: free them in
+         * large steps, so the array shift is rare. */
+        raft_log_forget_upto(&r->log, r->applied - keep);
+    }
+    raft_fetched_free(r);
     r->now.n = 0;
     r->after.n = 0;
     r->n_reads_ready = 0;

@@ -16,6 +16,20 @@
 
 struct raft;
 
+/* Entries first..(the next run's first - 1) all have this term. */
+struct raft_term_run {
+    raft_index first;
+    raft_term term;
+};
+
+/* Reads durable entries lo..hi (lo <= hi) into out: at least one, at most
+ * cap, stopping once about bytes_max bytes of payload are read; sets *n.
+ * Data pointers stay valid until the next call. Any error makes the core
+ * skip that send (it retries at the next heartbeat). */
+typedef int (*raft_fetch_cb)(void *ctx, raft_index lo, raft_index hi,
+                             size_t bytes_max, struct raft_entry *out,
+                             size_t cap, size_t *n);
+
 struct raft_config {
     raft_id id;
     uint32_t n_members;
@@ -28,14 +42,24 @@ struct raft_config {
     bool pre_vote;                     /* Thesis 9.6. */
     bool check_quorum;                 /* Leader steps down without a
                                         * majority for an election timeout. */
+    uint32_t mem_entries_max;          /* Applied entries whose payloads
+                                        * stay in memory; 0: all of them.
+                                        * Nonzero needs fetch. */
+    raft_fetch_cb fetch;               /* Older payloads from storage. */
+    void *fetch_ctx;
 };
 
 /* Durable state loaded by the caller at start. The core copies it. */
 struct raft_loaded {
     raft_term term;
     raft_id voted_for;
-    raft_index first_index;            /* Index of entries[0] (1 if none
-                                        * compacted). */
+    raft_index first_index;            /* Index of entries[0]. When above
+                                        * snapshot_index + 1, runs give the
+                                        * terms of the entries before it
+                                        * (their payloads stay in storage;
+                                        * needs config fetch). */
+    size_t n_runs;
+    const struct raft_term_run *runs;  /* Borrowed during raft_new. */
     raft_index snapshot_index;         /* Last compacted index, 0 if none. */
     raft_term snapshot_term;
     size_t n_entries;

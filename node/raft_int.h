@@ -97,6 +97,13 @@ struct raft {
     /* Output. */
     struct raft_outbox now;
     struct raft_outbox after;
+
+    /* Payloads read back from storage for this ready's appends: one heap
+     * block each (entries then data), freed at raft_advance(). */
+    size_t n_fetched;
+    size_t fetched_cap;
+    void **fetched;
+    struct raft_entry *fetch_scratch;    /* RAFT_ENTRIES_PER_MSG_MAX. */
 };
 
 /* raft.c */
@@ -119,6 +126,7 @@ int raft_on_vote(struct raft *r, const struct raft_msg *msg);
 int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg);
 
 /* raft_replication.c */
+void raft_fetched_free(struct raft *r);
 int raft_on_append(struct raft *r, const struct raft_msg *msg);
 int raft_on_append_reply(struct raft *r, const struct raft_msg *msg);
 int raft_replication_flush(struct raft *r);

@@ -8,6 +8,7 @@
  */
 #include "node/raft_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -196,8 +197,11 @@ static void on_success(struct raft *r, struct raft_peer *p,
         p->probe_outstanding = false;
         p->n_inflight = 0;
     }
-    if (p->next <= raft_log_last_index(&r->log)) {
-        p->send_pending = true; /* Room in the pipeline for more. */
+    if (p->next <= raft_log_last_index(&r->log) &&
+        p->n_inflight < r->config.inflight_max) {
+        /* Room in the pipeline for more. (Not when full: every reply would
+         * then trigger a heartbeat, and its reply another.) */
+        p->send_pending = true;
     }
     raft_maybe_commit(r);
 }
@@ -277,8 +281,92 @@ void raft_heartbeat(struct raft *r)
     }
 }
 
+/* How many of entries[0..avail) fit the byte budget (at least one). */
+static uint32_t fit_budget(const struct raft *r,
+                           const struct raft_entry *entries, size_t avail)
+{
+    size_t bytes = 0;
+    uint32_t n = 0;
+    while (n < avail && n < RAFT_ENTRIES_PER_MSG_MAX) {
+        size_t size = (size_t)entries[n].len + ENTRY_OVERHEAD;
+        if (n > 0 && bytes + size > r->config.batch_bytes_max) {
+            break;
+        }
+        bytes += size;
+        n++;
+    }
+    return n;
+}
+
+void raft_fetched_free(struct raft *r)
+{
+    for (size_t i = 0; i < r->n_fetched; i++) {
+        free(r->fetched[i]);
+    }
+    r->n_fetched = 0;
+}
+
+/* Reads entries from..hi back from storage into a block owned until
+ * raft_advance(). Errors: ERR_NOMEM, ERR_CORRUPT (storage disagrees with
+ * our terms), or the callback's error. */
+static int fetch_entries(struct raft *r, raft_index from, raft_index hi,
+                         const struct raft_entry **out, uint32_t *n)
+{
+    if (r->fetch_scratch == NULL) {
+        r->fetch_scratch =
+            malloc(RAFT_ENTRIES_PER_MSG_MAX * sizeof *r->fetch_scratch);
+        if (r->fetch_scratch == NULL) {
+            return ERR_NOMEM;
+        }
+    }
+    if (r->n_fetched == r->fetched_cap) {
+        size_t cap = r->fetched_cap ? r->fetched_cap * 2 : 8;
+        void **f = realloc(r->fetched, cap * sizeof *f);
+        if (f == NULL) {
+            return ERR_NOMEM;
+        }
+        r->fetched = f;
+        r->fetched_cap = cap;
+    }
+    size_t got = 0;
+    int rv = r->config.fetch(r->config.fetch_ctx, from, hi,
+                             r->config.batch_bytes_max, r->fetch_scratch,
+                             RAFT_ENTRIES_PER_MSG_MAX, &got);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    if (got == 0 || got > (size_t)(hi - from + 1)) {
+        return ERR_CORRUPT;
+    }
+    uint32_t k = fit_budget(r, r->fetch_scratch, got);
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        if (r->fetch_scratch[i].term != raft_log_term_at(&r->log, from + i)) {
+            return ERR_CORRUPT;
+        }
+        bytes += r->fetch_scratch[i].len;
+    }
+    uint8_t *block = malloc(k * sizeof(struct raft_entry) + bytes + 1);
+    if (block == NULL) {
+        return ERR_NOMEM;
+    }
+    struct raft_entry *copy = (struct raft_entry *)block;
+    uint8_t *data = block + k * sizeof(struct raft_entry);
+    for (uint32_t i = 0; i < k; i++) {
+        copy[i] = r->fetch_scratch[i];
+        memcpy(data, r->fetch_scratch[i].data, copy[i].len);
+        copy[i].data = data;
+        data += copy[i].len;
+    }
+    r->fetched[r->n_fetched++] = block;
+    *out = copy;
+    *n = k;
+    return ERR_OK;
+}
+
 /* Queues one AppendEntries to p starting after prev, with entries up to the
- * byte budget (at least one if any). Returns the last index it carries. */
+ * byte budget (at least one if any); *sent is the last index it carries.
+ * Entries older than the in-memory window are read back from storage. */
 static int send_append(struct raft *r, const struct raft_peer *p,
                        raft_index prev, bool with_entries, raft_index *sent)
 {
@@ -295,16 +383,17 @@ static int send_append(struct raft *r, const struct raft_peer *p,
     m.u.append.ctx = r->hb_ctx;
     uint32_t n = 0;
     if (with_entries && prev < last) {
-        size_t bytes = 0;
-        m.u.append.entries = raft_log_get(&r->log, prev + 1);
-        while (prev + n < last && n < RAFT_ENTRIES_PER_MSG_MAX) {
-            const struct raft_entry *e = &m.u.append.entries[n];
-            size_t size = (size_t)e->len + ENTRY_OVERHEAD;
-            if (n > 0 && bytes + size > r->config.batch_bytes_max) {
-                break;
+        if (raft_log_in_memory(&r->log, prev + 1)) {
+            m.u.append.entries = raft_log_get(&r->log, prev + 1);
+            n = fit_budget(r, m.u.append.entries, (size_t)(last - prev));
+        } else {
+            int rv = fetch_entries(r, prev + 1, r->log.mem_first - 1,
+                                   &m.u.append.entries, &n);
+            if (rv != ERR_OK) {
+                raft_tracef(r, RAFT_TRACE_INFO, "fetch %llu failed: %d",
+                            (unsigned long long)(prev + 1), rv);
+                return rv;
             }
-            bytes += size;
-            n++;
         }
     }
     m.u.append.n_entries = n;
@@ -330,6 +419,9 @@ static int flush_peer(struct raft *r, struct raft_peer *p)
     while (rv == ERR_OK && p->next <= last &&
            p->n_inflight < r->config.inflight_max) {
         rv = send_append(r, p, p->next - 1, true, &sent);
+        if (rv != ERR_OK) {
+            break;
+        }
         uint32_t slot =
             (p->inflight_head + p->n_inflight) % RAFT_INFLIGHT_CAP;
         p->inflight_last[slot] = sent;
@@ -350,11 +442,12 @@ static int flush_peer(struct raft *r, struct raft_peer *p)
 int raft_replication_flush(struct raft *r)
 {
     ASSERT(r->role == RAFT_LEADER);
+    int first_err = ERR_OK;
     for (uint32_t i = 0; i < r->n_peers; i++) {
         int rv = flush_peer(r, &r->peers[i]);
-        if (rv != ERR_OK) {
-            return rv;
+        if (rv != ERR_OK && first_err == ERR_OK) {
+            first_err = rv; /* The others still get theirs. */
         }
     }
-    return ERR_OK;
+    return first_err;
 }
