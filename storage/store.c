@@ -46,6 +46,8 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_SESSION_GET] = "SELECT seq, status FROM sessions WHERE client_id = ?1",
     [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
                        " status) VALUES (?1, ?2, ?3)",
+    [ST_LOG_FETCH] = "SELECT idx, term, op, data FROM log WHERE idx >= ?1"
+                     " AND idx <= ?2 ORDER BY idx",
 };
 
 /* Records a failed SQLite call (rc) in s->errmsg. Returns ERR_IO. */
@@ -381,6 +383,7 @@ void store_close(struct store *s)
         close(s->lock_fd);
     }
     free(s->get_buf);
+    free(s->fetch_buf);
     free(s);
 }
 

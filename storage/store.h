@@ -17,6 +17,7 @@
 #include "common/msg.h"
 #include "common/types.h"
 #include "node/kv.h"
+#include "node/raft.h"
 
 struct store;
 
@@ -47,11 +48,28 @@ struct store_loaded {
     struct raft_entry *entries;
     raft_index applied;
     uint8_t *data_block;           /* Owns every entries[i].data. */
+    size_t n_runs;                 /* Terms of snapshot_index+1..first_index-1 */
+    struct raft_term_run *runs;    /* (store_load_window), heap-owned. */
 };
 
 /* Errors: ERR_CORRUPT (gap in log indexes, non-monotonic terms, a row that
  * does not decode), ERR_NOMEM, ERR_IO. */
 int store_load(struct store *s, struct store_loaded *out);
+
+/* Like store_load, but reads payloads only for the log's tail: entries after
+ * applied - window (all of them when window is 0); the terms of the entries
+ * before come as runs (out->runs), so a long log loads fast and small. */
+int store_load_window(struct store *s, raft_index window,
+                      struct store_loaded *out);
+
+/* Reads entries lo..hi (lo <= hi) for a lagging follower: at least one, at
+ * most cap, stopping before bytes_max bytes of payload; sets *n. Data points
+ * into a store-owned buffer valid until the next call (matches
+ * raft_fetch_cb). Errors: ERR_NOT_FOUND (not in the log), ERR_CORRUPT,
+ * ERR_NOMEM, ERR_IO. */
+int store_fetch(struct store *s, raft_index lo, raft_index hi,
+                size_t bytes_max, struct raft_entry *out, size_t cap,
+                size_t *n);
 void store_loaded_free(struct store_loaded *loaded);
 
 /* What one durable write holds (from a raft_ready). */

@@ -26,6 +26,7 @@ enum store_stmt {
     ST_KV_DEL,
     ST_SESSION_GET,
     ST_SESSION_PUT,
+    ST_LOG_FETCH,
     ST__COUNT
 };
 
@@ -39,6 +40,8 @@ struct store {
     raft_index applied;        /* meta applied_index, as last committed. */
     uint32_t persist_delay_ms; /* Disk-stall fault hook. */
     uint8_t *get_buf;          /* RAFT_VALUE_MAX bytes: get's result. */
+    uint8_t *fetch_buf;        /* store_fetch's payload copies. */
+    size_t fetch_cap;
     char errmsg[ERRMSG_LEN];
 };
 

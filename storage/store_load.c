@@ -122,66 +122,161 @@ static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
     return ERR_OK;
 }
 
-/* Sizes the log: row count, payload bytes, first index. */
-static int load_log_size(struct store *s, size_t *n, size_t *bytes,
-                         raft_index *first)
+/* Runs one query returning a single row of int64 columns into v[0..n). */
+static int query_ints(struct store *s, const char *sql, int64_t arg,
+                      int64_t *v, int n, const char *what)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT count(*), coalesce(sum(length(data)),"
-                                " 0), coalesce(min(idx), 0) FROM log",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 1, arg);
+    }
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
     }
     int err = ERR_OK;
     if (rc != SQLITE_ROW) {
-        err = store_fail(s, rc, "sizing log");
+        err = store_fail(s, rc, what);
     } else {
-        int64_t count = sqlite3_column_int64(st, 0);
-        int64_t total = sqlite3_column_int64(st, 1);
-        int64_t min = sqlite3_column_int64(st, 2);
-        if (count < 0 || total < 0 || min < 0 || (count > 0 && min < 1)) {
-            err = store_corrupt(s, "log size", 0);
-        } else {
-            *n = (size_t)count;
-            *bytes = (size_t)total;
-            *first = (raft_index)min;
+        for (int i = 0; i < n; i++) {
+            v[i] = sqlite3_column_int64(st, i);
         }
     }
     sqlite3_finalize(st);
     return err;
 }
 
-/* Reads every log row in index order. Errors: ERR_CORRUPT, ERR_NOMEM,
- * ERR_IO. */
-static int load_log(struct store *s, struct store_loaded *l)
+/* Sizes the log: row count and first index; checks it has no gap. */
+static int load_log_size(struct store *s, size_t *n, raft_index *first)
 {
-    size_t n = 0, bytes = 0;
+    int64_t v[3];
+    int err = query_ints(s,
+                         "SELECT count(*), coalesce(min(idx), 0),"
+                         " coalesce(max(idx), 0) FROM log WHERE ?1 = ?1",
+                         0, v, 3, "sizing log");
+    if (err != ERR_OK) {
+        return err;
+    }
+    if (v[0] < 0 || v[1] < 0 || (v[0] > 0 && v[1] < 1) ||
+        (v[0] > 0 && v[2] - v[1] + 1 != v[0])) {
+        return store_corrupt(s, "gap in log indexes", 0);
+    }
+    *n = (size_t)v[0];
+    *first = (raft_index)v[1];
+    return ERR_OK;
+}
+
+/* The terms of entries first..tail_first-1 as runs, each checked to be
+ * contiguous with the next and of a larger term. Errors: ERR_CORRUPT,
+ * ERR_NOMEM, ERR_IO. */
+static int load_runs(struct store *s, raft_index first, raft_index tail_first,
+                     struct store_loaded *l)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT min(idx), max(idx), term FROM log"
+                                " WHERE idx < ?1 GROUP BY term ORDER BY 1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 1, (int64_t)tail_first);
+    }
+    int err = ERR_OK;
+    size_t cap = 0;
+    raft_index expect = first;
+    raft_term prev_term = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        raft_index lo = (raft_index)sqlite3_column_int64(st, 0);
+        raft_index hi = (raft_index)sqlite3_column_int64(st, 1);
+        int64_t term = sqlite3_column_int64(st, 2);
+        if (lo != expect || hi < lo || term < 1 ||
+            (raft_term)term <= prev_term || (raft_term)term > l->term) {
+            err = store_corrupt(s, "log terms out of order", lo);
+            break;
+        }
+        if (l->n_runs == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct raft_term_run *r = realloc(l->runs, cap * sizeof(*r));
+            if (r == NULL) {
+                err = ERR_NOMEM;
+                break;
+            }
+            l->runs = r;
+        }
+        l->runs[l->n_runs].first = lo;
+        l->runs[l->n_runs].term = (raft_term)term;
+        l->n_runs++;
+        expect = hi + 1;
+        prev_term = (raft_term)term;
+        rc = SQLITE_OK;
+    }
+    if (err == ERR_OK && rc != SQLITE_DONE) {
+        err = store_fail(s, rc, "reading log terms");
+    } else if (err == ERR_OK && expect != tail_first) {
+        err = store_corrupt(s, "gap in log indexes", expect);
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Reads the log: term runs before tail_first, whole rows from it on, in
+ * index order. Errors: ERR_CORRUPT, ERR_NOMEM, ERR_IO. */
+static int load_log(struct store *s, raft_index window,
+                    struct store_loaded *l)
+{
+    size_t n = 0;
     raft_index first = 0;
-    int err = load_log_size(s, &n, &bytes, &first);
+    int err = load_log_size(s, &n, &first);
     if (err != ERR_OK || n == 0) {
         return err;
     }
-    l->entries = calloc(n, sizeof(*l->entries));
-    l->data_block = malloc(bytes > 0 ? bytes : 1);
+    raft_index tail_first = first;
+    if (window > 0 && l->applied > window &&
+        l->applied - window + 1 > first) {
+        tail_first = l->applied - window + 1;
+        if (tail_first > first + n) {
+            return store_corrupt(s, "applied index beyond the log",
+                                 l->applied);
+        }
+        err = load_runs(s, first, tail_first, l);
+        if (err != ERR_OK) {
+            return err;
+        }
+        n -= (size_t)(tail_first - first);
+    }
+    int64_t bytes = 0;
+    err = query_ints(s,
+                     "SELECT coalesce(sum(length(data)), 0) FROM log"
+                     " WHERE idx >= ?1",
+                     (int64_t)tail_first, &bytes, 1, "sizing log");
+    if (err != ERR_OK) {
+        return err;
+    }
+    if (bytes < 0) {
+        return store_corrupt(s, "log size", 0);
+    }
+    l->entries = calloc(n > 0 ? n : 1, sizeof(*l->entries));
+    l->data_block = malloc(bytes > 0 ? (size_t)bytes : 1);
     if (l->entries == NULL || l->data_block == NULL) {
         return ERR_NOMEM;
     }
-    struct load_block block = {l->data_block, 0, bytes};
+    struct load_block block = {l->data_block, 0, (size_t)bytes};
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db,
                                 "SELECT idx, term, op, data FROM log"
-                                " ORDER BY idx",
+                                " WHERE idx >= ?1 ORDER BY idx",
                                 -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 1, (int64_t)tail_first);
+    }
     size_t i = 0;
-    raft_term prev_term = 0;
+    raft_term prev_term = l->n_runs > 0 ? l->runs[l->n_runs - 1].term : 0;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (i == n) {
-            err = store_corrupt(s, "log changed while loading", first + i);
+            err = store_corrupt(s, "log changed while loading",
+                                tail_first + i);
             break;
         }
-        err = load_log_row(s, st, first + i, prev_term, l->term,
+        err = load_log_row(s, st, tail_first + i, prev_term, l->term,
                            &l->entries[i], &block);
         if (err != ERR_OK) {
             break;
@@ -193,10 +288,10 @@ static int load_log(struct store *s, struct store_loaded *l)
     if (err == ERR_OK && rc != SQLITE_DONE) {
         err = store_fail(s, rc, "reading log");
     } else if (err == ERR_OK && i != n) {
-        err = store_corrupt(s, "log changed while loading", first + i);
+        err = store_corrupt(s, "log changed while loading", tail_first + i);
     }
     sqlite3_finalize(st);
-    l->first_index = first;
+    l->first_index = tail_first;
     l->n_entries = i;
     return err;
 }
@@ -229,7 +324,9 @@ static int load_check(struct store *s, struct store_loaded *l)
 {
     raft_index last = l->n_entries > 0 ? l->first_index + l->n_entries - 1
                                        : l->snapshot_index;
-    if (l->n_entries > 0 && l->first_index > l->snapshot_index + 1) {
+    raft_index log_first =
+        l->n_runs > 0 ? l->runs[0].first : l->first_index;
+    if (l->n_entries > 0 && log_first > l->snapshot_index + 1) {
         return store_corrupt(s, "gap between snapshot and log",
                              l->first_index);
     }
@@ -243,6 +340,12 @@ static int load_check(struct store *s, struct store_loaded *l)
 }
 
 int store_load(struct store *s, struct store_loaded *out)
+{
+    return store_load_window(s, 0, out);
+}
+
+int store_load_window(struct store *s, raft_index window,
+                      struct store_loaded *out)
 {
     ASSERT(s != NULL);
     ASSERT(out != NULL);
@@ -260,7 +363,7 @@ int store_load(struct store *s, struct store_loaded *out)
         err = load_meta(s, &l);
     }
     if (err == ERR_OK) {
-        err = load_log(s, &l);
+        err = load_log(s, window, &l);
     }
     if (err == ERR_OK) {
         err = load_check(s, &l);
@@ -285,5 +388,78 @@ void store_loaded_free(struct store_loaded *loaded)
     }
     free(loaded->entries);
     free(loaded->data_block);
+    free(loaded->runs);
     memset(loaded, 0, sizeof(*loaded));
+}
+
+/* Grows the fetch buffer to hold at least need bytes. */
+static int fetch_reserve(struct store *s, size_t need)
+{
+    if (need <= s->fetch_cap) {
+        return ERR_OK;
+    }
+    size_t cap = s->fetch_cap ? s->fetch_cap : 65536;
+    while (cap < need) {
+        cap *= 2;
+    }
+    uint8_t *b = realloc(s->fetch_buf, cap);
+    if (b == NULL) {
+        return ERR_NOMEM;
+    }
+    s->fetch_buf = b;
+    s->fetch_cap = cap;
+    return ERR_OK;
+}
+
+int store_fetch(struct store *s, raft_index lo, raft_index hi,
+                size_t bytes_max, struct raft_entry *out, size_t cap,
+                size_t *n)
+{
+    ASSERT(s != NULL);
+    ASSERT(lo >= 1);
+    ASSERT(lo <= hi);
+    ASSERT(cap >= 1);
+    int err = fetch_reserve(s, bytes_max > RAFT_ENTRY_MAX ? bytes_max
+                                                          : RAFT_ENTRY_MAX);
+    if (err != ERR_OK) {
+        return err;
+    }
+    sqlite3_stmt *st = s->st[ST_LOG_FETCH];
+    int rc = sqlite3_bind_int64(st, 1, (int64_t)lo);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, (int64_t)hi);
+    }
+    size_t k = 0;
+    size_t used = 0;
+    raft_term prev_term = 0;
+    struct load_block block = {s->fetch_buf, 0, s->fetch_cap};
+    while (rc == SQLITE_OK && k < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 3);
+        if (k > 0 && used + len > bytes_max) {
+            break;
+        }
+        err = load_log_row(s, st, lo + k, prev_term, s->term, &out[k],
+                           &block);
+        if (err != ERR_OK) {
+            break;
+        }
+        prev_term = out[k].term;
+        used += len;
+        k++;
+        rc = SQLITE_OK;
+    }
+    if (err == ERR_OK && rc != SQLITE_OK && rc != SQLITE_ROW &&
+        rc != SQLITE_DONE) {
+        err = store_fail(s, rc, "fetching log");
+    }
+    sqlite3_reset(st);
+    if (err == ERR_OK && k == 0) {
+        snprintf(s->errmsg, ERRMSG_LEN, "log entry %llu not found",
+                 (unsigned long long)lo);
+        err = ERR_NOT_FOUND;
+    }
+    if (err == ERR_OK) {
+        *n = k;
+    }
+    return err;
 }

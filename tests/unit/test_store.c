@@ -318,6 +318,62 @@ static void test_store_apply_is_atomic(void **state)
     store_loaded_free(&l);
 }
 
+/* A windowed load reads payloads only after applied - window and gives
+ * the terms before as runs; store_fetch reads any range back, bounded by
+ * the byte budget. */
+static void test_store_window_load_and_fetch(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    /* Terms 1,1,2,2,2,3,3,3,3,3,3,3 at indexes 1..12. */
+    static const raft_term terms[12] = {1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3};
+    for (int i = 0; i < 12; i++) {
+        cmd_entry(f, i, terms[i], KV_OP_PUT, "key", "value", NULL);
+    }
+    persist(f, 3, 1, 0, 1, 0, 12);
+    struct kv_result r;
+    assert_int_equal(ops()->begin(f->s), ERR_OK);
+    assert_int_equal(kv_apply(ops(), f->s, f->entries[0].data,
+                              f->entries[0].len, &r),
+                     ERR_OK);
+    assert_int_equal(ops()->commit(f->s, 10), ERR_OK);
+    reopen(f);
+    struct store_loaded l;
+    assert_int_equal(store_load_window(f->s, 3, &l), ERR_OK);
+    assert_int_equal(l.first_index, 8);
+    assert_int_equal(l.n_entries, 5);
+    assert_int_equal(l.entries[0].term, 3);
+    assert_int_equal(l.n_runs, 3);
+    assert_int_equal(l.runs[0].first, 1);
+    assert_int_equal(l.runs[0].term, 1);
+    assert_int_equal(l.runs[1].first, 3);
+    assert_int_equal(l.runs[1].term, 2);
+    assert_int_equal(l.runs[2].first, 6);
+    assert_int_equal(l.runs[2].term, 3);
+    store_loaded_free(&l);
+    /* Window 0 or larger than applied: everything, no runs. */
+    assert_int_equal(store_load_window(f->s, 20, &l), ERR_OK);
+    assert_int_equal(l.first_index, 1);
+    assert_int_equal(l.n_entries, 12);
+    assert_int_equal(l.n_runs, 0);
+    store_loaded_free(&l);
+    struct raft_entry out[8];
+    size_t n = 0;
+    assert_int_equal(store_fetch(f->s, 2, 6, 100000, out, 8, &n), ERR_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(out[0].term, 1);
+    assert_int_equal(out[4].term, 3);
+    assert_int_equal(out[2].len, f->entries[3].len);
+    assert_memory_equal(out[2].data, f->entries[3].data, out[2].len);
+    /* The budget stops after the first entry that fits, never before. */
+    assert_int_equal(store_fetch(f->s, 2, 6, 1, out, 8, &n), ERR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_fetch(f->s, 2, 6, 100000, out, 2, &n), ERR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_fetch(f->s, 13, 20, 100000, out, 8, &n),
+                     ERR_NOT_FOUND);
+}
+
 /* Sessions keep seq and status across restarts, uint64 ids included. */
 static void test_store_sessions_round_trip(void **state)
 {
@@ -690,6 +746,7 @@ int main(void)
         T(test_store_persist_survives_reopen),
         T(test_store_truncation_replaces_suffix),
         T(test_store_apply_is_atomic),
+        T(test_store_window_load_and_fetch),
         T(test_store_sessions_round_trip),
         T(test_store_refuses_other_cluster_unchanged),
         T(test_store_refuses_other_node_unchanged),
