@@ -11,9 +11,11 @@ set(SIM_SOURCES
   tests/sim/sim_check.c
   tests/sim/sim_trace.c
   tests/lib/mem_kv.c)
+# The world links no core: each executable picks raftcore or raftcore_teeth.
+add_library(raftsim_world STATIC ${SIM_SOURCES})
 
-add_executable(raftsim tests/sim/sim.c ${SIM_SOURCES})
-target_link_libraries(raftsim PRIVATE common)
+add_executable(raftsim tests/sim/sim.c)
+target_link_libraries(raftsim PRIVATE raftsim_world common)
 
 # The same core sources as raftcore, with the broken rules compiled in.
 add_library(raftcore_teeth STATIC
@@ -29,8 +31,17 @@ add_library(raftcore_teeth STATIC
   node/replica.c)
 target_compile_definitions(raftcore_teeth PUBLIC RAFT_TEETH)
 
-add_executable(raftsim_teeth tests/sim/sim.c ${SIM_SOURCES} common/wire.c)
-target_link_libraries(raftsim_teeth PRIVATE raftcore_teeth PkgConfig::MSGPACK)
+add_executable(raftsim_teeth tests/sim/sim.c common/wire.c)
+target_compile_definitions(raftsim_teeth PRIVATE RAFT_TEETH)
+target_link_libraries(raftsim_teeth PRIVATE raftsim_world raftcore_teeth
+  PkgConfig::MSGPACK)
+
+# Hand-made scenarios over the same world (fixed latencies, no faults).
+add_executable(test_sim_scenarios tests/sim/test_scenarios.c)
+target_link_libraries(test_sim_scenarios PRIVATE raftsim_world common
+  PkgConfig::CMOCKA)
+add_test(NAME test_sim_scenarios COMMAND test_sim_scenarios)
+set_tests_properties(test_sim_scenarios PROPERTIES LABELS sim TIMEOUT 120)
 
 # CI seeds: a fixed list (every seed that ever failed, with its bug) plus a
 # range, split in two so ctest -j2 runs them side by side.
@@ -60,3 +71,15 @@ foreach(bug no_election_restriction commit_old_term truncate_on_duplicate
   set_tests_properties(sim_teeth_${bug} PROPERTIES LABELS sim TIMEOUT 600
     PASS_REGULAR_EXPRESSION "FAILED seed=0x[0-9a-f]+ check=")
 endforeach()
+
+# The scenarios must notice the rules they are about: built over the teeth
+# core, with RAFT_BUGS naming one broken rule, the matching test fails.
+add_executable(test_sim_scenarios_teeth tests/sim/test_scenarios.c
+  tests/unit/teeth_env.c common/wire.c)
+target_compile_definitions(test_sim_scenarios_teeth PRIVATE RAFT_TEETH)
+target_link_libraries(test_sim_scenarios_teeth PRIVATE raftsim_world
+  raftcore_teeth PkgConfig::MSGPACK PkgConfig::CMOCKA)
+add_test(NAME test_sim_scenarios_teeth
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/sim/scenario_teeth.sh
+          $<TARGET_FILE:test_sim_scenarios_teeth>)
+set_tests_properties(test_sim_scenarios_teeth PROPERTIES LABELS sim TIMEOUT 120)

@@ -117,9 +117,40 @@ static bool is_node(const struct sim_world *w, uint32_t e)
     return e >= 1 && e <= w->p.n_nodes;
 }
 
-void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to,
-                  const struct raft_msg *msg)
+void sim_net_inject(struct sim_world *w, uint32_t from, uint32_t to,
+                    const struct raft_msg *msg, uint64_t delay_ms)
 {
+    size_t len = 0;
+    int rc = wire_encode(msg, SIM_CLUSTER_ID, w->buf, RAFT_DATAGRAM_MAX, &len);
+    ASSERT(rc == ERR_OK);
+    struct sim_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SIM_EV_DELIVER;
+    ev.a = from;
+    ev.b = to;
+    ev.len = (uint32_t)len;
+    ev.data = malloc(len);
+    ASSERT(ev.data != NULL);
+    memcpy(ev.data, w->buf, len);
+    ev.time_ms = w->now_ms + delay_ms;
+    sim_tracef(w, "%llu net %u>%u %s injected @%llu", ull(w->now_ms), from, to,
+               type_name(msg->type), ull(ev.time_ms));
+    sim_world_push(w, &ev);
+}
+
+void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to,
+                  const struct raft_msg *msg_in)
+{
+    struct raft_msg filtered = *msg_in;
+    const struct raft_msg *msg = msg_in;
+    if (w->net_filter != NULL) {
+        bool drop = false;
+        w->net_filter(w->net_filter_ctx, from, to, &filtered, &drop);
+        if (drop) {
+            return;
+        }
+        msg = &filtered;
+    }
     size_t len = 0;
     int rc = wire_encode(msg, SIM_CLUSTER_ID, w->buf, RAFT_DATAGRAM_MAX, &len);
     if (rc != ERR_OK) {

@@ -226,6 +226,11 @@ struct sim_world {
     uint64_t n_corrupt_caught;
     struct wire_scratch *scratch;
     uint8_t *buf;                /* RAFT_DATAGRAM_MAX bytes. */
+    /* Tests: sees (and may change or drop) every message before the
+     * network does; NULL in raftsim. */
+    void (*net_filter)(void *ctx, uint32_t from, uint32_t to,
+                       struct raft_msg *msg, bool *drop);
+    void *net_filter_ctx;
     /* Phases. */
     bool in_liveness;
     bool clients_stopping;
@@ -297,6 +302,9 @@ const struct kv_store_ops *sim_disk_kv_ops(void);
 void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to,
                   const struct raft_msg *msg);
 void sim_net_deliver(struct sim_world *w, const struct sim_event *ev);
+/* Tests: msg from `from` reaches `to` after delay_ms, past every fault. */
+void sim_net_inject(struct sim_world *w, uint32_t from, uint32_t to,
+                    const struct raft_msg *msg, uint64_t delay_ms);
 void sim_net_partition(struct sim_world *w);
 void sim_net_block(struct sim_world *w, raft_id from, raft_id to,
                    bool is_blocked);

@@ -1,0 +1,306 @@
+/*
+ * Scenario tests over the simulated world with fixed 5 ms links and no
+ * random faults: each sets up disks, links and messages by hand and
+ * asserts what the real replica does: three nodes elect one leader; a
+ * follower with a conflicting suffix is repaired; an old-term entry is not
+ * committed by counting replicas (Figure 8); a duplicated old AppendEntries
+ * does not truncate; a restarted node keeps its vote. Every simulator check
+ * also runs after each event.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "tests/sim/sim_world.h"
+
+static struct sim_world *world_new(uint32_t n_nodes, uint32_t n_clients,
+                                   uint32_t batch_bytes_max)
+{
+    struct sim_params p;
+    memset(&p, 0, sizeof p);
+    p.n_nodes = n_nodes;
+    p.n_clients = n_clients;
+    p.lat_min_ms = 5;
+    p.lat_max_ms = 5;
+    p.heartbeat_ms = 50;
+    p.election_ms = 150;
+    p.batch_bytes_max = batch_bytes_max;
+    p.inflight_max = 4;
+    p.client_timeout_ms = 1000;
+    struct sim_world *w = malloc(sizeof *w);
+    assert_non_null(w);
+    assert_int_equal(sim_world_init(w, &p, 42, NULL), ERR_OK);
+    w->is_manual = true;
+    return w;
+}
+
+static void world_free(struct sim_world *w)
+{
+    sim_world_close(w);
+    free(w);
+}
+
+/* No simulator check may have failed; on failure show why. */
+static void assert_world_ok(struct sim_world *w)
+{
+    if (w->failed) {
+        fprintf(stderr, "check %s failed: %s\n", w->fail_check,
+                w->fail_detail);
+        sim_trace_dump(&w->trace, stderr, 80);
+    }
+    assert_false(w->failed);
+}
+
+static const struct raft *core(const struct sim_world *w, raft_id id)
+{
+    assert_non_null(w->nodes[id].rep);
+    return replica_raft(w->nodes[id].rep);
+}
+
+/* Writes no-op rows of the given terms from index 1 and the hard state. */
+static void preload(struct sim_world *w, raft_id id, raft_term term,
+                    const raft_term *terms, size_t n)
+{
+    struct sim_disk *d = &w->nodes[id].disk;
+    for (size_t i = 0; i < n; i++) {
+        struct raft_entry e = {terms[i], RAFT_ENTRY_NOOP, 0, NULL};
+        assert_int_equal(sim_disk_write(d, i + 1, &e, 1), ERR_OK);
+    }
+    d->term = term;
+}
+
+/* Runs until one leader exists (at most until limit_ms). */
+static raft_id run_to_leader(struct sim_world *w, uint64_t limit_ms)
+{
+    while (!w->failed && w->now_ms < limit_ms &&
+           sim_world_leader(w) == RAFT_ID_NONE) {
+        sim_world_run_until(w, w->now_ms + 10);
+    }
+    return sim_world_leader(w);
+}
+
+/* Section 5.2: one leader, known to all, in one term; its no-op commits. */
+static void test_three_nodes_elect_one_leader(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 0, 60000);
+    sim_world_start(w);
+    sim_world_run_until(w, 3000);
+    assert_world_ok(w);
+    raft_id leader = sim_world_leader(w);
+    assert_int_not_equal(leader, RAFT_ID_NONE);
+    raft_term term = raft_current_term(core(w, leader));
+    for (raft_id i = 1; i <= 3; i++) {
+        assert_int_equal(raft_leader(core(w, i)), leader);
+        assert_int_equal(raft_current_term(core(w, i)), term);
+        assert_int_equal(w->nodes[i].disk.term, term);
+        assert_int_equal(raft_commit_index(core(w, i)), 1);
+        assert_int_equal(w->nodes[i].disk.n_rows, 1);
+    }
+    world_free(w);
+}
+
+/* Figure 2, AppendEntries receiver step 3: n3's entries 3-5 of term 2 were
+ * never committed; the leader (n1 or n2, whose log ends in term 3) makes
+ * n3 delete them and take its log. */
+static void test_conflicting_suffix_is_repaired(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 0, 60000);
+    const raft_term good[] = {1, 1, 3};
+    const raft_term stale[] = {1, 1, 2, 2, 2};
+    preload(w, 1, 3, good, 3);
+    preload(w, 2, 3, good, 3);
+    preload(w, 3, 2, stale, 5);
+    sim_world_start(w);
+    raft_id leader = run_to_leader(w, 5000);
+    assert_true(leader == 1 || leader == 2);
+    sim_world_run_until(w, w->now_ms + 1000);
+    assert_world_ok(w);
+    const struct sim_disk *ld = &w->nodes[leader].disk;
+    const struct sim_disk *d3 = &w->nodes[3].disk;
+    assert_int_equal(d3->n_rows, ld->n_rows);
+    assert_int_equal(d3->n_rows, 4); /* 1, 1, 3 and the new no-op. */
+    assert_int_equal(d3->rows[2].term, 3);
+    assert_true(d3->rows[3].chain == ld->rows[3].chain);
+    assert_int_equal(raft_commit_index(core(w, 3)), 4);
+    world_free(w);
+}
+
+/* Strips from an AppendEntries every entry of the sender's own term: the
+ * followers get old entries but never the new leader's no-op. */
+static void strip_current_term(void *ctx, uint32_t from, uint32_t to,
+                               struct raft_msg *msg, bool *drop)
+{
+    (void)ctx;
+    (void)from;
+    (void)to;
+    (void)drop;
+    if (msg->type != MSG_APPEND) {
+        return;
+    }
+    for (uint32_t i = 0; i < msg->u.append.n_entries; i++) {
+        if (msg->u.append.entries[i].term == msg->term) {
+            msg->u.append.n_entries = i;
+            break;
+        }
+    }
+}
+
+/* Section 5.4.2, Figure 8: entry 2 (term 2) reaches a majority of five
+ * under a leader of a later term, but while none of that leader's own
+ * entries has, it must not count as committed: n5 (entry 2 of term 3)
+ * could still be elected and overwrite it. */
+static void test_old_term_entry_not_committed_by_counting(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(5, 0, 1); /* One entry per append. */
+    const raft_term t2[] = {1, 2};
+    const raft_term t1[] = {1};
+    const raft_term t3[] = {1, 3};
+    preload(w, 1, 3, t2, 2);
+    preload(w, 2, 3, t2, 2);
+    preload(w, 3, 3, t1, 1);
+    preload(w, 4, 3, t1, 1);
+    preload(w, 5, 3, t3, 2);
+    for (raft_id i = 1; i <= 5; i++) {
+        for (raft_id cut = 4; cut <= 5; cut++) {
+            if (i != cut) {
+                sim_net_block(w, i, cut, true);
+                sim_net_block(w, cut, i, true);
+            }
+        }
+    }
+    w->net_filter = strip_current_term;
+    sim_world_start(w);
+    raft_id leader = run_to_leader(w, 5000);
+    assert_true(leader == 1 || leader == 2);
+    sim_world_run_until(w, w->now_ms + 2000);
+    assert_world_ok(w);
+    assert_int_equal(w->nodes[3].disk.n_rows, 2); /* Entry 2 got there. */
+    assert_int_equal(raft_commit_index(core(w, leader)), 0);
+    w->net_filter = NULL; /* The no-op may travel now: it commits. */
+    sim_world_run_until(w, w->now_ms + 2000);
+    assert_world_ok(w);
+    assert_int_equal(raft_commit_index(core(w, leader)), 3);
+    world_free(w);
+}
+
+/* Section 5.3: n1 holds entries 1-3 from the leader of term 1, not yet
+ * known committed; a late duplicate of that leader's first AppendEntries
+ * (entry 1 only) arrives: n1 must keep entries 2 and 3. */
+static void test_duplicate_old_append_does_not_truncate(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 0, 60000);
+    const raft_term t1[] = {1, 1, 1};
+    for (raft_id i = 1; i <= 3; i++) {
+        preload(w, i, 1, t1, 3);
+        for (raft_id j = 1; j <= 3; j++) {
+            if (i != j) {
+                sim_net_block(w, i, j, true);
+            }
+        }
+    }
+    sim_world_start(w);
+    const struct sim_disk *d = &w->nodes[1].disk;
+    uint64_t chain = d->rows[2].chain;
+    struct raft_entry e1 = {d->rows[0].term, d->rows[0].type, 0, NULL};
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_APPEND;
+    m.from = 2;
+    m.to = 1;
+    m.term = 1;
+    m.u.append.n_entries = 1;
+    m.u.append.entries = &e1;
+    sim_net_inject(w, 2, 1, &m, 1);
+    sim_world_run_until(w, 10);
+    assert_world_ok(w);
+    assert_int_equal(raft_leader(core(w, 1)), 2); /* It was delivered. */
+    assert_int_equal(d->n_rows, 3);
+    assert_true(d->rows[2].chain == chain);
+    assert_int_equal(raft_last_index(core(w, 1)), 3);
+    world_free(w);
+}
+
+struct votes {
+    bool seen[4];
+    bool granted[4];
+};
+
+static void record_votes(void *ctx, uint32_t from, uint32_t to,
+                         struct raft_msg *msg, bool *drop)
+{
+    struct votes *v = ctx;
+    (void)drop;
+    if (from == 1 && to <= 3 && msg->type == MSG_VOTE_REPLY) {
+        v->seen[to] = true;
+        v->granted[to] = msg->u.vote_reply.granted;
+    }
+}
+
+static void inject_vote(struct sim_world *w, raft_id from, raft_term term)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_VOTE;
+    m.from = from;
+    m.to = 1;
+    m.term = term;
+    sim_net_inject(w, (uint32_t)from, 1, &m, 1);
+}
+
+/* Figure 2, votedFor is persistent: n1 votes for n2 in term 6, crashes and
+ * restarts; n3 asking in term 6 is refused. */
+static void test_restarted_node_keeps_its_vote(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 0, 60000);
+    for (raft_id i = 1; i <= 3; i++) {
+        preload(w, i, 5, NULL, 0);
+        for (raft_id j = 1; j <= 3; j++) {
+            if (i != j) {
+                sim_net_block(w, i, j, true);
+            }
+        }
+    }
+    struct votes v;
+    memset(&v, 0, sizeof v);
+    w->net_filter = record_votes;
+    w->net_filter_ctx = &v;
+    sim_world_start(w);
+    inject_vote(w, 2, 6);
+    sim_world_run_until(w, 10);
+    assert_true(v.seen[2] && v.granted[2]);
+    assert_int_equal(w->nodes[1].disk.term, 6);
+    assert_int_equal(w->nodes[1].disk.voted_for, 2);
+    sim_node_crash(w, &w->nodes[1], "test");
+    sim_node_start(w, &w->nodes[1]);
+    assert_int_equal(raft_voted_for(core(w, 1)), 2);
+    inject_vote(w, 3, 6);
+    sim_world_run_until(w, 20);
+    assert_world_ok(w);
+    assert_true(v.seen[3]);
+    assert_false(v.granted[3]);
+    assert_int_equal(w->nodes[1].disk.voted_for, 2);
+    world_free(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_three_nodes_elect_one_leader),
+        cmocka_unit_test(test_conflicting_suffix_is_repaired),
+        cmocka_unit_test(test_old_term_entry_not_committed_by_counting),
+        cmocka_unit_test(test_duplicate_old_append_does_not_truncate),
+        cmocka_unit_test(test_restarted_node_keeps_its_vote),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
