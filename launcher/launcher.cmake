@@ -11,6 +11,8 @@ add_executable(raftctl
   launcher/cmd_client.c
   launcher/cmd_cluster.c
   launcher/cmd_fault.c
+  launcher/bench.c
+  launcher/bench_hist.c
   launcher/cmd_status.c
   launcher/supervisor.c
   launcher/supervisor_client.c

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "launcher/bench.h"
 
 static const char ctl_usage_text[] =
     "usage: raftctl [-d DIR] COMMAND [ARGS]\n"
@@ -42,7 +43,13 @@ static const char ctl_usage_text[] =
     "  netem [--loss P] [--dup P] [--delay MS] [--jitter MS] [--node ID]\n"
     "                      P is a fraction (0.2) or a percentage (20%)\n"
     "  heal                remove every partition and netem rule\n"
-    "not available yet: watch, bench\n"
+    "benchmark:\n"
+    "  bench [-c CLIENTS] [--duration S] [--size BYTES] [--reads R]"
+    " [--keys N]\n"
+    "        [--warmup S] [--timeout MS] [--json]\n"
+    "                      closed-loop load; prints ops/s and latency"
+    " percentiles\n"
+    "not available yet: watch\n"
     "\n"
     "exit codes: 0 ok, 1 negative answer (absent key, CAS mismatch), 2 usage\n"
     "error (also an unknown node id or an oversized key or value), 3 no leader\n"
@@ -210,6 +217,7 @@ static const struct ctl_command ctl_commands[] = {
     {"get", cmd_get},       {"del", cmd_del},
     {"cas", cmd_cas},       {"partition", cmd_partition},
     {"netem", cmd_netem},   {"heal", cmd_heal},
+    {"bench", cmd_bench},
 };
 
 int main(int argc, char **argv)

@@ -1,7 +1,8 @@
 # Process tests: real raftnode processes driven through raftctl. Each
 # script uses its own temporary directory and port range (21000 + 100*k).
 foreach(t election reelection catchup no_majority restart status_json
-          exit_codes sqlite second_up bad_conf partition launcher_gone)
+          exit_codes sqlite second_up bad_conf partition launcher_gone
+          bench)
   add_test(NAME proc_${t}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
             $<TARGET_FILE:raftctl>)
