@@ -166,6 +166,9 @@ struct msg_status {
     uint64_t nonce;           /* Echoed. */
 };
 
+/* Log entries whose terms a status reply shows (the tail of the log). */
+#define STATUS_TAIL_MAX 32
+
 struct msg_status_reply {
     uint64_t nonce;
     uint32_t pid;
@@ -181,6 +184,18 @@ struct msg_status_reply {
     uint64_t drops[DROP__COUNT];
     uint32_t n_peers;         /* Leader only: follower progress. */
     struct status_peer peers[RAFT_NODES_MAX];
+    /* Appended later (the dashboard's view; a reply without them still
+     * decodes, with zeros): the terms of the last n_tail log entries,
+     * tail_first .. tail_first + n_tail - 1, and the fault rules in force. */
+    raft_index tail_first;    /* 0 when n_tail is 0. */
+    uint32_t n_tail;
+    raft_term tail_terms[STATUS_TAIL_MAX];
+    uint32_t n_blocked;       /* Members partitioned away from this node. */
+    raft_id blocked[RAFT_NODES_MAX];
+    uint32_t loss_ppm;        /* The netem rule (0 when none). */
+    uint32_t dup_ppm;
+    uint32_t delay_ms;
+    uint32_t jitter_ms;
 };
 
 enum fault_action {

@@ -23,6 +23,10 @@
  *                  election_timeout_ms election_elapsed_ms leader_contact_ms
  *                  [drop counters, exactly DROP__COUNT]
  *                  [[id match next last_ack_ms] ... at most RAFT_NODES_MAX]
+ *                  tail_first [tail term ... at most STATUS_TAIL_MAX]
+ *                  [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
+ *                  (the last seven were appended later: a reply of the
+ *                  first 13 fields still decodes, with them zero)
  *   FAULT          action [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *   FAULT_REPLY    ok
  *
@@ -48,13 +52,16 @@
 
 #define WIRE_HEADER_FIELDS 6
 #define WIRE_PPM_MAX 1000000u
+/* A status reply of the first layout, before the log tail and fault rules
+ * were appended. */
+#define WIRE_STATUS_REPLY_FIELDS_V1 13
 
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,   [MSG_APPEND] = 5,
     [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 5,     [MSG_SNAPSHOT_REPLY] = 3,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,       [MSG_CLIENT_REPLY] = 5,
-    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 13, [MSG_FAULT] = 6,
+    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 20, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,
 };
 
@@ -112,11 +119,18 @@ static int validate_client(const struct msg_client *m)
 static int validate_status_reply(const struct msg_status_reply *m)
 {
     if (m->role > RAFT_PRECANDIDATE || m->leader > RAFT_ID_MAX ||
-        m->voted_for > RAFT_ID_MAX || m->n_peers > RAFT_NODES_MAX) {
+        m->voted_for > RAFT_ID_MAX || m->n_peers > RAFT_NODES_MAX ||
+        m->n_tail > STATUS_TAIL_MAX || m->n_blocked > RAFT_NODES_MAX ||
+        m->loss_ppm > WIRE_PPM_MAX || m->dup_ppm > WIRE_PPM_MAX) {
         return ERR_INVALID;
     }
     for (uint32_t i = 0; i < m->n_peers; i++) {
         if (!is_member_id(m->peers[i].id)) {
+            return ERR_INVALID;
+        }
+    }
+    for (uint32_t i = 0; i < m->n_blocked; i++) {
+        if (!is_member_id(m->blocked[i])) {
             return ERR_INVALID;
         }
     }
@@ -259,7 +273,24 @@ static int encode_status_reply(msgpack_packer *pk,
             return -1;
         }
     }
-    return 0;
+    if (pack_u(pk, m->tail_first) || msgpack_pack_array(pk, m->n_tail)) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < m->n_tail; i++) {
+        if (pack_u(pk, m->tail_terms[i])) {
+            return -1;
+        }
+    }
+    if (msgpack_pack_array(pk, m->n_blocked)) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < m->n_blocked; i++) {
+        if (pack_u(pk, m->blocked[i])) {
+            return -1;
+        }
+    }
+    return pack_u(pk, m->loss_ppm) || pack_u(pk, m->dup_ppm) ||
+           pack_u(pk, m->delay_ms) || pack_u(pk, m->jitter_ms);
 }
 
 static int encode_fault(msgpack_packer *pk, const struct msg_fault *m)
@@ -394,6 +425,7 @@ struct reader {
     const uint8_t *buf;
     size_t len;
     size_t pos;
+    uint32_t n_body;          /* Body fields the header announced. */
 };
 
 static int read_raw(struct reader *r, size_t n, const uint8_t **out)
@@ -571,6 +603,36 @@ static int decode_append(struct reader *r, struct msg_append *m,
     return ERR_OK;
 }
 
+/* The fields appended to the first layout: log tail and fault rules. */
+static int decode_status_reply_tail(struct reader *r,
+                                    struct msg_status_reply *m)
+{
+    if (read_u64(r, &m->tail_first) ||
+        read_array(r, STATUS_TAIL_MAX, &m->n_tail)) {
+        return ERR_MALFORMED;
+    }
+    for (uint32_t i = 0; i < m->n_tail; i++) {
+        if (read_u64(r, &m->tail_terms[i])) {
+            return ERR_MALFORMED;
+        }
+    }
+    if (read_array(r, RAFT_NODES_MAX, &m->n_blocked)) {
+        return ERR_MALFORMED;
+    }
+    for (uint32_t i = 0; i < m->n_blocked; i++) {
+        if (read_u64(r, &m->blocked[i])) {
+            return ERR_MALFORMED;
+        }
+    }
+    if (read_u32(r, WIRE_PPM_MAX, &m->loss_ppm) ||
+        read_u32(r, WIRE_PPM_MAX, &m->dup_ppm) ||
+        read_u32(r, UINT32_MAX, &m->delay_ms) ||
+        read_u32(r, UINT32_MAX, &m->jitter_ms)) {
+        return ERR_MALFORMED;
+    }
+    return ERR_OK;
+}
+
 static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
 {
     if (read_u64(r, &m->nonce) || read_u32(r, UINT32_MAX, &m->pid) ||
@@ -600,7 +662,10 @@ static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
             return ERR_MALFORMED;
         }
     }
-    return ERR_OK;
+    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V1) {
+        return ERR_OK; /* The first layout: no tail, no fault rules. */
+    }
+    return decode_status_reply_tail(r, m);
 }
 
 static int decode_fault(struct reader *r, struct msg_fault *m)
@@ -722,8 +787,13 @@ static int decode_header(struct reader *r, uint64_t cluster_id,
     }
     if (read_u8(r, MSG__COUNT - 1, &m->type) || m->type == MSG_NONE ||
         read_uint(r, RAFT_ID_MAX, &m->from) ||
-        read_uint(r, RAFT_ID_MAX, &m->to) || read_u64(r, &m->term) ||
-        n != WIRE_HEADER_FIELDS + (uint32_t)wire_body_fields[m->type]) {
+        read_uint(r, RAFT_ID_MAX, &m->to) || read_u64(r, &m->term)) {
+        return ERR_MALFORMED;
+    }
+    r->n_body = n - WIRE_HEADER_FIELDS;
+    if (r->n_body != wire_body_fields[m->type] &&
+        !(m->type == MSG_STATUS_REPLY &&
+          r->n_body == WIRE_STATUS_REPLY_FIELDS_V1)) {
         return ERR_MALFORMED;
     }
     return ERR_OK;
@@ -738,7 +808,7 @@ int wire_decode(const uint8_t *buf, size_t len, uint64_t cluster_id,
     if (len > RAFT_DATAGRAM_MAX) {
         return ERR_MALFORMED;
     }
-    struct reader r = {.buf = buf, .len = len, .pos = 0};
+    struct reader r = {.buf = buf, .len = len, .pos = 0, .n_body = 0};
     struct raft_msg m;
     memset(&m, 0, sizeof m);
     int rc = decode_header(&r, cluster_id, &m);

@@ -137,6 +137,17 @@ static void test_wire_roundtrips_extreme_integers(void **state)
         for (uint32_t p = 0; p < s->n_peers; p++) {
             s->peers[p] = (struct status_peer){RAFT_ID_MAX - p, x, x - p, x};
         }
+        s->tail_first = x;
+        s->n_tail = v ? STATUS_TAIL_MAX : 0;
+        for (uint32_t t = 0; t < s->n_tail; t++) {
+            s->tail_terms[t] = x - t;
+        }
+        s->n_blocked = v ? RAFT_NODES_MAX : 0;
+        for (uint32_t b = 0; b < s->n_blocked; b++) {
+            s->blocked[b] = RAFT_ID_MAX - b;
+        }
+        s->loss_ppm = s->dup_ppm = v ? 1000000 : 0;
+        s->delay_ms = s->jitter_ms = (uint32_t)x;
         roundtrip(f, &m);
         m.type = MSG_FAULT;
         memset(&m.u.fault, 0, sizeof m.u.fault);

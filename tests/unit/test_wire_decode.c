@@ -408,7 +408,8 @@ static void test_wire_decode_rejects_bad_fault_fields(void **state)
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
 }
 
-/* Packs a status reply with n_drops counters and n_peers peers. */
+/* Packs a status reply of the first layout (13 body fields) with n_drops
+ * counters and n_peers peers. */
 static void raw_status_reply(struct fixture *f, uint64_t role,
                              uint32_t n_drops, uint32_t n_peers,
                              uint64_t peer_id)
@@ -450,6 +451,74 @@ static void test_wire_decode_rejects_bad_status_reply(void **state)
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
     raw_status_reply(f, RAFT_LEADER, DROP__COUNT, 1, RAFT_ID_MAX + 1ull);
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
+}
+
+/* Packs a status reply of the current layout: a first-layout body without
+ * peers, then tail_first, n_tail terms, n_blocked ids, loss ppm and three
+ * more zeros; with n_body 14 it stops after tail_first. */
+static void raw_status_reply_v2(struct fixture *f, uint32_t n_body,
+                                uint32_t n_tail, uint32_t n_blocked,
+                                uint64_t blocked_id, uint64_t loss_ppm)
+{
+    raw_header(f, n_body, MSG_STATUS_REPLY);
+    for (int i = 0; i < 11; i++) {
+        raw_u(f, 1);
+    }
+    msgpack_pack_array(&f->pk, DROP__COUNT);
+    for (uint32_t i = 0; i < DROP__COUNT; i++) {
+        raw_u(f, i);
+    }
+    msgpack_pack_array(&f->pk, 0);
+    raw_u(f, 40);
+    if (n_body == 14) {
+        return;
+    }
+    msgpack_pack_array(&f->pk, n_tail);
+    for (uint32_t i = 0; i < n_tail; i++) {
+        raw_u(f, 7);
+    }
+    msgpack_pack_array(&f->pk, n_blocked);
+    for (uint32_t i = 0; i < n_blocked; i++) {
+        raw_u(f, blocked_id);
+    }
+    raw_u(f, loss_ppm);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    raw_u(f, 0);
+}
+
+/* Rule: the appended status fields (log tail, fault rules) have limits of
+ * their own: at most STATUS_TAIL_MAX terms, at most RAFT_NODES_MAX blocked
+ * member ids, a ppm of at most a million; and a body is either the first
+ * layout (13 fields) or the whole current one (20), nothing in between. */
+static void test_wire_decode_checks_status_reply_tail(void **state)
+{
+    struct fixture *f = *state;
+    raw_status_reply_v2(f, 20, STATUS_TAIL_MAX, RAFT_NODES_MAX, 3, 1000000);
+    assert_int_equal(raw_decode(f), ERR_OK);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.tail_first, 40);
+    assert_int_equal(f->out.u.status_reply.n_tail, STATUS_TAIL_MAX);
+    assert_int_equal(f->out.u.status_reply.tail_terms[0], 7);
+    assert_int_equal(f->out.u.status_reply.blocked[0], 3);
+    assert_int_equal(f->out.u.status_reply.loss_ppm, 1000000);
+    raw_status_reply_v2(f, 20, STATUS_TAIL_MAX + 1, 0, 3, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v2(f, 20, 0, RAFT_NODES_MAX + 1, 3, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v2(f, 20, 0, 1, 0, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v2(f, 20, 0, 1, RAFT_ID_MAX + 1ull, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v2(f, 20, 0, 0, 3, 1000001);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v2(f, 14, 0, 0, 3, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    /* The first layout still decodes, with the appended fields zero. */
+    raw_status_reply(f, RAFT_LEADER, DROP__COUNT, 1, 2);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.n_tail, 0);
+    assert_int_equal(f->out.u.status_reply.n_blocked, 0);
 }
 
 /* Rule: key, value and expected sizes are inclusive limits, and only the
@@ -565,6 +634,7 @@ int main(void)
         T(test_wire_decode_rejects_out_of_range_enums),
         T(test_wire_decode_rejects_bad_fault_fields),
         T(test_wire_decode_rejects_bad_status_reply),
+        T(test_wire_decode_checks_status_reply_tail),
         T(test_wire_decode_rejects_over_limit_lengths),
         T(test_wire_decode_rejects_over_limit_entries),
         T(test_wire_decode_rejects_trailing_bytes),
