@@ -291,6 +291,31 @@ static int node_on_peer(struct node *n, const struct raft_addr *from,
     return replica_on_message(n->replica, n->now_ms, msg);
 }
 
+/* The dashboard's part of a status reply: the terms of the last
+ * STATUS_TAIL_MAX log entries (skipping compacted ones) and the fault rules
+ * in force. */
+static void node_on_status_view(const struct node *n, const struct raft *r,
+                                struct msg_status_reply *s)
+{
+    raft_index last = raft_last_index(r);
+    raft_index first = last > STATUS_TAIL_MAX ? last - STATUS_TAIL_MAX + 1 : 1;
+    while (first <= last && raft_term_at(r, first) == 0) {
+        first++;
+    }
+    s->tail_first = first <= last ? first : 0;
+    s->n_tail = 0;
+    for (raft_index i = first; i <= last; i++) {
+        s->tail_terms[s->n_tail++] = raft_term_at(r, i);
+    }
+    ASSERT(s->n_tail <= STATUS_TAIL_MAX);
+    s->n_blocked = n->netem.n_blocked;
+    memcpy(s->blocked, n->netem.blocked, sizeof s->blocked);
+    s->loss_ppm = n->netem.loss_ppm;
+    s->dup_ppm = n->netem.dup_ppm;
+    s->delay_ms = n->netem.delay_ms;
+    s->jitter_ms = n->netem.jitter_ms;
+}
+
 static void node_on_status(struct node *n, const struct raft_addr *from,
                            const struct raft_msg *req)
 {
@@ -316,6 +341,7 @@ static void node_on_status(struct node *n, const struct raft_addr *from,
     s->leader_contact_ms = raft_leader_contact_ms(r, n->now_ms);
     memcpy(s->drops, n->drops, sizeof s->drops);
     s->n_peers = raft_progress(r, n->now_ms, s->peers, RAFT_NODES_MAX);
+    node_on_status_view(n, r, s);
     node_io_reply(n, from, &msg);
 }
 
