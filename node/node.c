@@ -34,6 +34,10 @@
 /* Entry bytes per AppendEntries: a datagram minus the message overhead and
  * slack for the per-entry framing msgpack adds. */
 #define NODE_BATCH_BYTES_MAX (RAFT_DATAGRAM_MAX - WIRE_APPEND_OVERHEAD - 1024)
+/* Applied entries whose payloads stay in memory (and are loaded at start);
+ * a lagging follower's older entries are read back from SQLite. Bounds the
+ * payload memory to about this many entries at most RAFT_ENTRY_MAX each. */
+#define NODE_MEM_ENTRIES 1024
 
 struct node {
     struct conf conf;
@@ -625,10 +629,26 @@ static int node_open_store(struct node *n, const struct node_options *opts,
         snprintf(errmsg, ERRMSG_LEN, "%s", em);
         return rv;
     }
-    rv = store_load(n->store, loaded);
+    rv = store_load_window(n->store, NODE_MEM_ENTRIES, loaded);
     if (rv != ERR_OK) {
         snprintf(errmsg, ERRMSG_LEN, "%.120s: cannot load: %s (%.100s)",
                  opts->db_path, err_str(rv), store_errmsg(n->store));
+    }
+    return rv;
+}
+
+/* The core's fetch callback: older durable entries for a lagging follower
+ * (their payloads are no longer in memory). */
+static int node_fetch(void *ctx, raft_index lo, raft_index hi,
+                      size_t bytes_max, struct raft_entry *out, size_t cap,
+                      size_t *n)
+{
+    struct store *s = ctx;
+    int rv = store_fetch(s, lo, hi, bytes_max, out, cap, n);
+    if (rv != ERR_OK) {
+        LOG_WARN("cannot read entries %llu..%llu for a follower: %s (%s)",
+                 (unsigned long long)lo, (unsigned long long)hi, err_str(rv),
+                 store_errmsg(s));
     }
     return rv;
 }
@@ -651,6 +671,9 @@ static void node_raft_config(const struct node *n,
     rc->inflight_max = 8;
     rc->pre_vote = true;
     rc->check_quorum = true;
+    rc->mem_entries_max = NODE_MEM_ENTRIES;
+    rc->fetch = node_fetch;
+    rc->fetch_ctx = n->store;
     cfg->pending_max = 4096;
 }
 
@@ -666,6 +689,8 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     loaded.term = sl->term;
     loaded.voted_for = sl->voted_for;
     loaded.first_index = sl->first_index;
+    loaded.n_runs = sl->n_runs;
+    loaded.runs = sl->runs;
     loaded.snapshot_index = sl->snapshot_index;
     loaded.snapshot_term = sl->snapshot_term;
     loaded.n_entries = sl->n_entries;
