@@ -86,6 +86,7 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     p->check_quorum = rng_range(&r, 0, 2) == 1;
     p->batch_bytes_max = PICK(&r, 1, 1, 512, 4096, 60000);
     p->inflight_max = PICK(&r, 1, 4, 16);
+    p->mem_entries_max = PICK(&r, 0, 0, 2, 16);
     p->client_timeout_ms = 3 * p->election_ms + 4 * p->lat_max_ms;
     p->client_think_ms = PICK(&r, 0, 20, 200);
     p->read_pct = PICK(&r, 0, 20, 50, 80);

@@ -98,32 +98,103 @@ int sim_disk_write(struct sim_disk *d, raft_index first,
 }
 
 int sim_disk_load(const struct sim_disk *d, const struct mem_kv *kv,
-                  struct raft_loaded *loaded, struct raft_entry **entries)
+                  raft_index window, struct raft_loaded *loaded,
+                  struct raft_entry **entries, struct raft_term_run **runs)
 {
     memset(loaded, 0, sizeof *loaded);
+    raft_index applied = mem_kv_applied(kv);
+    raft_index first = 1;
+    if (window > 0 && applied > window) {
+        first = applied - window + 1;
+    }
+    if (first > d->n_rows + 1) {
+        first = d->n_rows + 1;
+    }
     struct raft_entry *es = calloc(d->n_rows + 1, sizeof *es);
-    if (es == NULL) {
+    struct raft_term_run *rs = calloc(d->n_rows + 1, sizeof *rs);
+    if (es == NULL || rs == NULL) {
+        free(es);
+        free(rs);
         return ERR_NOMEM;
     }
+    size_t n_runs = 0;
     for (size_t i = 0; i < d->n_rows; i++) {
         const struct sim_row *row = &d->rows[i];
         /* store_load refuses terms that go down (ERR_CORRUPT). */
         if (i > 0 && row->term < d->rows[i - 1].term) {
             free(es);
+            free(rs);
             return ERR_CORRUPT;
         }
-        es[i].term = row->term;
-        es[i].type = row->type;
-        es[i].len = row->len;
-        es[i].data = row->data;
+        if (i + 1 < first) {
+            if (n_runs == 0 || rs[n_runs - 1].term != row->term) {
+                rs[n_runs].first = i + 1;
+                rs[n_runs].term = row->term;
+                n_runs++;
+            }
+            continue;
+        }
+        struct raft_entry *e = &es[i + 1 - first];
+        e->term = row->term;
+        e->type = row->type;
+        e->len = row->len;
+        e->data = row->data;
     }
     loaded->term = d->term;
     loaded->voted_for = d->voted_for;
-    loaded->first_index = 1;
-    loaded->n_entries = d->n_rows;
+    loaded->first_index = first;
+    loaded->n_runs = n_runs;
+    loaded->runs = rs;
+    loaded->n_entries = d->n_rows + 1 - first;
     loaded->entries = es;
-    loaded->applied = mem_kv_applied(kv);
+    loaded->applied = applied;
     *entries = es;
+    *runs = rs;
+    return ERR_OK;
+}
+
+int sim_disk_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
+                   struct raft_entry *out, size_t cap, size_t *n)
+{
+    struct sim_node *n_ = ctx;
+    const struct sim_disk *d = &n_->disk;
+    if (lo < 1 || lo > hi || hi > d->n_rows || cap == 0) {
+        return ERR_NOT_FOUND;
+    }
+    size_t bytes = 0;
+    size_t k = 0;
+    for (raft_index i = lo; i <= hi && k < cap; i++) {
+        if (k > 0 && bytes + d->rows[i - 1].len > bytes_max) {
+            break;
+        }
+        bytes += d->rows[i - 1].len;
+        k++;
+    }
+    if (bytes > n_->fetch_cap) {
+        uint8_t *buf = realloc(n_->fetch_buf, bytes);
+        if (buf == NULL) {
+            return ERR_NOMEM;
+        }
+        n_->fetch_buf = buf;
+        n_->fetch_cap = bytes;
+    }
+    size_t at = 0;
+    for (size_t j = 0; j < k; j++) {
+        const struct sim_row *row = &d->rows[lo - 1 + j];
+        if (row->len > 0) {
+            memcpy(n_->fetch_buf + at, row->data, row->len);
+        }
+        out[j].term = row->term;
+        out[j].type = row->type;
+        out[j].len = row->len;
+        out[j].data = row->len > 0 ? n_->fetch_buf + at : NULL;
+        at += row->len;
+    }
+    *n = k;
+    sim_tracef(n_->world, "%llu sim n%llu fetch %llu..%llu: %zu entries",
+               (unsigned long long)n_->world->now_ms,
+               (unsigned long long)n_->id, (unsigned long long)lo,
+               (unsigned long long)hi, k);
     return ERR_OK;
 }
 

@@ -95,7 +95,7 @@ static void check_loaded(struct sim_world *w, const struct sim_node *n)
     }
 }
 
-static void fill_config(const struct sim_world *w, const struct sim_node *n,
+static void fill_config(const struct sim_world *w, struct sim_node *n,
                         uint64_t seed, struct replica_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -112,6 +112,11 @@ static void fill_config(const struct sim_world *w, const struct sim_node *n,
     rc->inflight_max = w->p.inflight_max;
     rc->pre_vote = w->p.pre_vote;
     rc->check_quorum = w->p.check_quorum;
+    rc->mem_entries_max = w->p.mem_entries_max;
+    if (rc->mem_entries_max != 0) {
+        rc->fetch = sim_disk_fetch;
+        rc->fetch_ctx = n;
+    }
     cfg->pending_max = 0;
 }
 
@@ -120,7 +125,9 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
     ASSERT(n->rep == NULL);
     struct raft_loaded loaded;
     struct raft_entry *entries = NULL;
-    int rc = sim_disk_load(&n->disk, &n->kv, &loaded, &entries);
+    struct raft_term_run *runs = NULL;
+    int rc = sim_disk_load(&n->disk, &n->kv, w->p.mem_entries_max, &loaded,
+                           &entries, &runs);
     if (rc != ERR_OK) {
         sim_fail(w, "load", "n%llu disk image does not load: %s", ull(n->id),
                  err_str(rc));
@@ -147,6 +154,7 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
                ull(mem_kv_applied(&n->kv)));
     n->rep = replica_new(&cfg, &loaded, &io, node_trace, n, w->now_ms);
     free(entries);
+    free(runs);
     if (n->rep == NULL) {
         sim_fail(w, "nomem", "replica_new failed for n%llu", ull(n->id));
         return;

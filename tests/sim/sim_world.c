@@ -181,6 +181,7 @@ void sim_world_close(struct sim_world *w)
         }
         sim_disk_close(&n->disk);
         mem_kv_close(&n->kv);
+        free(n->fetch_buf);
     }
     for (size_t i = 0; i < w->n_heap; i++) {
         free(w->heap[i].data);

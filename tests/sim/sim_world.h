@@ -55,6 +55,8 @@ struct sim_params {
     bool check_quorum;
     uint32_t batch_bytes_max;
     uint32_t inflight_max;
+    uint32_t mem_entries_max;    /* 0: whole log in memory; else a window
+                                  * loaded and fetched like raftnode. */
     uint32_t client_timeout_ms;
     uint32_t client_think_ms;    /* Up to this between two ops. */
     uint32_t read_pct;           /* Share of GETs among client ops. */
@@ -124,6 +126,8 @@ struct sim_node {
     bool restart_pending;
     struct sim_disk disk;
     struct mem_kv kv;            /* Durable kv image; txn lost on crash. */
+    uint8_t *fetch_buf;          /* Payloads handed to the core's fetch. */
+    size_t fetch_cap;
     struct sim_state shadow;     /* Model state at kv's applied index. */
     /* What the checks last saw of this incarnation. */
     raft_term seen_term;
@@ -291,10 +295,16 @@ int sim_disk_write(struct sim_disk *d, raft_index first,
 void sim_disk_truncate(struct sim_disk *d, raft_index from);
 /* The io persist op (ctx is the struct sim_node). */
 int sim_disk_persist(void *ctx, const struct raft_ready *rd);
-/* Fills loaded from the images, like store_load: entries borrowed from d.
- * Errors: ERR_NOMEM, ERR_CORRUPT (non-monotonic terms). */
+/* Fills loaded from the images like store_load_window: payloads of the
+ * entries after applied - window (all when window is 0), term runs for the
+ * ones before; entries borrowed from d, *entries and *runs owned by the
+ * caller. Errors: ERR_NOMEM, ERR_CORRUPT (terms that go down). */
 int sim_disk_load(const struct sim_disk *d, const struct mem_kv *kv,
-                  struct raft_loaded *loaded, struct raft_entry **entries);
+                  raft_index window, struct raft_loaded *loaded,
+                  struct raft_entry **entries, struct raft_term_run **runs);
+/* The core's fetch callback (ctx is the sim_node). */
+int sim_disk_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
+                   struct raft_entry *out, size_t cap, size_t *n);
 /* The kv ops table the replica applies through (ctx is the sim_node). */
 const struct kv_store_ops *sim_disk_kv_ops(void);
 
