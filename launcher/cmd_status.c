@@ -4,7 +4,9 @@
  * the directory knows (id, address, and the pid of a process that runs but
  * does not answer). The JSON keys and types are a public interface
  * (DESIGN.md): id, addr, pid, alive, role, term, leader, commit,
- * last_index, applied.
+ * last_index, applied. `status --drops` shows instead each node's counters
+ * of dropped datagrams by reason (a separate view, so the documented
+ * --json keys stay exactly as listed).
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +17,21 @@
 
 #define STATUS_TIMEOUT_MS 300
 
-static const struct ctl_opt status_opts[] = {{"--json", NULL, false}};
+static const struct ctl_opt status_opts[] = {{"--json", NULL, false},
+                                             {"--drops", NULL, false}};
+
+/* Drop reasons as status --drops names them (enum drop_reason order). */
+static const char *const status_drop_names[DROP__COUNT] = {
+    [DROP_MALFORMED] = "malformed",
+    [DROP_WRONG_CLUSTER] = "wrong_cluster",
+    [DROP_WRONG_VERSION] = "wrong_version",
+    [DROP_UNKNOWN_SENDER] = "unknown_sender",
+    [DROP_WRONG_ADDRESS] = "wrong_address",
+    [DROP_NOT_FOR_US] = "not_for_us",
+    [DROP_FAULT_REFUSED] = "fault_refused",
+    [DROP_OVERLOAD] = "overload",
+    [DROP_NETEM] = "netem",
+};
 
 /* The role as status shows it: leader, follower or candidate. */
 static const char *status_role_name(uint8_t role)
@@ -116,15 +132,57 @@ static void status_print_table_row(const struct status_row *r)
            (unsigned long long)s->applied);
 }
 
+/* status --drops: one row (or JSON object) per node with its counters of
+ * dropped datagrams; a node that did not answer shows none. */
+static void status_print_drops(const struct conf *conf,
+                               const struct client_node_status *st, bool json)
+{
+    if (!json) {
+        printf("%-4s %-6s", "ID", "ALIVE");
+        for (int r = 0; r < DROP__COUNT; r++) {
+            printf(" %14s", status_drop_names[r]);
+        }
+        putchar('\n');
+    }
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        unsigned long long id = (unsigned long long)conf->members[i].id;
+        if (json) {
+            printf("%s{\"id\":%llu,\"alive\":%s,\"drops\":", i ? "," : "[",
+                   id, st[i].alive ? "true" : "false");
+        } else {
+            printf("%-4llu %-6s", id, st[i].alive ? "yes" : "no");
+        }
+        for (int r = 0; r < DROP__COUNT && st[i].alive; r++) {
+            unsigned long long n = (unsigned long long)st[i].reply.drops[r];
+            if (json) {
+                printf("%s\"%s\":%llu", r ? "," : "{", status_drop_names[r], n);
+            } else {
+                printf(" %14llu", n);
+            }
+        }
+        for (int r = 0; r < DROP__COUNT && !st[i].alive && !json; r++) {
+            printf(" %14s", "-");
+        }
+        if (json) {
+            printf("%s}", st[i].alive ? "}" : "null");
+        } else {
+            putchar('\n');
+        }
+    }
+    if (json) {
+        puts(conf->n_members > 0 ? "]" : "[]");
+    }
+}
+
 int cmd_status(int argc, char **argv, const char *dir)
 {
     struct ctl_args a = {.cmd = "status", .dir = dir};
-    int rc = ctl_parse(argc, argv, status_opts, 1, &a);
+    int rc = ctl_parse(argc, argv, status_opts, 2, &a);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
     if (a.n_pos != 0) {
-        ctl_error("usage: raftctl status [--json]");
+        ctl_error("usage: raftctl status [--json] [--drops]");
         return CTL_EXIT_USAGE;
     }
     struct cdir d;
@@ -143,6 +201,15 @@ int cmd_status(int argc, char **argv, const char *dir)
     }
     bool json = a.given[0];
     uint32_t n_alive = 0;
+    if (a.given[1]) {
+        status_print_drops(&conf, st, json);
+        for (uint32_t i = 0; i < conf.n_members; i++) {
+            n_alive += st[i].alive;
+        }
+        return fflush(stdout) != 0 ? CTL_EXIT_ERROR
+               : n_alive > 0       ? CTL_EXIT_OK
+                                   : CTL_EXIT_UNAVAILABLE;
+    }
     if (json) {
         putchar('[');
     } else {
