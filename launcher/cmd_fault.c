@@ -392,7 +392,29 @@ static int netem_parse_prob(const char *text, uint32_t *ppm)
     return ERR_OK;
 }
 
-enum { NETEM_LOSS, NETEM_DUP, NETEM_DELAY, NETEM_JITTER, NETEM_NODE };
+enum { NETEM_LOSS, NETEM_DUP, NETEM_DELAY, NETEM_JITTER, NETEM_NODE,
+       NETEM_DISK };
+
+/* --disk-delay MS: a FAULT_DISK_DELAY rule (each persist stalls MS; 0
+ * removes it), sent alone since a node keeps it apart from netem. Returns
+ * an exit code. */
+static int netem_disk_rule(const struct ctl_args *a, struct msg_fault *rule)
+{
+    uint64_t ms = 0;
+    memset(rule, 0, sizeof(*rule));
+    rule->action = FAULT_DISK_DELAY;
+    if (a->given[NETEM_LOSS] || a->given[NETEM_DUP] ||
+        a->given[NETEM_DELAY] || a->given[NETEM_JITTER]) {
+        ctl_error("netem: --disk-delay goes alone (with --node at most)");
+        return CTL_EXIT_USAGE;
+    }
+    if (ctl_parse_u64(a->val[NETEM_DISK], 0, 60000, &ms) != ERR_OK) {
+        ctl_error("netem: --disk-delay takes milliseconds, 0 to 60000");
+        return CTL_EXIT_USAGE;
+    }
+    rule->delay_ms = (uint32_t)ms;
+    return CTL_EXIT_OK;
+}
 
 /* The netem rule from the options. Returns an exit code. */
 static int netem_rule(const struct ctl_args *a, struct msg_fault *rule)
@@ -428,19 +450,22 @@ int cmd_netem(int argc, char **argv, const char *dir)
         [NETEM_DELAY] = {"--delay", NULL, true},
         [NETEM_JITTER] = {"--jitter", NULL, true},
         [NETEM_NODE] = {"--node", NULL, true},
+        [NETEM_DISK] = {"--disk-delay", NULL, true},
     };
     struct ctl_args a = {.cmd = "netem", .dir = dir};
-    int rc = ctl_parse(argc, argv, opts, 5, &a);
+    int rc = ctl_parse(argc, argv, opts, 6, &a);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
     struct msg_fault rule;
     if (a.n_pos != 0) {
         ctl_error("usage: raftctl netem [--loss P] [--dup P] [--delay MS] "
-                  "[--jitter MS] [--node ID]");
+                  "[--jitter MS] [--node ID] | netem --disk-delay MS "
+                  "[--node ID]");
         return CTL_EXIT_USAGE;
     }
-    rc = netem_rule(&a, &rule);
+    rc = a.given[NETEM_DISK] ? netem_disk_rule(&a, &rule)
+                             : netem_rule(&a, &rule);
     struct cdir d;
     struct conf conf;
     if (rc == CTL_EXIT_OK) {
