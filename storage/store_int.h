@@ -27,6 +27,8 @@ enum store_stmt {
     ST_SESSION_GET,
     ST_SESSION_PUT,
     ST_LOG_FETCH,
+    ST_SYNC_FULL,
+    ST_SYNC_NORMAL,
     ST__COUNT
 };
 
@@ -35,6 +37,7 @@ struct store {
     int lock_fd;               /* flock()ed "<path>.lock"; -1 when none. */
     sqlite3_stmt *st[ST__COUNT];
     bool in_txn;               /* A kv apply transaction is open. */
+    int sync;                  /* ST_SYNC_FULL or ST_SYNC_NORMAL in force. */
     raft_term term;            /* raft_state.current_term. */
     raft_index last_index;     /* Largest log idx; 0 when the log is empty. */
     raft_index applied;        /* meta applied_index, as last committed. */
