@@ -88,11 +88,16 @@ static uint32_t client_of(const struct sim_world *w, uint64_t client_id)
     return SIM_CLIENTS_MAX;
 }
 
+static uint64_t value_hash(const uint8_t *v, uint32_t len)
+{
+    return sim_fnv(SIM_FNV_INIT, v, len);
+}
+
 static bool value_equals(const struct sim_state *s, uint32_t key,
                          const uint8_t *v, uint32_t len)
 {
     return s->present[key] && s->value_len[key] == len &&
-           (len == 0 || memcmp(s->value[key], v, len) == 0);
+           s->value_hash[key] == value_hash(v, len);
 }
 
 bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
@@ -107,7 +112,7 @@ bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
     uint32_t cl = client_of(w, cmd.client_id);
     uint32_t key = sim_client_key_index(cmd.key, cmd.key_len);
     if (cl == SIM_CLIENTS_MAX || key == SIM_KEYS ||
-        cmd.value_len > SIM_VALUE_MAX || cmd.seq <= s->last_seq[cl]) {
+        cmd.seq <= s->last_seq[cl]) {
         return false; /* Not ours, or a duplicate: no effect. */
     }
     uint8_t st = CLIENT_OK;
@@ -120,10 +125,10 @@ bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
     }
     if (cmd.op != KV_OP_DEL && st == CLIENT_OK) {
         s->present[key] = true;
-        s->value_len[key] = (uint8_t)cmd.value_len;
-        if (cmd.value_len > 0) {
-            memcpy(s->value[key], cmd.value, cmd.value_len);
-        }
+        s->value_len[key] = cmd.value_len;
+        s->value_hash[key] = value_hash(cmd.value, cmd.value_len);
+        s->origin_client[key] = cl;
+        s->origin_seq[key] = cmd.seq;
     }
     s->last_seq[cl] = cmd.seq;
     s->last_status[cl] = st;
@@ -160,7 +165,7 @@ static void global_apply(struct sim_world *w, raft_index idx,
     ch->index = idx;
     ch->present = c->model.present[key];
     ch->value_len = c->model.value_len[key];
-    memcpy(ch->value, c->model.value[key], ch->value_len);
+    ch->value_hash = c->model.value_hash[key];
 }
 
 /* Compares a node's durable kv image with the model at its applied index:
@@ -426,6 +431,7 @@ void sim_check_on_read(struct sim_world *w, const struct sim_client *cl,
     while (first < n && ch[first].index <= cl->read_floor) {
         first++;
     }
+    uint64_t h = value_hash(value, len);
     bool ok;
     if (first == 0) {
         ok = is_absent;
@@ -436,15 +442,16 @@ void sim_check_on_read(struct sim_world *w, const struct sim_client *cl,
     for (size_t i = first; !ok && i < n; i++) {
         ok = is_absent ? !ch[i].present
                        : ch[i].present && ch[i].value_len == len &&
-                             (len == 0 || memcmp(ch[i].value, value, len) == 0);
+                             ch[i].value_hash == h;
     }
     if (!ok) {
         sim_fail(w, "linearizable_read",
                  "c%u GET k%u (invoked at %llu, floor index %llu) returned "
-                 "%s%.*s: not the value of any allowed prefix",
+                 "%s%.*s (%u bytes): not the value of any allowed prefix",
                  cl->idx, cl->key, ull(cl->invoke_ms), ull(cl->read_floor),
-                 is_absent ? "absent" : "", is_absent ? 0 : (int)len,
-                 is_absent ? "" : (const char *)value);
+                 is_absent ? "absent" : "",
+                 is_absent ? 0 : (int)(len < 24 ? len : 24),
+                 is_absent ? "" : (const char *)value, len);
         return;
     }
     c->n_reads_checked++;

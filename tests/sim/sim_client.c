@@ -6,6 +6,7 @@
  * checker. Read tests/sim/sim_check.c next.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/invariant.h"
@@ -64,19 +65,41 @@ static void send_request(struct sim_world *w, struct sim_client *cl)
     arm(w, cl, SIM_CLIENT_TIMEOUT, w->p.client_timeout_ms);
 }
 
-static void set_bytes(uint8_t *dst, uint8_t *len, const char *src)
+static void set_bytes(uint8_t *dst, uint32_t *len, const char *src)
 {
     size_t n = strlen(src);
-    ASSERT(n <= SIM_VALUE_MAX);
+    ASSERT(n <= RAFT_VALUE_MAX);
     memcpy(dst, src, n);
-    *len = (uint8_t)n;
+    *len = (uint32_t)n;
+}
+
+uint32_t sim_value_min_len(uint32_t client, uint64_t seq)
+{
+    char head[48];
+    return (uint32_t)snprintf(head, sizeof head, "c%us%llu.", client,
+                              ull(seq));
+}
+
+void sim_value_fill(uint32_t client, uint64_t seq, uint8_t *buf,
+                    uint32_t len)
+{
+    char head[48];
+    uint32_t n = (uint32_t)snprintf(head, sizeof head, "c%us%llu.", client,
+                                    ull(seq));
+    ASSERT(len >= n);
+    memcpy(buf, head, n);
+    uint64_t x = (seq << 8) ^ client ^ 0x9e3779b97f4a7c15ull;
+    for (uint32_t i = n; i < len; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        buf[i] = (uint8_t)('a' + (x >> 59) % 26);
+    }
 }
 
 /* Draws the next operation: reads, then puts, deletes and CAS (half of
- * them expecting the current value, so some swap). */
+ * them expecting the current value, so some swap); some values are large,
+ * up to RAFT_VALUE_MAX, while a CAS stays within one log entry. */
 static void choose_op(struct sim_world *w, struct sim_client *cl)
 {
-    char text[SIM_VALUE_MAX + 1];
     cl->key = (uint32_t)rng_range(&w->rng, 0, SIM_KEYS);
     uint64_t r = rng_range(&w->rng, 0, 100);
     if (r < w->p.read_pct) {
@@ -85,16 +108,26 @@ static void choose_op(struct sim_world *w, struct sim_client *cl)
     }
     r = rng_range(&w->rng, 0, 100);
     cl->op = r < 55 ? CLIENT_PUT : r < 75 ? CLIENT_DEL : CLIENT_CAS;
-    snprintf(text, sizeof text, "c%us%llu", cl->idx, ull(cl->seq));
-    set_bytes(cl->value, &cl->value_len, text);
     const struct sim_state *m = &w->check.model;
     if (cl->op == CLIENT_CAS && m->present[cl->key] &&
         rng_range(&w->rng, 0, 2) == 0) {
-        memcpy(cl->expected, m->value[cl->key], m->value_len[cl->key]);
         cl->expected_len = m->value_len[cl->key];
+        sim_value_fill(m->origin_client[cl->key], m->origin_seq[cl->key],
+                       cl->expected, cl->expected_len);
     } else {
         set_bytes(cl->expected, &cl->expected_len, "x");
     }
+    uint32_t len = sim_value_min_len(cl->idx, cl->seq);
+    uint32_t max = RAFT_VALUE_MAX;
+    if (cl->op == CLIENT_CAS) {
+        max = RAFT_ENTRY_MAX - 64 - cl->expected_len;
+        max = max > RAFT_VALUE_MAX ? RAFT_VALUE_MAX : max;
+    }
+    if (rng_range(&w->rng, 0, 100) < w->p.big_value_pct && max > len) {
+        len = (uint32_t)rng_range(&w->rng, len, (uint64_t)max + 1);
+    }
+    cl->value_len = len;
+    sim_value_fill(cl->idx, cl->seq, cl->value, len);
 }
 
 static void begin_op(struct sim_world *w, struct sim_client *cl)
@@ -144,6 +177,9 @@ void sim_client_init(struct sim_world *w)
     for (uint32_t i = 0; i < w->p.n_clients; i++) {
         struct sim_client *cl = &w->clients[i];
         memset(cl, 0, sizeof *cl);
+        cl->value = malloc(RAFT_VALUE_MAX);
+        cl->expected = malloc(RAFT_VALUE_MAX);
+        ASSERT(cl->value != NULL && cl->expected != NULL);
         cl->idx = i;
         cl->id = rng_next(&w->rng) | 1u;
         cl->target = rng_range(&w->rng, 1, (uint64_t)w->p.n_nodes + 1);
@@ -243,6 +279,16 @@ void sim_client_on_reply(struct sim_world *w, uint32_t client,
     default:
         complete(w, cl, r);
         break;
+    }
+}
+
+void sim_client_close(struct sim_world *w)
+{
+    for (uint32_t i = 0; i < SIM_CLIENTS_MAX; i++) {
+        free(w->clients[i].value);
+        free(w->clients[i].expected);
+        w->clients[i].value = NULL;
+        w->clients[i].expected = NULL;
     }
 }
 

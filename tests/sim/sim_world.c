@@ -187,6 +187,7 @@ void sim_world_close(struct sim_world *w)
         free(w->heap[i].data);
     }
     free(w->heap);
+    sim_client_close(w);
     free(w->scratch);
     free(w->buf);
     sim_check_close(&w->check);

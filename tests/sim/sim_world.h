@@ -25,7 +25,6 @@
 #define SIM_CLIENTS_MAX 8
 #define SIM_CLIENT_BASE 100      /* Endpoint of client i is 100 + i. */
 #define SIM_KEYS 4               /* Keys "k0".."k3": contention on purpose. */
-#define SIM_VALUE_MAX 32         /* Simulated clients' values are short. */
 #define SIM_CLUSTER_ID 0x51u
 #define SIM_TRACE_RING 400       /* Lines kept for a failure report. */
 #define SIM_STUCK_EVENTS 200000  /* Events at one instant: time is stuck. */
@@ -60,6 +59,8 @@ struct sim_params {
     uint32_t client_timeout_ms;
     uint32_t client_think_ms;    /* Up to this between two ops. */
     uint32_t read_pct;           /* Share of GETs among client ops. */
+    uint32_t big_value_pct;      /* Share of writes with values up to
+                                  * RAFT_VALUE_MAX (else a few bytes). */
     uint64_t steps;              /* Events in the fault phase. */
     uint32_t liveness_ms;        /* Bound for the liveness phase. */
 };
@@ -108,8 +109,10 @@ struct sim_disk {
  * committed sequence: the checker's own model (fixed size, copyable). */
 struct sim_state {
     bool present[SIM_KEYS];
-    uint8_t value_len[SIM_KEYS];
-    uint8_t value[SIM_KEYS][SIM_VALUE_MAX];
+    uint32_t value_len[SIM_KEYS];
+    uint64_t value_hash[SIM_KEYS];
+    uint32_t origin_client[SIM_KEYS];  /* Who wrote it, with which seq: */
+    uint64_t origin_seq[SIM_KEYS];     /* sim_value_fill regenerates it. */
     uint64_t last_seq[SIM_CLIENTS_MAX];
     uint8_t last_status[SIM_CLIENTS_MAX];
 };
@@ -154,10 +157,10 @@ struct sim_client {
     bool is_busy;                /* An operation is outstanding. */
     uint8_t op;                  /* enum client_op */
     uint32_t key;
-    uint8_t value_len;
-    uint8_t value[SIM_VALUE_MAX];
-    uint8_t expected_len;
-    uint8_t expected[SIM_VALUE_MAX];
+    uint32_t value_len;
+    uint8_t *value;              /* RAFT_VALUE_MAX bytes, owned. */
+    uint32_t expected_len;
+    uint8_t *expected;           /* RAFT_VALUE_MAX bytes, owned. */
     uint64_t invoke_ms;
     raft_index read_floor;       /* GET: acked writes before invocation. */
     raft_id target;
@@ -178,8 +181,8 @@ struct sim_commit {
 struct sim_key_change {
     raft_index index;
     bool present;
-    uint8_t value_len;
-    uint8_t value[SIM_VALUE_MAX];
+    uint32_t value_len;
+    uint64_t value_hash;
 };
 
 struct sim_ack {
@@ -328,6 +331,12 @@ void sim_client_on_reply(struct sim_world *w, uint32_t client,
 void sim_client_invoke(struct sim_world *w, uint32_t client, uint8_t op,
                        uint32_t key, const char *value, const char *expected);
 bool sim_client_all_idle(const struct sim_world *w);
+void sim_client_close(struct sim_world *w);
+/* The value client writes at seq with len bytes: a readable unique prefix
+ * ("c2s17.") then filler drawn from (client, seq); len >= the prefix. */
+void sim_value_fill(uint32_t client, uint64_t seq, uint8_t *buf,
+                    uint32_t len);
+uint32_t sim_value_min_len(uint32_t client, uint64_t seq);
 uint32_t sim_client_key_index(const uint8_t *key, uint32_t len);
 
 /* --- sim_check.c --- */
