@@ -37,6 +37,7 @@ struct opts {
     bool verbose;
     double soak_minutes;
     const char *bug;
+    const char *skip_check;
 };
 
 static unsigned long long ull(uint64_t v)
@@ -117,6 +118,9 @@ static void print_replay(FILE *out, const struct opts *o, uint64_t seed)
     if (o->bug != NULL) {
         fprintf(out, " --bug %s", o->bug);
     }
+    if (o->skip_check != NULL) {
+        fprintf(out, " --skip-check %s", o->skip_check);
+    }
     fprintf(out, " --trace\n");
 }
 
@@ -174,6 +178,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.pre_vote, p.check_quorum, p.batch_bytes_max, p.inflight_max,
                p.mem_entries_max, p.big_value_pct, p.read_pct);
     }
+    w->skip_check = o->skip_check;
     g_world = w;
     bool ok = sim_world_run(w);
     g_world = NULL;
@@ -263,6 +268,7 @@ static void usage(FILE *out)
             "       raftsim --seeds A..B [--steps N] [--stop] [--verbose]\n"
             "       raftsim --seed-file FILE [--steps N]\n"
             "       raftsim --soak MINUTES [--steps N]\n"
+            "       --skip-check A,B ignores checks (what else breaks?)\n"
 #ifdef RAFT_TEETH
             "       (teeth build) --bug NAME breaks one Raft rule\n"
 #endif
@@ -342,6 +348,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--nodes") == 0 && v && parse_u64(v, &x) &&
                    x >= 1 && x <= SIM_NODES_MAX) {
             o->nodes = (uint32_t)x;
+        } else if (strcmp(a, "--skip-check") == 0 && v) {
+            o->skip_check = v;
         } else if (strcmp(a, "--seed-file") == 0 && v) {
             o->seed_file = v;
         } else if (strcmp(a, "--soak") == 0 && v && parse_u64(v, &x)) {
