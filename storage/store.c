@@ -93,10 +93,12 @@ static int run(struct store *s, enum store_stmt id, int bind_rc)
     return err;
 }
 
-/* Ends a failed transaction; the first error is what the caller reports. */
+/* Ends a failed transaction; the first error is what the caller reports.
+ * The session cache may hold the rolled-back writes: empty it. */
 static void rollback(struct store *s)
 {
     if (sqlite3_get_autocommit(s->db) == 0) {
+        session_cache_clear(s->sessions);
         char saved[ERRMSG_LEN];
         memcpy(saved, s->errmsg, sizeof(saved));
         (void)run(s, ST_ROLLBACK, SQLITE_OK);
@@ -352,7 +354,8 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
         goto fail;
     }
     s = calloc(1, sizeof(*s));
-    if (s == NULL || (s->get_buf = malloc(RAFT_VALUE_MAX)) == NULL) {
+    if (s == NULL || (s->get_buf = malloc(RAFT_VALUE_MAX)) == NULL ||
+        (s->sessions = calloc(1, sizeof(*s->sessions))) == NULL) {
         err = ERR_NOMEM;
         goto fail;
     }
@@ -396,6 +399,7 @@ void store_close(struct store *s)
     if (s->lock_fd >= 0) {
         close(s->lock_fd);
     }
+    free(s->sessions);
     free(s->get_buf);
     free(s->fetch_buf);
     free(s);
@@ -692,10 +696,17 @@ static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
     return run(s, ST_KV_DEL, rc);
 }
 
+/* From the session cache when it knows client_id, else from the table
+ * (and then remembered). */
 static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
                           uint8_t *status)
 {
     struct store *s = ctx;
+    bool is_present = false;
+    if (session_cache_get(s->sessions, client_id, &is_present, seq,
+                          status)) {
+        return is_present ? ERR_OK : ERR_NOT_FOUND;
+    }
     sqlite3_stmt *st = s->st[ST_SESSION_GET];
     int rc = sqlite3_bind_int64(st, 1, (int64_t)client_id);
     if (rc == SQLITE_OK) {
@@ -704,6 +715,7 @@ static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
     int err = ERR_OK;
     if (rc == SQLITE_DONE) {
         err = ERR_NOT_FOUND;
+        session_cache_put(s->sessions, client_id, false, 0, 0);
     } else if (rc != SQLITE_ROW) {
         err = store_fail(s, rc, "session get");
     } else {
@@ -713,6 +725,7 @@ static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
         } else {
             *seq = (uint64_t)sqlite3_column_int64(st, 0);
             *status = (uint8_t)stored_status;
+            session_cache_put(s->sessions, client_id, true, *seq, *status);
         }
     }
     stmt_done(st);
@@ -732,7 +745,13 @@ static int kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     if (rc == SQLITE_OK) {
         rc = sqlite3_bind_int(st, 3, status);
     }
-    return run(s, ST_SESSION_PUT, rc);
+    int err = run(s, ST_SESSION_PUT, rc);
+    if (err == ERR_OK) {
+        /* Written through while the transaction is open: later lookups in
+         * it must see this row, and a rollback empties the cache. */
+        session_cache_put(s->sessions, client_id, true, seq, status);
+    }
+    return err;
 }
 
 const struct kv_store_ops *store_kv_ops(void)

@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "common/types.h"
+#include "storage/session_cache.h"
 
 enum store_stmt {
     ST_BEGIN,
@@ -43,6 +44,7 @@ struct store {
     raft_index applied;        /* meta applied_index, as last committed. */
     uint32_t persist_delay_ms; /* Disk-stall fault hook. */
     uint8_t *get_buf;          /* RAFT_VALUE_MAX bytes: get's result. */
+    struct session_cache *sessions; /* What the sessions table holds. */
     uint8_t *fetch_buf;        /* store_fetch's payload copies. */
     size_t fetch_cap;
     char errmsg[ERRMSG_LEN];

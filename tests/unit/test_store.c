@@ -400,6 +400,37 @@ static void test_store_sessions_round_trip(void **state)
                      ERR_NOT_FOUND);
 }
 
+/* Session lookups (answered from the store's cache when it can) follow
+ * the table: a miss, a put inside an open transaction, the committed
+ * value, a later overwrite, and the same after a restart. */
+static void test_store_session_lookups_follow_puts(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    uint64_t seq = 0;
+    uint8_t status = 99;
+    assert_int_equal(ops()->session_get(f->s, 5, &seq, &status),
+                     ERR_NOT_FOUND);
+    assert_int_equal(ops()->begin(f->s), ERR_OK);
+    assert_int_equal(ops()->session_put(f->s, 5, 3, CLIENT_OK), ERR_OK);
+    assert_int_equal(ops()->session_get(f->s, 5, &seq, &status), ERR_OK);
+    assert_int_equal(seq, 3);
+    assert_int_equal(ops()->commit(f->s, 0), ERR_OK);
+    assert_int_equal(ops()->begin(f->s), ERR_OK);
+    assert_int_equal(ops()->session_put(f->s, 5, 4, CLIENT_CAS_MISMATCH),
+                     ERR_OK);
+    assert_int_equal(ops()->commit(f->s, 0), ERR_OK);
+    assert_int_equal(ops()->session_get(f->s, 5, &seq, &status), ERR_OK);
+    assert_int_equal(seq, 4);
+    assert_int_equal(status, CLIENT_CAS_MISMATCH);
+    assert_string_equal(sql(f->path, "SELECT seq, status FROM sessions"),
+                        "4|2");
+    reopen(f);
+    assert_int_equal(ops()->session_get(f->s, 5, &seq, &status), ERR_OK);
+    assert_int_equal(seq, 4);
+    assert_int_equal(status, CLIENT_CAS_MISMATCH);
+}
+
 /* Creates a valid database, closes it and returns its checksum. */
 static uint64_t make_db(struct fixture *f)
 {
@@ -748,6 +779,7 @@ int main(void)
         T(test_store_apply_is_atomic),
         T(test_store_window_load_and_fetch),
         T(test_store_sessions_round_trip),
+        T(test_store_session_lookups_follow_puts),
         T(test_store_refuses_other_cluster_unchanged),
         T(test_store_refuses_other_node_unchanged),
         T(test_store_refuses_wrong_version_unchanged),
