@@ -65,7 +65,7 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     if (o->nodes != 0) {
         p->n_nodes = o->nodes;
     }
-    p->n_clients = (uint32_t)rng_range(&r, 1, 5);
+    p->n_clients = PICK(&r, 1, 2, 3, 4, 8);
     p->heartbeat_ms = PICK(&r, 20, 50, 50);
     p->election_ms = p->heartbeat_ms * (uint32_t)rng_range(&r, 3, 7);
     p->lat_min_ms = (uint32_t)rng_range(&r, 1, 10);
@@ -88,6 +88,7 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     p->batch_bytes_max = PICK(&r, 1, 1, 512, 4096, 60000);
     p->inflight_max = PICK(&r, 1, 4, 16);
     p->mem_entries_max = PICK(&r, 0, 0, 2, 16);
+    p->pending_max = PICK(&r, 0, 0, 0, 1, 3);
     p->client_timeout_ms = 3 * p->election_ms + 4 * p->lat_max_ms;
     p->client_think_ms = PICK(&r, 0, 20, 200);
     p->read_pct = PICK(&r, 0, 20, 50, 80);

@@ -117,7 +117,7 @@ static void fill_config(const struct sim_world *w, struct sim_node *n,
         rc->fetch = sim_disk_fetch;
         rc->fetch_ctx = n;
     }
-    cfg->pending_max = 0;
+    cfg->pending_max = w->p.pending_max;
 }
 
 void sim_node_start(struct sim_world *w, struct sim_node *n)
