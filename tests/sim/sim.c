@@ -217,7 +217,7 @@ static void print_summary(const struct totals *t, double wall)
            ull(t->failed));
 }
 
-/* Seeds from a file: one per line, '#' starts a comment. */
+/* Seeds from a file: "SEED [STEPS]" per line, '#' starts a comment. */
 static int run_file(const struct opts *o, struct totals *t)
 {
     FILE *f = fopen(o->seed_file, "r");
@@ -236,7 +236,13 @@ static int run_file(const struct opts *o, struct totals *t)
         if (end == line) {
             continue;
         }
-        if (!run_seed(o, seed, false, t) && o->stop_first) {
+        struct opts one = *o;
+        char *end2 = NULL;
+        unsigned long long steps = strtoull(end, &end2, 0);
+        if (end2 != end && steps > 0) {
+            one.steps = steps;
+        }
+        if (!run_seed(&one, seed, false, t) && o->stop_first) {
             break;
         }
     }
