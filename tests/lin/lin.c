@@ -298,7 +298,9 @@ static void search_witness(struct search *s, int32_t blocking,
     for (int32_t e = s->evs[s->n_evs].next;
          e != LIN_NIL && e != blocking && out->n_pending < LIN_WITNESS_MAX;
          e = s->evs[e].next) {
-        out->pending[out->n_pending++] = s->recs[s->evs[e].op];
+        if (blocking == LIN_NIL || s->evs[e].op != s->evs[blocking].op) {
+            out->pending[out->n_pending++] = s->recs[s->evs[e].op];
+        }
     }
 }
 

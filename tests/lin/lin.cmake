@@ -11,3 +11,17 @@ raft_unit_test(test_lin SOURCES tests/unit/test_lin.c LIBS lin)
 
 add_executable(linclient tests/lin/linclient.c)
 target_link_libraries(linclient PRIVATE client common sys)
+
+add_executable(hostile tests/lin/hostile.c)
+target_link_libraries(hostile PRIVATE client common sys)
+
+# Fault-injection process tests (tests/proc/test_<name>.sh; ports 24100,
+# 24200, 24300, 24400; netns uses its own namespaces). They need the tools
+# above next to raftctl; netns exits 77 (skipped) without namespaces.
+foreach(t nemesis hostile lossy disk_stall netns)
+  add_test(NAME proc_${t}
+    COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
+            $<TARGET_FILE:raftctl>)
+  set_tests_properties(proc_${t} PROPERTIES LABELS proc TIMEOUT 150
+    SKIP_RETURN_CODE 77)
+endforeach()

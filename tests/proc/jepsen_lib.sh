@@ -1,0 +1,88 @@
+# Helpers for the fault-injection process tests (nemesis, hostile, lossy,
+# disk stall, namespaces), sourced after lib.sh: the tools built next to
+# raftctl, keeping the directory when a test fails, waiting for the cluster
+# to converge, and comparing the nodes' SQLite files (committed log rows and
+# the kv table). Uses the sqlite3 shell and python3 (make deps installs them).
+
+BIN=$(cd "$(dirname "$RAFTCTL")" && pwd)
+
+# jfail MESSAGE: fails and keeps the directory (history, node logs, databases).
+jfail() {
+    PROC_KEEP=1
+    echo "FAIL ($PROC_NAME): kept $DIR (cluster.conf, node*.log, node*.db," \
+        "history and nemesis logs)" >&2
+    fail "$@"
+}
+
+# Milliseconds of the monotonic-ish wall clock, for deadlines and rates.
+now_ms() {
+    echo $(($(date +%s%N) / 1000000))
+}
+
+# True when every member answers, exactly one leads, and every node has
+# committed and applied the same index.
+converged() {
+    [ "$(status_py "len(alive) == len(d) and len(leaders) == 1 and \
+len(set(n['commit'] for n in d)) == 1 and \
+all(n['applied'] == n['commit'] for n in d)")" = True ]
+}
+
+# The smallest commit index over the live nodes.
+min_commit() {
+    status_py "min(n['commit'] for n in alive)"
+}
+
+# compare_logs UPTO: every node<ID>.db in $DIR holds the same (idx, term,
+# data) rows from the first index all of them still hold up to UPTO, with no
+# gap. Prints one line; fails (keeping everything) on a difference.
+compare_logs() {
+    local upto=$1 first=1 db f ref="" refdb="" sum n
+    for db in "$DIR"/node*.db; do
+        f=$(sqlite3 -readonly "$db" "SELECT COALESCE(MIN(idx), 1) FROM log") ||
+            jfail "cannot read $db"
+        [ "$f" -gt "$first" ] && first=$f
+    done
+    [ "$first" -le "$upto" ] || jfail "no common committed log rows (first=$first upto=$upto)"
+    for db in "$DIR"/node*.db; do
+        n=$(sqlite3 -readonly "$db" \
+            "SELECT COUNT(*) FROM log WHERE idx BETWEEN $first AND $upto")
+        [ "$n" = $((upto - first + 1)) ] ||
+            jfail "$(basename "$db") has $n log rows in [$first, $upto]," \
+                "expected $((upto - first + 1))"
+        sum=$(sqlite3 -readonly "$db" "SELECT idx, term, hex(data) FROM log \
+WHERE idx BETWEEN $first AND $upto ORDER BY idx" | md5sum | cut -d' ' -f1)
+        if [ -z "$ref" ]; then
+            ref=$sum
+            refdb=$db
+        elif [ "$sum" != "$ref" ]; then
+            diff <(sqlite3 -readonly "$refdb" "SELECT idx, term, hex(data) \
+FROM log WHERE idx BETWEEN $first AND $upto ORDER BY idx") \
+                <(sqlite3 -readonly "$db" "SELECT idx, term, hex(data) FROM \
+log WHERE idx BETWEEN $first AND $upto ORDER BY idx") | head -5 >&2
+            jfail "committed logs differ: $(basename "$refdb") and" \
+                "$(basename "$db") in [$first, $upto]"
+        fi
+    done
+    echo "committed logs identical on every node: entries $first..$upto"
+}
+
+# compare_kv: every node's kv table is the same.
+compare_kv() {
+    local db ref="" refdb="" sum
+    for db in "$DIR"/node*.db; do
+        sum=$(sqlite3 -readonly "$db" \
+            "SELECT key, hex(value) FROM kv ORDER BY key" | md5sum)
+        if [ -z "$ref" ]; then
+            ref=$sum
+            refdb=$db
+        elif [ "$sum" != "$ref" ]; then
+            jfail "kv tables differ: $(basename "$refdb") and $(basename "$db")"
+        fi
+    done
+    echo "kv tables identical on every node"
+}
+
+# A random integer in [0, N) from bash's RANDOM (seeded by the test).
+rand() {
+    echo $((RANDOM % $1))
+}

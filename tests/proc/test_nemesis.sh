@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Jepsen-style nemesis: 5 nodes, 8 concurrent clients (linclient) doing
+# put/get/cas/del on 5 keys with unique values for ~30 s while a nemesis
+# SIGKILLs and restarts nodes (the leader too), partitions random
+# minorities, isolates the leader, and turns netem loss, duplication and
+# delay on and off. Then it heals, restarts everything and checks: the whole
+# history is linearizable (lincheck, final reads included, so no
+# acknowledged write is missing), every node's committed log is identical up
+# to the smallest commit index, and the kv tables agree with the final reads.
+# The schedule comes from NEMESIS_SEED (printed; set it to repeat a run);
+# NEMESIS_SECONDS changes the duration. A failing run keeps its directory.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/jepsen_lib.sh"
+
+SEED=${NEMESIS_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
+SECONDS_RUN=${NEMESIS_SECONDS:-30}
+RANDOM=$SEED
+echo "nemesis: seed $SEED (repeat with NEMESIS_SEED=$SEED), ${SECONDS_RUN}s, dir $DIR"
+NLOG="$DIR/nemesis.log"
+CLOG="$DIR/nemesis-raftctl.log"
+HIST="$DIR/history.txt"
+LC_PID=""
+
+up_detached 24100
+wait_until 10 "a leader" has_one_leader
+
+"$BIN/linclient" --config "$DIR/cluster.conf" --out "$HIST" --clients 8 \
+    --keys 5 --duration "$SECONDS_RUN" --timeout 2000 --seed "$SEED" \
+    --prefix n 2>"$DIR/linclient.log" &
+LC_PID=$!
+# Stop the client too when the test ends early.
+trap 'if [ -n "$LC_PID" ]; then kill "$LC_PID" 2>/dev/null; fi; proc_cleanup' EXIT
+
+DOWN=""          # Ids of the nodes the nemesis killed, space separated.
+N_FAULTS=0
+
+nem() {
+    local t
+    t=$(( $(now_ms) - T0 ))
+    echo "[$t ms] $*" >>"$NLOG"
+    N_FAULTS=$((N_FAULTS + 1))
+}
+
+n_down() {
+    echo $DOWN | wc -w
+}
+
+# A random member that is up, or nothing.
+random_up() {
+    local ups=() id
+    for id in 1 2 3 4 5; do
+        case " $DOWN " in *" $id "*) ;; *) ups+=("$id") ;; esac
+    done
+    [ ${#ups[@]} -gt 0 ] && echo "${ups[$(rand ${#ups[@]})]}"
+}
+
+do_kill() {
+    local id=$1
+    [ -n "$id" ] || return 0
+    [ "$(n_down)" -lt 2 ] || return 0
+    ctl kill "$id" >>"$CLOG" 2>&1 && DOWN="$DOWN $id" && nem "kill -9 node $id"
+}
+
+do_start_one() {
+    local ids=($DOWN) id
+    [ ${#ids[@]} -gt 0 ] || return 0
+    id=${ids[$(rand ${#ids[@]})]}
+    ctl start "$id" >>"$CLOG" 2>&1 || echo "start $id failed" >>"$CLOG"
+    DOWN=$(echo " $DOWN " | sed "s/ $id / /" | xargs)
+    nem "start node $id"
+}
+
+# Splits the members into a random minority (1 or 2 nodes) and the rest,
+# or isolates the given node.
+do_partition() {
+    local minority=${1:-} rest="" id size
+    if [ -z "$minority" ]; then
+        minority=$(( $(rand 5) + 1 ))
+        if [ "$(rand 2)" = 1 ]; then
+            minority="$minority,$(( (minority + $(rand 4)) % 5 + 1 ))"
+        fi
+    fi
+    for id in 1 2 3 4 5; do
+        case ",$minority," in *",$id,"*) ;; *) rest="${rest:+$rest,}$id" ;; esac
+    done
+    ctl partition "$minority" "$rest" >>"$CLOG" 2>&1
+    nem "partition $minority | $rest"
+}
+
+do_netem() {
+    local loss dup delay jitter node=""
+    loss=0.$(printf '%02d' $(( $(rand 30) + 5 )))
+    dup=0.$(printf '%02d' $(rand 10))
+    delay=$(rand 30)
+    jitter=$(rand 20)
+    [ "$(rand 2)" = 0 ] && node="--node $(( $(rand 5) + 1 ))"
+    ctl netem --loss "$loss" --dup "$dup" --delay "$delay" --jitter "$jitter" \
+        $node >>"$CLOG" 2>&1
+    nem "netem loss=$loss dup=$dup delay=${delay}ms jitter=${jitter}ms ${node:-all}"
+}
+
+do_heal() {
+    ctl heal >>"$CLOG" 2>&1
+    nem "heal"
+}
+
+T0=$(now_ms)
+END=$((T0 + (SECONDS_RUN - 3) * 1000))
+while [ "$(now_ms)" -lt "$END" ]; do
+    case $(rand 9) in
+    0) do_kill "$(random_up)" ;;
+    1) do_kill "$(leader_id)" ;;
+    2 | 3) do_start_one ;;
+    4) do_partition ;;
+    5) l=$(leader_id); [ -n "$l" ] && do_partition "$l" ;;
+    6) do_netem ;;
+    7 | 8) do_heal ;;
+    esac
+    sleep "$(( $(rand 3) )).$(rand 10)"
+done
+
+# Heal and restart everything; the clients finish on a healthy cluster.
+ctl heal >>"$CLOG" 2>&1
+for id in $DOWN; do
+    ctl start "$id" >>"$CLOG" 2>&1 || jfail "start $id after the nemesis"
+done
+DOWN=""
+all_up_one_leader() {
+    [ "$(status_py "len(alive) == len(d) and len(leaders) == 1")" = True ]
+}
+wait_until 20 "every node up with one leader" all_up_one_leader
+wait "$LC_PID"
+rc=$?
+LC_PID=""
+cat "$DIR/linclient.log"
+[ "$rc" = 0 ] || jfail "linclient exited $rc (anomalous answers, see linclient.log)"
+
+# Final reads with a long timeout: every acknowledged write must be there.
+"$BIN/linclient" --config "$DIR/cluster.conf" --out "$HIST" --keys 5 \
+    --final --timeout 15000 --prefix n >"$DIR/final.txt" 2>>"$DIR/linclient.log" ||
+    jfail "final reads failed: $(tail -1 "$DIR/linclient.log")"
+echo "nemesis: $N_FAULTS faults injected:"
+sed 's/^/    /' "$NLOG"
+
+T1=$(now_ms)
+"$BIN/lincheck" "$HIST" >"$DIR/lincheck.txt" 2>&1
+rc=$?
+cat "$DIR/lincheck.txt"
+echo "nemesis: checker took $(( $(now_ms) - T1 )) ms"
+[ "$rc" = 0 ] || jfail "history $HIST is not linearizable (lincheck exit $rc)"
+
+wait_until 20 "all nodes converged (same commit, all applied)" converged
+upto=$(min_commit)
+ctl down >/dev/null || jfail "down"
+compare_logs "$upto"
+compare_kv
+# The kv table holds what the final reads returned.
+while read -r key value; do
+    got=$(sqlite3 -readonly "$DIR/node1.db" "SELECT value FROM kv WHERE key = '$key'")
+    [ "$value" = "-" ] && value=""
+    [ "$got" = "$value" ] || jfail "node1 kv $key = '$got', final read '$value'"
+done <"$DIR/final.txt"
+echo "ok"
