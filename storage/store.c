@@ -56,6 +56,7 @@ static const char *const store_sql[ST__COUNT] = {
                        " status) VALUES (?1, ?2, ?3)",
     [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+    [ST_BEGIN_READ] = "BEGIN",
     [ST_LOG_FETCH] = "SELECT idx, term, op, data FROM log WHERE idx >= ?1"
                      " AND idx <= ?2 ORDER BY idx",
 };
@@ -97,6 +98,7 @@ static int run(struct store *s, enum store_stmt id, int bind_rc)
  * The session cache may hold the rolled-back writes: empty it. */
 static void rollback(struct store *s)
 {
+    s->in_read = false;
     if (sqlite3_get_autocommit(s->db) == 0) {
         session_cache_clear(s->sessions);
         char saved[ERRMSG_LEN];
@@ -104,6 +106,32 @@ static void rollback(struct store *s)
         (void)run(s, ST_ROLLBACK, SQLITE_OK);
         memcpy(s->errmsg, saved, sizeof(saved));
     }
+}
+
+/* Reads outside a write transaction (a leader's linearizable GETs, its
+ * session lookups) share one read transaction instead of paying SQLite's
+ * per-statement transaction (wal-index read locks: two fcntl calls, the
+ * WAL header check) each time. It stays open until the next write, which
+ * ends it first (store_read_end), so a read always sees every write this
+ * connection made: nothing else writes the file. Errors: ERR_IO. */
+static int read_begin(struct store *s)
+{
+    if (s->in_txn || s->in_read) {
+        return ERR_OK;
+    }
+    int err = run(s, ST_BEGIN_READ, SQLITE_OK);
+    s->in_read = err == ERR_OK;
+    return err;
+}
+
+/* Commits (ends) the shared read transaction; see store_int.h. */
+int store_read_end(struct store *s)
+{
+    if (!s->in_read) {
+        return ERR_OK;
+    }
+    s->in_read = false;
+    return run(s, ST_COMMIT, SQLITE_OK);
 }
 
 /* ---- Open ---------------------------------------------------------- */
@@ -389,6 +417,9 @@ void store_close(struct store *s)
     if (s == NULL) {
         return;
     }
+    if (s->db != NULL && s->st[ST_COMMIT] != NULL) {
+        (void)store_read_end(s); /* Closing rolls it back anyway. */
+    }
     for (int i = 0; i < ST__COUNT; i++) {
         sqlite3_finalize(s->st[i]);
     }
@@ -553,7 +584,10 @@ int store_persist(struct store *s, const struct store_batch *b)
     if (s->persist_delay_ms > 0) {
         persist_stall(s->persist_delay_ms);
     }
-    int err = set_sync(s, ST_SYNC_FULL);
+    int err = store_read_end(s);
+    if (err == ERR_OK) {
+        err = set_sync(s, ST_SYNC_FULL);
+    }
     if (err == ERR_OK) {
         err = run(s, ST_BEGIN, SQLITE_OK);
     }
@@ -605,7 +639,10 @@ static int kv_begin(void *ctx)
 {
     struct store *s = ctx;
     ASSERT(!s->in_txn);
-    int err = set_sync(s, ST_SYNC_NORMAL);
+    int err = store_read_end(s);
+    if (err == ERR_OK) {
+        err = set_sync(s, ST_SYNC_NORMAL);
+    }
     if (err == ERR_OK) {
         err = run(s, ST_BEGIN, SQLITE_OK);
     }
@@ -643,6 +680,9 @@ static int kv_get(void *ctx, const uint8_t *key, uint32_t key_len,
 {
     struct store *s = ctx;
     ASSERT(key_len <= RAFT_KEY_MAX);
+    if (read_begin(s) != ERR_OK) {
+        return ERR_IO;
+    }
     sqlite3_stmt *st = s->st[ST_KV_GET];
     int rc = schema_bind_bytes(st, 1, key, key_len);
     if (rc == SQLITE_OK) {
@@ -706,6 +746,9 @@ static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
     if (session_cache_get(s->sessions, client_id, &is_present, seq,
                           status)) {
         return is_present ? ERR_OK : ERR_NOT_FOUND;
+    }
+    if (read_begin(s) != ERR_OK) {
+        return ERR_IO;
     }
     sqlite3_stmt *st = s->st[ST_SESSION_GET];
     int rc = sqlite3_bind_int64(st, 1, (int64_t)client_id);

@@ -30,6 +30,7 @@ enum store_stmt {
     ST_LOG_FETCH,
     ST_SYNC_FULL,
     ST_SYNC_NORMAL,
+    ST_BEGIN_READ,
     ST__COUNT
 };
 
@@ -39,6 +40,7 @@ struct store {
     sqlite3_stmt *st[ST__COUNT];
     bool in_txn;               /* A kv apply transaction is open. */
     int sync;                  /* ST_SYNC_FULL or ST_SYNC_NORMAL in force. */
+    bool in_read;              /* A read transaction is open (store.c). */
     raft_term term;            /* raft_state.current_term. */
     raft_index last_index;     /* Largest log idx; 0 when the log is empty. */
     raft_index applied;        /* meta applied_index, as last committed. */
@@ -49,6 +51,11 @@ struct store {
     size_t fetch_cap;
     char errmsg[ERRMSG_LEN];
 };
+
+/* Ends the read transaction store.c keeps open across reads, if any; every
+ * write, and store_load's own transaction, must call it first.
+ * Errors: ERR_IO. */
+int store_read_end(struct store *s);
 
 /* Records a failed SQLite call (rc) in s->errmsg. Returns ERR_IO. */
 int store_fail(struct store *s, int rc, const char *what);

@@ -354,6 +354,9 @@ int store_load_window(struct store *s, raft_index window,
     memset(&l, 0, sizeof(l));
     /* One read transaction: every query sees the same snapshot, even with
      * a sqlite3 shell writing meanwhile. */
+    if (store_read_end(s) != ERR_OK) {
+        return ERR_IO;
+    }
     int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         return store_fail(s, rc, "begin load");

@@ -431,6 +431,38 @@ static void test_store_session_lookups_follow_puts(void **state)
     assert_int_equal(status, CLIENT_CAS_MISMATCH);
 }
 
+/* Reads outside a write share one read transaction that stays open: a
+ * read after each apply must still see that apply, and persist, apply and
+ * load must all work while it is open. */
+static void test_store_reads_see_every_apply(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    const uint8_t *v = NULL;
+    uint32_t len = 0;
+    assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
+                     ERR_NOT_FOUND);
+    for (int i = 0; i < 3; i++) {
+        char value[2] = {(char)('a' + i), '\0'};
+        cmd_entry(f, i, 1, KV_OP_PUT, "k", value, NULL); /* Client 100+i. */
+        persist(f, 1, 1, 0, (raft_index)i + 1, i, 1);
+        struct kv_result r;
+        assert_int_equal(ops()->begin(f->s), ERR_OK);
+        assert_int_equal(kv_apply(ops(), f->s, f->entries[i].data,
+                                  f->entries[i].len, &r),
+                         ERR_OK);
+        assert_int_equal(ops()->commit(f->s, (raft_index)i + 1), ERR_OK);
+        assert_int_equal(
+            ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len), ERR_OK);
+        assert_int_equal(len, 1);
+        assert_int_equal(v[0], 'a' + i);
+    }
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.applied, 3);
+    store_loaded_free(&l);
+}
+
 /* Creates a valid database, closes it and returns its checksum. */
 static uint64_t make_db(struct fixture *f)
 {
@@ -780,6 +812,7 @@ int main(void)
         T(test_store_window_load_and_fetch),
         T(test_store_sessions_round_trip),
         T(test_store_session_lookups_follow_puts),
+        T(test_store_reads_see_every_apply),
         T(test_store_refuses_other_cluster_unchanged),
         T(test_store_refuses_other_node_unchanged),
         T(test_store_refuses_wrong_version_unchanged),
