@@ -243,7 +243,6 @@ struct sim_world {
     bool in_liveness;
     bool clients_stopping;
     bool is_manual;              /* Tests drive faults and clients. */
-    uint64_t liveness_deadline_ms;
     bool is_done;
     uint64_t same_time_events;
     /* Checks and the failure. */
