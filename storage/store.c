@@ -28,14 +28,6 @@
 #include "storage/store_int.h"
 
 #define STORE_BUSY_TIMEOUT_MS 1000
-/* WAL pages between automatic checkpoints (SQLite's default is 1000). A
- * checkpoint copies pages into the database file and fsyncs it inside the
- * COMMIT that crosses the mark, so it adds latency to one request in many:
- * fewer, larger checkpoints keep that out of p99 and write each hot kv page
- * once per checkpoint rather than once per 1000 frames. 8192 pages is a
- * 32 MiB WAL at most, reused from its start after each checkpoint, and
- * overwriting already-allocated blocks makes each fdatasync cheap. */
-#define STORE_CHECKPOINT_PAGES "8192"
 
 static const char *const store_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -274,10 +266,7 @@ static int open_configure(struct store *s, char detail[ERRMSG_LEN])
                  sqlite3_errmsg(s->db));
         return ERR_IO;
     }
-    rc = sqlite3_exec(s->db,
-                      "PRAGMA synchronous = FULL;"
-                      " PRAGMA wal_autocheckpoint = " STORE_CHECKPOINT_PAGES,
-                      NULL, NULL, NULL);
+    rc = sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
     s->sync = ST_SYNC_FULL;
     if (rc == SQLITE_OK) {
         int unused = 0;
@@ -388,6 +377,7 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
         goto fail;
     }
     s->lock_fd = -1;
+    s->wal_fd = -1;
     err = open_lock(s, path, detail);
     if (err == ERR_OK) {
         err = open_db(s, path, mode, detail);
@@ -397,6 +387,9 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
     }
     if (err == ERR_OK) {
         err = open_prepare(s, detail);
+    }
+    if (err == ERR_OK) {
+        err = store_wal_open(s, path);
     }
     if (err != ERR_OK) {
         goto fail;
@@ -427,6 +420,7 @@ void store_close(struct store *s)
         int rc = sqlite3_close(s->db);
         ASSERT(rc == SQLITE_OK); /* Every statement was finalized. */
     }
+    store_wal_close(s);
     if (s->lock_fd >= 0) {
         close(s->lock_fd);
     }
@@ -616,6 +610,7 @@ int store_persist(struct store *s, const struct store_batch *b)
     }
     s->term = term;
     s->last_index = new_last;
+    store_wal_extend(s);
     return ERR_OK;
 }
 
@@ -672,6 +667,9 @@ static int kv_commit(void *ctx, raft_index applied_index)
         s->applied = applied_index;
     }
     s->in_txn = false;
+    if (err == ERR_OK) {
+        store_wal_extend(s);
+    }
     return err;
 }
 

@@ -1,0 +1,143 @@
+/*
+ * Keeps the SQLite WAL file zero-filled ahead of where SQLite writes, and
+ * runs the automatic checkpoint. On this kind of disk (ext4), fdatasync
+ * after overwriting allocated blocks only flushes data; after an append it
+ * must also write the new file size, which made every commit's fsync about
+ * twice as slow while the WAL grew (and it grows again from empty after
+ * each restart). SQLite finds the end of the log by frame checksums, never
+ * by the file size, so zeros past the last frame are ignored on recovery,
+ * and after a checkpoint SQLite rewrites the file from its start: the file
+ * never needs to be larger than one checkpoint interval. Extends in
+ * doubling steps, so a small database (tests) stays small. Not pure: this
+ * is the disk. Read storage/store.c next.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/invariant.h"
+#include "storage/store_int.h"
+
+#define WAL_HEADER_BYTES 32
+#define WAL_FRAME_HEADER_BYTES 24
+#define WAL_EXTEND_MIN (1u << 20)   /* First step: 1 MiB. */
+#define WAL_AHEAD_FRAMES 256        /* Extend before SQLite gets this close. */
+#define WAL_ZERO_CHUNK (1u << 16)
+
+/* SQLite calls this after every commit in WAL mode with the number of
+ * frames in the WAL. It replaces SQLite's default hook (which only
+ * checkpoints), so it checkpoints the same way: PASSIVE, when the WAL holds
+ * STORE_CHECKPOINT_PAGES frames. A failed passive checkpoint is retried at
+ * the next commit; it never fails the commit that triggered it. */
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
+{
+    struct store *s = ctx;
+    s->wal_frames = n_frames > 0 ? (uint32_t)n_frames : 0;
+    if (s->wal_frames >= STORE_CHECKPOINT_PAGES) {
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+                                           NULL, NULL);
+        if (rc == SQLITE_OK) {
+            s->wal_frames = 0; /* The next writer restarts the WAL. */
+        }
+    }
+    return SQLITE_OK;
+}
+
+/* Writes zeros to fd over [from, to). Errors: ERR_IO. */
+static int write_zeros(int fd, uint64_t from, uint64_t to)
+{
+    static const uint8_t zeros[WAL_ZERO_CHUNK];
+    uint64_t off = from;
+    while (off < to) {
+        size_t n = to - off < sizeof(zeros) ? (size_t)(to - off)
+                                            : sizeof(zeros);
+        ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return ERR_IO;
+        }
+        off += (uint64_t)w;
+    }
+    return ERR_OK;
+}
+
+int store_wal_open(struct store *s, const char *db_path)
+{
+    ASSERT(s != NULL);
+    ASSERT(db_path != NULL);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        s->page_size = (uint32_t)sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (s->page_size == 0) {
+        return store_fail(s, rc, "page_size");
+    }
+    (void)sqlite3_wal_hook(s->db, wal_hook, s);
+    size_t n = strlen(db_path) + sizeof("-wal");
+    char *wal_path = malloc(n);
+    if (wal_path == NULL) {
+        return ERR_NOMEM;
+    }
+    snprintf(wal_path, n, "%s-wal", db_path);
+    do {
+        s->wal_fd = open(wal_path, O_WRONLY | O_CLOEXEC);
+    } while (s->wal_fd < 0 && errno == EINTR);
+    free(wal_path);
+    /* No WAL file yet: run without extending (slower fsyncs, nothing else
+     * changes). */
+    return ERR_OK;
+}
+
+void store_wal_close(struct store *s)
+{
+    if (s->wal_fd >= 0) {
+        close(s->wal_fd);
+        s->wal_fd = -1;
+    }
+}
+
+void store_wal_extend(struct store *s)
+{
+    ASSERT(s != NULL);
+    if (s->wal_fd < 0) {
+        return;
+    }
+    uint64_t frame = (uint64_t)s->page_size + WAL_FRAME_HEADER_BYTES;
+    uint64_t cap = WAL_HEADER_BYTES + (uint64_t)STORE_CHECKPOINT_PAGES * frame;
+    uint64_t need = WAL_HEADER_BYTES +
+                    ((uint64_t)s->wal_frames + WAL_AHEAD_FRAMES) * frame;
+    struct stat sb;
+    if (fstat(s->wal_fd, &sb) != 0) {
+        store_wal_close(s);
+        return;
+    }
+    /* The file's size, not what we last wrote: SQLite may have appended
+     * past it, and zeros must only ever go past SQLite's last byte. */
+    uint64_t size = (uint64_t)sb.st_size;
+    if (need <= size || size >= cap) {
+        return;
+    }
+    uint64_t target = size * 2 < WAL_EXTEND_MIN ? WAL_EXTEND_MIN : size * 2;
+    if (target < need) {
+        target = need;
+    }
+    if (target > cap) {
+        target = cap;
+    }
+    if (write_zeros(s->wal_fd, size, target) != ERR_OK ||
+        fdatasync(s->wal_fd) != 0) {
+        /* Full disk or the like: stop extending. The zeros already
+         * written are ignored like any; commits just fsync slower. */
+        store_wal_close(s);
+    }
+}
