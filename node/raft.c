@@ -272,6 +272,7 @@ int raft_become_leader(struct raft *r)
     }
     r->hb_ctx++;
     r->hb_ctx_sent = false;
+    r->read_round_queued = false;
     r->heartbeat_due_ms = r->now_ms + r->config.heartbeat_ms;
     r->quorum_check_ms = r->now_ms + r->config.election_ms;
     /* Thesis 6.4 and 3.6.2: a no-op commits the entries of past terms and

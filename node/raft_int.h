@@ -87,6 +87,7 @@ struct raft {
     raft_index term_start_index;/* This leader's no-op entry. */
     uint64_t hb_ctx;            /* Current heartbeat round. */
     bool hb_ctx_sent;
+    bool read_round_queued;     /* Reads wait for round hb_ctx + 1. */
 
     /* ReadIndex. */
     size_t n_reads_waiting;

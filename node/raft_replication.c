@@ -79,6 +79,33 @@ static int append_entries(struct raft *r, const struct msg_append *a)
     return ERR_OK;
 }
 
+/* Queues an append reply. Successes to the same leader in one ready merge
+ * into one (highest match, newest round): the leader frees in-flight
+ * batches by match index and confirms read rounds by ctx, so one reply
+ * per wakeup says all that several would. */
+static int push_append_reply(struct raft *r, const struct raft_msg *reply)
+{
+    const struct msg_append_reply *rep = &reply->u.append_reply;
+    for (size_t i = 0; rep->success && i < r->after.n; i++) {
+        struct raft_msg *m = &r->after.msgs[i];
+        struct msg_append_reply *old = &m->u.append_reply;
+        if (m->type != MSG_APPEND_REPLY || m->to != reply->to ||
+            m->term != reply->term || !old->success) {
+            continue;
+        }
+        if (rep->match_index > old->match_index) {
+            old->match_index = rep->match_index;
+        }
+        if (rep->ctx > old->ctx) {
+            old->ctx = rep->ctx;
+        }
+        old->last_index = rep->last_index;
+        old->reject_index = rep->reject_index;
+        return ERR_OK;
+    }
+    return raft_outbox_push(&r->after, reply);
+}
+
 int raft_on_append(struct raft *r, const struct raft_msg *msg)
 {
     const struct msg_append *a = &msg->u.append;
@@ -134,7 +161,7 @@ int raft_on_append(struct raft *r, const struct raft_msg *msg)
     rep->last_index = raft_log_last_index(&r->log);
 send:
     /* The reply vouches for our term and entries: after persisting. */
-    return raft_outbox_push(&r->after, &reply);
+    return push_append_reply(r, &reply);
 }
 
 static void peer_to_probe(struct raft_peer *p, raft_index next)

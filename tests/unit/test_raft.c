@@ -627,6 +627,31 @@ static void test_read_index_needs_a_quorum_round(void **state)
     cluster_free(&c);
 }
 
+/* Reads arriving while a heartbeat round is unconfirmed wait for the next
+ * round instead of each sending one (one round in flight at a time). */
+static void test_reads_share_rounds_one_in_flight(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    pump(&c);
+    c.cut[1][2] = c.cut[1][3] = true;
+    assert_int_equal(raft_read_index(c.r[1], c.now, 1), ERR_OK);
+    pump(&c); /* Round sent, lost. */
+    assert_int_equal(raft_read_index(c.r[1], c.now, 2), ERR_OK);
+    assert_int_equal(raft_read_index(c.r[1], c.now, 3), ERR_OK);
+    assert_false(raft_has_ready(c.r[1]));
+    c.cut[1][2] = c.cut[1][3] = false;
+    fire(&c, 1); /* The heartbeat repeats the round; then the next goes. */
+    assert_int_equal(c.n_reads[1], 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(c.reads[1][i].ok);
+        assert_int_equal(c.reads[1][i].read_id, i + 1);
+    }
+    cluster_free(&c);
+}
+
 static void test_deposed_leader_never_serves_stale_read(void **state)
 {
     (void)state;
@@ -797,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_prevote_does_not_raise_terms),
         cmocka_unit_test(test_lease_ignores_disruptive_vote),
         cmocka_unit_test(test_read_index_needs_a_quorum_round),
+        cmocka_unit_test(test_reads_share_rounds_one_in_flight),
         cmocka_unit_test(test_deposed_leader_never_serves_stale_read),
         cmocka_unit_test(test_check_quorum_steps_down_isolated_leader),
         cmocka_unit_test(test_entries_applied_only_once_committed),
