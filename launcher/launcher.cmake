@@ -5,6 +5,11 @@
 add_library(client STATIC common/client.c)
 target_link_libraries(client PUBLIC common sys)
 
+# The dashboard's pure parts (event model, rendering model), shared with
+# their unit tests.
+add_library(dashmodel STATIC launcher/events.c)
+target_link_libraries(dashmodel PUBLIC common)
+
 add_executable(raftctl
   launcher/main.c
   launcher/cluster_dir.c
@@ -17,4 +22,4 @@ add_executable(raftctl
   launcher/supervisor.c
   launcher/supervisor_client.c
   launcher/supervisor_io.c)
-target_link_libraries(raftctl PRIVATE client common sys)
+target_link_libraries(raftctl PRIVATE dashmodel client common sys)

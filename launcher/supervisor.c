@@ -31,6 +31,8 @@
 
 
 static int sup_signal_fd = -1;
+/* The running launcher, for sup_event() (one per process). */
+static struct sup *sup_current;
 
 /* Signal handler: one byte per signal into the self-pipe, nothing else
  * (async-signal-safe). */
@@ -44,20 +46,71 @@ static void sup_on_signal(int signo)
     errno = saved;
 }
 
-void sup_event(const char *fmt, ...)
+/* Wall-clock milliseconds, for event times. */
+static uint64_t sup_wall_ms(void)
 {
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    localtime_r(&ts.tv_sec, &tm);
-    char line[1024];
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void sup_publish(struct sup *s, const struct ev *e)
+{
+    char clock[32];
+    ev_format_clock(e->wall_ms, clock, sizeof(clock));
+    printf("%s %s\n", clock, e->text);
+    fflush(stdout);
+    if (s == NULL) {
+        return;
+    }
+    ev_ring_push(&s->recent, e);
+    char line[EV_LINE_MAX + 1];
+    size_t len = ev_format_line(e, line, sizeof(line) - 1);
+    line[len++] = '\n';
+    for (int i = 0; i < SUP_CONNS_MAX; i++) {
+        struct sup_conn *c = &s->conns[i];
+        /* A subscriber too slow to take one line is dropped. */
+        if (c->fd >= 0 && c->subscribed &&
+            send(c->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+                (ssize_t)len) {
+            sup_conn_close(s, i);
+        }
+    }
+}
+
+void sup_event(const char *fmt, ...)
+{
+    struct ev e;
+    ev_set(&e, sup_wall_ms(), EV_INFO, RAFT_ID_NONE, 0, "%s", "");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(e.text, sizeof(e.text), fmt, ap);
     va_end(ap);
-    printf("%02d:%02d:%02d.%03ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-           ts.tv_nsec / 1000000, line);
-    fflush(stdout);
+    sup_publish(sup_current, &e);
+}
+
+void sup_event_node(int kind, raft_id node, const char *fmt, ...)
+{
+    struct ev e;
+    ev_set(&e, sup_wall_ms(), kind, node, 0, "%s", "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.text, sizeof(e.text), fmt, ap);
+    va_end(ap);
+    sup_publish(sup_current, &e);
+}
+
+void sup_conn_close(struct sup *s, int conn)
+{
+    ASSERT(conn >= 0 && conn < SUP_CONNS_MAX);
+    struct sup_conn *c = &s->conns[conn];
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    c->fd = -1;
+    c->len = 0;
+    c->waiting = false;
+    c->subscribed = false;
 }
 
 struct sup_node *sup_find_node(struct sup *s, raft_id id)
@@ -102,10 +155,7 @@ void sup_reply(struct sup *s, int conn, const char *fmt, ...)
     /* One short line into an empty socket buffer: a failed write means the
      * asker is gone. */
     (void)send(c->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    close(c->fd);
-    c->fd = -1;
-    c->len = 0;
-    c->waiting = false;
+    sup_conn_close(s, conn);
 }
 
 /* The child side of a spawn: own process group, stdio to the node's log,
@@ -194,8 +244,9 @@ int sup_spawn(struct sup *s, struct sup_node *n,
     }
     char addr[64];
     udp_addr_format(&n->addr, addr, sizeof(addr));
-    sup_event("node %llu started pid=%ld addr=%s", (unsigned long long)n->id,
-              (long)pid, addr);
+    ev_tracker_forget(&s->tracker, n->id);
+    sup_event_node(EV_START, n->id, "node %llu started pid=%ld addr=%s",
+                   (unsigned long long)n->id, (long)pid, addr);
     return ERR_OK;
 }
 
@@ -286,7 +337,10 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
     char name[64];
     cdir_node_pid_name(n->id, name, sizeof(name));
     cdir_pid_remove(&s->cfg->dir, name);
-    sup_event("node %llu %s", (unsigned long long)n->id, how);
+    ev_tracker_forget(&s->tracker, n->id);
+    s->round[n - s->nodes].alive = false;
+    sup_event_node(EV_DEATH, n->id, "node %llu %s", (unsigned long long)n->id,
+                   how);
     if (n->kill_conn >= 0) {
         sup_reply(s, n->kill_conn, "ok node %llu (pid %ld) %s",
                   (unsigned long long)n->id, (long)pid, how);
@@ -558,6 +612,8 @@ static void sup_init(struct sup *s, const struct supervisor_config *cfg)
     }
     s->phase = SUP_STARTING;
     s->exit_code = CTL_EXIT_OK;
+    ev_tracker_init(&s->tracker, &cfg->conf, false);
+    ev_ring_init(&s->recent);
 }
 
 /* Writes launcher.pid and spawns every node; a node that cannot be
@@ -597,6 +653,7 @@ int supervisor_run(const struct supervisor_config *cfg)
         return CTL_EXIT_ERROR;
     }
     sup_init(s, cfg);
+    sup_current = s;
     char errmsg[ERRMSG_LEN] = "";
     if (sup_setup_signals(s, errmsg) != ERR_OK ||
         sup_setup_nodes(s, errmsg) != ERR_OK ||
@@ -628,6 +685,7 @@ int supervisor_run(const struct supervisor_config *cfg)
         sup_reply(s, s->down_conn, "ok cluster stopped");
     }
     sup_close(s);
+    sup_current = NULL;
     free(s);
     return code;
 }

@@ -10,17 +10,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/client.h"
 #include "common/msg.h"
 #include "common/wire.h"
+#include "launcher/events.h"
 #include "launcher/supervisor.h"
 
 #define SUP_CONNS_MAX 16
 #define SUP_LINE_MAX 256
-#define SUP_POLL_MS 150          /* Status poll period (leader changes). */
+#define SUP_POLL_MS 100          /* Status poll period (the event feed). */
 #define SUP_START_MS 10000       /* Every node must answer within this. */
 #define SUP_GRACE_MS 3000        /* SIGTERM, then SIGKILL after this. */
 #define SUP_KILL_WAIT_MS 3000    /* kill waits this long for the death. */
-#define SUP_LEADERLESS_ROUNDS 2  /* Rounds without leader before "no leader". */
 
 struct sup_node {
     raft_id id;
@@ -35,6 +36,7 @@ struct sup_conn {
     size_t len;
     char buf[SUP_LINE_MAX];
     bool waiting;             /* Request read; the reply comes later. */
+    bool subscribed;          /* "events": every event line is sent here. */
 };
 
 enum sup_phase { SUP_STARTING, SUP_RUNNING, SUP_STOPPING };
@@ -55,17 +57,23 @@ struct sup {
     uint32_t answered;        /* Nodes that answered a status request. */
     uint64_t poll_next_ms;
     uint64_t nonce;           /* Of the current status round. */
-    raft_id round_leader;
-    raft_term round_term;
-    uint32_t leaderless_rounds;
-    raft_id shown_leader;
-    raft_term shown_term;
+    /* This round's answers, by index into nodes; the tracker turns each
+     * round into events (launcher/events.h). */
+    struct client_node_status round[RAFT_NODES_MAX];
+    struct ev_tracker tracker;
+    struct ev_ring recent;    /* Replayed to a new subscriber. */
     uint8_t *buf;
     struct wire_scratch *scratch;
 };
-/* Prints one timestamped event line on stdout (a terminal, or
- * DIR/launcher.log when detached). */
+/* Publishes an event: one timestamped plain line on stdout (a terminal,
+ * a pipe, or DIR/launcher.log), kept in `recent`, and sent to every
+ * subscribed connection. sup_event is an EV_INFO line about the cluster. */
+void sup_publish(struct sup *s, const struct ev *e);
 void sup_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sup_event_node(int kind, raft_id node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Closes connection conn without a reply. */
+void sup_conn_close(struct sup *s, int conn);
 /* Writes one reply line on connection conn and closes it. */
 void sup_reply(struct sup *s, int conn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

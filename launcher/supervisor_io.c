@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -87,6 +88,39 @@ static void sup_req_start(struct sup *s, int conn, unsigned long long id)
     }
 }
 
+/* Wall-clock milliseconds, for event times. */
+static uint64_t sup_io_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* "events": "ok events", the recent events oldest first, then every new
+ * event as it happens, one "ev ..." line each (launcher/events.h), until
+ * the asker closes the connection or the launcher stops. */
+static void sup_req_events(struct sup *s, int conn)
+{
+    struct sup_conn *c = &s->conns[conn];
+    static const char ok[] = "ok events\n";
+    bool sent = send(c->fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+                (ssize_t)(sizeof(ok) - 1);
+    char line[EV_LINE_MAX + 1];
+    for (uint32_t k = s->recent.n; sent && k > 0; k--) {
+        size_t len = ev_format_line(ev_ring_newest(&s->recent, k - 1), line,
+                                    sizeof(line) - 1);
+        line[len++] = '\n';
+        sent = send(c->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+               (ssize_t)len;
+    }
+    if (!sent) {
+        sup_conn_close(s, conn);
+        return;
+    }
+    c->subscribed = true;
+    c->waiting = true; /* Anything it sends, or EOF, closes it. */
+}
+
 /* Dispatches one request line. */
 static void sup_on_request(struct sup *s, int conn, const char *line)
 {
@@ -98,6 +132,8 @@ static void sup_on_request(struct sup *s, int conn, const char *line)
         sup_req_kill(s, conn, id, signo);
     } else if (sscanf(line, "start %llu", &id) == 1) {
         sup_req_start(s, conn, id);
+    } else if (strcmp(line, "events") == 0) {
+        sup_req_events(s, conn);
     } else if (strcmp(line, "down") == 0) {
         if (s->down_conn >= 0) {
             sup_reply(s, conn, "ok the cluster is already stopping");
@@ -130,10 +166,7 @@ void sup_on_conn_readable(struct sup *s, int conn)
         if (s->down_conn == conn) {
             s->down_conn = -1;
         }
-        close(c->fd);
-        c->fd = -1;
-        c->len = 0;
-        c->waiting = false;
+        sup_conn_close(s, conn);
         return;
     }
     c->len += (size_t)n;
@@ -170,40 +203,32 @@ void sup_on_accept(struct sup *s)
         s->conns[slot].fd = fd;
         s->conns[slot].len = 0;
         s->conns[slot].waiting = false;
+        s->conns[slot].subscribed = false;
     }
 }
 
 
-/* Ends a status round: prints a leader change, or "no leader" after a few
- * rounds without one (a lost datagram must not look like an election). */
+/* The tracker's callback: publish each derived event. */
+static void sup_poll_emit(void *ctx, const struct ev *e)
+{
+    sup_publish(ctx, e);
+}
+
+/* Ends a status round: the tracker turns the answers into events
+ * (elections, votes, a new leader, "no leader" after a few rounds without
+ * one, step-downs, commit progress, fault rules). */
 static void sup_poll_evaluate(struct sup *s)
 {
-    if (s->round_leader != RAFT_ID_NONE) {
-        s->leaderless_rounds = 0;
-        if (s->round_leader != s->shown_leader ||
-            s->round_term != s->shown_term) {
-            sup_event("leader is node %llu (term %llu)",
-                      (unsigned long long)s->round_leader,
-                      (unsigned long long)s->round_term);
-            s->shown_leader = s->round_leader;
-            s->shown_term = s->round_term;
-        }
-        return;
-    }
-    s->leaderless_rounds++;
-    if (s->leaderless_rounds == SUP_LEADERLESS_ROUNDS &&
-        s->shown_leader != RAFT_ID_NONE) {
-        sup_event("no leader (node %llu no longer leads)",
-                  (unsigned long long)s->shown_leader);
-        s->shown_leader = RAFT_ID_NONE;
-    }
+    ev_tracker_round(&s->tracker, sup_io_wall_ms(), s->round, sup_poll_emit,
+                     s);
 }
 
 void sup_poll_round(struct sup *s, uint64_t now_ms)
 {
     sup_poll_evaluate(s);
-    s->round_leader = RAFT_ID_NONE;
-    s->round_term = 0;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        s->round[i].alive = false;
+    }
     s->nonce += RAFT_NODES_MAX;
     s->poll_next_ms = now_ms + SUP_POLL_MS;
     for (uint32_t i = 0; i < s->n_nodes; i++) {
@@ -224,8 +249,8 @@ void sup_poll_round(struct sup *s, uint64_t now_ms)
     }
 }
 
-/* Notes who answered this round and who claims to lead; once every node
- * has answered, the startup is over. */
+/* Keeps this round's answer of each node; once every node has answered,
+ * the startup is over. */
 static void sup_on_status_reply(struct sup *s, const struct raft_msg *msg)
 {
     for (uint32_t i = 0; i < s->n_nodes; i++) {
@@ -234,11 +259,9 @@ static void sup_on_status_reply(struct sup *s, const struct raft_msg *msg)
             continue;
         }
         s->answered |= 1u << i;
-        if (msg->u.status_reply.role == RAFT_LEADER &&
-            msg->term >= s->round_term) {
-            s->round_leader = msg->from;
-            s->round_term = msg->term;
-        }
+        s->round[i].alive = true;
+        s->round[i].term = msg->term;
+        s->round[i].reply = msg->u.status_reply;
     }
     uint32_t all = (1u << s->n_nodes) - 1u;
     if (s->phase == SUP_STARTING && (s->answered & all) == all) {
