@@ -2,8 +2,9 @@
  * up and down. `up` creates DIR and cluster.conf for a new cluster, takes
  * the launcher lock (so a second `up` on a running DIR fails at once), finds
  * raftnode next to raftctl's own binary, and runs the launcher in the
- * foreground or, with --detach, in a background session that reports back
- * once every node answers. `down` asks the launcher to stop everything, or
+ * foreground (event lines on stdout), or with --detach in a background
+ * session that reports back once every node answers, or on a terminal in a
+ * child process while this one shows the dashboard (launcher/dashboard.c). `down` asks the launcher to stop everything, or
  * when there is none, stops the nodes named by the pid files itself.
  */
 #include <errno.h>
@@ -15,9 +16,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include "common/clock.h"
 #include "launcher/cluster_dir.h"
+#include "launcher/dashboard.h"
 #include "launcher/raftctl.h"
 #include "launcher/supervisor.h"
 
@@ -157,9 +161,12 @@ static int up_wait_ready(int fd, const struct supervisor_config *cfg,
     return CTL_EXIT_ERROR;
 }
 
-/* Forks the launcher into its own session, stdio to DIR/launcher.log, and
- * waits until it says every node answers. */
-static int up_detach(struct supervisor_config *cfg)
+/* Forks the launcher, stdio to DIR/launcher.log, and waits until it says
+ * every node answers. With detach it runs in its own session and `up`
+ * returns. Without (a foreground `up` on a terminal) it stays in our process
+ * group, so Ctrl-C reaches it, dies with us (PR_SET_PDEATHSIG), and this
+ * process shows the dashboard until the launcher exits. */
+static int up_background(struct supervisor_config *cfg, bool detach)
 {
     int p[2];
     char log_path[CDIR_PATH_MAX];
@@ -171,6 +178,7 @@ static int up_detach(struct supervisor_config *cfg)
     }
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         ctl_error("up: fork: %s", strerror(errno));
@@ -178,7 +186,12 @@ static int up_detach(struct supervisor_config *cfg)
     }
     if (pid == 0) {
         close(p[0]);
-        setsid();
+        if (detach) {
+            setsid();
+        } else if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
+                   getppid() != parent) {
+            _exit(CTL_EXIT_ERROR);
+        }
         int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null_fd = open("/dev/null", O_RDONLY);
         if (log_fd < 0 || null_fd < 0) {
@@ -196,7 +209,17 @@ static int up_detach(struct supervisor_config *cfg)
     close(cfg->lock_fd); /* The launcher holds the lock now. */
     int rc = up_wait_ready(p[0], cfg, pid);
     close(p[0]);
-    return rc;
+    if (detach) {
+        return rc;
+    }
+    if (rc != CTL_EXIT_OK) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        return rc;
+    }
+    struct dashboard_config dash = {
+        .dir = &cfg->dir, .conf = &cfg->conf, .launcher_child = pid};
+    return dashboard_run(&dash);
 }
 
 /* Creates cluster.conf when DIR has none (fresh), then loads it. */
@@ -264,8 +287,8 @@ int cmd_up(int argc, char **argv, const char *dir)
         close(cfg.lock_fd);
         return rc;
     }
-    if (a.given[UP_DETACH]) {
-        return up_detach(&cfg);
+    if (a.given[UP_DETACH] || dashboard_usable()) {
+        return up_background(&cfg, a.given[UP_DETACH]);
     }
     return supervisor_run(&cfg);
 }

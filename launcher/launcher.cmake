@@ -6,8 +6,8 @@ add_library(client STATIC common/client.c)
 target_link_libraries(client PUBLIC common sys)
 
 # The dashboard's pure parts (event model, rendering model), shared with
-# their unit tests.
-add_library(dashmodel STATIC launcher/events.c)
+# tests/unit/test_dash_model.c.
+add_library(dashmodel STATIC launcher/events.c launcher/dash_model.c)
 target_link_libraries(dashmodel PUBLIC common)
 
 add_executable(raftctl
@@ -19,7 +19,11 @@ add_executable(raftctl
   launcher/bench.c
   launcher/bench_hist.c
   launcher/cmd_status.c
+  launcher/cmd_watch.c
+  launcher/dash_source.c
+  launcher/dashboard.c
   launcher/supervisor.c
   launcher/supervisor_client.c
   launcher/supervisor_io.c)
-target_link_libraries(raftctl PRIVATE dashmodel client common sys)
+target_link_libraries(raftctl PRIVATE dashmodel client common sys
+  PkgConfig::NCURSES)

@@ -49,7 +49,17 @@ static const char ctl_usage_text[] =
     "        [--warmup S] [--timeout MS] [--json]\n"
     "                      closed-loop load; prints ops/s and latency"
     " percentiles\n"
-    "not available yet: watch\n"
+    "live view:\n"
+    "  watch [--dump [--size COLSxROWS]]\n"
+    "                      full-screen dashboard (keys: k ID kill, s ID start,"
+    "\n"
+    "                      i isolate the leader, h heal, w write, q quit);"
+    " event\n"
+    "                      lines when stdout is not a terminal; --dump prints"
+    " one\n"
+    "                      frame as text. A foreground 'up' on a terminal"
+    " shows it\n"
+    "                      too.\n"
     "\n"
     "exit codes: 0 ok, 1 negative answer (absent key, CAS mismatch), 2 usage\n"
     "error (also an unknown node id or an oversized key or value), 3 no leader\n"
@@ -194,17 +204,6 @@ int ctl_parse(int argc, char **argv, const struct ctl_opt *opts, int n_opts,
     return CTL_EXIT_OK;
 }
 
-/* Commands that are planned but not built yet: a usage error. */
-static int cmd_unavailable(const char *name)
-{
-    if (strcmp(name, "watch") == 0) {
-        ctl_error("'watch' is not available yet (issue 6)");
-    } else {
-        ctl_error("'%s' is not available yet", name);
-    }
-    return CTL_EXIT_USAGE;
-}
-
 struct ctl_command {
     const char *name;
     int (*run)(int argc, char **argv, const char *dir);
@@ -217,7 +216,7 @@ static const struct ctl_command ctl_commands[] = {
     {"get", cmd_get},       {"del", cmd_del},
     {"cas", cmd_cas},       {"partition", cmd_partition},
     {"netem", cmd_netem},   {"heal", cmd_heal},
-    {"bench", cmd_bench},
+    {"bench", cmd_bench},   {"watch", cmd_watch},
 };
 
 int main(int argc, char **argv)
@@ -259,9 +258,6 @@ int main(int argc, char **argv)
         if (strcmp(name, ctl_commands[k].name) == 0) {
             return ctl_commands[k].run(argc - i - 1, argv + i + 1, dir);
         }
-    }
-    if (strcmp(name, "watch") == 0 || strcmp(name, "bench") == 0) {
-        return cmd_unavailable(name);
     }
     ctl_error("unknown command '%s' (see 'raftctl help')", name);
     return CTL_EXIT_USAGE;

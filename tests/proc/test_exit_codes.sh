@@ -18,7 +18,7 @@ expect 2 -d "$DIR" get k --bogus
 expect 2 -d "$DIR" get k --timeout notanumber
 expect 4 -d "$DIR/none" status
 grep -q "no cluster at" "$DIR/err" || fail "missing-cluster message: $(cat "$DIR/err")"
-expect 2 watch
+expect 2 -d "$DIR" watch --no-such-option
 
 up_detached 21600
 wait_until 10 "a leader" has_one_leader

@@ -1,0 +1,193 @@
+/*
+ * `raftctl watch`: the dashboard on a terminal (launcher/dashboard.c); the
+ * event feed as plain lines when stdout is not a terminal; one rendered
+ * frame as text with --dump (scripts, the README). Also the foreground
+ * `up` on a terminal: the launcher runs in a child process (its lines go to
+ * DIR/launcher.log) while this process shows the dashboard.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "launcher/cluster_dir.h"
+#include "launcher/dash_model.h"
+#include "launcher/dash_source.h"
+#include "launcher/dashboard.h"
+#include "launcher/raftctl.h"
+
+#define WATCH_DUMP_MS 1200        /* Polls before a --dump frame. */
+#define WATCH_DUMP_COLS 100
+#define WATCH_DUMP_ROWS 30
+
+enum { WATCH_DUMP, WATCH_SIZE };
+
+static const struct ctl_opt watch_opts[] = {
+    [WATCH_DUMP] = {"--dump", NULL, false},
+    [WATCH_SIZE] = {"--size", NULL, true},
+};
+
+static volatile sig_atomic_t watch_stop;
+
+static void watch_on_signal(int signo)
+{
+    (void)signo;
+    watch_stop = 1;
+}
+
+/* Plain mode: each event as "HH:MM:SS.mmm text". */
+static void watch_print_event(void *ctx, const struct ev *e)
+{
+    (void)ctx;
+    char clock[32];
+    ev_format_clock(e->wall_ms, clock, sizeof(clock));
+    printf("%s %s\n", clock, e->text);
+    fflush(stdout);
+}
+
+/* --dump keeps the events for the frame. */
+static void watch_keep_event(void *ctx, const struct ev *e)
+{
+    ev_ring_push(ctx, e);
+}
+
+/* Steps the source until the deadline (0: until a signal). */
+static void watch_run_source(struct dash_source *src, uint64_t until_ms)
+{
+    while (!watch_stop) {
+        uint64_t now_ms = clock_now_ms();
+        if (until_ms != 0 && now_ms >= until_ms) {
+            return;
+        }
+        struct pollfd pfds[DASH_SOURCE_FDS];
+        int n = dash_source_fds(src, pfds);
+        uint64_t next = dash_source_next_ms(src);
+        if (until_ms != 0 && until_ms < next) {
+            next = until_ms;
+        }
+        int wait = next > now_ms ? (int)(next - now_ms) : 0;
+        if (poll(pfds, (nfds_t)n, wait) < 0 && errno != EINTR) {
+            return;
+        }
+        dash_source_step(src, clock_now_ms(), dash_wall_ms());
+    }
+}
+
+/* "100x30" into cols and rows. */
+static int watch_parse_size(const char *text, int *cols, int *rows)
+{
+    unsigned c = 0, r = 0;
+    char tail = 0;
+    if (text == NULL || sscanf(text, "%ux%u%c", &c, &r, &tail) != 2 ||
+        c < 1 || c > DASH_COLS_MAX || r < 1 || r > DASH_ROWS_MAX) {
+        ctl_error("watch: --size takes COLSxROWS, at most %dx%d",
+                  DASH_COLS_MAX, DASH_ROWS_MAX);
+        return CTL_EXIT_USAGE;
+    }
+    *cols = (int)c;
+    *rows = (int)r;
+    return CTL_EXIT_OK;
+}
+
+/* --dump: polls for a moment, prints one frame as text. */
+static int watch_dump(const struct cdir *d, const struct conf *conf, int cols,
+                      int rows)
+{
+    struct ev_ring *ring = malloc(sizeof(*ring));
+    struct dash_screen *screen = malloc(sizeof(*screen));
+    struct dash_source src;
+    char errmsg[ERRMSG_LEN] = "";
+    int code = CTL_EXIT_ERROR;
+    if (ring == NULL || screen == NULL) {
+        ctl_error("watch: out of memory");
+        goto out;
+    }
+    ev_ring_init(ring);
+    if (dash_source_open(&src, conf, d, watch_keep_event, ring, errmsg) !=
+        ERR_OK) {
+        ctl_error("watch: %s", errmsg);
+        dash_source_close(&src);
+        goto out;
+    }
+    watch_run_source(&src, clock_now_ms() + WATCH_DUMP_MS);
+    struct dash_view v;
+    memset(&v, 0, sizeof(v));
+    v.conf = conf;
+    v.events = ring;
+    snprintf(v.where, sizeof(v.where), "%.95s", d->shown);
+    dash_source_view(&src, clock_now_ms(), &v);
+    dash_render(&v, cols, rows, screen);
+    char line[DASH_COLS_MAX + 1];
+    for (int r = 0; r < screen->rows; r++) {
+        dash_screen_line(screen, r, line, sizeof(line));
+        printf("%s\n", line);
+    }
+    dash_source_close(&src);
+    code = fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR;
+out:
+    free(ring);
+    free(screen);
+    return code;
+}
+
+/* Not a terminal: the event feed as plain lines until a signal. */
+static int watch_plain(const struct cdir *d, const struct conf *conf)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = watch_on_signal; /* No SA_RESTART: poll() returns. */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    struct dash_source src;
+    char errmsg[ERRMSG_LEN] = "";
+    if (dash_source_open(&src, conf, d, watch_print_event, NULL, errmsg) !=
+        ERR_OK) {
+        ctl_error("watch: %s", errmsg);
+        dash_source_close(&src);
+        return CTL_EXIT_ERROR;
+    }
+    watch_run_source(&src, 0);
+    dash_source_close(&src);
+    return CTL_EXIT_OK;
+}
+
+int cmd_watch(int argc, char **argv, const char *dir)
+{
+    struct ctl_args a = {.cmd = "watch", .dir = dir};
+    int rc = ctl_parse(argc, argv, watch_opts, 2, &a);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    if (a.n_pos != 0) {
+        ctl_error("usage: raftctl watch [--dump [--size COLSxROWS]]");
+        return CTL_EXIT_USAGE;
+    }
+    int cols = WATCH_DUMP_COLS, rows = WATCH_DUMP_ROWS;
+    if (a.given[WATCH_SIZE] &&
+        watch_parse_size(a.val[WATCH_SIZE], &cols, &rows) != CTL_EXIT_OK) {
+        return CTL_EXIT_USAGE;
+    }
+    static struct cdir d;
+    static struct conf conf;
+    char errmsg[ERRMSG_LEN] = "";
+    if (cdir_resolve(a.dir, &d, errmsg) != ERR_OK ||
+        cdir_load(&d, &conf, errmsg) != ERR_OK) {
+        ctl_error("%s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    if (a.given[WATCH_DUMP]) {
+        return watch_dump(&d, &conf, cols, rows);
+    }
+    if (!dashboard_usable()) {
+        return watch_plain(&d, &conf);
+    }
+    struct dashboard_config cfg = {.dir = &d, .conf = &conf,
+                                   .launcher_child = 0};
+    return dashboard_run(&cfg);
+}

@@ -1,0 +1,389 @@
+/*
+ * The dashboard's inputs (launcher/dash_source.h): status polls over UDP,
+ * pid files, and the launcher's event stream on DIR/launcher.sock, with
+ * ev_tracker standing in for the launcher when there is none. Everything is
+ * non-blocking; the caller's loop decides when to step. Read
+ * launcher/dashboard.c for the loop.
+ */
+#include "launcher/dash_source.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "common/invariant.h"
+#include "launcher/supervisor.h"
+
+#define DASH_RECV_PER_STEP 256
+#define DASH_FIRST_ROUND_MS 300   /* Time for the stream to subscribe. */
+#define DASH_RETRY_OLD_MS 5000    /* A launcher without "events". */
+#define DASH_NONCE_KEEP 4         /* Polls whose late answers still count. */
+#define DASH_DEATH_FRESH_MS 2000  /* A replayed older death marks nothing. */
+
+uint64_t dash_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int dash_source_open(struct dash_source *src, const struct conf *conf,
+                     const struct cdir *dir, dash_event_cb on_event,
+                     void *ctx, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(conf->n_members > 0 && conf->n_members <= RAFT_NODES_MAX);
+    memset(src, 0, sizeof(*src));
+    src->conf = conf;
+    src->dir = dir;
+    src->on_event = on_event;
+    src->ctx = ctx;
+    src->udp_fd = -1;
+    src->stream_fd = -1;
+    src->nonce = RAFT_NODES_MAX * DASH_NONCE_KEEP;
+    ev_tracker_init(&src->tracker, conf, true);
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        int rc = udp_resolve(conf->members[i].host, conf->members[i].port,
+                             &src->addrs[i], errmsg);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+    }
+    src->buf = malloc(RAFT_DATAGRAM_MAX);
+    src->scratch = malloc(sizeof(*src->scratch));
+    if (src->buf == NULL || src->scratch == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        return ERR_NOMEM;
+    }
+    return udp_open_client(&src->addrs[0], &src->udp_fd, errmsg);
+}
+
+void dash_source_close(struct dash_source *src)
+{
+    if (src->udp_fd >= 0) {
+        udp_close(src->udp_fd);
+    }
+    if (src->stream_fd >= 0) {
+        close(src->stream_fd);
+    }
+    free(src->buf);
+    free(src->scratch);
+    src->buf = NULL;
+    src->scratch = NULL;
+    src->udp_fd = src->stream_fd = -1;
+}
+
+int dash_source_fds(const struct dash_source *src, struct pollfd *out)
+{
+    int n = 0;
+    out[n++] = (struct pollfd){.fd = src->udp_fd, .events = POLLIN};
+    if (src->stream_fd >= 0) {
+        out[n++] = (struct pollfd){.fd = src->stream_fd, .events = POLLIN};
+    }
+    ASSERT(n <= DASH_SOURCE_FDS);
+    return n;
+}
+
+uint64_t dash_source_next_ms(const struct dash_source *src)
+{
+    uint64_t next = src->poll_next_ms;
+    if (src->pid_next_ms < next) {
+        next = src->pid_next_ms;
+    }
+    if (!src->subscribed && src->round_next_ms < next) {
+        next = src->round_next_ms;
+    }
+    if (src->stream_fd < 0 && src->stream_retry_ms < next) {
+        next = src->stream_retry_ms;
+    }
+    return next;
+}
+
+/* --- Status polls ------------------------------------------------------- */
+
+/* One status request to every member (down ones too: a restarted node is
+ * seen at once). */
+static void source_poll(struct dash_source *src, uint64_t now_ms)
+{
+    src->nonce += RAFT_NODES_MAX;
+    for (uint32_t i = 0; i < src->conf->n_members; i++) {
+        struct raft_msg msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.type = MSG_STATUS;
+        msg.to = src->conf->members[i].id;
+        msg.u.status.nonce = src->nonce + i;
+        uint8_t out[128];
+        size_t len = 0;
+        if (wire_encode(&msg, src->conf->cluster_id, out, sizeof(out),
+                        &len) == ERR_OK &&
+            udp_send(src->udp_fd, &src->addrs[i], out, len) == ERR_OK) {
+            src->polls_sent++;
+        }
+    }
+    src->poll_next_ms = now_ms + DASH_POLL_MS;
+}
+
+/* Keeps a status answer that matches one of the last few polls. */
+static void source_on_reply(struct dash_source *src, const struct raft_msg *m,
+                            uint64_t now_ms)
+{
+    uint64_t nonce = m->u.status_reply.nonce;
+    uint64_t oldest = src->nonce - RAFT_NODES_MAX * (DASH_NONCE_KEEP - 1);
+    uint32_t i = (uint32_t)(nonce % RAFT_NODES_MAX);
+    if (nonce < oldest || nonce >= src->nonce + RAFT_NODES_MAX ||
+        i >= src->conf->n_members || src->conf->members[i].id != m->from) {
+        return;
+    }
+    struct dash_source_node *n = &src->nodes[i];
+    n->has_reply = true;
+    n->rx_ms = now_ms;
+    n->term = m->term;
+    n->st = m->u.status_reply;
+    n->dead = false;
+    src->replies++;
+}
+
+static void source_recv(struct dash_source *src, uint64_t now_ms)
+{
+    for (int k = 0; k < DASH_RECV_PER_STEP; k++) {
+        size_t len = 0;
+        struct raft_addr from;
+        int rc = udp_recv(src->udp_fd, src->buf, RAFT_DATAGRAM_MAX, &len,
+                          &from);
+        if (rc == ERR_AGAIN || rc == ERR_IO) {
+            return;
+        }
+        struct raft_msg msg;
+        if (rc == ERR_OK &&
+            wire_decode(src->buf, len, src->conf->cluster_id, &msg,
+                        src->scratch) == ERR_OK &&
+            msg.type == MSG_STATUS_REPLY) {
+            source_on_reply(src, &msg, now_ms);
+        }
+    }
+}
+
+/* Pid files of the members that do not answer. */
+static void source_check_pids(struct dash_source *src, uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < src->conf->n_members; i++) {
+        struct dash_source_node *n = &src->nodes[i];
+        if (n->has_reply && !n->dead && now_ms - n->rx_ms <= DASH_UP_MS) {
+            continue;
+        }
+        n->file_pid = (long)cdir_node_running(src->dir,
+                                              src->conf->members[i].id);
+    }
+    src->pid_next_ms = now_ms + DASH_PID_CHECK_MS;
+}
+
+/* --- The launcher's event stream ---------------------------------------- */
+
+static void stream_lost(struct dash_source *src, uint64_t now_ms,
+                        uint64_t retry_ms)
+{
+    if (src->stream_fd >= 0) {
+        close(src->stream_fd);
+    }
+    src->stream_fd = -1;
+    src->stream_len = 0;
+    src->stream_retry_ms = now_ms + retry_ms;
+    if (src->subscribed) {
+        /* Derive events from here on, from a fresh baseline. */
+        ev_tracker_init(&src->tracker, src->conf, true);
+        src->round_start_ms = now_ms;
+        src->round_next_ms = now_ms + DASH_ROUND_MS;
+    }
+    src->subscribed = false;
+}
+
+/* Connects to DIR/launcher.sock and asks for its events. */
+static void stream_connect(struct dash_source *src, uint64_t now_ms)
+{
+    struct sockaddr_un sun;
+    char errmsg[ERRMSG_LEN];
+    src->stream_retry_ms = now_ms + DASH_RECONNECT_MS;
+    if (supervisor_sock_addr(src->dir, &sun, errmsg) != ERR_OK) {
+        src->stream_retry_ms = UINT64_MAX; /* The path can never work. */
+        return;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return;
+    }
+    static const char req[] = "events\n";
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+        send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) !=
+            (ssize_t)(sizeof(req) - 1)) {
+        close(fd);
+        return;
+    }
+    src->stream_fd = fd;
+    src->stream_len = 0;
+}
+
+/* One line of the stream: "ok events", then "ev ..." lines. */
+static void stream_on_line(struct dash_source *src, const char *line,
+                           uint64_t now_ms, uint64_t wall_ms)
+{
+    if (!src->subscribed) {
+        if (strcmp(line, "ok events") != 0) {
+            /* An older launcher without the event stream. */
+            stream_lost(src, now_ms, DASH_RETRY_OLD_MS);
+            return;
+        }
+        src->subscribed = true;
+        src->ever_subscribed = true;
+        return;
+    }
+    struct ev e;
+    if (ev_parse_line(line, &e) != ERR_OK ||
+        e.wall_ms < src->stream_last_wall_ms) {
+        return; /* Malformed, or replayed again after a reconnect. */
+    }
+    src->stream_last_wall_ms = e.wall_ms;
+    if (e.kind == EV_DEATH && e.node != RAFT_ID_NONE &&
+        e.wall_ms + DASH_DEATH_FRESH_MS >= wall_ms) {
+        for (uint32_t i = 0; i < src->conf->n_members; i++) {
+            if (src->conf->members[i].id == e.node) {
+                src->nodes[i].dead = true;
+            }
+        }
+    }
+    src->on_event(src->ctx, &e);
+}
+
+static void stream_read(struct dash_source *src, uint64_t now_ms,
+                        uint64_t wall_ms)
+{
+    for (int k = 0; k < 64 && src->stream_fd >= 0; k++) {
+        size_t room = sizeof(src->stream_buf) - 1 - src->stream_len;
+        ssize_t n = recv(src->stream_fd, src->stream_buf + src->stream_len,
+                         room, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        if (n <= 0) {
+            stream_lost(src, now_ms, DASH_RECONNECT_MS);
+            return;
+        }
+        src->stream_len += (size_t)n;
+        src->stream_buf[src->stream_len] = '\0';
+        char *start = src->stream_buf;
+        char *nl;
+        while (src->stream_fd >= 0 && (nl = strchr(start, '\n')) != NULL) {
+            *nl = '\0';
+            stream_on_line(src, start, now_ms, wall_ms);
+            start = nl + 1;
+        }
+        if (src->stream_fd < 0) {
+            return;
+        }
+        src->stream_len -= (size_t)(start - src->stream_buf);
+        memmove(src->stream_buf, start, src->stream_len);
+        if (src->stream_len + 1 >= sizeof(src->stream_buf)) {
+            src->stream_len = 0; /* A line longer than any event: drop. */
+        }
+    }
+}
+
+/* --- Derived events and the view ---------------------------------------- */
+
+/* Without a launcher: one tracker round over who answered since the last. */
+static void source_round(struct dash_source *src, uint64_t now_ms,
+                         uint64_t wall_ms)
+{
+    struct client_node_status round[RAFT_NODES_MAX];
+    for (uint32_t i = 0; i < src->conf->n_members; i++) {
+        const struct dash_source_node *n = &src->nodes[i];
+        round[i].alive = n->has_reply && n->rx_ms >= src->round_start_ms;
+        round[i].term = n->term;
+        round[i].reply = n->st;
+    }
+    ev_tracker_round(&src->tracker, wall_ms, round, src->on_event, src->ctx);
+    src->round_start_ms = now_ms;
+    src->round_next_ms = now_ms + DASH_ROUND_MS;
+}
+
+void dash_source_step(struct dash_source *src, uint64_t now_ms,
+                      uint64_t wall_ms)
+{
+    if (src->poll_next_ms == 0) {
+        src->round_next_ms = now_ms + DASH_FIRST_ROUND_MS;
+        src->round_start_ms = now_ms;
+    }
+    if (src->stream_fd < 0 && now_ms >= src->stream_retry_ms) {
+        stream_connect(src, now_ms);
+    }
+    source_recv(src, now_ms);
+    if (src->stream_fd >= 0) {
+        stream_read(src, now_ms, wall_ms);
+    }
+    if (now_ms >= src->poll_next_ms) {
+        source_poll(src, now_ms);
+    }
+    if (!src->subscribed && now_ms >= src->round_next_ms) {
+        source_round(src, now_ms, wall_ms);
+    }
+    if (now_ms >= src->pid_next_ms) {
+        source_check_pids(src, now_ms);
+    }
+}
+
+static bool source_node_up(const struct dash_source_node *n, uint64_t now_ms)
+{
+    return n->has_reply && !n->dead && now_ms - n->rx_ms <= DASH_UP_MS;
+}
+
+void dash_source_view(const struct dash_source *src, uint64_t now_ms,
+                      struct dash_view *v)
+{
+    for (uint32_t i = 0; i < src->conf->n_members; i++) {
+        const struct dash_source_node *s = &src->nodes[i];
+        struct dash_node *n = &v->nodes[i];
+        memset(n, 0, sizeof(*n));
+        n->id = src->conf->members[i].id;
+        n->has_reply = s->has_reply;
+        n->term = s->term;
+        n->st = s->st;
+        n->age_ms = s->has_reply ? now_ms - s->rx_ms : 0;
+        if (source_node_up(s, now_ms)) {
+            n->state = DASH_NODE_UP;
+            n->pid = (long)s->st.pid;
+        } else if (s->file_pid > 0 && !s->dead) {
+            n->state = DASH_NODE_SILENT;
+            n->pid = s->file_pid;
+        } else {
+            n->state = DASH_NODE_DOWN;
+        }
+    }
+    v->from_launcher = src->subscribed;
+}
+
+int dash_source_leader(const struct dash_source *src, uint64_t now_ms)
+{
+    int best = -1;
+    for (uint32_t i = 0; i < src->conf->n_members; i++) {
+        const struct dash_source_node *n = &src->nodes[i];
+        if (source_node_up(n, now_ms) && n->st.role == RAFT_LEADER &&
+            (best < 0 || n->term > src->nodes[best].term)) {
+            best = (int)i;
+        }
+    }
+    return best;
+}
+
+uint32_t dash_source_up_mask(const struct dash_source *src, uint64_t now_ms)
+{
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < src->conf->n_members; i++) {
+        if (source_node_up(&src->nodes[i], now_ms)) {
+            mask |= 1u << i;
+        }
+    }
+    return mask;
+}

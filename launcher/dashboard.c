@@ -1,0 +1,748 @@
+/*
+ * The ncurses side of the dashboard (launcher/dashboard.h): terminal setup
+ * and its restoration on every way out (return, SIGINT/SIGTERM/SIGHUP/
+ * SIGQUIT through a self-pipe, and a crash signal through a handler that
+ * writes the saved reset sequence and termios before dying), the poll()
+ * loop, painting the model's cells with as few writes as ncurses can
+ * manage (no clear between frames, so nothing flickers), and the key
+ * actions. What is drawn is decided in launcher/dash_model.c.
+ */
+#include "launcher/dashboard.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <term.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "common/client.h"
+#include "common/clock.h"
+#include "common/invariant.h"
+#include "launcher/dash_model.h"
+#include "launcher/dash_source.h"
+#include "launcher/supervisor.h"
+
+#define DASH_KILL_MS 3000         /* The launcher answers once it is dead. */
+#define DASH_FAULT_MS 500
+#define DASH_WRITE_MS 3000
+#define DASH_STOP_WAIT_MS 15000   /* The launcher's grace period and more. */
+#define DASH_DUMP_MS 100
+
+/* --- The terminal, and giving it back ---------------------------------- */
+
+static int dash_sig_r = -1, dash_sig_w = -1;
+static volatile sig_atomic_t dash_curses_active;
+static struct termios dash_tio;
+static bool dash_tio_saved;
+static char dash_reset[256];      /* Written by the crash handler. */
+static size_t dash_reset_len;
+
+/* SIGINT, SIGTERM, SIGHUP, SIGQUIT: one byte into the self-pipe. */
+static void dash_on_stop_signal(int signo)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)signo;
+    if (write(dash_sig_w, &b, 1) < 0) {
+        /* Full pipe: a wakeup is pending anyway. */
+    }
+    errno = saved;
+}
+
+/* A crash: restore the terminal with async-signal-safe calls only, then
+ * die of the same signal. */
+static void dash_on_crash(int signo)
+{
+    if (dash_curses_active) {
+        if (write(STDOUT_FILENO, dash_reset, dash_reset_len) < 0) {
+            /* Nothing more can be done. */
+        }
+        if (dash_tio_saved) {
+            tcsetattr(STDIN_FILENO, TCSANOW, &dash_tio);
+        }
+    }
+    signal(signo, SIG_DFL);
+    raise(signo);
+}
+
+static void dash_term_close(void)
+{
+    if (dash_curses_active) {
+        dash_curses_active = 0;
+        endwin();
+    }
+}
+
+/* Appends a terminfo string capability to the crash reset sequence. */
+static void dash_reset_add(const char *cap)
+{
+    char *s = tigetstr(cap);
+    if (s == NULL || s == (char *)-1) {
+        return;
+    }
+    size_t n = strlen(s);
+    if (dash_reset_len + n < sizeof(dash_reset)) {
+        memcpy(dash_reset + dash_reset_len, s, n);
+        dash_reset_len += n;
+    }
+}
+
+/* Signal handlers first, so that ncurses leaves them to us. */
+static int dash_signals_open(char errmsg[ERRMSG_LEN])
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+        snprintf(errmsg, ERRMSG_LEN, "pipe: %s", strerror(errno));
+        return ERR_IO;
+    }
+    dash_sig_r = fds[0];
+    dash_sig_w = fds[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = dash_on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    const int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+        sigaction(stops[i], &sa, NULL);
+    }
+    sa.sa_handler = dash_on_crash;
+    sa.sa_flags = 0;
+    const int crashes[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof(crashes) / sizeof(crashes[0]); i++) {
+        sigaction(crashes[i], &sa, NULL);
+    }
+    return ERR_OK;
+}
+
+/* The colour pair of each dash_color (0: the terminal's default). */
+static void dash_colors_init(void)
+{
+    static const short fg[DASH_COLOR__COUNT] = {
+        [DASH_COLOR_TITLE] = COLOR_CYAN,    [DASH_COLOR_LEADER] = COLOR_GREEN,
+        [DASH_COLOR_CANDIDATE] = COLOR_YELLOW,
+        [DASH_COLOR_FOLLOWER] = COLOR_CYAN, [DASH_COLOR_DOWN] = COLOR_RED,
+        [DASH_COLOR_BAR] = COLOR_BLUE,      [DASH_COLOR_BAR_HOT] = COLOR_RED,
+        [DASH_COLOR_FAULT] = COLOR_MAGENTA, [DASH_COLOR_KEY] = COLOR_YELLOW,
+        [DASH_COLOR_TERM0] = COLOR_BLUE,
+        [DASH_COLOR_TERM0 + 1] = COLOR_GREEN,
+        [DASH_COLOR_TERM0 + 2] = COLOR_MAGENTA,
+        [DASH_COLOR_TERM0 + 3] = COLOR_CYAN,
+        [DASH_COLOR_TERM0 + 4] = COLOR_YELLOW,
+        [DASH_COLOR_TERM0 + 5] = COLOR_RED,
+    };
+    if (!has_colors() || start_color() == ERR) {
+        return;
+    }
+    use_default_colors();
+    for (int c = 1; c < DASH_COLOR__COUNT; c++) {
+        if (c != DASH_COLOR_DIM && c < COLOR_PAIRS) {
+            init_pair((short)c, fg[c], -1);
+        }
+    }
+}
+
+static int dash_term_open(char errmsg[ERRMSG_LEN])
+{
+    dash_tio_saved = tcgetattr(STDIN_FILENO, &dash_tio) == 0;
+    if (newterm(NULL, stdout, stdin) == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "cannot use the terminal (TERM=%s)",
+                 getenv("TERM") != NULL ? getenv("TERM") : "");
+        return ERR_IO;
+    }
+    dash_curses_active = 1;
+    atexit(dash_term_close);
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    dash_colors_init();
+    dash_reset_len = 0;
+    dash_reset_add("sgr0");
+    dash_reset_add("cnorm");
+    dash_reset_add("rmkx");
+    dash_reset_add("rmcup");
+    return ERR_OK;
+}
+
+static attr_t dash_curses_attr(const struct dash_cell *c)
+{
+    attr_t a = A_NORMAL;
+    if (c->color == DASH_COLOR_DIM) {
+        a |= A_DIM;
+    } else if (c->color != DASH_COLOR_NORMAL && has_colors() &&
+               c->color < COLOR_PAIRS) {
+        a |= COLOR_PAIR(c->color);
+    }
+    if (c->attr & DASH_ATTR_BOLD) {
+        a |= A_BOLD;
+    }
+    if (c->attr & DASH_ATTR_REVERSE) {
+        a |= A_REVERSE;
+    }
+    return a;
+}
+
+/* Copies the model's cells to the screen, one addnstr per run of equal
+ * attributes; ncurses then writes only what changed. */
+static void dash_paint(const struct dash_screen *s)
+{
+    char run[DASH_COLS_MAX + 1];
+    for (int r = 0; r < s->rows; r++) {
+        int c = 0;
+        while (c < s->cols) {
+            const struct dash_cell *first = &s->cells[r][c];
+            int len = 0;
+            while (c + len < s->cols &&
+                   s->cells[r][c + len].color == first->color &&
+                   s->cells[r][c + len].attr == first->attr) {
+                run[len] = s->cells[r][c + len].ch;
+                len++;
+            }
+            attrset(dash_curses_attr(first));
+            mvaddnstr(r, c, run, len); /* ERR at the last cell: harmless. */
+            c += len;
+        }
+    }
+    attrset(A_NORMAL);
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+/* --- State ---------------------------------------------------------- */
+
+struct dash {
+    const struct dashboard_config *cfg;
+    struct dash_source src;
+    struct ev_ring events;
+    struct dash_view view;
+    struct dash_screen *screen;
+    struct dash_prompt prompt;
+    char prompt_text[160];
+    /* The write of "w". */
+    int client_fd;
+    bool client_ready;
+    bool writing;
+    struct client_session session;
+    uint8_t *client_buf;
+    struct wire_scratch *client_scratch;
+    uint64_t write_started_ms;
+    char write_key[32];
+    char write_value[64];
+    /* Frames. */
+    uint64_t frame_next_ms;
+    uint64_t second_start_ms;
+    unsigned frames;
+    const char *dump_path;
+    uint64_t dump_next_ms;
+    /* Ending. */
+    bool quit;
+    bool stopping;
+    uint64_t stop_deadline_ms;
+    bool child_exited;
+    int child_status;
+};
+
+static void dash_on_event(void *ctx, const struct ev *e)
+{
+    struct dash *d = ctx;
+    ev_ring_push(&d->events, e);
+}
+
+/* Records what a key did, in the feed. */
+static void dash_action(struct dash *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void dash_action(struct dash *d, const char *fmt, ...)
+{
+    struct ev e;
+    ev_set(&e, dash_wall_ms(), EV_ACTION, RAFT_ID_NONE, 0, "%s", "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.text, sizeof(e.text), fmt, ap);
+    va_end(ap);
+    ev_ring_push(&d->events, &e);
+}
+
+/* The launcher's reply line without "ok " or "err CODE ". */
+static const char *dash_reply_text(const char *reply)
+{
+    if (strncmp(reply, "ok ", 3) == 0) {
+        return reply + 3;
+    }
+    int used = 0;
+    if (sscanf(reply, "err %*d %n", &used) == 0 && used > 0) {
+        return reply + used;
+    }
+    return reply;
+}
+
+/* --- Key actions ---------------------------------------------------------- */
+
+/* k ID: through the launcher (it reports the death); without one, SIGKILL
+ * to the pid in the node's pid file. */
+static void dash_do_kill(struct dash *d, raft_id id)
+{
+    char line[64], reply[512], errmsg[ERRMSG_LEN] = "";
+    snprintf(line, sizeof(line), "kill %llu %d", (unsigned long long)id,
+             SIGKILL);
+    int rc = supervisor_request(d->cfg->dir, line, reply, sizeof(reply),
+                                DASH_KILL_MS, errmsg);
+    if (rc == ERR_OK) {
+        dash_action(d, "k%llu: %s", (unsigned long long)id,
+                    dash_reply_text(reply));
+        return;
+    }
+    if (rc != ERR_NOT_FOUND) {
+        dash_action(d, "k%llu: %s", (unsigned long long)id, errmsg);
+        return;
+    }
+    pid_t pid = cdir_node_running(d->cfg->dir, id);
+    if (pid > 0 && kill(pid, SIGKILL) == 0) {
+        dash_action(d, "k%llu: sent SIGKILL to node %llu (pid %ld); no "
+                       "launcher to restart it",
+                    (unsigned long long)id, (unsigned long long)id,
+                    (long)pid);
+    } else {
+        dash_action(d, "k%llu: node %llu is not running",
+                    (unsigned long long)id, (unsigned long long)id);
+    }
+}
+
+/* s ID: only the launcher starts nodes (they are its children). */
+static void dash_do_start(struct dash *d, raft_id id)
+{
+    char line[64], reply[512], errmsg[ERRMSG_LEN] = "";
+    snprintf(line, sizeof(line), "start %llu", (unsigned long long)id);
+    int rc = supervisor_request(d->cfg->dir, line, reply, sizeof(reply),
+                                DASH_KILL_MS, errmsg);
+    dash_action(d, "s%llu: %s", (unsigned long long)id,
+                rc == ERR_OK        ? dash_reply_text(reply)
+                : rc == ERR_NOT_FOUND ? "no launcher runs for this cluster; "
+                                        "'raftctl up' starts one"
+                                      : errmsg);
+}
+
+/* i: the leader blocks everyone and everyone blocks the leader. */
+static void dash_do_isolate(struct dash *d, uint64_t now_ms)
+{
+    const struct conf *conf = d->cfg->conf;
+    int leader = dash_source_leader(&d->src, now_ms);
+    if (leader < 0) {
+        dash_action(d, "i: no leader to isolate");
+        return;
+    }
+    raft_id lid = conf->members[leader].id;
+    struct msg_fault rules[RAFT_NODES_MAX];
+    memset(rules, 0, sizeof(rules));
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        rules[i].action = FAULT_PARTITION;
+        if ((int)i != leader) {
+            rules[i].blocked[rules[i].n_blocked++] = lid;
+            rules[leader].blocked[rules[leader].n_blocked++] =
+                conf->members[i].id;
+        }
+    }
+    uint32_t mask = dash_source_up_mask(&d->src, now_ms), acked = 0;
+    char errmsg[ERRMSG_LEN] = "";
+    if (client_fault_send(conf, mask, rules, DASH_FAULT_MS, &acked,
+                          errmsg) != ERR_OK) {
+        dash_action(d, "i: %s", errmsg);
+        return;
+    }
+    dash_action(d, "i: isolating leader n%llu from the others (%d of %u "
+                   "nodes took the rule)",
+                (unsigned long long)lid, __builtin_popcount(acked),
+                conf->n_members);
+}
+
+/* h: every answering node drops its partition and netem rules. */
+static void dash_do_heal(struct dash *d, uint64_t now_ms)
+{
+    const struct conf *conf = d->cfg->conf;
+    struct msg_fault rules[RAFT_NODES_MAX];
+    memset(rules, 0, sizeof(rules));
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        rules[i].action = FAULT_HEAL;
+    }
+    uint32_t mask = dash_source_up_mask(&d->src, now_ms), acked = 0;
+    char errmsg[ERRMSG_LEN] = "";
+    if (client_fault_send(conf, mask, rules, DASH_FAULT_MS, &acked,
+                          errmsg) != ERR_OK) {
+        dash_action(d, "h: %s", errmsg);
+        return;
+    }
+    dash_action(d, "h: healed %d of %u nodes", __builtin_popcount(acked),
+                conf->n_members);
+}
+
+/* The client session of "w", opened on first use. */
+static int dash_client_open(struct dash *d, char errmsg[ERRMSG_LEN])
+{
+    if (d->client_ready) {
+        return ERR_OK;
+    }
+    d->client_buf = malloc(RAFT_DATAGRAM_MAX);
+    d->client_scratch = malloc(sizeof(*d->client_scratch));
+    if (d->client_buf == NULL || d->client_scratch == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        return ERR_NOMEM;
+    }
+    int rc = udp_open_client(&d->src.addrs[0], &d->client_fd, errmsg);
+    if (rc == ERR_OK) {
+        rc = client_session_init(&d->session, d->cfg->conf, d->client_fd,
+                                 errmsg);
+        d->client_ready = rc == ERR_OK;
+    }
+    return rc;
+}
+
+/* w: put watch-NNNNNN through the client library, without blocking. */
+static void dash_do_write(struct dash *d, uint64_t now_ms)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    if (d->writing) {
+        dash_action(d, "w: the last write is still in flight");
+        return;
+    }
+    if (dash_client_open(d, errmsg) != ERR_OK) {
+        dash_action(d, "w: %s", errmsg);
+        return;
+    }
+    char clock[32];
+    ev_format_clock(dash_wall_ms(), clock, sizeof(clock));
+    snprintf(d->write_key, sizeof(d->write_key), "watch-%06u",
+             (unsigned)(clock_now_us() % 1000000));
+    snprintf(d->write_value, sizeof(d->write_value), "written at %s", clock);
+    struct client_request req = {
+        .op = CLIENT_PUT,
+        .key = (const uint8_t *)d->write_key,
+        .key_len = (uint32_t)strlen(d->write_key),
+        .value = (const uint8_t *)d->write_value,
+        .value_len = (uint32_t)strlen(d->write_value),
+    };
+    int rc = client_session_start(&d->session, &req, DASH_WRITE_MS, now_ms);
+    if (rc != ERR_OK) {
+        dash_action(d, "w: %s", err_str(rc));
+        return;
+    }
+    d->writing = true;
+    d->write_started_ms = now_ms;
+}
+
+/* Feeds the write's replies and timeouts; reports its outcome. */
+static void dash_write_progress(struct dash *d, uint64_t now_ms)
+{
+    if (!d->writing) {
+        return;
+    }
+    struct client_session *sessions[1] = {&d->session};
+    client_drain(d->client_fd, sessions, 1, d->client_buf, d->client_scratch,
+                 now_ms);
+    if (!client_session_done(&d->session) &&
+        now_ms >= client_session_next_ms(&d->session)) {
+        client_session_on_timeout(&d->session, now_ms);
+    }
+    if (!client_session_done(&d->session)) {
+        return;
+    }
+    d->writing = false;
+    if (d->session.err == ERR_OK) {
+        dash_action(d, "w: put %s committed in %llu ms", d->write_key,
+                    (unsigned long long)(now_ms - d->write_started_ms));
+    } else if (d->session.err == ERR_TIMEOUT) {
+        dash_action(d, "w: put %s: no leader answered in %d ms; its outcome "
+                       "is unknown",
+                    d->write_key, DASH_WRITE_MS);
+    } else {
+        dash_action(d, "w: put %s failed: %s", d->write_key,
+                    err_str(d->session.err));
+    }
+}
+
+/* --- The loop ------------------------------------------------------------- */
+
+/* Quit now (watch), or stop the cluster and quit once the launcher has
+ * exited (foreground up). */
+static void dash_begin_quit(struct dash *d, uint64_t now_ms)
+{
+    if (d->cfg->launcher_child <= 0) {
+        d->quit = true;
+        return;
+    }
+    if (!d->stopping) {
+        d->stopping = true;
+        d->stop_deadline_ms = now_ms + DASH_STOP_WAIT_MS;
+        kill(d->cfg->launcher_child, SIGTERM);
+        dash_action(d, "stopping the cluster");
+    }
+}
+
+static void dash_on_signals(struct dash *d, uint64_t now_ms)
+{
+    unsigned char sigs[16];
+    ssize_t n = read(dash_sig_r, sigs, sizeof(sigs));
+    if (n > 0) {
+        dash_begin_quit(d, now_ms);
+    }
+}
+
+/* Runs the action a key completed. */
+static void dash_act(struct dash *d, int act, raft_id id, uint64_t now_ms)
+{
+    switch (act) {
+    case DASH_ACT_KILL:
+        dash_do_kill(d, id);
+        break;
+    case DASH_ACT_START:
+        dash_do_start(d, id);
+        break;
+    case DASH_ACT_ISOLATE:
+        dash_do_isolate(d, now_ms);
+        break;
+    case DASH_ACT_HEAL:
+        dash_do_heal(d, now_ms);
+        break;
+    case DASH_ACT_WRITE:
+        dash_do_write(d, now_ms);
+        break;
+    case DASH_ACT_QUIT:
+        dash_begin_quit(d, now_ms);
+        break;
+    case DASH_ACT_BAD_ID:
+        dash_action(d, "no node %llu in this cluster",
+                    (unsigned long long)id);
+        break;
+    default:
+        break;
+    }
+}
+
+static void dash_on_keys(struct dash *d, uint64_t now_ms)
+{
+    for (int k = 0; k < 64; k++) {
+        int ch = getch();
+        if (ch == ERR) {
+            return;
+        }
+        if (ch == KEY_RESIZE) {
+            clearok(curscr, TRUE); /* Repaint everything at the new size. */
+            d->frame_next_ms = now_ms;
+            continue;
+        }
+        if (ch == KEY_ENTER || ch == '\r') {
+            ch = DASH_KEY_ENTER;
+        } else if (ch == KEY_BACKSPACE) {
+            ch = 127;
+        } else if (ch > 255) {
+            continue;
+        }
+        raft_id id = 0;
+        int act = dash_prompt_key(&d->prompt, ch, d->cfg->conf,
+                                  d->cfg->launcher_child > 0, &id);
+        dash_act(d, act, id, now_ms);
+        d->frame_next_ms = now_ms; /* Show the prompt at once. */
+    }
+}
+
+/* Foreground up: the launcher's exit ends the dashboard. */
+static void dash_check_child(struct dash *d, uint64_t now_ms)
+{
+    pid_t child = d->cfg->launcher_child;
+    if (child <= 0 || d->child_exited) {
+        return;
+    }
+    int status = 0;
+    if (waitpid(child, &status, WNOHANG) == child) {
+        d->child_exited = true;
+        d->child_status = status;
+        d->quit = true;
+    } else if (d->stopping && now_ms >= d->stop_deadline_ms) {
+        d->quit = true;
+    }
+}
+
+/* Writes the screen as text to the RAFTCTL_WATCH_DUMP file (for tests). */
+static void dash_dump(struct dash *d, uint64_t now_ms)
+{
+    if (d->dump_path == NULL || now_ms < d->dump_next_ms) {
+        return;
+    }
+    d->dump_next_ms = now_ms + DASH_DUMP_MS;
+    char tmp[CDIR_PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", d->dump_path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        return;
+    }
+    char line[DASH_COLS_MAX + 1];
+    for (int r = 0; r < d->screen->rows; r++) {
+        dash_screen_line(d->screen, r, line, sizeof(line));
+        fprintf(f, "%s\n", line);
+    }
+    if (fclose(f) == 0) {
+        (void)rename(tmp, d->dump_path);
+    }
+}
+
+static void dash_frame(struct dash *d, uint64_t now_ms)
+{
+    dash_source_view(&d->src, now_ms, &d->view);
+    dash_prompt_text(&d->prompt, d->prompt_text, sizeof(d->prompt_text));
+    d->view.prompt = d->prompt_text;
+    d->view.stopping = d->stopping;
+    dash_render(&d->view, COLS, LINES, d->screen);
+    dash_paint(d->screen);
+    dash_dump(d, now_ms);
+    d->frames++;
+    if (now_ms >= d->second_start_ms + 1000) {
+        d->view.fps = d->frames;
+        d->frames = 0;
+        d->second_start_ms = now_ms;
+    }
+    d->frame_next_ms += DASH_FRAME_MS;
+    if (d->frame_next_ms <= now_ms) {
+        d->frame_next_ms = now_ms + DASH_FRAME_MS;
+    }
+}
+
+/* The earliest of the next frame, the source's timers and the write's. */
+static int dash_wait_ms(const struct dash *d, uint64_t now_ms)
+{
+    uint64_t next = d->frame_next_ms;
+    uint64_t src = dash_source_next_ms(&d->src);
+    next = src < next ? src : next;
+    if (d->writing) {
+        uint64_t w = client_session_next_ms(&d->session);
+        next = w < next ? w : next;
+    }
+    if (d->cfg->launcher_child > 0) {
+        uint64_t child = now_ms + 100; /* waitpid() every 100 ms. */
+        next = child < next ? child : next;
+    }
+    return next > now_ms ? (int)(next - now_ms) : 0;
+}
+
+static void dash_loop(struct dash *d)
+{
+    while (!d->quit) {
+        struct pollfd pfds[3 + DASH_SOURCE_FDS];
+        nfds_t n = 0;
+        pfds[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+        pfds[n++] = (struct pollfd){.fd = dash_sig_r, .events = POLLIN};
+        n += (nfds_t)dash_source_fds(&d->src, pfds + n);
+        if (d->writing) {
+            pfds[n++] = (struct pollfd){.fd = d->client_fd, .events = POLLIN};
+        }
+        if (poll(pfds, n, dash_wait_ms(d, clock_now_ms())) < 0 &&
+            errno != EINTR) {
+            break;
+        }
+        uint64_t now_ms = clock_now_ms();
+        dash_on_signals(d, now_ms);
+        dash_on_keys(d, now_ms);
+        dash_source_step(&d->src, now_ms, dash_wall_ms());
+        dash_write_progress(d, now_ms);
+        dash_check_child(d, now_ms);
+        if (!d->quit && now_ms >= d->frame_next_ms) {
+            dash_frame(d, now_ms);
+        }
+    }
+}
+
+bool dashboard_usable(void)
+{
+    const char *term = getenv("TERM");
+    return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && term != NULL &&
+           term[0] != '\0' && strcmp(term, "dumb") != 0;
+}
+
+/* Frees what dashboard_run allocated. */
+static void dash_free(struct dash *d)
+{
+    dash_source_close(&d->src);
+    if (d->client_ready) {
+        client_session_close(&d->session);
+    }
+    if (d->client_fd >= 0) {
+        udp_close(d->client_fd);
+    }
+    free(d->client_buf);
+    free(d->client_scratch);
+    free(d->screen);
+    free(d);
+}
+
+/* The exit code: watch 0; foreground up the launcher's. */
+static int dash_exit_code(const struct dash *d)
+{
+    if (d->cfg->launcher_child <= 0) {
+        return 0;
+    }
+    if (!d->child_exited) {
+        fprintf(stderr, "raftctl: up: the launcher (pid %ld) has not "
+                        "stopped; see %s/launcher.log\n",
+                (long)d->cfg->launcher_child, d->cfg->dir->shown);
+        return 4;
+    }
+    printf("cluster at %s stopped (its events are in %s/launcher.log)\n",
+           d->cfg->dir->shown, d->cfg->dir->shown);
+    if (WIFEXITED(d->child_status)) {
+        return WEXITSTATUS(d->child_status);
+    }
+    return 4;
+}
+
+int dashboard_run(const struct dashboard_config *cfg)
+{
+    struct dash *d = calloc(1, sizeof(*d));
+    char errmsg[ERRMSG_LEN] = "";
+    if (d == NULL || (d->screen = malloc(sizeof(*d->screen))) == NULL) {
+        free(d);
+        fprintf(stderr, "raftctl: watch: out of memory\n");
+        return 4;
+    }
+    d->cfg = cfg;
+    d->client_fd = -1;
+    d->dump_path = getenv("RAFTCTL_WATCH_DUMP");
+    ev_ring_init(&d->events);
+    d->view.conf = cfg->conf;
+    d->view.events = &d->events;
+    d->view.owns_cluster = cfg->launcher_child > 0;
+    snprintf(d->view.where, sizeof(d->view.where), "%.95s",
+             cfg->dir->shown);
+    int rc = dash_source_open(&d->src, cfg->conf, cfg->dir, dash_on_event, d,
+                              errmsg);
+    if (rc == ERR_OK) {
+        rc = dash_signals_open(errmsg);
+    }
+    if (rc == ERR_OK) {
+        rc = dash_term_open(errmsg);
+    }
+    if (rc != ERR_OK) {
+        fprintf(stderr, "raftctl: watch: %s\n", errmsg);
+        if (cfg->launcher_child > 0) {
+            kill(cfg->launcher_child, SIGTERM);
+            waitpid(cfg->launcher_child, NULL, 0);
+        }
+        dash_free(d);
+        return 4;
+    }
+    uint64_t now_ms = clock_now_ms();
+    d->frame_next_ms = now_ms;
+    d->second_start_ms = now_ms;
+    dash_loop(d);
+    dash_term_close();
+    int code = dash_exit_code(d);
+    dash_free(d);
+    return code;
+}
