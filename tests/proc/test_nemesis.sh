@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Jepsen-style nemesis: 5 nodes, 8 concurrent clients (linclient) doing
 # put/get/cas/del on 5 keys with unique values for ~30 s while a nemesis
-# SIGKILLs and restarts nodes (the leader too), partitions random
-# minorities, isolates the leader, and turns netem loss, duplication and
-# delay on and off. Then it heals, restarts everything and checks: the whole
+# SIGKILLs and restarts nodes (the leader too), pauses and resumes them
+# (SIGSTOP/SIGCONT), partitions random minorities, isolates the leader, and
+# turns netem loss, duplication and delay on and off. Then it heals, restarts everything and checks: the whole
 # history is linearizable (lincheck, final reads included, so no
 # acknowledged write is missing), every node's committed log is identical up
 # to the smallest commit index, and the kv tables agree with the final reads.
-# The schedule comes from NEMESIS_SEED (printed; set it to repeat a run);
-# NEMESIS_SECONDS changes the duration. A failing run keeps its directory.
+# The schedule comes from NEMESIS_SEED (printed; set it to repeat a run;
+# timing still varies). NEMESIS_SECONDS (30), NEMESIS_GAP (3: faults come
+# every 0..GAP s) and NEMESIS_TIMEOUT_MS (2000: client request timeout)
+# tune a soak. A failing run keeps its directory.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jepsen_lib.sh"
 
 SEED=${NEMESIS_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 SECONDS_RUN=${NEMESIS_SECONDS:-30}
+GAP=${NEMESIS_GAP:-3}
+TIMEOUT_MS=${NEMESIS_TIMEOUT_MS:-2000}
 RANDOM=$SEED
 echo "nemesis: seed $SEED (repeat with NEMESIS_SEED=$SEED), ${SECONDS_RUN}s, dir $DIR"
 NLOG="$DIR/nemesis.log"
@@ -21,17 +25,18 @@ CLOG="$DIR/nemesis-raftctl.log"
 HIST="$DIR/history.txt"
 LC_PID=""
 
-up_detached 24100
+up_detached "${NEMESIS_PORT:-24100}"
 wait_until 10 "a leader" has_one_leader
 
 "$BIN/linclient" --config "$DIR/cluster.conf" --out "$HIST" --clients 8 \
-    --keys 5 --duration "$SECONDS_RUN" --timeout 2000 --seed "$SEED" \
+    --keys 5 --duration "$SECONDS_RUN" --timeout "$TIMEOUT_MS" --seed "$SEED" \
     --prefix n 2>"$DIR/linclient.log" &
 LC_PID=$!
 # Stop the client too when the test ends early.
 trap 'if [ -n "$LC_PID" ]; then kill "$LC_PID" 2>/dev/null; fi; proc_cleanup' EXIT
 
 DOWN=""          # Ids of the nodes the nemesis killed, space separated.
+PAUSED=""        # Ids of the nodes it stopped with SIGSTOP.
 N_FAULTS=0
 
 nem() {
@@ -41,15 +46,16 @@ nem() {
     N_FAULTS=$((N_FAULTS + 1))
 }
 
+# Nodes killed or paused: at most 2, so a majority can come back.
 n_down() {
-    echo $DOWN | wc -w
+    echo $DOWN $PAUSED | wc -w
 }
 
-# A random member that is up, or nothing.
+# A random member that is up and running, or nothing.
 random_up() {
     local ups=() id
     for id in 1 2 3 4 5; do
-        case " $DOWN " in *" $id "*) ;; *) ups+=("$id") ;; esac
+        case " $DOWN $PAUSED " in *" $id "*) ;; *) ups+=("$id") ;; esac
     done
     [ ${#ups[@]} -gt 0 ] && echo "${ups[$(rand ${#ups[@]})]}"
 }
@@ -61,10 +67,27 @@ do_kill() {
     ctl kill "$id" >>"$CLOG" 2>&1 && DOWN="$DOWN $id" && nem "kill -9 node $id"
 }
 
+do_pause() {
+    local id=$1
+    [ -n "$id" ] || return 0
+    [ "$(n_down)" -lt 2 ] || return 0
+    ctl kill "$id" --signal STOP >>"$CLOG" 2>&1 && PAUSED="$PAUSED $id" &&
+        nem "pause (SIGSTOP) node $id"
+}
+
+# Restarts a killed node or resumes a paused one.
 do_start_one() {
-    local ids=($DOWN) id
+    local ids=($DOWN $PAUSED) id
     [ ${#ids[@]} -gt 0 ] || return 0
     id=${ids[$(rand ${#ids[@]})]}
+    case " $PAUSED " in
+    *" $id "*)
+        ctl kill "$id" --signal CONT >>"$CLOG" 2>&1
+        PAUSED=$(echo " $PAUSED " | sed "s/ $id / /" | xargs)
+        nem "resume (SIGCONT) node $id"
+        return 0
+        ;;
+    esac
     ctl start "$id" >>"$CLOG" 2>&1 || echo "start $id failed" >>"$CLOG"
     DOWN=$(echo " $DOWN " | sed "s/ $id / /" | xargs)
     nem "start node $id"
@@ -107,7 +130,7 @@ do_heal() {
 T0=$(now_ms)
 END=$((T0 + (SECONDS_RUN - 3) * 1000))
 while [ "$(now_ms)" -lt "$END" ]; do
-    case $(rand 9) in
+    case $(rand 11) in
     0) do_kill "$(random_up)" ;;
     1) do_kill "$(leader_id)" ;;
     2 | 3) do_start_one ;;
@@ -115,11 +138,18 @@ while [ "$(now_ms)" -lt "$END" ]; do
     5) l=$(leader_id); [ -n "$l" ] && do_partition "$l" ;;
     6) do_netem ;;
     7 | 8) do_heal ;;
+    9) do_pause "$(random_up)" ;;
+    10) do_pause "$(leader_id)" ;;
     esac
-    sleep "$(( $(rand 3) )).$(rand 10)"
+    sleep "$(rand "$GAP").$(rand 10)"
 done
 
-# Heal and restart everything; the clients finish on a healthy cluster.
+# Heal, resume and restart everything; the clients finish on a healthy
+# cluster.
+for id in $PAUSED; do
+    ctl kill "$id" --signal CONT >>"$CLOG" 2>&1 || jfail "resume $id after the nemesis"
+done
+PAUSED=""
 ctl heal >>"$CLOG" 2>&1
 for id in $DOWN; do
     ctl start "$id" >>"$CLOG" 2>&1 || jfail "start $id after the nemesis"
