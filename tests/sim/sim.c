@@ -142,10 +142,26 @@ static void on_fatal_signal(int sig)
 {
     if (g_world != NULL && g_opts != NULL) {
         print_failure(g_world, g_opts, sig == SIGABRT ? "assert" : "crash",
-                      sig == SIGABRT ? "the core aborted (ASSERT, see stderr)"
+                      sig == SIGABRT ? "aborted: an ASSERT or a sanitizer (see stderr)"
                                      : "fatal signal");
     }
     _exit(1);
+}
+
+/* Sanitizer builds (make asan): make ASan and UBSan abort rather than
+ * exit, so the SIGABRT handler reports the seed and the replay command.
+ * The runtimes read these at start; other builds never call them. */
+const char *__asan_default_options(void);
+const char *__ubsan_default_options(void);
+
+const char *__asan_default_options(void)
+{
+    return "abort_on_error=1";
+}
+
+const char *__ubsan_default_options(void)
+{
+    return "abort_on_error=1:print_stacktrace=1";
 }
 
 /* --- Runs --- */
