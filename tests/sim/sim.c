@@ -141,9 +141,11 @@ static void print_failure(const struct sim_world *w, const struct opts *o,
 static void on_fatal_signal(int sig)
 {
     if (g_world != NULL && g_opts != NULL) {
-        print_failure(g_world, g_opts, sig == SIGABRT ? "assert" : "crash",
-                      sig == SIGABRT ? "aborted: an ASSERT or a sanitizer (see stderr)"
-                                     : "fatal signal");
+        bool is_abort = sig == SIGABRT;
+        print_failure(g_world, g_opts, is_abort ? "assert" : "crash",
+                      is_abort ? "aborted by an ASSERT or a sanitizer "
+                                 "(see stderr)"
+                               : "fatal signal");
     }
     _exit(1);
 }
