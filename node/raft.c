@@ -69,6 +69,25 @@ int raft_outbox_push(struct raft_outbox *box, const struct raft_msg *msg)
     return ERR_OK;
 }
 
+/* Whether committed entries go out for applying now. A leader or candidate
+ * applies at once (clients wait on it); a follower may batch. */
+bool raft_apply_due(const struct raft *r)
+{
+    raft_index upto = r->commit;
+    if (RAFT_BUG(RAFT_BUG_APPLY_UNCOMMITTED)) {
+        upto = raft_log_last_index(&r->log);
+    }
+    if (r->applied >= upto) {
+        return false;
+    }
+    const struct raft_config *c = &r->config;
+    if (r->role != RAFT_FOLLOWER || c->apply_batch_min == 0) {
+        return true;
+    }
+    return upto - r->applied >= c->apply_batch_min ||
+           r->now_ms >= r->last_apply_ms + c->apply_delay_ms;
+}
+
 uint32_t raft_quorum(const struct raft *r)
 {
     return r->config.n_members / 2 + 1;
@@ -357,7 +376,13 @@ int raft_tick(struct raft *r, uint64_t now_ms)
 uint64_t raft_deadline(const struct raft *r)
 {
     if (r->role != RAFT_LEADER) {
-        return r->election_reset_ms + r->election_timeout_ms;
+        uint64_t d = r->election_reset_ms + r->election_timeout_ms;
+        uint64_t apply = r->last_apply_ms + r->config.apply_delay_ms;
+        if (r->applied < r->commit && r->config.apply_batch_min > 0 &&
+            apply < d) {
+            d = apply;
+        }
+        return d;
     }
     uint64_t d = r->heartbeat_due_ms;
     if (r->config.check_quorum && r->quorum_check_ms < d) {
@@ -399,7 +424,7 @@ bool raft_has_ready(const struct raft *r)
     if (r->now.n > 0 || r->after.n > 0 || r->n_reads_ready > 0) {
         return true;
     }
-    if (r->soft_changed || r->applied < r->commit) {
+    if (r->soft_changed || raft_apply_due(r)) {
         return true;
     }
     if (r->role == RAFT_LEADER) {
@@ -444,7 +469,7 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
     if (RAFT_BUG(RAFT_BUG_APPLY_UNCOMMITTED)) {
         upto = last;
     }
-    if (r->applied < upto) {
+    if (r->applied < upto && raft_apply_due(r)) {
         rd->committed_first_index = r->applied + 1;
         rd->n_committed = (size_t)(upto - r->applied);
         rd->committed = raft_log_get(&r->log, r->applied + 1);
@@ -470,6 +495,7 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     }
     if (rd->n_committed > 0) {
         r->applied = rd->committed_first_index + rd->n_committed - 1;
+        r->last_apply_ms = r->now_ms;
     }
     raft_index keep = r->config.mem_entries_max;
     if (keep > 0 && r->applied > r->log.mem_first + keep + keep / 2) {

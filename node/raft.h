@@ -47,6 +47,13 @@ struct raft_config {
                                         * Nonzero needs fetch. */
     raft_fetch_cb fetch;               /* Older payloads from storage. */
     void *fetch_ctx;
+    uint32_t apply_batch_min;          /* Follower: apply committed entries
+                                        * once this many wait, or */
+    uint32_t apply_delay_ms;           /* this long after the last apply;
+                                        * 0/0: apply at once. Fewer, larger
+                                        * kv transactions; a follower
+                                        * answers no client, and applies
+                                        * all at once on election. */
 };
 
 /* Durable state loaded by the caller at start. The core copies it. */

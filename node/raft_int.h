@@ -80,6 +80,7 @@ struct raft {
     uint64_t heartbeat_due_ms;
     uint64_t quorum_check_ms;
     uint64_t leader_contact_ms; /* UINT64_MAX: never. */
+    uint64_t last_apply_ms;     /* Last hand-out of committed entries. */
 
     /* Leader state. */
     uint32_t n_peers;
@@ -112,6 +113,7 @@ void raft_tracef(struct raft *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int raft_outbox_push(struct raft_outbox *box, const struct raft_msg *msg);
 uint32_t raft_quorum(const struct raft *r);
+bool raft_apply_due(const struct raft *r);
 void raft_become_follower(struct raft *r, raft_term term, raft_id leader);
 int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer);
 int raft_become_leader(struct raft *r);

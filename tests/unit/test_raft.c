@@ -782,6 +782,51 @@ static void test_window_fetches_old_entries_from_storage(void **state)
     free(c);
 }
 
+/* A follower configured to batch applies waits for apply_batch_min
+ * entries or apply_delay_ms, then applies all committed at once; its
+ * deadline says when. */
+static void test_follower_batches_applies(void **state)
+{
+    (void)state;
+    struct cluster c;
+    memset(&c, 0, sizeof c);
+    c.n = 3;
+    c.now = 1000;
+    for (raft_id id = 1; id <= 3; id++) {
+        struct raft_config cfg = config_for(id, 3);
+        cfg.apply_batch_min = 4;
+        cfg.apply_delay_ms = 140; /* Below the election timeout. */
+        c.r[id] = new_node(&c, &cfg, NULL);
+    }
+    fire(&c, 1);
+    fire(&c, 1);
+    size_t before = c.n_applied[2];
+    propose(&c, 1, "a");
+    pump(&c);
+    fire(&c, 1); /* Commit reaches the followers. */
+    assert_int_equal(raft_commit_index(c.r[2]), 2);
+    assert_int_equal(c.n_applied[2], before);
+    assert_int_equal(c.n_applied[1], 2); /* The leader applies at once. */
+    assert_true(raft_deadline(c.r[2]) <= c.now + 140);
+    for (int i = 0; i < 3; i++) {
+        propose(&c, 1, "b");
+    }
+    pump(&c);
+    fire(&c, 1);
+    assert_int_equal(c.n_applied[2], 5); /* 4 waiting: all applied. */
+    propose(&c, 1, "c");
+    pump(&c);
+    fire(&c, 1);
+    assert_int_equal(c.n_applied[2], 5);
+    c.now += 140;
+    assert_int_equal(raft_role(c.r[2]), RAFT_FOLLOWER);
+    assert_int_equal(raft_tick(c.r[2], c.now), ERR_OK);
+    assert_int_equal(raft_role(c.r[2]), RAFT_FOLLOWER);
+    pump(&c);
+    assert_int_equal(c.n_applied[2], 6); /* The delay ran out. */
+    cluster_free(&c);
+}
+
 static void test_lagging_follower_backtracks_and_catches_up(void **state)
 {
     (void)state;
@@ -827,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_check_quorum_steps_down_isolated_leader),
         cmocka_unit_test(test_entries_applied_only_once_committed),
         cmocka_unit_test(test_window_fetches_old_entries_from_storage),
+        cmocka_unit_test(test_follower_batches_applies),
         cmocka_unit_test(test_lagging_follower_backtracks_and_catches_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
