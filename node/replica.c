@@ -623,25 +623,36 @@ static int replica_flush_answer(struct replica *rep,
     return reads_serve(rep) != ERR_OK ? ERR_STOPPED : ERR_OK;
 }
 
-/* One ready batch, in the core's order, with one reordering: entries that
+/* One ready batch, in the core's order, with two reorderings: entries that
  * were durable before this batch are applied, and their clients answered,
  * before this batch's persist rather than after it. Commitment does not
  * depend on the new entries, so this is the same outcome one fsync sooner
  * (on a busy leader the answers for batch k no longer wait for the fsync
- * of batch k+1). Errors: ERR_STOPPED. */
+ * of batch k+1). And when the batch persists nothing, the answers also go
+ * before the messages to send now (sending them later is always allowed).
+ * Errors: ERR_STOPPED. */
 static int replica_flush_one(struct replica *rep)
 {
     struct raft_ready rd;
     memset(&rd, 0, sizeof rd);
     raft_ready(rep->raft, &rd);
+    bool has_persist =
+        rd.has_hard_state || rd.truncate_from != 0 || rd.n_entries > 0;
+    bool answer_early = committed_is_durable(&rd);
+    /* With no write to overlap, answers go first: a commit-only round to
+     * the followers must not delay the clients' replies. */
+    bool answer_first = answer_early && !has_persist;
+    if (answer_first && replica_flush_answer(rep, &rd) != ERR_OK) {
+        return ERR_STOPPED;
+    }
     for (size_t i = 0; i < rd.n_msgs_now; i++) {
         rep->io.send(rep->io.ctx, &rd.msgs_now[i]);
     }
-    bool answer_early = committed_is_durable(&rd);
-    if (answer_early && replica_flush_answer(rep, &rd) != ERR_OK) {
+    if (answer_early && !answer_first &&
+        replica_flush_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
-    if (rd.has_hard_state || rd.truncate_from != 0 || rd.n_entries > 0) {
+    if (has_persist) {
         if (rep->io.persist(rep->io.ctx, &rd) != ERR_OK) {
             return ERR_STOPPED;
         }
