@@ -38,10 +38,14 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE proc $(CTEST_ARGS)
 
-# A 5-node cluster in ./cluster (or $RAFT_DIR), event lines in the
-# foreground until Ctrl-C; use build/bin/raftctl from a second terminal.
+# A 5-node cluster in ./cluster (or $RAFT_DIR) with the live dashboard in
+# the foreground (event lines when not on a terminal) until q or Ctrl-C; use
+# build/bin/raftctl from a second terminal. DEMO_FLAGS slows the timers
+# (heartbeat 100 ms, election timeout 1-2 s) so that an election can be
+# watched; `make demo DEMO_FLAGS=` keeps the defaults (50 ms, 150-300 ms).
+DEMO_FLAGS ?= --heartbeat 100 --election 1000
 demo: build
-	$(BUILD)/bin/raftctl up
+	$(BUILD)/bin/raftctl up $(DEMO_FLAGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
