@@ -662,8 +662,10 @@ static void dash_loop(struct dash *d)
 bool dashboard_usable(void)
 {
     const char *term = getenv("TERM");
+    int err = 0;
     return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && term != NULL &&
-           term[0] != '\0' && strcmp(term, "dumb") != 0;
+           term[0] != '\0' && strcmp(term, "dumb") != 0 &&
+           setupterm(NULL, STDOUT_FILENO, &err) == OK && err == 1;
 }
 
 /* Frees what dashboard_run allocated. */

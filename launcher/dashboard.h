@@ -25,7 +25,8 @@ struct dashboard_config {
                                  ends the dashboard. 0 for watch. */
 };
 
-/* True when stdin and stdout are terminals with a usable TERM. */
+/* True when stdin and stdout are terminals and terminfo knows TERM (else
+ * callers print plain event lines). */
 bool dashboard_usable(void);
 
 /* Runs until q, a terminating signal, or (foreground up) the launcher's
