@@ -40,6 +40,7 @@
 
 static int dash_sig_r = -1, dash_sig_w = -1;
 static volatile sig_atomic_t dash_curses_active;
+static SCREEN *dash_screen;
 static struct termios dash_tio;
 static bool dash_tio_saved;
 static char dash_reset[256];      /* Written by the crash handler. */
@@ -77,6 +78,8 @@ static void dash_term_close(void)
     if (dash_curses_active) {
         dash_curses_active = 0;
         endwin();
+        delscreen(dash_screen);
+        dash_screen = NULL;
     }
 }
 
@@ -152,7 +155,8 @@ static void dash_colors_init(void)
 static int dash_term_open(char errmsg[ERRMSG_LEN])
 {
     dash_tio_saved = tcgetattr(STDIN_FILENO, &dash_tio) == 0;
-    if (newterm(NULL, stdout, stdin) == NULL) {
+    dash_screen = newterm(NULL, stdout, stdin);
+    if (dash_screen == NULL) {
         snprintf(errmsg, ERRMSG_LEN, "cannot use the terminal (TERM=%s)",
                  getenv("TERM") != NULL ? getenv("TERM") : "");
         return ERR_IO;
@@ -662,10 +666,16 @@ static void dash_loop(struct dash *d)
 bool dashboard_usable(void)
 {
     const char *term = getenv("TERM");
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO) || term == NULL ||
+        term[0] == '\0' || strcmp(term, "dumb") == 0) {
+        return false;
+    }
     int err = 0;
-    return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && term != NULL &&
-           term[0] != '\0' && strcmp(term, "dumb") != 0 &&
-           setupterm(NULL, STDOUT_FILENO, &err) == OK && err == 1;
+    bool known = setupterm(NULL, STDOUT_FILENO, &err) == OK && err == 1;
+    if (cur_term != NULL) {
+        del_curterm(cur_term); /* newterm() loads it again. */
+    }
+    return known;
 }
 
 /* Frees what dashboard_run allocated. */
