@@ -9,7 +9,7 @@ PKGS = libmsgpack-dev libsqlite3-dev libcmocka-dev libncurses-dev sqlite3 \
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan demo clean sim soak fuzz
+.PHONY: all deps build test asan demo clean sim soak fuzz bench
 
 all: build
 
@@ -61,3 +61,18 @@ fuzz: deps
 	    -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/wire tests/fuzz/corpus/wire
 	$(FUZZ_BUILD)/bin/fuzz_conf -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/conf tests/fuzz/corpus/conf
+
+# Side by side with etcd 3.4 (Debian's package, which the script installs):
+# 3 members each on loopback, fsync on, closed-loop clients, BENCH_SECONDS
+# per figure (about two minutes in all). Prints the README's Performance
+# table. The disk line first: every figure depends on fsync latency.
+BENCH_SECONDS ?= 10
+COMPARE ?= ../shared/bench/compare-etcd.sh
+bench: build
+	@probe=$(BUILD)/fsync.probe; \
+	dd if=/dev/zero of=$$probe bs=4k count=100 conv=notrunc 2>/dev/null; \
+	echo "disk: one fsync'd 4 KiB overwrite takes $$(dd if=/dev/zero \
+	    of=$$probe bs=4k count=100 oflag=dsync conv=notrunc 2>&1 | \
+	    awk '/copied/ {printf "%.2f ms", $$(NF-3) * 10}')"; \
+	rm -f $$probe
+	RAFTCTL=$(BUILD)/bin/raftctl $(COMPARE) $(BENCH_SECONDS)
