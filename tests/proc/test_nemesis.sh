@@ -2,8 +2,9 @@
 # Jepsen-style nemesis: 5 nodes, 8 concurrent clients (linclient) doing
 # put/get/cas/del on 5 keys with unique values for ~30 s while a nemesis
 # SIGKILLs and restarts nodes (the leader too), pauses and resumes them
-# (SIGSTOP/SIGCONT), partitions random minorities, isolates the leader, and
-# turns netem loss, duplication and delay on and off. Then it heals, restarts everything and checks: the whole
+# (SIGSTOP/SIGCONT), partitions random minorities, isolates the leader,
+# turns netem loss, duplication and delay on and off, and slows one node's
+# disk (every persist stalls 50-400 ms). Then it heals, restarts everything and checks: the whole
 # history is linearizable (lincheck, final reads included, so no
 # acknowledged write is missing), every node's committed log is identical up
 # to the smallest commit index, and the kv tables agree with the final reads.
@@ -122,6 +123,15 @@ do_netem() {
     nem "netem loss=$loss dup=$dup delay=${delay}ms jitter=${jitter}ms ${node:-all}"
 }
 
+do_disk() {
+    local id ms
+    id=$(random_up)
+    [ -n "$id" ] || return 0
+    ms=$(( 50 + $(rand 351) ))
+    ctl netem --disk-delay "$ms" --node "$id" >>"$CLOG" 2>&1
+    nem "disk-delay ${ms}ms node $id"
+}
+
 do_heal() {
     ctl heal >>"$CLOG" 2>&1
     nem "heal"
@@ -130,7 +140,7 @@ do_heal() {
 T0=$(now_ms)
 END=$((T0 + (SECONDS_RUN - 3) * 1000))
 while [ "$(now_ms)" -lt "$END" ]; do
-    case $(rand 11) in
+    case $(rand 12) in
     0) do_kill "$(random_up)" ;;
     1) do_kill "$(leader_id)" ;;
     2 | 3) do_start_one ;;
@@ -140,6 +150,7 @@ while [ "$(now_ms)" -lt "$END" ]; do
     7 | 8) do_heal ;;
     9) do_pause "$(random_up)" ;;
     10) do_pause "$(leader_id)" ;;
+    11) do_disk ;;
     esac
     sleep "$(rand "$GAP").$(rand 10)"
 done
@@ -150,7 +161,10 @@ for id in $PAUSED; do
     ctl kill "$id" --signal CONT >>"$CLOG" 2>&1 || jfail "resume $id after the nemesis"
 done
 PAUSED=""
-ctl heal >>"$CLOG" 2>&1
+heal_all() {
+    ctl heal >>"$CLOG" 2>&1 # Repeated: a node inside a disk stall is deaf.
+}
+wait_until 20 "heal applied on every running node" heal_all
 for id in $DOWN; do
     ctl start "$id" >>"$CLOG" 2>&1 || jfail "start $id after the nemesis"
 done
