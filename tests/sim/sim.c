@@ -89,6 +89,11 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     p->inflight_max = PICK(&r, 1, 4, 16);
     p->mem_entries_max = PICK(&r, 0, 0, 2, 16);
     p->pending_max = PICK(&r, 0, 0, 0, 1, 3);
+    uint64_t apply = rng_range(&r, 0, 4); /* raftnode's, small, at once. */
+    p->apply_batch_min = apply < 2 ? 512 : apply == 2 ? 4 : 0;
+    p->apply_delay_ms = apply < 2    ? p->heartbeat_ms
+                        : apply == 2 ? p->heartbeat_ms / 2
+                                     : 0;
     p->client_timeout_ms = 3 * p->election_ms + 4 * p->lat_max_ms;
     p->client_think_ms = PICK(&r, 0, 20, 200);
     p->read_pct = PICK(&r, 0, 20, 50, 80);
@@ -189,13 +194,14 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
         printf("seed=0x%016llx nodes=%u clients=%u steps=%llu hb=%u "
                "election=%u lat=%u-%u loss=%u dup=%u damage=%u crash=%u "
                "part=%u crashpt=%u wfail=%u prevote=%d cq=%d batch=%u "
-               "inflight=%u window=%u big=%u%% reads=%u%%\n",
+               "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%%\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps),
                p.heartbeat_ms, p.election_ms, p.lat_min_ms, p.lat_max_ms,
                p.loss_ppm, p.dup_ppm, p.corrupt_ppm, p.crash_ppm,
                p.partition_ppm, p.crash_point_ppm, p.write_fail_ppm,
                p.pre_vote, p.check_quorum, p.batch_bytes_max, p.inflight_max,
-               p.mem_entries_max, p.big_value_pct, p.read_pct);
+               p.mem_entries_max, p.apply_batch_min, p.apply_delay_ms,
+               p.big_value_pct, p.read_pct);
     }
     w->skip_check = o->skip_check;
     g_world = w;

@@ -62,10 +62,10 @@ set_tests_properties(sim_seeds_fixed sim_range_a sim_range_b sim_determinism
 # Teeth: each broken rule must be caught somewhere in the CI seed range
 # (--stop: the first failing seed ends the run). First catching seed when
 # written, 10000 steps: no_election_restriction 1 (leader_completeness),
-# commit_old_term 77 (leader_completeness), truncate_on_duplicate 4
+# commit_old_term 104 (leader_completeness), truncate_on_duplicate 4
 # (commit_durable), forget_vote 1 (persist_before_send; with that and
 # hardstate_durable skipped, election_safety at 326), apply_uncommitted 1
-# (commit_durable), stale_read 79 (linearizable_read), no_step_down 8
+# (commit_durable), stale_read 112 (linearizable_read), no_step_down 4
 # (liveness). Rates over 2000 seeds: 1-100%; the rarest ~1.2%.
 foreach(bug no_election_restriction commit_old_term truncate_on_duplicate
             forget_vote apply_uncommitted stale_read no_step_down)

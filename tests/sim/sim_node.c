@@ -113,6 +113,8 @@ static void fill_config(const struct sim_world *w, struct sim_node *n,
     rc->pre_vote = w->p.pre_vote;
     rc->check_quorum = w->p.check_quorum;
     rc->mem_entries_max = w->p.mem_entries_max;
+    rc->apply_batch_min = w->p.apply_batch_min;
+    rc->apply_delay_ms = w->p.apply_delay_ms;
     if (rc->mem_entries_max != 0) {
         rc->fetch = sim_disk_fetch;
         rc->fetch_ctx = n;

@@ -55,6 +55,8 @@ struct sim_params {
     uint32_t batch_bytes_max;
     uint32_t inflight_max;
     uint32_t pending_max;        /* Replica's pending table; 0: default. */
+    uint32_t apply_batch_min;    /* Followers batch applies (raftnode: */
+    uint32_t apply_delay_ms;     /* 512 and a heartbeat); 0/0: at once. */
     uint32_t mem_entries_max;    /* 0: whole log in memory; else a window
                                   * loaded and fetched like raftnode. */
     uint32_t client_timeout_ms;
