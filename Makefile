@@ -40,10 +40,10 @@ asan: deps
 
 # A 5-node cluster in ./cluster (or $RAFT_DIR) with the live dashboard in
 # the foreground (event lines when not on a terminal) until q or Ctrl-C; use
-# build/bin/raftctl from a second terminal. DEMO_FLAGS slows the timers
-# (heartbeat 100 ms, election timeout 1-2 s) so that an election can be
-# watched; `make demo DEMO_FLAGS=` keeps the defaults (50 ms, 150-300 ms).
-DEMO_FLAGS ?= --heartbeat 100 --election 1000
+# build/bin/raftctl from a second terminal. The defaults time out in
+# 150-300 ms; `make demo DEMO_FLAGS="--heartbeat 100 --election 1000"` slows
+# the timers to 1-2 s so an election can be watched in slow motion.
+DEMO_FLAGS ?=
 demo: build
 	$(BUILD)/bin/raftctl up $(DEMO_FLAGS)
 
