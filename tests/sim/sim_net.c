@@ -19,11 +19,13 @@ static unsigned long long ull(uint64_t v)
 
 static const char *type_name(uint8_t type)
 {
-    static const char *const names[MSG__COUNT] = {
+    /* By wire number; sized by its own list so a newer msg.h only adds. */
+    static const char *const names[] = {
         "none",   "vote",   "vote_reply", "append",  "append_reply",
         "snap",   "snap_reply", "timeout_now", "client", "client_reply",
-        "status", "status_reply", "fault", "fault_reply"};
-    return type < MSG__COUNT ? names[type] : "?";
+        "status", "status_reply", "fault", "fault_reply", "read_index",
+        "read_index_reply"};
+    return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
 static void endpoint_name(uint32_t e, char *buf, size_t cap)
