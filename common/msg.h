@@ -27,12 +27,16 @@ enum msg_type {
     MSG_STATUS_REPLY,
     MSG_FAULT,            /* Fault-injection control (loopback, --faults). */
     MSG_FAULT_REPLY,
+    /* Peer messages again (added later; numbers are stable on the wire). */
+    MSG_READ_INDEX,       /* Follower asks the leader for a read index. */
+    MSG_READ_INDEX_REPLY,
     MSG__COUNT
 };
 
 static inline int msg_type_is_peer(int type)
 {
-    return type >= MSG_VOTE && type <= MSG_TIMEOUT_NOW;
+    return (type >= MSG_VOTE && type <= MSG_TIMEOUT_NOW) ||
+           type == MSG_READ_INDEX || type == MSG_READ_INDEX_REPLY;
 }
 
 /* Raft entry types (the log table's op column shows noop/config, or the kv
@@ -94,6 +98,18 @@ struct msg_snapshot_reply {
     raft_index last_index;
     uint64_t offset;          /* Next offset wanted. */
     bool success;
+};
+
+/* A follower serving a linearizable read asks the leader to confirm its
+ * leadership and name the index to wait for (thesis 6.4). */
+struct msg_read_index {
+    uint64_t read_id;         /* The follower's; echoed. */
+};
+
+struct msg_read_index_reply {
+    uint64_t read_id;
+    raft_index index;         /* Serve once applied >= index. */
+    bool ok;                  /* false: not (or no longer) leader. */
 };
 
 enum client_op {
@@ -240,6 +256,8 @@ struct raft_msg {
         struct msg_status_reply status_reply;
         struct msg_fault fault;
         struct msg_fault_reply fault_reply;
+        struct msg_read_index read_index;
+        struct msg_read_index_reply read_index_reply;
     } u;
 };
 

@@ -62,7 +62,7 @@ static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 5,     [MSG_SNAPSHOT_REPLY] = 3,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,       [MSG_CLIENT_REPLY] = 5,
     [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 20, [MSG_FAULT] = 6,
-    [MSG_FAULT_REPLY] = 1,
+    [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,   [MSG_READ_INDEX_REPLY] = 3,
 };
 
 /* ------------------------------------------------------------------------
@@ -356,6 +356,12 @@ static int encode_body(msgpack_packer *pk, const struct raft_msg *msg)
         return encode_fault(pk, &msg->u.fault);
     case MSG_FAULT_REPLY:
         return pack_b(pk, msg->u.fault_reply.ok != 0);
+    case MSG_READ_INDEX:
+        return pack_u(pk, msg->u.read_index.read_id);
+    case MSG_READ_INDEX_REPLY:
+        return pack_u(pk, msg->u.read_index_reply.read_id) ||
+               pack_u(pk, msg->u.read_index_reply.index) ||
+               pack_b(pk, msg->u.read_index_reply.ok);
     default:
         UNREACHABLE();
     }
@@ -760,6 +766,12 @@ static int decode_body(struct reader *r, struct raft_msg *m,
         }
         m->u.fault_reply.ok = ok;
         return ERR_OK;
+    case MSG_READ_INDEX:
+        return read_u64(r, &m->u.read_index.read_id);
+    case MSG_READ_INDEX_REPLY:
+        return read_u64(r, &m->u.read_index_reply.read_id) ||
+               read_u64(r, &m->u.read_index_reply.index) ||
+               read_bool(r, &m->u.read_index_reply.ok);
     default:
         UNREACHABLE();
     }

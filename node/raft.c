@@ -81,8 +81,9 @@ bool raft_apply_due(const struct raft *r)
         return false;
     }
     const struct raft_config *c = &r->config;
-    if (r->role != RAFT_FOLLOWER || c->apply_batch_min == 0) {
-        return true;
+    if (r->role != RAFT_FOLLOWER || c->apply_batch_min == 0 ||
+        r->read_apply_upto > r->applied) {
+        return true; /* Clients wait on it. */
     }
     return upto - r->applied >= c->apply_batch_min ||
            r->now_ms >= r->last_apply_ms + c->apply_delay_ms;
@@ -177,7 +178,9 @@ struct raft *raft_new(const struct raft_config *config,
     rng_init(&r->rng, config->seed);
     r->reads_waiting = calloc(RAFT_READS_MAX, sizeof *r->reads_waiting);
     r->reads_ready = calloc(RAFT_READS_MAX, sizeof *r->reads_ready);
+    r->reads_fwd = calloc(RAFT_READS_MAX, sizeof *r->reads_fwd);
     if (r->reads_waiting == NULL || r->reads_ready == NULL ||
+        r->reads_fwd == NULL ||
         load_state(r, loaded) != ERR_OK) {
         raft_free(r);
         return NULL;
@@ -208,6 +211,7 @@ void raft_free(struct raft *r)
     raft_log_close(&r->log);
     free(r->reads_waiting);
     free(r->reads_ready);
+    free(r->reads_fwd);
     raft_fetched_free(r);
     free(r->fetched);
     free(r->fetch_scratch);
@@ -269,6 +273,7 @@ void raft_become_follower(struct raft *r, raft_term term, raft_id leader)
         raft_read_fail_all(r);
         raft_tracef(r, RAFT_TRACE_INFO, "stepped down");
     }
+    raft_read_expire_forwarded(r, false); /* Those sent to another leader. */
     raft_election_reset(r);
 }
 
@@ -331,6 +336,10 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
         raft_tracef(r, RAFT_TRACE_INFO, "timeout-now from n%llu",
                     (unsigned long long)msg->from);
         return raft_become_candidate(r, false, true);
+    case MSG_READ_INDEX:
+        return raft_on_read_index(r, msg);
+    case MSG_READ_INDEX_REPLY:
+        return older ? ERR_OK : raft_on_read_index_reply(r, msg);
     case MSG_SNAPSHOT:
     case MSG_SNAPSHOT_REPLY:
         /* Log compaction is not implemented yet: nothing sends these. */
@@ -346,6 +355,7 @@ int raft_tick(struct raft *r, uint64_t now_ms)
         r->now_ms = now_ms;
     }
     if (r->role != RAFT_LEADER) {
+        raft_read_expire_forwarded(r, false);
         if (raft_election_due(r)) {
             return raft_election_start(r, false);
         }
@@ -382,7 +392,8 @@ uint64_t raft_deadline(const struct raft *r)
             apply < d) {
             d = apply;
         }
-        return d;
+        uint64_t fwd = raft_read_forwarded_deadline(r);
+        return fwd < d ? fwd : d;
     }
     uint64_t d = r->heartbeat_due_ms;
     if (r->config.check_quorum && r->quorum_check_ms < d) {

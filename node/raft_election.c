@@ -80,6 +80,7 @@ int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer)
     }
     r->leader = RAFT_ID_NONE;
     r->soft_changed = true;
+    raft_read_expire_forwarded(r, true);
     raft_election_reset(r);
     if (pre_vote) {
         r->role = RAFT_PRECANDIDATE;

@@ -39,9 +39,17 @@ struct raft_peer {
 
 /* A ReadIndex request waiting for its heartbeat round. */
 struct raft_read_req {
+    raft_id from;              /* 0: ours; else a follower's. */
     uint64_t read_id;
     raft_index index;
     uint64_t ctx;
+};
+
+/* A read a follower forwarded to its leader. */
+struct raft_fwd_read {
+    uint64_t read_id;
+    raft_id leader;
+    uint64_t sent_ms;
 };
 
 /* A growable array of outgoing messages. */
@@ -95,6 +103,9 @@ struct raft {
     struct raft_read_req *reads_waiting; /* RAFT_READS_MAX slots. */
     size_t n_reads_ready;
     struct raft_read *reads_ready;       /* RAFT_READS_MAX slots. */
+    size_t n_reads_fwd;
+    struct raft_fwd_read *reads_fwd;     /* RAFT_READS_MAX slots. */
+    raft_index read_apply_upto;          /* Follower: a read waits on it. */
 
     /* Output. */
     struct raft_outbox now;
@@ -139,5 +150,9 @@ void raft_heartbeat(struct raft *r);
 /* raft_read.c */
 void raft_read_on_ack(struct raft *r);
 void raft_read_fail_all(struct raft *r);
+int raft_on_read_index(struct raft *r, const struct raft_msg *msg);
+int raft_on_read_index_reply(struct raft *r, const struct raft_msg *msg);
+void raft_read_expire_forwarded(struct raft *r, bool all);
+uint64_t raft_read_forwarded_deadline(const struct raft *r);
 
 #endif

@@ -381,7 +381,9 @@ static int fetch_entries(struct raft *r, raft_index from, raft_index hi,
     uint8_t *data = block + k * sizeof(struct raft_entry);
     for (uint32_t i = 0; i < k; i++) {
         copy[i] = r->fetch_scratch[i];
-        memcpy(data, r->fetch_scratch[i].data, copy[i].len);
+        if (copy[i].len > 0) { /* An empty entry's data may be NULL. */
+            memcpy(data, r->fetch_scratch[i].data, copy[i].len);
+        }
         copy[i].data = data;
         data += copy[i].len;
     }

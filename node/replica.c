@@ -299,23 +299,6 @@ static int reads_serve(struct replica *rep)
     return ERR_OK;
 }
 
-/* Reads still waiting for their index when this node is no longer leader
- * will never be confirmed by it: answer them now. */
-static void reads_fail_unconfirmed(struct replica *rep)
-{
-    uint32_t i = 0;
-    while (i < rep->n_reads) {
-        struct pending_read *r = &rep->reads[i];
-        if (r->has_index) {
-            i++;
-            continue;
-        }
-        send_client_reply(rep, &r->addr, r->client_id, r->seq,
-                          not_leader_status(rep), NULL, 0);
-        reads_remove(rep, i);
-    }
-}
-
 /* --- Inputs ----------------------------------------------------------- */
 
 int replica_on_message(struct replica *rep, uint64_t now_ms,
@@ -499,13 +482,15 @@ int replica_on_client(struct replica *rep, uint64_t now_ms,
                           NULL, 0);
         return ERR_OK;
     }
+    if (req->op == CLIENT_GET) {
+        /* Any node that follows a leader serves reads: the core asks the
+         * leader for a confirmed read index (no log write). */
+        return on_client_get(rep, now_ms, from, req);
+    }
     if (raft_role(rep->raft) != RAFT_LEADER) {
         send_client_reply(rep, from, req->client_id, req->seq,
                           not_leader_status(rep), NULL, 0);
         return ERR_OK;
-    }
-    if (req->op == CLIENT_GET) {
-        return on_client_get(rep, now_ms, from, req);
     }
     return on_client_write(rep, now_ms, from, req);
 }
@@ -670,9 +655,8 @@ static int replica_flush_one(struct replica *rep)
         (!is_leader || rep->writes_term != raft_current_term(rep->raft))) {
         writes_fail_all(rep, CLIENT_RETRY);
     }
-    if (!is_leader) {
-        reads_fail_unconfirmed(rep);
-    }
+    /* Reads need no such sweep: the core answers every read it took, once,
+     * confirmed or failed (step-down, an overdue forwarded read). */
     raft_advance(rep->raft, &rd);
     return ERR_OK;
 }

@@ -24,7 +24,7 @@ static struct raft_entry sample_batch[20];
 
 int wire_check_n_samples(void)
 {
-    return 23;
+    return 25;
 }
 
 static void sample_large(int i, struct raft_msg *m)
@@ -233,8 +233,15 @@ void wire_check_sample(int i, struct raft_msg *out)
         sample_client(i, out);
     } else if (i < 20) {
         sample_other(i, out);
-    } else {
+    } else if (i < 23) {
         sample_large(i, out);
+    } else if (i == 23) {
+        out->type = MSG_READ_INDEX;
+        out->u.read_index.read_id = UINT64_MAX;
+    } else {
+        out->type = MSG_READ_INDEX_REPLY;
+        out->u.read_index_reply =
+            (struct msg_read_index_reply){77, UINT64_MAX - 1, true};
     }
 }
 
@@ -365,6 +372,13 @@ static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
         return fault_equal(&a->u.fault, &b->u.fault);
     case MSG_FAULT_REPLY:
         return a->u.fault_reply.ok == b->u.fault_reply.ok;
+    case MSG_READ_INDEX:
+        return a->u.read_index.read_id == b->u.read_index.read_id;
+    case MSG_READ_INDEX_REPLY:
+        return a->u.read_index_reply.read_id ==
+                   b->u.read_index_reply.read_id &&
+               a->u.read_index_reply.index == b->u.read_index_reply.index &&
+               a->u.read_index_reply.ok == b->u.read_index_reply.ok;
     default:
         return true;
     }

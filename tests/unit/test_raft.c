@@ -622,8 +622,43 @@ static void test_read_index_needs_a_quorum_round(void **state)
     assert_true(c.reads[1][0].ok);
     assert_int_equal(c.reads[1][0].read_id, 42);
     assert_int_equal(c.reads[1][0].index, 2);
-    /* A follower refuses: only the leader serves ReadIndex. */
+    cluster_free(&c);
+    /* A node that knows no leader cannot serve a read. */
+    cluster_init(&c, 3, false);
     assert_int_equal(raft_read_index(c.r[2], c.now, 1), ERR_NOT_LEADER);
+    cluster_free(&c);
+}
+
+/* A follower serves a read through the leader's ReadIndex: it gets the
+ * leader's confirmed index, no log write; a lost answer fails the read
+ * after an election timeout instead of leaving it waiting forever. */
+static void test_follower_read_through_leader(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    propose(&c, 1, "a");
+    pump(&c);
+    raft_index last = raft_last_index(c.r[1]);
+    assert_int_equal(raft_read_index(c.r[2], c.now, 9), ERR_OK);
+    pump(&c);
+    assert_int_equal(c.n_reads[2], 1);
+    assert_true(c.reads[2][0].ok);
+    assert_int_equal(c.reads[2][0].read_id, 9);
+    assert_int_equal(c.reads[2][0].index, 2);
+    assert_int_equal(raft_last_index(c.r[1]), last); /* No log write. */
+    /* The leader never answers: the read fails once overdue. */
+    c.cut[2][1] = true;
+    assert_int_equal(raft_read_index(c.r[2], c.now, 10), ERR_OK);
+    pump(&c);
+    assert_int_equal(c.n_reads[2], 1);
+    c.now += 150;
+    assert_int_equal(raft_tick(c.r[2], c.now), ERR_OK);
+    pump(&c);
+    assert_int_equal(c.n_reads[2], 2);
+    assert_false(c.reads[2][1].ok);
+    assert_int_equal(c.reads[2][1].read_id, 10);
     cluster_free(&c);
 }
 
@@ -867,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_prevote_does_not_raise_terms),
         cmocka_unit_test(test_lease_ignores_disruptive_vote),
         cmocka_unit_test(test_read_index_needs_a_quorum_round),
+        cmocka_unit_test(test_follower_read_through_leader),
         cmocka_unit_test(test_reads_share_rounds_one_in_flight),
         cmocka_unit_test(test_deposed_leader_never_serves_stale_read),
         cmocka_unit_test(test_check_quorum_steps_down_isolated_leader),

@@ -509,7 +509,7 @@ static void test_replica_sessionless_writes_are_not_deduplicated(void **state)
     assert_int_equal(t->n_replies, 2);
 }
 
-/* A follower redirects every request to the leader it knows. */
+/* A follower redirects writes to the leader it knows. */
 static void test_replica_follower_redirects_with_leader_hint(void **state)
 {
     struct cluster *c = *state;
@@ -517,12 +517,35 @@ static void test_replica_follower_redirects_with_leader_hint(void **state)
     struct tnode *f = node(c, 3);
     raft_index last = raft_last_index(core(c, 3));
     send_client(c, 3, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
-    send_client(c, 3, 1, request(CLIENT_GET, 7, 2, "k", NULL, NULL));
+    send_client(c, 3, 1, request(CLIENT_DEL, 7, 2, "k", NULL, NULL));
     assert_int_equal(f->n_replies, 2);
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(f->replies[i].status, CLIENT_NOT_LEADER);
         assert_int_equal(f->replies[i].leader_hint, 2);
     }
+    assert_int_equal(raft_last_index(core(c, 3)), last);
+}
+
+/* A follower serves a GET itself, through the leader's read index, once it
+ * has applied up to that index: the value written through the leader. */
+static void test_replica_follower_serves_reads(void **state)
+{
+    struct cluster *c = *state;
+    elect(c, 2);
+    struct tnode *l = node(c, 2);
+    struct tnode *f = node(c, 3);
+    send_client(c, 2, 1, request(CLIENT_PUT, 7, 1, "k", "hello", NULL));
+    deliver(c);
+    assert_int_equal(l->n_replies, 1);
+    raft_index last = raft_last_index(core(c, 3));
+    send_client(c, 3, 2, request(CLIENT_GET, 8, 1, "k", NULL, NULL));
+    deliver(c);
+    heartbeat(c, 2); /* The follower learns the commit index. */
+    deliver(c);
+    assert_int_equal(f->n_replies, 1);
+    assert_int_equal(f->replies[0].status, CLIENT_OK);
+    assert_int_equal(f->replies[0].value_len, 5);
+    assert_memory_equal(f->replies[0].value, "hello", 5);
     assert_int_equal(raft_last_index(core(c, 3)), last);
 }
 
@@ -802,6 +825,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_replica_follower_redirects_with_leader_hint, setup_three,
             teardown),
+        cmocka_unit_test_setup_teardown(test_replica_follower_serves_reads,
+                                        setup_three, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_redirect_without_leader_has_no_hint, setup_three,
             teardown),
