@@ -3,9 +3,13 @@
  * with memoization: the key's call and return events are sorted into a
  * doubly linked list; the search repeatedly tries to linearize the first
  * pending call (lifting its call and return out of the list), and when it
- * meets a return whose call is still pending it backtracks. A memo table of
- * (linearized set as a bitset, register value), hashed incrementally with
- * one random word per operation (Zobrist), cuts every state seen before.
+ * meets a return whose call is still pending it backtracks. A memo table
+ * (tests/lin/lin_memo.h) cuts every state explored before: the set of
+ * linearized known-outcome operations as a 128-bit Zobrist fingerprint
+ * (two random words per operation, updated incrementally), the register
+ * value, and the exact set of linearized unknown-outcome operations, with
+ * subset dominance. A fingerprint collision (odds far below 2^-60 at the
+ * memory bound) could only hide a linearization, never invent one.
  * Operations with unknown outcomes have no return event, so the search ends
  * once every operation with a known outcome is linearized: the unknown ones
  * left over are placed at the end, which is the same as never.
@@ -17,6 +21,7 @@
 #include <string.h>
 
 #include "common/invariant.h"
+#include "tests/lin/lin_memo.h"
 
 #define LIN_NIL (-1)
 
@@ -29,33 +34,25 @@ struct ev {
     int32_t match;            /* A call's return event, or LIN_NIL. */
 };
 
-/* The memo table: open addressing over (hash, state, bitset). */
-struct memo {
-    uint64_t *hashes;         /* 0 marks an empty slot. */
-    uint32_t *states;
-    uint32_t *offsets;        /* Into words, in units of n_words. */
-    uint32_t n_slots, n_used;
-    uint64_t *words;
-    uint32_t n_words;         /* Words per bitset. */
-    size_t cap_sets;          /* Bitsets the words array holds. */
-    size_t bytes_max;
-};
-
 /* The search of one key. */
 struct search {
     const struct lin_history *h;
     uint32_t n_ops;
     uint32_t *recs;           /* Local op -> index into h->recs. */
-    uint64_t *zobrist;        /* Local op -> random word. */
+    struct lin_rec *canon;    /* Local op -> its record, values canonical. */
+    bool *scramble;           /* Local op -> an unknown put nobody reads. */
+    uint64_t *z1, *z2;        /* Local op -> random words (known outcome). */
+    uint32_t *unk;            /* Local op -> bit in uset (unknown outcome). */
     struct ev *evs;
     uint32_t n_evs;           /* Head sentinel at evs[n_evs]. */
-    uint64_t *bits;           /* The linearized set. */
+    uint64_t h1, h2;          /* Fingerprint of the linearized known ops. */
+    uint64_t *uset;           /* The linearized unknown ops. */
     uint32_t *stack_ev;       /* Lifted call events, in order. */
     uint32_t *stack_state;    /* Register value before each. */
     uint32_t sp;
     int32_t *call_of;         /* Local op -> its call event (scratch). */
     bool has_witness;
-    struct memo memo;
+    struct lin_memo memo;
 };
 
 bool lin_model_step(const struct lin_rec *r, uint32_t state, uint32_t *next)
@@ -95,106 +92,6 @@ static uint64_t splitmix(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static uint64_t state_hash(uint32_t state)
-{
-    uint64_t x = state;
-    return splitmix(&x) | 1; /* Never 0, the empty-slot mark, alone. */
-}
-
-static size_t memo_bytes(const struct memo *m, uint32_t n_slots,
-                         size_t cap_sets)
-{
-    return (size_t)n_slots * (8 + 4 + 4) + cap_sets * m->n_words * 8;
-}
-
-/* Doubles the slot array. Errors: ERR_NOMEM, ERR_TOO_BIG. */
-static int memo_grow_slots(struct memo *m)
-{
-    uint32_t n = m->n_slots == 0 ? 1024 : m->n_slots * 2;
-    if (n == 0 || memo_bytes(m, n, m->cap_sets) > m->bytes_max) {
-        return ERR_TOO_BIG;
-    }
-    uint64_t *hashes = calloc(n, sizeof *hashes);
-    uint32_t *states = malloc(n * sizeof *states);
-    uint32_t *offsets = malloc(n * sizeof *offsets);
-    if (hashes == NULL || states == NULL || offsets == NULL) {
-        free(hashes);
-        free(states);
-        free(offsets);
-        return ERR_NOMEM;
-    }
-    for (uint32_t i = 0; i < m->n_slots; i++) {
-        if (m->hashes[i] == 0) {
-            continue;
-        }
-        uint32_t j = (uint32_t)m->hashes[i] & (n - 1);
-        while (hashes[j] != 0) {
-            j = (j + 1) & (n - 1);
-        }
-        hashes[j] = m->hashes[i];
-        states[j] = m->states[i];
-        offsets[j] = m->offsets[i];
-    }
-    free(m->hashes);
-    free(m->states);
-    free(m->offsets);
-    m->hashes = hashes;
-    m->states = states;
-    m->offsets = offsets;
-    m->n_slots = n;
-    return ERR_OK;
-}
-
-/* Adds (bits, state) under hash unless present. Sets *added. Errors:
- * ERR_NOMEM, ERR_TOO_BIG (over bytes_max). */
-static int memo_add(struct memo *m, uint64_t hash, uint32_t state,
-                    const uint64_t *bits, bool *added)
-{
-    hash |= 1;
-    if ((m->n_used + 1) * 2 > m->n_slots) {
-        int rv = memo_grow_slots(m);
-        if (rv != ERR_OK) {
-            return rv;
-        }
-    }
-    size_t set_bytes = m->n_words * sizeof(uint64_t);
-    uint32_t j = (uint32_t)hash & (m->n_slots - 1);
-    while (m->hashes[j] != 0) {
-        if (m->hashes[j] == hash && m->states[j] == state &&
-            memcmp(m->words + (size_t)m->offsets[j] * m->n_words, bits,
-                   set_bytes) == 0) {
-            *added = false;
-            return ERR_OK;
-        }
-        j = (j + 1) & (m->n_slots - 1);
-    }
-    if (m->n_used == m->cap_sets) {
-        size_t cap = m->cap_sets == 0 ? 1024 : m->cap_sets * 2;
-        if (cap > UINT32_MAX || memo_bytes(m, m->n_slots, cap) > m->bytes_max) {
-            return ERR_TOO_BIG;
-        }
-        uint64_t *words = realloc(m->words, cap * set_bytes);
-        if (words == NULL) {
-            return ERR_NOMEM;
-        }
-        m->words = words;
-        m->cap_sets = cap;
-    }
-    memcpy(m->words + (size_t)m->n_used * m->n_words, bits, set_bytes);
-    m->hashes[j] = hash;
-    m->states[j] = state;
-    m->offsets[j] = m->n_used++;
-    *added = true;
-    return ERR_OK;
-}
-
-static void memo_free(struct memo *m)
-{
-    free(m->hashes);
-    free(m->states);
-    free(m->offsets);
-    free(m->words);
-}
 
 /* Orders events by time, calls before returns at the same time (treating
  * them as concurrent: the checker must never invent an order), then by
@@ -273,9 +170,15 @@ static void unlift(struct search *s, int32_t call)
     ev_relink(s->evs, call);
 }
 
-static void bit_flip(uint64_t *bits, uint32_t i)
+/* Adds op to, or removes it from, the linearized set. */
+static void toggle(struct search *s, uint32_t op)
 {
-    bits[i / 64] ^= 1ull << (i % 64);
+    if (s->unk[op] != UINT32_MAX) {
+        s->uset[s->unk[op] / 64] ^= 1ull << (s->unk[op] % 64);
+    } else {
+        s->h1 ^= s->z1[op];
+        s->h2 ^= s->z2[op];
+    }
 }
 
 /* Remembers the deepest point reached, for the violation report. */
@@ -304,44 +207,71 @@ static void search_witness(struct search *s, int32_t blocking,
     }
 }
 
-/* Tries to linearize the call at e now. Returns true when it was lifted. */
+/* Tries to linearize the call at e now; *lifted says whether it did.
+ * Errors: ERR_NOMEM, ERR_TOO_BIG (memo bound). */
 static int search_try(struct search *s, int32_t e, uint32_t *state,
-                      uint64_t *hash, bool *lifted)
+                      bool *lifted)
 {
     uint32_t op = s->evs[e].op;
-    const struct lin_rec *r = &s->h->recs[s->recs[op]];
+    const struct lin_rec *r = &s->canon[op];
     uint32_t next = 0;
     *lifted = false;
     if (!lin_model_step(r, *state, &next)) {
         return ERR_OK;
     }
-    bit_flip(s->bits, op);
-    uint64_t zh = *hash ^ s->zobrist[op];
-    bool added = false;
-    int rv = memo_add(&s->memo, zh ^ state_hash(next), next, s->bits, &added);
-    if (rv != ERR_OK || !added) {
-        bit_flip(s->bits, op);
+    toggle(s, op);
+    bool fresh = false;
+    int rv = lin_memo_visit(&s->memo, s->h1, s->h2, next, s->uset, &fresh);
+    if (rv != ERR_OK || !fresh) {
+        toggle(s, op);
         return rv;
     }
     s->stack_ev[s->sp] = (uint32_t)e;
     s->stack_state[s->sp] = *state;
     s->sp++;
     *state = next;
-    *hash = zh;
     lift(s, e);
     *lifted = true;
     return ERR_OK;
 }
 
-/* The search loop. Returns ERR_OK with out->verdict set, or ERR_NOMEM. */
+static bool is_unknown(const struct search *s, int32_t e)
+{
+    return s->unk[s->evs[e].op] != UINT32_MAX;
+}
+
+/* Is there a pending scramble in the list up to and including e? */
+static bool scramble_upto(const struct search *s, int32_t e)
+{
+    for (int32_t i = s->evs[s->n_evs].next; i != LIN_NIL; i = s->evs[i].next) {
+        if (s->scramble[s->evs[i].op]) {
+            return true;
+        }
+        if (i == e) {
+            return false;
+        }
+    }
+    return false;
+}
+
+/* The search loop. The candidates at each point are the pending calls
+ * before the first pending return, as in Lowe's algorithm; those with a
+ * known outcome are tried first (phase 0) and those with an unknown one
+ * after (phase 1). Same choices, better order: the search walks the known
+ * history and brings in an unknown write only where one is needed, instead
+ * of trying every old unknown write at every step. Scrambles (unknown puts
+ * of values no operation reads or compares) are interchangeable once
+ * their calls have happened, so only the first pending one is a candidate.
+ * Returns ERR_OK with out->verdict set, or ERR_NOMEM. */
 static int search_run(struct search *s, uint32_t n_definite, uint64_t steps_max,
                       struct lin_key_result *out)
 {
     uint32_t remaining = n_definite;
     uint32_t state = LIN_VALUE_ABSENT;
-    uint64_t hash = 0;
     int32_t head = (int32_t)s->n_evs;
     int32_t e = s->evs[head].next;
+    bool phase1 = false;
+    bool scrambled = false; /* Phase 1 passed a pending scramble. */
     out->verdict = LIN_LINEARIZABLE;
     while (remaining > 0) {
         if (++out->steps > steps_max) {
@@ -350,7 +280,10 @@ static int search_run(struct search *s, uint32_t n_definite, uint64_t steps_max,
         }
         if (e != LIN_NIL && !s->evs[e].is_ret) {
             bool lifted = false;
-            int rv = search_try(s, e, &state, &hash, &lifted);
+            bool skip = is_unknown(s, e) != phase1 ||
+                        (s->scramble[s->evs[e].op] && scrambled);
+            int rv = skip ? ERR_OK : search_try(s, e, &state, &lifted);
+            scrambled |= phase1 && s->scramble[s->evs[e].op];
             if (rv == ERR_TOO_BIG) {
                 out->verdict = LIN_TOO_BIG;
                 return ERR_OK;
@@ -359,12 +292,18 @@ static int search_run(struct search *s, uint32_t n_definite, uint64_t steps_max,
                 return rv;
             }
             if (lifted) {
-                remaining -= s->h->recs[s->recs[s->evs[e].op]].outcome !=
-                             LIN_UNKNOWN;
+                remaining -= !phase1;
                 e = s->evs[head].next;
+                phase1 = false;
             } else {
                 e = s->evs[e].next;
             }
+            continue;
+        }
+        if (!phase1) {
+            phase1 = true; /* Now the unknown-outcome candidates. */
+            scrambled = false;
+            e = s->evs[head].next;
             continue;
         }
         /* A return whose call is pending: undo the last choice. */
@@ -375,12 +314,12 @@ static int search_run(struct search *s, uint32_t n_definite, uint64_t steps_max,
         }
         s->sp--;
         int32_t call = (int32_t)s->stack_ev[s->sp];
-        uint32_t op = s->evs[call].op;
         state = s->stack_state[s->sp];
-        hash ^= s->zobrist[op];
-        bit_flip(s->bits, op);
+        toggle(s, s->evs[call].op);
         unlift(s, call);
-        remaining += s->h->recs[s->recs[op]].outcome != LIN_UNKNOWN;
+        phase1 = is_unknown(s, call);
+        scrambled = phase1 && scramble_upto(s, call);
+        remaining += !phase1;
         e = s->evs[call].next;
     }
     return ERR_OK;
@@ -389,13 +328,51 @@ static int search_run(struct search *s, uint32_t n_definite, uint64_t steps_max,
 static void search_free(struct search *s)
 {
     free(s->recs);
-    free(s->zobrist);
+    free(s->canon);
+    free(s->scramble);
+    free(s->z1);
+    free(s->z2);
+    free(s->unk);
     free(s->evs);
-    free(s->bits);
+    free(s->uset);
     free(s->stack_ev);
     free(s->stack_state);
     free(s->call_of);
-    memo_free(&s->memo);
+    lin_memo_free(&s->memo);
+}
+
+/* Fills s->canon: each record with every value that no get returns and no
+ * cas compares against replaced by LIN_VALUE_UNOBSERVED (the model cannot
+ * tell such values apart, so neither need the memo), and marks the
+ * scrambles. Errors: ERR_NOMEM. */
+static int search_canonicalize(struct search *s)
+{
+    uint32_t n_values = s->h->values.n;
+    bool *seen = calloc(n_values + 1, sizeof *seen);
+    if (seen == NULL) {
+        return ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < s->n_ops; i++) {
+        const struct lin_rec *r = &s->h->recs[s->recs[i]];
+        if (r->op == LIN_GET && r->outcome == LIN_OK && r->result < n_values) {
+            seen[r->result] = true;
+        }
+        if (r->op == LIN_CAS && r->expected < n_values) {
+            seen[r->expected] = true;
+        }
+    }
+    for (uint32_t i = 0; i < s->n_ops; i++) {
+        struct lin_rec *c = &s->canon[i];
+        *c = s->h->recs[s->recs[i]];
+        if ((c->op == LIN_PUT || c->op == LIN_CAS) && c->value < n_values &&
+            !seen[c->value]) {
+            c->value = LIN_VALUE_UNOBSERVED;
+        }
+        s->scramble[i] = c->op == LIN_PUT && c->outcome == LIN_UNKNOWN &&
+                         c->value == LIN_VALUE_UNOBSERVED;
+    }
+    free(seen);
+    return ERR_OK;
 }
 
 /* Allocates the search of key's operations. Errors: ERR_NOMEM. */
@@ -404,35 +381,49 @@ static int search_init(struct search *s, const struct lin_history *h,
 {
     memset(s, 0, sizeof *s);
     s->h = h;
+    uint32_t n_unknown = 0;
     for (uint32_t i = 0; i < h->n_recs; i++) {
         s->n_ops += h->recs[i].key == key;
+        n_unknown +=
+            h->recs[i].key == key && h->recs[i].outcome == LIN_UNKNOWN;
     }
     size_t n = s->n_ops + 1;
     s->recs = malloc(n * sizeof *s->recs);
-    s->zobrist = malloc(n * sizeof *s->zobrist);
+    s->canon = malloc(n * sizeof *s->canon);
+    s->scramble = calloc(n, sizeof *s->scramble);
+    s->z1 = malloc(n * sizeof *s->z1);
+    s->z2 = malloc(n * sizeof *s->z2);
+    s->unk = malloc(n * sizeof *s->unk);
     s->evs = malloc((2 * n + 1) * sizeof *s->evs);
-    s->memo.n_words = (uint32_t)((s->n_ops + 63) / 64 + 1);
-    s->bits = calloc(s->memo.n_words, sizeof *s->bits);
+    s->uset = calloc(n_unknown / 64 + 1, sizeof *s->uset);
     s->stack_ev = malloc(n * sizeof *s->stack_ev);
     s->stack_state = malloc(n * sizeof *s->stack_state);
     s->call_of = malloc(n * sizeof *s->call_of);
-    s->memo.bytes_max = cache_bytes_max;
-    if (s->recs == NULL || s->zobrist == NULL || s->evs == NULL ||
-        s->bits == NULL || s->stack_ev == NULL || s->stack_state == NULL ||
-        s->call_of == NULL) {
+    lin_memo_init(&s->memo, n_unknown, cache_bytes_max);
+    if (s->recs == NULL || s->canon == NULL || s->scramble == NULL ||
+        s->z1 == NULL || s->z2 == NULL ||
+        s->unk == NULL || s->evs == NULL || s->uset == NULL ||
+        s->stack_ev == NULL || s->stack_state == NULL || s->call_of == NULL) {
         search_free(s);
         return ERR_NOMEM;
     }
-    uint32_t k = 0;
+    uint32_t k = 0, u = 0;
     uint64_t seed = 0x6c696e636865636bull;
     for (uint32_t i = 0; i < h->n_recs; i++) {
         if (h->recs[i].key == key) {
-            s->zobrist[k] = splitmix(&seed);
+            s->z1[k] = splitmix(&seed);
+            s->z2[k] = splitmix(&seed);
+            s->unk[k] =
+                h->recs[i].outcome == LIN_UNKNOWN ? u++ : UINT32_MAX;
             s->recs[k++] = i;
         }
     }
     search_build_events(s);
-    return ERR_OK;
+    int rv = search_canonicalize(s);
+    if (rv != ERR_OK) {
+        search_free(s);
+    }
+    return rv;
 }
 
 int lin_check_key(const struct lin_history *h, uint32_t key,
@@ -464,7 +455,7 @@ int lin_check_key(const struct lin_history *h, uint32_t key,
     }
     out->n_ops = s.n_ops;
     rv = search_run(&s, n_definite, steps_max, out);
-    out->n_cached = s.memo.n_used;
+    out->n_cached = s.memo.n_entries;
     if (out->verdict != LIN_VIOLATION) {
         out->depth = 0;
         out->n_prefix = 0;

@@ -1,7 +1,8 @@
 # The linearizability checker (lincheck), the nemesis client driver
 # (linclient), the hostile-datagram tool (hostile), the checker's unit test,
 # and the fault-injection process tests (label proc) that use them.
-add_library(lin STATIC tests/lin/lin.c tests/lin/lin_history.c)
+add_library(lin STATIC tests/lin/lin.c tests/lin/lin_history.c
+  tests/lin/lin_memo.c)
 target_link_libraries(lin PUBLIC raftcore)
 
 add_executable(lincheck tests/lin/lincheck.c)

@@ -122,6 +122,9 @@ const char *lin_history_key(const struct lin_history *h, uint32_t key)
 
 const char *lin_history_value(const struct lin_history *h, uint32_t value)
 {
+    if (value == LIN_VALUE_UNOBSERVED) {
+        return "(a value no operation reads)";
+    }
     return value < h->values.n ? h->values.text[value] : "?";
 }
 

@@ -32,6 +32,9 @@
 #define LIN_TEXT_MAX (512u << 20)     /* Bytes of one history file. */
 #define LIN_TIME_UNKNOWN UINT64_MAX   /* Return time of an unknown op. */
 #define LIN_VALUE_ABSENT 0u           /* Interned "no value". */
+/* A value no get returns and no cas compares (the checker's canonical
+ * stand-in for all of them). */
+#define LIN_VALUE_UNOBSERVED UINT32_MAX
 
 enum lin_op {
     LIN_PUT = 1,
