@@ -9,6 +9,10 @@
  * member's own port), from the receiver's own id, and addressed to another
  * node. It never sends fault-control messages, and skips any mutation that
  * happens to decode as one. Prints what it sent per category.
+ * --impersonate ID instead binds the address of member ID (which must be
+ * down) and sends well-formed peer messages of every type in its name, with
+ * terms and indexes near and far from the receivers' own: a member that
+ * lies. Raft does not tolerate that, but a node must still never crash.
  * Read tests/proc/test_hostile.sh next.
  */
 #include <errno.h>
@@ -63,6 +67,10 @@ struct hostile {
     struct raft_entry entries[8];
     uint64_t sent[H_KINDS];
     uint64_t skipped;
+    raft_index last[RAFT_NODES_MAX]; /* As of the start. */
+    uint32_t imp;                 /* Member index impersonated. */
+    int imp_fd;
+    uint64_t n_imp;
 };
 
 static uint64_t rnd(struct hostile *h, uint64_t n)
@@ -308,6 +316,76 @@ static void h_send_one(struct hostile *h, int k, uint32_t t)
     }
 }
 
+/* A value near base (equal, a few above or below) or far from it (0,
+ * huge, the maximum). */
+static uint64_t h_near(struct hostile *h, uint64_t base)
+{
+    switch (rnd(h, 6)) {
+    case 0:
+        return base;
+    case 1:
+        return base + 1 + rnd(h, 5);
+    case 2:
+        return base > 5 ? base - 1 - rnd(h, 5) : rnd(h, 3);
+    case 3:
+        return 0;
+    case 4:
+        return (1ull << 62) + rnd(h, 1000);
+    default:
+        return rnd(h, 2) ? UINT64_MAX : (uint64_t)INT64_MAX + rnd(h, 3);
+    }
+}
+
+/* One well-formed peer message in the name of the impersonated member, to
+ * member index t, from its own address. */
+static void h_impersonate_one(struct hostile *h, uint32_t t)
+{
+    struct raft_msg m;
+    h_random_msg(h, &m, true);
+    m.from = h->conf.members[h->imp].id;
+    m.to = h->conf.members[t].id;
+    m.term = h_near(h, h->terms[t]);
+    raft_index li = h->last[t];
+    switch (m.type) {
+    case MSG_VOTE:
+        m.u.vote.last_index = h_near(h, li);
+        m.u.vote.last_term = h_near(h, h->terms[t]);
+        break;
+    case MSG_APPEND:
+        m.u.append.prev_index = h_near(h, li);
+        m.u.append.prev_term = h_near(h, h->terms[t]);
+        m.u.append.commit = h_near(h, li);
+        for (uint32_t i = 0; i < m.u.append.n_entries; i++) {
+            h->entries[i].term = h_near(h, h->terms[t]);
+        }
+        break;
+    case MSG_APPEND_REPLY:
+        m.u.append_reply.match_index = h_near(h, li);
+        m.u.append_reply.reject_index = h_near(h, li);
+        m.u.append_reply.last_index = h_near(h, li);
+        m.u.append_reply.conflict_term = h_near(h, h->terms[t]);
+        m.u.append_reply.conflict_index = h_near(h, li);
+        break;
+    case MSG_SNAPSHOT:
+        m.u.snapshot.last_index = h_near(h, li);
+        m.u.snapshot.last_term = h_near(h, h->terms[t]);
+        m.u.snapshot.offset = h_near(h, 0);
+        break;
+    case MSG_SNAPSHOT_REPLY:
+        m.u.snapshot_reply.last_index = h_near(h, li);
+        m.u.snapshot_reply.offset = h_near(h, 0);
+        break;
+    default:
+        break;
+    }
+    size_t len = h_encode(h, &m, h->conf.cluster_id);
+    if (len > 0 && udp_send(h->imp_fd, &h->addrs[t], h->buf, len) == ERR_OK) {
+        h->n_imp++;
+    } else {
+        h->skipped++;
+    }
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -345,6 +423,7 @@ static int h_open(struct hostile *h, const char *config)
     }
     for (uint32_t i = 0; i < h->conf.n_members; i++) {
         h->terms[i] = st[i].alive ? st[i].term : 0;
+        h->last[i] = st[i].alive ? st[i].reply.last_index : 0;
     }
     h->buf = malloc(RAFT_DATAGRAM_MAX + 64);
     h->payload = malloc(2048);
@@ -359,51 +438,108 @@ static int h_open(struct hostile *h, const char *config)
     return 0;
 }
 
-int main(int argc, char **argv)
+struct h_opts {
+    const char *config;
+    unsigned long long seconds, rate, seed, impersonate;
+};
+
+/* Parses "--name value" pairs. Returns 0, or -1 on a usage error. */
+static int h_parse(int argc, char **argv, struct h_opts *o)
 {
-    const char *config = NULL;
-    unsigned long long seconds = 5, rate = 2000, seed = clock_now_us();
+    o->config = NULL;
+    o->seconds = 5;
+    o->rate = 2000;
+    o->seed = clock_now_us();
+    o->impersonate = 0;
+    if (argc % 2 == 0) {
+        return -1;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         char *end = NULL;
         unsigned long long v = strtoull(argv[i + 1], &end, 10);
         bool num = end != argv[i + 1] && *end == '\0';
         if (strcmp(argv[i], "--config") == 0) {
-            config = argv[i + 1];
+            o->config = argv[i + 1];
         } else if (strcmp(argv[i], "--seconds") == 0 && num && v <= 600) {
-            seconds = v;
+            o->seconds = v;
         } else if (strcmp(argv[i], "--rate") == 0 && num && v > 0 &&
                    v <= 1000000) {
-            rate = v;
+            o->rate = v;
         } else if (strcmp(argv[i], "--seed") == 0 && num) {
-            seed = v;
+            o->seed = v;
+        } else if (strcmp(argv[i], "--impersonate") == 0 && num && v > 0) {
+            o->impersonate = v;
         } else {
-            config = NULL;
+            return -1;
+        }
+    }
+    return o->config != NULL ? 0 : -1;
+}
+
+/* Binds the impersonated member's own address. */
+static int h_open_impersonate(struct hostile *h, raft_id id)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    for (h->imp = 0; h->imp < h->conf.n_members; h->imp++) {
+        if (h->conf.members[h->imp].id == id) {
             break;
         }
     }
-    if (config == NULL || argc % 2 == 0) {
-        fprintf(stderr, "usage: hostile --config FILE [--seconds S] "
-                        "[--rate DATAGRAMS_PER_S] [--seed N]\n");
-        return 2;
+    if (h->imp == h->conf.n_members ||
+        udp_open(&h->addrs[h->imp], &h->imp_fd, errmsg) != ERR_OK) {
+        fprintf(stderr, "hostile: cannot impersonate member %llu (it must "
+                        "be a member, and down): %s\n",
+                (unsigned long long)id, errmsg);
+        return -1;
     }
-    static struct hostile h;
-    rng_init(&h.rng, seed);
-    if (h_open(&h, config) != 0) {
-        return 4;
-    }
-    printf("hostile: seed %llu, %llu datagrams/s for %llu s to %u nodes\n",
-           seed, rate, seconds, h.conf.n_members);
-    uint64_t start = clock_now_ms(), end = start + seconds * 1000, n = 0;
+    return 0;
+}
+
+/* Sends at the given rate until the time is up. */
+static void h_run(struct hostile *h, const struct h_opts *o)
+{
+    uint64_t start = clock_now_ms(), end = start + o->seconds * 1000, n = 0;
     while (clock_now_ms() < end) {
         for (int b = 0; b < H_BURST; b++, n++) {
-            h_send_one(&h, (int)(n % H_KINDS),
-                       (uint32_t)((n / H_KINDS) % h.conf.n_members));
+            uint32_t t = (uint32_t)((n / H_KINDS) % h->conf.n_members);
+            if (o->impersonate == 0) {
+                h_send_one(h, (int)(n % H_KINDS), t);
+            } else if (t != h->imp) {
+                h_impersonate_one(h, t);
+            }
         }
         /* Pace to the rate: n datagrams by start + n / rate seconds. */
-        uint64_t due = start + n * 1000 / rate, now = clock_now_ms();
+        uint64_t due = start + n * 1000 / o->rate, now = clock_now_ms();
         if (due > now) {
             sleep_ms((long)(due - now));
         }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct h_opts o;
+    if (h_parse(argc, argv, &o) != 0) {
+        fprintf(stderr, "usage: hostile --config FILE [--seconds S] "
+                        "[--rate DATAGRAMS_PER_S] [--seed N] "
+                        "[--impersonate DOWN_MEMBER_ID]\n");
+        return 2;
+    }
+    static struct hostile h;
+    rng_init(&h.rng, o.seed);
+    if (h_open(&h, o.config) != 0 ||
+        (o.impersonate != 0 && h_open_impersonate(&h, o.impersonate) != 0)) {
+        return 4;
+    }
+    printf("hostile: seed %llu, %llu datagrams/s for %llu s to %u nodes\n",
+           o.seed, o.rate, o.seconds, h.conf.n_members);
+    h_run(&h, &o);
+    if (o.impersonate != 0) {
+        printf("hostile: sent %llu well-formed peer messages as member %llu "
+               "(%llu skipped)\n",
+               (unsigned long long)h.n_imp, o.impersonate,
+               (unsigned long long)h.skipped);
+        return 0;
     }
     uint64_t total = 0;
     for (int k = 0; k < H_KINDS; k++) {

@@ -3,8 +3,9 @@
 # put/get/cas/del on 5 keys with unique values for ~30 s while a nemesis
 # SIGKILLs and restarts nodes (the leader too), pauses and resumes them
 # (SIGSTOP/SIGCONT), partitions random minorities, isolates the leader,
-# turns netem loss, duplication and delay on and off, and slows one node's
-# disk (every persist stalls 50-400 ms). Then it heals, restarts everything and checks: the whole
+# turns netem loss, duplication and delay on and off, slows one node's
+# disk (every persist stalls 50-400 ms), and now and then crashes every
+# node at once (SIGKILL, a power failure) and restarts them all. Then it heals, restarts everything and checks: the whole
 # history is linearizable (lincheck, final reads included, so no
 # acknowledged write is missing), every node's committed log is identical up
 # to the smallest commit index, and the kv tables agree with the final reads.
@@ -132,6 +133,28 @@ do_disk() {
     nem "disk-delay ${ms}ms node $id"
 }
 
+# Power failure: SIGKILL every node at once, then start them all again.
+do_crash_all() {
+    local id pids=()
+    for id in 1 2 3 4 5; do
+        case " $DOWN " in
+        *" $id "*) ;;
+        *)
+            ctl kill "$id" >>"$CLOG" 2>&1 &
+            pids+=($!)
+            ;;
+        esac
+    done
+    wait "${pids[@]}"
+    nem "crash all (kill -9 every node)"
+    PAUSED=""
+    for id in 1 2 3 4 5; do
+        ctl start "$id" >>"$CLOG" 2>&1 || echo "start $id failed" >>"$CLOG"
+    done
+    DOWN=""
+    nem "start all"
+}
+
 do_heal() {
     ctl heal >>"$CLOG" 2>&1
     nem "heal"
@@ -140,7 +163,7 @@ do_heal() {
 T0=$(now_ms)
 END=$((T0 + (SECONDS_RUN - 3) * 1000))
 while [ "$(now_ms)" -lt "$END" ]; do
-    case $(rand 12) in
+    case $(rand 13) in
     0) do_kill "$(random_up)" ;;
     1) do_kill "$(leader_id)" ;;
     2 | 3) do_start_one ;;
@@ -151,6 +174,7 @@ while [ "$(now_ms)" -lt "$END" ]; do
     9) do_pause "$(random_up)" ;;
     10) do_pause "$(leader_id)" ;;
     11) do_disk ;;
+    12) [ "$(rand 3)" = 0 ] && do_crash_all ;;
     esac
     sleep "$(rand "$GAP").$(rand 10)"
 done
