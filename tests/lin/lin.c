@@ -191,6 +191,17 @@ static void search_witness(struct search *s, int32_t blocking,
     s->has_witness = true;
     out->depth = s->sp;
     out->state = state;
+    /* Show the value itself rather than its canonical stand-in: the last
+     * write on the stack produced it. */
+    for (uint32_t i = s->sp; i > 0 && state == LIN_VALUE_UNOBSERVED; i--) {
+        uint32_t op = s->evs[s->stack_ev[i - 1]].op;
+        if (s->canon[op].value == LIN_VALUE_UNOBSERVED &&
+            (s->canon[op].op == LIN_PUT ||
+             s->stack_state[i - 1] != LIN_VALUE_UNOBSERVED)) {
+            out->state = s->h->recs[s->recs[op]].value;
+            break;
+        }
+    }
     uint32_t from = s->sp > LIN_WITNESS_MAX ? s->sp - LIN_WITNESS_MAX : 0;
     out->n_prefix = 0;
     for (uint32_t i = from; i < s->sp; i++) {

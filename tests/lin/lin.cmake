@@ -26,3 +26,15 @@ foreach(t nemesis hostile lossy disk_stall netns)
   set_tests_properties(proc_${t} PROPERTIES LABELS proc TIMEOUT 150
     SKIP_RETURN_CODE 77)
 endforeach()
+
+# lincheck's exit codes on small histories: 0 linearizable, 1 not, 2 bad file.
+function(lincheck_case name code)
+  add_test(NAME lincheck_${name}
+    COMMAND sh -c "\"$1\" \"$2\"; test $? -eq ${code}" lincheck
+            $<TARGET_FILE:lincheck>
+            ${CMAKE_SOURCE_DIR}/tests/lin/histories/${name}.txt)
+  set_tests_properties(lincheck_${name} PROPERTIES LABELS unit)
+endfunction()
+lincheck_case(ok 0)
+lincheck_case(stale 1)
+lincheck_case(bad 2)

@@ -293,8 +293,8 @@ static int split(char *line, char **tok)
         while (*p == ' ' || *p == '\t' || *p == '\r') {
             p++;
         }
-        if (*p == '\0') {
-            return n;
+        if (*p == '\0' || *p == '#') {
+            return n; /* A token starting with '#' begins a comment. */
         }
         if (n == LIN_LINE_TOKENS) {
             return -1;
@@ -386,7 +386,7 @@ int lin_history_parse(struct lin_history *h, const char *text,
                      lineno, LIN_TOKEN_MAX);
             return ERR_MALFORMED;
         }
-        if (n == 0 || tok[0][0] == '#') {
+        if (n == 0) {
             continue;
         }
         int rv = parse_tokens(h, tok, n, errmsg, lineno);

@@ -7,7 +7,7 @@
  *
  * The text format (version 1), whitespace-separated tokens:
  *
- *   # comment
+ *   # comment (also after the tokens of a line)
  *   PROC CALL_US RET_US put KEY VALUE   ok|unknown
  *   PROC CALL_US RET_US del KEY         ok|unknown
  *   PROC CALL_US RET_US cas KEY OLD NEW ok|fail|unknown
@@ -16,7 +16,7 @@
  * PROC is a client number, CALL_US and RET_US are microseconds of one
  * monotonic clock (RET_US is '-' when the outcome is unknown), "fail" is a
  * CAS whose expected value did not match (or the key was absent). A token is
- * 1..LIN_TOKEN_MAX printable bytes. A get whose outcome is unknown has no
+ * 1..LIN_TOKEN_MAX printable bytes and does not start with '#'. A get whose outcome is unknown has no
  * effect and is dropped on load.
  */
 #ifndef RAFT_TESTS_LIN_LIN_HISTORY_H

@@ -328,8 +328,8 @@ static void test_lin_parse_accepts_every_shape(void **state)
 {
     struct lin_history *h = *state;
     char errmsg[ERRMSG_LEN] = "";
-    const char *text = "# a comment\n"
-                       "1 10 20 put k v1 ok\n"
+    const char *text = "# a comment, with more than nine words in it, fine\n"
+                       "1 10 20 put k v1 ok # a trailing comment\n"
                        "\n"
                        "2 15 - put k v2 unknown\n"
                        "1 30 40 get k ok v1\n"
