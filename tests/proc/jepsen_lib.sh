@@ -6,11 +6,18 @@
 
 BIN=$(cd "$(dirname "$RAFTCTL")" && pwd)
 
-# jfail MESSAGE: fails and keeps the directory (history, node logs, databases).
-jfail() {
+# Every failure of these tests keeps the directory (history, nemesis log,
+# node logs and databases) and says where it is: lib.sh's fail() is
+# wrapped, so a timed-out wait_until keeps it too.
+eval "lib_fail() $(declare -f fail | tail -n +2)"
+fail() {
     PROC_KEEP=1
     echo "FAIL ($PROC_NAME): kept $DIR (cluster.conf, node*.log, node*.db," \
         "history and nemesis logs)" >&2
+    lib_fail "$@"
+}
+
+jfail() {
     fail "$@"
 }
 
