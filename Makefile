@@ -47,6 +47,15 @@ DEMO_FLAGS ?=
 demo: build
 	$(BUILD)/bin/raftctl up $(DEMO_FLAGS)
 
+# The deterministic simulator: every seed of the CI range, or random seeds
+# for MINUTES minutes (each failing seed is printed with its replay command).
+MINUTES ?= 5
+sim: build
+	$(BUILD)/bin/raftsim --seeds 1..2000
+
+soak: build
+	$(BUILD)/bin/raftsim --soak $(MINUTES)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
