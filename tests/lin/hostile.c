@@ -485,8 +485,17 @@ static int h_open_impersonate(struct hostile *h, raft_id id)
             break;
         }
     }
-    if (h->imp == h->conf.n_members ||
-        udp_open(&h->addrs[h->imp], &h->imp_fd, errmsg) != ERR_OK) {
+    int rv = ERR_NOT_FOUND;
+    /* A member just killed may hold its port for a moment. */
+    for (int tries = 0; tries < 40 && h->imp < h->conf.n_members &&
+                        rv != ERR_OK;
+         tries++) {
+        rv = udp_open(&h->addrs[h->imp], &h->imp_fd, errmsg);
+        if (rv != ERR_OK) {
+            sleep_ms(50);
+        }
+    }
+    if (rv != ERR_OK) {
         fprintf(stderr, "hostile: cannot impersonate member %llu (it must "
                         "be a member, and down): %s\n",
                 (unsigned long long)id, errmsg);

@@ -12,7 +12,9 @@
 # The schedule comes from NEMESIS_SEED (printed; set it to repeat a run;
 # timing still varies). NEMESIS_SECONDS (30), NEMESIS_GAP (3: faults come
 # every 0..GAP s) and NEMESIS_TIMEOUT_MS (2000: client request timeout)
-# tune a soak. A failing run keeps its directory.
+# tune a soak; NEMESIS_UP_ARGS adds options to 'raftctl up' (e.g.
+# "--heartbeat 10 --election 40" for many more elections). A failing run
+# keeps its directory.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jepsen_lib.sh"
 
@@ -27,7 +29,8 @@ CLOG="$DIR/nemesis-raftctl.log"
 HIST="$DIR/history.txt"
 LC_PID=""
 
-up_detached "${NEMESIS_PORT:-24100}"
+# shellcheck disable=SC2086 # NEMESIS_UP_ARGS is a list of options.
+up_detached "${NEMESIS_PORT:-24100}" ${NEMESIS_UP_ARGS:-}
 wait_until 10 "a leader" has_one_leader
 
 "$BIN/linclient" --config "$DIR/cluster.conf" --out "$HIST" --clients 8 \
