@@ -270,56 +270,6 @@ static int node_io_persist(void *ctx, const struct raft_ready *rd)
 
 /* --- Datagram intake ------------------------------------------------- */
 
-/* A correct peer's term is never more than a few elections ahead of ours,
- * and never anywhere near INT64_MAX, the largest term SQLite stores: a
- * message beyond either bound is forged or broken. The jump bound is
- * relative so that no term a node can reach makes its peers deaf to it
- * (short of 2^30 forged jumps, which would reach NODE_TERM_MAX). */
-#define NODE_TERM_JUMP_MAX (1ull << 32)
-#define NODE_TERM_MAX ((raft_term)INT64_MAX / 2)
-
-/* False for a peer message no correct member can send: a term more than
- * NODE_TERM_JUMP_MAX above ours or beyond NODE_TERM_MAX, a log term above
- * the message's own term, a prev_index of 0 with a prev_term (or the
- * reverse), entries whose terms are 0, decrease, or start below
- * prev_term, or indexes near overflow. Such a message (a datagram forged
- * with a member's source address, or a broken peer) is dropped here: the
- * core and the store assert these properties of what they are given, and
- * one such datagram crashed every node (tests/lin/hostile.c
- * --impersonate). */
-static bool node_peer_plausible(const struct raft_msg *msg, raft_term ours)
-{
-    if (msg->term > NODE_TERM_MAX ||
-        (msg->term > ours && msg->term - ours > NODE_TERM_JUMP_MAX)) {
-        return false;
-    }
-    if (msg->type == MSG_VOTE) {
-        return msg->u.vote.last_term <= msg->term;
-    }
-    if (msg->type == MSG_SNAPSHOT) {
-        return msg->u.snapshot.last_term <= msg->term;
-    }
-    if (msg->type != MSG_APPEND) {
-        return true;
-    }
-    const struct msg_append *a = &msg->u.append;
-    if (a->prev_term > msg->term ||
-        (a->prev_index == 0) != (a->prev_term == 0) ||
-        a->prev_index > (raft_index)INT64_MAX ||
-        a->n_entries > (raft_index)INT64_MAX - a->prev_index) {
-        return false;
-    }
-    raft_term floor = a->prev_term > 1 ? a->prev_term : 1;
-    for (uint32_t i = 0; i < a->n_entries; i++) {
-        raft_term t = a->entries[i].term;
-        if (t < floor || t > msg->term) {
-            return false;
-        }
-        floor = t;
-    }
-    return true;
-}
-
 /* Peer messages only from a member other than us, at its configured
  * address, addressed to us (DESIGN.md, Protocol), and plausible. */
 static int node_on_peer(struct node *n, const struct raft_addr *from,
@@ -338,8 +288,7 @@ static int node_on_peer(struct node *n, const struct raft_addr *from,
         node_drop(n, DROP_WRONG_ADDRESS, from);
         return ERR_OK;
     }
-    if (!node_peer_plausible(msg,
-                             raft_current_term(replica_raft(n->replica)))) {
+    if (!raft_msg_is_plausible(replica_raft(n->replica), msg)) {
         node_drop(n, DROP_MALFORMED, from);
         return ERR_OK;
     }

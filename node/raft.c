@@ -312,12 +312,56 @@ int raft_become_leader(struct raft *r)
     return ERR_OK;
 }
 
+/* The entries of an append: terms from max(prev_term, 1) up, never above
+ * the message's term, indexes far from overflow. */
+static bool append_is_plausible(const struct raft_msg *msg)
+{
+    const struct msg_append *a = &msg->u.append;
+    if (a->prev_term > msg->term || (a->prev_index == 0) != (a->prev_term == 0) ||
+        a->prev_index > RAFT_TERM_MAX ||
+        a->n_entries > RAFT_TERM_MAX - a->prev_index) {
+        return false;
+    }
+    raft_term floor = a->prev_term > 1 ? a->prev_term : 1;
+    for (uint32_t i = 0; i < a->n_entries; i++) {
+        raft_term t = a->entries[i].term;
+        if (t < floor || t > msg->term) {
+            return false;
+        }
+        floor = t;
+    }
+    return true;
+}
+
+bool raft_msg_is_plausible(const struct raft *r, const struct raft_msg *msg)
+{
+    if (msg->term > RAFT_TERM_MAX ||
+        (msg->term > r->term && msg->term - r->term > RAFT_TERM_JUMP_MAX)) {
+        return false;
+    }
+    switch (msg->type) {
+    case MSG_VOTE:
+        return msg->u.vote.last_term <= msg->term;
+    case MSG_SNAPSHOT:
+        return msg->u.snapshot.last_term <= msg->term;
+    case MSG_APPEND:
+        return append_is_plausible(msg);
+    default:
+        return true;
+    }
+}
+
 int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
 {
     ASSERT(msg_type_is_peer(msg->type));
     ASSERT(msg->from != r->config.id);
     if (now_ms > r->now_ms) {
         r->now_ms = now_ms;
+    }
+    if (!raft_msg_is_plausible(r, msg)) {
+        raft_tracef(r, RAFT_TRACE_DEBUG, "implausible message from n%llu",
+                    (unsigned long long)msg->from);
+        return ERR_OK;
     }
     int older = raft_step_down_if_newer(r, msg);
     switch (msg->type) {

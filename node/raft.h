@@ -16,6 +16,11 @@
 
 struct raft;
 
+/* No correct cluster gets near this term (SQLite stores terms as int64). */
+#define RAFT_TERM_MAX ((raft_term)INT64_MAX / 2)
+/* A correct peer is never this many terms ahead of us. */
+#define RAFT_TERM_JUMP_MAX (1ull << 32)
+
 /* Entries first..(the next run's first - 1) all have this term. */
 struct raft_term_run {
     raft_index first;
@@ -123,6 +128,15 @@ void raft_free(struct raft *r);
  * msg->from is a member other than us and msg->to is us. Borrowed: the core
  * copies what it keeps. Errors: ERR_NOMEM only. */
 int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg);
+
+/* False for a peer message no correct member can send: a term more than
+ * 2^32 above ours or beyond RAFT_TERM_MAX, a log term above the message's
+ * own term, a prev_index of 0 with a prev_term (or the reverse), entries
+ * whose terms are 0, decrease or start below prev_term, indexes near
+ * overflow. raft_step ignores such a message (a datagram forged with a
+ * member's source address, or a broken peer); the runtime calls this first
+ * to count it as dropped. */
+bool raft_msg_is_plausible(const struct raft *r, const struct raft_msg *msg);
 
 /* Runs due timers: elections, heartbeats, quorum check. Call when now_ms has
  * reached raft_deadline(). Errors: ERR_NOMEM only. */

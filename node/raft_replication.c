@@ -135,6 +135,12 @@ int raft_on_append(struct raft *r, const struct raft_msg *msg)
         goto send;
     }
     raft_term have = raft_log_term_at(&r->log, a->prev_index);
+    if (have != a->prev_term && a->prev_index <= r->log.snapshot_index) {
+        /* Disagrees with our compacted (committed) prefix: no correct
+         * leader sends this; refuse without a hint into the log. */
+        rep->conflict_index = r->log.snapshot_index + 1;
+        goto send;
+    }
     if (have != a->prev_term) {
         /* Step 2, term mismatch: hint the first index of our conflicting
          * term so the leader can skip it in one round (paper 5.3). */

@@ -480,6 +480,36 @@ static void test_follower_commit_capped_by_verified_entries(void **state)
     cluster_free(&c);
 }
 
+/* Messages no correct member sends (forged with a member's address) are
+ * ignored whole: no term change, no append, no reply, no crash. */
+static void test_implausible_messages_are_ignored(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    raft_term t = raft_current_term(c.r[2]);
+    raft_index last = raft_last_index(c.r[2]);
+    struct raft_entry hi = ent(t + 5);
+    struct raft_entry zero = ent(0);
+    struct raft_msg bad[] = {
+        append_msg(1, 2, UINT64_MAX, 0, 0, NULL, 0, 0),
+        append_msg(1, 2, t + RAFT_TERM_JUMP_MAX + 1, 0, 0, NULL, 0, 0),
+        append_msg(1, 2, t, last, t, &hi, 1, 0),   /* Entry above term. */
+        append_msg(1, 2, t, last, t, &zero, 1, 0), /* Entry term 0. */
+        append_msg(1, 2, t, 0, 3, NULL, 0, 0),     /* prev 0 with a term. */
+        vote_req(3, 2, t + 1, 5, t + 2),           /* Log above its term. */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(raft_msg_is_plausible(c.r[2], &bad[i]));
+        assert_int_equal(raft_step(c.r[2], c.now, &bad[i]), ERR_OK);
+        assert_false(raft_has_ready(c.r[2]));
+    }
+    assert_int_equal(raft_current_term(c.r[2]), t);
+    assert_int_equal(raft_last_index(c.r[2]), last);
+    cluster_free(&c);
+}
+
 static void test_leader_steps_down_on_higher_term_reply(void **state)
 {
     (void)state;
@@ -601,7 +631,7 @@ static void test_lease_ignores_disruptive_vote(void **state)
     fire(&c, 1);
     /* Node 2 just heard from leader 1: a RequestVote for a higher term
      * from node 3 is refused and does not raise node 2's term. */
-    struct raft_msg m = vote_req(3, 2, 9, 100, 100);
+    struct raft_msg m = vote_req(3, 2, 9, 100, 9);
     struct raft_msg rep = step_reply(c.r[2], c.now, &m);
     assert_false(rep.u.vote_reply.granted);
     assert_int_equal(raft_current_term(c.r[2]), 1);
@@ -896,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_append_does_not_truncate),
         cmocka_unit_test(test_conflicting_append_truncates),
         cmocka_unit_test(test_follower_commit_capped_by_verified_entries),
+        cmocka_unit_test(test_implausible_messages_are_ignored),
         cmocka_unit_test(test_leader_steps_down_on_higher_term_reply),
         cmocka_unit_test(test_stale_term_append_rejected_with_our_term),
         cmocka_unit_test(test_old_term_entry_not_committed_by_counting),
