@@ -220,6 +220,10 @@ cat "$DIR/lincheck.txt"
 echo "nemesis: checker took $(( $(now_ms) - T1 )) ms"
 [ "$rc" = 0 ] || jfail "history $HIST is not linearizable (lincheck exit $rc)"
 
+# Only the nemesis may have stopped a node: no abort, no fail-stop exit.
+if grep -E "died signal=(6|11|7|8)|exited status=[1-9]" "$DIR/launcher.log" >&2; then
+    jfail "a node crashed or stopped on an error during the run (launcher.log, node*.log)"
+fi
 wait_until 20 "all nodes converged (same commit, all applied)" converged
 upto=$(min_commit)
 ctl down >/dev/null || jfail "down"
