@@ -25,19 +25,6 @@ struct client_cmd {
     bool is_write;
 };
 
-/* The cluster.conf of dir. Returns an exit code. */
-static int client_cmd_load(const char *dir, struct conf *conf)
-{
-    struct cdir d;
-    char errmsg[ERRMSG_LEN] = "";
-    if (cdir_resolve(dir, &d, errmsg) != ERR_OK ||
-        cdir_load(&d, conf, errmsg) != ERR_OK) {
-        ctl_error("%s", errmsg);
-        return CTL_EXIT_ERROR;
-    }
-    return CTL_EXIT_OK;
-}
-
 /* Prints the outcome of a completed call and returns the exit code. */
 static int client_cmd_report(const struct client_cmd *cmd,
                              const struct client *c, int rc, uint8_t status,
@@ -140,7 +127,8 @@ static int client_cmd_run(const struct client_cmd *cmd, int argc, char **argv,
         return CTL_EXIT_USAGE;
     }
     struct conf conf;
-    rc = client_cmd_load(a.dir, &conf);
+    struct cdir d;
+    rc = ctl_load_cluster(a.dir, &d, &conf);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }

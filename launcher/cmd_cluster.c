@@ -373,11 +373,9 @@ int cmd_down(int argc, char **argv, const char *dir)
     }
     struct cdir d;
     struct conf conf;
-    char errmsg[ERRMSG_LEN] = "";
-    if (cdir_resolve(a.dir, &d, errmsg) != ERR_OK ||
-        cdir_load(&d, &conf, errmsg) != ERR_OK) {
-        ctl_error("%s", errmsg);
-        return CTL_EXIT_ERROR;
+    rc = ctl_load_cluster(a.dir, &d, &conf);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
     }
     pid_t launcher = cdir_launcher_running(&d);
     if (launcher > 0 && down_via_launcher(&d, launcher)) {

@@ -24,18 +24,6 @@
 #define KILL_WAIT_MS 3000
 #define START_ANSWER_MS 5000
 
-/* The directory and its cluster.conf. Returns an exit code. */
-static int fault_load(const char *dir, struct cdir *d, struct conf *conf)
-{
-    char errmsg[ERRMSG_LEN] = "";
-    if (cdir_resolve(dir, d, errmsg) != ERR_OK ||
-        cdir_load(d, conf, errmsg) != ERR_OK) {
-        ctl_error("%s", errmsg);
-        return CTL_EXIT_ERROR;
-    }
-    return CTL_EXIT_OK;
-}
-
 /* A short pause between polls of a process state. */
 static void fault_sleep_ms(long ms)
 {
@@ -131,7 +119,7 @@ int cmd_kill(int argc, char **argv, const char *dir)
     struct cdir d;
     struct conf conf;
     raft_id id = 0;
-    rc = fault_load(a.dir, &d, &conf);
+    rc = ctl_load_cluster(a.dir, &d, &conf);
     if (rc == CTL_EXIT_OK) {
         rc = ctl_parse_member(&conf, a.pos[0], &id);
     }
@@ -197,7 +185,7 @@ int cmd_start(int argc, char **argv, const char *dir)
     struct cdir d;
     struct conf conf;
     raft_id id = 0;
-    rc = fault_load(a.dir, &d, &conf);
+    rc = ctl_load_cluster(a.dir, &d, &conf);
     if (rc == CTL_EXIT_OK) {
         rc = ctl_parse_member(&conf, a.pos[0], &id);
     }
@@ -341,7 +329,7 @@ int cmd_partition(int argc, char **argv, const char *dir)
     }
     struct cdir d;
     struct conf conf;
-    rc = fault_load(a.dir, &d, &conf);
+    rc = ctl_load_cluster(a.dir, &d, &conf);
     int group_of[RAFT_NODES_MAX];
     for (int i = 0; i < RAFT_NODES_MAX; i++) {
         group_of[i] = -1;
@@ -469,7 +457,7 @@ int cmd_netem(int argc, char **argv, const char *dir)
     struct cdir d;
     struct conf conf;
     if (rc == CTL_EXIT_OK) {
-        rc = fault_load(a.dir, &d, &conf);
+        rc = ctl_load_cluster(a.dir, &d, &conf);
     }
     uint32_t mask = UINT32_MAX;
     if (rc == CTL_EXIT_OK && a.given[NETEM_NODE]) {
@@ -504,7 +492,7 @@ int cmd_heal(int argc, char **argv, const char *dir)
     }
     struct cdir d;
     struct conf conf;
-    rc = fault_load(a.dir, &d, &conf);
+    rc = ctl_load_cluster(a.dir, &d, &conf);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }

@@ -188,10 +188,9 @@ int cmd_status(int argc, char **argv, const char *dir)
     struct cdir d;
     struct conf conf;
     char errmsg[ERRMSG_LEN] = "";
-    if (cdir_resolve(a.dir, &d, errmsg) != ERR_OK ||
-        cdir_load(&d, &conf, errmsg) != ERR_OK) {
-        ctl_error("%s", errmsg);
-        return CTL_EXIT_ERROR;
+    rc = ctl_load_cluster(a.dir, &d, &conf);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
     }
     struct client_node_status st[RAFT_NODES_MAX];
     if (client_status_query(&conf, UINT32_MAX, STATUS_TIMEOUT_MS, st,

@@ -175,11 +175,9 @@ int cmd_watch(int argc, char **argv, const char *dir)
     }
     static struct cdir d;
     static struct conf conf;
-    char errmsg[ERRMSG_LEN] = "";
-    if (cdir_resolve(a.dir, &d, errmsg) != ERR_OK ||
-        cdir_load(&d, &conf, errmsg) != ERR_OK) {
-        ctl_error("%s", errmsg);
-        return CTL_EXIT_ERROR;
+    rc = ctl_load_cluster(a.dir, &d, &conf);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
     }
     if (a.given[WATCH_DUMP]) {
         return watch_dump(&d, &conf, cols, rows);

@@ -17,6 +17,7 @@
 
 #include "common/err.h"
 #include "launcher/bench.h"
+#include "launcher/cluster_dir.h"
 
 static const char ctl_usage_text[] =
     "usage: raftctl [-d DIR] COMMAND [ARGS]\n"
@@ -73,6 +74,17 @@ void ctl_error(const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     fprintf(stderr, "raftctl: %s\n", line);
+}
+
+int ctl_load_cluster(const char *opt_dir, struct cdir *d, struct conf *conf)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    if (cdir_resolve(opt_dir, d, errmsg) != ERR_OK ||
+        cdir_load(d, conf, errmsg) != ERR_OK) {
+        ctl_error("%s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    return CTL_EXIT_OK;
 }
 
 int ctl_parse_u64(const char *text, uint64_t min, uint64_t max,

@@ -52,6 +52,12 @@ int ctl_parse(int argc, char **argv, const struct ctl_opt *opts, int n_opts,
 /* Prints "raftctl: <message>" and a newline on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+struct cdir;
+/* Resolves the cluster directory (opt_dir, $RAFT_DIR, ./cluster) into d and
+ * loads its cluster.conf into conf; on failure prints the one error line.
+ * Returns CTL_EXIT_OK or CTL_EXIT_ERROR. */
+int ctl_load_cluster(const char *opt_dir, struct cdir *d, struct conf *conf);
+
 /* Parses a decimal integer in [min, max]. Errors: ERR_INVALID. */
 int ctl_parse_u64(const char *text, uint64_t min, uint64_t max,
                   uint64_t *out);
