@@ -38,6 +38,11 @@
  * a lagging follower's older entries are read back from SQLite. Bounds the
  * payload memory to about this many entries at most RAFT_ENTRY_MAX each. */
 #define NODE_MEM_ENTRIES 1024
+/* Write-back of the applied state to the kv table (node_raft_config). */
+#define NODE_KV_FLUSH_MS 1000
+#define NODE_KV_FLUSH_IDLE_MS 20
+#define NODE_KV_FLUSH_OPS 16384
+#define NODE_KV_FLUSH_BYTES (4u << 20)
 
 struct node {
     struct conf conf;
@@ -571,6 +576,11 @@ int node_run(struct node *n)
         n->now_ms = clock_now_ms();
         if (ready > 0 && nfds == 2 && fds[1].revents != 0) {
             LOG_INFO("stopping: signal received");
+            if (replica_sync(n->replica) != ERR_OK) {
+                LOG_ERROR("fatal: kv flush failed: %s",
+                          store_errmsg(n->store));
+                return ERR_IO;
+            }
             return ERR_OK;
         }
         bool readable = ready > 0 && fds[0].revents != 0;
@@ -678,13 +688,17 @@ static void node_raft_config(const struct node *n,
     rc->mem_entries_max = NODE_MEM_ENTRIES;
     rc->fetch = node_fetch;
     rc->fetch_ctx = n->store;
-    /* A follower applies in batches of up to 512 entries or every
-     * heartbeat: far fewer kv page writes per entry under load, a few
-     * tens of ms of apply lag that no client sees (followers serve no
-     * reads); applied state is replayed from the durable log on restart. */
-    rc->apply_batch_min = 512;
-    rc->apply_delay_ms = rc->heartbeat_ms;
     cfg->pending_max = 4096;
+    /* Applied changes reach the kv table in one transaction per
+     * NODE_KV_FLUSH_MS under load (sooner when this many keys or bytes
+     * wait, or once the node is idle for NODE_KV_FLUSH_IDLE_MS): a kv page
+     * is written once per flush instead of once per entry. The log is
+     * durable first, so a crash loses nothing a restart cannot re-apply
+     * (node/kv_writeback.h). */
+    cfg->kv_writeback.ops_max = NODE_KV_FLUSH_OPS;
+    cfg->kv_writeback.bytes_max = NODE_KV_FLUSH_BYTES;
+    cfg->kv_writeback.delay_ms = NODE_KV_FLUSH_MS;
+    cfg->kv_writeback.idle_ms = NODE_KV_FLUSH_IDLE_MS;
 }
 
 /* Builds the replica from what the store loaded (the core copies it). */

@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/invariant.h"
+#include "node/kv_writeback.h"
 
 #define REPLICA_PENDING_DEFAULT 4096
 /* Ready batches drained per flush; the rest waits for the next wakeup
@@ -45,7 +46,10 @@ struct replica {
     struct raft *raft;
     struct replica_io io;
     bool is_stopped;
-    raft_index applied;      /* Last index applied through io->kv. */
+    raft_index applied;      /* Last index applied through kv. */
+    /* The applied state: a write-back buffer over io->kv (kv_ctx is it). */
+    struct kv_writeback *wb;
+    const struct kv_store_ops *kv;
     /* Writes: a ring ordered by index, all proposed in writes_term. */
     struct pending_write *writes;
     uint32_t writes_cap;
@@ -126,9 +130,16 @@ struct replica *replica_new(const struct replica_config *config,
         goto fail;
     }
     rep->applied = raft_applied_index(rep->raft);
+    rep->wb = kv_writeback_new(io->kv, io->kv_ctx, rep->applied,
+                               &config->kv_writeback);
+    if (rep->wb == NULL) {
+        goto fail;
+    }
+    rep->kv = kv_writeback_ops();
     return rep;
 
 fail:
+    raft_free(rep->raft);
     free(rep->encode_buf);
     free(rep->reads);
     free(rep->writes);
@@ -144,6 +155,7 @@ void replica_free(struct replica *rep)
     for (uint32_t i = 0; i < rep->n_reads; i++) {
         free(rep->reads[i].key);
     }
+    kv_writeback_free(rep->wb);
     raft_free(rep->raft);
     free(rep->encode_buf);
     free(rep->reads);
@@ -283,8 +295,8 @@ static int reads_serve(struct replica *rep)
         }
         const uint8_t *value = NULL;
         uint32_t value_len = 0;
-        int rv = rep->io.kv->get(rep->io.kv_ctx, r->key, r->key_len, &value,
-                                 &value_len);
+        int rv = rep->kv->get(rep->wb, r->key, r->key_len, &value,
+                              &value_len);
         if (rv == ERR_OK) {
             send_client_reply(rep, &r->addr, r->client_id, r->seq, CLIENT_OK,
                               value, value_len);
@@ -318,7 +330,24 @@ int replica_tick(struct replica *rep, uint64_t now_ms)
     if (rep->is_stopped) {
         return ERR_STOPPED;
     }
+    if (kv_writeback_tick(rep->wb, now_ms) != ERR_OK) {
+        rep->is_stopped = true;
+        return ERR_STOPPED;
+    }
     return raft_tick(rep->raft, now_ms);
+}
+
+int replica_sync(struct replica *rep)
+{
+    ASSERT(rep != NULL);
+    if (rep->is_stopped) {
+        return ERR_STOPPED;
+    }
+    if (kv_writeback_flush(rep->wb) != ERR_OK) {
+        rep->is_stopped = true;
+        return ERR_STOPPED;
+    }
+    return ERR_OK;
 }
 
 uint64_t replica_deadline(const struct replica *rep)
@@ -330,7 +359,9 @@ uint64_t replica_deadline(const struct replica *rep)
     if (raft_has_ready(rep->raft)) {
         return 0;
     }
-    return raft_deadline(rep->raft);
+    uint64_t deadline = raft_deadline(rep->raft);
+    uint64_t flush_at = kv_writeback_deadline(rep->wb);
+    return flush_at < deadline ? flush_at : deadline;
 }
 
 /* Checks limits that hold for every op; the core and kv_encode check again
@@ -390,8 +421,7 @@ static bool on_client_write_answered(struct replica *rep,
 {
     uint64_t last_seq = 0;
     uint8_t status = 0;
-    *rv = rep->io.kv->session_get(rep->io.kv_ctx, req->client_id, &last_seq,
-                                  &status);
+    *rv = rep->kv->session_get(rep->wb, req->client_id, &last_seq, &status);
     if (*rv == ERR_NOT_FOUND) {
         *rv = ERR_OK;
         return false;
@@ -513,9 +543,11 @@ static void apply_mark(struct replica *rep, uint32_t *cursor, raft_index index,
     }
 }
 
-/* Applies rd's committed entries in one kv transaction (DESIGN.md: apply
- * and applied index together), then answers the writes they settled; the
- * answers go out only after commit, so an acknowledged write is durable.
+/* Applies rd's committed entries in one kv batch (DESIGN.md: apply and
+ * applied index together; the write-back buffer may hold the batch for a
+ * later store transaction), then answers the writes they settled. An
+ * answer rests on the entry being durable in a majority of logs, which it
+ * is once committed; the applied state can always be rebuilt from the log.
  * Errors: a kv error (fatal). */
 static int replica_flush_apply(struct replica *rep, const struct raft_ready *rd)
 {
@@ -523,8 +555,8 @@ static int replica_flush_apply(struct replica *rep, const struct raft_ready *rd)
         return ERR_OK;
     }
     ASSERT(rd->committed_first_index == rep->applied + 1);
-    const struct kv_store_ops *kv = rep->io.kv;
-    int rv = kv->begin(rep->io.kv_ctx);
+    const struct kv_store_ops *kv = rep->kv;
+    int rv = kv->begin(rep->wb);
     if (rv != ERR_OK) {
         return rv;
     }
@@ -535,7 +567,7 @@ static int replica_flush_apply(struct replica *rep, const struct raft_ready *rd)
         if (e->type == RAFT_ENTRY_NORMAL) {
             struct kv_result res;
             memset(&res, 0, sizeof res);
-            rv = kv_apply(kv, rep->io.kv_ctx, e->data, e->len, &res);
+            rv = kv_apply(kv, rep->wb, e->data, e->len, &res);
             if (rv != ERR_OK) {
                 return rv;
             }
@@ -545,7 +577,7 @@ static int replica_flush_apply(struct replica *rep, const struct raft_ready *rd)
                    status);
     }
     raft_index last = rd->committed_first_index + rd->n_committed - 1;
-    rv = kv->commit(rep->io.kv_ctx, last);
+    rv = kv->commit(rep->wb, last);
     if (rv != ERR_OK) {
         return rv;
     }
@@ -664,7 +696,6 @@ static int replica_flush_one(struct replica *rep)
 int replica_flush(struct replica *rep, uint64_t now_ms)
 {
     ASSERT(rep != NULL);
-    (void)now_ms;
     if (rep->is_stopped) {
         return ERR_STOPPED;
     }
@@ -676,6 +707,11 @@ int replica_flush(struct replica *rep, uint64_t now_ms)
             rep->is_stopped = true;
             return ERR_STOPPED;
         }
+    }
+    /* Starts the write-back delay at the first apply it buffers. */
+    if (kv_writeback_tick(rep->wb, now_ms) != ERR_OK) {
+        rep->is_stopped = true;
+        return ERR_STOPPED;
     }
     return ERR_OK;
 }

@@ -12,6 +12,7 @@
 
 #include "common/msg.h"
 #include "node/kv.h"
+#include "node/kv_writeback.h"
 #include "node/raft.h"
 
 struct replica;
@@ -36,6 +37,8 @@ struct replica_io {
 struct replica_config {
     struct raft_config raft;
     uint32_t pending_max;        /* Client requests in flight; default 4096. */
+    /* When applied changes reach io->kv; all zero: at every apply batch. */
+    struct kv_writeback_config kv_writeback;
 };
 
 /* Builds a replica from durable state. Returns NULL when out of memory. */
@@ -56,6 +59,10 @@ int replica_on_client(struct replica *rep, uint64_t now_ms,
                       const struct msg_client *req);
 
 int replica_tick(struct replica *rep, uint64_t now_ms);
+
+/* Writes the applied state buffered in memory to io->kv now (before a clean
+ * exit). Errors: ERR_STOPPED after a kv error (fatal). */
+int replica_sync(struct replica *rep);
 uint64_t replica_deadline(const struct replica *rep);
 
 /* Drains the core's ready batches through io. Call once per loop wakeup,

@@ -1,0 +1,520 @@
+/*
+ * The write-back buffer: dirty keys in an open-addressing hash table whose
+ * keys and values live in one growing byte arena, dirty sessions in a second
+ * table, both emptied by a flush (one store transaction). Iteration for the
+ * flush follows insertion order, so two replicas that applied the same
+ * entries issue the same store calls. Pure: no I/O, no clock.
+ * Read node/replica.c next.
+ */
+#include "node/kv_writeback.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/invariant.h"
+
+#define WB_SLOTS_MIN 64u            /* Power of two. */
+#define WB_ARENA_KEEP (1u << 20)    /* A bigger arena is freed at flush. */
+#define WB_KEYS_KEEP 16384u         /* So are bigger key tables. */
+
+/* One dirty key: its newest value, or a deletion. Offsets point into
+ * arena, which may move as it grows. */
+struct wb_key {
+    uint64_t hash;
+    size_t key_off;
+    size_t value_off;
+    uint32_t key_len;
+    uint32_t value_len;
+    bool is_deleted;
+};
+
+struct wb_session {
+    uint64_t client_id;
+    uint64_t seq;
+    uint8_t status;
+};
+
+struct kv_writeback {
+    const struct kv_store_ops *inner;
+    void *inner_ctx;
+    struct kv_writeback_config config;
+    bool is_in_batch;            /* Between begin and commit. */
+    raft_index stored;           /* Applied index the store holds. */
+    raft_index applied;          /* Applied index of the last commit. */
+    bool is_clock_started;
+    uint64_t first_commit_ms;    /* When tick first saw unflushed work. */
+    bool has_new_commit;         /* A commit since the last tick. */
+    uint64_t last_commit_ms;     /* When tick last saw a new commit. */
+    /* Dirty keys, in insertion order; slots index them (0 empty, i + 1). */
+    struct wb_key *keys;
+    uint32_t n_keys;
+    uint32_t keys_cap;
+    uint32_t *key_slots;
+    uint32_t key_slots_cap;      /* Power of two, > 2 * n_keys. */
+    uint8_t *arena;
+    size_t arena_len;
+    size_t arena_cap;
+    /* Dirty sessions, in insertion order, and their slots. */
+    struct wb_session *sessions;
+    uint32_t n_sessions;
+    uint32_t sessions_cap;
+    uint32_t *session_slots;
+    uint32_t session_slots_cap;  /* Power of two, > 2 * n_sessions. */
+};
+
+static uint64_t hash_bytes(const uint8_t *p, uint32_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a final mix. */
+    for (uint32_t i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    }
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
+}
+
+static uint64_t hash_id(uint64_t id)
+{
+    id ^= id >> 33;
+    id *= 0xff51afd7ed558ccdull;
+    return id ^ (id >> 33);
+}
+
+struct kv_writeback *kv_writeback_new(const struct kv_store_ops *inner,
+                                      void *inner_ctx, raft_index applied,
+                                      const struct kv_writeback_config *config)
+{
+    ASSERT(inner != NULL);
+    ASSERT(config != NULL);
+    struct kv_writeback *wb = calloc(1, sizeof *wb);
+    if (wb == NULL) {
+        return NULL;
+    }
+    wb->inner = inner;
+    wb->inner_ctx = inner_ctx;
+    wb->config = *config;
+    wb->stored = applied;
+    wb->applied = applied;
+    return wb;
+}
+
+static void free_tables(struct kv_writeback *wb)
+{
+    free(wb->keys);
+    free(wb->key_slots);
+    free(wb->arena);
+    free(wb->sessions);
+    free(wb->session_slots);
+    wb->keys = NULL;
+    wb->key_slots = NULL;
+    wb->arena = NULL;
+    wb->sessions = NULL;
+    wb->session_slots = NULL;
+    wb->keys_cap = 0;
+    wb->key_slots_cap = 0;
+    wb->arena_cap = 0;
+    wb->sessions_cap = 0;
+    wb->session_slots_cap = 0;
+}
+
+void kv_writeback_free(struct kv_writeback *wb)
+{
+    if (wb == NULL) {
+        return;
+    }
+    free_tables(wb);
+    free(wb);
+}
+
+/* Slot of the key with this hash and bytes, or of the empty slot where it
+ * would go. */
+static uint32_t key_slot_find(const struct kv_writeback *wb, uint64_t hash,
+                              const uint8_t *key, uint32_t key_len)
+{
+    uint32_t mask = wb->key_slots_cap - 1;
+    uint32_t at = (uint32_t)hash & mask;
+    for (uint32_t probes = 0; probes < wb->key_slots_cap; probes++) {
+        uint32_t ref = wb->key_slots[at];
+        if (ref == 0) {
+            return at;
+        }
+        const struct wb_key *k = &wb->keys[ref - 1];
+        if (k->hash == hash && k->key_len == key_len &&
+            memcmp(wb->arena + k->key_off, key, key_len) == 0) {
+            return at;
+        }
+        at = (at + 1) & mask;
+    }
+    UNREACHABLE(); /* The table is never more than half full. */
+}
+
+static const struct wb_key *key_find(const struct kv_writeback *wb,
+                                     const uint8_t *key, uint32_t key_len)
+{
+    if (wb->n_keys == 0) {
+        return NULL;
+    }
+    uint32_t at = key_slot_find(wb, hash_bytes(key, key_len), key, key_len);
+    uint32_t ref = wb->key_slots[at];
+    return ref == 0 ? NULL : &wb->keys[ref - 1];
+}
+
+/* Makes room for one more key. Errors: ERR_NOMEM. */
+static int keys_reserve(struct kv_writeback *wb)
+{
+    if (wb->n_keys + 1 > wb->keys_cap) {
+        uint32_t cap = wb->keys_cap != 0 ? wb->keys_cap * 2 : WB_SLOTS_MIN;
+        struct wb_key *keys = realloc(wb->keys, cap * sizeof *keys);
+        if (keys == NULL) {
+            return ERR_NOMEM;
+        }
+        wb->keys = keys;
+        wb->keys_cap = cap;
+    }
+    if (2 * (wb->n_keys + 1) < wb->key_slots_cap) {
+        return ERR_OK;
+    }
+    uint32_t cap = wb->key_slots_cap != 0 ? wb->key_slots_cap * 2
+                                          : 2 * WB_SLOTS_MIN;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) {
+        return ERR_NOMEM;
+    }
+    free(wb->key_slots);
+    wb->key_slots = slots;
+    wb->key_slots_cap = cap;
+    for (uint32_t i = 0; i < wb->n_keys; i++) {
+        const struct wb_key *k = &wb->keys[i];
+        uint32_t at = key_slot_find(wb, k->hash, wb->arena + k->key_off,
+                                    k->key_len);
+        slots[at] = i + 1;
+    }
+    return ERR_OK;
+}
+
+/* Appends len bytes to the arena; *off gets where. Errors: ERR_NOMEM. */
+static int arena_append(struct kv_writeback *wb, const uint8_t *p,
+                        uint32_t len, size_t *off)
+{
+    if (wb->arena_len + len > wb->arena_cap) {
+        size_t cap = wb->arena_cap != 0 ? wb->arena_cap : 4096;
+        while (cap < wb->arena_len + len) {
+            cap *= 2;
+        }
+        uint8_t *arena = realloc(wb->arena, cap);
+        if (arena == NULL) {
+            return ERR_NOMEM;
+        }
+        wb->arena = arena;
+        wb->arena_cap = cap;
+    }
+    if (len > 0) {
+        memcpy(wb->arena + wb->arena_len, p, len);
+    }
+    *off = wb->arena_len;
+    wb->arena_len += len;
+    return ERR_OK;
+}
+
+/* Records key's new value (value NULL: deleted). Errors: ERR_NOMEM. */
+static int key_set(struct kv_writeback *wb, const uint8_t *key,
+                   uint32_t key_len, const uint8_t *value, uint32_t value_len)
+{
+    ASSERT(wb->is_in_batch);
+    int rv = keys_reserve(wb);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    uint64_t hash = hash_bytes(key, key_len);
+    uint32_t at = key_slot_find(wb, hash, key, key_len);
+    size_t value_off = 0;
+    if (value != NULL) {
+        rv = arena_append(wb, value, value_len, &value_off);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+    }
+    struct wb_key *k;
+    if (wb->key_slots[at] != 0) {
+        k = &wb->keys[wb->key_slots[at] - 1];
+    } else {
+        size_t key_off;
+        rv = arena_append(wb, key, key_len, &key_off);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+        k = &wb->keys[wb->n_keys];
+        wb->key_slots[at] = ++wb->n_keys;
+        k->hash = hash;
+        k->key_off = key_off;
+        k->key_len = key_len;
+    }
+    k->is_deleted = value == NULL;
+    k->value_off = value_off;
+    k->value_len = value == NULL ? 0 : value_len;
+    return ERR_OK;
+}
+
+static uint32_t session_slot_find(const struct kv_writeback *wb,
+                                  uint64_t client_id)
+{
+    uint32_t mask = wb->session_slots_cap - 1;
+    uint32_t at = (uint32_t)hash_id(client_id) & mask;
+    for (uint32_t probes = 0; probes < wb->session_slots_cap; probes++) {
+        uint32_t ref = wb->session_slots[at];
+        if (ref == 0 || wb->sessions[ref - 1].client_id == client_id) {
+            return at;
+        }
+        at = (at + 1) & mask;
+    }
+    UNREACHABLE();
+}
+
+/* Makes room for one more session. Errors: ERR_NOMEM. */
+static int sessions_reserve(struct kv_writeback *wb)
+{
+    if (wb->n_sessions + 1 > wb->sessions_cap) {
+        uint32_t cap = wb->sessions_cap != 0 ? wb->sessions_cap * 2
+                                             : WB_SLOTS_MIN;
+        struct wb_session *s = realloc(wb->sessions, cap * sizeof *s);
+        if (s == NULL) {
+            return ERR_NOMEM;
+        }
+        wb->sessions = s;
+        wb->sessions_cap = cap;
+    }
+    if (2 * (wb->n_sessions + 1) < wb->session_slots_cap) {
+        return ERR_OK;
+    }
+    uint32_t cap = wb->session_slots_cap != 0 ? wb->session_slots_cap * 2
+                                              : 2 * WB_SLOTS_MIN;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) {
+        return ERR_NOMEM;
+    }
+    free(wb->session_slots);
+    wb->session_slots = slots;
+    wb->session_slots_cap = cap;
+    for (uint32_t i = 0; i < wb->n_sessions; i++) {
+        slots[session_slot_find(wb, wb->sessions[i].client_id)] = i + 1;
+    }
+    return ERR_OK;
+}
+
+static bool is_write_through(const struct kv_writeback_config *c)
+{
+    return c->ops_max == 0 && c->bytes_max == 0 && c->delay_ms == 0;
+}
+
+/* Forgets every buffered change after a flush; oversized tables go. */
+static void clear(struct kv_writeback *wb)
+{
+    if (wb->arena_cap > WB_ARENA_KEEP || wb->keys_cap > WB_KEYS_KEEP ||
+        wb->sessions_cap > WB_KEYS_KEEP) {
+        free_tables(wb);
+    } else {
+        if (wb->key_slots != NULL) {
+            memset(wb->key_slots, 0,
+                   wb->key_slots_cap * sizeof *wb->key_slots);
+        }
+        if (wb->session_slots != NULL) {
+            memset(wb->session_slots, 0,
+                   wb->session_slots_cap * sizeof *wb->session_slots);
+        }
+    }
+    wb->n_keys = 0;
+    wb->n_sessions = 0;
+    wb->arena_len = 0;
+    wb->is_clock_started = false;
+    wb->has_new_commit = false;
+}
+
+int kv_writeback_flush(struct kv_writeback *wb)
+{
+    ASSERT(wb != NULL);
+    ASSERT(!wb->is_in_batch);
+    if (wb->applied == wb->stored) {
+        ASSERT(wb->n_keys == 0 && wb->n_sessions == 0);
+        return ERR_OK;
+    }
+    const struct kv_store_ops *in = wb->inner;
+    int rv = in->begin(wb->inner_ctx);
+    for (uint32_t i = 0; rv == ERR_OK && i < wb->n_keys; i++) {
+        const struct wb_key *k = &wb->keys[i];
+        const uint8_t *key = wb->arena + k->key_off;
+        rv = k->is_deleted
+                 ? in->del(wb->inner_ctx, key, k->key_len)
+                 : in->put(wb->inner_ctx, key, k->key_len,
+                           wb->arena + k->value_off, k->value_len);
+    }
+    for (uint32_t i = 0; rv == ERR_OK && i < wb->n_sessions; i++) {
+        const struct wb_session *s = &wb->sessions[i];
+        rv = in->session_put(wb->inner_ctx, s->client_id, s->seq, s->status);
+    }
+    if (rv == ERR_OK) {
+        rv = in->commit(wb->inner_ctx, wb->applied);
+    }
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    wb->stored = wb->applied;
+    clear(wb);
+    return ERR_OK;
+}
+
+int kv_writeback_tick(struct kv_writeback *wb, uint64_t now_ms)
+{
+    ASSERT(wb != NULL);
+    if (wb->applied == wb->stored) {
+        return ERR_OK;
+    }
+    if (!wb->is_clock_started) {
+        wb->is_clock_started = true;
+        wb->first_commit_ms = now_ms;
+    }
+    if (wb->has_new_commit) {
+        wb->has_new_commit = false;
+        wb->last_commit_ms = now_ms;
+    }
+    if (now_ms - wb->first_commit_ms >= wb->config.delay_ms ||
+        (wb->config.idle_ms != 0 &&
+         now_ms - wb->last_commit_ms >= wb->config.idle_ms)) {
+        return kv_writeback_flush(wb);
+    }
+    return ERR_OK;
+}
+
+uint64_t kv_writeback_deadline(const struct kv_writeback *wb)
+{
+    ASSERT(wb != NULL);
+    if (wb->applied == wb->stored) {
+        return UINT64_MAX;
+    }
+    if (!wb->is_clock_started || wb->has_new_commit) {
+        return 0;
+    }
+    uint64_t at = wb->first_commit_ms + wb->config.delay_ms;
+    if (wb->config.idle_ms != 0 &&
+        wb->last_commit_ms + wb->config.idle_ms < at) {
+        at = wb->last_commit_ms + wb->config.idle_ms;
+    }
+    return at;
+}
+
+raft_index kv_writeback_stored_index(const struct kv_writeback *wb)
+{
+    return wb->stored;
+}
+
+raft_index kv_writeback_applied_index(const struct kv_writeback *wb)
+{
+    return wb->applied;
+}
+
+/* --- kv_store_ops over the buffer --- */
+
+static int wb_begin(void *ctx)
+{
+    struct kv_writeback *wb = ctx;
+    ASSERT(!wb->is_in_batch);
+    wb->is_in_batch = true;
+    return ERR_OK;
+}
+
+static int wb_commit(void *ctx, raft_index applied_index)
+{
+    struct kv_writeback *wb = ctx;
+    ASSERT(wb->is_in_batch);
+    ASSERT(applied_index >= wb->applied);
+    wb->is_in_batch = false;
+    wb->applied = applied_index;
+    wb->has_new_commit = true;
+    const struct kv_writeback_config *c = &wb->config;
+    bool is_full = (c->ops_max != 0 && wb->n_keys + wb->n_sessions >=
+                                           c->ops_max) ||
+                   (c->bytes_max != 0 && wb->arena_len >= c->bytes_max);
+    if (is_write_through(c) || is_full) {
+        return kv_writeback_flush(wb);
+    }
+    return ERR_OK;
+}
+
+static int wb_get(void *ctx, const uint8_t *key, uint32_t key_len,
+                  const uint8_t **value, uint32_t *value_len)
+{
+    struct kv_writeback *wb = ctx;
+    const struct wb_key *k = key_find(wb, key, key_len);
+    if (k == NULL) {
+        return wb->inner->get(wb->inner_ctx, key, key_len, value, value_len);
+    }
+    if (k->is_deleted) {
+        return ERR_NOT_FOUND;
+    }
+    *value = wb->arena + k->value_off;
+    *value_len = k->value_len;
+    return ERR_OK;
+}
+
+static int wb_put(void *ctx, const uint8_t *key, uint32_t key_len,
+                  const uint8_t *value, uint32_t value_len)
+{
+    static const uint8_t empty[1];
+    return key_set(ctx, key, key_len, value != NULL ? value : empty,
+                   value_len);
+}
+
+static int wb_del(void *ctx, const uint8_t *key, uint32_t key_len)
+{
+    return key_set(ctx, key, key_len, NULL, 0);
+}
+
+static int wb_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
+                          uint8_t *status)
+{
+    struct kv_writeback *wb = ctx;
+    if (wb->n_sessions != 0) {
+        uint32_t ref = wb->session_slots[session_slot_find(wb, client_id)];
+        if (ref != 0) {
+            *seq = wb->sessions[ref - 1].seq;
+            *status = wb->sessions[ref - 1].status;
+            return ERR_OK;
+        }
+    }
+    return wb->inner->session_get(wb->inner_ctx, client_id, seq, status);
+}
+
+static int wb_session_put(void *ctx, uint64_t client_id, uint64_t seq,
+                          uint8_t status)
+{
+    struct kv_writeback *wb = ctx;
+    ASSERT(wb->is_in_batch);
+    int rv = sessions_reserve(wb);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    uint32_t at = session_slot_find(wb, client_id);
+    if (wb->session_slots[at] == 0) {
+        wb->session_slots[at] = ++wb->n_sessions;
+        wb->sessions[wb->n_sessions - 1].client_id = client_id;
+    }
+    struct wb_session *s = &wb->sessions[wb->session_slots[at] - 1];
+    s->seq = seq;
+    s->status = status;
+    return ERR_OK;
+}
+
+const struct kv_store_ops *kv_writeback_ops(void)
+{
+    static const struct kv_store_ops ops = {
+        .begin = wb_begin,
+        .commit = wb_commit,
+        .get = wb_get,
+        .put = wb_put,
+        .del = wb_del,
+        .session_get = wb_session_get,
+        .session_put = wb_session_put,
+    };
+    return &ops;
+}

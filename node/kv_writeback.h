@@ -1,0 +1,69 @@
+/*
+ * A write-back buffer in front of the kv store: applied puts, deletes and
+ * session updates stay in memory and reach the store later, many apply
+ * batches in one store transaction together with the applied index. A key
+ * written a hundred times between flushes costs the store one row write,
+ * and a page of the kv table is written once per flush instead of once per
+ * entry. Reads look in the buffer first, then in the store, so the state
+ * seen is always the applied state. Safe because every buffered change is
+ * derived from log entries that are already durable: a crash loses the
+ * buffer, the store still holds a consistent earlier applied index, and a
+ * restart re-applies the rest from the log (sessions included, so each
+ * client command still applies once). Pure: no I/O, no clock; time arrives
+ * as now_ms. Read node/kv_writeback.c next.
+ */
+#ifndef RAFT_NODE_KV_WRITEBACK_H
+#define RAFT_NODE_KV_WRITEBACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/types.h"
+#include "node/kv.h"
+
+struct kv_writeback;
+
+/* When the buffer goes to the store. All zero means write-through: every
+ * commit flushes at once (the behaviour without a buffer). */
+struct kv_writeback_config {
+    uint32_t ops_max;    /* Flush at a commit once this many keys are dirty. */
+    size_t bytes_max;    /* ... or their keys and values take this much. */
+    uint32_t delay_ms;   /* ... or this long after the first unflushed commit, */
+    uint32_t idle_ms;    /* ... or once no commit came for this long (0: no
+                          * idle flush), so a quiet node's table is current. */
+};
+
+/* Wraps inner (borrowed; must outlive the buffer), whose ctx is inner_ctx
+ * and whose applied index is applied. Returns NULL when out of memory. */
+struct kv_writeback *kv_writeback_new(const struct kv_store_ops *inner,
+                                      void *inner_ctx, raft_index applied,
+                                      const struct kv_writeback_config *config);
+
+/* Frees the buffer without flushing (a crash loses it; the log has it). */
+void kv_writeback_free(struct kv_writeback *wb);
+
+/* The kv_store_ops over the buffer; their ctx is the struct kv_writeback *.
+ * commit may flush (and then returns the store's error, fatal for the
+ * node). get's *value is borrowed until the next call on the buffer. */
+const struct kv_store_ops *kv_writeback_ops(void);
+
+/* Writes every buffered change and the last committed applied index to the
+ * store in one transaction. Nothing buffered: nothing happens. Errors: the
+ * store's (fatal for the node; the buffer is kept). */
+int kv_writeback_flush(struct kv_writeback *wb);
+
+/* Flushes when the delay since the first unflushed commit, or the idle time
+ * since the last one, has passed; tick notes the time of the commits made
+ * since its previous call. Errors: as flush. */
+int kv_writeback_tick(struct kv_writeback *wb, uint64_t now_ms);
+
+/* When tick must next run: UINT64_MAX when nothing waits, else the time the
+ * delay or the idle time runs out (0 when tick has not seen the latest
+ * commit yet: call it now). */
+uint64_t kv_writeback_deadline(const struct kv_writeback *wb);
+
+/* Applied index the store holds, and the one the buffer holds (>= it). */
+raft_index kv_writeback_stored_index(const struct kv_writeback *wb);
+raft_index kv_writeback_applied_index(const struct kv_writeback *wb);
+
+#endif
