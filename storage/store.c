@@ -269,6 +269,14 @@ static int open_configure(struct store *s, char detail[ERRMSG_LEN])
     rc = sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
     s->sync = ST_SYNC_FULL;
     if (rc == SQLITE_OK) {
+        /* The schema's CHECKs are for people editing the file in the
+         * sqlite3 shell; every row this node writes is built valid (and
+         * asserted). Evaluating `op IN (...)` cost an ephemeral b-tree,
+         * opened and closed per log row: ~8% of a busy leader's CPU. */
+        rc = sqlite3_exec(s->db, "PRAGMA ignore_check_constraints = ON",
+                          NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
         int unused = 0;
         rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
                                &unused);
