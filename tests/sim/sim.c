@@ -2,8 +2,9 @@
  * raftsim: runs the deterministic simulator for one seed, a range, a seed
  * file or random seeds for some minutes (soak). Each seed picks the run's
  * parameters (swarm testing): node count, latency, loss, duplication,
- * damage, crash and partition rates, timers. A failure prints the seed, the
- * check that broke, the trace tail and the exact command that replays it.
+ * damage, crash and partition rates, timers, write-back of applies. A
+ * failure prints the seed, the check that broke, the trace tail and the
+ * exact command that replays it.
  * This file is the harness, not simulated code: only it reads the clock.
  * Read tests/sim/sim_world.h next.
  */
@@ -98,6 +99,16 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     p->client_think_ms = PICK(&r, 0, 20, 200);
     p->read_pct = PICK(&r, 0, 20, 50, 80);
     p->big_value_pct = PICK(&r, 0, 0, 0, 5, 25);
+    /* Drawn last, so the draws above stay what they were for a seed. A
+     * quarter of the seeds write through; the rest buffer applies for a
+     * few entries or a few to a few hundred ms, some as raftnode does. */
+    if (rng_range(&r, 0, 4) != 0) {
+        struct kv_writeback_config *wb = &p->kv_writeback;
+        wb->ops_max = PICK(&r, 0, 1, 2, 3, 4, 8, 16384);
+        wb->bytes_max = PICK(&r, 0, 0, 0, 64, 4096, 4u << 20);
+        wb->delay_ms = PICK(&r, 0, 3, 10, 50, 200, 500, 1000);
+        wb->idle_ms = PICK(&r, 0, 0, 2, 5, 20, 100);
+    }
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -178,6 +189,7 @@ struct totals {
     uint64_t events;
     uint64_t failed;
     uint64_t first_failed;
+    uint64_t lost_buffers;
 };
 
 static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
@@ -194,14 +206,17 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
         printf("seed=0x%016llx nodes=%u clients=%u steps=%llu hb=%u "
                "election=%u lat=%u-%u loss=%u dup=%u damage=%u crash=%u "
                "part=%u crashpt=%u wfail=%u prevote=%d cq=%d batch=%u "
-               "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%%\n",
+               "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
+               "writeback=%u/%zu/%ums/%ums\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps),
                p.heartbeat_ms, p.election_ms, p.lat_min_ms, p.lat_max_ms,
                p.loss_ppm, p.dup_ppm, p.corrupt_ppm, p.crash_ppm,
                p.partition_ppm, p.crash_point_ppm, p.write_fail_ppm,
                p.pre_vote, p.check_quorum, p.batch_bytes_max, p.inflight_max,
                p.mem_entries_max, p.apply_batch_min, p.apply_delay_ms,
-               p.big_value_pct, p.read_pct);
+               p.big_value_pct, p.read_pct, p.kv_writeback.ops_max,
+               p.kv_writeback.bytes_max, p.kv_writeback.delay_ms,
+               p.kv_writeback.idle_ms);
     }
     w->skip_check = o->skip_check;
     g_world = w;
@@ -209,6 +224,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
     g_world = NULL;
     t->seeds++;
     t->events += w->n_events;
+    t->lost_buffers += w->check.n_lost_buffers;
     if (!ok) {
         if (t->failed == 0) {
             t->first_failed = seed;
@@ -218,11 +234,13 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
     } else if (is_single || o->verbose) {
         printf("ok seed=0x%016llx events=%llu sim_ms=%llu applied=%llu "
                "acked_writes=%llu reads=%llu sent=%llu dropped=%llu "
-               "damaged_refused=%llu trace_lines=%llu trace_hash=0x%016llx\n",
+               "damaged_refused=%llu lost_buffers=%llu trace_lines=%llu "
+               "trace_hash=0x%016llx\n",
                ull(seed), ull(w->n_events), ull(w->now_ms),
                ull(w->check.n_applied), ull(w->check.n_acked_writes),
                ull(w->check.n_reads_checked), ull(w->n_sent),
                ull(w->n_dropped), ull(w->n_corrupt_caught),
+               ull(w->check.n_lost_buffers),
                ull(w->trace.n_lines), ull(w->trace.hash));
     }
     sim_world_close(w);
@@ -232,8 +250,10 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
 
 static void print_summary(const struct totals *t, double wall)
 {
-    printf("summary: seeds=%llu events=%llu violations=%llu wall=%.1fs",
-           ull(t->seeds), ull(t->events), ull(t->failed), wall);
+    printf("summary: seeds=%llu events=%llu violations=%llu "
+           "lost_buffers=%llu wall=%.1fs",
+           ull(t->seeds), ull(t->events), ull(t->failed),
+           ull(t->lost_buffers), wall);
     if (t->failed > 0) {
         printf(" first_failed=0x%016llx", ull(t->first_failed));
     }

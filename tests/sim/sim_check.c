@@ -5,8 +5,10 @@
  * (every applied sequence is a prefix of one global sequence), durability
  * of commits and acknowledged writes, exactly-once application (each kv
  * image equals the model state at its applied index), persist-before-send,
- * monotonic term/commit/applied, and linearizable reads. The first failure
- * is recorded with sim_fail. Read tests/sim/sim_world.c next.
+ * monotonic term/commit/applied, and linearizable reads. Applies count from
+ * when the replica makes them, in memory, not when its write-back buffer
+ * reaches the kv image. The first failure is recorded with sim_fail.
+ * Read tests/sim/sim_world.c next.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +238,67 @@ static struct sim_commit *commit_note(struct sim_world *w, raft_index idx,
     return c;
 }
 
+/* Node n applied (or answers from) its disk row at idx: it must be the
+ * entry of the global sequence there, or extend that sequence. Indexes
+ * are noted in order, so idx is at most n_applied + 1. */
+static void note_entry(struct sim_world *w, const struct sim_node *n,
+                       raft_index idx, const struct sim_row *row)
+{
+    struct raft_entry e = {row->term, row->type, row->len, row->data};
+    struct sim_commit *cm = commit_note(w, idx, row->term, n->id);
+    if (cm->is_applied && cm->chain != row->chain) {
+        sim_fail(w, "state_machine_safety",
+                 "n%llu applied a different entry at %llu", ull(n->id),
+                 ull(idx));
+        return;
+    }
+    if (!cm->is_applied) {
+        cm->is_applied = true;
+        cm->chain = row->chain;
+        global_apply(w, idx, &e);
+    }
+}
+
+/* Every index a live node applied, in memory or durably, is checked as it
+ * is seen (after each event): a write-back buffer may hold it for long. */
+static void note_applied(struct sim_world *w, struct sim_node *n,
+                         raft_index applied)
+{
+    for (raft_index idx = n->noted + 1; idx <= applied && !w->failed;
+         idx++) {
+        if (idx > n->disk.n_rows) {
+            sim_fail(w, "apply_not_durable",
+                     "n%llu applied %llu but its disk has %zu rows",
+                     ull(n->id), ull(idx), n->disk.n_rows);
+            return;
+        }
+        note_entry(w, n, idx, &n->disk.rows[idx - 1]);
+        n->noted = idx;
+    }
+}
+
+/* An answer may rest on entries applied in this very flush, before the
+ * core's applied index moves (raft_advance) and perhaps before the node
+ * dies in the same flush. The answer is only allowed to rest on committed
+ * entries, so everything the node knows committed and holds on its disk
+ * (same term as its log: not a row a pending truncation replaces) joins
+ * the global sequence now. A write acknowledged beyond that is caught by
+ * sim_check_on_write_ack. */
+void sim_check_on_reply(struct sim_world *w, struct sim_node *n)
+{
+    const struct raft *r = replica_raft(n->rep);
+    raft_index commit = raft_commit_index(r);
+    for (raft_index idx = n->noted + 1; idx <= commit && !w->failed;
+         idx++) {
+        if (idx > n->disk.n_rows ||
+            n->disk.rows[idx - 1].term != raft_term_at(r, idx)) {
+            return;
+        }
+        note_entry(w, n, idx, &n->disk.rows[idx - 1]);
+        n->noted = idx;
+    }
+}
+
 void sim_check_on_apply(struct sim_world *w, struct sim_node *n,
                         raft_index prev, raft_index applied_index)
 {
@@ -254,17 +317,9 @@ void sim_check_on_apply(struct sim_world *w, struct sim_node *n,
         }
         const struct sim_row *row = &n->disk.rows[idx - 1];
         struct raft_entry e = {row->term, row->type, row->len, row->data};
-        struct sim_commit *cm = commit_note(w, idx, row->term, n->id);
-        if (cm->is_applied && cm->chain != row->chain) {
-            sim_fail(w, "state_machine_safety",
-                     "n%llu applied a different entry at %llu", ull(n->id),
-                     ull(idx));
+        note_entry(w, n, idx, row);
+        if (w->failed) {
             return;
-        }
-        if (!cm->is_applied) {
-            cm->is_applied = true;
-            cm->chain = row->chain;
-            global_apply(w, idx, &e);
         }
         uint32_t cl;
         uint64_t seq;
@@ -547,6 +602,10 @@ static void check_node(struct sim_world *w, struct sim_node *n)
     if (commit > raft_last_index(r)) {
         sim_fail(w, "commit_bound", "n%llu commit %llu beyond last %llu",
                  ull(n->id), ull(commit), ull(raft_last_index(r)));
+        return;
+    }
+    note_applied(w, n, applied);
+    if (w->failed) {
         return;
     }
     n->seen_term = term;

@@ -73,6 +73,7 @@ static void node_reply(void *ctx, const struct raft_addr *to,
                  client);
         return;
     }
+    sim_check_on_reply(w, n);
     sim_net_send(w, (uint32_t)n->id, SIM_CLIENT_BASE + client, msg);
 }
 
@@ -120,6 +121,7 @@ static void fill_config(const struct sim_world *w, struct sim_node *n,
         rc->fetch_ctx = n;
     }
     cfg->pending_max = w->p.pending_max;
+    cfg->kv_writeback = w->p.kv_writeback;
 }
 
 void sim_node_start(struct sim_world *w, struct sim_node *n)
@@ -165,6 +167,7 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
     n->seen_term = raft_current_term(r);
     n->seen_commit = raft_commit_index(r);
     n->seen_applied = raft_applied_index(r);
+    n->noted = raft_applied_index(r);
     n->seen_role = raft_role(r);
     n->lc_term = 0;
     n->lc_upto = 0;
@@ -178,13 +181,20 @@ void sim_node_crash(struct sim_world *w, struct sim_node *n, const char *why)
     if (n->rep == NULL) {
         return;
     }
+    /* Applies still in the write-back buffer die with the replica; the
+     * restart must re-apply them from the log (check_loaded, then the
+     * exactly_once comparison at its next kv commit). */
+    raft_index applied = raft_applied_index(replica_raft(n->rep));
+    raft_index stored = mem_kv_applied(&n->kv);
+    raft_index lost = applied > stored ? applied - stored : 0;
+    w->check.n_lost_buffers += lost > 0;
     replica_free(n->rep);
     n->rep = NULL;
     mem_kv_rollback(&n->kv);
     n->is_dying = false;
     n->is_stopped = false;
-    sim_tracef(w, "%llu sim n%llu down (%s)", ull(w->now_ms), ull(n->id),
-               why);
+    sim_tracef(w, "%llu sim n%llu down (%s) unflushed=%llu", ull(w->now_ms),
+               ull(n->id), why, ull(lost));
 }
 
 uint64_t sim_node_deadline(const struct sim_node *n)
@@ -260,6 +270,12 @@ void sim_node_flush(struct sim_world *w, struct sim_node *n)
 void sim_node_tick(struct sim_world *w, struct sim_node *n)
 {
     int rc = replica_tick(n->rep, w->now_ms);
+    if (rc != ERR_OK && n->is_stopped) {
+        /* The tick flushed the write-back buffer and the kv commit
+         * failed: fail-stop, like a failed flush. */
+        node_down(w, n, "fail-stop");
+        return;
+    }
     if (rc != ERR_OK) {
         sim_fail(w, "tick", "n%llu tick: %s", ull(n->id), err_str(rc));
         return;

@@ -59,6 +59,9 @@ struct sim_params {
     uint32_t apply_delay_ms;     /* 512 and a heartbeat); 0/0: at once. */
     uint32_t mem_entries_max;    /* 0: whole log in memory; else a window
                                   * loaded and fetched like raftnode. */
+    /* When applied changes reach the kv image (all zero: at every apply
+     * batch); the rest waits in the replica's memory, lost on a crash. */
+    struct kv_writeback_config kv_writeback;
     uint32_t client_timeout_ms;
     uint32_t client_think_ms;    /* Up to this between two ops. */
     uint32_t read_pct;           /* Share of GETs among client ops. */
@@ -139,6 +142,8 @@ struct sim_node {
     raft_term seen_term;
     raft_index seen_commit;
     raft_index seen_applied;
+    raft_index noted;            /* Applies (also in memory) and commits
+                                  * checked against the global sequence. */
     int seen_role;
     raft_term lc_term;           /* Leader completeness checked in term */
     raft_index lc_upto;          /* ... up to this committed index. */
@@ -213,6 +218,7 @@ struct sim_check {
     size_t n_lm;
     uint64_t n_acked_writes;
     uint64_t n_reads_checked;
+    uint64_t n_lost_buffers;     /* Crashes that lost unflushed applies. */
 };
 
 struct sim_world {
@@ -351,6 +357,10 @@ void sim_check_event(struct sim_world *w);
 /* A node's kv commit made applied_index durable (from prev). */
 void sim_check_on_apply(struct sim_world *w, struct sim_node *n,
                         raft_index prev, raft_index applied_index);
+/* Live node n is about to answer a client: what it answers from (its
+ * applied state, perhaps only in its write-back buffer) must be in the
+ * global sequence before the answer can reach anyone. */
+void sim_check_on_reply(struct sim_world *w, struct sim_node *n);
 /* A row (index, term, chain) reached a disk. */
 void sim_check_on_row(struct sim_world *w, raft_index index, raft_term term,
                       uint64_t chain);
