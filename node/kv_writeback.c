@@ -198,7 +198,7 @@ static int keys_reserve(struct kv_writeback *wb)
 static int arena_append(struct kv_writeback *wb, const uint8_t *p,
                         uint32_t len, size_t *off)
 {
-    if (wb->arena_len + len > wb->arena_cap) {
+    if (wb->arena == NULL || wb->arena_len + len > wb->arena_cap) {
         size_t cap = wb->arena_cap != 0 ? wb->arena_cap : 4096;
         while (cap < wb->arena_len + len) {
             cap *= 2;
@@ -336,7 +336,10 @@ int kv_writeback_flush(struct kv_writeback *wb)
     ASSERT(wb != NULL);
     ASSERT(!wb->is_in_batch);
     if (wb->applied == wb->stored) {
-        ASSERT(wb->n_keys == 0 && wb->n_sessions == 0);
+        /* Every apply batch raises the applied index (the replica commits
+         * only after applying entries), so nothing can be buffered. */
+        ASSERT(wb->n_keys == 0);
+        ASSERT(wb->n_sessions == 0);
         return ERR_OK;
     }
     const struct kv_store_ops *in = wb->inner;
