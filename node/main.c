@@ -6,6 +6,7 @@
  * file, membership, database, busy port). Read node/node.c next.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -214,6 +215,11 @@ static int setup_signals(void)
 
 int main(int argc, char **argv)
 {
+    /* Blocks of 128 KiB and more (the kv write-back buffer's tables under
+     * load) come from mmap and go back to the system when freed: glibc's
+     * adaptive threshold would otherwise keep them in the heap, and an idle
+     * node would hold its busiest second's memory. */
+    (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     struct args a;
     int rv = parse_args(argc, argv, &a);
     if (rv != 0) {
