@@ -27,6 +27,7 @@ struct wb_key {
     size_t value_off;
     uint32_t key_len;
     uint32_t value_len;
+    uint32_t value_cap;      /* Arena bytes at value_off this key owns. */
     bool is_deleted;
 };
 
@@ -229,6 +230,15 @@ static int key_set(struct kv_writeback *wb, const uint8_t *key,
     }
     uint64_t hash = hash_bytes(key, key_len);
     uint32_t at = key_slot_find(wb, hash, key, key_len);
+    if (wb->key_slots[at] != 0 && value != NULL &&
+        value_len <= wb->keys[wb->key_slots[at] - 1].value_cap) {
+        /* Overwrite in place: a hot key does not grow the arena. */
+        struct wb_key *k = &wb->keys[wb->key_slots[at] - 1];
+        memcpy(wb->arena + k->value_off, value, value_len);
+        k->value_len = value_len;
+        k->is_deleted = false;
+        return ERR_OK;
+    }
     size_t value_off = 0;
     if (value != NULL) {
         rv = arena_append(wb, value, value_len, &value_off);
@@ -250,10 +260,17 @@ static int key_set(struct kv_writeback *wb, const uint8_t *key,
         k->hash = hash;
         k->key_off = key_off;
         k->key_len = key_len;
+        k->value_off = 0;
+        k->value_cap = 0;
     }
     k->is_deleted = value == NULL;
-    k->value_off = value_off;
-    k->value_len = value == NULL ? 0 : value_len;
+    if (value != NULL) {
+        k->value_off = value_off;
+        k->value_len = value_len;
+        k->value_cap = value_len;
+    } else {
+        k->value_len = 0; /* The old value's bytes stay for a later put. */
+    }
     return ERR_OK;
 }
 

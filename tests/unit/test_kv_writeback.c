@@ -206,6 +206,36 @@ static void assert_call(const struct kv_rec_call *c, int op, const char *key,
 
 /* --- Reads see the buffer first --- */
 
+/* A value overwritten by one no longer (in place, in the key's own arena
+ * bytes), by a longer one (new bytes), after a delete (which keeps the
+ * bytes for the next put) and by an empty one always reads back exactly,
+ * with its own length, and the flush writes the last of each. */
+static void test_writeback_overwrites_in_place_and_grow(void **state)
+{
+    struct fixture *f = *state;
+    open_buffered(f);
+    begin(f);
+    put(f, "k", "0123456789");
+    put(f, "j", "neighbour");
+    put(f, "k", "abc");          /* Shorter: in place. */
+    assert_string_equal(wb_value(f, "k"), "abc");
+    put(f, "k", "abcdefghij");   /* Back to the old size: still in place. */
+    assert_string_equal(wb_value(f, "k"), "abcdefghij");
+    put(f, "k", "abcdefghijKLMNOP"); /* Longer: appended. */
+    assert_string_equal(wb_value(f, "k"), "abcdefghijKLMNOP");
+    assert_string_equal(wb_value(f, "j"), "neighbour");
+    del(f, "k");
+    assert_null(wb_value(f, "k"));
+    put(f, "k", "xy");           /* After a delete: the kept bytes. */
+    assert_string_equal(wb_value(f, "k"), "xy");
+    put(f, "j", "");             /* Empty: present, length 0. */
+    assert_string_equal(wb_value(f, "j"), "");
+    commit(f, 1);
+    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_string_equal(store_value(f, "k"), "xy");
+    assert_string_equal(store_value(f, "j"), "");
+}
+
 /* get answers from the buffer for every key it holds (the newest put, an
  * overwrite, a deletion, an empty value, a delete-then-put) and asks the
  * store only for the others. */
@@ -1213,6 +1243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_writeback_get_sees_buffer_then_store),
+        T(test_writeback_overwrites_in_place_and_grow),
         T(test_writeback_sessions_buffered_and_read_back),
         T(test_writeback_many_sessions_survive_growth),
         T(test_writeback_nothing_reaches_store_before_flush),
