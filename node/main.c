@@ -60,7 +60,8 @@ struct args {
 
 static int usage(const char *problem)
 {
-    fprintf(stderr, "raftnode: %s; %s\n", problem, usage_line);
+    fprintf(stderr, "raftnode: %s; raftnode --help shows the usage\n",
+            problem);
     return EXIT_USAGE;
 }
 
@@ -135,6 +136,20 @@ static int parse_option(struct args *a, const char *opt, const char *val)
     return 0;
 }
 
+/* Whether opt is one of the options parse_option takes with a value. */
+static bool takes_value(const char *opt)
+{
+    static const char *const names[] = {
+        "--id", "--config", "--db", "--log", "--log-level", "--heartbeat",
+        "--election", "--seed"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(opt, names[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int parse_args(int argc, char **argv, struct args *a)
 {
     memset(a, 0, sizeof *a);
@@ -150,6 +165,11 @@ static int parse_args(int argc, char **argv, struct args *a)
             printf("%s\n", usage_line);
             exit(0);
         } else if (strncmp(opt, "--", 2) == 0) {
+            if (!takes_value(opt)) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "unknown option %.64s", opt);
+                return usage(msg);
+            }
             if (i + 1 >= argc) {
                 char msg[128];
                 snprintf(msg, sizeof msg, "%.64s needs a value", opt);

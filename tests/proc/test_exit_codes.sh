@@ -20,6 +20,26 @@ expect 4 -d "$DIR/none" status
 grep -q "no cluster at" "$DIR/err" || fail "missing-cluster message: $(cat "$DIR/err")"
 expect 2 -d "$DIR" watch --no-such-option
 
+# raftnode: a wrong command line is one line on stderr naming the problem,
+# exit 2, and nothing created.
+RAFTNODE="$(dirname "$RAFTCTL")/raftnode"
+node_usage() { # node_usage WANT_SUBSTRING ARGS...
+    local want=$1
+    shift
+    "$RAFTNODE" "$@" >/dev/null 2>"$DIR/err"
+    local rc=$?
+    [ "$rc" = 2 ] || fail "raftnode $* exited $rc, want 2"
+    [ "$(wc -l <"$DIR/err")" = 1 ] || fail "raftnode $*: not one line: $(cat "$DIR/err")"
+    grep -q -- "$want" "$DIR/err" || fail "raftnode $*: '$(cat "$DIR/err")' lacks '$want'"
+}
+node_usage "unknown option --bogus" --bogus 1
+node_usage "unknown option --bogus" --bogus
+node_usage "--id needs a value" --id
+node_usage "--id needs a member id" --id x --config c --db "$DIR/x.db"
+node_usage "unexpected argument foo" foo
+node_usage "are required" --id 1 --config c
+[ ! -e "$DIR/x.db" ] || fail "raftnode created a database on a usage error"
+
 up_detached 21600
 wait_until 10 "a leader" has_one_leader
 expect 0 -d "$DIR" put k v
