@@ -64,7 +64,6 @@ struct node {
     /* What the log prefix and INFO lines last showed. */
     int shown_role;
     raft_term shown_term;
-    raft_id shown_leader;
     raft_index shown_commit;
     uint64_t commit_logged_ms;
 };
@@ -140,13 +139,8 @@ static void node_refresh_prefix(struct node *n)
 
 static void node_log_progress(struct node *n)
 {
+    /* Leader changes are in the core's trace ("leader is n2"). */
     const struct raft *r = replica_raft(n->replica);
-    raft_id leader = raft_leader(r);
-    if (leader != n->shown_leader) {
-        LOG_INFO("leader is now %llu (was %llu)", (unsigned long long)leader,
-                 (unsigned long long)n->shown_leader);
-        n->shown_leader = leader;
-    }
     raft_index commit = raft_commit_index(r);
     if (commit != n->shown_commit &&
         n->now_ms >= n->commit_logged_ms + NODE_COMMIT_LOG_MS) {
