@@ -1,9 +1,10 @@
 /*
  * The write-back buffer: dirty keys in an open-addressing hash table whose
  * keys and values live in one growing byte arena, dirty sessions in a second
- * table, both emptied by a flush (one store transaction). Iteration for the
- * flush follows insertion order, so two replicas that applied the same
- * entries issue the same store calls. Pure: no I/O, no clock.
+ * table, both emptied by a flush (one store transaction). The flush writes
+ * keys in byte order and sessions by client id, so the store's b-trees are
+ * walked once, leaf by leaf, and two replicas that applied the same entries
+ * issue the same store calls. Pure: no I/O, no clock.
  * Read node/replica.c next.
  */
 #include "node/kv_writeback.h"
@@ -348,6 +349,97 @@ static void clear(struct kv_writeback *wb)
     wb->has_new_commit = false;
 }
 
+/* A dirty key's bytes, for sorting (they point into the arena, which does
+ * not move during a flush). */
+struct wb_sorted_key {
+    const uint8_t *key;
+    uint32_t key_len;
+    uint32_t at;                 /* Index in keys. */
+};
+
+static int compare_keys(const void *a, const void *b)
+{
+    const struct wb_sorted_key *x = a;
+    const struct wb_sorted_key *y = b;
+    uint32_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = n > 0 ? memcmp(x->key, y->key, n) : 0;
+    if (c != 0) {
+        return c;
+    }
+    return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+}
+
+static int compare_sessions(const void *a, const void *b)
+{
+    const struct wb_session *x = a;
+    const struct wb_session *y = b;
+    return x->client_id < y->client_id ? -1 : x->client_id > y->client_id;
+}
+
+/* Swaps two elements of size bytes. */
+static void swap_bytes(uint8_t *a, uint8_t *b, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        uint8_t t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+/* Moves element root down the max-heap a[0..end) until both children are
+ * smaller. */
+static void sift_down(uint8_t *a, size_t root, size_t end, size_t size,
+                      int (*cmp)(const void *, const void *))
+{
+    for (size_t child = 2 * root + 1; child < end; child = 2 * root + 1) {
+        if (child + 1 < end &&
+            cmp(a + child * size, a + (child + 1) * size) < 0) {
+            child++;
+        }
+        if (cmp(a + root * size, a + child * size) >= 0) {
+            return;
+        }
+        swap_bytes(a + root * size, a + child * size, size);
+        root = child;
+    }
+}
+
+/* Heapsort: in place, no allocation, the same result on every libc (the
+ * core may not call qsort; see the core_purity test). */
+static void sort(void *base, size_t n, size_t size,
+                 int (*cmp)(const void *, const void *))
+{
+    uint8_t *a = base;
+    for (size_t i = n / 2; i-- > 0;) {
+        sift_down(a, i, n, size, cmp);
+    }
+    for (size_t end = n; end > 1; end--) {
+        swap_bytes(a, a + (end - 1) * size, size);
+        sift_down(a, 0, end - 1, size, cmp);
+    }
+}
+
+/* The dirty keys in byte order (heap; the caller frees), or NULL when out
+ * of memory. Sorting the sessions in place is fine: the flush empties the
+ * table after. */
+static struct wb_sorted_key *flush_order(struct kv_writeback *wb)
+{
+    struct wb_sorted_key *order =
+        malloc((wb->n_keys != 0 ? wb->n_keys : 1) * sizeof *order);
+    if (order == NULL) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < wb->n_keys; i++) {
+        order[i].key = wb->arena + wb->keys[i].key_off;
+        order[i].key_len = wb->keys[i].key_len;
+        order[i].at = i;
+    }
+    sort(order, wb->n_keys, sizeof *order, compare_keys);
+    sort(wb->sessions, wb->n_sessions, sizeof *wb->sessions,
+         compare_sessions);
+    return order;
+}
+
 int kv_writeback_flush(struct kv_writeback *wb)
 {
     ASSERT(wb != NULL);
@@ -359,10 +451,14 @@ int kv_writeback_flush(struct kv_writeback *wb)
         ASSERT(wb->n_sessions == 0);
         return ERR_OK;
     }
+    struct wb_sorted_key *order = flush_order(wb);
+    if (order == NULL) {
+        return ERR_NOMEM;
+    }
     const struct kv_store_ops *in = wb->inner;
     int rv = in->begin(wb->inner_ctx);
     for (uint32_t i = 0; rv == ERR_OK && i < wb->n_keys; i++) {
-        const struct wb_key *k = &wb->keys[i];
+        const struct wb_key *k = &wb->keys[order[i].at];
         const uint8_t *key = wb->arena + k->key_off;
         rv = k->is_deleted
                  ? in->del(wb->inner_ctx, key, k->key_len)
@@ -376,12 +472,25 @@ int kv_writeback_flush(struct kv_writeback *wb)
     if (rv == ERR_OK) {
         rv = in->commit(wb->inner_ctx, wb->applied);
     }
+    free(order);
     if (rv != ERR_OK) {
         return rv;
     }
     wb->stored = wb->applied;
     clear(wb);
     return ERR_OK;
+}
+
+void kv_writeback_set_ops_max(struct kv_writeback *wb, uint32_t ops_max)
+{
+    ASSERT(wb != NULL);
+    wb->config.ops_max = ops_max;
+}
+
+uint32_t kv_writeback_ops_max(const struct kv_writeback *wb)
+{
+    ASSERT(wb != NULL);
+    return wb->config.ops_max;
 }
 
 int kv_writeback_tick(struct kv_writeback *wb, uint64_t now_ms)

@@ -48,8 +48,9 @@ void kv_writeback_free(struct kv_writeback *wb);
 const struct kv_store_ops *kv_writeback_ops(void);
 
 /* Writes every buffered change and the last committed applied index to the
- * store in one transaction. Nothing buffered: nothing happens. Errors: the
- * store's (fatal for the node; the buffer is kept). */
+ * store in one transaction: keys in byte order, then sessions by client id,
+ * then the index. Nothing buffered: nothing happens. Errors: ERR_NOMEM, or
+ * the store's (fatal for the node; the buffer is kept). */
 int kv_writeback_flush(struct kv_writeback *wb);
 
 /* Flushes when the delay since the first unflushed commit, or the idle time
@@ -61,6 +62,11 @@ int kv_writeback_tick(struct kv_writeback *wb, uint64_t now_ms);
  * delay or the idle time runs out (0 when tick has not seen the latest
  * commit yet: call it now). */
 uint64_t kv_writeback_deadline(const struct kv_writeback *wb);
+
+/* The ops_max in force, and a new one (for a caller that sizes flushes by
+ * how long they take; see node/node.c). */
+uint32_t kv_writeback_ops_max(const struct kv_writeback *wb);
+void kv_writeback_set_ops_max(struct kv_writeback *wb, uint32_t ops_max);
 
 /* Applied index the store holds, and the one the buffer holds (>= it). */
 raft_index kv_writeback_stored_index(const struct kv_writeback *wb);

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/udp.h"
 #include "common/wire.h"
+#include "node/kv_pacer.h"
 #include "node/netem.h"
 #include "node/raft.h"
 #include "node/replica.h"
@@ -36,12 +37,17 @@
 #define NODE_BATCH_BYTES_MAX (RAFT_DATAGRAM_MAX - WIRE_APPEND_OVERHEAD - 1024)
 /* Applied entries whose payloads stay in memory (and are loaded at start);
  * a lagging follower's older entries are read back from SQLite. Bounds the
- * payload memory to about this many entries at most RAFT_ENTRY_MAX each. */
+ * payload memory to about this many entries at most RAFT_ENTRY_MAX each,
+ * plus, at start, the entries the kv table had not applied yet (up to one
+ * write-back interval's writes, NODE_KV_FLUSH_MS). */
 #define NODE_MEM_ENTRIES 1024
 /* Write-back of the applied state to the kv table (node_raft_config). */
 #define NODE_KV_FLUSH_MS 1000
 #define NODE_KV_FLUSH_IDLE_MS 20
-#define NODE_KV_FLUSH_OPS 16384
+#define NODE_KV_FLUSH_OPS 16384      /* Keys and sessions; the pacer lowers */
+#define NODE_KV_FLUSH_OPS_MIN 256    /* it to keep a flush near the target. */
+#define NODE_KV_FLUSH_OPS_START 1024
+#define NODE_KV_FLUSH_TARGET_MS 50
 #define NODE_KV_FLUSH_BYTES (4u << 20)
 
 struct node {
@@ -53,6 +59,7 @@ struct node {
     int stop_fd;
     bool faults;
     struct store *store;
+    struct kv_pacer kv_pacer;    /* Between the write-back and the store. */
     struct replica *replica;
     struct netem netem;
     uint64_t now_ms;
@@ -580,7 +587,8 @@ int node_run(struct node *n)
         bool readable = ready > 0 && fds[0].revents != 0;
         int rv = node_run_once(n, readable);
         if (rv != ERR_OK) {
-            LOG_ERROR("fatal: %s; stopping (fail-stop)", err_str(rv));
+            LOG_ERROR("fatal: %s; stopping (fail-stop); last storage "
+                      "error: %s", err_str(rv), store_errmsg(n->store));
             return rv;
         }
     }
@@ -689,7 +697,7 @@ static void node_raft_config(const struct node *n,
      * is written once per flush instead of once per entry. The log is
      * durable first, so a crash loses nothing a restart cannot re-apply
      * (node/kv_writeback.h). */
-    cfg->kv_writeback.ops_max = NODE_KV_FLUSH_OPS;
+    cfg->kv_writeback.ops_max = NODE_KV_FLUSH_OPS_START;
     cfg->kv_writeback.bytes_max = NODE_KV_FLUSH_BYTES;
     cfg->kv_writeback.delay_ms = NODE_KV_FLUSH_MS;
     cfg->kv_writeback.idle_ms = NODE_KV_FLUSH_IDLE_MS;
@@ -720,14 +728,18 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     io.send = node_io_send;
     io.reply = node_io_reply;
     io.persist = node_io_persist;
-    io.kv = store_kv_ops();
-    io.kv_ctx = n->store;
+    kv_pacer_init(&n->kv_pacer, store_kv_ops(), n->store,
+                  NODE_KV_FLUSH_TARGET_MS, NODE_KV_FLUSH_OPS_MIN,
+                  NODE_KV_FLUSH_OPS);
+    io.kv = kv_pacer_ops();
+    io.kv_ctx = &n->kv_pacer;
     n->now_ms = clock_now_ms();
     n->replica = replica_new(&cfg, &loaded, &io, node_trace, n, n->now_ms);
     if (n->replica == NULL) {
         snprintf(errmsg, ERRMSG_LEN, "out of memory");
         return ERR_NOMEM;
     }
+    kv_pacer_attach(&n->kv_pacer, replica_kv_writeback(n->replica));
     return ERR_OK;
 }
 

@@ -169,6 +169,12 @@ const struct raft *replica_raft(const struct replica *rep)
     return rep->raft;
 }
 
+struct kv_writeback *replica_kv_writeback(struct replica *rep)
+{
+    ASSERT(rep != NULL);
+    return rep->wb;
+}
+
 /* --- The pending-write ring ------------------------------------------- */
 
 static struct pending_write *writes_at(struct replica *rep, uint32_t i)

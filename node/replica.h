@@ -73,4 +73,7 @@ int replica_flush(struct replica *rep, uint64_t now_ms);
 /* The core, for status and checks. */
 const struct raft *replica_raft(const struct replica *rep);
 
+/* The write-back buffer in front of io->kv, to tune its flush size. */
+struct kv_writeback *replica_kv_writeback(struct replica *rep);
+
 #endif

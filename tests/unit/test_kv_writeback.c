@@ -3,8 +3,8 @@
  * tests/lib/mem_kv.c, wrapped in a recorder of every call that reaches the
  * store: reads see buffered puts, deletes, empty values and sessions before
  * the store; nothing reaches the store before a flush; a flush is one
- * transaction, in insertion order, of the newest values, the sessions and
- * the applied index; the triggers (write-through, ops, bytes, delay, idle);
+ * transaction, in key and client id order, of the newest values, the
+ * sessions and the applied index; the triggers (write-through, ops, bytes, delay, idle);
  * a free without flush is a crash that re-applying the log repairs; the
  * tables and the arena grow far past their first sizes; and a seeded random
  * run gives the same state as applying straight to the store.
@@ -397,10 +397,10 @@ static void test_writeback_flush_is_one_transaction(void **state)
     const struct kv_recorder *r = &f->rec;
     assert_int_equal(r->n_calls, 7);
     assert_int_equal(r->calls[0].op, KV_REC_BEGIN);
-    assert_call(&r->calls[1], KV_REC_PUT, "a", "2");
+    assert_call(&r->calls[1], KV_REC_PUT, "a", "2"); /* Byte order. */
     assert_call(&r->calls[2], KV_REC_PUT, "b", "3");
-    assert_call(&r->calls[3], KV_REC_DEL, "del-me", NULL);
-    assert_call(&r->calls[4], KV_REC_PUT, "c", "");
+    assert_call(&r->calls[3], KV_REC_PUT, "c", "");
+    assert_call(&r->calls[4], KV_REC_DEL, "del-me", NULL);
     assert_int_equal(r->calls[5].op, KV_REC_SESSION_PUT);
     assert_int_equal(r->calls[5].client_id, 5);
     assert_int_equal(r->calls[5].seq, 2);
@@ -468,8 +468,8 @@ static void test_writeback_second_flush_writes_only_new_changes(void **state)
     kv_recorder_clear(&f->rec);
     assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
     assert_int_equal(f->rec.n_calls, 5);
-    assert_call(&f->rec.calls[1], KV_REC_PUT, "new", "n");
-    assert_call(&f->rec.calls[2], KV_REC_DEL, "k3", NULL);
+    assert_call(&f->rec.calls[1], KV_REC_DEL, "k3", NULL);
+    assert_call(&f->rec.calls[2], KV_REC_PUT, "new", "n");
     assert_int_equal(f->rec.calls[3].client_id, 200);
     assert_int_equal(mem_kv_count(&f->rec.kv), 50);
 }
@@ -920,11 +920,11 @@ static void test_writeback_many_keys_survive_growth(void **state)
 
 /* --- Order and determinism --- */
 
-/* The flush writes keys in the order they were first buffered (an
- * overwrite keeps the first place, a delete-then-put too), then sessions
- * in theirs: two replicas that applied the same entries issue the same
- * store calls. */
-static void test_writeback_flush_follows_insertion_order(void **state)
+/* The flush writes keys in byte order, whatever order they were buffered
+ * in (overwrites and a delete-then-put included), then sessions by client
+ * id: the store's b-trees are walked once, and two replicas that applied
+ * the same entries issue the same store calls. */
+static void test_writeback_flush_sorts_keys_and_sessions(void **state)
 {
     struct fixture *f = *state;
     open_buffered(f);
@@ -945,18 +945,23 @@ static void test_writeback_flush_follows_insertion_order(void **state)
     assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
     const struct kv_rec_call *c = f->rec.calls;
     assert_int_equal(f->rec.n_calls, 9);
-    assert_call(&c[1], KV_REC_PUT, "c", "2");
-    assert_call(&c[2], KV_REC_PUT, "a", "1");
-    assert_call(&c[3], KV_REC_PUT, "z", "back");
-    assert_call(&c[4], KV_REC_PUT, "b", "1");
-    assert_int_equal(c[5].client_id, 30);
-    assert_int_equal(c[5].seq, 2);
-    assert_int_equal(c[6].client_id, 10);
-    assert_int_equal(c[7].client_id, 20);
+    assert_call(&c[1], KV_REC_PUT, "a", "1");
+    assert_call(&c[2], KV_REC_PUT, "b", "1");
+    assert_call(&c[3], KV_REC_PUT, "c", "2");
+    assert_call(&c[4], KV_REC_PUT, "z", "back");
+    assert_int_equal(c[5].client_id, 10);
+    assert_int_equal(c[6].client_id, 20);
+    assert_int_equal(c[7].client_id, 30);
+    assert_int_equal(c[7].seq, 2);
 }
 
-/* Order holds across rehashes: 3000 keys and 3000 sessions in a shuffled
- * order come out in exactly that order. */
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Order holds across rehashes: 3000 keys and 3000 sessions buffered in a
+ * shuffled order come out sorted. */
 static void test_writeback_order_survives_rehash(void **state)
 {
     struct fixture *f = *state;
@@ -984,10 +989,15 @@ static void test_writeback_order_survives_rehash(void **state)
     commit(f, 1);
     assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
     assert_int_equal(f->rec.n_calls, 2 + 2 * N);
+    /* Keys in byte order, sessions by id, whatever order they came in. */
+    static char sorted[N][16];
     for (uint32_t i = 0; i < N; i++) {
-        snprintf(key, sizeof key, "k%u", perm[i]);
-        assert_call(&f->rec.calls[1 + i], KV_REC_PUT, key, "v");
-        assert_int_equal(f->rec.calls[1 + N + i].client_id, 1000 + perm[i]);
+        snprintf(sorted[i], sizeof sorted[i], "k%u", i);
+    }
+    qsort(sorted, N, sizeof sorted[0], compare_strings);
+    for (uint32_t i = 0; i < N; i++) {
+        assert_call(&f->rec.calls[1 + i], KV_REC_PUT, sorted[i], "v");
+        assert_int_equal(f->rec.calls[1 + N + i].client_id, 1000 + i);
     }
 }
 
@@ -1259,7 +1269,7 @@ int main(void)
         T(test_writeback_free_without_flush_is_a_crash),
         T(test_writeback_failed_flush_keeps_buffer),
         T(test_writeback_many_keys_survive_growth),
-        T(test_writeback_flush_follows_insertion_order),
+        T(test_writeback_flush_sorts_keys_and_sessions),
         T(test_writeback_order_survives_rehash),
         T(test_writeback_random_run_matches_store),
     };
