@@ -163,30 +163,61 @@ static const struct wb_key *key_find(const struct kv_writeback *wb,
     return ref == 0 ? NULL : &wb->keys[ref - 1];
 }
 
+/* items (elements of size bytes, *cap of them) with room for one more
+ * than n: the same block, or a doubled one. NULL when out of memory (items
+ * is then still valid and *cap unchanged). */
+static void *array_reserve(void *items, uint32_t *cap, uint32_t n,
+                           size_t size)
+{
+    if (n + 1 <= *cap) {
+        return items;
+    }
+    uint32_t next = *cap != 0 ? *cap * 2 : WB_SLOTS_MIN;
+    void *grown = realloc(items, (size_t)next * size);
+    if (grown != NULL) {
+        *cap = next;
+    }
+    return grown;
+}
+
+/* Replaces *slots by an empty table twice as large when one more than n
+ * entries would fill it over half; *is_new says the caller must reinsert.
+ * Errors: ERR_NOMEM (nothing changed). */
+static int slots_reserve(uint32_t **slots, uint32_t *cap, uint32_t n,
+                         bool *is_new)
+{
+    *is_new = false;
+    if (2 * (n + 1) < *cap) {
+        return ERR_OK;
+    }
+    uint32_t next = *cap != 0 ? *cap * 2 : 2 * WB_SLOTS_MIN;
+    uint32_t *fresh = calloc(next, sizeof *fresh);
+    if (fresh == NULL) {
+        return ERR_NOMEM;
+    }
+    free(*slots);
+    *slots = fresh;
+    *cap = next;
+    *is_new = true;
+    return ERR_OK;
+}
+
 /* Makes room for one more key. Errors: ERR_NOMEM. */
 static int keys_reserve(struct kv_writeback *wb)
 {
-    if (wb->n_keys + 1 > wb->keys_cap) {
-        uint32_t cap = wb->keys_cap != 0 ? wb->keys_cap * 2 : WB_SLOTS_MIN;
-        struct wb_key *keys = realloc(wb->keys, cap * sizeof *keys);
-        if (keys == NULL) {
-            return ERR_NOMEM;
-        }
-        wb->keys = keys;
-        wb->keys_cap = cap;
-    }
-    if (2 * (wb->n_keys + 1) < wb->key_slots_cap) {
-        return ERR_OK;
-    }
-    uint32_t cap = wb->key_slots_cap != 0 ? wb->key_slots_cap * 2
-                                          : 2 * WB_SLOTS_MIN;
-    uint32_t *slots = calloc(cap, sizeof *slots);
-    if (slots == NULL) {
+    struct wb_key *keys = array_reserve(wb->keys, &wb->keys_cap, wb->n_keys,
+                                        sizeof *wb->keys);
+    if (keys == NULL) {
         return ERR_NOMEM;
     }
-    free(wb->key_slots);
-    wb->key_slots = slots;
-    wb->key_slots_cap = cap;
+    wb->keys = keys;
+    bool is_new = false;
+    int rv = slots_reserve(&wb->key_slots, &wb->key_slots_cap, wb->n_keys,
+                           &is_new);
+    if (rv != ERR_OK || !is_new) {
+        return rv;
+    }
+    uint32_t *slots = wb->key_slots;
     for (uint32_t i = 0; i < wb->n_keys; i++) {
         const struct wb_key *k = &wb->keys[i];
         uint32_t at = key_slot_find(wb, k->hash, wb->arena + k->key_off,
@@ -293,30 +324,21 @@ static uint32_t session_slot_find(const struct kv_writeback *wb,
 /* Makes room for one more session. Errors: ERR_NOMEM. */
 static int sessions_reserve(struct kv_writeback *wb)
 {
-    if (wb->n_sessions + 1 > wb->sessions_cap) {
-        uint32_t cap = wb->sessions_cap != 0 ? wb->sessions_cap * 2
-                                             : WB_SLOTS_MIN;
-        struct wb_session *s = realloc(wb->sessions, cap * sizeof *s);
-        if (s == NULL) {
-            return ERR_NOMEM;
-        }
-        wb->sessions = s;
-        wb->sessions_cap = cap;
-    }
-    if (2 * (wb->n_sessions + 1) < wb->session_slots_cap) {
-        return ERR_OK;
-    }
-    uint32_t cap = wb->session_slots_cap != 0 ? wb->session_slots_cap * 2
-                                              : 2 * WB_SLOTS_MIN;
-    uint32_t *slots = calloc(cap, sizeof *slots);
-    if (slots == NULL) {
+    struct wb_session *sessions = array_reserve(
+        wb->sessions, &wb->sessions_cap, wb->n_sessions, sizeof *wb->sessions);
+    if (sessions == NULL) {
         return ERR_NOMEM;
     }
-    free(wb->session_slots);
-    wb->session_slots = slots;
-    wb->session_slots_cap = cap;
+    wb->sessions = sessions;
+    bool is_new = false;
+    int rv = slots_reserve(&wb->session_slots, &wb->session_slots_cap,
+                           wb->n_sessions, &is_new);
+    if (rv != ERR_OK || !is_new) {
+        return rv;
+    }
     for (uint32_t i = 0; i < wb->n_sessions; i++) {
-        slots[session_slot_find(wb, wb->sessions[i].client_id)] = i + 1;
+        wb->session_slots[session_slot_find(wb, wb->sessions[i].client_id)] =
+            i + 1;
     }
     return ERR_OK;
 }
