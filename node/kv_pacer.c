@@ -22,6 +22,7 @@ void kv_pacer_init(struct kv_pacer *p, const struct kv_store_ops *inner,
     p->inner = inner;
     p->inner_ctx = inner_ctx;
     p->wb = NULL;
+    p->now_ms = clock_now_ms;
     p->begin_ms = 0;
     p->target_ms = target_ms;
     p->ops_min = ops_min;
@@ -55,7 +56,7 @@ uint32_t kv_pacer_next(uint32_t ops, uint64_t took_ms, uint32_t target_ms,
 static int pacer_begin(void *ctx)
 {
     struct kv_pacer *p = ctx;
-    p->begin_ms = clock_now_ms();
+    p->begin_ms = p->now_ms();
     return p->inner->begin(p->inner_ctx);
 }
 
@@ -64,7 +65,7 @@ static int pacer_commit(void *ctx, raft_index applied_index)
     struct kv_pacer *p = ctx;
     int rv = p->inner->commit(p->inner_ctx, applied_index);
     if (rv == ERR_OK && p->wb != NULL) {
-        uint64_t now = clock_now_ms();
+        uint64_t now = p->now_ms();
         uint64_t took = now > p->begin_ms ? now - p->begin_ms : 0;
         uint32_t ops = kv_writeback_ops_max(p->wb);
         kv_writeback_set_ops_max(p->wb, kv_pacer_next(ops, took,

@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -50,20 +49,19 @@ static void test_pacer_next_converges(void **state)
     }
 }
 
-/* Sleeps ms (the pacer reads the real clock). */
-static void sleep_ms(long ms)
-{
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&t, &t) != 0) {
-    }
-}
+/* A fake clock that only a commit moves: each commit "takes"
+ * commit_cost_ms, so a flush's duration is exactly that. */
+static uint64_t fake_now_ms;
+static uint64_t commit_cost_ms;
 
-/* A store whose commit is slow (sleeps), to make one flush "take long". */
-static long slow_commit_ms;
+static uint64_t fake_clock(void)
+{
+    return fake_now_ms;
+}
 
 static int slow_commit(void *ctx, raft_index applied)
 {
-    sleep_ms(slow_commit_ms);
+    fake_now_ms += commit_cost_ms;
     return mem_kv_ops()->commit(ctx, applied);
 }
 
@@ -76,6 +74,8 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
     slow.commit = slow_commit;
     struct kv_pacer p;
     kv_pacer_init(&p, &slow, &kv, 20, 2, 64);
+    p.now_ms = fake_clock;
+    fake_now_ms = 1000;
     struct kv_writeback_config cfg = {.ops_max = 64, .delay_ms = 1000};
     struct kv_writeback *wb = kv_writeback_new(kv_pacer_ops(), &p, 0, &cfg);
     assert_non_null(wb);
@@ -83,7 +83,7 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
     const struct kv_store_ops *ops = kv_writeback_ops();
     /* A quick flush: everything reaches the store, the size stays at the
      * cap. */
-    slow_commit_ms = 0;
+    commit_cost_ms = 0;
     assert_int_equal(ops->begin(wb), ERR_OK);
     assert_int_equal(ops->put(wb, (const uint8_t *)"k", 1,
                               (const uint8_t *)"v", 1), ERR_OK);
@@ -97,17 +97,23 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
                                        &len), ERR_OK);
     assert_int_equal(len, 1);
     assert_int_equal(kv_writeback_ops_max(wb), 64);
-    /* A slow flush (60 ms or more against a 20 ms target) scales it down
-     * to a third or less. */
-    slow_commit_ms = 60;
+    /* A slow flush (60 ms against a 20 ms target) scales it down to a
+     * third; a quick one then grows it by a quarter. */
+    commit_cost_ms = 60;
     assert_int_equal(ops->begin(wb), ERR_OK);
     assert_int_equal(ops->del(wb, (const uint8_t *)"k", 1), ERR_OK);
     assert_int_equal(ops->commit(wb, 2), ERR_OK);
     assert_int_equal(kv_writeback_flush(wb), ERR_OK);
-    assert_true(kv_writeback_ops_max(wb) <= 21);
-    assert_true(kv_writeback_ops_max(wb) >= 2);
+    assert_int_equal(kv_writeback_ops_max(wb), 21);
     assert_int_equal(mem_kv_ops()->get(&kv, (const uint8_t *)"k", 1, &v,
                                        &len), ERR_NOT_FOUND);
+    commit_cost_ms = 5;
+    assert_int_equal(ops->begin(wb), ERR_OK);
+    assert_int_equal(ops->put(wb, (const uint8_t *)"k", 1,
+                              (const uint8_t *)"w", 1), ERR_OK);
+    assert_int_equal(ops->commit(wb, 3), ERR_OK);
+    assert_int_equal(kv_writeback_flush(wb), ERR_OK);
+    assert_int_equal(kv_writeback_ops_max(wb), 27);
     kv_writeback_free(wb);
     mem_kv_close(&kv);
 }
