@@ -151,6 +151,7 @@ static int load_state(struct raft *r, const struct raft_loaded *l)
     r->term = r->persisted_term = l->term;
     r->voted_for = r->persisted_vote = l->voted_for;
     r->stable = raft_log_last_index(&r->log);
+    r->synced = r->stable;
     /* What was applied was committed; never hand it out again. */
     r->applied = l->applied;
     if (r->applied < l->snapshot_index) {
@@ -548,6 +549,9 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
         r->stable = rd->entries_first_index + rd->n_entries - 1;
         ASSERT(r->stable <= raft_log_last_index(&r->log));
     }
+    if (!r->config.async_persist) {
+        r->synced = r->stable;
+    }
     if (rd->n_committed > 0) {
         r->applied = rd->committed_first_index + rd->n_committed - 1;
         r->last_apply_ms = r->now_ms;
@@ -568,6 +572,21 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
         raft_maybe_commit(r);
     }
     ASSERT(r->commit <= raft_log_last_index(&r->log));
+}
+
+void raft_persisted(struct raft *r, raft_index index)
+{
+    ASSERT(r->config.async_persist);
+    if (index > r->stable) {
+        index = r->stable;
+    }
+    if (index <= r->synced) {
+        return;
+    }
+    r->synced = index;
+    if (r->role == RAFT_LEADER) {
+        raft_maybe_commit(r); /* Thesis 10.2.1: now we count ourselves. */
+    }
 }
 
 raft_id raft_self(const struct raft *r) { return r->config.id; }

@@ -59,6 +59,15 @@ struct raft_config {
                                         * kv transactions; a follower
                                         * answers no client, and applies
                                         * all at once on election. */
+    bool async_persist;                /* false: a ready batch's write is
+                                        * durable by raft_advance(). true:
+                                        * it is only written, and the caller
+                                        * reports durability later with
+                                        * raft_persisted(); the leader counts
+                                        * itself toward commit only then.
+                                        * The caller must then also hold
+                                        * msgs_after until the writes before
+                                        * them are durable. */
 };
 
 /* Durable state loaded by the caller at start. The core copies it. */
@@ -160,6 +169,12 @@ void raft_ready(struct raft *r, struct raft_ready *rd);
 /* rd must be the batch from the last raft_ready(). After it the entries are
  * durable (the leader counts itself) and the committed ones applied. */
 void raft_advance(struct raft *r, const struct raft_ready *rd);
+
+/* config.async_persist only: entries up to index, as they stood when the
+ * caller asked storage for durability, are durable. The caller lowers index
+ * below any truncation it wrote after asking (a rewritten entry is not the
+ * one that became durable). Not between raft_ready and raft_advance. */
+void raft_persisted(struct raft *r, raft_index index);
 
 /* Read-only accessors. */
 raft_id raft_self(const struct raft *r);

@@ -71,7 +71,9 @@ struct raft {
     raft_term persisted_term;
     raft_id persisted_vote;
     struct raft_log log;
-    raft_index stable;          /* Last index known durable. */
+    raft_index stable;          /* Last index written to storage. */
+    raft_index synced;          /* Last index known durable (<= stable):
+                                 * stable itself unless async_persist. */
     raft_index truncate_from;   /* Durable suffix to delete, 0 if none. */
 
     /* Volatile state. */

@@ -42,6 +42,9 @@ static void truncate_suffix(struct raft *r, raft_index index)
         }
         r->stable = index - 1;
     }
+    if (index <= r->synced) {
+        r->synced = index - 1;
+    }
 }
 
 /* Figure 2, AppendEntries receiver steps 3-4: skip entries we already have
@@ -265,7 +268,7 @@ void raft_maybe_commit(struct raft *r)
     ASSERT(r->role == RAFT_LEADER);
     raft_index m[RAFT_NODES_MAX];
     uint32_t n = 0;
-    m[n++] = r->stable; /* Ourselves, once durable (thesis 10.2.1). */
+    m[n++] = r->synced; /* Ourselves, once durable (thesis 10.2.1). */
     for (uint32_t i = 0; i < r->n_peers; i++) {
         m[n++] = r->peers[i].match;
     }

@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/invariant.h"
+#include "node/durable.h"
 #include "node/kv_writeback.h"
 
 #define REPLICA_PENDING_DEFAULT 4096
@@ -62,6 +63,10 @@ struct replica {
     uint32_t n_reads;
     uint64_t next_read_id;
     uint8_t *encode_buf;     /* RAFT_ENTRY_MAX bytes for kv_encode. */
+    /* io->sync set: persists only write; what is durable, and the
+     * messages waiting for it. */
+    bool is_async;
+    struct durable dur;
 };
 
 /* Sends one client reply through io->reply. value is borrowed. */
@@ -125,10 +130,14 @@ struct replica *replica_new(const struct replica_config *config,
     if (rep->writes == NULL || rep->reads == NULL || rep->encode_buf == NULL) {
         goto fail;
     }
-    rep->raft = raft_new(&config->raft, loaded, trace, trace_ctx, now_ms);
+    struct raft_config rc = config->raft;
+    rep->is_async = io->sync != NULL;
+    rc.async_persist = rep->is_async;
+    rep->raft = raft_new(&rc, loaded, trace, trace_ctx, now_ms);
     if (rep->raft == NULL) {
         goto fail;
     }
+    durable_init(&rep->dur, raft_last_index(rep->raft));
     rep->applied = raft_applied_index(rep->raft);
     rep->wb = kv_writeback_new(io->kv, io->kv_ctx, rep->applied,
                                &config->kv_writeback);
@@ -156,6 +165,7 @@ void replica_free(struct replica *rep)
         free(rep->reads[i].key);
     }
     kv_writeback_free(rep->wb);
+    durable_free(&rep->dur);
     raft_free(rep->raft);
     free(rep->encode_buf);
     free(rep->reads);
@@ -328,6 +338,22 @@ int replica_on_message(struct replica *rep, uint64_t now_ms,
         return ERR_STOPPED;
     }
     return raft_step(rep->raft, now_ms, msg);
+}
+
+int replica_on_synced(struct replica *rep, uint64_t now_ms)
+{
+    ASSERT(rep != NULL);
+    ASSERT(rep->is_async);
+    (void)now_ms;
+    if (rep->is_stopped) {
+        return ERR_STOPPED;
+    }
+    raft_persisted(rep->raft, durable_done(&rep->dur));
+    struct raft_msg msg;
+    while (durable_release(&rep->dur, &msg)) {
+        rep->io.send(rep->io.ctx, &msg);
+    }
+    return ERR_OK;
 }
 
 int replica_tick(struct replica *rep, uint64_t now_ms)
@@ -679,9 +705,19 @@ static int replica_flush_one(struct replica *rep)
         if (rep->io.persist(rep->io.ctx, &rd) != ERR_OK) {
             return ERR_STOPPED;
         }
+        if (rep->is_async) {
+            durable_wrote(&rep->dur, &rd);
+        }
     }
+    /* Asynchronous syncs: these wait until every write so far is durable
+     * (acknowledgements and votes promise what is on disk). */
+    bool hold = rep->is_async && durable_is_pending(&rep->dur);
     for (size_t i = 0; i < rd.n_msgs_after; i++) {
-        rep->io.send(rep->io.ctx, &rd.msgs_after[i]);
+        if (!hold) {
+            rep->io.send(rep->io.ctx, &rd.msgs_after[i]);
+        } else if (durable_hold(&rep->dur, &rd.msgs_after[i]) != ERR_OK) {
+            return ERR_STOPPED;
+        }
     }
     if (!answer_early && replica_flush_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
@@ -713,6 +749,15 @@ int replica_flush(struct replica *rep, uint64_t now_ms)
             rep->is_stopped = true;
             return ERR_STOPPED;
         }
+    }
+    /* One sync at a time covers every write of this wakeup (and of the
+     * wakeups while the previous one ran): group commit. */
+    if (rep->is_async && durable_should_ask(&rep->dur)) {
+        if (rep->io.sync(rep->io.ctx) != ERR_OK) {
+            rep->is_stopped = true;
+            return ERR_STOPPED;
+        }
+        durable_asked(&rep->dur);
     }
     /* Starts the write-back delay at the first apply it buffers. */
     if (kv_writeback_tick(rep->wb, now_ms) != ERR_OK) {

@@ -26,9 +26,17 @@ struct replica_io {
     /* A client or status reply to an address that asked. */
     void (*reply)(void *ctx, const struct raft_addr *to,
                   const struct raft_msg *msg);
-    /* Durable write of rd's hard state, truncation and entries in one
-     * transaction; an error is fatal (the replica stops). */
+    /* Write of rd's hard state, truncation and entries in one
+     * transaction, durable on return unless sync is set; an error is fatal
+     * (the replica stops). */
     int (*persist)(void *ctx, const struct raft_ready *rd);
+    /* NULL, or: asks storage to make every write persisted so far durable
+     * without waiting; the caller reports completion with
+     * replica_on_synced(). At most one is asked at a time. Until then the
+     * replica holds the messages that promise durable state, and the
+     * leader does not count its own copy toward commit (thesis 10.2.1).
+     * An error is fatal. */
+    int (*sync)(void *ctx);
     /* The kv store the state machine applies to (ctx is kv_ctx). */
     const struct kv_store_ops *kv;
     void *kv_ctx;
@@ -59,6 +67,10 @@ int replica_on_client(struct replica *rep, uint64_t now_ms,
                       const struct msg_client *req);
 
 int replica_tick(struct replica *rep, uint64_t now_ms);
+
+/* The sync last asked through io->sync finished: sends the messages that
+ * waited for it. Call replica_flush() after (the leader may commit). */
+int replica_on_synced(struct replica *rep, uint64_t now_ms);
 
 /* Writes the applied state buffered in memory to io->kv now (before a clean
  * exit). Errors: ERR_STOPPED after a kv error (fatal). */

@@ -29,6 +29,7 @@ add_library(raftcore_teeth STATIC
   node/raft_read.c
   node/kv.c
   node/kv_writeback.c
+  node/durable.c
   node/replica.c)
 target_compile_definitions(raftcore_teeth PUBLIC RAFT_TEETH)
 
