@@ -4,7 +4,8 @@
  * messages the test hands over in memory. The fake io checks on every send
  * that what the message promises is already durable (a granted vote, a new
  * term, an acknowledged entry), so every test also checks the persist-before-
- * msgs_after order.
+ * msgs_after order. With io->sync set (the async tests), a persist is only
+ * written and becomes durable when the test finishes the sync.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,6 +60,14 @@ struct tnode {
     raft_term durable_term;
     raft_id durable_vote;
     raft_index durable_last;
+    /* io->sync set: persists write these; a sync makes what they were
+     * when it was asked (asked_*) durable. */
+    bool is_async;
+    bool is_syncing;             /* A sync asked, not finished. */
+    size_t n_sync;
+    raft_term written_term, asked_term;
+    raft_id written_vote, asked_vote;
+    raft_index written_last, asked_last;
     bool is_down;                /* Messages to it are dropped. */
 };
 
@@ -174,28 +183,50 @@ static int fake_persist(void *ctx, const struct raft_ready *rd)
         return rv;
     }
     if (rd->has_hard_state) {
-        t->durable_term = rd->term;
-        t->durable_vote = rd->voted_for;
+        t->written_term = rd->term;
+        t->written_vote = rd->voted_for;
     }
-    if (rd->truncate_from != 0 && rd->truncate_from <= t->durable_last) {
-        t->durable_last = rd->truncate_from - 1;
+    if (rd->truncate_from != 0 && rd->truncate_from <= t->written_last) {
+        t->written_last = rd->truncate_from - 1;
     }
     if (rd->n_entries > 0) {
-        assert_true(rd->entries_first_index <= t->durable_last + 1);
-        t->durable_last = rd->entries_first_index + rd->n_entries - 1;
+        assert_true(rd->entries_first_index <= t->written_last + 1);
+        t->written_last = rd->entries_first_index + rd->n_entries - 1;
     }
+    if (!t->is_async) {
+        t->durable_term = t->written_term;
+        t->durable_vote = t->written_vote;
+        t->durable_last = t->written_last;
+    }
+    return ERR_OK;
+}
+
+/* Asks for a sync: what is written now becomes durable at sync_done. */
+static int fake_sync(void *ctx)
+{
+    struct tnode *t = ctx;
+    assert_true(t->is_async);
+    assert_false(t->is_syncing); /* One at a time. */
+    t->is_syncing = true;
+    t->n_sync++;
+    t->asked_term = t->written_term;
+    t->asked_vote = t->written_vote;
+    t->asked_last = t->written_last;
     return ERR_OK;
 }
 
 /* --- Cluster fixture ----------------------------------------------- */
 
-static void cluster_start(struct cluster *c, uint32_t n, uint32_t pending_max)
+/* n replicas; is_async: with io->sync (persists only write). */
+static void cluster_start_io(struct cluster *c, uint32_t n,
+                             uint32_t pending_max, bool is_async)
 {
     memset(c, 0, sizeof *c);
     c->n = n;
     for (uint32_t i = 0; i < n; i++) {
         struct tnode *t = &c->nodes[i];
         t->id = i + 1;
+        t->is_async = is_async;
         mem_kv_init(&t->kv);
         struct replica_config cfg;
         memset(&cfg, 0, sizeof cfg);
@@ -221,11 +252,17 @@ static void cluster_start(struct cluster *c, uint32_t n, uint32_t pending_max)
         io.send = fake_send;
         io.reply = fake_reply;
         io.persist = fake_persist;
+        io.sync = is_async ? fake_sync : NULL;
         io.kv = mem_kv_ops();
         io.kv_ctx = &t->kv;
         t->rep = replica_new(&cfg, &loaded, &io, NULL, NULL, c->now);
         assert_non_null(t->rep);
     }
+}
+
+static void cluster_start(struct cluster *c, uint32_t n, uint32_t pending_max)
+{
+    cluster_start_io(c, n, pending_max, false);
 }
 
 static void cluster_stop(struct cluster *c)
@@ -252,6 +289,32 @@ static const struct raft *core(struct cluster *c, raft_id id)
     return replica_raft(node(c, id)->rep);
 }
 
+/* Storage finishes node id's sync: what was written when it was asked is
+ * durable; the replica is told (and may send what it held). */
+static void sync_done(struct cluster *c, raft_id id)
+{
+    struct tnode *t = node(c, id);
+    assert_true(t->is_syncing);
+    t->is_syncing = false;
+    t->durable_term = t->asked_term;
+    t->durable_vote = t->asked_vote;
+    t->durable_last = t->asked_last;
+    assert_int_equal(replica_on_synced(t->rep, c->now), ERR_OK);
+}
+
+/* Finishes every running sync of a node that is up; false if none ran. */
+static bool sync_all(struct cluster *c)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->nodes[i].is_syncing && !c->nodes[i].is_down) {
+            sync_done(c, c->nodes[i].id);
+            any = true;
+        }
+    }
+    return any;
+}
+
 static void flush_all(struct cluster *c)
 {
     for (uint32_t i = 0; i < c->n; i++) {
@@ -261,7 +324,8 @@ static void flush_all(struct cluster *c)
     }
 }
 
-/* Hands every queued message over and flushes, until nothing moves. */
+/* Hands every queued message over and flushes, finishing the syncs it
+ * asked for, until nothing moves. */
 static void deliver(struct cluster *c)
 {
     for (int round = 0; round < 100; round++) {
@@ -286,7 +350,7 @@ static void deliver(struct cluster *c)
             }
             free(box);
         }
-        if (!moved) {
+        if (!moved && !sync_all(c)) {
             return;
         }
     }
@@ -376,6 +440,24 @@ static int setup_three(void **state)
     struct cluster *c = calloc(1, sizeof *c);
     assert_non_null(c);
     cluster_start(c, 3, 0);
+    *state = c;
+    return 0;
+}
+
+static int setup_single_async(void **state)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    cluster_start_io(c, 1, 0, true);
+    *state = c;
+    return 0;
+}
+
+static int setup_three_async(void **state)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    cluster_start_io(c, 3, 0, true);
     *state = c;
     return 0;
 }
@@ -806,6 +888,170 @@ static void test_replica_pending_table_full_replies_retry(void **state)
     assert_int_equal(l->replies[2].status, CLIENT_OK);
 }
 
+/* Hands node from's queued messages over, without flushing anyone. */
+static void hand_over(struct cluster *c, raft_id from)
+{
+    struct tnode *t = node(c, from);
+    for (size_t j = 0; j < t->n_out; j++) {
+        struct tnode *dst = node(c, t->outbox[j].msg.to);
+        assert_int_equal(replica_on_message(dst->rep, c->now,
+                                            &t->outbox[j].msg),
+                         ERR_OK);
+        held_free(&t->outbox[j]);
+    }
+    t->n_out = 0;
+}
+
+/* Without io->sync a persist is durable on return: the follower's
+ * acknowledgement leaves in the same flush. */
+static void test_replica_sync_null_sends_ack_at_once(void **state)
+{
+    struct cluster *c = *state;
+    elect(c, 1);
+    heartbeat(c, 1);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    assert_int_equal(replica_flush(node(c, 1)->rep, c->now), ERR_OK);
+    hand_over(c, 1);
+    struct tnode *f = node(c, 2);
+    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(f->n_out, 1);
+    assert_int_equal(f->outbox[0].msg.type, MSG_APPEND_REPLY);
+    assert_true(f->outbox[0].msg.u.append_reply.success);
+    assert_int_equal(f->outbox[0].msg.u.append_reply.match_index,
+                     raft_last_index(core(c, 1)));
+    assert_int_equal(f->n_sync, 0);
+}
+
+/* With io->sync a follower's acknowledgement waits for the sync asked
+ * after its write (fake_send checks durability on every send); the flush
+ * asks one sync and no second while it runs. The leader counts its own
+ * write only once its own sync is done. */
+static void test_replica_async_ack_waits_for_sync(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    struct tnode *f = node(c, 2);
+    elect(c, 1);
+    heartbeat(c, 1);
+    size_t f_syncs = f->n_sync;
+    size_t f_persists = f->n_persist;
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_true(l->is_syncing);
+    raft_index last = raft_last_index(core(c, 1));
+    hand_over(c, 1);
+    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(f->n_persist, f_persists + 1);
+    assert_int_equal(f->n_out, 0); /* Written, not durable: held. */
+    assert_int_equal(f->n_sync, f_syncs + 1);
+    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(f->n_sync, f_syncs + 1);
+    assert_int_equal(f->n_out, 0);
+    sync_done(c, 2);
+    assert_int_equal(f->n_out, 1);
+    assert_int_equal(f->outbox[0].msg.type, MSG_APPEND_REPLY);
+    assert_true(f->outbox[0].msg.u.append_reply.success);
+    assert_int_equal(f->outbox[0].msg.u.append_reply.match_index, last);
+    /* Node 3 stays silent: the leader's own unsynced copy is no vote. */
+    hand_over(c, 2);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(raft_commit_index(core(c, 1)), last - 1);
+    assert_int_equal(l->n_replies, 0);
+    sync_done(c, 1);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(raft_commit_index(core(c, 1)), last);
+    assert_int_equal(l->n_replies, 1);
+    assert_int_equal(l->replies[0].status, CLIENT_OK);
+}
+
+/* A candidate's RequestVotes and a voter's grant each wait for the sync
+ * that makes the new term and vote durable. */
+static void test_replica_async_vote_waits_for_sync(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *cand = node(c, 1);
+    struct tnode *voter = node(c, 2);
+    c->now += 2 * ELECTION_MS;
+    assert_int_equal(replica_tick(cand->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(cand->rep, c->now), ERR_OK);
+    assert_int_equal(cand->n_out, 2); /* Pre-votes change nothing. */
+    assert_int_equal(cand->n_sync, 0);
+    hand_over(c, 1);
+    assert_int_equal(replica_flush(voter->rep, c->now), ERR_OK);
+    assert_int_equal(voter->n_out, 1); /* Nothing pending: at once. */
+    hand_over(c, 2);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_CANDIDATE);
+    assert_int_equal(replica_flush(cand->rep, c->now), ERR_OK);
+    assert_int_equal(cand->n_out, 0);
+    assert_int_equal(cand->n_sync, 1);
+    sync_done(c, 1);
+    assert_int_equal(cand->n_out, 2);
+    assert_int_equal(cand->outbox[0].msg.type, MSG_VOTE);
+    assert_false(cand->outbox[0].msg.u.vote.pre_vote);
+    hand_over(c, 1);
+    assert_int_equal(replica_flush(voter->rep, c->now), ERR_OK);
+    assert_int_equal(voter->n_out, 0);
+    assert_int_equal(voter->n_sync, 1);
+    sync_done(c, 2);
+    assert_int_equal(voter->n_out, 1);
+    assert_int_equal(voter->outbox[0].msg.type, MSG_VOTE_REPLY);
+    assert_true(voter->outbox[0].msg.u.vote_reply.granted);
+    hand_over(c, 2);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
+}
+
+/* One sync at a time: writes made while one runs wait for the next, which
+ * the first flush after it finished asks for; with nothing written since,
+ * no sync is asked. A lone leader answers only what its sync covered. */
+static void test_replica_async_one_sync_at_a_time(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *t = node(c, 1);
+    c->now += 2 * ELECTION_MS;
+    assert_int_equal(replica_tick(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
+    assert_int_equal(t->n_sync, 1);
+    assert_int_equal(raft_commit_index(core(c, 1)), 0);
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_sync, 1); /* Nothing new written. */
+    size_t persists = t->n_persist;
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_persist, persists + 1);
+    assert_int_equal(t->n_sync, 1); /* The first still runs. */
+    sync_done(c, 1);
+    assert_int_equal(raft_commit_index(core(c, 1)), 1); /* The no-op. */
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_sync, 2); /* For the put, written meanwhile. */
+    assert_int_equal(t->n_replies, 0);
+    assert_false(kv_has(t, "k", "v"));
+    sync_done(c, 1);
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_replies, 1);
+    assert_int_equal(t->replies[0].status, CLIENT_OK);
+    assert_true(kv_has(t, "k", "v"));
+    assert_int_equal(t->n_sync, 2); /* Applying wrote nothing. */
+    assert_false(t->is_syncing);
+}
+
+/* End to end with every replica syncing asynchronously. */
+static void test_replica_async_cluster_put_commits(void **state)
+{
+    struct cluster *c = *state;
+    elect(c, 1);
+    heartbeat(c, 1);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(node(c, 1)->n_replies, 1);
+    assert_int_equal(node(c, 1)->replies[0].status, CLIENT_OK);
+    heartbeat(c, 1);
+    for (raft_id id = 1; id <= 3; id++) {
+        assert_true(kv_has(node(c, id), "k", "v"));
+        assert_true(node(c, id)->n_sync > 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -849,6 +1095,20 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_pending_table_full_replies_retry, setup_three,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_sync_null_sends_ack_at_once, setup_three, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_ack_waits_for_sync, setup_three_async,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_vote_waits_for_sync, setup_three_async,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_one_sync_at_a_time, setup_single_async,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_cluster_put_commits, setup_three_async,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,3 +26,5 @@ raft_unit_test(test_dash_model SOURCES tests/unit/test_dash_model.c LIBS dashmod
 raft_unit_test(test_kv_writeback SOURCES tests/unit/test_kv_writeback.c
   tests/lib/kv_recorder.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_kv_pacer SOURCES tests/unit/test_kv_pacer.c tests/lib/mem_kv.c LIBS runtime)
+raft_unit_test(test_durable SOURCES tests/unit/test_durable.c LIBS raftcore)
+raft_unit_test(test_raft_async SOURCES tests/unit/test_raft_async.c LIBS raftcore)
