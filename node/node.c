@@ -26,6 +26,7 @@
 #include "node/netem.h"
 #include "node/raft.h"
 #include "node/replica.h"
+#include "node/syncer.h"
 #include "storage/store.h"
 
 #define NODE_RECV_PER_WAKEUP 256
@@ -59,6 +60,8 @@ struct node {
     int stop_fd;
     bool faults;
     struct store *store;
+    struct syncer syncer;        /* Syncs the WAL off the loop; pid 0:
+                                  * store_persist syncs inline. */
     struct kv_pacer kv_pacer;    /* Between the write-back and the store. */
     struct replica *replica;
     struct netem netem;
@@ -270,6 +273,18 @@ static int node_io_persist(void *ctx, const struct raft_ready *rd)
     if (rv != ERR_OK) {
         LOG_ERROR("persist failed: %s: %s", err_str(rv),
                   store_errmsg(n->store));
+    }
+    return rv;
+}
+
+/* Asks the syncer child to fdatasync the WAL; node_run waits for its
+ * answer in poll() and tells the replica (replica_on_synced). */
+static int node_io_sync(void *ctx)
+{
+    struct node *n = ctx;
+    int rv = syncer_ask(&n->syncer);
+    if (rv != ERR_OK) {
+        LOG_ERROR("sync failed: the syncer process is gone");
     }
     return rv;
 }
@@ -535,10 +550,19 @@ static int node_poll_timeout(const struct node *n, uint64_t now_ms)
 
 /* One wakeup's work after poll(): inputs, delayed sends, timers, one
  * flush. Errors: fatal (ERR_STOPPED, ERR_NOMEM). */
-static int node_run_once(struct node *n, bool readable)
+static int node_run_once(struct node *n, bool readable, bool synced)
 {
     int rv = ERR_OK;
-    if (readable) {
+    if (synced) {
+        char em[ERRMSG_LEN];
+        rv = syncer_finish(&n->syncer, em);
+        if (rv != ERR_OK) {
+            LOG_ERROR("sync failed: %s", em);
+            return ERR_STOPPED;
+        }
+        rv = replica_on_synced(n->replica, n->now_ms);
+    }
+    if (rv == ERR_OK && readable) {
         rv = node_run_recv(n);
     }
     node_run_netem(n);
@@ -561,13 +585,15 @@ int node_run(struct node *n)
 {
     ASSERT(n != NULL);
     for (;;) {
-        struct pollfd fds[2];
+        struct pollfd fds[3];
         memset(fds, 0, sizeof fds);
         fds[0].fd = n->fd;
         fds[0].events = POLLIN;
-        fds[1].fd = n->stop_fd;
+        fds[1].fd = n->stop_fd; /* poll() skips a negative fd. */
         fds[1].events = POLLIN;
-        nfds_t nfds = n->stop_fd >= 0 ? 2 : 1;
+        fds[2].fd = syncer_fd(&n->syncer);
+        fds[2].events = POLLIN;
+        nfds_t nfds = 3;
         int timeout = node_poll_timeout(n, clock_now_ms());
         int ready = poll(fds, nfds, timeout);
         if (ready < 0 && errno != EINTR) {
@@ -575,7 +601,7 @@ int node_run(struct node *n)
             return ERR_IO;
         }
         n->now_ms = clock_now_ms();
-        if (ready > 0 && nfds == 2 && fds[1].revents != 0) {
+        if (ready > 0 && fds[1].revents != 0) {
             LOG_INFO("stopping: signal received");
             if (replica_sync(n->replica) != ERR_OK) {
                 LOG_ERROR("fatal: kv flush failed: %s",
@@ -585,7 +611,8 @@ int node_run(struct node *n)
             return ERR_OK;
         }
         bool readable = ready > 0 && fds[0].revents != 0;
-        int rv = node_run_once(n, readable);
+        bool synced = ready > 0 && fds[2].fd >= 0 && fds[2].revents != 0;
+        int rv = node_run_once(n, readable, synced);
         if (rv != ERR_OK) {
             LOG_ERROR("fatal: %s; stopping (fail-stop); last storage "
                       "error: %s", err_str(rv), store_errmsg(n->store));
@@ -728,6 +755,16 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     io.send = node_io_send;
     io.reply = node_io_reply;
     io.persist = node_io_persist;
+    char em[ERRMSG_LEN];
+    int sync_fd = store_sync_fd(n->store);
+    if (sync_fd < 0) {
+        LOG_WARN("no WAL descriptor: every write syncs in the loop");
+    } else if (syncer_start(&n->syncer, sync_fd, em) != ERR_OK) {
+        LOG_WARN("%s: every write syncs in the loop", em);
+    } else {
+        store_set_deferred_sync(n->store);
+        io.sync = node_io_sync;
+    }
     kv_pacer_init(&n->kv_pacer, store_kv_ops(), n->store,
                   NODE_KV_FLUSH_TARGET_MS, NODE_KV_FLUSH_OPS_MIN,
                   NODE_KV_FLUSH_OPS);
@@ -794,13 +831,14 @@ int node_open(const struct node_options *opts, struct node **out,
     const struct raft *r = replica_raft(n->replica);
     n->shown_commit = raft_commit_index(r);
     LOG_INFO("started id=%llu addr=%s pid=%ld term=%llu voted_for=%llu "
-             "last_index=%llu applied=%llu members=%u faults=%s",
+             "last_index=%llu applied=%llu members=%u faults=%s sync=%s",
              (unsigned long long)n->id, n->self_addr, (long)getpid(),
              (unsigned long long)raft_current_term(r),
              (unsigned long long)raft_voted_for(r),
              (unsigned long long)raft_last_index(r),
              (unsigned long long)raft_applied_index(r), n->conf.n_members,
-             n->faults ? "on" : "off");
+             n->faults ? "on" : "off",
+             n->syncer.pid > 0 ? "syncer" : "inline");
     *out = n;
     return ERR_OK;
 
@@ -814,6 +852,7 @@ void node_close(struct node *n)
     if (n == NULL) {
         return;
     }
+    syncer_stop(&n->syncer);
     replica_free(n->replica);
     if (n->store != NULL) {
         store_close(n->store);

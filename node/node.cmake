@@ -10,7 +10,8 @@ target_link_libraries(sys PUBLIC raftcore)
 add_library(runtime STATIC
   node/node.c
   node/netem.c
-  node/kv_pacer.c)
+  node/kv_pacer.c
+  node/syncer.c)
 target_link_libraries(runtime PUBLIC sys common storage raftcore)
 
 add_executable(raftnode node/main.c)

@@ -386,6 +386,7 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
     }
     s->lock_fd = -1;
     s->wal_fd = -1;
+    s->sync_fd = -1;
     err = open_lock(s, path, detail);
     if (err == ERR_OK) {
         err = open_db(s, path, mode, detail);
@@ -398,6 +399,9 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
     }
     if (err == ERR_OK) {
         err = store_wal_open(s, path);
+        if (err == ERR_IO) {
+            snprintf(detail, ERRMSG_LEN, "%.200s", s->errmsg);
+        }
     }
     if (err != ERR_OK) {
         goto fail;
@@ -429,6 +433,7 @@ void store_close(struct store *s)
         ASSERT(rc == SQLITE_OK); /* Every statement was finalized. */
     }
     store_wal_close(s);
+    store_wal_close_sync(s);
     if (s->lock_fd >= 0) {
         close(s->lock_fd);
     }
@@ -588,7 +593,7 @@ int store_persist(struct store *s, const struct store_batch *b)
     }
     int err = store_read_end(s);
     if (err == ERR_OK) {
-        err = set_sync(s, ST_SYNC_FULL);
+        err = set_sync(s, s->deferred_sync ? ST_SYNC_NORMAL : ST_SYNC_FULL);
     }
     if (err == ERR_OK) {
         err = run(s, ST_BEGIN, SQLITE_OK);
@@ -620,6 +625,19 @@ int store_persist(struct store *s, const struct store_batch *b)
     s->last_index = new_last;
     store_wal_extend(s);
     return ERR_OK;
+}
+
+int store_sync_fd(const struct store *s)
+{
+    ASSERT(s != NULL);
+    return s->sync_fd;
+}
+
+void store_set_deferred_sync(struct store *s)
+{
+    ASSERT(s != NULL);
+    ASSERT(s->sync_fd >= 0);
+    s->deferred_sync = true;
 }
 
 /* ---- kv_store_ops -------------------------------------------------- */

@@ -85,8 +85,23 @@ struct store_batch {
 
 /* One transaction: hard state, delete log rows >= truncate_from, insert the
  * entries (with readable op/key/value columns from kv_decode). Durable
- * (fsync) on return. Errors: ERR_IO (fatal for the node). */
+ * (fsync) on return, unless store_set_deferred_sync() was called: then only
+ * written, and durable once the caller's fdatasync of store_sync_fd()
+ * (begun after this returned) completes. Errors: ERR_IO (fatal for the
+ * node). */
 int store_persist(struct store *s, const struct store_batch *b);
+
+/* A descriptor of the WAL file whose fdatasync makes every committed
+ * transaction durable, or -1 when there is none (deferred sync cannot be
+ * used). Owned by the store; a forked child may keep its inherited copy. */
+int store_sync_fd(const struct store *s);
+
+/* From now on store_persist commits without fsync (synchronous=NORMAL):
+ * the caller syncs store_sync_fd() itself, off its loop. Checkpoints still
+ * sync the WAL before copying it and the database after, so a WAL that
+ * SQLite rewrites from its start never held anything not durable in the
+ * database file. Needs store_sync_fd() >= 0. */
+void store_set_deferred_sync(struct store *s);
 
 /* The kv_store_ops table over this store (ctx is the struct store *). get
  * also works outside begin/commit, reading the applied state. */

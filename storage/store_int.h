@@ -59,6 +59,9 @@ struct store {
     size_t fetch_cap;
     /* The WAL (store_wal.c). */
     int wal_fd;                /* -1: not extending. */
+    int sync_fd;               /* The WAL, for the caller's fdatasync;
+                                * -1: none. */
+    bool deferred_sync;        /* store_persist commits without fsync. */
     uint32_t page_size;
     uint32_t wal_frames;       /* Frames in the WAL after the last commit. */
     char errmsg[ERRMSG_LEN];
@@ -73,7 +76,10 @@ int store_read_end(struct store *s);
  * frames, and opens the WAL file for store_wal_extend (db_path borrowed).
  * Errors: ERR_IO, ERR_NOMEM. */
 int store_wal_open(struct store *s, const char *db_path);
+/* Closes the descriptor extending uses; the sync descriptor stays. */
 void store_wal_close(struct store *s);
+/* Closes the sync descriptor (store_sync_fd), at store_close. */
+void store_wal_close_sync(struct store *s);
 
 /* After a commit: zero-fills the WAL file ahead of SQLite's next frames
  * (doubling, up to one checkpoint interval), so later commits overwrite

@@ -93,6 +93,18 @@ int store_wal_open(struct store *s, const char *db_path)
         s->wal_fd = open(wal_path, O_WRONLY | O_CLOEXEC);
     } while (s->wal_fd < 0 && errno == EINTR);
     free(wal_path);
+    if (s->wal_fd >= 0) {
+        /* Its own descriptor: extending may give up on wal_fd. */
+        s->sync_fd = fcntl(s->wal_fd, F_DUPFD_CLOEXEC, 0);
+        /* A process that died (SIGKILL) with deferred syncs left writes in
+         * the page cache only; the core loads everything as durable, so
+         * make it so before anyone acknowledges it. */
+        if (s->sync_fd >= 0 && fdatasync(s->sync_fd) != 0) {
+            snprintf(s->errmsg, sizeof s->errmsg, "fdatasync of the WAL: %s",
+                     strerror(errno));
+            return ERR_IO;
+        }
+    }
     /* No WAL file yet: run without extending (slower fsyncs, nothing else
      * changes). */
     return ERR_OK;
@@ -103,6 +115,14 @@ void store_wal_close(struct store *s)
     if (s->wal_fd >= 0) {
         close(s->wal_fd);
         s->wal_fd = -1;
+    }
+}
+
+void store_wal_close_sync(struct store *s)
+{
+    if (s->sync_fd >= 0) {
+        close(s->sync_fd);
+        s->sync_fd = -1;
     }
 }
 

@@ -1,0 +1,181 @@
+/*
+ * The syncer child (node/syncer.h): two pipes and a loop of read one byte,
+ * fdatasync, write back 0 or the errno. A failed fdatasync is reported and
+ * never retried by the loop: after one, the kernel may have dropped the
+ * dirty pages, so the node must stop (fail-stop) rather than trust a later
+ * sync. Not pure. Read node/node.c next.
+ */
+#include "node/syncer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/invariant.h"
+
+/* Closes every descriptor above stderr except the ones the child uses. */
+static void child_close_others(int fd, int ask_fd, int done_fd)
+{
+    struct rlimit rl;
+    int max = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < 65536) {
+        max = (int)rl.rlim_cur;
+    }
+    for (int i = 3; i < max; i++) {
+        if (i != fd && i != ask_fd && i != done_fd) {
+            (void)close(i);
+        }
+    }
+}
+
+static ssize_t read_retry(int fd, uint8_t *b)
+{
+    ssize_t r;
+    do {
+        r = read(fd, b, 1);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static ssize_t write_retry(int fd, uint8_t b)
+{
+    ssize_t w;
+    do {
+        w = write(fd, &b, 1);
+    } while (w < 0 && errno == EINTR);
+    return w;
+}
+
+/* The child: never returns. */
+static void child_main(pid_t parent, int fd, int ask_fd, int done_fd)
+{
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) {
+        _exit(0); /* The parent died before prctl took effect. */
+    }
+    (void)prctl(PR_SET_NAME, "raftnode-sync");
+    /* Ctrl-C in a terminal reaches the whole process group: the node
+     * decides when it stops, and closes the pipe then. */
+    (void)signal(SIGINT, SIG_IGN);
+    (void)signal(SIGTERM, SIG_IGN);
+    (void)signal(SIGHUP, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
+    child_close_others(fd, ask_fd, done_fd);
+    for (;;) {
+        uint8_t b;
+        if (read_retry(ask_fd, &b) != 1) {
+            _exit(0); /* The node closed the pipe (or died). */
+        }
+        int rc;
+        do {
+            rc = fdatasync(fd);
+        } while (rc != 0 && errno == EINTR);
+        uint8_t result = 0;
+        if (rc != 0) {
+            result = errno > 0 && errno < 256 ? (uint8_t)errno : (uint8_t)EIO;
+        }
+        if (write_retry(done_fd, result) != 1) {
+            _exit(0);
+        }
+    }
+}
+
+int syncer_start(struct syncer *sy, int fd, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(sy != NULL);
+    ASSERT(fd >= 0);
+    memset(sy, 0, sizeof *sy);
+    sy->ask_fd = sy->done_fd = -1;
+    int ask[2];
+    int done[2];
+    if (pipe2(ask, O_CLOEXEC) != 0) {
+        snprintf(errmsg, ERRMSG_LEN, "syncer pipe: %s", strerror(errno));
+        return ERR_IO;
+    }
+    if (pipe2(done, O_CLOEXEC) != 0) {
+        snprintf(errmsg, ERRMSG_LEN, "syncer pipe: %s", strerror(errno));
+        close(ask[0]);
+        close(ask[1]);
+        return ERR_IO;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(errmsg, ERRMSG_LEN, "syncer fork: %s", strerror(errno));
+        close(ask[0]);
+        close(ask[1]);
+        close(done[0]);
+        close(done[1]);
+        return ERR_IO;
+    }
+    if (pid == 0) {
+        child_main(parent, fd, ask[0], done[1]);
+    }
+    close(ask[0]);
+    close(done[1]);
+    sy->pid = pid;
+    sy->ask_fd = ask[1];
+    sy->done_fd = done[0];
+    return ERR_OK;
+}
+
+int syncer_ask(struct syncer *sy)
+{
+    ASSERT(sy != NULL);
+    ASSERT(sy->pid > 0);
+    ASSERT(!sy->busy);
+    /* One byte into an empty pipe never blocks. */
+    if (write_retry(sy->ask_fd, 1) != 1) {
+        return ERR_IO;
+    }
+    sy->busy = true;
+    return ERR_OK;
+}
+
+int syncer_fd(const struct syncer *sy)
+{
+    return sy->busy ? sy->done_fd : -1;
+}
+
+int syncer_finish(struct syncer *sy, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(sy != NULL);
+    ASSERT(sy->busy);
+    sy->busy = false;
+    uint8_t result;
+    ssize_t r = read_retry(sy->done_fd, &result);
+    if (r != 1) {
+        snprintf(errmsg, ERRMSG_LEN, "the syncer process is gone");
+        return ERR_IO;
+    }
+    if (result != 0) {
+        snprintf(errmsg, ERRMSG_LEN, "fdatasync of the WAL: %s",
+                 strerror(result));
+        return ERR_IO;
+    }
+    return ERR_OK;
+}
+
+void syncer_stop(struct syncer *sy)
+{
+    if (sy == NULL || sy->pid <= 0) {
+        return;
+    }
+    close(sy->ask_fd);
+    close(sy->done_fd);
+    pid_t r;
+    do {
+        r = waitpid(sy->pid, NULL, 0);
+    } while (r < 0 && errno == EINTR);
+    sy->pid = 0;
+    sy->ask_fd = sy->done_fd = -1;
+    sy->busy = false;
+}
