@@ -1,13 +1,16 @@
 /*
- * The raftnode runtime: a single-threaded poll() loop over one UDP socket
- * and a stop pipe. Each wakeup reads the clock once, drains a bounded number
- * of datagrams (decode, validate the sender, route), sends due delayed
- * datagrams, ticks the replica when due and flushes it once. The replica's
- * io table is bound here to wire + netem + udp (send, reply) and to
- * storage/ (persist, kv). A failed persist or apply stops the node: memory
- * must never disagree with disk. Read node/replica.c next.
+ * The raftnode runtime: a single-threaded poll() loop over one UDP socket,
+ * a stop pipe and the syncer's answer pipe. Each wakeup reads the clock
+ * once, takes a finished sync, drains a bounded number of datagrams
+ * (decode, validate the sender, route; status and fault requests go to
+ * node/node_control.c), sends due delayed datagrams, ticks the replica when
+ * due and flushes it once. The replica's io table is bound here to wire +
+ * netem + udp (send, reply), to storage/ (persist, kv) and to node/syncer.c
+ * (sync). A failed persist, sync or apply stops the node: memory must never
+ * disagree with disk. Read node/replica.c next.
  */
 #include "node/node.h"
+#include "node/node_int.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -51,32 +54,6 @@
 #define NODE_KV_FLUSH_TARGET_MS 50
 #define NODE_KV_FLUSH_BYTES (4u << 20)
 
-struct node {
-    struct conf conf;
-    raft_id id;
-    struct raft_addr addrs[RAFT_NODES_MAX]; /* Same order as conf.members. */
-    char self_addr[64];
-    int fd;
-    int stop_fd;
-    bool faults;
-    struct store *store;
-    struct syncer syncer;        /* Syncs the WAL off the loop; pid 0:
-                                  * store_persist syncs inline. */
-    struct kv_pacer kv_pacer;    /* Between the write-back and the store. */
-    struct replica *replica;
-    struct netem netem;
-    uint64_t now_ms;
-    uint64_t drops[DROP__COUNT];
-    uint64_t send_again;           /* Datagrams the kernel refused. */
-    struct wire_scratch *scratch;
-    uint8_t *rx_buf;               /* RAFT_DATAGRAM_MAX */
-    uint8_t *tx_buf;               /* RAFT_DATAGRAM_MAX */
-    /* What the log prefix and INFO lines last showed. */
-    int shown_role;
-    raft_term shown_term;
-    raft_index shown_commit;
-    uint64_t commit_logged_ms;
-};
 
 static const char *const drop_names[DROP__COUNT] = {
     [DROP_MALFORMED] = "malformed",
@@ -91,7 +68,7 @@ static const char *const drop_names[DROP__COUNT] = {
 };
 
 /* Counts a dropped datagram; the first few of each reason at WARN. */
-static void node_drop(struct node *n, int reason, const struct raft_addr *from)
+void node_drop(struct node *n, int reason, const struct raft_addr *from)
 {
     ASSERT(reason >= 0 && reason < DROP__COUNT);
     n->drops[reason]++;
@@ -237,7 +214,7 @@ static void node_io_send(void *ctx, const struct raft_msg *msg)
     }
 }
 
-static void node_io_reply(void *ctx, const struct raft_addr *to,
+void node_io_reply(void *ctx, const struct raft_addr *to,
                           const struct raft_msg *msg)
 {
     struct node *n = ctx;
@@ -318,135 +295,6 @@ static int node_on_peer(struct node *n, const struct raft_addr *from,
         return ERR_OK;
     }
     return replica_on_message(n->replica, n->now_ms, msg);
-}
-
-/* The dashboard's part of a status reply: the terms of the last
- * STATUS_TAIL_MAX log entries (skipping compacted ones) and the fault rules
- * in force. */
-static void node_on_status_view(const struct node *n, const struct raft *r,
-                                struct msg_status_reply *s)
-{
-    raft_index last = raft_last_index(r);
-    raft_index first = last > STATUS_TAIL_MAX ? last - STATUS_TAIL_MAX + 1 : 1;
-    while (first <= last && raft_term_at(r, first) == 0) {
-        first++;
-    }
-    s->tail_first = first <= last ? first : 0;
-    s->n_tail = 0;
-    for (raft_index i = first; i <= last; i++) {
-        s->tail_terms[s->n_tail++] = raft_term_at(r, i);
-    }
-    ASSERT(s->n_tail <= STATUS_TAIL_MAX);
-    s->n_blocked = n->netem.n_blocked;
-    memcpy(s->blocked, n->netem.blocked, sizeof s->blocked);
-    s->loss_ppm = n->netem.loss_ppm;
-    s->dup_ppm = n->netem.dup_ppm;
-    s->delay_ms = n->netem.delay_ms;
-    s->jitter_ms = n->netem.jitter_ms;
-}
-
-static void node_on_status(struct node *n, const struct raft_addr *from,
-                           const struct raft_msg *req)
-{
-    const struct raft *r = replica_raft(n->replica);
-    struct raft_msg msg;
-    memset(&msg, 0, sizeof msg);
-    msg.type = MSG_STATUS_REPLY;
-    msg.from = n->id;
-    msg.term = raft_current_term(r);
-    struct msg_status_reply *s = &msg.u.status_reply;
-    s->nonce = req->u.status.nonce;
-    s->pid = (uint32_t)getpid();
-    s->role = (uint8_t)raft_role(r);
-    s->leader = raft_leader(r);
-    s->voted_for = raft_voted_for(r);
-    s->commit = raft_commit_index(r);
-    s->last_index = raft_last_index(r);
-    s->applied = raft_applied_index(r);
-    s->election_timeout_ms = raft_election_timeout_ms(r);
-    uint64_t elapsed = raft_election_elapsed_ms(r, n->now_ms);
-    s->election_elapsed_ms = elapsed > UINT32_MAX ? UINT32_MAX
-                                                  : (uint32_t)elapsed;
-    s->leader_contact_ms = raft_leader_contact_ms(r, n->now_ms);
-    memcpy(s->drops, n->drops, sizeof s->drops);
-    s->n_peers = raft_progress(r, n->now_ms, s->peers, RAFT_NODES_MAX);
-    node_on_status_view(n, r, s);
-    node_io_reply(n, from, &msg);
-}
-
-static const char *fault_name(int action)
-{
-    switch (action) {
-    case FAULT_HEAL:
-        return "heal";
-    case FAULT_PARTITION:
-        return "partition";
-    case FAULT_NETEM:
-        return "netem";
-    case FAULT_DISK_DELAY:
-        return "disk-delay";
-    default:
-        return "unknown";
-    }
-}
-
-/* One INFO line per fault rule, with the fields that rule uses. */
-static void node_log_fault(const struct msg_fault *f, int rv)
-{
-    const char *verdict = rv == ERR_OK ? "applied" : "refused";
-    if (f->action == FAULT_PARTITION) {
-        char ids[RAFT_NODES_MAX * 12 + 1] = "";
-        size_t used = 0;
-        for (uint32_t i = 0; i < f->n_blocked && i < RAFT_NODES_MAX; i++) {
-            int w = snprintf(ids + used, sizeof ids - used, "%s%llu",
-                             i > 0 ? "," : "",
-                             (unsigned long long)f->blocked[i]);
-            if (w < 0 || (size_t)w >= sizeof ids - used) {
-                break;
-            }
-            used += (size_t)w;
-        }
-        LOG_INFO("fault partition %s: blocked=[%s]", verdict, ids);
-    } else if (f->action == FAULT_NETEM) {
-        LOG_INFO("fault netem %s: loss_ppm=%u dup_ppm=%u delay_ms=%u "
-                 "jitter_ms=%u",
-                 verdict, f->loss_ppm, f->dup_ppm, f->delay_ms, f->jitter_ms);
-    } else if (f->action == FAULT_DISK_DELAY) {
-        LOG_INFO("fault disk-delay %s: delay_ms=%u", verdict, f->delay_ms);
-    } else {
-        LOG_INFO("fault %s %s", fault_name(f->action), verdict);
-    }
-}
-
-/* Fault control: only with --faults and only from loopback. */
-static void node_on_fault(struct node *n, const struct raft_addr *from,
-                          const struct raft_msg *req)
-{
-    if (!n->faults || !udp_addr_is_loopback(from)) {
-        node_drop(n, DROP_FAULT_REFUSED, from);
-        return;
-    }
-    const struct msg_fault *f = &req->u.fault;
-    int rv = ERR_OK;
-    if (f->action == FAULT_DISK_DELAY) {
-        if (f->delay_ms > NETEM_DELAY_MS_MAX) {
-            rv = ERR_INVALID;
-        } else {
-            store_set_persist_delay_ms(n->store, f->delay_ms);
-        }
-    } else {
-        rv = netem_apply(&n->netem, f);
-        if (rv == ERR_OK && f->action == FAULT_HEAL) {
-            store_set_persist_delay_ms(n->store, 0);
-        }
-    }
-    node_log_fault(f, rv);
-    struct raft_msg msg;
-    memset(&msg, 0, sizeof msg);
-    msg.type = MSG_FAULT_REPLY;
-    msg.from = n->id;
-    msg.u.fault_reply.ok = rv == ERR_OK;
-    node_io_reply(n, from, &msg);
 }
 
 /* Routes one decoded datagram. Errors: fatal replica errors only. */

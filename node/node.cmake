@@ -9,6 +9,7 @@ target_link_libraries(sys PUBLIC raftcore)
 
 add_library(runtime STATIC
   node/node.c
+  node/node_control.c
   node/netem.c
   node/kv_pacer.c
   node/syncer.c)

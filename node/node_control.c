@@ -1,0 +1,145 @@
+/*
+ * raftnode's control plane: status replies (what `raftctl status` and the
+ * dashboard show) and fault-control requests (partitions, netem, disk
+ * delay), answered by the node itself, never by the replica.
+ * Not pure. Read node/netem.c next.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/invariant.h"
+#include "common/log.h"
+#include "common/udp.h"
+#include "node/node_int.h"
+#include "node/raft.h"
+
+/* The dashboard's part of a status reply: the terms of the last
+ * STATUS_TAIL_MAX log entries (skipping compacted ones) and the fault rules
+ * in force. */
+static void node_on_status_view(const struct node *n, const struct raft *r,
+                                struct msg_status_reply *s)
+{
+    raft_index last = raft_last_index(r);
+    raft_index first = last > STATUS_TAIL_MAX ? last - STATUS_TAIL_MAX + 1 : 1;
+    while (first <= last && raft_term_at(r, first) == 0) {
+        first++;
+    }
+    s->tail_first = first <= last ? first : 0;
+    s->n_tail = 0;
+    for (raft_index i = first; i <= last; i++) {
+        s->tail_terms[s->n_tail++] = raft_term_at(r, i);
+    }
+    ASSERT(s->n_tail <= STATUS_TAIL_MAX);
+    s->n_blocked = n->netem.n_blocked;
+    memcpy(s->blocked, n->netem.blocked, sizeof s->blocked);
+    s->loss_ppm = n->netem.loss_ppm;
+    s->dup_ppm = n->netem.dup_ppm;
+    s->delay_ms = n->netem.delay_ms;
+    s->jitter_ms = n->netem.jitter_ms;
+}
+
+void node_on_status(struct node *n, const struct raft_addr *from,
+                           const struct raft_msg *req)
+{
+    const struct raft *r = replica_raft(n->replica);
+    struct raft_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = MSG_STATUS_REPLY;
+    msg.from = n->id;
+    msg.term = raft_current_term(r);
+    struct msg_status_reply *s = &msg.u.status_reply;
+    s->nonce = req->u.status.nonce;
+    s->pid = (uint32_t)getpid();
+    s->role = (uint8_t)raft_role(r);
+    s->leader = raft_leader(r);
+    s->voted_for = raft_voted_for(r);
+    s->commit = raft_commit_index(r);
+    s->last_index = raft_last_index(r);
+    s->applied = raft_applied_index(r);
+    s->election_timeout_ms = raft_election_timeout_ms(r);
+    uint64_t elapsed = raft_election_elapsed_ms(r, n->now_ms);
+    s->election_elapsed_ms = elapsed > UINT32_MAX ? UINT32_MAX
+                                                  : (uint32_t)elapsed;
+    s->leader_contact_ms = raft_leader_contact_ms(r, n->now_ms);
+    memcpy(s->drops, n->drops, sizeof s->drops);
+    s->n_peers = raft_progress(r, n->now_ms, s->peers, RAFT_NODES_MAX);
+    node_on_status_view(n, r, s);
+    node_io_reply(n, from, &msg);
+}
+
+static const char *fault_name(int action)
+{
+    switch (action) {
+    case FAULT_HEAL:
+        return "heal";
+    case FAULT_PARTITION:
+        return "partition";
+    case FAULT_NETEM:
+        return "netem";
+    case FAULT_DISK_DELAY:
+        return "disk-delay";
+    default:
+        return "unknown";
+    }
+}
+
+/* One INFO line per fault rule, with the fields that rule uses. */
+static void node_log_fault(const struct msg_fault *f, int rv)
+{
+    const char *verdict = rv == ERR_OK ? "applied" : "refused";
+    if (f->action == FAULT_PARTITION) {
+        char ids[RAFT_NODES_MAX * 12 + 1] = "";
+        size_t used = 0;
+        for (uint32_t i = 0; i < f->n_blocked && i < RAFT_NODES_MAX; i++) {
+            int w = snprintf(ids + used, sizeof ids - used, "%s%llu",
+                             i > 0 ? "," : "",
+                             (unsigned long long)f->blocked[i]);
+            if (w < 0 || (size_t)w >= sizeof ids - used) {
+                break;
+            }
+            used += (size_t)w;
+        }
+        LOG_INFO("fault partition %s: blocked=[%s]", verdict, ids);
+    } else if (f->action == FAULT_NETEM) {
+        LOG_INFO("fault netem %s: loss_ppm=%u dup_ppm=%u delay_ms=%u "
+                 "jitter_ms=%u",
+                 verdict, f->loss_ppm, f->dup_ppm, f->delay_ms, f->jitter_ms);
+    } else if (f->action == FAULT_DISK_DELAY) {
+        LOG_INFO("fault disk-delay %s: delay_ms=%u", verdict, f->delay_ms);
+    } else {
+        LOG_INFO("fault %s %s", fault_name(f->action), verdict);
+    }
+}
+
+/* Fault control: only with --faults and only from loopback. */
+void node_on_fault(struct node *n, const struct raft_addr *from,
+                          const struct raft_msg *req)
+{
+    if (!n->faults || !udp_addr_is_loopback(from)) {
+        node_drop(n, DROP_FAULT_REFUSED, from);
+        return;
+    }
+    const struct msg_fault *f = &req->u.fault;
+    int rv = ERR_OK;
+    if (f->action == FAULT_DISK_DELAY) {
+        if (f->delay_ms > NETEM_DELAY_MS_MAX) {
+            rv = ERR_INVALID;
+        } else {
+            store_set_persist_delay_ms(n->store, f->delay_ms);
+        }
+    } else {
+        rv = netem_apply(&n->netem, f);
+        if (rv == ERR_OK && f->action == FAULT_HEAL) {
+            store_set_persist_delay_ms(n->store, 0);
+        }
+    }
+    node_log_fault(f, rv);
+    struct raft_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = MSG_FAULT_REPLY;
+    msg.from = n->id;
+    msg.u.fault_reply.ok = rv == ERR_OK;
+    node_io_reply(n, from, &msg);
+}
+

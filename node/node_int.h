@@ -1,0 +1,65 @@
+/*
+ * What node/node.c shares with node/node_control.c: the struct behind
+ * struct node, and the few functions both call. Private to raftnode's
+ * runtime. Read node/node_control.c next.
+ */
+#ifndef RAFT_NODE_NODE_INT_H
+#define RAFT_NODE_NODE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+#include "common/msg.h"
+#include "common/types.h"
+#include "common/wire.h"
+#include "node/kv_pacer.h"
+#include "node/netem.h"
+#include "node/replica.h"
+#include "node/syncer.h"
+#include "storage/store.h"
+
+struct node {
+    struct conf conf;
+    raft_id id;
+    struct raft_addr addrs[RAFT_NODES_MAX]; /* Same order as conf.members. */
+    char self_addr[64];
+    int fd;
+    int stop_fd;
+    bool faults;
+    struct store *store;
+    struct syncer syncer;        /* Syncs the WAL off the loop; pid 0:
+                                  * store_persist syncs inline. */
+    struct kv_pacer kv_pacer;    /* Between the write-back and the store. */
+    struct replica *replica;
+    struct netem netem;
+    uint64_t now_ms;
+    uint64_t drops[DROP__COUNT];
+    uint64_t send_again;           /* Datagrams the kernel refused. */
+    struct wire_scratch *scratch;
+    uint8_t *rx_buf;               /* RAFT_DATAGRAM_MAX */
+    uint8_t *tx_buf;               /* RAFT_DATAGRAM_MAX */
+    /* What the log prefix and INFO lines last showed. */
+    int shown_role;
+    raft_term shown_term;
+    raft_index shown_commit;
+    uint64_t commit_logged_ms;
+};
+
+/* Counts a dropped datagram; the first few of each reason at WARN. */
+void node_drop(struct node *n, int reason, const struct raft_addr *from);
+
+/* Sends a client, status or fault reply to the address that asked. */
+void node_io_reply(void *ctx, const struct raft_addr *to,
+                   const struct raft_msg *msg);
+
+/* node_control.c: answers a status request (MSG_STATUS). */
+void node_on_status(struct node *n, const struct raft_addr *from,
+                    const struct raft_msg *req);
+
+/* node_control.c: applies a fault-control request (MSG_FAULT) when the node
+ * runs with --faults and it comes from loopback; answers either way. */
+void node_on_fault(struct node *n, const struct raft_addr *from,
+                   const struct raft_msg *req);
+
+#endif
