@@ -2,9 +2,9 @@
  * raftsim: runs the deterministic simulator for one seed, a range, a seed
  * file or random seeds for some minutes (soak). Each seed picks the run's
  * parameters (swarm testing): node count, latency, loss, duplication,
- * damage, crash and partition rates, timers, write-back of applies. A
- * failure prints the seed, the check that broke, the trace tail and the
- * exact command that replays it.
+ * damage, crash and partition rates, timers, write-back of applies,
+ * synchronous or asynchronous syncs. A failure prints the seed, the check
+ * that broke, the trace tail and the exact command that replays it.
  * This file is the harness, not simulated code: only it reads the clock.
  * Read tests/sim/sim_world.h next.
  */
@@ -109,6 +109,16 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
         wb->delay_ms = PICK(&r, 0, 3, 10, 50, 200, 500, 1000);
         wb->idle_ms = PICK(&r, 0, 0, 2, 5, 20, 100);
     }
+    /* Drawn after that, for the same reason. Half the seeds sync apart
+     * from writing (replica_io.sync), finishing 0 to a few ms later; in
+     * some a sync now and then stalls for longer than a round trip (then
+     * a leader's own copy is the one that must not count). */
+    p->async_sync = rng_range(&r, 0, 2) == 1;
+    if (p->async_sync) {
+        p->sync_ms_max = PICK(&r, 0, 1, 2, 5, 10);
+        p->sync_slow_ppm = PICK(&r, 0, 50000, 125000);
+        p->sync_slow_ms = PICK(&r, 20, 50, 100);
+    }
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -207,7 +217,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "election=%u lat=%u-%u loss=%u dup=%u damage=%u crash=%u "
                "part=%u crashpt=%u wfail=%u prevote=%d cq=%d batch=%u "
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
-               "writeback=%u/%zu/%ums/%ums\n",
+               "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps),
                p.heartbeat_ms, p.election_ms, p.lat_min_ms, p.lat_max_ms,
                p.loss_ppm, p.dup_ppm, p.corrupt_ppm, p.crash_ppm,
@@ -216,7 +226,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.mem_entries_max, p.apply_batch_min, p.apply_delay_ms,
                p.big_value_pct, p.read_pct, p.kv_writeback.ops_max,
                p.kv_writeback.bytes_max, p.kv_writeback.delay_ms,
-               p.kv_writeback.idle_ms);
+               p.kv_writeback.idle_ms, p.async_sync ? "async/" : "write/",
+               p.sync_ms_max, p.sync_slow_ppm, p.sync_slow_ms);
     }
     w->skip_check = o->skip_check;
     g_world = w;

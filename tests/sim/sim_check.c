@@ -7,7 +7,9 @@
  * image equals the model state at its applied index), persist-before-send,
  * monotonic term/commit/applied, and linearizable reads. Applies count from
  * when the replica makes them, in memory, not when its write-back buffer
- * reaches the kv image. The first failure is recorded with sim_fail.
+ * reaches the kv image. What a check calls durable is the disk's durable
+ * view (sim_disk_durable: written minus unsynced writes), not what is
+ * merely written. The first failure is recorded with sim_fail.
  * Read tests/sim/sim_world.c next.
  */
 #include <stdlib.h>
@@ -213,7 +215,9 @@ static void commit_learned(struct sim_world *w, raft_index idx,
     uint32_t n_held = 0;
     for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
         const struct sim_disk *d = &w->nodes[i].disk;
-        n_held += idx <= d->n_rows && d->rows[idx - 1].term == term;
+        struct sim_durable dv;
+        sim_disk_durable(d, &dv);
+        n_held += idx <= dv.n_same && d->rows[idx - 1].term == term;
     }
     if (n_held < w->p.n_nodes / 2 + 1) {
         sim_fail(w, "commit_durable",
@@ -414,34 +418,47 @@ void sim_check_after_truncate(struct sim_world *w, const struct sim_node *n,
 
 /* --- Persist before send (DESIGN.md, Durable state) --- */
 
+/* A message sent as it is made must find what it promises durable as it
+ * stands now. One the replica held for a sync (n->is_releasing) leaves
+ * after the node wrote more (a higher term, a truncation) and promises
+ * what stood when it was made: a vote in a term below the durable term is
+ * kept by that term (no second vote in it can follow), and acknowledged
+ * rows count against the durable rows, which keep the rows a pending
+ * truncation replaces (they were what the reply acknowledged). */
 void sim_check_on_send(struct sim_world *w, const struct sim_node *n,
                        const struct raft_msg *msg)
 {
-    const struct sim_disk *d = &n->disk;
+    struct sim_durable dv;
+    sim_disk_durable(&n->disk, &dv);
+    const struct sim_durable *d = &dv;
     const char *broken = NULL;
     bool is_pre = (msg->type == MSG_VOTE && msg->u.vote.pre_vote) ||
                   (msg->type == MSG_VOTE_REPLY && msg->u.vote_reply.pre_vote);
     if (is_pre) {
         return; /* A pre-vote promises nothing durable. */
     }
+    bool is_kept = n->is_releasing && d->term > msg->term;
+    size_t rows = n->is_releasing ? d->n_rows : d->n_same;
     if (msg->term > d->term) {
         broken = "its term";
-    } else if (msg->type == MSG_VOTE &&
+    } else if (msg->type == MSG_VOTE && !is_kept &&
                (d->term != msg->term || d->voted_for != n->id)) {
         broken = "its vote for itself";
     } else if (msg->type == MSG_VOTE_REPLY && msg->u.vote_reply.granted &&
-               (d->term != msg->term || d->voted_for != msg->to)) {
+               !is_kept && (d->term != msg->term || d->voted_for != msg->to)) {
         broken = "the vote it grants";
     } else if (msg->type == MSG_APPEND_REPLY && msg->u.append_reply.success &&
-               msg->u.append_reply.match_index > d->n_rows) {
+               msg->u.append_reply.match_index > rows) {
         broken = "the entries it acknowledges";
     }
     if (broken != NULL) {
         sim_fail(w, "persist_before_send",
                  "n%llu sent type %u in term %llu before %s was durable "
-                 "(disk term %llu vote %llu rows %zu)",
+                 "(durable term %llu vote %llu rows %zu, first %zu as "
+                 "written%s)",
                  ull(n->id), msg->type, ull(msg->term), broken, ull(d->term),
-                 ull(d->voted_for), d->n_rows);
+                 ull(d->voted_for), d->n_rows, d->n_same,
+                 n->is_releasing ? "; held for a sync" : "");
     }
 }
 
@@ -617,19 +634,45 @@ static void check_node(struct sim_world *w, struct sim_node *n)
     }
 }
 
-/* Whether disk log a is at least as up-to-date as disk log b (the
- * election restriction, section 5.4.1). */
-static bool up_to_date(const struct sim_disk *a, const struct sim_disk *b)
+/* A log as an election sees it: its last entry, and whether it holds the
+ * highest committed entry. */
+struct log_view {
+    raft_index last;
+    raft_term last_term;
+    bool has_top;
+};
+
+/* Whether log a is at least as up-to-date as log b (the election
+ * restriction, section 5.4.1). */
+static bool up_to_date(const struct log_view *a, const struct log_view *b)
 {
-    raft_term ta = a->n_rows > 0 ? a->rows[a->n_rows - 1].term : 0;
-    raft_term tb = b->n_rows > 0 ? b->rows[b->n_rows - 1].term : 0;
-    return ta != tb ? ta > tb : a->n_rows >= b->n_rows;
+    return a->last_term != b->last_term ? a->last_term > b->last_term
+                                        : a->last >= b->last;
+}
+
+/* Node i's log as written ([0]) and as it would restart after a crash
+ * that loses every unsynced write ([1]). */
+static void log_views(const struct sim_disk *d, raft_index top,
+                      raft_term top_term, struct log_view v[2])
+{
+    v[0].last = d->n_rows;
+    v[0].last_term = d->n_rows > 0 ? d->rows[d->n_rows - 1].term : 0;
+    v[0].has_top = d->n_rows >= top && d->rows[top - 1].term == top_term;
+    struct sim_durable dv;
+    sim_disk_durable(d, &dv);
+    v[1].last = dv.n_rows;
+    v[1].last_term = dv.last_term;
+    /* Past n_same a durable row is one a pending truncation removed:
+     * never a committed one (committed_truncated). */
+    v[1].has_top = dv.n_same >= top && d->rows[top - 1].term == top_term;
 }
 
 /* The lemma behind leader completeness, checked on every state rather
- * than only when an election happens: a member whose durable log is at
- * least as up-to-date as a majority's could be elected, so it must already
- * hold the highest committed entry (and by log matching all before it). */
+ * than only when an election happens: a member whose log is at least as
+ * up-to-date as a majority's could be elected, so it must already hold the
+ * highest committed entry (and by log matching all before it). Each member
+ * may crash or not, so its log as written and its durable log both count,
+ * for the candidate and for the voters. */
 static void check_electable(struct sim_world *w)
 {
     const struct sim_check *c = &w->check;
@@ -638,21 +681,30 @@ static void check_electable(struct sim_world *w)
     }
     raft_index top = c->n_c;
     raft_term top_term = c->c[top - 1].term;
+    struct log_view v[SIM_NODES_MAX + 1][2];
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        log_views(&w->nodes[i].disk, top, top_term, v[i]);
+    }
     for (uint32_t x = 1; x <= w->p.n_nodes; x++) {
-        const struct sim_disk *dx = &w->nodes[x].disk;
-        if (dx->n_rows >= top && dx->rows[top - 1].term == top_term) {
-            continue;
-        }
-        uint32_t n_behind = 0;
-        for (uint32_t v = 1; v <= w->p.n_nodes; v++) {
-            n_behind += up_to_date(dx, &w->nodes[v].disk);
-        }
-        if (n_behind >= w->p.n_nodes / 2 + 1) {
-            sim_fail(w, "leader_completeness",
-                     "n%u could be elected (its log is as up-to-date as %u "
-                     "of %u) without committed entry %llu (term %llu)",
-                     x, n_behind, w->p.n_nodes, ull(top), ull(top_term));
-            return;
+        for (int k = 0; k < 2; k++) {
+            const struct log_view *vx = &v[x][k];
+            if (vx->has_top) {
+                continue;
+            }
+            uint32_t n_behind = 0;
+            for (uint32_t u = 1; u <= w->p.n_nodes; u++) {
+                n_behind += up_to_date(vx, &v[u][0]) ||
+                            up_to_date(vx, &v[u][1]);
+            }
+            if (n_behind >= w->p.n_nodes / 2 + 1) {
+                sim_fail(w, "leader_completeness",
+                         "n%u could be elected (its %s log is as "
+                         "up-to-date as %u of %u) without committed entry "
+                         "%llu (term %llu)",
+                         x, k == 0 ? "written" : "durable", n_behind,
+                         w->p.n_nodes, ull(top), ull(top_term));
+                return;
+            }
         }
     }
 }

@@ -1,10 +1,12 @@
 /*
- * Each simulated member's durable images: hard state and log rows (struct
+ * Each simulated member's storage: hard state and log rows (struct
  * sim_disk) and the applied kv state (struct mem_kv). They model exactly what
- * storage promises: a persist that returned OK is kept, an open kv
- * transaction is lost on a crash, and a failed write stops the node. The
- * persist and kv ops here are the replica's io table, with injected crash
- * points and write failures. Read tests/sim/sim_node.c next.
+ * storage promises: a persist that returned OK is kept (with async_sync:
+ * written, kept once a sync asked after it finished, or a kv commit, which
+ * shares SQLite's one WAL, went through), an open kv transaction is lost on
+ * a crash, and a failed write stops the node. The persist, sync and kv ops
+ * here are the replica's io table, with injected crash points and write
+ * failures. Read tests/sim/sim_node.c next.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,8 @@ void sim_disk_init(struct sim_disk *d)
 
 void sim_disk_close(struct sim_disk *d)
 {
+    sim_disk_synced(d, UINT64_MAX);
+    free(d->undo);
     sim_disk_truncate(d, 1);
     free(d->rows);
     memset(d, 0, sizeof *d);
@@ -198,6 +202,142 @@ int sim_disk_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
     return ERR_OK;
 }
 
+/* --- Pending writes: the undo log --- */
+
+/* Rows an undo record holds (those its truncation removed). */
+static size_t undo_n_removed(const struct sim_undo *u)
+{
+    if (u->trunc_from == 0 || u->trunc_from > u->n_rows) {
+        return 0;
+    }
+    return u->n_rows - u->trunc_from + 1;
+}
+
+static void undo_free(struct sim_undo *u)
+{
+    size_t n = undo_n_removed(u);
+    for (size_t i = 0; i < n; i++) {
+        free(u->removed[i].data);
+    }
+    free(u->removed);
+    memset(u, 0, sizeof *u);
+}
+
+/* A new record of the state before the persist about to happen. */
+static struct sim_undo *undo_push(struct sim_disk *d)
+{
+    if (d->n_undo == d->cap_undo) {
+        size_t cap = d->cap_undo ? d->cap_undo * 2 : 16;
+        struct sim_undo *u = realloc(d->undo, cap * sizeof *u);
+        ASSERT(u != NULL);
+        d->undo = u;
+        d->cap_undo = cap;
+    }
+    struct sim_undo *u = &d->undo[d->n_undo++];
+    memset(u, 0, sizeof *u);
+    u->seq = ++d->n_writes;
+    u->term = d->term;
+    u->voted_for = d->voted_for;
+    u->n_rows = d->n_rows;
+    return u;
+}
+
+/* Truncates from `from` like sim_disk_truncate, but moves the removed rows
+ * into u, which must be the newest record. */
+static void undo_truncate(struct sim_disk *d, struct sim_undo *u,
+                          raft_index from)
+{
+    ASSERT(u == &d->undo[d->n_undo - 1] && u->trunc_from == 0);
+    ASSERT(u->n_rows == d->n_rows);
+    u->trunc_from = from;
+    size_t n = undo_n_removed(u);
+    if (n == 0) {
+        return;
+    }
+    u->removed = malloc(n * sizeof *u->removed);
+    ASSERT(u->removed != NULL);
+    memcpy(u->removed, &d->rows[from - 1], n * sizeof *u->removed);
+    d->n_rows = from - 1;
+}
+
+/* Undoes the newest record: the disk is as it was before that persist. */
+static void undo_pop(struct sim_disk *d)
+{
+    ASSERT(d->n_undo > 0);
+    struct sim_undo *u = &d->undo[d->n_undo - 1];
+    size_t n = undo_n_removed(u);
+    raft_index cut = u->n_rows + 1 - n;
+    sim_disk_truncate(d, cut);
+    ASSERT(d->n_rows == cut - 1 && d->cap_rows >= u->n_rows);
+    if (n > 0) {
+        memcpy(&d->rows[cut - 1], u->removed, n * sizeof *u->removed);
+    }
+    d->n_rows = u->n_rows;
+    d->term = u->term;
+    d->voted_for = u->voted_for;
+    free(u->removed);
+    d->n_undo--;
+}
+
+void sim_disk_synced(struct sim_disk *d, uint64_t upto)
+{
+    size_t k = 0;
+    while (k < d->n_undo && d->undo[k].seq <= upto) {
+        undo_free(&d->undo[k]);
+        k++;
+    }
+    if (k > 0) {
+        memmove(d->undo, d->undo + k, (d->n_undo - k) * sizeof *d->undo);
+        d->n_undo -= k;
+    }
+}
+
+void sim_disk_crash(struct sim_disk *d, size_t keep)
+{
+    while (d->n_undo > keep) {
+        undo_pop(d);
+    }
+    sim_disk_synced(d, UINT64_MAX);
+}
+
+void sim_disk_durable(const struct sim_disk *d, struct sim_durable *out)
+{
+    memset(out, 0, sizeof *out);
+    if (d->n_undo == 0) {
+        out->term = d->term;
+        out->voted_for = d->voted_for;
+        out->n_rows = out->n_same = d->n_rows;
+        out->last_term = d->n_rows > 0 ? d->rows[d->n_rows - 1].term : 0;
+        return;
+    }
+    const struct sim_undo *oldest = &d->undo[0];
+    out->term = oldest->term;
+    out->voted_for = oldest->voted_for;
+    out->n_rows = out->n_same = oldest->n_rows;
+    const struct sim_undo *cut = NULL; /* Oldest truncation below n_rows. */
+    for (size_t i = 0; i < d->n_undo; i++) {
+        const struct sim_undo *u = &d->undo[i];
+        if (u->trunc_from != 0 && u->trunc_from - 1 < out->n_same) {
+            out->n_same = u->trunc_from - 1;
+        }
+        if (cut == NULL && u->trunc_from != 0 &&
+            u->trunc_from <= out->n_rows) {
+            cut = u;
+        }
+    }
+    ASSERT(out->n_same <= d->n_rows);
+    if (out->n_rows == 0) {
+        return;
+    }
+    if (out->n_rows <= out->n_same) {
+        out->last_term = d->rows[out->n_rows - 1].term;
+        return;
+    }
+    /* Durable row n_rows stood until cut removed it, unchanged. */
+    ASSERT(cut != NULL && cut->n_rows >= out->n_rows);
+    out->last_term = cut->removed[out->n_rows - cut->trunc_from].term;
+}
+
 /* Decides whether the node dies at this io call (a crash point). */
 static bool crash_point(struct sim_node *n, const char *where)
 {
@@ -276,6 +416,8 @@ int sim_disk_persist(void *ctx, const struct raft_ready *rd)
     if (write_fails(n, "persist")) {
         return ERR_IO;
     }
+    /* Written, not durable: remember how to undo it. */
+    struct sim_undo *u = w->p.async_sync ? undo_push(&n->disk) : NULL;
     if (rd->has_hard_state) {
         persist_hard_state(n, rd);
     }
@@ -283,7 +425,11 @@ int sim_disk_persist(void *ctx, const struct raft_ready *rd)
     uint64_t chain = 0;
     if (rd->truncate_from != 0) {
         held = sim_check_before_truncate(w, n, rd->truncate_from, &chain);
-        sim_disk_truncate(&n->disk, rd->truncate_from);
+        if (u != NULL) {
+            undo_truncate(&n->disk, u, rd->truncate_from);
+        } else {
+            sim_disk_truncate(&n->disk, rd->truncate_from);
+        }
     }
     if (rd->n_entries > 0) {
         int rc = sim_disk_write(&n->disk, rd->entries_first_index,
@@ -309,6 +455,53 @@ int sim_disk_persist(void *ctx, const struct raft_ready *rd)
         sim_check_after_truncate(w, n, held, chain);
     }
     (void)crash_point(n, "after persist");
+    return ERR_OK;
+}
+
+/* How long a sync takes: a few ms, now and then a stall. */
+static uint64_t sync_delay_ms(struct sim_world *w)
+{
+    uint64_t max = w->p.sync_ms_max;
+    if (w->p.sync_slow_ppm != 0 &&
+        rng_chance_ppm(&w->rng, w->p.sync_slow_ppm)) {
+        max = w->p.sync_slow_ms;
+    }
+    return rng_range(&w->rng, 0, max + 1);
+}
+
+int sim_disk_sync(void *ctx)
+{
+    struct sim_node *n = ctx;
+    struct sim_world *w = n->world;
+    ASSERT(w->p.async_sync);
+    if (after_stop(n, "sync")) {
+        return ERR_IO;
+    }
+    if (crash_point(n, "before sync")) {
+        return ERR_OK;
+    }
+    if (write_fails(n, "sync")) {
+        return ERR_IO;
+    }
+    if (n->is_syncing) {
+        sim_fail(w, "sync", "n%llu asked for a second sync at once",
+                 (unsigned long long)n->id);
+        return ERR_OK;
+    }
+    n->is_syncing = true;
+    n->sync_upto = n->disk.n_writes;
+    struct sim_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SIM_EV_SYNC;
+    ev.a = (uint32_t)n->id;
+    ev.c = n->incarnation;
+    ev.time_ms = w->now_ms + sync_delay_ms(w);
+    sim_world_push(w, &ev);
+    sim_tracef(w, "%llu sim n%llu sync asked: writes up to %llu (%zu "
+               "pending), done at %llu",
+               (unsigned long long)w->now_ms, (unsigned long long)n->id,
+               (unsigned long long)n->sync_upto, n->disk.n_undo,
+               (unsigned long long)ev.time_ms);
     return ERR_OK;
 }
 
@@ -344,6 +537,9 @@ static int kv_commit(void *ctx, raft_index applied_index)
                  (unsigned long long)n->id, err_str(rc));
         return rc;
     }
+    /* SQLite writes log and kv transactions into one sequential WAL: a
+     * durable kv commit makes every earlier log write durable too. */
+    sim_disk_synced(&n->disk, UINT64_MAX);
     sim_check_on_apply(n->world, n, prev, applied_index);
     (void)crash_point(n, "after kv commit");
     return ERR_OK;

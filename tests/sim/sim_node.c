@@ -1,9 +1,10 @@
 /*
  * One simulated member's life: start (load the disk images the way raftnode
- * loads SQLite, then replica_new), crash (drop the replica's memory and the
- * open kv transaction), datagram intake with the sender checks raftnode
- * makes, and the io table that binds the real replica to the simulated
- * network and disk. Read tests/sim/sim_net.c next.
+ * loads SQLite, then replica_new), crash (drop the replica's memory, the
+ * open kv transaction and some of the unsynced writes), datagram intake
+ * with the sender checks raftnode makes, finished syncs, and the io table
+ * that binds the real replica to the simulated network and disk.
+ * Read tests/sim/sim_net.c next.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,7 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
         .send = node_send,
         .reply = node_reply,
         .persist = sim_disk_persist,
+        .sync = w->p.async_sync ? sim_disk_sync : NULL,
         .kv = sim_disk_kv_ops(),
         .kv_ctx = n,
     };
@@ -151,6 +153,7 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
     n->is_dying = false;
     n->is_stopped = false;
     n->restart_pending = false;
+    n->is_syncing = false;
     sim_tracef(w, "%llu sim n%llu start #%u term=%llu vote=%llu rows=%zu "
                "applied=%llu",
                ull(w->now_ms), ull(n->id), n->incarnation, ull(n->disk.term),
@@ -176,6 +179,23 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
     check_loaded(w, n);
 }
 
+/* The writes no sync covered yet: the oldest few may have reached the
+ * disk anyway (the page cache wrote a prefix of the WAL), the rest are
+ * lost. What is left is the durable image the node restarts from. */
+static void crash_disk(struct sim_world *w, struct sim_node *n)
+{
+    size_t pending = n->disk.n_undo;
+    if (pending == 0) {
+        return;
+    }
+    size_t keep = (size_t)rng_range(&w->rng, 0, (uint64_t)pending + 1);
+    sim_disk_crash(&n->disk, keep);
+    sim_tracef(w, "%llu sim n%llu keeps %zu of %zu unsynced writes: term=%llu "
+               "vote=%llu rows=%zu",
+               ull(w->now_ms), ull(n->id), keep, pending, ull(n->disk.term),
+               ull(n->disk.voted_for), n->disk.n_rows);
+}
+
 void sim_node_crash(struct sim_world *w, struct sim_node *n, const char *why)
 {
     if (n->rep == NULL) {
@@ -193,8 +213,10 @@ void sim_node_crash(struct sim_world *w, struct sim_node *n, const char *why)
     mem_kv_rollback(&n->kv);
     n->is_dying = false;
     n->is_stopped = false;
+    n->is_syncing = false;
     sim_tracef(w, "%llu sim n%llu down (%s) unflushed=%llu", ull(w->now_ms),
                ull(n->id), why, ull(lost));
+    crash_disk(w, n);
 }
 
 uint64_t sim_node_deadline(const struct sim_node *n)
@@ -225,7 +247,9 @@ static void node_down(struct sim_world *w, struct sim_node *n,
 }
 
 /* After a complete flush nothing the node believes may be missing from its
- * disk: the term and vote it acts on are durable (DESIGN.md). */
+ * disk: the term and vote it acts on are durable (DESIGN.md), or with
+ * async_sync at least written (persist_before_send checks that nothing
+ * promising them leaves before they are durable). */
 static void check_flushed(struct sim_world *w, const struct sim_node *n)
 {
     const struct raft *r = replica_raft(n->rep);
@@ -265,6 +289,34 @@ void sim_node_flush(struct sim_world *w, struct sim_node *n)
         return;
     }
     check_flushed(w, n);
+}
+
+void sim_node_on_synced(struct sim_world *w, struct sim_node *n,
+                        uint64_t incarnation)
+{
+    if (n->rep == NULL || n->incarnation != incarnation) {
+        sim_tracef(w, "%llu sim n%llu sync of #%llu ends with it",
+                   ull(w->now_ms), ull(n->id), ull(incarnation));
+        return;
+    }
+    if (!n->is_syncing) {
+        sim_fail(w, "sync", "n%llu: a sync finished that was not asked",
+                 ull(n->id));
+        return;
+    }
+    n->is_syncing = false;
+    sim_disk_synced(&n->disk, n->sync_upto);
+    sim_tracef(w, "%llu sim n%llu synced up to %llu (%zu pending)",
+               ull(w->now_ms), ull(n->id), ull(n->sync_upto),
+               n->disk.n_undo);
+    n->is_releasing = true;
+    int rc = replica_on_synced(n->rep, w->now_ms);
+    n->is_releasing = false;
+    if (rc != ERR_OK) {
+        sim_fail(w, "input", "n%llu on_synced: %s", ull(n->id), err_str(rc));
+        return;
+    }
+    sim_node_flush(w, n);
 }
 
 void sim_node_tick(struct sim_world *w, struct sim_node *n)

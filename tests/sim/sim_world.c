@@ -331,6 +331,9 @@ static void dispatch(struct sim_world *w, const struct sim_event *ev)
         }
         break;
     }
+    case SIM_EV_SYNC:
+        sim_node_on_synced(w, &w->nodes[ev->a], ev->c);
+        break;
     default:
         UNREACHABLE();
     }

@@ -62,6 +62,14 @@ struct sim_params {
     /* When applied changes reach the kv image (all zero: at every apply
      * batch); the rest waits in the replica's memory, lost on a crash. */
     struct kv_writeback_config kv_writeback;
+    /* Storage syncs apart from writing (replica_io.sync): a persist is
+     * only written, lost on a crash until a sync asked after it finishes,
+     * up to sync_ms_max later, or, for sync_slow_ppm of them (a stalled
+     * disk), up to sync_slow_ms. false: durable on return. */
+    bool async_sync;
+    uint32_t sync_ms_max;
+    uint32_t sync_slow_ppm;
+    uint32_t sync_slow_ms;
     uint32_t client_timeout_ms;
     uint32_t client_think_ms;    /* Up to this between two ops. */
     uint32_t read_pct;           /* Share of GETs among client ops. */
@@ -77,7 +85,8 @@ enum sim_ev_type {
     SIM_EV_FAULT,                /* A fault tick. */
     SIM_EV_RESTART,              /* a: node id. */
     SIM_EV_HEAL,                 /* Clear every partition. */
-    SIM_EV_CRASH                 /* a: node id, c: its incarnation. */
+    SIM_EV_CRASH,                /* a: node id, c: its incarnation. */
+    SIM_EV_SYNC                  /* a: node id, c: its incarnation. */
 };
 
 struct sim_event {
@@ -101,14 +110,43 @@ struct sim_row {
     uint64_t chain;              /* Hash of this row and every row before. */
 };
 
-/* What storage promises to keep across a crash: hard state and log rows.
- * The kv image (struct mem_kv) lives next to it in struct sim_node. */
+/* How to undo one written but unsynced persist: the state before it. */
+struct sim_undo {
+    uint64_t seq;                /* The persist's number (sim_disk.n_writes). */
+    raft_term term;              /* Hard state before it. */
+    raft_id voted_for;
+    size_t n_rows;               /* Row count before it. */
+    raft_index trunc_from;       /* Its truncation; 0: none. */
+    struct sim_row *removed;     /* Rows trunc_from..n_rows, owned. */
+};
+
+/* A node's storage: hard state and log rows as written (what reads, fetch
+ * and later writes see), and, when syncs are asynchronous, an undo log of
+ * the writes no sync has covered yet, oldest first: a crash undoes some
+ * newest part of it. The kv image (struct mem_kv) lives next to it in
+ * struct sim_node. */
 struct sim_disk {
     raft_term term;
     raft_id voted_for;
     struct sim_row *rows;
     size_t n_rows;
     size_t cap_rows;
+    uint64_t n_writes;           /* Persists with an undo record so far. */
+    struct sim_undo *undo;
+    size_t n_undo;
+    size_t cap_undo;
+};
+
+/* What of a disk survives any crash (the written view with every pending
+ * write undone), summarized for the checks. */
+struct sim_durable {
+    raft_term term;
+    raft_id voted_for;
+    size_t n_rows;               /* Durable row count. */
+    size_t n_same;               /* Rows 1..n_same are the same in both
+                                  * views; a durable row past it is in an
+                                  * undo record (a pending truncation). */
+    raft_term last_term;         /* Term of durable row n_rows (0: none). */
 };
 
 /* The state a kv image must have after applying a prefix of the global
@@ -133,6 +171,10 @@ struct sim_node {
     bool is_dying;               /* A crash point hit inside this flush. */
     bool is_stopped;             /* A write failed: no io may follow. */
     bool restart_pending;
+    bool is_syncing;             /* A sync is asked and not done; */
+    uint64_t sync_upto;          /* ... it covers writes up to this seq. */
+    bool is_releasing;           /* In replica_on_synced: what it sends
+                                  * was held for the sync. */
     struct sim_disk disk;
     struct mem_kv kv;            /* Durable kv image; txn lost on crash. */
     uint8_t *fetch_buf;          /* Payloads handed to the core's fetch. */
@@ -297,6 +339,10 @@ void sim_node_on_datagram(struct sim_world *w, struct sim_node *n,
                           uint32_t from, const struct raft_msg *msg);
 /* After an input: drains the ready batches, stops a failed node. */
 void sim_node_flush(struct sim_world *w, struct sim_node *n);
+/* A SIM_EV_SYNC: the sync incarnation asked for finished (ignored when
+ * that incarnation is gone). */
+void sim_node_on_synced(struct sim_world *w, struct sim_node *n,
+                        uint64_t incarnation);
 
 /* --- sim_disk.c: durable images --- */
 void sim_disk_init(struct sim_disk *d);
@@ -306,8 +352,18 @@ void sim_disk_close(struct sim_disk *d);
 int sim_disk_write(struct sim_disk *d, raft_index first,
                    const struct raft_entry *entries, size_t n);
 void sim_disk_truncate(struct sim_disk *d, raft_index from);
-/* The io persist op (ctx is the struct sim_node). */
+/* The io persist op (ctx is the struct sim_node). With async_sync it
+ * keeps an undo record of what it changed. */
 int sim_disk_persist(void *ctx, const struct raft_ready *rd);
+/* The io sync op (ctx is the struct sim_node): schedules a SIM_EV_SYNC
+ * that covers every write so far. */
+int sim_disk_sync(void *ctx);
+/* Writes up to seq upto are durable: drops their undo records. */
+void sim_disk_synced(struct sim_disk *d, uint64_t upto);
+/* A crash: the newest pending writes but the keep oldest are undone, the
+ * rest made durable (the page cache flushed a prefix of the WAL). */
+void sim_disk_crash(struct sim_disk *d, size_t keep);
+void sim_disk_durable(const struct sim_disk *d, struct sim_durable *out);
 /* Fills loaded from the images like store_load_window: payloads of the
  * entries after applied - window (all when window is 0), term runs for the
  * ones before; entries borrowed from d, *entries and *runs owned by the

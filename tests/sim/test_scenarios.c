@@ -5,7 +5,9 @@
  * follower with a conflicting suffix is repaired; an old-term entry is not
  * committed by counting replicas (Figure 8); a duplicated old AppendEntries
  * does not truncate; a restarted node keeps its vote; a crash loses the
- * write-back buffer and the log re-applies it; a quiet cluster flushes it.
+ * write-back buffer and the log re-applies it; a quiet cluster flushes it;
+ * with asynchronous syncs, a crash undoes exactly the unsynced writes and a
+ * cluster commits, answers and settles with nothing left pending.
  * Every simulator check also runs after each event.
  */
 #include <setjmp.h>
@@ -380,6 +382,93 @@ static void test_quiet_cluster_flushes_after_idle_time(void **state)
     world_free(w);
 }
 
+/* The disk model of asynchronous syncs: persists are written at once and
+ * undone by a crash until synced. n1 holds terms 1 1 2 2 in term 2; it
+ * writes term 3 with a vote for n2, then truncates from 3 and appends
+ * three entries of term 3. The durable view keeps the old state; a sync of
+ * the first write makes only the vote durable; a crash then restores rows
+ * 3-4 exactly as they were. */
+static void test_async_crash_undoes_unsynced_writes(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 0, 60000);
+    w->p.async_sync = true;
+    const raft_term terms[] = {1, 1, 2, 2};
+    preload(w, 1, 2, terms, 4);
+    struct sim_disk *d = &w->nodes[1].disk;
+    uint64_t chain4 = d->rows[3].chain;
+    struct raft_ready rd;
+    memset(&rd, 0, sizeof rd);
+    rd.has_hard_state = true;
+    rd.term = 3;
+    rd.voted_for = 2;
+    assert_int_equal(sim_disk_persist(&w->nodes[1], &rd), ERR_OK);
+    const struct raft_entry es[3] = {{3, RAFT_ENTRY_NOOP, 0, NULL},
+                                     {3, RAFT_ENTRY_NOOP, 0, NULL},
+                                     {3, RAFT_ENTRY_NOOP, 0, NULL}};
+    memset(&rd, 0, sizeof rd);
+    rd.truncate_from = 3;
+    rd.entries_first_index = 3;
+    rd.n_entries = 3;
+    rd.entries = es;
+    assert_int_equal(sim_disk_persist(&w->nodes[1], &rd), ERR_OK);
+    assert_int_equal(d->n_rows, 5);
+    assert_int_equal(d->n_undo, 2);
+    struct sim_durable dv;
+    sim_disk_durable(d, &dv);
+    assert_int_equal(dv.term, 2);
+    assert_int_equal(dv.voted_for, RAFT_ID_NONE);
+    assert_int_equal(dv.n_rows, 4);
+    assert_int_equal(dv.n_same, 2);
+    assert_int_equal(dv.last_term, 2);
+    sim_disk_synced(d, 1);
+    sim_disk_durable(d, &dv);
+    assert_int_equal(dv.term, 3);
+    assert_int_equal(dv.voted_for, 2);
+    assert_int_equal(dv.n_rows, 4);
+    sim_disk_crash(d, 0);
+    assert_int_equal(d->n_undo, 0);
+    assert_int_equal(d->term, 3);
+    assert_int_equal(d->voted_for, 2);
+    assert_int_equal(d->n_rows, 4);
+    assert_int_equal(d->rows[2].term, 2);
+    assert_true(d->rows[3].chain == chain4);
+    assert_world_ok(w);
+    world_free(w);
+}
+
+/* With asynchronous syncs the cluster elects, commits a write, answers
+ * it, and once quiet every write is durable and no sync is in flight;
+ * every member then restarts from exactly what it wrote. */
+static void test_async_cluster_commits_and_settles(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 1, 60000);
+    w->p.async_sync = true;
+    w->p.sync_ms_max = 3;
+    sim_world_start(w);
+    assert_int_not_equal(run_to_leader(w, 5000), RAFT_ID_NONE);
+    sim_client_invoke(w, 0, CLIENT_PUT, 0, "v1", NULL);
+    run_to_idle(w, w->now_ms + 2000);
+    sim_world_run_until(w, w->now_ms + 500);
+    assert_world_ok(w);
+    assert_int_equal(w->check.n_acked_writes, 1);
+    for (raft_id i = 1; i <= 3; i++) {
+        assert_int_equal(raft_commit_index(core(w, i)), 2);
+        assert_int_equal(w->nodes[i].disk.n_undo, 0);
+        assert_false(w->nodes[i].is_syncing);
+        sim_node_crash(w, &w->nodes[i], "test");
+        assert_int_equal(w->nodes[i].disk.n_rows, 2);
+        sim_node_start(w, &w->nodes[i]);
+    }
+    assert_int_not_equal(run_to_leader(w, w->now_ms + 5000), RAFT_ID_NONE);
+    sim_client_invoke(w, 0, CLIENT_GET, 0, NULL, NULL);
+    run_to_idle(w, w->now_ms + 2000);
+    assert_world_ok(w);
+    assert_int_equal(w->check.n_reads_checked, 1);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +479,8 @@ int main(void)
         cmocka_unit_test(test_restarted_node_keeps_its_vote),
         cmocka_unit_test(test_crash_loses_writeback_buffer_log_reapplies),
         cmocka_unit_test(test_quiet_cluster_flushes_after_idle_time),
+        cmocka_unit_test(test_async_crash_undoes_unsynced_writes),
+        cmocka_unit_test(test_async_cluster_commits_and_settles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
