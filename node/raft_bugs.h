@@ -14,7 +14,9 @@ enum raft_bug {
     RAFT_BUG_FORGET_VOTE = 1u << 3,       /* Persist voted_for as none. */
     RAFT_BUG_APPLY_UNCOMMITTED = 1u << 4, /* Apply up to last, not commit. */
     RAFT_BUG_STALE_READ = 1u << 5,        /* ReadIndex without a quorum. */
-    RAFT_BUG_NO_STEP_DOWN = 1u << 6       /* Ignore higher terms in replies. */
+    RAFT_BUG_NO_STEP_DOWN = 1u << 6,      /* Ignore higher terms in replies. */
+    RAFT_BUG_SEND_UNSYNCED = 1u << 7,     /* Replica: send before the sync. */
+    RAFT_BUG_COUNT_UNSYNCED = 1u << 8     /* Leader counts its unsynced log. */
 };
 
 #ifdef RAFT_TEETH

@@ -268,7 +268,8 @@ void raft_maybe_commit(struct raft *r)
     ASSERT(r->role == RAFT_LEADER);
     raft_index m[RAFT_NODES_MAX];
     uint32_t n = 0;
-    m[n++] = r->synced; /* Ourselves, once durable (thesis 10.2.1). */
+    /* Ourselves, once durable (thesis 10.2.1). */
+    m[n++] = RAFT_BUG(RAFT_BUG_COUNT_UNSYNCED) ? r->stable : r->synced;
     for (uint32_t i = 0; i < r->n_peers; i++) {
         m[n++] = r->peers[i].match;
     }

@@ -15,6 +15,7 @@
 #include "common/invariant.h"
 #include "node/durable.h"
 #include "node/kv_writeback.h"
+#include "node/raft_bugs.h"
 
 #define REPLICA_PENDING_DEFAULT 4096
 /* Ready batches drained per flush; the rest waits for the next wakeup
@@ -711,7 +712,8 @@ static int replica_flush_one(struct replica *rep)
     }
     /* Asynchronous syncs: these wait until every write so far is durable
      * (acknowledgements and votes promise what is on disk). */
-    bool hold = rep->is_async && durable_is_pending(&rep->dur);
+    bool hold = rep->is_async && durable_is_pending(&rep->dur) &&
+                !RAFT_BUG(RAFT_BUG_SEND_UNSYNCED);
     for (size_t i = 0; i < rd.n_msgs_after; i++) {
         if (!hold) {
             rep->io.send(rep->io.ctx, &rd.msgs_after[i]);

@@ -349,6 +349,8 @@ static const struct {
     {"apply_uncommitted", RAFT_BUG_APPLY_UNCOMMITTED},
     {"stale_read", RAFT_BUG_STALE_READ},
     {"no_step_down", RAFT_BUG_NO_STEP_DOWN},
+    {"send_unsynced", RAFT_BUG_SEND_UNSYNCED},
+    {"count_unsynced", RAFT_BUG_COUNT_UNSYNCED},
 };
 
 static bool set_bug(const char *name)
