@@ -254,12 +254,20 @@ static int node_io_persist(void *ctx, const struct raft_ready *rd)
     return rv;
 }
 
-/* Asks the syncer child to fdatasync the WAL; node_run waits for its
- * answer in poll() and tells the replica (replica_on_synced). */
+/* Writes the queued log batches, then asks the syncer child to fdatasync
+ * the WAL; node_run waits for its answer in poll() and tells the replica
+ * (replica_on_synced). */
 static int node_io_sync(void *ctx)
 {
     struct node *n = ctx;
-    int rv = syncer_ask(&n->syncer);
+    /* Everything persisted while the last sync ran, in one transaction. */
+    int rv = store_flush_writes(n->store);
+    if (rv != ERR_OK) {
+        LOG_ERROR("persist failed: %s: %s", err_str(rv),
+                  store_errmsg(n->store));
+        return rv;
+    }
+    rv = syncer_ask(&n->syncer);
     if (rv != ERR_OK) {
         LOG_ERROR("sync failed: the syncer process is gone");
     }

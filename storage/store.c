@@ -77,7 +77,7 @@ static void stmt_done(sqlite3_stmt *st)
 }
 
 /* Steps statement id, which returns no row (bind errors in bind_rc). */
-static int run(struct store *s, enum store_stmt id, int bind_rc)
+int store_run(struct store *s, enum store_stmt id, int bind_rc)
 {
     sqlite3_stmt *st = s->st[id];
     int rc = bind_rc == SQLITE_OK ? sqlite3_step(st) : bind_rc;
@@ -88,14 +88,14 @@ static int run(struct store *s, enum store_stmt id, int bind_rc)
 
 /* Ends a failed transaction; the first error is what the caller reports.
  * The session cache may hold the rolled-back writes: empty it. */
-static void rollback(struct store *s)
+void store_rollback(struct store *s)
 {
     s->in_read = false;
     if (sqlite3_get_autocommit(s->db) == 0) {
         session_cache_clear(s->sessions);
         char saved[ERRMSG_LEN];
         memcpy(saved, s->errmsg, sizeof(saved));
-        (void)run(s, ST_ROLLBACK, SQLITE_OK);
+        (void)store_run(s, ST_ROLLBACK, SQLITE_OK);
         memcpy(s->errmsg, saved, sizeof(saved));
     }
 }
@@ -111,7 +111,7 @@ static int read_begin(struct store *s)
     if (s->in_txn || s->in_read) {
         return ERR_OK;
     }
-    int err = run(s, ST_BEGIN_READ, SQLITE_OK);
+    int err = store_run(s, ST_BEGIN_READ, SQLITE_OK);
     s->in_read = err == ERR_OK;
     return err;
 }
@@ -123,7 +123,7 @@ int store_read_end(struct store *s)
         return ERR_OK;
     }
     s->in_read = false;
-    return run(s, ST_COMMIT, SQLITE_OK);
+    return store_run(s, ST_COMMIT, SQLITE_OK);
 }
 
 /* ---- Open ---------------------------------------------------------- */
@@ -422,9 +422,13 @@ void store_close(struct store *s)
     if (s == NULL) {
         return;
     }
-    if (s->db != NULL && s->st[ST_COMMIT] != NULL) {
+    if (s->db != NULL && s->st[ST_COMMIT] != NULL && !s->in_txn) {
+        /* Queued writes were never acknowledged (no sync covered them),
+         * but a clean stop keeps what it can. */
+        (void)store_flush_writes(s);
         (void)store_read_end(s); /* Closing rolls it back anyway. */
     }
+    store_queue_free(s);
     for (int i = 0; i < ST__COUNT; i++) {
         sqlite3_finalize(s->st[i]);
     }
@@ -455,191 +459,6 @@ void store_set_persist_delay_ms(struct store *s, uint32_t ms)
     s->persist_delay_ms = ms;
 }
 
-/* ---- Persist ------------------------------------------------------- */
-
-/* Binds the readable columns of a normal entry (key, value, expected,
- * client_id, seq) from its decoded payload; returns the op name. */
-static const char *persist_bind_cmd(sqlite3_stmt *st,
-                                    const struct raft_entry *e, int *rc)
-{
-    struct kv_cmd cmd;
-    if (kv_decode(e->data, e->len, &cmd) != ERR_OK) {
-        return "invalid"; /* Applied as CLIENT_INVALID on every replica. */
-    }
-    *rc = schema_bind_bytes(st, 4, cmd.key, cmd.key_len);
-    if (*rc == SQLITE_OK && cmd.op != KV_OP_DEL) {
-        *rc = schema_bind_bytes(st, 5, cmd.value, cmd.value_len);
-    }
-    if (*rc == SQLITE_OK && cmd.op == KV_OP_CAS) {
-        *rc = schema_bind_bytes(st, 6, cmd.expected, cmd.expected_len);
-    }
-    if (*rc == SQLITE_OK && cmd.client_id != 0) {
-        *rc = sqlite3_bind_int64(st, 7, (int64_t)cmd.client_id);
-        if (*rc == SQLITE_OK) {
-            *rc = sqlite3_bind_int64(st, 8, (int64_t)cmd.seq);
-        }
-    }
-    return kv_op_name(cmd.op);
-}
-
-/* Inserts one entry with its readable columns. Errors: ERR_IO. */
-static int persist_entry(struct store *s, raft_index idx,
-                         const struct raft_entry *e)
-{
-    static const uint8_t empty[1] = {0};
-    ASSERT(e->term >= 1);
-    ASSERT(e->term <= (raft_term)INT64_MAX);
-    ASSERT(e->len <= RAFT_ENTRY_MAX);
-    ASSERT(e->data != NULL || e->len == 0);
-    sqlite3_stmt *st = s->st[ST_LOG_INSERT];
-    int rc = sqlite3_bind_int64(st, 1, (int64_t)idx);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 2, (int64_t)e->term);
-    }
-    const char *op = "?";
-    switch (e->type) {
-    case RAFT_ENTRY_NOOP:
-        op = "noop";
-        break;
-    case RAFT_ENTRY_CONFIG:
-        op = "config";
-        break;
-    case RAFT_ENTRY_NORMAL:
-        op = rc == SQLITE_OK ? persist_bind_cmd(st, e, &rc) : op;
-        break;
-    default:
-        UNREACHABLE();
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_blob(st, 9, e->len > 0 ? e->data : empty,
-                               (int)e->len, SQLITE_STATIC);
-    }
-    return run(s, ST_LOG_INSERT, rc);
-}
-
-/* What the core promised: entries follow the (truncated) log without a gap
- * or overlap, never truncate applied entries, and carry no term above the
- * current one. Returns the log's last index after the batch. */
-static raft_index persist_check(const struct store *s,
-                                const struct store_batch *b, raft_term term)
-{
-    raft_index last = s->last_index;
-    if (b->truncate_from != 0) {
-        ASSERT(b->truncate_from > s->applied);
-        if (b->truncate_from <= last) {
-            last = b->truncate_from - 1;
-        }
-    }
-    if (b->n_entries == 0) {
-        return last;
-    }
-    ASSERT(b->entries != NULL);
-    ASSERT(b->entries_first_index >= 1);
-    ASSERT(last == 0 || b->entries_first_index == last + 1);
-    for (size_t i = 0; i < b->n_entries; i++) {
-        ASSERT(b->entries[i].term <= term);
-        ASSERT(i == 0 || b->entries[i].term >= b->entries[i - 1].term);
-    }
-    return b->entries_first_index + b->n_entries - 1;
-}
-
-/* Sleeps ms milliseconds (the disk-stall fault), across signals. */
-static void persist_stall(uint32_t ms)
-{
-    struct timespec left = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
-    }
-}
-
-/* Switches the connection's sync level (ST_SYNC_FULL or ST_SYNC_NORMAL)
- * for the next transaction; a no-op when it is already in force. In WAL
- * mode FULL fsyncs the WAL at every COMMIT, NORMAL only at checkpoints.
- * Errors: ERR_IO. */
-static int set_sync(struct store *s, int level)
-{
-    ASSERT(level == ST_SYNC_FULL || level == ST_SYNC_NORMAL);
-    ASSERT(sqlite3_get_autocommit(s->db) != 0); /* Not inside a txn. */
-    if (s->sync == level) {
-        return ERR_OK;
-    }
-    int err = run(s, (enum store_stmt)level, SQLITE_OK);
-    if (err == ERR_OK) {
-        s->sync = level;
-    }
-    return err;
-}
-
-/* Hard state, truncation and entries in one transaction, durable on return
- * (WAL with synchronous=FULL fsyncs at COMMIT; the same fsync also makes
- * every earlier apply transaction durable, since the WAL is one sequential
- * file). Errors: ERR_IO. */
-int store_persist(struct store *s, const struct store_batch *b)
-{
-    ASSERT(s != NULL);
-    ASSERT(b != NULL);
-    ASSERT(!s->in_txn);
-    if (!b->has_hard_state && b->truncate_from == 0 && b->n_entries == 0) {
-        return ERR_OK;
-    }
-    raft_term term = b->has_hard_state ? b->term : s->term;
-    ASSERT(term >= s->term);
-    ASSERT(term <= (raft_term)INT64_MAX);
-    raft_index new_last = persist_check(s, b, term);
-    if (s->persist_delay_ms > 0) {
-        persist_stall(s->persist_delay_ms);
-    }
-    int err = store_read_end(s);
-    if (err == ERR_OK) {
-        err = set_sync(s, s->deferred_sync ? ST_SYNC_NORMAL : ST_SYNC_FULL);
-    }
-    if (err == ERR_OK) {
-        err = run(s, ST_BEGIN, SQLITE_OK);
-    }
-    if (err == ERR_OK && b->has_hard_state) {
-        sqlite3_stmt *st = s->st[ST_HARD_STATE];
-        int rc = sqlite3_bind_int64(st, 1, (int64_t)b->term);
-        if (rc == SQLITE_OK && b->voted_for != RAFT_ID_NONE) {
-            rc = sqlite3_bind_int64(st, 2, (int64_t)b->voted_for);
-        }
-        err = run(s, ST_HARD_STATE, rc);
-    }
-    if (err == ERR_OK && b->truncate_from != 0) {
-        int rc = sqlite3_bind_int64(s->st[ST_LOG_TRUNCATE], 1,
-                                    (int64_t)b->truncate_from);
-        err = run(s, ST_LOG_TRUNCATE, rc);
-    }
-    for (size_t i = 0; err == ERR_OK && i < b->n_entries; i++) {
-        err = persist_entry(s, b->entries_first_index + i, &b->entries[i]);
-    }
-    if (err == ERR_OK) {
-        err = run(s, ST_COMMIT, SQLITE_OK);
-    }
-    if (err != ERR_OK) {
-        rollback(s);
-        return err;
-    }
-    s->term = term;
-    s->last_index = new_last;
-    store_wal_extend(s);
-    return ERR_OK;
-}
-
-int store_sync_fd(const struct store *s)
-{
-    ASSERT(s != NULL);
-    return s->sync_fd;
-}
-
-void store_set_deferred_sync(struct store *s)
-{
-    ASSERT(s != NULL);
-    ASSERT(s->sync_fd >= 0);
-    s->deferred_sync = true;
-}
-
 /* ---- kv_store_ops -------------------------------------------------- */
 
 /* Opens the apply transaction with synchronous=NORMAL: its COMMIT is
@@ -660,12 +479,15 @@ static int kv_begin(void *ctx)
 {
     struct store *s = ctx;
     ASSERT(!s->in_txn);
-    int err = store_read_end(s);
+    int err = store_flush_writes(s); /* The log before what it applies. */
     if (err == ERR_OK) {
-        err = set_sync(s, ST_SYNC_NORMAL);
+        err = store_read_end(s);
     }
     if (err == ERR_OK) {
-        err = run(s, ST_BEGIN, SQLITE_OK);
+        err = store_set_sync(s, ST_SYNC_NORMAL);
+    }
+    if (err == ERR_OK) {
+        err = store_run(s, ST_BEGIN, SQLITE_OK);
     }
     s->in_txn = err == ERR_OK;
     return err;
@@ -680,15 +502,15 @@ static int kv_commit(void *ctx, raft_index applied_index)
     ASSERT(applied_index >= s->applied);
     ASSERT(applied_index <= s->last_index); /* Applied only once durable. */
     int rc = sqlite3_bind_int64(s->st[ST_APPLIED], 1, (int64_t)applied_index);
-    int err = run(s, ST_APPLIED, rc);
+    int err = store_run(s, ST_APPLIED, rc);
     if (err == ERR_OK && sqlite3_changes(s->db) != 1) {
         err = store_corrupt(s, "meta has no applied_index", applied_index);
     }
     if (err == ERR_OK) {
-        err = run(s, ST_COMMIT, SQLITE_OK);
+        err = store_run(s, ST_COMMIT, SQLITE_OK);
     }
     if (err != ERR_OK) {
-        rollback(s);
+        store_rollback(s);
     } else {
         s->applied = applied_index;
     }
@@ -748,7 +570,7 @@ static int kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
     if (rc == SQLITE_OK) {
         rc = schema_bind_bytes(st, 2, value, value_len);
     }
-    return run(s, ST_KV_PUT, rc);
+    return store_run(s, ST_KV_PUT, rc);
 }
 
 static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
@@ -757,7 +579,7 @@ static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
     ASSERT(s->in_txn);
     ASSERT(key_len <= RAFT_KEY_MAX);
     int rc = schema_bind_bytes(s->st[ST_KV_DEL], 1, key, key_len);
-    return run(s, ST_KV_DEL, rc);
+    return store_run(s, ST_KV_DEL, rc);
 }
 
 /* From the session cache when it knows client_id, else from the table
@@ -812,7 +634,7 @@ static int kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     if (rc == SQLITE_OK) {
         rc = sqlite3_bind_int(st, 3, status);
     }
-    int err = run(s, ST_SESSION_PUT, rc);
+    int err = store_run(s, ST_SESSION_PUT, rc);
     if (err == ERR_OK) {
         /* Written through while the transaction is open: later lookups in
          * it must see this row, and a rollback empties the cache. */

@@ -85,11 +85,16 @@ struct store_batch {
 
 /* One transaction: hard state, delete log rows >= truncate_from, insert the
  * entries (with readable op/key/value columns from kv_decode). Durable
- * (fsync) on return, unless store_set_deferred_sync() was called: then only
- * written, and durable once the caller's fdatasync of store_sync_fd()
- * (begun after this returned) completes. Errors: ERR_IO (fatal for the
- * node). */
+ * (fsync) on return, unless store_set_deferred_sync() was called: then the
+ * batch (copied) waits in a queue for store_flush_writes(), and is durable
+ * once the caller's fdatasync of store_sync_fd(), begun after that flush,
+ * completes. Errors: ERR_IO, ERR_NOMEM (fatal for the node). */
 int store_persist(struct store *s, const struct store_batch *b);
+
+/* Writes every queued batch in one transaction (no fsync); a no-op when
+ * none waits. store_fetch, the kv transaction and store_close call it
+ * first. Errors: ERR_IO (fatal for the node). */
+int store_flush_writes(struct store *s);
 
 /* A descriptor of the WAL file whose fdatasync makes every committed
  * transaction durable, or -1 when there is none (deferred sync cannot be

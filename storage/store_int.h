@@ -61,11 +61,25 @@ struct store {
     int wal_fd;                /* -1: not extending. */
     int sync_fd;               /* The WAL, for the caller's fdatasync;
                                 * -1: none. */
-    bool deferred_sync;        /* store_persist commits without fsync. */
+    bool deferred_sync;        /* store_persist only queues. */
+    struct store_queue *queue; /* Persisted batches not yet written
+                                * (store_persist.c); NULL until used. */
     uint32_t page_size;
     uint32_t wal_frames;       /* Frames in the WAL after the last commit. */
     char errmsg[ERRMSG_LEN];
 };
+
+/* store.c: steps statement id, which returns no row (bind errors in
+ * bind_rc); ends a failed transaction keeping the first error's message.
+ * Errors: ERR_IO. */
+int store_run(struct store *s, enum store_stmt id, int bind_rc);
+void store_rollback(struct store *s);
+
+/* store_persist.c: switches the connection's sync level (ST_SYNC_FULL or
+ * ST_SYNC_NORMAL) for the next transaction. Errors: ERR_IO. */
+int store_set_sync(struct store *s, int level);
+/* store_persist.c: frees the write queue (store_close). */
+void store_queue_free(struct store *s);
 
 /* Ends the read transaction store.c keeps open across reads, if any; every
  * write, and store_load's own transaction, must call it first.

@@ -422,8 +422,11 @@ int store_fetch(struct store *s, raft_index lo, raft_index hi,
     ASSERT(lo >= 1);
     ASSERT(lo <= hi);
     ASSERT(cap >= 1);
-    int err = fetch_reserve(s, bytes_max > RAFT_ENTRY_MAX ? bytes_max
+    int err = store_flush_writes(s); /* Read what was persisted. */
+    if (err == ERR_OK) {
+        err = fetch_reserve(s, bytes_max > RAFT_ENTRY_MAX ? bytes_max
                                                           : RAFT_ENTRY_MAX);
+    }
     if (err != ERR_OK) {
         return err;
     }
