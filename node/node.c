@@ -53,6 +53,12 @@
 #define NODE_KV_FLUSH_OPS_START 1024
 #define NODE_KV_FLUSH_TARGET_MS 50
 #define NODE_KV_FLUSH_BYTES (4u << 20)
+/* A leader whose followers commit without it syncs its own log only after
+ * its sync would have advanced commit for this long (raft.h self_sync_ms),
+ * and meanwhile writes its queued log in transactions of this many
+ * entries (or at the next kv flush, 20 ms after the last write). */
+#define NODE_SELF_SYNC_MS 1
+#define NODE_WRITE_BATCH 256
 
 
 static const char *const drop_names[DROP__COUNT] = {
@@ -429,6 +435,10 @@ static int node_run_once(struct node *n, bool readable, bool synced)
     if (rv == ERR_OK) {
         rv = replica_flush(n->replica, n->now_ms);
     }
+    if (rv == ERR_OK && !n->syncer.busy &&
+        store_queued(n->store) >= NODE_WRITE_BATCH) {
+        rv = store_flush_writes(n->store); /* A leader not syncing. */
+    }
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
         return rv;
@@ -573,6 +583,7 @@ static void node_raft_config(const struct node *n,
     rc->mem_entries_max = NODE_MEM_ENTRIES;
     rc->fetch = node_fetch;
     rc->fetch_ctx = n->store;
+    rc->self_sync_ms = NODE_SELF_SYNC_MS;
     cfg->pending_max = 4096;
     /* Applied changes reach the kv table in one transaction per
      * NODE_KV_FLUSH_MS under load (sooner when this many keys or bytes

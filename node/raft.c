@@ -152,6 +152,7 @@ static int load_state(struct raft *r, const struct raft_loaded *l)
     r->voted_for = r->persisted_vote = l->voted_for;
     r->stable = raft_log_last_index(&r->log);
     r->synced = r->stable;
+    r->self_need_ms = UINT64_MAX;
     /* What was applied was committed; never hand it out again. */
     r->applied = l->applied;
     if (r->applied < l->snapshot_index) {
@@ -284,6 +285,7 @@ int raft_become_leader(struct raft *r)
     r->role = RAFT_LEADER;
     r->leader = r->config.id;
     r->soft_changed = true;
+    r->self_need_ms = UINT64_MAX;
     raft_index last = raft_log_last_index(&r->log);
     for (uint32_t i = 0; i < r->n_peers; i++) {
         struct raft_peer *p = &r->peers[i];
@@ -444,6 +446,13 @@ uint64_t raft_deadline(const struct raft *r)
     if (r->config.check_quorum && r->quorum_check_ms < d) {
         d = r->quorum_check_ms;
     }
+    /* raft_sync_wanted turns true then (once past, a flush asks, or a
+     * sync already runs and its end wakes the caller). */
+    uint64_t self_due = r->self_need_ms + r->config.self_sync_ms;
+    if (r->role == RAFT_LEADER && r->self_need_ms != UINT64_MAX &&
+        self_due > r->now_ms && self_due < d) {
+        d = self_due;
+    }
     return d;
 }
 
@@ -572,6 +581,39 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
         raft_maybe_commit(r);
     }
     ASSERT(r->commit <= raft_log_last_index(&r->log));
+}
+
+/* Leader: a quorum of followers is pipelined and acknowledged within two
+ * heartbeats, so their syncs alone can commit. */
+static bool followers_make_quorum(const struct raft *r)
+{
+    uint32_t fresh = 0;
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        const struct raft_peer *p = &r->peers[i];
+        if (p->mode == RAFT_PEER_PIPELINE &&
+            r->now_ms - p->last_ack_ms <= 2ull * r->config.heartbeat_ms) {
+            fresh++;
+        }
+    }
+    return fresh >= raft_quorum(r);
+}
+
+/* Unsynced entries a leader may leave behind it at most. */
+#define RAFT_SELF_UNSYNCED_MAX 8192
+
+bool raft_sync_wanted(const struct raft *r)
+{
+    ASSERT(r->config.async_persist);
+    if (r->role != RAFT_LEADER || r->config.self_sync_ms == 0 ||
+        r->synced >= r->stable) {
+        return true;
+    }
+    if (r->stable - r->synced >= RAFT_SELF_UNSYNCED_MAX ||
+        !followers_make_quorum(r)) {
+        return true;
+    }
+    return r->self_need_ms != UINT64_MAX &&
+           r->now_ms >= r->self_need_ms + r->config.self_sync_ms;
 }
 
 void raft_persisted(struct raft *r, raft_index index)

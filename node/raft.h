@@ -68,6 +68,17 @@ struct raft_config {
                                         * The caller must then also hold
                                         * msgs_after until the writes before
                                         * them are durable. */
+    uint32_t self_sync_ms;             /* async_persist: 0, the caller syncs
+                                        * whatever is written. Else a leader
+                                        * whose followers alone make a
+                                        * quorum (pipelined, acked within two
+                                        * heartbeats) leaves its own log
+                                        * unsynced (raft_sync_wanted) until
+                                        * its sync would have advanced
+                                        * commit for this long: the
+                                        * followers' syncs commit, and the
+                                        * disk does one flush fewer per
+                                        * write. */
 };
 
 /* Durable state loaded by the caller at start. The core copies it. */
@@ -175,6 +186,12 @@ void raft_advance(struct raft *r, const struct raft_ready *rd);
  * below any truncation it wrote after asking (a rewritten entry is not the
  * one that became durable). Not between raft_ready and raft_advance. */
 void raft_persisted(struct raft *r, raft_index index);
+
+/* config.async_persist only: whether the caller should ask storage for a
+ * sync of what it wrote now (false only for a leader leaving its own log
+ * unsynced, see config.self_sync_ms; it then calls raft_tick by
+ * raft_deadline). Messages the caller holds want a sync regardless. */
+bool raft_sync_wanted(const struct raft *r);
 
 /* Read-only accessors. */
 raft_id raft_self(const struct raft *r);

@@ -47,10 +47,13 @@ static void push_ready(struct raft *r, uint64_t read_id, raft_index index,
 }
 
 /* Read messages carry our term, which may be new in this batch: they go
- * out after the hard state is durable, like every message but appends. */
+ * out after the hard state is durable, like every message but appends. A
+ * leader's term was durable before it could win it, so its replies go at
+ * once (with async_persist they would otherwise wait for a sync). */
 static int send_read_msg(struct raft *r, const struct raft_msg *m)
 {
-    return raft_outbox_push(&r->after, m);
+    bool now = r->role == RAFT_LEADER && r->term == r->persisted_term;
+    return raft_outbox_push(now ? &r->now : &r->after, m);
 }
 
 /* Follower: asks the leader for a read index on the caller's behalf. */

@@ -263,13 +263,12 @@ int raft_on_append_reply(struct raft *r, const struct raft_msg *msg)
     return ERR_OK;
 }
 
-void raft_maybe_commit(struct raft *r)
+/* The highest index a majority holds, counting ourselves at self. */
+static raft_index quorum_match(const struct raft *r, raft_index self)
 {
-    ASSERT(r->role == RAFT_LEADER);
     raft_index m[RAFT_NODES_MAX];
     uint32_t n = 0;
-    /* Ourselves, once durable (thesis 10.2.1). */
-    m[n++] = RAFT_BUG(RAFT_BUG_COUNT_UNSYNCED) ? r->stable : r->synced;
+    m[n++] = self;
     for (uint32_t i = 0; i < r->n_peers; i++) {
         m[n++] = r->peers[i].match;
     }
@@ -283,7 +282,33 @@ void raft_maybe_commit(struct raft *r)
         }
         m[j] = v;
     }
-    raft_index candidate = m[raft_quorum(r) - 1];
+    return m[raft_quorum(r) - 1];
+}
+
+/* async_persist: notes since when our own unsynced entries are what keeps
+ * an entry of this term from committing (raft_sync_wanted). */
+static void note_self_need(struct raft *r, raft_index candidate)
+{
+    bool needed = false;
+    if (r->synced < r->stable) {
+        raft_index with_self = quorum_match(r, r->stable);
+        needed = with_self > candidate && with_self > r->commit &&
+                 raft_log_term_at(&r->log, with_self) == r->term;
+    }
+    if (!needed) {
+        r->self_need_ms = UINT64_MAX;
+    } else if (r->self_need_ms == UINT64_MAX) {
+        r->self_need_ms = r->now_ms;
+    }
+}
+
+void raft_maybe_commit(struct raft *r)
+{
+    ASSERT(r->role == RAFT_LEADER);
+    /* Ourselves, once durable (thesis 10.2.1). */
+    raft_index candidate = quorum_match(
+        r, RAFT_BUG(RAFT_BUG_COUNT_UNSYNCED) ? r->stable : r->synced);
+    note_self_need(r, candidate);
     if (candidate <= r->commit) {
         return;
     }

@@ -753,8 +753,10 @@ int replica_flush(struct replica *rep, uint64_t now_ms)
         }
     }
     /* One sync at a time covers every write of this wakeup (and of the
-     * wakeups while the previous one ran): group commit. */
-    if (rep->is_async && durable_should_ask(&rep->dur)) {
+     * wakeups while the previous one ran): group commit. A leader whose
+     * followers commit without it syncs later (raft_sync_wanted). */
+    if (rep->is_async && durable_should_ask(&rep->dur) &&
+        (rep->dur.n_held > 0 || raft_sync_wanted(rep->raft))) {
         if (rep->io.sync(rep->io.ctx) != ERR_OK) {
             rep->is_stopped = true;
             return ERR_STOPPED;

@@ -96,6 +96,9 @@ int store_persist(struct store *s, const struct store_batch *b);
  * first. Errors: ERR_IO (fatal for the node). */
 int store_flush_writes(struct store *s);
 
+/* Entries queued for store_flush_writes (0 without deferred sync). */
+size_t store_queued(const struct store *s);
+
 /* A descriptor of the WAL file whose fdatasync makes every committed
  * transaction durable, or -1 when there is none (deferred sync cannot be
  * used). Owned by the store; a forked child may keep its inherited copy. */

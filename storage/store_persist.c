@@ -382,6 +382,12 @@ int store_persist(struct store *s, const struct store_batch *b)
     return ERR_OK;
 }
 
+size_t store_queued(const struct store *s)
+{
+    ASSERT(s != NULL);
+    return s->queue != NULL ? s->queue->n_entries : 0;
+}
+
 int store_sync_fd(const struct store *s)
 {
     ASSERT(s != NULL);

@@ -118,6 +118,9 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
         p->sync_ms_max = PICK(&r, 0, 1, 2, 5, 10);
         p->sync_slow_ppm = PICK(&r, 0, 50000, 125000);
         p->sync_slow_ms = PICK(&r, 20, 50, 100);
+        /* A leader leaves its own log unsynced while its followers
+         * commit (raftnode: 1 ms). */
+        p->self_sync_ms = PICK(&r, 0, 1, 1, 3, 10);
     }
     p->steps = o->steps;
     p->liveness_ms = 60000;
@@ -217,7 +220,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "election=%u lat=%u-%u loss=%u dup=%u damage=%u crash=%u "
                "part=%u crashpt=%u wfail=%u prevote=%d cq=%d batch=%u "
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
-               "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums\n",
+               "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums self_sync=%ums\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps),
                p.heartbeat_ms, p.election_ms, p.lat_min_ms, p.lat_max_ms,
                p.loss_ppm, p.dup_ppm, p.corrupt_ppm, p.crash_ppm,
@@ -227,7 +230,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.big_value_pct, p.read_pct, p.kv_writeback.ops_max,
                p.kv_writeback.bytes_max, p.kv_writeback.delay_ms,
                p.kv_writeback.idle_ms, p.async_sync ? "async/" : "write/",
-               p.sync_ms_max, p.sync_slow_ppm, p.sync_slow_ms);
+               p.sync_ms_max, p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms);
     }
     w->skip_check = o->skip_check;
     g_world = w;

@@ -115,6 +115,7 @@ static void fill_config(const struct sim_world *w, struct sim_node *n,
     rc->pre_vote = w->p.pre_vote;
     rc->check_quorum = w->p.check_quorum;
     rc->mem_entries_max = w->p.mem_entries_max;
+    rc->self_sync_ms = w->p.self_sync_ms;
     rc->apply_batch_min = w->p.apply_batch_min;
     rc->apply_delay_ms = w->p.apply_delay_ms;
     if (rc->mem_entries_max != 0) {
