@@ -55,10 +55,11 @@
 #define NODE_KV_FLUSH_BYTES (4u << 20)
 /* A leader whose followers commit without it syncs its own log only after
  * its sync would have advanced commit for this long (raft.h self_sync_ms),
- * and meanwhile writes its queued log in transactions of this many
- * entries (or at the next kv flush, 20 ms after the last write). */
+ * and meanwhile writes its queued log once this many entries wait, or the
+ * oldest has waited this long (node_write_queue). */
 #define NODE_SELF_SYNC_MS 1
 #define NODE_WRITE_BATCH 256
+#define NODE_WRITE_DELAY_MS 5
 
 
 static const char *const drop_names[DROP__COUNT] = {
@@ -394,12 +395,51 @@ static void node_run_netem(struct node *n)
 
 /* --- The loop ------------------------------------------------------- */
 
-/* Milliseconds poll() may sleep: until the replica's or netem's next
- * deadline, capped so a stuck clock never hides a stop request. */
+/* When the log queued in the store must be written although no sync asks
+ * for it (a leader not syncing its own log); UINT64_MAX: not pending. */
+static uint64_t node_write_due(const struct node *n)
+{
+    if (n->syncer.busy || n->queued_since_ms == UINT64_MAX) {
+        return UINT64_MAX; /* The sync's end writes it. */
+    }
+    return n->queued_since_ms + NODE_WRITE_DELAY_MS;
+}
+
+/* Writes the queued log when it is large or old enough. Errors: ERR_IO. */
+static int node_write_queue(struct node *n)
+{
+    size_t queued = store_queued(n->store);
+    if (queued == 0) {
+        n->queued_since_ms = UINT64_MAX;
+        return ERR_OK;
+    }
+    if (n->queued_since_ms == UINT64_MAX) {
+        n->queued_since_ms = n->now_ms;
+    }
+    if (n->syncer.busy ||
+        (queued < NODE_WRITE_BATCH && n->now_ms < node_write_due(n))) {
+        return ERR_OK;
+    }
+    n->queued_since_ms = UINT64_MAX;
+    int rv = store_flush_writes(n->store);
+    if (rv != ERR_OK) {
+        LOG_ERROR("persist failed: %s: %s", err_str(rv),
+                  store_errmsg(n->store));
+    }
+    return rv;
+}
+
+/* Milliseconds poll() may sleep: until the replica's, netem's or the write
+ * queue's next deadline, capped so a stuck clock never hides a stop
+ * request. */
 static int node_poll_timeout(const struct node *n, uint64_t now_ms)
 {
     uint64_t deadline = replica_deadline(n->replica);
     uint64_t due = netem_next_due(&n->netem);
+    if (due < deadline) {
+        deadline = due;
+    }
+    due = node_write_due(n);
     if (due < deadline) {
         deadline = due;
     }
@@ -435,9 +475,8 @@ static int node_run_once(struct node *n, bool readable, bool synced)
     if (rv == ERR_OK) {
         rv = replica_flush(n->replica, n->now_ms);
     }
-    if (rv == ERR_OK && !n->syncer.busy &&
-        store_queued(n->store) >= NODE_WRITE_BATCH) {
-        rv = store_flush_writes(n->store); /* A leader not syncing. */
+    if (rv == ERR_OK) {
+        rv = node_write_queue(n);
     }
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
@@ -664,6 +703,7 @@ int node_open(const struct node_options *opts, struct node **out,
     n->id = opts->id;
     n->faults = opts->faults;
     n->shown_role = -1;
+    n->queued_since_ms = UINT64_MAX;
     char prefix[32];
     snprintf(prefix, sizeof prefix, "n%llu", (unsigned long long)n->id);
     log_set_prefix(prefix);

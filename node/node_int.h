@@ -30,6 +30,8 @@ struct node {
     struct store *store;
     struct syncer syncer;        /* Syncs the WAL off the loop; pid 0:
                                   * store_persist syncs inline. */
+    uint64_t queued_since_ms;    /* The store's write queue holds entries
+                                  * since; UINT64_MAX: empty. */
     struct kv_pacer kv_pacer;    /* Between the write-back and the store. */
     struct replica *replica;
     struct netem netem;
