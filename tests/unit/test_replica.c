@@ -5,7 +5,9 @@
  * that what the message promises is already durable (a granted vote, a new
  * term, an acknowledged entry), so every test also checks the persist-before-
  * msgs_after order. With io->sync set (the async tests), a persist is only
- * written and becomes durable when the test finishes the sync.
+ * written and becomes durable when the test finishes the sync; with
+ * self_sync_ms too (the lazy tests), a leader whose followers commit
+ * leaves its own writes unsynced.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +28,7 @@
 #define REPLIES_MAX 64
 #define ELECTION_MS 150
 #define HEARTBEAT_MS 50
+#define LAZY_SYNC_MS 1 /* raft_config.self_sync_ms of the lazy tests. */
 
 /* A deep copy of a sent message (entries and their data owned). */
 struct held_msg {
@@ -217,9 +220,11 @@ static int fake_sync(void *ctx)
 
 /* --- Cluster fixture ----------------------------------------------- */
 
-/* n replicas; is_async: with io->sync (persists only write). */
-static void cluster_start_io(struct cluster *c, uint32_t n,
-                             uint32_t pending_max, bool is_async)
+/* n replicas; is_async: with io->sync (persists only write), and then
+ * self_sync_ms (raft_config; 0: every write synced). */
+static void cluster_start_lazy(struct cluster *c, uint32_t n,
+                               uint32_t pending_max, bool is_async,
+                               uint32_t self_sync_ms)
 {
     memset(c, 0, sizeof *c);
     c->n = n;
@@ -242,6 +247,7 @@ static void cluster_start_io(struct cluster *c, uint32_t n,
         cfg.raft.inflight_max = 8;
         cfg.raft.pre_vote = true;
         cfg.raft.check_quorum = true;
+        cfg.raft.self_sync_ms = self_sync_ms;
         cfg.pending_max = pending_max;
         struct raft_loaded loaded;
         memset(&loaded, 0, sizeof loaded);
@@ -258,6 +264,12 @@ static void cluster_start_io(struct cluster *c, uint32_t n,
         t->rep = replica_new(&cfg, &loaded, &io, NULL, NULL, c->now);
         assert_non_null(t->rep);
     }
+}
+
+static void cluster_start_io(struct cluster *c, uint32_t n,
+                             uint32_t pending_max, bool is_async)
+{
+    cluster_start_lazy(c, n, pending_max, is_async, 0);
 }
 
 static void cluster_start(struct cluster *c, uint32_t n, uint32_t pending_max)
@@ -458,6 +470,16 @@ static int setup_three_async(void **state)
     struct cluster *c = calloc(1, sizeof *c);
     assert_non_null(c);
     cluster_start_io(c, 3, 0, true);
+    *state = c;
+    return 0;
+}
+
+/* Three async replicas whose leader waits LAZY_SYNC_MS for its own sync. */
+static int setup_three_lazy(void **state)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    cluster_start_lazy(c, 3, 0, true, LAZY_SYNC_MS);
     *state = c;
     return 0;
 }
@@ -1052,6 +1074,139 @@ static void test_replica_async_cluster_put_commits(void **state)
     }
 }
 
+/* --- The lazy leader (self_sync_ms) ----------------------------------- */
+
+/* Node 1 leads with both followers pipelined and just acknowledged; every
+ * write of its own so far is synced. Returns its sync count. */
+static size_t lazy_elect(struct cluster *c)
+{
+    struct tnode *l = node(c, 1);
+    elect(c, 1);
+    heartbeat(c, 1);
+    assert_false(l->is_syncing);
+    assert_true(l->n_sync > 0); /* Its no-op, before any ack. */
+    assert_int_equal(l->durable_last, l->written_last);
+    return l->n_sync;
+}
+
+/* The followers' syncs commit the leader's writes: the leader asks no sync
+ * of its own, still answers its clients, and sets no deadline for it. */
+static void test_replica_lazy_leader_skips_own_sync(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 2, "k2", "v2", NULL));
+    deliver(c);
+    assert_int_equal(l->n_sync, syncs);
+    assert_int_equal(l->n_replies, 2);
+    assert_int_equal(l->replies[0].status, CLIENT_OK);
+    assert_int_equal(l->replies[1].status, CLIENT_OK);
+    assert_true(kv_has(l, "k2", "v2"));
+    assert_int_equal(raft_commit_index(core(c, 1)),
+                     raft_last_index(core(c, 1)));
+    assert_int_equal(l->written_last, raft_last_index(core(c, 1)));
+    assert_true(l->durable_last < l->written_last);
+    assert_true(node(c, 2)->n_sync > 0);
+    assert_true(replica_deadline(l->rep) > c->now);
+}
+
+/* With one follower down the leader's own copy is needed: no sync at the
+ * acknowledgement, one LAZY_SYNC_MS later (its deadline), then the
+ * client is answered. */
+static void test_replica_lazy_leader_syncs_when_needed(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    node(c, 3)->is_down = true;
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(l->n_sync, syncs);
+    assert_int_equal(l->n_replies, 0);
+    assert_int_equal(replica_deadline(l->rep), c->now + LAZY_SYNC_MS);
+    c->now += LAZY_SYNC_MS;
+    assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(l->n_sync, syncs + 1);
+    assert_true(replica_deadline(l->rep) > c->now);
+    deliver(c);
+    assert_int_equal(l->n_replies, 1);
+    assert_int_equal(l->replies[0].status, CLIENT_OK);
+    assert_int_equal(l->durable_last, l->written_last);
+}
+
+/* A vote request for the lazy leader (with unsynced writes of its own). */
+static struct raft_msg lazy_vote(struct cluster *c, raft_id from,
+                                 bool pre_vote, bool transfer)
+{
+    const struct raft *r = core(c, 1);
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_VOTE;
+    m.from = from;
+    m.to = 1;
+    m.term = raft_current_term(r) + 1;
+    m.u.vote.last_index = raft_last_index(r);
+    m.u.vote.last_term = raft_current_term(r);
+    m.u.vote.pre_vote = pre_vote;
+    m.u.vote.transfer = transfer;
+    return m;
+}
+
+/* A leader that stays leader but holds a reply (a refused pre-vote, in
+ * msgs_after behind its unsynced writes) asks a sync for it, though the
+ * core wants none, and sends the reply once it is done. */
+static void test_replica_lazy_leader_syncs_for_held_reply(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(l->n_sync, syncs);
+    assert_true(l->durable_last < l->written_last);
+    assert_false(raft_sync_wanted(core(c, 1)));
+    struct raft_msg m = lazy_vote(c, 3, true, false);
+    assert_int_equal(replica_on_message(l->rep, c->now, &m), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
+    assert_int_equal(l->n_out, 0);
+    assert_int_equal(l->n_sync, syncs + 1);
+    sync_done(c, 1);
+    assert_int_equal(l->n_out, 1);
+    assert_int_equal(l->outbox[0].msg.type, MSG_VOTE_REPLY);
+    assert_true(l->outbox[0].msg.u.vote_reply.pre_vote);
+    assert_false(l->outbox[0].msg.u.vote_reply.granted);
+}
+
+/* A leader that steps down to grant a vote (a leadership transfer) syncs
+ * its unsynced writes and the vote before the grant leaves (fake_send
+ * checks the vote is durable). */
+static void test_replica_lazy_leader_syncs_to_grant_vote(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(l->n_sync, syncs);
+    struct raft_msg m = lazy_vote(c, 2, false, true);
+    assert_int_equal(replica_on_message(l->rep, c->now, &m), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_FOLLOWER);
+    assert_int_equal(l->n_out, 0);
+    assert_int_equal(l->n_sync, syncs + 1);
+    sync_done(c, 1);
+    assert_int_equal(l->n_out, 1);
+    assert_int_equal(l->outbox[0].msg.type, MSG_VOTE_REPLY);
+    assert_true(l->outbox[0].msg.u.vote_reply.granted);
+    assert_int_equal(l->durable_last, l->written_last);
+    assert_int_equal(l->durable_vote, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1109,6 +1264,18 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_async_cluster_put_commits, setup_three_async,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_skips_own_sync, setup_three_lazy,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_syncs_when_needed, setup_three_lazy,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_syncs_for_held_reply, setup_three_lazy,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_syncs_to_grant_vote, setup_three_lazy,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
