@@ -29,3 +29,4 @@ raft_unit_test(test_kv_pacer SOURCES tests/unit/test_kv_pacer.c tests/lib/mem_kv
 raft_unit_test(test_durable SOURCES tests/unit/test_durable.c LIBS raftcore)
 raft_unit_test(test_raft_async SOURCES tests/unit/test_raft_async.c LIBS raftcore)
 raft_unit_test(test_syncer SOURCES tests/unit/test_syncer.c LIBS runtime)
+raft_unit_test(test_store_queue SOURCES tests/unit/test_store_queue.c LIBS storage)
