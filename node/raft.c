@@ -16,6 +16,11 @@
 #include "common/err.h"
 #include "common/invariant.h"
 
+/* Unsynced entries a leader may leave behind it at most, and for how
+ * long: a sync it needs later then has little to flush. */
+#define RAFT_SELF_UNSYNCED_MAX 8192
+#define RAFT_SELF_UNSYNCED_MS 10
+
 #ifdef RAFT_TEETH
 unsigned raft_bugs = 0;
 #endif
@@ -152,6 +157,7 @@ static int load_state(struct raft *r, const struct raft_loaded *l)
     r->voted_for = r->persisted_vote = l->voted_for;
     r->stable = raft_log_last_index(&r->log);
     r->synced = r->stable;
+    r->unsynced_ms = UINT64_MAX;
     r->self_need_ms = UINT64_MAX;
     /* What was applied was committed; never hand it out again. */
     r->applied = l->applied;
@@ -453,6 +459,12 @@ uint64_t raft_deadline(const struct raft *r)
         self_due > r->now_ms && self_due < d) {
         d = self_due;
     }
+    self_due = r->unsynced_ms + RAFT_SELF_UNSYNCED_MS;
+    if (r->role == RAFT_LEADER && r->config.self_sync_ms != 0 &&
+        r->unsynced_ms != UINT64_MAX && self_due > r->now_ms &&
+        self_due < d) {
+        d = self_due;
+    }
     return d;
 }
 
@@ -560,6 +572,8 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     }
     if (!r->config.async_persist) {
         r->synced = r->stable;
+    } else if (r->synced < r->stable && r->unsynced_ms == UINT64_MAX) {
+        r->unsynced_ms = r->now_ms;
     }
     if (rd->n_committed > 0) {
         r->applied = rd->committed_first_index + rd->n_committed - 1;
@@ -598,9 +612,6 @@ static bool followers_make_quorum(const struct raft *r)
     return fresh >= raft_quorum(r);
 }
 
-/* Unsynced entries a leader may leave behind it at most. */
-#define RAFT_SELF_UNSYNCED_MAX 8192
-
 bool raft_sync_wanted(const struct raft *r)
 {
     ASSERT(r->config.async_persist);
@@ -611,6 +622,10 @@ bool raft_sync_wanted(const struct raft *r)
     if (r->stable - r->synced >= RAFT_SELF_UNSYNCED_MAX ||
         !followers_make_quorum(r)) {
         return true;
+    }
+    if (r->unsynced_ms != UINT64_MAX &&
+        r->now_ms >= r->unsynced_ms + RAFT_SELF_UNSYNCED_MS) {
+        return true; /* Keep the backlog a needed sync must flush small. */
     }
     return r->self_need_ms != UINT64_MAX &&
            r->now_ms >= r->self_need_ms + r->config.self_sync_ms;
@@ -626,6 +641,8 @@ void raft_persisted(struct raft *r, raft_index index)
         return;
     }
     r->synced = index;
+    /* What is left was written after the sync was asked: about now. */
+    r->unsynced_ms = r->synced < r->stable ? r->now_ms : UINT64_MAX;
     if (r->role == RAFT_LEADER) {
         raft_maybe_commit(r); /* Thesis 10.2.1: now we count ourselves. */
     }

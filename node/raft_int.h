@@ -75,6 +75,8 @@ struct raft {
     raft_index synced;          /* Last index known durable (<= stable):
                                  * stable itself unless async_persist. */
     raft_index truncate_from;   /* Durable suffix to delete, 0 if none. */
+    uint64_t unsynced_ms;       /* async: since when synced < stable
+                                 * (about); UINT64_MAX: all synced. */
     uint64_t self_need_ms;      /* Leader, async: since when its own sync
                                  * would advance commit; UINT64_MAX: not. */
 

@@ -20,6 +20,7 @@
 
 #define HEARTBEAT_MS 50
 #define SELF_UNSYNCED_MAX 8192 /* RAFT_SELF_UNSYNCED_MAX in node/raft.c. */
+#define SELF_UNSYNCED_MS 10    /* RAFT_SELF_UNSYNCED_MS in node/raft.c. */
 
 static const uint8_t payload[] = "p";
 
@@ -314,8 +315,10 @@ static void propose_at(struct raft *r, uint64_t now)
 /* A lazy leader: node 1 of 3 with self_sync_ms, elected at t - 1 (its
  * heartbeat due at t - 1 + HEARTBEAT_MS), its no-op (index 1) written,
  * never synced, and acknowledged by both followers at t, with the round
- * of its first appends: committed by them alone, both pipelined. Sets *t;
- * *ctx (optional) gets that round. */
+ * of its first appends: committed by them alone, both pipelined. Its log
+ * is unsynced since t - 1, so with self_sync_ms != 0 it wants a sync from
+ * t - 1 + SELF_UNSYNCED_MS on (backlog_due). Sets *t; *ctx (optional)
+ * gets that round. */
 static struct raft *lazy_leader(uint32_t self_sync_ms, uint64_t *t,
                                 uint64_t *ctx)
 {
@@ -350,8 +353,15 @@ static struct raft *lazy_leader(uint32_t self_sync_ms, uint64_t *t,
     return r;
 }
 
+/* When lazy_leader's leader wants a sync for its unsynced no-op alone. */
+static uint64_t backlog_due(uint64_t t)
+{
+    return t - 1 + SELF_UNSYNCED_MS;
+}
+
 /* The followers alone commit everything: the leader wants no sync of its
- * own unsynced log, and its deadline is only the heartbeat. */
+ * own unsynced log (while it is younger than SELF_UNSYNCED_MS), and its
+ * deadline is no earlier than that log's age limit. */
 static void test_lazy_no_sync_while_followers_commit(void **state)
 {
     (void)state;
@@ -367,16 +377,17 @@ static void test_lazy_no_sync_while_followers_commit(void **state)
     write_all(r);
     assert_int_equal(raft_commit_index(r), 3);
     assert_false(raft_sync_wanted(r));
-    tick_at(r, t + 40);
+    tick_at(r, backlog_due(t) - 1);
     assert_false(raft_sync_wanted(r));
-    assert_int_equal(raft_deadline(r), t - 1 + HEARTBEAT_MS);
+    assert_int_equal(raft_deadline(r), backlog_due(t));
     raft_free(r);
 }
 
 /* One follower acknowledges: the leader's own copy would commit the entry.
  * It wants a sync self_sync_ms later, and not before; its deadline is
  * that due time while it is ahead, never once it has passed (else the
- * caller would spin on a deadline <= now). */
+ * caller would spin on a deadline <= now). All before backlog_due(t),
+ * which is then the next deadline. */
 static void test_lazy_sync_wanted_once_own_copy_needed(void **state)
 {
     (void)state;
@@ -395,14 +406,15 @@ static void test_lazy_sync_wanted_once_own_copy_needed(void **state)
     assert_int_equal(raft_deadline(r), t + 3);
     tick_at(r, t + 3);
     assert_true(raft_sync_wanted(r));
-    assert_int_equal(raft_deadline(r), hb); /* Not t + 3: no busy loop. */
-    tick_at(r, t + 10);
+    /* Not t + 3: no busy loop. */
+    assert_int_equal(raft_deadline(r), backlog_due(t));
+    tick_at(r, t + 5);
     assert_true(raft_sync_wanted(r));
-    assert_int_equal(raft_deadline(r), hb);
+    assert_int_equal(raft_deadline(r), backlog_due(t));
     /* The same through a message rather than a tick. */
-    ack_at(r, 2, 2, 0, t + 20);
+    ack_at(r, 2, 2, 0, backlog_due(t) - 1);
     assert_true(raft_sync_wanted(r));
-    assert_true(raft_deadline(r) > t + 20);
+    assert_int_equal(raft_deadline(r), backlog_due(t));
     raft_persisted(r, 2);
     assert_int_equal(raft_commit_index(r), 2);
     assert_true(raft_sync_wanted(r)); /* Nothing unsynced: harmless. */
@@ -434,7 +446,7 @@ static void test_lazy_need_kept_across_writes(void **state)
     ack_at(r, 3, 3, 0, t + 7);
     assert_int_equal(raft_commit_index(r), 3);
     assert_false(raft_sync_wanted(r));
-    assert_int_equal(raft_deadline(r), t - 1 + HEARTBEAT_MS);
+    assert_int_equal(raft_deadline(r), backlog_due(t)); /* Not t + 6. */
     raft_free(r);
 }
 
@@ -510,32 +522,174 @@ static void test_lazy_non_leader_always_wants_sync(void **state)
 
 /* Followers count only pipelined and acknowledged within two heartbeats:
  * a new leader before any acknowledgement wants a sync (tested in
- * lazy_leader), and so does one whose followers fell silent. */
+ * lazy_leader), and so does one whose followers fell silent. The leader
+ * keeps its unsynced log young (a partial sync restarts its age): only
+ * the followers' silence counts. */
 static void test_lazy_stale_followers_want_sync(void **state)
 {
     (void)state;
     uint64_t t;
     struct raft *r = lazy_leader(1, &t, NULL);
     propose_at(r, t);
+    propose_at(r, t);
+    propose_at(r, t);
     write_all(r);
-    ack_at(r, 2, 2, 0, t);
-    ack_at(r, 3, 2, 0, t);
+    ack_at(r, 2, 4, 0, t);
+    ack_at(r, 3, 4, 0, t);
     write_all(r);
-    assert_int_equal(raft_commit_index(r), 2);
+    assert_int_equal(raft_commit_index(r), 4);
     assert_false(raft_sync_wanted(r));
     tick_at(r, t + HEARTBEAT_MS); /* Heartbeats, nothing in flight. */
     write_all(r);
+    raft_persisted(r, 2); /* 3..4 unsynced since t + HEARTBEAT_MS. */
     assert_false(raft_sync_wanted(r));
+    tick_at(r, t + 2 * HEARTBEAT_MS - 1);
+    raft_persisted(r, 3); /* 4 unsynced since t + 2 * HEARTBEAT_MS - 1. */
     tick_at(r, t + 2 * HEARTBEAT_MS);
     write_all(r);
     assert_false(raft_sync_wanted(r));
     tick_at(r, t + 2 * HEARTBEAT_MS + 1);
     assert_true(raft_sync_wanted(r));
-    ack_at(r, 2, 2, 0, t + 2 * HEARTBEAT_MS + 1);
+    ack_at(r, 2, 4, 0, t + 2 * HEARTBEAT_MS + 1);
     assert_true(raft_sync_wanted(r)); /* One fresh follower is no quorum. */
-    ack_at(r, 3, 2, 0, t + 2 * HEARTBEAT_MS + 1);
+    ack_at(r, 3, 4, 0, t + 2 * HEARTBEAT_MS + 1);
     assert_false(raft_sync_wanted(r));
     assert_int_equal(raft_role(r), RAFT_LEADER);
+    raft_free(r);
+}
+
+/* --- The backlog age (SELF_UNSYNCED_MS) ------------------------------- */
+
+/* lazy_leader with its no-op synced: nothing unsynced, no backlog timer. */
+static struct raft *synced_lazy_leader(uint32_t self_sync_ms, uint64_t *t)
+{
+    struct raft *r = lazy_leader(self_sync_ms, t, NULL);
+    raft_persisted(r, 1);
+    assert_int_equal(raft_deadline(r), *t - 1 + HEARTBEAT_MS);
+    return r;
+}
+
+/* Proposes one entry at now, writes it and has both followers acknowledge
+ * it at now: committed by them, the leader's copy unsynced. */
+static void write_committed(struct raft *r, uint64_t now)
+{
+    propose_at(r, now);
+    write_all(r);
+    ack_at(r, 2, raft_last_index(r), 0, now);
+    ack_at(r, 3, raft_last_index(r), 0, now);
+    write_all(r);
+    assert_int_equal(raft_commit_index(r), raft_last_index(r));
+}
+
+/* Though its followers commit everything, a lazy leader wants a sync once
+ * its log has had unsynced entries for SELF_UNSYNCED_MS, counted from the
+ * first of them (later writes do not move it). Its deadline is that due
+ * time while it is ahead, never once it has passed. */
+static void test_lazy_backlog_sync_due(void **state)
+{
+    (void)state;
+    uint64_t t;
+    struct raft *r = synced_lazy_leader(1, &t);
+    uint64_t hb = t - 1 + HEARTBEAT_MS;
+    uint64_t s = t + 2;
+    uint64_t due = s + SELF_UNSYNCED_MS;
+    write_committed(r, s);
+    assert_false(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), due);
+    write_committed(r, s + 5);
+    assert_false(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), due);
+    tick_at(r, due - 1);
+    assert_false(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), due);
+    tick_at(r, due);
+    assert_true(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), hb); /* Not due: no busy loop. */
+    tick_at(r, due + 10);
+    assert_true(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), hb);
+    /* The same through a message rather than a tick. */
+    ack_at(r, 2, 3, 0, due + 15);
+    assert_true(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), hb);
+    raft_free(r);
+}
+
+/* A sync covering everything written stops the timer: the deadline drops
+ * it, and the next write starts it afresh. */
+static void test_lazy_backlog_timer_off_once_synced(void **state)
+{
+    (void)state;
+    uint64_t t;
+    struct raft *r = synced_lazy_leader(1, &t);
+    uint64_t hb = t - 1 + HEARTBEAT_MS;
+    write_committed(r, t + 2);
+    assert_int_equal(raft_deadline(r), t + 2 + SELF_UNSYNCED_MS);
+    tick_at(r, t + 5);
+    raft_persisted(r, 2);
+    assert_int_equal(raft_deadline(r), hb);
+    tick_at(r, t + 2 + SELF_UNSYNCED_MS);
+    assert_int_equal(raft_deadline(r), hb);
+    uint64_t s = t + 20;
+    write_committed(r, s);
+    assert_false(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), s + SELF_UNSYNCED_MS);
+    tick_at(r, s + SELF_UNSYNCED_MS - 1);
+    assert_false(raft_sync_wanted(r));
+    tick_at(r, s + SELF_UNSYNCED_MS);
+    assert_true(raft_sync_wanted(r));
+    raft_free(r);
+}
+
+/* A sync covering only part of the log (what was written when it was
+ * asked) restarts the timer at the time the core last heard of (its last
+ * tick or step): what is left counts from then. */
+static void test_lazy_backlog_partial_sync_restarts(void **state)
+{
+    (void)state;
+    uint64_t t;
+    struct raft *r = synced_lazy_leader(1, &t);
+    uint64_t s = t + 2;
+    write_committed(r, s);
+    write_committed(r, s + 3);
+    assert_int_equal(raft_deadline(r), s + SELF_UNSYNCED_MS);
+    tick_at(r, s + 6);
+    raft_persisted(r, 2); /* 3 is left. */
+    uint64_t due = s + 6 + SELF_UNSYNCED_MS;
+    assert_false(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), due);
+    tick_at(r, s + SELF_UNSYNCED_MS); /* Due had the timer not restarted. */
+    assert_false(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), due);
+    tick_at(r, due - 1);
+    assert_false(raft_sync_wanted(r));
+    tick_at(r, due);
+    assert_true(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), t - 1 + HEARTBEAT_MS);
+    raft_free(r);
+}
+
+/* self_sync_ms 0: the leader wants every write synced anyway, and its
+ * deadline never carries the backlog's due time. */
+static void test_lazy_off_no_backlog_deadline(void **state)
+{
+    (void)state;
+    uint64_t t;
+    struct raft *r = lazy_leader(0, &t, NULL);
+    uint64_t hb = t - 1 + HEARTBEAT_MS;
+    assert_int_equal(raft_deadline(r), hb); /* No-op unsynced since t - 1. */
+    write_committed(r, t + 2);
+    assert_true(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), hb);
+    tick_at(r, backlog_due(t) - 1);
+    assert_true(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), hb);
+    tick_at(r, backlog_due(t));
+    assert_true(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), hb);
+    raft_persisted(r, 1); /* Partial: 2 left. */
+    assert_true(raft_sync_wanted(r));
+    assert_int_equal(raft_deadline(r), hb);
     raft_free(r);
 }
 
@@ -617,6 +771,10 @@ int main(void)
         cmocka_unit_test(test_lazy_off_always_wants_sync),
         cmocka_unit_test(test_lazy_non_leader_always_wants_sync),
         cmocka_unit_test(test_lazy_stale_followers_want_sync),
+        cmocka_unit_test(test_lazy_backlog_sync_due),
+        cmocka_unit_test(test_lazy_backlog_timer_off_once_synced),
+        cmocka_unit_test(test_lazy_backlog_partial_sync_restarts),
+        cmocka_unit_test(test_lazy_off_no_backlog_deadline),
         cmocka_unit_test(test_lazy_unsynced_bounded),
         cmocka_unit_test(test_lazy_read_index_reply_goes_now),
     };

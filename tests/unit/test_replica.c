@@ -29,6 +29,7 @@
 #define ELECTION_MS 150
 #define HEARTBEAT_MS 50
 #define LAZY_SYNC_MS 1 /* raft_config.self_sync_ms of the lazy tests. */
+#define SELF_UNSYNCED_MS 10 /* RAFT_SELF_UNSYNCED_MS in node/raft.c. */
 
 /* A deep copy of a sent message (entries and their data owned). */
 struct held_msg {
@@ -1090,7 +1091,8 @@ static size_t lazy_elect(struct cluster *c)
 }
 
 /* The followers' syncs commit the leader's writes: the leader asks no sync
- * of its own, still answers its clients, and sets no deadline for it. */
+ * of its own, still answers its clients, and sets no deadline for it
+ * before its unsynced log is SELF_UNSYNCED_MS old. */
 static void test_replica_lazy_leader_skips_own_sync(void **state)
 {
     struct cluster *c = *state;
@@ -1110,6 +1112,33 @@ static void test_replica_lazy_leader_skips_own_sync(void **state)
     assert_int_equal(l->written_last, raft_last_index(core(c, 1)));
     assert_true(l->durable_last < l->written_last);
     assert_true(node(c, 2)->n_sync > 0);
+    assert_int_equal(replica_deadline(l->rep), c->now + SELF_UNSYNCED_MS);
+}
+
+/* Though its followers commit, a leader whose log has been unsynced for
+ * SELF_UNSYNCED_MS (its deadline) asks a sync then, and not before. */
+static void test_replica_lazy_leader_syncs_old_backlog(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(l->n_replies, 1);
+    assert_true(l->durable_last < l->written_last);
+    uint64_t due = c->now + SELF_UNSYNCED_MS;
+    assert_int_equal(replica_deadline(l->rep), due);
+    c->now = due - 1;
+    assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(l->n_sync, syncs);
+    c->now = due;
+    assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(l->n_sync, syncs + 1);
+    assert_true(replica_deadline(l->rep) > c->now);
+    sync_done(c, 1);
+    assert_int_equal(l->durable_last, l->written_last);
     assert_true(replica_deadline(l->rep) > c->now);
 }
 
@@ -1267,6 +1296,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_lazy_leader_skips_own_sync, setup_three_lazy,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_syncs_old_backlog, setup_three_lazy,
             teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_lazy_leader_syncs_when_needed, setup_three_lazy,
