@@ -588,6 +588,7 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     raft_fetched_free(r);
     r->now.n = 0;
     r->after.n = 0;
+    r->fwd_batch_open = 0; /* Sent: later reads need a later request. */
     r->n_reads_ready = 0;
     r->soft_changed = false;
     if (r->role == RAFT_LEADER) {

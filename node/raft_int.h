@@ -48,6 +48,8 @@ struct raft_read_req {
 /* A read a follower forwarded to its leader. */
 struct raft_fwd_read {
     uint64_t read_id;
+    uint64_t batch_id;         /* The MSG_READ_INDEX it rides on: the
+                                * read_id of its first read. */
     raft_id leader;
     uint64_t sent_ms;
 };
@@ -112,6 +114,10 @@ struct raft {
     size_t n_reads_fwd;
     struct raft_fwd_read *reads_fwd;     /* RAFT_READS_MAX slots. */
     raft_index read_apply_upto;          /* Follower: a read waits on it. */
+    uint64_t fwd_batch_open;             /* Follower: the MSG_READ_INDEX
+                                          * not sent yet (this ready), that
+                                          * more reads may join; 0: none. */
+    raft_id fwd_batch_leader;            /* Whom that request goes to. */
 
     /* Output. */
     struct raft_outbox now;

@@ -5,7 +5,8 @@
  * shares (at most one round in flight), and hands the read back once a
  * majority acknowledged that round; the caller serves it once applied >=
  * index. A follower serves reads too: it forwards the request to the leader
- * (MSG_READ_INDEX), which runs the same rounds and answers with the index.
+ * (MSG_READ_INDEX; the reads of one wakeup share one), which runs the same
+ * rounds and answers with the index.
  * Pure: no I/O, no clock.
  */
 #include "node/raft_int.h"
@@ -59,6 +60,17 @@ static int send_read_msg(struct raft *r, const struct raft_msg *m)
 /* Follower: asks the leader for a read index on the caller's behalf. */
 static int forward_read(struct raft *r, uint64_t read_id)
 {
+    if (r->fwd_batch_open != 0 && r->fwd_batch_leader == r->leader) {
+        /* A request to this leader goes out in this ready batch: the
+         * index it brings back is new enough for this read too, which
+         * arrived before it was sent. One message for a wakeup's reads. */
+        struct raft_fwd_read *f = &r->reads_fwd[r->n_reads_fwd++];
+        f->read_id = read_id;
+        f->batch_id = r->fwd_batch_open;
+        f->leader = r->leader;
+        f->sent_ms = r->now_ms;
+        return ERR_OK;
+    }
     struct raft_msg m;
     memset(&m, 0, sizeof m);
     m.type = MSG_READ_INDEX;
@@ -72,8 +84,11 @@ static int forward_read(struct raft *r, uint64_t read_id)
     }
     struct raft_fwd_read *f = &r->reads_fwd[r->n_reads_fwd++];
     f->read_id = read_id;
+    f->batch_id = read_id;
     f->leader = r->leader;
     f->sent_ms = r->now_ms;
+    r->fwd_batch_open = read_id;
+    r->fwd_batch_leader = r->leader;
     return ERR_OK;
 }
 
@@ -174,9 +189,11 @@ int raft_on_read_index(struct raft *r, const struct raft_msg *msg)
 int raft_on_read_index_reply(struct raft *r, const struct raft_msg *msg)
 {
     const struct msg_read_index_reply *rep = &msg->u.read_index_reply;
-    for (size_t i = 0; i < r->n_reads_fwd; i++) {
+    size_t i = 0;
+    while (i < r->n_reads_fwd) {
         struct raft_fwd_read *f = &r->reads_fwd[i];
-        if (f->read_id != rep->read_id || f->leader != msg->from) {
+        if (f->batch_id != rep->read_id || f->leader != msg->from) {
+            i++;
             continue;
         }
         push_ready(r, f->read_id, rep->index, rep->ok);
@@ -184,9 +201,8 @@ int raft_on_read_index_reply(struct raft *r, const struct raft_msg *msg)
             r->read_apply_upto = rep->index; /* Apply promptly up to it. */
         }
         *f = r->reads_fwd[--r->n_reads_fwd];
-        return ERR_OK;
     }
-    return ERR_OK; /* Late, duplicated or not ours. */
+    return ERR_OK; /* Also when late, duplicated or not ours. */
 }
 
 /* Follower: fails forwarded reads whose answer is overdue (a lost

@@ -692,6 +692,81 @@ static void test_follower_read_through_leader(void **state)
     cluster_free(&c);
 }
 
+/* Counts the MSG_READ_INDEX requests in r's next ready batch (then
+ * advances) and returns the read_id of the last one. */
+static uint64_t take_read_requests(struct raft *r, size_t *n)
+{
+    struct raft_ready rd;
+    memset(&rd, 0, sizeof rd);
+    raft_ready(r, &rd);
+    uint64_t id = 0;
+    *n = 0;
+    for (size_t i = 0; i < rd.n_msgs_after; i++) {
+        if (rd.msgs_after[i].type == MSG_READ_INDEX) {
+            id = rd.msgs_after[i].u.read_index.read_id;
+            (*n)++;
+        }
+    }
+    for (size_t i = 0; i < rd.n_msgs_now; i++) {
+        *n += rd.msgs_now[i].type == MSG_READ_INDEX;
+    }
+    raft_advance(r, &rd);
+    return id;
+}
+
+/* A follower's reads of one wakeup share one MSG_READ_INDEX, and the
+ * leader's one answer serves them all; a read after that request went out
+ * needs a new one (its index must be asked after it arrived). */
+static void test_follower_reads_share_one_request(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    propose(&c, 1, "a");
+    pump(&c);
+    struct raft *f = c.r[2];
+    for (uint64_t id = 20; id < 23; id++) {
+        assert_int_equal(raft_read_index(f, c.now, id), ERR_OK);
+    }
+    size_t n = 0;
+    uint64_t batch = take_read_requests(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(batch, 20);
+    assert_int_equal(raft_read_index(f, c.now, 23), ERR_OK);
+    uint64_t next = take_read_requests(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(next, 23);
+    struct raft_msg rep;
+    memset(&rep, 0, sizeof rep);
+    rep.type = MSG_READ_INDEX_REPLY;
+    rep.from = 1;
+    rep.to = 2;
+    rep.term = raft_current_term(f);
+    rep.u.read_index_reply.read_id = batch;
+    rep.u.read_index_reply.index = 2;
+    rep.u.read_index_reply.ok = true;
+    assert_int_equal(raft_step(f, c.now, &rep), ERR_OK);
+    struct raft_ready rd;
+    memset(&rd, 0, sizeof rd);
+    raft_ready(f, &rd);
+    assert_int_equal(rd.n_reads, 3); /* 20, 21 and 22; not 23. */
+    for (size_t i = 0; i < rd.n_reads; i++) {
+        assert_true(rd.reads[i].ok);
+        assert_int_equal(rd.reads[i].index, 2);
+        assert_true(rd.reads[i].read_id >= 20 && rd.reads[i].read_id < 23);
+    }
+    raft_advance(f, &rd);
+    rep.u.read_index_reply.read_id = next;
+    assert_int_equal(raft_step(f, c.now, &rep), ERR_OK);
+    memset(&rd, 0, sizeof rd);
+    raft_ready(f, &rd);
+    assert_int_equal(rd.n_reads, 1);
+    assert_int_equal(rd.reads[0].read_id, 23);
+    raft_advance(f, &rd);
+    cluster_free(&c);
+}
+
 /* Reads arriving while a heartbeat round is unconfirmed wait for the next
  * round instead of each sending one (one round in flight at a time). */
 static void test_reads_share_rounds_one_in_flight(void **state)
@@ -935,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_read_index_needs_a_quorum_round),
         cmocka_unit_test(test_follower_read_through_leader),
         cmocka_unit_test(test_reads_share_rounds_one_in_flight),
+        cmocka_unit_test(test_follower_reads_share_one_request),
         cmocka_unit_test(test_deposed_leader_never_serves_stale_read),
         cmocka_unit_test(test_check_quorum_steps_down_isolated_leader),
         cmocka_unit_test(test_entries_applied_only_once_committed),
