@@ -2,7 +2,7 @@
 # script uses its own temporary directory and port range (21000 + 100*k).
 foreach(t election reelection catchup no_majority restart status_json
           exit_codes sqlite second_up bad_conf partition launcher_gone
-          bench watch)
+          bench watch syncer)
   add_test(NAME proc_${t}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
             $<TARGET_FILE:raftctl>)
