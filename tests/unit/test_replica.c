@@ -770,19 +770,25 @@ static void test_replica_persists_before_dependent_replies(void **state)
     assert_int_equal(raft_last_index(core(c, 2)), f->durable_last);
 }
 
+/* Hands node from's queued messages over, without flushing anyone. */
+static void hand_over(struct cluster *c, raft_id from)
+{
+    struct tnode *t = node(c, from);
+    for (size_t j = 0; j < t->n_out; j++) {
+        struct tnode *dst = node(c, t->outbox[j].msg.to);
+        assert_int_equal(replica_on_message(dst->rep, c->now,
+                                            &t->outbox[j].msg),
+                         ERR_OK);
+        held_free(&t->outbox[j]);
+    }
+    t->n_out = 0;
+}
+
 /* Hands the queued messages over once, without flushing anyone. */
 static void deliver_once(struct cluster *c)
 {
     for (uint32_t i = 0; i < c->n; i++) {
-        struct tnode *t = &c->nodes[i];
-        for (size_t j = 0; j < t->n_out; j++) {
-            struct tnode *dst = node(c, t->outbox[j].msg.to);
-            assert_int_equal(replica_on_message(dst->rep, c->now,
-                                                &t->outbox[j].msg),
-                             ERR_OK);
-            held_free(&t->outbox[j]);
-        }
-        t->n_out = 0;
+        hand_over(c, c->nodes[i].id);
     }
 }
 
@@ -911,19 +917,6 @@ static void test_replica_pending_table_full_replies_retry(void **state)
     assert_int_equal(l->replies[2].status, CLIENT_OK);
 }
 
-/* Hands node from's queued messages over, without flushing anyone. */
-static void hand_over(struct cluster *c, raft_id from)
-{
-    struct tnode *t = node(c, from);
-    for (size_t j = 0; j < t->n_out; j++) {
-        struct tnode *dst = node(c, t->outbox[j].msg.to);
-        assert_int_equal(replica_on_message(dst->rep, c->now,
-                                            &t->outbox[j].msg),
-                         ERR_OK);
-        held_free(&t->outbox[j]);
-    }
-    t->n_out = 0;
-}
 
 /* Without io->sync a persist is durable on return: the follower's
  * acknowledgement leaves in the same flush. */
