@@ -16,7 +16,10 @@ target_link_libraries(test_raft_teeth PRIVATE PkgConfig::CMOCKA)
 add_test(NAME test_raft_teeth
   COMMAND ${CMAKE_SOURCE_DIR}/tests/unit/teeth.sh $<TARGET_FILE:test_raft_teeth>)
 set_tests_properties(test_raft_teeth PROPERTIES LABELS unit TIMEOUT 120)
-raft_unit_test(test_replica SOURCES tests/unit/test_replica.c tests/lib/mem_kv.c LIBS raftcore)
+raft_unit_test(test_replica SOURCES tests/unit/test_replica.c
+  tests/unit/replica_harness.c tests/lib/mem_kv.c LIBS raftcore)
+raft_unit_test(test_replica_async SOURCES tests/unit/test_replica_async.c
+  tests/unit/replica_harness.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_netem SOURCES tests/unit/test_netem.c node/netem.c LIBS raftcore)
 raft_unit_test(test_client SOURCES tests/unit/test_client.c LIBS client)
 raft_unit_test(test_bench_hist SOURCES tests/unit/test_bench_hist.c launcher/bench_hist.c LIBS common)

@@ -1,0 +1,373 @@
+/*
+ * Unit tests of node/replica.c's asynchronous sync path, over the fake-io
+ * cluster of replica_harness.c: with io->sync NULL a persist is durable on
+ * return; with io->sync set a persist only writes, and what depends on it
+ * (an acknowledgement, a vote, a grant, a client answer) waits for the sync
+ * the test finishes (replica_on_synced), one sync at a time. With
+ * self_sync_ms too (the lazy tests), a leader whose followers commit leaves
+ * its own writes unsynced until its log is SELF_UNSYNCED_MS old, a commit
+ * needs its copy, or it holds a reply behind them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/msg.h"
+#include "node/raft.h"
+#include "node/replica.h"
+#include "tests/unit/replica_harness.h"
+
+#define SELF_UNSYNCED_MS 10 /* RAFT_SELF_UNSYNCED_MS in node/raft.c. */
+
+/* --- The sync path (io->sync) ----------------------------------------- */
+
+/* Without io->sync a persist is durable on return: the follower's
+ * acknowledgement leaves in the same flush. */
+static void test_replica_sync_null_sends_ack_at_once(void **state)
+{
+    struct cluster *c = *state;
+    elect(c, 1);
+    heartbeat(c, 1);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    assert_int_equal(replica_flush(node(c, 1)->rep, c->now), ERR_OK);
+    hand_over(c, 1);
+    struct tnode *f = node(c, 2);
+    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(f->n_out, 1);
+    assert_int_equal(f->outbox[0].msg.type, MSG_APPEND_REPLY);
+    assert_true(f->outbox[0].msg.u.append_reply.success);
+    assert_int_equal(f->outbox[0].msg.u.append_reply.match_index,
+                     raft_last_index(core(c, 1)));
+    assert_int_equal(f->n_sync, 0);
+}
+
+/* With io->sync a follower's acknowledgement waits for the sync asked
+ * after its write (fake_send checks durability on every send); the flush
+ * asks one sync and no second while it runs. The leader counts its own
+ * write only once its own sync is done. */
+static void test_replica_async_ack_waits_for_sync(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    struct tnode *f = node(c, 2);
+    elect(c, 1);
+    heartbeat(c, 1);
+    size_t f_syncs = f->n_sync;
+    size_t f_persists = f->n_persist;
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_true(l->is_syncing);
+    raft_index last = raft_last_index(core(c, 1));
+    hand_over(c, 1);
+    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(f->n_persist, f_persists + 1);
+    assert_int_equal(f->n_out, 0); /* Written, not durable: held. */
+    assert_int_equal(f->n_sync, f_syncs + 1);
+    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(f->n_sync, f_syncs + 1);
+    assert_int_equal(f->n_out, 0);
+    sync_done(c, 2);
+    assert_int_equal(f->n_out, 1);
+    assert_int_equal(f->outbox[0].msg.type, MSG_APPEND_REPLY);
+    assert_true(f->outbox[0].msg.u.append_reply.success);
+    assert_int_equal(f->outbox[0].msg.u.append_reply.match_index, last);
+    /* Node 3 stays silent: the leader's own unsynced copy is no vote. */
+    hand_over(c, 2);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(raft_commit_index(core(c, 1)), last - 1);
+    assert_int_equal(l->n_replies, 0);
+    sync_done(c, 1);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(raft_commit_index(core(c, 1)), last);
+    assert_int_equal(l->n_replies, 1);
+    assert_int_equal(l->replies[0].status, CLIENT_OK);
+}
+
+/* A candidate's RequestVotes and a voter's grant each wait for the sync
+ * that makes the new term and vote durable. */
+static void test_replica_async_vote_waits_for_sync(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *cand = node(c, 1);
+    struct tnode *voter = node(c, 2);
+    c->now += 2 * ELECTION_MS;
+    assert_int_equal(replica_tick(cand->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(cand->rep, c->now), ERR_OK);
+    assert_int_equal(cand->n_out, 2); /* Pre-votes change nothing. */
+    assert_int_equal(cand->n_sync, 0);
+    hand_over(c, 1);
+    assert_int_equal(replica_flush(voter->rep, c->now), ERR_OK);
+    assert_int_equal(voter->n_out, 1); /* Nothing pending: at once. */
+    hand_over(c, 2);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_CANDIDATE);
+    assert_int_equal(replica_flush(cand->rep, c->now), ERR_OK);
+    assert_int_equal(cand->n_out, 0);
+    assert_int_equal(cand->n_sync, 1);
+    sync_done(c, 1);
+    assert_int_equal(cand->n_out, 2);
+    assert_int_equal(cand->outbox[0].msg.type, MSG_VOTE);
+    assert_false(cand->outbox[0].msg.u.vote.pre_vote);
+    hand_over(c, 1);
+    assert_int_equal(replica_flush(voter->rep, c->now), ERR_OK);
+    assert_int_equal(voter->n_out, 0);
+    assert_int_equal(voter->n_sync, 1);
+    sync_done(c, 2);
+    assert_int_equal(voter->n_out, 1);
+    assert_int_equal(voter->outbox[0].msg.type, MSG_VOTE_REPLY);
+    assert_true(voter->outbox[0].msg.u.vote_reply.granted);
+    hand_over(c, 2);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
+}
+
+/* One sync at a time: writes made while one runs wait for the next, which
+ * the first flush after it finished asks for; with nothing written since,
+ * no sync is asked. A lone leader answers only what its sync covered. */
+static void test_replica_async_one_sync_at_a_time(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *t = node(c, 1);
+    c->now += 2 * ELECTION_MS;
+    assert_int_equal(replica_tick(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
+    assert_int_equal(t->n_sync, 1);
+    assert_int_equal(raft_commit_index(core(c, 1)), 0);
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_sync, 1); /* Nothing new written. */
+    size_t persists = t->n_persist;
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_persist, persists + 1);
+    assert_int_equal(t->n_sync, 1); /* The first still runs. */
+    sync_done(c, 1);
+    assert_int_equal(raft_commit_index(core(c, 1)), 1); /* The no-op. */
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_sync, 2); /* For the put, written meanwhile. */
+    assert_int_equal(t->n_replies, 0);
+    assert_false(kv_has(t, "k", "v"));
+    sync_done(c, 1);
+    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_replies, 1);
+    assert_int_equal(t->replies[0].status, CLIENT_OK);
+    assert_true(kv_has(t, "k", "v"));
+    assert_int_equal(t->n_sync, 2); /* Applying wrote nothing. */
+    assert_false(t->is_syncing);
+}
+
+/* End to end with every replica syncing asynchronously. */
+static void test_replica_async_cluster_put_commits(void **state)
+{
+    struct cluster *c = *state;
+    elect(c, 1);
+    heartbeat(c, 1);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(node(c, 1)->n_replies, 1);
+    assert_int_equal(node(c, 1)->replies[0].status, CLIENT_OK);
+    heartbeat(c, 1);
+    for (raft_id id = 1; id <= 3; id++) {
+        assert_true(kv_has(node(c, id), "k", "v"));
+        assert_true(node(c, id)->n_sync > 0);
+    }
+}
+
+/* --- The lazy leader (self_sync_ms) ----------------------------------- */
+
+/* Node 1 leads with both followers pipelined and just acknowledged; every
+ * write of its own so far is synced. Returns its sync count. */
+static size_t lazy_elect(struct cluster *c)
+{
+    struct tnode *l = node(c, 1);
+    elect(c, 1);
+    heartbeat(c, 1);
+    assert_false(l->is_syncing);
+    assert_true(l->n_sync > 0); /* Its no-op, before any ack. */
+    assert_int_equal(l->durable_last, l->written_last);
+    return l->n_sync;
+}
+
+/* The followers' syncs commit the leader's writes: the leader asks no sync
+ * of its own, still answers its clients, and sets no deadline for it
+ * before its unsynced log is SELF_UNSYNCED_MS old. */
+static void test_replica_lazy_leader_skips_own_sync(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 2, "k2", "v2", NULL));
+    deliver(c);
+    assert_int_equal(l->n_sync, syncs);
+    assert_int_equal(l->n_replies, 2);
+    assert_int_equal(l->replies[0].status, CLIENT_OK);
+    assert_int_equal(l->replies[1].status, CLIENT_OK);
+    assert_true(kv_has(l, "k2", "v2"));
+    assert_int_equal(raft_commit_index(core(c, 1)),
+                     raft_last_index(core(c, 1)));
+    assert_int_equal(l->written_last, raft_last_index(core(c, 1)));
+    assert_true(l->durable_last < l->written_last);
+    assert_true(node(c, 2)->n_sync > 0);
+    assert_int_equal(replica_deadline(l->rep), c->now + SELF_UNSYNCED_MS);
+}
+
+/* Though its followers commit, a leader whose log has been unsynced for
+ * SELF_UNSYNCED_MS (its deadline) asks a sync then, and not before. */
+static void test_replica_lazy_leader_syncs_old_backlog(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(l->n_replies, 1);
+    assert_true(l->durable_last < l->written_last);
+    uint64_t due = c->now + SELF_UNSYNCED_MS;
+    assert_int_equal(replica_deadline(l->rep), due);
+    c->now = due - 1;
+    assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(l->n_sync, syncs);
+    c->now = due;
+    assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(l->n_sync, syncs + 1);
+    assert_true(replica_deadline(l->rep) > c->now);
+    sync_done(c, 1);
+    assert_int_equal(l->durable_last, l->written_last);
+    assert_true(replica_deadline(l->rep) > c->now);
+}
+
+/* With one follower down the leader's own copy is needed: no sync at the
+ * acknowledgement, one LAZY_SYNC_MS later (its deadline), then the
+ * client is answered. */
+static void test_replica_lazy_leader_syncs_when_needed(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    node(c, 3)->is_down = true;
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(l->n_sync, syncs);
+    assert_int_equal(l->n_replies, 0);
+    assert_int_equal(replica_deadline(l->rep), c->now + LAZY_SYNC_MS);
+    c->now += LAZY_SYNC_MS;
+    assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(l->n_sync, syncs + 1);
+    assert_true(replica_deadline(l->rep) > c->now);
+    deliver(c);
+    assert_int_equal(l->n_replies, 1);
+    assert_int_equal(l->replies[0].status, CLIENT_OK);
+    assert_int_equal(l->durable_last, l->written_last);
+}
+
+/* A vote request for the lazy leader (with unsynced writes of its own). */
+static struct raft_msg lazy_vote(struct cluster *c, raft_id from,
+                                 bool pre_vote, bool transfer)
+{
+    const struct raft *r = core(c, 1);
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_VOTE;
+    m.from = from;
+    m.to = 1;
+    m.term = raft_current_term(r) + 1;
+    m.u.vote.last_index = raft_last_index(r);
+    m.u.vote.last_term = raft_current_term(r);
+    m.u.vote.pre_vote = pre_vote;
+    m.u.vote.transfer = transfer;
+    return m;
+}
+
+/* A leader that stays leader but holds a reply (a refused pre-vote, in
+ * msgs_after behind its unsynced writes) asks a sync for it, though the
+ * core wants none, and sends the reply once it is done. */
+static void test_replica_lazy_leader_syncs_for_held_reply(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(l->n_sync, syncs);
+    assert_true(l->durable_last < l->written_last);
+    assert_false(raft_sync_wanted(core(c, 1)));
+    struct raft_msg m = lazy_vote(c, 3, true, false);
+    assert_int_equal(replica_on_message(l->rep, c->now, &m), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
+    assert_int_equal(l->n_out, 0);
+    assert_int_equal(l->n_sync, syncs + 1);
+    sync_done(c, 1);
+    assert_int_equal(l->n_out, 1);
+    assert_int_equal(l->outbox[0].msg.type, MSG_VOTE_REPLY);
+    assert_true(l->outbox[0].msg.u.vote_reply.pre_vote);
+    assert_false(l->outbox[0].msg.u.vote_reply.granted);
+}
+
+/* A leader that steps down to grant a vote (a leadership transfer) syncs
+ * its unsynced writes and the vote before the grant leaves (fake_send
+ * checks the vote is durable). */
+static void test_replica_lazy_leader_syncs_to_grant_vote(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    size_t syncs = lazy_elect(c);
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
+    deliver(c);
+    assert_int_equal(l->n_sync, syncs);
+    struct raft_msg m = lazy_vote(c, 2, false, true);
+    assert_int_equal(replica_on_message(l->rep, c->now, &m), ERR_OK);
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_FOLLOWER);
+    assert_int_equal(l->n_out, 0);
+    assert_int_equal(l->n_sync, syncs + 1);
+    sync_done(c, 1);
+    assert_int_equal(l->n_out, 1);
+    assert_int_equal(l->outbox[0].msg.type, MSG_VOTE_REPLY);
+    assert_true(l->outbox[0].msg.u.vote_reply.granted);
+    assert_int_equal(l->durable_last, l->written_last);
+    assert_int_equal(l->durable_vote, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_replica_sync_null_sends_ack_at_once, setup_three, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_ack_waits_for_sync, setup_three_async,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_vote_waits_for_sync, setup_three_async,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_one_sync_at_a_time, setup_single_async,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_cluster_put_commits, setup_three_async,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_skips_own_sync, setup_three_lazy,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_syncs_old_backlog, setup_three_lazy,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_syncs_when_needed, setup_three_lazy,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_syncs_for_held_reply, setup_three_lazy,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_lazy_leader_syncs_to_grant_vote, setup_three_lazy,
+            teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
