@@ -478,6 +478,12 @@ static int node_run_once(struct node *n, bool readable, bool synced)
     if (rv == ERR_OK) {
         rv = node_write_queue(n);
     }
+    if (rv == ERR_OK && store_write_failed(n->store)) {
+        /* Failed under a read (node_fetch): the lost batches were
+         * counted as written. */
+        LOG_ERROR("persist failed: %s", store_errmsg(n->store));
+        rv = ERR_STOPPED;
+    }
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
         return rv;

@@ -139,6 +139,13 @@ struct replica *replica_new(const struct replica_config *config,
         goto fail;
     }
     durable_init(&rep->dur, raft_last_index(rep->raft));
+    /* Read ids start somewhere else in every run (raftnode's seed is
+     * random per start): a leader's answer to a read of an earlier run,
+     * delayed past a restart, then matches no read of this one. */
+    uint64_t x = config->raft.seed + 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    rep->next_read_id = (x ^ (x >> 31)) >> 2; /* Far from wrapping to 0. */
     rep->applied = raft_applied_index(rep->raft);
     rep->wb = kv_writeback_new(io->kv, io->kv_ctx, rep->applied,
                                &config->kv_writeback);

@@ -463,8 +463,10 @@ void store_set_persist_delay_ms(struct store *s, uint32_t ms)
 
 /* Opens the apply transaction with synchronous=NORMAL: its COMMIT is
  * atomic but not fsynced. Why that is safe: everything it applies is
- * already in the durable log (kv_commit asserts applied <= last_index, and
- * store_persist fsyncs before returning), and kv rows, sessions and
+ * already in the log ahead of it in the WAL (kv_commit asserts applied <=
+ * last_index; the queued log is written first, store_flush_writes; and an
+ * entry is applied only once committed, that is durable on a majority),
+ * and kv rows, sessions and
  * applied_index change in this one transaction. A power loss can only drop
  * a suffix of the WAL, so it loses whole apply transactions, never part of
  * one, and never a log transaction that was acknowledged. On restart

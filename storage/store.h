@@ -99,6 +99,10 @@ int store_flush_writes(struct store *s);
 /* Entries queued for store_flush_writes (0 without deferred sync). */
 size_t store_queued(const struct store *s);
 
+/* True once writing the queue failed, whoever asked (a fetch too): the
+ * queued batches are lost and every later write fails; stop the node. */
+bool store_write_failed(const struct store *s);
+
 /* A descriptor of the WAL file whose fdatasync makes every committed
  * transaction durable, or -1 when there is none (deferred sync cannot be
  * used). Owned by the store; a forked child may keep its inherited copy. */

@@ -62,6 +62,9 @@ struct store {
     int sync_fd;               /* The WAL, for the caller's fdatasync;
                                 * -1: none. */
     bool deferred_sync;        /* store_persist only queues. */
+    bool write_failed;         /* A queued write failed: the batches are
+                                * lost, so every later write or log read
+                                * fails too (the node must stop). */
     struct store_queue *queue; /* Persisted batches not yet written
                                 * (store_persist.c); NULL until used. */
     uint32_t page_size;

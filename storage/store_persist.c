@@ -315,6 +315,9 @@ int store_flush_writes(struct store *s)
 {
     ASSERT(s != NULL);
     ASSERT(!s->in_txn);
+    if (s->write_failed) {
+        return ERR_IO; /* errmsg still names the first failure. */
+    }
     struct store_queue *q = s->queue;
     if (queue_is_empty(q)) {
         return ERR_OK;
@@ -336,8 +339,13 @@ int store_flush_writes(struct store *s)
             err = persist_entry(s, op->first_index + k, &e);
         }
     }
-    queue_clear(q); /* Written or failed: a failure stops the node. */
-    return write_end(s, err);
+    queue_clear(q);
+    err = write_end(s, err);
+    /* Rolled back: those batches are gone, while the caller believes them
+     * written. Whoever called (a sync, a fetch, the kv transaction), no
+     * later write or sync may succeed. */
+    s->write_failed = err != ERR_OK;
+    return err;
 }
 
 /* Hard state, truncation and entries in one transaction, durable on return
@@ -358,7 +366,9 @@ int store_persist(struct store *s, const struct store_batch *b)
     ASSERT(term <= (raft_term)INT64_MAX);
     raft_index new_last = persist_check(s, b, term);
     int err = ERR_OK;
-    if (s->deferred_sync) {
+    if (s->write_failed) {
+        err = ERR_IO;
+    } else if (s->deferred_sync) {
         err = queue_push(s, b);
     } else {
         err = write_begin(s);
@@ -380,6 +390,12 @@ int store_persist(struct store *s, const struct store_batch *b)
     s->term = term;
     s->last_index = new_last;
     return ERR_OK;
+}
+
+bool store_write_failed(const struct store *s)
+{
+    ASSERT(s != NULL);
+    return s->write_failed;
 }
 
 size_t store_queued(const struct store *s)

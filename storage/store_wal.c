@@ -69,6 +69,35 @@ static int write_zeros(int fd, uint64_t from, uint64_t to)
     return ERR_OK;
 }
 
+/* fsyncs the directory holding path. Errors: ERR_IO (errno set). */
+static int sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (slash == NULL) {
+        snprintf(dir, sizeof dir, ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof dir, "/");
+    } else if ((size_t)(slash - path) < sizeof dir) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    } else {
+        errno = ENAMETOOLONG;
+        return ERR_IO;
+    }
+    int fd;
+    do {
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        return ERR_IO;
+    }
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc == 0 ? ERR_OK : ERR_IO;
+}
+
 int store_wal_open(struct store *s, const char *db_path)
 {
     ASSERT(s != NULL);
@@ -101,6 +130,15 @@ int store_wal_open(struct store *s, const char *db_path)
          * make it so before anyone acknowledges it. */
         if (s->sync_fd >= 0 && fdatasync(s->sync_fd) != 0) {
             snprintf(s->errmsg, sizeof s->errmsg, "fdatasync of the WAL: %s",
+                     strerror(errno));
+            return ERR_IO;
+        }
+        /* SQLite recreates the WAL after a clean close and would fsync its
+         * directory entry at its first FULL commit; with deferred syncs
+         * that commit never comes, so make the entry durable here. */
+        if (sync_dir(db_path) != ERR_OK) {
+            snprintf(s->errmsg, sizeof s->errmsg,
+                     "fsync of the database's directory: %s",
                      strerror(errno));
             return ERR_IO;
         }

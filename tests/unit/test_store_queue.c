@@ -5,8 +5,9 @@
  * transaction, in order (truncations included), with the latest hard
  * state; and every path that reads the log or writes what depends on it
  * writes the queue first: store_fetch, the kv apply transaction (so the
- * WAL keeps log rows ahead of the applied state) and store_close. Another
- * connection (the sqlite3 shell's view) checks what is really in the file.
+ * WAL keeps log rows ahead of the applied state) and store_close; a failed
+ * queue write fails every later write. Another connection (the sqlite3
+ * shell's view) checks what is really in the file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,6 +206,35 @@ static void test_close_writes_the_queue(void **state)
                      ERR_OK);
 }
 
+/* Writing the queue fails (another connection holds the write lock past
+ * the busy timeout, as a sqlite3 shell in a transaction would) while a
+ * fetch asked for it: the batches are lost, so the store must never again
+ * report a write or flush as done, even once the lock is gone. */
+static void test_failed_queue_write_is_sticky(void **state)
+{
+    struct fixture *f = *state;
+    entry(f, 0, 1, 60);
+    persist(f, 1, 0, 1, 0, 1);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    struct raft_entry out[2];
+    size_t n = 0;
+    assert_int_not_equal(store_fetch(f->s, 1, 1, 100000, out, 2, &n),
+                         ERR_OK);
+    assert_true(store_write_failed(f->s));
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_flush_writes(f->s), ERR_IO);
+    entry(f, 1, 1, 61);
+    struct store_batch b = {.entries_first_index = 2, .n_entries = 1,
+                            .entries = &f->e[1]};
+    assert_int_equal(store_persist(f->s, &b), ERR_IO);
+    assert_int_equal(store_flush_writes(f->s), ERR_IO);
+    assert_true(store_write_failed(f->s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +248,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_writes_the_queue, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_failed_queue_write_is_sticky,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
