@@ -14,26 +14,45 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/invariant.h"
 
+/* Closes descriptors lo..hi (inclusive), by close_range when it can. */
+static void close_span(unsigned lo, unsigned hi)
+{
+    if (lo > hi) {
+        return;
+    }
+    if (close_range(lo, hi, 0) == 0) {
+        return;
+    }
+    unsigned top = hi < 65536u ? hi : 65535u; /* No close_range: ENOSYS. */
+    for (unsigned i = lo; i <= top; i++) {
+        (void)close((int)i);
+    }
+}
+
 /* Closes every descriptor above stderr except the ones the child uses. */
 static void child_close_others(int fd, int ask_fd, int done_fd)
 {
-    struct rlimit rl;
-    int max = 1024;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        rl.rlim_cur < 65536) {
-        max = (int)rl.rlim_cur;
-    }
-    for (int i = 3; i < max; i++) {
-        if (i != fd && i != ask_fd && i != done_fd) {
-            (void)close(i);
+    unsigned keep[3] = {(unsigned)fd, (unsigned)ask_fd, (unsigned)done_fd};
+    for (int i = 1; i < 3; i++) { /* Sort the three. */
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            unsigned t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
         }
     }
+    unsigned next = 3;
+    for (int i = 0; i < 3; i++) {
+        if (keep[i] >= next) {
+            close_span(next, keep[i] - 1);
+            next = keep[i] + 1;
+        }
+    }
+    close_span(next, ~0u);
 }
 
 static ssize_t read_retry(int fd, uint8_t *b)
