@@ -436,6 +436,29 @@ int raft_tick(struct raft *r, uint64_t now_ms)
     return ERR_OK;
 }
 
+/* Leader with self_sync_ms: the first time after `after` at which it must
+ * sync its own log although its followers commit: self_sync_ms after its
+ * copy became needed for commit, or RAFT_SELF_UNSYNCED_MS after entries
+ * became unsynced (so a needed sync has little to flush); UINT64_MAX:
+ * none. raft_sync_wanted asks whether one has come (after 0), the
+ * deadline for the next one still ahead (after now). */
+static uint64_t self_sync_due(const struct raft *r, uint64_t after)
+{
+    if (r->role != RAFT_LEADER || r->config.self_sync_ms == 0) {
+        return UINT64_MAX;
+    }
+    uint64_t due = UINT64_MAX;
+    uint64_t need = r->self_need_ms + r->config.self_sync_ms;
+    if (r->self_need_ms != UINT64_MAX && need > after) {
+        due = need;
+    }
+    uint64_t backlog = r->unsynced_ms + RAFT_SELF_UNSYNCED_MS;
+    if (r->unsynced_ms != UINT64_MAX && backlog > after && backlog < due) {
+        due = backlog;
+    }
+    return due;
+}
+
 uint64_t raft_deadline(const struct raft *r)
 {
     if (r->role != RAFT_LEADER) {
@@ -454,15 +477,8 @@ uint64_t raft_deadline(const struct raft *r)
     }
     /* raft_sync_wanted turns true then (once past, a flush asks, or a
      * sync already runs and its end wakes the caller). */
-    uint64_t self_due = r->self_need_ms + r->config.self_sync_ms;
-    if (r->role == RAFT_LEADER && r->self_need_ms != UINT64_MAX &&
-        self_due > r->now_ms && self_due < d) {
-        d = self_due;
-    }
-    self_due = r->unsynced_ms + RAFT_SELF_UNSYNCED_MS;
-    if (r->role == RAFT_LEADER && r->config.self_sync_ms != 0 &&
-        r->unsynced_ms != UINT64_MAX && self_due > r->now_ms &&
-        self_due < d) {
+    uint64_t self_due = self_sync_due(r, r->now_ms);
+    if (self_due < d) {
         d = self_due;
     }
     return d;
@@ -624,12 +640,7 @@ bool raft_sync_wanted(const struct raft *r)
         !followers_make_quorum(r)) {
         return true;
     }
-    if (r->unsynced_ms != UINT64_MAX &&
-        r->now_ms >= r->unsynced_ms + RAFT_SELF_UNSYNCED_MS) {
-        return true; /* Keep the backlog a needed sync must flush small. */
-    }
-    return r->self_need_ms != UINT64_MAX &&
-           r->now_ms >= r->self_need_ms + r->config.self_sync_ms;
+    return r->now_ms >= self_sync_due(r, 0);
 }
 
 void raft_persisted(struct raft *r, raft_index index)
