@@ -261,6 +261,17 @@ static int node_io_persist(void *ctx, const struct raft_ready *rd)
     return rv;
 }
 
+/* Writes the log batches the store queued. Errors: ERR_IO (logged). */
+static int node_flush_writes(struct node *n)
+{
+    int rv = store_flush_writes(n->store);
+    if (rv != ERR_OK) {
+        LOG_ERROR("persist failed: %s: %s", err_str(rv),
+                  store_errmsg(n->store));
+    }
+    return rv;
+}
+
 /* Writes the queued log batches, then asks the syncer child to fdatasync
  * the WAL; node_run waits for its answer in poll() and tells the replica
  * (replica_on_synced). */
@@ -268,10 +279,8 @@ static int node_io_sync(void *ctx)
 {
     struct node *n = ctx;
     /* Everything persisted while the last sync ran, in one transaction. */
-    int rv = store_flush_writes(n->store);
+    int rv = node_flush_writes(n);
     if (rv != ERR_OK) {
-        LOG_ERROR("persist failed: %s: %s", err_str(rv),
-                  store_errmsg(n->store));
         return rv;
     }
     rv = syncer_ask(&n->syncer);
@@ -421,12 +430,7 @@ static int node_write_queue(struct node *n)
         return ERR_OK;
     }
     n->queued_since_ms = UINT64_MAX;
-    int rv = store_flush_writes(n->store);
-    if (rv != ERR_OK) {
-        LOG_ERROR("persist failed: %s: %s", err_str(rv),
-                  store_errmsg(n->store));
-    }
-    return rv;
+    return node_flush_writes(n);
 }
 
 /* Milliseconds poll() may sleep: until the replica's, netem's or the write

@@ -365,24 +365,11 @@ int store_persist(struct store *s, const struct store_batch *b)
     ASSERT(term >= s->term);
     ASSERT(term <= (raft_term)INT64_MAX);
     raft_index new_last = persist_check(s, b, term);
-    int err = ERR_OK;
-    if (s->write_failed) {
-        err = ERR_IO;
-    } else if (s->deferred_sync) {
-        err = queue_push(s, b);
-    } else {
-        err = write_begin(s);
-        if (err == ERR_OK && b->has_hard_state) {
-            err = write_hard_state(s, b->term, b->voted_for);
-        }
-        if (err == ERR_OK && b->truncate_from != 0) {
-            err = write_truncate(s, b->truncate_from);
-        }
-        for (size_t i = 0; err == ERR_OK && i < b->n_entries; i++) {
-            err = persist_entry(s, b->entries_first_index + i,
-                                &b->entries[i]);
-        }
-        err = write_end(s, err);
+    /* Without deferred sync the queue holds just this batch, written (at
+     * FULL: fsynced) before returning. */
+    int err = s->write_failed ? ERR_IO : queue_push(s, b);
+    if (err == ERR_OK && !s->deferred_sync) {
+        err = store_flush_writes(s);
     }
     if (err != ERR_OK) {
         return err;
