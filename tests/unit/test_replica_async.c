@@ -285,12 +285,16 @@ static struct raft_msg lazy_vote(struct cluster *c, raft_id from,
     return m;
 }
 
-/* A leader that stays leader but holds a reply (a refused pre-vote, in
- * msgs_after behind its unsynced writes) asks a sync for it, though the
- * core wants none, and sends the reply once it is done. */
-static void test_replica_lazy_leader_syncs_for_held_reply(void **state)
+/* Node 1 leads lazily with a put written but unsynced, then gets a vote
+ * request from `from`: it must ask exactly one sync (the core alone would
+ * want none), send nothing until it is done, then send one vote reply,
+ * which is returned. */
+static const struct raft_msg *vote_answer_after_sync(struct cluster *c,
+                                                     raft_id from,
+                                                     bool pre_vote,
+                                                     bool transfer,
+                                                     int role_after)
 {
-    struct cluster *c = *state;
     struct tnode *l = node(c, 1);
     size_t syncs = lazy_elect(c);
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
@@ -298,17 +302,27 @@ static void test_replica_lazy_leader_syncs_for_held_reply(void **state)
     assert_int_equal(l->n_sync, syncs);
     assert_true(l->durable_last < l->written_last);
     assert_false(raft_sync_wanted(core(c, 1)));
-    struct raft_msg m = lazy_vote(c, 3, true, false);
+    struct raft_msg m = lazy_vote(c, from, pre_vote, transfer);
     assert_int_equal(replica_on_message(l->rep, c->now, &m), ERR_OK);
     assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
-    assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
+    assert_int_equal(raft_role(core(c, 1)), role_after);
     assert_int_equal(l->n_out, 0);
     assert_int_equal(l->n_sync, syncs + 1);
     sync_done(c, 1);
     assert_int_equal(l->n_out, 1);
     assert_int_equal(l->outbox[0].msg.type, MSG_VOTE_REPLY);
-    assert_true(l->outbox[0].msg.u.vote_reply.pre_vote);
-    assert_false(l->outbox[0].msg.u.vote_reply.granted);
+    return &l->outbox[0].msg;
+}
+
+/* A held message needs a sync even from a lazy leader: a refused pre-vote
+ * reply waiting behind unsynced writes makes it sync, though its core
+ * wants none, and it stays leader. */
+static void test_replica_lazy_leader_syncs_for_held_reply(void **state)
+{
+    const struct raft_msg *r =
+        vote_answer_after_sync(*state, 3, true, false, RAFT_LEADER);
+    assert_true(r->u.vote_reply.pre_vote);
+    assert_false(r->u.vote_reply.granted);
 }
 
 /* A leader that steps down to grant a vote (a leadership transfer) syncs
@@ -317,23 +331,11 @@ static void test_replica_lazy_leader_syncs_for_held_reply(void **state)
 static void test_replica_lazy_leader_syncs_to_grant_vote(void **state)
 {
     struct cluster *c = *state;
-    struct tnode *l = node(c, 1);
-    size_t syncs = lazy_elect(c);
-    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
-    deliver(c);
-    assert_int_equal(l->n_sync, syncs);
-    struct raft_msg m = lazy_vote(c, 2, false, true);
-    assert_int_equal(replica_on_message(l->rep, c->now, &m), ERR_OK);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
-    assert_int_equal(raft_role(core(c, 1)), RAFT_FOLLOWER);
-    assert_int_equal(l->n_out, 0);
-    assert_int_equal(l->n_sync, syncs + 1);
-    sync_done(c, 1);
-    assert_int_equal(l->n_out, 1);
-    assert_int_equal(l->outbox[0].msg.type, MSG_VOTE_REPLY);
-    assert_true(l->outbox[0].msg.u.vote_reply.granted);
-    assert_int_equal(l->durable_last, l->written_last);
-    assert_int_equal(l->durable_vote, 2);
+    const struct raft_msg *r =
+        vote_answer_after_sync(c, 2, false, true, RAFT_FOLLOWER);
+    assert_true(r->u.vote_reply.granted);
+    assert_int_equal(node(c, 1)->durable_last, node(c, 1)->written_last);
+    assert_int_equal(node(c, 1)->durable_vote, 2);
 }
 
 int main(void)
