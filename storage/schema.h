@@ -33,7 +33,11 @@
 #include "common/err.h"
 #include "common/types.h"
 
-#define SCHEMA_VERSION 1
+/* 2: data may be empty (see above). schema_upgrade moves a version 1
+ * file on; a binary that knows only 1 then refuses it instead of calling
+ * its rows corrupt. */
+#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION_OLDEST 1
 
 /* True when db has no schema at all (user_version 0, no tables): a new
  * file. Reads only. Errors: ERR_CORRUPT (not a database), ERR_IO. */
@@ -53,6 +57,10 @@ int schema_create(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
  * node id), ERR_IO. */
 int schema_verify(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
                   char errmsg[ERRMSG_LEN]);
+
+/* Sets user_version to SCHEMA_VERSION in a verified file of an older
+ * version that this code reads as it is. Errors: ERR_IO. */
+int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN]);
 
 /* Reads an integer meta value (>= 0). Errors: ERR_CORRUPT (missing, not an
  * integer, negative), ERR_IO. */

@@ -29,6 +29,17 @@
 
 #define STORE_BUSY_TIMEOUT_MS 1000
 
+/* One log row's parameters; a row's are numbered after the previous
+ * row's, STORE_LOG_PARAMS of them. */
+#define LOG_ROW "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define LOG_ROWS_2 LOG_ROW ", " LOG_ROW
+#define LOG_ROWS_4 LOG_ROWS_2 ", " LOG_ROWS_2
+#define LOG_ROWS_8 LOG_ROWS_4 ", " LOG_ROWS_4
+#define LOG_ROWS_16 LOG_ROWS_8 ", " LOG_ROWS_8
+#define LOG_INSERT_SQL                                                       \
+    "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"   \
+    " data) VALUES "
+
 static const char *const store_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -36,9 +47,8 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_HARD_STATE] = "INSERT OR REPLACE INTO raft_state(id, current_term,"
                       " voted_for) VALUES (1, ?1, ?2)",
     [ST_LOG_TRUNCATE] = "DELETE FROM log WHERE idx >= ?1",
-    [ST_LOG_INSERT] = "INSERT INTO log(idx, term, op, key, value, expected,"
-                      " client_id, seq, data)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_LOG_INSERT] = LOG_INSERT_SQL LOG_ROW,
+    [ST_LOG_INSERT_MANY] = LOG_INSERT_SQL LOG_ROWS_16,
     [ST_APPLIED] = "UPDATE meta SET value = ?1 WHERE name = 'applied_index'",
     [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
     [ST_KV_PUT] = "INSERT OR REPLACE INTO kv(key, value) VALUES (?1, ?2)",
@@ -49,7 +59,7 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
     [ST_BEGIN_READ] = "BEGIN",
-    [ST_LOG_FETCH] = "SELECT idx, term, op, data FROM log WHERE idx >= ?1"
+    [ST_LOG_FETCH] = "SELECT " STORE_LOG_COLUMNS " FROM log WHERE idx >= ?1"
                      " AND idx <= ?2 ORDER BY idx",
 };
 
@@ -319,7 +329,10 @@ static int open_check(struct store *s, uint64_t cluster_id, raft_id node_id,
     if (err == ERR_OK) {
         err = schema_verify(s->db, cluster_id, node_id, detail);
     }
-    return err != ERR_OK ? err : open_configure(s, detail);
+    if (err == ERR_OK) {
+        err = open_configure(s, detail);
+    }
+    return err != ERR_OK ? err : schema_upgrade(s->db, detail);
 }
 
 /* Prepares every statement once and caches term, last index and applied

@@ -22,6 +22,15 @@
  * are a 32 MiB WAL at most, reused from its start after each checkpoint. */
 #define STORE_CHECKPOINT_PAGES 8192u
 
+/* Parameters per row of ST_LOG_INSERT, and rows of ST_LOG_INSERT_MANY
+ * (its SQL in store.c lists exactly this many). */
+#define STORE_LOG_PARAMS 9
+#define STORE_LOG_ROWS_MANY 16
+
+/* The log columns that loading reads, in the order load_log_row expects. */
+#define STORE_LOG_COLUMNS                                                    \
+    "idx, term, op, data, key, value, expected, client_id, seq"
+
 enum store_stmt {
     ST_BEGIN,
     ST_COMMIT,
@@ -29,6 +38,7 @@ enum store_stmt {
     ST_HARD_STATE,
     ST_LOG_TRUNCATE,
     ST_LOG_INSERT,
+    ST_LOG_INSERT_MANY,
     ST_APPLIED,
     ST_KV_GET,
     ST_KV_PUT,

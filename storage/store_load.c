@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "common/invariant.h"
+#include "node/kv.h"
 #include "storage/schema.h"
 #include "storage/store_int.h"
 
@@ -76,15 +77,80 @@ static int load_entry_type(const char *op, const uint8_t *data, uint32_t len,
 }
 
 /* Where load_log_row copies payloads: a block sized from the same read
- * transaction's sum(length(data)). */
+ * transaction's LOAD_BYTES_SQL. */
 struct load_block {
     uint8_t *bytes;
     size_t used;
     size_t size;
 };
 
-/* Checks one log row (idx, term, op, data) against the previous one and
- * copies it into e and the block. Errors: ERR_CORRUPT. */
+/* Sums every row's payload bytes from ?1 on: data's, or, where data is
+ * empty, a bound on what load_rebuild makes of the columns (?2 is the
+ * payload's fixed part). */
+#define LOAD_BYTES_SQL                                                       \
+    "SELECT coalesce(sum(CASE WHEN length(data) > 0 THEN length(data)"     \
+    " ELSE ?2 + coalesce(length(CAST(key AS BLOB)), 0)"                     \
+    " + coalesce(length(CAST(value AS BLOB)), 0)"                           \
+    " + coalesce(length(CAST(expected AS BLOB)), 0) END), 0) FROM log"      \
+    " WHERE idx >= ?1"
+
+/* Reads an optional bytes column: NULL is empty. Errors: ERR_CORRUPT. */
+static int load_opt_bytes(sqlite3_stmt *st, int col, const uint8_t **bytes,
+                          uint32_t *len)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        *bytes = NULL;
+        *len = 0;
+        return ERR_OK;
+    }
+    return schema_column_bytes(st, col, bytes, len);
+}
+
+/* Reads an optional integer column: NULL is 0. Errors: ERR_CORRUPT. */
+static int load_opt_u64(sqlite3_stmt *st, int col, uint64_t *v)
+{
+    int type = sqlite3_column_type(st, col);
+    if (type != SQLITE_NULL && type != SQLITE_INTEGER) {
+        return ERR_CORRUPT;
+    }
+    *v = (uint64_t)sqlite3_column_int64(st, col);
+    return ERR_OK;
+}
+
+/* The payload of a put, del or cas row whose data column is empty, made
+ * again from its readable columns (key 4, value 5, expected 6, client_id
+ * 7, seq 8) as the command it names: kv payloads have exactly one
+ * encoding, so these are the bytes store_persist was given. The command
+ * goes into buf (cap bytes); *len gets its size. Errors: ERR_CORRUPT. */
+static int load_rebuild(sqlite3_stmt *st, const char *op, uint8_t *buf,
+                        size_t cap, uint32_t *len)
+{
+    struct kv_cmd cmd = {0};
+    for (uint8_t o = KV_OP_PUT; o <= KV_OP_CAS; o++) {
+        if (strcmp(op, kv_op_name(o)) == 0) {
+            cmd.op = o;
+        }
+    }
+    if (cmd.op == 0 ||
+        schema_column_bytes(st, 4, &cmd.key, &cmd.key_len) != ERR_OK ||
+        load_opt_bytes(st, 5, &cmd.value, &cmd.value_len) != ERR_OK ||
+        load_opt_bytes(st, 6, &cmd.expected, &cmd.expected_len) != ERR_OK ||
+        load_opt_u64(st, 7, &cmd.client_id) != ERR_OK ||
+        load_opt_u64(st, 8, &cmd.seq) != ERR_OK) {
+        return ERR_CORRUPT;
+    }
+    size_t n = 0;
+    if (kv_encode(&cmd, buf, cap, &n) != ERR_OK) {
+        return ERR_CORRUPT;
+    }
+    *len = (uint32_t)n;
+    return ERR_OK;
+}
+
+/* Checks one log row (idx, term, op, data, key, value, expected,
+ * client_id, seq) against the previous one and copies its payload into
+ * the block, rebuilding it when data is empty; e gets the entry. Errors:
+ * ERR_CORRUPT. */
 static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
                         raft_term prev_term, raft_term current_term,
                         struct raft_entry *e, struct load_block *block)
@@ -105,19 +171,25 @@ static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
         (size_t)len > block->size - block->used) {
         return store_corrupt(s, "log row op or data", idx);
     }
-    uint8_t type = 0;
-    if (load_entry_type((const char *)op, data, (uint32_t)len, &type) !=
-        ERR_OK) {
-        return store_corrupt(s, "log data does not match its op", idx);
-    }
     uint8_t *copy = block->bytes + block->used;
+    uint32_t copied = (uint32_t)len;
     if (len > 0) {
         memcpy(copy, data, (size_t)len);
+    } else if (strcmp((const char *)op, "noop") != 0 &&
+               strcmp((const char *)op, "config") != 0 &&
+               load_rebuild(st, (const char *)op, copy,
+                            block->size - block->used, &copied) != ERR_OK) {
+        return store_corrupt(s, "log row columns do not make a command",
+                             idx);
     }
-    block->used += (size_t)len;
+    uint8_t type = 0;
+    if (load_entry_type((const char *)op, copy, copied, &type) != ERR_OK) {
+        return store_corrupt(s, "log data does not match its op", idx);
+    }
+    block->used += copied;
     e->term = (raft_term)term;
     e->type = type;
-    e->len = (uint32_t)len;
+    e->len = copied;
     e->data = copy;
     return ERR_OK;
 }
@@ -140,6 +212,35 @@ static int query_ints(struct store *s, const char *sql, int64_t arg,
     } else {
         for (int i = 0; i < n; i++) {
             v[i] = sqlite3_column_int64(st, i);
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Bytes that the payloads of the rows from first on take in memory
+ * (LOAD_BYTES_SQL). Errors: ERR_IO, ERR_CORRUPT. */
+static int load_bytes(struct store *s, raft_index first, int64_t *bytes)
+{
+    const struct kv_cmd empty = {0};
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, LOAD_BYTES_SQL, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 1, (int64_t)first);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, (int64_t)kv_encoded_size(&empty));
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    int err = ERR_OK;
+    if (rc != SQLITE_ROW) {
+        err = store_fail(s, rc, "sizing log");
+    } else {
+        *bytes = sqlite3_column_int64(st, 0);
+        if (*bytes < 0) {
+            err = store_corrupt(s, "log size", 0);
         }
     }
     sqlite3_finalize(st);
@@ -244,15 +345,9 @@ static int load_log(struct store *s, raft_index window,
         n -= (size_t)(tail_first - first);
     }
     int64_t bytes = 0;
-    err = query_ints(s,
-                     "SELECT coalesce(sum(length(data)), 0) FROM log"
-                     " WHERE idx >= ?1",
-                     (int64_t)tail_first, &bytes, 1, "sizing log");
+    err = load_bytes(s, tail_first, &bytes);
     if (err != ERR_OK) {
         return err;
-    }
-    if (bytes < 0) {
-        return store_corrupt(s, "log size", 0);
     }
     l->entries = calloc(n > 0 ? n : 1, sizeof(*l->entries));
     l->data_block = malloc(bytes > 0 ? (size_t)bytes : 1);
@@ -262,7 +357,7 @@ static int load_log(struct store *s, raft_index window,
     struct load_block block = {l->data_block, 0, (size_t)bytes};
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT idx, term, op, data FROM log"
+                                "SELECT " STORE_LOG_COLUMNS " FROM log"
                                 " WHERE idx >= ?1 ORDER BY idx",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
@@ -424,8 +519,8 @@ int store_fetch(struct store *s, raft_index lo, raft_index hi,
     ASSERT(cap >= 1);
     int err = store_flush_writes(s); /* Read what was persisted. */
     if (err == ERR_OK) {
-        err = fetch_reserve(s, bytes_max > RAFT_ENTRY_MAX ? bytes_max
-                                                          : RAFT_ENTRY_MAX);
+        /* Room for one entry past bytes_max: it is read, then dropped. */
+        err = fetch_reserve(s, bytes_max + RAFT_ENTRY_MAX);
     }
     if (err != ERR_OK) {
         return err;
@@ -440,14 +535,14 @@ int store_fetch(struct store *s, raft_index lo, raft_index hi,
     raft_term prev_term = 0;
     struct load_block block = {s->fetch_buf, 0, s->fetch_cap};
     while (rc == SQLITE_OK && k < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        size_t len = (size_t)sqlite3_column_bytes(st, 3);
-        if (k > 0 && used + len > bytes_max) {
-            break;
-        }
         err = load_log_row(s, st, lo + k, prev_term, s->term, &out[k],
                            &block);
         if (err != ERR_OK) {
             break;
+        }
+        size_t len = out[k].len;
+        if (k > 0 && used + len > bytes_max) {
+            break; /* Its copy past the others is simply not returned. */
         }
         prev_term = out[k].term;
         used += len;

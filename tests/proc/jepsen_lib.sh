@@ -43,29 +43,30 @@ min_commit() {
 # data) rows from the first index all of them still hold up to UPTO, with no
 # gap. Prints one line; fails (keeping everything) on a difference.
 compare_logs() {
-    local upto=$1 first=1 db f ref="" refdb="" sum n
+    local upto=$1 first=1 db f ref="" refdb="" sum n q
     for db in "$DIR"/node*.db; do
         f=$(sqlite3 -readonly "$db" "SELECT COALESCE(MIN(idx), 1) FROM log") ||
             jfail "cannot read $db"
         [ "$f" -gt "$first" ] && first=$f
     done
     [ "$first" -le "$upto" ] || jfail "no common committed log rows (first=$first upto=$upto)"
+    # Every column: a command's payload lives in its readable columns, data
+    # holds the rest.
+    q="SELECT idx, term, op, hex(key), hex(value), hex(expected), client_id,
+seq, hex(data) FROM log WHERE idx BETWEEN $first AND $upto ORDER BY idx"
     for db in "$DIR"/node*.db; do
         n=$(sqlite3 -readonly "$db" \
             "SELECT COUNT(*) FROM log WHERE idx BETWEEN $first AND $upto")
         [ "$n" = $((upto - first + 1)) ] ||
             jfail "$(basename "$db") has $n log rows in [$first, $upto]," \
                 "expected $((upto - first + 1))"
-        sum=$(sqlite3 -readonly "$db" "SELECT idx, term, hex(data) FROM log \
-WHERE idx BETWEEN $first AND $upto ORDER BY idx" | md5sum | cut -d' ' -f1)
+        sum=$(sqlite3 -readonly "$db" "$q" | md5sum | cut -d' ' -f1)
         if [ -z "$ref" ]; then
             ref=$sum
             refdb=$db
         elif [ "$sum" != "$ref" ]; then
-            diff <(sqlite3 -readonly "$refdb" "SELECT idx, term, hex(data) \
-FROM log WHERE idx BETWEEN $first AND $upto ORDER BY idx") \
-                <(sqlite3 -readonly "$db" "SELECT idx, term, hex(data) FROM \
-log WHERE idx BETWEEN $first AND $upto ORDER BY idx") | head -5 >&2
+            diff <(sqlite3 -readonly "$refdb" "$q") \
+                <(sqlite3 -readonly "$db" "$q") | head -5 >&2
             jfail "committed logs differ: $(basename "$refdb") and" \
                 "$(basename "$db") in [$first, $upto]"
         fi

@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/msg.h"
 #include "node/kv.h"
+#include "storage/schema.h"
 #include "storage/store.h"
 
 #define CLUSTER 0xfedcba9876543210ull /* Above INT64_MAX on purpose. */
@@ -781,6 +782,207 @@ static void test_store_keeps_undecodable_entry(void **state)
     store_loaded_free(&l);
 }
 
+/* Fills entry i with a command of the given session fields and bytes. */
+static void raw_cmd_entry(struct fixture *f, int i, uint8_t op,
+                          uint64_t client_id, uint64_t seq, const void *key,
+                          uint32_t key_len, const void *value,
+                          uint32_t value_len)
+{
+    struct kv_cmd c = {.op = op, .client_id = client_id, .seq = seq,
+                       .key = key, .key_len = key_len, .value = value,
+                       .value_len = value_len};
+    size_t len = 0;
+    assert_int_equal(kv_encode(&c, f->payload[i], sizeof(f->payload[i]), &len),
+                     ERR_OK);
+    f->entries[i] = (struct raft_entry){2, RAFT_ENTRY_NORMAL, (uint32_t)len,
+                                        f->payload[i]};
+}
+
+/* Commands are stored once, in the readable columns: data is empty for
+ * them and full where the columns cannot give the payload back (noop,
+ * config, invalid, a seq without a client id). Load and fetch return
+ * every payload byte for byte, and fetch's budget counts rebuilt bytes. */
+static void test_store_payloads_rebuild_from_columns(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    static const uint8_t bin_key[] = {'k', 0, 0xff};
+    static const uint8_t bin_value[] = {0, 1, 2, 0xc3};
+    static const uint8_t config[] = {9, 8, 7};
+    static const uint8_t junk[] = {0xde, 0xad};
+    other_entry(f, 0, 2, RAFT_ENTRY_NOOP);
+    cmd_entry(f, 1, 2, KV_OP_PUT, "a", "one", NULL);
+    cmd_entry(f, 2, 2, KV_OP_CAS, "a", "two", "one");
+    cmd_entry(f, 3, 2, KV_OP_CAS, "a", "", "");
+    cmd_entry(f, 4, 2, KV_OP_DEL, "a", NULL, NULL);
+    raw_cmd_entry(f, 5, KV_OP_PUT, 0, 0, "no-session", 10, "v", 1);
+    raw_cmd_entry(f, 6, KV_OP_PUT, UINT64_MAX, UINT64_MAX - 1, bin_key,
+                  sizeof(bin_key), bin_value, sizeof(bin_value));
+    raw_cmd_entry(f, 7, KV_OP_PUT, 0, 5, "seq-only", 8, "v", 1);
+    f->entries[8] = (struct raft_entry){2, RAFT_ENTRY_CONFIG, sizeof(config),
+                                        config};
+    f->entries[9] = (struct raft_entry){2, RAFT_ENTRY_NORMAL, sizeof(junk),
+                                        junk};
+    cmd_entry(f, 10, 2, KV_OP_PUT, "b", "", NULL);
+    const int n_entries = 11;
+    persist(f, 2, 0, 0, 1, 0, n_entries);
+    assert_string_equal(sql(f->path, "SELECT group_concat(length(data), ',')"
+                                     " FROM (SELECT data FROM log"
+                                     " ORDER BY idx)"),
+                        "0,0,0,0,0,0,0,39,3,2,0");
+    for (int pass = 0; pass < 2; pass++) {
+        struct store_loaded l;
+        assert_int_equal(store_load(f->s, &l), ERR_OK);
+        assert_int_equal(l.n_entries, n_entries);
+        size_t total = 0;
+        for (int i = 0; i < n_entries; i++) {
+            assert_int_equal(l.entries[i].type, f->entries[i].type);
+            assert_int_equal(l.entries[i].len, f->entries[i].len);
+            assert_memory_equal(l.entries[i].data, f->entries[i].data,
+                                f->entries[i].len);
+            total += f->entries[i].len;
+        }
+        store_loaded_free(&l);
+        struct raft_entry out[N_PAYLOADS];
+        size_t n = 0;
+        assert_int_equal(store_fetch(f->s, 1, (raft_index)n_entries, total,
+                                     out, N_PAYLOADS, &n),
+                         ERR_OK);
+        assert_int_equal(n, n_entries);
+        for (int i = 0; i < n_entries; i++) {
+            assert_int_equal(out[i].len, f->entries[i].len);
+            assert_memory_equal(out[i].data, f->entries[i].data, out[i].len);
+        }
+        /* Entries 2..4 take 31 + 33 + 30 rebuilt bytes: a budget one byte
+         * short of all three returns two. */
+        size_t three = f->entries[1].len + f->entries[2].len +
+                       f->entries[3].len;
+        assert_int_equal(store_fetch(f->s, 2, 4, three - 1, out, N_PAYLOADS,
+                                     &n),
+                         ERR_OK);
+        assert_int_equal(n, 2);
+        assert_int_equal(store_fetch(f->s, 2, 4, three, out, N_PAYLOADS, &n),
+                         ERR_OK);
+        assert_int_equal(n, 3);
+        reopen(f);
+    }
+}
+
+/* A version 1 file (data always full) opens, loads, and is marked version
+ * 2, so that an older binary refuses it rather than misreading it. */
+static void test_store_upgrades_version_1(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    cmd_entry(f, 0, 1, KV_OP_PUT, "k", "v", NULL);
+    persist(f, 1, 0, 0, 1, 0, 1);
+    store_close(f->s);
+    f->s = NULL;
+    /* What version 1 wrote: the payload in data as well. */
+    char q[256];
+    int w = snprintf(q, sizeof(q), "UPDATE log SET data = x'");
+    for (uint32_t i = 0; i < f->entries[0].len; i++) {
+        w += snprintf(q + w, sizeof(q) - (size_t)w, "%02x",
+                      f->entries[0].data[i]);
+    }
+    snprintf(q + w, sizeof(q) - (size_t)w, "' WHERE idx = 1");
+    sql(f->path, q);
+    sql(f->path, "PRAGMA user_version = 1");
+    open_store(f, STORE_OPEN_EXISTING);
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "2");
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.n_entries, 1);
+    assert_int_equal(l.entries[0].len, f->entries[0].len);
+    assert_memory_equal(l.entries[0].data, f->entries[0].data,
+                        f->entries[0].len);
+    store_loaded_free(&l);
+}
+
+/* A batch longer than one multi-row INSERT (16 rows a statement, then
+ * one at a time) lands whole and in order, each row with its own key. */
+static void test_store_long_batch_keeps_every_row(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    enum { N = 16 * 2 + 7 };
+    static uint8_t payloads[N][64];
+    static struct raft_entry entries[N];
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "key%02d", i);
+        struct kv_cmd c = {.op = KV_OP_PUT, .client_id = 7,
+                           .seq = (uint64_t)i + 1,
+                           .key = (const uint8_t *)key,
+                           .key_len = (uint32_t)strlen(key),
+                           .value = (const uint8_t *)"v", .value_len = 1};
+        size_t len = 0;
+        assert_int_equal(kv_encode(&c, payloads[i], sizeof(payloads[i]), &len),
+                         ERR_OK);
+        entries[i] = (struct raft_entry){1 + (raft_term)(i / 20),
+                                         RAFT_ENTRY_NORMAL, (uint32_t)len,
+                                         payloads[i]};
+    }
+    struct store_batch b = {.has_hard_state = true, .term = 2,
+                            .entries_first_index = 1, .n_entries = N,
+                            .entries = entries};
+    assert_int_equal(store_persist(f->s, &b), ERR_OK);
+    assert_string_equal(sql(f->path, "SELECT count(*), min(idx), max(idx),"
+                                     " sum(key = 'key' || printf('%02d',"
+                                     " idx - 1)), sum(seq = idx)"
+                                     " FROM log"),
+                        "39|1|39|39|39");
+    reopen(f);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.n_entries, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(l.entries[i].term, entries[i].term);
+        assert_int_equal(l.entries[i].len, entries[i].len);
+        assert_memory_equal(l.entries[i].data, entries[i].data,
+                            entries[i].len);
+    }
+    store_loaded_free(&l);
+}
+
+/* The TEXT-or-BLOB rule at every offset and length around its 8-byte
+ * steps: plain ASCII and well-formed UTF-8 are text; a NUL, a stray
+ * continuation byte, 0xff or a sequence cut short anywhere make a blob. */
+static void test_schema_is_text_at_every_offset(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t bytes[4];
+        uint32_t len;
+        bool text;
+    } cases[] = {
+        {{0x00}, 1, false},      {{0x7f}, 1, true},
+        {{0x80}, 1, false},      {{0xff}, 1, false},
+        {{0xc3, 0xa9}, 2, true}, {{0xe2, 0x82, 0xac}, 3, true},
+        {{0xc0, 0x80}, 2, false}, /* Overlong NUL. */
+        {{0xed, 0xa0, 0x80}, 3, false}, /* A surrogate. */
+    };
+    uint8_t buf[40];
+    for (uint32_t len = 0; len <= sizeof(buf); len++) {
+        memset(buf, 'a', sizeof(buf));
+        assert_true(schema_is_text(buf, len));
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+            for (uint32_t at = 0; at + cases[c].len <= len; at++) {
+                memset(buf, 'a', sizeof(buf));
+                memcpy(buf + at, cases[c].bytes, cases[c].len);
+                if (schema_is_text(buf, len) != cases[c].text) {
+                    fail_msg("case %zu at %u of %u", c, at, len);
+                }
+            }
+        }
+        if (len >= 1) { /* A two-byte sequence cut by the end. */
+            memset(buf, 'a', sizeof(buf));
+            buf[len - 1] = 0xc3;
+            assert_false(schema_is_text(buf, len));
+        }
+    }
+}
+
 /* Edits the closed database with query, then expects load to refuse. */
 static void expect_load_corrupt(struct fixture *f, const char *query)
 {
@@ -794,7 +996,8 @@ static void expect_load_corrupt(struct fixture *f, const char *query)
 }
 
 /* load refuses a gap in indexes, decreasing terms, a row whose payload does
- * not match its op, and an applied index beyond the log. */
+ * not match its op, columns that do not make the command its op names,
+ * and an applied index beyond the log. */
 static void test_store_load_rejects_inconsistent_log(void **state)
 {
     struct fixture *f = *state;
@@ -803,6 +1006,9 @@ static void test_store_load_rejects_inconsistent_log(void **state)
         "UPDATE log SET term = 1 WHERE idx = 3",
         "UPDATE log SET op = 'del' WHERE idx = 2",
         "UPDATE log SET data = x'00' WHERE idx = 2",
+        "UPDATE log SET key = NULL WHERE idx = 2",
+        "UPDATE log SET expected = 'x' WHERE idx = 2",
+        "UPDATE log SET client_id = 'x' WHERE idx = 2",
         "UPDATE log SET term = 9 WHERE idx = 3",
         "UPDATE meta SET value = 4 WHERE name = 'applied_index'",
     };
@@ -870,6 +1076,10 @@ int main(void)
         T(test_store_kv_text_and_blob_keys),
         T(test_store_log_columns_are_readable),
         T(test_store_keeps_undecodable_entry),
+        T(test_store_payloads_rebuild_from_columns),
+        T(test_store_upgrades_version_1),
+        T(test_schema_is_text_at_every_offset),
+        T(test_store_long_batch_keeps_every_row),
         T(test_store_load_rejects_inconsistent_log),
         T(test_store_second_open_is_busy),
     };
