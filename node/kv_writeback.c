@@ -372,23 +372,69 @@ static void clear(struct kv_writeback *wb)
 }
 
 /* A dirty key's bytes, for sorting (they point into the arena, which does
- * not move during a flush). */
+ * not move during a flush), and its first 8 bytes as a big-endian number
+ * padded with zeros: comparing those decides most pairs without touching
+ * the arena. */
 struct wb_sorted_key {
+    uint64_t prefix;
     const uint8_t *key;
     uint32_t key_len;
     uint32_t at;                 /* Index in keys. */
 };
 
-static int compare_keys(const void *a, const void *b)
+static uint64_t key_prefix(const uint8_t *key, uint32_t key_len)
 {
-    const struct wb_sorted_key *x = a;
-    const struct wb_sorted_key *y = b;
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < 8; i++) {
+        v = (v << 8) | (i < key_len ? key[i] : 0u);
+    }
+    return v;
+}
+
+/* Byte order, a shorter key first when it is a prefix of the other. Equal
+ * prefixes (both keys' first 8 bytes, zero-padded) leave it to memcmp. */
+static int compare_keys(const struct wb_sorted_key *x,
+                        const struct wb_sorted_key *y)
+{
+    if (x->prefix != y->prefix) {
+        return x->prefix < y->prefix ? -1 : 1;
+    }
     uint32_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
     int c = n > 0 ? memcmp(x->key, y->key, n) : 0;
     if (c != 0) {
         return c;
     }
     return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+}
+
+/* Sorts a[0..n) with compare_keys: bottom-up merge sort through tmp (n
+ * elements). Deterministic (the core may not call qsort; see the
+ * core_purity test). Returns whichever of a and tmp holds the result. */
+static struct wb_sorted_key *sort_keys(struct wb_sorted_key *a,
+                                       struct wb_sorted_key *tmp, size_t n)
+{
+    struct wb_sorted_key *from = a, *to = tmp;
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                to[k++] = compare_keys(&from[j], &from[i]) < 0 ? from[j++]
+                                                               : from[i++];
+            }
+            while (i < mid) {
+                to[k++] = from[i++];
+            }
+            while (j < hi) {
+                to[k++] = from[j++];
+            }
+        }
+        struct wb_sorted_key *t = from;
+        from = to;
+        to = t;
+    }
+    return from;
 }
 
 static int compare_sessions(const void *a, const void *b)
@@ -441,25 +487,28 @@ static void sort(void *base, size_t n, size_t size,
     }
 }
 
-/* The dirty keys in byte order (heap; the caller frees), or NULL when out
- * of memory. Sorting the sessions in place is fine: the flush empties the
- * table after. */
-static struct wb_sorted_key *flush_order(struct kv_writeback *wb)
+/* The dirty keys in byte order, in *block (heap; the caller frees it),
+ * or NULL when out of memory. Sorting the sessions in place is fine: the
+ * flush empties the table after. */
+static struct wb_sorted_key *flush_order(struct kv_writeback *wb,
+                                         struct wb_sorted_key **block)
 {
-    struct wb_sorted_key *order =
-        malloc((wb->n_keys != 0 ? wb->n_keys : 1) * sizeof *order);
-    if (order == NULL) {
+    size_t n = wb->n_keys;
+    *block = malloc((n != 0 ? 2 * n : 1) * sizeof **block);
+    if (*block == NULL) {
         return NULL;
     }
+    struct wb_sorted_key *order = *block;
     for (uint32_t i = 0; i < wb->n_keys; i++) {
-        order[i].key = wb->arena + wb->keys[i].key_off;
-        order[i].key_len = wb->keys[i].key_len;
+        const struct wb_key *k = &wb->keys[i];
+        order[i].key = wb->arena + k->key_off;
+        order[i].key_len = k->key_len;
+        order[i].prefix = key_prefix(order[i].key, k->key_len);
         order[i].at = i;
     }
-    sort(order, wb->n_keys, sizeof *order, compare_keys);
     sort(wb->sessions, wb->n_sessions, sizeof *wb->sessions,
          compare_sessions);
-    return order;
+    return sort_keys(order, order + n, n);
 }
 
 int kv_writeback_flush(struct kv_writeback *wb)
@@ -473,7 +522,8 @@ int kv_writeback_flush(struct kv_writeback *wb)
         ASSERT(wb->n_sessions == 0);
         return ERR_OK;
     }
-    struct wb_sorted_key *order = flush_order(wb);
+    struct wb_sorted_key *block = NULL;
+    const struct wb_sorted_key *order = flush_order(wb, &block);
     if (order == NULL) {
         return ERR_NOMEM;
     }
@@ -494,7 +544,7 @@ int kv_writeback_flush(struct kv_writeback *wb)
     if (rv == ERR_OK) {
         rv = in->commit(wb->inner_ctx, wb->applied);
     }
-    free(order);
+    free(block);
     if (rv != ERR_OK) {
         return rv;
     }

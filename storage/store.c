@@ -36,6 +36,9 @@
 #define LOG_ROWS_4 LOG_ROWS_2 ", " LOG_ROWS_2
 #define LOG_ROWS_8 LOG_ROWS_4 ", " LOG_ROWS_4
 #define LOG_ROWS_16 LOG_ROWS_8 ", " LOG_ROWS_8
+#define KV_ROW "(?, ?)"
+#define KV_ROWS_4 KV_ROW ", " KV_ROW ", " KV_ROW ", " KV_ROW
+#define KV_ROWS_16 KV_ROWS_4 ", " KV_ROWS_4 ", " KV_ROWS_4 ", " KV_ROWS_4
 #define LOG_INSERT_SQL                                                       \
     "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"   \
     " data) VALUES "
@@ -52,6 +55,8 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_APPLIED] = "UPDATE meta SET value = ?1 WHERE name = 'applied_index'",
     [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
     [ST_KV_PUT] = "INSERT OR REPLACE INTO kv(key, value) VALUES (?1, ?2)",
+    [ST_KV_PUT_MANY] = "INSERT OR REPLACE INTO kv(key, value) VALUES "
+                       KV_ROWS_16,
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
     [ST_SESSION_GET] = "SELECT seq, status FROM sessions WHERE client_id = ?1",
     [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
@@ -86,6 +91,24 @@ static void stmt_done(sqlite3_stmt *st)
     (void)sqlite3_clear_bindings(st);
 }
 
+int store_reserve(uint8_t **buf, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap) {
+        return ERR_OK;
+    }
+    size_t next = *cap != 0 ? *cap : first;
+    while (next < need) {
+        next *= 2;
+    }
+    uint8_t *grown = realloc(*buf, next);
+    if (grown == NULL) {
+        return ERR_NOMEM;
+    }
+    *buf = grown;
+    *cap = next;
+    return ERR_OK;
+}
+
 /* Steps statement id, which returns no row (bind errors in bind_rc). */
 int store_run(struct store *s, enum store_stmt id, int bind_rc)
 {
@@ -101,6 +124,8 @@ int store_run(struct store *s, enum store_stmt id, int bind_rc)
 void store_rollback(struct store *s)
 {
     s->in_read = false;
+    s->puts.n = 0;
+    s->puts.used = 0;
     if (sqlite3_get_autocommit(s->db) == 0) {
         session_cache_clear(s->sessions);
         char saved[ERRMSG_LEN];
@@ -457,6 +482,7 @@ void store_close(struct store *s)
     free(s->sessions);
     free(s->get_buf);
     free(s->fetch_buf);
+    free(s->puts.buf);
     free(s);
 }
 
@@ -494,6 +520,7 @@ static int kv_begin(void *ctx)
 {
     struct store *s = ctx;
     ASSERT(!s->in_txn);
+    ASSERT(s->puts.n == 0);
     int err = store_flush_writes(s); /* The log before what it applies. */
     if (err == ERR_OK) {
         err = store_read_end(s);
@@ -508,6 +535,34 @@ static int kv_begin(void *ctx)
     return err;
 }
 
+/* Writes the waiting kv puts, in the order they came: all in one
+ * ST_KV_PUT_MANY when there are that many, else one statement each.
+ * Errors: ERR_IO. */
+static int puts_write(struct store *s)
+{
+    struct store_puts *p = &s->puts;
+    bool many = p->n == STORE_KV_PUTS_MANY;
+    enum store_stmt id = many ? ST_KV_PUT_MANY : ST_KV_PUT;
+    int err = ERR_OK;
+    for (uint32_t i = 0; err == ERR_OK && i < p->n; i++) {
+        int base = many ? (int)(2 * i) : 0;
+        int rc = schema_bind_bytes(s->st[id], base + 1,
+                                   p->buf + p->at[i].key_off,
+                                   p->at[i].key_len);
+        if (rc == SQLITE_OK) {
+            rc = schema_bind_bytes(s->st[id], base + 2,
+                                   p->buf + p->at[i].value_off,
+                                   p->at[i].value_len);
+        }
+        if (!many || rc != SQLITE_OK || i + 1 == p->n) {
+            err = store_run(s, id, rc);
+        }
+    }
+    p->n = 0;
+    p->used = 0;
+    return err;
+}
+
 /* Records applied_index and commits, so an entry is applied exactly once
  * across restarts (DESIGN.md "Durable state"). */
 static int kv_commit(void *ctx, raft_index applied_index)
@@ -516,8 +571,12 @@ static int kv_commit(void *ctx, raft_index applied_index)
     ASSERT(s->in_txn);
     ASSERT(applied_index >= s->applied);
     ASSERT(applied_index <= s->last_index); /* Applied only once durable. */
-    int rc = sqlite3_bind_int64(s->st[ST_APPLIED], 1, (int64_t)applied_index);
-    int err = store_run(s, ST_APPLIED, rc);
+    int err = puts_write(s);
+    if (err == ERR_OK) {
+        int rc = sqlite3_bind_int64(s->st[ST_APPLIED], 1,
+                                    (int64_t)applied_index);
+        err = store_run(s, ST_APPLIED, rc);
+    }
     if (err == ERR_OK && sqlite3_changes(s->db) != 1) {
         err = store_corrupt(s, "meta has no applied_index", applied_index);
     }
@@ -541,7 +600,9 @@ static int kv_get(void *ctx, const uint8_t *key, uint32_t key_len,
 {
     struct store *s = ctx;
     ASSERT(key_len <= RAFT_KEY_MAX);
-    if (read_begin(s) != ERR_OK) {
+    /* A put still waiting may be of this key. */
+    if ((s->puts.n > 0 && puts_write(s) != ERR_OK) ||
+        read_begin(s) != ERR_OK) {
         return ERR_IO;
     }
     sqlite3_stmt *st = s->st[ST_KV_GET];
@@ -572,6 +633,9 @@ static int kv_get(void *ctx, const uint8_t *key, uint32_t key_len,
     return err;
 }
 
+/* Queues a put (copied) for puts_write: one INSERT for 16 rows costs about
+ * a fifth less than 16 INSERTs, and the write-back flush puts thousands.
+ * Errors: ERR_NOMEM, and puts_write's. */
 static int kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
                   const uint8_t *value, uint32_t value_len)
 {
@@ -580,12 +644,24 @@ static int kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
     ASSERT(key_len >= 1);
     ASSERT(key_len <= RAFT_KEY_MAX);
     ASSERT(value_len <= RAFT_VALUE_MAX);
-    sqlite3_stmt *st = s->st[ST_KV_PUT];
-    int rc = schema_bind_bytes(st, 1, key, key_len);
-    if (rc == SQLITE_OK) {
-        rc = schema_bind_bytes(st, 2, value, value_len);
+    struct store_puts *p = &s->puts;
+    ASSERT(p->n < STORE_KV_PUTS_MANY);
+    if (store_reserve(&p->buf, &p->cap, p->used + key_len + value_len,
+                      4096) != ERR_OK) {
+        return ERR_NOMEM;
     }
-    return store_run(s, ST_KV_PUT, rc);
+    p->at[p->n].key_off = p->used;
+    p->at[p->n].key_len = key_len;
+    memcpy(p->buf + p->used, key, key_len);
+    p->used += key_len;
+    p->at[p->n].value_off = p->used;
+    p->at[p->n].value_len = value_len;
+    if (value_len > 0) {
+        memcpy(p->buf + p->used, value, value_len);
+    }
+    p->used += value_len;
+    p->n++;
+    return p->n == STORE_KV_PUTS_MANY ? puts_write(s) : ERR_OK;
 }
 
 static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
@@ -593,6 +669,10 @@ static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
     struct store *s = ctx;
     ASSERT(s->in_txn);
     ASSERT(key_len <= RAFT_KEY_MAX);
+    int err = puts_write(s);
+    if (err != ERR_OK) {
+        return err;
+    }
     int rc = schema_bind_bytes(s->st[ST_KV_DEL], 1, key, key_len);
     return store_run(s, ST_KV_DEL, rc);
 }

@@ -27,6 +27,25 @@
 #define STORE_LOG_PARAMS 9
 #define STORE_LOG_ROWS_MANY 16
 
+/* Rows of ST_KV_PUT_MANY (its SQL in store.c lists exactly this many). */
+#define STORE_KV_PUTS_MANY 16
+
+/* kv puts of the open transaction not yet given to SQLite (store.c
+ * kv_put): copies of their keys and values, written STORE_KV_PUTS_MANY
+ * to a statement, or one at a time before any other kv read or write. */
+struct store_puts {
+    uint8_t *buf;
+    size_t used;
+    size_t cap;
+    uint32_t n;
+    struct {
+        size_t key_off;
+        size_t value_off;
+        uint32_t key_len;
+        uint32_t value_len;
+    } at[STORE_KV_PUTS_MANY];
+};
+
 /* The log columns that loading reads, in the order load_log_row expects. */
 #define STORE_LOG_COLUMNS                                                    \
     "idx, term, op, data, key, value, expected, client_id, seq"
@@ -42,6 +61,7 @@ enum store_stmt {
     ST_APPLIED,
     ST_KV_GET,
     ST_KV_PUT,
+    ST_KV_PUT_MANY,
     ST_KV_DEL,
     ST_SESSION_GET,
     ST_SESSION_PUT,
@@ -67,6 +87,7 @@ struct store {
     struct session_cache *sessions; /* What the sessions table holds. */
     uint8_t *fetch_buf;        /* store_fetch's payload copies. */
     size_t fetch_cap;
+    struct store_puts puts;    /* Waiting kv puts (store.c kv_put). */
     /* The WAL (store_wal.c). */
     int wal_fd;                /* -1: not extending. */
     int sync_fd;               /* The WAL, for the caller's fdatasync;
@@ -87,6 +108,9 @@ struct store {
  * Errors: ERR_IO. */
 int store_run(struct store *s, enum store_stmt id, int bind_rc);
 void store_rollback(struct store *s);
+/* store.c: grows *buf (capacity *cap, doubling from first) to hold need
+ * bytes; keeps its contents. Errors: ERR_NOMEM (*buf and *cap as were). */
+int store_reserve(uint8_t **buf, size_t *cap, size_t need, size_t first);
 
 /* store_persist.c: switches the connection's sync level (ST_SYNC_FULL or
  * ST_SYNC_NORMAL) for the next transaction. Errors: ERR_IO. */

@@ -490,25 +490,6 @@ void store_loaded_free(struct store_loaded *loaded)
     memset(loaded, 0, sizeof(*loaded));
 }
 
-/* Grows the fetch buffer to hold at least need bytes. */
-static int fetch_reserve(struct store *s, size_t need)
-{
-    if (need <= s->fetch_cap) {
-        return ERR_OK;
-    }
-    size_t cap = s->fetch_cap ? s->fetch_cap : 65536;
-    while (cap < need) {
-        cap *= 2;
-    }
-    uint8_t *b = realloc(s->fetch_buf, cap);
-    if (b == NULL) {
-        return ERR_NOMEM;
-    }
-    s->fetch_buf = b;
-    s->fetch_cap = cap;
-    return ERR_OK;
-}
-
 int store_fetch(struct store *s, raft_index lo, raft_index hi,
                 size_t bytes_max, struct raft_entry *out, size_t cap,
                 size_t *n)
@@ -520,7 +501,8 @@ int store_fetch(struct store *s, raft_index lo, raft_index hi,
     int err = store_flush_writes(s); /* Read what was persisted. */
     if (err == ERR_OK) {
         /* Room for one entry past bytes_max: it is read, then dropped. */
-        err = fetch_reserve(s, bytes_max + RAFT_ENTRY_MAX);
+        err = store_reserve(&s->fetch_buf, &s->fetch_cap,
+                            bytes_max + RAFT_ENTRY_MAX, 65536);
     }
     if (err != ERR_OK) {
         return err;

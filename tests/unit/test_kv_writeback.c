@@ -1002,6 +1002,58 @@ static void test_writeback_order_survives_rehash(void **state)
 }
 
 
+/* Byte order with the shorter key first: the order flushes must follow. */
+static int compare_bytes(const uint8_t *a, uint32_t a_len, const uint8_t *b,
+                         uint32_t b_len)
+{
+    uint32_t n = a_len < b_len ? a_len : b_len;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    return c != 0 ? c : (a_len > b_len) - (a_len < b_len);
+}
+
+/* Binary keys that share their first 8 bytes, hold NULs and 0xff, and are
+ * prefixes of one another still flush in byte order, each once. */
+static void test_writeback_flush_orders_binary_keys(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 600, KEY_MAX = 16 };
+    static const uint8_t alphabet[] = {0x00, 0x01, 'a', 0xff};
+    static uint8_t keys[N][KEY_MAX];
+    uint32_t lens[N];
+    struct rng r;
+    rng_init(&r, 2026);
+    open_buffered(f);
+    begin(f);
+    size_t distinct = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        lens[i] = (uint32_t)rng_range(&r, 1, KEY_MAX + 1);
+        for (uint32_t j = 0; j < lens[i]; j++) {
+            /* Mostly 'a' up front: long shared prefixes. */
+            keys[i][j] = j < 8 && rng_chance_ppm(&r, 800000)
+                             ? 'a'
+                             : alphabet[rng_range(&r, 0, sizeof alphabet)];
+        }
+        bool seen = false;
+        for (uint32_t k = 0; k < i && !seen; k++) {
+            seen = compare_bytes(keys[k], lens[k], keys[i], lens[i]) == 0;
+        }
+        distinct += !seen;
+        assert_int_equal(f->ops->put(f->wb, keys[i], lens[i], bytes("v"), 1),
+                         ERR_OK);
+    }
+    commit(f, 1);
+    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(f->rec.n_calls, 2 + distinct);
+    for (size_t i = 2; i < 1 + distinct; i++) {
+        const struct kv_rec_call *a = &f->rec.calls[i - 1];
+        const struct kv_rec_call *b = &f->rec.calls[i];
+        assert_int_equal(b->op, KV_REC_PUT);
+        if (compare_bytes(a->key, a->key_len, b->key, b->key_len) >= 0) {
+            fail_msg("put %zu is not after put %zu", i, i - 1);
+        }
+    }
+}
+
 /* --- A seeded random run against the store alone --- */
 
 #define DIFF_KEYS 40
@@ -1271,6 +1323,7 @@ int main(void)
         T(test_writeback_many_keys_survive_growth),
         T(test_writeback_flush_sorts_keys_and_sessions),
         T(test_writeback_order_survives_rehash),
+        T(test_writeback_flush_orders_binary_keys),
         T(test_writeback_random_run_matches_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -732,6 +732,48 @@ static void test_store_kv_text_and_blob_keys(void **state)
     assert_kv_value(f, "a\0b", 3, "nul", 3);
 }
 
+/* Puts wait to go 16 to a statement, yet a transaction reads its own
+ * writes in order: a get or a del of a waiting key sees it, a later put
+ * of the same key wins, and commit writes what still waits. */
+static void test_store_kv_puts_keep_their_order(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    const struct kv_store_ops *o = ops();
+    assert_int_equal(o->begin(f->s), ERR_OK);
+    char key[16], value[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof(key), "k%d", i % 30); /* k0..k9 twice. */
+        snprintf(value, sizeof(value), "v%d", i);
+        assert_int_equal(o->put(f->s, (const uint8_t *)key,
+                                (uint32_t)strlen(key),
+                                (const uint8_t *)value,
+                                (uint32_t)strlen(value)),
+                         ERR_OK);
+        if (i == 35) { /* k5 waits (puts 32..35), written as v35. */
+            assert_kv_value(f, "k5", 2, "v35", 3);
+        }
+    }
+    const uint8_t *gone = (const uint8_t *)"gone";
+    assert_int_equal(o->put(f->s, gone, 4, (const uint8_t *)"x", 1), ERR_OK);
+    assert_int_equal(o->del(f->s, gone, 4), ERR_OK);
+    assert_int_equal(o->put(f->s, (const uint8_t *)"last", 4,
+                            (const uint8_t *)"", 0),
+                     ERR_OK);
+    assert_int_equal(o->commit(f->s, 0), ERR_OK);
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM kv"), "31");
+    assert_string_equal(sql(f->path, "SELECT value FROM kv WHERE key = 'k9'"),
+                        "v39");
+    assert_string_equal(sql(f->path, "SELECT value FROM kv WHERE key = 'k29'"),
+                        "v29");
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM kv"
+                                     " WHERE key = 'gone'"),
+                        "0");
+    assert_string_equal(sql(f->path, "SELECT typeof(value), length(value)"
+                                     " FROM kv WHERE key = 'last'"),
+                        "text|0");
+}
+
 /* The log reads well in the sqlite3 shell, while the node has it open. */
 static void test_store_log_columns_are_readable(void **state)
 {
@@ -1080,6 +1122,7 @@ int main(void)
         T(test_store_upgrades_version_1),
         T(test_schema_is_text_at_every_offset),
         T(test_store_long_batch_keeps_every_row),
+        T(test_store_kv_puts_keep_their_order),
         T(test_store_load_rejects_inconsistent_log),
         T(test_store_second_open_is_busy),
     };
