@@ -242,7 +242,11 @@ static void send_attempt(struct client_session *s, uint64_t now_ms)
     msg.u.client.expected_len = s->req.expected_len;
     uint8_t buf[RAFT_DATAGRAM_MAX];
     size_t len = 0;
-    if (wire_encode(&msg, s->cluster_id, buf, sizeof(buf), &len) == ERR_OK) {
+    if (wire_encode(&msg, s->cluster_id, buf, sizeof(buf), &len) != ERR_OK) {
+        /* Nothing sent: the attempt times out and moves on. */
+    } else if (s->outbox != NULL) {
+        outbox_add(s->outbox, &s->members[s->target].addr, buf, len);
+    } else {
         /* ERR_AGAIN / ERR_IO: the attempt times out and moves on. */
         (void)udp_send(s->fd, &s->members[s->target].addr, buf, len);
     }
@@ -409,12 +413,66 @@ bool client_session_done(const struct client_session *s)
     return s->state == CLIENT_STATE_IDLE;
 }
 
+uint32_t client_each_reply(const uint8_t *buf, size_t len, uint64_t cluster_id,
+                           struct wire_scratch *scratch,
+                           void (*fn)(void *ctx, raft_id from,
+                                      const struct msg_client_reply *reply),
+                           void *ctx)
+{
+    struct raft_msg msg;
+    if (wire_decode(buf, len, cluster_id, &msg, scratch) != ERR_OK) {
+        return 0;
+    }
+    if (msg.type == MSG_CLIENT_REPLY) {
+        fn(ctx, msg.from, &msg.u.client_reply);
+        return 1;
+    }
+    if (msg.type != MSG_CLIENT_BATCH) {
+        return 0;
+    }
+    uint32_t n = 0;
+    uint32_t pos = 0;
+    const uint8_t *item;
+    uint32_t item_len;
+    while (wire_batch_next(&msg.u.batch, &pos, &item, &item_len)) {
+        struct raft_msg inner;
+        if (wire_decode(item, item_len, cluster_id, &inner, scratch) ==
+                ERR_OK &&
+            inner.type == MSG_CLIENT_REPLY) {
+            fn(ctx, inner.from, &inner.u.client_reply);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* What client_drain's callback needs. */
+struct drain_ctx {
+    struct client_session *const *sessions;
+    uint32_t n;
+    uint64_t now_ms;
+    uint32_t matched;
+};
+
+static void drain_one(void *ctx, raft_id from,
+                      const struct msg_client_reply *reply)
+{
+    struct drain_ctx *d = ctx;
+    for (uint32_t i = 0; i < d->n; i++) {
+        if (d->sessions[i]->client_id == reply->client_id) {
+            d->matched += client_session_on_reply(d->sessions[i], from,
+                                                  reply, d->now_ms);
+            return;
+        }
+    }
+}
+
 uint32_t client_drain(int fd, struct client_session *const *sessions,
                       uint32_t n, uint8_t *buf, struct wire_scratch *scratch,
                       uint64_t now_ms)
 {
     ASSERT(n > 0);
-    uint32_t matched = 0;
+    struct drain_ctx d = {sessions, n, now_ms, 0};
     for (int k = 0; k < CLIENT_DRAIN_MAX; k++) {
         size_t len = 0;
         struct raft_addr from;
@@ -425,21 +483,10 @@ uint32_t client_drain(int fd, struct client_session *const *sessions,
         if (rc != ERR_OK) {
             continue; /* Oversized: dropped. */
         }
-        struct raft_msg msg;
-        if (wire_decode(buf, len, sessions[0]->cluster_id, &msg, scratch) !=
-                ERR_OK ||
-            msg.type != MSG_CLIENT_REPLY) {
-            continue;
-        }
-        for (uint32_t i = 0; i < n; i++) {
-            if (sessions[i]->client_id == msg.u.client_reply.client_id) {
-                matched += client_session_on_reply(
-                    sessions[i], msg.from, &msg.u.client_reply, now_ms);
-                break;
-            }
-        }
+        (void)client_each_reply(buf, len, sessions[0]->cluster_id, scratch,
+                                drain_one, &d);
     }
-    return matched;
+    return d.matched;
 }
 
 /* Waits until fd is readable or until_ms. Returns true when readable. An

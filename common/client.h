@@ -18,6 +18,7 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "common/msg.h"
+#include "common/outbox.h"
 #include "common/types.h"
 #include "common/wire.h"
 
@@ -59,6 +60,9 @@ struct client_session {
     uint64_t seq;             /* Of the current (or last) request. */
     uint64_t cluster_id;
     int fd;                   /* Borrowed UDP socket. */
+    struct outbox *outbox;    /* Borrowed; when set, requests queue there
+                               * (common/outbox.h) instead of going out at
+                               * once, and the caller flushes it. */
     uint32_t n_members;
     struct client_member members[RAFT_NODES_MAX];
     uint32_t leader;          /* Index into members of the believed leader. */
@@ -137,6 +141,15 @@ void client_close(struct client *c);
  * ERR_INVALID (the cluster refused the request as invalid), ERR_IO. */
 int client_call(struct client *c, const struct client_request *req,
                 uint32_t timeout_ms, uint8_t *status);
+
+/* Hands each client reply in one received datagram (a MSG_CLIENT_REPLY, or
+ * those inside a MSG_CLIENT_BATCH) to fn with the member that sent it;
+ * anything else is ignored. Returns the number of replies handed over. */
+uint32_t client_each_reply(const uint8_t *buf, size_t len, uint64_t cluster_id,
+                           struct wire_scratch *scratch,
+                           void (*fn)(void *ctx, raft_id from,
+                                      const struct msg_client_reply *reply),
+                           void *ctx);
 
 /* Receives and dispatches every datagram waiting on a session socket shared
  * by sessions[0..n): client replies go to the session whose client_id they

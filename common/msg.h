@@ -30,6 +30,8 @@ enum msg_type {
     /* Peer messages again (added later; numbers are stable on the wire). */
     MSG_READ_INDEX,       /* Follower asks the leader for a read index. */
     MSG_READ_INDEX_REPLY,
+    /* From anyone: several client requests, or replies, in one datagram. */
+    MSG_CLIENT_BATCH,
     MSG__COUNT
 };
 
@@ -110,6 +112,15 @@ struct msg_read_index_reply {
     uint64_t read_id;
     raft_index index;         /* Serve once applied >= index. */
     bool ok;                  /* false: not (or no longer) leader. */
+};
+
+/* A batch: n (1..WIRE_BATCH_MAX) whole client datagrams, each a msgpack bin,
+ * back to back in items (borrowed from the decoded buffer); read them with
+ * wire_batch_next(). Only MSG_CLIENT and MSG_CLIENT_REPLY may be inside. */
+struct msg_batch {
+    uint32_t n;
+    const uint8_t *items;
+    uint32_t items_len;
 };
 
 enum client_op {
@@ -258,6 +269,7 @@ struct raft_msg {
         struct msg_fault_reply fault_reply;
         struct msg_read_index read_index;
         struct msg_read_index_reply read_index_reply;
+        struct msg_batch batch;
     } u;
 };
 

@@ -29,6 +29,10 @@
  *                  first 13 fields still decodes, with them zero)
  *   FAULT          action [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *   FAULT_REPLY    ok
+ *   READ_INDEX     read_id
+ *   READ_INDEX_REPLY read_id index ok
+ *   CLIENT_BATCH   [datagram ...] (1 to WIRE_BATCH_MAX bins, each a whole
+ *                  client request or reply datagram of this cluster)
  *
  * Integers are msgpack unsigned ints (a signed format holding a non-negative
  * value is accepted); booleans are true/false (0 and 1 accepted); byte fields
@@ -63,6 +67,7 @@ static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,       [MSG_CLIENT_REPLY] = 5,
     [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 20, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,   [MSG_READ_INDEX_REPLY] = 3,
+    [MSG_CLIENT_BATCH] = 1,
 };
 
 /* ------------------------------------------------------------------------
@@ -179,6 +184,12 @@ static int validate_msg(const struct raft_msg *m)
         return ERR_OK;
     case MSG_STATUS_REPLY:
         return validate_status_reply(&m->u.status_reply);
+    case MSG_CLIENT_BATCH:
+        return m->u.batch.n >= 1 && m->u.batch.n <= WIRE_BATCH_MAX &&
+                       m->u.batch.items != NULL &&
+                       m->u.batch.items_len >= m->u.batch.n
+                   ? ERR_OK
+                   : ERR_INVALID;
     case MSG_FAULT:
         return validate_fault(&m->u.fault);
     case MSG_FAULT_REPLY:
@@ -362,9 +373,34 @@ static int encode_body(msgpack_packer *pk, const struct raft_msg *msg)
         return pack_u(pk, msg->u.read_index_reply.read_id) ||
                pack_u(pk, msg->u.read_index_reply.index) ||
                pack_b(pk, msg->u.read_index_reply.ok);
+    case MSG_CLIENT_BATCH: /* The items as decoded: bins back to back. */
+        return msgpack_pack_array(pk, msg->u.batch.n) ||
+               msgpack_pack_bin_body(pk, msg->u.batch.items,
+                                     msg->u.batch.items_len);
     default:
         UNREACHABLE();
     }
+}
+
+/* Points a packer at buf, never past RAFT_DATAGRAM_MAX bytes. */
+static void out_init(struct wire_out *w, msgpack_packer *pk, uint8_t *buf,
+                     size_t cap)
+{
+    w->buf = buf;
+    w->cap = cap < RAFT_DATAGRAM_MAX ? cap : RAFT_DATAGRAM_MAX;
+    w->len = 0;
+    msgpack_packer_init(pk, w, wire_out_write);
+}
+
+/* The datagram's array header and its six header fields. */
+static int pack_header(msgpack_packer *pk, uint64_t cluster_id, uint8_t type,
+                       raft_id from, raft_id to, raft_term term)
+{
+    return msgpack_pack_array(pk, WIRE_HEADER_FIELDS +
+                                      wire_body_fields[type]) ||
+           pack_u(pk, WIRE_VERSION) || pack_u(pk, cluster_id) ||
+           pack_u(pk, type) || pack_u(pk, from) || pack_u(pk, to) ||
+           pack_u(pk, term);
 }
 
 int wire_encode(const struct raft_msg *msg, uint64_t cluster_id, uint8_t *buf,
@@ -376,18 +412,11 @@ int wire_encode(const struct raft_msg *msg, uint64_t cluster_id, uint8_t *buf,
     if (validate_msg(msg) != ERR_OK) {
         return ERR_INVALID;
     }
-    struct wire_out w = {
-        .buf = buf,
-        .cap = cap < RAFT_DATAGRAM_MAX ? cap : RAFT_DATAGRAM_MAX,
-        .len = 0,
-    };
+    struct wire_out w;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &w, wire_out_write);
-    if (msgpack_pack_array(&pk, WIRE_HEADER_FIELDS +
-                                    wire_body_fields[msg->type]) ||
-        pack_u(&pk, WIRE_VERSION) || pack_u(&pk, cluster_id) ||
-        pack_u(&pk, msg->type) || pack_u(&pk, msg->from) ||
-        pack_u(&pk, msg->to) || pack_u(&pk, msg->term) ||
+    out_init(&w, &pk, buf, cap);
+    if (pack_header(&pk, cluster_id, msg->type, msg->from, msg->to,
+                    msg->term) ||
         encode_body(&pk, msg)) {
         return ERR_TOO_BIG;
     }
@@ -717,6 +746,25 @@ static int decode_client_reply(struct reader *r, struct msg_client_reply *m)
     return ERR_OK;
 }
 
+/* The items of a batch: 1 to WIRE_BATCH_MAX bins, kept as their bytes. */
+static int decode_batch(struct reader *r, struct msg_batch *m)
+{
+    if (read_array(r, WIRE_BATCH_MAX, &m->n) || m->n == 0) {
+        return ERR_MALFORMED;
+    }
+    size_t start = r->pos;
+    for (uint32_t i = 0; i < m->n; i++) {
+        const uint8_t *item;
+        uint32_t item_len;
+        if (read_bin(r, RAFT_DATAGRAM_MAX, &item, &item_len)) {
+            return ERR_MALFORMED;
+        }
+    }
+    m->items = r->buf + start;
+    m->items_len = (uint32_t)(r->pos - start);
+    return ERR_OK;
+}
+
 /* Reads the body fields of m->type; ranges are checked by validate_msg(). */
 static int decode_body(struct reader *r, struct raft_msg *m,
                        struct wire_scratch *scratch)
@@ -772,6 +820,8 @@ static int decode_body(struct reader *r, struct raft_msg *m,
         return read_u64(r, &m->u.read_index_reply.read_id) ||
                read_u64(r, &m->u.read_index_reply.index) ||
                read_bool(r, &m->u.read_index_reply.ok);
+    case MSG_CLIENT_BATCH:
+        return decode_batch(r, &m->u.batch);
     default:
         UNREACHABLE();
     }
@@ -834,4 +884,49 @@ int wire_decode(const uint8_t *buf, size_t len, uint64_t cluster_id,
     ASSERT(r.pos == len);
     *out = m;
     return ERR_OK;
+}
+
+int wire_batch_encode(uint64_t cluster_id, raft_id from, raft_id to,
+                      const uint8_t *const *items, const uint32_t *lens,
+                      uint32_t n, uint8_t *buf, size_t cap, size_t *len)
+{
+    ASSERT(items != NULL && lens != NULL);
+    ASSERT(len != NULL);
+    if (n == 0 || n > WIRE_BATCH_MAX || from > RAFT_ID_MAX ||
+        to > RAFT_ID_MAX) {
+        return ERR_INVALID;
+    }
+    struct wire_out w;
+    msgpack_packer pk;
+    out_init(&w, &pk, buf, cap);
+    if (pack_header(&pk, cluster_id, MSG_CLIENT_BATCH, from, to, 0) ||
+        msgpack_pack_array(&pk, n)) {
+        return ERR_TOO_BIG;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        ASSERT(items[i] != NULL && lens[i] <= RAFT_DATAGRAM_MAX);
+        if (pack_bin(&pk, items[i], lens[i])) {
+            return ERR_TOO_BIG;
+        }
+    }
+    *len = w.len;
+    return ERR_OK;
+}
+
+bool wire_batch_next(const struct msg_batch *b, uint32_t *pos,
+                     const uint8_t **item, uint32_t *item_len)
+{
+    ASSERT(b != NULL && pos != NULL);
+    if (*pos >= b->items_len) {
+        return false;
+    }
+    struct reader r = {.buf = b->items, .len = b->items_len, .pos = *pos,
+                       .n_body = 0};
+    /* decode_batch checked every bin; a batch built by hand may not be. */
+    if (read_bin(&r, RAFT_DATAGRAM_MAX, item, item_len) != ERR_OK) {
+        *pos = b->items_len;
+        return false;
+    }
+    *pos = (uint32_t)r.pos;
+    return true;
 }

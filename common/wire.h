@@ -8,6 +8,7 @@
 #ifndef RAFT_COMMON_WIRE_H
 #define RAFT_COMMON_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,26 @@ int wire_encode(const struct raft_msg *msg, uint64_t cluster_id, uint8_t *buf,
  * ERR_WRONG_VERSION, ERR_WRONG_CLUSTER. */
 int wire_decode(const uint8_t *buf, size_t len, uint64_t cluster_id,
                 struct raft_msg *out, struct wire_scratch *scratch);
+
+/* Datagrams one MSG_CLIENT_BATCH carries at most. */
+#define WIRE_BATCH_MAX 64
+/* Bytes a MSG_CLIENT_BATCH adds around its items, and each item around its
+ * datagram: upper bounds, for filling one. */
+#define WIRE_BATCH_OVERHEAD 48
+#define WIRE_BATCH_ITEM_OVERHEAD 5
+
+/* Encodes a MSG_CLIENT_BATCH of the n (1..WIRE_BATCH_MAX) datagrams items[i]
+ * (lens[i] bytes each, already encoded for cluster_id) from `from` to `to`
+ * into buf (capacity cap) and sets *len. Errors: ERR_TOO_BIG, ERR_INVALID
+ * (n out of range). */
+int wire_batch_encode(uint64_t cluster_id, raft_id from, raft_id to,
+                      const uint8_t *const *items, const uint32_t *lens,
+                      uint32_t n, uint8_t *buf, size_t cap, size_t *len);
+
+/* The next datagram of a decoded batch, starting at *pos (0 first); false
+ * after the last. The item points into the batch's buffer. */
+bool wire_batch_next(const struct msg_batch *b, uint32_t *pos,
+                     const uint8_t **item, uint32_t *item_len);
 
 /* The encoded size of an entry inside an AppendEntries, for batching. */
 size_t wire_entry_size(const struct raft_entry *entry);

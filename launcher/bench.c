@@ -46,6 +46,7 @@ enum bench_opt {
     OPT_READS,
     OPT_TIMEOUT,
     OPT_JSON,
+    OPT_NO_BATCH,
     OPT__COUNT
 };
 
@@ -58,6 +59,7 @@ static const struct ctl_opt bench_opts[OPT__COUNT] = {
     [OPT_READS] = {"--reads", NULL, true},
     [OPT_TIMEOUT] = {"--timeout", NULL, true},
     [OPT_JSON] = {"--json", NULL, false},
+    [OPT_NO_BATCH] = {"--no-batch", NULL, false},
 };
 
 struct bench_config {
@@ -69,6 +71,8 @@ struct bench_config {
     uint32_t read_ppm;       /* Fraction of reads, in millionths. */
     uint32_t timeout_ms;
     bool json;
+    bool no_batch;           /* One datagram per request, as separate
+                              * client processes would send. */
 };
 
 /* One closed-loop client: a session and the key of its current request. */
@@ -93,6 +97,7 @@ struct bench {
     struct bench_config cfg;
     uint32_t n_members;
     int fd;
+    struct outbox outbox;    /* Every session's requests, per wakeup. */
     struct bench_slot *slots;
     uint32_t *index;         /* client_id hash -> slot + 1; 0 is empty. */
     uint32_t index_mask;
@@ -167,10 +172,12 @@ static int bench_parse(const struct ctl_args *a, struct bench_config *cfg)
     cfg->keys = 10000;
     cfg->timeout_ms = BENCH_TIMEOUT_MS_DEFAULT;
     cfg->json = a->given[OPT_JSON];
+    cfg->no_batch = a->given[OPT_NO_BATCH];
     if (a->n_pos != 0) {
         ctl_error("bench: unexpected argument '%s' (usage: raftctl bench "
                   "[-c CLIENTS] [--duration S] [--size BYTES] [--reads R] "
-                  "[--keys N] [--warmup S] [--timeout MS] [--json])",
+                  "[--keys N] [--warmup S] [--timeout MS] [--no-batch] "
+                  "[--json])",
                   a->pos[0]);
         return CTL_EXIT_USAGE;
     }
@@ -275,10 +282,14 @@ static int bench_open(struct bench *b, const struct conf *conf,
         snprintf(errmsg, ERRMSG_LEN, "%s", inner);
         return rc;
     }
+    outbox_init(&b->outbox, b->fd, conf->cluster_id, RAFT_ID_NONE);
     for (uint32_t i = 0; i < b->cfg.clients; i++) {
         rc = client_session_init(&b->slots[i].s, conf, b->fd, errmsg);
         if (rc != ERR_OK) {
             return rc;
+        }
+        if (!b->cfg.no_batch) {
+            b->slots[i].s.outbox = &b->outbox;
         }
     }
     uint64_t seed = b->slots[0].s.client_id ^ clock_now_us();
@@ -296,6 +307,7 @@ static void bench_close(struct bench *b)
             client_session_close(&b->slots[i].s);
         }
     }
+    outbox_free(&b->outbox);
     if (b->fd >= 0) {
         udp_close(b->fd);
     }
@@ -363,7 +375,21 @@ static void bench_complete(struct bench *b, struct bench_slot *sl)
     }
 }
 
-/* Receives every waiting reply and hands it to its session. */
+/* Hands one reply to its session; completes the slot when it ends. */
+static void bench_on_reply(void *ctx, raft_id from,
+                           const struct msg_client_reply *reply)
+{
+    struct bench *b = ctx;
+    struct bench_slot *sl = bench_lookup(b, reply->client_id);
+    if (sl != NULL &&
+        client_session_on_reply(&sl->s, from, reply, clock_now_ms()) &&
+        client_session_done(&sl->s)) {
+        bench_complete(b, sl);
+    }
+}
+
+/* Receives every waiting datagram and hands its replies to their
+ * sessions. */
 static void bench_drain(struct bench *b)
 {
     for (int k = 0; k < BENCH_DRAIN_MAX; k++) {
@@ -373,21 +399,10 @@ static void bench_drain(struct bench *b)
         if (rc == ERR_AGAIN || rc == ERR_IO) {
             return;
         }
-        struct raft_msg msg;
-        if (rc != ERR_OK ||
-            wire_decode(b->rx_buf, len, b->slots[0].s.cluster_id, &msg,
-                        b->scratch) != ERR_OK ||
-            msg.type != MSG_CLIENT_REPLY) {
-            continue;
+        if (rc == ERR_OK) {
+            (void)client_each_reply(b->rx_buf, len, b->slots[0].s.cluster_id,
+                                    b->scratch, bench_on_reply, b);
         }
-        struct bench_slot *sl = bench_lookup(b, msg.u.client_reply.client_id);
-        if (sl == NULL ||
-            !client_session_on_reply(&sl->s, msg.from, &msg.u.client_reply,
-                                     clock_now_ms()) ||
-            !client_session_done(&sl->s)) {
-            continue;
-        }
-        bench_complete(b, sl);
     }
 }
 
@@ -472,6 +487,7 @@ static int bench_loop(struct bench *b)
     }
     uint64_t next_timer_ms = 0;
     for (;;) {
+        outbox_flush(&b->outbox); /* What this round started or retried. */
         uint64_t now_us = clock_now_us();
         if (now_us >= b->end_us) {
             break;

@@ -47,7 +47,7 @@ static const char ctl_usage_text[] =
     "benchmark:\n"
     "  bench [-c CLIENTS] [--duration S] [--size BYTES] [--reads R]"
     " [--keys N]\n"
-    "        [--warmup S] [--timeout MS] [--json]\n"
+    "        [--warmup S] [--timeout MS] [--no-batch] [--json]\n"
     "                      closed-loop load; prints ops/s and latency"
     " percentiles\n"
     "live view:\n"

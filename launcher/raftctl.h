@@ -22,7 +22,7 @@ enum ctl_exit {
 };
 
 #define CTL_POS_MAX 32
-#define CTL_OPTS_MAX 8
+#define CTL_OPTS_MAX 12
 
 /* One option a command accepts: "--timeout" (and an alias such as "-n"). */
 struct ctl_opt {

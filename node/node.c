@@ -221,23 +221,46 @@ static void node_io_send(void *ctx, const struct raft_msg *msg)
     }
 }
 
+/* Encodes a reply into n->tx_buf; false (logged) when it cannot be. */
+static bool node_encode_reply(struct node *n, const struct raft_msg *msg,
+                              size_t *len)
+{
+    int rv = wire_encode(msg, n->conf.cluster_id, n->tx_buf,
+                         RAFT_DATAGRAM_MAX, len);
+    if (rv != ERR_OK) {
+        LOG_ERROR("cannot encode reply type=%u: %s", (unsigned)msg->type,
+                  err_str(rv));
+        return false;
+    }
+    return true;
+}
+
 void node_io_reply(void *ctx, const struct raft_addr *to,
                           const struct raft_msg *msg)
 {
     struct node *n = ctx;
     size_t len = 0;
-    int rv = wire_encode(msg, n->conf.cluster_id, n->tx_buf,
-                         RAFT_DATAGRAM_MAX, &len);
-    if (rv != ERR_OK) {
-        LOG_ERROR("cannot encode reply type=%u: %s", (unsigned)msg->type,
-                  err_str(rv));
+    if (!node_encode_reply(n, msg, &len)) {
         return;
     }
-    rv = udp_send(n->fd, to, n->tx_buf, len);
+    int rv = udp_send(n->fd, to, n->tx_buf, len);
     if (rv == ERR_AGAIN) {
         n->send_again++;
     } else if (rv != ERR_OK) {
         LOG_DEBUG("reply failed: %s", err_str(rv));
+    }
+}
+
+/* Queues a client reply; node_run_once sends the wakeup's replies to one
+ * address as one datagram (common/outbox.h). */
+static void node_io_client_reply(void *ctx, const struct raft_addr *to,
+                                 const struct raft_msg *msg)
+{
+    struct node *n = ctx;
+    ASSERT(msg->type == MSG_CLIENT_REPLY);
+    size_t len = 0;
+    if (node_encode_reply(n, msg, &len)) {
+        outbox_add(&n->outbox, to, n->tx_buf, len);
     }
 }
 
@@ -321,6 +344,43 @@ static int node_on_peer(struct node *n, const struct raft_addr *from,
     return replica_on_message(n->replica, n->now_ms, msg);
 }
 
+/* Hands one client request to the replica. Errors: fatal ones. */
+static int node_on_client(struct node *n, const struct raft_addr *from,
+                          const struct msg_client *req)
+{
+    int rv = replica_on_client(n->replica, n->now_ms, from, req);
+    if (rv == ERR_AGAIN) {
+        node_drop(n, DROP_OVERLOAD, from);
+        return ERR_OK;
+    }
+    return rv;
+}
+
+/* The client requests inside a batch, each as if it came alone; an item
+ * that is not a client request of this cluster is dropped. Errors: fatal
+ * ones. */
+static int node_on_batch(struct node *n, const struct raft_addr *from,
+                         const struct msg_batch *batch)
+{
+    uint32_t pos = 0;
+    const uint8_t *item;
+    uint32_t item_len;
+    while (wire_batch_next(batch, &pos, &item, &item_len)) {
+        struct raft_msg inner;
+        int rv = wire_decode(item, item_len, n->conf.cluster_id, &inner,
+                             n->scratch);
+        if (rv != ERR_OK || inner.type != MSG_CLIENT) {
+            node_drop(n, DROP_MALFORMED, from);
+            continue;
+        }
+        rv = node_on_client(n, from, &inner.u.client);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+    }
+    return ERR_OK;
+}
+
 /* Routes one decoded datagram. Errors: fatal replica errors only. */
 static int node_route(struct node *n, const struct raft_addr *from,
                       const struct raft_msg *msg)
@@ -329,15 +389,10 @@ static int node_route(struct node *n, const struct raft_addr *from,
         return node_on_peer(n, from, msg);
     }
     switch (msg->type) {
-    case MSG_CLIENT: {
-        int rv = replica_on_client(n->replica, n->now_ms, from,
-                                   &msg->u.client);
-        if (rv == ERR_AGAIN) {
-            node_drop(n, DROP_OVERLOAD, from);
-            return ERR_OK;
-        }
-        return rv;
-    }
+    case MSG_CLIENT:
+        return node_on_client(n, from, &msg->u.client);
+    case MSG_CLIENT_BATCH:
+        return node_on_batch(n, from, &msg->u.batch);
     case MSG_STATUS:
         node_on_status(n, from, msg);
         return ERR_OK;
@@ -488,6 +543,9 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         LOG_ERROR("persist failed: %s", store_errmsg(n->store));
         rv = ERR_STOPPED;
     }
+    uint64_t again = n->outbox.n_again;
+    outbox_flush(&n->outbox);
+    n->send_again += n->outbox.n_again - again;
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
         return rv;
@@ -669,7 +727,7 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     memset(&io, 0, sizeof io);
     io.ctx = n;
     io.send = node_io_send;
-    io.reply = node_io_reply;
+    io.reply = node_io_client_reply;
     io.persist = node_io_persist;
     char em[ERRMSG_LEN];
     int sync_fd = store_sync_fd(n->store);
@@ -709,6 +767,7 @@ int node_open(const struct node_options *opts, struct node **out,
         return ERR_NOMEM;
     }
     n->fd = -1;
+    outbox_init(&n->outbox, -1, 0, opts->id);
     n->stop_fd = opts->stop_fd;
     n->id = opts->id;
     n->faults = opts->faults;
@@ -735,6 +794,7 @@ int node_open(const struct node_options *opts, struct node **out,
         rv = node_open_net(n, opts->config_path, errmsg);
     }
     if (rv == ERR_OK) {
+        outbox_init(&n->outbox, n->fd, n->conf.cluster_id, n->id);
         rv = node_open_store(n, opts, &loaded, errmsg);
     }
     if (rv == ERR_OK) {
@@ -774,6 +834,7 @@ void node_close(struct node *n)
     if (n->store != NULL) {
         store_close(n->store);
     }
+    outbox_free(&n->outbox);
     udp_close(n->fd);
     netem_close(&n->netem);
     free(n->tx_buf);

@@ -1,11 +1,12 @@
 # raftnode: the runtime (poll loop, UDP, netem) over the pure core.
 # `sys` holds the small non-pure helpers raftnode and raftctl share
-# (logging, UDP sockets, the monotonic clock).
+# (logging, UDP sockets and the client outbox, the monotonic clock).
 add_library(sys STATIC
   common/log.c
   common/udp.c
+  common/outbox.c
   common/clock.c)
-target_link_libraries(sys PUBLIC raftcore)
+target_link_libraries(sys PUBLIC common raftcore)
 
 add_library(runtime STATIC
   node/node.c

@@ -11,6 +11,7 @@
 
 #include "common/conf.h"
 #include "common/msg.h"
+#include "common/outbox.h"
 #include "common/types.h"
 #include "common/wire.h"
 #include "node/kv_pacer.h"
@@ -25,6 +26,7 @@ struct node {
     struct raft_addr addrs[RAFT_NODES_MAX]; /* Same order as conf.members. */
     char self_addr[64];
     int fd;
+    struct outbox outbox;        /* Client replies of this wakeup. */
     int stop_fd;
     bool faults;
     struct store *store;

@@ -22,9 +22,13 @@ static const struct raft_entry sample_entries[] = {
 static uint8_t sample_long[300];
 static struct raft_entry sample_batch[20];
 
+/* Sample 25: a client batch of two bins ("ab" and an empty one); the
+ * decoder checks the framing, not what the items hold. */
+static const uint8_t sample_items[] = {0xc4, 0x02, 'a', 'b', 0xc4, 0x00};
+
 int wire_check_n_samples(void)
 {
-    return 25;
+    return 26;
 }
 
 static void sample_large(int i, struct raft_msg *m)
@@ -238,6 +242,10 @@ void wire_check_sample(int i, struct raft_msg *out)
     } else if (i == 23) {
         out->type = MSG_READ_INDEX;
         out->u.read_index.read_id = UINT64_MAX;
+    } else if (i == 25) {
+        out->type = MSG_CLIENT_BATCH;
+        out->u.batch = (struct msg_batch){2, sample_items,
+                                          sizeof sample_items};
     } else {
         out->type = MSG_READ_INDEX_REPLY;
         out->u.read_index_reply =
@@ -379,6 +387,10 @@ static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
                    b->u.read_index_reply.read_id &&
                a->u.read_index_reply.index == b->u.read_index_reply.index &&
                a->u.read_index_reply.ok == b->u.read_index_reply.ok;
+    case MSG_CLIENT_BATCH:
+        return a->u.batch.n == b->u.batch.n &&
+               bytes_equal(a->u.batch.items, a->u.batch.items_len,
+                           b->u.batch.items, b->u.batch.items_len);
     default:
         return true;
     }

@@ -7,7 +7,8 @@
  * or plausible terms from non-member ids, from member ids at the wrong
  * address (this tool's own socket, and a socket on 127.0.0.2 bound to the
  * member's own port), from the receiver's own id, and addressed to another
- * node. It never sends fault-control messages, and skips any mutation that
+ * node, and such messages inside a client batch (MSG_CLIENT_BATCH), where
+ * only client requests count. It never sends fault-control messages, and skips any mutation that
  * happens to decode as one. Prints what it sent per category.
  * --impersonate ID instead binds the address of member ID (which must be
  * down) and sends well-formed peer messages of every type in its name, with
@@ -44,6 +45,7 @@ enum h_kind {
     H_FORGED_STRANGER, /* Peer message from a non-member id. */
     H_FORGED_SELF,   /* Peer message claiming to come from the receiver. */
     H_NOT_FOR_US,    /* Peer message addressed to another id. */
+    H_SMUGGLED,      /* Forged peer messages inside a client batch. */
     H_KINDS
 };
 
@@ -52,6 +54,7 @@ static const char *const h_names[H_KINDS] = {
     "huge lengths",   "deep nesting",    "wrong cluster",
     "wrong version",  "forged member",   "forged 127.0.0.2",
     "forged stranger", "forged self",    "not for us",
+    "peer in a batch",
 };
 
 struct hostile {
@@ -241,6 +244,31 @@ static size_t h_forged(struct hostile *h, int k, uint32_t t)
     return h_encode(h, &m, h->conf.cluster_id);
 }
 
+/* A client batch of one to four forged peer messages (from a member id,
+ * plausible or huge terms) to member index t, in h->buf. */
+static size_t h_smuggled(struct hostile *h, uint32_t t)
+{
+    static uint8_t inner[4][RAFT_DATAGRAM_MAX / 4];
+    const uint8_t *items[4];
+    uint32_t lens[4];
+    uint32_t n = 1 + (uint32_t)rnd(h, 4);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len = h_forged(h, H_FORGED_MEMBER, t);
+        if (len == 0 || len > sizeof inner[i]) {
+            return 0;
+        }
+        memcpy(inner[i], h->buf, len);
+        items[i] = inner[i];
+        lens[i] = (uint32_t)len;
+    }
+    size_t len = 0;
+    if (wire_batch_encode(h->conf.cluster_id, 0, 0, items, lens, n, h->buf,
+                          RAFT_DATAGRAM_MAX, &len) != ERR_OK) {
+        return 0;
+    }
+    return len;
+}
+
 /* Builds one datagram of kind k for member index t into h->buf. */
 static size_t h_build(struct hostile *h, int k, uint32_t t)
 {
@@ -282,6 +310,8 @@ static size_t h_build(struct hostile *h, int k, uint32_t t)
             h->buf[1] = (uint8_t)(2 + rnd(h, 126)); /* Version 2..127. */
         }
         return len;
+    case H_SMUGGLED:
+        return h_smuggled(h, t);
     default:
         return h_forged(h, k, t);
     }

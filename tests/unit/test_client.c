@@ -4,7 +4,10 @@
  * loopback; what the session sends is read from them, and replies are fed
  * to client_session_on_reply() directly. Checks: retries keep the same
  * (client_id, seq), hints are followed, "no leader" backs off, timeouts
- * rotate, the deadline ends the request, limits are inclusive.
+ * rotate, the deadline ends the request, limits are inclusive. Also the
+ * outbox (common/outbox.c): one datagram per destination per flush, a
+ * batch in order, full batches split; and client_each_reply opening a
+ * batch of replies.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "common/client.h"
+#include "common/outbox.h"
 #include "common/udp.h"
 #include "common/wire.h"
 
@@ -84,10 +88,10 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The datagram member i received, decoded; fails when there is none.
+/* The next datagram at member i, decoded into *msg (its buffer f->buf).
  * Loopback delivery happens inside sendto(), so the poll never waits in
  * practice; its timeout only guards against a hang. */
-static struct raft_msg recv_at(struct fixture *f, int i)
+static void recv_any(struct fixture *f, int i, struct raft_msg *msg)
 {
     struct pollfd pfd = {.fd = f->member_fd[i], .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 2000), 1);
@@ -96,9 +100,15 @@ static struct raft_msg recv_at(struct fixture *f, int i)
     assert_int_equal(udp_recv(f->member_fd[i], f->buf, sizeof(f->buf), &len,
                               &from),
                      ERR_OK);
-    struct raft_msg msg;
-    assert_int_equal(wire_decode(f->buf, len, CLUSTER_ID, &msg, &f->scratch),
+    assert_int_equal(wire_decode(f->buf, len, CLUSTER_ID, msg, &f->scratch),
                      ERR_OK);
+}
+
+/* The client request member i received; fails when there is none. */
+static struct raft_msg recv_at(struct fixture *f, int i)
+{
+    struct raft_msg msg;
+    recv_any(f, i, &msg);
     assert_int_equal(msg.type, MSG_CLIENT);
     return msg;
 }
@@ -316,6 +326,182 @@ static void test_client_limits_are_inclusive(void **state)
     assert_true(client_session_done(&f->s));
 }
 
+/* --- The outbox and batched replies --- */
+
+/* Encodes a client request (PUT of `value_len` bytes) with the given seq
+ * into buf; returns its length. */
+static size_t encode_request(uint64_t seq, uint32_t value_len, uint8_t *buf,
+                             size_t cap)
+{
+    static uint8_t value[OUTBOX_BYTES];
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_CLIENT;
+    m.u.client = (struct msg_client){.client_id = 9, .seq = seq,
+                                     .op = CLIENT_PUT, .key_len = 1,
+                                     .key = (const uint8_t *)"k",
+                                     .value_len = value_len, .value = value};
+    size_t len = 0;
+    assert_int_equal(wire_encode(&m, CLUSTER_ID, buf, cap, &len), ERR_OK);
+    return len;
+}
+
+/* The seqs of the client requests inside a batch, in order. */
+static uint32_t batch_seqs(struct fixture *f, const struct raft_msg *batch,
+                           uint64_t *seqs, uint32_t cap)
+{
+    assert_int_equal(batch->type, MSG_CLIENT_BATCH);
+    uint32_t pos = 0, n = 0, len = 0;
+    const uint8_t *item = NULL;
+    while (wire_batch_next(&batch->u.batch, &pos, &item, &len)) {
+        struct raft_msg inner;
+        assert_int_equal(wire_decode(item, len, CLUSTER_ID, &inner,
+                                     &f->scratch),
+                         ERR_OK);
+        assert_int_equal(inner.type, MSG_CLIENT);
+        assert_true(n < cap);
+        seqs[n++] = inner.u.client.seq;
+    }
+    return n;
+}
+
+/* Nothing leaves before the flush; then one datagram goes out per
+ * destination: a lone request as it is, several as one batch in the
+ * order they came, a full batch (WIRE_BATCH_MAX) before the next one; a
+ * datagram too large to queue goes at once. */
+static void test_client_outbox_sends_one_datagram_per_destination(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct outbox o;
+    outbox_init(&o, f->client_fd, CLUSTER_ID, RAFT_ID_NONE);
+    uint8_t dgram[OUTBOX_BYTES + 256];
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        size_t len = encode_request(seq, 10, dgram, sizeof dgram);
+        outbox_add(&o, &f->s.members[0].addr, dgram, len);
+    }
+    size_t len = encode_request(7, 10, dgram, sizeof dgram);
+    outbox_add(&o, &f->s.members[1].addr, dgram, len);
+    for (uint64_t seq = 100; seq < 100 + WIRE_BATCH_MAX + 1; seq++) {
+        len = encode_request(seq, 1, dgram, sizeof dgram);
+        outbox_add(&o, &f->s.members[2].addr, dgram, len);
+    }
+    struct raft_msg msg;
+    uint64_t seqs[WIRE_BATCH_MAX];
+    recv_any(f, 2, &msg); /* The first WIRE_BATCH_MAX: a full batch. */
+    assert_int_equal(batch_seqs(f, &msg, seqs, WIRE_BATCH_MAX),
+                     WIRE_BATCH_MAX);
+    assert_int_equal(seqs[0], 100);
+    assert_int_equal(seqs[WIRE_BATCH_MAX - 1], 100 + WIRE_BATCH_MAX - 1);
+    assert_true(nothing_sent(f));
+    len = encode_request(8, OUTBOX_BYTES, dgram, sizeof dgram);
+    outbox_add(&o, &f->s.members[1].addr, dgram, len);
+    recv_any(f, 1, &msg); /* Too large to queue: sent at once. */
+    assert_int_equal(msg.type, MSG_CLIENT);
+    assert_int_equal(msg.u.client.seq, 8);
+    assert_true(nothing_sent(f));
+    outbox_flush(&o);
+    recv_any(f, 0, &msg);
+    assert_int_equal(batch_seqs(f, &msg, seqs, WIRE_BATCH_MAX), 3);
+    assert_int_equal(seqs[0], 1);
+    assert_int_equal(seqs[2], 3);
+    recv_any(f, 1, &msg);
+    assert_int_equal(msg.type, MSG_CLIENT);
+    assert_int_equal(msg.u.client.seq, 7);
+    recv_any(f, 2, &msg);
+    assert_int_equal(msg.type, MSG_CLIENT);
+    assert_int_equal(msg.u.client.seq, 100 + WIRE_BATCH_MAX);
+    assert_true(nothing_sent(f));
+    assert_int_equal(o.n_datagrams, 5);
+    outbox_flush(&o); /* Empty: sends nothing. */
+    assert_true(nothing_sent(f));
+    outbox_free(&o);
+}
+
+/* A session with an outbox queues its request there. */
+static void test_client_session_queues_in_its_outbox(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox o;
+    outbox_init(&o, f->client_fd, CLUSTER_ID, RAFT_ID_NONE);
+    f->s.outbox = &o;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    assert_true(nothing_sent(f));
+    outbox_flush(&o);
+    struct raft_msg m = recv_at(f, 0);
+    assert_int_equal(m.u.client.seq, f->s.seq);
+    outbox_free(&o);
+}
+
+struct replies_seen {
+    uint32_t n;
+    uint64_t seqs[8];
+    raft_id from[8];
+};
+
+static void note_reply(void *ctx, raft_id from,
+                       const struct msg_client_reply *reply)
+{
+    struct replies_seen *seen = ctx;
+    assert_true(seen->n < 8);
+    seen->seqs[seen->n] = reply->seq;
+    seen->from[seen->n++] = from;
+}
+
+/* client_each_reply opens a batch and hands over its replies, in order,
+ * with the member that sent each; it skips an item that is not a reply,
+ * takes a lone reply, and ignores what does not decode. */
+static void test_client_each_reply_opens_batches(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t dgrams[3][128];
+    const uint8_t *items[3];
+    uint32_t lens[3];
+    for (int i = 0; i < 3; i++) {
+        struct raft_msg m;
+        memset(&m, 0, sizeof m);
+        size_t len = 0;
+        if (i == 1) {
+            len = encode_request(55, 1, dgrams[i], sizeof dgrams[i]);
+        } else {
+            m.type = MSG_CLIENT_REPLY;
+            m.from = (raft_id)(i + 1);
+            m.u.client_reply = (struct msg_client_reply){
+                .client_id = 9, .seq = (uint64_t)(10 + i),
+                .status = CLIENT_OK};
+            assert_int_equal(wire_encode(&m, CLUSTER_ID, dgrams[i],
+                                         sizeof dgrams[i], &len),
+                             ERR_OK);
+        }
+        items[i] = dgrams[i];
+        lens[i] = (uint32_t)len;
+    }
+    size_t len = 0;
+    assert_int_equal(wire_batch_encode(CLUSTER_ID, 2, 0, items, lens, 3,
+                                       f->buf, sizeof f->buf, &len),
+                     ERR_OK);
+    struct replies_seen seen = {0};
+    assert_int_equal(client_each_reply(f->buf, len, CLUSTER_ID, &f->scratch,
+                                       note_reply, &seen),
+                     2);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.seqs[0], 10);
+    assert_int_equal(seen.from[0], 1);
+    assert_int_equal(seen.seqs[1], 12);
+    assert_int_equal(seen.from[1], 3);
+    assert_int_equal(client_each_reply(dgrams[0], lens[0], CLUSTER_ID,
+                                       &f->scratch, note_reply, &seen),
+                     1);
+    assert_int_equal(seen.seqs[2], 10);
+    assert_int_equal(client_each_reply(dgrams[1], lens[1], CLUSTER_ID,
+                                       &f->scratch, note_reply, &seen),
+                     0);
+    assert_int_equal(client_each_reply(dgrams[0], lens[0] - 1, CLUSTER_ID,
+                                       &f->scratch, note_reply, &seen),
+                     0);
+    assert_int_equal(seen.n, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +523,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_client_skips_member_that_timed_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_limits_are_inclusive,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_outbox_sends_one_datagram_per_destination, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_session_queues_in_its_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_each_reply_opens_batches,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -516,6 +516,74 @@ static void test_wire_encode_rejects_invalid_messages(void **state)
     assert_int_equal(encode(f, &m), ERR_INVALID);
 }
 
+/* A batch built from encoded client datagrams gives back each one, byte
+ * for byte and in order; each still decodes. n outside 1..WIRE_BATCH_MAX
+ * is refused, and so is a batch that does not fit the buffer. */
+static void test_wire_batch_carries_datagrams_in_order(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t dgrams[WIRE_BATCH_MAX + 1][256];
+    const uint8_t *items[WIRE_BATCH_MAX + 1];
+    uint32_t lens[WIRE_BATCH_MAX + 1];
+    for (uint32_t i = 0; i <= WIRE_BATCH_MAX; i++) {
+        struct raft_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = i % 2 ? MSG_CLIENT : MSG_CLIENT_REPLY;
+        if (i % 2) {
+            m.u.client = (struct msg_client){.client_id = i, .seq = i + 1,
+                                             .op = CLIENT_PUT, .key_len = 3,
+                                             .key = big, .value_len = i,
+                                             .value = big};
+        } else {
+            m.u.client_reply = (struct msg_client_reply){i, i + 1, CLIENT_OK,
+                                                         1, i, big};
+        }
+        size_t len = 0;
+        assert_int_equal(wire_encode(&m, CLUSTER, dgrams[i], sizeof dgrams[i],
+                                     &len),
+                         ERR_OK);
+        items[i] = dgrams[i];
+        lens[i] = (uint32_t)len;
+    }
+    for (uint32_t n = 1; n <= WIRE_BATCH_MAX; n += WIRE_BATCH_MAX - 1) {
+        assert_int_equal(wire_batch_encode(CLUSTER, 3, 0, items, lens, n,
+                                           f->buf, sizeof f->buf, &f->len),
+                         ERR_OK);
+        assert_int_equal(decode(f, f->buf, f->len), ERR_OK);
+        assert_int_equal(f->out.type, MSG_CLIENT_BATCH);
+        assert_int_equal(f->out.from, 3);
+        assert_int_equal(f->out.u.batch.n, n);
+        assert_int_equal(wire_check_roundtrip(f->buf, f->len, CLUSTER),
+                         ERR_OK);
+        uint32_t pos = 0, k = 0, item_len = 0;
+        const uint8_t *item = NULL;
+        while (wire_batch_next(&f->out.u.batch, &pos, &item, &item_len)) {
+            assert_true(k < n);
+            assert_int_equal(item_len, lens[k]);
+            assert_memory_equal(item, items[k], item_len);
+            struct raft_msg inner;
+            struct wire_scratch scratch;
+            assert_int_equal(wire_decode(item, item_len, CLUSTER, &inner,
+                                         &scratch),
+                             ERR_OK);
+            assert_int_equal(inner.type,
+                             k % 2 ? MSG_CLIENT : MSG_CLIENT_REPLY);
+            k++;
+        }
+        assert_int_equal(k, n);
+    }
+    assert_int_equal(wire_batch_encode(CLUSTER, 3, 0, items, lens, 0, f->buf,
+                                       sizeof f->buf, &f->len),
+                     ERR_INVALID);
+    assert_int_equal(wire_batch_encode(CLUSTER, 3, 0, items, lens,
+                                       WIRE_BATCH_MAX + 1, f->buf,
+                                       sizeof f->buf, &f->len),
+                     ERR_INVALID);
+    assert_int_equal(wire_batch_encode(CLUSTER, 3, 0, items, lens, 2, f->buf,
+                                       lens[0] + lens[1], &f->len),
+                     ERR_TOO_BIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +604,7 @@ int main(void)
         T(test_wire_decode_leaves_output_untouched_on_error),
         T(test_wire_encode_returns_too_big_for_small_buffers),
         T(test_wire_encode_rejects_invalid_messages),
+        T(test_wire_batch_carries_datagrams_in_order),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -620,6 +620,43 @@ static void test_wire_decode_rejects_trailing_bytes(void **state)
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
 }
 
+/* Rule: a client batch holds 1 to WIRE_BATCH_MAX bins and nothing else;
+ * its framing is checked as strictly as any other message. */
+static void test_wire_decode_batch_framing(void **state)
+{
+    struct fixture *f = *state;
+    raw_header(f, 1, MSG_CLIENT_BATCH);
+    msgpack_pack_array(&f->pk, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_header(f, 1, MSG_CLIENT_BATCH);
+    msgpack_pack_array(&f->pk, WIRE_BATCH_MAX + 1);
+    for (int i = 0; i < WIRE_BATCH_MAX + 1; i++) {
+        raw_bin(f, 1);
+    }
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_header(f, 1, MSG_CLIENT_BATCH);
+    msgpack_pack_array(&f->pk, WIRE_BATCH_MAX);
+    for (int i = 0; i < WIRE_BATCH_MAX; i++) {
+        raw_bin(f, (uint32_t)i);
+    }
+    assert_int_equal(raw_decode(f), ERR_OK);
+    raw_header(f, 1, MSG_CLIENT_BATCH); /* An item that is not a bin. */
+    msgpack_pack_array(&f->pk, 2);
+    raw_bin(f, 3);
+    raw_u(f, 7);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_header(f, 1, MSG_CLIENT_BATCH); /* Fewer items than announced. */
+    msgpack_pack_array(&f->pk, 3);
+    raw_bin(f, 3);
+    raw_bin(f, 3);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_header(f, 2, MSG_CLIENT_BATCH); /* A body field too many. */
+    msgpack_pack_array(&f->pk, 1);
+    raw_bin(f, 3);
+    raw_u(f, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -638,6 +675,7 @@ int main(void)
         T(test_wire_decode_rejects_over_limit_lengths),
         T(test_wire_decode_rejects_over_limit_entries),
         T(test_wire_decode_rejects_trailing_bytes),
+        T(test_wire_decode_batch_framing),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
