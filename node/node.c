@@ -251,8 +251,17 @@ void node_io_reply(void *ctx, const struct raft_addr *to,
     }
 }
 
-/* Queues a client reply; node_run_once sends the wakeup's replies to one
- * address as one datagram (common/outbox.h). */
+/* Sends the client replies queued so far. */
+static void node_flush_outbox(struct node *n)
+{
+    uint64_t again = n->outbox.n_again;
+    outbox_flush(&n->outbox);
+    n->send_again += n->outbox.n_again - again;
+}
+
+/* Queues a client reply: the replies of one applied batch to one address
+ * go out as one datagram (common/outbox.h) once the replica says the batch
+ * is answered (node_io_replies_done), else at the end of the wakeup. */
 static void node_io_client_reply(void *ctx, const struct raft_addr *to,
                                  const struct raft_msg *msg)
 {
@@ -262,6 +271,11 @@ static void node_io_client_reply(void *ctx, const struct raft_addr *to,
     if (node_encode_reply(n, msg, &len)) {
         outbox_add(&n->outbox, to, n->tx_buf, len);
     }
+}
+
+static void node_io_replies_done(void *ctx)
+{
+    node_flush_outbox(ctx);
 }
 
 static int node_io_persist(void *ctx, const struct raft_ready *rd)
@@ -543,9 +557,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         LOG_ERROR("persist failed: %s", store_errmsg(n->store));
         rv = ERR_STOPPED;
     }
-    uint64_t again = n->outbox.n_again;
-    outbox_flush(&n->outbox);
-    n->send_again += n->outbox.n_again - again;
+    node_flush_outbox(n);
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
         return rv;
@@ -728,6 +740,7 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     io.ctx = n;
     io.send = node_io_send;
     io.reply = node_io_client_reply;
+    io.replies_done = node_io_replies_done;
     io.persist = node_io_persist;
     char em[ERRMSG_LEN];
     int sync_fd = store_sync_fd(n->store);

@@ -677,7 +677,13 @@ static int replica_flush_answer(struct replica *rep,
         return ERR_STOPPED;
     }
     replica_flush_reads(rep, rd);
-    return reads_serve(rep) != ERR_OK ? ERR_STOPPED : ERR_OK;
+    if (reads_serve(rep) != ERR_OK) {
+        return ERR_STOPPED;
+    }
+    if (rep->io.replies_done != NULL) {
+        rep->io.replies_done(rep->io.ctx);
+    }
+    return ERR_OK;
 }
 
 /* One ready batch, in the core's order, with two reorderings: entries that

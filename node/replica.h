@@ -26,6 +26,10 @@ struct replica_io {
     /* A client or status reply to an address that asked. */
     void (*reply)(void *ctx, const struct raft_addr *to,
                   const struct raft_msg *msg);
+    /* NULL, or: every reply of one applied batch has been given to reply;
+     * a caller that queues replies (to send them together) sends them
+     * now, before the messages that follow. */
+    void (*replies_done)(void *ctx);
     /* Write of rd's hard state, truncation and entries in one
      * transaction, durable on return unless sync is set; an error is fatal
      * (the replica stops). */

@@ -119,6 +119,23 @@ static void fake_reply(void *ctx, const struct raft_addr *to,
     r->applied_at_reply = mem_kv_applied(&t->kv);
 }
 
+static void fake_replies_done(void *ctx)
+{
+    struct tnode *t = ctx;
+    t->n_replies_done++;
+    if (t->n_replies == t->replies_at_done) {
+        return;
+    }
+    t->replies_at_done = t->n_replies;
+    for (size_t i = 0; i < t->n_out; i++) {
+        const struct raft_msg *m = &t->outbox[i].msg;
+        if (m->type == MSG_APPEND && m->u.append.n_entries == 0 &&
+            m->u.append.commit >= mem_kv_applied(&t->kv)) {
+            t->commit_sent_before_replies++;
+        }
+    }
+}
+
 static int fake_persist(void *ctx, const struct raft_ready *rd)
 {
     struct tnode *t = ctx;
@@ -199,6 +216,7 @@ void cluster_start_lazy(struct cluster *c, uint32_t n, uint32_t pending_max,
         io.ctx = t;
         io.send = fake_send;
         io.reply = fake_reply;
+        io.replies_done = fake_replies_done;
         io.persist = fake_persist;
         io.sync = is_async ? fake_sync : NULL;
         io.kv = mem_kv_ops();

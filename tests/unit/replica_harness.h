@@ -55,6 +55,12 @@ struct tnode {
     size_t cap_out;
     struct reply_rec replies[REPLIES_MAX];
     size_t n_replies;
+    /* io->replies_done: calls, replies as of the last call, and commit-only
+     * AppendEntries already sent when a call saw new replies (announcing
+     * a commit before answering it). */
+    size_t n_replies_done;
+    size_t replies_at_done;
+    size_t commit_sent_before_replies;
     size_t n_persist;
     int persist_fail;            /* Next persist returns this. */
     raft_term durable_term;

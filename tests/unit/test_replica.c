@@ -75,6 +75,32 @@ static void test_replica_put_waits_for_quorum_commit(void **state)
     assert_int_equal(node(c, 2)->n_replies, 0);
 }
 
+/* The replies of an applied batch are handed over as a batch
+ * (io.replies_done), before the AppendEntries that only announce the new
+ * commit: a caller that queues replies sends them first. */
+static void test_replica_replies_done_before_commit_round(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *l = node(c, 1);
+    elect(c, 1);
+    heartbeat(c, 1);
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal(send_client(c, 1, (uint8_t)seq,
+                                     request(CLIENT_PUT, 7 + seq, 1, "k", "v",
+                                             NULL)),
+                         ERR_OK);
+    }
+    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    size_t calls = l->n_replies_done;
+    deliver(c);
+    assert_int_equal(l->n_replies, 3);
+    assert_true(l->n_replies_done > calls);
+    assert_int_equal(l->replies_at_done, 3);
+    assert_int_equal(l->commit_sent_before_replies, 0);
+    heartbeat(c, 1); /* The commit still reaches the followers. */
+    assert_true(kv_has(node(c, 2), "k", "v"));
+}
+
 /* Thesis 6.3: a retry of an in-flight (client_id, seq) is not proposed
  * again (it just moves the answer to the new address); a retry after apply
  * gets the cached result without touching the log. */
@@ -433,6 +459,9 @@ int main(void)
             setup_single, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_put_waits_for_quorum_commit, setup_three, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_replies_done_before_commit_round, setup_three,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_retried_write_is_applied_once, setup_three,
             teardown),
