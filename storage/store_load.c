@@ -117,6 +117,18 @@ static int load_opt_u64(sqlite3_stmt *st, int col, uint64_t *v)
     return ERR_OK;
 }
 
+/* The kv op a row's op names (enum kv_op), or 0 for noop, config and
+ * invalid: only kv rows may have their payload in the columns alone. */
+static uint8_t kv_op_of(const char *op)
+{
+    for (uint8_t o = KV_OP_PUT; o <= KV_OP_CAS; o++) {
+        if (strcmp(op, kv_op_name(o)) == 0) {
+            return o;
+        }
+    }
+    return 0;
+}
+
 /* The payload of a put, del or cas row whose data column is empty, made
  * again from its readable columns (key 4, value 5, expected 6, client_id
  * 7, seq 8) as the command it names: kv payloads have exactly one
@@ -125,12 +137,7 @@ static int load_opt_u64(sqlite3_stmt *st, int col, uint64_t *v)
 static int load_rebuild(sqlite3_stmt *st, const char *op, uint8_t *buf,
                         size_t cap, uint32_t *len)
 {
-    struct kv_cmd cmd = {0};
-    for (uint8_t o = KV_OP_PUT; o <= KV_OP_CAS; o++) {
-        if (strcmp(op, kv_op_name(o)) == 0) {
-            cmd.op = o;
-        }
-    }
+    struct kv_cmd cmd = {.op = kv_op_of(op)};
     if (cmd.op == 0 ||
         schema_column_bytes(st, 4, &cmd.key, &cmd.key_len) != ERR_OK ||
         load_opt_bytes(st, 5, &cmd.value, &cmd.value_len) != ERR_OK ||
@@ -175,13 +182,12 @@ static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
     uint32_t copied = (uint32_t)len;
     if (len > 0) {
         memcpy(copy, data, (size_t)len);
-    } else if (strcmp((const char *)op, "noop") != 0 &&
-               strcmp((const char *)op, "config") != 0 &&
+    } else if (kv_op_of((const char *)op) != 0 &&
                load_rebuild(st, (const char *)op, copy,
                             block->size - block->used, &copied) != ERR_OK) {
         return store_corrupt(s, "log row columns do not make a command",
                              idx);
-    }
+    } /* Else an empty payload: noop, config, or an empty invalid one. */
     uint8_t type = 0;
     if (load_entry_type((const char *)op, copy, copied, &type) != ERR_OK) {
         return store_corrupt(s, "log data does not match its op", idx);
@@ -500,9 +506,13 @@ int store_fetch(struct store *s, raft_index lo, raft_index hi,
     ASSERT(cap >= 1);
     int err = store_flush_writes(s); /* Read what was persisted. */
     if (err == ERR_OK) {
-        /* Room for one entry past bytes_max: it is read, then dropped. */
+        /* Before each row, what is kept is within bytes_max, or is the
+         * first entry alone; the row itself (read, then maybe dropped)
+         * adds at most RAFT_ENTRY_MAX. */
+        size_t kept_max = bytes_max > RAFT_ENTRY_MAX ? bytes_max
+                                                     : RAFT_ENTRY_MAX;
         err = store_reserve(&s->fetch_buf, &s->fetch_cap,
-                            bytes_max + RAFT_ENTRY_MAX, 65536);
+                            kept_max + RAFT_ENTRY_MAX, 65536);
     }
     if (err != ERR_OK) {
         return err;

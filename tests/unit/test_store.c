@@ -805,23 +805,57 @@ static void test_store_log_columns_are_readable(void **state)
                         "fedcba9876543210");
 }
 
-/* A payload that does not decode is kept (op 'invalid') and reloads. */
+/* A payload that does not decode is kept (op 'invalid') and reloads; so
+ * does an empty one, which has nothing to rebuild. */
 static void test_store_keeps_undecodable_entry(void **state)
 {
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
     static const uint8_t junk[] = {0xde, 0xad};
     f->entries[0] = (struct raft_entry){1, RAFT_ENTRY_NORMAL, 2, junk};
-    persist(f, 1, 0, 0, 1, 0, 1);
+    f->entries[1] = (struct raft_entry){1, RAFT_ENTRY_NORMAL, 0, NULL};
+    persist(f, 1, 0, 0, 1, 0, 2);
     assert_string_equal(sql(f->path, "SELECT op, key FROM log"),
                         "invalid|NULL");
     reopen(f);
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_OK);
-    assert_int_equal(l.n_entries, 1);
+    assert_int_equal(l.n_entries, 2);
     assert_int_equal(l.entries[0].type, RAFT_ENTRY_NORMAL);
     assert_memory_equal(l.entries[0].data, junk, 2);
+    assert_int_equal(l.entries[1].type, RAFT_ENTRY_NORMAL);
+    assert_int_equal(l.entries[1].len, 0);
     store_loaded_free(&l);
+    struct raft_entry out[2];
+    size_t n = 0;
+    assert_int_equal(store_fetch(f->s, 1, 2, 100, out, 2, &n), ERR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[1].len, 0);
+}
+
+/* A budget smaller than one entry still returns that entry, however
+ * large the entries after it, and never more. */
+static void test_store_fetch_small_budget_large_entries(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    enum { BIG = 40000 };
+    static uint8_t a[BIG], b[BIG];
+    memset(a, 'a', sizeof a);
+    memset(b, 'b', sizeof b);
+    f->entries[0] = (struct raft_entry){1, RAFT_ENTRY_CONFIG, BIG, a};
+    f->entries[1] = (struct raft_entry){1, RAFT_ENTRY_CONFIG, BIG, b};
+    f->entries[2] = (struct raft_entry){1, RAFT_ENTRY_CONFIG, BIG, a};
+    persist(f, 1, 0, 0, 1, 0, 3);
+    struct raft_entry out[3];
+    size_t n = 0;
+    for (size_t budget = 1; budget <= 3 * BIG + 1; budget += BIG) {
+        assert_int_equal(store_fetch(f->s, 1, 3, budget, out, 3, &n), ERR_OK);
+        /* 1, 40001, 80001, 120001 bytes: 1, 1, 2, 3 entries. */
+        assert_int_equal(n, budget < BIG ? 1 : budget / BIG);
+        assert_int_equal(out[0].len, BIG);
+        assert_memory_equal(out[n - 1].data, n == 2 ? b : a, BIG);
+    }
 }
 
 /* Fills entry i with a command of the given session fields and bytes. */
@@ -1118,6 +1152,7 @@ int main(void)
         T(test_store_kv_text_and_blob_keys),
         T(test_store_log_columns_are_readable),
         T(test_store_keeps_undecodable_entry),
+        T(test_store_fetch_small_budget_large_entries),
         T(test_store_payloads_rebuild_from_columns),
         T(test_store_upgrades_version_1),
         T(test_schema_is_text_at_every_offset),
