@@ -23,6 +23,9 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_STATUS_REPLY] = "status_reply",
     [MSG_FAULT] = "fault",
     [MSG_FAULT_REPLY] = "fault_reply",
+    [MSG_READ_INDEX] = "read_index",
+    [MSG_READ_INDEX_REPLY] = "read_index_reply",
+    [MSG_CLIENT_BATCH] = "client_batch",
 };
 
 int main(int argc, char **argv)
