@@ -528,6 +528,13 @@ static void bench_print_text(const struct bench *b, double seconds)
     printf("ops         %" PRIu64 " (%" PRIu64 " writes, %" PRIu64
            " reads) in %.2f s\n",
            h->n, t->writes.n, t->reads.n, seconds);
+    if (c->no_batch) {
+        printf("datagrams   one per request (--no-batch)\n");
+    } else {
+        printf("datagrams   %" PRIu64 " carried every request, warm-up "
+               "included (one per member and loop round)\n",
+               b->outbox.n_datagrams);
+    }
     printf("throughput  %.0f ops/s\n", seconds > 0 ? (double)h->n / seconds
                                                     : 0.0);
     printf("latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f"
@@ -564,7 +571,8 @@ static void bench_print_json(const struct bench *b, double seconds)
            ",\"writes\":%" PRIu64 ",\"read_p50_us\":%" PRIu64
            ",\"read_p99_us\":%" PRIu64 ",\"write_p50_us\":%" PRIu64
            ",\"write_p99_us\":%" PRIu64 ",\"clients\":%u,\"members\":%u,"
-           "\"size\":%u,\"keys\":%u,\"read_fraction\":%.4f,\"warmup\":%u}\n",
+           "\"size\":%u,\"keys\":%u,\"read_fraction\":%.4f,\"warmup\":%u,"
+           "\"batch\":%s}\n",
            h->n, seconds, seconds > 0 ? (double)h->n / seconds : 0.0,
            bench_hist_percentile(h, 0.50), bench_hist_percentile(h, 0.90),
            bench_hist_percentile(h, 0.99), bench_hist_percentile(h, 0.999),
@@ -573,7 +581,8 @@ static void bench_print_json(const struct bench *b, double seconds)
            bench_hist_percentile(&t->reads, 0.99),
            bench_hist_percentile(&t->writes, 0.50),
            bench_hist_percentile(&t->writes, 0.99), c->clients, b->n_members,
-           c->size, c->keys, (double)c->read_ppm / 1e6, c->warmup_s);
+           c->size, c->keys, (double)c->read_ppm / 1e6, c->warmup_s,
+           c->no_batch ? "false" : "true");
 }
 
 /* ---- The command ------------------------------------------------------ */
