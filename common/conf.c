@@ -202,8 +202,10 @@ static int split_address(struct conf_parser *ps, struct conf_span a,
 static int parse_address(struct conf_parser *ps, struct conf_span a,
                          struct conf_member *m)
 {
-    struct conf_span host;
-    struct conf_span port;
+    /* Set by split_address on success; initialized for GCC at -O3, which
+     * cannot see that and warns. */
+    struct conf_span host = {NULL, 0};
+    struct conf_span port = {NULL, 0};
     uint64_t port_value;
     int rc = split_address(ps, a, &host, &port);
     if (rc != ERR_OK) {
