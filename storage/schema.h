@@ -8,8 +8,10 @@
  *   raft_state(id = 1, current_term, voted_for NULL when none)
  *   log(idx, term, op, key, value, expected, client_id, seq, data)
  *       op is put/del/cas/noop/config, or invalid for a normal entry whose
- *       payload does not decode; key/value/expected/client_id/seq are for
- *       reading only; data is the exact payload, the one source for reload.
+ *       payload does not decode; data is the exact payload, except that it
+ *       is empty for put/del/cas rows whose columns give the payload back
+ *       (version 2 on: a reload encodes key/value/expected/client_id/seq
+ *       again, storage/store_load.c).
  *   kv(key, value)               the applied state machine
  *   sessions(client_id, seq, status)
  *   meta(name, value)            cluster_id (16 lower-case hex digits, as
