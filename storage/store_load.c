@@ -131,15 +131,15 @@ static uint8_t kv_op_of(const char *op)
 
 /* The payload of a put, del or cas row whose data column is empty, made
  * again from its readable columns (key 4, value 5, expected 6, client_id
- * 7, seq 8) as the command it names: kv payloads have exactly one
+ * 7, seq 8) as the command op (enum kv_op) its op column names: kv payloads have exactly one
  * encoding, so these are the bytes store_persist was given. The command
  * goes into buf (cap bytes); *len gets its size. Errors: ERR_CORRUPT. */
-static int load_rebuild(sqlite3_stmt *st, const char *op, uint8_t *buf,
+static int load_rebuild(sqlite3_stmt *st, uint8_t op, uint8_t *buf,
                         size_t cap, uint32_t *len)
 {
-    struct kv_cmd cmd = {.op = kv_op_of(op)};
-    if (cmd.op == 0 ||
-        schema_column_bytes(st, 4, &cmd.key, &cmd.key_len) != ERR_OK ||
+    ASSERT(op >= KV_OP_PUT && op <= KV_OP_CAS);
+    struct kv_cmd cmd = {.op = op};
+    if (schema_column_bytes(st, 4, &cmd.key, &cmd.key_len) != ERR_OK ||
         load_opt_bytes(st, 5, &cmd.value, &cmd.value_len) != ERR_OK ||
         load_opt_bytes(st, 6, &cmd.expected, &cmd.expected_len) != ERR_OK ||
         load_opt_u64(st, 7, &cmd.client_id) != ERR_OK ||
@@ -180,17 +180,23 @@ static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
     }
     uint8_t *copy = block->bytes + block->used;
     uint32_t copied = (uint32_t)len;
-    if (len > 0) {
-        memcpy(copy, data, (size_t)len);
-    } else if (kv_op_of((const char *)op) != 0 &&
-               load_rebuild(st, (const char *)op, copy,
-                            block->size - block->used, &copied) != ERR_OK) {
-        return store_corrupt(s, "log row columns do not make a command",
-                             idx);
-    } /* Else an empty payload: noop, config, or an empty invalid one. */
-    uint8_t type = 0;
-    if (load_entry_type((const char *)op, copy, copied, &type) != ERR_OK) {
-        return store_corrupt(s, "log data does not match its op", idx);
+    uint8_t kv_op = len == 0 ? kv_op_of((const char *)op) : 0;
+    uint8_t type = RAFT_ENTRY_NORMAL;
+    if (kv_op != 0) {
+        /* kv_encode makes exactly the op named: nothing to check again. */
+        if (load_rebuild(st, kv_op, copy, block->size - block->used,
+                         &copied) != ERR_OK) {
+            return store_corrupt(s, "log row columns do not make a command",
+                                 idx);
+        }
+    } else {
+        if (len > 0) {
+            memcpy(copy, data, (size_t)len);
+        }
+        if (load_entry_type((const char *)op, copy, copied, &type) !=
+            ERR_OK) {
+            return store_corrupt(s, "log data does not match its op", idx);
+        }
     }
     block->used += copied;
     e->term = (raft_term)term;
