@@ -58,6 +58,10 @@
  * and meanwhile writes its queued log once this many entries wait, or the
  * oldest has waited this long (node_write_queue). */
 #define NODE_SELF_SYNC_MS 1
+/* A new commit index rides on the next append with entries, which under
+ * load follows within a round; alone only after this long (raft.h
+ * commit_notify_ms). Followers apply up to this much later when idle. */
+#define NODE_COMMIT_NOTIFY_MS 2
 #define NODE_WRITE_BATCH 256
 #define NODE_WRITE_DELAY_MS 5
 
@@ -703,6 +707,7 @@ static void node_raft_config(const struct node *n,
     rc->fetch = node_fetch;
     rc->fetch_ctx = n->store;
     rc->self_sync_ms = NODE_SELF_SYNC_MS;
+    rc->commit_notify_ms = NODE_COMMIT_NOTIFY_MS;
     cfg->pending_max = 4096;
     /* Applied changes reach the kv table in one transaction per
      * NODE_KV_FLUSH_MS under load (sooner when this many keys or bytes

@@ -159,6 +159,7 @@ static int load_state(struct raft *r, const struct raft_loaded *l)
     r->synced = r->stable;
     r->unsynced_ms = UINT64_MAX;
     r->self_need_ms = UINT64_MAX;
+    r->commit_notify_ms = UINT64_MAX;
     /* What was applied was committed; never hand it out again. */
     r->applied = l->applied;
     if (r->applied < l->snapshot_index) {
@@ -307,6 +308,7 @@ int raft_become_leader(struct raft *r)
     r->hb_ctx_sent = false;
     r->read_round_queued = false;
     r->heartbeat_due_ms = r->now_ms + r->config.heartbeat_ms;
+    r->commit_notify_ms = UINT64_MAX;
     r->quorum_check_ms = r->now_ms + r->config.election_ms;
     /* Thesis 6.4 and 3.6.2: a no-op commits the entries of past terms and
      * lets ReadIndex know the leader's commit index is current. */
@@ -433,6 +435,9 @@ int raft_tick(struct raft *r, uint64_t now_ms)
     if (r->now_ms >= r->heartbeat_due_ms) {
         raft_heartbeat(r);
     }
+    if (r->now_ms >= r->commit_notify_ms) {
+        raft_commit_notify(r);
+    }
     return ERR_OK;
 }
 
@@ -472,6 +477,9 @@ uint64_t raft_deadline(const struct raft *r)
         return fwd < d ? fwd : d;
     }
     uint64_t d = r->heartbeat_due_ms;
+    if (r->commit_notify_ms < d) {
+        d = r->commit_notify_ms;
+    }
     if (r->config.check_quorum && r->quorum_check_ms < d) {
         d = r->quorum_check_ms;
     }

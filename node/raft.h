@@ -79,6 +79,19 @@ struct raft_config {
                                         * followers' syncs commit, and the
                                         * disk does one flush fewer per
                                         * write. */
+    uint32_t commit_notify_ms;         /* Leader: a new commit index rides
+                                        * on the next AppendEntries that
+                                        * carries entries, or goes alone
+                                        * this long after it advanced (0:
+                                        * alone at once). Under load the
+                                        * next batch follows within a
+                                        * round, so each commit costs no
+                                        * datagram (and no wakeup) per
+                                        * follower. Only followers' applies
+                                        * wait: the leader answers writes
+                                        * from its own apply, and a read's
+                                        * heartbeat round carries the
+                                        * commit index. */
 };
 
 /* Durable state loaded by the caller at start. The core copies it. */

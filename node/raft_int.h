@@ -35,6 +35,7 @@ struct raft_peer {
     raft_index match_at_hb;     /* match at the previous heartbeat. */
     bool active;                /* Replied since the last quorum check. */
     bool vote_granted;          /* Election tally. */
+    raft_index commit_sent;     /* Commit index in the last append sent. */
 };
 
 /* A ReadIndex request waiting for its heartbeat round. */
@@ -94,6 +95,10 @@ struct raft {
     uint64_t election_reset_ms;
     uint32_t election_timeout_ms;
     uint64_t heartbeat_due_ms;
+    uint64_t commit_notify_ms;  /* Leader: when followers that have not
+                                 * had the commit index get it alone
+                                 * (config.commit_notify_ms); UINT64_MAX:
+                                 * none due. */
     uint64_t quorum_check_ms;
     uint64_t leader_contact_ms; /* UINT64_MAX: never. */
     uint64_t last_apply_ms;     /* Last hand-out of committed entries. */
@@ -158,6 +163,9 @@ int raft_on_append_reply(struct raft *r, const struct raft_msg *msg);
 int raft_replication_flush(struct raft *r);
 void raft_maybe_commit(struct raft *r);
 void raft_heartbeat(struct raft *r);
+/* Leader: marks an append due for every follower whose last one carried
+ * an older commit index (config.commit_notify_ms). */
+void raft_commit_notify(struct raft *r);
 
 /* raft_read.c */
 void raft_read_on_ack(struct raft *r);

@@ -320,10 +320,24 @@ void raft_maybe_commit(struct raft *r)
     r->commit = candidate;
     raft_tracef(r, RAFT_TRACE_DEBUG, "commit=%llu",
                 (unsigned long long)r->commit);
-    /* Followers learn the new commit index from the next append. */
-    for (uint32_t i = 0; i < r->n_peers; i++) {
-        r->peers[i].send_pending = true;
+    /* Followers learn the new commit index from the next append: one
+     * with entries if it comes soon enough, else one of its own. */
+    if (r->config.commit_notify_ms == 0) {
+        raft_commit_notify(r);
+    } else if (r->commit_notify_ms == UINT64_MAX) {
+        r->commit_notify_ms = r->now_ms + r->config.commit_notify_ms;
     }
+}
+
+void raft_commit_notify(struct raft *r)
+{
+    ASSERT(r->role == RAFT_LEADER);
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        if (r->peers[i].commit_sent < r->commit) {
+            r->peers[i].send_pending = true;
+        }
+    }
+    r->commit_notify_ms = UINT64_MAX;
 }
 
 void raft_heartbeat(struct raft *r)
@@ -431,7 +445,7 @@ static int fetch_entries(struct raft *r, raft_index from, raft_index hi,
 /* Queues one AppendEntries to p starting after prev, with entries up to the
  * byte budget (at least one if any); *sent is the last index it carries.
  * Entries older than the in-memory window are read back from storage. */
-static int send_append(struct raft *r, const struct raft_peer *p,
+static int send_append(struct raft *r, struct raft_peer *p,
                        raft_index prev, bool with_entries, raft_index *sent)
 {
     raft_index last = raft_log_last_index(&r->log);
@@ -463,7 +477,11 @@ static int send_append(struct raft *r, const struct raft_peer *p,
     m.u.append.n_entries = n;
     *sent = prev + n;
     r->hb_ctx_sent = true;
-    return raft_outbox_push(&r->now, &m);
+    int rv = raft_outbox_push(&r->now, &m);
+    if (rv == ERR_OK) {
+        p->commit_sent = r->commit;
+    }
+    return rv;
 }
 
 static int flush_peer(struct raft *r, struct raft_peer *p)
@@ -507,11 +525,16 @@ int raft_replication_flush(struct raft *r)
 {
     ASSERT(r->role == RAFT_LEADER);
     int first_err = ERR_OK;
+    bool all_told = true;
     for (uint32_t i = 0; i < r->n_peers; i++) {
         int rv = flush_peer(r, &r->peers[i]);
         if (rv != ERR_OK && first_err == ERR_OK) {
             first_err = rv; /* The others still get theirs. */
         }
+        all_told = all_told && r->peers[i].commit_sent >= r->commit;
+    }
+    if (all_told) {
+        r->commit_notify_ms = UINT64_MAX; /* Appends with entries did it. */
     }
     return first_err;
 }

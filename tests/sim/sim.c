@@ -122,6 +122,12 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
          * commit (raftnode: 1 ms). */
         p->self_sync_ms = PICK(&r, 0, 1, 1, 3, 10);
     }
+    /* Drawn last again. Half the seeds tell followers a new commit index
+     * alone at once; the rest wait for the next append with entries, at
+     * most a little (raftnode: 2 ms) or up to about a heartbeat. */
+    p->commit_notify_ms = rng_range(&r, 0, 2) == 0
+                              ? 0
+                              : PICK(&r, 1, 2, 2, 10, p->heartbeat_ms);
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -220,7 +226,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "election=%u lat=%u-%u loss=%u dup=%u damage=%u crash=%u "
                "part=%u crashpt=%u wfail=%u prevote=%d cq=%d batch=%u "
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
-               "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums self_sync=%ums\n",
+               "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums self_sync=%ums "
+               "commit_notify=%ums\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps),
                p.heartbeat_ms, p.election_ms, p.lat_min_ms, p.lat_max_ms,
                p.loss_ppm, p.dup_ppm, p.corrupt_ppm, p.crash_ppm,
@@ -230,7 +237,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.big_value_pct, p.read_pct, p.kv_writeback.ops_max,
                p.kv_writeback.bytes_max, p.kv_writeback.delay_ms,
                p.kv_writeback.idle_ms, p.async_sync ? "async/" : "write/",
-               p.sync_ms_max, p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms);
+               p.sync_ms_max, p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms,
+               p.commit_notify_ms);
     }
     w->skip_check = o->skip_check;
     g_world = w;

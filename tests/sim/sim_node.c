@@ -116,6 +116,7 @@ static void fill_config(const struct sim_world *w, struct sim_node *n,
     rc->check_quorum = w->p.check_quorum;
     rc->mem_entries_max = w->p.mem_entries_max;
     rc->self_sync_ms = w->p.self_sync_ms;
+    rc->commit_notify_ms = w->p.commit_notify_ms;
     rc->apply_batch_min = w->p.apply_batch_min;
     rc->apply_delay_ms = w->p.apply_delay_ms;
     if (rc->mem_entries_max != 0) {

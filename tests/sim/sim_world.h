@@ -71,6 +71,7 @@ struct sim_params {
     uint32_t sync_slow_ppm;
     uint32_t sync_slow_ms;
     uint32_t self_sync_ms;       /* raft_config.self_sync_ms (async only). */
+    uint32_t commit_notify_ms;   /* raft_config.commit_notify_ms. */
     uint32_t client_timeout_ms;
     uint32_t client_think_ms;    /* Up to this between two ops. */
     uint32_t read_pct;           /* Share of GETs among client ops. */

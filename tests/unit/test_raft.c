@@ -105,7 +105,9 @@ static struct raft *new_node(struct cluster *c,
     return r;
 }
 
-static void cluster_init(struct cluster *c, uint32_t n, bool pre_vote)
+/* n nodes; commit_notify_ms as in raft_config (0: at once). */
+static void cluster_init_notify(struct cluster *c, uint32_t n, bool pre_vote,
+                                uint32_t commit_notify_ms)
 {
     memset(c, 0, sizeof *c);
     c->n = n;
@@ -114,8 +116,14 @@ static void cluster_init(struct cluster *c, uint32_t n, bool pre_vote)
         struct raft_config cfg = config_for(id, n);
         cfg.pre_vote = pre_vote;
         cfg.check_quorum = pre_vote;
+        cfg.commit_notify_ms = commit_notify_ms;
         c->r[id] = new_node(c, &cfg, NULL);
     }
+}
+
+static void cluster_init(struct cluster *c, uint32_t n, bool pre_vote)
+{
+    cluster_init_notify(c, n, pre_vote, 0);
 }
 
 static void cluster_free(struct cluster *c)
@@ -241,6 +249,90 @@ static void test_three_nodes_elect_one_leader_and_replicate(void **state)
         assert_int_equal(raft_last_index(c.r[id]), 3);
         assert_int_equal(raft_commit_index(c.r[id]), 3);
     }
+    cluster_free(&c);
+}
+
+/* Counts the appends in rd that carry no entries. */
+static size_t commit_only_appends(const struct raft_ready *rd)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rd->n_msgs_now; i++) {
+        const struct raft_msg *m = &rd->msgs_now[i];
+        n += m->type == MSG_APPEND && m->u.append.n_entries == 0;
+    }
+    return n;
+}
+
+/* With commit_notify_ms, a new commit index waits for the next append
+ * with entries, which carries it to every follower, and only goes alone
+ * when none came within commit_notify_ms; at 0 (the default) it goes
+ * alone at once. */
+static void test_commit_index_rides_on_the_next_append(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init_notify(&c, 3, false, 5);
+    fire(&c, 2);
+    assert_int_equal(leader_of(&c), 2);
+    uint64_t hb_due = c.now + 50; /* Elected and committed at c.now. */
+    /* The no-op committed on the leader; no append told the followers. */
+    assert_int_equal(raft_commit_index(c.r[2]), 1);
+    assert_int_equal(raft_commit_index(c.r[1]), 0);
+    assert_int_equal(raft_commit_index(c.r[3]), 0);
+    uint64_t committed_at = c.now;
+    assert_int_equal(raft_deadline(c.r[2]), committed_at + 5);
+    /* An append with entries carries it to both: nothing is due alone. */
+    c.now += 2;
+    propose(&c, 2, "a");
+    struct raft_ready rd;
+    raft_ready(c.r[2], &rd);
+    assert_int_equal(rd.n_msgs_now, 2);
+    assert_int_equal(commit_only_appends(&rd), 0);
+    for (size_t i = 0; i < rd.n_msgs_now; i++) {
+        assert_int_equal(rd.msgs_now[i].u.append.commit, 1);
+        assert_int_equal(rd.msgs_now[i].u.append.n_entries, 1);
+    }
+    assert_true(raft_deadline(c.r[2]) > committed_at + 5);
+    for (size_t i = 0; i < rd.n_msgs_now; i++) {
+        deliver(&c, &rd.msgs_now[i]);
+    }
+    disk_persist(&c.disk[2], &rd);
+    raft_advance(c.r[2], &rd);
+    /* Only node 1 acknowledges: "a" commits (2 of 3) and node 3's append
+     * reply is lost, so node 3 still holds an older commit too. */
+    c.cut[3][2] = true;
+    pump(&c);
+    c.cut[3][2] = false;
+    assert_int_equal(raft_commit_index(c.r[2]), 2);
+    assert_int_equal(raft_commit_index(c.r[1]), 1);
+    committed_at = c.now;
+    assert_int_equal(raft_deadline(c.r[2]), committed_at + 5);
+    /* Nothing came: at the deadline each follower gets it alone. */
+    c.now = committed_at + 4;
+    assert_int_equal(raft_tick(c.r[2], c.now), ERR_OK);
+    assert_false(raft_has_ready(c.r[2]));
+    c.now = committed_at + 5;
+    assert_int_equal(raft_tick(c.r[2], c.now), ERR_OK);
+    raft_ready(c.r[2], &rd);
+    assert_int_equal(commit_only_appends(&rd), 2);
+    for (size_t i = 0; i < rd.n_msgs_now; i++) {
+        assert_int_equal(rd.msgs_now[i].u.append.commit, 2);
+        deliver(&c, &rd.msgs_now[i]);
+    }
+    raft_advance(c.r[2], &rd);
+    pump(&c);
+    assert_int_equal(raft_commit_index(c.r[1]), 2);
+    /* Node 3's append was not acknowledged, so the leader sent from the
+     * last index it knows matches, which caps node 3's commit there. */
+    assert_int_equal(raft_commit_index(c.r[3]), 1);
+    assert_int_equal(raft_deadline(c.r[2]), hb_due);
+    cluster_free(&c);
+
+    /* At 0 the commit-only appends go out in the batch after the acks. */
+    cluster_init(&c, 3, false);
+    fire(&c, 2);
+    assert_int_equal(raft_commit_index(c.r[1]), 1);
+    assert_int_equal(raft_commit_index(c.r[3]), 1);
     cluster_free(&c);
 }
 
@@ -992,6 +1084,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_node_elects_itself_and_commits),
         cmocka_unit_test(test_three_nodes_elect_one_leader_and_replicate),
+        cmocka_unit_test(test_commit_index_rides_on_the_next_append),
         cmocka_unit_test(test_vote_granted_once_per_term),
         cmocka_unit_test(test_vote_reply_waits_for_durable_vote),
         cmocka_unit_test(test_vote_refused_for_stale_log),
