@@ -562,6 +562,9 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         rv = ERR_STOPPED;
     }
     node_flush_outbox(n);
+    /* After the answers: a checkpoint stalls the loop for tens of ms, and
+     * inside a kv flush it would also shrink the pacer's next flush. */
+    store_checkpoint(n->store);
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
         return rv;

@@ -103,6 +103,14 @@ size_t store_queued(const struct store *s);
  * queued batches are lost and every later write fails; stop the node. */
 bool store_write_failed(const struct store *s);
 
+/* Runs the WAL checkpoint that a commit marked due (STORE_CHECKPOINT_PAGES
+ * frames), if any and no transaction is open: a passive one, which copies
+ * the WAL's pages into the database file and fsyncs it. It stalls the
+ * caller (tens of ms), so call it once the wakeup's answers are out, not
+ * inside a transaction whose time matters. A failure is not an error: the
+ * checkpoint stays due and runs at the next call. */
+void store_checkpoint(struct store *s);
+
 /* A descriptor of the WAL file whose fdatasync makes every committed
  * transaction durable, or -1 when there is none (deferred sync cannot be
  * used). Owned by the store; a forked child may keep its inherited copy. */

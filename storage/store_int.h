@@ -15,11 +15,13 @@
 #include "storage/session_cache.h"
 
 /* WAL frames between checkpoints (SQLite's default is 1000). A checkpoint
- * copies pages into the database file and fsyncs it inside the COMMIT that
- * crosses the mark, so it adds latency to one request in many: fewer,
- * larger checkpoints keep that out of p99 and write each hot kv page once
- * per checkpoint rather than once per 1000 frames. 8192 frames of 4 KiB
- * are a 32 MiB WAL at most, reused from its start after each checkpoint. */
+ * copies pages into the database file and fsyncs it, which stalls the
+ * caller: fewer, larger checkpoints keep that out of p99 and write each
+ * hot kv page once per checkpoint rather than once per 1000 frames. 8192
+ * frames of 4 KiB are a 32 MiB WAL at most, reused from its start after
+ * each checkpoint. The commit that crosses the mark only marks it due; the
+ * caller runs it (store_checkpoint) when its answers are out, or the
+ * commit hook does at twice the mark if nobody does. */
 #define STORE_CHECKPOINT_PAGES 8192u
 
 /* Parameters per row of ST_LOG_INSERT, and rows of ST_LOG_INSERT_MANY
@@ -100,6 +102,7 @@ struct store {
                                 * (store_persist.c); NULL until used. */
     uint32_t page_size;
     uint32_t wal_frames;       /* Frames in the WAL after the last commit. */
+    bool checkpoint_due;       /* wal_frames reached the mark. */
     char errmsg[ERRMSG_LEN];
 };
 
@@ -123,8 +126,8 @@ void store_queue_free(struct store *s);
  * Errors: ERR_IO. */
 int store_read_end(struct store *s);
 
-/* Installs the commit hook that checkpoints every STORE_CHECKPOINT_PAGES
- * frames, and opens the WAL file for store_wal_extend (db_path borrowed).
+/* Installs the commit hook that marks a checkpoint due every
+ * STORE_CHECKPOINT_PAGES frames, and opens the WAL file for store_wal_extend (db_path borrowed).
  * Errors: ERR_IO, ERR_NOMEM. */
 int store_wal_open(struct store *s, const char *db_path);
 /* Closes the descriptor extending uses; the sync descriptor stays. */

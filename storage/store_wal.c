@@ -1,13 +1,14 @@
 /*
  * Keeps the SQLite WAL file zero-filled ahead of where SQLite writes, and
- * runs the automatic checkpoint. On this kind of disk (ext4), fdatasync
+ * runs the checkpoint a commit marks due. On this kind of disk (ext4), fdatasync
  * after overwriting allocated blocks only flushes data; after an append it
  * must also write the new file size, which made every commit's fsync about
  * twice as slow while the WAL grew (and it grows again from empty after
  * each restart). SQLite finds the end of the log by frame checksums, never
  * by the file size, so zeros past the last frame are ignored on recovery,
  * and after a checkpoint SQLite rewrites the file from its start: the file
- * never needs to be larger than one checkpoint interval. Extends in
+ * never needs to be larger than one checkpoint interval (and the few
+ * frames a due checkpoint may wait). Extends in
  * doubling steps, so a small database (tests) stays small. Not pure: this
  * is the disk. Read storage/store.c next.
  */
@@ -22,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "common/invariant.h"
+#include "storage/store.h"
 #include "storage/store_int.h"
 
 #define WAL_HEADER_BYTES 32
@@ -30,23 +32,47 @@
 #define WAL_AHEAD_FRAMES 256        /* Extend before SQLite gets this close. */
 #define WAL_ZERO_CHUNK (1u << 16)
 
+/* A passive checkpoint (the kind SQLite's own hook runs). Fails when
+ * another connection is in the way; then it stays due. */
+static void wal_checkpoint(struct store *s)
+{
+    int rc = sqlite3_wal_checkpoint_v2(s->db, "main",
+                                       SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        s->wal_frames = 0; /* The next writer restarts the WAL. */
+        s->checkpoint_due = false;
+    }
+}
+
 /* SQLite calls this after every commit in WAL mode with the number of
- * frames in the WAL. It replaces SQLite's default hook (which only
- * checkpoints), so it checkpoints the same way: PASSIVE, when the WAL holds
- * STORE_CHECKPOINT_PAGES frames. A failed passive checkpoint is retried at
- * the next commit; it never fails the commit that triggered it. */
+ * frames in the WAL. It replaces SQLite's default hook (which checkpoints
+ * right there, inside the COMMIT): at STORE_CHECKPOINT_PAGES frames it
+ * only marks a checkpoint due, for store_checkpoint; at twice that, with
+ * nobody calling it, it checkpoints as SQLite's would. A failed passive
+ * checkpoint never fails the commit that triggered it. */
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
 {
+    (void)db;
+    (void)name;
     struct store *s = ctx;
     s->wal_frames = n_frames > 0 ? (uint32_t)n_frames : 0;
     if (s->wal_frames >= STORE_CHECKPOINT_PAGES) {
-        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
-                                           NULL, NULL);
-        if (rc == SQLITE_OK) {
-            s->wal_frames = 0; /* The next writer restarts the WAL. */
-        }
+        s->checkpoint_due = true;
+    }
+    if (s->wal_frames >= 2 * STORE_CHECKPOINT_PAGES) {
+        wal_checkpoint(s);
     }
     return SQLITE_OK;
+}
+
+void store_checkpoint(struct store *s)
+{
+    ASSERT(s != NULL);
+    if (!s->checkpoint_due || s->in_txn || s->db == NULL ||
+        store_read_end(s) != ERR_OK) {
+        return;
+    }
+    wal_checkpoint(s);
 }
 
 /* Writes zeros to fd over [from, to). Errors: ERR_IO. */
@@ -171,7 +197,10 @@ void store_wal_extend(struct store *s)
         return;
     }
     uint64_t frame = (uint64_t)s->page_size + WAL_FRAME_HEADER_BYTES;
-    uint64_t cap = WAL_HEADER_BYTES + (uint64_t)STORE_CHECKPOINT_PAGES * frame;
+    /* A due checkpoint runs a little after the mark (store_checkpoint). */
+    uint64_t cap = WAL_HEADER_BYTES +
+                   (uint64_t)(STORE_CHECKPOINT_PAGES + WAL_AHEAD_FRAMES) *
+                       frame;
     uint64_t need = WAL_HEADER_BYTES +
                     ((uint64_t)s->wal_frames + WAL_AHEAD_FRAMES) * frame;
     struct stat sb;

@@ -508,6 +508,52 @@ static void test_store_wal_zeros_ahead_survive_a_crash(void **state)
     store_loaded_free(&l);
 }
 
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_size;
+}
+
+/* The commit that fills the WAL to the checkpoint mark does not copy it
+ * into the database file (that stall would land inside the transaction a
+ * caller times); store_checkpoint does, and only once one is due. */
+static void test_store_checkpoint_waits_for_the_caller(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    static uint8_t value[3500]; /* About one 4 KiB page per key. */
+    memset(value, 'v', sizeof value);
+    off_t empty = file_size(f->path);
+    store_checkpoint(f->s); /* Nothing due: nothing copied. */
+    assert_int_equal(file_size(f->path), empty);
+    raft_index applied = 0;
+    for (int txn = 0; txn < 10; txn++) {
+        assert_int_equal(ops()->begin(f->s), ERR_OK);
+        for (int i = 0; i < 900; i++) {
+            char key[16];
+            int n = snprintf(key, sizeof key, "k%05d", txn * 900 + i);
+            assert_int_equal(ops()->put(f->s, (const uint8_t *)key,
+                                        (uint32_t)n, value, sizeof value),
+                             ERR_OK);
+        }
+        assert_int_equal(ops()->commit(f->s, applied), ERR_OK);
+    }
+    /* 9000 pages went into the WAL, past the mark, and none into the
+     * database file. */
+    assert_int_equal(file_size(f->path), empty);
+    store_checkpoint(f->s);
+    assert_true(file_size(f->path) >= (off_t)9000 * 4096);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    store_loaded_free(&l);
+    const uint8_t *v = NULL;
+    uint32_t len = 0;
+    assert_int_equal(ops()->get(f->s, (const uint8_t *)"k08999", 6, &v, &len),
+                     ERR_OK);
+    assert_int_equal(len, sizeof value);
+}
+
 /* Creates a valid database, closes it and returns its checksum. */
 static uint64_t make_db(struct fixture *f)
 {
@@ -1139,6 +1185,7 @@ int main(void)
         T(test_store_sessions_round_trip),
         T(test_store_session_lookups_follow_puts),
         T(test_store_reads_see_every_apply),
+        T(test_store_checkpoint_waits_for_the_caller),
         T(test_store_wal_zeros_ahead_survive_a_crash),
         T(test_store_refuses_other_cluster_unchanged),
         T(test_store_refuses_other_node_unchanged),
