@@ -686,13 +686,32 @@ static int replica_flush_answer(struct replica *rep,
     return ERR_OK;
 }
 
-/* One ready batch, in the core's order, with two reorderings: entries that
- * were durable before this batch are applied, and their clients answered,
- * before this batch's persist rather than after it. Commitment does not
- * depend on the new entries, so this is the same outcome one fsync sooner
- * (on a busy leader the answers for batch k no longer wait for the fsync
- * of batch k+1). And when the batch persists nothing, the answers also go
- * before the messages to send now (sending them later is always allowed).
+/* Asynchronous syncs: asks for one when none runs, something was written
+ * since the last, and a held message or the core wants it. Errors:
+ * ERR_STOPPED. */
+static int replica_ask_sync(struct replica *rep)
+{
+    if (rep->is_async && durable_should_ask(&rep->dur) &&
+        (rep->dur.n_held > 0 || raft_sync_wanted(rep->raft))) {
+        if (rep->io.sync(rep->io.ctx) != ERR_OK) {
+            return ERR_STOPPED;
+        }
+        durable_asked(&rep->dur);
+    }
+    return ERR_OK;
+}
+
+/* One ready batch, in the core's order, with these reorderings. Entries
+ * that were durable before this batch are applied, and their clients
+ * answered, before this batch's persist rather than after it. Commitment
+ * does not depend on the new entries, so this is the same outcome one
+ * fsync sooner (on a busy leader the answers for batch k no longer wait
+ * for the fsync of batch k+1). When the batch persists nothing, the
+ * answers also go before the messages to send now (sending them later is
+ * always allowed). And a follower with asynchronous syncs, which answers
+ * no client, writes the batch and starts its sync before it applies: its
+ * acknowledgement waits for that sync, and the apply (with any kv
+ * write-back flush it triggers) then overlaps it instead of delaying it.
  * Errors: ERR_STOPPED. */
 static int replica_flush_one(struct replica *rep)
 {
@@ -701,7 +720,9 @@ static int replica_flush_one(struct replica *rep)
     raft_ready(rep->raft, &rd);
     bool has_persist =
         rd.has_hard_state || rd.truncate_from != 0 || rd.n_entries > 0;
-    bool answer_early = committed_is_durable(&rd);
+    bool sync_first = rep->is_async && has_persist &&
+                      raft_role(rep->raft) != RAFT_LEADER;
+    bool answer_early = committed_is_durable(&rd) && !sync_first;
     /* With no write to overlap, answers go first: a commit-only round to
      * the followers must not delay the clients' replies. */
     bool answer_first = answer_early && !has_persist;
@@ -733,6 +754,9 @@ static int replica_flush_one(struct replica *rep)
         } else if (durable_hold(&rep->dur, &rd.msgs_after[i]) != ERR_OK) {
             return ERR_STOPPED;
         }
+    }
+    if (sync_first && replica_ask_sync(rep) != ERR_OK) {
+        return ERR_STOPPED;
     }
     if (!answer_early && replica_flush_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
@@ -768,13 +792,9 @@ int replica_flush(struct replica *rep, uint64_t now_ms)
     /* One sync at a time covers every write of this wakeup (and of the
      * wakeups while the previous one ran): group commit. A leader whose
      * followers commit without it syncs later (raft_sync_wanted). */
-    if (rep->is_async && durable_should_ask(&rep->dur) &&
-        (rep->dur.n_held > 0 || raft_sync_wanted(rep->raft))) {
-        if (rep->io.sync(rep->io.ctx) != ERR_OK) {
-            rep->is_stopped = true;
-            return ERR_STOPPED;
-        }
-        durable_asked(&rep->dur);
+    if (replica_ask_sync(rep) != ERR_OK) {
+        rep->is_stopped = true;
+        return ERR_STOPPED;
     }
     /* Starts the write-back delay at the first apply it buffers. */
     if (kv_writeback_tick(rep->wb, now_ms) != ERR_OK) {

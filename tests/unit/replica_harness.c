@@ -175,6 +175,7 @@ static int fake_sync(void *ctx)
     t->asked_term = t->written_term;
     t->asked_vote = t->written_vote;
     t->asked_last = t->written_last;
+    t->kv_applied_at_sync = mem_kv_applied(&t->kv);
     return ERR_OK;
 }
 

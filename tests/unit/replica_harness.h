@@ -74,6 +74,7 @@ struct tnode {
     raft_term written_term, asked_term;
     raft_id written_vote, asked_vote;
     raft_index written_last, asked_last;
+    raft_index kv_applied_at_sync; /* mem_kv's applied index at the ask. */
     bool is_down;                /* Messages to it are dropped. */
 };
 

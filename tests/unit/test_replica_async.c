@@ -175,6 +175,42 @@ static void test_replica_async_cluster_put_commits(void **state)
     }
 }
 
+/* A follower whose append both commits earlier entries and brings new ones
+ * writes the new ones and asks for their sync first, and applies while
+ * the sync runs: its acknowledgement waits for the sync, not the apply. */
+static void test_replica_async_follower_syncs_before_applying(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *f = node(c, 2);
+    elect(c, 1);
+    heartbeat(c, 1);
+    raft_index noop = raft_commit_index(core(c, 2));
+    assert_int_equal(mem_kv_applied(&f->kv), noop);
+    /* Put 1 reaches the followers and is acknowledged: it commits. */
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "1", NULL));
+    assert_int_equal(replica_flush(node(c, 1)->rep, c->now), ERR_OK);
+    hand_over(c, 1);
+    for (raft_id id = 2; id <= 3; id++) {
+        assert_int_equal(replica_flush(node(c, id)->rep, c->now), ERR_OK);
+        sync_done(c, id);
+        hand_over(c, id);
+    }
+    /* Put 2 goes out before the followers heard that put 1 committed. */
+    send_client(c, 1, 1, request(CLIENT_PUT, 7, 2, "k", "2", NULL));
+    assert_int_equal(replica_flush(node(c, 1)->rep, c->now), ERR_OK);
+    assert_int_equal(raft_commit_index(core(c, 1)), noop + 1);
+    hand_over(c, 1);
+    size_t syncs = f->n_sync;
+    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(f->n_sync, syncs + 1);
+    assert_int_equal(f->asked_last, noop + 2);
+    assert_int_equal(f->kv_applied_at_sync, noop); /* Not yet put 1. */
+    assert_int_equal(mem_kv_applied(&f->kv), noop + 1); /* Then it. */
+    assert_true(kv_has(f, "k", "1"));
+    deliver(c);
+    assert_true(kv_has(node(c, 1), "k", "2"));
+}
+
 /* --- The lazy leader (self_sync_ms) ----------------------------------- */
 
 /* Node 1 leads with both followers pipelined and just acknowledged; every
@@ -352,6 +388,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_replica_async_one_sync_at_a_time, setup_single_async,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_async_follower_syncs_before_applying,
+            setup_three_async, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_async_cluster_put_commits, setup_three_async,
             teardown),
