@@ -47,7 +47,7 @@
 #define NODE_MEM_ENTRIES 1024
 /* Write-back of the applied state to the kv table (node_raft_config). */
 #define NODE_KV_FLUSH_MS 1000
-#define NODE_KV_FLUSH_IDLE_MS 20
+#define NODE_KV_FLUSH_IDLE_MS 250
 #define NODE_KV_FLUSH_OPS 16384      /* Keys and sessions; the pacer lowers */
 #define NODE_KV_FLUSH_OPS_MIN 256    /* it to keep a flush near the target. */
 #define NODE_KV_FLUSH_OPS_START 1024
