@@ -59,8 +59,9 @@
  * oldest has waited this long (node_write_queue). */
 #define NODE_SELF_SYNC_MS 1
 /* A new commit index rides on the next append with entries, which under
- * load follows within a round; alone only after this long (raft.h
- * commit_notify_ms). Followers apply up to this much later when idle. */
+ * load follows within a round; alone only this long after it advanced, or
+ * after the follower's acknowledgement if that came later (raft.h
+ * commit_notify_ms). */
 #define NODE_COMMIT_NOTIFY_MS 2
 #define NODE_WRITE_BATCH 256
 #define NODE_WRITE_DELAY_MS 5

@@ -82,7 +82,9 @@ struct raft_config {
     uint32_t commit_notify_ms;         /* Leader: a new commit index rides
                                         * on the next AppendEntries that
                                         * carries entries, or goes alone
-                                        * this long after it advanced (0:
+                                        * this long after it advanced, or
+                                        * after the follower acknowledged
+                                        * what it needs to take it (0:
                                         * alone at once). Under load the
                                         * next batch follows within a
                                         * round, so each commit costs no

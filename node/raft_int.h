@@ -163,8 +163,8 @@ int raft_on_append_reply(struct raft *r, const struct raft_msg *msg);
 int raft_replication_flush(struct raft *r);
 void raft_maybe_commit(struct raft *r);
 void raft_heartbeat(struct raft *r);
-/* Leader: marks an append due for every follower whose last one carried
- * an older commit index (config.commit_notify_ms). */
+/* Leader: marks an append due for every follower that one at its match
+ * would tell a higher commit index than it was sent (commit_notify_ms). */
 void raft_commit_notify(struct raft *r);
 
 /* raft_read.c */

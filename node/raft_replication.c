@@ -211,6 +211,14 @@ static void on_reject(struct raft *r, struct raft_peer *p,
     peer_to_probe(p, next);
 }
 
+/* Whether an append at p's match would tell p a higher commit index than
+ * the appends it was sent so far: a follower takes the commit index only
+ * up to the last index the append proves it shares. */
+static bool peer_lacks_commit(const struct raft *r, const struct raft_peer *p)
+{
+    return p->commit_sent < r->commit && p->match > p->commit_sent;
+}
+
 static void on_success(struct raft *r, struct raft_peer *p,
                        const struct msg_append_reply *rep)
 {
@@ -240,6 +248,12 @@ static void on_success(struct raft *r, struct raft_peer *p,
         p->send_pending = true;
     }
     raft_maybe_commit(r);
+    /* Its acknowledgement came after the commit index it was told: an
+     * append at its new match would tell it more. */
+    if (r->config.commit_notify_ms != 0 && r->role == RAFT_LEADER &&
+        r->commit_notify_ms == UINT64_MAX && peer_lacks_commit(r, p)) {
+        r->commit_notify_ms = r->now_ms + r->config.commit_notify_ms;
+    }
 }
 
 int raft_on_append_reply(struct raft *r, const struct raft_msg *msg)
@@ -323,7 +337,9 @@ void raft_maybe_commit(struct raft *r)
     /* Followers learn the new commit index from the next append: one
      * with entries if it comes soon enough, else one of its own. */
     if (r->config.commit_notify_ms == 0) {
-        raft_commit_notify(r);
+        for (uint32_t i = 0; i < r->n_peers; i++) {
+            r->peers[i].send_pending = true;
+        }
     } else if (r->commit_notify_ms == UINT64_MAX) {
         r->commit_notify_ms = r->now_ms + r->config.commit_notify_ms;
     }
@@ -333,7 +349,7 @@ void raft_commit_notify(struct raft *r)
 {
     ASSERT(r->role == RAFT_LEADER);
     for (uint32_t i = 0; i < r->n_peers; i++) {
-        if (r->peers[i].commit_sent < r->commit) {
+        if (peer_lacks_commit(r, &r->peers[i])) {
             r->peers[i].send_pending = true;
         }
     }
@@ -478,8 +494,10 @@ static int send_append(struct raft *r, struct raft_peer *p,
     *sent = prev + n;
     r->hb_ctx_sent = true;
     int rv = raft_outbox_push(&r->now, &m);
-    if (rv == ERR_OK) {
-        p->commit_sent = r->commit;
+    /* What the follower takes: the commit index up to what it proves. */
+    raft_index told = r->commit < *sent ? r->commit : *sent;
+    if (rv == ERR_OK && told > p->commit_sent) {
+        p->commit_sent = told;
     }
     return rv;
 }
@@ -531,7 +549,7 @@ int raft_replication_flush(struct raft *r)
         if (rv != ERR_OK && first_err == ERR_OK) {
             first_err = rv; /* The others still get theirs. */
         }
-        all_told = all_told && r->peers[i].commit_sent >= r->commit;
+        all_told = all_told && !peer_lacks_commit(r, &r->peers[i]);
     }
     if (all_told) {
         r->commit_notify_ms = UINT64_MAX; /* Appends with entries did it. */
