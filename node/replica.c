@@ -708,10 +708,11 @@ static int replica_ask_sync(struct replica *rep)
  * fsync sooner (on a busy leader the answers for batch k no longer wait
  * for the fsync of batch k+1). When the batch persists nothing, the
  * answers also go before the messages to send now (sending them later is
- * always allowed). And a follower with asynchronous syncs, which answers
- * no client, writes the batch and starts its sync before it applies: its
- * acknowledgement waits for that sync, and the apply (with any kv
- * write-back flush it triggers) then overlaps it instead of delaying it.
+ * always allowed). And a follower with asynchronous syncs writes the batch
+ * and starts its sync before it applies: its acknowledgement waits for
+ * that sync, and the apply (with any kv write-back flush it triggers) then
+ * overlaps it instead of delaying it. A follower answers no writes; the
+ * reads it serves after the apply wait for its log transaction too.
  * Errors: ERR_STOPPED. */
 static int replica_flush_one(struct replica *rep)
 {
@@ -790,8 +791,10 @@ int replica_flush(struct replica *rep, uint64_t now_ms)
         }
     }
     /* One sync at a time covers every write of this wakeup (and of the
-     * wakeups while the previous one ran): group commit. A leader whose
-     * followers commit without it syncs later (raft_sync_wanted). */
+     * wakeups while the previous one ran): group commit. (A follower asks
+     * in its first round, replica_flush_one; what later rounds write waits
+     * for the next sync.) A leader whose followers commit without it syncs
+     * later (raft_sync_wanted). */
     if (replica_ask_sync(rep) != ERR_OK) {
         rep->is_stopped = true;
         return ERR_STOPPED;

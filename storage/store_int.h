@@ -127,7 +127,8 @@ void store_queue_free(struct store *s);
 int store_read_end(struct store *s);
 
 /* Installs the commit hook that marks a checkpoint due every
- * STORE_CHECKPOINT_PAGES frames, and opens the WAL file for store_wal_extend (db_path borrowed).
+ * STORE_CHECKPOINT_PAGES frames, and opens the WAL file for
+ * store_wal_extend (db_path borrowed).
  * Errors: ERR_IO, ERR_NOMEM. */
 int store_wal_open(struct store *s, const char *db_path);
 /* Closes the descriptor extending uses; the sync descriptor stays. */

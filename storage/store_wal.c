@@ -1,16 +1,17 @@
 /*
  * Keeps the SQLite WAL file zero-filled ahead of where SQLite writes, and
- * runs the checkpoint a commit marks due. On this kind of disk (ext4), fdatasync
- * after overwriting allocated blocks only flushes data; after an append it
- * must also write the new file size, which made every commit's fsync about
- * twice as slow while the WAL grew (and it grows again from empty after
- * each restart). SQLite finds the end of the log by frame checksums, never
- * by the file size, so zeros past the last frame are ignored on recovery,
- * and after a checkpoint SQLite rewrites the file from its start: the file
- * never needs to be larger than one checkpoint interval (and the few
- * frames a due checkpoint may wait). Extends in
- * doubling steps, so a small database (tests) stays small. Not pure: this
- * is the disk. Read storage/store.c next.
+ * runs the checkpoint a commit marks due. On this kind of disk (ext4),
+ * fdatasync after overwriting allocated blocks only flushes data; after an
+ * append it must also write the new file size, which made every commit's
+ * fsync about twice as slow while the WAL grew (and it grows again from
+ * empty after each restart). SQLite finds the end of the log by frame
+ * checksums, never by the file size, so zeros past the last frame are
+ * ignored on recovery, and after a checkpoint SQLite rewrites the file
+ * from its start: the file never needs to be larger than one checkpoint
+ * interval, plus a margin for the commits of the wakeup that makes a
+ * checkpoint due (past it, commits append, and fsync slower, until the
+ * checkpoint). Extends in doubling steps, so a small database (tests)
+ * stays small. Not pure: this is the disk. Read storage/store.c next.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,10 @@
 #define WAL_ZERO_CHUNK (1u << 16)
 
 /* A passive checkpoint (the kind SQLite's own hook runs). Fails when
- * another connection is in the way; then it stays due. */
+ * another connection is in the way; then it stays due. One that copied
+ * only part of the WAL (a reader, such as the sqlite3 shell, holds an
+ * older snapshot) counts as done: the next commit's frame count, in
+ * wal_hook, makes it due again. */
 static void wal_checkpoint(struct store *s)
 {
     int rc = sqlite3_wal_checkpoint_v2(s->db, "main",

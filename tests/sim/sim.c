@@ -226,8 +226,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "election=%u lat=%u-%u loss=%u dup=%u damage=%u crash=%u "
                "part=%u crashpt=%u wfail=%u prevote=%d cq=%d batch=%u "
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
-               "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums self_sync=%ums "
-               "commit_notify=%ums\n",
+               "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums "
+               "self_sync=%ums commit_notify=%ums\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps),
                p.heartbeat_ms, p.election_ms, p.lat_min_ms, p.lat_max_ms,
                p.loss_ppm, p.dup_ppm, p.corrupt_ppm, p.crash_ppm,
