@@ -35,7 +35,9 @@ struct raft_peer {
     raft_index match_at_hb;     /* match at the previous heartbeat. */
     bool active;                /* Replied since the last quorum check. */
     bool vote_granted;          /* Election tally. */
-    raft_index commit_sent;     /* Commit index in the last append sent. */
+    raft_index commit_sent;     /* Highest commit index an append sent
+                                 * could tell it (capped at the last
+                                 * index that append proves). */
 };
 
 /* A ReadIndex request waiting for its heartbeat round. */

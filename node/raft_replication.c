@@ -250,7 +250,7 @@ static void on_success(struct raft *r, struct raft_peer *p,
     raft_maybe_commit(r);
     /* Its acknowledgement came after the commit index it was told: an
      * append at its new match would tell it more. */
-    if (r->config.commit_notify_ms != 0 && r->role == RAFT_LEADER &&
+    if (r->config.commit_notify_ms != 0 &&
         r->commit_notify_ms == UINT64_MAX && peer_lacks_commit(r, p)) {
         r->commit_notify_ms = r->now_ms + r->config.commit_notify_ms;
     }
