@@ -102,7 +102,6 @@ struct store {
                                 * (store_persist.c); NULL until used. */
     uint32_t page_size;
     uint32_t wal_frames;       /* Frames in the WAL after the last commit. */
-    bool checkpoint_due;       /* wal_frames reached the mark. */
     char errmsg[ERRMSG_LEN];
 };
 

@@ -37,14 +37,13 @@
  * another connection is in the way; then it stays due. One that copied
  * only part of the WAL (a reader, such as the sqlite3 shell, holds an
  * older snapshot) counts as done: the next commit's frame count, in
- * wal_hook, makes it due again. */
+ * wal_hook, makes it due again. Due: wal_frames at the mark. */
 static void wal_checkpoint(struct store *s)
 {
     int rc = sqlite3_wal_checkpoint_v2(s->db, "main",
                                        SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (rc == SQLITE_OK) {
         s->wal_frames = 0; /* The next writer restarts the WAL. */
-        s->checkpoint_due = false;
     }
 }
 
@@ -60,9 +59,6 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
     (void)name;
     struct store *s = ctx;
     s->wal_frames = n_frames > 0 ? (uint32_t)n_frames : 0;
-    if (s->wal_frames >= STORE_CHECKPOINT_PAGES) {
-        s->checkpoint_due = true;
-    }
     if (s->wal_frames >= 2 * STORE_CHECKPOINT_PAGES) {
         wal_checkpoint(s);
     }
@@ -72,7 +68,7 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
 void store_checkpoint(struct store *s)
 {
     ASSERT(s != NULL);
-    if (!s->checkpoint_due || s->in_txn || s->db == NULL ||
+    if (s->wal_frames < STORE_CHECKPOINT_PAGES || s->in_txn || s->db == NULL ||
         store_read_end(s) != ERR_OK) {
         return;
     }
