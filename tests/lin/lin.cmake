@@ -24,7 +24,8 @@ foreach(t nemesis hostile lossy disk_stall netns)
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
             $<TARGET_FILE:raftctl>)
   set_tests_properties(proc_${t} PROPERTIES LABELS proc TIMEOUT 150
-    SKIP_RETURN_CODE 77)
+    SKIP_RETURN_CODE 77
+    ENVIRONMENT "${RAFT_PROC_ENV}")
 endforeach()
 
 # lincheck's exit codes on small histories: 0 linearizable, 1 not, 2 bad file.

@@ -10,6 +10,15 @@ RAFTCTL=${1:?usage: test.sh path/to/raftctl}
 PROC_NAME=$(basename "$0" .sh)
 DIR=$(mktemp -d "/tmp/raft-${PROC_NAME}.XXXXXX")
 LAUNCHER_PID=""
+# Every port a test names is shifted by this much, so two ctest runs from
+# two build directories (each gets its own offset from CMake) or a run with
+# RAFT_TEST_PORT_OFFSET set never share a port.
+PORT_OFFSET=${RAFT_TEST_PORT_OFFSET:-${RAFT_BUILD_PORT_OFFSET:-0}}
+
+# port N: the test's port N after the offset.
+port() {
+    echo $(($1 + PORT_OFFSET))
+}
 
 proc_cleanup() {
     "$RAFTCTL" -d "$DIR" down >/dev/null 2>&1
@@ -46,9 +55,9 @@ ctl() {
 # up_detached PORT_BASE [more up options]: starts the cluster, records the
 # launcher pid for the cleanup.
 up_detached() {
-    local port=$1
+    local base=$1
     shift
-    ctl up --detach --port "$port" "$@" >/dev/null || fail "up --detach failed"
+    ctl up --detach --port "$(port "$base")" "$@" >/dev/null || fail "up --detach failed"
     LAUNCHER_PID=$(cat "$DIR/launcher.pid")
 }
 

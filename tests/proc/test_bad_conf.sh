@@ -5,8 +5,8 @@
 
 cat >"$DIR/cluster.conf" <<CONF
 # a comment
-1 127.0.0.1:21901
-2 127.0.0.1:21902
+1 127.0.0.1:$(port 21901)
+2 127.0.0.1:$(port 21902)
 3 127.0.0.1:notaport
 CONF
 out=$(ctl status 2>&1)

@@ -16,7 +16,7 @@ for bad in "-c 0" "--reads 1.5" "--reads x" "--size 32769" "--duration 0" \
     [ "$rc" -eq 2 ] || fail "bench $bad: exit $rc, want 2"
 done
 
-ctl up --detach -n 3 --port 24700 >/dev/null || fail "up --detach failed"
+ctl up --detach -n 3 --port "$(port 24700)" >/dev/null || fail "up --detach failed"
 LAUNCHER_PID=$(cat "$DIR/launcher.pid")
 wait_until 10 "a leader" has_one_leader
 
