@@ -9,7 +9,7 @@ PKGS = libmsgpack-dev libsqlite3-dev libcmocka-dev libncurses-dev sqlite3 \
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan demo clean sim soak fuzz bench
+.PHONY: all deps build test asan demo clean sim soak fuzz bench format
 
 all: build
 
@@ -55,6 +55,13 @@ sim: build
 
 soak: build
 	$(BUILD)/bin/raftsim --soak $(MINUTES)
+
+# Reformats every tracked .c and .h file with the house .clang-format.
+format:
+	@command -v clang-format >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang-format >/dev/null; } \
+	    || { echo "format: needs clang-format (apt-get install clang-format)"; exit 1; }
+	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
