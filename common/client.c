@@ -23,7 +23,7 @@
 #include "common/udp.h"
 #include "node/kv.h"
 
-#define CLIENT_DRAIN_MAX 256      /* Datagrams handled per wakeup. */
+#define CLIENT_DRAIN_MAX 256 /* Datagrams handled per wakeup. */
 #define CLIENT_QUERY_RESEND_MS 100
 
 /* Fills out with len random bytes from the kernel. Errors: ERR_IO. */
@@ -274,8 +274,8 @@ static void backoff(struct client_session *s, uint64_t now_ms)
 }
 
 int client_session_start(struct client_session *s,
-                         const struct client_request *req,
-                         uint32_t timeout_ms, uint64_t now_ms)
+                         const struct client_request *req, uint32_t timeout_ms,
+                         uint64_t now_ms)
 {
     ASSERT(s != NULL);
     ASSERT(s->value != NULL);
@@ -460,8 +460,8 @@ static void drain_one(void *ctx, raft_id from,
     struct drain_ctx *d = ctx;
     for (uint32_t i = 0; i < d->n; i++) {
         if (d->sessions[i]->client_id == reply->client_id) {
-            d->matched += client_session_on_reply(d->sessions[i], from,
-                                                  reply, d->now_ms);
+            d->matched +=
+                client_session_on_reply(d->sessions[i], from, reply, d->now_ms);
             return;
         }
     }
@@ -588,8 +588,8 @@ int client_call(struct client *c, const struct client_request *req,
  * reply they accept. */
 struct query {
     const struct conf *conf;
-    uint32_t mask;            /* Members still to answer. */
-    uint64_t nonce;           /* Base nonce: member i uses nonce + i. */
+    uint32_t mask;  /* Members still to answer. */
+    uint64_t nonce; /* Base nonce: member i uses nonce + i. */
     void (*build)(const struct query *q, uint32_t i, struct raft_msg *msg);
     /* Returns true when msg answers member i (and records it). */
     bool (*accept)(struct query *q, uint32_t i, const struct raft_msg *msg);
@@ -631,9 +631,8 @@ static void query_recv(struct query *q, int fd, uint8_t *buf,
             return;
         }
         struct raft_msg msg;
-        if (rc != ERR_OK ||
-            wire_decode(buf, len, q->conf->cluster_id, &msg, scratch) !=
-                ERR_OK) {
+        if (rc != ERR_OK || wire_decode(buf, len, q->conf->cluster_id, &msg,
+                                        scratch) != ERR_OK) {
             continue;
         }
         for (uint32_t i = 0; i < q->conf->n_members; i++) {
@@ -742,8 +741,7 @@ struct fault_ctx {
 };
 
 /* Member i's fault rule. */
-static void fault_build(const struct query *q, uint32_t i,
-                        struct raft_msg *msg)
+static void fault_build(const struct query *q, uint32_t i, struct raft_msg *msg)
 {
     const struct fault_ctx *f = q->ctx;
     msg->type = MSG_FAULT;

@@ -23,26 +23,26 @@
 #include "common/wire.h"
 
 /* Retry timing, in milliseconds. */
-#define CLIENT_ATTEMPT_MS_MIN 150   /* First wait for one member's answer. */
-#define CLIENT_ATTEMPT_MS_MAX 1000  /* Doubling stops here. */
-#define CLIENT_BACKOFF_MS 30        /* Pause after "no leader known". */
-#define CLIENT_SUSPECT_MS 600       /* A member that timed out is skipped. */
+#define CLIENT_ATTEMPT_MS_MIN 150  /* First wait for one member's answer. */
+#define CLIENT_ATTEMPT_MS_MAX 1000 /* Doubling stops here. */
+#define CLIENT_BACKOFF_MS 30       /* Pause after "no leader known". */
+#define CLIENT_SUSPECT_MS 600      /* A member that timed out is skipped. */
 
 /* One request: borrowed pointers, valid until the request completes. */
 struct client_request {
-    uint8_t op;               /* enum client_op */
+    uint8_t op; /* enum client_op */
     const uint8_t *key;
     uint32_t key_len;
-    const uint8_t *value;     /* PUT value, CAS new value. */
+    const uint8_t *value; /* PUT value, CAS new value. */
     uint32_t value_len;
-    const uint8_t *expected;  /* CAS only. */
+    const uint8_t *expected; /* CAS only. */
     uint32_t expected_len;
 };
 
 enum client_state {
-    CLIENT_STATE_IDLE = 0,    /* No request, or the last one completed. */
-    CLIENT_STATE_WAITING,     /* Sent to `target`, waiting for its reply. */
-    CLIENT_STATE_BACKOFF      /* Pausing before the next send. */
+    CLIENT_STATE_IDLE = 0, /* No request, or the last one completed. */
+    CLIENT_STATE_WAITING,  /* Sent to `target`, waiting for its reply. */
+    CLIENT_STATE_BACKOFF   /* Pausing before the next send. */
 };
 
 /* The members as the client sees them. */
@@ -57,30 +57,30 @@ struct client_member {
  * replies are matched by client_id and seq). */
 struct client_session {
     uint64_t client_id;
-    uint64_t seq;             /* Of the current (or last) request. */
+    uint64_t seq; /* Of the current (or last) request. */
     uint64_t cluster_id;
-    int fd;                   /* Borrowed UDP socket. */
-    struct outbox *outbox;    /* Borrowed; when set, requests queue there
+    int fd;                /* Borrowed UDP socket. */
+    struct outbox *outbox; /* Borrowed; when set, requests queue there
                                * (common/outbox.h) instead of going out at
                                * once, and the caller flushes it. */
     uint32_t n_members;
     struct client_member members[RAFT_NODES_MAX];
-    uint32_t leader;          /* Index into members of the believed leader. */
+    uint32_t leader; /* Index into members of the believed leader. */
     /* The current request. */
-    int state;                /* enum client_state */
+    int state; /* enum client_state */
     struct client_request req;
-    uint32_t target;          /* Index into members. */
-    uint64_t deadline_ms;     /* Give up (ERR_TIMEOUT) at this time. */
-    uint64_t next_ms;         /* Attempt timeout or end of backoff. */
-    uint32_t attempt_ms;      /* Current attempt timeout (doubles). */
-    uint32_t n_sends;         /* Datagrams sent for this request. */
-    uint32_t n_hops;          /* Hints followed without a pause. */
-    uint64_t started_us;      /* For latency measurements. */
+    uint32_t target;      /* Index into members. */
+    uint64_t deadline_ms; /* Give up (ERR_TIMEOUT) at this time. */
+    uint64_t next_ms;     /* Attempt timeout or end of backoff. */
+    uint32_t attempt_ms;  /* Current attempt timeout (doubles). */
+    uint32_t n_sends;     /* Datagrams sent for this request. */
+    uint32_t n_hops;      /* Hints followed without a pause. */
+    uint64_t started_us;  /* For latency measurements. */
     /* The outcome, valid once client_session_done() returns true. */
-    int err;                  /* ERR_OK: the cluster answered `status`. */
-    uint8_t status;           /* enum client_status: OK/NOT_FOUND/MISMATCH. */
+    int err;        /* ERR_OK: the cluster answered `status`. */
+    uint8_t status; /* enum client_status: OK/NOT_FOUND/MISMATCH. */
     uint32_t value_len;
-    uint8_t *value;           /* Owned, RAFT_VALUE_MAX bytes: GET result. */
+    uint8_t *value; /* Owned, RAFT_VALUE_MAX bytes: GET result. */
 };
 
 /* Sets up a session over conf's members (copied), with a fresh random
@@ -96,8 +96,8 @@ void client_session_close(struct client_session *s);
  * over the limits; nothing sent), ERR_INVALID (bad op), ERR_AGAIN (a request
  * is still outstanding). */
 int client_session_start(struct client_session *s,
-                         const struct client_request *req,
-                         uint32_t timeout_ms, uint64_t now_ms);
+                         const struct client_request *req, uint32_t timeout_ms,
+                         uint64_t now_ms);
 
 /* Feeds a decoded MSG_CLIENT_REPLY from member `from` (the header's sender
  * id). Replies for other sessions or older
@@ -124,8 +124,8 @@ bool client_session_done(const struct client_session *s);
 struct client {
     int fd;
     struct client_session session;
-    uint8_t *buf;                  /* Owned receive buffer. */
-    struct wire_scratch *scratch;  /* Owned decode scratch. */
+    uint8_t *buf;                 /* Owned receive buffer. */
+    struct wire_scratch *scratch; /* Owned decode scratch. */
 };
 
 /* Opens a socket and a session. Errors: as client_session_init, ERR_IO. */

@@ -167,8 +167,8 @@ static int split_address(struct conf_parser *ps, struct conf_span a,
     if (a.p[0] == '[') {
         const char *close = memchr(a.p, ']', a.len);
         if (close == NULL) {
-            return conf_fail(ps, "missing ']' in address '%.*s'",
-                             show_len(a), a.p);
+            return conf_fail(ps, "missing ']' in address '%.*s'", show_len(a),
+                             a.p);
         }
         *host = (struct conf_span){a.p + 1, (size_t)(close - a.p - 1)};
         if (close + 1 == end) {
@@ -260,8 +260,8 @@ static int parse_member(struct conf_parser *ps, const struct conf_span *tok,
     struct conf_member m;
     memset(&m, 0, sizeof m);
     if (!parse_decimal(tok[0], RAFT_ID_MAX, &m.id) || m.id == 0) {
-        return conf_fail(ps, "bad id '%.*s' (1-%u)", show_len(tok[0]),
-                         tok[0].p, RAFT_ID_MAX);
+        return conf_fail(ps, "bad id '%.*s' (1-%u)", show_len(tok[0]), tok[0].p,
+                         RAFT_ID_MAX);
     }
     if (n < 2) {
         return conf_fail(ps, "missing address after id %llu",

@@ -9,11 +9,11 @@
 void invariant_fail(const char *file, int line, const char *expr)
     __attribute__((noreturn));
 
-#define ASSERT(expr)                                                          \
-    do {                                                                      \
-        if (!(expr)) {                                                        \
-            invariant_fail(__FILE__, __LINE__, #expr);                        \
-        }                                                                     \
+#define ASSERT(expr)                                                           \
+    do {                                                                       \
+        if (!(expr)) {                                                         \
+            invariant_fail(__FILE__, __LINE__, #expr);                         \
+        }                                                                      \
     } while (0)
 
 #define UNREACHABLE() invariant_fail(__FILE__, __LINE__, "unreachable")

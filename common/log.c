@@ -86,9 +86,9 @@ void log_write(int level, const char *fmt, ...)
     FILE *out = log_out != NULL ? log_out : stderr;
     char line[LOG_LINE_MAX];
     size_t len = format_time(line, sizeof line);
-    int n = snprintf(line + len, sizeof line - len, " %s%s%s ",
-                     level_name(level), log_prefix[0] != '\0' ? " " : "",
-                     log_prefix);
+    int n =
+        snprintf(line + len, sizeof line - len, " %s%s%s ", level_name(level),
+                 log_prefix[0] != '\0' ? " " : "", log_prefix);
     len += n < 0 ? 0 : (size_t)n;
     size_t body = len;
     va_list ap;

@@ -8,8 +8,12 @@
 
 #include <stdio.h>
 
-enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO,
-                 LOG_LEVEL_DEBUG };
+enum log_level {
+    LOG_LEVEL_ERROR = 0,
+    LOG_LEVEL_WARN,
+    LOG_LEVEL_INFO,
+    LOG_LEVEL_DEBUG
+};
 
 /* Where lines go (default stderr) and the most verbose level written. */
 void log_init(FILE *out, int level);
@@ -22,11 +26,11 @@ void log_write(int level, const char *fmt, ...)
 #define LOG_ERROR(...) log_write(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define LOG_WARN(...) log_write(LOG_LEVEL_WARN, __VA_ARGS__)
 #define LOG_INFO(...) log_write(LOG_LEVEL_INFO, __VA_ARGS__)
-#define LOG_DEBUG(...)                                                        \
-    do {                                                                      \
-        if (log_enabled(LOG_LEVEL_DEBUG)) {                                   \
-            log_write(LOG_LEVEL_DEBUG, __VA_ARGS__);                          \
-        }                                                                     \
+#define LOG_DEBUG(...)                                                         \
+    do {                                                                       \
+        if (log_enabled(LOG_LEVEL_DEBUG)) {                                    \
+            log_write(LOG_LEVEL_DEBUG, __VA_ARGS__);                           \
+        }                                                                      \
     } while (0)
 
 #endif

@@ -13,22 +13,22 @@
 enum msg_type {
     MSG_NONE = 0,
     /* Peer messages: only from members, at their configured address. */
-    MSG_VOTE = 1,         /* RequestVote (and pre-vote). */
+    MSG_VOTE = 1, /* RequestVote (and pre-vote). */
     MSG_VOTE_REPLY,
-    MSG_APPEND,           /* AppendEntries; no entries = heartbeat. */
+    MSG_APPEND, /* AppendEntries; no entries = heartbeat. */
     MSG_APPEND_REPLY,
-    MSG_SNAPSHOT,         /* InstallSnapshot, chunked. */
+    MSG_SNAPSHOT, /* InstallSnapshot, chunked. */
     MSG_SNAPSHOT_REPLY,
-    MSG_TIMEOUT_NOW,      /* Leadership transfer: start an election now. */
+    MSG_TIMEOUT_NOW, /* Leadership transfer: start an election now. */
     /* From anyone. */
-    MSG_CLIENT,           /* Client request. */
+    MSG_CLIENT, /* Client request. */
     MSG_CLIENT_REPLY,
-    MSG_STATUS,           /* Status request. */
+    MSG_STATUS, /* Status request. */
     MSG_STATUS_REPLY,
-    MSG_FAULT,            /* Fault-injection control (loopback, --faults). */
+    MSG_FAULT, /* Fault-injection control (loopback, --faults). */
     MSG_FAULT_REPLY,
     /* Peer messages again (added later; numbers are stable on the wire). */
-    MSG_READ_INDEX,       /* Follower asks the leader for a read index. */
+    MSG_READ_INDEX, /* Follower asks the leader for a read index. */
     MSG_READ_INDEX_REPLY,
     /* From anyone: several client requests, or replies, in one datagram. */
     MSG_CLIENT_BATCH,
@@ -51,7 +51,7 @@ enum raft_entry_type {
 
 struct raft_entry {
     raft_term term;
-    uint8_t type;        /* enum raft_entry_type */
+    uint8_t type; /* enum raft_entry_type */
     uint32_t len;
     const uint8_t *data; /* Borrowed; len bytes. */
 };
@@ -59,8 +59,8 @@ struct raft_entry {
 struct msg_vote {
     raft_index last_index;
     raft_term last_term;
-    bool pre_vote;       /* Pre-vote: term is the term it would use. */
-    bool transfer;       /* Leadership transfer: ignore leader stickiness. */
+    bool pre_vote; /* Pre-vote: term is the term it would use. */
+    bool transfer; /* Leadership transfer: ignore leader stickiness. */
 };
 
 struct msg_vote_reply {
@@ -71,20 +71,20 @@ struct msg_vote_reply {
 struct msg_append {
     raft_index prev_index;
     raft_term prev_term;
-    raft_index commit;   /* Leader's commit index. */
-    uint64_t ctx;        /* Heartbeat round, echoed (ReadIndex, quorum). */
+    raft_index commit; /* Leader's commit index. */
+    uint64_t ctx;      /* Heartbeat round, echoed (ReadIndex, quorum). */
     uint32_t n_entries;
     const struct raft_entry *entries; /* Borrowed. */
 };
 
 struct msg_append_reply {
     bool success;
-    raft_index match_index;   /* success: last index known to match. */
-    raft_index reject_index;  /* !success: the prev_index refused. */
-    raft_index last_index;    /* Follower's last log index. */
-    raft_term conflict_term;  /* !success: term at reject_index, or 0. */
-    raft_index conflict_index;/* !success: first index of conflict_term. */
-    uint64_t ctx;             /* Echo of msg_append.ctx. */
+    raft_index match_index;    /* success: last index known to match. */
+    raft_index reject_index;   /* !success: the prev_index refused. */
+    raft_index last_index;     /* Follower's last log index. */
+    raft_term conflict_term;   /* !success: term at reject_index, or 0. */
+    raft_index conflict_index; /* !success: first index of conflict_term. */
+    uint64_t ctx;              /* Echo of msg_append.ctx. */
 };
 
 struct msg_snapshot {
@@ -93,25 +93,25 @@ struct msg_snapshot {
     uint64_t offset;
     bool done;
     uint32_t len;
-    const uint8_t *data;      /* Borrowed. */
+    const uint8_t *data; /* Borrowed. */
 };
 
 struct msg_snapshot_reply {
     raft_index last_index;
-    uint64_t offset;          /* Next offset wanted. */
+    uint64_t offset; /* Next offset wanted. */
     bool success;
 };
 
 /* A follower serving a linearizable read asks the leader to confirm its
  * leadership and name the index to wait for (thesis 6.4). */
 struct msg_read_index {
-    uint64_t read_id;         /* The follower's; echoed. */
+    uint64_t read_id; /* The follower's; echoed. */
 };
 
 struct msg_read_index_reply {
     uint64_t read_id;
-    raft_index index;         /* Serve once applied >= index. */
-    bool ok;                  /* false: not (or no longer) leader. */
+    raft_index index; /* Serve once applied >= index. */
+    bool ok;          /* false: not (or no longer) leader. */
 };
 
 /* A batch: n (1..WIRE_BATCH_MAX) whole client datagrams, each a msgpack bin,
@@ -133,39 +133,39 @@ enum client_op {
 struct msg_client {
     uint64_t client_id;
     uint64_t seq;
-    uint8_t op;               /* enum client_op */
+    uint8_t op; /* enum client_op */
     uint32_t key_len;
-    const uint8_t *key;       /* Borrowed. */
+    const uint8_t *key; /* Borrowed. */
     uint32_t value_len;
-    const uint8_t *value;     /* PUT: value; CAS: new value. */
+    const uint8_t *value; /* PUT: value; CAS: new value. */
     uint32_t expected_len;
-    const uint8_t *expected;  /* CAS only. */
+    const uint8_t *expected; /* CAS only. */
 };
 
 enum client_status {
     CLIENT_OK = 0,
-    CLIENT_NOT_FOUND = 1,     /* GET of an absent key. */
-    CLIENT_CAS_MISMATCH = 2,  /* CAS: value differs or absent. */
-    CLIENT_NOT_LEADER = 3,    /* Try leader_hint (0: unknown). */
-    CLIENT_RETRY = 4,         /* Leader busy or lost; outcome unknown. */
-    CLIENT_INVALID = 5,       /* Malformed or oversized request. */
+    CLIENT_NOT_FOUND = 1,    /* GET of an absent key. */
+    CLIENT_CAS_MISMATCH = 2, /* CAS: value differs or absent. */
+    CLIENT_NOT_LEADER = 3,   /* Try leader_hint (0: unknown). */
+    CLIENT_RETRY = 4,        /* Leader busy or lost; outcome unknown. */
+    CLIENT_INVALID = 5,      /* Malformed or oversized request. */
     CLIENT_STATUS__COUNT
 };
 
 struct msg_client_reply {
     uint64_t client_id;
     uint64_t seq;
-    uint8_t status;           /* enum client_status */
+    uint8_t status; /* enum client_status */
     raft_id leader_hint;
     uint32_t value_len;
-    const uint8_t *value;     /* GET result; borrowed. */
+    const uint8_t *value; /* GET result; borrowed. */
 };
 
 enum raft_role {
     RAFT_FOLLOWER = 0,
     RAFT_CANDIDATE = 1,
     RAFT_LEADER = 2,
-    RAFT_PRECANDIDATE = 3     /* Follower running a pre-vote round. */
+    RAFT_PRECANDIDATE = 3 /* Follower running a pre-vote round. */
 };
 
 /* Why a datagram was dropped; counted per node, shown by status. */
@@ -173,12 +173,12 @@ enum drop_reason {
     DROP_MALFORMED = 0,
     DROP_WRONG_CLUSTER,
     DROP_WRONG_VERSION,
-    DROP_UNKNOWN_SENDER,      /* Peer message from a non-member id. */
-    DROP_WRONG_ADDRESS,       /* Member id from another address. */
-    DROP_NOT_FOR_US,          /* Receiver id is not this node. */
-    DROP_FAULT_REFUSED,       /* Fault control without --faults or remote. */
-    DROP_OVERLOAD,            /* Pending-request table full. */
-    DROP_NETEM,               /* Dropped by injected loss or partition. */
+    DROP_UNKNOWN_SENDER, /* Peer message from a non-member id. */
+    DROP_WRONG_ADDRESS,  /* Member id from another address. */
+    DROP_NOT_FOR_US,     /* Receiver id is not this node. */
+    DROP_FAULT_REFUSED,  /* Fault control without --faults or remote. */
+    DROP_OVERLOAD,       /* Pending-request table full. */
+    DROP_NETEM,          /* Dropped by injected loss or partition. */
     DROP__COUNT
 };
 
@@ -186,11 +186,11 @@ struct status_peer {
     raft_id id;
     raft_index match;
     raft_index next;
-    uint64_t last_ack_ms;     /* Milliseconds since its last reply. */
+    uint64_t last_ack_ms; /* Milliseconds since its last reply. */
 };
 
 struct msg_status {
-    uint64_t nonce;           /* Echoed. */
+    uint64_t nonce; /* Echoed. */
 };
 
 /* Log entries whose terms a status reply shows (the tail of the log). */
@@ -199,44 +199,45 @@ struct msg_status {
 struct msg_status_reply {
     uint64_t nonce;
     uint32_t pid;
-    uint8_t role;             /* enum raft_role */
-    raft_id leader;           /* 0 when unknown. */
-    raft_id voted_for;        /* 0 when none. */
+    uint8_t role;      /* enum raft_role */
+    raft_id leader;    /* 0 when unknown. */
+    raft_id voted_for; /* 0 when none. */
     raft_index commit;
     raft_index last_index;
     raft_index applied;
-    uint32_t election_timeout_ms;  /* This term's randomized timeout. */
-    uint32_t election_elapsed_ms;  /* Time since the timer was reset. */
-    uint64_t leader_contact_ms;    /* Since last leader contact; UINT64_MAX never. */
+    uint32_t election_timeout_ms; /* This term's randomized timeout. */
+    uint32_t election_elapsed_ms; /* Time since the timer was reset. */
+    uint64_t
+        leader_contact_ms; /* Since last leader contact; UINT64_MAX never. */
     uint64_t drops[DROP__COUNT];
-    uint32_t n_peers;         /* Leader only: follower progress. */
+    uint32_t n_peers; /* Leader only: follower progress. */
     struct status_peer peers[RAFT_NODES_MAX];
     /* Appended later (the dashboard's view; a reply without them still
      * decodes, with zeros): the terms of the last n_tail log entries,
      * tail_first .. tail_first + n_tail - 1, and the fault rules in force. */
-    raft_index tail_first;    /* 0 when n_tail is 0. */
+    raft_index tail_first; /* 0 when n_tail is 0. */
     uint32_t n_tail;
     raft_term tail_terms[STATUS_TAIL_MAX];
-    uint32_t n_blocked;       /* Members partitioned away from this node. */
+    uint32_t n_blocked; /* Members partitioned away from this node. */
     raft_id blocked[RAFT_NODES_MAX];
-    uint32_t loss_ppm;        /* The netem rule (0 when none). */
+    uint32_t loss_ppm; /* The netem rule (0 when none). */
     uint32_t dup_ppm;
     uint32_t delay_ms;
     uint32_t jitter_ms;
 };
 
 enum fault_action {
-    FAULT_HEAL = 1,           /* Clear every rule on this node. */
-    FAULT_PARTITION = 2,      /* Drop traffic to and from `blocked`. */
-    FAULT_NETEM = 3,          /* Random loss, duplication, delay. */
-    FAULT_DISK_DELAY = 4      /* Stall each persist by delay_ms. */
+    FAULT_HEAL = 1,      /* Clear every rule on this node. */
+    FAULT_PARTITION = 2, /* Drop traffic to and from `blocked`. */
+    FAULT_NETEM = 3,     /* Random loss, duplication, delay. */
+    FAULT_DISK_DELAY = 4 /* Stall each persist by delay_ms. */
 };
 
 struct msg_fault {
-    uint8_t action;           /* enum fault_action */
+    uint8_t action; /* enum fault_action */
     uint32_t n_blocked;
     raft_id blocked[RAFT_NODES_MAX];
-    uint32_t loss_ppm;        /* Per million datagrams. */
+    uint32_t loss_ppm; /* Per million datagrams. */
     uint32_t dup_ppm;
     uint32_t delay_ms;
     uint32_t jitter_ms;
@@ -250,7 +251,7 @@ struct msg_fault_reply {
  * the codec; from/to are member ids (0 for clients), term is 0 for non-peer
  * messages. */
 struct raft_msg {
-    uint8_t type;             /* enum msg_type */
+    uint8_t type; /* enum msg_type */
     raft_id from;
     raft_id to;
     raft_term term;

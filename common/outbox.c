@@ -12,8 +12,8 @@
 #include "common/udp.h"
 
 /* A batch of a full queue: the items plus the batch's own framing. */
-#define OUTBOX_TX_BYTES                                                      \
-    (OUTBOX_BYTES + WIRE_BATCH_OVERHEAD +                                    \
+#define OUTBOX_TX_BYTES                                                        \
+    (OUTBOX_BYTES + WIRE_BATCH_OVERHEAD +                                      \
      WIRE_BATCH_MAX * WIRE_BATCH_ITEM_OVERHEAD)
 
 void outbox_init(struct outbox *o, int fd, uint64_t cluster_id, raft_id from)

@@ -20,28 +20,28 @@
 #include "common/types.h"
 #include "common/wire.h"
 
-#define OUTBOX_DESTS 8          /* Destinations queued at once. */
-#define OUTBOX_BYTES 16384      /* Datagram bytes queued per destination. */
+#define OUTBOX_DESTS 8     /* Destinations queued at once. */
+#define OUTBOX_BYTES 16384 /* Datagram bytes queued per destination. */
 
 /* What one destination has queued; the buffer is allocated on first use. */
 struct outbox_dest {
     struct raft_addr to;
     uint32_t n;
     uint32_t used;
-    uint8_t *buf;               /* OUTBOX_BYTES */
+    uint8_t *buf; /* OUTBOX_BYTES */
     uint32_t off[WIRE_BATCH_MAX];
     uint32_t len[WIRE_BATCH_MAX];
 };
 
 struct outbox {
-    int fd;                     /* Borrowed socket. */
+    int fd; /* Borrowed socket. */
     uint64_t cluster_id;
-    raft_id from;               /* The batch header's sender (0: client). */
+    raft_id from; /* The batch header's sender (0: client). */
     uint32_t n_dests;
     struct outbox_dest dests[OUTBOX_DESTS];
-    uint8_t *tx;                /* A batch being sent. */
-    uint64_t n_datagrams;       /* Datagrams sent, batches counted once. */
-    uint64_t n_again;           /* Sends the kernel refused (buffer full). */
+    uint8_t *tx;          /* A batch being sent. */
+    uint64_t n_datagrams; /* Datagrams sent, batches counted once. */
+    uint64_t n_again;     /* Sends the kernel refused (buffer full). */
 };
 
 /* An empty outbox sending through fd. */

@@ -18,9 +18,9 @@ typedef uint64_t raft_id; /* Member ids are 1..RAFT_ID_MAX; 0 means none. */
 #define RAFT_ID_NONE 0
 #define RAFT_ID_MAX 1000000u
 #define RAFT_NODES_MAX 16
-#define RAFT_KEY_MAX 1024           /* Bytes, inclusive. */
-#define RAFT_VALUE_MAX 32768        /* Bytes, inclusive. */
-#define RAFT_DATAGRAM_MAX 65507     /* Largest UDP payload over IPv4. */
+#define RAFT_KEY_MAX 1024       /* Bytes, inclusive. */
+#define RAFT_VALUE_MAX 32768    /* Bytes, inclusive. */
+#define RAFT_DATAGRAM_MAX 65507 /* Largest UDP payload over IPv4. */
 /* Largest entry payload: one entry always fits one AppendEntries datagram. */
 #define RAFT_ENTRY_MAX (RAFT_DATAGRAM_MAX - 512)
 #define RAFT_ENTRIES_PER_MSG_MAX 4096

@@ -21,8 +21,8 @@
 #define UDP_BUF_BYTES (4 * 1024 * 1024)
 
 /* The address token holds a sockaddr_in or sockaddr_in6. */
-_Static_assert(sizeof(struct sockaddr_in6) <= sizeof(((struct raft_addr *)0)
-                                                          ->bytes),
+_Static_assert(sizeof(struct sockaddr_in6) <=
+                   sizeof(((struct raft_addr *)0)->bytes),
                "raft_addr too small for sockaddr_in6");
 
 static void addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
@@ -115,7 +115,8 @@ static int open_bound(int family, const struct sockaddr *sa, socklen_t len,
 
     int s = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s < 0) {
-        snprintf(errmsg, ERRMSG_LEN, "%.64s: socket: %s", where, strerror(errno));
+        snprintf(errmsg, ERRMSG_LEN, "%.64s: socket: %s", where,
+                 strerror(errno));
         return ERR_IO;
     }
     set_buffers(s);
@@ -166,8 +167,8 @@ int udp_open_client(const struct raft_addr *peer, int *fd,
         memset(&sin6, 0, sizeof sin6);
         sin6.sin6_family = AF_INET6;
         sin6.sin6_addr = in6addr_any;
-        return open_bound(AF_INET6, (const struct sockaddr *)&sin6,
-                          sizeof sin6, fd, errmsg);
+        return open_bound(AF_INET6, (const struct sockaddr *)&sin6, sizeof sin6,
+                          fd, errmsg);
     }
     struct sockaddr_in sin;
     memset(&sin, 0, sizeof sin);
@@ -184,8 +185,7 @@ void udp_close(int fd)
     }
 }
 
-int udp_send(int fd, const struct raft_addr *to, const uint8_t *buf,
-             size_t len)
+int udp_send(int fd, const struct raft_addr *to, const uint8_t *buf, size_t len)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -304,8 +304,7 @@ void udp_addr_format(const struct raft_addr *a, char *buf, size_t cap)
                a->len >= sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
         if (inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip) != NULL) {
-            snprintf(buf, cap, "[%s]:%u", ip,
-                     (unsigned)ntohs(sin6->sin6_port));
+            snprintf(buf, cap, "[%s]:%u", ip, (unsigned)ntohs(sin6->sin6_port));
             return;
         }
     }
@@ -319,7 +318,7 @@ bool udp_addr_is_loopback(const struct raft_addr *a)
     if (!addr_normalize(a, &ip, &port)) {
         return false;
     }
-    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0,
+    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0,    0,
                                           0, 0, 0, 0, 0xff, 0xff};
     if (memcmp(ip.s6_addr, v4_mapped, sizeof v4_mapped) == 0) {
         return ip.s6_addr[12] == 127;

@@ -62,11 +62,11 @@
 
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
-    [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,   [MSG_APPEND] = 5,
-    [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 5,     [MSG_SNAPSHOT_REPLY] = 3,
-    [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,       [MSG_CLIENT_REPLY] = 5,
+    [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,    [MSG_APPEND] = 5,
+    [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 5,      [MSG_SNAPSHOT_REPLY] = 3,
+    [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
     [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 20, [MSG_FAULT] = 6,
-    [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,   [MSG_READ_INDEX_REPLY] = 3,
+    [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
     [MSG_CLIENT_BATCH] = 1,
 };
 
@@ -160,8 +160,8 @@ static int validate_fault(const struct msg_fault *m)
 /* Checks every limit of a message. Errors: ERR_INVALID. */
 static int validate_msg(const struct raft_msg *m)
 {
-    if (m->type <= MSG_NONE || m->type >= MSG__COUNT ||
-        m->from > RAFT_ID_MAX || m->to > RAFT_ID_MAX) {
+    if (m->type <= MSG_NONE || m->type >= MSG__COUNT || m->from > RAFT_ID_MAX ||
+        m->to > RAFT_ID_MAX) {
         return ERR_INVALID;
     }
     switch (m->type) {
@@ -396,8 +396,8 @@ static void out_init(struct wire_out *w, msgpack_packer *pk, uint8_t *buf,
 static int pack_header(msgpack_packer *pk, uint64_t cluster_id, uint8_t type,
                        raft_id from, raft_id to, raft_term term)
 {
-    return msgpack_pack_array(pk, WIRE_HEADER_FIELDS +
-                                      wire_body_fields[type]) ||
+    return msgpack_pack_array(pk,
+                              WIRE_HEADER_FIELDS + wire_body_fields[type]) ||
            pack_u(pk, WIRE_VERSION) || pack_u(pk, cluster_id) ||
            pack_u(pk, type) || pack_u(pk, from) || pack_u(pk, to) ||
            pack_u(pk, term);
@@ -460,7 +460,7 @@ struct reader {
     const uint8_t *buf;
     size_t len;
     size_t pos;
-    uint32_t n_body;          /* Body fields the header announced. */
+    uint32_t n_body; /* Body fields the header announced. */
 };
 
 static int read_raw(struct reader *r, size_t n, const uint8_t **out)
@@ -671,14 +671,12 @@ static int decode_status_reply_tail(struct reader *r,
 static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
 {
     if (read_u64(r, &m->nonce) || read_u32(r, UINT32_MAX, &m->pid) ||
-        read_u8(r, RAFT_PRECANDIDATE, &m->role) ||
-        read_u64(r, &m->leader) || read_u64(r, &m->voted_for) ||
-        read_u64(r, &m->commit) || read_u64(r, &m->last_index) ||
-        read_u64(r, &m->applied) ||
+        read_u8(r, RAFT_PRECANDIDATE, &m->role) || read_u64(r, &m->leader) ||
+        read_u64(r, &m->voted_for) || read_u64(r, &m->commit) ||
+        read_u64(r, &m->last_index) || read_u64(r, &m->applied) ||
         read_u32(r, UINT32_MAX, &m->election_timeout_ms) ||
         read_u32(r, UINT32_MAX, &m->election_elapsed_ms) ||
-        read_u64(r, &m->leader_contact_ms) ||
-        read_array_of(r, DROP__COUNT)) {
+        read_u64(r, &m->leader_contact_ms) || read_array_of(r, DROP__COUNT)) {
         return ERR_MALFORMED;
     }
     for (int i = 0; i < DROP__COUNT; i++) {
@@ -785,8 +783,7 @@ static int decode_body(struct reader *r, struct raft_msg *m,
         return decode_append(r, &m->u.append, scratch);
     case MSG_APPEND_REPLY:
         return read_bool(r, &ar->success) || read_u64(r, &ar->match_index) ||
-               read_u64(r, &ar->reject_index) ||
-               read_u64(r, &ar->last_index) ||
+               read_u64(r, &ar->reject_index) || read_u64(r, &ar->last_index) ||
                read_u64(r, &ar->conflict_term) ||
                read_u64(r, &ar->conflict_index) || read_u64(r, &ar->ctx);
     case MSG_SNAPSHOT:
@@ -920,8 +917,8 @@ bool wire_batch_next(const struct msg_batch *b, uint32_t *pos,
     if (*pos >= b->items_len) {
         return false;
     }
-    struct reader r = {.buf = b->items, .len = b->items_len, .pos = *pos,
-                       .n_body = 0};
+    struct reader r = {
+        .buf = b->items, .len = b->items_len, .pos = *pos, .n_body = 0};
     /* decode_batch checked every bin; a batch built by hand may not be. */
     if (read_bin(&r, RAFT_DATAGRAM_MAX, item, item_len) != ERR_OK) {
         *pos = b->items_len;

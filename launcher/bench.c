@@ -33,8 +33,8 @@
 #define BENCH_KEYS_MAX 100000000u
 #define BENCH_TIMEOUT_MS_DEFAULT 5000
 #define BENCH_TIMEOUT_MS_MAX 3600000
-#define BENCH_DRAIN_MAX 512     /* Datagrams handled per wakeup. */
-#define BENCH_KEY_CAP 16        /* "k" + up to 9 digits + NUL. */
+#define BENCH_DRAIN_MAX 512 /* Datagrams handled per wakeup. */
+#define BENCH_KEY_CAP 16    /* "k" + up to 9 digits + NUL. */
 #define BENCH_PROGRESS_US 1000000
 
 enum bench_opt {
@@ -68,10 +68,10 @@ struct bench_config {
     uint32_t warmup_s;
     uint32_t size;
     uint32_t keys;
-    uint32_t read_ppm;       /* Fraction of reads, in millionths. */
+    uint32_t read_ppm; /* Fraction of reads, in millionths. */
     uint32_t timeout_ms;
     bool json;
-    bool no_batch;           /* One datagram per request, as separate
+    bool no_batch; /* One datagram per request, as separate
                               * client processes would send. */
 };
 
@@ -89,24 +89,24 @@ struct bench_totals {
     struct bench_hist writes;
     struct bench_hist reads;
     uint64_t errors;
-    uint64_t timeouts;       /* Of the errors: no leader answered in time. */
-    uint64_t refused;        /* Of the errors: the cluster said invalid. */
+    uint64_t timeouts; /* Of the errors: no leader answered in time. */
+    uint64_t refused;  /* Of the errors: the cluster said invalid. */
 };
 
 struct bench {
     struct bench_config cfg;
     uint32_t n_members;
     int fd;
-    struct outbox outbox;    /* Every session's requests, per wakeup. */
+    struct outbox outbox; /* Every session's requests, per wakeup. */
     struct bench_slot *slots;
-    uint32_t *index;         /* client_id hash -> slot + 1; 0 is empty. */
+    uint32_t *index; /* client_id hash -> slot + 1; 0 is empty. */
     uint32_t index_mask;
-    uint8_t *value;          /* cfg.size bytes, shared by every PUT. */
+    uint8_t *value; /* cfg.size bytes, shared by every PUT. */
     uint8_t *rx_buf;
     struct wire_scratch *scratch;
     struct rng rng;
     uint64_t start_us;
-    uint64_t measure_us;     /* End of the warm-up. */
+    uint64_t measure_us; /* End of the warm-up. */
     uint64_t end_us;
     struct bench_totals *tot;
     /* Progress: completions since the last line. */
@@ -114,7 +114,7 @@ struct bench {
     uint64_t next_progress_us;
     uint64_t tick_ops;
     uint64_t tick_errors;
-    uint64_t total_errors;   /* Warm-up included, for the progress line. */
+    uint64_t total_errors; /* Warm-up included, for the progress line. */
 };
 
 /* ---- Options ---------------------------------------------------------- */
@@ -323,15 +323,14 @@ static void bench_close(struct bench *b)
 
 /* Starts the slot's next request: a random key, a read with probability
  * read_ppm. */
-static void bench_start(struct bench *b, struct bench_slot *sl,
-                        uint64_t now_ms)
+static void bench_start(struct bench *b, struct bench_slot *sl, uint64_t now_ms)
 {
     uint64_t k = rng_range(&b->rng, 0, b->cfg.keys);
     int n = snprintf((char *)sl->key, BENCH_KEY_CAP, "k%07" PRIu64, k);
     ASSERT(n > 0 && n < BENCH_KEY_CAP);
     sl->key_len = (uint32_t)n;
-    sl->is_read = b->cfg.read_ppm > 0 &&
-                  rng_chance_ppm(&b->rng, b->cfg.read_ppm) != 0;
+    sl->is_read =
+        b->cfg.read_ppm > 0 && rng_chance_ppm(&b->rng, b->cfg.read_ppm) != 0;
     struct client_request req;
     memset(&req, 0, sizeof(req));
     req.op = sl->is_read ? CLIENT_GET : CLIENT_PUT;
@@ -442,7 +441,8 @@ static void bench_progress(struct bench *b, uint64_t now_us, bool last)
     }
     uint64_t elapsed_s = (now_us - b->start_us) / 1000000;
     uint64_t total_s = (b->end_us - b->start_us) / 1000000;
-    fprintf(stderr, "%sbench: %3" PRIu64 "/%" PRIu64 " s  %8" PRIu64
+    fprintf(stderr,
+            "%sbench: %3" PRIu64 "/%" PRIu64 " s  %8" PRIu64
             " ops/s  errors %" PRIu64 "%s%s",
             b->is_tty ? "\r\033[K" : "", elapsed_s, total_s, b->tick_ops,
             b->total_errors, now_us < b->measure_us ? "  (warm-up)" : "",
@@ -535,8 +535,8 @@ static void bench_print_text(const struct bench *b, double seconds)
                "included (one per member and loop round)\n",
                b->outbox.n_datagrams);
     }
-    printf("throughput  %.0f ops/s\n", seconds > 0 ? (double)h->n / seconds
-                                                    : 0.0);
+    printf("throughput  %.0f ops/s\n",
+           seconds > 0 ? (double)h->n / seconds : 0.0);
     printf("latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f"
            "  mean %.3f\n",
            ms_of(bench_hist_percentile(h, 0.50)),
@@ -567,10 +567,10 @@ static void bench_print_json(const struct bench *b, double seconds)
            "\"p50_us\":%" PRIu64 ",\"p90_us\":%" PRIu64 ",\"p99_us\":%" PRIu64
            ",\"p999_us\":%" PRIu64 ",\"max_us\":%" PRIu64
            ",\"mean_us\":%" PRIu64 ",\"errors\":%" PRIu64
-           ",\"timeouts\":%" PRIu64 ",\"reads\":%" PRIu64
-           ",\"writes\":%" PRIu64 ",\"read_p50_us\":%" PRIu64
-           ",\"read_p99_us\":%" PRIu64 ",\"write_p50_us\":%" PRIu64
-           ",\"write_p99_us\":%" PRIu64 ",\"clients\":%u,\"members\":%u,"
+           ",\"timeouts\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
+           ",\"read_p50_us\":%" PRIu64 ",\"read_p99_us\":%" PRIu64
+           ",\"write_p50_us\":%" PRIu64 ",\"write_p99_us\":%" PRIu64
+           ",\"clients\":%u,\"members\":%u,"
            "\"size\":%u,\"keys\":%u,\"read_fraction\":%.4f,\"warmup\":%u,"
            "\"batch\":%s}\n",
            h->n, seconds, seconds > 0 ? (double)h->n / seconds : 0.0,

@@ -26,7 +26,7 @@ static uint32_t bucket_of(uint64_t v)
     if (v < EXACT_COUNT) {
         return (uint32_t)v;
     }
-    unsigned k = top_bit(v);            /* 7..39 */
+    unsigned k = top_bit(v); /* 7..39 */
     unsigned shift = k - BENCH_HIST_SUB_BITS;
     uint64_t sub = (v >> shift) - SUB_COUNT; /* 0..63 */
     uint32_t i = EXACT_COUNT + (k - 7) * SUB_COUNT + (uint32_t)sub;

@@ -35,8 +35,7 @@ static void canonicalize(struct cdir *d)
     free(real);
 }
 
-int cdir_resolve(const char *opt_dir, struct cdir *out,
-                 char errmsg[ERRMSG_LEN])
+int cdir_resolve(const char *opt_dir, struct cdir *out, char errmsg[ERRMSG_LEN])
 {
     ASSERT(out != NULL);
     memset(out, 0, sizeof(*out));
@@ -92,8 +91,8 @@ int cdir_file(const struct cdir *d, const char *name, char *buf, size_t cap)
 int cdir_node_file(const struct cdir *d, raft_id id, const char *suffix,
                    char *buf, size_t cap)
 {
-    int n = snprintf(buf, cap, "%s/node%llu%s", d->path,
-                     (unsigned long long)id, suffix);
+    int n = snprintf(buf, cap, "%s/node%llu%s", d->path, (unsigned long long)id,
+                     suffix);
     return n < 0 || (size_t)n >= cap ? ERR_TOO_BIG : ERR_OK;
 }
 
@@ -359,8 +358,8 @@ bool cdir_is_node_process(const struct cdir *d, pid_t pid, raft_id id)
     }
     const char *got_id = arg_after(buf, len, "--id");
     const char *got_conf = arg_after(buf, len, "--config");
-    return got_id != NULL && got_conf != NULL &&
-           strcmp(got_id, want_id) == 0 && strcmp(got_conf, want_conf) == 0;
+    return got_id != NULL && got_conf != NULL && strcmp(got_id, want_id) == 0 &&
+           strcmp(got_conf, want_conf) == 0;
 }
 
 bool cdir_is_raftctl_process(pid_t pid)
@@ -490,8 +489,8 @@ void cdir_last_line(const char *file, char *buf, size_t cap)
     }
     char tail[4096];
     off_t size = lseek(fd, 0, SEEK_END);
-    off_t from = size > (off_t)sizeof(tail) - 1 ? size - (off_t)sizeof(tail) + 1
-                                                : 0;
+    off_t from =
+        size > (off_t)sizeof(tail) - 1 ? size - (off_t)sizeof(tail) + 1 : 0;
     ssize_t n = pread(fd, tail, sizeof(tail) - 1, from);
     close(fd);
     if (n <= 0) {

@@ -19,7 +19,7 @@
 #define CDIR_PATH_MAX 4096
 
 struct cdir {
-    char path[CDIR_PATH_MAX]; /* Absolute, no trailing slash. */
+    char path[CDIR_PATH_MAX];  /* Absolute, no trailing slash. */
     char shown[CDIR_PATH_MAX]; /* As the user gave it, for messages. */
 };
 

@@ -223,8 +223,8 @@ static int up_background(struct supervisor_config *cfg, bool detach)
 }
 
 /* Creates cluster.conf when DIR has none (fresh), then loads it. */
-static int up_prepare_conf(struct supervisor_config *cfg, const struct ctl_args *a,
-                           uint64_t n, uint64_t port)
+static int up_prepare_conf(struct supervisor_config *cfg,
+                           const struct ctl_args *a, uint64_t n, uint64_t port)
 {
     char errmsg[ERRMSG_LEN] = "";
     int rc = cdir_load(&cfg->dir, &cfg->conf, errmsg);
@@ -274,8 +274,7 @@ int cmd_up(int argc, char **argv, const char *dir)
             ERR_OK ||
         cdir_mkdir(&cfg.dir, errmsg) != ERR_OK ||
         cdir_resolve(a.dir, &cfg.dir, errmsg) != ERR_OK ||
-        cdir_lock_launcher(&cfg.dir, &cfg.lock_fd, &holder, errmsg) !=
-            ERR_OK) {
+        cdir_lock_launcher(&cfg.dir, &cfg.lock_fd, &holder, errmsg) != ERR_OK) {
         ctl_error("%s", errmsg);
         return CTL_EXIT_ERROR;
     }

@@ -130,8 +130,8 @@ int cmd_kill(int argc, char **argv, const char *dir)
         char line[64], reply[512], errmsg[ERRMSG_LEN] = "";
         snprintf(line, sizeof(line), "kill %llu %d", (unsigned long long)id,
                  signo);
-        if (supervisor_request(&d, line, reply, sizeof(reply),
-                               KILL_REQUEST_MS, errmsg) == ERR_OK) {
+        if (supervisor_request(&d, line, reply, sizeof(reply), KILL_REQUEST_MS,
+                               errmsg) == ERR_OK) {
             return fault_launcher_reply(reply);
         }
         ctl_error("kill: %s; signalling the node directly", errmsg);
@@ -152,8 +152,7 @@ static int start_wait_answer(const struct cdir *d, const struct conf *conf,
     while (clock_now_ms() < deadline_ms) {
         struct client_node_status st[RAFT_NODES_MAX];
         char errmsg[ERRMSG_LEN] = "";
-        if (client_status_query(conf, 1u << index, 200, st, errmsg) ==
-                ERR_OK &&
+        if (client_status_query(conf, 1u << index, 200, st, errmsg) == ERR_OK &&
             st[index].alive) {
             return CTL_EXIT_OK;
         }
@@ -246,9 +245,9 @@ static int fault_apply(const char *cmd, const struct cdir *d,
     uint32_t targets = fault_targets(d, conf, &running) & mask;
     uint32_t acked = 0;
     char errmsg[ERRMSG_LEN] = "";
-    if (targets != 0 && client_fault_send(conf, targets, rules,
-                                          FAULT_TIMEOUT_MS, &acked,
-                                          errmsg) != ERR_OK) {
+    if (targets != 0 &&
+        client_fault_send(conf, targets, rules, FAULT_TIMEOUT_MS, &acked,
+                          errmsg) != ERR_OK) {
         ctl_error("%s: %s", cmd, errmsg);
         return CTL_EXIT_ERROR;
     }
@@ -268,8 +267,9 @@ static int fault_apply(const char *cmd, const struct cdir *d,
                       cmd, id);
             rc = CTL_EXIT_UNAVAILABLE;
         } else if (!quiet_down) {
-            fprintf(stderr, "raftctl: %s: node %llu is down; the rule does "
-                            "not apply to it (a restarted node has none)\n",
+            fprintf(stderr,
+                    "raftctl: %s: node %llu is down; the rule does "
+                    "not apply to it (a restarted node has none)\n",
                     cmd, id);
         }
     }
@@ -380,8 +380,14 @@ static int netem_parse_prob(const char *text, uint32_t *ppm)
     return ERR_OK;
 }
 
-enum { NETEM_LOSS, NETEM_DUP, NETEM_DELAY, NETEM_JITTER, NETEM_NODE,
-       NETEM_DISK };
+enum {
+    NETEM_LOSS,
+    NETEM_DUP,
+    NETEM_DELAY,
+    NETEM_JITTER,
+    NETEM_NODE,
+    NETEM_DISK
+};
 
 /* --disk-delay MS: a FAULT_DISK_DELAY rule (each persist stalls MS; 0
  * removes it), sent alone since a node keeps it apart from netem. Returns
@@ -391,8 +397,8 @@ static int netem_disk_rule(const struct ctl_args *a, struct msg_fault *rule)
     uint64_t ms = 0;
     memset(rule, 0, sizeof(*rule));
     rule->action = FAULT_DISK_DELAY;
-    if (a->given[NETEM_LOSS] || a->given[NETEM_DUP] ||
-        a->given[NETEM_DELAY] || a->given[NETEM_JITTER]) {
+    if (a->given[NETEM_LOSS] || a->given[NETEM_DUP] || a->given[NETEM_DELAY] ||
+        a->given[NETEM_JITTER]) {
         ctl_error("netem: --disk-delay goes alone (with --node at most)");
         return CTL_EXIT_USAGE;
     }

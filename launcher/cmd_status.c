@@ -53,7 +53,7 @@ static const char *status_role_name(uint8_t role)
 struct status_row {
     const struct conf_member *m;
     const struct client_node_status *st;
-    long pid;                 /* 0: unknown. */
+    long pid; /* 0: unknown. */
 };
 
 /* s as a JSON string literal. */
@@ -122,8 +122,7 @@ static void status_print_table_row(const struct status_row *r)
     }
     char leader[24] = "-";
     if (s->leader != RAFT_ID_NONE) {
-        snprintf(leader, sizeof(leader), "%llu",
-                 (unsigned long long)s->leader);
+        snprintf(leader, sizeof(leader), "%llu", (unsigned long long)s->leader);
     }
     printf("%-4llu %-21s %-8s %-6s %-10s %6llu %6s %8llu %8llu %8llu\n",
            (unsigned long long)r->m->id, addr, pid, "yes",
@@ -147,8 +146,8 @@ static void status_print_drops(const struct conf *conf,
     for (uint32_t i = 0; i < conf->n_members; i++) {
         unsigned long long id = (unsigned long long)conf->members[i].id;
         if (json) {
-            printf("%s{\"id\":%llu,\"alive\":%s,\"drops\":", i ? "," : "[",
-                   id, st[i].alive ? "true" : "false");
+            printf("%s{\"id\":%llu,\"alive\":%s,\"drops\":", i ? "," : "[", id,
+                   st[i].alive ? "true" : "false");
         } else {
             printf("%-4llu %-6s", id, st[i].alive ? "yes" : "no");
         }
@@ -193,8 +192,8 @@ int cmd_status(int argc, char **argv, const char *dir)
         return rc;
     }
     struct client_node_status st[RAFT_NODES_MAX];
-    if (client_status_query(&conf, UINT32_MAX, STATUS_TIMEOUT_MS, st,
-                            errmsg) != ERR_OK) {
+    if (client_status_query(&conf, UINT32_MAX, STATUS_TIMEOUT_MS, st, errmsg) !=
+        ERR_OK) {
         ctl_error("status: %s", errmsg);
         return CTL_EXIT_ERROR;
     }
@@ -212,9 +211,9 @@ int cmd_status(int argc, char **argv, const char *dir)
     if (json) {
         putchar('[');
     } else {
-        printf("%-4s %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s\n", "ID",
-               "ADDR", "PID", "ALIVE", "ROLE", "TERM", "LEADER", "COMMIT",
-               "LAST", "APPLIED");
+        printf("%-4s %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s\n", "ID", "ADDR",
+               "PID", "ALIVE", "ROLE", "TERM", "LEADER", "COMMIT", "LAST",
+               "APPLIED");
     }
     for (uint32_t i = 0; i < conf.n_members; i++) {
         struct status_row r = {.m = &conf.members[i], .st = &st[i], .pid = 0};

@@ -20,7 +20,7 @@
 #include "launcher/dashboard.h"
 #include "launcher/raftctl.h"
 
-#define WATCH_DUMP_MS 1200        /* Polls before a --dump frame. */
+#define WATCH_DUMP_MS 1200 /* Polls before a --dump frame. */
 #define WATCH_DUMP_COLS 100
 #define WATCH_DUMP_ROWS 30
 
@@ -82,10 +82,10 @@ static int watch_parse_size(const char *text, int *cols, int *rows)
 {
     unsigned c = 0, r = 0;
     char tail = 0;
-    if (text == NULL || sscanf(text, "%ux%u%c", &c, &r, &tail) != 2 ||
-        c < 1 || c > DASH_COLS_MAX || r < 1 || r > DASH_ROWS_MAX) {
-        ctl_error("watch: --size takes COLSxROWS, at most %dx%d",
-                  DASH_COLS_MAX, DASH_ROWS_MAX);
+    if (text == NULL || sscanf(text, "%ux%u%c", &c, &r, &tail) != 2 || c < 1 ||
+        c > DASH_COLS_MAX || r < 1 || r > DASH_ROWS_MAX) {
+        ctl_error("watch: --size takes COLSxROWS, at most %dx%d", DASH_COLS_MAX,
+                  DASH_ROWS_MAX);
         return CTL_EXIT_USAGE;
     }
     *cols = (int)c;
@@ -185,7 +185,7 @@ int cmd_watch(int argc, char **argv, const char *dir)
     if (!dashboard_usable()) {
         return watch_plain(&d, &conf);
     }
-    struct dashboard_config cfg = {.dir = &d, .conf = &conf,
-                                   .launcher_child = 0};
+    struct dashboard_config cfg = {
+        .dir = &d, .conf = &conf, .launcher_child = 0};
     return dashboard_run(&cfg);
 }

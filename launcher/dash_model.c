@@ -18,11 +18,11 @@
 
 #include "common/invariant.h"
 
-#define DASH_EVENTS_MIN 3         /* Event lines kept on a small screen. */
-#define DASH_INDENT 4             /* Panel lines under the node's name. */
-#define DASH_LAG_ACK_MS 1000      /* A follower silent this long is red. */
-#define DASH_SPLIT_COLS 180       /* From this width, events go right. */
-#define DASH_SPLIT_NODE_COLS 100  /* ...of node panels this wide. */
+#define DASH_EVENTS_MIN 3        /* Event lines kept on a small screen. */
+#define DASH_INDENT 4            /* Panel lines under the node's name. */
+#define DASH_LAG_ACK_MS 1000     /* A follower silent this long is red. */
+#define DASH_SPLIT_COLS 180      /* From this width, events go right. */
+#define DASH_SPLIT_NODE_COLS 100 /* ...of node panels this wide. */
 
 /* A write position on one row of the screen, clipped before column end. */
 struct pen {
@@ -57,10 +57,9 @@ static void pen_put(struct pen *p, int color, int attr, const char *text)
     }
 }
 
-static void pen_printf(struct pen *p, int color, int attr, const char *fmt,
-                       ...) __attribute__((format(printf, 4, 5)));
-static void pen_printf(struct pen *p, int color, int attr, const char *fmt,
-                       ...)
+static void pen_printf(struct pen *p, int color, int attr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void pen_printf(struct pen *p, int color, int attr, const char *fmt, ...)
 {
     char text[DASH_COLS_MAX + 1];
     va_list ap;
@@ -89,8 +88,8 @@ static void row_paint(struct dash_screen *s, int row, int color, int attr)
 
 /* What the title bar shows, derived from the nodes. */
 struct summary {
-    int leader;               /* Index of the answering leader, or -1. */
-    raft_term term;           /* Highest term an answering node has. */
+    int leader;     /* Index of the answering leader, or -1. */
+    raft_term term; /* Highest term an answering node has. */
     uint32_t n_up;
     uint32_t quorum;
     raft_index commit;
@@ -292,8 +291,8 @@ static void draw_node_timer(struct pen *p, const struct dash_view *v,
     fill = fill > track ? track : fill;
     bool hot = elapsed * 4 >= (uint64_t)timeout * 3;
     pen_put(p, DASH_COLOR_DIM, 0, "timer [");
-    pen_fill(p, hot ? DASH_COLOR_BAR_HOT : DASH_COLOR_BAR, DASH_ATTR_BOLD,
-             '#', fill);
+    pen_fill(p, hot ? DASH_COLOR_BAR_HOT : DASH_COLOR_BAR, DASH_ATTR_BOLD, '#',
+             fill);
     pen_fill(p, DASH_COLOR_DIM, 0, '-', track - fill - 1);
     if (fill < track) {
         pen_fill(p, DASH_COLOR_DIM, DASH_ATTR_BOLD, '|', 1);
@@ -303,8 +302,7 @@ static void draw_node_timer(struct pen *p, const struct dash_view *v,
     pen_printf(p, hot ? DASH_COLOR_BAR_HOT : DASH_COLOR_NORMAL, 0,
                "%4" PRIu64 "/%-4u ms  ", elapsed, timeout);
     if (n->st.role == RAFT_CANDIDATE) {
-        pen_printf(p, DASH_COLOR_CANDIDATE, DASH_ATTR_BOLD,
-                   "asking for votes");
+        pen_printf(p, DASH_COLOR_CANDIDATE, DASH_ATTR_BOLD, "asking for votes");
     } else if (n->st.role == RAFT_PRECANDIDATE) {
         pen_printf(p, DASH_COLOR_CANDIDATE, DASH_ATTR_BOLD,
                    "asking for pre-votes");
@@ -314,8 +312,7 @@ static void draw_node_timer(struct pen *p, const struct dash_view *v,
         uint64_t ago = n->st.leader_contact_ms + n->age_ms;
         pen_put(p, DASH_COLOR_DIM, 0, "leader ");
         if (n->st.leader != RAFT_ID_NONE) {
-            pen_printf(p, DASH_COLOR_NORMAL, 0, "n%" PRIu64 " ",
-                       n->st.leader);
+            pen_printf(p, DASH_COLOR_NORMAL, 0, "n%" PRIu64 " ", n->st.leader);
         }
         pen_printf(p, DASH_COLOR_NORMAL, 0, "%" PRIu64 " ms ago", ago);
     }
@@ -330,7 +327,7 @@ static void draw_node_progress(struct pen *p, const struct dash_node *n)
     }
     for (uint32_t i = 0; i < n->st.n_peers && i < RAFT_NODES_MAX; i++) {
         const struct status_peer *f = &n->st.peers[i];
-        int color = f->match >= n->st.last_index ? DASH_COLOR_LEADER
+        int color = f->match >= n->st.last_index       ? DASH_COLOR_LEADER
                     : f->last_ack_ms > DASH_LAG_ACK_MS ? DASH_COLOR_DOWN
                                                        : DASH_COLOR_CANDIDATE;
         pen_printf(p, DASH_COLOR_DIM, 0, "  n%" PRIu64 " ", f->id);
@@ -483,8 +480,7 @@ static void draw_events(struct dash_screen *s, const struct dash_view *v,
 }
 
 /* The last row: the keys, or the pending prompt. */
-static void draw_help(struct dash_screen *s, const struct dash_view *v,
-                      int row)
+static void draw_help(struct dash_screen *s, const struct dash_view *v, int row)
 {
     row_paint(s, row, DASH_COLOR_TITLE, DASH_ATTR_REVERSE);
     struct pen p = pen_at(s, row, 0, s->cols);
@@ -524,11 +520,11 @@ static void draw_too_small(struct dash_screen *s)
 /* Where things go: nodes on top and events below, or on a wide screen
  * nodes on the left and events on the right. */
 struct layout {
-    int node_end;             /* Node panels use columns [0, node_end). */
-    int lines;                /* Rows per panel, 1 to 3. */
-    int gap;                  /* Blank rows between panels. */
-    int shown;                /* Panels that fit. */
-    int hidden;               /* Panels that do not (a note says so). */
+    int node_end; /* Node panels use columns [0, node_end). */
+    int lines;    /* Rows per panel, 1 to 3. */
+    int gap;      /* Blank rows between panels. */
+    int shown;    /* Panels that fit. */
+    int hidden;   /* Panels that do not (a note says so). */
     int ev_row, ev_rows, ev_col;
 };
 
@@ -539,8 +535,8 @@ static void layout(const struct dash_screen *s, int n, struct layout *l)
     l->node_end = split ? DASH_SPLIT_NODE_COLS : s->cols;
     l->lines = n * 3 <= avail ? 3 : n * 2 <= avail ? 2 : 1;
     l->gap = l->lines == 3 && avail - n * 4 >= (split ? 0 : 7) ? 1 : 0;
-    l->shown = avail / (l->lines + l->gap) < n ? avail / (l->lines + l->gap)
-                                               : n;
+    l->shown =
+        avail / (l->lines + l->gap) < n ? avail / (l->lines + l->gap) : n;
     l->hidden = 0;
     if (l->shown < n) {
         l->shown = l->shown > 0 ? l->shown - 1 : 0; /* Room for the note. */
@@ -581,8 +577,8 @@ void dash_render(const struct dash_view *v, int cols, int rows,
                   l.node_end, &w);
     }
     if (l.hidden > 0) {
-        struct pen p = pen_at(out, 2 + l.shown * (l.lines + l.gap), 1,
-                              l.node_end);
+        struct pen p =
+            pen_at(out, 2 + l.shown * (l.lines + l.gap), 1, l.node_end);
         pen_printf(&p, DASH_COLOR_DIM, 0,
                    "... and %d more node(s): enlarge the terminal", l.hidden);
     }
@@ -701,8 +697,9 @@ void dash_prompt_text(const struct dash_prompt *p, char *buf, size_t cap)
     switch (p->cmd) {
     case 'k':
     case 's':
-        snprintf(buf, cap, "%s node: %s_   (type its id; Enter confirms, "
-                           "Esc cancels)",
+        snprintf(buf, cap,
+                 "%s node: %s_   (type its id; Enter confirms, "
+                 "Esc cancels)",
                  p->cmd == 'k' ? "kill" : "start", p->digits);
         break;
     case 'q':

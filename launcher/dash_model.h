@@ -19,27 +19,28 @@
 #include "common/types.h"
 #include "launcher/events.h"
 
-#define DASH_COLS_MAX 320         /* Wider terminals use this much. */
+#define DASH_COLS_MAX 320 /* Wider terminals use this much. */
 #define DASH_ROWS_MAX 120
-#define DASH_COLS_MIN 60          /* Below this: "terminal too small". */
+#define DASH_COLS_MIN 60 /* Below this: "terminal too small". */
 #define DASH_ROWS_MIN 10
-#define DASH_TERM_COLORS 6        /* Log cells cycle through these. */
-#define DASH_INTERPOLATE_MS_MAX 100 /* Timer bars advance this long past
+#define DASH_TERM_COLORS 6 /* Log cells cycle through these. */
+#define DASH_INTERPOLATE_MS_MAX                                                \
+    100 /* Timer bars advance this long past
                                        the last answer, no more. */
 
 enum dash_color {
     DASH_COLOR_NORMAL = 0,
-    DASH_COLOR_TITLE,         /* Title and help bars. */
+    DASH_COLOR_TITLE, /* Title and help bars. */
     DASH_COLOR_LEADER,
     DASH_COLOR_CANDIDATE,
     DASH_COLOR_FOLLOWER,
     DASH_COLOR_DOWN,
-    DASH_COLOR_DIM,           /* Labels, separators. */
-    DASH_COLOR_BAR,           /* An election timer well before its end. */
-    DASH_COLOR_BAR_HOT,       /* The last quarter of an election timer. */
+    DASH_COLOR_DIM,     /* Labels, separators. */
+    DASH_COLOR_BAR,     /* An election timer well before its end. */
+    DASH_COLOR_BAR_HOT, /* The last quarter of an election timer. */
     DASH_COLOR_FAULT,
-    DASH_COLOR_KEY,           /* Keys in the help bar. */
-    DASH_COLOR_TERM0,         /* .. DASH_COLOR_TERM0 + DASH_TERM_COLORS - 1 */
+    DASH_COLOR_KEY,   /* Keys in the help bar. */
+    DASH_COLOR_TERM0, /* .. DASH_COLOR_TERM0 + DASH_TERM_COLORS - 1 */
     DASH_COLOR__COUNT = DASH_COLOR_TERM0 + DASH_TERM_COLORS
 };
 
@@ -47,9 +48,9 @@ enum dash_color {
 #define DASH_ATTR_REVERSE 0x2
 
 struct dash_cell {
-    char ch;                  /* Printable ASCII. */
-    uint8_t color;            /* enum dash_color */
-    uint8_t attr;             /* DASH_ATTR_* */
+    char ch;       /* Printable ASCII. */
+    uint8_t color; /* enum dash_color */
+    uint8_t attr;  /* DASH_ATTR_* */
 };
 
 struct dash_screen {
@@ -59,32 +60,32 @@ struct dash_screen {
 };
 
 enum dash_node_state {
-    DASH_NODE_UP = 0,         /* It answers. */
-    DASH_NODE_SILENT,         /* Its process runs but does not answer. */
-    DASH_NODE_DOWN            /* No process (or none known). */
+    DASH_NODE_UP = 0, /* It answers. */
+    DASH_NODE_SILENT, /* Its process runs but does not answer. */
+    DASH_NODE_DOWN    /* No process (or none known). */
 };
 
 /* One node as the dashboard knows it. */
 struct dash_node {
     raft_id id;
-    int state;                /* enum dash_node_state */
-    long pid;                 /* 0: unknown. */
-    bool has_reply;           /* term/st hold its last answer (maybe old). */
+    int state;      /* enum dash_node_state */
+    long pid;       /* 0: unknown. */
+    bool has_reply; /* term/st hold its last answer (maybe old). */
     raft_term term;
     struct msg_status_reply st;
-    uint64_t age_ms;          /* Since that answer arrived. */
+    uint64_t age_ms; /* Since that answer arrived. */
 };
 
 struct dash_view {
-    const struct conf *conf;  /* Borrowed. */
-    char where[96];           /* The cluster directory as shown. */
+    const struct conf *conf; /* Borrowed. */
+    char where[96];          /* The cluster directory as shown. */
     struct dash_node nodes[RAFT_NODES_MAX]; /* conf->members order. */
-    const struct ev_ring *events; /* Borrowed; newest shown first. */
-    const char *prompt;       /* A pending key prompt, or NULL: help. */
-    bool owns_cluster;        /* Foreground up: q stops the cluster. */
-    bool from_launcher;       /* Events stream from the launcher. */
-    bool stopping;            /* The cluster is being stopped. */
-    unsigned fps;             /* Frames drawn in the last second. */
+    const struct ev_ring *events;           /* Borrowed; newest shown first. */
+    const char *prompt; /* A pending key prompt, or NULL: help. */
+    bool owns_cluster;  /* Foreground up: q stops the cluster. */
+    bool from_launcher; /* Events stream from the launcher. */
+    bool stopping;      /* The cluster is being stopped. */
+    unsigned fps;       /* Frames drawn in the last second. */
 };
 
 /* Draws the view into out, sized cols x rows (clamped to the maxima). */
@@ -97,15 +98,15 @@ void dash_screen_line(const struct dash_screen *s, int row, char *buf,
 
 /* What a key asks for. */
 enum dash_action {
-    DASH_ACT_NONE = 0,        /* Nothing yet (or a prompt changed). */
-    DASH_ACT_KILL,            /* *id: the node to kill. */
-    DASH_ACT_START,           /* *id: the node to start. */
-    DASH_ACT_ISOLATE,         /* Partition the leader from the others. */
+    DASH_ACT_NONE = 0, /* Nothing yet (or a prompt changed). */
+    DASH_ACT_KILL,     /* *id: the node to kill. */
+    DASH_ACT_START,    /* *id: the node to start. */
+    DASH_ACT_ISOLATE,  /* Partition the leader from the others. */
     DASH_ACT_HEAL,
-    DASH_ACT_WRITE,           /* Put a random key. */
+    DASH_ACT_WRITE, /* Put a random key. */
     DASH_ACT_QUIT,
-    DASH_ACT_BAD_ID,          /* A typed id names no member. */
-    DASH_ACT_CANCEL           /* A prompt was abandoned. */
+    DASH_ACT_BAD_ID, /* A typed id names no member. */
+    DASH_ACT_CANCEL  /* A prompt was abandoned. */
 };
 
 #define DASH_KEY_ENTER '\n'
@@ -114,7 +115,7 @@ enum dash_action {
 /* The key prompt: "k" or "s" waits for a node id (acted on as soon as the
  * digits name exactly one member, or on Enter); "q" may ask to confirm. */
 struct dash_prompt {
-    char cmd;                 /* 0 idle, 'k', 's', or 'q' (confirming). */
+    char cmd; /* 0 idle, 'k', 's', or 'q' (confirming). */
     uint32_t n_digits;
     char digits[12];
 };

@@ -20,10 +20,10 @@
 #include "launcher/supervisor.h"
 
 #define DASH_RECV_PER_STEP 256
-#define DASH_FIRST_ROUND_MS 300   /* Time for the stream to subscribe. */
-#define DASH_RETRY_OLD_MS 5000    /* A launcher without "events". */
-#define DASH_NONCE_KEEP 4         /* Polls whose late answers still count. */
-#define DASH_DEATH_FRESH_MS 2000  /* A replayed older death marks nothing. */
+#define DASH_FIRST_ROUND_MS 300  /* Time for the stream to subscribe. */
+#define DASH_RETRY_OLD_MS 5000   /* A launcher without "events". */
+#define DASH_NONCE_KEEP 4        /* Polls whose late answers still count. */
+#define DASH_DEATH_FRESH_MS 2000 /* A replayed older death marks nothing. */
 
 uint64_t dash_wall_ms(void)
 {
@@ -33,8 +33,8 @@ uint64_t dash_wall_ms(void)
 }
 
 int dash_source_open(struct dash_source *src, const struct conf *conf,
-                     const struct cdir *dir, dash_event_cb on_event,
-                     void *ctx, char errmsg[ERRMSG_LEN])
+                     const struct cdir *dir, dash_event_cb on_event, void *ctx,
+                     char errmsg[ERRMSG_LEN])
 {
     ASSERT(conf->n_members > 0 && conf->n_members <= RAFT_NODES_MAX);
     memset(src, 0, sizeof(*src));
@@ -118,8 +118,8 @@ static void source_poll(struct dash_source *src, uint64_t now_ms)
         msg.u.status.nonce = src->nonce + i;
         uint8_t out[128];
         size_t len = 0;
-        if (wire_encode(&msg, src->conf->cluster_id, out, sizeof(out),
-                        &len) == ERR_OK &&
+        if (wire_encode(&msg, src->conf->cluster_id, out, sizeof(out), &len) ==
+                ERR_OK &&
             udp_send(src->udp_fd, &src->addrs[i], out, len) == ERR_OK) {
             src->polls_sent++;
         }
@@ -152,8 +152,8 @@ static void source_recv(struct dash_source *src, uint64_t now_ms)
     for (int k = 0; k < DASH_RECV_PER_STEP; k++) {
         size_t len = 0;
         struct raft_addr from;
-        int rc = udp_recv(src->udp_fd, src->buf, RAFT_DATAGRAM_MAX, &len,
-                          &from);
+        int rc =
+            udp_recv(src->udp_fd, src->buf, RAFT_DATAGRAM_MAX, &len, &from);
         if (rc == ERR_AGAIN || rc == ERR_IO) {
             return;
         }
@@ -175,8 +175,8 @@ static void source_check_pids(struct dash_source *src, uint64_t now_ms)
         if (n->has_reply && !n->dead && now_ms - n->rx_ms <= DASH_UP_MS) {
             continue;
         }
-        n->file_pid = (long)cdir_node_running(src->dir,
-                                              src->conf->members[i].id);
+        n->file_pid =
+            (long)cdir_node_running(src->dir, src->conf->members[i].id);
     }
     src->pid_next_ms = now_ms + DASH_PID_CHECK_MS;
 }

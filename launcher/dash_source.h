@@ -22,11 +22,11 @@
 #include "launcher/dash_model.h"
 #include "launcher/events.h"
 
-#define DASH_POLL_MS 50           /* Status requests to every member. */
-#define DASH_ROUND_MS 100         /* Local event derivation, no launcher. */
-#define DASH_UP_MS 300            /* Answered within this: up. */
-#define DASH_PID_CHECK_MS 500     /* Pid files of silent nodes. */
-#define DASH_RECONNECT_MS 1000    /* Retry the launcher's event stream. */
+#define DASH_POLL_MS 50        /* Status requests to every member. */
+#define DASH_ROUND_MS 100      /* Local event derivation, no launcher. */
+#define DASH_UP_MS 300         /* Answered within this: up. */
+#define DASH_PID_CHECK_MS 500  /* Pid files of silent nodes. */
+#define DASH_RECONNECT_MS 1000 /* Retry the launcher's event stream. */
 #define DASH_STREAM_BUF 8192
 #define DASH_SOURCE_FDS 2
 
@@ -35,30 +35,30 @@ typedef void (*dash_event_cb)(void *ctx, const struct ev *e);
 
 struct dash_source_node {
     bool has_reply;
-    uint64_t rx_ms;           /* Monotonic time of the last answer. */
+    uint64_t rx_ms; /* Monotonic time of the last answer. */
     raft_term term;
     struct msg_status_reply st;
-    bool dead;                /* The launcher reported its death; cleared
+    bool dead;     /* The launcher reported its death; cleared
                                  by the next answer. */
-    long file_pid;            /* From its pid file, for silent nodes. */
+    long file_pid; /* From its pid file, for silent nodes. */
 };
 
 struct dash_source {
-    const struct conf *conf;  /* Borrowed. */
-    const struct cdir *dir;   /* Borrowed. */
+    const struct conf *conf; /* Borrowed. */
+    const struct cdir *dir;  /* Borrowed. */
     dash_event_cb on_event;
     void *ctx;
     int udp_fd;
     struct raft_addr addrs[RAFT_NODES_MAX];
-    uint8_t *buf;             /* RAFT_DATAGRAM_MAX */
+    uint8_t *buf; /* RAFT_DATAGRAM_MAX */
     struct wire_scratch *scratch;
-    uint64_t nonce;           /* Of the last poll (one per member). */
+    uint64_t nonce; /* Of the last poll (one per member). */
     uint64_t poll_next_ms;
     uint64_t pid_next_ms;
     struct dash_source_node nodes[RAFT_NODES_MAX];
     /* The launcher's stream. */
-    int stream_fd;            /* -1 when not connected. */
-    bool subscribed;          /* Its "ok events" arrived. */
+    int stream_fd;   /* -1 when not connected. */
+    bool subscribed; /* Its "ok events" arrived. */
     bool ever_subscribed;
     uint64_t stream_retry_ms;
     uint64_t stream_last_wall_ms;
@@ -75,8 +75,8 @@ struct dash_source {
 /* Opens the status socket; the stream connects on the first step. conf and
  * dir are borrowed. Errors: ERR_NOMEM, ERR_IO, ERR_INVALID (errmsg). */
 int dash_source_open(struct dash_source *src, const struct conf *conf,
-                     const struct cdir *dir, dash_event_cb on_event,
-                     void *ctx, char errmsg[ERRMSG_LEN]);
+                     const struct cdir *dir, dash_event_cb on_event, void *ctx,
+                     char errmsg[ERRMSG_LEN]);
 void dash_source_close(struct dash_source *src);
 
 /* The descriptors to poll for POLLIN (at most DASH_SOURCE_FDS); returns

@@ -30,10 +30,10 @@
 #include "launcher/dash_source.h"
 #include "launcher/supervisor.h"
 
-#define DASH_KILL_MS 3000         /* The launcher answers once it is dead. */
+#define DASH_KILL_MS 3000 /* The launcher answers once it is dead. */
 #define DASH_FAULT_MS 500
 #define DASH_WRITE_MS 3000
-#define DASH_STOP_WAIT_MS 15000   /* The launcher's grace period and more. */
+#define DASH_STOP_WAIT_MS 15000 /* The launcher's grace period and more. */
 #define DASH_DUMP_MS 100
 
 /* --- The terminal, and giving it back ---------------------------------- */
@@ -43,7 +43,7 @@ static volatile sig_atomic_t dash_curses_active;
 static SCREEN *dash_screen;
 static struct termios dash_tio;
 static bool dash_tio_saved;
-static char dash_reset[256];      /* Written by the crash handler. */
+static char dash_reset[256]; /* Written by the crash handler. */
 static size_t dash_reset_len;
 
 /* SIGINT, SIGTERM, SIGHUP, SIGQUIT: one byte into the self-pipe. */
@@ -129,11 +129,15 @@ static int dash_signals_open(char errmsg[ERRMSG_LEN])
 static void dash_colors_init(void)
 {
     static const short fg[DASH_COLOR__COUNT] = {
-        [DASH_COLOR_TITLE] = COLOR_CYAN,    [DASH_COLOR_LEADER] = COLOR_GREEN,
+        [DASH_COLOR_TITLE] = COLOR_CYAN,
+        [DASH_COLOR_LEADER] = COLOR_GREEN,
         [DASH_COLOR_CANDIDATE] = COLOR_YELLOW,
-        [DASH_COLOR_FOLLOWER] = COLOR_CYAN, [DASH_COLOR_DOWN] = COLOR_RED,
-        [DASH_COLOR_BAR] = COLOR_BLUE,      [DASH_COLOR_BAR_HOT] = COLOR_RED,
-        [DASH_COLOR_FAULT] = COLOR_MAGENTA, [DASH_COLOR_KEY] = COLOR_YELLOW,
+        [DASH_COLOR_FOLLOWER] = COLOR_CYAN,
+        [DASH_COLOR_DOWN] = COLOR_RED,
+        [DASH_COLOR_BAR] = COLOR_BLUE,
+        [DASH_COLOR_BAR_HOT] = COLOR_RED,
+        [DASH_COLOR_FAULT] = COLOR_MAGENTA,
+        [DASH_COLOR_KEY] = COLOR_YELLOW,
         [DASH_COLOR_TERM0] = COLOR_BLUE,
         [DASH_COLOR_TERM0 + 1] = COLOR_GREEN,
         [DASH_COLOR_TERM0 + 2] = COLOR_MAGENTA,
@@ -312,10 +316,10 @@ static void dash_do_kill(struct dash *d, raft_id id)
     }
     pid_t pid = cdir_node_running(d->cfg->dir, id);
     if (pid > 0 && kill(pid, SIGKILL) == 0) {
-        dash_action(d, "k%llu: sent SIGKILL to node %llu (pid %ld); no "
-                       "launcher to restart it",
-                    (unsigned long long)id, (unsigned long long)id,
-                    (long)pid);
+        dash_action(d,
+                    "k%llu: sent SIGKILL to node %llu (pid %ld); no "
+                    "launcher to restart it",
+                    (unsigned long long)id, (unsigned long long)id, (long)pid);
     } else {
         dash_action(d, "k%llu: node %llu is not running",
                     (unsigned long long)id, (unsigned long long)id);
@@ -330,7 +334,7 @@ static void dash_do_start(struct dash *d, raft_id id)
     int rc = supervisor_request(d->cfg->dir, line, reply, sizeof(reply),
                                 DASH_KILL_MS, errmsg);
     dash_action(d, "s%llu: %s", (unsigned long long)id,
-                rc == ERR_OK        ? dash_reply_text(reply)
+                rc == ERR_OK          ? dash_reply_text(reply)
                 : rc == ERR_NOT_FOUND ? "no launcher runs for this cluster; "
                                         "'raftctl up' starts one"
                                       : errmsg);
@@ -358,13 +362,14 @@ static void dash_do_isolate(struct dash *d, uint64_t now_ms)
     }
     uint32_t mask = dash_source_up_mask(&d->src, now_ms), acked = 0;
     char errmsg[ERRMSG_LEN] = "";
-    if (client_fault_send(conf, mask, rules, DASH_FAULT_MS, &acked,
-                          errmsg) != ERR_OK) {
+    if (client_fault_send(conf, mask, rules, DASH_FAULT_MS, &acked, errmsg) !=
+        ERR_OK) {
         dash_action(d, "i: %s", errmsg);
         return;
     }
-    dash_action(d, "i: isolating leader n%llu from the others (%d of %u "
-                   "nodes took the rule)",
+    dash_action(d,
+                "i: isolating leader n%llu from the others (%d of %u "
+                "nodes took the rule)",
                 (unsigned long long)lid, __builtin_popcount(acked),
                 conf->n_members);
 }
@@ -380,8 +385,8 @@ static void dash_do_heal(struct dash *d, uint64_t now_ms)
     }
     uint32_t mask = dash_source_up_mask(&d->src, now_ms), acked = 0;
     char errmsg[ERRMSG_LEN] = "";
-    if (client_fault_send(conf, mask, rules, DASH_FAULT_MS, &acked,
-                          errmsg) != ERR_OK) {
+    if (client_fault_send(conf, mask, rules, DASH_FAULT_MS, &acked, errmsg) !=
+        ERR_OK) {
         dash_action(d, "h: %s", errmsg);
         return;
     }
@@ -464,8 +469,9 @@ static void dash_write_progress(struct dash *d, uint64_t now_ms)
         dash_action(d, "w: put %s committed in %llu ms", d->write_key,
                     (unsigned long long)(now_ms - d->write_started_ms));
     } else if (d->session.err == ERR_TIMEOUT) {
-        dash_action(d, "w: put %s: no leader answered in %d ms; its outcome "
-                       "is unknown",
+        dash_action(d,
+                    "w: put %s: no leader answered in %d ms; its outcome "
+                    "is unknown",
                     d->write_key, DASH_WRITE_MS);
     } else {
         dash_action(d, "w: put %s failed: %s", d->write_key,
@@ -523,8 +529,7 @@ static void dash_act(struct dash *d, int act, raft_id id, uint64_t now_ms)
         dash_begin_quit(d, now_ms);
         break;
     case DASH_ACT_BAD_ID:
-        dash_action(d, "no node %llu in this cluster",
-                    (unsigned long long)id);
+        dash_action(d, "no node %llu in this cluster", (unsigned long long)id);
         break;
     default:
         break;
@@ -701,8 +706,9 @@ static int dash_exit_code(const struct dash *d)
         return 0;
     }
     if (!d->child_exited) {
-        fprintf(stderr, "raftctl: up: the launcher (pid %ld) has not "
-                        "stopped; see %s/launcher.log\n",
+        fprintf(stderr,
+                "raftctl: up: the launcher (pid %ld) has not "
+                "stopped; see %s/launcher.log\n",
                 (long)d->cfg->launcher_child, d->cfg->dir->shown);
         return 4;
     }
@@ -730,8 +736,7 @@ int dashboard_run(const struct dashboard_config *cfg)
     d->view.conf = cfg->conf;
     d->view.events = &d->events;
     d->view.owns_cluster = cfg->launcher_child > 0;
-    snprintf(d->view.where, sizeof(d->view.where), "%.95s",
-             cfg->dir->shown);
+    snprintf(d->view.where, sizeof(d->view.where), "%.95s", cfg->dir->shown);
     int rc = dash_source_open(&d->src, cfg->conf, cfg->dir, dash_on_event, d,
                               errmsg);
     if (rc == ERR_OK) {

@@ -15,12 +15,12 @@
 #include "common/conf.h"
 #include "launcher/cluster_dir.h"
 
-#define DASH_FRAME_MS 50          /* 20 frames a second. */
+#define DASH_FRAME_MS 50 /* 20 frames a second. */
 
 struct dashboard_config {
-    const struct cdir *dir;   /* Borrowed. */
-    const struct conf *conf;  /* Borrowed. */
-    pid_t launcher_child;     /* Foreground up: the launcher we forked; q
+    const struct cdir *dir;  /* Borrowed. */
+    const struct conf *conf; /* Borrowed. */
+    pid_t launcher_child;    /* Foreground up: the launcher we forked; q
                                  (confirmed) or Ctrl-C stops it, and its exit
                                  ends the dashboard. 0 for watch. */
 };

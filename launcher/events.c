@@ -17,11 +17,11 @@
 #include "common/invariant.h"
 
 static const char *const ev_kind_names[EV__COUNT] = {
-    [EV_INFO] = "info",           [EV_START] = "start",
-    [EV_DEATH] = "death",         [EV_ELECTION] = "election",
-    [EV_VOTE] = "vote",           [EV_LEADER] = "leader",
-    [EV_STEP_DOWN] = "stepdown",  [EV_NO_LEADER] = "noleader",
-    [EV_COMMIT] = "commit",       [EV_FAULT] = "fault",
+    [EV_INFO] = "info",          [EV_START] = "start",
+    [EV_DEATH] = "death",        [EV_ELECTION] = "election",
+    [EV_VOTE] = "vote",          [EV_LEADER] = "leader",
+    [EV_STEP_DOWN] = "stepdown", [EV_NO_LEADER] = "noleader",
+    [EV_COMMIT] = "commit",      [EV_FAULT] = "fault",
     [EV_ACTION] = "action",
 };
 
@@ -77,9 +77,9 @@ const char *ev_kind_name(int kind)
 size_t ev_format_line(const struct ev *e, char *buf, size_t cap)
 {
     ASSERT(cap > 0);
-    int n = snprintf(buf, cap, "ev %" PRIu64 " %s %" PRIu64 " %" PRIu64 " %s",
-                     e->wall_ms, ev_kind_name(e->kind), e->node, e->term,
-                     e->text);
+    int n =
+        snprintf(buf, cap, "ev %" PRIu64 " %s %" PRIu64 " %" PRIu64 " %s",
+                 e->wall_ms, ev_kind_name(e->kind), e->node, e->term, e->text);
     if (n < 0) {
         buf[0] = '\0';
         return 0;
@@ -116,8 +116,8 @@ void ev_format_clock(uint64_t wall_ms, char *buf, size_t cap)
         snprintf(buf, cap, "??:??:??.???");
         return;
     }
-    snprintf(buf, cap, "%02d:%02d:%02d.%03u", tm.tm_hour, tm.tm_min,
-             tm.tm_sec, (unsigned)(wall_ms % 1000));
+    snprintf(buf, cap, "%02d:%02d:%02d.%03u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (unsigned)(wall_ms % 1000));
 }
 
 /* --- Fault rules ------------------------------------------------------ */
@@ -166,8 +166,8 @@ static void faults_append(char *buf, size_t cap, const char *fmt, ...)
 /* "partition 1 2 | 3" when the members split into groups, else the cut
  * pairs ("cut 1-3"), else nothing. */
 static void faults_describe_cuts(const struct conf *conf,
-                                 const struct client_node_status *st,
-                                 char *buf, size_t cap)
+                                 const struct client_node_status *st, char *buf,
+                                 size_t cap)
 {
     uint32_t n = conf->n_members;
     bool involved[RAFT_NODES_MAX] = {false};
@@ -460,8 +460,8 @@ static int tracker_leader(const struct ev_tracker *t,
 /* A new leader (with who voted for it), or "no leader" after a few rounds
  * without one (one lost datagram must not look like an election). */
 static void tracker_leader_change(struct ev_tracker *t, uint64_t wall_ms,
-                                  const struct client_node_status *st,
-                                  int best, ev_emit_cb emit, void *ctx)
+                                  const struct client_node_status *st, int best,
+                                  ev_emit_cb emit, void *ctx)
 {
     struct ev e;
     if (best < 0) {
@@ -484,8 +484,7 @@ static void tracker_leader_change(struct ev_tracker *t, uint64_t wall_ms,
     }
     char votes[80] = "";
     for (uint32_t j = 0; j < t->conf->n_members; j++) {
-        if (st[j].alive && st[j].term == term &&
-            st[j].reply.voted_for == id) {
+        if (st[j].alive && st[j].term == term && st[j].reply.voted_for == id) {
             faults_append(votes, sizeof(votes), " %" PRIu64,
                           t->conf->members[j].id);
         }
@@ -527,8 +526,8 @@ static void tracker_commit(struct ev_tracker *t, uint64_t wall_ms,
     if (commit > t->commit_shown &&
         wall_ms >= t->commit_event_ms + EV_COMMIT_EVERY_MS) {
         struct ev e;
-        ev_set(&e, wall_ms, EV_COMMIT, best >= 0 ? t->conf->members[best].id
-                                                  : RAFT_ID_NONE,
+        ev_set(&e, wall_ms, EV_COMMIT,
+               best >= 0 ? t->conf->members[best].id : RAFT_ID_NONE,
                best >= 0 ? st[best].term : 0,
                "commit index %" PRIu64 " (+%" PRIu64 ")", commit,
                commit - t->commit_shown);
@@ -541,8 +540,8 @@ static void tracker_commit(struct ev_tracker *t, uint64_t wall_ms,
 /* A changed fault description, once it held for two rounds (rules reach
  * the nodes one by one). */
 static void tracker_faults(struct ev_tracker *t, uint64_t wall_ms,
-                           const struct client_node_status *st,
-                           ev_emit_cb emit, void *ctx)
+                           const struct client_node_status *st, ev_emit_cb emit,
+                           void *ctx)
 {
     bool any = false;
     for (uint32_t i = 0; i < t->conf->n_members; i++) {

@@ -20,42 +20,42 @@
 #include "common/msg.h"
 #include "common/types.h"
 
-#define EV_TEXT_MAX 120           /* One event's text, with the NUL. */
-#define EV_RING_MAX 256           /* Events a feed remembers. */
+#define EV_TEXT_MAX 120 /* One event's text, with the NUL. */
+#define EV_RING_MAX 256 /* Events a feed remembers. */
 #define EV_LINE_MAX (EV_TEXT_MAX + 96)
-#define EV_FAULTS_MAX 160         /* A description of the fault rules. */
-#define EV_LEADERLESS_ROUNDS 2    /* Rounds without a leader: "no leader". */
-#define EV_SILENT_ROUNDS 3        /* Unanswered rounds: "stopped answering". */
-#define EV_COMMIT_EVERY_MS 2000   /* At most one commit event this often. */
+#define EV_FAULTS_MAX 160       /* A description of the fault rules. */
+#define EV_LEADERLESS_ROUNDS 2  /* Rounds without a leader: "no leader". */
+#define EV_SILENT_ROUNDS 3      /* Unanswered rounds: "stopped answering". */
+#define EV_COMMIT_EVERY_MS 2000 /* At most one commit event this often. */
 
 enum ev_kind {
-    EV_INFO = 0,      /* The launcher's own lines (cluster up, stopping). */
-    EV_START,         /* A node process started, or answers again. */
-    EV_DEATH,         /* A node died (exit status), or stopped answering. */
-    EV_ELECTION,      /* A node started an election or a pre-vote. */
-    EV_VOTE,          /* A node voted for a candidate. */
-    EV_LEADER,        /* A new leader (or term). */
-    EV_STEP_DOWN,     /* A leader stepped down. */
-    EV_NO_LEADER,     /* No node leads any more. */
-    EV_COMMIT,        /* Commit progress. */
-    EV_FAULT,         /* Partitions and netem rules changed. */
-    EV_ACTION,        /* What the dashboard's user did, and its outcome. */
+    EV_INFO = 0,  /* The launcher's own lines (cluster up, stopping). */
+    EV_START,     /* A node process started, or answers again. */
+    EV_DEATH,     /* A node died (exit status), or stopped answering. */
+    EV_ELECTION,  /* A node started an election or a pre-vote. */
+    EV_VOTE,      /* A node voted for a candidate. */
+    EV_LEADER,    /* A new leader (or term). */
+    EV_STEP_DOWN, /* A leader stepped down. */
+    EV_NO_LEADER, /* No node leads any more. */
+    EV_COMMIT,    /* Commit progress. */
+    EV_FAULT,     /* Partitions and netem rules changed. */
+    EV_ACTION,    /* What the dashboard's user did, and its outcome. */
     EV__COUNT
 };
 
 struct ev {
-    uint64_t wall_ms;         /* Wall-clock time (ms since the epoch). */
-    uint8_t kind;             /* enum ev_kind */
-    raft_id node;             /* The node it is about, 0 for the cluster. */
-    raft_term term;           /* The term it is about, 0 when none. */
-    char text[EV_TEXT_MAX];   /* One line, no newline. */
+    uint64_t wall_ms;       /* Wall-clock time (ms since the epoch). */
+    uint8_t kind;           /* enum ev_kind */
+    raft_id node;           /* The node it is about, 0 for the cluster. */
+    raft_term term;         /* The term it is about, 0 when none. */
+    char text[EV_TEXT_MAX]; /* One line, no newline. */
 };
 
 /* The last EV_RING_MAX events; the oldest is overwritten. */
 struct ev_ring {
-    uint32_t n;               /* Events held, at most EV_RING_MAX. */
-    uint32_t next;            /* Slot of the next push. */
-    uint64_t pushed;          /* Events ever pushed. */
+    uint32_t n;      /* Events held, at most EV_RING_MAX. */
+    uint32_t next;   /* Slot of the next push. */
+    uint64_t pushed; /* Events ever pushed. */
     struct ev items[EV_RING_MAX];
 };
 
@@ -93,9 +93,9 @@ void ev_faults_describe(const struct conf *conf,
 
 /* What the tracker remembers of one node's last answer. */
 struct ev_node {
-    bool known;               /* A baseline answer was recorded. */
-    bool silent;              /* Announced as not answering. */
-    uint32_t missed;          /* Rounds without an answer in a row. */
+    bool known;      /* A baseline answer was recorded. */
+    bool silent;     /* Announced as not answering. */
+    uint32_t missed; /* Rounds without an answer in a row. */
     uint32_t pid;
     raft_term term;
     uint8_t role;
@@ -105,8 +105,8 @@ struct ev_node {
 
 /* Derives events by diffing successive rounds of status answers. */
 struct ev_tracker {
-    const struct conf *conf;  /* Borrowed for the tracker's lifetime. */
-    bool track_silence;       /* Report nodes that stop answering (watch
+    const struct conf *conf; /* Borrowed for the tracker's lifetime. */
+    bool track_silence;      /* Report nodes that stop answering (watch
                                  without a launcher, which knows deaths). */
     struct ev_node nodes[RAFT_NODES_MAX]; /* By index into conf->members. */
     raft_id shown_leader;

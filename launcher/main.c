@@ -63,7 +63,8 @@ static const char ctl_usage_text[] =
     "                      too.\n"
     "\n"
     "exit codes: 0 ok, 1 negative answer (absent key, CAS mismatch), 2 usage\n"
-    "error (also an unknown node id or an oversized key or value), 3 no leader\n"
+    "error (also an unknown node id or an oversized key or value), 3 no "
+    "leader\n"
     "answered in time (a write's outcome is unknown), 4 any other error.\n";
 
 void ctl_error(const char *fmt, ...)
@@ -87,8 +88,7 @@ int ctl_load_cluster(const char *opt_dir, struct cdir *d, struct conf *conf)
     return CTL_EXIT_OK;
 }
 
-int ctl_parse_u64(const char *text, uint64_t min, uint64_t max,
-                  uint64_t *out)
+int ctl_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
     if (text == NULL || text[0] < '0' || text[0] > '9') {
         return ERR_INVALID;

@@ -27,7 +27,7 @@ enum ctl_exit {
 /* One option a command accepts: "--timeout" (and an alias such as "-n"). */
 struct ctl_opt {
     const char *name;
-    const char *alias;        /* NULL when none. */
+    const char *alias; /* NULL when none. */
     bool has_arg;
 };
 
@@ -36,7 +36,7 @@ struct ctl_opt {
  * argv. */
 struct ctl_args {
     const char *cmd;
-    const char *dir;          /* -d / --dir, NULL when not given. */
+    const char *dir; /* -d / --dir, NULL when not given. */
     int n_pos;
     const char *pos[CTL_POS_MAX];
     bool given[CTL_OPTS_MAX];
@@ -59,8 +59,7 @@ struct cdir;
 int ctl_load_cluster(const char *opt_dir, struct cdir *d, struct conf *conf);
 
 /* Parses a decimal integer in [min, max]. Errors: ERR_INVALID. */
-int ctl_parse_u64(const char *text, uint64_t min, uint64_t max,
-                  uint64_t *out);
+int ctl_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Checks that id (text) names a member; prints an error and returns
  * CTL_EXIT_USAGE when it does not. */

@@ -29,7 +29,6 @@
 #include "launcher/raftctl.h"
 #include "launcher/supervisor_int.h"
 
-
 static int sup_signal_fd = -1;
 /* The running launcher, for sup_event() (one per process). */
 static struct sup *sup_current;
@@ -212,14 +211,13 @@ static void sup_exec_node(const struct sup *s, const struct sup_node *n,
     _exit(127);
 }
 
-int sup_spawn(struct sup *s, struct sup_node *n,
-                     char errmsg[ERRMSG_LEN])
+int sup_spawn(struct sup *s, struct sup_node *n, char errmsg[ERRMSG_LEN])
 {
     ASSERT(n->pid == 0);
     char log_path[CDIR_PATH_MAX];
     cdir_node_file(&s->cfg->dir, n->id, ".log", log_path, sizeof(log_path));
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0644);
+    int log_fd =
+        open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) {
         snprintf(errmsg, ERRMSG_LEN, "cannot open %.160s: %s", log_path,
                  strerror(errno));
@@ -349,8 +347,7 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
     if (s->phase == SUP_STARTING) {
         char log_path[CDIR_PATH_MAX];
         char last[240];
-        cdir_node_file(&s->cfg->dir, n->id, ".log", log_path,
-                       sizeof(log_path));
+        cdir_node_file(&s->cfg->dir, n->id, ".log", log_path, sizeof(log_path));
         cdir_last_line(log_path, last, sizeof(last));
         sup_start_failed(s, "node %llu failed to start (%s; see %.150s): %s",
                          (unsigned long long)n->id, how, log_path,
@@ -387,7 +384,6 @@ static void sup_on_signals(struct sup *s)
     }
 }
 
-
 /* Whatever is due: the status poll, the startup deadline, SIGKILL after the
  * grace period, and kill requests that waited long enough. */
 static void sup_on_timers(struct sup *s, uint64_t now_ms)
@@ -396,8 +392,9 @@ static void sup_on_timers(struct sup *s, uint64_t now_ms)
         sup_poll_round(s, now_ms);
     }
     if (s->phase == SUP_STARTING && now_ms >= s->phase_deadline_ms) {
-        sup_start_failed(s, "not every node answered within %d s; see the "
-                            "node<ID>.log files in %s",
+        sup_start_failed(s,
+                         "not every node answered within %d s; see the "
+                         "node<ID>.log files in %s",
                          SUP_START_MS / 1000, s->cfg->dir.shown);
     }
     if (s->phase == SUP_STOPPING && !s->hard_killed &&
@@ -513,8 +510,8 @@ static int sup_setup_listen(struct sup *s, char errmsg[ERRMSG_LEN])
         return rc;
     }
     (void)unlink(sun.sun_path); /* Stale: we hold the launcher lock. */
-    s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                          0);
+    s->listen_fd =
+        socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->listen_fd < 0 ||
         bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
         listen(s->listen_fd, SUP_CONNS_MAX) != 0) {
@@ -564,8 +561,7 @@ static void sup_remove_fresh(const struct sup *s)
             }
         }
     }
-    if (cdir_file(&s->cfg->dir, "cluster.conf", path, sizeof(path)) ==
-        ERR_OK) {
+    if (cdir_file(&s->cfg->dir, "cluster.conf", path, sizeof(path)) == ERR_OK) {
         (void)unlink(path);
     }
     sup_event("removed the new cluster.conf and databases; fix the problem "

@@ -24,13 +24,13 @@
 struct supervisor_config {
     struct cdir dir;
     struct conf conf;
-    char raftnode[CDIR_PATH_MAX];  /* The raftnode binary to exec. */
-    bool fresh;                    /* cluster.conf was just created: pass
+    char raftnode[CDIR_PATH_MAX]; /* The raftnode binary to exec. */
+    bool fresh;                   /* cluster.conf was just created: pass
                                       --create, and remove it on failure. */
-    uint32_t heartbeat_ms;         /* 0: raftnode's default. */
-    uint32_t election_ms;          /* 0: raftnode's default. */
-    int lock_fd;                   /* Holds the launcher lock; owned. */
-    int ready_fd;                  /* --detach: "ok"/"err ..." goes here
+    uint32_t heartbeat_ms;        /* 0: raftnode's default. */
+    uint32_t election_ms;         /* 0: raftnode's default. */
+    int lock_fd;                  /* Holds the launcher lock; owned. */
+    int ready_fd;                 /* --detach: "ok"/"err ..." goes here
                                       once every node answers; else -1. */
 };
 

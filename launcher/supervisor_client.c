@@ -88,8 +88,7 @@ static int read_line(int fd, char *reply, size_t cap, uint64_t deadline_ms,
 }
 
 int supervisor_request(const struct cdir *d, const char *line, char *reply,
-                       size_t cap, uint32_t timeout_ms,
-                       char errmsg[ERRMSG_LEN])
+                       size_t cap, uint32_t timeout_ms, char errmsg[ERRMSG_LEN])
 {
     ASSERT(cap > 1);
     struct sockaddr_un sun;

@@ -18,25 +18,25 @@
 
 #define SUP_CONNS_MAX 16
 #define SUP_LINE_MAX 256
-#define SUP_POLL_MS 100          /* Status poll period (the event feed). */
-#define SUP_START_MS 10000       /* Every node must answer within this. */
-#define SUP_GRACE_MS 3000        /* SIGTERM, then SIGKILL after this. */
-#define SUP_KILL_WAIT_MS 3000    /* kill waits this long for the death. */
+#define SUP_POLL_MS 100       /* Status poll period (the event feed). */
+#define SUP_START_MS 10000    /* Every node must answer within this. */
+#define SUP_GRACE_MS 3000     /* SIGTERM, then SIGKILL after this. */
+#define SUP_KILL_WAIT_MS 3000 /* kill waits this long for the death. */
 
 struct sup_node {
     raft_id id;
-    pid_t pid;                /* 0 when not running. */
+    pid_t pid; /* 0 when not running. */
     struct raft_addr addr;
-    int kill_conn;            /* Connection awaiting its death, or -1. */
+    int kill_conn; /* Connection awaiting its death, or -1. */
     uint64_t kill_deadline_ms;
 };
 
 struct sup_conn {
-    int fd;                   /* -1 when free. */
+    int fd; /* -1 when free. */
     size_t len;
     char buf[SUP_LINE_MAX];
-    bool waiting;             /* Request read; the reply comes later. */
-    bool subscribed;          /* "events": every event line is sent here. */
+    bool waiting;    /* Request read; the reply comes later. */
+    bool subscribed; /* "events": every event line is sent here. */
 };
 
 enum sup_phase { SUP_STARTING, SUP_RUNNING, SUP_STOPPING };
@@ -47,21 +47,21 @@ struct sup {
     struct sup_node nodes[RAFT_NODES_MAX];
     struct sup_conn conns[SUP_CONNS_MAX];
     int sig_r, sig_w, listen_fd, udp_fd;
-    int phase;                /* enum sup_phase */
+    int phase; /* enum sup_phase */
     uint64_t phase_deadline_ms;
     bool hard_killed;
     int exit_code;
     char fail_msg[SUPERVISOR_MSG_MAX];
-    int ready_fd;             /* --detach: the waiting raftctl, or -1. */
-    int down_conn;            /* Connection awaiting "stopped", or -1. */
-    uint32_t answered;        /* Nodes that answered a status request. */
+    int ready_fd;      /* --detach: the waiting raftctl, or -1. */
+    int down_conn;     /* Connection awaiting "stopped", or -1. */
+    uint32_t answered; /* Nodes that answered a status request. */
     uint64_t poll_next_ms;
-    uint64_t nonce;           /* Of the current status round. */
+    uint64_t nonce; /* Of the current status round. */
     /* This round's answers, by index into nodes; the tracker turns each
      * round into events (launcher/events.h). */
     struct client_node_status round[RAFT_NODES_MAX];
     struct ev_tracker tracker;
-    struct ev_ring recent;    /* Replayed to a new subscriber. */
+    struct ev_ring recent; /* Replayed to a new subscriber. */
     uint8_t *buf;
     struct wire_scratch *scratch;
 };

@@ -81,8 +81,8 @@ static void sup_req_start(struct sup *s, int conn, unsigned long long id)
         sup_reply(s, conn, "err %d node %llu is already running (pid %ld)",
                   CTL_EXIT_ERROR, id, (long)n->pid);
     } else if (sup_spawn(s, n, errmsg) != ERR_OK) {
-        sup_reply(s, conn, "err %d cannot start node %llu: %s",
-                  CTL_EXIT_ERROR, id, errmsg);
+        sup_reply(s, conn, "err %d cannot start node %llu: %s", CTL_EXIT_ERROR,
+                  id, errmsg);
     } else {
         sup_reply(s, conn, "ok node %llu started pid=%ld", id, (long)n->pid);
     }
@@ -110,8 +110,8 @@ static void sup_req_events(struct sup *s, int conn)
         size_t len = ev_format_line(ev_ring_newest(&s->recent, k - 1), line,
                                     sizeof(line) - 1);
         line[len++] = '\n';
-        sent = send(c->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
-               (ssize_t)len;
+        sent =
+            send(c->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len;
     }
     if (!sent) {
         sup_conn_close(s, conn);
@@ -150,8 +150,8 @@ static void sup_on_request(struct sup *s, int conn, const char *line)
 void sup_on_conn_readable(struct sup *s, int conn)
 {
     struct sup_conn *c = &s->conns[conn];
-    ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len,
-                     MSG_DONTWAIT);
+    ssize_t n =
+        recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return;
     }
@@ -185,8 +185,8 @@ void sup_on_conn_readable(struct sup *s, int conn)
 void sup_on_accept(struct sup *s)
 {
     for (int k = 0; k < SUP_CONNS_MAX; k++) {
-        int fd = accept4(s->listen_fd, NULL, NULL,
-                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd =
+            accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             return;
         }
@@ -207,7 +207,6 @@ void sup_on_accept(struct sup *s)
     }
 }
 
-
 /* The tracker's callback: publish each derived event. */
 static void sup_poll_emit(void *ctx, const struct ev *e)
 {
@@ -219,8 +218,7 @@ static void sup_poll_emit(void *ctx, const struct ev *e)
  * one, step-downs, commit progress, fault rules). */
 static void sup_poll_evaluate(struct sup *s)
 {
-    ev_tracker_round(&s->tracker, sup_io_wall_ms(), s->round, sup_poll_emit,
-                     s);
+    ev_tracker_round(&s->tracker, sup_io_wall_ms(), s->round, sup_poll_emit, s);
 }
 
 void sup_poll_round(struct sup *s, uint64_t now_ms)

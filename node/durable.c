@@ -80,8 +80,7 @@ int durable_hold(struct durable *d, const struct raft_msg *msg)
     if (d->n_held == d->held_cap && held_grow(d) != ERR_OK) {
         return ERR_NOMEM;
     }
-    struct durable_held *h =
-        &d->held[(d->held_head + d->n_held) % d->held_cap];
+    struct durable_held *h = &d->held[(d->held_head + d->n_held) % d->held_cap];
     h->seq = d->written;
     h->msg = *msg;
     d->n_held++;

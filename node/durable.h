@@ -18,20 +18,20 @@
 #include "node/raft.h"
 
 struct durable_held {
-    uint64_t seq;                /* Released once synced >= seq. */
+    uint64_t seq; /* Released once synced >= seq. */
     struct raft_msg msg;
 };
 
 struct durable {
-    uint64_t written;            /* Writes issued so far. */
-    uint64_t asked;              /* Writes the sync in progress covers;
+    uint64_t written;          /* Writes issued so far. */
+    uint64_t asked;            /* Writes the sync in progress covers;
                                   * 0: no sync in progress. */
-    uint64_t synced;             /* Writes known durable. */
-    raft_index last_index;       /* The log's last index as written. */
-    raft_index ask_index;        /* last_index when the sync was asked. */
-    raft_index trunc_low;        /* Lowest truncation written since; 0:
+    uint64_t synced;           /* Writes known durable. */
+    raft_index last_index;     /* The log's last index as written. */
+    raft_index ask_index;      /* last_index when the sync was asked. */
+    raft_index trunc_low;      /* Lowest truncation written since; 0:
                                   * none. */
-    struct durable_held *held;   /* Ring, oldest first. */
+    struct durable_held *held; /* Ring, oldest first. */
     uint32_t held_cap;
     uint32_t held_head;
     uint32_t n_held;

@@ -107,8 +107,7 @@ static uint8_t *put_run(uint8_t *p, const uint8_t *bytes, uint32_t len)
  * value or expected, a field the op does not carry), ERR_TOO_BIG (over cap,
  * or over RAFT_ENTRY_MAX: a CAS whose key, new and expected values are all
  * near their limits does not fit one datagram). */
-int kv_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap,
-              size_t *len)
+int kv_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap, size_t *len)
 {
     ASSERT(cmd != NULL);
     ASSERT(buf != NULL);
@@ -138,8 +137,8 @@ int kv_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap,
 }
 
 /* Reads a length-prefixed run at *pos, bounded by len and max. */
-static int take_run(const uint8_t *buf, size_t len, size_t *pos,
-                    uint32_t max, const uint8_t **bytes, uint32_t *run_len)
+static int take_run(const uint8_t *buf, size_t len, size_t *pos, uint32_t max,
+                    const uint8_t **bytes, uint32_t *run_len)
 {
     if (len - *pos < 4) {
         return ERR_MALFORMED;
@@ -175,8 +174,7 @@ int kv_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
     cmd.seq = get_u64(buf + 10);
     size_t pos = 18;
     if (take_run(buf, len, &pos, RAFT_KEY_MAX, &cmd.key, &cmd.key_len) ||
-        take_run(buf, len, &pos, RAFT_VALUE_MAX, &cmd.value,
-                 &cmd.value_len) ||
+        take_run(buf, len, &pos, RAFT_VALUE_MAX, &cmd.value, &cmd.value_len) ||
         take_run(buf, len, &pos, RAFT_VALUE_MAX, &cmd.expected,
                  &cmd.expected_len)) {
         return ERR_MALFORMED;
@@ -184,8 +182,7 @@ int kv_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
     if (pos != len) {
         return ERR_MALFORMED;
     }
-    if (!cmd_is_valid(cmd.op, cmd.key_len, cmd.value_len,
-                      cmd.expected_len)) {
+    if (!cmd_is_valid(cmd.op, cmd.key_len, cmd.value_len, cmd.expected_len)) {
         return ERR_MALFORMED;
     }
     ASSERT(kv_encoded_size(&cmd) == len);
@@ -229,8 +226,7 @@ static int apply_cmd(const struct kv_store_ops *ops, void *ctx,
     int rc;
     switch (cmd->op) {
     case KV_OP_PUT:
-        rc = ops->put(ctx, cmd->key, cmd->key_len, cmd->value,
-                      cmd->value_len);
+        rc = ops->put(ctx, cmd->key, cmd->key_len, cmd->value, cmd->value_len);
         *status = CLIENT_OK;
         return rc;
     case KV_OP_DEL:
@@ -263,8 +259,7 @@ int kv_apply(const struct kv_store_ops *ops, void *ctx, const uint8_t *payload,
     if (cmd.client_id != 0) {
         uint64_t last_seq = 0;
         uint8_t last_status = 0;
-        int rc = ops->session_get(ctx, cmd.client_id, &last_seq,
-                                  &last_status);
+        int rc = ops->session_get(ctx, cmd.client_id, &last_seq, &last_status);
         if (rc == ERR_OK && last_seq >= cmd.seq) {
             res->status = last_status;
             res->duplicate = true;

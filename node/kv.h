@@ -14,30 +14,26 @@
 
 #include "common/types.h"
 
-enum kv_op {
-    KV_OP_PUT = 1,
-    KV_OP_DEL = 2,
-    KV_OP_CAS = 3
-};
+enum kv_op { KV_OP_PUT = 1, KV_OP_DEL = 2, KV_OP_CAS = 3 };
 
 /* A decoded command; pointers borrow from the payload. */
 struct kv_cmd {
-    uint8_t op;             /* enum kv_op */
-    uint64_t client_id;     /* 0: no session (not deduplicated). */
+    uint8_t op;         /* enum kv_op */
+    uint64_t client_id; /* 0: no session (not deduplicated). */
     uint64_t seq;
     uint32_t key_len;
     const uint8_t *key;
     uint32_t value_len;
-    const uint8_t *value;   /* PUT value; CAS new value. */
+    const uint8_t *value; /* PUT value; CAS new value. */
     uint32_t expected_len;
-    const uint8_t *expected;/* CAS only. */
+    const uint8_t *expected; /* CAS only. */
 };
 
 /* Result of applying a command, remembered per session. Values match
  * enum client_status (CLIENT_OK, CLIENT_CAS_MISMATCH). */
 struct kv_result {
     uint8_t status;
-    bool duplicate;         /* Already applied: cached result returned. */
+    bool duplicate; /* Already applied: cached result returned. */
 };
 
 /* The storage a state machine applies to. Every op returns ERR_OK or an error
@@ -65,8 +61,7 @@ size_t kv_encoded_size(const struct kv_cmd *cmd);
 
 /* Encodes cmd into buf (capacity cap). Errors: ERR_INVALID (bad op, key
  * empty or over RAFT_KEY_MAX, value over RAFT_VALUE_MAX), ERR_TOO_BIG. */
-int kv_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap,
-              size_t *len);
+int kv_encode(const struct kv_cmd *cmd, uint8_t *buf, size_t cap, size_t *len);
 
 /* Decodes and validates a payload. Errors: ERR_MALFORMED. */
 int kv_decode(const uint8_t *buf, size_t len, struct kv_cmd *out);

@@ -68,10 +68,8 @@ static int pacer_commit(void *ctx, raft_index applied_index)
         uint64_t now = p->now_ms();
         uint64_t took = now > p->begin_ms ? now - p->begin_ms : 0;
         uint32_t ops = kv_writeback_ops_max(p->wb);
-        kv_writeback_set_ops_max(p->wb, kv_pacer_next(ops, took,
-                                                      p->target_ms,
-                                                      p->ops_min,
-                                                      p->ops_max));
+        kv_writeback_set_ops_max(p->wb, kv_pacer_next(ops, took, p->target_ms,
+                                                      p->ops_min, p->ops_max));
     }
     return rv;
 }

@@ -17,10 +17,10 @@
 #include "node/kv_writeback.h"
 
 struct kv_pacer {
-    const struct kv_store_ops *inner;  /* Borrowed: the store's ops. */
+    const struct kv_store_ops *inner; /* Borrowed: the store's ops. */
     void *inner_ctx;
-    struct kv_writeback *wb;           /* Borrowed; NULL until attached. */
-    uint64_t (*now_ms)(void);          /* clock_now_ms; tests replace it. */
+    struct kv_writeback *wb;  /* Borrowed; NULL until attached. */
+    uint64_t (*now_ms)(void); /* clock_now_ms; tests replace it. */
     uint64_t begin_ms;
     uint32_t target_ms;
     uint32_t ops_min;

@@ -16,9 +16,9 @@
 #include "common/err.h"
 #include "common/invariant.h"
 
-#define WB_SLOTS_MIN 64u            /* Power of two. */
-#define WB_ARENA_KEEP (1u << 20)    /* A bigger arena is freed at flush. */
-#define WB_KEYS_KEEP 16384u         /* So are bigger key tables. */
+#define WB_SLOTS_MIN 64u         /* Power of two. */
+#define WB_ARENA_KEEP (1u << 20) /* A bigger arena is freed at flush. */
+#define WB_KEYS_KEEP 16384u      /* So are bigger key tables. */
 
 /* One dirty key: its newest value, or a deletion. Offsets point into
  * arena, which may move as it grows. */
@@ -28,7 +28,7 @@ struct wb_key {
     size_t value_off;
     uint32_t key_len;
     uint32_t value_len;
-    uint32_t value_cap;      /* Arena bytes at value_off this key owns. */
+    uint32_t value_cap; /* Arena bytes at value_off this key owns. */
     bool is_deleted;
 };
 
@@ -42,19 +42,19 @@ struct kv_writeback {
     const struct kv_store_ops *inner;
     void *inner_ctx;
     struct kv_writeback_config config;
-    bool is_in_batch;            /* Between begin and commit. */
-    raft_index stored;           /* Applied index the store holds. */
-    raft_index applied;          /* Applied index of the last commit. */
+    bool is_in_batch;   /* Between begin and commit. */
+    raft_index stored;  /* Applied index the store holds. */
+    raft_index applied; /* Applied index of the last commit. */
     bool is_clock_started;
-    uint64_t first_commit_ms;    /* When tick first saw unflushed work. */
-    bool has_new_commit;         /* A commit since the last tick. */
-    uint64_t last_commit_ms;     /* When tick last saw a new commit. */
+    uint64_t first_commit_ms; /* When tick first saw unflushed work. */
+    bool has_new_commit;      /* A commit since the last tick. */
+    uint64_t last_commit_ms;  /* When tick last saw a new commit. */
     /* Dirty keys, in insertion order; slots index them (0 empty, i + 1). */
     struct wb_key *keys;
     uint32_t n_keys;
     uint32_t keys_cap;
     uint32_t *key_slots;
-    uint32_t key_slots_cap;      /* Power of two, > 2 * n_keys. */
+    uint32_t key_slots_cap; /* Power of two, > 2 * n_keys. */
     uint8_t *arena;
     size_t arena_len;
     size_t arena_cap;
@@ -63,7 +63,7 @@ struct kv_writeback {
     uint32_t n_sessions;
     uint32_t sessions_cap;
     uint32_t *session_slots;
-    uint32_t session_slots_cap;  /* Power of two, > 2 * n_sessions. */
+    uint32_t session_slots_cap; /* Power of two, > 2 * n_sessions. */
 };
 
 static uint64_t hash_bytes(const uint8_t *p, uint32_t len)
@@ -166,8 +166,7 @@ static const struct wb_key *key_find(const struct kv_writeback *wb,
 /* items (elements of size bytes, *cap of them) with room for one more
  * than n: the same block, or a doubled one. NULL when out of memory (items
  * is then still valid and *cap unchanged). */
-static void *array_reserve(void *items, uint32_t *cap, uint32_t n,
-                           size_t size)
+static void *array_reserve(void *items, uint32_t *cap, uint32_t n, size_t size)
 {
     if (n + 1 <= *cap) {
         return items;
@@ -205,31 +204,31 @@ static int slots_reserve(uint32_t **slots, uint32_t *cap, uint32_t n,
 /* Makes room for one more key. Errors: ERR_NOMEM. */
 static int keys_reserve(struct kv_writeback *wb)
 {
-    struct wb_key *keys = array_reserve(wb->keys, &wb->keys_cap, wb->n_keys,
-                                        sizeof *wb->keys);
+    struct wb_key *keys =
+        array_reserve(wb->keys, &wb->keys_cap, wb->n_keys, sizeof *wb->keys);
     if (keys == NULL) {
         return ERR_NOMEM;
     }
     wb->keys = keys;
     bool is_new = false;
-    int rv = slots_reserve(&wb->key_slots, &wb->key_slots_cap, wb->n_keys,
-                           &is_new);
+    int rv =
+        slots_reserve(&wb->key_slots, &wb->key_slots_cap, wb->n_keys, &is_new);
     if (rv != ERR_OK || !is_new) {
         return rv;
     }
     uint32_t *slots = wb->key_slots;
     for (uint32_t i = 0; i < wb->n_keys; i++) {
         const struct wb_key *k = &wb->keys[i];
-        uint32_t at = key_slot_find(wb, k->hash, wb->arena + k->key_off,
-                                    k->key_len);
+        uint32_t at =
+            key_slot_find(wb, k->hash, wb->arena + k->key_off, k->key_len);
         slots[at] = i + 1;
     }
     return ERR_OK;
 }
 
 /* Appends len bytes to the arena; *off gets where. Errors: ERR_NOMEM. */
-static int arena_append(struct kv_writeback *wb, const uint8_t *p,
-                        uint32_t len, size_t *off)
+static int arena_append(struct kv_writeback *wb, const uint8_t *p, uint32_t len,
+                        size_t *off)
 {
     if (wb->arena == NULL || wb->arena_len + len > wb->arena_cap) {
         size_t cap = wb->arena_cap != 0 ? wb->arena_cap : 4096;
@@ -356,8 +355,7 @@ static void clear(struct kv_writeback *wb)
         free_tables(wb);
     } else {
         if (wb->key_slots != NULL) {
-            memset(wb->key_slots, 0,
-                   wb->key_slots_cap * sizeof *wb->key_slots);
+            memset(wb->key_slots, 0, wb->key_slots_cap * sizeof *wb->key_slots);
         }
         if (wb->session_slots != NULL) {
             memset(wb->session_slots, 0,
@@ -379,7 +377,7 @@ struct wb_sorted_key {
     uint64_t prefix;
     const uint8_t *key;
     uint32_t key_len;
-    uint32_t at;                 /* Index in keys. */
+    uint32_t at; /* Index in keys. */
 };
 
 static uint64_t key_prefix(const uint8_t *key, uint32_t key_len)
@@ -506,8 +504,7 @@ static struct wb_sorted_key *flush_order(struct kv_writeback *wb,
         order[i].prefix = key_prefix(order[i].key, k->key_len);
         order[i].at = i;
     }
-    sort(wb->sessions, wb->n_sessions, sizeof *wb->sessions,
-         compare_sessions);
+    sort(wb->sessions, wb->n_sessions, sizeof *wb->sessions, compare_sessions);
     return sort_keys(order, order + n, n);
 }
 
@@ -532,10 +529,9 @@ int kv_writeback_flush(struct kv_writeback *wb)
     for (uint32_t i = 0; rv == ERR_OK && i < wb->n_keys; i++) {
         const struct wb_key *k = &wb->keys[order[i].at];
         const uint8_t *key = wb->arena + k->key_off;
-        rv = k->is_deleted
-                 ? in->del(wb->inner_ctx, key, k->key_len)
-                 : in->put(wb->inner_ctx, key, k->key_len,
-                           wb->arena + k->value_off, k->value_len);
+        rv = k->is_deleted ? in->del(wb->inner_ctx, key, k->key_len)
+                           : in->put(wb->inner_ctx, key, k->key_len,
+                                     wb->arena + k->value_off, k->value_len);
     }
     for (uint32_t i = 0; rv == ERR_OK && i < wb->n_sessions; i++) {
         const struct wb_session *s = &wb->sessions[i];
@@ -633,9 +629,9 @@ static int wb_commit(void *ctx, raft_index applied_index)
     wb->applied = applied_index;
     wb->has_new_commit = true;
     const struct kv_writeback_config *c = &wb->config;
-    bool is_full = (c->ops_max != 0 && wb->n_keys + wb->n_sessions >=
-                                           c->ops_max) ||
-                   (c->bytes_max != 0 && wb->arena_len >= c->bytes_max);
+    bool is_full =
+        (c->ops_max != 0 && wb->n_keys + wb->n_sessions >= c->ops_max) ||
+        (c->bytes_max != 0 && wb->arena_len >= c->bytes_max);
     if (is_write_through(c) || is_full) {
         return kv_writeback_flush(wb);
     }
@@ -662,8 +658,7 @@ static int wb_put(void *ctx, const uint8_t *key, uint32_t key_len,
                   const uint8_t *value, uint32_t value_len)
 {
     static const uint8_t empty[1];
-    return key_set(ctx, key, key_len, value != NULL ? value : empty,
-                   value_len);
+    return key_set(ctx, key, key_len, value != NULL ? value : empty, value_len);
 }
 
 static int wb_del(void *ctx, const uint8_t *key, uint32_t key_len)

@@ -26,10 +26,10 @@ struct kv_writeback;
 /* When the buffer goes to the store. All zero means write-through: every
  * commit flushes at once (the behaviour without a buffer). */
 struct kv_writeback_config {
-    uint32_t ops_max;    /* Flush at a commit once this many keys are dirty. */
-    size_t bytes_max;    /* ... or their keys and values take this much. */
-    uint32_t delay_ms;   /* ... or this long after the first unflushed commit, */
-    uint32_t idle_ms;    /* ... or once no commit came for this long (0: no
+    uint32_t ops_max;  /* Flush at a commit once this many keys are dirty. */
+    size_t bytes_max;  /* ... or their keys and values take this much. */
+    uint32_t delay_ms; /* ... or this long after the first unflushed commit, */
+    uint32_t idle_ms;  /* ... or once no commit came for this long (0: no
                           * idle flush), so a quiet node's table is current. */
 };
 

@@ -60,8 +60,7 @@ struct args {
 
 static int usage(const char *problem)
 {
-    fprintf(stderr, "raftnode: %s; raftnode --help shows the usage\n",
-            problem);
+    fprintf(stderr, "raftnode: %s; raftnode --help shows the usage\n", problem);
     return EXIT_USAGE;
 }
 
@@ -140,8 +139,8 @@ static int parse_option(struct args *a, const char *opt, const char *val)
 static bool takes_value(const char *opt)
 {
     static const char *const names[] = {
-        "--id", "--config", "--db", "--log", "--log-level", "--heartbeat",
-        "--election", "--seed"};
+        "--id",        "--config",    "--db",       "--log",
+        "--log-level", "--heartbeat", "--election", "--seed"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(opt, names[i]) == 0) {
             return true;

@@ -204,8 +204,8 @@ uint64_t netem_next_due(const struct netem *n)
     return n->n_queued > 0 ? n->queue[0].due_ms : UINT64_MAX;
 }
 
-bool netem_pop_due(struct netem *n, uint64_t now_ms, raft_id *to,
-                   uint8_t *buf, size_t cap, size_t *len)
+bool netem_pop_due(struct netem *n, uint64_t now_ms, raft_id *to, uint8_t *buf,
+                   size_t cap, size_t *len)
 {
     ASSERT(n != NULL);
     for (uint32_t guard = 0; guard < NETEM_QUEUE_MAX; guard++) {

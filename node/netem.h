@@ -16,14 +16,14 @@
 #include "common/rng.h"
 #include "common/types.h"
 
-#define NETEM_QUEUE_MAX 4096                 /* Delayed datagrams. */
-#define NETEM_QUEUE_BYTES_MAX (64u << 20)    /* Their total size. */
-#define NETEM_DELAY_MS_MAX 60000u            /* delay_ms, jitter_ms limit. */
+#define NETEM_QUEUE_MAX 4096              /* Delayed datagrams. */
+#define NETEM_QUEUE_BYTES_MAX (64u << 20) /* Their total size. */
+#define NETEM_DELAY_MS_MAX 60000u         /* delay_ms, jitter_ms limit. */
 
 /* One delayed datagram (heap-owned copy). */
 struct netem_item {
     uint64_t due_ms;
-    uint64_t order;        /* Tie-break: FIFO among equal due times. */
+    uint64_t order; /* Tie-break: FIFO among equal due times. */
     raft_id to;
     size_t len;
     uint8_t *buf;
@@ -46,9 +46,9 @@ struct netem {
 
 /* What to do with one outgoing datagram. */
 struct netem_verdict {
-    uint32_t n_now;        /* Copies the caller sends now (0, 1 or 2). */
-    uint32_t n_queued;     /* Copies held back (netem_pop_due returns them). */
-    uint32_t n_dropped;    /* Copies lost: loss, partition, queue full. */
+    uint32_t n_now;     /* Copies the caller sends now (0, 1 or 2). */
+    uint32_t n_queued;  /* Copies held back (netem_pop_due returns them). */
+    uint32_t n_dropped; /* Copies lost: loss, partition, queue full. */
 };
 
 /* Starts with no rules. Errors: ERR_NOMEM. */
@@ -71,8 +71,7 @@ bool netem_blocks(const struct netem *n, raft_id id);
 /* Decides the fate of one datagram (buf, len; copied when delayed) to
  * member `to` at now_ms. */
 void netem_on_send(struct netem *n, uint64_t now_ms, raft_id to,
-                   const uint8_t *buf, size_t len,
-                   struct netem_verdict *out);
+                   const uint8_t *buf, size_t len, struct netem_verdict *out);
 
 /* The earliest due time of a queued datagram, UINT64_MAX when none. */
 uint64_t netem_next_due(const struct netem *n);
@@ -80,7 +79,7 @@ uint64_t netem_next_due(const struct netem *n);
 /* Moves the earliest datagram due at or before now_ms into buf (capacity
  * cap) and sets *to and *len. Returns false when none is due. A datagram
  * larger than cap (never, with cap RAFT_DATAGRAM_MAX) is discarded. */
-bool netem_pop_due(struct netem *n, uint64_t now_ms, raft_id *to,
-                   uint8_t *buf, size_t cap, size_t *len);
+bool netem_pop_due(struct netem *n, uint64_t now_ms, raft_id *to, uint8_t *buf,
+                   size_t cap, size_t *len);
 
 #endif

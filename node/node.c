@@ -34,8 +34,8 @@
 
 #define NODE_RECV_PER_WAKEUP 256
 #define NODE_POLL_MS_MAX 1000
-#define NODE_DROP_WARN_MAX 5      /* WARN lines per drop reason, then DEBUG. */
-#define NODE_COMMIT_LOG_MS 1000   /* At most one commit line per second. */
+#define NODE_DROP_WARN_MAX 5    /* WARN lines per drop reason, then DEBUG. */
+#define NODE_COMMIT_LOG_MS 1000 /* At most one commit line per second. */
 /* Entry bytes per AppendEntries: a datagram minus the message overhead and
  * slack for the per-entry framing msgpack adds. */
 #define NODE_BATCH_BYTES_MAX (RAFT_DATAGRAM_MAX - WIRE_APPEND_OVERHEAD - 1024)
@@ -48,8 +48,8 @@
 /* Write-back of the applied state to the kv table (node_raft_config). */
 #define NODE_KV_FLUSH_MS 1000
 #define NODE_KV_FLUSH_IDLE_MS 250
-#define NODE_KV_FLUSH_OPS 16384      /* Keys and sessions; the pacer lowers */
-#define NODE_KV_FLUSH_OPS_MIN 256    /* it to keep a flush near the target. */
+#define NODE_KV_FLUSH_OPS 16384   /* Keys and sessions; the pacer lowers */
+#define NODE_KV_FLUSH_OPS_MIN 256 /* it to keep a flush near the target. */
 #define NODE_KV_FLUSH_OPS_START 1024
 #define NODE_KV_FLUSH_TARGET_MS 50
 #define NODE_KV_FLUSH_BYTES (4u << 20)
@@ -65,7 +65,6 @@
 #define NODE_COMMIT_NOTIFY_MS 2
 #define NODE_WRITE_BATCH 256
 #define NODE_WRITE_DELAY_MS 5
-
 
 static const char *const drop_names[DROP__COUNT] = {
     [DROP_MALFORMED] = "malformed",
@@ -210,8 +209,8 @@ static void node_io_send(void *ctx, const struct raft_msg *msg)
         return;
     }
     size_t len = 0;
-    int rv = wire_encode(msg, n->conf.cluster_id, n->tx_buf,
-                         RAFT_DATAGRAM_MAX, &len);
+    int rv = wire_encode(msg, n->conf.cluster_id, n->tx_buf, RAFT_DATAGRAM_MAX,
+                         &len);
     if (rv != ERR_OK) {
         LOG_ERROR("cannot encode message type=%u to %llu: %s",
                   (unsigned)msg->type, (unsigned long long)msg->to,
@@ -230,8 +229,8 @@ static void node_io_send(void *ctx, const struct raft_msg *msg)
 static bool node_encode_reply(struct node *n, const struct raft_msg *msg,
                               size_t *len)
 {
-    int rv = wire_encode(msg, n->conf.cluster_id, n->tx_buf,
-                         RAFT_DATAGRAM_MAX, len);
+    int rv =
+        wire_encode(msg, n->conf.cluster_id, n->tx_buf, RAFT_DATAGRAM_MAX, len);
     if (rv != ERR_OK) {
         LOG_ERROR("cannot encode reply type=%u: %s", (unsigned)msg->type,
                   err_str(rv));
@@ -241,7 +240,7 @@ static bool node_encode_reply(struct node *n, const struct raft_msg *msg,
 }
 
 void node_io_reply(void *ctx, const struct raft_addr *to,
-                          const struct raft_msg *msg)
+                   const struct raft_msg *msg)
 {
     struct node *n = ctx;
     size_t len = 0;
@@ -386,8 +385,8 @@ static int node_on_batch(struct node *n, const struct raft_addr *from,
     uint32_t item_len;
     while (wire_batch_next(batch, &pos, &item, &item_len)) {
         struct raft_msg inner;
-        int rv = wire_decode(item, item_len, n->conf.cluster_id, &inner,
-                             n->scratch);
+        int rv =
+            wire_decode(item, item_len, n->conf.cluster_id, &inner, n->scratch);
         if (rv != ERR_OK || inner.type != MSG_CLIENT) {
             node_drop(n, DROP_MALFORMED, from);
             continue;
@@ -546,8 +545,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         rv = node_run_recv(n);
     }
     node_run_netem(n);
-    if (rv == ERR_OK &&
-        n->now_ms >= raft_deadline(replica_raft(n->replica))) {
+    if (rv == ERR_OK && n->now_ms >= raft_deadline(replica_raft(n->replica))) {
         rv = replica_tick(n->replica, n->now_ms);
     }
     if (rv == ERR_OK) {
@@ -597,8 +595,7 @@ int node_run(struct node *n)
         if (ready > 0 && fds[1].revents != 0) {
             LOG_INFO("stopping: signal received");
             if (replica_sync(n->replica) != ERR_OK) {
-                LOG_ERROR("fatal: kv flush failed: %s",
-                          store_errmsg(n->store));
+                LOG_ERROR("fatal: kv flush failed: %s", store_errmsg(n->store));
                 return ERR_IO;
             }
             return ERR_OK;
@@ -608,7 +605,8 @@ int node_run(struct node *n)
         int rv = node_run_once(n, readable, synced);
         if (rv != ERR_OK) {
             LOG_ERROR("fatal: %s; stopping (fail-stop); last storage "
-                      "error: %s", err_str(rv), store_errmsg(n->store));
+                      "error: %s",
+                      err_str(rv), store_errmsg(n->store));
             return rv;
         }
     }
@@ -648,8 +646,7 @@ static int node_open_net(struct node *n, const char *config_path,
 
 /* Opens the database (created only when asked) and loads it. */
 static int node_open_store(struct node *n, const struct node_options *opts,
-                           struct store_loaded *loaded,
-                           char errmsg[ERRMSG_LEN])
+                           struct store_loaded *loaded, char errmsg[ERRMSG_LEN])
 {
     char em[ERRMSG_LEN] = "";
     int rv = store_open(opts->db_path, n->conf.cluster_id, n->id,
@@ -675,9 +672,8 @@ static int node_open_store(struct node *n, const struct node_options *opts,
 
 /* The core's fetch callback: older durable entries for a lagging follower
  * (their payloads are no longer in memory). */
-static int node_fetch(void *ctx, raft_index lo, raft_index hi,
-                      size_t bytes_max, struct raft_entry *out, size_t cap,
-                      size_t *n)
+static int node_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
+                      struct raft_entry *out, size_t cap, size_t *n)
 {
     struct store *s = ctx;
     int rv = store_fetch(s, lo, hi, bytes_max, out, cap, n);
@@ -836,8 +832,7 @@ int node_open(const struct node_options *opts, struct node **out,
              (unsigned long long)raft_voted_for(r),
              (unsigned long long)raft_last_index(r),
              (unsigned long long)raft_applied_index(r), n->conf.n_members,
-             n->faults ? "on" : "off",
-             n->syncer.pid > 0 ? "syncer" : "inline");
+             n->faults ? "on" : "off", n->syncer.pid > 0 ? "syncer" : "inline");
     *out = n;
     return ERR_OK;
 

@@ -18,14 +18,14 @@ struct node;
 
 struct node_options {
     raft_id id;
-    const char *config_path;  /* Borrowed during node_open. */
-    const char *db_path;      /* Borrowed during node_open. */
-    uint32_t heartbeat_ms;    /* 0: default 50. */
-    uint32_t election_ms;     /* 0: default 150. */
-    bool faults;              /* Honour MSG_FAULT from loopback. */
-    bool create;              /* Create a missing database. */
-    uint64_t seed;            /* Election-timeout and netem PRNG seed. */
-    int stop_fd;              /* Readable when the node must stop; -1 none. */
+    const char *config_path; /* Borrowed during node_open. */
+    const char *db_path;     /* Borrowed during node_open. */
+    uint32_t heartbeat_ms;   /* 0: default 50. */
+    uint32_t election_ms;    /* 0: default 150. */
+    bool faults;             /* Honour MSG_FAULT from loopback. */
+    bool create;             /* Create a missing database. */
+    uint64_t seed;           /* Election-timeout and netem PRNG seed. */
+    int stop_fd;             /* Readable when the node must stop; -1 none. */
 };
 
 /* Loads the cluster file, binds the member's address, opens and loads the

@@ -40,7 +40,7 @@ static void node_on_status_view(const struct node *n, const struct raft *r,
 }
 
 void node_on_status(struct node *n, const struct raft_addr *from,
-                           const struct raft_msg *req)
+                    const struct raft_msg *req)
 {
     const struct raft *r = replica_raft(n->replica);
     struct raft_msg msg;
@@ -59,8 +59,8 @@ void node_on_status(struct node *n, const struct raft_addr *from,
     s->applied = raft_applied_index(r);
     s->election_timeout_ms = raft_election_timeout_ms(r);
     uint64_t elapsed = raft_election_elapsed_ms(r, n->now_ms);
-    s->election_elapsed_ms = elapsed > UINT32_MAX ? UINT32_MAX
-                                                  : (uint32_t)elapsed;
+    s->election_elapsed_ms =
+        elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
     s->leader_contact_ms = raft_leader_contact_ms(r, n->now_ms);
     memcpy(s->drops, n->drops, sizeof s->drops);
     s->n_peers = raft_progress(r, n->now_ms, s->peers, RAFT_NODES_MAX);
@@ -92,9 +92,9 @@ static void node_log_fault(const struct msg_fault *f, int rv)
         char ids[RAFT_NODES_MAX * 12 + 1] = "";
         size_t used = 0;
         for (uint32_t i = 0; i < f->n_blocked && i < RAFT_NODES_MAX; i++) {
-            int w = snprintf(ids + used, sizeof ids - used, "%s%llu",
-                             i > 0 ? "," : "",
-                             (unsigned long long)f->blocked[i]);
+            int w =
+                snprintf(ids + used, sizeof ids - used, "%s%llu",
+                         i > 0 ? "," : "", (unsigned long long)f->blocked[i]);
             if (w < 0 || (size_t)w >= sizeof ids - used) {
                 break;
             }
@@ -114,7 +114,7 @@ static void node_log_fault(const struct msg_fault *f, int rv)
 
 /* Fault control: only with --faults and only from loopback. */
 void node_on_fault(struct node *n, const struct raft_addr *from,
-                          const struct raft_msg *req)
+                   const struct raft_msg *req)
 {
     if (!n->faults || !udp_addr_is_loopback(from)) {
         node_drop(n, DROP_FAULT_REFUSED, from);
@@ -142,4 +142,3 @@ void node_on_fault(struct node *n, const struct raft_addr *from,
     msg.u.fault_reply.ok = rv == ERR_OK;
     node_io_reply(n, from, &msg);
 }
-

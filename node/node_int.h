@@ -26,23 +26,23 @@ struct node {
     struct raft_addr addrs[RAFT_NODES_MAX]; /* Same order as conf.members. */
     char self_addr[64];
     int fd;
-    struct outbox outbox;        /* Client replies of this wakeup. */
+    struct outbox outbox; /* Client replies of this wakeup. */
     int stop_fd;
     bool faults;
     struct store *store;
-    struct syncer syncer;        /* Syncs the WAL off the loop; pid 0:
+    struct syncer syncer;     /* Syncs the WAL off the loop; pid 0:
                                   * store_persist syncs inline. */
-    uint64_t queued_since_ms;    /* The store's write queue holds entries
+    uint64_t queued_since_ms; /* The store's write queue holds entries
                                   * since; UINT64_MAX: empty. */
-    struct kv_pacer kv_pacer;    /* Between the write-back and the store. */
+    struct kv_pacer kv_pacer; /* Between the write-back and the store. */
     struct replica *replica;
     struct netem netem;
     uint64_t now_ms;
     uint64_t drops[DROP__COUNT];
-    uint64_t send_again;           /* Datagrams the kernel refused. */
+    uint64_t send_again; /* Datagrams the kernel refused. */
     struct wire_scratch *scratch;
-    uint8_t *rx_buf;               /* RAFT_DATAGRAM_MAX */
-    uint8_t *tx_buf;               /* RAFT_DATAGRAM_MAX */
+    uint8_t *rx_buf; /* RAFT_DATAGRAM_MAX */
+    uint8_t *tx_buf; /* RAFT_DATAGRAM_MAX */
     /* What the log prefix and INFO lines last showed. */
     int shown_role;
     raft_term shown_term;

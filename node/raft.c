@@ -189,8 +189,7 @@ struct raft *raft_new(const struct raft_config *config,
     r->reads_ready = calloc(RAFT_READS_MAX, sizeof *r->reads_ready);
     r->reads_fwd = calloc(RAFT_READS_MAX, sizeof *r->reads_fwd);
     if (r->reads_waiting == NULL || r->reads_ready == NULL ||
-        r->reads_fwd == NULL ||
-        load_state(r, loaded) != ERR_OK) {
+        r->reads_fwd == NULL || load_state(r, loaded) != ERR_OK) {
         raft_free(r);
         return NULL;
     }
@@ -203,12 +202,11 @@ struct raft *raft_new(const struct raft_config *config,
     r->now_ms = now_ms;
     r->leader_contact_ms = UINT64_MAX;
     raft_election_reset(r);
-    raft_tracef(r, RAFT_TRACE_INFO,
-                "started last=%llu/t%llu commit=%llu vote=%llu",
-                (unsigned long long)raft_log_last_index(&r->log),
-                (unsigned long long)raft_log_last_term(&r->log),
-                (unsigned long long)r->commit,
-                (unsigned long long)r->voted_for);
+    raft_tracef(
+        r, RAFT_TRACE_INFO, "started last=%llu/t%llu commit=%llu vote=%llu",
+        (unsigned long long)raft_log_last_index(&r->log),
+        (unsigned long long)raft_log_last_term(&r->log),
+        (unsigned long long)r->commit, (unsigned long long)r->voted_for);
     return r;
 }
 
@@ -238,8 +236,7 @@ int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg)
     if (msg->term > r->term) {
         bool pre_req = msg->type == MSG_VOTE && msg->u.vote.pre_vote;
         bool pre_ok = msg->type == MSG_VOTE_REPLY &&
-                      msg->u.vote_reply.pre_vote &&
-                      msg->u.vote_reply.granted;
+                      msg->u.vote_reply.pre_vote && msg->u.vote_reply.granted;
         if (pre_req || pre_ok) {
             return 0;
         }
@@ -253,10 +250,9 @@ int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg)
             (msg->type == MSG_APPEND_REPLY || msg->type == MSG_VOTE_REPLY)) {
             return 0;
         }
-        raft_id leader =
-            (msg->type == MSG_APPEND || msg->type == MSG_SNAPSHOT)
-                ? msg->from
-                : RAFT_ID_NONE;
+        raft_id leader = (msg->type == MSG_APPEND || msg->type == MSG_SNAPSHOT)
+                             ? msg->from
+                             : RAFT_ID_NONE;
         raft_tracef(r, RAFT_TRACE_INFO, "newer term %llu from n%llu",
                     (unsigned long long)msg->term,
                     (unsigned long long)msg->from);
@@ -328,7 +324,8 @@ int raft_become_leader(struct raft *r)
 static bool append_is_plausible(const struct raft_msg *msg)
 {
     const struct msg_append *a = &msg->u.append;
-    if (a->prev_term > msg->term || (a->prev_index == 0) != (a->prev_term == 0) ||
+    if (a->prev_term > msg->term ||
+        (a->prev_index == 0) != (a->prev_term == 0) ||
         a->prev_index > RAFT_TERM_MAX ||
         a->n_entries > RAFT_TERM_MAX - a->prev_index) {
         return false;
@@ -426,8 +423,8 @@ int raft_tick(struct raft *r, uint64_t now_ms)
         }
         r->quorum_check_ms = r->now_ms + r->config.election_ms;
         if (active < raft_quorum(r)) {
-            raft_tracef(r, RAFT_TRACE_INFO, "lost quorum active=%u/%u",
-                        active, r->config.n_members);
+            raft_tracef(r, RAFT_TRACE_INFO, "lost quorum active=%u/%u", active,
+                        r->config.n_members);
             raft_become_follower(r, r->term, RAFT_ID_NONE);
             return ERR_OK;
         }
@@ -668,13 +665,34 @@ void raft_persisted(struct raft *r, raft_index index)
     }
 }
 
-raft_id raft_self(const struct raft *r) { return r->config.id; }
-int raft_role(const struct raft *r) { return r->role; }
-raft_term raft_current_term(const struct raft *r) { return r->term; }
-raft_id raft_voted_for(const struct raft *r) { return r->voted_for; }
-raft_id raft_leader(const struct raft *r) { return r->leader; }
-raft_index raft_commit_index(const struct raft *r) { return r->commit; }
-raft_index raft_applied_index(const struct raft *r) { return r->applied; }
+raft_id raft_self(const struct raft *r)
+{
+    return r->config.id;
+}
+int raft_role(const struct raft *r)
+{
+    return r->role;
+}
+raft_term raft_current_term(const struct raft *r)
+{
+    return r->term;
+}
+raft_id raft_voted_for(const struct raft *r)
+{
+    return r->voted_for;
+}
+raft_id raft_leader(const struct raft *r)
+{
+    return r->leader;
+}
+raft_index raft_commit_index(const struct raft *r)
+{
+    return r->commit;
+}
+raft_index raft_applied_index(const struct raft *r)
+{
+    return r->applied;
+}
 
 raft_index raft_last_index(const struct raft *r)
 {

@@ -38,28 +38,28 @@ typedef int (*raft_fetch_cb)(void *ctx, raft_index lo, raft_index hi,
 struct raft_config {
     raft_id id;
     uint32_t n_members;
-    raft_id members[RAFT_NODES_MAX];   /* Includes id. */
-    uint32_t heartbeat_ms;             /* Default 50. */
-    uint32_t election_ms;              /* Timeout uniform in [ms, 2*ms). */
-    uint64_t seed;                     /* PRNG seed (election timeouts). */
-    uint32_t batch_bytes_max;          /* Entry bytes per AppendEntries. */
-    uint32_t inflight_max;             /* Pipelined batches per follower. */
-    bool pre_vote;                     /* Thesis 9.6. */
-    bool check_quorum;                 /* Leader steps down without a
+    raft_id members[RAFT_NODES_MAX]; /* Includes id. */
+    uint32_t heartbeat_ms;           /* Default 50. */
+    uint32_t election_ms;            /* Timeout uniform in [ms, 2*ms). */
+    uint64_t seed;                   /* PRNG seed (election timeouts). */
+    uint32_t batch_bytes_max;        /* Entry bytes per AppendEntries. */
+    uint32_t inflight_max;           /* Pipelined batches per follower. */
+    bool pre_vote;                   /* Thesis 9.6. */
+    bool check_quorum;               /* Leader steps down without a
                                         * majority for an election timeout. */
-    uint32_t mem_entries_max;          /* Applied entries whose payloads
+    uint32_t mem_entries_max;        /* Applied entries whose payloads
                                         * stay in memory; 0: all of them.
                                         * Nonzero needs fetch. */
-    raft_fetch_cb fetch;               /* Older payloads from storage. */
+    raft_fetch_cb fetch;             /* Older payloads from storage. */
     void *fetch_ctx;
-    uint32_t apply_batch_min;          /* Follower: apply committed entries
+    uint32_t apply_batch_min;  /* Follower: apply committed entries
                                         * once this many wait, or */
-    uint32_t apply_delay_ms;           /* this long after the last apply;
+    uint32_t apply_delay_ms;   /* this long after the last apply;
                                         * 0/0: apply at once. Fewer, larger
                                         * kv transactions; a follower
                                         * answers no client, and applies
                                         * all at once on election. */
-    bool async_persist;                /* false: a ready batch's write is
+    bool async_persist;        /* false: a ready batch's write is
                                         * durable by raft_advance(). true:
                                         * it is only written, and the caller
                                         * reports durability later with
@@ -68,7 +68,7 @@ struct raft_config {
                                         * The caller must then also hold
                                         * msgs_after until the writes before
                                         * them are durable. */
-    uint32_t self_sync_ms;             /* async_persist: 0, the caller syncs
+    uint32_t self_sync_ms;     /* async_persist: 0, the caller syncs
                                         * whatever is written. Else a leader
                                         * whose followers alone make a
                                         * quorum (pipelined, acked within two
@@ -79,7 +79,7 @@ struct raft_config {
                                         * followers' syncs commit, and the
                                         * disk does one flush fewer per
                                         * write. */
-    uint32_t commit_notify_ms;         /* Leader: a new commit index rides
+    uint32_t commit_notify_ms; /* Leader: a new commit index rides
                                         * on the next AppendEntries that
                                         * carries entries, or goes alone
                                         * this long after it advanced, or
@@ -100,30 +100,30 @@ struct raft_config {
 struct raft_loaded {
     raft_term term;
     raft_id voted_for;
-    raft_index first_index;            /* Index of entries[0]. When above
+    raft_index first_index; /* Index of entries[0]. When above
                                         * snapshot_index + 1, runs give the
                                         * terms of the entries before it
                                         * (their payloads stay in storage;
                                         * needs config fetch). */
     size_t n_runs;
-    const struct raft_term_run *runs;  /* Borrowed during raft_new. */
-    raft_index snapshot_index;         /* Last compacted index, 0 if none. */
+    const struct raft_term_run *runs; /* Borrowed during raft_new. */
+    raft_index snapshot_index;        /* Last compacted index, 0 if none. */
     raft_term snapshot_term;
     size_t n_entries;
-    const struct raft_entry *entries;  /* Borrowed during raft_new. */
-    raft_index applied;                /* Applied index from the kv store. */
+    const struct raft_entry *entries; /* Borrowed during raft_new. */
+    raft_index applied;               /* Applied index from the kv store. */
 };
 
 /* A linearizable read the caller asked for with raft_read_index(). */
 struct raft_read {
     uint64_t read_id;
-    raft_index index;                  /* Serve once applied >= index. */
-    bool ok;                           /* false: leadership lost, retry. */
+    raft_index index; /* Serve once applied >= index. */
+    bool ok;          /* false: leadership lost, retry. */
 };
 
 enum raft_trace_level {
-    RAFT_TRACE_INFO = 1,               /* Role and term changes, commit. */
-    RAFT_TRACE_DEBUG = 2               /* Per message. */
+    RAFT_TRACE_INFO = 1, /* Role and term changes, commit. */
+    RAFT_TRACE_DEBUG = 2 /* Per message. */
 };
 
 /* Receives every trace line (no newline); line is valid during the call. */
@@ -132,23 +132,23 @@ typedef void (*raft_trace_cb)(void *ctx, int level, const char *line);
 /* The output batch. Every pointer is borrowed from the core until
  * raft_advance(); nothing may be fed to the core in between. */
 struct raft_ready {
-    bool has_hard_state;               /* term/voted_for changed. */
+    bool has_hard_state; /* term/voted_for changed. */
     raft_term term;
     raft_id voted_for;
-    raft_index truncate_from;          /* 0: none; else delete idx >= it. */
-    raft_index entries_first_index;    /* Index of entries[0]. */
-    size_t n_entries;                  /* To persist. */
+    raft_index truncate_from;       /* 0: none; else delete idx >= it. */
+    raft_index entries_first_index; /* Index of entries[0]. */
+    size_t n_entries;               /* To persist. */
     const struct raft_entry *entries;
-    size_t n_msgs_now;                 /* Send before persisting. */
+    size_t n_msgs_now; /* Send before persisting. */
     const struct raft_msg *msgs_now;
-    size_t n_msgs_after;               /* Send only after persisting. */
+    size_t n_msgs_after; /* Send only after persisting. */
     const struct raft_msg *msgs_after;
-    raft_index committed_first_index;  /* Index of committed[0]. */
-    size_t n_committed;                /* To apply, in order. */
+    raft_index committed_first_index; /* Index of committed[0]. */
+    size_t n_committed;               /* To apply, in order. */
     const struct raft_entry *committed;
-    size_t n_reads;                    /* Read results. */
+    size_t n_reads; /* Read results. */
     const struct raft_read *reads;
-    bool soft_state_changed;           /* role, leader or term changed. */
+    bool soft_state_changed; /* role, leader or term changed. */
 };
 
 /* Builds a core. config and loaded are copied. Returns NULL when out of
@@ -210,10 +210,10 @@ bool raft_sync_wanted(const struct raft *r);
 
 /* Read-only accessors. */
 raft_id raft_self(const struct raft *r);
-int raft_role(const struct raft *r);          /* enum raft_role */
+int raft_role(const struct raft *r); /* enum raft_role */
 raft_term raft_current_term(const struct raft *r);
 raft_id raft_voted_for(const struct raft *r);
-raft_id raft_leader(const struct raft *r);    /* 0 when unknown. */
+raft_id raft_leader(const struct raft *r); /* 0 when unknown. */
 raft_index raft_commit_index(const struct raft *r);
 raft_index raft_last_index(const struct raft *r);
 raft_term raft_last_term(const struct raft *r);

@@ -9,9 +9,9 @@
 
 enum raft_bug {
     RAFT_BUG_NO_ELECTION_RESTRICTION = 1u << 0, /* Vote for a stale log. */
-    RAFT_BUG_COMMIT_OLD_TERM = 1u << 1,   /* Figure 8: count old entries. */
+    RAFT_BUG_COMMIT_OLD_TERM = 1u << 1,       /* Figure 8: count old entries. */
     RAFT_BUG_TRUNCATE_ON_DUPLICATE = 1u << 2, /* Drop suffix on any append. */
-    RAFT_BUG_FORGET_VOTE = 1u << 3,       /* Persist voted_for as none. */
+    RAFT_BUG_FORGET_VOTE = 1u << 3,           /* Persist voted_for as none. */
     RAFT_BUG_APPLY_UNCOMMITTED = 1u << 4, /* Apply up to last, not commit. */
     RAFT_BUG_STALE_READ = 1u << 5,        /* ReadIndex without a quorum. */
     RAFT_BUG_NO_STEP_DOWN = 1u << 6,      /* Ignore higher terms in replies. */

@@ -16,8 +16,8 @@ void raft_election_reset(struct raft *r)
     r->election_reset_ms = r->now_ms;
     /* Paper 5.2: a timeout drawn uniformly from [T, 2T) spreads
      * candidates out so that one usually wins before others wake up. */
-    r->election_timeout_ms = (uint32_t)rng_range(
-        &r->rng, r->config.election_ms, 2ull * r->config.election_ms);
+    r->election_timeout_ms = (uint32_t)rng_range(&r->rng, r->config.election_ms,
+                                                 2ull * r->config.election_ms);
 }
 
 bool raft_election_due(const struct raft *r)
@@ -35,8 +35,7 @@ bool raft_in_lease(const struct raft *r)
     if (r->role == RAFT_LEADER) {
         return true;
     }
-    return r->leader != RAFT_ID_NONE &&
-           r->leader_contact_ms != UINT64_MAX &&
+    return r->leader != RAFT_ID_NONE && r->leader_contact_ms != UINT64_MAX &&
            r->now_ms < r->leader_contact_ms + r->config.election_ms;
 }
 
@@ -104,10 +103,8 @@ int raft_election_start(struct raft *r, bool transfer)
 {
     raft_tracef(r, RAFT_TRACE_INFO, "election timeout after %ums%s",
                 r->election_timeout_ms,
-                r->leader_contact_ms == UINT64_MAX ? " (no leader seen)"
-                                                   : "");
-    return raft_become_candidate(r, r->config.pre_vote && !transfer,
-                                 transfer);
+                r->leader_contact_ms == UINT64_MAX ? " (no leader seen)" : "");
+    return raft_become_candidate(r, r->config.pre_vote && !transfer, transfer);
 }
 
 /* Paper 5.4.1: the candidate's log must be at least as up-to-date as ours:
@@ -179,8 +176,8 @@ int raft_on_vote(struct raft *r, const struct raft_msg *msg)
     }
     raft_tracef(r, RAFT_TRACE_INFO, "%svote for n%llu %s (%s)",
                 msg->u.vote.pre_vote ? "pre-" : "",
-                (unsigned long long)msg->from,
-                granted ? "granted" : "refused", why);
+                (unsigned long long)msg->from, granted ? "granted" : "refused",
+                why);
     return raft_outbox_push(&r->after, &reply);
 }
 

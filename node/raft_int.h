@@ -11,12 +11,12 @@
 #include "node/raft_bugs.h"
 #include "node/raft_log.h"
 
-#define RAFT_INFLIGHT_CAP 64   /* Upper bound of config.inflight_max. */
-#define RAFT_READS_MAX 8192    /* Pending ReadIndex requests. */
+#define RAFT_INFLIGHT_CAP 64 /* Upper bound of config.inflight_max. */
+#define RAFT_READS_MAX 8192  /* Pending ReadIndex requests. */
 
 enum raft_peer_mode {
-    RAFT_PEER_PROBE = 0,       /* One AppendEntries at a time. */
-    RAFT_PEER_PIPELINE = 1     /* Optimistic next, bounded in flight. */
+    RAFT_PEER_PROBE = 0,   /* One AppendEntries at a time. */
+    RAFT_PEER_PIPELINE = 1 /* Optimistic next, bounded in flight. */
 };
 
 /* Leader's view of one other member (Figure 2 nextIndex/matchIndex). */
@@ -25,24 +25,24 @@ struct raft_peer {
     raft_index next;
     raft_index match;
     int mode;
-    bool send_pending;          /* Send at the next raft_ready(). */
-    bool probe_outstanding;     /* Probe mode: an append awaits a reply. */
-    uint32_t n_inflight;        /* Pipelined batches not yet acknowledged. */
+    bool send_pending;      /* Send at the next raft_ready(). */
+    bool probe_outstanding; /* Probe mode: an append awaits a reply. */
+    uint32_t n_inflight;    /* Pipelined batches not yet acknowledged. */
     raft_index inflight_last[RAFT_INFLIGHT_CAP]; /* Ring: last index each. */
     uint32_t inflight_head;
-    uint64_t ack_ctx;           /* Highest heartbeat ctx acknowledged. */
+    uint64_t ack_ctx; /* Highest heartbeat ctx acknowledged. */
     uint64_t last_ack_ms;
-    raft_index match_at_hb;     /* match at the previous heartbeat. */
-    bool active;                /* Replied since the last quorum check. */
-    bool vote_granted;          /* Election tally. */
-    raft_index commit_sent;     /* Highest commit index an append sent
+    raft_index match_at_hb; /* match at the previous heartbeat. */
+    bool active;            /* Replied since the last quorum check. */
+    bool vote_granted;      /* Election tally. */
+    raft_index commit_sent; /* Highest commit index an append sent
                                  * could tell it (capped at the last
                                  * index that append proves). */
 };
 
 /* A ReadIndex request waiting for its heartbeat round. */
 struct raft_read_req {
-    raft_id from;              /* 0: ours; else a follower's. */
+    raft_id from; /* 0: ours; else a follower's. */
     uint64_t read_id;
     raft_index index;
     uint64_t ctx;
@@ -51,7 +51,7 @@ struct raft_read_req {
 /* A read a follower forwarded to its leader. */
 struct raft_fwd_read {
     uint64_t read_id;
-    uint64_t batch_id;         /* The MSG_READ_INDEX it rides on: the
+    uint64_t batch_id; /* The MSG_READ_INDEX it rides on: the
                                 * read_id of its first read. */
     raft_id leader;
     uint64_t sent_ms;
@@ -76,20 +76,20 @@ struct raft {
     raft_term persisted_term;
     raft_id persisted_vote;
     struct raft_log log;
-    raft_index stable;          /* Last index written to storage. */
-    raft_index synced;          /* Last index known durable (<= stable):
+    raft_index stable;        /* Last index written to storage. */
+    raft_index synced;        /* Last index known durable (<= stable):
                                  * stable itself unless async_persist. */
-    raft_index truncate_from;   /* Durable suffix to delete, 0 if none. */
-    uint64_t unsynced_ms;       /* async: since when synced < stable
+    raft_index truncate_from; /* Durable suffix to delete, 0 if none. */
+    uint64_t unsynced_ms;     /* async: since when synced < stable
                                  * (about); UINT64_MAX: all synced. */
-    uint64_t self_need_ms;      /* Leader, async: since when its own sync
+    uint64_t self_need_ms;    /* Leader, async: since when its own sync
                                  * would advance commit; UINT64_MAX: not. */
 
     /* Volatile state. */
     int role;
     raft_id leader;
     raft_index commit;
-    raft_index applied;         /* Handed out in a ready and advanced. */
+    raft_index applied; /* Handed out in a ready and advanced. */
     bool soft_changed;
 
     /* Timers (absolute ms). */
@@ -97,7 +97,7 @@ struct raft {
     uint64_t election_reset_ms;
     uint32_t election_timeout_ms;
     uint64_t heartbeat_due_ms;
-    uint64_t commit_notify_ms;  /* Leader: when followers that have not
+    uint64_t commit_notify_ms; /* Leader: when followers that have not
                                  * had the commit index get it alone
                                  * (config.commit_notify_ms); UINT64_MAX:
                                  * none due. */
@@ -108,23 +108,23 @@ struct raft {
     /* Leader state. */
     uint32_t n_peers;
     struct raft_peer peers[RAFT_NODES_MAX];
-    raft_index term_start_index;/* This leader's no-op entry. */
-    uint64_t hb_ctx;            /* Current heartbeat round. */
+    raft_index term_start_index; /* This leader's no-op entry. */
+    uint64_t hb_ctx;             /* Current heartbeat round. */
     bool hb_ctx_sent;
-    bool read_round_queued;     /* Reads wait for round hb_ctx + 1. */
+    bool read_round_queued; /* Reads wait for round hb_ctx + 1. */
 
     /* ReadIndex. */
     size_t n_reads_waiting;
     struct raft_read_req *reads_waiting; /* RAFT_READS_MAX slots. */
     size_t n_reads_ready;
-    struct raft_read *reads_ready;       /* RAFT_READS_MAX slots. */
+    struct raft_read *reads_ready; /* RAFT_READS_MAX slots. */
     size_t n_reads_fwd;
-    struct raft_fwd_read *reads_fwd;     /* RAFT_READS_MAX slots. */
-    raft_index read_apply_upto;          /* Follower: a read waits on it. */
-    uint64_t fwd_batch_open;             /* Follower: the MSG_READ_INDEX
+    struct raft_fwd_read *reads_fwd; /* RAFT_READS_MAX slots. */
+    raft_index read_apply_upto;      /* Follower: a read waits on it. */
+    uint64_t fwd_batch_open;         /* Follower: the MSG_READ_INDEX
                                           * not sent yet (this ready), that
                                           * more reads may join; 0: none. */
-    raft_id fwd_batch_leader;            /* Whom that request goes to. */
+    raft_id fwd_batch_leader;        /* Whom that request goes to. */
 
     /* Output. */
     struct raft_outbox now;
@@ -135,7 +135,7 @@ struct raft {
     size_t n_fetched;
     size_t fetched_cap;
     void **fetched;
-    struct raft_entry *fetch_scratch;    /* RAFT_ENTRIES_PER_MSG_MAX. */
+    struct raft_entry *fetch_scratch; /* RAFT_ENTRIES_PER_MSG_MAX. */
 };
 
 /* raft.c */

@@ -12,18 +12,17 @@
 #include "common/types.h"
 #include "node/raft.h"
 
-
 struct raft_log {
     raft_index snapshot_index; /* Entries up to here are compacted. */
     raft_term snapshot_term;
-    raft_index last;           /* Last index (snapshot_index if empty). */
+    raft_index last; /* Last index (snapshot_index if empty). */
     size_t n_runs;
     size_t runs_cap;
-    struct raft_term_run *runs;/* Covers snapshot_index+1..last. */
-    raft_index mem_first;      /* entries[i] has index mem_first + i. */
-    size_t n;                  /* mem_first + n - 1 == last. */
+    struct raft_term_run *runs; /* Covers snapshot_index+1..last. */
+    raft_index mem_first;       /* entries[i] has index mem_first + i. */
+    size_t n;                   /* mem_first + n - 1 == last. */
     size_t cap;
-    struct raft_entry *entries;/* Each data is a heap copy owned here. */
+    struct raft_entry *entries; /* Each data is a heap copy owned here. */
 };
 
 void raft_log_init(struct raft_log *log, raft_index snapshot_index,

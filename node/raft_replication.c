@@ -250,8 +250,8 @@ static void on_success(struct raft *r, struct raft_peer *p,
     raft_maybe_commit(r);
     /* Its acknowledgement came after the commit index it was told: an
      * append at its new match would tell it more. */
-    if (r->config.commit_notify_ms != 0 &&
-        r->commit_notify_ms == UINT64_MAX && peer_lacks_commit(r, p)) {
+    if (r->config.commit_notify_ms != 0 && r->commit_notify_ms == UINT64_MAX &&
+        peer_lacks_commit(r, p)) {
         r->commit_notify_ms = r->now_ms + r->config.commit_notify_ms;
     }
 }
@@ -461,8 +461,8 @@ static int fetch_entries(struct raft *r, raft_index from, raft_index hi,
 /* Queues one AppendEntries to p starting after prev, with entries up to the
  * byte budget (at least one if any); *sent is the last index it carries.
  * Entries older than the in-memory window are read back from storage. */
-static int send_append(struct raft *r, struct raft_peer *p,
-                       raft_index prev, bool with_entries, raft_index *sent)
+static int send_append(struct raft *r, struct raft_peer *p, raft_index prev,
+                       bool with_entries, raft_index *sent)
 {
     raft_index last = raft_log_last_index(&r->log);
     struct raft_msg m;
@@ -522,8 +522,7 @@ static int flush_peer(struct raft *r, struct raft_peer *p)
         if (rv != ERR_OK) {
             break;
         }
-        uint32_t slot =
-            (p->inflight_head + p->n_inflight) % RAFT_INFLIGHT_CAP;
+        uint32_t slot = (p->inflight_head + p->n_inflight) % RAFT_INFLIGHT_CAP;
         p->inflight_last[slot] = sent;
         p->n_inflight++;
         p->next = sent + 1;

@@ -25,11 +25,11 @@
 /* A proposed write waiting for its entry to be applied. */
 struct pending_write {
     raft_index index;
-    raft_term term;          /* The term it was proposed in. */
-    struct raft_addr addr;   /* Who to answer. */
+    raft_term term;        /* The term it was proposed in. */
+    struct raft_addr addr; /* Who to answer. */
     uint64_t client_id;
     uint64_t seq;
-    uint8_t status;          /* Set when its entry is applied. */
+    uint8_t status; /* Set when its entry is applied. */
 };
 
 /* A linearizable read waiting for its read index, then for apply. */
@@ -41,14 +41,14 @@ struct pending_read {
     uint64_t client_id;
     uint64_t seq;
     uint32_t key_len;
-    uint8_t *key;            /* Owned copy. */
+    uint8_t *key; /* Owned copy. */
 };
 
 struct replica {
     struct raft *raft;
     struct replica_io io;
     bool is_stopped;
-    raft_index applied;      /* Last index applied through kv. */
+    raft_index applied; /* Last index applied through kv. */
     /* The applied state: a write-back buffer over io->kv (kv_ctx is it). */
     struct kv_writeback *wb;
     const struct kv_store_ops *kv;
@@ -63,7 +63,7 @@ struct replica {
     uint32_t reads_cap;
     uint32_t n_reads;
     uint64_t next_read_id;
-    uint8_t *encode_buf;     /* RAFT_ENTRY_MAX bytes for kv_encode. */
+    uint8_t *encode_buf; /* RAFT_ENTRY_MAX bytes for kv_encode. */
     /* io->sync set: persists only write; what is durable, and the
      * messages waiting for it. */
     bool is_async;
@@ -216,8 +216,7 @@ static void writes_fail_all(struct replica *rep, uint8_t status)
 {
     for (uint32_t i = 0; i < rep->n_writes; i++) {
         const struct pending_write *w = writes_at(rep, i);
-        send_client_reply(rep, &w->addr, w->client_id, w->seq, status, NULL,
-                          0);
+        send_client_reply(rep, &w->addr, w->client_id, w->seq, status, NULL, 0);
     }
     rep->n_writes = 0;
     rep->writes_head = 0;
@@ -284,8 +283,7 @@ static int reads_find(const struct replica *rep, uint64_t read_id)
 
 /* Copies a GET into the table. Errors: ERR_AGAIN (full), ERR_NOMEM. */
 static int reads_add(struct replica *rep, uint64_t read_id,
-                     const struct raft_addr *addr,
-                     const struct msg_client *req)
+                     const struct raft_addr *addr, const struct msg_client *req)
 {
     if (rep->n_reads >= rep->reads_cap) {
         return ERR_AGAIN;
@@ -319,8 +317,7 @@ static int reads_serve(struct replica *rep)
         }
         const uint8_t *value = NULL;
         uint32_t value_len = 0;
-        int rv = rep->kv->get(rep->wb, r->key, r->key_len, &value,
-                              &value_len);
+        int rv = rep->kv->get(rep->wb, r->key, r->key_len, &value, &value_len);
         if (rv == ERR_OK) {
             send_client_reply(rep, &r->addr, r->client_id, r->seq, CLIENT_OK,
                               value, value_len);
@@ -529,8 +526,7 @@ static int on_client_write(struct replica *rep, uint64_t now_ms,
         uint8_t status = rv == ERR_NOT_LEADER ? not_leader_status(rep)
                          : rv == ERR_TOO_BIG  ? CLIENT_INVALID
                                               : CLIENT_RETRY;
-        send_client_reply(rep, from, req->client_id, req->seq, status, NULL,
-                          0);
+        send_client_reply(rep, from, req->client_id, req->seq, status, NULL, 0);
         return rv == ERR_NOMEM ? rv : ERR_OK;
     }
     writes_push(rep, index, raft_current_term(rep->raft), from, req);
@@ -574,11 +570,10 @@ int replica_on_client(struct replica *rep, uint64_t now_ms,
 static void apply_mark(struct replica *rep, uint32_t *cursor, raft_index index,
                        raft_term term, uint8_t status)
 {
-    while (*cursor < rep->n_writes &&
-           writes_at(rep, *cursor)->index <= index) {
+    while (*cursor < rep->n_writes && writes_at(rep, *cursor)->index <= index) {
         struct pending_write *w = writes_at(rep, *cursor);
-        w->status = (w->index == index && w->term == term) ? status
-                                                           : CLIENT_RETRY;
+        w->status =
+            (w->index == index && w->term == term) ? status : CLIENT_RETRY;
         (*cursor)++;
     }
 }
@@ -624,8 +619,8 @@ static int replica_flush_apply(struct replica *rep, const struct raft_ready *rd)
     rep->applied = last;
     for (uint32_t i = 0; i < n_settled; i++) {
         const struct pending_write *w = writes_at(rep, 0);
-        send_client_reply(rep, &w->addr, w->client_id, w->seq, w->status,
-                          NULL, 0);
+        send_client_reply(rep, &w->addr, w->client_id, w->seq, w->status, NULL,
+                          0);
         writes_pop(rep);
     }
     return ERR_OK;
@@ -721,8 +716,8 @@ static int replica_flush_one(struct replica *rep)
     raft_ready(rep->raft, &rd);
     bool has_persist =
         rd.has_hard_state || rd.truncate_from != 0 || rd.n_entries > 0;
-    bool sync_first = rep->is_async && has_persist &&
-                      raft_role(rep->raft) != RAFT_LEADER;
+    bool sync_first =
+        rep->is_async && has_persist && raft_role(rep->raft) != RAFT_LEADER;
     bool answer_early = committed_is_durable(&rd) && !sync_first;
     /* With no write to overlap, answers go first: a commit-only round to
      * the followers must not delay the clients' replies. */

@@ -48,7 +48,7 @@ struct replica_io {
 
 struct replica_config {
     struct raft_config raft;
-    uint32_t pending_max;        /* Client requests in flight; default 4096. */
+    uint32_t pending_max; /* Client requests in flight; default 4096. */
     /* When applied changes reach io->kv; all zero: at every apply batch. */
     struct kv_writeback_config kv_writeback;
 };

@@ -17,10 +17,10 @@
 #include "common/err.h"
 
 struct syncer {
-    pid_t pid;          /* 0: not running. */
-    int ask_fd;         /* Loop -> child. */
-    int done_fd;        /* Child -> loop; poll it for POLLIN. */
-    bool busy;          /* Asked, result not read yet. */
+    pid_t pid;   /* 0: not running. */
+    int ask_fd;  /* Loop -> child. */
+    int done_fd; /* Child -> loop; poll it for POLLIN. */
+    bool busy;   /* Asked, result not read yet. */
 };
 
 /* Forks the child that syncs fd (the parent keeps its own fd). The child

@@ -179,8 +179,7 @@ int schema_create(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
     }
     if (err == ERR_OK) {
         char sql[64];
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-                 SCHEMA_VERSION);
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
             err = sql_fail(db, rc, "user_version", errmsg);
@@ -251,7 +250,7 @@ static bool parse_hex64(const unsigned char *text, int len, uint64_t *out)
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
         unsigned char c = text[i];
-        int d = c >= '0' && c <= '9' ? c - '0'
+        int d = c >= '0' && c <= '9'   ? c - '0'
                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
                                        : -1;
         if (d < 0) {

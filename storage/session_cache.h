@@ -20,8 +20,8 @@ struct session_cache_slot {
     uint64_t client_id;
     uint64_t seq;
     uint8_t status;
-    bool is_used;            /* The slot holds client_id's answer. */
-    bool is_present;         /* The table has a row for client_id. */
+    bool is_used;    /* The slot holds client_id's answer. */
+    bool is_present; /* The table has a row for client_id. */
 };
 
 struct session_cache {

@@ -39,8 +39,8 @@
 #define KV_ROW "(?, ?)"
 #define KV_ROWS_4 KV_ROW ", " KV_ROW ", " KV_ROW ", " KV_ROW
 #define KV_ROWS_16 KV_ROWS_4 ", " KV_ROWS_4 ", " KV_ROWS_4 ", " KV_ROWS_4
-#define LOG_INSERT_SQL                                                       \
-    "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"   \
+#define LOG_INSERT_SQL                                                         \
+    "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"     \
     " data) VALUES "
 
 static const char *const store_sql[ST__COUNT] = {
@@ -55,8 +55,8 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_APPLIED] = "UPDATE meta SET value = ?1 WHERE name = 'applied_index'",
     [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
     [ST_KV_PUT] = "INSERT OR REPLACE INTO kv(key, value) VALUES (?1, ?2)",
-    [ST_KV_PUT_MANY] = "INSERT OR REPLACE INTO kv(key, value) VALUES "
-                       KV_ROWS_16,
+    [ST_KV_PUT_MANY] =
+        "INSERT OR REPLACE INTO kv(key, value) VALUES " KV_ROWS_16,
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
     [ST_SESSION_GET] = "SELECT seq, status FROM sessions WHERE client_id = ?1",
     [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
@@ -79,8 +79,7 @@ int store_fail(struct store *s, int rc, const char *what)
 /* Records corrupt stored data in s->errmsg. Returns ERR_CORRUPT. */
 int store_corrupt(struct store *s, const char *what, uint64_t idx)
 {
-    snprintf(s->errmsg, ERRMSG_LEN, "corrupt: %s (at %" PRIu64 ")", what,
-             idx);
+    snprintf(s->errmsg, ERRMSG_LEN, "corrupt: %s (at %" PRIu64 ")", what, idx);
     return ERR_CORRUPT;
 }
 
@@ -198,8 +197,7 @@ static int lock_write_pid(int fd)
  * that file, are unaffected. The lock file is never removed (removing it
  * would let two processes lock two different inodes). Errors: ERR_BUSY,
  * ERR_IO, ERR_NOMEM. */
-static int open_lock(struct store *s, const char *path,
-                     char detail[ERRMSG_LEN])
+static int open_lock(struct store *s, const char *path, char detail[ERRMSG_LEN])
 {
     size_t n = strlen(path) + sizeof(".lock");
     char *lock_path = malloc(n);
@@ -269,8 +267,7 @@ static int open_db(struct store *s, const char *path, int mode,
     /* Until the file is known to be ours, closing must not checkpoint a
      * WAL left by someone else into it. */
     int unused = 0;
-    rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
-                           &unused);
+    rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, &unused);
     if (rc == SQLITE_OK) {
         rc = sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     }
@@ -287,8 +284,8 @@ static int open_db(struct store *s, const char *path, int mode,
 static int open_configure(struct store *s, char detail[ERRMSG_LEN])
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
     }
@@ -308,8 +305,8 @@ static int open_configure(struct store *s, char detail[ERRMSG_LEN])
          * sqlite3 shell; every row this node writes is built valid (and
          * asserted). Evaluating `op IN (...)` cost an ephemeral b-tree,
          * opened and closed per log row: ~8% of a busy leader's CPU. */
-        rc = sqlite3_exec(s->db, "PRAGMA ignore_check_constraints = ON",
-                          NULL, NULL, NULL);
+        rc = sqlite3_exec(s->db, "PRAGMA ignore_check_constraints = ON", NULL,
+                          NULL, NULL);
     }
     if (rc == SQLITE_OK) {
         int unused = 0;
@@ -334,8 +331,8 @@ static int open_check(struct store *s, uint64_t cluster_id, raft_id node_id,
     if (err == ERR_CORRUPT) {
         char inner[ERRMSG_LEN];
         memcpy(inner, detail, sizeof(inner));
-        snprintf(detail, ERRMSG_LEN, "not a SQLite database or corrupt (%.200s)",
-                 inner);
+        snprintf(detail, ERRMSG_LEN,
+                 "not a SQLite database or corrupt (%.200s)", inner);
     }
     if (err != ERR_OK) {
         return err;
@@ -346,9 +343,9 @@ static int open_check(struct store *s, uint64_t cluster_id, raft_id node_id,
     }
     if (empty) {
         err = open_configure(s, detail);
-        return err != ERR_OK ? err
-                             : schema_create(s->db, cluster_id, node_id,
-                                             detail);
+        return err != ERR_OK
+                   ? err
+                   : schema_create(s->db, cluster_id, node_id, detail);
     }
     err = schema_quick_check(s->db, detail);
     if (err == ERR_OK) {
@@ -366,8 +363,7 @@ static int open_prepare(struct store *s, char detail[ERRMSG_LEN])
 {
     for (int i = 0; i < ST__COUNT; i++) {
         int rc = sqlite3_prepare_v3(s->db, store_sql[i], -1,
-                                    SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                                    NULL);
+                                    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
             snprintf(detail, ERRMSG_LEN, "prepare: %s", sqlite3_errmsg(s->db));
             return ERR_IO;
@@ -401,8 +397,8 @@ static int open_prepare(struct store *s, char detail[ERRMSG_LEN])
     return err;
 }
 
-int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
-               int mode, struct store **out, char errmsg[ERRMSG_LEN])
+int store_open(const char *path, uint64_t cluster_id, raft_id node_id, int mode,
+               struct store **out, char errmsg[ERRMSG_LEN])
 {
     ASSERT(path != NULL);
     ASSERT(out != NULL);
@@ -547,8 +543,7 @@ static int puts_write(struct store *s)
     for (uint32_t i = 0; err == ERR_OK && i < p->n; i++) {
         int base = many ? (int)(2 * i) : 0;
         int rc = schema_bind_bytes(s->st[id], base + 1,
-                                   p->buf + p->at[i].key_off,
-                                   p->at[i].key_len);
+                                   p->buf + p->at[i].key_off, p->at[i].key_len);
         if (rc == SQLITE_OK) {
             rc = schema_bind_bytes(s->st[id], base + 2,
                                    p->buf + p->at[i].value_off,
@@ -573,8 +568,8 @@ static int kv_commit(void *ctx, raft_index applied_index)
     ASSERT(applied_index <= s->last_index); /* Applied only once durable. */
     int err = puts_write(s);
     if (err == ERR_OK) {
-        int rc = sqlite3_bind_int64(s->st[ST_APPLIED], 1,
-                                    (int64_t)applied_index);
+        int rc =
+            sqlite3_bind_int64(s->st[ST_APPLIED], 1, (int64_t)applied_index);
         err = store_run(s, ST_APPLIED, rc);
     }
     if (err == ERR_OK && sqlite3_changes(s->db) != 1) {
@@ -601,8 +596,7 @@ static int kv_get(void *ctx, const uint8_t *key, uint32_t key_len,
     struct store *s = ctx;
     ASSERT(key_len <= RAFT_KEY_MAX);
     /* A put still waiting may be of this key. */
-    if ((s->puts.n > 0 && puts_write(s) != ERR_OK) ||
-        read_begin(s) != ERR_OK) {
+    if ((s->puts.n > 0 && puts_write(s) != ERR_OK) || read_begin(s) != ERR_OK) {
         return ERR_IO;
     }
     sqlite3_stmt *st = s->st[ST_KV_GET];
@@ -646,8 +640,8 @@ static int kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
     ASSERT(value_len <= RAFT_VALUE_MAX);
     struct store_puts *p = &s->puts;
     ASSERT(p->n < STORE_KV_PUTS_MANY);
-    if (store_reserve(&p->buf, &p->cap, p->used + key_len + value_len,
-                      4096) != ERR_OK) {
+    if (store_reserve(&p->buf, &p->cap, p->used + key_len + value_len, 4096) !=
+        ERR_OK) {
         return ERR_NOMEM;
     }
     p->at[p->n].key_off = p->used;
@@ -684,8 +678,7 @@ static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
 {
     struct store *s = ctx;
     bool is_present = false;
-    if (session_cache_get(s->sessions, client_id, &is_present, seq,
-                          status)) {
+    if (session_cache_get(s->sessions, client_id, &is_present, seq, status)) {
         return is_present ? ERR_OK : ERR_NOT_FOUND;
     }
     if (read_begin(s) != ERR_OK) {

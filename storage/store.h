@@ -32,8 +32,8 @@ enum store_open_mode {
  * ERR_FOREIGN (other node id), ERR_WRONG_VERSION (schema), ERR_CORRUPT,
  * ERR_BUSY (locked by another process), ERR_IO; errmsg says which and why,
  * prefixed with path. */
-int store_open(const char *path, uint64_t cluster_id, raft_id node_id,
-               int mode, struct store **out, char errmsg[ERRMSG_LEN]);
+int store_open(const char *path, uint64_t cluster_id, raft_id node_id, int mode,
+               struct store **out, char errmsg[ERRMSG_LEN]);
 void store_close(struct store *s);
 
 /* Everything a node needs at start. Arrays are heap-owned by the struct;
@@ -41,15 +41,15 @@ void store_close(struct store *s);
 struct store_loaded {
     raft_term term;
     raft_id voted_for;
-    raft_index first_index;        /* Index of entries[0]. */
+    raft_index first_index; /* Index of entries[0]. */
     raft_index snapshot_index;
     raft_term snapshot_term;
     size_t n_entries;
     struct raft_entry *entries;
     raft_index applied;
-    uint8_t *data_block;           /* Owns every entries[i].data. */
-    size_t n_runs;                 /* Terms of snapshot_index+1..first_index-1 */
-    struct raft_term_run *runs;    /* (store_load_window), heap-owned. */
+    uint8_t *data_block;        /* Owns every entries[i].data. */
+    size_t n_runs;              /* Terms of snapshot_index+1..first_index-1 */
+    struct raft_term_run *runs; /* (store_load_window), heap-owned. */
 };
 
 /* Errors: ERR_CORRUPT (gap in log indexes, non-monotonic terms, a row that
@@ -67,9 +67,8 @@ int store_load_window(struct store *s, raft_index window,
  * into a store-owned buffer valid until the next call (matches
  * raft_fetch_cb). Errors: ERR_NOT_FOUND (not in the log), ERR_CORRUPT,
  * ERR_NOMEM, ERR_IO. */
-int store_fetch(struct store *s, raft_index lo, raft_index hi,
-                size_t bytes_max, struct raft_entry *out, size_t cap,
-                size_t *n);
+int store_fetch(struct store *s, raft_index lo, raft_index hi, size_t bytes_max,
+                struct raft_entry *out, size_t cap, size_t *n);
 void store_loaded_free(struct store_loaded *loaded);
 
 /* What one durable write holds (from a raft_ready). */
@@ -77,7 +76,7 @@ struct store_batch {
     bool has_hard_state;
     raft_term term;
     raft_id voted_for;
-    raft_index truncate_from;      /* 0: none. */
+    raft_index truncate_from; /* 0: none. */
     raft_index entries_first_index;
     size_t n_entries;
     const struct raft_entry *entries;

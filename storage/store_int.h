@@ -49,7 +49,7 @@ struct store_puts {
 };
 
 /* The log columns that loading reads, in the order load_log_row expects. */
-#define STORE_LOG_COLUMNS                                                    \
+#define STORE_LOG_COLUMNS                                                      \
     "idx, term, op, data, key, value, expected, client_id, seq"
 
 enum store_stmt {
@@ -76,7 +76,7 @@ enum store_stmt {
 
 struct store {
     sqlite3 *db;
-    int lock_fd;               /* flock()ed "<path>.lock"; -1 when none. */
+    int lock_fd; /* flock()ed "<path>.lock"; -1 when none. */
     sqlite3_stmt *st[ST__COUNT];
     bool in_txn;               /* A kv apply transaction is open. */
     int sync;                  /* ST_SYNC_FULL or ST_SYNC_NORMAL in force. */
@@ -87,9 +87,9 @@ struct store {
     uint32_t persist_delay_ms; /* Disk-stall fault hook. */
     uint8_t *get_buf;          /* RAFT_VALUE_MAX bytes: get's result. */
     struct session_cache *sessions; /* What the sessions table holds. */
-    uint8_t *fetch_buf;        /* store_fetch's payload copies. */
+    uint8_t *fetch_buf;             /* store_fetch's payload copies. */
     size_t fetch_cap;
-    struct store_puts puts;    /* Waiting kv puts (store.c kv_put). */
+    struct store_puts puts; /* Waiting kv puts (store.c kv_put). */
     /* The WAL (store_wal.c). */
     int wal_fd;                /* -1: not extending. */
     int sync_fd;               /* The WAL, for the caller's fdatasync;
@@ -101,7 +101,7 @@ struct store {
     struct store_queue *queue; /* Persisted batches not yet written
                                 * (store_persist.c); NULL until used. */
     uint32_t page_size;
-    uint32_t wal_frames;       /* Frames in the WAL after the last commit. */
+    uint32_t wal_frames; /* Frames in the WAL after the last commit. */
     char errmsg[ERRMSG_LEN];
 };
 

@@ -87,11 +87,11 @@ struct load_block {
 /* Sums every row's payload bytes from ?1 on: data's, or, where data is
  * empty, a bound on what load_rebuild makes of the columns (?2 is the
  * payload's fixed part). */
-#define LOAD_BYTES_SQL                                                       \
-    "SELECT coalesce(sum(CASE WHEN length(data) > 0 THEN length(data)"     \
-    " ELSE ?2 + coalesce(length(CAST(key AS BLOB)), 0)"                     \
-    " + coalesce(length(CAST(value AS BLOB)), 0)"                           \
-    " + coalesce(length(CAST(expected AS BLOB)), 0) END), 0) FROM log"      \
+#define LOAD_BYTES_SQL                                                         \
+    "SELECT coalesce(sum(CASE WHEN length(data) > 0 THEN length(data)"         \
+    " ELSE ?2 + coalesce(length(CAST(key AS BLOB)), 0)"                        \
+    " + coalesce(length(CAST(value AS BLOB)), 0)"                              \
+    " + coalesce(length(CAST(expected AS BLOB)), 0) END), 0) FROM log"         \
     " WHERE idx >= ?1"
 
 /* Reads an optional bytes column: NULL is empty. Errors: ERR_CORRUPT. */
@@ -134,8 +134,8 @@ static uint8_t kv_op_of(const char *op)
  * 7, seq 8) as the command op (enum kv_op) its op column names: kv payloads have exactly one
  * encoding, so these are the bytes store_persist was given. The command
  * goes into buf (cap bytes); *len gets its size. Errors: ERR_CORRUPT. */
-static int load_rebuild(sqlite3_stmt *st, uint8_t op, uint8_t *buf,
-                        size_t cap, uint32_t *len)
+static int load_rebuild(sqlite3_stmt *st, uint8_t op, uint8_t *buf, size_t cap,
+                        uint32_t *len)
 {
     ASSERT(op >= KV_OP_PUT && op <= KV_OP_CAS);
     struct kv_cmd cmd = {.op = op};
@@ -184,8 +184,8 @@ static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
     uint8_t type = RAFT_ENTRY_NORMAL;
     if (kv_op != 0) {
         /* kv_encode makes exactly the op named: nothing to check again. */
-        if (load_rebuild(st, kv_op, copy, block->size - block->used,
-                         &copied) != ERR_OK) {
+        if (load_rebuild(st, kv_op, copy, block->size - block->used, &copied) !=
+            ERR_OK) {
             return store_corrupt(s, "log row columns do not make a command",
                                  idx);
         }
@@ -193,8 +193,7 @@ static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
         if (len > 0) {
             memcpy(copy, data, (size_t)len);
         }
-        if (load_entry_type((const char *)op, copy, copied, &type) !=
-            ERR_OK) {
+        if (load_entry_type((const char *)op, copy, copied, &type) != ERR_OK) {
             return store_corrupt(s, "log data does not match its op", idx);
         }
     }
@@ -207,8 +206,8 @@ static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
 }
 
 /* Runs one query returning a single row of int64 columns into v[0..n). */
-static int query_ints(struct store *s, const char *sql, int64_t arg,
-                      int64_t *v, int n, const char *what)
+static int query_ints(struct store *s, const char *sql, int64_t arg, int64_t *v,
+                      int n, const char *what)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
@@ -333,8 +332,7 @@ static int load_runs(struct store *s, raft_index first, raft_index tail_first,
 
 /* Reads the log: term runs before tail_first, whole rows from it on, in
  * index order. Errors: ERR_CORRUPT, ERR_NOMEM, ERR_IO. */
-static int load_log(struct store *s, raft_index window,
-                    struct store_loaded *l)
+static int load_log(struct store *s, raft_index window, struct store_loaded *l)
 {
     size_t n = 0;
     raft_index first = 0;
@@ -343,12 +341,10 @@ static int load_log(struct store *s, raft_index window,
         return err;
     }
     raft_index tail_first = first;
-    if (window > 0 && l->applied > window &&
-        l->applied - window + 1 > first) {
+    if (window > 0 && l->applied > window && l->applied - window + 1 > first) {
         tail_first = l->applied - window + 1;
         if (tail_first > first + n) {
-            return store_corrupt(s, "applied index beyond the log",
-                                 l->applied);
+            return store_corrupt(s, "applied index beyond the log", l->applied);
         }
         err = load_runs(s, first, tail_first, l);
         if (err != ERR_OK) {
@@ -379,8 +375,7 @@ static int load_log(struct store *s, raft_index window,
     raft_term prev_term = l->n_runs > 0 ? l->runs[l->n_runs - 1].term : 0;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (i == n) {
-            err = store_corrupt(s, "log changed while loading",
-                                tail_first + i);
+            err = store_corrupt(s, "log changed while loading", tail_first + i);
             break;
         }
         err = load_log_row(s, st, tail_first + i, prev_term, l->term,
@@ -413,8 +408,8 @@ static int load_meta(struct store *s, struct store_loaded *l)
                                detail);
     }
     if (err == ERR_OK) {
-        err = schema_meta_uint(s->db, "snapshot_term", &l->snapshot_term,
-                               detail);
+        err =
+            schema_meta_uint(s->db, "snapshot_term", &l->snapshot_term, detail);
     }
     if (err != ERR_OK) {
         snprintf(s->errmsg, ERRMSG_LEN, "%s", detail);
@@ -431,11 +426,9 @@ static int load_check(struct store *s, struct store_loaded *l)
 {
     raft_index last = l->n_entries > 0 ? l->first_index + l->n_entries - 1
                                        : l->snapshot_index;
-    raft_index log_first =
-        l->n_runs > 0 ? l->runs[0].first : l->first_index;
+    raft_index log_first = l->n_runs > 0 ? l->runs[0].first : l->first_index;
     if (l->n_entries > 0 && log_first > l->snapshot_index + 1) {
-        return store_corrupt(s, "gap between snapshot and log",
-                             l->first_index);
+        return store_corrupt(s, "gap between snapshot and log", l->first_index);
     }
     if (l->n_entries == 0) {
         l->first_index = l->snapshot_index + 1;
@@ -478,8 +471,8 @@ int store_load_window(struct store *s, raft_index window,
     if (err == ERR_OK) {
         err = load_check(s, &l);
     }
-    rc = sqlite3_exec(s->db, err == ERR_OK ? "COMMIT" : "ROLLBACK", NULL,
-                      NULL, NULL);
+    rc = sqlite3_exec(s->db, err == ERR_OK ? "COMMIT" : "ROLLBACK", NULL, NULL,
+                      NULL);
     if (err == ERR_OK && rc != SQLITE_OK) {
         err = store_fail(s, rc, "end load");
     }
@@ -502,9 +495,8 @@ void store_loaded_free(struct store_loaded *loaded)
     memset(loaded, 0, sizeof(*loaded));
 }
 
-int store_fetch(struct store *s, raft_index lo, raft_index hi,
-                size_t bytes_max, struct raft_entry *out, size_t cap,
-                size_t *n)
+int store_fetch(struct store *s, raft_index lo, raft_index hi, size_t bytes_max,
+                struct raft_entry *out, size_t cap, size_t *n)
 {
     ASSERT(s != NULL);
     ASSERT(lo >= 1);
@@ -515,8 +507,8 @@ int store_fetch(struct store *s, raft_index lo, raft_index hi,
         /* Before each row, what is kept is within bytes_max, or is the
          * first entry alone; the row itself (read, then maybe dropped)
          * adds at most RAFT_ENTRY_MAX. */
-        size_t kept_max = bytes_max > RAFT_ENTRY_MAX ? bytes_max
-                                                     : RAFT_ENTRY_MAX;
+        size_t kept_max =
+            bytes_max > RAFT_ENTRY_MAX ? bytes_max : RAFT_ENTRY_MAX;
         err = store_reserve(&s->fetch_buf, &s->fetch_cap,
                             kept_max + RAFT_ENTRY_MAX, 65536);
     }
@@ -532,9 +524,9 @@ int store_fetch(struct store *s, raft_index lo, raft_index hi,
     size_t used = 0;
     raft_term prev_term = 0;
     struct load_block block = {s->fetch_buf, 0, s->fetch_cap};
-    while (rc == SQLITE_OK && k < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        err = load_log_row(s, st, lo + k, prev_term, s->term, &out[k],
-                           &block);
+    while (rc == SQLITE_OK && k < cap &&
+           (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        err = load_log_row(s, st, lo + k, prev_term, s->term, &out[k], &block);
         if (err != ERR_OK) {
             break;
         }

@@ -153,9 +153,9 @@ int store_set_sync(struct store *s, int level)
 
 /* One queued truncation and/or run of entries, in persist order. */
 struct store_qop {
-    raft_index truncate_from;      /* 0: none. */
+    raft_index truncate_from; /* 0: none. */
     raft_index first_index;
-    size_t entry0;                 /* Into store_queue.entries. */
+    size_t entry0; /* Into store_queue.entries. */
     size_t n_entries;
 };
 
@@ -168,7 +168,7 @@ struct store_qentry {
 };
 
 struct store_queue {
-    bool has_hard_state;           /* The latest hard state wins. */
+    bool has_hard_state; /* The latest hard state wins. */
     raft_term term;
     raft_id voted_for;
     struct store_qop *ops;
@@ -216,8 +216,8 @@ static int queue_push(struct store *s, const struct store_batch *b)
         bytes += b->entries[i].len;
     }
     if (grow((void **)&q->ops, &q->cap_ops, q->n_ops + 1, sizeof *q->ops) ||
-        grow((void **)&q->entries, &q->cap_entries,
-             q->n_entries + b->n_entries, sizeof *q->entries) ||
+        grow((void **)&q->entries, &q->cap_entries, q->n_entries + b->n_entries,
+             sizeof *q->entries) ||
         grow((void **)&q->arena, &q->cap_arena, q->used + bytes + 1, 1)) {
         return ERR_NOMEM;
     }
@@ -301,8 +301,8 @@ static int write_begin(struct store *s)
     }
     int err = store_read_end(s);
     if (err == ERR_OK) {
-        err = store_set_sync(s, s->deferred_sync ? ST_SYNC_NORMAL
-                                                 : ST_SYNC_FULL);
+        err =
+            store_set_sync(s, s->deferred_sync ? ST_SYNC_NORMAL : ST_SYNC_FULL);
     }
     if (err == ERR_OK) {
         err = store_run(s, ST_BEGIN, SQLITE_OK);
@@ -334,14 +334,14 @@ static int write_entries(struct store *s, const struct store_qop *op)
     int err = ERR_OK;
     size_t k = 0;
     while (err == ERR_OK && k < op->n_entries) {
-        size_t rows = op->n_entries - k >= STORE_LOG_ROWS_MANY
-                          ? STORE_LOG_ROWS_MANY
-                          : 1;
+        size_t rows =
+            op->n_entries - k >= STORE_LOG_ROWS_MANY ? STORE_LOG_ROWS_MANY : 1;
         enum store_stmt id = rows > 1 ? ST_LOG_INSERT_MANY : ST_LOG_INSERT;
         int rc = SQLITE_OK;
         for (size_t r = 0; rc == SQLITE_OK && r < rows; r++, k++) {
             const struct store_qentry *qe = &q->entries[op->entry0 + k];
-            struct raft_entry e = {.term = qe->term, .type = qe->type,
+            struct raft_entry e = {.term = qe->term,
+                                   .type = qe->type,
                                    .len = qe->len,
                                    .data = q->arena + qe->data_off};
             rc = persist_bind_entry(s->st[id], (int)(r * STORE_LOG_PARAMS),

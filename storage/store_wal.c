@@ -29,8 +29,8 @@
 
 #define WAL_HEADER_BYTES 32
 #define WAL_FRAME_HEADER_BYTES 24
-#define WAL_EXTEND_MIN (1u << 20)   /* First step: 1 MiB. */
-#define WAL_AHEAD_FRAMES 256        /* Extend before SQLite gets this close. */
+#define WAL_EXTEND_MIN (1u << 20) /* First step: 1 MiB. */
+#define WAL_AHEAD_FRAMES 256      /* Extend before SQLite gets this close. */
 #define WAL_ZERO_CHUNK (1u << 16)
 
 /* A passive checkpoint (the kind SQLite's own hook runs). Fails when
@@ -40,8 +40,8 @@
  * wal_hook, makes it due again. Due: wal_frames at the mark. */
 static void wal_checkpoint(struct store *s)
 {
-    int rc = sqlite3_wal_checkpoint_v2(s->db, "main",
-                                       SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE,
+                                       NULL, NULL);
     if (rc == SQLITE_OK) {
         s->wal_frames = 0; /* The next writer restarts the WAL. */
     }
@@ -81,8 +81,8 @@ static int write_zeros(int fd, uint64_t from, uint64_t to)
     static const uint8_t zeros[WAL_ZERO_CHUNK];
     uint64_t off = from;
     while (off < to) {
-        size_t n = to - off < sizeof(zeros) ? (size_t)(to - off)
-                                            : sizeof(zeros);
+        size_t n =
+            to - off < sizeof(zeros) ? (size_t)(to - off) : sizeof(zeros);
         ssize_t w = pwrite(fd, zeros, n, (off_t)off);
         if (w < 0 && errno == EINTR) {
             continue;
@@ -164,8 +164,7 @@ int store_wal_open(struct store *s, const char *db_path)
          * that commit never comes, so make the entry durable here. */
         if (sync_dir(db_path) != ERR_OK) {
             snprintf(s->errmsg, sizeof s->errmsg,
-                     "fsync of the database's directory: %s",
-                     strerror(errno));
+                     "fsync of the database's directory: %s", strerror(errno));
             return ERR_IO;
         }
     }
@@ -198,11 +197,11 @@ void store_wal_extend(struct store *s)
     }
     uint64_t frame = (uint64_t)s->page_size + WAL_FRAME_HEADER_BYTES;
     /* A due checkpoint runs a little after the mark (store_checkpoint). */
-    uint64_t cap = WAL_HEADER_BYTES +
-                   (uint64_t)(STORE_CHECKPOINT_PAGES + WAL_AHEAD_FRAMES) *
-                       frame;
-    uint64_t need = WAL_HEADER_BYTES +
-                    ((uint64_t)s->wal_frames + WAL_AHEAD_FRAMES) * frame;
+    uint64_t cap =
+        WAL_HEADER_BYTES +
+        (uint64_t)(STORE_CHECKPOINT_PAGES + WAL_AHEAD_FRAMES) * frame;
+    uint64_t need =
+        WAL_HEADER_BYTES + ((uint64_t)s->wal_frames + WAL_AHEAD_FRAMES) * frame;
     struct stat sb;
     if (fstat(s->wal_fd, &sb) != 0) {
         store_wal_close(s);

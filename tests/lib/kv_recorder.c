@@ -83,8 +83,7 @@ static int rec_commit(void *ctx, raft_index applied_index)
     struct kv_rec_call *c;
     int err = record(rec, KV_REC_COMMIT, &c);
     c->applied = applied_index;
-    return err != ERR_OK ? err
-                         : mem_kv_ops()->commit(&rec->kv, applied_index);
+    return err != ERR_OK ? err : mem_kv_ops()->commit(&rec->kv, applied_index);
 }
 
 static int rec_get(void *ctx, const uint8_t *key, uint32_t key_len,

@@ -26,8 +26,8 @@ enum kv_rec_op {
 
 /* One write that reached the store. */
 struct kv_rec_call {
-    int op;             /* enum kv_rec_op */
-    uint8_t *key;       /* Owned copies (PUT, DEL; value PUT only). */
+    int op;       /* enum kv_rec_op */
+    uint8_t *key; /* Owned copies (PUT, DEL; value PUT only). */
     uint32_t key_len;
     uint8_t *value;
     uint32_t value_len;
@@ -41,12 +41,12 @@ struct kv_rec_call {
  * directly (through mem_kv_ops, unrecorded). */
 struct kv_recorder {
     struct mem_kv kv;
-    struct kv_rec_call *calls;  /* In call order. */
+    struct kv_rec_call *calls; /* In call order. */
     size_t n_calls;
     size_t cap_calls;
-    uint64_t n_gets;            /* get and session_get calls. */
+    uint64_t n_gets; /* get and session_get calls. */
     uint64_t n_session_gets;
-    int fail_op;                /* The next write of this kind (enum
+    int fail_op; /* The next write of this kind (enum
                                  * kv_rec_op, 0: none) returns fail_err
                                  * without reaching kv; then it resets. */
     int fail_err;

@@ -18,7 +18,7 @@ enum { UNDO_KEY = 1, UNDO_SESSION = 2 };
 struct mem_kv_undo {
     int kind;
     bool had_old;
-    struct mem_kv_entry old;   /* UNDO_KEY: key always owned; value if had. */
+    struct mem_kv_entry old; /* UNDO_KEY: key always owned; value if had. */
     struct mem_kv_session old_session;
 };
 
@@ -124,8 +124,8 @@ static int set_owned(struct mem_kv *kv, const uint8_t *key, uint32_t key_len,
     }
     memmove(&kv->entries[pos + 1], &kv->entries[pos],
             (kv->n_entries - pos) * sizeof(*kv->entries));
-    kv->entries[pos] = (struct mem_kv_entry){key_copy, key_len, value_owned,
-                                             value_len};
+    kv->entries[pos] =
+        (struct mem_kv_entry){key_copy, key_len, value_owned, value_len};
     kv->n_entries++;
     return ERR_OK;
 }
@@ -157,8 +157,8 @@ static int undo_key(struct mem_kv *kv, const uint8_t *key, uint32_t key_len)
         const struct mem_kv_entry *e = &kv->entries[pos];
         u.had_old = true;
         u.old.value_len = e->value_len;
-        u.old.value = e->value_len > 0 ? dup_bytes(e->value, e->value_len)
-                                       : NULL;
+        u.old.value =
+            e->value_len > 0 ? dup_bytes(e->value, e->value_len) : NULL;
         if (e->value_len > 0 && u.old.value == NULL) {
             free(u.old.key);
             return ERR_NOMEM;
@@ -483,8 +483,8 @@ int mem_kv_copy(struct mem_kv *dst, const struct mem_kv *src)
     clear_state(dst);
     for (size_t i = 0; i < src->n_entries; i++) {
         const struct mem_kv_entry *e = &src->entries[i];
-        uint8_t *v = e->value_len > 0 ? dup_bytes(e->value, e->value_len)
-                                      : NULL;
+        uint8_t *v =
+            e->value_len > 0 ? dup_bytes(e->value, e->value_len) : NULL;
         if ((e->value_len > 0 && v == NULL) ||
             set_owned(dst, e->key, e->key_len, v, e->value_len) != ERR_OK) {
             free(v);

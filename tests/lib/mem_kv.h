@@ -17,9 +17,9 @@
 #include "node/kv.h"
 
 struct mem_kv_entry {
-    uint8_t *key;       /* Owned; key_len bytes. */
+    uint8_t *key; /* Owned; key_len bytes. */
     uint32_t key_len;
-    uint8_t *value;     /* Owned; NULL when value_len is 0. */
+    uint8_t *value; /* Owned; NULL when value_len is 0. */
     uint32_t value_len;
 };
 
@@ -42,11 +42,11 @@ struct mem_kv {
     size_t cap_sessions;
     raft_index applied;
     bool in_txn;
-    struct mem_kv_undo *undo;     /* Changes of the open transaction. */
+    struct mem_kv_undo *undo; /* Changes of the open transaction. */
     size_t n_undo;
     size_t cap_undo;
-    uint64_t n_commits;           /* Committed transactions, for tests. */
-    int fail_next;                /* Fault hook: next op returns this. */
+    uint64_t n_commits; /* Committed transactions, for tests. */
+    int fail_next;      /* Fault hook: next op returns this. */
 };
 
 void mem_kv_init(struct mem_kv *kv);

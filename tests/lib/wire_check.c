@@ -14,7 +14,9 @@ static const uint8_t sample_bytes[] = "key-1\0value with a \xff byte";
 static const struct raft_entry sample_entries[] = {
     {.term = 3, .type = RAFT_ENTRY_NOOP, .len = 0, .data = NULL},
     {.term = 3, .type = RAFT_ENTRY_NORMAL, .len = 12, .data = sample_bytes},
-    {.term = UINT64_MAX, .type = RAFT_ENTRY_CONFIG, .len = 5,
+    {.term = UINT64_MAX,
+     .type = RAFT_ENTRY_CONFIG,
+     .len = 5,
      .data = sample_bytes},
 };
 
@@ -38,7 +40,8 @@ static void sample_large(int i, struct raft_msg *m)
         m->type = MSG_APPEND;
         for (int k = 0; k < 20; k++) {
             sample_batch[k] = (struct raft_entry){
-                .term = k < 10 ? 200 : 70000, .type = RAFT_ENTRY_NORMAL,
+                .term = k < 10 ? 200 : 70000,
+                .type = RAFT_ENTRY_NORMAL,
                 .len = k == 5 ? sizeof sample_long : (uint32_t)k,
                 .data = sample_long};
         }
@@ -89,8 +92,8 @@ static void sample_peer(int i, struct raft_msg *m)
         break;
     case 3:
         m->type = MSG_APPEND;
-        m->u.append = (struct msg_append){.prev_index = 9, .prev_term = 4,
-                                          .commit = 8, .ctx = 77};
+        m->u.append = (struct msg_append){
+            .prev_index = 9, .prev_term = 4, .commit = 8, .ctx = 77};
         break;
     case 4:
         m->type = MSG_APPEND;
@@ -103,14 +106,13 @@ static void sample_peer(int i, struct raft_msg *m)
         break;
     case 6:
         m->type = MSG_APPEND_REPLY;
-        m->u.append_reply = (struct msg_append_reply){
-            false, 0, 40, 35, 6, 30, UINT64_MAX};
+        m->u.append_reply =
+            (struct msg_append_reply){false, 0, 40, 35, 6, 30, UINT64_MAX};
         break;
     case 7:
         m->type = MSG_SNAPSHOT;
-        m->u.snapshot = (struct msg_snapshot){100, 9, 4096, true,
-                                              sizeof sample_bytes,
-                                              sample_bytes};
+        m->u.snapshot = (struct msg_snapshot){
+            100, 9, 4096, true, sizeof sample_bytes, sample_bytes};
         break;
     case 8:
         m->type = MSG_SNAPSHOT_REPLY;
@@ -190,8 +192,8 @@ static void sample_other(int i, struct raft_msg *m)
     switch (i) {
     case 14:
         m->type = MSG_CLIENT_REPLY;
-        m->u.client_reply = (struct msg_client_reply){
-            7, 8, CLIENT_OK, 1, 6, sample_bytes + 6};
+        m->u.client_reply =
+            (struct msg_client_reply){7, 8, CLIENT_OK, 1, 6, sample_bytes + 6};
         break;
     case 15:
         m->type = MSG_STATUS;
@@ -244,8 +246,7 @@ void wire_check_sample(int i, struct raft_msg *out)
         out->u.read_index.read_id = UINT64_MAX;
     } else if (i == 25) {
         out->type = MSG_CLIENT_BATCH;
-        out->u.batch = (struct msg_batch){2, sample_items,
-                                          sizeof sample_items};
+        out->u.batch = (struct msg_batch){2, sample_items, sizeof sample_items};
     } else {
         out->type = MSG_READ_INDEX_REPLY;
         out->u.read_index_reply =
@@ -259,8 +260,7 @@ static bool bytes_equal(const uint8_t *a, uint32_t a_len, const uint8_t *b,
     return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
 }
 
-static bool append_equal(const struct msg_append *a,
-                         const struct msg_append *b)
+static bool append_equal(const struct msg_append *a, const struct msg_append *b)
 {
     if (a->prev_index != b->prev_index || a->prev_term != b->prev_term ||
         a->commit != b->commit || a->ctx != b->ctx ||
@@ -278,11 +278,9 @@ static bool append_equal(const struct msg_append *a,
     return true;
 }
 
-static bool client_equal(const struct msg_client *a,
-                         const struct msg_client *b)
+static bool client_equal(const struct msg_client *a, const struct msg_client *b)
 {
-    return a->client_id == b->client_id && a->seq == b->seq &&
-           a->op == b->op &&
+    return a->client_id == b->client_id && a->seq == b->seq && a->op == b->op &&
            bytes_equal(a->key, a->key_len, b->key, b->key_len) &&
            bytes_equal(a->value, a->value_len, b->value, b->value_len) &&
            bytes_equal(a->expected, a->expected_len, b->expected,
@@ -302,8 +300,8 @@ static bool status_reply_equal(const struct msg_status_reply *a,
         memcmp(a->drops, b->drops, sizeof a->drops) != 0 ||
         a->n_peers != b->n_peers || a->tail_first != b->tail_first ||
         a->n_tail != b->n_tail ||
-        memcmp(a->tail_terms, b->tail_terms,
-               a->n_tail * sizeof(raft_term)) != 0 ||
+        memcmp(a->tail_terms, b->tail_terms, a->n_tail * sizeof(raft_term)) !=
+            0 ||
         a->n_blocked != b->n_blocked ||
         memcmp(a->blocked, b->blocked, a->n_blocked * sizeof(raft_id)) != 0 ||
         a->loss_ppm != b->loss_ppm || a->dup_ppm != b->dup_ppm ||
@@ -341,8 +339,8 @@ static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
     switch (a->type) {
     case MSG_VOTE:
         return va->last_index == vb->last_index &&
-               va->last_term == vb->last_term &&
-               va->pre_vote == vb->pre_vote && va->transfer == vb->transfer;
+               va->last_term == vb->last_term && va->pre_vote == vb->pre_vote &&
+               va->transfer == vb->transfer;
     case MSG_VOTE_REPLY:
         return a->u.vote_reply.granted == b->u.vote_reply.granted &&
                a->u.vote_reply.pre_vote == b->u.vote_reply.pre_vote;
@@ -369,8 +367,7 @@ static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
         return client_equal(&a->u.client, &b->u.client);
     case MSG_CLIENT_REPLY:
         return ca->client_id == cb->client_id && ca->seq == cb->seq &&
-               ca->status == cb->status &&
-               ca->leader_hint == cb->leader_hint &&
+               ca->status == cb->status && ca->leader_hint == cb->leader_hint &&
                bytes_equal(ca->value, ca->value_len, cb->value, cb->value_len);
     case MSG_STATUS:
         return a->u.status.nonce == b->u.status.nonce;
@@ -383,8 +380,7 @@ static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
     case MSG_READ_INDEX:
         return a->u.read_index.read_id == b->u.read_index.read_id;
     case MSG_READ_INDEX_REPLY:
-        return a->u.read_index_reply.read_id ==
-                   b->u.read_index_reply.read_id &&
+        return a->u.read_index_reply.read_id == b->u.read_index_reply.read_id &&
                a->u.read_index_reply.index == b->u.read_index_reply.index &&
                a->u.read_index_reply.ok == b->u.read_index_reply.ok;
     case MSG_CLIENT_BATCH:

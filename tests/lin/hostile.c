@@ -33,27 +33,26 @@
 #define H_BURST 50
 
 enum h_kind {
-    H_RANDOM,        /* Random bytes, random size. */
-    H_TRUNCATED,     /* A valid message cut short. */
-    H_FLIPPED,       /* A valid message with bits flipped. */
-    H_HUGE_LENGTH,   /* Headers declaring huge arrays, strings, bins. */
-    H_DEEP,          /* Thousands of nested arrays or maps. */
-    H_WRONG_CLUSTER, /* Valid, another cluster id. */
-    H_WRONG_VERSION, /* Valid, another protocol version. */
-    H_FORGED_MEMBER, /* Peer message, member id, our address. */
-    H_FORGED_SPOOF,  /* Peer message, member id, member port on 127.0.0.2. */
+    H_RANDOM,          /* Random bytes, random size. */
+    H_TRUNCATED,       /* A valid message cut short. */
+    H_FLIPPED,         /* A valid message with bits flipped. */
+    H_HUGE_LENGTH,     /* Headers declaring huge arrays, strings, bins. */
+    H_DEEP,            /* Thousands of nested arrays or maps. */
+    H_WRONG_CLUSTER,   /* Valid, another cluster id. */
+    H_WRONG_VERSION,   /* Valid, another protocol version. */
+    H_FORGED_MEMBER,   /* Peer message, member id, our address. */
+    H_FORGED_SPOOF,    /* Peer message, member id, member port on 127.0.0.2. */
     H_FORGED_STRANGER, /* Peer message from a non-member id. */
-    H_FORGED_SELF,   /* Peer message claiming to come from the receiver. */
-    H_NOT_FOR_US,    /* Peer message addressed to another id. */
-    H_SMUGGLED,      /* Forged peer messages inside a client batch. */
+    H_FORGED_SELF,     /* Peer message claiming to come from the receiver. */
+    H_NOT_FOR_US,      /* Peer message addressed to another id. */
+    H_SMUGGLED,        /* Forged peer messages inside a client batch. */
     H_KINDS
 };
 
 static const char *const h_names[H_KINDS] = {
-    "random bytes",   "truncated",       "bit-flipped",
-    "huge lengths",   "deep nesting",    "wrong cluster",
-    "wrong version",  "forged member",   "forged 127.0.0.2",
-    "forged stranger", "forged self",    "not for us",
+    "random bytes",     "truncated",       "bit-flipped",   "huge lengths",
+    "deep nesting",     "wrong cluster",   "wrong version", "forged member",
+    "forged 127.0.0.2", "forged stranger", "forged self",   "not for us",
     "peer in a batch",
 };
 
@@ -65,13 +64,13 @@ struct hostile {
     struct rng rng;
     raft_term terms[RAFT_NODES_MAX]; /* As of the start. */
     uint8_t *buf;
-    uint8_t *payload;             /* Random bytes for entries and values. */
+    uint8_t *payload; /* Random bytes for entries and values. */
     struct wire_scratch *scratch;
     struct raft_entry entries[8];
     uint64_t sent[H_KINDS];
     uint64_t skipped;
     raft_index last[RAFT_NODES_MAX]; /* As of the start. */
-    uint32_t imp;                 /* Member index impersonated. */
+    uint32_t imp;                    /* Member index impersonated. */
     int imp_fd;
     uint64_t n_imp;
 };
@@ -84,10 +83,9 @@ static uint64_t rnd(struct hostile *h, uint64_t n)
 /* Fills m with a random, encodable message of a random non-fault type. */
 static void h_random_msg(struct hostile *h, struct raft_msg *m, bool peer)
 {
-    static const uint8_t peer_types[] = {MSG_VOTE,       MSG_VOTE_REPLY,
-                                         MSG_APPEND,     MSG_APPEND_REPLY,
-                                         MSG_SNAPSHOT,   MSG_SNAPSHOT_REPLY,
-                                         MSG_TIMEOUT_NOW};
+    static const uint8_t peer_types[] = {
+        MSG_VOTE,     MSG_VOTE_REPLY,     MSG_APPEND,     MSG_APPEND_REPLY,
+        MSG_SNAPSHOT, MSG_SNAPSHOT_REPLY, MSG_TIMEOUT_NOW};
     static const uint8_t other_types[] = {MSG_CLIENT, MSG_CLIENT_REPLY,
                                           MSG_STATUS, MSG_STATUS_REPLY,
                                           MSG_FAULT_REPLY};
@@ -172,8 +170,7 @@ static size_t h_encode(struct hostile *h, const struct raft_msg *m,
                        uint64_t cluster_id)
 {
     size_t len = 0;
-    if (wire_encode(m, cluster_id, h->buf, RAFT_DATAGRAM_MAX, &len) !=
-        ERR_OK) {
+    if (wire_encode(m, cluster_id, h->buf, RAFT_DATAGRAM_MAX, &len) != ERR_OK) {
         return 0;
     }
     return len;
@@ -323,10 +320,9 @@ static void h_send_one(struct hostile *h, int k, uint32_t t)
 {
     size_t len = h_build(h, k, t);
     struct raft_msg m;
-    if (len > RAFT_DATAGRAM_MAX ||
-        (wire_decode(h->buf, len, h->conf.cluster_id, &m, h->scratch) ==
-             ERR_OK &&
-         m.type == MSG_FAULT)) {
+    if (len > RAFT_DATAGRAM_MAX || (wire_decode(h->buf, len, h->conf.cluster_id,
+                                                &m, h->scratch) == ERR_OK &&
+                                    m.type == MSG_FAULT)) {
         h->skipped++;
         return;
     }
@@ -446,8 +442,7 @@ static int h_open(struct hostile *h, const char *config)
     }
     struct client_node_status st[RAFT_NODES_MAX];
     if (udp_open_client(&h->addrs[0], &h->fd, errmsg) != ERR_OK ||
-        client_status_query(&h->conf, UINT32_MAX, 500, st, errmsg) !=
-            ERR_OK) {
+        client_status_query(&h->conf, UINT32_MAX, 500, st, errmsg) != ERR_OK) {
         fprintf(stderr, "hostile: %s\n", errmsg);
         return -1;
     }
@@ -517,17 +512,17 @@ static int h_open_impersonate(struct hostile *h, raft_id id)
     }
     int rv = ERR_NOT_FOUND;
     /* A member just killed may hold its port for a moment. */
-    for (int tries = 0; tries < 40 && h->imp < h->conf.n_members &&
-                        rv != ERR_OK;
-         tries++) {
+    for (int tries = 0;
+         tries < 40 && h->imp < h->conf.n_members && rv != ERR_OK; tries++) {
         rv = udp_open(&h->addrs[h->imp], &h->imp_fd, errmsg);
         if (rv != ERR_OK) {
             sleep_ms(50);
         }
     }
     if (rv != ERR_OK) {
-        fprintf(stderr, "hostile: cannot impersonate member %llu (it must "
-                        "be a member, and down): %s\n",
+        fprintf(stderr,
+                "hostile: cannot impersonate member %llu (it must "
+                "be a member, and down): %s\n",
                 (unsigned long long)id, errmsg);
         return -1;
     }

@@ -28,29 +28,29 @@
 /* One call or return event in the search list. */
 struct ev {
     uint64_t time_us;
-    uint32_t op;              /* Local operation number. */
+    uint32_t op; /* Local operation number. */
     uint8_t is_ret;
-    int32_t prev, next;       /* The list; index n_evs is the head. */
-    int32_t match;            /* A call's return event, or LIN_NIL. */
+    int32_t prev, next; /* The list; index n_evs is the head. */
+    int32_t match;      /* A call's return event, or LIN_NIL. */
 };
 
 /* The search of one key. */
 struct search {
     const struct lin_history *h;
     uint32_t n_ops;
-    uint32_t *recs;           /* Local op -> index into h->recs. */
-    struct lin_rec *canon;    /* Local op -> its record, values canonical. */
-    bool *scramble;           /* Local op -> an unknown put nobody reads. */
-    uint64_t *z1, *z2;        /* Local op -> random words (known outcome). */
-    uint32_t *unk;            /* Local op -> bit in uset (unknown outcome). */
+    uint32_t *recs;        /* Local op -> index into h->recs. */
+    struct lin_rec *canon; /* Local op -> its record, values canonical. */
+    bool *scramble;        /* Local op -> an unknown put nobody reads. */
+    uint64_t *z1, *z2;     /* Local op -> random words (known outcome). */
+    uint32_t *unk;         /* Local op -> bit in uset (unknown outcome). */
     struct ev *evs;
-    uint32_t n_evs;           /* Head sentinel at evs[n_evs]. */
-    uint64_t h1, h2;          /* Fingerprint of the linearized known ops. */
-    uint64_t *uset;           /* The linearized unknown ops. */
-    uint32_t *stack_ev;       /* Lifted call events, in order. */
-    uint32_t *stack_state;    /* Register value before each. */
+    uint32_t n_evs;        /* Head sentinel at evs[n_evs]. */
+    uint64_t h1, h2;       /* Fingerprint of the linearized known ops. */
+    uint64_t *uset;        /* The linearized unknown ops. */
+    uint32_t *stack_ev;    /* Lifted call events, in order. */
+    uint32_t *stack_state; /* Register value before each. */
     uint32_t sp;
-    int32_t *call_of;         /* Local op -> its call event (scratch). */
+    int32_t *call_of; /* Local op -> its call event (scratch). */
     bool has_witness;
     struct lin_memo memo;
 };
@@ -91,7 +91,6 @@ static uint64_t splitmix(uint64_t *x)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-
 
 /* Orders events by time, calls before returns at the same time (treating
  * them as concurrent: the checker must never invent an order), then by
@@ -182,8 +181,8 @@ static void toggle(struct search *s, uint32_t op)
 }
 
 /* Remembers the deepest point reached, for the violation report. */
-static void search_witness(struct search *s, int32_t blocking,
-                           uint32_t state, struct lin_key_result *out)
+static void search_witness(struct search *s, int32_t blocking, uint32_t state,
+                           struct lin_key_result *out)
 {
     if (s->has_witness && s->sp <= out->depth) {
         return;
@@ -395,8 +394,7 @@ static int search_init(struct search *s, const struct lin_history *h,
     uint32_t n_unknown = 0;
     for (uint32_t i = 0; i < h->n_recs; i++) {
         s->n_ops += h->recs[i].key == key;
-        n_unknown +=
-            h->recs[i].key == key && h->recs[i].outcome == LIN_UNKNOWN;
+        n_unknown += h->recs[i].key == key && h->recs[i].outcome == LIN_UNKNOWN;
     }
     size_t n = s->n_ops + 1;
     s->recs = malloc(n * sizeof *s->recs);
@@ -412,9 +410,9 @@ static int search_init(struct search *s, const struct lin_history *h,
     s->call_of = malloc(n * sizeof *s->call_of);
     lin_memo_init(&s->memo, n_unknown, cache_bytes_max);
     if (s->recs == NULL || s->canon == NULL || s->scramble == NULL ||
-        s->z1 == NULL || s->z2 == NULL ||
-        s->unk == NULL || s->evs == NULL || s->uset == NULL ||
-        s->stack_ev == NULL || s->stack_state == NULL || s->call_of == NULL) {
+        s->z1 == NULL || s->z2 == NULL || s->unk == NULL || s->evs == NULL ||
+        s->uset == NULL || s->stack_ev == NULL || s->stack_state == NULL ||
+        s->call_of == NULL) {
         search_free(s);
         return ERR_NOMEM;
     }
@@ -424,8 +422,7 @@ static int search_init(struct search *s, const struct lin_history *h,
         if (h->recs[i].key == key) {
             s->z1[k] = splitmix(&seed);
             s->z2[k] = splitmix(&seed);
-            s->unk[k] =
-                h->recs[i].outcome == LIN_UNKNOWN ? u++ : UINT32_MAX;
+            s->unk[k] = h->recs[i].outcome == LIN_UNKNOWN ? u++ : UINT32_MAX;
             s->recs[k++] = i;
         }
     }

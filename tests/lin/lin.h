@@ -24,13 +24,13 @@
 
 enum lin_verdict {
     LIN_LINEARIZABLE = 0,
-    LIN_VIOLATION = 1,        /* No linearization exists. */
-    LIN_TOO_BIG = 2           /* The search hit its bound: unknown. */
+    LIN_VIOLATION = 1, /* No linearization exists. */
+    LIN_TOO_BIG = 2    /* The search hit its bound: unknown. */
 };
 
 struct lin_limits {
-    uint64_t steps_max;       /* Search steps per key; 0: the default. */
-    size_t cache_bytes_max;   /* Memo table per key; 0: the default. */
+    uint64_t steps_max;     /* Search steps per key; 0: the default. */
+    size_t cache_bytes_max; /* Memo table per key; 0: the default. */
 };
 
 /* What the search of one key found. On a violation, the deepest partial
@@ -41,13 +41,13 @@ struct lin_limits {
  * operation numbers index the history's recs. */
 struct lin_key_result {
     uint32_t key;
-    int verdict;              /* enum lin_verdict */
+    int verdict; /* enum lin_verdict */
     uint32_t n_ops;
     uint32_t n_unknown;
     uint64_t steps;
     uint64_t n_cached;
-    uint32_t depth;           /* Operations linearized at the deepest point. */
-    uint32_t state;           /* Value id there. */
+    uint32_t depth; /* Operations linearized at the deepest point. */
+    uint32_t state; /* Value id there. */
     uint32_t n_prefix;
     uint32_t prefix[LIN_WITNESS_MAX];
     uint32_t blocking;
@@ -56,7 +56,7 @@ struct lin_key_result {
 };
 
 struct lin_report {
-    int verdict;              /* The worst over all keys. */
+    int verdict; /* The worst over all keys. */
     uint32_t n_keys;
     struct lin_key_result *keys; /* Owned; one per key id. */
 };

@@ -162,8 +162,7 @@ static bool shape_ok(int op, int outcome, const char *value,
                outcome != LIN_ABSENT;
     case LIN_GET:
         return value == NULL && expected == NULL &&
-               ((outcome == LIN_OK) == (result != NULL)) &&
-               outcome != LIN_FAIL;
+               ((outcome == LIN_OK) == (result != NULL)) && outcome != LIN_FAIL;
     default:
         return false;
     }
@@ -230,8 +229,7 @@ static int add_rec(struct lin_history *h, uint32_t lineno, uint32_t proc,
 
 int lin_history_add(struct lin_history *h, uint32_t proc, uint64_t call_us,
                     uint64_t ret_us, int op, int outcome, const char *key,
-                    const char *value, const char *expected,
-                    const char *result)
+                    const char *value, const char *expected, const char *result)
 {
     ASSERT(h != NULL);
     return add_rec(h, 0, proc, call_us, ret_us, op, outcome, key, value,
@@ -340,11 +338,11 @@ static int parse_tokens(struct lin_history *h, char **tok, int n,
     } else if (n != oi + 1) {
         outcome = -1;
     }
-    int rv = outcome < 0 ? ERR_INVALID
-                         : add_rec(h, lineno, (uint32_t)proc, call, ret, op,
-                                   outcome, tok[4],
-                                   n_args >= 1 ? tok[5 + n_args - 1] : NULL,
-                                   n_args == 2 ? tok[5] : NULL, result);
+    int rv = outcome < 0
+                 ? ERR_INVALID
+                 : add_rec(h, lineno, (uint32_t)proc, call, ret, op, outcome,
+                           tok[4], n_args >= 1 ? tok[5 + n_args - 1] : NULL,
+                           n_args == 2 ? tok[5] : NULL, result);
     if (rv == ERR_INVALID) {
         snprintf(errmsg, ERRMSG_LEN,
                  "line %u: bad outcome, arguments or times for '%s'", lineno,

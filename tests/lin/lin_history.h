@@ -28,59 +28,54 @@
 #include "common/err.h"
 
 #define LIN_TOKEN_MAX 255
-#define LIN_OPS_MAX 4000000u          /* Operations in one history. */
-#define LIN_TEXT_MAX (512u << 20)     /* Bytes of one history file. */
-#define LIN_TIME_UNKNOWN UINT64_MAX   /* Return time of an unknown op. */
-#define LIN_VALUE_ABSENT 0u           /* Interned "no value". */
+#define LIN_OPS_MAX 4000000u        /* Operations in one history. */
+#define LIN_TEXT_MAX (512u << 20)   /* Bytes of one history file. */
+#define LIN_TIME_UNKNOWN UINT64_MAX /* Return time of an unknown op. */
+#define LIN_VALUE_ABSENT 0u         /* Interned "no value". */
 /* A value no get returns and no cas compares (the checker's canonical
  * stand-in for all of them). */
 #define LIN_VALUE_UNOBSERVED UINT32_MAX
 
-enum lin_op {
-    LIN_PUT = 1,
-    LIN_GET,
-    LIN_DEL,
-    LIN_CAS
-};
+enum lin_op { LIN_PUT = 1, LIN_GET, LIN_DEL, LIN_CAS };
 
 enum lin_outcome {
-    LIN_OK = 0,       /* put/del/cas applied; get returned `result`. */
-    LIN_ABSENT,       /* get: the key was absent. */
-    LIN_FAIL,         /* cas: the current value differed or was absent. */
-    LIN_UNKNOWN       /* No answer: may take effect after call, or never. */
+    LIN_OK = 0, /* put/del/cas applied; get returned `result`. */
+    LIN_ABSENT, /* get: the key was absent. */
+    LIN_FAIL,   /* cas: the current value differed or was absent. */
+    LIN_UNKNOWN /* No answer: may take effect after call, or never. */
 };
 
 /* One operation. Keys and values are interned ids (values start at 1;
  * LIN_VALUE_ABSENT is no value). */
 struct lin_rec {
     uint64_t call_us;
-    uint64_t ret_us;          /* LIN_TIME_UNKNOWN when unknown. */
+    uint64_t ret_us; /* LIN_TIME_UNKNOWN when unknown. */
     uint32_t proc;
-    uint32_t line;            /* In the source text, for reports. */
+    uint32_t line; /* In the source text, for reports. */
     uint32_t key;
-    uint32_t value;           /* put: value; cas: new value. */
-    uint32_t expected;        /* cas only. */
-    uint32_t result;          /* get ok: the value read. */
-    uint8_t op;               /* enum lin_op */
-    uint8_t outcome;          /* enum lin_outcome */
+    uint32_t value;    /* put: value; cas: new value. */
+    uint32_t expected; /* cas only. */
+    uint32_t result;   /* get ok: the value read. */
+    uint8_t op;        /* enum lin_op */
+    uint8_t outcome;   /* enum lin_outcome */
 };
 
 /* A string table: id -> text, and a hash index text -> id. */
 struct lin_strings {
-    uint32_t n;               /* Ids 0..n-1 are used. */
+    uint32_t n; /* Ids 0..n-1 are used. */
     uint32_t cap;
-    char **text;              /* Owned. */
-    uint32_t *slots;          /* Hash index: id + 1, 0 for empty. */
-    uint32_t n_slots;         /* A power of two. */
+    char **text;      /* Owned. */
+    uint32_t *slots;  /* Hash index: id + 1, 0 for empty. */
+    uint32_t n_slots; /* A power of two. */
 };
 
 struct lin_history {
     uint32_t n_recs;
     uint32_t cap_recs;
-    struct lin_rec *recs;     /* Owned, in file order. */
-    uint32_t n_dropped_gets;  /* Unknown gets, dropped on load. */
-    struct lin_strings keys;  /* Key ids from 0. */
-    struct lin_strings values;/* Id 0 is the absent marker "-". */
+    struct lin_rec *recs;      /* Owned, in file order. */
+    uint32_t n_dropped_gets;   /* Unknown gets, dropped on load. */
+    struct lin_strings keys;   /* Key ids from 0. */
+    struct lin_strings values; /* Id 0 is the absent marker "-". */
 };
 
 void lin_history_init(struct lin_history *h);

@@ -78,7 +78,8 @@ static uint32_t memo_push(struct lin_memo *m, uint64_t h1, uint64_t h2,
 {
     if (m->n_entries == m->cap_entries) {
         size_t cap = m->cap_entries == 0 ? 1024 : (size_t)m->cap_entries * 2;
-        if (cap >= UINT32_MAX || memo_bytes(m, m->n_slots, cap) > m->bytes_max) {
+        if (cap >= UINT32_MAX ||
+            memo_bytes(m, m->n_slots, cap) > m->bytes_max) {
             *err = ERR_TOO_BIG;
             return 0;
         }
@@ -120,8 +121,8 @@ static bool memo_covers(const struct lin_memo *m, uint32_t i,
     return true;
 }
 
-int lin_memo_visit(struct lin_memo *m, uint64_t h1, uint64_t h2,
-                   uint32_t state, const uint64_t *uset, bool *fresh)
+int lin_memo_visit(struct lin_memo *m, uint64_t h1, uint64_t h2, uint32_t state,
+                   const uint64_t *uset, bool *fresh)
 {
     ASSERT(m != NULL);
     ASSERT(fresh != NULL);

@@ -17,17 +17,17 @@
 #include <stdint.h>
 
 struct lin_memo_entry {
-    uint64_t h1, h2;          /* Fingerprint of the known-outcome set. */
-    uint32_t state;           /* Register value id. */
-    uint32_t next;            /* Older entry of the same key, index + 1. */
+    uint64_t h1, h2; /* Fingerprint of the known-outcome set. */
+    uint32_t state;  /* Register value id. */
+    uint32_t next;   /* Older entry of the same key, index + 1. */
 };
 
 struct lin_memo {
-    uint32_t *slots;          /* A key's newest entry, index + 1; 0 empty. */
-    uint32_t n_slots;         /* A power of two. */
+    uint32_t *slots;  /* A key's newest entry, index + 1; 0 empty. */
+    uint32_t n_slots; /* A power of two. */
     uint32_t n_keys;
     struct lin_memo_entry *entries;
-    uint64_t *uwords;         /* Each entry's unknown set, n_uwords each. */
+    uint64_t *uwords; /* Each entry's unknown set, n_uwords each. */
     uint32_t n_uwords;
     uint32_t n_entries;
     uint32_t cap_entries;
@@ -41,7 +41,7 @@ void lin_memo_free(struct lin_memo *m);
 /* Records the state unless an explored one covers it; *fresh says which.
  * uset has n_uwords words. Errors: ERR_NOMEM, ERR_TOO_BIG (over
  * bytes_max). */
-int lin_memo_visit(struct lin_memo *m, uint64_t h1, uint64_t h2,
-                   uint32_t state, const uint64_t *uset, bool *fresh);
+int lin_memo_visit(struct lin_memo *m, uint64_t h1, uint64_t h2, uint32_t state,
+                   const uint64_t *uset, bool *fresh);
 
 #endif

@@ -118,11 +118,10 @@ static int parse_args(int argc, char **argv, struct lc_options *o)
         } else if (strcmp(a, "--keys") == 0 &&
                    parse_u(v, LC_KEYS_MAX, &n) == 0 && n > 0) {
             o->n_keys = (uint32_t)n;
-        } else if (strcmp(a, "--duration") == 0 &&
-                   parse_u(v, 3600, &n) == 0) {
+        } else if (strcmp(a, "--duration") == 0 && parse_u(v, 3600, &n) == 0) {
             o->duration_ms = (uint32_t)n * 1000;
-        } else if (strcmp(a, "--timeout") == 0 &&
-                   parse_u(v, 600000, &n) == 0 && n > 0) {
+        } else if (strcmp(a, "--timeout") == 0 && parse_u(v, 600000, &n) == 0 &&
+                   n > 0) {
             o->timeout_ms = (uint32_t)n;
         } else if (strcmp(a, "--seed") == 0 &&
                    parse_u(v, UINT64_MAX, &n) == 0) {
@@ -139,7 +138,7 @@ static void lc_start(struct lc *lc, struct lc_client *c)
 {
     uint32_t k = (uint32_t)rng_range(&lc->rng, 0, lc->opt.n_keys);
     uint64_t roll = rng_range(&lc->rng, 0, 100);
-    uint8_t op = roll < 40 ? CLIENT_GET
+    uint8_t op = roll < 40   ? CLIENT_GET
                  : roll < 70 ? CLIENT_PUT
                  : roll < 95 ? CLIENT_CAS
                              : CLIENT_DEL;
@@ -170,11 +169,10 @@ static void lc_start(struct lc *lc, struct lc_client *c)
         req.expected_len = (uint32_t)strlen(c->expected);
     }
     c->call_us = clock_now_us();
-    int rv = client_session_start(&c->s, &req, lc->opt.timeout_ms,
-                                  clock_now_ms());
+    int rv =
+        client_session_start(&c->s, &req, lc->opt.timeout_ms, clock_now_ms());
     if (rv != ERR_OK) {
-        fprintf(stderr, "linclient: cannot start a request: %s\n",
-                err_str(rv));
+        fprintf(stderr, "linclient: cannot start a request: %s\n", err_str(rv));
         exit(4);
     }
     c->active = 1;
@@ -182,8 +180,8 @@ static void lc_start(struct lc *lc, struct lc_client *c)
 
 /* The outcome token(s) of a completed request, or NULL for an answer that
  * makes no sense for the op (counted as an anomaly). */
-static const char *lc_outcome(struct lc *lc, struct lc_client *c,
-                              char *result, size_t cap)
+static const char *lc_outcome(struct lc *lc, struct lc_client *c, char *result,
+                              size_t cap)
 {
     const struct client_session *s = &c->s;
     if (s->err == ERR_TIMEOUT) {
@@ -226,8 +224,9 @@ static void lc_record(struct lc *lc, struct lc_client *c, uint64_t ret_us)
     c->active = 0;
     if (outcome == NULL) {
         lc->n_anomalies++;
-        fprintf(stderr, "linclient: unexpected answer err=%s status=%u to %s "
-                        "%s\n",
+        fprintf(stderr,
+                "linclient: unexpected answer err=%s status=%u to %s "
+                "%s\n",
                 err_str(c->s.err), (unsigned)c->s.status, names[c->op],
                 lc->keys[c->key]);
         return;
@@ -252,7 +251,9 @@ static void lc_record(struct lc *lc, struct lc_client *c, uint64_t ret_us)
             result);
     if (lc->opt.final) {
         printf("%s %s\n", lc->keys[c->key],
-               unknown ? "?" : result[0] != '\0' ? result : "-");
+               unknown             ? "?"
+               : result[0] != '\0' ? result
+                                   : "-");
     }
 }
 
@@ -306,8 +307,7 @@ static void lc_run(struct lc *lc)
             if (c->active && client_session_done(&c->s)) {
                 lc_record(lc, c, now_us);
             }
-            if (!c->active &&
-                (lc->opt.final ? c->n_issued == 0 : !stopping)) {
+            if (!c->active && (lc->opt.final ? c->n_issued == 0 : !stopping)) {
                 lc_start(lc, c);
             }
             busy |= c->active;
@@ -326,8 +326,8 @@ static int lc_open(struct lc *lc)
     char errmsg[ERRMSG_LEN] = "";
     struct raft_addr first;
     if (conf_load(lc->opt.config, &lc->conf, errmsg) != ERR_OK ||
-        udp_resolve(lc->conf.members[0].host, lc->conf.members[0].port,
-                    &first, errmsg) != ERR_OK ||
+        udp_resolve(lc->conf.members[0].host, lc->conf.members[0].port, &first,
+                    errmsg) != ERR_OK ||
         udp_open_client(&first, &lc->fd, errmsg) != ERR_OK) {
         fprintf(stderr, "linclient: %s\n", errmsg);
         return -1;
@@ -341,8 +341,8 @@ static int lc_open(struct lc *lc)
     for (uint32_t i = 0; i < lc->opt.n_clients; i++) {
         lc->clients[i].index = i;
         lc->clients[i].proc = (lc->opt.final ? 1000 : 0) + i + 1;
-        if (client_session_init(&lc->clients[i].s, &lc->conf, lc->fd,
-                                errmsg) != ERR_OK) {
+        if (client_session_init(&lc->clients[i].s, &lc->conf, lc->fd, errmsg) !=
+            ERR_OK) {
             fprintf(stderr, "linclient: %s\n", errmsg);
             return -1;
         }
@@ -378,8 +378,8 @@ int main(int argc, char **argv)
             "put %llu get %llu del %llu cas %llu), %llu anomalies, seed "
             "%llu\n",
             (unsigned long long)(lc.n_ok + lc.n_unknown),
-            (double)(clock_now_ms() - t0) / 1000.0,
-            (unsigned long long)lc.n_ok, (unsigned long long)lc.n_unknown,
+            (double)(clock_now_ms() - t0) / 1000.0, (unsigned long long)lc.n_ok,
+            (unsigned long long)lc.n_unknown,
             (unsigned long long)lc.n_by_op[CLIENT_PUT],
             (unsigned long long)lc.n_by_op[CLIENT_GET],
             (unsigned long long)lc.n_by_op[CLIENT_DEL],

@@ -32,7 +32,7 @@ struct opts {
     bool has_seed;
     const char *seed_file;
     uint64_t steps;
-    uint32_t nodes;          /* 0: the seed decides. */
+    uint32_t nodes; /* 0: the seed decides. */
     bool trace;
     bool stop_first;
     bool verbose;
@@ -51,8 +51,8 @@ static uint32_t pick(struct rng *r, const uint32_t *opts, size_t n)
     return opts[rng_range(r, 0, n)];
 }
 
-#define PICK(r, ...)                                                          \
-    pick((r), (const uint32_t[]){__VA_ARGS__},                                \
+#define PICK(r, ...)                                                           \
+    pick((r), (const uint32_t[]){__VA_ARGS__},                                 \
          sizeof((const uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t))
 
 /* The swarm: every seed draws its own mix of faults and timings. */
@@ -70,8 +70,8 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     p->heartbeat_ms = PICK(&r, 20, 50, 50);
     p->election_ms = p->heartbeat_ms * (uint32_t)rng_range(&r, 3, 7);
     p->lat_min_ms = (uint32_t)rng_range(&r, 1, 10);
-    p->lat_max_ms = p->lat_min_ms +
-                    (uint32_t)rng_range(&r, 0, p->election_ms / 3 + 1);
+    p->lat_max_ms =
+        p->lat_min_ms + (uint32_t)rng_range(&r, 0, p->election_ms / 3 + 1);
     p->loss_ppm = PICK(&r, 0, 0, 10000, 50000, 150000);
     p->dup_ppm = PICK(&r, 0, 0, 20000, 100000);
     p->corrupt_ppm = PICK(&r, 0, 0, 5000, 30000);
@@ -125,9 +125,8 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     /* Drawn last again. Half the seeds tell followers a new commit index
      * alone at once; the rest wait for the next append with entries, at
      * most a little (raftnode: 2 ms) or up to about a heartbeat. */
-    p->commit_notify_ms = rng_range(&r, 0, 2) == 0
-                              ? 0
-                              : PICK(&r, 1, 2, 2, 10, p->heartbeat_ms);
+    p->commit_notify_ms =
+        rng_range(&r, 0, 2) == 0 ? 0 : PICK(&r, 1, 2, 2, 10, p->heartbeat_ms);
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -228,16 +227,16 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
                "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums "
                "self_sync=%ums commit_notify=%ums\n",
-               ull(seed), p.n_nodes, p.n_clients, ull(p.steps),
-               p.heartbeat_ms, p.election_ms, p.lat_min_ms, p.lat_max_ms,
-               p.loss_ppm, p.dup_ppm, p.corrupt_ppm, p.crash_ppm,
-               p.partition_ppm, p.crash_point_ppm, p.write_fail_ppm,
-               p.pre_vote, p.check_quorum, p.batch_bytes_max, p.inflight_max,
-               p.mem_entries_max, p.apply_batch_min, p.apply_delay_ms,
-               p.big_value_pct, p.read_pct, p.kv_writeback.ops_max,
-               p.kv_writeback.bytes_max, p.kv_writeback.delay_ms,
-               p.kv_writeback.idle_ms, p.async_sync ? "async/" : "write/",
-               p.sync_ms_max, p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms,
+               ull(seed), p.n_nodes, p.n_clients, ull(p.steps), p.heartbeat_ms,
+               p.election_ms, p.lat_min_ms, p.lat_max_ms, p.loss_ppm, p.dup_ppm,
+               p.corrupt_ppm, p.crash_ppm, p.partition_ppm, p.crash_point_ppm,
+               p.write_fail_ppm, p.pre_vote, p.check_quorum, p.batch_bytes_max,
+               p.inflight_max, p.mem_entries_max, p.apply_batch_min,
+               p.apply_delay_ms, p.big_value_pct, p.read_pct,
+               p.kv_writeback.ops_max, p.kv_writeback.bytes_max,
+               p.kv_writeback.delay_ms, p.kv_writeback.idle_ms,
+               p.async_sync ? "async/" : "write/", p.sync_ms_max,
+               p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms,
                p.commit_notify_ms);
     }
     w->skip_check = o->skip_check;
@@ -260,9 +259,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "trace_hash=0x%016llx\n",
                ull(seed), ull(w->n_events), ull(w->now_ms),
                ull(w->check.n_applied), ull(w->check.n_acked_writes),
-               ull(w->check.n_reads_checked), ull(w->n_sent),
-               ull(w->n_dropped), ull(w->n_corrupt_caught),
-               ull(w->check.n_lost_buffers),
+               ull(w->check.n_reads_checked), ull(w->n_sent), ull(w->n_dropped),
+               ull(w->n_corrupt_caught), ull(w->check.n_lost_buffers),
                ull(w->trace.n_lines), ull(w->trace.hash));
     }
     sim_world_close(w);
@@ -274,8 +272,8 @@ static void print_summary(const struct totals *t, double wall)
 {
     printf("summary: seeds=%llu events=%llu violations=%llu "
            "lost_buffers=%llu wall=%.1fs",
-           ull(t->seeds), ull(t->events), ull(t->failed),
-           ull(t->lost_buffers), wall);
+           ull(t->seeds), ull(t->events), ull(t->failed), ull(t->lost_buffers),
+           wall);
     if (t->failed > 0) {
         printf(" first_failed=0x%016llx", ull(t->first_failed));
     }
@@ -345,7 +343,7 @@ static void usage(FILE *out)
 #ifdef RAFT_TEETH
             "       (teeth build) --bug NAME breaks one Raft rule\n"
 #endif
-            );
+    );
 }
 
 #ifdef RAFT_TEETH

@@ -156,15 +156,14 @@ static void global_apply(struct sim_world *w, raft_index idx,
     if (!sim_state_apply(w, &c->model, e, &cl, &seq, &status)) {
         return;
     }
-    grow((void **)&c->acks[cl], &c->cap_acks[cl], seq + 1,
-         sizeof *c->acks[cl]);
+    grow((void **)&c->acks[cl], &c->cap_acks[cl], seq + 1, sizeof *c->acks[cl]);
     c->acks[cl][seq].index = idx;
     c->acks[cl][seq].status = status;
     struct kv_cmd cmd;
     ASSERT(kv_decode(e->data, e->len, &cmd) == ERR_OK);
     uint32_t key = sim_client_key_index(cmd.key, cmd.key_len);
-    grow((void **)&c->changes[key], &c->cap_changes[key],
-         c->n_changes[key] + 1, sizeof *c->changes[key]);
+    grow((void **)&c->changes[key], &c->cap_changes[key], c->n_changes[key] + 1,
+         sizeof *c->changes[key]);
     struct sim_key_change *ch = &c->changes[key][c->n_changes[key]++];
     ch->index = idx;
     ch->present = c->model.present[key];
@@ -190,27 +189,25 @@ static void compare_kv(struct sim_world *w, struct sim_node *n)
     for (uint32_t i = 0; same && i < w->p.n_clients; i++) {
         uint64_t seq = 0;
         uint8_t status = 0;
-        int rc = mem_kv_ops()->session_get(&n->kv, w->clients[i].id, &seq,
-                                           &status);
-        same = s->last_seq[i] == 0
-                   ? rc == ERR_NOT_FOUND
-                   : rc == ERR_OK && seq == s->last_seq[i] &&
-                         status == s->last_status[i];
+        int rc =
+            mem_kv_ops()->session_get(&n->kv, w->clients[i].id, &seq, &status);
+        same = s->last_seq[i] == 0 ? rc == ERR_NOT_FOUND
+                                   : rc == ERR_OK && seq == s->last_seq[i] &&
+                                         status == s->last_status[i];
     }
     if (!same) {
         sim_fail(w, "exactly_once",
                  "n%llu kv image at applied %llu differs from the model "
                  "(%zu keys, model %zu)",
-                 ull(n->id), ull(mem_kv_applied(&n->kv)),
-                 mem_kv_count(&n->kv), n_present);
+                 ull(n->id), ull(mem_kv_applied(&n->kv)), mem_kv_count(&n->kv),
+                 n_present);
     }
 }
 
 /* A committed index became known: it must be durable on a majority
  * (followers acknowledge after persisting; the leader counts itself once
  * its own write is durable). */
-static void commit_learned(struct sim_world *w, raft_index idx,
-                           raft_term term)
+static void commit_learned(struct sim_world *w, raft_index idx, raft_term term)
 {
     uint32_t n_held = 0;
     for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
@@ -268,12 +265,11 @@ static void note_entry(struct sim_world *w, const struct sim_node *n,
 static void note_applied(struct sim_world *w, struct sim_node *n,
                          raft_index applied)
 {
-    for (raft_index idx = n->noted + 1; idx <= applied && !w->failed;
-         idx++) {
+    for (raft_index idx = n->noted + 1; idx <= applied && !w->failed; idx++) {
         if (idx > n->disk.n_rows) {
             sim_fail(w, "apply_not_durable",
-                     "n%llu applied %llu but its disk has %zu rows",
-                     ull(n->id), ull(idx), n->disk.n_rows);
+                     "n%llu applied %llu but its disk has %zu rows", ull(n->id),
+                     ull(idx), n->disk.n_rows);
             return;
         }
         note_entry(w, n, idx, &n->disk.rows[idx - 1]);
@@ -292,8 +288,7 @@ void sim_check_on_reply(struct sim_world *w, struct sim_node *n)
 {
     const struct raft *r = replica_raft(n->rep);
     raft_index commit = raft_commit_index(r);
-    for (raft_index idx = n->noted + 1; idx <= commit && !w->failed;
-         idx++) {
+    for (raft_index idx = n->noted + 1; idx <= commit && !w->failed; idx++) {
         if (idx > n->disk.n_rows ||
             n->disk.rows[idx - 1].term != raft_term_at(r, idx)) {
             return;
@@ -311,12 +306,11 @@ void sim_check_on_apply(struct sim_world *w, struct sim_node *n,
                  ull(n->id), ull(prev), ull(applied_index));
         return;
     }
-    for (raft_index idx = prev + 1; idx <= applied_index && !w->failed;
-         idx++) {
+    for (raft_index idx = prev + 1; idx <= applied_index && !w->failed; idx++) {
         if (idx > n->disk.n_rows) {
             sim_fail(w, "apply_not_durable",
-                     "n%llu applied %llu but its disk has %zu rows",
-                     ull(n->id), ull(idx), n->disk.n_rows);
+                     "n%llu applied %llu but its disk has %zu rows", ull(n->id),
+                     ull(idx), n->disk.n_rows);
             return;
         }
         const struct sim_row *row = &n->disk.rows[idx - 1];
@@ -337,8 +331,7 @@ void sim_check_on_apply(struct sim_world *w, struct sim_node *n,
 
 /* --- Log matching: one chain hash per (index, term), ever --- */
 
-static size_t lm_slot(const struct sim_check *c, raft_index idx,
-                      raft_term term)
+static size_t lm_slot(const struct sim_check *c, raft_index idx, raft_term term)
 {
     uint64_t h = sim_fnv_u64(sim_fnv_u64(SIM_FNV_INIT, idx), term);
     size_t i = (size_t)(h & (c->cap_lm - 1));
@@ -386,13 +379,14 @@ void sim_check_on_row(struct sim_world *w, raft_index index, raft_term term,
     } else if (c->lm_vals[i] != chain) {
         sim_fail(w, "log_matching",
                  "two logs hold index %llu term %llu with different "
-                 "histories", ull(index), ull(term));
+                 "histories",
+                 ull(index), ull(term));
     }
 }
 
 raft_index sim_check_before_truncate(const struct sim_world *w,
-                                     const struct sim_node *n,
-                                     raft_index from, uint64_t *chain)
+                                     const struct sim_node *n, raft_index from,
+                                     uint64_t *chain)
 {
     const struct sim_check *c = &w->check;
     raft_index top = n->disk.n_rows < c->n_c ? n->disk.n_rows : c->n_c;
@@ -411,8 +405,8 @@ void sim_check_after_truncate(struct sim_world *w, const struct sim_node *n,
 {
     if (held > n->disk.n_rows || n->disk.rows[held - 1].chain != chain) {
         sim_fail(w, "committed_truncated",
-                 "n%llu removed committed entry %llu from its disk",
-                 ull(n->id), ull(held));
+                 "n%llu removed committed entry %llu from its disk", ull(n->id),
+                 ull(held));
     }
 }
 
@@ -471,9 +465,8 @@ void sim_check_on_write_ack(struct sim_world *w, const struct sim_client *cl,
                             uint8_t status)
 {
     struct sim_check *c = &w->check;
-    const struct sim_ack *a = cl->seq < c->cap_acks[cl->idx]
-                                  ? &c->acks[cl->idx][cl->seq]
-                                  : NULL;
+    const struct sim_ack *a =
+        cl->seq < c->cap_acks[cl->idx] ? &c->acks[cl->idx][cl->seq] : NULL;
     if (a == NULL || a->index == 0) {
         sim_fail(w, "durability",
                  "c%u seq %llu acknowledged but never applied by anyone",
@@ -696,8 +689,8 @@ static void check_electable(struct sim_world *w)
             }
             uint32_t n_behind = 0;
             for (uint32_t u = 1; u <= w->p.n_nodes; u++) {
-                n_behind += up_to_date(vx, &v[u][0]) ||
-                            up_to_date(vx, &v[u][1]);
+                n_behind +=
+                    up_to_date(vx, &v[u][0]) || up_to_date(vx, &v[u][1]);
             }
             if (n_behind >= w->p.n_nodes / 2 + 1) {
                 sim_fail(w, "leader_completeness",

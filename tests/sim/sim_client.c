@@ -19,8 +19,7 @@ static unsigned long long ull(uint64_t v)
 
 uint32_t sim_client_key_index(const uint8_t *key, uint32_t len)
 {
-    if (len == 2 && key[0] == 'k' && key[1] >= '0' &&
-        key[1] < '0' + SIM_KEYS) {
+    if (len == 2 && key[0] == 'k' && key[1] >= '0' && key[1] < '0' + SIM_KEYS) {
         return (uint32_t)(key[1] - '0');
     }
     return SIM_KEYS;
@@ -76,16 +75,14 @@ static void set_bytes(uint8_t *dst, uint32_t *len, const char *src)
 uint32_t sim_value_min_len(uint32_t client, uint64_t seq)
 {
     char head[48];
-    return (uint32_t)snprintf(head, sizeof head, "c%us%llu.", client,
-                              ull(seq));
+    return (uint32_t)snprintf(head, sizeof head, "c%us%llu.", client, ull(seq));
 }
 
-void sim_value_fill(uint32_t client, uint64_t seq, uint8_t *buf,
-                    uint32_t len)
+void sim_value_fill(uint32_t client, uint64_t seq, uint8_t *buf, uint32_t len)
 {
     char head[48];
-    uint32_t n = (uint32_t)snprintf(head, sizeof head, "c%us%llu.", client,
-                                    ull(seq));
+    uint32_t n =
+        (uint32_t)snprintf(head, sizeof head, "c%us%llu.", client, ull(seq));
     ASSERT(len >= n);
     memcpy(buf, head, n);
     uint64_t x = (seq << 8) ^ client ^ 0x9e3779b97f4a7c15ull;
@@ -136,8 +133,8 @@ static void begin_op(struct sim_world *w, struct sim_client *cl)
     cl->invoke_ms = w->now_ms;
     cl->read_floor = w->check.max_acked;
     cl->attempts = 0;
-    sim_tracef(w, "%llu c%u invoke seq=%llu op=%u k%u", ull(w->now_ms),
-               cl->idx, ull(cl->seq), cl->op, cl->key);
+    sim_tracef(w, "%llu c%u invoke seq=%llu op=%u k%u", ull(w->now_ms), cl->idx,
+               ull(cl->seq), cl->op, cl->key);
     send_request(w, cl);
 }
 

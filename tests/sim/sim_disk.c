@@ -320,8 +320,7 @@ void sim_disk_durable(const struct sim_disk *d, struct sim_durable *out)
         if (u->trunc_from != 0 && u->trunc_from - 1 < out->n_same) {
             out->n_same = u->trunc_from - 1;
         }
-        if (cut == NULL && u->trunc_from != 0 &&
-            u->trunc_from <= out->n_rows) {
+        if (cut == NULL && u->trunc_from != 0 && u->trunc_from <= out->n_rows) {
             cut = u;
         }
     }
@@ -351,8 +350,7 @@ static bool crash_point(struct sim_node *n, const char *where)
     }
     n->is_dying = true;
     sim_tracef(w, "%llu sim n%llu crash point %s",
-               (unsigned long long)w->now_ms, (unsigned long long)n->id,
-               where);
+               (unsigned long long)w->now_ms, (unsigned long long)n->id, where);
     return true;
 }
 
@@ -366,8 +364,7 @@ static bool write_fails(struct sim_node *n, const char *what)
     }
     n->is_stopped = true;
     sim_tracef(w, "%llu sim n%llu %s fails (EIO)",
-               (unsigned long long)w->now_ms, (unsigned long long)n->id,
-               what);
+               (unsigned long long)w->now_ms, (unsigned long long)n->id, what);
     return true;
 }
 
@@ -432,8 +429,8 @@ int sim_disk_persist(void *ctx, const struct raft_ready *rd)
         }
     }
     if (rd->n_entries > 0) {
-        int rc = sim_disk_write(&n->disk, rd->entries_first_index,
-                                rd->entries, rd->n_entries);
+        int rc = sim_disk_write(&n->disk, rd->entries_first_index, rd->entries,
+                                rd->n_entries);
         if (rc != ERR_OK) {
             sim_fail(w, "disk_write",
                      "n%llu persist of %zu entries at %llu onto %zu rows: %s",
@@ -497,7 +494,8 @@ int sim_disk_sync(void *ctx)
     ev.c = n->incarnation;
     ev.time_ms = w->now_ms + sync_delay_ms(w);
     sim_world_push(w, &ev);
-    sim_tracef(w, "%llu sim n%llu sync asked: writes up to %llu (%zu "
+    sim_tracef(w,
+               "%llu sim n%llu sync asked: writes up to %llu (%zu "
                "pending), done at %llu",
                (unsigned long long)w->now_ms, (unsigned long long)n->id,
                (unsigned long long)n->sync_upto, n->disk.n_undo,

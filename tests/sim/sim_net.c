@@ -21,10 +21,10 @@ static const char *type_name(uint8_t type)
 {
     /* By wire number; sized by its own list so a newer msg.h only adds. */
     static const char *const names[] = {
-        "none",   "vote",   "vote_reply", "append",  "append_reply",
-        "snap",   "snap_reply", "timeout_now", "client", "client_reply",
-        "status", "status_reply", "fault", "fault_reply", "read_index",
-        "read_index_reply"};
+        "none",         "vote",         "vote_reply", "append",
+        "append_reply", "snap",         "snap_reply", "timeout_now",
+        "client",       "client_reply", "status",     "status_reply",
+        "fault",        "fault_reply",  "read_index", "read_index_reply"};
     return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
@@ -71,8 +71,7 @@ static void describe(const struct raft_msg *m, char *buf, size_t cap)
     case MSG_CLIENT_REPLY:
         snprintf(buf, cap, "id=%llx seq=%llu status=%u hint=%llu",
                  ull(m->u.client_reply.client_id), ull(m->u.client_reply.seq),
-                 m->u.client_reply.status,
-                 ull(m->u.client_reply.leader_hint));
+                 m->u.client_reply.status, ull(m->u.client_reply.leader_hint));
         break;
     default:
         snprintf(buf, cap, "t%llu", ull(m->term));
@@ -108,7 +107,7 @@ static void corrupt(struct sim_world *w, const struct raft_msg *msg,
         return;
     }
     uint64_t flips = rng_range(&w->rng, 1, 5);
-    for (uint64_t i = 0; i < flips && *len > 0; i++) {
+    for (uint64_t i = 0; i<flips && * len> 0; i++) {
         uint64_t at = rng_range(&w->rng, 0, *len);
         data[at] ^= (uint8_t)rng_range(&w->rng, 1, 256);
     }
@@ -191,8 +190,7 @@ void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to,
         ev.data = malloc(len + 16);
         ASSERT(ev.data != NULL);
         memcpy(ev.data, w->buf, len);
-        if (w->p.corrupt_ppm > 0 &&
-            rng_chance_ppm(&w->rng, w->p.corrupt_ppm)) {
+        if (w->p.corrupt_ppm > 0 && rng_chance_ppm(&w->rng, w->p.corrupt_ppm)) {
             corrupt(w, msg, ev.data, &ev.len, len + 16);
             ev.is_corrupt = true;
         }
@@ -221,8 +219,10 @@ void sim_net_deliver(struct sim_world *w, const struct sim_event *ev)
     int rc = wire_decode(ev->data, ev->len, SIM_CLUSTER_ID, &msg, w->scratch);
     if (rc != ERR_OK) {
         if (!ev->is_corrupt) {
-            sim_fail(w, "codec", "a clean datagram from %u to %u does not "
-                     "decode: %s", ev->a, to, err_str(rc));
+            sim_fail(w, "codec",
+                     "a clean datagram from %u to %u does not "
+                     "decode: %s",
+                     ev->a, to, err_str(rc));
             return;
         }
         w->n_corrupt_caught++;

@@ -89,10 +89,9 @@ static void check_loaded(struct sim_world *w, const struct sim_node *n)
         sim_fail(w, "load",
                  "n%llu restarted with term %llu vote %llu last %llu "
                  "applied %llu; disk has %llu %llu %zu %llu",
-                 ull(n->id), ull(raft_current_term(r)),
-                 ull(raft_voted_for(r)), ull(raft_last_index(r)),
-                 ull(raft_applied_index(r)), ull(n->disk.term),
-                 ull(n->disk.voted_for), n->disk.n_rows,
+                 ull(n->id), ull(raft_current_term(r)), ull(raft_voted_for(r)),
+                 ull(raft_last_index(r)), ull(raft_applied_index(r)),
+                 ull(n->disk.term), ull(n->disk.voted_for), n->disk.n_rows,
                  ull(mem_kv_applied(&n->kv)));
     }
 }
@@ -156,7 +155,8 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
     n->is_stopped = false;
     n->restart_pending = false;
     n->is_syncing = false;
-    sim_tracef(w, "%llu sim n%llu start #%u term=%llu vote=%llu rows=%zu "
+    sim_tracef(w,
+               "%llu sim n%llu start #%u term=%llu vote=%llu rows=%zu "
                "applied=%llu",
                ull(w->now_ms), ull(n->id), n->incarnation, ull(n->disk.term),
                ull(n->disk.voted_for), n->disk.n_rows,
@@ -192,7 +192,8 @@ static void crash_disk(struct sim_world *w, struct sim_node *n)
     }
     size_t keep = (size_t)rng_range(&w->rng, 0, (uint64_t)pending + 1);
     sim_disk_crash(&n->disk, keep);
-    sim_tracef(w, "%llu sim n%llu keeps %zu of %zu unsynced writes: term=%llu "
+    sim_tracef(w,
+               "%llu sim n%llu keeps %zu of %zu unsynced writes: term=%llu "
                "vote=%llu rows=%zu",
                ull(w->now_ms), ull(n->id), keep, pending, ull(n->disk.term),
                ull(n->disk.voted_for), n->disk.n_rows);
@@ -231,8 +232,7 @@ uint64_t sim_node_deadline(const struct sim_node *n)
 
 /* A node that died inside a flush, or stopped on a failed write, goes down
  * and (outside tests) comes back after a while, like a supervised process. */
-static void node_down(struct sim_world *w, struct sim_node *n,
-                      const char *why)
+static void node_down(struct sim_world *w, struct sim_node *n, const char *why)
 {
     sim_node_crash(w, n, why);
     if (w->is_manual || n->restart_pending) {
@@ -262,9 +262,8 @@ static void check_flushed(struct sim_world *w, const struct sim_node *n)
         raft_voted_for(r) != n->disk.voted_for) {
         sim_fail(w, "hardstate_durable",
                  "n%llu acts in term %llu vote %llu; disk has %llu %llu",
-                 ull(n->id), ull(raft_current_term(r)),
-                 ull(raft_voted_for(r)), ull(n->disk.term),
-                 ull(n->disk.voted_for));
+                 ull(n->id), ull(raft_current_term(r)), ull(raft_voted_for(r)),
+                 ull(n->disk.term), ull(n->disk.voted_for));
     }
 }
 
@@ -278,8 +277,10 @@ void sim_node_flush(struct sim_world *w, struct sim_node *n)
     }
     if (rc != ERR_OK) {
         if (!n->is_stopped) {
-            sim_fail(w, "failstop", "n%llu flush failed without a failed "
-                     "write: %s", ull(n->id), err_str(rc));
+            sim_fail(w, "failstop",
+                     "n%llu flush failed without a failed "
+                     "write: %s",
+                     ull(n->id), err_str(rc));
         }
         node_down(w, n, "fail-stop");
         return;
@@ -309,8 +310,7 @@ void sim_node_on_synced(struct sim_world *w, struct sim_node *n,
     n->is_syncing = false;
     sim_disk_synced(&n->disk, n->sync_upto);
     sim_tracef(w, "%llu sim n%llu synced up to %llu (%zu pending)",
-               ull(w->now_ms), ull(n->id), ull(n->sync_upto),
-               n->disk.n_undo);
+               ull(w->now_ms), ull(n->id), ull(n->sync_upto), n->disk.n_undo);
     n->is_releasing = true;
     int rc = replica_on_synced(n->rep, w->now_ms);
     n->is_releasing = false;
@@ -367,8 +367,8 @@ void sim_node_on_datagram(struct sim_world *w, struct sim_node *n,
         return;
     }
     if (rc != ERR_OK) {
-        sim_fail(w, "input", "n%llu input type %u: %s", ull(n->id),
-                 msg->type, err_str(rc));
+        sim_fail(w, "input", "n%llu input type %u: %s", ull(n->id), msg->type,
+                 err_str(rc));
         return;
     }
     sim_node_flush(w, n);

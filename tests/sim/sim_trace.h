@@ -15,11 +15,11 @@
 #define SIM_TRACE_LINE_MAX 256 /* Longer lines are cut (hashed as cut). */
 
 struct sim_trace {
-    char *ring;          /* n_ring slots of SIM_TRACE_LINE_MAX bytes. */
+    char *ring; /* n_ring slots of SIM_TRACE_LINE_MAX bytes. */
     uint32_t n_ring;
-    uint64_t n_lines;    /* Lines ever added; slot = n_lines % n_ring. */
-    uint64_t hash;       /* FNV-1a of every line and its newline. */
-    FILE *echo;          /* Borrowed; NULL: do not print. */
+    uint64_t n_lines; /* Lines ever added; slot = n_lines % n_ring. */
+    uint64_t hash;    /* FNV-1a of every line and its newline. */
+    FILE *echo;       /* Borrowed; NULL: do not print. */
 };
 
 /* Errors: ERR_NOMEM. */

@@ -150,11 +150,11 @@ int sim_world_init(struct sim_world *w, const struct sim_params *p,
         sim_disk_init(&n->disk);
         mem_kv_init(&n->kv);
         for (uint32_t j = 1; j <= p->n_nodes; j++) {
-            uint64_t lo = rng_range(&w->rng, p->lat_min_ms,
-                                    (uint64_t)p->lat_max_ms + 1);
+            uint64_t lo =
+                rng_range(&w->rng, p->lat_min_ms, (uint64_t)p->lat_max_ms + 1);
             w->lat_lo[i][j] = (uint32_t)lo;
-            w->lat_hi[i][j] = (uint32_t)rng_range(&w->rng, lo,
-                                                  (uint64_t)p->lat_max_ms + 1);
+            w->lat_hi[i][j] =
+                (uint32_t)rng_range(&w->rng, lo, (uint64_t)p->lat_max_ms + 1);
         }
     }
     return ERR_OK;
@@ -168,8 +168,8 @@ static void schedule_fault(struct sim_world *w)
     struct sim_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = SIM_EV_FAULT;
-    ev.time_ms = w->now_ms + rng_range(&w->rng, 1,
-                                       2 * (uint64_t)w->p.fault_every_ms);
+    ev.time_ms =
+        w->now_ms + rng_range(&w->rng, 1, 2 * (uint64_t)w->p.fault_every_ms);
     sim_world_push(w, &ev);
 }
 
@@ -293,8 +293,8 @@ static void on_fault_tick(struct sim_world *w)
         struct sim_event ev;
         memset(&ev, 0, sizeof ev);
         ev.type = SIM_EV_HEAL;
-        ev.time_ms = w->now_ms + rng_range(&w->rng, 1,
-                                           (uint64_t)w->p.heal_ms_max + 1);
+        ev.time_ms =
+            w->now_ms + rng_range(&w->rng, 1, (uint64_t)w->p.heal_ms_max + 1);
         sim_world_push(w, &ev);
     }
     schedule_fault(w);
@@ -361,8 +361,8 @@ static void maybe_doom_new_leader(struct sim_world *w)
         ev.type = SIM_EV_CRASH;
         ev.a = i;
         ev.c = n->incarnation;
-        ev.time_ms = w->now_ms + rng_range(&w->rng, 0,
-                                           3 * (uint64_t)w->p.lat_max_ms + 1);
+        ev.time_ms = w->now_ms +
+                     rng_range(&w->rng, 0, 3 * (uint64_t)w->p.lat_max_ms + 1);
         sim_world_push(w, &ev);
     }
 }
@@ -490,9 +490,8 @@ static raft_index convergence_lag(const struct sim_world *w)
     raft_index lag = 0;
     for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
         const struct sim_node *n = &w->nodes[i];
-        raft_index applied = n->rep != NULL
-                                 ? raft_applied_index(replica_raft(n->rep))
-                                 : 0;
+        raft_index applied =
+            n->rep != NULL ? raft_applied_index(replica_raft(n->rep)) : 0;
         if (mem_kv_applied(&n->kv) < applied) {
             applied = mem_kv_applied(&n->kv);
         }

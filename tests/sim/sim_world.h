@@ -23,41 +23,41 @@
 
 #define SIM_NODES_MAX 7
 #define SIM_CLIENTS_MAX 8
-#define SIM_CLIENT_BASE 100      /* Endpoint of client i is 100 + i. */
-#define SIM_KEYS 4               /* Keys "k0".."k3": contention on purpose. */
+#define SIM_CLIENT_BASE 100 /* Endpoint of client i is 100 + i. */
+#define SIM_KEYS 4          /* Keys "k0".."k3": contention on purpose. */
 #define SIM_CLUSTER_ID 0x51u
-#define SIM_TRACE_RING 400       /* Lines kept for a failure report. */
-#define SIM_STUCK_EVENTS 200000  /* Events at one instant: time is stuck. */
+#define SIM_TRACE_RING 400      /* Lines kept for a failure report. */
+#define SIM_STUCK_EVENTS 200000 /* Events at one instant: time is stuck. */
 
 /* Everything a seed decides about a run (the swarm parameters). */
 struct sim_params {
-    uint32_t n_nodes;            /* 3..SIM_NODES_MAX. */
-    uint32_t n_clients;          /* 0..SIM_CLIENTS_MAX (0: manual only). */
-    uint32_t lat_min_ms;         /* Per-link latency bounds are drawn */
-    uint32_t lat_max_ms;         /* inside [lat_min_ms, lat_max_ms]. */
+    uint32_t n_nodes;    /* 3..SIM_NODES_MAX. */
+    uint32_t n_clients;  /* 0..SIM_CLIENTS_MAX (0: manual only). */
+    uint32_t lat_min_ms; /* Per-link latency bounds are drawn */
+    uint32_t lat_max_ms; /* inside [lat_min_ms, lat_max_ms]. */
     uint32_t loss_ppm;
     uint32_t dup_ppm;
-    uint32_t corrupt_ppm;        /* Damaged copies (must be dropped). */
-    uint32_t fault_every_ms;     /* Mean gap between fault ticks; 0: none. */
-    uint32_t crash_ppm;          /* Per fault tick. */
-    uint32_t partition_ppm;      /* Per fault tick. */
-    uint32_t heal_ms_max;        /* A partition lasts up to this. */
-    uint32_t down_min_ms;        /* A crashed node stays down this long. */
+    uint32_t corrupt_ppm;    /* Damaged copies (must be dropped). */
+    uint32_t fault_every_ms; /* Mean gap between fault ticks; 0: none. */
+    uint32_t crash_ppm;      /* Per fault tick. */
+    uint32_t partition_ppm;  /* Per fault tick. */
+    uint32_t heal_ms_max;    /* A partition lasts up to this. */
+    uint32_t down_min_ms;    /* A crashed node stays down this long. */
     uint32_t down_max_ms;
-    uint32_t crash_point_ppm;    /* Per io call: die right there. */
+    uint32_t crash_point_ppm;      /* Per io call: die right there. */
     uint32_t new_leader_crash_ppm; /* A new leader dies before it has
                                   * replicated much (Figure 8 histories). */
-    uint32_t write_fail_ppm;     /* Per persist or kv commit: fail-stop. */
+    uint32_t write_fail_ppm;       /* Per persist or kv commit: fail-stop. */
     uint32_t heartbeat_ms;
     uint32_t election_ms;
     bool pre_vote;
     bool check_quorum;
     uint32_t batch_bytes_max;
     uint32_t inflight_max;
-    uint32_t pending_max;        /* Replica's pending table; 0: default. */
-    uint32_t apply_batch_min;    /* Followers batch applies (raftnode: */
-    uint32_t apply_delay_ms;     /* 512 and a heartbeat); 0/0: at once. */
-    uint32_t mem_entries_max;    /* 0: whole log in memory; else a window
+    uint32_t pending_max;     /* Replica's pending table; 0: default. */
+    uint32_t apply_batch_min; /* Followers batch applies (raftnode: */
+    uint32_t apply_delay_ms;  /* 512 and a heartbeat); 0/0: at once. */
+    uint32_t mem_entries_max; /* 0: whole log in memory; else a window
                                   * loaded and fetched like raftnode. */
     /* When applied changes reach the kv image (all zero: at every apply
      * batch); the rest waits in the replica's memory, lost on a crash. */
@@ -70,36 +70,36 @@ struct sim_params {
     uint32_t sync_ms_max;
     uint32_t sync_slow_ppm;
     uint32_t sync_slow_ms;
-    uint32_t self_sync_ms;       /* raft_config.self_sync_ms (async only). */
-    uint32_t commit_notify_ms;   /* raft_config.commit_notify_ms. */
+    uint32_t self_sync_ms;     /* raft_config.self_sync_ms (async only). */
+    uint32_t commit_notify_ms; /* raft_config.commit_notify_ms. */
     uint32_t client_timeout_ms;
-    uint32_t client_think_ms;    /* Up to this between two ops. */
-    uint32_t read_pct;           /* Share of GETs among client ops. */
-    uint32_t big_value_pct;      /* Share of writes with values up to
+    uint32_t client_think_ms; /* Up to this between two ops. */
+    uint32_t read_pct;        /* Share of GETs among client ops. */
+    uint32_t big_value_pct;   /* Share of writes with values up to
                                   * RAFT_VALUE_MAX (else a few bytes). */
-    uint64_t steps;              /* Events in the fault phase. */
-    uint32_t liveness_ms;        /* Bound for the liveness phase. */
+    uint64_t steps;           /* Events in the fault phase. */
+    uint32_t liveness_ms;     /* Bound for the liveness phase. */
 };
 
 enum sim_ev_type {
-    SIM_EV_DELIVER = 1,          /* a: from endpoint, b: to endpoint. */
-    SIM_EV_CLIENT,               /* a: client, b: sim_client_ev, c: gen. */
-    SIM_EV_FAULT,                /* A fault tick. */
-    SIM_EV_RESTART,              /* a: node id. */
-    SIM_EV_HEAL,                 /* Clear every partition. */
-    SIM_EV_CRASH,                /* a: node id, c: its incarnation. */
-    SIM_EV_SYNC                  /* a: node id, c: its incarnation. */
+    SIM_EV_DELIVER = 1, /* a: from endpoint, b: to endpoint. */
+    SIM_EV_CLIENT,      /* a: client, b: sim_client_ev, c: gen. */
+    SIM_EV_FAULT,       /* A fault tick. */
+    SIM_EV_RESTART,     /* a: node id. */
+    SIM_EV_HEAL,        /* Clear every partition. */
+    SIM_EV_CRASH,       /* a: node id, c: its incarnation. */
+    SIM_EV_SYNC         /* a: node id, c: its incarnation. */
 };
 
 struct sim_event {
     uint64_t time_ms;
-    uint64_t order;              /* Insertion counter: ties by creation. */
+    uint64_t order; /* Insertion counter: ties by creation. */
     uint8_t type;
-    bool is_corrupt;             /* DELIVER: bytes were damaged on purpose. */
+    bool is_corrupt; /* DELIVER: bytes were damaged on purpose. */
     uint32_t a;
     uint32_t b;
     uint64_t c;
-    uint8_t *data;               /* DELIVER: owned datagram bytes. */
+    uint8_t *data; /* DELIVER: owned datagram bytes. */
     uint32_t len;
 };
 
@@ -108,18 +108,18 @@ struct sim_row {
     raft_term term;
     uint8_t type;
     uint32_t len;
-    uint8_t *data;               /* Owned. */
-    uint64_t chain;              /* Hash of this row and every row before. */
+    uint8_t *data;  /* Owned. */
+    uint64_t chain; /* Hash of this row and every row before. */
 };
 
 /* How to undo one written but unsynced persist: the state before it. */
 struct sim_undo {
-    uint64_t seq;                /* The persist's number (sim_disk.n_writes). */
-    raft_term term;              /* Hard state before it. */
+    uint64_t seq;   /* The persist's number (sim_disk.n_writes). */
+    raft_term term; /* Hard state before it. */
     raft_id voted_for;
-    size_t n_rows;               /* Row count before it. */
-    raft_index trunc_from;       /* Its truncation; 0: none. */
-    struct sim_row *removed;     /* Rows trunc_from..n_rows, owned. */
+    size_t n_rows;           /* Row count before it. */
+    raft_index trunc_from;   /* Its truncation; 0: none. */
+    struct sim_row *removed; /* Rows trunc_from..n_rows, owned. */
 };
 
 /* A node's storage: hard state and log rows as written (what reads, fetch
@@ -133,7 +133,7 @@ struct sim_disk {
     struct sim_row *rows;
     size_t n_rows;
     size_t cap_rows;
-    uint64_t n_writes;           /* Persists with an undo record so far. */
+    uint64_t n_writes; /* Persists with an undo record so far. */
     struct sim_undo *undo;
     size_t n_undo;
     size_t cap_undo;
@@ -144,11 +144,11 @@ struct sim_disk {
 struct sim_durable {
     raft_term term;
     raft_id voted_for;
-    size_t n_rows;               /* Durable row count. */
-    size_t n_same;               /* Rows 1..n_same are the same in both
+    size_t n_rows;       /* Durable row count. */
+    size_t n_same;       /* Rows 1..n_same are the same in both
                                   * views; a durable row past it is in an
                                   * undo record (a pending truncation). */
-    raft_term last_term;         /* Term of durable row n_rows (0: none). */
+    raft_term last_term; /* Term of durable row n_rows (0: none). */
 };
 
 /* The state a kv image must have after applying a prefix of the global
@@ -157,8 +157,8 @@ struct sim_state {
     bool present[SIM_KEYS];
     uint32_t value_len[SIM_KEYS];
     uint64_t value_hash[SIM_KEYS];
-    uint32_t origin_client[SIM_KEYS];  /* Who wrote it, with which seq: */
-    uint64_t origin_seq[SIM_KEYS];     /* sim_value_fill regenerates it. */
+    uint32_t origin_client[SIM_KEYS]; /* Who wrote it, with which seq: */
+    uint64_t origin_seq[SIM_KEYS];    /* sim_value_fill regenerates it. */
     uint64_t last_seq[SIM_CLIENTS_MAX];
     uint8_t last_status[SIM_CLIENTS_MAX];
 };
@@ -168,65 +168,65 @@ struct sim_world;
 struct sim_node {
     struct sim_world *world;
     raft_id id;
-    struct replica *rep;         /* NULL while down. */
+    struct replica *rep; /* NULL while down. */
     uint32_t incarnation;
-    bool is_dying;               /* A crash point hit inside this flush. */
-    bool is_stopped;             /* A write failed: no io may follow. */
+    bool is_dying;   /* A crash point hit inside this flush. */
+    bool is_stopped; /* A write failed: no io may follow. */
     bool restart_pending;
-    bool is_syncing;             /* A sync is asked and not done; */
-    uint64_t sync_upto;          /* ... it covers writes up to this seq. */
-    bool is_releasing;           /* In replica_on_synced: what it sends
+    bool is_syncing;    /* A sync is asked and not done; */
+    uint64_t sync_upto; /* ... it covers writes up to this seq. */
+    bool is_releasing;  /* In replica_on_synced: what it sends
                                   * was held for the sync. */
     struct sim_disk disk;
-    struct mem_kv kv;            /* Durable kv image; txn lost on crash. */
-    uint8_t *fetch_buf;          /* Payloads handed to the core's fetch. */
+    struct mem_kv kv;   /* Durable kv image; txn lost on crash. */
+    uint8_t *fetch_buf; /* Payloads handed to the core's fetch. */
     size_t fetch_cap;
-    struct sim_state shadow;     /* Model state at kv's applied index. */
+    struct sim_state shadow; /* Model state at kv's applied index. */
     /* What the checks last saw of this incarnation. */
     raft_term seen_term;
     raft_index seen_commit;
     raft_index seen_applied;
-    raft_index noted;            /* Applies (also in memory) and commits
+    raft_index noted; /* Applies (also in memory) and commits
                                   * checked against the global sequence. */
     int seen_role;
-    raft_term lc_term;           /* Leader completeness checked in term */
-    raft_index lc_upto;          /* ... up to this committed index. */
-    raft_term obs_term;          /* Leader commit observed in term */
-    raft_index obs_upto;         /* ... up to this index. */
-    raft_term fault_term;        /* Last term it was seen leading. */
+    raft_term lc_term;    /* Leader completeness checked in term */
+    raft_index lc_upto;   /* ... up to this committed index. */
+    raft_term obs_term;   /* Leader commit observed in term */
+    raft_index obs_upto;  /* ... up to this index. */
+    raft_term fault_term; /* Last term it was seen leading. */
 };
 
 enum sim_client_ev {
-    SIM_CLIENT_TIMEOUT = 0,      /* No answer: try the next node. */
-    SIM_CLIENT_RESEND = 1,       /* Send again to the current target. */
-    SIM_CLIENT_NEXT = 2          /* Start the next operation. */
+    SIM_CLIENT_TIMEOUT = 0, /* No answer: try the next node. */
+    SIM_CLIENT_RESEND = 1,  /* Send again to the current target. */
+    SIM_CLIENT_NEXT = 2     /* Start the next operation. */
 };
 
 struct sim_client {
     uint32_t idx;
-    uint64_t id;                 /* Random, nonzero. */
+    uint64_t id; /* Random, nonzero. */
     uint64_t seq;
-    bool is_busy;                /* An operation is outstanding. */
-    uint8_t op;                  /* enum client_op */
+    bool is_busy; /* An operation is outstanding. */
+    uint8_t op;   /* enum client_op */
     uint32_t key;
     uint32_t value_len;
-    uint8_t *value;              /* RAFT_VALUE_MAX bytes, owned. */
+    uint8_t *value; /* RAFT_VALUE_MAX bytes, owned. */
     uint32_t expected_len;
-    uint8_t *expected;           /* RAFT_VALUE_MAX bytes, owned. */
+    uint8_t *expected; /* RAFT_VALUE_MAX bytes, owned. */
     uint64_t invoke_ms;
-    raft_index read_floor;       /* GET: acked writes before invocation. */
+    raft_index read_floor; /* GET: acked writes before invocation. */
     raft_id target;
     uint32_t attempts;
-    uint64_t gen;                /* Only the latest timer event counts. */
+    uint64_t gen; /* Only the latest timer event counts. */
     uint64_t n_done;
 };
 
 /* A committed index as the checker knows it. */
 struct sim_commit {
-    raft_term term;              /* Entry's term (0: not known yet). */
-    raft_term min_commit_term;   /* Lowest leader term seen committing it. */
-    uint64_t chain;              /* Set once some node applied it. */
-    bool is_applied;             /* Applied by some node (in the model). */
+    raft_term term;            /* Entry's term (0: not known yet). */
+    raft_term min_commit_term; /* Lowest leader term seen committing it. */
+    uint64_t chain;            /* Set once some node applied it. */
+    bool is_applied;           /* Applied by some node (in the model). */
 };
 
 /* One change of one key in the global sequence, for read checks. */
@@ -238,31 +238,31 @@ struct sim_key_change {
 };
 
 struct sim_ack {
-    raft_index index;            /* Where (client, seq) took effect; 0: not. */
+    raft_index index; /* Where (client, seq) took effect; 0: not. */
     uint8_t status;
 };
 
 struct sim_check {
-    struct sim_commit *c;        /* c[i] is index i + 1. */
+    struct sim_commit *c; /* c[i] is index i + 1. */
     size_t n_c;
     size_t cap_c;
-    raft_index n_applied;        /* Global sequence: c[0..n_applied). */
-    struct sim_state model;      /* State after the global sequence. */
+    raft_index n_applied;   /* Global sequence: c[0..n_applied). */
+    struct sim_state model; /* State after the global sequence. */
     struct sim_key_change *changes[SIM_KEYS];
     size_t n_changes[SIM_KEYS];
     size_t cap_changes[SIM_KEYS];
-    struct sim_ack *acks[SIM_CLIENTS_MAX];   /* Indexed by seq. */
+    struct sim_ack *acks[SIM_CLIENTS_MAX]; /* Indexed by seq. */
     size_t cap_acks[SIM_CLIENTS_MAX];
-    raft_index max_acked;        /* Highest index of an acknowledged write. */
-    raft_id *leader_of;          /* Election safety: leader_of[term]. */
+    raft_index max_acked; /* Highest index of an acknowledged write. */
+    raft_id *leader_of;   /* Election safety: leader_of[term]. */
     size_t cap_leader_of;
-    uint64_t *lm_keys;           /* Log matching: (index, term) -> chain. */
+    uint64_t *lm_keys; /* Log matching: (index, term) -> chain. */
     uint64_t *lm_vals;
     size_t cap_lm;
     size_t n_lm;
     uint64_t n_acked_writes;
     uint64_t n_reads_checked;
-    uint64_t n_lost_buffers;     /* Crashes that lost unflushed applies. */
+    uint64_t n_lost_buffers; /* Crashes that lost unflushed applies. */
 };
 
 struct sim_world {
@@ -275,7 +275,7 @@ struct sim_world {
     struct sim_event *heap;
     size_t n_heap;
     size_t cap_heap;
-    struct sim_node nodes[SIM_NODES_MAX + 1];     /* [1..n_nodes]. */
+    struct sim_node nodes[SIM_NODES_MAX + 1]; /* [1..n_nodes]. */
     struct sim_client clients[SIM_CLIENTS_MAX];
     /* Network. */
     uint32_t lat_lo[SIM_NODES_MAX + 1][SIM_NODES_MAX + 1];
@@ -285,7 +285,7 @@ struct sim_world {
     uint64_t n_dropped;
     uint64_t n_corrupt_caught;
     struct wire_scratch *scratch;
-    uint8_t *buf;                /* RAFT_DATAGRAM_MAX bytes. */
+    uint8_t *buf; /* RAFT_DATAGRAM_MAX bytes. */
     /* Tests: sees (and may change or drop) every message before the
      * network does; NULL in raftsim. */
     void (*net_filter)(void *ctx, uint32_t from, uint32_t to,
@@ -294,11 +294,11 @@ struct sim_world {
     /* Phases. */
     bool in_liveness;
     bool clients_stopping;
-    bool is_manual;              /* Tests drive faults and clients. */
+    bool is_manual; /* Tests drive faults and clients. */
     bool is_done;
     uint64_t same_time_events;
     /* Checks and the failure. */
-    const char *skip_check;      /* Borrowed; check names to ignore,
+    const char *skip_check; /* Borrowed; check names to ignore,
                                   * comma-separated (what else breaks?). */
     struct sim_check check;
     bool failed;
@@ -402,8 +402,7 @@ bool sim_client_all_idle(const struct sim_world *w);
 void sim_client_close(struct sim_world *w);
 /* The value client writes at seq with len bytes: a readable unique prefix
  * ("c2s17.") then filler drawn from (client, seq); len >= the prefix. */
-void sim_value_fill(uint32_t client, uint64_t seq, uint8_t *buf,
-                    uint32_t len);
+void sim_value_fill(uint32_t client, uint64_t seq, uint8_t *buf, uint32_t len);
 uint32_t sim_value_min_len(uint32_t client, uint64_t seq);
 uint32_t sim_client_key_index(const uint8_t *key, uint32_t len);
 
@@ -426,8 +425,8 @@ void sim_check_on_row(struct sim_world *w, raft_index index, raft_term term,
  * committed index it holds there (0: none) and that row's chain. After the
  * persist, sim_check_after_truncate checks the row is still there. */
 raft_index sim_check_before_truncate(const struct sim_world *w,
-                                     const struct sim_node *n,
-                                     raft_index from, uint64_t *chain);
+                                     const struct sim_node *n, raft_index from,
+                                     uint64_t *chain);
 void sim_check_after_truncate(struct sim_world *w, const struct sim_node *n,
                               raft_index held, uint64_t chain);
 /* Before n sends msg: what it promises must be on its disk. */

@@ -53,8 +53,7 @@ static void world_free(struct sim_world *w)
 static void assert_world_ok(struct sim_world *w)
 {
     if (w->failed) {
-        fprintf(stderr, "check %s failed: %s\n", w->fail_check,
-                w->fail_detail);
+        fprintf(stderr, "check %s failed: %s\n", w->fail_check, w->fail_detail);
         sim_trace_dump(&w->trace, stderr, 80);
     }
     assert_false(w->failed);

@@ -314,9 +314,9 @@ void deliver(struct cluster *c)
             for (size_t j = 0; j < n_out; j++) {
                 struct tnode *dst = node(c, box[j].msg.to);
                 if (!dst->is_down && !t->is_down) {
-                    assert_int_equal(replica_on_message(dst->rep, c->now,
-                                                        &box[j].msg),
-                                     ERR_OK);
+                    assert_int_equal(
+                        replica_on_message(dst->rep, c->now, &box[j].msg),
+                        ERR_OK);
                     moved = true;
                 }
                 held_free(&box[j]);
@@ -395,8 +395,7 @@ bool kv_has(struct tnode *t, const char *key, const char *value)
     if (value == NULL) {
         return rv == ERR_NOT_FOUND;
     }
-    return rv == ERR_OK && len == strlen(value) &&
-           memcmp(v, value, len) == 0;
+    return rv == ERR_OK && len == strlen(value) && memcmp(v, value, len) == 0;
 }
 
 int setup_single(void **state)
@@ -459,9 +458,8 @@ void hand_over(struct cluster *c, raft_id from)
     struct tnode *t = node(c, from);
     for (size_t j = 0; j < t->n_out; j++) {
         struct tnode *dst = node(c, t->outbox[j].msg.to);
-        assert_int_equal(replica_on_message(dst->rep, c->now,
-                                            &t->outbox[j].msg),
-                         ERR_OK);
+        assert_int_equal(
+            replica_on_message(dst->rep, c->now, &t->outbox[j].msg), ERR_OK);
         held_free(&t->outbox[j]);
     }
     t->n_out = 0;

@@ -62,20 +62,20 @@ struct tnode {
     size_t replies_at_done;
     size_t commit_sent_before_replies;
     size_t n_persist;
-    int persist_fail;            /* Next persist returns this. */
+    int persist_fail; /* Next persist returns this. */
     raft_term durable_term;
     raft_id durable_vote;
     raft_index durable_last;
     /* io->sync set: persists write these; a sync makes what they were
      * when it was asked (asked_*) durable. */
     bool is_async;
-    bool is_syncing;             /* A sync asked, not finished. */
+    bool is_syncing; /* A sync asked, not finished. */
     size_t n_sync;
     raft_term written_term, asked_term;
     raft_id written_vote, asked_vote;
     raft_index written_last, asked_last;
     raft_index kv_applied_at_sync; /* mem_kv's applied index at the ask. */
-    bool is_down;                /* Messages to it are dropped. */
+    bool is_down;                  /* Messages to it are dropped. */
 };
 
 struct cluster {

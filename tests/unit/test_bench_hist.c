@@ -121,16 +121,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bench_hist_empty_reports_zero,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_bench_hist_small_values_are_exact, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_bench_hist_p999_uses_nearest_rank, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bench_hist_small_values_are_exact,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bench_hist_p999_uses_nearest_rank,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_bench_hist_relative_error_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_bench_hist_percentile_capped_by_max, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_bench_hist_huge_values_are_clamped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bench_hist_huge_values_are_clamped,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_bench_hist_merge_adds_samples,
                                         setup, teardown),
     };

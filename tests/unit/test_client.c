@@ -60,12 +60,12 @@ static int setup(void **state)
         f->conf.members[i].port = ntohs(sin.sin_port);
     }
     struct raft_addr first;
-    assert_int_equal(udp_resolve("127.0.0.1", f->conf.members[0].port, &first,
-                                 errmsg),
-                     ERR_OK);
-    assert_int_equal(udp_open_client(&first, &f->client_fd, errmsg), ERR_OK);
     assert_int_equal(
-        client_session_init(&f->s, &f->conf, f->client_fd, errmsg), ERR_OK);
+        udp_resolve("127.0.0.1", f->conf.members[0].port, &first, errmsg),
+        ERR_OK);
+    assert_int_equal(udp_open_client(&first, &f->client_fd, errmsg), ERR_OK);
+    assert_int_equal(client_session_init(&f->s, &f->conf, f->client_fd, errmsg),
+                     ERR_OK);
     f->s.leader = 0; /* Start at member 1, whatever the random id says. */
     f->req.op = CLIENT_PUT;
     f->req.key = (const uint8_t *)"k";
@@ -97,9 +97,8 @@ static void recv_any(struct fixture *f, int i, struct raft_msg *msg)
     assert_int_equal(poll(&pfd, 1, 2000), 1);
     size_t len = 0;
     struct raft_addr from;
-    assert_int_equal(udp_recv(f->member_fd[i], f->buf, sizeof(f->buf), &len,
-                              &from),
-                     ERR_OK);
+    assert_int_equal(
+        udp_recv(f->member_fd[i], f->buf, sizeof(f->buf), &len, &from), ERR_OK);
     assert_int_equal(wire_decode(f->buf, len, CLUSTER_ID, msg, &f->scratch),
                      ERR_OK);
 }
@@ -337,10 +336,13 @@ static size_t encode_request(uint64_t seq, uint32_t value_len, uint8_t *buf,
     struct raft_msg m;
     memset(&m, 0, sizeof m);
     m.type = MSG_CLIENT;
-    m.u.client = (struct msg_client){.client_id = 9, .seq = seq,
-                                     .op = CLIENT_PUT, .key_len = 1,
+    m.u.client = (struct msg_client){.client_id = 9,
+                                     .seq = seq,
+                                     .op = CLIENT_PUT,
+                                     .key_len = 1,
                                      .key = (const uint8_t *)"k",
-                                     .value_len = value_len, .value = value};
+                                     .value_len = value_len,
+                                     .value = value};
     size_t len = 0;
     assert_int_equal(wire_encode(&m, CLUSTER_ID, buf, cap, &len), ERR_OK);
     return len;
@@ -355,9 +357,8 @@ static uint32_t batch_seqs(struct fixture *f, const struct raft_msg *batch,
     const uint8_t *item = NULL;
     while (wire_batch_next(&batch->u.batch, &pos, &item, &len)) {
         struct raft_msg inner;
-        assert_int_equal(wire_decode(item, len, CLUSTER_ID, &inner,
-                                     &f->scratch),
-                         ERR_OK);
+        assert_int_equal(
+            wire_decode(item, len, CLUSTER_ID, &inner, &f->scratch), ERR_OK);
         assert_int_equal(inner.type, MSG_CLIENT);
         assert_true(n < cap);
         seqs[n++] = inner.u.client.seq;
@@ -369,8 +370,7 @@ static uint32_t batch_seqs(struct fixture *f, const struct raft_msg *batch,
  * destination: a lone request as it is, several as one batch in the
  * order they came, a full batch (WIRE_BATCH_MAX) before the next one; a
  * datagram too large to queue goes at once. */
-static void test_client_outbox_sends_one_datagram_per_destination(
-    void **state)
+static void test_client_outbox_sends_one_datagram_per_destination(void **state)
 {
     struct fixture *f = *state;
     struct outbox o;
@@ -389,8 +389,7 @@ static void test_client_outbox_sends_one_datagram_per_destination(
     struct raft_msg msg;
     uint64_t seqs[WIRE_BATCH_MAX];
     recv_any(f, 2, &msg); /* The first WIRE_BATCH_MAX: a full batch. */
-    assert_int_equal(batch_seqs(f, &msg, seqs, WIRE_BATCH_MAX),
-                     WIRE_BATCH_MAX);
+    assert_int_equal(batch_seqs(f, &msg, seqs, WIRE_BATCH_MAX), WIRE_BATCH_MAX);
     assert_int_equal(seqs[0], 100);
     assert_int_equal(seqs[WIRE_BATCH_MAX - 1], 100 + WIRE_BATCH_MAX - 1);
     assert_true(nothing_sent(f));
@@ -467,18 +466,17 @@ static void test_client_each_reply_opens_batches(void **state)
             m.type = MSG_CLIENT_REPLY;
             m.from = (raft_id)(i + 1);
             m.u.client_reply = (struct msg_client_reply){
-                .client_id = 9, .seq = (uint64_t)(10 + i),
-                .status = CLIENT_OK};
-            assert_int_equal(wire_encode(&m, CLUSTER_ID, dgrams[i],
-                                         sizeof dgrams[i], &len),
-                             ERR_OK);
+                .client_id = 9, .seq = (uint64_t)(10 + i), .status = CLIENT_OK};
+            assert_int_equal(
+                wire_encode(&m, CLUSTER_ID, dgrams[i], sizeof dgrams[i], &len),
+                ERR_OK);
         }
         items[i] = dgrams[i];
         lens[i] = (uint32_t)len;
     }
     size_t len = 0;
-    assert_int_equal(wire_batch_encode(CLUSTER_ID, 2, 0, items, lens, 3,
-                                       f->buf, sizeof f->buf, &len),
+    assert_int_equal(wire_batch_encode(CLUSTER_ID, 2, 0, items, lens, 3, f->buf,
+                                       sizeof f->buf, &len),
                      ERR_OK);
     struct replies_seen seen = {0};
     assert_int_equal(client_each_reply(f->buf, len, CLUSTER_ID, &f->scratch,
@@ -511,19 +509,18 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client_no_hint_backs_off, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_client_hint_loop_is_bounded,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_hint_loop_is_bounded, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
-            test_client_answer_completes_and_remembers_leader, setup,
-            teardown),
+            test_client_answer_completes_and_remembers_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_ignores_stale_replies,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_deadline_gives_timeout,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_client_skips_member_that_timed_out, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_limits_are_inclusive,
+        cmocka_unit_test_setup_teardown(test_client_skips_member_that_timed_out,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_limits_are_inclusive, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_client_outbox_sends_one_datagram_per_destination, setup,
             teardown),

@@ -57,13 +57,11 @@ static int parse(struct fixture *f, const char *text)
 }
 
 /* Parses text, expects ERR_INVALID and an errmsg containing want. */
-static void expect_error(struct fixture *f, const char *text,
-                         const char *want)
+static void expect_error(struct fixture *f, const char *text, const char *want)
 {
     assert_int_equal(parse(f, text), ERR_INVALID);
     if (strstr(f->errmsg, want) == NULL) {
-        fail_msg("errmsg '%s' lacks '%s' for text '%s'", f->errmsg, want,
-                 text);
+        fail_msg("errmsg '%s' lacks '%s' for text '%s'", f->errmsg, want, text);
     }
 }
 
@@ -128,8 +126,7 @@ static void test_conf_accepts_comments_blanks_and_crlf(void **state)
 static void test_conf_parses_ipv6_in_brackets(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(parse(f, "1 [::1]:7001\n2 [fe80::1%eth0]:7002\n"),
-                     ERR_OK);
+    assert_int_equal(parse(f, "1 [::1]:7001\n2 [fe80::1%eth0]:7002\n"), ERR_OK);
     assert_string_equal(f->conf.members[0].host, "::1");
     assert_int_equal(f->conf.members[0].port, 7001);
     assert_string_equal(f->conf.members[1].host, "fe80::1%eth0");
@@ -190,8 +187,12 @@ static void test_conf_hashes_members_into_the_cluster_id(void **state)
 static void test_conf_rejects_bad_ids(void **state)
 {
     struct fixture *f = *state;
-    const char *bad[] = {"0 h:1\n", "1000001 h:1\n", "abc h:1\n",
-                         "-1 h:1\n", "1x h:1\n", "+1 h:1\n",
+    const char *bad[] = {"0 h:1\n",
+                         "1000001 h:1\n",
+                         "abc h:1\n",
+                         "-1 h:1\n",
+                         "1x h:1\n",
+                         "+1 h:1\n",
                          "99999999999999999999999999 h:1\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         expect_error(f, bad[i], "line 1: bad id");

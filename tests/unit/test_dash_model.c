@@ -151,8 +151,8 @@ static void test_render_shows_each_node_role_and_state(void **state)
     assert_int_equal(cell(f, r4, 5)->color, DASH_COLOR_DOWN);
     assert_string_equal(line(f, r4 + 1), "     not running (figures as last "
                                          "seen); s then 4 starts it");
-    assert_non_null(strstr(line(f, r5 + 1),
-                           "process 99 runs but does not answer"));
+    assert_non_null(
+        strstr(line(f, r5 + 1), "process 99 runs but does not answer"));
 }
 
 /* Timer bars share one time scale (the longest timeout): a node with half
@@ -181,7 +181,7 @@ static void test_render_timer_bars_share_a_time_scale(void **state)
     int fill2 = (int)strspn(bar2, "#"), fill3 = (int)strspn(bar3, "#");
     assert_int_equal(fill2, width / 2);
     assert_int_equal(fill3, width / 2);
-    assert_int_equal(bar2[width - 1], '|');        /* n2's deadline: end. */
+    assert_int_equal(bar2[width - 1], '|'); /* n2's deadline: end. */
     assert_int_equal((int)strspn(bar3 + fill3, " "), width - fill3);
     assert_int_equal(cell(f, r2, open2 + 1)->color, DASH_COLOR_BAR);
     assert_int_equal(cell(f, r3, open2 + 1)->color, DASH_COLOR_BAR_HOT);
@@ -230,8 +230,7 @@ static void test_render_leader_lists_match_and_next(void **state)
                      DASH_COLOR_LEADER);
     assert_int_equal(cell(f, r, find_col(f, r, "5/6"))->color,
                      DASH_COLOR_CANDIDATE);
-    assert_int_equal(cell(f, r, find_col(f, r, "0/1"))->color,
-                     DASH_COLOR_DOWN);
+    assert_int_equal(cell(f, r, find_col(f, r, "0/1"))->color, DASH_COLOR_DOWN);
 }
 
 /* Log tails are cells aligned by index across nodes (one window ending at
@@ -296,8 +295,7 @@ static void test_render_fault_line(void **state)
         f->view.nodes[id - 1].st.blocked[0] = 1;
     }
     render(f, 80, 24);
-    assert_int_equal(strncmp(line(f, 1), " faults: partition 1 | 2 3 4 5",
-                             30),
+    assert_int_equal(strncmp(line(f, 1), " faults: partition 1 | 2 3 4 5", 30),
                      0);
     assert_int_equal(cell(f, 1, 10)->color, DASH_COLOR_FAULT);
 }
@@ -309,8 +307,8 @@ static void test_render_events_newest_first(void **state)
     struct ev e;
     const char *texts[3] = {"first", "second", "third"};
     for (int i = 0; i < 3; i++) {
-        ev_set(&e, (uint64_t)(i + 1) * 1000, i == 2 ? EV_LEADER : EV_INFO, 0,
-               0, "%s", texts[i]);
+        ev_set(&e, (uint64_t)(i + 1) * 1000, i == 2 ? EV_LEADER : EV_INFO, 0, 0,
+               "%s", texts[i]);
         ev_ring_push(&f->events, &e);
     }
     f->view.from_launcher = true;
@@ -400,8 +398,7 @@ static void test_prompt_acts_on_a_unique_id(void **state)
     assert_int_equal(id, 12);
     dash_prompt_key(&p, 'k', &f->conf, false, &id);
     dash_prompt_key(&p, '1', &f->conf, false, &id);
-    assert_int_equal(dash_prompt_key(&p, DASH_KEY_ENTER, &f->conf, false,
-                                     &id),
+    assert_int_equal(dash_prompt_key(&p, DASH_KEY_ENTER, &f->conf, false, &id),
                      DASH_ACT_KILL);
     assert_int_equal(id, 1);
 }
@@ -419,8 +416,7 @@ static void test_prompt_refuses_and_cancels(void **state)
                      DASH_ACT_BAD_ID);
     assert_int_equal(id, 9);
     dash_prompt_key(&p, 'k', &f->conf, false, &id);
-    assert_int_equal(dash_prompt_key(&p, DASH_KEY_ESCAPE, &f->conf, false,
-                                     &id),
+    assert_int_equal(dash_prompt_key(&p, DASH_KEY_ESCAPE, &f->conf, false, &id),
                      DASH_ACT_CANCEL);
     char text[160];
     dash_prompt_text(&p, text, sizeof(text));

@@ -66,8 +66,8 @@ static void collect(void *ctx, const struct ev *e)
 }
 
 /* Node id answers: role, term, vote, commit; pid 100 + id. */
-static void answer(struct fixture *f, raft_id id, uint8_t role,
-                   raft_term term, raft_id vote, raft_index commit)
+static void answer(struct fixture *f, raft_id id, uint8_t role, raft_term term,
+                   raft_id vote, raft_index commit)
 {
     struct client_node_status *s = &f->st[id - 1];
     memset(s, 0, sizeof(*s));
@@ -111,7 +111,8 @@ static void test_tracker_first_round_reports_only_the_leader(void **state)
     answer(f, 2, RAFT_FOLLOWER, 4, 1, 10);
     answer(f, 3, RAFT_FOLLOWER, 4, 1, 10);
     assert_int_equal(round_(f), 1);
-    assert_event(f, 0, EV_LEADER, "leader is node 1 (term 4), votes from 1 2 3");
+    assert_event(f, 0, EV_LEADER,
+                 "leader is node 1 (term 4), votes from 1 2 3");
     assert_int_equal(round_(f), 0);
 }
 
@@ -198,8 +199,7 @@ static void test_tracker_reports_faults_once_stable(void **state)
     f->st[2].reply.n_blocked = 0;
     round_(f);
     assert_int_equal(round_(f), 1);
-    assert_event(f, 0, EV_FAULT,
-                 "healed: no partition or netem rule in force");
+    assert_event(f, 0, EV_FAULT, "healed: no partition or netem rule in force");
 }
 
 /* Without a launcher (track_silence), a node that stops answering is

@@ -69,9 +69,8 @@ static struct kv_cmd make_cmd(uint8_t op, uint64_t client_id, uint64_t seq,
 }
 
 /* Encodes and applies one command in its own transaction. */
-static struct kv_result apply(struct fixture *f, uint8_t op,
-                              uint64_t client_id, uint64_t seq,
-                              const char *key, const char *value,
+static struct kv_result apply(struct fixture *f, uint8_t op, uint64_t client_id,
+                              uint64_t seq, const char *key, const char *value,
                               const char *expected)
 {
     struct kv_cmd c = make_cmd(op, client_id, seq, key, value, expected);
@@ -299,8 +298,8 @@ static void test_kv_encode_decode_round_trip(void **state)
     struct kv_cmd in[3] = {
         make_cmd(KV_OP_PUT, UINT64_MAX, 1, "key", "value", NULL),
         make_cmd(KV_OP_DEL, 0, 0, "k\x01", NULL, NULL),
-        make_cmd(KV_OP_CAS, 0x0102030405060708ull, UINT64_MAX - 1, "c",
-                 "new", "old"),
+        make_cmd(KV_OP_CAS, 0x0102030405060708ull, UINT64_MAX - 1, "c", "new",
+                 "old"),
     };
     for (int i = 0; i < 3; i++) {
         assert_int_equal(kv_encode(&in[i], f->buf, BUF_CAP, &f->len), ERR_OK);
@@ -318,8 +317,7 @@ static void test_kv_encode_decode_round_trip(void **state)
             assert_memory_equal(out.value, in[i].value, out.value_len);
         }
         if (out.expected_len > 0) {
-            assert_memory_equal(out.expected, in[i].expected,
-                                out.expected_len);
+            assert_memory_equal(out.expected, in[i].expected, out.expected_len);
         }
     }
     /* Integers are little-endian at fixed offsets (the documented layout). */
@@ -518,8 +516,8 @@ static void test_mem_kv_rollback_restores_state(void **state)
     apply(f, KV_OP_PUT, 1, 2, "b", "2", NULL);
     uint64_t before = mem_kv_hash(&f->kv);
     const struct kv_store_ops *ops = mem_kv_ops();
-    const char *cmds[][3] = {{"a", "x", NULL}, {"c", "3", NULL},
-                             {"a", "y", NULL}};
+    const char *cmds[][3] = {
+        {"a", "x", NULL}, {"c", "3", NULL}, {"a", "y", NULL}};
     struct kv_result r;
     assert_int_equal(ops->begin(&f->kv), ERR_OK);
     for (int i = 0; i < 3; i++) {
@@ -561,8 +559,8 @@ static void test_mem_kv_order_and_copy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kv_put_sets_and_overwrites,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_put_sets_and_overwrites, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_kv_put_empty_value_exists, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kv_del_removes_and_absent_is_ok,
@@ -574,22 +572,21 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kv_cas_absent_is_mismatch, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
-            test_kv_duplicate_applied_once_with_cached_result, setup,
-            teardown),
+            test_kv_duplicate_applied_once_with_cached_result, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_kv_duplicate_returns_cached_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_kv_older_seq_is_duplicate_newer_applies, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_kv_client_zero_is_not_deduplicated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kv_sessions_are_per_client,
+        cmocka_unit_test_setup_teardown(test_kv_client_zero_is_not_deduplicated,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_sessions_are_per_client, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_kv_apply_invalid_payload_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_apply_returns_store_error,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kv_encode_decode_round_trip,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_encode_decode_round_trip, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_kv_decode_rejects_truncated_and_trailing, setup, teardown),
         cmocka_unit_test_setup_teardown(
@@ -598,8 +595,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kv_size_limits_are_inclusive,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_kv_refuses_payload_over_entry_max, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_refuses_payload_over_entry_max,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_encode_refuses_small_buffer,
                                         setup, teardown),
         cmocka_unit_test(test_kv_op_names),

@@ -85,16 +85,16 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
      * cap. */
     commit_cost_ms = 0;
     assert_int_equal(ops->begin(wb), ERR_OK);
-    assert_int_equal(ops->put(wb, (const uint8_t *)"k", 1,
-                              (const uint8_t *)"v", 1), ERR_OK);
+    assert_int_equal(
+        ops->put(wb, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1), ERR_OK);
     assert_int_equal(ops->session_put(wb, 7, 1, 0), ERR_OK);
     assert_int_equal(ops->commit(wb, 1), ERR_OK);
     assert_int_equal(kv_writeback_flush(wb), ERR_OK);
     assert_int_equal(mem_kv_applied(&kv), 1);
     const uint8_t *v = NULL;
     uint32_t len = 0;
-    assert_int_equal(mem_kv_ops()->get(&kv, (const uint8_t *)"k", 1, &v,
-                                       &len), ERR_OK);
+    assert_int_equal(mem_kv_ops()->get(&kv, (const uint8_t *)"k", 1, &v, &len),
+                     ERR_OK);
     assert_int_equal(len, 1);
     assert_int_equal(kv_writeback_ops_max(wb), 64);
     /* A slow flush (60 ms against a 20 ms target) scales it down to a
@@ -105,12 +105,12 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
     assert_int_equal(ops->commit(wb, 2), ERR_OK);
     assert_int_equal(kv_writeback_flush(wb), ERR_OK);
     assert_int_equal(kv_writeback_ops_max(wb), 21);
-    assert_int_equal(mem_kv_ops()->get(&kv, (const uint8_t *)"k", 1, &v,
-                                       &len), ERR_NOT_FOUND);
+    assert_int_equal(mem_kv_ops()->get(&kv, (const uint8_t *)"k", 1, &v, &len),
+                     ERR_NOT_FOUND);
     commit_cost_ms = 5;
     assert_int_equal(ops->begin(wb), ERR_OK);
-    assert_int_equal(ops->put(wb, (const uint8_t *)"k", 1,
-                              (const uint8_t *)"w", 1), ERR_OK);
+    assert_int_equal(
+        ops->put(wb, (const uint8_t *)"k", 1, (const uint8_t *)"w", 1), ERR_OK);
     assert_int_equal(ops->commit(wb, 3), ERR_OK);
     assert_int_equal(kv_writeback_flush(wb), ERR_OK);
     assert_int_equal(kv_writeback_ops_max(wb), 27);

@@ -110,8 +110,7 @@ static void store_set(struct fixture *f, const char *key, const char *value,
                                 bytes(value), len_of(value)),
                          ERR_OK);
     } else {
-        assert_int_equal(m->del(&f->rec.kv, bytes(key), len_of(key)),
-                         ERR_OK);
+        assert_int_equal(m->del(&f->rec.kv, bytes(key), len_of(key)), ERR_OK);
     }
     assert_int_equal(m->commit(&f->rec.kv, applied), ERR_OK);
 }
@@ -159,8 +158,8 @@ static void commit(struct fixture *f, raft_index applied)
 
 static void put(struct fixture *f, const char *key, const char *value)
 {
-    assert_int_equal(f->ops->put(f->wb, bytes(key), len_of(key),
-                                 bytes(value), len_of(value)),
+    assert_int_equal(f->ops->put(f->wb, bytes(key), len_of(key), bytes(value),
+                                 len_of(value)),
                      ERR_OK);
 }
 
@@ -217,18 +216,18 @@ static void test_writeback_overwrites_in_place_and_grow(void **state)
     begin(f);
     put(f, "k", "0123456789");
     put(f, "j", "neighbour");
-    put(f, "k", "abc");          /* Shorter: in place. */
+    put(f, "k", "abc"); /* Shorter: in place. */
     assert_string_equal(wb_value(f, "k"), "abc");
-    put(f, "k", "abcdefghij");   /* Back to the old size: still in place. */
+    put(f, "k", "abcdefghij"); /* Back to the old size: still in place. */
     assert_string_equal(wb_value(f, "k"), "abcdefghij");
     put(f, "k", "abcdefghijKLMNOP"); /* Longer: appended. */
     assert_string_equal(wb_value(f, "k"), "abcdefghijKLMNOP");
     assert_string_equal(wb_value(f, "j"), "neighbour");
     del(f, "k");
     assert_null(wb_value(f, "k"));
-    put(f, "k", "xy");           /* After a delete: the kept bytes. */
+    put(f, "k", "xy"); /* After a delete: the kept bytes. */
     assert_string_equal(wb_value(f, "k"), "xy");
-    put(f, "j", "");             /* Empty: present, length 0. */
+    put(f, "j", ""); /* Empty: present, length 0. */
     assert_string_equal(wb_value(f, "j"), "");
     commit(f, 1);
     assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
@@ -250,16 +249,16 @@ static void test_writeback_get_sees_buffer_then_store(void **state)
     begin(f);
     put(f, "a", "new");
     put(f, "e", "1");
-    put(f, "e", "22");       /* Overwrite in the same batch. */
-    del(f, "c");             /* Deletes a stored key. */
-    put(f, "d", "");         /* Empty value: present. */
-    del(f, "x");             /* Delete, then put again. */
+    put(f, "e", "22"); /* Overwrite in the same batch. */
+    del(f, "c");       /* Deletes a stored key. */
+    put(f, "d", "");   /* Empty value: present. */
+    del(f, "x");       /* Delete, then put again. */
     put(f, "x", "back");
     put(f, "y", "buffered"); /* Put, then delete a stored key. */
     del(f, "y");
     commit(f, 5);
     begin(f);
-    put(f, "a", "newer");    /* Overwrite in a later batch. */
+    put(f, "a", "newer"); /* Overwrite in a later batch. */
     commit(f, 6);
     f->rec.n_gets = 0;
     assert_string_equal(wb_value(f, "a"), "newer");
@@ -839,8 +838,7 @@ static void assert_big(const struct kv_store_ops *ops, void *ctx, uint32_t i,
 }
 
 /* Writes version ver of key i (0: deletes it) through the buffer. */
-static void write_big(struct fixture *f, uint32_t i, uint32_t ver,
-                      uint8_t *buf)
+static void write_big(struct fixture *f, uint32_t i, uint32_t ver, uint8_t *buf)
 {
     char key[64];
     uint32_t key_len = big_key(i, key, sizeof key);
@@ -849,8 +847,7 @@ static void write_big(struct fixture *f, uint32_t i, uint32_t ver,
         return;
     }
     uint32_t len = big_value(i, ver, buf);
-    assert_int_equal(f->ops->put(f->wb, bytes(key), key_len, buf, len),
-                     ERR_OK);
+    assert_int_equal(f->ops->put(f->wb, bytes(key), key_len, buf, len), ERR_OK);
 }
 
 /* 100k keys in batches, then overwrites, deletes and re-puts of a third of
@@ -1001,7 +998,6 @@ static void test_writeback_order_survives_rehash(void **state)
     }
 }
 
-
 /* Byte order with the shorter key first: the order flushes must follow. */
 static int compare_bytes(const uint8_t *a, uint32_t a_len, const uint8_t *b,
                          uint32_t b_len)
@@ -1069,13 +1065,13 @@ struct diff_entry {
 struct diff_run {
     struct fixture *f;
     struct rng rng;
-    struct mem_kv ref;          /* The same entries applied straight. */
-    struct diff_entry *log;     /* log[i] is index i + 1. */
+    struct mem_kv ref;      /* The same entries applied straight. */
+    struct diff_entry *log; /* log[i] is index i + 1. */
     size_t n_log;
     size_t cap_log;
     uint64_t seq[DIFF_CLIENTS + 1];
     uint64_t now_ms;
-    uint32_t n_fresh;           /* Keys used once, for table growth. */
+    uint32_t n_fresh; /* Keys used once, for table growth. */
     uint32_t n_crashes;
 };
 
@@ -1090,8 +1086,7 @@ static void diff_key(struct diff_run *d, char *key, size_t cap)
 
 /* Fills value (RAFT_VALUE_MAX bytes) with a random value, now and then
  * (when may_be_big) a RAFT_VALUE_MAX one; returns its length. */
-static uint32_t diff_value(struct diff_run *d, uint8_t *value,
-                           bool may_be_big)
+static uint32_t diff_value(struct diff_run *d, uint8_t *value, bool may_be_big)
 {
     uint32_t len = (uint32_t)rng_range(&d->rng, 0, 24);
     if (may_be_big && rng_range(&d->rng, 0, 50) == 0) {
@@ -1182,10 +1177,9 @@ static void diff_compare(struct diff_run *d)
                  k < DIFF_KEYS ? k : d->n_fresh - 1 - (k - DIFF_KEYS) % 3);
         const uint8_t *a = NULL, *b = NULL;
         uint32_t a_len = 0, b_len = 0;
-        int ra = d->f->ops->get(d->f->wb, bytes(key), len_of(key), &a,
-                                &a_len);
-        int rb = mem_kv_ops()->get(&d->ref, bytes(key), len_of(key), &b,
-                                   &b_len);
+        int ra = d->f->ops->get(d->f->wb, bytes(key), len_of(key), &a, &a_len);
+        int rb =
+            mem_kv_ops()->get(&d->ref, bytes(key), len_of(key), &b, &b_len);
         assert_int_equal(ra, rb);
         assert_int_equal(a_len, b_len);
         if (ra == ERR_OK && a_len > 0) {
@@ -1196,8 +1190,7 @@ static void diff_compare(struct diff_run *d)
         uint64_t seq = 0;
         uint8_t status = 0;
         int rc = mem_kv_ops()->session_get(&d->ref, id, &seq, &status);
-        assert_session(d->f->ops, d->f->wb, id, rc == ERR_OK ? seq : 0,
-                       status);
+        assert_session(d->f->ops, d->f->wb, id, rc == ERR_OK ? seq : 0, status);
     }
 }
 
@@ -1222,8 +1215,7 @@ static void diff_crash(struct diff_run *d, const struct kv_writeback_config *c)
 
 /* One run of 1500 entries under config c. */
 static void diff_run_config(struct fixture *f,
-                            const struct kv_writeback_config *c,
-                            uint64_t seed)
+                            const struct kv_writeback_config *c, uint64_t seed)
 {
     struct diff_run d;
     memset(&d, 0, sizeof d);
@@ -1242,8 +1234,7 @@ static void diff_run_config(struct fixture *f,
         assert_int_equal(m->begin(&d.ref), ERR_OK);
         for (size_t i = 0; i < n; i++) {
             struct diff_entry *e = diff_new_entry(&d, value, expected);
-            assert_int_equal(kv_apply(m, &d.ref, e->payload, e->len,
-                                      &e->res),
+            assert_int_equal(kv_apply(m, &d.ref, e->payload, e->len, &e->res),
                              ERR_OK);
         }
         assert_int_equal(m->commit(&d.ref, d.n_log), ERR_OK);

@@ -42,8 +42,8 @@ static void put(struct lin_history *h, uint32_t p, uint64_t c, uint64_t r,
                 const char *k, const char *v)
 {
     assert_int_equal(lin_history_add(h, p, c, r, LIN_PUT,
-                                     r == U ? LIN_UNKNOWN : LIN_OK, k, v,
-                                     NULL, NULL),
+                                     r == U ? LIN_UNKNOWN : LIN_OK, k, v, NULL,
+                                     NULL),
                      ERR_OK);
 }
 
@@ -69,9 +69,9 @@ static void get(struct lin_history *h, uint32_t p, uint64_t c, uint64_t r,
 static void cas(struct lin_history *h, uint32_t p, uint64_t c, uint64_t r,
                 const char *k, const char *old, const char *new, int outcome)
 {
-    assert_int_equal(lin_history_add(h, p, c, r, LIN_CAS, outcome, k, new,
-                                     old, NULL),
-                     ERR_OK);
+    assert_int_equal(
+        lin_history_add(h, p, c, r, LIN_CAS, outcome, k, new, old, NULL),
+        ERR_OK);
 }
 
 static int check(const struct lin_history *h)
@@ -357,19 +357,19 @@ static void test_lin_parse_rejects_malformed_lines(void **state)
 {
     struct lin_history *h = *state;
     static const char *const bad[] = {
-        "1 10 20 put k ok\n",           /* Missing value. */
-        "1 10 20 put k v maybe\n",      /* Bad outcome. */
-        "1 10 - put k v ok\n",          /* ok without a return time. */
-        "1 10 20 put k v unknown\n",    /* unknown with one. */
-        "1 20 10 put k v ok\n",         /* Returns before its call. */
-        "1 10 20 get k ok\n",           /* get ok without a value. */
-        "1 10 20 get k absent v\n",     /* absent with a value. */
-        "1 10 20 cas k a b absent\n",   /* absent is for get. */
-        "1 10 20 jump k ok\n",          /* Unknown op. */
-        "x 10 20 put k v ok\n",         /* Bad proc. */
-        "1 -3 20 put k v ok\n",         /* Bad time. */
-        "1 10 20 put k - ok\n",         /* "-" is not a value. */
-        "1 10 20 del k ok extra\n",     /* Trailing token. */
+        "1 10 20 put k ok\n",         /* Missing value. */
+        "1 10 20 put k v maybe\n",    /* Bad outcome. */
+        "1 10 - put k v ok\n",        /* ok without a return time. */
+        "1 10 20 put k v unknown\n",  /* unknown with one. */
+        "1 20 10 put k v ok\n",       /* Returns before its call. */
+        "1 10 20 get k ok\n",         /* get ok without a value. */
+        "1 10 20 get k absent v\n",   /* absent with a value. */
+        "1 10 20 cas k a b absent\n", /* absent is for get. */
+        "1 10 20 jump k ok\n",        /* Unknown op. */
+        "x 10 20 put k v ok\n",       /* Bad proc. */
+        "1 -3 20 put k v ok\n",       /* Bad time. */
+        "1 10 20 put k - ok\n",       /* "-" is not a value. */
+        "1 10 20 del k ok extra\n",   /* Trailing token. */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[128], errmsg[ERRMSG_LEN] = "";
@@ -402,8 +402,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_lin_read_concurrent_with_write_may_see_either, setup,
             teardown),
-        cmocka_unit_test_setup_teardown(test_lin_new_then_old_read_fails,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lin_new_then_old_read_fails, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_lin_lost_write_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lin_lost_write_to_absent_fails,
@@ -415,17 +415,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_lin_cas_failing_on_matching_value_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_lin_unknown_write_taking_effect_late_passes, setup,
-            teardown),
+            test_lin_unknown_write_taking_effect_late_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_lin_unknown_write_never_taking_effect_passes, setup,
-            teardown),
+            test_lin_unknown_write_never_taking_effect_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_lin_unknown_write_seen_before_its_call_fails, setup,
-            teardown),
+            test_lin_unknown_write_seen_before_its_call_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_lin_unknown_write_takes_effect_at_most_once, setup,
-            teardown),
+            test_lin_unknown_write_takes_effect_at_most_once, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_lin_concurrent_puts_either_order_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lin_report_names_the_failing_key,
@@ -435,12 +431,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_lin_unread_unknown_writes_do_not_explode, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_lin_unread_unknown_write_explains_failed_cas, setup,
-            teardown),
+            test_lin_unread_unknown_write_explains_failed_cas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lin_parse_accepts_every_shape,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_lin_parse_rejects_malformed_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lin_parse_rejects_malformed_lines,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_lin_parse_rejects_long_token,
                                         setup, teardown),
     };

@@ -234,12 +234,12 @@ int main(void)
             test_netem_without_rules_passes_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_netem_partition_blocks_listed_members_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_netem_rejects_out_of_range_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_netem_rejects_out_of_range_rules,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_netem_loss_and_duplication_follow_rates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_netem_delay_holds_until_due,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_netem_delay_holds_until_due, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_netem_jitter_reorders, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_netem_queue_is_bounded, setup,

@@ -20,8 +20,8 @@
 
 struct cluster {
     uint32_t n;
-    struct raft *r[N_MAX + 1];        /* By id; r[0] unused. */
-    bool cut[N_MAX + 1][N_MAX + 1];   /* cut[a][b]: drop a -> b. */
+    struct raft *r[N_MAX + 1];      /* By id; r[0] unused. */
+    bool cut[N_MAX + 1][N_MAX + 1]; /* cut[a][b]: drop a -> b. */
     uint64_t now;
     /* Last persisted hard state per node, as a disk would hold it. */
     raft_term term[N_MAX + 1];
@@ -57,9 +57,8 @@ static void disk_persist(struct disk_log *d, const struct raft_ready *rd)
     }
 }
 
-static int disk_fetch(void *ctx, raft_index lo, raft_index hi,
-                      size_t bytes_max, struct raft_entry *out, size_t cap,
-                      size_t *n)
+static int disk_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
+                      struct raft_entry *out, size_t cap, size_t *n)
 {
     struct disk_log *d = ctx;
     (void)bytes_max;
@@ -92,15 +91,14 @@ static struct raft_config config_for(raft_id id, uint32_t n)
     return c;
 }
 
-static struct raft *new_node(struct cluster *c,
-                             const struct raft_config *cfg,
+static struct raft *new_node(struct cluster *c, const struct raft_config *cfg,
                              const struct raft_loaded *loaded)
 {
     struct raft_loaded empty;
     memset(&empty, 0, sizeof empty);
     empty.first_index = 1;
-    struct raft *r = raft_new(cfg, loaded ? loaded : &empty, NULL, NULL,
-                              c->now);
+    struct raft *r =
+        raft_new(cfg, loaded ? loaded : &empty, NULL, NULL, c->now);
     assert_non_null(r);
     return r;
 }
@@ -206,8 +204,8 @@ static void propose(struct cluster *c, raft_id id, const char *text)
 {
     raft_index idx;
     assert_int_equal(raft_propose(c->r[id], c->now, RAFT_ENTRY_NORMAL,
-                                  (const uint8_t *)text,
-                                  (uint32_t)strlen(text), &idx),
+                                  (const uint8_t *)text, (uint32_t)strlen(text),
+                                  &idx),
                      ERR_OK);
 }
 
@@ -371,8 +369,7 @@ static struct raft_msg step_reply(struct raft *r, uint64_t now,
     struct raft_ready rd;
     raft_ready(r, &rd);
     assert_int_equal(rd.n_msgs_after + rd.n_msgs_now, 1);
-    struct raft_msg reply =
-        rd.n_msgs_after ? rd.msgs_after[0] : rd.msgs_now[0];
+    struct raft_msg reply = rd.n_msgs_after ? rd.msgs_after[0] : rd.msgs_now[0];
     raft_advance(r, &rd);
     return reply;
 }

@@ -119,9 +119,9 @@ static void ack(struct raft *r, raft_id from, raft_index match)
 static void propose(struct raft *r)
 {
     raft_index idx;
-    assert_int_equal(raft_propose(r, raft_deadline(r), RAFT_ENTRY_NORMAL,
-                                  payload, 1, &idx),
-                     ERR_OK);
+    assert_int_equal(
+        raft_propose(r, raft_deadline(r), RAFT_ENTRY_NORMAL, payload, 1, &idx),
+        ERR_OK);
 }
 
 /* A lone member commits nothing it merely wrote; raft_persisted commits
@@ -270,8 +270,7 @@ static void drain(struct raft *r, struct seen *s)
         struct raft_ready rd;
         raft_ready(r, &rd);
         seen_msgs(s, rd.msgs_now, rd.n_msgs_now, &s->n_read_replies_now);
-        seen_msgs(s, rd.msgs_after, rd.n_msgs_after,
-                  &s->n_read_replies_after);
+        seen_msgs(s, rd.msgs_after, rd.n_msgs_after, &s->n_read_replies_after);
         raft_advance(r, &rd);
     }
     assert_false(raft_has_ready(r));
@@ -288,8 +287,8 @@ static void tick_at(struct raft *r, uint64_t now)
 }
 
 /* Follower from acknowledges r's log up to match and round ctx at now. */
-static void ack_at(struct raft *r, raft_id from, raft_index match,
-                   uint64_t ctx, uint64_t now)
+static void ack_at(struct raft *r, raft_id from, raft_index match, uint64_t ctx,
+                   uint64_t now)
 {
     struct raft_msg m;
     memset(&m, 0, sizeof m);
@@ -307,8 +306,7 @@ static void ack_at(struct raft *r, raft_id from, raft_index match,
 static void propose_at(struct raft *r, uint64_t now)
 {
     raft_index idx;
-    assert_int_equal(raft_propose(r, now, RAFT_ENTRY_NORMAL, payload, 1,
-                                  &idx),
+    assert_int_equal(raft_propose(r, now, RAFT_ENTRY_NORMAL, payload, 1, &idx),
                      ERR_OK);
 }
 

@@ -32,9 +32,9 @@ static void test_replica_single_node_put_is_answered_after_apply(void **state)
     struct cluster *c = *state;
     struct tnode *t = node(c, 1);
     elect(c, 1);
-    assert_int_equal(send_client(c, 1, 1,
-                                 request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
-                     ERR_OK);
+    assert_int_equal(
+        send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
+        ERR_OK);
     assert_int_equal(t->n_replies, 0);
     assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, 1);
@@ -56,9 +56,9 @@ static void test_replica_put_waits_for_quorum_commit(void **state)
     elect(c, 1);
     heartbeat(c, 1);
     size_t persists = l->n_persist;
-    assert_int_equal(send_client(c, 1, 1,
-                                 request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
-                     ERR_OK);
+    assert_int_equal(
+        send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
+        ERR_OK);
     assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
     assert_int_equal(l->n_persist, persists + 1); /* Own write durable... */
     assert_int_equal(l->n_replies, 0);            /* ...yet no answer. */
@@ -66,7 +66,8 @@ static void test_replica_put_waits_for_quorum_commit(void **state)
     deliver(c);
     assert_int_equal(l->n_replies, 1);
     assert_int_equal(l->replies[0].status, CLIENT_OK);
-    assert_true(l->replies[0].applied_at_reply >= raft_commit_index(core(c, 1)));
+    assert_true(l->replies[0].applied_at_reply >=
+                raft_commit_index(core(c, 1)));
     assert_true(kv_has(l, "k", "v"));
     /* Followers apply at the next heartbeat, and never answer. */
     heartbeat(c, 1);
@@ -85,10 +86,10 @@ static void test_replica_replies_done_before_commit_round(void **state)
     elect(c, 1);
     heartbeat(c, 1);
     for (uint64_t seq = 1; seq <= 3; seq++) {
-        assert_int_equal(send_client(c, 1, (uint8_t)seq,
-                                     request(CLIENT_PUT, 7 + seq, 1, "k", "v",
-                                             NULL)),
-                         ERR_OK);
+        assert_int_equal(
+            send_client(c, 1, (uint8_t)seq,
+                        request(CLIENT_PUT, 7 + seq, 1, "k", "v", NULL)),
+            ERR_OK);
     }
     assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
     size_t calls = l->n_replies_done;
@@ -122,9 +123,9 @@ static void test_replica_retried_write_is_applied_once(void **state)
     assert_memory_equal(&l->replies[0].to, &second, sizeof second);
 
     /* Another client makes the CAS's expectation true... */
-    assert_int_equal(send_client(c, 1, 3,
-                                 request(CLIENT_PUT, 10, 1, "k", "old", NULL)),
-                     ERR_OK);
+    assert_int_equal(
+        send_client(c, 1, 3, request(CLIENT_PUT, 10, 1, "k", "old", NULL)),
+        ERR_OK);
     deliver(c);
     assert_int_equal(l->n_replies, 2);
     assert_true(kv_has(l, "k", "old"));
@@ -347,9 +348,9 @@ static void test_replica_persist_failure_stops(void **state)
     assert_int_equal(t->durable_term, 0);
     assert_int_equal(replica_flush(t->rep, c->now), ERR_STOPPED);
     assert_int_equal(replica_tick(t->rep, c->now + 1000), ERR_STOPPED);
-    assert_int_equal(send_client(c, 1, 1,
-                                 request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
-                     ERR_STOPPED);
+    assert_int_equal(
+        send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
+        ERR_STOPPED);
     assert_int_equal(replica_deadline(t->rep), UINT64_MAX);
     assert_int_equal(t->n_persist, 1);
     assert_int_equal(t->n_out, 0);
@@ -427,24 +428,24 @@ static void test_replica_pending_table_full_replies_retry(void **state)
     cluster_start(c, 3, 2);
     struct tnode *l = node(c, 1);
     elect(c, 1);
-    assert_int_equal(send_client(c, 1, 1,
-                                 request(CLIENT_PUT, 1, 1, "a", "1", NULL)),
-                     ERR_OK);
-    assert_int_equal(send_client(c, 1, 1,
-                                 request(CLIENT_PUT, 2, 1, "b", "1", NULL)),
-                     ERR_OK);
+    assert_int_equal(
+        send_client(c, 1, 1, request(CLIENT_PUT, 1, 1, "a", "1", NULL)),
+        ERR_OK);
+    assert_int_equal(
+        send_client(c, 1, 1, request(CLIENT_PUT, 2, 1, "b", "1", NULL)),
+        ERR_OK);
     raft_index last = raft_last_index(core(c, 1));
-    assert_int_equal(send_client(c, 1, 1,
-                                 request(CLIENT_PUT, 3, 1, "c", "1", NULL)),
-                     ERR_AGAIN);
+    assert_int_equal(
+        send_client(c, 1, 1, request(CLIENT_PUT, 3, 1, "c", "1", NULL)),
+        ERR_AGAIN);
     assert_int_equal(l->n_replies, 1);
     assert_int_equal(l->replies[0].status, CLIENT_RETRY);
     assert_int_equal(l->replies[0].client_id, 3);
     assert_int_equal(raft_last_index(core(c, 1)), last);
     /* The retry of an in-flight one still just waits. */
-    assert_int_equal(send_client(c, 1, 2,
-                                 request(CLIENT_PUT, 1, 1, "a", "1", NULL)),
-                     ERR_OK);
+    assert_int_equal(
+        send_client(c, 1, 2, request(CLIENT_PUT, 1, 1, "a", "1", NULL)),
+        ERR_OK);
     deliver(c);
     assert_int_equal(l->n_replies, 3);
     assert_int_equal(l->replies[1].status, CLIENT_OK);
@@ -455,21 +456,20 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_replica_single_node_put_is_answered_after_apply,
-            setup_single, teardown),
+            test_replica_single_node_put_is_answered_after_apply, setup_single,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_put_waits_for_quorum_commit, setup_three, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_replies_done_before_commit_round, setup_three,
             teardown),
         cmocka_unit_test_setup_teardown(
-            test_replica_retried_write_is_applied_once, setup_three,
-            teardown),
+            test_replica_retried_write_is_applied_once, setup_three, teardown),
         cmocka_unit_test_setup_teardown(test_replica_stale_seq_is_refused,
                                         setup_single, teardown),
         cmocka_unit_test_setup_teardown(
-            test_replica_sessionless_writes_are_not_deduplicated,
-            setup_single, teardown),
+            test_replica_sessionless_writes_are_not_deduplicated, setup_single,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_follower_redirects_with_leader_hint, setup_three,
             teardown),
@@ -479,12 +479,11 @@ int main(void)
             test_replica_redirect_without_leader_has_no_hint, setup_three,
             teardown),
         cmocka_unit_test_setup_teardown(
-            test_replica_get_answers_after_read_index, setup_three,
-            teardown),
+            test_replica_get_answers_after_read_index, setup_three, teardown),
         cmocka_unit_test_setup_teardown(test_replica_single_node_get,
                                         setup_single, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_replica_rejects_invalid_requests, setup_single, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_rejects_invalid_requests,
+                                        setup_single, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_persists_before_dependent_replies, setup_three,
             teardown),
@@ -493,8 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replica_apply_failure_stops,
                                         setup_single, teardown),
         cmocka_unit_test_setup_teardown(
-            test_replica_leadership_loss_fails_pending, setup_three,
-            teardown),
+            test_replica_leadership_loss_fails_pending, setup_three, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_pending_table_full_replies_retry, setup_three,
             teardown),

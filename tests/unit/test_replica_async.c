@@ -204,7 +204,7 @@ static void test_replica_async_follower_syncs_before_applying(void **state)
     assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
     assert_int_equal(f->n_sync, syncs + 1);
     assert_int_equal(f->asked_last, noop + 2);
-    assert_int_equal(f->kv_applied_at_sync, noop); /* Not yet put 1. */
+    assert_int_equal(f->kv_applied_at_sync, noop);      /* Not yet put 1. */
     assert_int_equal(mem_kv_applied(&f->kv), noop + 1); /* Then it. */
     assert_true(kv_has(f, "k", "1"));
     deliver(c);
@@ -304,8 +304,8 @@ static void test_replica_lazy_leader_syncs_when_needed(void **state)
 }
 
 /* A vote request for the lazy leader (with unsynced writes of its own). */
-static struct raft_msg lazy_vote(struct cluster *c, raft_id from,
-                                 bool pre_vote, bool transfer)
+static struct raft_msg lazy_vote(struct cluster *c, raft_id from, bool pre_vote,
+                                 bool transfer)
 {
     const struct raft *r = core(c, 1);
     struct raft_msg m;
@@ -325,11 +325,9 @@ static struct raft_msg lazy_vote(struct cluster *c, raft_id from,
  * request from `from`: it must ask exactly one sync (the core alone would
  * want none), send nothing until it is done, then send one vote reply,
  * which is returned. */
-static const struct raft_msg *vote_answer_after_sync(struct cluster *c,
-                                                     raft_id from,
-                                                     bool pre_vote,
-                                                     bool transfer,
-                                                     int role_after)
+static const struct raft_msg *
+vote_answer_after_sync(struct cluster *c, raft_id from, bool pre_vote,
+                       bool transfer, int role_after)
 {
     struct tnode *l = node(c, 1);
     size_t syncs = lazy_elect(c);
@@ -379,24 +377,19 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_replica_sync_null_sends_ack_at_once, setup_three, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_replica_async_ack_waits_for_sync, setup_three_async,
-            teardown),
-        cmocka_unit_test_setup_teardown(
-            test_replica_async_vote_waits_for_sync, setup_three_async,
-            teardown),
-        cmocka_unit_test_setup_teardown(
-            test_replica_async_one_sync_at_a_time, setup_single_async,
-            teardown),
+        cmocka_unit_test_setup_teardown(test_replica_async_ack_waits_for_sync,
+                                        setup_three_async, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_async_vote_waits_for_sync,
+                                        setup_three_async, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_async_one_sync_at_a_time,
+                                        setup_single_async, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_async_follower_syncs_before_applying,
             setup_three_async, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_replica_async_cluster_put_commits, setup_three_async,
-            teardown),
-        cmocka_unit_test_setup_teardown(
-            test_replica_lazy_leader_skips_own_sync, setup_three_lazy,
-            teardown),
+        cmocka_unit_test_setup_teardown(test_replica_async_cluster_put_commits,
+                                        setup_three_async, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_lazy_leader_skips_own_sync,
+                                        setup_three_lazy, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_lazy_leader_syncs_old_backlog, setup_three_lazy,
             teardown),

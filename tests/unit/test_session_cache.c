@@ -109,14 +109,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_session_cache_unknown_is_a_miss,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_cache_put_then_get,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_cache_put_then_get, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_session_cache_remembers_absent,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_session_cache_eviction_never_answers_wrong, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_cache_clear_forgets,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_cache_clear_forgets, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("session_cache", tests, NULL, NULL);
 }

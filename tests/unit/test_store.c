@@ -107,8 +107,8 @@ static struct raft_entry *cmd_entry(struct fixture *f, int i, raft_term term,
     size_t len = 0;
     assert_int_equal(kv_encode(&c, f->payload[i], sizeof(f->payload[i]), &len),
                      ERR_OK);
-    f->entries[i] = (struct raft_entry){term, RAFT_ENTRY_NORMAL,
-                                        (uint32_t)len, f->payload[i]};
+    f->entries[i] = (struct raft_entry){term, RAFT_ENTRY_NORMAL, (uint32_t)len,
+                                        f->payload[i]};
     return &f->entries[i];
 }
 
@@ -118,8 +118,7 @@ static void other_entry(struct fixture *f, int i, raft_term term, uint8_t type)
 }
 
 static void persist(struct fixture *f, raft_term term, raft_id vote,
-                    raft_index truncate_from, raft_index first, int from,
-                    int n)
+                    raft_index truncate_from, raft_index first, int from, int n)
 {
     struct store_batch b = {
         .has_hard_state = term != 0,
@@ -285,9 +284,9 @@ static void test_store_apply_is_atomic(void **state)
     persist(f, 1, 1, 0, 1, 0, 1);
     struct kv_result r;
     assert_int_equal(ops()->begin(f->s), ERR_OK);
-    assert_int_equal(kv_apply(ops(), f->s, f->entries[0].data,
-                              f->entries[0].len, &r),
-                     ERR_OK);
+    assert_int_equal(
+        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        ERR_OK);
     const uint8_t *v;
     uint32_t len;
     assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
@@ -305,9 +304,9 @@ static void test_store_apply_is_atomic(void **state)
     store_loaded_free(&l);
     /* Committed, it all lands together. */
     assert_int_equal(ops()->begin(f->s), ERR_OK);
-    assert_int_equal(kv_apply(ops(), f->s, f->entries[0].data,
-                              f->entries[0].len, &r),
-                     ERR_OK);
+    assert_int_equal(
+        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        ERR_OK);
     assert_int_equal(ops()->commit(f->s, 1), ERR_OK);
     reopen(f);
     assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
@@ -334,9 +333,9 @@ static void test_store_window_load_and_fetch(void **state)
     persist(f, 3, 1, 0, 1, 0, 12);
     struct kv_result r;
     assert_int_equal(ops()->begin(f->s), ERR_OK);
-    assert_int_equal(kv_apply(ops(), f->s, f->entries[0].data,
-                              f->entries[0].len, &r),
-                     ERR_OK);
+    assert_int_equal(
+        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        ERR_OK);
     assert_int_equal(ops()->commit(f->s, 10), ERR_OK);
     reopen(f);
     struct store_loaded l;
@@ -397,8 +396,7 @@ static void test_store_sessions_round_trip(void **state)
     assert_int_equal(ops()->session_get(f->s, 1, &seq, &status), ERR_OK);
     assert_int_equal(seq, 8);
     assert_int_equal(status, CLIENT_OK);
-    assert_int_equal(ops()->session_get(f->s, 2, &seq, &status),
-                     ERR_NOT_FOUND);
+    assert_int_equal(ops()->session_get(f->s, 2, &seq, &status), ERR_NOT_FOUND);
 }
 
 /* Session lookups (answered from the store's cache when it can) follow
@@ -410,8 +408,7 @@ static void test_store_session_lookups_follow_puts(void **state)
     open_store(f, STORE_OPEN_CREATE);
     uint64_t seq = 0;
     uint8_t status = 99;
-    assert_int_equal(ops()->session_get(f->s, 5, &seq, &status),
-                     ERR_NOT_FOUND);
+    assert_int_equal(ops()->session_get(f->s, 5, &seq, &status), ERR_NOT_FOUND);
     assert_int_equal(ops()->begin(f->s), ERR_OK);
     assert_int_equal(ops()->session_put(f->s, 5, 3, CLIENT_OK), ERR_OK);
     assert_int_equal(ops()->session_get(f->s, 5, &seq, &status), ERR_OK);
@@ -449,12 +446,12 @@ static void test_store_reads_see_every_apply(void **state)
         persist(f, 1, 1, 0, (raft_index)i + 1, i, 1);
         struct kv_result r;
         assert_int_equal(ops()->begin(f->s), ERR_OK);
-        assert_int_equal(kv_apply(ops(), f->s, f->entries[i].data,
-                                  f->entries[i].len, &r),
-                         ERR_OK);
-        assert_int_equal(ops()->commit(f->s, (raft_index)i + 1), ERR_OK);
         assert_int_equal(
-            ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len), ERR_OK);
+            kv_apply(ops(), f->s, f->entries[i].data, f->entries[i].len, &r),
+            ERR_OK);
+        assert_int_equal(ops()->commit(f->s, (raft_index)i + 1), ERR_OK);
+        assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
+                         ERR_OK);
         assert_int_equal(len, 1);
         assert_int_equal(v[0], 'a' + i);
     }
@@ -475,17 +472,19 @@ static void test_store_wal_zeros_ahead_survive_a_crash(void **state)
     if (pid == 0) {
         struct store *s = NULL;
         char errmsg[ERRMSG_LEN];
-        if (store_open(f->path, CLUSTER, NODE, STORE_OPEN_CREATE, &s,
-                       errmsg) != ERR_OK) {
+        if (store_open(f->path, CLUSTER, NODE, STORE_OPEN_CREATE, &s, errmsg) !=
+            ERR_OK) {
             _exit(1);
         }
         for (raft_index i = 1; i <= 40; i++) {
             struct raft_entry e = {1, RAFT_ENTRY_NOOP, 0, NULL};
-            struct store_batch b = {.has_hard_state = i == 1, .term = 1,
+            struct store_batch b = {.has_hard_state = i == 1,
+                                    .term = 1,
                                     .entries_first_index = i,
-                                    .n_entries = 1, .entries = &e};
-            if (store_persist(s, &b) != ERR_OK ||
-                ops()->begin(s) != ERR_OK || ops()->commit(s, i) != ERR_OK) {
+                                    .n_entries = 1,
+                                    .entries = &e};
+            if (store_persist(s, &b) != ERR_OK || ops()->begin(s) != ERR_OK ||
+                ops()->commit(s, i) != ERR_OK) {
                 _exit(2);
             }
         }
@@ -533,8 +532,8 @@ static void test_store_checkpoint_waits_for_the_caller(void **state)
         for (int i = 0; i < 900; i++) {
             char key[16];
             int n = snprintf(key, sizeof key, "k%05d", txn * 900 + i);
-            assert_int_equal(ops()->put(f->s, (const uint8_t *)key,
-                                        (uint32_t)n, value, sizeof value),
+            assert_int_equal(ops()->put(f->s, (const uint8_t *)key, (uint32_t)n,
+                                        value, sizeof value),
                              ERR_OK);
         }
         assert_int_equal(ops()->commit(f->s, applied), ERR_OK);
@@ -589,10 +588,9 @@ static void test_store_refuses_other_cluster_unchanged(void **state)
 {
     struct fixture *f = *state;
     make_db(f);
-    expect_refused(f, CLUSTER + 1, NODE, STORE_OPEN_EXISTING,
-                   ERR_WRONG_CLUSTER, "fedcba9876543210");
-    expect_refused(f, 7, NODE, STORE_OPEN_CREATE, ERR_WRONG_CLUSTER,
-                   "cluster");
+    expect_refused(f, CLUSTER + 1, NODE, STORE_OPEN_EXISTING, ERR_WRONG_CLUSTER,
+                   "fedcba9876543210");
+    expect_refused(f, 7, NODE, STORE_OPEN_CREATE, ERR_WRONG_CLUSTER, "cluster");
 }
 
 static void test_store_refuses_other_node_unchanged(void **state)
@@ -649,10 +647,10 @@ static void test_store_refusal_keeps_unfinished_wal(void **state)
     if (pid == 0) {
         struct store *s = NULL;
         char errmsg[ERRMSG_LEN];
-        struct store_batch b = {.has_hard_state = true, .term = 5,
-                                .voted_for = 3};
-        if (store_open(f->path, CLUSTER, NODE, STORE_OPEN_CREATE, &s,
-                       errmsg) != ERR_OK ||
+        struct store_batch b = {
+            .has_hard_state = true, .term = 5, .voted_for = 3};
+        if (store_open(f->path, CLUSTER, NODE, STORE_OPEN_CREATE, &s, errmsg) !=
+                ERR_OK ||
             store_persist(s, &b) != ERR_OK) {
             _exit(1);
         }
@@ -679,9 +677,9 @@ static void test_store_missing_file_is_not_found(void **state)
 {
     struct fixture *f = *state;
     struct store *s = NULL;
-    assert_int_equal(store_open(f->path, CLUSTER, NODE, STORE_OPEN_EXISTING,
-                                &s, f->errmsg),
-                     ERR_NOT_FOUND);
+    assert_int_equal(
+        store_open(f->path, CLUSTER, NODE, STORE_OPEN_EXISTING, &s, f->errmsg),
+        ERR_NOT_FOUND);
     assert_null(s);
     struct stat sb;
     assert_int_equal(stat(f->path, &sb), -1);
@@ -701,8 +699,7 @@ static void test_store_empty_file_needs_create(void **state)
     FILE *fp = fopen(f->path, "wb");
     assert_non_null(fp);
     fclose(fp);
-    expect_refused(f, CLUSTER, NODE, STORE_OPEN_EXISTING, ERR_CORRUPT,
-                   "empty");
+    expect_refused(f, CLUSTER, NODE, STORE_OPEN_EXISTING, ERR_CORRUPT, "empty");
     open_store(f, STORE_OPEN_CREATE);
 }
 
@@ -724,13 +721,13 @@ static void put(struct fixture *f, const void *key, uint32_t key_len,
                 const void *value, uint32_t value_len)
 {
     assert_int_equal(ops()->begin(f->s), ERR_OK);
-    assert_int_equal(ops()->put(f->s, key, key_len, value, value_len),
-                     ERR_OK);
+    assert_int_equal(ops()->put(f->s, key, key_len, value, value_len), ERR_OK);
     assert_int_equal(ops()->commit(f->s, 0), ERR_OK);
 }
 
-static void assert_kv_value(struct fixture *f, const void *key, uint32_t key_len,
-                         const void *value, uint32_t value_len)
+static void assert_kv_value(struct fixture *f, const void *key,
+                            uint32_t key_len, const void *value,
+                            uint32_t value_len)
 {
     const uint8_t *v = NULL;
     uint32_t len = 0;
@@ -796,8 +793,7 @@ static void test_store_kv_puts_keep_their_order(void **state)
         snprintf(key, sizeof(key), "k%d", i % 30); /* k0..k9 twice. */
         snprintf(value, sizeof(value), "v%d", i);
         assert_int_equal(o->put(f->s, (const uint8_t *)key,
-                                (uint32_t)strlen(key),
-                                (const uint8_t *)value,
+                                (uint32_t)strlen(key), (const uint8_t *)value,
                                 (uint32_t)strlen(value)),
                          ERR_OK);
         if (i == 35) { /* k5 waits (puts 32..35), written as v35. */
@@ -807,9 +803,9 @@ static void test_store_kv_puts_keep_their_order(void **state)
     const uint8_t *gone = (const uint8_t *)"gone";
     assert_int_equal(o->put(f->s, gone, 4, (const uint8_t *)"x", 1), ERR_OK);
     assert_int_equal(o->del(f->s, gone, 4), ERR_OK);
-    assert_int_equal(o->put(f->s, (const uint8_t *)"last", 4,
-                            (const uint8_t *)"", 0),
-                     ERR_OK);
+    assert_int_equal(
+        o->put(f->s, (const uint8_t *)"last", 4, (const uint8_t *)"", 0),
+        ERR_OK);
     assert_int_equal(o->commit(f->s, 0), ERR_OK);
     assert_string_equal(sql(f->path, "SELECT count(*) FROM kv"), "31");
     assert_string_equal(sql(f->path, "SELECT value FROM kv WHERE key = 'k9'"),
@@ -914,14 +910,18 @@ static void raw_cmd_entry(struct fixture *f, int i, uint8_t op,
                           uint32_t key_len, const void *value,
                           uint32_t value_len)
 {
-    struct kv_cmd c = {.op = op, .client_id = client_id, .seq = seq,
-                       .key = key, .key_len = key_len, .value = value,
+    struct kv_cmd c = {.op = op,
+                       .client_id = client_id,
+                       .seq = seq,
+                       .key = key,
+                       .key_len = key_len,
+                       .value = value,
                        .value_len = value_len};
     size_t len = 0;
     assert_int_equal(kv_encode(&c, f->payload[i], sizeof(f->payload[i]), &len),
                      ERR_OK);
-    f->entries[i] = (struct raft_entry){2, RAFT_ENTRY_NORMAL, (uint32_t)len,
-                                        f->payload[i]};
+    f->entries[i] =
+        (struct raft_entry){2, RAFT_ENTRY_NORMAL, (uint32_t)len, f->payload[i]};
 }
 
 /* Commands are stored once, in the readable columns: data is empty for
@@ -945,10 +945,10 @@ static void test_store_payloads_rebuild_from_columns(void **state)
     raw_cmd_entry(f, 6, KV_OP_PUT, UINT64_MAX, UINT64_MAX - 1, bin_key,
                   sizeof(bin_key), bin_value, sizeof(bin_value));
     raw_cmd_entry(f, 7, KV_OP_PUT, 0, 5, "seq-only", 8, "v", 1);
-    f->entries[8] = (struct raft_entry){2, RAFT_ENTRY_CONFIG, sizeof(config),
-                                        config};
-    f->entries[9] = (struct raft_entry){2, RAFT_ENTRY_NORMAL, sizeof(junk),
-                                        junk};
+    f->entries[8] =
+        (struct raft_entry){2, RAFT_ENTRY_CONFIG, sizeof(config), config};
+    f->entries[9] =
+        (struct raft_entry){2, RAFT_ENTRY_NORMAL, sizeof(junk), junk};
     cmd_entry(f, 10, 2, KV_OP_PUT, "b", "", NULL);
     const int n_entries = 11;
     persist(f, 2, 0, 0, 1, 0, n_entries);
@@ -971,8 +971,8 @@ static void test_store_payloads_rebuild_from_columns(void **state)
         store_loaded_free(&l);
         struct raft_entry out[N_PAYLOADS];
         size_t n = 0;
-        assert_int_equal(store_fetch(f->s, 1, (raft_index)n_entries, total,
-                                     out, N_PAYLOADS, &n),
+        assert_int_equal(store_fetch(f->s, 1, (raft_index)n_entries, total, out,
+                                     N_PAYLOADS, &n),
                          ERR_OK);
         assert_int_equal(n, n_entries);
         for (int i = 0; i < n_entries; i++) {
@@ -981,11 +981,10 @@ static void test_store_payloads_rebuild_from_columns(void **state)
         }
         /* Entries 2..4 take 31 + 33 + 30 rebuilt bytes: a budget one byte
          * short of all three returns two. */
-        size_t three = f->entries[1].len + f->entries[2].len +
-                       f->entries[3].len;
-        assert_int_equal(store_fetch(f->s, 2, 4, three - 1, out, N_PAYLOADS,
-                                     &n),
-                         ERR_OK);
+        size_t three =
+            f->entries[1].len + f->entries[2].len + f->entries[3].len;
+        assert_int_equal(
+            store_fetch(f->s, 2, 4, three - 1, out, N_PAYLOADS, &n), ERR_OK);
         assert_int_equal(n, 2);
         assert_int_equal(store_fetch(f->s, 2, 4, three, out, N_PAYLOADS, &n),
                          ERR_OK);
@@ -1037,20 +1036,24 @@ static void test_store_long_batch_keeps_every_row(void **state)
     for (int i = 0; i < N; i++) {
         char key[16];
         snprintf(key, sizeof(key), "key%02d", i);
-        struct kv_cmd c = {.op = KV_OP_PUT, .client_id = 7,
+        struct kv_cmd c = {.op = KV_OP_PUT,
+                           .client_id = 7,
                            .seq = (uint64_t)i + 1,
                            .key = (const uint8_t *)key,
                            .key_len = (uint32_t)strlen(key),
-                           .value = (const uint8_t *)"v", .value_len = 1};
+                           .value = (const uint8_t *)"v",
+                           .value_len = 1};
         size_t len = 0;
         assert_int_equal(kv_encode(&c, payloads[i], sizeof(payloads[i]), &len),
                          ERR_OK);
-        entries[i] = (struct raft_entry){1 + (raft_term)(i / 20),
-                                         RAFT_ENTRY_NORMAL, (uint32_t)len,
-                                         payloads[i]};
+        entries[i] =
+            (struct raft_entry){1 + (raft_term)(i / 20), RAFT_ENTRY_NORMAL,
+                                (uint32_t)len, payloads[i]};
     }
-    struct store_batch b = {.has_hard_state = true, .term = 2,
-                            .entries_first_index = 1, .n_entries = N,
+    struct store_batch b = {.has_hard_state = true,
+                            .term = 2,
+                            .entries_first_index = 1,
+                            .n_entries = N,
                             .entries = entries};
     assert_int_equal(store_persist(f->s, &b), ERR_OK);
     assert_string_equal(sql(f->path, "SELECT count(*), min(idx), max(idx),"
@@ -1065,8 +1068,7 @@ static void test_store_long_batch_keeps_every_row(void **state)
     for (int i = 0; i < N; i++) {
         assert_int_equal(l.entries[i].term, entries[i].term);
         assert_int_equal(l.entries[i].len, entries[i].len);
-        assert_memory_equal(l.entries[i].data, entries[i].data,
-                            entries[i].len);
+        assert_memory_equal(l.entries[i].data, entries[i].data, entries[i].len);
     }
     store_loaded_free(&l);
 }
@@ -1082,10 +1084,13 @@ static void test_schema_is_text_at_every_offset(void **state)
         uint32_t len;
         bool text;
     } cases[] = {
-        {{0x00}, 1, false},      {{0x7f}, 1, true},
-        {{0x80}, 1, false},      {{0xff}, 1, false},
-        {{0xc3, 0xa9}, 2, true}, {{0xe2, 0x82, 0xac}, 3, true},
-        {{0xc0, 0x80}, 2, false}, /* Overlong NUL. */
+        {{0x00}, 1, false},
+        {{0x7f}, 1, true},
+        {{0x80}, 1, false},
+        {{0xff}, 1, false},
+        {{0xc3, 0xa9}, 2, true},
+        {{0xe2, 0x82, 0xac}, 3, true},
+        {{0xc0, 0x80}, 2, false},       /* Overlong NUL. */
         {{0xed, 0xa0, 0x80}, 3, false}, /* A surrogate. */
     };
     uint8_t buf[40];

@@ -45,9 +45,9 @@ static int setup(void **state)
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof f->path, "%s/node1.db", f->dir);
     char em[ERRMSG_LEN];
-    assert_int_equal(store_open(f->path, CLUSTER, NODE, STORE_OPEN_CREATE,
-                                &f->s, em),
-                     ERR_OK);
+    assert_int_equal(
+        store_open(f->path, CLUSTER, NODE, STORE_OPEN_CREATE, &f->s, em),
+        ERR_OK);
     assert_true(store_sync_fd(f->s) >= 0);
     store_set_deferred_sync(f->s);
     *state = f;
@@ -78,10 +78,13 @@ static struct raft_entry *entry(struct fixture *f, int i, raft_term term,
 static void persist(struct fixture *f, raft_term term, raft_index trunc,
                     raft_index first, int from, int n)
 {
-    struct store_batch b = {.has_hard_state = term != 0, .term = term,
-                            .voted_for = NODE, .truncate_from = trunc,
+    struct store_batch b = {.has_hard_state = term != 0,
+                            .term = term,
+                            .voted_for = NODE,
+                            .truncate_from = trunc,
                             .entries_first_index = first,
-                            .n_entries = (size_t)n, .entries = &f->e[from]};
+                            .n_entries = (size_t)n,
+                            .entries = &f->e[from]};
     assert_int_equal(store_persist(f->s, &b), ERR_OK);
 }
 
@@ -89,8 +92,7 @@ static void persist(struct fixture *f, raft_term term, raft_index trunc,
 static void shell_log(const struct fixture *f, char *out, size_t cap)
 {
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY,
-                                     NULL),
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL),
                      SQLITE_OK);
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db,
@@ -104,8 +106,7 @@ static void shell_log(const struct fixture *f, char *out, size_t cap)
         const uint8_t *d = sqlite3_column_blob(st, 2);
         int w = snprintf(out + used, cap - used, "%lld:%lld:%d ",
                          sqlite3_column_int64(st, 0),
-                         sqlite3_column_int64(st, 1),
-                         d != NULL ? d[0] : -1);
+                         sqlite3_column_int64(st, 1), d != NULL ? d[0] : -1);
         assert_true(w > 0 && (size_t)w < cap - used);
         used += (size_t)w;
     }
@@ -137,9 +138,9 @@ static void test_queue_writes_in_order_on_flush(void **state)
     struct store_loaded l;
     store_close(f->s);
     char em[ERRMSG_LEN];
-    assert_int_equal(store_open(f->path, CLUSTER, NODE, STORE_OPEN_EXISTING,
-                                &f->s, em),
-                     ERR_OK);
+    assert_int_equal(
+        store_open(f->path, CLUSTER, NODE, STORE_OPEN_EXISTING, &f->s, em),
+        ERR_OK);
     assert_int_equal(store_load(f->s, &l), ERR_OK);
     assert_int_equal(l.term, 2);
     assert_int_equal(l.n_entries, 2);
@@ -184,9 +185,9 @@ static void test_kv_transaction_writes_log_first(void **state)
     /* Already visible to others before the apply commits. */
     shell_log(f, got, sizeof got);
     assert_string_equal(got, "1:1:40 2:1:41 ");
-    assert_int_equal(kv->put(f->s, (const uint8_t *)"k", 1,
-                             (const uint8_t *)"v", 1),
-                     ERR_OK);
+    assert_int_equal(
+        kv->put(f->s, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1),
+        ERR_OK);
     assert_int_equal(kv->commit(f->s, 2), ERR_OK);
 }
 
@@ -201,9 +202,9 @@ static void test_close_writes_the_queue(void **state)
     shell_log(f, got, sizeof got);
     assert_string_equal(got, "1:3:50 ");
     char em[ERRMSG_LEN];
-    assert_int_equal(store_open(f->path, CLUSTER, NODE, STORE_OPEN_EXISTING,
-                                &f->s, em),
-                     ERR_OK);
+    assert_int_equal(
+        store_open(f->path, CLUSTER, NODE, STORE_OPEN_EXISTING, &f->s, em),
+        ERR_OK);
 }
 
 /* Writing the queue fails (another connection holds the write lock past
@@ -221,15 +222,14 @@ static void test_failed_queue_write_is_sticky(void **state)
                      SQLITE_OK);
     struct raft_entry out[2];
     size_t n = 0;
-    assert_int_not_equal(store_fetch(f->s, 1, 1, 100000, out, 2, &n),
-                         ERR_OK);
+    assert_int_not_equal(store_fetch(f->s, 1, 1, 100000, out, 2, &n), ERR_OK);
     assert_true(store_write_failed(f->s));
     assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_flush_writes(f->s), ERR_IO);
     entry(f, 1, 1, 61);
-    struct store_batch b = {.entries_first_index = 2, .n_entries = 1,
-                            .entries = &f->e[1]};
+    struct store_batch b = {
+        .entries_first_index = 2, .n_entries = 1, .entries = &f->e[1]};
     assert_int_equal(store_persist(f->s, &b), ERR_IO);
     assert_int_equal(store_flush_writes(f->s), ERR_IO);
     assert_true(store_write_failed(f->s));
@@ -242,8 +242,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_copies_payloads, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_fetch_reads_queued_entries,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_reads_queued_entries, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_kv_transaction_writes_log_first,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_writes_the_queue, setup,

@@ -91,12 +91,12 @@ static void test_wire_roundtrips_every_sample(void **state)
         m.to = 0;
         roundtrip(f, &m);
         for (size_t c = 0; c < sizeof clusters / sizeof clusters[0]; c++) {
-            assert_int_equal(wire_encode(&m, clusters[c], f->buf,
-                                         sizeof f->buf, &f->len),
-                             ERR_OK);
-            assert_int_equal(wire_decode(f->buf, f->len, clusters[c],
-                                         &f->out, &f->scratch),
-                             ERR_OK);
+            assert_int_equal(
+                wire_encode(&m, clusters[c], f->buf, sizeof f->buf, &f->len),
+                ERR_OK);
+            assert_int_equal(
+                wire_decode(f->buf, f->len, clusters[c], &f->out, &f->scratch),
+                ERR_OK);
             assert_true(wire_check_equal(&m, &f->out));
         }
     }
@@ -191,8 +191,8 @@ static void test_wire_roundtrips_max_key_and_value(void **state)
     m.u.client = (struct msg_client){.op = CLIENT_GET};
     roundtrip(f, &m);
     m.type = MSG_CLIENT_REPLY;
-    m.u.client_reply = (struct msg_client_reply){1, 2, CLIENT_OK, 3,
-                                                 RAFT_VALUE_MAX, big};
+    m.u.client_reply =
+        (struct msg_client_reply){1, 2, CLIENT_OK, 3, RAFT_VALUE_MAX, big};
     roundtrip(f, &m);
 }
 
@@ -204,8 +204,11 @@ static void test_wire_cas_with_all_max_sizes_is_too_big(void **state)
     struct raft_msg m;
     memset(&m, 0, sizeof m);
     m.type = MSG_CLIENT;
-    m.u.client = (struct msg_client){1, 1, CLIENT_CAS, RAFT_KEY_MAX, big,
-                                     RAFT_VALUE_MAX, big, RAFT_VALUE_MAX, big};
+    m.u.client = (struct msg_client){1,          1,
+                                     CLIENT_CAS, RAFT_KEY_MAX,
+                                     big,        RAFT_VALUE_MAX,
+                                     big,        RAFT_VALUE_MAX,
+                                     big};
     assert_int_equal(encode(f, &m), ERR_TOO_BIG);
 }
 
@@ -214,14 +217,17 @@ static void test_wire_roundtrips_max_entry_count(void **state)
 {
     struct fixture *f = *state;
     for (int i = 0; i <= RAFT_ENTRIES_PER_MSG_MAX; i++) {
-        many[i] = (struct raft_entry){UINT64_MAX - (uint64_t)i,
-                                      RAFT_ENTRY_NOOP, 0, NULL};
+        many[i] = (struct raft_entry){UINT64_MAX - (uint64_t)i, RAFT_ENTRY_NOOP,
+                                      0, NULL};
     }
     struct raft_msg m;
     memset(&m, 0, sizeof m);
     m.type = MSG_APPEND;
-    m.u.append = (struct msg_append){UINT64_MAX, UINT64_MAX, UINT64_MAX,
-                                     UINT64_MAX, RAFT_ENTRIES_PER_MSG_MAX,
+    m.u.append = (struct msg_append){UINT64_MAX,
+                                     UINT64_MAX,
+                                     UINT64_MAX,
+                                     UINT64_MAX,
+                                     RAFT_ENTRIES_PER_MSG_MAX,
                                      many};
     roundtrip(f, &m);
     assert_ptr_equal(f->out.u.append.entries, f->scratch.entries);
@@ -257,9 +263,10 @@ static void test_wire_append_fills_a_datagram_exactly(void **state)
 static void test_wire_entry_size_is_exact(void **state)
 {
     struct fixture *f = *state;
-    const uint64_t terms[] = {0,     127,        128,        255,
-                              256,   65535,      65536,      UINT32_MAX,
-                              1ull + UINT32_MAX, UINT64_MAX};
+    const uint64_t terms[] = {0,         127,        128,
+                              255,       256,        65535,
+                              65536,     UINT32_MAX, 1ull + UINT32_MAX,
+                              UINT64_MAX};
     const uint32_t lens[] = {0, 1, 255, 256, RAFT_ENTRY_MAX};
     struct raft_msg m;
     memset(&m, 0, sizeof m);
@@ -293,10 +300,9 @@ static void test_wire_append_overhead_is_an_upper_bound(void **state)
     m.to = RAFT_ID_MAX;
     m.term = UINT64_MAX;
     m.u.append = (struct msg_append){UINT64_MAX, UINT64_MAX, UINT64_MAX,
-                                     UINT64_MAX, 0, many};
-    assert_int_equal(wire_encode(&m, UINT64_MAX, f->buf, sizeof f->buf,
-                                 &f->len),
-                     ERR_OK);
+                                     UINT64_MAX, 0,          many};
+    assert_int_equal(
+        wire_encode(&m, UINT64_MAX, f->buf, sizeof f->buf, &f->len), ERR_OK);
     assert_true(f->len <= WIRE_APPEND_OVERHEAD);
     size_t sum = 0;
     for (int i = 0; i < RAFT_ENTRIES_PER_MSG_MAX; i++) {
@@ -304,9 +310,8 @@ static void test_wire_append_overhead_is_an_upper_bound(void **state)
         sum += wire_entry_size(&many[i]);
     }
     m.u.append.n_entries = RAFT_ENTRIES_PER_MSG_MAX;
-    assert_int_equal(wire_encode(&m, UINT64_MAX, f->buf, sizeof f->buf,
-                                 &f->len),
-                     ERR_OK);
+    assert_int_equal(
+        wire_encode(&m, UINT64_MAX, f->buf, sizeof f->buf, &f->len), ERR_OK);
     assert_true(f->len <= WIRE_APPEND_OVERHEAD + sum);
     assert_true(f->len > sum);
 }
@@ -392,8 +397,7 @@ static void test_wire_decode_survives_seeded_mutations(void **state)
     int accepted = 0, rejected = 0;
     for (int c = 0; c < 30000; c++) {
         struct raft_msg m;
-        sample(f, (int)rng_range(&r, 0, (uint64_t)wire_check_n_samples()),
-               &m);
+        sample(f, (int)rng_range(&r, 0, (uint64_t)wire_check_n_samples()), &m);
         size_t len = f->len;
         for (uint64_t k = rng_range(&r, 1, 3); k > 0; k--) {
             len = mutate(&r, f->buf, len, sizeof f->buf);
@@ -530,18 +534,21 @@ static void test_wire_batch_carries_datagrams_in_order(void **state)
         memset(&m, 0, sizeof m);
         m.type = i % 2 ? MSG_CLIENT : MSG_CLIENT_REPLY;
         if (i % 2) {
-            m.u.client = (struct msg_client){.client_id = i, .seq = i + 1,
-                                             .op = CLIENT_PUT, .key_len = 3,
-                                             .key = big, .value_len = i,
+            m.u.client = (struct msg_client){.client_id = i,
+                                             .seq = i + 1,
+                                             .op = CLIENT_PUT,
+                                             .key_len = 3,
+                                             .key = big,
+                                             .value_len = i,
                                              .value = big};
         } else {
-            m.u.client_reply = (struct msg_client_reply){i, i + 1, CLIENT_OK,
-                                                         1, i, big};
+            m.u.client_reply =
+                (struct msg_client_reply){i, i + 1, CLIENT_OK, 1, i, big};
         }
         size_t len = 0;
-        assert_int_equal(wire_encode(&m, CLUSTER, dgrams[i], sizeof dgrams[i],
-                                     &len),
-                         ERR_OK);
+        assert_int_equal(
+            wire_encode(&m, CLUSTER, dgrams[i], sizeof dgrams[i], &len),
+            ERR_OK);
         items[i] = dgrams[i];
         lens[i] = (uint32_t)len;
     }
@@ -553,8 +560,7 @@ static void test_wire_batch_carries_datagrams_in_order(void **state)
         assert_int_equal(f->out.type, MSG_CLIENT_BATCH);
         assert_int_equal(f->out.from, 3);
         assert_int_equal(f->out.u.batch.n, n);
-        assert_int_equal(wire_check_roundtrip(f->buf, f->len, CLUSTER),
-                         ERR_OK);
+        assert_int_equal(wire_check_roundtrip(f->buf, f->len, CLUSTER), ERR_OK);
         uint32_t pos = 0, k = 0, item_len = 0;
         const uint8_t *item = NULL;
         while (wire_batch_next(&f->out.u.batch, &pos, &item, &item_len)) {
@@ -563,11 +569,9 @@ static void test_wire_batch_carries_datagrams_in_order(void **state)
             assert_memory_equal(item, items[k], item_len);
             struct raft_msg inner;
             struct wire_scratch scratch;
-            assert_int_equal(wire_decode(item, item_len, CLUSTER, &inner,
-                                         &scratch),
-                             ERR_OK);
-            assert_int_equal(inner.type,
-                             k % 2 ? MSG_CLIENT : MSG_CLIENT_REPLY);
+            assert_int_equal(
+                wire_decode(item, item_len, CLUSTER, &inner, &scratch), ERR_OK);
+            assert_int_equal(inner.type, k % 2 ? MSG_CLIENT : MSG_CLIENT_REPLY);
             k++;
         }
         assert_int_equal(k, n);

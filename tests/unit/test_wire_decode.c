@@ -118,16 +118,16 @@ static void raw_client(struct fixture *f, uint64_t op, uint32_t key_len,
  * packs (removed when repl is NULL, appended when field is past the end).
  * Returns the sample's field count. */
 static uint32_t repack(struct fixture *f, int s, uint32_t field,
-                   void (*repl)(msgpack_packer *))
+                       void (*repl)(msgpack_packer *))
 {
     struct raft_msg m;
     sample(f, s, &m);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
-    assert_int_equal(msgpack_unpack_next(&u, (const char *)f->buf, f->len,
-                                         &off),
-                     MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(
+        msgpack_unpack_next(&u, (const char *)f->buf, f->len, &off),
+        MSGPACK_UNPACK_SUCCESS);
     const msgpack_object_array *a = &u.data.via.array;
     uint32_t n = a->size + (repl == NULL ? 0 : 1) - (field < a->size);
     msgpack_sbuffer_clear(&f->sb);
@@ -147,14 +147,26 @@ static uint32_t repack(struct fixture *f, int s, uint32_t field,
     return n_fields;
 }
 
-static void pack_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void pack_nil(msgpack_packer *pk)
+{
+    msgpack_pack_nil(pk);
+}
 static void pack_str(msgpack_packer *pk)
 {
     msgpack_pack_str_with_body(pk, "1", 1);
 }
-static void pack_float(msgpack_packer *pk) { msgpack_pack_double(pk, 1.0); }
-static void pack_negative(msgpack_packer *pk) { msgpack_pack_int64(pk, -1); }
-static void pack_map(msgpack_packer *pk) { msgpack_pack_map(pk, 0); }
+static void pack_float(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 1.0);
+}
+static void pack_negative(msgpack_packer *pk)
+{
+    msgpack_pack_int64(pk, -1);
+}
+static void pack_map(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 0);
+}
 static void pack_ext(msgpack_packer *pk)
 {
     msgpack_pack_ext_with_body(pk, "x", 1, 1);
@@ -197,10 +209,9 @@ static void test_wire_decode_rejects_wrong_types_in_every_field(void **state)
 {
     struct fixture *f = *state;
     void (*const repls[])(msgpack_packer *) = {
-        pack_nil,       pack_str,          pack_float,
-        pack_negative,  pack_map,          pack_ext,
-        pack_array_of_nil, pack_deep,      pack_huge_bin,
-        pack_huge_array};
+        pack_nil,      pack_str,       pack_float,        pack_negative,
+        pack_map,      pack_ext,       pack_array_of_nil, pack_deep,
+        pack_huge_bin, pack_huge_array};
     for (int s = 0; s < wire_check_n_samples(); s++) {
         uint32_t n_fields = repack(f, s, 99, NULL); /* Unchanged. */
         assert_int_equal(raw_decode(f), ERR_OK);
@@ -240,8 +251,8 @@ static void test_wire_decode_rejects_non_array_datagrams(void **state)
 {
     struct fixture *f = *state;
     void (*const repls[])(msgpack_packer *) = {
-        pack_nil, pack_str, pack_float, pack_negative, pack_map, pack_ext,
-        pack_deep, pack_huge_bin, pack_huge_array};
+        pack_nil, pack_str,  pack_float,    pack_negative,  pack_map,
+        pack_ext, pack_deep, pack_huge_bin, pack_huge_array};
     for (size_t k = 0; k < sizeof repls / sizeof repls[0]; k++) {
         msgpack_sbuffer_clear(&f->sb);
         repls[k](&f->pk);
@@ -274,11 +285,10 @@ static void test_wire_decode_rejects_wrong_cluster(void **state)
     for (int s = 0; s < wire_check_n_samples(); s++) {
         struct raft_msg m;
         sample(f, s, &m);
-        assert_int_equal(wire_decode(f->buf, f->len, CLUSTER + 1, &f->out,
-                                     &f->scratch),
-                         ERR_WRONG_CLUSTER);
-        assert_int_equal(wire_decode(f->buf, f->len, 0, &f->out,
-                                     &f->scratch),
+        assert_int_equal(
+            wire_decode(f->buf, f->len, CLUSTER + 1, &f->out, &f->scratch),
+            ERR_WRONG_CLUSTER);
+        assert_int_equal(wire_decode(f->buf, f->len, 0, &f->out, &f->scratch),
                          ERR_WRONG_CLUSTER);
     }
 }
@@ -313,7 +323,7 @@ static void test_wire_decode_accepts_alternate_encodings(void **state)
 {
     struct fixture *f = *state;
     raw_header(f, 4, MSG_VOTE);
-    msgpack_pack_int8(&f->pk, 5);   /* Packed as a fixint. */
+    msgpack_pack_int8(&f->pk, 5);      /* Packed as a fixint. */
     msgpack_pack_fix_int64(&f->pk, 6); /* 0xd3, 8 bytes. */
     raw_u(f, 1);
     raw_u(f, 0);
@@ -410,9 +420,8 @@ static void test_wire_decode_rejects_bad_fault_fields(void **state)
 
 /* Packs a status reply of the first layout (13 body fields) with n_drops
  * counters and n_peers peers. */
-static void raw_status_reply(struct fixture *f, uint64_t role,
-                             uint32_t n_drops, uint32_t n_peers,
-                             uint64_t peer_id)
+static void raw_status_reply(struct fixture *f, uint64_t role, uint32_t n_drops,
+                             uint32_t n_peers, uint64_t peer_id)
 {
     raw_header(f, 13, MSG_STATUS_REPLY);
     for (int i = 0; i < 11; i++) {
