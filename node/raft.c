@@ -16,11 +16,6 @@
 #include "common/err.h"
 #include "common/invariant.h"
 
-/* Unsynced entries a leader may leave behind it at most, and for how
- * long: a sync it needs later then has little to flush. */
-#define RAFT_SELF_UNSYNCED_MAX 8192
-#define RAFT_SELF_UNSYNCED_MS 10
-
 #ifdef RAFT_TEETH
 unsigned raft_bugs = 0;
 #endif
@@ -438,29 +433,6 @@ int raft_tick(struct raft *r, uint64_t now_ms)
     return ERR_OK;
 }
 
-/* Leader with self_sync_ms: the first time after `after` at which it must
- * sync its own log although its followers commit: self_sync_ms after its
- * copy became needed for commit, or RAFT_SELF_UNSYNCED_MS after entries
- * became unsynced (so a needed sync has little to flush); UINT64_MAX:
- * none. raft_sync_wanted asks whether one has come (after 0), the
- * deadline for the next one still ahead (after now). */
-static uint64_t self_sync_due(const struct raft *r, uint64_t after)
-{
-    if (r->role != RAFT_LEADER || r->config.self_sync_ms == 0) {
-        return UINT64_MAX;
-    }
-    uint64_t due = UINT64_MAX;
-    uint64_t need = r->self_need_ms + r->config.self_sync_ms;
-    if (r->self_need_ms != UINT64_MAX && need > after) {
-        due = need;
-    }
-    uint64_t backlog = r->unsynced_ms + RAFT_SELF_UNSYNCED_MS;
-    if (r->unsynced_ms != UINT64_MAX && backlog > after && backlog < due) {
-        due = backlog;
-    }
-    return due;
-}
-
 uint64_t raft_deadline(const struct raft *r)
 {
     if (r->role != RAFT_LEADER) {
@@ -482,7 +454,7 @@ uint64_t raft_deadline(const struct raft *r)
     }
     /* raft_sync_wanted turns true then (once past, a flush asks, or a
      * sync already runs and its end wakes the caller). */
-    uint64_t self_due = self_sync_due(r, r->now_ms);
+    uint64_t self_due = raft_sync_due(r, r->now_ms);
     if (self_due < d) {
         d = self_due;
     }
@@ -617,52 +589,6 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
         raft_maybe_commit(r);
     }
     ASSERT(r->commit <= raft_log_last_index(&r->log));
-}
-
-/* Leader: a quorum of followers is pipelined and acknowledged within two
- * heartbeats, so their syncs alone can commit. */
-static bool followers_make_quorum(const struct raft *r)
-{
-    uint32_t fresh = 0;
-    for (uint32_t i = 0; i < r->n_peers; i++) {
-        const struct raft_peer *p = &r->peers[i];
-        if (p->mode == RAFT_PEER_PIPELINE &&
-            r->now_ms - p->last_ack_ms <= 2ull * r->config.heartbeat_ms) {
-            fresh++;
-        }
-    }
-    return fresh >= raft_quorum(r);
-}
-
-bool raft_sync_wanted(const struct raft *r)
-{
-    ASSERT(r->config.async_persist);
-    if (r->role != RAFT_LEADER || r->config.self_sync_ms == 0 ||
-        r->synced >= r->stable) {
-        return true;
-    }
-    if (r->stable - r->synced >= RAFT_SELF_UNSYNCED_MAX ||
-        !followers_make_quorum(r)) {
-        return true;
-    }
-    return r->now_ms >= self_sync_due(r, 0);
-}
-
-void raft_persisted(struct raft *r, raft_index index)
-{
-    ASSERT(r->config.async_persist);
-    if (index > r->stable) {
-        index = r->stable;
-    }
-    if (index <= r->synced) {
-        return;
-    }
-    r->synced = index;
-    /* What is left was written after the sync was asked: about now. */
-    r->unsynced_ms = r->synced < r->stable ? r->now_ms : UINT64_MAX;
-    if (r->role == RAFT_LEADER) {
-        raft_maybe_commit(r); /* Thesis 10.2.1: now we count ourselves. */
-    }
 }
 
 raft_id raft_self(const struct raft *r)

@@ -169,6 +169,9 @@ void raft_heartbeat(struct raft *r);
  * would tell a higher commit index than it was sent (commit_notify_ms). */
 void raft_commit_notify(struct raft *r);
 
+/* raft_sync.c */
+uint64_t raft_sync_due(const struct raft *r, uint64_t after);
+
 /* raft_read.c */
 void raft_read_on_ack(struct raft *r);
 void raft_read_fail_all(struct raft *r);

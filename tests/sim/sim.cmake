@@ -27,6 +27,7 @@ add_library(raftcore_teeth STATIC
   node/raft_election.c
   node/raft_replication.c
   node/raft_read.c
+  node/raft_sync.c
   node/kv.c
   node/kv_writeback.c
   node/durable.c
