@@ -1,10 +1,11 @@
 /*
  * The core's entry points: construction from loaded durable state, the
- * dispatch of peer messages with the term rules of Figure 2 ("Rules for
- * Servers"), role transitions, timers, proposals, and the ready/advance
- * hand-over of output to the caller. Pure: no I/O, no clock; time arrives as
- * now_ms. Elections are in raft_election.c, log replication and commit in
- * raft_replication.c, ReadIndex in raft_read.c.
+ * dispatch of peer messages (Figure 2's term rule first), role transitions,
+ * timers, proposals, and the ready/advance hand-over of output to the
+ * caller. Elections, replication and commit, ReadIndex and the leader's own
+ * sync live in raft_election.c, raft_replication.c, raft_read.c and
+ * raft_sync.c; node/raft_int.h maps each Raft rule to its function. Pure: no
+ * I/O, no clock; time arrives as now_ms. Read node/raft_election.c next.
  */
 #include "node/raft_int.h"
 
@@ -69,8 +70,11 @@ int raft_outbox_push(struct raft_outbox *box, const struct raft_msg *msg)
     return ERR_OK;
 }
 
-/* Whether committed entries go out for applying now. A leader or candidate
- * applies at once (clients wait on it); a follower may batch. */
+/* Figure 2, Rules for Servers, All Servers: "If commitIndex > lastApplied:
+ * increment lastApplied, apply log[lastApplied] to state machine."
+ * Whether committed entries go out for applying now: raft_ready hands them
+ * out, raft_advance moves applied. A leader or candidate applies at once
+ * (clients wait on it); a follower may batch (config.apply_batch_min). */
 bool raft_apply_due(const struct raft *r)
 {
     raft_index upto = r->commit;
@@ -222,10 +226,12 @@ void raft_free(struct raft *r)
     free(r);
 }
 
-/* Figure 2, Rules for all servers: a higher term makes us a follower of it.
+/* Figure 2, Rules for Servers, All Servers: "If RPC request or response
+ * contains term T > currentTerm: set currentTerm = T, convert to follower."
  * Pre-vote requests do not count (thesis 9.6): their term is hypothetical,
- * and neither do granted pre-vote replies. Returns 1 when the message is
- * from an older term and must be answered or ignored by the caller. */
+ * and neither do granted pre-vote replies; nor does a RequestVote while a
+ * leader is heard (thesis 4.2.3, raft_in_lease). Returns 1 when the message
+ * is from an older term and must be answered or ignored by the caller. */
 int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg)
 {
     if (msg->term > r->term) {
@@ -257,6 +263,8 @@ int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg)
     return msg->term < r->term;
 }
 
+/* Makes us a follower in term (never older than ours; a newer one clears
+ * our vote) of leader (RAFT_ID_NONE: not known). */
 void raft_become_follower(struct raft *r, raft_term term, raft_id leader)
 {
     bool was_leader = r->role == RAFT_LEADER;
@@ -277,6 +285,11 @@ void raft_become_follower(struct raft *r, raft_term term, raft_id leader)
     raft_election_reset(r);
 }
 
+/* Figure 2, Rules for Servers, Leaders: "Upon election: send initial empty
+ * AppendEntries RPCs (heartbeat) to each server": every peer's send is
+ * pending, from nextIndex = our last index + 1 ("State", volatile state on
+ * leaders). Paper section 8: "each leader commit a blank no-op entry into
+ * the log at the start of its term". Errors: ERR_NOMEM. */
 int raft_become_leader(struct raft *r)
 {
     ASSERT(r->role == RAFT_CANDIDATE);
@@ -354,6 +367,10 @@ bool raft_msg_is_plausible(const struct raft *r, const struct raft_msg *msg)
     }
 }
 
+/* Figure 2, Rules for Servers, Followers: "Respond to RPCs from candidates
+ * and leaders." The term rule runs first for every message, then the
+ * handler of its type. Thesis 3.10 (leadership transfer): a TimeoutNow from
+ * our leader starts an election at once. */
 int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
 {
     ASSERT(msg_type_is_peer(msg->type));
@@ -396,6 +413,11 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
     }
 }
 
+/* Runs due timers: a follower's or candidate's election timeout
+ * (raft_election_start), and a leader's check quorum, heartbeat
+ * (raft_heartbeat) and commit notice. Thesis 6.2 (check quorum): "a leader
+ * steps down if an election timeout elapses without a successful round of
+ * heartbeats to a majority of its cluster"; any reply counts as one. */
 int raft_tick(struct raft *r, uint64_t now_ms)
 {
     if (now_ms > r->now_ms) {
@@ -409,8 +431,7 @@ int raft_tick(struct raft *r, uint64_t now_ms)
         return ERR_OK;
     }
     if (r->config.check_quorum && r->now_ms >= r->quorum_check_ms) {
-        /* Thesis 6.2: a leader that has not heard from a majority for an
-         * election timeout steps down, so clients can find a real one. */
+        /* Thesis 6.2: step down so clients can find a real leader. */
         uint32_t active = 1;
         for (uint32_t i = 0; i < r->n_peers; i++) {
             active += r->peers[i].active;
@@ -461,6 +482,9 @@ uint64_t raft_deadline(const struct raft *r)
     return d;
 }
 
+/* Figure 2, Rules for Servers, Leaders: "If command received from client:
+ * append entry to local log, respond after entry applied to state machine."
+ * The core appends; node/replica.c answers once the entry is applied. */
 int raft_propose(struct raft *r, uint64_t now_ms, uint8_t entry_type,
                  const uint8_t *data, uint32_t len, raft_index *index)
 {
@@ -507,6 +531,12 @@ bool raft_has_ready(const struct raft *r)
     return false;
 }
 
+/* Figure 2, State: persistent state is "updated on stable storage before
+ * responding to RPCs". Replies, RequestVotes and a new term's messages go
+ * in msgs_after, which the caller sends only after this batch's write; in
+ * msgs_now go only appends (thesis 10.2.1: the leader writes in parallel),
+ * pre-votes (they change nothing) and a leader's read messages in a term
+ * already durable. */
 void raft_ready(struct raft *r, struct raft_ready *rd)
 {
     memset(rd, 0, sizeof *rd);

@@ -2,7 +2,8 @@
  * Leader election (Raft paper 5.2 and 5.4.1, thesis 9.6): the randomized
  * election timer, pre-vote, RequestVote with the election restriction, the
  * one-vote-per-term rule, leader stickiness, and the tally. Randomness comes
- * from the PRNG seeded by the caller. Pure: no I/O, no clock.
+ * from the PRNG seeded by the caller. Pure: no I/O, no clock. Read
+ * node/raft_replication.c next.
  */
 #include "node/raft_int.h"
 
@@ -11,6 +12,9 @@
 #include "common/err.h"
 #include "common/invariant.h"
 
+/* Restarts the election timer. Figure 2 counts the timeout from the last
+ * AppendEntries from the current leader (raft_on_append) or vote granted
+ * (raft_on_vote); a new candidate resets it too (raft_become_candidate). */
 void raft_election_reset(struct raft *r)
 {
     r->election_reset_ms = r->now_ms;
@@ -25,8 +29,10 @@ bool raft_election_due(const struct raft *r)
     return r->now_ms >= r->election_reset_ms + r->election_timeout_ms;
 }
 
-/* Thesis 4.2.3 and 6.2: while a leader is known to be alive (heard from
- * within the minimum election timeout), refuse to help depose it. */
+/* Thesis 4.2.3 (leader stickiness): "if a server receives a RequestVote
+ * request within the minimum election timeout of hearing from a current
+ * leader, it does not update its term or grant its vote". Only with
+ * config.check_quorum (thesis 6.2). */
 bool raft_in_lease(const struct raft *r)
 {
     if (!r->config.check_quorum) {
@@ -39,6 +45,7 @@ bool raft_in_lease(const struct raft *r)
            r->now_ms < r->leader_contact_ms + r->config.election_ms;
 }
 
+/* Votes granted in this election, our own included. */
 static uint32_t tally(const struct raft *r)
 {
     uint32_t votes = 1; /* Our own. */
@@ -71,6 +78,12 @@ static int send_vote_requests(struct raft *r, bool pre_vote, bool transfer)
     return ERR_OK;
 }
 
+/* Figure 2, Rules for Servers, Candidates: "On conversion to candidate,
+ * start election: Increment currentTerm; Vote for self; Reset election
+ * timer; Send RequestVote RPCs to all other servers." Thesis 9.6
+ * (pre-vote): a pre-candidate first asks whether it could win, with the
+ * term it would use, and changes neither its term nor its vote; only a
+ * majority of yes makes it a candidate. */
 int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer)
 {
     ASSERT(r->role != RAFT_LEADER);
@@ -99,6 +112,11 @@ int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer)
     return send_vote_requests(r, pre_vote, transfer);
 }
 
+/* Figure 2, Rules for Servers, Followers: "If election timeout elapses
+ * without receiving AppendEntries RPC from current leader or granting vote
+ * to candidate: convert to candidate." Candidates: "If election timeout
+ * elapses: start new election." Called by raft_tick once
+ * raft_election_due. */
 int raft_election_start(struct raft *r, bool transfer)
 {
     raft_tracef(r, RAFT_TRACE_INFO, "election timeout after %ums%s",
@@ -107,8 +125,9 @@ int raft_election_start(struct raft *r, bool transfer)
     return raft_become_candidate(r, r->config.pre_vote && !transfer, transfer);
 }
 
-/* Paper 5.4.1: the candidate's log must be at least as up-to-date as ours:
- * a later last term, or the same last term and at least as long. */
+/* Paper 5.4.1: "If the logs have last entries with different terms, then
+ * the log with the later term is more up-to-date. If the logs end with the
+ * same term, then whichever log is longer is more up-to-date." */
 static bool log_up_to_date(const struct raft *r, const struct msg_vote *v)
 {
     if (RAFT_BUG(RAFT_BUG_NO_ELECTION_RESTRICTION)) {
@@ -121,6 +140,11 @@ static bool log_up_to_date(const struct raft *r, const struct msg_vote *v)
     return v->last_index >= raft_log_last_index(&r->log);
 }
 
+/* Figure 2, RequestVote RPC, receiver implementation: "1. Reply false if
+ * term < currentTerm. 2. If votedFor is null or candidateId, and
+ * candidate's log is at least as up-to-date as receiver's log, grant
+ * vote." Thesis 9.6: a pre-vote is granted when a real vote could be, for
+ * a term above ours. Sets *granted; returns the reason for the trace. */
 static const char *decide_vote(struct raft *r, const struct raft_msg *msg,
                                bool *granted)
 {
@@ -154,8 +178,9 @@ static const char *decide_vote(struct raft *r, const struct raft_msg *msg,
     return "ok";
 }
 
-/* Figure 2, RequestVote receiver; the caller already applied the term
- * rule. The reply waits for our vote to be durable (msgs_after). */
+/* Figure 2, RequestVote receiver (decide_vote); the caller already applied
+ * the term rule. Figure 2, State: the reply waits for our vote to be
+ * durable (msgs_after). A granted vote resets the election timer. */
 int raft_on_vote(struct raft *r, const struct raft_msg *msg)
 {
     bool granted;
@@ -181,6 +206,9 @@ int raft_on_vote(struct raft *r, const struct raft_msg *msg)
     return raft_outbox_push(&r->after, &reply);
 }
 
+/* Figure 2, Rules for Servers, Candidates: "If votes received from
+ * majority of servers: become leader." A pre-candidate's majority makes it
+ * a candidate (thesis 9.6). */
 int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg)
 {
     const struct msg_vote_reply *v = &msg->u.vote_reply;

@@ -1,7 +1,80 @@
 /*
- * struct raft and the prototypes shared by node/raft*.c only. Nothing outside
- * the core includes this file: node/raft.h is the public API.
- * Pure: no I/O, no clock. Read node/raft.c for the role transitions.
+ * struct raft and the prototypes shared by node/raft*.c only; node/raft.h is
+ * the public API and nothing outside the core includes this file. The table
+ * below names the function that enforces each Raft rule; the comment above
+ * that function quotes the rule. Pure: no I/O, no clock. Read node/raft.c
+ * next.
+ *
+ * Figure 2, Rules for Servers           Function, file
+ * All: commitIndex > lastApplied: apply raft_apply_due, raft.c
+ * All: term T > currentTerm in an RPC:  raft_step_down_if_newer, raft.c
+ *   currentTerm = T, become follower
+ * Followers: respond to RPCs            raft_step, raft.c
+ * Followers: election timeout without   raft_election_start, raft_election.c
+ *   AppendEntries or granting a vote:     (called by raft_tick; the timer is
+ *   become candidate                      reset by raft_election_reset)
+ * Candidates: on conversion: term + 1,  raft_become_candidate, raft_election.c
+ *   vote self, reset timer, RequestVote
+ * Candidates: majority: become leader   raft_on_vote_reply, raft_election.c
+ * Candidates: AppendEntries from new    raft_on_append, raft_replication.c
+ *   leader: become follower
+ * Candidates: timeout: new election     raft_election_start, raft_election.c
+ * Leaders: heartbeat upon election      raft_become_leader, raft.c
+ * Leaders: heartbeat when idle          raft_heartbeat, raft_replication.c
+ * Leaders: append a client command,     raft_propose, raft.c (the answer:
+ *   respond after it is applied           node/replica.c)
+ * Leaders: last index >= nextIndex:     flush_peer, raft_replication.c
+ *   send entries from nextIndex
+ * Leaders: success: update nextIndex    on_success, raft_replication.c
+ *   and matchIndex
+ * Leaders: inconsistency: decrement     on_reject, raft_replication.c
+ *   nextIndex and retry
+ * Leaders: commitIndex = N if N >       raft_maybe_commit, raft_replication.c
+ *   commitIndex, a majority of
+ *   matchIndex >= N, log[N].term ==
+ *   currentTerm
+ *
+ * Figure 2, RequestVote receiver
+ * 1. term < currentTerm: reply false    decide_vote, raft_election.c
+ * 2. votedFor null or candidateId, and  decide_vote, raft_election.c
+ *   log at least as up-to-date: grant     (log_up_to_date)
+ *
+ * Figure 2, AppendEntries receiver
+ * 1. term < currentTerm: reply false    raft_on_append, raft_replication.c
+ * 2. no entry at prevLogIndex with      raft_on_append, raft_replication.c
+ *   prevLogTerm: reply false
+ * 3. conflict: delete the entry and     append_entries, raft_replication.c
+ *   all that follow it
+ * 4. append new entries not in the log  append_entries, raft_replication.c
+ * 5. leaderCommit > commitIndex:        raft_on_append, raft_replication.c
+ *   commitIndex = min(leaderCommit,
+ *   index of last new entry)
+ *
+ * Figure 2, State: persistent state is  raft_ready, raft.c (replies wait in
+ *   on stable storage before replying     msgs_after)
+ *
+ * Thesis (and paper) rules we add
+ * 3.10: leadership transfer             raft_step, raft.c (TimeoutNow)
+ * 4.2.3: leader stickiness: no vote or  raft_in_lease, raft_election.c
+ *   new term while a leader is heard
+ * 6.2: check quorum: a leader without   raft_tick, raft.c
+ *   a majority for an election timeout
+ *   steps down
+ * 6.4: ReadIndex: read index at least   raft_read_index, raft_read.c
+ *   the term's no-op; serve after a     raft_read_on_ack, raft_read.c
+ *   majority acknowledged a heartbeat
+ * 6.4: a follower's read asks the       raft_on_read_index, raft_read.c
+ *   leader for its read index
+ * 6.4, paper 8: no-op entry at the      raft_become_leader, raft.c
+ *   start of each term
+ * 9.6: pre-vote: no term change until   raft_become_candidate, raft_election.c
+ *   a majority would vote               decide_vote, raft_election.c
+ * 10.2.1: leader writes its log in      send_append, raft_replication.c
+ *   parallel with replicating; counts   raft_maybe_commit, raft_replication.c
+ *   itself once durable
+ * 10.2.1, lazy leader sync: followers   raft_sync_wanted, raft_sync.c
+ *   alone commit; the leader syncs
+ *   later (config.self_sync_ms)
  */
 #ifndef RAFT_NODE_RAFT_INT_H
 #define RAFT_NODE_RAFT_INT_H

@@ -2,7 +2,8 @@
  * The core's log (see raft_log.h). Terms are kept as runs, found by binary
  * search; payloads of the in-memory window live in one growing array, each
  * its own heap copy, so messages and ready batches can borrow stable data
- * pointers until raft_advance(). Pure: no I/O.
+ * pointers until raft_advance(). Pure: no I/O. The last file of the core's
+ * reading order, which starts at node/raft.h.
  */
 #include "node/raft_log.h"
 

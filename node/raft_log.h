@@ -4,6 +4,7 @@
  * mem_first..last in memory. Older payloads live only in durable storage;
  * the leader reads them back through the caller's fetch callback when a
  * lagging follower needs them. Pure: no I/O. Used only by node/raft*.c.
+ * Read node/raft_log.c next.
  */
 #ifndef RAFT_NODE_RAFT_LOG_H
 #define RAFT_NODE_RAFT_LOG_H

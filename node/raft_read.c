@@ -7,7 +7,7 @@
  * index. A follower serves reads too: it forwards the request to the leader
  * (MSG_READ_INDEX; the reads of one wakeup share one), which runs the same
  * rounds and answers with the index.
- * Pure: no I/O, no clock.
+ * Pure: no I/O, no clock. Read node/raft_sync.c next.
  */
 #include "node/raft_int.h"
 
@@ -97,6 +97,11 @@ static int forward_read(struct raft *r, uint64_t read_id)
 static void enqueue_read(struct raft *r, raft_id from, uint64_t read_id,
                          raft_index index);
 
+/* Thesis 6.4 (ReadIndex), steps 1-2: a leader that has not yet committed an
+ * entry of its term waits until it has, then saves its commit index as the
+ * read index (here: at least its no-op, term_start_index). Step 3 is the
+ * heartbeat round (enqueue_read, raft_read_on_ack); steps 4-5, wait for
+ * the state machine to reach the index and serve, are the caller's. */
 int raft_read_index(struct raft *r, uint64_t now_ms, uint64_t read_id)
 {
     if (now_ms > r->now_ms) {
@@ -169,7 +174,9 @@ static int reply_read(struct raft *r, raft_id to, uint64_t read_id,
     return send_read_msg(r, &m);
 }
 
-/* Leader: a follower's read joins our rounds like a local one. */
+/* Thesis 6.4: a follower serves reads too, asking the leader for the
+ * current read index. Leader: a follower's read joins our rounds like a
+ * local one, with the same index (steps 1-2). */
 int raft_on_read_index(struct raft *r, const struct raft_msg *msg)
 {
     uint64_t read_id = msg->u.read_index.read_id;
@@ -234,9 +241,12 @@ uint64_t raft_read_forwarded_deadline(const struct raft *r)
     return d;
 }
 
-/* A follower acknowledged a round: release every read whose round a
- * majority (us included) has acknowledged. Rounds only grow along the
- * queue, so reads leave it in order. */
+/* Thesis 6.4, step 3: the leader "issues a new round of heartbeats and
+ * waits for their acknowledgments from a majority of the cluster", which
+ * proves no newer leader existed when the read arrived. A follower
+ * acknowledged a round: release every read whose round a majority (us
+ * included) has acknowledged. Rounds only grow along the queue, so reads
+ * leave it in order. */
 void raft_read_on_ack(struct raft *r)
 {
     size_t done = 0;

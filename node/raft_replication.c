@@ -4,7 +4,7 @@
  * wakeup shares one batch, with probe and pipeline modes per follower; the
  * follower's consistency check, duplicate-safe append and conflict hint; and
  * the leader's commit rule (a majority match on a current-term entry).
- * Pure: no I/O, no clock.
+ * Pure: no I/O, no clock. Read node/raft_read.c next.
  */
 #include "node/raft_int.h"
 
@@ -47,10 +47,13 @@ static void truncate_suffix(struct raft *r, raft_index index)
     }
 }
 
-/* Figure 2, AppendEntries receiver steps 3-4: skip entries we already have
- * (a duplicated or reordered message must never truncate), truncate only at
- * a real conflict, append the rest. Returns ERR_INVALID when the leader
- * would overwrite a committed entry (impossible from a correct leader). */
+/* Figure 2, AppendEntries RPC, receiver implementation: "3. If an existing
+ * entry conflicts with a new one (same index but different terms), delete
+ * the existing entry and all that follow it. 4. Append any new entries not
+ * already in the log." Entries we already have are skipped: a duplicated or
+ * reordered message must never truncate. Returns ERR_INVALID when the
+ * leader would overwrite a committed entry (impossible from a correct
+ * leader). */
 static int append_entries(struct raft *r, const struct msg_append *a)
 {
     if (RAFT_BUG(RAFT_BUG_TRUNCATE_ON_DUPLICATE) && a->n_entries > 0 &&
@@ -109,6 +112,13 @@ static int push_append_reply(struct raft *r, const struct raft_msg *reply)
     return raft_outbox_push(&r->after, reply);
 }
 
+/* Figure 2, AppendEntries RPC, receiver implementation: "1. Reply false if
+ * term < currentTerm. 2. Reply false if log doesn't contain an entry at
+ * prevLogIndex whose term matches prevLogTerm." Steps 3-4 in
+ * append_entries; "5. If leaderCommit > commitIndex, set commitIndex =
+ * min(leaderCommit, index of last new entry)." Rules for Servers,
+ * Candidates: "If AppendEntries RPC received from new leader: convert to
+ * follower." The contact resets the election timer. */
 int raft_on_append(struct raft *r, const struct raft_msg *msg)
 {
     const struct msg_append *a = &msg->u.append;
@@ -182,6 +192,10 @@ static void peer_to_probe(struct raft_peer *p, raft_index next)
     p->send_pending = true;
 }
 
+/* Figure 2, Rules for Servers, Leaders: "If AppendEntries fails because of
+ * log inconsistency: decrement nextIndex and retry." The follower's hint
+ * (conflict term and index, paper 5.3) lets nextIndex skip a whole term at
+ * once; it never drops to or below matchIndex. */
 static void on_reject(struct raft *r, struct raft_peer *p,
                       const struct msg_append_reply *rep)
 {
@@ -219,6 +233,8 @@ static bool peer_lacks_commit(const struct raft *r, const struct raft_peer *p)
     return p->commit_sent < r->commit && p->match > p->commit_sent;
 }
 
+/* Figure 2, Rules for Servers, Leaders: "If successful: update nextIndex
+ * and matchIndex for follower." Then the commit rule (raft_maybe_commit). */
 static void on_success(struct raft *r, struct raft_peer *p,
                        const struct msg_append_reply *rep)
 {
@@ -316,6 +332,12 @@ static void note_self_need(struct raft *r, raft_index candidate)
     }
 }
 
+/* Figure 2, Rules for Servers, Leaders: "If there exists an N such that
+ * N > commitIndex, a majority of matchIndex[i] >= N, and log[N].term ==
+ * currentTerm: set commitIndex = N." The largest such N is the one a
+ * majority holds (quorum_match); the term check is paper 5.4.2 (Figure 8).
+ * Thesis 10.2.1: the leader counts its own log only once durable
+ * (r->synced), which may be after its followers' copies. */
 void raft_maybe_commit(struct raft *r)
 {
     ASSERT(r->role == RAFT_LEADER);
@@ -356,6 +378,9 @@ void raft_commit_notify(struct raft *r)
     r->commit_notify_ms = UINT64_MAX;
 }
 
+/* Figure 2, Rules for Servers, Leaders: heartbeats are repeated "during
+ * idle periods to prevent election timeouts": every heartbeat_ms, each
+ * follower gets an append (with entries if it lags). */
 void raft_heartbeat(struct raft *r)
 {
     r->heartbeat_due_ms = r->now_ms + r->config.heartbeat_ms;
@@ -460,7 +485,9 @@ static int fetch_entries(struct raft *r, raft_index from, raft_index hi,
 
 /* Queues one AppendEntries to p starting after prev, with entries up to the
  * byte budget (at least one if any); *sent is the last index it carries.
- * Entries older than the in-memory window are read back from storage. */
+ * Entries older than the in-memory window are read back from storage.
+ * Thesis 10.2.1: the leader writes its own log in parallel with
+ * replicating it, so appends go in msgs_now, before our write. */
 static int send_append(struct raft *r, struct raft_peer *p, raft_index prev,
                        bool with_entries, raft_index *sent)
 {
@@ -502,6 +529,10 @@ static int send_append(struct raft *r, struct raft_peer *p, raft_index prev,
     return rv;
 }
 
+/* Figure 2, Rules for Servers, Leaders: "If last log index >= nextIndex
+ * for a follower: send AppendEntries RPC with log entries starting at
+ * nextIndex." One at a time while probing; in pipeline mode up to
+ * config.inflight_max batches, then a bare heartbeat if one is pending. */
 static int flush_peer(struct raft *r, struct raft_peer *p)
 {
     raft_index last = raft_log_last_index(&r->log);

@@ -1,9 +1,10 @@
 /*
- * async_persist: the leader's own sync (thesis 10.2.1) and the caller's
- * durability reports. raft_persisted takes the reports; raft_sync_wanted
- * and raft_sync_due decide when a leader whose followers alone make a
- * quorum may leave its own log unsynced (config.self_sync_ms).
- * Pure: no I/O, no clock.
+ * async_persist: the caller's durability reports (raft_persisted) and the
+ * leader's lazy self-sync policy (raft_sync_wanted, raft_sync_due): when a
+ * leader whose followers alone make a quorum may leave its own log unsynced
+ * (config.self_sync_ms). The leader's commit counts its own log only up to
+ * what is synced (raft_maybe_commit). Pure: no I/O, no clock. Read
+ * node/raft_log.h next.
  */
 #include "node/raft_int.h"
 
@@ -52,6 +53,14 @@ static bool followers_make_quorum(const struct raft *r)
     return fresh >= raft_quorum(r);
 }
 
+/* Thesis 10.2.1: the leader may commit an entry before it is on its own
+ * disk, once a majority of followers have it on theirs. With self_sync_ms
+ * a leader uses that to skip syncs: while a quorum of followers is
+ * pipelined and fresh, their syncs commit, and the disk does one flush
+ * fewer per write. It still syncs when its own copy has been needed for
+ * commit for self_sync_ms (raft_maybe_commit notes since when), when
+ * entries have been unsynced for RAFT_SELF_UNSYNCED_MS, or when
+ * RAFT_SELF_UNSYNCED_MAX of them wait. */
 bool raft_sync_wanted(const struct raft *r)
 {
     ASSERT(r->config.async_persist);
@@ -66,6 +75,8 @@ bool raft_sync_wanted(const struct raft *r)
     return r->now_ms >= raft_sync_due(r, 0);
 }
 
+/* The caller's report that entries up to index are durable. A leader
+ * counts its own log toward commit only up to there (thesis 10.2.1). */
 void raft_persisted(struct raft *r, raft_index index)
 {
     ASSERT(r->config.async_persist);
