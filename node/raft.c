@@ -267,6 +267,7 @@ int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg)
  * our vote) of leader (RAFT_ID_NONE: not known). */
 void raft_become_follower(struct raft *r, raft_term term, raft_id leader)
 {
+    ASSERT(term >= r->term); /* A term never goes back. */
     bool was_leader = r->role == RAFT_LEADER;
     if (term > r->term) {
         r->term = term;
@@ -293,6 +294,10 @@ void raft_become_follower(struct raft *r, raft_term term, raft_id leader)
 int raft_become_leader(struct raft *r)
 {
     ASSERT(r->role == RAFT_CANDIDATE);
+    ASSERT(r->voted_for == r->config.id); /* A candidate votes for itself. */
+    /* At most one leader per term: a candidate that saw one of its term
+     * would have become its follower. */
+    ASSERT(r->leader == RAFT_ID_NONE);
     r->role = RAFT_LEADER;
     r->leader = r->config.id;
     r->soft_changed = true;
@@ -321,6 +326,7 @@ int raft_become_leader(struct raft *r)
         return rv;
     }
     r->term_start_index = raft_log_last_index(&r->log);
+    ASSERT(r->commit < r->term_start_index);
     raft_tracef(r, RAFT_TRACE_INFO, "became leader noop=%llu",
                 (unsigned long long)r->term_start_index);
     raft_maybe_commit(r);
@@ -619,6 +625,7 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
         raft_maybe_commit(r);
     }
     ASSERT(r->commit <= raft_log_last_index(&r->log));
+    ASSERT(r->synced <= r->stable); /* Known durable only once written. */
 }
 
 raft_id raft_self(const struct raft *r)

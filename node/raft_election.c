@@ -102,6 +102,8 @@ int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer)
         r->term++;
         r->voted_for = r->config.id;
         r->role = RAFT_CANDIDATE;
+        /* Neither is durable yet: the RequestVotes wait in msgs_after. */
+        ASSERT(r->term > r->persisted_term);
         raft_tracef(r, RAFT_TRACE_INFO, "election started%s",
                     transfer ? " (transfer)" : "");
     }
@@ -196,6 +198,9 @@ int raft_on_vote(struct raft *r, const struct raft_msg *msg)
     if (granted && msg->u.vote.pre_vote) {
         reply.term = msg->term;
     } else if (granted) {
+        /* At most one vote per term: none yet, or this candidate again. */
+        ASSERT(msg->term == r->term);
+        ASSERT(r->voted_for == RAFT_ID_NONE || r->voted_for == msg->from);
         r->voted_for = msg->from;
         raft_election_reset(r);
     }

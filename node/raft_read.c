@@ -138,6 +138,8 @@ int raft_read_index(struct raft *r, uint64_t now_ms, uint64_t read_id)
 static void enqueue_read(struct raft *r, raft_id from, uint64_t read_id,
                          raft_index index)
 {
+    ASSERT(r->role == RAFT_LEADER);
+    ASSERT(index >= r->term_start_index); /* Thesis 6.4, step 1. */
     ASSERT(r->n_reads_waiting < RAFT_READS_MAX);
     struct raft_read_req *q = &r->reads_waiting[r->n_reads_waiting++];
     q->from = from;
@@ -249,6 +251,7 @@ uint64_t raft_read_forwarded_deadline(const struct raft *r)
  * leave it in order. */
 void raft_read_on_ack(struct raft *r)
 {
+    ASSERT(r->role == RAFT_LEADER); /* Only a leader confirms a round. */
     size_t done = 0;
     while (done < r->n_reads_waiting) {
         const struct raft_read_req *q = &r->reads_waiting[done];

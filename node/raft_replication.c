@@ -139,6 +139,9 @@ int raft_on_append(struct raft *r, const struct raft_msg *msg)
                     (unsigned long long)msg->from);
         raft_become_follower(r, msg->term, msg->from);
     }
+    ASSERT(msg->term == r->term);
+    ASSERT(r->role == RAFT_FOLLOWER);
+    ASSERT(r->leader == msg->from);
     r->leader_contact_ms = r->now_ms;
     raft_election_reset(r);
     raft_index last = raft_log_last_index(&r->log);
@@ -170,11 +173,13 @@ int raft_on_append(struct raft *r, const struct raft_msg *msg)
         return rv;
     }
     raft_index new_last = a->prev_index + a->n_entries;
+    ASSERT(raft_log_last_index(&r->log) >= new_last); /* Step 4 done. */
     /* Step 5: commit up to what this message proved we share. */
     raft_index commit = a->commit < new_last ? a->commit : new_last;
     if (commit > r->commit) {
         r->commit = commit;
     }
+    ASSERT(r->commit <= raft_log_last_index(&r->log));
     rep->success = true;
     rep->match_index = new_last;
     rep->last_index = raft_log_last_index(&r->log);
@@ -218,6 +223,8 @@ static void on_reject(struct raft *r, struct raft_peer *p,
     if (next <= p->match) {
         next = p->match + 1;
     }
+    ASSERT(next > p->match);
+    ASSERT(next <= rep->reject_index);
     raft_tracef(r, RAFT_TRACE_DEBUG, "n%llu rejected %llu: next=%llu",
                 (unsigned long long)p->id,
                 (unsigned long long)rep->reject_index,
@@ -247,6 +254,8 @@ static void on_success(struct raft *r, struct raft_peer *p,
     if (p->next <= p->match) {
         p->next = p->match + 1;
     }
+    ASSERT(p->match <= raft_log_last_index(&r->log));
+    ASSERT(p->next > p->match); /* nextIndex stays above matchIndex. */
     while (p->n_inflight > 0 &&
            p->inflight_last[p->inflight_head] <= p->match) {
         p->inflight_head = (p->inflight_head + 1) % RAFT_INFLIGHT_CAP;
@@ -353,7 +362,10 @@ void raft_maybe_commit(struct raft *r)
         !RAFT_BUG(RAFT_BUG_COMMIT_OLD_TERM)) {
         return;
     }
+    ASSERT(candidate > r->commit); /* Commit never decreases. */
     r->commit = candidate;
+    /* A leader's commit never exceeds its last index. */
+    ASSERT(r->commit <= raft_log_last_index(&r->log));
     raft_tracef(r, RAFT_TRACE_DEBUG, "commit=%llu",
                 (unsigned long long)r->commit);
     /* Followers learn the new commit index from the next append: one
