@@ -74,7 +74,9 @@ int raft_outbox_push(struct raft_outbox *box, const struct raft_msg *msg)
  * increment lastApplied, apply log[lastApplied] to state machine."
  * Whether committed entries go out for applying now: raft_ready hands them
  * out, raft_advance moves applied. A leader or candidate applies at once
- * (clients wait on it); a follower may batch (config.apply_batch_min). */
+ * (clients wait on it); a follower answers no client, so it may batch
+ * (config.apply_batch_min) into fewer, larger kv transactions, and applies
+ * all that waits once elected. */
 bool raft_apply_due(const struct raft *r)
 {
     raft_index upto = r->commit;

@@ -36,64 +36,47 @@ typedef int (*raft_fetch_cb)(void *ctx, raft_index lo, raft_index hi,
                              size_t cap, size_t *n);
 
 struct raft_config {
-    raft_id id;
-    uint32_t n_members;
+    raft_id id;                      /* Ours; one of members. */
+    uint32_t n_members;              /* 1..RAFT_NODES_MAX. */
     raft_id members[RAFT_NODES_MAX]; /* Includes id. */
-    uint32_t heartbeat_ms;           /* Default 50. */
-    uint32_t election_ms;            /* Timeout uniform in [ms, 2*ms). */
-    uint64_t seed;                   /* PRNG seed (election timeouts). */
-    uint32_t batch_bytes_max;        /* Entry bytes per AppendEntries. */
-    uint32_t inflight_max;           /* Pipelined batches per follower. */
-    bool pre_vote;                   /* Thesis 9.6. */
-    bool check_quorum;               /* Leader steps down without a
-                                        * majority for an election timeout. */
-    uint32_t mem_entries_max;        /* Applied entries whose payloads
-                                        * stay in memory; 0: all of them.
-                                        * Nonzero needs fetch. */
-    raft_fetch_cb fetch;             /* Older payloads from storage. */
-    void *fetch_ctx;
-    uint32_t apply_batch_min;  /* Follower: apply committed entries
-                                        * once this many wait, or */
-    uint32_t apply_delay_ms;   /* this long after the last apply;
-                                        * 0/0: apply at once. Fewer, larger
-                                        * kv transactions; a follower
-                                        * answers no client, and applies
-                                        * all at once on election. */
-    bool async_persist;        /* false: a ready batch's write is
-                                        * durable by raft_advance(). true:
-                                        * it is only written, and the caller
-                                        * reports durability later with
-                                        * raft_persisted(); the leader counts
-                                        * itself toward commit only then.
-                                        * The caller must then also hold
-                                        * msgs_after until the writes before
-                                        * them are durable. */
-    uint32_t self_sync_ms;     /* async_persist: 0, the caller syncs
-                                        * whatever is written. Else a leader
-                                        * whose followers alone make a
-                                        * quorum (pipelined, acked within two
-                                        * heartbeats) leaves its own log
-                                        * unsynced (raft_sync_wanted) until
-                                        * its sync would have advanced
-                                        * commit for this long: the
-                                        * followers' syncs commit, and the
-                                        * disk does one flush fewer per
-                                        * write. */
-    uint32_t commit_notify_ms; /* Leader: a new commit index rides
-                                        * on the next AppendEntries that
-                                        * carries entries, or goes alone
-                                        * this long after it advanced, or
-                                        * after the follower acknowledged
-                                        * what it needs to take it (0:
-                                        * alone at once). Under load the
-                                        * next batch follows within a
-                                        * round, so each commit costs no
-                                        * datagram (and no wakeup) per
-                                        * follower. Only followers' applies
-                                        * wait: the leader answers writes
-                                        * from its own apply, and a read's
-                                        * heartbeat round carries the
-                                        * commit index. */
+    uint32_t heartbeat_ms; /* Leader's append interval; raftnode 50. Not 0. */
+    /* Election timeout: drawn uniformly from [election_ms, 2*election_ms)
+     * ms; raftnode 150. Not 0. */
+    uint32_t election_ms;
+    uint64_t seed; /* PRNG seed for the election timeouts. */
+    /* Entry payload bytes per AppendEntries (one entry always goes);
+     * raftnode: what fits a datagram. Not 0. */
+    uint32_t batch_bytes_max;
+    /* Appends in flight per follower, 1..RAFT_INFLIGHT_CAP; raftnode 8. */
+    uint32_t inflight_max;
+    bool pre_vote; /* Pre-vote (thesis 9.6); raftnode true. */
+    /* Check quorum (thesis 6.2): a leader steps down after election_ms
+     * without a majority; also turns on leader stickiness (thesis 4.2.3).
+     * raftnode true. */
+    bool check_quorum;
+    /* Applied entries whose payloads stay in memory; raftnode 1024. 0: all
+     * of them. Nonzero needs fetch. */
+    uint32_t mem_entries_max;
+    raft_fetch_cb fetch; /* Older payloads from storage; NULL: none. */
+    void *fetch_ctx;     /* Passed to fetch. */
+    /* Follower: applies once this many committed entries wait, or
+     * apply_delay_ms ms after its last apply; raftnode 0 and 0. Either 0:
+     * applies at once. */
+    uint32_t apply_batch_min;
+    uint32_t apply_delay_ms;
+    /* false: a ready batch's write is durable by raft_advance(). true: it
+     * is only written; the caller holds msgs_after until the writes before
+     * them are durable and reports that with raft_persisted(). raftnode
+     * true. */
+    bool async_persist;
+    /* async_persist only: ms a leader whose followers alone commit may
+     * leave its own log unsynced once its sync would advance commit
+     * (raft_sync_wanted); raftnode 1. 0: it syncs whatever is written. */
+    uint32_t self_sync_ms;
+    /* Leader: ms a new commit index may wait to ride on an append with
+     * entries before a follower gets it in one of its own; raftnode 2. 0:
+     * at once. */
+    uint32_t commit_notify_ms;
 };
 
 /* Durable state loaded by the caller at start. The core copies it. */
