@@ -56,6 +56,13 @@ struct raft_entry {
     const uint8_t *data; /* Borrowed; len bytes. */
 };
 
+/* Entries first..(the next run's first - 1) all have this term: how the core
+ * and storage describe a log prefix whose payloads stay on disk. */
+struct raft_term_run {
+    raft_index first;
+    raft_term term;
+};
+
 struct msg_vote {
     raft_index last_index;
     raft_term last_term;

@@ -17,7 +17,6 @@
 #include "common/msg.h"
 #include "common/types.h"
 #include "node/kv.h"
-#include "node/raft.h"
 
 struct store;
 
