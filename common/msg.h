@@ -44,7 +44,7 @@ static inline int msg_type_is_peer(int type)
 /* Raft entry types (the log table's op column shows noop/config, or the kv
  * op of a normal entry). */
 enum raft_entry_type {
-    RAFT_ENTRY_NORMAL = 1, /* A state-machine command (node/kv.h payload). */
+    RAFT_ENTRY_NORMAL = 1, /* A command (common/command.h payload). */
     RAFT_ENTRY_NOOP = 2,   /* Appended by each new leader (thesis 6.4). */
     RAFT_ENTRY_CONFIG = 3  /* Membership (reserved). */
 };

@@ -82,7 +82,7 @@ struct store_batch {
 };
 
 /* One transaction: hard state, delete log rows >= truncate_from, insert the
- * entries (with readable op/key/value columns from kv_decode). Durable
+ * entries (with readable op/key/value columns from command_decode). Durable
  * (fsync) on return, unless store_set_deferred_sync() was called: then the
  * batch (copied) waits in a queue for store_flush_writes(), and is durable
  * once the caller's fdatasync of store_sync_fd(), begun after that flush,
