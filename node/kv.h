@@ -2,7 +2,8 @@
  * The key-value state machine: apply semantics (put/del/cas) of the
  * commands in normal log entries (their encoding is common/command.h), with
  * exactly-once client sessions, over a table of storage operations that
- * storage/ implements for raftnode and tests/sim implements in memory.
+ * the runtime binds to storage/ for raftnode (node/node_kv.c) and tests/sim
+ * implements in memory.
  * Pure: no I/O, no clock. Read node/kv.c next.
  */
 #ifndef RAFT_NODE_KV_H

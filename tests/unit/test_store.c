@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/msg.h"
 #include "node/kv.h"
+#include "node/node_kv.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 
@@ -184,9 +185,11 @@ static uint64_t file_sum(const char *path)
     return h ^ n;
 }
 
+/* The table raftnode applies through (node/node_kv.c), so kv_apply runs
+ * over the store as it does in the runtime. */
 static const struct kv_store_ops *ops(void)
 {
-    return store_kv_ops();
+    return node_kv_ops();
 }
 
 /* A new file loads as an empty node: term 0, no vote, empty log. */
