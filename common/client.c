@@ -19,9 +19,9 @@
 #include <sys/random.h>
 
 #include "common/clock.h"
+#include "common/command.h"
 #include "common/invariant.h"
 #include "common/udp.h"
-#include "node/kv.h"
 
 #define CLIENT_DRAIN_MAX 256 /* Datagrams handled per wakeup. */
 #define CLIENT_QUERY_RESEND_MS 100
@@ -110,11 +110,11 @@ int client_request_check(const struct client_request *req,
     }
     /* A write becomes one log entry, and one entry must fit one datagram:
      * a CAS with a large key and two large values can exceed that. */
-    struct kv_cmd cmd = {.op = KV_OP_PUT,
-                         .key_len = req->key_len,
-                         .value_len = req->value_len,
-                         .expected_len = req->expected_len};
-    size_t size = kv_encoded_size(&cmd);
+    struct command cmd = {.op = COMMAND_OP_PUT,
+                          .key_len = req->key_len,
+                          .value_len = req->value_len,
+                          .expected_len = req->expected_len};
+    size_t size = command_encoded_size(&cmd);
     if (req->op != CLIENT_GET && size > RAFT_ENTRY_MAX) {
         snprintf(errmsg, ERRMSG_LEN,
                  "key and values together take %lu bytes; one write holds "

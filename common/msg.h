@@ -44,7 +44,7 @@ static inline int msg_type_is_peer(int type)
 /* Raft entry types (the log table's op column shows noop/config, or the kv
  * op of a normal entry). */
 enum raft_entry_type {
-    RAFT_ENTRY_NORMAL = 1, /* A state-machine command (node/kv.h payload). */
+    RAFT_ENTRY_NORMAL = 1, /* A command (common/command.h payload). */
     RAFT_ENTRY_NOOP = 2,   /* Appended by each new leader (thesis 6.4). */
     RAFT_ENTRY_CONFIG = 3  /* Membership (reserved). */
 };
@@ -54,6 +54,13 @@ struct raft_entry {
     uint8_t type; /* enum raft_entry_type */
     uint32_t len;
     const uint8_t *data; /* Borrowed; len bytes. */
+};
+
+/* Entries first..(the next run's first - 1) all have this term: how the core
+ * and storage describe a log prefix whose payloads stay on disk. */
+struct raft_term_run {
+    raft_index first;
+    raft_term term;
 };
 
 struct msg_vote {

@@ -27,6 +27,7 @@
 #include "common/wire.h"
 #include "node/kv_pacer.h"
 #include "node/netem.h"
+#include "node/node_kv.h"
 #include "node/raft.h"
 #include "node/replica.h"
 #include "node/syncer.h"
@@ -757,7 +758,7 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
         store_set_deferred_sync(n->store);
         io.sync = node_io_sync;
     }
-    kv_pacer_init(&n->kv_pacer, store_kv_ops(), n->store,
+    kv_pacer_init(&n->kv_pacer, node_kv_ops(), n->store,
                   NODE_KV_FLUSH_TARGET_MS, NODE_KV_FLUSH_OPS_MIN,
                   NODE_KV_FLUSH_OPS);
     io.kv = kv_pacer_ops();

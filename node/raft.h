@@ -21,12 +21,6 @@ struct raft;
 /* A correct peer is never this many terms ahead of us. */
 #define RAFT_TERM_JUMP_MAX (1ull << 32)
 
-/* Entries first..(the next run's first - 1) all have this term. */
-struct raft_term_run {
-    raft_index first;
-    raft_term term;
-};
-
 /* Reads durable entries lo..hi (lo <= hi) into out: at least one, at most
  * cap, stopping once about bytes_max bytes of payload are read; sets *n.
  * Data pointers stay valid until the next call. Any error makes the core

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/command.h"
 #include "common/err.h"
 #include "common/invariant.h"
 #include "node/durable.h"
@@ -63,7 +64,7 @@ struct replica {
     uint32_t reads_cap;
     uint32_t n_reads;
     uint64_t next_read_id;
-    uint8_t *encode_buf; /* RAFT_ENTRY_MAX bytes for kv_encode. */
+    uint8_t *encode_buf; /* RAFT_ENTRY_MAX bytes for command_encode. */
     /* io->sync set: persists only write; what is durable, and the
      * messages waiting for it. */
     bool is_async;
@@ -401,8 +402,8 @@ uint64_t replica_deadline(const struct replica *rep)
     return flush_at < deadline ? flush_at : deadline;
 }
 
-/* Checks limits that hold for every op; the core and kv_encode check again
- * but a client must get CLIENT_INVALID, never a crash or silence. */
+/* Checks limits that hold for every op; the core and command_encode check
+ * again but a client must get CLIENT_INVALID, never a crash or silence. */
 static bool client_request_is_valid(const struct msg_client *req)
 {
     if (req->op != CLIENT_PUT && req->op != CLIENT_GET &&
@@ -495,11 +496,11 @@ static int on_client_write(struct replica *rep, uint64_t now_ms,
                           NULL, 0);
         return ERR_AGAIN;
     }
-    struct kv_cmd cmd;
+    struct command cmd;
     memset(&cmd, 0, sizeof cmd);
-    cmd.op = req->op == CLIENT_PUT   ? KV_OP_PUT
-             : req->op == CLIENT_DEL ? KV_OP_DEL
-                                     : KV_OP_CAS;
+    cmd.op = req->op == CLIENT_PUT   ? COMMAND_OP_PUT
+             : req->op == CLIENT_DEL ? COMMAND_OP_DEL
+                                     : COMMAND_OP_CAS;
     cmd.client_id = req->client_id;
     cmd.seq = req->seq;
     cmd.key_len = req->key_len;
@@ -513,7 +514,7 @@ static int on_client_write(struct replica *rep, uint64_t now_ms,
         cmd.expected = req->expected;
     }
     size_t len = 0;
-    rv = kv_encode(&cmd, rep->encode_buf, RAFT_ENTRY_MAX, &len);
+    rv = command_encode(&cmd, rep->encode_buf, RAFT_ENTRY_MAX, &len);
     if (rv != ERR_OK) {
         send_client_reply(rep, from, req->client_id, req->seq, CLIENT_INVALID,
                           NULL, 0);

@@ -2,10 +2,11 @@
  * A node's durable state in one SQLite file (schema in storage/schema.h):
  * opening with identity and integrity checks and an exclusive advisory lock,
  * loading everything at start, one transaction per persisted batch, and the
- * kv_store_ops the state machine applies through. Statements are prepared
- * once at open. Every failing SQLite call returns ERR_IO (ERR_CORRUPT for
- * bad stored data) and keeps its message for store_errmsg. Not pure: this is
- * where the disk is. Read storage/schema.c for the tables.
+ * kv operations the state machine applies through (the runtime binds them
+ * to its kv_store_ops). Statements are prepared once at open. Every failing
+ * SQLite call returns ERR_IO (ERR_CORRUPT for bad stored data) and keeps its
+ * message for store_errmsg. Not pure: this is where the disk is.
+ * Read storage/schema.c for the tables.
  */
 #include "storage/store.h"
 
@@ -494,13 +495,14 @@ void store_set_persist_delay_ms(struct store *s, uint32_t ms)
     s->persist_delay_ms = ms;
 }
 
-/* ---- kv_store_ops -------------------------------------------------- */
+/* ---- kv apply (node/node_kv.c binds these to kv_store_ops) --------- */
 
 /* Opens the apply transaction with synchronous=NORMAL: its COMMIT is
  * atomic but not fsynced. Why that is safe: everything it applies is
- * already in the log ahead of it in the WAL (kv_commit asserts applied <=
- * last_index; the queued log is written first, store_flush_writes; and an
- * entry is applied only once committed, that is durable on a majority),
+ * already in the log ahead of it in the WAL (store_kv_commit asserts
+ * applied <= last_index; the queued log is written first,
+ * store_flush_writes; and an entry is applied only once committed, that is
+ * durable on a majority),
  * and kv rows, sessions and
  * applied_index change in this one transaction. A power loss can only drop
  * a suffix of the WAL, so it loses whole apply transactions, never part of
@@ -512,9 +514,9 @@ void store_set_persist_delay_ms(struct store *s, uint32_t ms)
  * seq) apply once. Reads wait until applied reaches their read index, so
  * no read sees the older state. A client's acknowledgment rests on the
  * entry being durable on a majority, not on this transaction. */
-static int kv_begin(void *ctx)
+int store_kv_begin(struct store *s)
 {
-    struct store *s = ctx;
+    ASSERT(s != NULL);
     ASSERT(!s->in_txn);
     ASSERT(s->puts.n == 0);
     int err = store_flush_writes(s); /* The log before what it applies. */
@@ -560,9 +562,9 @@ static int puts_write(struct store *s)
 
 /* Records applied_index and commits, so an entry is applied exactly once
  * across restarts (DESIGN.md "Durable state"). */
-static int kv_commit(void *ctx, raft_index applied_index)
+int store_kv_commit(struct store *s, raft_index applied_index)
 {
-    struct store *s = ctx;
+    ASSERT(s != NULL);
     ASSERT(s->in_txn);
     ASSERT(applied_index >= s->applied);
     ASSERT(applied_index <= s->last_index); /* Applied only once durable. */
@@ -590,10 +592,10 @@ static int kv_commit(void *ctx, raft_index applied_index)
     return err;
 }
 
-static int kv_get(void *ctx, const uint8_t *key, uint32_t key_len,
-                  const uint8_t **value, uint32_t *value_len)
+int store_kv_get(struct store *s, const uint8_t *key, uint32_t key_len,
+                 const uint8_t **value, uint32_t *value_len)
 {
-    struct store *s = ctx;
+    ASSERT(s != NULL);
     ASSERT(key_len <= RAFT_KEY_MAX);
     /* A put still waiting may be of this key. */
     if ((s->puts.n > 0 && puts_write(s) != ERR_OK) || read_begin(s) != ERR_OK) {
@@ -630,10 +632,10 @@ static int kv_get(void *ctx, const uint8_t *key, uint32_t key_len,
 /* Queues a put (copied) for puts_write: one INSERT for 16 rows costs about
  * a fifth less than 16 INSERTs, and the write-back flush puts thousands.
  * Errors: ERR_NOMEM, and puts_write's. */
-static int kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
-                  const uint8_t *value, uint32_t value_len)
+int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
+                 const uint8_t *value, uint32_t value_len)
 {
-    struct store *s = ctx;
+    ASSERT(s != NULL);
     ASSERT(s->in_txn);
     ASSERT(key_len >= 1);
     ASSERT(key_len <= RAFT_KEY_MAX);
@@ -658,9 +660,9 @@ static int kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
     return p->n == STORE_KV_PUTS_MANY ? puts_write(s) : ERR_OK;
 }
 
-static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
+int store_kv_del(struct store *s, const uint8_t *key, uint32_t key_len)
 {
-    struct store *s = ctx;
+    ASSERT(s != NULL);
     ASSERT(s->in_txn);
     ASSERT(key_len <= RAFT_KEY_MAX);
     int err = puts_write(s);
@@ -673,10 +675,10 @@ static int kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
 
 /* From the session cache when it knows client_id, else from the table
  * (and then remembered). */
-static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
-                          uint8_t *status)
+int store_session_get(struct store *s, uint64_t client_id, uint64_t *seq,
+                      uint8_t *status)
 {
-    struct store *s = ctx;
+    ASSERT(s != NULL);
     bool is_present = false;
     if (session_cache_get(s->sessions, client_id, &is_present, seq, status)) {
         return is_present ? ERR_OK : ERR_NOT_FOUND;
@@ -709,10 +711,10 @@ static int kv_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
     return err;
 }
 
-static int kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
-                          uint8_t status)
+int store_session_put(struct store *s, uint64_t client_id, uint64_t seq,
+                      uint8_t status)
 {
-    struct store *s = ctx;
+    ASSERT(s != NULL);
     ASSERT(s->in_txn);
     sqlite3_stmt *st = s->st[ST_SESSION_PUT];
     int rc = sqlite3_bind_int64(st, 1, (int64_t)client_id);
@@ -729,18 +731,4 @@ static int kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
         session_cache_put(s->sessions, client_id, true, seq, status);
     }
     return err;
-}
-
-const struct kv_store_ops *store_kv_ops(void)
-{
-    static const struct kv_store_ops ops = {
-        .begin = kv_begin,
-        .commit = kv_commit,
-        .get = kv_get,
-        .put = kv_put,
-        .del = kv_del,
-        .session_get = kv_session_get,
-        .session_put = kv_session_put,
-    };
-    return &ops;
 }

@@ -16,8 +16,6 @@
 #include "common/err.h"
 #include "common/msg.h"
 #include "common/types.h"
-#include "node/kv.h"
-#include "node/raft.h"
 
 struct store;
 
@@ -83,7 +81,7 @@ struct store_batch {
 };
 
 /* One transaction: hard state, delete log rows >= truncate_from, insert the
- * entries (with readable op/key/value columns from kv_decode). Durable
+ * entries (with readable op/key/value columns from command_decode). Durable
  * (fsync) on return, unless store_set_deferred_sync() was called: then the
  * batch (copied) waits in a queue for store_flush_writes(), and is durable
  * once the caller's fdatasync of store_sync_fd(), begun after that flush,
@@ -122,9 +120,33 @@ int store_sync_fd(const struct store *s);
  * database file. Needs store_sync_fd() >= 0. */
 void store_set_deferred_sync(struct store *s);
 
-/* The kv_store_ops table over this store (ctx is the struct store *). get
- * also works outside begin/commit, reading the applied state. */
-const struct kv_store_ops *store_kv_ops(void);
+/* The kv operations the state machine applies through; the runtime binds
+ * them to node/kv.h's kv_store_ops (node/node_kv.c). Each returns ERR_OK or
+ * an error that is fatal for the node (ERR_IO, ERR_NOMEM, ERR_CORRUPT).
+ * store_kv_begin opens the apply transaction (writing the queued log
+ * first); store_kv_commit records applied_index in it and commits, so a
+ * restart never applies an entry twice. */
+int store_kv_begin(struct store *s);
+int store_kv_commit(struct store *s, raft_index applied_index);
+
+/* The value of key, or ERR_NOT_FOUND. *value is borrowed until the next
+ * call on s. Also works outside begin/commit, reading the applied state. */
+int store_kv_get(struct store *s, const uint8_t *key, uint32_t key_len,
+                 const uint8_t **value, uint32_t *value_len);
+
+/* Inside begin/commit: put (key and value copied) and delete one key. */
+int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
+                 const uint8_t *value, uint32_t value_len);
+int store_kv_del(struct store *s, const uint8_t *key, uint32_t key_len);
+
+/* A client's last applied seq and its status, or ERR_NOT_FOUND when the
+ * client has no session yet. */
+int store_session_get(struct store *s, uint64_t client_id, uint64_t *seq,
+                      uint8_t *status);
+
+/* Inside begin/commit: records a client's last applied seq and status. */
+int store_session_put(struct store *s, uint64_t client_id, uint64_t seq,
+                      uint8_t status);
 
 /* Test and fault hooks: sleep this long inside each persist (disk stall). */
 void store_set_persist_delay_ms(struct store *s, uint32_t ms);

@@ -33,7 +33,7 @@
 #define STORE_KV_PUTS_MANY 16
 
 /* kv puts of the open transaction not yet given to SQLite (store.c
- * kv_put): copies of their keys and values, written STORE_KV_PUTS_MANY
+ * store_kv_put): copies of their keys and values, written STORE_KV_PUTS_MANY
  * to a statement, or one at a time before any other kv read or write. */
 struct store_puts {
     uint8_t *buf;
@@ -89,7 +89,7 @@ struct store {
     struct session_cache *sessions; /* What the sessions table holds. */
     uint8_t *fetch_buf;             /* store_fetch's payload copies. */
     size_t fetch_cap;
-    struct store_puts puts; /* Waiting kv puts (store.c kv_put). */
+    struct store_puts puts; /* Waiting kv puts (store_kv_put). */
     /* The WAL (store_wal.c). */
     int wal_fd;                /* -1: not extending. */
     int sync_fd;               /* The WAL, for the caller's fdatasync;

@@ -13,8 +13,8 @@
 
 #include <sqlite3.h>
 
+#include "common/command.h"
 #include "common/invariant.h"
-#include "node/kv.h"
 #include "storage/schema.h"
 #include "storage/store_int.h"
 
@@ -65,11 +65,11 @@ static int load_entry_type(const char *op, const uint8_t *data, uint32_t len,
         *type = RAFT_ENTRY_CONFIG;
         return ERR_OK;
     }
-    struct kv_cmd cmd;
-    bool decodes = kv_decode(data, len, &cmd) == ERR_OK;
+    struct command cmd;
+    bool decodes = command_decode(data, len, &cmd) == ERR_OK;
     bool is_invalid = strcmp(op, "invalid") == 0;
     if (is_invalid ? decodes
-                   : !decodes || strcmp(kv_op_name(cmd.op), op) != 0) {
+                   : !decodes || strcmp(command_op_name(cmd.op), op) != 0) {
         return ERR_CORRUPT;
     }
     *type = RAFT_ENTRY_NORMAL;
@@ -117,12 +117,12 @@ static int load_opt_u64(sqlite3_stmt *st, int col, uint64_t *v)
     return ERR_OK;
 }
 
-/* The kv op a row's op names (enum kv_op), or 0 for noop, config and
- * invalid: only kv rows may have their payload in the columns alone. */
+/* The kv op a row's op names (enum command_op), or 0 for noop, config
+ * and invalid: only kv rows may have their payload in the columns alone. */
 static uint8_t kv_op_of(const char *op)
 {
-    for (uint8_t o = KV_OP_PUT; o <= KV_OP_CAS; o++) {
-        if (strcmp(op, kv_op_name(o)) == 0) {
+    for (uint8_t o = COMMAND_OP_PUT; o <= COMMAND_OP_CAS; o++) {
+        if (strcmp(op, command_op_name(o)) == 0) {
             return o;
         }
     }
@@ -131,14 +131,15 @@ static uint8_t kv_op_of(const char *op)
 
 /* The payload of a put, del or cas row whose data column is empty, made
  * again from its readable columns (key 4, value 5, expected 6, client_id
- * 7, seq 8) as the command op (enum kv_op) its op column names: kv payloads have exactly one
- * encoding, so these are the bytes store_persist was given. The command
- * goes into buf (cap bytes); *len gets its size. Errors: ERR_CORRUPT. */
+ * 7, seq 8) as the command op (enum command_op) its op column names: kv
+ * payloads have exactly one encoding, so these are the bytes store_persist
+ * was given. The command goes into buf (cap bytes); *len gets its size.
+ * Errors: ERR_CORRUPT. */
 static int load_rebuild(sqlite3_stmt *st, uint8_t op, uint8_t *buf, size_t cap,
                         uint32_t *len)
 {
-    ASSERT(op >= KV_OP_PUT && op <= KV_OP_CAS);
-    struct kv_cmd cmd = {.op = op};
+    ASSERT(op >= COMMAND_OP_PUT && op <= COMMAND_OP_CAS);
+    struct command cmd = {.op = op};
     if (schema_column_bytes(st, 4, &cmd.key, &cmd.key_len) != ERR_OK ||
         load_opt_bytes(st, 5, &cmd.value, &cmd.value_len) != ERR_OK ||
         load_opt_bytes(st, 6, &cmd.expected, &cmd.expected_len) != ERR_OK ||
@@ -147,7 +148,7 @@ static int load_rebuild(sqlite3_stmt *st, uint8_t op, uint8_t *buf, size_t cap,
         return ERR_CORRUPT;
     }
     size_t n = 0;
-    if (kv_encode(&cmd, buf, cap, &n) != ERR_OK) {
+    if (command_encode(&cmd, buf, cap, &n) != ERR_OK) {
         return ERR_CORRUPT;
     }
     *len = (uint32_t)n;
@@ -183,7 +184,8 @@ static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
     uint8_t kv_op = len == 0 ? kv_op_of((const char *)op) : 0;
     uint8_t type = RAFT_ENTRY_NORMAL;
     if (kv_op != 0) {
-        /* kv_encode makes exactly the op named: nothing to check again. */
+        /* command_encode makes exactly the op named: nothing to check
+         * again. */
         if (load_rebuild(st, kv_op, copy, block->size - block->used, &copied) !=
             ERR_OK) {
             return store_corrupt(s, "log row columns do not make a command",
@@ -233,14 +235,14 @@ static int query_ints(struct store *s, const char *sql, int64_t arg, int64_t *v,
  * (LOAD_BYTES_SQL). Errors: ERR_IO, ERR_CORRUPT. */
 static int load_bytes(struct store *s, raft_index first, int64_t *bytes)
 {
-    const struct kv_cmd empty = {0};
+    const struct command empty = {0};
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, LOAD_BYTES_SQL, -1, &st, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_bind_int64(st, 1, (int64_t)first);
     }
     if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 2, (int64_t)kv_encoded_size(&empty));
+        rc = sqlite3_bind_int64(st, 2, (int64_t)command_encoded_size(&empty));
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);

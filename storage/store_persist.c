@@ -17,8 +17,8 @@
 
 #include <sqlite3.h>
 
+#include "common/command.h"
 #include "common/invariant.h"
-#include "node/kv.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "storage/store_int.h"
@@ -33,16 +33,16 @@ static const char *persist_bind_cmd(sqlite3_stmt *st, int base,
                                     const struct raft_entry *e, int *rc,
                                     bool *rebuilds)
 {
-    struct kv_cmd cmd;
-    if (kv_decode(e->data, e->len, &cmd) != ERR_OK) {
+    struct command cmd;
+    if (command_decode(e->data, e->len, &cmd) != ERR_OK) {
         return "invalid"; /* Applied as CLIENT_INVALID on every replica. */
     }
-    ASSERT(kv_encoded_size(&cmd) == e->len);
+    ASSERT(command_encoded_size(&cmd) == e->len);
     *rc = schema_bind_bytes(st, base + 4, cmd.key, cmd.key_len);
-    if (*rc == SQLITE_OK && cmd.op != KV_OP_DEL) {
+    if (*rc == SQLITE_OK && cmd.op != COMMAND_OP_DEL) {
         *rc = schema_bind_bytes(st, base + 5, cmd.value, cmd.value_len);
     }
-    if (*rc == SQLITE_OK && cmd.op == KV_OP_CAS) {
+    if (*rc == SQLITE_OK && cmd.op == COMMAND_OP_CAS) {
         *rc = schema_bind_bytes(st, base + 6, cmd.expected, cmd.expected_len);
     }
     if (*rc == SQLITE_OK && cmd.client_id != 0) {
@@ -52,7 +52,7 @@ static const char *persist_bind_cmd(sqlite3_stmt *st, int base,
         }
     }
     *rebuilds = cmd.client_id != 0 || cmd.seq == 0;
-    return kv_op_name(cmd.op);
+    return command_op_name(cmd.op);
 }
 
 /* Binds one entry's row (parameters base + 1..STORE_LOG_PARAMS) with its

@@ -19,6 +19,7 @@ target_link_libraries(raftsim PRIVATE raftsim_world common)
 
 # The same core sources as raftcore, with the broken rules compiled in.
 add_library(raftcore_teeth STATIC
+  common/command.c
   common/err.c
   common/invariant.c
   common/rng.c

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/command.h"
 #include "common/err.h"
 #include "common/invariant.h"
 #include "tests/sim/sim_world.h"
@@ -108,9 +109,9 @@ bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
                      const struct raft_entry *e, uint32_t *client,
                      uint64_t *seq, uint8_t *status)
 {
-    struct kv_cmd cmd;
+    struct command cmd;
     if (e->type != RAFT_ENTRY_NORMAL ||
-        kv_decode(e->data, e->len, &cmd) != ERR_OK) {
+        command_decode(e->data, e->len, &cmd) != ERR_OK) {
         return false;
     }
     uint32_t cl = client_of(w, cmd.client_id);
@@ -120,14 +121,14 @@ bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
         return false; /* Not ours, or a duplicate: no effect. */
     }
     uint8_t st = CLIENT_OK;
-    if (cmd.op == KV_OP_PUT) {
+    if (cmd.op == COMMAND_OP_PUT) {
         s->present[key] = true;
-    } else if (cmd.op == KV_OP_DEL) {
+    } else if (cmd.op == COMMAND_OP_DEL) {
         s->present[key] = false;
     } else if (!value_equals(s, key, cmd.expected, cmd.expected_len)) {
         st = CLIENT_CAS_MISMATCH;
     }
-    if (cmd.op != KV_OP_DEL && st == CLIENT_OK) {
+    if (cmd.op != COMMAND_OP_DEL && st == CLIENT_OK) {
         s->present[key] = true;
         s->value_len[key] = cmd.value_len;
         s->value_hash[key] = value_hash(cmd.value, cmd.value_len);
@@ -159,8 +160,8 @@ static void global_apply(struct sim_world *w, raft_index idx,
     grow((void **)&c->acks[cl], &c->cap_acks[cl], seq + 1, sizeof *c->acks[cl]);
     c->acks[cl][seq].index = idx;
     c->acks[cl][seq].status = status;
-    struct kv_cmd cmd;
-    ASSERT(kv_decode(e->data, e->len, &cmd) == ERR_OK);
+    struct command cmd;
+    ASSERT(command_decode(e->data, e->len, &cmd) == ERR_OK);
     uint32_t key = sim_client_key_index(cmd.key, cmd.key_len);
     grow((void **)&c->changes[key], &c->cap_changes[key], c->n_changes[key] + 1,
          sizeof *c->changes[key]);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common/command.h"
 #include "common/err.h"
 #include "common/msg.h"
 #include "common/rng.h"
@@ -697,9 +698,9 @@ static struct kv_result apply_put(struct fixture *f,
                                   const char *key, const char *value,
                                   raft_index idx)
 {
-    struct kv_cmd c;
+    struct command c;
     memset(&c, 0, sizeof c);
-    c.op = KV_OP_PUT;
+    c.op = COMMAND_OP_PUT;
     c.client_id = client;
     c.seq = seq;
     c.key = bytes(key);
@@ -707,7 +708,7 @@ static struct kv_result apply_put(struct fixture *f,
     c.value = bytes(value);
     c.value_len = len_of(value);
     size_t len = 0;
-    assert_int_equal(kv_encode(&c, f->payload, PAYLOAD_CAP, &len), ERR_OK);
+    assert_int_equal(command_encode(&c, f->payload, PAYLOAD_CAP, &len), ERR_OK);
     struct kv_result res;
     assert_int_equal(ops->begin(ctx), ERR_OK);
     assert_int_equal(kv_apply(ops, ctx, f->payload, len, &res), ERR_OK);
@@ -1112,10 +1113,10 @@ static struct diff_entry *diff_new_entry(struct diff_run *d, uint8_t *value,
     memset(e, 0, sizeof *e);
     char key[32];
     diff_key(d, key, sizeof key);
-    struct kv_cmd c;
+    struct command c;
     memset(&c, 0, sizeof c);
     uint64_t op = rng_range(&d->rng, 0, 10);
-    c.op = op < 5 ? KV_OP_PUT : op < 7 ? KV_OP_DEL : KV_OP_CAS;
+    c.op = op < 5 ? COMMAND_OP_PUT : op < 7 ? COMMAND_OP_DEL : COMMAND_OP_CAS;
     c.client_id = rng_range(&d->rng, 0, DIFF_CLIENTS + 1);
     if (c.client_id != 0) {
         uint64_t *s = &d->seq[c.client_id];
@@ -1124,11 +1125,11 @@ static struct diff_entry *diff_new_entry(struct diff_run *d, uint8_t *value,
     }
     c.key = bytes(key);
     c.key_len = len_of(key);
-    if (c.op != KV_OP_DEL) {
+    if (c.op != COMMAND_OP_DEL) {
         c.value = value;
-        c.value_len = diff_value(d, value, c.op == KV_OP_PUT);
+        c.value_len = diff_value(d, value, c.op == COMMAND_OP_PUT);
     }
-    if (c.op == KV_OP_CAS) {
+    if (c.op == COMMAND_OP_CAS) {
         const uint8_t *cur = NULL;
         uint32_t cur_len = 0;
         int rc = mem_kv_ops()->get(&d->ref, c.key, c.key_len, &cur, &cur_len);
@@ -1143,7 +1144,7 @@ static struct diff_entry *diff_new_entry(struct diff_run *d, uint8_t *value,
         c.expected = expected;
     }
     uint8_t *p = d->f->payload;
-    assert_int_equal(kv_encode(&c, p, PAYLOAD_CAP, &e->len), ERR_OK);
+    assert_int_equal(command_encode(&c, p, PAYLOAD_CAP, &e->len), ERR_OK);
     if (rng_range(&d->rng, 0, 40) == 0) {
         e->len = 3; /* Truncated: applies as CLIENT_INVALID everywhere. */
     }

@@ -22,9 +22,11 @@
 
 #include <sqlite3.h>
 
+#include "common/command.h"
 #include "common/err.h"
 #include "common/msg.h"
 #include "node/kv.h"
+#include "node/node_kv.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 
@@ -93,7 +95,7 @@ static struct raft_entry *cmd_entry(struct fixture *f, int i, raft_term term,
                                     uint8_t op, const char *key,
                                     const char *value, const char *expected)
 {
-    struct kv_cmd c;
+    struct command c;
     memset(&c, 0, sizeof(c));
     c.op = op;
     c.client_id = 100 + (uint64_t)i;
@@ -105,8 +107,8 @@ static struct raft_entry *cmd_entry(struct fixture *f, int i, raft_term term,
     c.expected = (const uint8_t *)expected;
     c.expected_len = expected != NULL ? (uint32_t)strlen(expected) : 0;
     size_t len = 0;
-    assert_int_equal(kv_encode(&c, f->payload[i], sizeof(f->payload[i]), &len),
-                     ERR_OK);
+    assert_int_equal(
+        command_encode(&c, f->payload[i], sizeof(f->payload[i]), &len), ERR_OK);
     f->entries[i] = (struct raft_entry){term, RAFT_ENTRY_NORMAL, (uint32_t)len,
                                         f->payload[i]};
     return &f->entries[i];
@@ -183,9 +185,11 @@ static uint64_t file_sum(const char *path)
     return h ^ n;
 }
 
+/* The table raftnode applies through (node/node_kv.c), so kv_apply runs
+ * over the store as it does in the runtime. */
 static const struct kv_store_ops *ops(void)
 {
-    return store_kv_ops();
+    return node_kv_ops();
 }
 
 /* A new file loads as an empty node: term 0, no vote, empty log. */
@@ -216,9 +220,9 @@ static void test_store_persist_survives_reopen(void **state)
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
     other_entry(f, 0, 1, RAFT_ENTRY_NOOP);
-    cmd_entry(f, 1, 2, KV_OP_PUT, "k", "v", NULL);
-    cmd_entry(f, 2, 3, KV_OP_CAS, "k", "w", "v");
-    cmd_entry(f, 3, 3, KV_OP_DEL, "k", NULL, NULL);
+    cmd_entry(f, 1, 2, COMMAND_OP_PUT, "k", "v", NULL);
+    cmd_entry(f, 2, 3, COMMAND_OP_CAS, "k", "w", "v");
+    cmd_entry(f, 3, 3, COMMAND_OP_DEL, "k", NULL, NULL);
     other_entry(f, 4, 3, RAFT_ENTRY_CONFIG);
     persist(f, 3, 2, 0, 1, 0, 3);
     persist(f, 0, 0, 0, 4, 3, 2);
@@ -248,11 +252,11 @@ static void test_store_truncation_replaces_suffix(void **state)
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
     for (int i = 0; i < 5; i++) {
-        cmd_entry(f, i, 1, KV_OP_PUT, "k", "old", NULL);
+        cmd_entry(f, i, 1, COMMAND_OP_PUT, "k", "old", NULL);
     }
     persist(f, 1, 1, 0, 1, 0, 5);
-    cmd_entry(f, 5, 2, KV_OP_PUT, "k", "new3", NULL);
-    cmd_entry(f, 6, 2, KV_OP_PUT, "k", "new4", NULL);
+    cmd_entry(f, 5, 2, COMMAND_OP_PUT, "k", "new3", NULL);
+    cmd_entry(f, 6, 2, COMMAND_OP_PUT, "k", "new4", NULL);
     persist(f, 2, 0, 3, 3, 5, 2);
     reopen(f);
     struct store_loaded l;
@@ -268,7 +272,7 @@ static void test_store_truncation_replaces_suffix(void **state)
     persist(f, 0, 0, 2, 0, 0, 0);
     assert_string_equal(sql(f->path, "SELECT count(*), max(idx) FROM log"),
                         "1|1");
-    cmd_entry(f, 7, 2, KV_OP_DEL, "k", NULL, NULL);
+    cmd_entry(f, 7, 2, COMMAND_OP_DEL, "k", NULL, NULL);
     persist(f, 0, 0, 0, 2, 7, 1);
     assert_string_equal(sql(f->path, "SELECT op FROM log WHERE idx = 2"),
                         "del");
@@ -280,7 +284,7 @@ static void test_store_apply_is_atomic(void **state)
 {
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
-    cmd_entry(f, 0, 1, KV_OP_PUT, "k", "v", NULL);
+    cmd_entry(f, 0, 1, COMMAND_OP_PUT, "k", "v", NULL);
     persist(f, 1, 1, 0, 1, 0, 1);
     struct kv_result r;
     assert_int_equal(ops()->begin(f->s), ERR_OK);
@@ -328,7 +332,7 @@ static void test_store_window_load_and_fetch(void **state)
     /* Terms 1,1,2,2,2,3,3,3,3,3,3,3 at indexes 1..12. */
     static const raft_term terms[12] = {1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3};
     for (int i = 0; i < 12; i++) {
-        cmd_entry(f, i, terms[i], KV_OP_PUT, "key", "value", NULL);
+        cmd_entry(f, i, terms[i], COMMAND_OP_PUT, "key", "value", NULL);
     }
     persist(f, 3, 1, 0, 1, 0, 12);
     struct kv_result r;
@@ -442,7 +446,8 @@ static void test_store_reads_see_every_apply(void **state)
                      ERR_NOT_FOUND);
     for (int i = 0; i < 3; i++) {
         char value[2] = {(char)('a' + i), '\0'};
-        cmd_entry(f, i, 1, KV_OP_PUT, "k", value, NULL); /* Client 100+i. */
+        cmd_entry(f, i, 1, COMMAND_OP_PUT, "k", value,
+                  NULL); /* Client 100+i. */
         persist(f, 1, 1, 0, (raft_index)i + 1, i, 1);
         struct kv_result r;
         assert_int_equal(ops()->begin(f->s), ERR_OK);
@@ -561,7 +566,7 @@ static void test_store_checkpoint_waits_for_the_caller(void **state)
 static uint64_t make_db(struct fixture *f)
 {
     open_store(f, STORE_OPEN_CREATE);
-    cmd_entry(f, 0, 1, KV_OP_PUT, "k", "v", NULL);
+    cmd_entry(f, 0, 1, COMMAND_OP_PUT, "k", "v", NULL);
     persist(f, 1, 1, 0, 1, 0, 1);
     store_close(f->s);
     f->s = NULL;
@@ -826,9 +831,9 @@ static void test_store_log_columns_are_readable(void **state)
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
     other_entry(f, 0, 1, RAFT_ENTRY_NOOP);
-    cmd_entry(f, 1, 1, KV_OP_PUT, "k", "v", NULL);
-    cmd_entry(f, 2, 1, KV_OP_CAS, "k", "new", "v");
-    cmd_entry(f, 3, 1, KV_OP_DEL, "k", NULL, NULL);
+    cmd_entry(f, 1, 1, COMMAND_OP_PUT, "k", "v", NULL);
+    cmd_entry(f, 2, 1, COMMAND_OP_CAS, "k", "new", "v");
+    cmd_entry(f, 3, 1, COMMAND_OP_DEL, "k", NULL, NULL);
     persist(f, 1, NODE, 0, 1, 0, 4);
     assert_string_equal(sql(f->path, "SELECT op, key, value, expected,"
                                      " client_id, seq FROM log WHERE idx = 1"),
@@ -910,16 +915,16 @@ static void raw_cmd_entry(struct fixture *f, int i, uint8_t op,
                           uint32_t key_len, const void *value,
                           uint32_t value_len)
 {
-    struct kv_cmd c = {.op = op,
-                       .client_id = client_id,
-                       .seq = seq,
-                       .key = key,
-                       .key_len = key_len,
-                       .value = value,
-                       .value_len = value_len};
+    struct command c = {.op = op,
+                        .client_id = client_id,
+                        .seq = seq,
+                        .key = key,
+                        .key_len = key_len,
+                        .value = value,
+                        .value_len = value_len};
     size_t len = 0;
-    assert_int_equal(kv_encode(&c, f->payload[i], sizeof(f->payload[i]), &len),
-                     ERR_OK);
+    assert_int_equal(
+        command_encode(&c, f->payload[i], sizeof(f->payload[i]), &len), ERR_OK);
     f->entries[i] =
         (struct raft_entry){2, RAFT_ENTRY_NORMAL, (uint32_t)len, f->payload[i]};
 }
@@ -937,19 +942,19 @@ static void test_store_payloads_rebuild_from_columns(void **state)
     static const uint8_t config[] = {9, 8, 7};
     static const uint8_t junk[] = {0xde, 0xad};
     other_entry(f, 0, 2, RAFT_ENTRY_NOOP);
-    cmd_entry(f, 1, 2, KV_OP_PUT, "a", "one", NULL);
-    cmd_entry(f, 2, 2, KV_OP_CAS, "a", "two", "one");
-    cmd_entry(f, 3, 2, KV_OP_CAS, "a", "", "");
-    cmd_entry(f, 4, 2, KV_OP_DEL, "a", NULL, NULL);
-    raw_cmd_entry(f, 5, KV_OP_PUT, 0, 0, "no-session", 10, "v", 1);
-    raw_cmd_entry(f, 6, KV_OP_PUT, UINT64_MAX, UINT64_MAX - 1, bin_key,
+    cmd_entry(f, 1, 2, COMMAND_OP_PUT, "a", "one", NULL);
+    cmd_entry(f, 2, 2, COMMAND_OP_CAS, "a", "two", "one");
+    cmd_entry(f, 3, 2, COMMAND_OP_CAS, "a", "", "");
+    cmd_entry(f, 4, 2, COMMAND_OP_DEL, "a", NULL, NULL);
+    raw_cmd_entry(f, 5, COMMAND_OP_PUT, 0, 0, "no-session", 10, "v", 1);
+    raw_cmd_entry(f, 6, COMMAND_OP_PUT, UINT64_MAX, UINT64_MAX - 1, bin_key,
                   sizeof(bin_key), bin_value, sizeof(bin_value));
-    raw_cmd_entry(f, 7, KV_OP_PUT, 0, 5, "seq-only", 8, "v", 1);
+    raw_cmd_entry(f, 7, COMMAND_OP_PUT, 0, 5, "seq-only", 8, "v", 1);
     f->entries[8] =
         (struct raft_entry){2, RAFT_ENTRY_CONFIG, sizeof(config), config};
     f->entries[9] =
         (struct raft_entry){2, RAFT_ENTRY_NORMAL, sizeof(junk), junk};
-    cmd_entry(f, 10, 2, KV_OP_PUT, "b", "", NULL);
+    cmd_entry(f, 10, 2, COMMAND_OP_PUT, "b", "", NULL);
     const int n_entries = 11;
     persist(f, 2, 0, 0, 1, 0, n_entries);
     assert_string_equal(sql(f->path, "SELECT group_concat(length(data), ',')"
@@ -999,7 +1004,7 @@ static void test_store_upgrades_version_1(void **state)
 {
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
-    cmd_entry(f, 0, 1, KV_OP_PUT, "k", "v", NULL);
+    cmd_entry(f, 0, 1, COMMAND_OP_PUT, "k", "v", NULL);
     persist(f, 1, 0, 0, 1, 0, 1);
     store_close(f->s);
     f->s = NULL;
@@ -1036,16 +1041,16 @@ static void test_store_long_batch_keeps_every_row(void **state)
     for (int i = 0; i < N; i++) {
         char key[16];
         snprintf(key, sizeof(key), "key%02d", i);
-        struct kv_cmd c = {.op = KV_OP_PUT,
-                           .client_id = 7,
-                           .seq = (uint64_t)i + 1,
-                           .key = (const uint8_t *)key,
-                           .key_len = (uint32_t)strlen(key),
-                           .value = (const uint8_t *)"v",
-                           .value_len = 1};
+        struct command c = {.op = COMMAND_OP_PUT,
+                            .client_id = 7,
+                            .seq = (uint64_t)i + 1,
+                            .key = (const uint8_t *)key,
+                            .key_len = (uint32_t)strlen(key),
+                            .value = (const uint8_t *)"v",
+                            .value_len = 1};
         size_t len = 0;
-        assert_int_equal(kv_encode(&c, payloads[i], sizeof(payloads[i]), &len),
-                         ERR_OK);
+        assert_int_equal(
+            command_encode(&c, payloads[i], sizeof(payloads[i]), &len), ERR_OK);
         entries[i] =
             (struct raft_entry){1 + (raft_term)(i / 20), RAFT_ENTRY_NORMAL,
                                 (uint32_t)len, payloads[i]};
@@ -1145,9 +1150,9 @@ static void test_store_load_rejects_inconsistent_log(void **state)
     };
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
         open_store(f, STORE_OPEN_CREATE);
-        cmd_entry(f, 0, 1, KV_OP_PUT, "a", "1", NULL);
-        cmd_entry(f, 1, 2, KV_OP_PUT, "b", "2", NULL);
-        cmd_entry(f, 2, 2, KV_OP_PUT, "c", "3", NULL);
+        cmd_entry(f, 0, 1, COMMAND_OP_PUT, "a", "1", NULL);
+        cmd_entry(f, 1, 2, COMMAND_OP_PUT, "b", "2", NULL);
+        cmd_entry(f, 2, 2, COMMAND_OP_PUT, "c", "3", NULL);
         persist(f, 2, 0, 0, 1, 0, 3);
         expect_load_corrupt(f, edits[i]);
         store_close(f->s);
@@ -1173,7 +1178,7 @@ static void test_store_second_open_is_busy(void **state)
                      ERR_BUSY);
     assert_null(other);
     assert_non_null(strstr(f->errmsg, "already in use by another process"));
-    cmd_entry(f, 0, 1, KV_OP_PUT, "k", "v", NULL);
+    cmd_entry(f, 0, 1, COMMAND_OP_PUT, "k", "v", NULL);
     persist(f, 1, 1, 0, 1, 0, 1);
     reopen(f);
     struct store_loaded l;

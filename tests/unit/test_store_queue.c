@@ -23,7 +23,6 @@
 
 #include "common/err.h"
 #include "common/msg.h"
-#include "node/kv.h"
 #include "storage/store.h"
 
 #define CLUSTER 0x1234u
@@ -180,15 +179,14 @@ static void test_kv_transaction_writes_log_first(void **state)
     entry(f, 0, 1, 40);
     entry(f, 1, 1, 41);
     persist(f, 1, 0, 1, 0, 2);
-    const struct kv_store_ops *kv = store_kv_ops();
-    assert_int_equal(kv->begin(f->s), ERR_OK);
+    assert_int_equal(store_kv_begin(f->s), ERR_OK);
     /* Already visible to others before the apply commits. */
     shell_log(f, got, sizeof got);
     assert_string_equal(got, "1:1:40 2:1:41 ");
     assert_int_equal(
-        kv->put(f->s, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1),
+        store_kv_put(f->s, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1),
         ERR_OK);
-    assert_int_equal(kv->commit(f->s, 2), ERR_OK);
+    assert_int_equal(store_kv_commit(f->s, 2), ERR_OK);
 }
 
 static void test_close_writes_the_queue(void **state)
