@@ -464,13 +464,20 @@ int conf_load(const char *path, struct conf *out, char errmsg[ERRMSG_LEN])
     return rc;
 }
 
-const struct conf_member *conf_find(const struct conf *conf, raft_id id)
+int conf_member_index(const struct conf *conf, raft_id id)
 {
     ASSERT(conf != NULL);
+    ASSERT(conf->n_members <= RAFT_NODES_MAX);
     for (uint32_t i = 0; i < conf->n_members; i++) {
         if (conf->members[i].id == id) {
-            return &conf->members[i];
+            return (int)i;
         }
     }
-    return NULL;
+    return -1;
+}
+
+const struct conf_member *conf_find(const struct conf *conf, raft_id id)
+{
+    int i = conf_member_index(conf, id);
+    return i < 0 ? NULL : &conf->members[i];
 }

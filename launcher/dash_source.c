@@ -248,10 +248,9 @@ static void stream_on_line(struct dash_source *src, const char *line,
     src->stream_last_wall_ms = e.wall_ms;
     if (e.kind == EV_DEATH && e.node != RAFT_ID_NONE &&
         e.wall_ms + DASH_DEATH_FRESH_MS >= wall_ms) {
-        for (uint32_t i = 0; i < src->conf->n_members; i++) {
-            if (src->conf->members[i].id == e.node) {
-                src->nodes[i].dead = true;
-            }
+        int i = conf_member_index(src->conf, e.node);
+        if (i >= 0) {
+            src->nodes[i].dead = true;
         }
     }
     src->on_event(src->ctx, &e);

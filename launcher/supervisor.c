@@ -114,12 +114,9 @@ void sup_conn_close(struct sup *s, int conn)
 
 struct sup_node *sup_find_node(struct sup *s, raft_id id)
 {
-    for (uint32_t i = 0; i < s->n_nodes; i++) {
-        if (s->nodes[i].id == id) {
-            return &s->nodes[i];
-        }
-    }
-    return NULL;
+    /* nodes[i] is conf member i (sup_setup_nodes). */
+    int i = conf_member_index(&s->cfg->conf, id);
+    return i < 0 ? NULL : &s->nodes[i];
 }
 
 /* How many nodes have a live process. */

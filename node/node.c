@@ -102,16 +102,6 @@ void node_drop(struct node *n, int reason, const struct raft_addr *from)
     }
 }
 
-static int member_slot(const struct node *n, raft_id id)
-{
-    for (uint32_t i = 0; i < n->conf.n_members; i++) {
-        if (n->conf.members[i].id == id) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
-
 /* --- Log prefix and node-level INFO lines ------------------------------ */
 
 /* Keeps "n<ID> t<TERM> <role>" current and logs leader changes and commit
@@ -188,7 +178,7 @@ static void node_trace(void *ctx, int level, const char *line)
 static void node_send_now(struct node *n, raft_id to, const uint8_t *buf,
                           size_t len)
 {
-    int slot = member_slot(n, to);
+    int slot = conf_member_index(&n->conf, to);
     if (slot < 0) {
         return;
     }
@@ -204,7 +194,7 @@ static void node_send_now(struct node *n, raft_id to, const uint8_t *buf,
 static void node_io_send(void *ctx, const struct raft_msg *msg)
 {
     struct node *n = ctx;
-    if (member_slot(n, msg->to) < 0) {
+    if (conf_member_index(&n->conf, msg->to) < 0) {
         LOG_ERROR("core sent to non-member %llu", (unsigned long long)msg->to);
         return;
     }
@@ -342,7 +332,7 @@ static int node_on_peer(struct node *n, const struct raft_addr *from,
         node_drop(n, DROP_NOT_FOR_US, from);
         return ERR_OK;
     }
-    int slot = member_slot(n, msg->from);
+    int slot = conf_member_index(&n->conf, msg->from);
     if (slot < 0 || msg->from == n->id) {
         node_drop(n, DROP_UNKNOWN_SENDER, from);
         return ERR_OK;
@@ -625,7 +615,7 @@ static int node_open_net(struct node *n, const char *config_path,
                          char errmsg[ERRMSG_LEN])
 {
     char em[ERRMSG_LEN];
-    int self = member_slot(n, n->id);
+    int self = conf_member_index(&n->conf, n->id);
     if (self < 0) {
         snprintf(errmsg, ERRMSG_LEN, "node %llu is not in %.200s",
                  (unsigned long long)n->id, base_name(config_path));
