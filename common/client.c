@@ -9,76 +9,19 @@
  */
 #include "common/client.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/random.h>
 
 #include "common/clock.h"
 #include "common/invariant.h"
+#include "common/random.h"
+#include "common/status_poll.h"
 #include "common/udp.h"
 #include "node/kv.h"
 
 #define CLIENT_DRAIN_MAX 256 /* Datagrams handled per wakeup. */
 #define CLIENT_QUERY_RESEND_MS 100
-
-/* Fills out with len random bytes from the kernel. Errors: ERR_IO. */
-static int random_bytes(void *out, size_t len)
-{
-    uint8_t *p = out;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = getrandom(p + got, len - got, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
-    if (got == len) {
-        return ERR_OK;
-    }
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return ERR_IO;
-    }
-    got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, p + got, len - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    return got == len ? ERR_OK : ERR_IO;
-}
-
-/* Resolves every member of conf into addrs. Errors: ERR_INVALID (errmsg). */
-static int resolve_members(const struct conf *conf, struct raft_addr *addrs,
-                           char errmsg[ERRMSG_LEN])
-{
-    for (uint32_t i = 0; i < conf->n_members; i++) {
-        const struct conf_member *m = &conf->members[i];
-        char inner[ERRMSG_LEN] = "";
-        if (udp_resolve(m->host, m->port, &addrs[i], inner) != ERR_OK) {
-            snprintf(errmsg, ERRMSG_LEN, "member %llu (%s:%u): %s",
-                     (unsigned long long)m->id, m->host, (unsigned)m->port,
-                     inner);
-            return ERR_INVALID;
-        }
-    }
-    return ERR_OK;
-}
 
 int client_request_check(const struct client_request *req,
                          char errmsg[ERRMSG_LEN])
@@ -138,7 +81,7 @@ int client_session_init(struct client_session *s, const struct conf *conf,
         return ERR_INVALID;
     }
     struct raft_addr addrs[RAFT_NODES_MAX];
-    int rc = resolve_members(conf, addrs, errmsg);
+    int rc = udp_resolve_members(conf, addrs, errmsg);
     if (rc != ERR_OK) {
         return rc;
     }
@@ -489,20 +432,6 @@ uint32_t client_drain(int fd, struct client_session *const *sessions,
     return d.matched;
 }
 
-/* Waits until fd is readable or until_ms. Returns true when readable. An
- * interrupted poll() returns false, and the caller re-checks its clock. */
-static bool wait_readable(int fd, uint64_t until_ms)
-{
-    uint64_t now_ms = clock_now_ms();
-    int wait_ms = 0;
-    if (until_ms > now_ms) {
-        wait_ms = until_ms - now_ms > 1000 ? 1000 : (int)(until_ms - now_ms);
-    }
-    struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
-    int n = poll(&pfd, 1, wait_ms);
-    return n > 0 && (pfd.revents & (POLLIN | POLLERR)) != 0;
-}
-
 int client_open(struct client *c, const struct conf *conf,
                 char errmsg[ERRMSG_LEN])
 {
@@ -568,7 +497,7 @@ int client_call(struct client *c, const struct client_request *req,
     /* Bounded: every pass either waits or advances the session, and the
      * session completes at its deadline at the latest. */
     while (!client_session_done(s)) {
-        if (wait_readable(c->fd, client_session_next_ms(s))) {
+        if (udp_wait_readable(c->fd, client_session_next_ms(s))) {
             (void)client_drain(c->fd, one, 1, c->buf, c->scratch,
                                clock_now_ms());
         }
@@ -583,141 +512,69 @@ int client_call(struct client *c, const struct client_request *req,
     return s->err;
 }
 
-/* One round trip to a set of members, resent until each answered: the
- * status and fault queries differ only in the request they build and the
- * reply they accept. */
+/* The resend-until-answered loop of the one-shot queries: the status and
+ * fault queries differ only in what they send and how they take answers. */
 struct query {
-    const struct conf *conf;
-    uint32_t mask;  /* Members still to answer. */
-    uint64_t nonce; /* Base nonce: member i uses nonce + i. */
-    void (*build)(const struct query *q, uint32_t i, struct raft_msg *msg);
-    /* Returns true when msg answers member i (and records it). */
-    bool (*accept)(struct query *q, uint32_t i, const struct raft_msg *msg);
+    int fd;
+    uint32_t mask;                 /* Members still to answer. */
+    void (*send)(struct query *q); /* To every member in mask. */
+    void (*recv)(struct query *q); /* Clears the bit of each answer. */
     void *ctx;
 };
 
-/* Sends the request to every member still to answer. */
-static void query_send_all(const struct query *q, int fd,
-                           const struct raft_addr *addrs)
-{
-    for (uint32_t i = 0; i < q->conf->n_members; i++) {
-        if ((q->mask & (1u << i)) == 0) {
-            continue;
-        }
-        struct raft_msg msg;
-        memset(&msg, 0, sizeof(msg));
-        msg.from = RAFT_ID_NONE;
-        msg.to = q->conf->members[i].id;
-        q->build(q, i, &msg);
-        uint8_t buf[1024];
-        size_t len = 0;
-        if (wire_encode(&msg, q->conf->cluster_id, buf, sizeof(buf), &len) ==
-            ERR_OK) {
-            (void)udp_send(fd, &addrs[i], buf, len); /* Loss: resent. */
-        }
-    }
-}
-
-/* Receives what is waiting and clears the mask bit of each member that
- * answered. */
-static void query_recv(struct query *q, int fd, uint8_t *buf,
-                       struct wire_scratch *scratch)
-{
-    for (int k = 0; k < CLIENT_DRAIN_MAX; k++) {
-        size_t len = 0;
-        struct raft_addr from;
-        int rc = udp_recv(fd, buf, RAFT_DATAGRAM_MAX, &len, &from);
-        if (rc == ERR_AGAIN || rc == ERR_IO) {
-            return;
-        }
-        struct raft_msg msg;
-        if (rc != ERR_OK || wire_decode(buf, len, q->conf->cluster_id, &msg,
-                                        scratch) != ERR_OK) {
-            continue;
-        }
-        for (uint32_t i = 0; i < q->conf->n_members; i++) {
-            if ((q->mask & (1u << i)) != 0 &&
-                q->conf->members[i].id == msg.from && q->accept(q, i, &msg)) {
-                q->mask &= ~(1u << i);
-            }
-        }
-    }
-}
-
 /* Sends, resends every CLIENT_QUERY_RESEND_MS and collects answers until
- * all answered or timeout_ms passed. Errors: ERR_NOMEM, ERR_INVALID, ERR_IO
- * (errmsg); members that did not answer are not an error. */
-static int query_run(struct query *q, uint32_t timeout_ms,
-                     char errmsg[ERRMSG_LEN])
+ * all answered or timeout_ms passed. */
+static void query_run(struct query *q, uint32_t timeout_ms)
 {
-    ASSERT(q->conf->n_members <= RAFT_NODES_MAX);
-    struct raft_addr addrs[RAFT_NODES_MAX];
-    int fd = -1;
-    uint8_t *buf = malloc(RAFT_DATAGRAM_MAX);
-    struct wire_scratch *scratch = malloc(sizeof(*scratch));
-    int rc = ERR_NOMEM;
-    if (buf == NULL || scratch == NULL) {
-        snprintf(errmsg, ERRMSG_LEN, "out of memory");
-        goto out;
-    }
-    rc = resolve_members(q->conf, addrs, errmsg);
-    if (rc == ERR_OK && q->conf->n_members > 0) {
-        rc = udp_open_client(&addrs[0], &fd, errmsg);
-    }
-    if (rc != ERR_OK || q->conf->n_members == 0) {
-        goto out;
-    }
-    rc = random_bytes(&q->nonce, sizeof(q->nonce));
-    if (rc != ERR_OK) {
-        snprintf(errmsg, ERRMSG_LEN, "cannot read random bytes");
-        goto out;
-    }
     uint64_t deadline_ms = clock_now_ms() + timeout_ms;
     uint64_t resend_ms = 0;
+    /* Bounded by the deadline: every pass waits at most until it. */
     for (;;) {
         uint64_t now_ms = clock_now_ms();
         if (q->mask == 0 || now_ms >= deadline_ms) {
-            break;
+            return;
         }
         if (now_ms >= resend_ms) {
-            query_send_all(q, fd, addrs);
+            q->send(q);
             resend_ms = now_ms + CLIENT_QUERY_RESEND_MS;
         }
-        if (wait_readable(fd, min_u64(resend_ms, deadline_ms))) {
-            query_recv(q, fd, buf, scratch);
+        if (udp_wait_readable(q->fd, min_u64(resend_ms, deadline_ms))) {
+            q->recv(q);
         }
     }
-    rc = ERR_OK;
-out:
-    if (fd >= 0) {
-        udp_close(fd);
-    }
-    free(scratch);
-    free(buf);
-    return rc;
 }
 
-/* A status request with member i's nonce. */
-static void status_build(const struct query *q, uint32_t i,
-                         struct raft_msg *msg)
+/* What a status query's callbacks need. */
+struct status_ctx {
+    struct status_poll poll;
+    struct client_node_status *out;
+};
+
+static void status_send(struct query *q)
 {
-    msg->type = MSG_STATUS;
-    msg->u.status.nonce = q->nonce + i;
+    struct status_ctx *st = q->ctx;
+    (void)status_poll_send(&st->poll, q->mask); /* Loss: resent. */
 }
 
-/* A status reply with member i's nonce: record it. */
-static bool status_accept(struct query *q, uint32_t i,
-                          const struct raft_msg *msg)
+/* A matched answer of member i: record it once. */
+static void status_on_answer(void *ctx, uint32_t i, raft_term term,
+                             const struct msg_status_reply *reply)
 {
-    if (msg->type != MSG_STATUS_REPLY ||
-        msg->u.status_reply.nonce != q->nonce + i) {
-        return false;
+    struct query *q = ctx;
+    struct status_ctx *st = q->ctx;
+    if ((q->mask & (1u << i)) == 0) {
+        return;
     }
-    struct client_node_status *out = q->ctx;
-    out[i].alive = true;
-    out[i].term = msg->term;
-    out[i].reply = msg->u.status_reply;
-    return true;
+    st->out[i].alive = true;
+    st->out[i].term = term;
+    st->out[i].reply = *reply;
+    q->mask &= ~(1u << i);
+}
+
+static void status_recv(struct query *q)
+{
+    struct status_ctx *st = q->ctx;
+    (void)status_poll_recv(&st->poll, status_on_answer, q);
 }
 
 int client_status_query(const struct conf *conf, uint32_t mask,
@@ -726,40 +583,92 @@ int client_status_query(const struct conf *conf, uint32_t mask,
 {
     ASSERT(conf != NULL);
     ASSERT(out != NULL);
+    ASSERT(conf->n_members <= RAFT_NODES_MAX);
     memset(out, 0, sizeof(*out) * conf->n_members);
-    struct query q = {.conf = conf,
+    if (conf->n_members == 0) {
+        return ERR_OK;
+    }
+    struct raft_addr addrs[RAFT_NODES_MAX];
+    int rc = udp_resolve_members(conf, addrs, errmsg);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    struct status_ctx st = {.out = out};
+    rc = status_poll_init(&st.poll, conf, addrs, 1, errmsg);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    struct query q = {.fd = st.poll.fd,
                       .mask = mask & ((1u << conf->n_members) - 1u),
-                      .build = status_build,
-                      .accept = status_accept,
-                      .ctx = out};
-    return query_run(&q, timeout_ms, errmsg);
+                      .send = status_send,
+                      .recv = status_recv,
+                      .ctx = &st};
+    query_run(&q, timeout_ms);
+    status_poll_close(&st.poll);
+    return ERR_OK;
 }
 
+/* What a fault query's callbacks need. */
 struct fault_ctx {
-    const struct msg_fault *rules;
+    const struct conf *conf;
+    const struct msg_fault *rules; /* rules[i] for member i. */
+    struct raft_addr addrs[RAFT_NODES_MAX];
+    uint8_t *buf;
+    struct wire_scratch *scratch;
     uint32_t acked;
 };
 
-/* Member i's fault rule. */
-static void fault_build(const struct query *q, uint32_t i, struct raft_msg *msg)
+/* Member i's fault rule to every member still to answer. */
+static void fault_send(struct query *q)
 {
     const struct fault_ctx *f = q->ctx;
-    msg->type = MSG_FAULT;
-    msg->u.fault = f->rules[i];
+    for (uint32_t i = 0; i < f->conf->n_members; i++) {
+        if ((q->mask & (1u << i)) == 0) {
+            continue;
+        }
+        struct raft_msg msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.type = MSG_FAULT;
+        msg.from = RAFT_ID_NONE;
+        msg.to = f->conf->members[i].id;
+        msg.u.fault = f->rules[i];
+        uint8_t buf[1024];
+        size_t len = 0;
+        if (wire_encode(&msg, f->conf->cluster_id, buf, sizeof(buf), &len) ==
+            ERR_OK) {
+            (void)udp_send(q->fd, &f->addrs[i], buf, len); /* Loss: resent. */
+        }
+    }
 }
 
-/* A fault reply: member i answered (acknowledged when ok). */
-static bool fault_accept(struct query *q, uint32_t i,
-                         const struct raft_msg *msg)
+/* Takes the fault replies waiting: each answers its sender, acknowledged
+ * when ok. */
+static void fault_recv(struct query *q)
 {
-    if (msg->type != MSG_FAULT_REPLY) {
-        return false;
-    }
     struct fault_ctx *f = q->ctx;
-    if (msg->u.fault_reply.ok) {
-        f->acked |= 1u << i;
+    for (int k = 0; k < CLIENT_DRAIN_MAX; k++) {
+        size_t len = 0;
+        struct raft_addr from;
+        int rc = udp_recv(q->fd, f->buf, RAFT_DATAGRAM_MAX, &len, &from);
+        if (rc == ERR_AGAIN || rc == ERR_IO) {
+            return;
+        }
+        struct raft_msg msg;
+        if (rc != ERR_OK ||
+            wire_decode(f->buf, len, f->conf->cluster_id, &msg, f->scratch) !=
+                ERR_OK ||
+            msg.type != MSG_FAULT_REPLY) {
+            continue;
+        }
+        int i = conf_member_index(f->conf, msg.from);
+        if (i < 0 || (q->mask & (1u << i)) == 0) {
+            continue;
+        }
+        if (msg.u.fault_reply.ok) {
+            f->acked |= 1u << i;
+        }
+        q->mask &= ~(1u << i);
     }
-    return true;
 }
 
 int client_fault_send(const struct conf *conf, uint32_t mask,
@@ -768,15 +677,36 @@ int client_fault_send(const struct conf *conf, uint32_t mask,
 {
     ASSERT(conf != NULL);
     ASSERT(rules != NULL);
-    struct fault_ctx f = {.rules = rules, .acked = 0};
-    struct query q = {.conf = conf,
+    ASSERT(conf->n_members <= RAFT_NODES_MAX);
+    struct fault_ctx f = {.conf = conf, .rules = rules, .acked = 0};
+    struct query q = {.fd = -1,
                       .mask = mask & ((1u << conf->n_members) - 1u),
-                      .build = fault_build,
-                      .accept = fault_accept,
+                      .send = fault_send,
+                      .recv = fault_recv,
                       .ctx = &f};
-    int rc = query_run(&q, timeout_ms, errmsg);
-    if (rc == ERR_OK) {
-        *acked = f.acked;
+    int rc = ERR_NOMEM;
+    f.buf = malloc(RAFT_DATAGRAM_MAX);
+    f.scratch = malloc(sizeof(*f.scratch));
+    if (f.buf == NULL || f.scratch == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        goto out;
     }
+    rc = udp_resolve_members(conf, f.addrs, errmsg);
+    if (rc == ERR_OK && conf->n_members > 0) {
+        rc = udp_open_client(&f.addrs[0], &q.fd, errmsg);
+    }
+    if (rc != ERR_OK) {
+        goto out;
+    }
+    if (conf->n_members > 0) {
+        query_run(&q, timeout_ms);
+    }
+    *acked = f.acked;
+out:
+    if (q.fd >= 0) {
+        udp_close(q.fd);
+    }
+    free(f.scratch);
+    free(f.buf);
     return rc;
 }

@@ -26,6 +26,7 @@
 #include "common/client.h"
 #include "common/clock.h"
 #include "common/invariant.h"
+#include "common/udp.h"
 #include "launcher/dash_model.h"
 #include "launcher/dash_source.h"
 #include "launcher/supervisor.h"
@@ -406,7 +407,7 @@ static int dash_client_open(struct dash *d, char errmsg[ERRMSG_LEN])
         snprintf(errmsg, ERRMSG_LEN, "out of memory");
         return ERR_NOMEM;
     }
-    int rc = udp_open_client(&d->src.addrs[0], &d->client_fd, errmsg);
+    int rc = udp_open_client(&d->src.poll.addrs[0], &d->client_fd, errmsg);
     if (rc == ERR_OK) {
         rc = client_session_init(&d->session, d->cfg->conf, d->client_fd,
                                  errmsg);

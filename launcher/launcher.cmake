@@ -2,7 +2,10 @@
 # injection. `client` is the client library of common/client.c, shared with
 # its unit test (and later the benchmark); `sys` (node/node.cmake) holds the
 # UDP, clock and logging helpers.
-add_library(client STATIC common/client.c)
+add_library(client STATIC
+  common/client.c
+  common/random.c
+  common/status_poll.c)
 target_link_libraries(client PUBLIC common sys)
 
 # The dashboard's pure parts (event model, rendering model), shared with
