@@ -1,6 +1,6 @@
 /*
  * `raftctl bench`: CLIENTS closed-loop clients, each a client_session
- * (common/client.h) with one request outstanding, all sharing one UDP
+ * (common/client_session.h) with one request outstanding, all sharing one UDP
  * socket and one poll() loop. A request completes, its latency goes into a
  * histogram (launcher/bench_hist.c) and the session starts the next one at
  * once. Completions during the warm-up are not counted. Keys are "k%07u"
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/client.h"
+#include "common/client_session.h"
 #include "common/clock.h"
 #include "common/invariant.h"
 #include "common/rng.h"

@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
 #include "common/clock.h"
 #include "common/invariant.h"
 #include "launcher/cluster_dir.h"

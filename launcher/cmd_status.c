@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
 #include "launcher/cluster_dir.h"
 #include "launcher/raftctl.h"
 

@@ -23,7 +23,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
+#include "common/client_session.h"
 #include "common/clock.h"
 #include "common/invariant.h"
 #include "common/udp.h"

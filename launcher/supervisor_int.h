@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
 #include "common/msg.h"
 #include "common/status_poll.h"
 #include "launcher/events.h"
