@@ -4,7 +4,8 @@
  * resend, take the answers, until all answered or the deadline. The status
  * query sends and matches through common/status_poll.c; the fault query
  * sends each member its rule and takes its sender's acknowledgement.
- * Read common/status_poll.h for the polling underneath.
+ * The last file of the client library; launcher/main.c is where raftctl
+ * starts.
  */
 #include "common/client_query.h"
 

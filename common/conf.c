@@ -4,7 +4,7 @@
  * "cluster HEX" line. Without that line the cluster id is the 64-bit FNV-1a
  * hash of the members written as "ID HOST:PORT\n" sorted by id. Parsing works
  * on spans of the caller's text, copies only what it keeps, and reports the
- * first error with its line number. Read common/wire.c next.
+ * first error with its line number. Read common/udp.h next.
  */
 #include "common/conf.h"
 

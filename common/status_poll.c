@@ -4,7 +4,7 @@
  * RAFT_NODES_MAX, so the kept rounds form one window of nonces and a reply's
  * offset in that window names both its round and its member. The first
  * nonce is random, so a reused port cannot match a previous poller's
- * answers. Read common/client_query.c next.
+ * answers. Read common/client_session.h next.
  */
 #include "common/status_poll.h"
 

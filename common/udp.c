@@ -4,7 +4,7 @@
  * never leaks past this file: it becomes an ERR_* code and, at the
  * boundaries, a message with the address in the caller's errmsg. Node
  * sockets never set SO_REUSEADDR, so a second node on a busy port fails.
- * Read common/udp.h for the interface.
+ * Read common/outbox.h next.
  */
 #include "common/udp.h"
 

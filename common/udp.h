@@ -3,6 +3,7 @@
  * bind a non-blocking socket, send and receive one datagram. System errors
  * become ERR_* codes with errno text in the caller's errmsg (anet style);
  * errno never leaks past this file. struct raft_addr carries the sockaddr.
+ * Read common/udp.c next.
  */
 #ifndef RAFT_COMMON_UDP_H
 #define RAFT_COMMON_UDP_H

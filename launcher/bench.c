@@ -6,7 +6,8 @@
  * once. Completions during the warm-up are not counted. Keys are "k%07u"
  * drawn uniformly from --keys; a fraction --reads of the requests are
  * linearizable GETs, the rest PUTs of --size bytes. Never touches the
- * cluster other than through the client protocol.
+ * cluster other than through the client protocol. Read
+ * launcher/bench_hist.h next.
  */
 #include "launcher/bench.h"
 

@@ -3,7 +3,7 @@
  * launcher (the nodes are its children; kill falls back to the pid file when
  * no launcher runs). The network faults are MSG_FAULT rules sent to each
  * node over UDP from loopback; a node keeps them in memory only, so a
- * restarted node starts with none.
+ * restarted node starts with none. Read launcher/events.h next.
  */
 #include <ctype.h>
 #include <signal.h>

@@ -2,8 +2,8 @@
  * The dashboard's inputs (launcher/dash_source.h): status polls over UDP,
  * pid files, and the launcher's event stream on DIR/launcher.sock, with
  * ev_tracker standing in for the launcher when there is none. Everything is
- * non-blocking; the caller's loop decides when to step. Read
- * launcher/dashboard.c for the loop.
+ * non-blocking; the caller's loop (launcher/dashboard.c) decides when to
+ * step. Read launcher/dash_model.h next.
  */
 #include "launcher/dash_source.h"
 

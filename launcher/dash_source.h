@@ -6,7 +6,8 @@
  * ("events" on DIR/launcher.sock; replayed recent events, then live ones).
  * Without a launcher it derives events itself with ev_tracker. Driven by
  * the caller's poll() loop; used by launcher/dashboard.c and `watch`'s plain
- * and --dump modes (launcher/cmd_watch.c).
+ * and --dump modes (launcher/cmd_watch.c). Read launcher/dash_source.c
+ * next.
  */
 #ifndef RAFT_LAUNCHER_DASH_SOURCE_H
 #define RAFT_LAUNCHER_DASH_SOURCE_H

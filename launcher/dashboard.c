@@ -5,7 +5,8 @@
  * writes the saved reset sequence and termios before dying), the poll()
  * loop, painting the model's cells with as few writes as ncurses can
  * manage (no clear between frames, so nothing flickers), and the key
- * actions. What is drawn is decided in launcher/dash_model.c.
+ * actions. What is drawn is decided in launcher/dash_model.c. Read
+ * launcher/cmd_watch.c next.
  */
 #include "launcher/dashboard.h"
 

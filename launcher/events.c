@@ -3,7 +3,7 @@
  * launcher's stream line format, a description of the fault rules in force,
  * and the tracker that turns successive rounds of status answers into
  * events. Pure apart from ev_format_clock (local time). The dashboard's
- * rendering is in launcher/dash_model.c.
+ * rendering is in launcher/dash_model.c. Read launcher/dash_source.h next.
  */
 #include "launcher/events.h"
 

@@ -4,7 +4,10 @@
  * stop the nodes in order), learns of every death through SIGCHLD and a
  * self-pipe, polls the nodes' status to print leader changes, and answers
  * kill/start/down requests on DIR/launcher.sock. It never restarts a node by
- * itself. Requests from other raftctl processes: supervisor_request() below.
+ * itself. The requests and the status polls are handled in
+ * launcher/supervisor_io.c; other raftctl processes ask through
+ * supervisor_request() (launcher/supervisor_client.c). Read
+ * launcher/supervisor_io.c next.
  */
 #include "launcher/supervisor.h"
 

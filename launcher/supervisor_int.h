@@ -1,7 +1,8 @@
 /*
  * The launcher's private state, shared by supervisor.c (children, signals,
  * the loop) and supervisor_io.c (requests on launcher.sock, status polls).
- * Nothing outside these two files includes it. Read launcher/supervisor.c.
+ * Nothing outside these two files includes it. Read launcher/supervisor.c
+ * next.
  */
 #ifndef RAFT_LAUNCHER_SUPERVISOR_INT_H
 #define RAFT_LAUNCHER_SUPERVISOR_INT_H

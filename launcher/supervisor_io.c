@@ -2,8 +2,8 @@
  * The launcher's inputs besides signals: kill/start/down requests from other
  * raftctl processes on DIR/launcher.sock (one line in, one line out), and
  * the status replies of its periodic poll, from which it prints leader
- * changes and learns that every node is up. Read launcher/supervisor.c for
- * the loop that calls these.
+ * changes and learns that every node is up; launcher/supervisor.c's loop
+ * calls these. Read launcher/supervisor_client.c next.
  */
 #include <errno.h>
 #include <signal.h>
