@@ -1,5 +1,5 @@
 /*
- * CLOCK_MONOTONIC in milliseconds and microseconds.
+ * CLOCK_MONOTONIC in milliseconds and microseconds. Read common/log.h next.
  */
 #include "common/clock.h"
 

@@ -1,6 +1,7 @@
 /*
  * The one clock read of the runtime and raftctl: milliseconds (and
- * microseconds) of CLOCK_MONOTONIC. Never used by the pure core.
+ * microseconds) of CLOCK_MONOTONIC. Never used by the pure core. Read
+ * common/clock.c next.
  */
 #ifndef RAFT_COMMON_CLOCK_H
 #define RAFT_COMMON_CLOCK_H

@@ -4,7 +4,7 @@
  * "cluster HEX" line. Without that line the cluster id is the 64-bit FNV-1a
  * hash of the members written as "ID HOST:PORT\n" sorted by id. Parsing works
  * on spans of the caller's text, copies only what it keeps, and reports the
- * first error with its line number. Read common/wire.c next.
+ * first error with its line number. Read common/udp.h next.
  */
 #include "common/conf.h"
 
@@ -464,13 +464,20 @@ int conf_load(const char *path, struct conf *out, char errmsg[ERRMSG_LEN])
     return rc;
 }
 
-const struct conf_member *conf_find(const struct conf *conf, raft_id id)
+int conf_member_index(const struct conf *conf, raft_id id)
 {
     ASSERT(conf != NULL);
+    ASSERT(conf->n_members <= RAFT_NODES_MAX);
     for (uint32_t i = 0; i < conf->n_members; i++) {
         if (conf->members[i].id == id) {
-            return &conf->members[i];
+            return (int)i;
         }
     }
-    return NULL;
+    return -1;
+}
+
+const struct conf_member *conf_find(const struct conf *conf, raft_id id)
+{
+    int i = conf_member_index(conf, id);
+    return i < 0 ? NULL : &conf->members[i];
 }

@@ -34,6 +34,10 @@ int conf_parse(const char *text, struct conf *out, char errmsg[ERRMSG_LEN]);
  * is prefixed with the path ("cluster/cluster.conf:4: duplicate id 3"). */
 int conf_load(const char *path, struct conf *out, char errmsg[ERRMSG_LEN]);
 
+/* The index into conf->members of the member with this id, or -1. The one
+ * lookup by id: every other one calls it. */
+int conf_member_index(const struct conf *conf, raft_id id);
+
 /* The member with this id, or NULL. */
 const struct conf_member *conf_find(const struct conf *conf, raft_id id);
 

@@ -1,5 +1,6 @@
 /*
- * The one table from error code to message. Pure: no I/O.
+ * The one table from error code to message. Pure: no I/O. Read
+ * common/invariant.h next.
  */
 #include "common/err.h"
 

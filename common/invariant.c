@@ -2,6 +2,7 @@
  * The failure path of ASSERT(). Pure apart from the final message: it formats
  * into a static buffer and hands it to the one write the core allows, through
  * invariant_write (set by the runtime; the default writes nothing and aborts).
+ * Read common/rng.h next.
  */
 #include "common/invariant.h"
 

@@ -2,6 +2,7 @@
  * ASSERT() and UNREACHABLE(): always compiled, in every build type (NDEBUG is
  * ignored on purpose). They print file:line and the expression, then abort.
  * Never assert on data from the network, the disk or the command line.
+ * Read common/invariant.c next.
  */
 #ifndef RAFT_COMMON_INVARIANT_H
 #define RAFT_COMMON_INVARIANT_H

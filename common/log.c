@@ -3,7 +3,7 @@
  * formatted into one buffer ("<ISO-8601 UTC ms> LEVEL prefix message\n") and
  * written with a single fwrite + fflush, so lines from several processes
  * appending to one O_APPEND file never interleave mid-line. Never used by
- * the pure core. Read common/log.h for the interface.
+ * the pure core. Read common/types.h next.
  */
 #include "common/log.h"
 

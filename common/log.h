@@ -2,6 +2,7 @@
  * Leveled logging for raftnode and raftctl (never the core): one line per
  * event, "2026-11-26T07:03:08.123Z INFO n3 t7 became leader votes=3/5".
  * The prefix after the level (node id, role, term) is set by the caller.
+ * Read common/log.c next.
  */
 #ifndef RAFT_COMMON_LOG_H
 #define RAFT_COMMON_LOG_H

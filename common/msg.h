@@ -3,7 +3,8 @@
  * Raft core consumes and produces, and the client, status and fault-control
  * messages the runtime handles. Pure data: common/wire.c turns these into
  * msgpack datagrams and back. Pointers inside a message are borrowed from
- * whoever built it (the core's log, a receive buffer).
+ * whoever built it (the core's log, a receive buffer). Read common/wire.h
+ * next.
  */
 #ifndef RAFT_COMMON_MSG_H
 #define RAFT_COMMON_MSG_H

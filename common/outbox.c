@@ -1,7 +1,7 @@
 /*
  * The per-wakeup outbox of common/outbox.h: a few destination slots, each a
  * byte buffer of queued datagrams, sent as one datagram or one batch. Not
- * pure (sends). Read common/udp.c next.
+ * pure (sends). Read common/random.h next.
  */
 #include "common/outbox.h"
 

@@ -1,6 +1,7 @@
 /*
  * xoshiro256** (Blackman and Vigna), seeded through splitmix64 so that any
  * 64-bit seed, 0 included, gives a good state. Pure: no I/O, no clock.
+ * Read common/clock.h next.
  */
 #include "common/rng.h"
 

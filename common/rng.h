@@ -1,7 +1,7 @@
 /*
  * A seeded pseudo-random generator (xoshiro256** seeded by splitmix64). The
  * state is a caller-owned struct, so pure code draws randomness without
- * rand() and the simulator replays a seed exactly.
+ * rand() and the simulator replays a seed exactly. Read common/rng.c next.
  */
 #ifndef RAFT_COMMON_RNG_H
 #define RAFT_COMMON_RNG_H

@@ -4,7 +4,7 @@
  * never leaks past this file: it becomes an ERR_* code and, at the
  * boundaries, a message with the address in the caller's errmsg. Node
  * sockets never set SO_REUSEADDR, so a second node on a busy port fails.
- * Read common/udp.h for the interface.
+ * Read common/outbox.h next.
  */
 #include "common/udp.h"
 
@@ -15,8 +15,11 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "common/clock.h"
 
 #define UDP_BUF_BYTES (4 * 1024 * 1024)
 
@@ -91,6 +94,22 @@ int udp_resolve(const char *host, uint16_t port, struct raft_addr *out,
     }
     addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, out);
     freeaddrinfo(res);
+    return ERR_OK;
+}
+
+int udp_resolve_members(const struct conf *conf, struct raft_addr *addrs,
+                        char errmsg[ERRMSG_LEN])
+{
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        const struct conf_member *m = &conf->members[i];
+        char inner[ERRMSG_LEN] = "";
+        if (udp_resolve(m->host, m->port, &addrs[i], inner) != ERR_OK) {
+            snprintf(errmsg, ERRMSG_LEN, "member %llu (%s:%u): %s",
+                     (unsigned long long)m->id, m->host, (unsigned)m->port,
+                     inner);
+            return ERR_INVALID;
+        }
+    }
     return ERR_OK;
 }
 
@@ -324,4 +343,16 @@ bool udp_addr_is_loopback(const struct raft_addr *a)
         return ip.s6_addr[12] == 127;
     }
     return IN6_IS_ADDR_LOOPBACK(&ip);
+}
+
+bool udp_wait_readable(int fd, uint64_t until_ms)
+{
+    uint64_t now_ms = clock_now_ms();
+    int wait_ms = 0;
+    if (until_ms > now_ms) {
+        wait_ms = until_ms - now_ms > 1000 ? 1000 : (int)(until_ms - now_ms);
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
+    int n = poll(&pfd, 1, wait_ms);
+    return n > 0 && (pfd.revents & (POLLIN | POLLERR)) != 0;
 }

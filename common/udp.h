@@ -3,13 +3,16 @@
  * bind a non-blocking socket, send and receive one datagram. System errors
  * become ERR_* codes with errno text in the caller's errmsg (anet style);
  * errno never leaks past this file. struct raft_addr carries the sockaddr.
+ * Read common/udp.c next.
  */
 #ifndef RAFT_COMMON_UDP_H
 #define RAFT_COMMON_UDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/conf.h"
 #include "common/err.h"
 #include "common/types.h"
 
@@ -17,6 +20,11 @@
  * Errors: ERR_NOT_FOUND (no such host), ERR_INVALID. */
 int udp_resolve(const char *host, uint16_t port, struct raft_addr *out,
                 char errmsg[ERRMSG_LEN]);
+
+/* Resolves every member of conf into addrs[i]. Errors: ERR_INVALID, with
+ * errmsg naming the member ("member 3 (db3:7003): ..."). */
+int udp_resolve_members(const struct conf *conf, struct raft_addr *addrs,
+                        char errmsg[ERRMSG_LEN]);
 
 /* A non-blocking socket bound to addr (port 0 with a NULL addr: any free
  * loopback port, for clients). Errors: ERR_BUSY (address in use), ERR_IO. */
@@ -34,6 +42,11 @@ int udp_send(int fd, const struct raft_addr *to, const uint8_t *buf,
  * ERR_IO. A datagram longer than cap is reported ERR_TOO_BIG and dropped. */
 int udp_recv(int fd, uint8_t *buf, size_t cap, size_t *len,
              struct raft_addr *from);
+
+/* Waits until fd is readable or the monotonic clock reaches until_ms
+ * (at most a second per call). Returns true when readable; an interrupted
+ * wait returns false, and the caller re-checks its clock. */
+bool udp_wait_readable(int fd, uint64_t until_ms);
 
 /* Same address (family, ip, port)? */
 bool udp_addr_equal(const struct raft_addr *a, const struct raft_addr *b);

@@ -3,7 +3,7 @@
  * write callback into the caller's fixed buffer, which fails instead of
  * allocating; decoding is a small hand-rolled reader that never recurses,
  * never allocates and never reads past the buffer. Both run the same
- * validate_msg(), so whatever encodes also decodes. Read common/conf.c next.
+ * validate_msg(), so whatever encodes also decodes. Read common/conf.h next.
  *
  * A datagram is one msgpack array [version, cluster_id, type, from, to, term,
  * body...] of exactly 6 + N elements, N being the type's body field count:

@@ -1,12 +1,13 @@
 /*
  * `raftctl bench`: CLIENTS closed-loop clients, each a client_session
- * (common/client.h) with one request outstanding, all sharing one UDP
+ * (common/client_session.h) with one request outstanding, all sharing one UDP
  * socket and one poll() loop. A request completes, its latency goes into a
  * histogram (launcher/bench_hist.c) and the session starts the next one at
  * once. Completions during the warm-up are not counted. Keys are "k%07u"
  * drawn uniformly from --keys; a fraction --reads of the requests are
  * linearizable GETs, the rest PUTs of --size bytes. Never touches the
- * cluster other than through the client protocol.
+ * cluster other than through the client protocol. Read
+ * launcher/bench_hist.h next.
  */
 #include "launcher/bench.h"
 
@@ -18,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/client.h"
+#include "common/client_session.h"
 #include "common/clock.h"
 #include "common/invariant.h"
 #include "common/rng.h"

@@ -2,7 +2,7 @@
  * The benchmark's latency histogram (HdrHistogram's idea, much smaller):
  * a value's bucket is its top BENCH_HIST_SUB_BITS + 1 significant bits, so
  * bucket width grows with the value and relative error stays bounded. No
- * I/O, no allocation.
+ * I/O, no allocation. The last file of raftctl.
  */
 #include "launcher/bench_hist.h"
 

@@ -2,7 +2,7 @@
  * A latency histogram for `raftctl bench`: log-linear buckets (exact below
  * 128 us, then 64 buckets per power of two, so a reported percentile is
  * within 1.6% of the true value), the exact maximum, and percentiles by
- * rank. Fixed size, no allocation. Read launcher/bench.c next.
+ * rank. Fixed size, no allocation. Read launcher/bench_hist.c next.
  */
 #ifndef RAFT_LAUNCHER_BENCH_HIST_H
 #define RAFT_LAUNCHER_BENCH_HIST_H

@@ -3,7 +3,8 @@
  * cluster, with a random cluster id; pid files are written by the launcher
  * and trusted only after /proc/PID/cmdline confirms the process; the
  * launcher's exclusive flock on launcher.pid says whether one is running
- * (a lock dies with its process, so a kill -9 leaves nothing stale).
+ * (a lock dies with its process, so a kill -9 leaves nothing stale). Read
+ * launcher/cmd_cluster.c next.
  */
 #include "launcher/cluster_dir.h"
 

@@ -1,14 +1,15 @@
 /*
- * put, get, del and cas: one request through common/client.c, which finds
- * the leader and retries with the same (client_id, seq) until --timeout.
- * Keys and values over the limits are refused here, before anything is
- * sent (exit 2, a usage error). A timeout is exit 3, and for a write the
- * message says its outcome is unknown.
+ * put, get, del and cas: one request through common/client_session.c,
+ * which finds the leader and retries with the same (client_id, seq) until
+ * --timeout. Keys and values over the limits are refused here, before
+ * anything is sent (exit 2, a usage error). A timeout is exit 3, and for a
+ * write the message says its outcome is unknown. Read launcher/cmd_status.c
+ * next.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "common/client.h"
+#include "common/client_session.h"
 #include "launcher/cluster_dir.h"
 #include "launcher/raftctl.h"
 

@@ -4,8 +4,9 @@
  * raftnode next to raftctl's own binary, and runs the launcher in the
  * foreground (event lines on stdout), or with --detach in a background
  * session that reports back once every node answers, or on a terminal in a
- * child process while this one shows the dashboard (launcher/dashboard.c). `down` asks the launcher to stop everything, or
- * when there is none, stops the nodes named by the pid files itself.
+ * child process while this one shows the dashboard (launcher/dashboard.c).
+ * `down` asks the launcher to stop everything, or when there is none, stops
+ * the nodes named by the pid files itself. Read launcher/supervisor.h next.
  */
 #include <errno.h>
 #include <fcntl.h>

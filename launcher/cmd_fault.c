@@ -3,7 +3,7 @@
  * launcher (the nodes are its children; kill falls back to the pid file when
  * no launcher runs). The network faults are MSG_FAULT rules sent to each
  * node over UDP from loopback; a node keeps them in memory only, so a
- * restarted node starts with none.
+ * restarted node starts with none. Read launcher/events.h next.
  */
 #include <ctype.h>
 #include <signal.h>
@@ -13,8 +13,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
 #include "common/clock.h"
+#include "common/invariant.h"
 #include "launcher/cluster_dir.h"
 #include "launcher/raftctl.h"
 #include "launcher/supervisor.h"
@@ -144,10 +145,8 @@ int cmd_kill(int argc, char **argv, const char *dir)
 static int start_wait_answer(const struct cdir *d, const struct conf *conf,
                              raft_id id)
 {
-    uint32_t index = 0;
-    while (conf->members[index].id != id) {
-        index++;
-    }
+    int index = conf_member_index(conf, id);
+    ASSERT(index >= 0); /* The caller parsed id with ctl_parse_member. */
     uint64_t deadline_ms = clock_now_ms() + START_ANSWER_MS;
     while (clock_now_ms() < deadline_ms) {
         struct client_node_status st[RAFT_NODES_MAX];
@@ -297,10 +296,8 @@ static int partition_parse_group(const struct conf *conf, const char *text,
         if (ctl_parse_member(conf, tok, &id) != CTL_EXIT_OK) {
             return CTL_EXIT_USAGE;
         }
-        uint32_t i = 0;
-        while (conf->members[i].id != id) {
-            i++;
-        }
+        int i = conf_member_index(conf, id);
+        ASSERT(i >= 0); /* ctl_parse_member accepted it. */
         if (group_of[i] >= 0) {
             ctl_error("partition: node %llu is in more than one group",
                       (unsigned long long)id);
@@ -469,10 +466,9 @@ int cmd_netem(int argc, char **argv, const char *dir)
     if (rc == CTL_EXIT_OK && a.given[NETEM_NODE]) {
         raft_id id = 0;
         rc = ctl_parse_member(&conf, a.val[NETEM_NODE], &id);
-        for (uint32_t i = 0; i < conf.n_members && rc == CTL_EXIT_OK; i++) {
-            if (conf.members[i].id == id) {
-                mask = 1u << i;
-            }
+        int i = rc == CTL_EXIT_OK ? conf_member_index(&conf, id) : -1;
+        if (i >= 0) {
+            mask = 1u << i;
         }
     }
     if (rc != CTL_EXIT_OK) {

@@ -6,12 +6,12 @@
  * (DESIGN.md): id, addr, pid, alive, role, term, leader, commit,
  * last_index, applied. `status --drops` shows instead each node's counters
  * of dropped datagrams by reason (a separate view, so the documented
- * --json keys stay exactly as listed).
+ * --json keys stay exactly as listed). Read launcher/cmd_fault.c next.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
 #include "launcher/cluster_dir.h"
 #include "launcher/raftctl.h"
 

@@ -3,7 +3,8 @@
  * event feed as plain lines when stdout is not a terminal; one rendered
  * frame as text with --dump (scripts, the README). Also the foreground
  * `up` on a terminal: the launcher runs in a child process (its lines go to
- * DIR/launcher.log) while this process shows the dashboard.
+ * DIR/launcher.log) while this process shows the dashboard. Read
+ * launcher/bench.h next.
  */
 #include <errno.h>
 #include <poll.h>

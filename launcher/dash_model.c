@@ -6,7 +6,7 @@
  * to expire; or the leader's match/next per follower; and the log tail as
  * term-coloured cells aligned by index, RaftScope-style), the event feed
  * newest first, and the help or prompt bar. Pure; see
- * tests/unit/test_dash_model.c.
+ * tests/unit/test_dash_model.c. Read launcher/dashboard.h next.
  */
 #include "launcher/dash_model.h"
 

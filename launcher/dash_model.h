@@ -5,7 +5,7 @@
  * out. Pure: no terminal, no I/O, no clock (ages arrive as numbers), so
  * tests/unit/test_dash_model.c checks screens as lines of text. It also
  * holds the key-prompt state machine ("k" then a node id). The terminal
- * side is launcher/dashboard.c.
+ * side is launcher/dashboard.c. Read launcher/dash_model.c next.
  */
 #ifndef RAFT_LAUNCHER_DASH_MODEL_H
 #define RAFT_LAUNCHER_DASH_MODEL_H

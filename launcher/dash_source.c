@@ -2,14 +2,13 @@
  * The dashboard's inputs (launcher/dash_source.h): status polls over UDP,
  * pid files, and the launcher's event stream on DIR/launcher.sock, with
  * ev_tracker standing in for the launcher when there is none. Everything is
- * non-blocking; the caller's loop decides when to step. Read
- * launcher/dashboard.c for the loop.
+ * non-blocking; the caller's loop (launcher/dashboard.c) decides when to
+ * step. Read launcher/dash_model.h next.
  */
 #include "launcher/dash_source.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,12 +16,12 @@
 #include <sys/un.h>
 
 #include "common/invariant.h"
+#include "common/udp.h"
 #include "launcher/supervisor.h"
 
-#define DASH_RECV_PER_STEP 256
 #define DASH_FIRST_ROUND_MS 300  /* Time for the stream to subscribe. */
 #define DASH_RETRY_OLD_MS 5000   /* A launcher without "events". */
-#define DASH_NONCE_KEEP 4        /* Polls whose late answers still count. */
+#define DASH_POLLS_KEPT 4        /* Polls whose late answers still count. */
 #define DASH_DEATH_FRESH_MS 2000 /* A replayed older death marks nothing. */
 
 uint64_t dash_wall_ms(void)
@@ -42,45 +41,33 @@ int dash_source_open(struct dash_source *src, const struct conf *conf,
     src->dir = dir;
     src->on_event = on_event;
     src->ctx = ctx;
-    src->udp_fd = -1;
+    src->poll.fd = -1;
     src->stream_fd = -1;
-    src->nonce = RAFT_NODES_MAX * DASH_NONCE_KEEP;
     ev_tracker_init(&src->tracker, conf, true);
+    struct raft_addr addrs[RAFT_NODES_MAX];
     for (uint32_t i = 0; i < conf->n_members; i++) {
         int rc = udp_resolve(conf->members[i].host, conf->members[i].port,
-                             &src->addrs[i], errmsg);
+                             &addrs[i], errmsg);
         if (rc != ERR_OK) {
             return rc;
         }
     }
-    src->buf = malloc(RAFT_DATAGRAM_MAX);
-    src->scratch = malloc(sizeof(*src->scratch));
-    if (src->buf == NULL || src->scratch == NULL) {
-        snprintf(errmsg, ERRMSG_LEN, "out of memory");
-        return ERR_NOMEM;
-    }
-    return udp_open_client(&src->addrs[0], &src->udp_fd, errmsg);
+    return status_poll_init(&src->poll, conf, addrs, DASH_POLLS_KEPT, errmsg);
 }
 
 void dash_source_close(struct dash_source *src)
 {
-    if (src->udp_fd >= 0) {
-        udp_close(src->udp_fd);
-    }
+    status_poll_close(&src->poll);
     if (src->stream_fd >= 0) {
         close(src->stream_fd);
     }
-    free(src->buf);
-    free(src->scratch);
-    src->buf = NULL;
-    src->scratch = NULL;
-    src->udp_fd = src->stream_fd = -1;
+    src->stream_fd = -1;
 }
 
 int dash_source_fds(const struct dash_source *src, struct pollfd *out)
 {
     int n = 0;
-    out[n++] = (struct pollfd){.fd = src->udp_fd, .events = POLLIN};
+    out[n++] = (struct pollfd){.fd = src->poll.fd, .events = POLLIN};
     if (src->stream_fd >= 0) {
         out[n++] = (struct pollfd){.fd = src->stream_fd, .events = POLLIN};
     }
@@ -109,62 +96,35 @@ uint64_t dash_source_next_ms(const struct dash_source *src)
  * seen at once). */
 static void source_poll(struct dash_source *src, uint64_t now_ms)
 {
-    src->nonce += RAFT_NODES_MAX;
-    for (uint32_t i = 0; i < src->conf->n_members; i++) {
-        struct raft_msg msg;
-        memset(&msg, 0, sizeof(msg));
-        msg.type = MSG_STATUS;
-        msg.to = src->conf->members[i].id;
-        msg.u.status.nonce = src->nonce + i;
-        uint8_t out[128];
-        size_t len = 0;
-        if (wire_encode(&msg, src->conf->cluster_id, out, sizeof(out), &len) ==
-                ERR_OK &&
-            udp_send(src->udp_fd, &src->addrs[i], out, len) == ERR_OK) {
-            src->polls_sent++;
-        }
-    }
+    uint32_t all = (1u << src->conf->n_members) - 1u;
+    status_poll_next_round(&src->poll);
+    src->polls_sent += status_poll_send(&src->poll, all);
     src->poll_next_ms = now_ms + DASH_POLL_MS;
 }
 
-/* Keeps a status answer that matches one of the last few polls. */
-static void source_on_reply(struct dash_source *src, const struct raft_msg *m,
-                            uint64_t now_ms)
+/* What source_on_reply needs. */
+struct source_recv_ctx {
+    struct dash_source *src;
+    uint64_t now_ms;
+};
+
+/* Keeps member i's answer to one of the last few polls. */
+static void source_on_reply(void *ctx, uint32_t i, raft_term term,
+                            const struct msg_status_reply *reply)
 {
-    uint64_t nonce = m->u.status_reply.nonce;
-    uint64_t oldest = src->nonce - RAFT_NODES_MAX * (DASH_NONCE_KEEP - 1);
-    uint32_t i = (uint32_t)(nonce % RAFT_NODES_MAX);
-    if (nonce < oldest || nonce >= src->nonce + RAFT_NODES_MAX ||
-        i >= src->conf->n_members || src->conf->members[i].id != m->from) {
-        return;
-    }
-    struct dash_source_node *n = &src->nodes[i];
+    const struct source_recv_ctx *r = ctx;
+    struct dash_source_node *n = &r->src->nodes[i];
     n->has_reply = true;
-    n->rx_ms = now_ms;
-    n->term = m->term;
-    n->st = m->u.status_reply;
+    n->rx_ms = r->now_ms;
+    n->term = term;
+    n->st = *reply;
     n->dead = false;
-    src->replies++;
 }
 
 static void source_recv(struct dash_source *src, uint64_t now_ms)
 {
-    for (int k = 0; k < DASH_RECV_PER_STEP; k++) {
-        size_t len = 0;
-        struct raft_addr from;
-        int rc =
-            udp_recv(src->udp_fd, src->buf, RAFT_DATAGRAM_MAX, &len, &from);
-        if (rc == ERR_AGAIN || rc == ERR_IO) {
-            return;
-        }
-        struct raft_msg msg;
-        if (rc == ERR_OK &&
-            wire_decode(src->buf, len, src->conf->cluster_id, &msg,
-                        src->scratch) == ERR_OK &&
-            msg.type == MSG_STATUS_REPLY) {
-            source_on_reply(src, &msg, now_ms);
-        }
-    }
+    struct source_recv_ctx r = {.src = src, .now_ms = now_ms};
+    src->replies += status_poll_recv(&src->poll, source_on_reply, &r);
 }
 
 /* Pid files of the members that do not answer. */
@@ -248,10 +208,9 @@ static void stream_on_line(struct dash_source *src, const char *line,
     src->stream_last_wall_ms = e.wall_ms;
     if (e.kind == EV_DEATH && e.node != RAFT_ID_NONE &&
         e.wall_ms + DASH_DEATH_FRESH_MS >= wall_ms) {
-        for (uint32_t i = 0; i < src->conf->n_members; i++) {
-            if (src->conf->members[i].id == e.node) {
-                src->nodes[i].dead = true;
-            }
+        int i = conf_member_index(src->conf, e.node);
+        if (i >= 0) {
+            src->nodes[i].dead = true;
         }
     }
     src->on_event(src->ctx, &e);

@@ -1,11 +1,13 @@
 /*
  * Where the dashboard's facts come from: a status poll of every member
- * (its own UDP socket, DASH_POLL_MS apart, answers matched by nonce), the
+ * (common/status_poll.h, DASH_POLL_MS apart, late answers to the last few
+ * polls still count), the
  * pid files for nodes that do not answer, and the launcher's event stream
  * ("events" on DIR/launcher.sock; replayed recent events, then live ones).
  * Without a launcher it derives events itself with ev_tracker. Driven by
  * the caller's poll() loop; used by launcher/dashboard.c and `watch`'s plain
- * and --dump modes (launcher/cmd_watch.c).
+ * and --dump modes (launcher/cmd_watch.c). Read launcher/dash_source.c
+ * next.
  */
 #ifndef RAFT_LAUNCHER_DASH_SOURCE_H
 #define RAFT_LAUNCHER_DASH_SOURCE_H
@@ -16,8 +18,7 @@
 
 #include "common/conf.h"
 #include "common/err.h"
-#include "common/udp.h"
-#include "common/wire.h"
+#include "common/status_poll.h"
 #include "launcher/cluster_dir.h"
 #include "launcher/dash_model.h"
 #include "launcher/events.h"
@@ -48,11 +49,7 @@ struct dash_source {
     const struct cdir *dir;  /* Borrowed. */
     dash_event_cb on_event;
     void *ctx;
-    int udp_fd;
-    struct raft_addr addrs[RAFT_NODES_MAX];
-    uint8_t *buf; /* RAFT_DATAGRAM_MAX */
-    struct wire_scratch *scratch;
-    uint64_t nonce; /* Of the last poll (one per member). */
+    struct status_poll poll; /* Its fd is -1 when closed. */
     uint64_t poll_next_ms;
     uint64_t pid_next_ms;
     struct dash_source_node nodes[RAFT_NODES_MAX];

@@ -5,7 +5,8 @@
  * writes the saved reset sequence and termios before dying), the poll()
  * loop, painting the model's cells with as few writes as ncurses can
  * manage (no clear between frames, so nothing flickers), and the key
- * actions. What is drawn is decided in launcher/dash_model.c.
+ * actions. What is drawn is decided in launcher/dash_model.c. Read
+ * launcher/cmd_watch.c next.
  */
 #include "launcher/dashboard.h"
 
@@ -23,9 +24,11 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
+#include "common/client_session.h"
 #include "common/clock.h"
 #include "common/invariant.h"
+#include "common/udp.h"
 #include "launcher/dash_model.h"
 #include "launcher/dash_source.h"
 #include "launcher/supervisor.h"
@@ -406,7 +409,7 @@ static int dash_client_open(struct dash *d, char errmsg[ERRMSG_LEN])
         snprintf(errmsg, ERRMSG_LEN, "out of memory");
         return ERR_NOMEM;
     }
-    int rc = udp_open_client(&d->src.addrs[0], &d->client_fd, errmsg);
+    int rc = udp_open_client(&d->src.poll.addrs[0], &d->client_fd, errmsg);
     if (rc == ERR_OK) {
         rc = client_session_init(&d->session, d->cfg->conf, d->client_fd,
                                  errmsg);

@@ -3,7 +3,7 @@
  * launcher's stream line format, a description of the fault rules in force,
  * and the tracker that turns successive rounds of status answers into
  * events. Pure apart from ev_format_clock (local time). The dashboard's
- * rendering is in launcher/dash_model.c.
+ * rendering is in launcher/dash_model.c. Read launcher/dash_source.h next.
  */
 #include "launcher/events.h"
 
@@ -332,10 +332,9 @@ void ev_tracker_init(struct ev_tracker *t, const struct conf *conf,
 
 void ev_tracker_forget(struct ev_tracker *t, raft_id id)
 {
-    for (uint32_t i = 0; i < t->conf->n_members; i++) {
-        if (t->conf->members[i].id == id) {
-            memset(&t->nodes[i], 0, sizeof(t->nodes[i]));
-        }
+    int i = conf_member_index(t->conf, id);
+    if (i >= 0) {
+        memset(&t->nodes[i], 0, sizeof(t->nodes[i]));
     }
 }
 

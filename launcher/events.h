@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
 #include "common/conf.h"
 #include "common/msg.h"
 #include "common/types.h"

@@ -1,8 +1,13 @@
 # raftctl: the launcher (supervisor), client commands, status and fault
-# injection. `client` is the client library of common/client.c, shared with
-# its unit test (and later the benchmark); `sys` (node/node.cmake) holds the
-# UDP, clock and logging helpers.
-add_library(client STATIC common/client.c)
+# injection. `client` is the client library of common/: sessions
+# (client_session.c), one-shot queries (client_query.c) and the status poll
+# the supervisor and the dashboard share, used by raftctl and the tests;
+# `sys` (node/node.cmake) holds the UDP, clock and logging helpers.
+add_library(client STATIC
+  common/client_session.c
+  common/client_query.c
+  common/random.c
+  common/status_poll.c)
 target_link_libraries(client PUBLIC common sys)
 
 # The dashboard's pure parts (event model, rendering model), shared with

@@ -1,9 +1,11 @@
 /*
  * raftctl's entry point: global options (-d DIR), the command table, usage,
  * the option parser every command uses, and the exit-code convention
- * (0 ok, 1 negative answer, 2 usage, 3 unavailable, 4 other error). Each
- * command lives in its own file: supervisor.c (up/down), cmd_client.c,
- * cmd_status.c, cmd_fault.c.
+ * (0 ok, 1 negative answer, 2 usage, 3 unavailable, 4 other error). The
+ * commands live in cmd_cluster.c (up, down; the launcher itself is
+ * supervisor.c), cmd_client.c (put, get, del, cas), cmd_status.c,
+ * cmd_fault.c (kill, start, partition, netem, heal), cmd_watch.c and
+ * bench.c. Read launcher/cluster_dir.h next.
  */
 #include "launcher/raftctl.h"
 

@@ -4,7 +4,10 @@
  * stop the nodes in order), learns of every death through SIGCHLD and a
  * self-pipe, polls the nodes' status to print leader changes, and answers
  * kill/start/down requests on DIR/launcher.sock. It never restarts a node by
- * itself. Requests from other raftctl processes: supervisor_request() below.
+ * itself. The requests and the status polls are handled in
+ * launcher/supervisor_io.c; other raftctl processes ask through
+ * supervisor_request() (launcher/supervisor_client.c). Read
+ * launcher/supervisor_io.c next.
  */
 #include "launcher/supervisor.h"
 
@@ -114,12 +117,9 @@ void sup_conn_close(struct sup *s, int conn)
 
 struct sup_node *sup_find_node(struct sup *s, raft_id id)
 {
-    for (uint32_t i = 0; i < s->n_nodes; i++) {
-        if (s->nodes[i].id == id) {
-            return &s->nodes[i];
-        }
-    }
-    return NULL;
+    /* nodes[i] is conf member i (sup_setup_nodes). */
+    int i = conf_member_index(&s->cfg->conf, id);
+    return i < 0 ? NULL : &s->nodes[i];
 }
 
 /* How many nodes have a live process. */
@@ -445,7 +445,7 @@ static void sup_step(struct sup *s)
     nfds_t n = 0;
     pfds[n++] = (struct pollfd){.fd = s->sig_r, .events = POLLIN};
     pfds[n++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
-    pfds[n++] = (struct pollfd){.fd = s->udp_fd, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = s->poll.fd, .events = POLLIN};
     for (int i = 0; i < SUP_CONNS_MAX; i++) {
         if (s->conns[i].fd >= 0) {
             conn_of[n] = i;
@@ -526,6 +526,7 @@ static int sup_setup_listen(struct sup *s, char errmsg[ERRMSG_LEN])
 static int sup_setup_nodes(struct sup *s, char errmsg[ERRMSG_LEN])
 {
     const struct conf *conf = &s->cfg->conf;
+    struct raft_addr addrs[RAFT_NODES_MAX];
     s->n_nodes = conf->n_members;
     for (uint32_t i = 0; i < conf->n_members; i++) {
         struct sup_node *n = &s->nodes[i];
@@ -536,14 +537,10 @@ static int sup_setup_nodes(struct sup *s, char errmsg[ERRMSG_LEN])
         if (rc != ERR_OK) {
             return rc;
         }
+        addrs[i] = n->addr;
     }
-    s->buf = malloc(RAFT_DATAGRAM_MAX);
-    s->scratch = malloc(sizeof(*s->scratch));
-    if (s->buf == NULL || s->scratch == NULL) {
-        snprintf(errmsg, ERRMSG_LEN, "out of memory");
-        return ERR_NOMEM;
-    }
-    return udp_open_client(&s->nodes[0].addr, &s->udp_fd, errmsg);
+    /* Only the current round's answers count (sup_poll_round). */
+    return status_poll_init(&s->poll, conf, addrs, 1, errmsg);
 }
 
 /* Removes what a failed first `up` created, so the next `up` starts
@@ -584,11 +581,7 @@ static void sup_close(struct sup *s)
             close(s->conns[i].fd);
         }
     }
-    if (s->udp_fd >= 0) {
-        udp_close(s->udp_fd);
-    }
-    free(s->buf);
-    free(s->scratch);
+    status_poll_close(&s->poll);
     /* Unlink the pid file while still holding its lock (cluster_dir.c
      * checks the inode, so a new launcher never locks a dead file). */
     cdir_pid_remove(&s->cfg->dir, "launcher.pid");
@@ -600,7 +593,7 @@ static void sup_init(struct sup *s, const struct supervisor_config *cfg)
 {
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
-    s->sig_r = s->sig_w = s->listen_fd = s->udp_fd = -1;
+    s->sig_r = s->sig_w = s->listen_fd = s->poll.fd = -1;
     s->down_conn = -1;
     s->ready_fd = cfg->ready_fd;
     for (int i = 0; i < SUP_CONNS_MAX; i++) {

@@ -5,7 +5,7 @@
  * prints leader changes, and serves other raftctl invocations (kill, start,
  * down) on DIR/launcher.sock. Protocol: one request line per connection
  * ("ping", "kill ID SIGNUM", "start ID", "down"), one reply line
- * ("ok TEXT" or "err EXITCODE TEXT"). Read launcher/supervisor.c next.
+ * ("ok TEXT" or "err EXITCODE TEXT"). Read launcher/supervisor_int.h next.
  */
 #ifndef RAFT_LAUNCHER_SUPERVISOR_H
 #define RAFT_LAUNCHER_SUPERVISOR_H

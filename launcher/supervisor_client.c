@@ -1,7 +1,8 @@
 /*
  * The asking side of DIR/launcher.sock: connect, send one request line,
  * read one reply line, all under a deadline. Used by kill, start and down.
- * The launcher side is launcher/supervisor_io.c.
+ * The launcher side is launcher/supervisor_io.c. Read launcher/cmd_client.c
+ * next.
  */
 #include "launcher/supervisor.h"
 

@@ -1,7 +1,8 @@
 /*
  * The launcher's private state, shared by supervisor.c (children, signals,
  * the loop) and supervisor_io.c (requests on launcher.sock, status polls).
- * Nothing outside these two files includes it. Read launcher/supervisor.c.
+ * Nothing outside these two files includes it. Read launcher/supervisor.c
+ * next.
  */
 #ifndef RAFT_LAUNCHER_SUPERVISOR_INT_H
 #define RAFT_LAUNCHER_SUPERVISOR_INT_H
@@ -10,9 +11,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
 #include "common/msg.h"
-#include "common/wire.h"
+#include "common/status_poll.h"
 #include "launcher/events.h"
 #include "launcher/supervisor.h"
 
@@ -46,8 +47,9 @@ struct sup {
     uint32_t n_nodes;
     struct sup_node nodes[RAFT_NODES_MAX];
     struct sup_conn conns[SUP_CONNS_MAX];
-    int sig_r, sig_w, listen_fd, udp_fd;
-    int phase; /* enum sup_phase */
+    int sig_r, sig_w, listen_fd;
+    struct status_poll poll; /* Its fd is -1 until set up. */
+    int phase;               /* enum sup_phase */
     uint64_t phase_deadline_ms;
     bool hard_killed;
     int exit_code;
@@ -56,14 +58,11 @@ struct sup {
     int down_conn;     /* Connection awaiting "stopped", or -1. */
     uint32_t answered; /* Nodes that answered a status request. */
     uint64_t poll_next_ms;
-    uint64_t nonce; /* Of the current status round. */
     /* This round's answers, by index into nodes; the tracker turns each
      * round into events (launcher/events.h). */
     struct client_node_status round[RAFT_NODES_MAX];
     struct ev_tracker tracker;
     struct ev_ring recent; /* Replayed to a new subscriber. */
-    uint8_t *buf;
-    struct wire_scratch *scratch;
 };
 /* Publishes an event: one timestamped plain line on stdout (a terminal,
  * a pipe, or DIR/launcher.log), kept in `recent`, and sent to every

@@ -2,8 +2,8 @@
  * The launcher's inputs besides signals: kill/start/down requests from other
  * raftctl processes on DIR/launcher.sock (one line in, one line out), and
  * the status replies of its periodic poll, from which it prints leader
- * changes and learns that every node is up. Read launcher/supervisor.c for
- * the loop that calls these.
+ * changes and learns that every node is up; launcher/supervisor.c's loop
+ * calls these. Read launcher/supervisor_client.c next.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,7 +15,6 @@
 
 #include "common/clock.h"
 #include "common/invariant.h"
-#include "common/udp.h"
 #include "launcher/raftctl.h"
 #include "launcher/supervisor_int.h"
 
@@ -227,40 +226,27 @@ void sup_poll_round(struct sup *s, uint64_t now_ms)
     for (uint32_t i = 0; i < s->n_nodes; i++) {
         s->round[i].alive = false;
     }
-    s->nonce += RAFT_NODES_MAX;
     s->poll_next_ms = now_ms + SUP_POLL_MS;
+    uint32_t running = 0;
     for (uint32_t i = 0; i < s->n_nodes; i++) {
-        if (s->nodes[i].pid == 0) {
-            continue;
-        }
-        struct raft_msg msg;
-        memset(&msg, 0, sizeof(msg));
-        msg.type = MSG_STATUS;
-        msg.to = s->nodes[i].id;
-        msg.u.status.nonce = s->nonce + i;
-        uint8_t buf[256];
-        size_t len = 0;
-        if (wire_encode(&msg, s->cfg->conf.cluster_id, buf, sizeof(buf),
-                        &len) == ERR_OK) {
-            (void)udp_send(s->udp_fd, &s->nodes[i].addr, buf, len);
+        if (s->nodes[i].pid != 0) {
+            running |= 1u << i;
         }
     }
+    status_poll_next_round(&s->poll);
+    (void)status_poll_send(&s->poll, running); /* Loss: next round. */
 }
 
-/* Keeps this round's answer of each node; once every node has answered,
- * the startup is over. */
-static void sup_on_status_reply(struct sup *s, const struct raft_msg *msg)
+/* Keeps this round's answer of node i; once every node has answered, the
+ * startup is over. */
+static void sup_on_status_reply(void *ctx, uint32_t i, raft_term term,
+                                const struct msg_status_reply *reply)
 {
-    for (uint32_t i = 0; i < s->n_nodes; i++) {
-        if (s->nodes[i].id != msg->from ||
-            msg->u.status_reply.nonce != s->nonce + i) {
-            continue;
-        }
-        s->answered |= 1u << i;
-        s->round[i].alive = true;
-        s->round[i].term = msg->term;
-        s->round[i].reply = msg->u.status_reply;
-    }
+    struct sup *s = ctx;
+    s->answered |= 1u << i;
+    s->round[i].alive = true;
+    s->round[i].term = term;
+    s->round[i].reply = *reply;
     uint32_t all = (1u << s->n_nodes) - 1u;
     if (s->phase == SUP_STARTING && (s->answered & all) == all) {
         s->phase = SUP_RUNNING;
@@ -272,19 +258,5 @@ static void sup_on_status_reply(struct sup *s, const struct raft_msg *msg)
 
 void sup_on_udp(struct sup *s)
 {
-    for (int k = 0; k < 64; k++) {
-        size_t len = 0;
-        struct raft_addr from;
-        int rc = udp_recv(s->udp_fd, s->buf, RAFT_DATAGRAM_MAX, &len, &from);
-        if (rc == ERR_AGAIN || rc == ERR_IO) {
-            return;
-        }
-        struct raft_msg msg;
-        if (rc == ERR_OK &&
-            wire_decode(s->buf, len, s->cfg->conf.cluster_id, &msg,
-                        s->scratch) == ERR_OK &&
-            msg.type == MSG_STATUS_REPLY) {
-            sup_on_status_reply(s, &msg);
-        }
-    }
+    (void)status_poll_recv(&s->poll, sup_on_status_reply, s);
 }

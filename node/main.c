@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/invariant.h"
 #include "common/log.h"
+#include "node/defaults.h"
 #include "node/node.h"
 
 #define EXIT_USAGE 2
@@ -188,8 +189,10 @@ static int parse_args(int argc, char **argv, struct args *a)
         a->node.db_path == NULL) {
         return usage("--id, --config and --db are required");
     }
-    uint32_t hb = a->node.heartbeat_ms != 0 ? a->node.heartbeat_ms : 50;
-    uint32_t el = a->node.election_ms != 0 ? a->node.election_ms : 150;
+    uint32_t hb =
+        a->node.heartbeat_ms != 0 ? a->node.heartbeat_ms : NODE_HEARTBEAT_MS;
+    uint32_t el =
+        a->node.election_ms != 0 ? a->node.election_ms : NODE_ELECTION_MS;
     if (el <= hb) {
         return usage("--election must be longer than --heartbeat");
     }

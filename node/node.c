@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/udp.h"
 #include "common/wire.h"
+#include "node/defaults.h"
 #include "node/kv_pacer.h"
 #include "node/netem.h"
 #include "node/node_kv.h"
@@ -32,40 +33,6 @@
 #include "node/replica.h"
 #include "node/syncer.h"
 #include "storage/store.h"
-
-#define NODE_RECV_PER_WAKEUP 256
-#define NODE_POLL_MS_MAX 1000
-#define NODE_DROP_WARN_MAX 5    /* WARN lines per drop reason, then DEBUG. */
-#define NODE_COMMIT_LOG_MS 1000 /* At most one commit line per second. */
-/* Entry bytes per AppendEntries: a datagram minus the message overhead and
- * slack for the per-entry framing msgpack adds. */
-#define NODE_BATCH_BYTES_MAX (RAFT_DATAGRAM_MAX - WIRE_APPEND_OVERHEAD - 1024)
-/* Applied entries whose payloads stay in memory (and are loaded at start);
- * a lagging follower's older entries are read back from SQLite. Bounds the
- * payload memory to about this many entries at most RAFT_ENTRY_MAX each,
- * plus, at start, the entries the kv table had not applied yet (up to one
- * write-back interval's writes, NODE_KV_FLUSH_MS). */
-#define NODE_MEM_ENTRIES 1024
-/* Write-back of the applied state to the kv table (node_raft_config). */
-#define NODE_KV_FLUSH_MS 1000
-#define NODE_KV_FLUSH_IDLE_MS 250
-#define NODE_KV_FLUSH_OPS 16384   /* Keys and sessions; the pacer lowers */
-#define NODE_KV_FLUSH_OPS_MIN 256 /* it to keep a flush near the target. */
-#define NODE_KV_FLUSH_OPS_START 1024
-#define NODE_KV_FLUSH_TARGET_MS 50
-#define NODE_KV_FLUSH_BYTES (4u << 20)
-/* A leader whose followers commit without it syncs its own log only after
- * its sync would have advanced commit for this long (raft.h self_sync_ms),
- * and meanwhile writes its queued log once this many entries wait, or the
- * oldest has waited this long (node_write_queue). */
-#define NODE_SELF_SYNC_MS 1
-/* A new commit index rides on the next append with entries, which under
- * load follows within a round; alone only this long after it advanced, or
- * after the follower's acknowledgement if that came later (raft.h
- * commit_notify_ms). */
-#define NODE_COMMIT_NOTIFY_MS 2
-#define NODE_WRITE_BATCH 256
-#define NODE_WRITE_DELAY_MS 5
 
 static const char *const drop_names[DROP__COUNT] = {
     [DROP_MALFORMED] = "malformed",
@@ -101,16 +68,6 @@ void node_drop(struct node *n, int reason, const struct raft_addr *from)
         LOG_DEBUG("dropped datagram from %s: %s (count=%llu)", where,
                   drop_names[reason], (unsigned long long)n->drops[reason]);
     }
-}
-
-static int member_slot(const struct node *n, raft_id id)
-{
-    for (uint32_t i = 0; i < n->conf.n_members; i++) {
-        if (n->conf.members[i].id == id) {
-            return (int)i;
-        }
-    }
-    return -1;
 }
 
 /* --- Log prefix and node-level INFO lines ------------------------------ */
@@ -189,7 +146,7 @@ static void node_trace(void *ctx, int level, const char *line)
 static void node_send_now(struct node *n, raft_id to, const uint8_t *buf,
                           size_t len)
 {
-    int slot = member_slot(n, to);
+    int slot = conf_member_index(&n->conf, to);
     if (slot < 0) {
         return;
     }
@@ -205,7 +162,7 @@ static void node_send_now(struct node *n, raft_id to, const uint8_t *buf,
 static void node_io_send(void *ctx, const struct raft_msg *msg)
 {
     struct node *n = ctx;
-    if (member_slot(n, msg->to) < 0) {
+    if (conf_member_index(&n->conf, msg->to) < 0) {
         LOG_ERROR("core sent to non-member %llu", (unsigned long long)msg->to);
         return;
     }
@@ -343,7 +300,7 @@ static int node_on_peer(struct node *n, const struct raft_addr *from,
         node_drop(n, DROP_NOT_FOR_US, from);
         return ERR_OK;
     }
-    int slot = member_slot(n, msg->from);
+    int slot = conf_member_index(&n->conf, msg->from);
     if (slot < 0 || msg->from == n->id) {
         node_drop(n, DROP_UNKNOWN_SENDER, from);
         return ERR_OK;
@@ -626,7 +583,7 @@ static int node_open_net(struct node *n, const char *config_path,
                          char errmsg[ERRMSG_LEN])
 {
     char em[ERRMSG_LEN];
-    int self = member_slot(n, n->id);
+    int self = conf_member_index(&n->conf, n->id);
     if (self < 0) {
         snprintf(errmsg, ERRMSG_LEN, "node %llu is not in %.200s",
                  (unsigned long long)n->id, base_name(config_path));
@@ -697,11 +654,13 @@ static void node_raft_config(const struct node *n,
     for (uint32_t i = 0; i < n->conf.n_members; i++) {
         rc->members[i] = n->conf.members[i].id;
     }
-    rc->heartbeat_ms = opts->heartbeat_ms != 0 ? opts->heartbeat_ms : 50;
-    rc->election_ms = opts->election_ms != 0 ? opts->election_ms : 150;
+    rc->heartbeat_ms =
+        opts->heartbeat_ms != 0 ? opts->heartbeat_ms : NODE_HEARTBEAT_MS;
+    rc->election_ms =
+        opts->election_ms != 0 ? opts->election_ms : NODE_ELECTION_MS;
     rc->seed = opts->seed;
     rc->batch_bytes_max = NODE_BATCH_BYTES_MAX;
-    rc->inflight_max = 8;
+    rc->inflight_max = NODE_INFLIGHT_MAX;
     rc->pre_vote = true;
     rc->check_quorum = true;
     rc->mem_entries_max = NODE_MEM_ENTRIES;
@@ -709,7 +668,7 @@ static void node_raft_config(const struct node *n,
     rc->fetch_ctx = n->store;
     rc->self_sync_ms = NODE_SELF_SYNC_MS;
     rc->commit_notify_ms = NODE_COMMIT_NOTIFY_MS;
-    cfg->pending_max = 4096;
+    cfg->pending_max = NODE_PENDING_MAX;
     /* Applied changes reach the kv table in one transaction per
      * NODE_KV_FLUSH_MS under load (sooner when this many keys or bytes
      * wait, or once the node is idle for NODE_KV_FLUSH_IDLE_MS): a kv page

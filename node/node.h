@@ -20,8 +20,8 @@ struct node_options {
     raft_id id;
     const char *config_path; /* Borrowed during node_open. */
     const char *db_path;     /* Borrowed during node_open. */
-    uint32_t heartbeat_ms;   /* 0: default 50. */
-    uint32_t election_ms;    /* 0: default 150. */
+    uint32_t heartbeat_ms;   /* 0: NODE_HEARTBEAT_MS (node/defaults.h). */
+    uint32_t election_ms;    /* 0: NODE_ELECTION_MS. */
     bool faults;             /* Honour MSG_FAULT from loopback. */
     bool create;             /* Create a missing database. */
     uint64_t seed;           /* Election-timeout and netem PRNG seed. */

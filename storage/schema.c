@@ -2,8 +2,8 @@
  * The schema of a node's database: DDL, creation, the read-only checks that
  * decide whether an existing file belongs to this cluster and node, and the
  * TEXT-or-BLOB binding rule (see storage/schema.h). Nothing here writes to a
- * database that has not been verified or is not new. Read storage/store.c
- * next.
+ * database that has not been verified or is not new. Read
+ * storage/store_persist.c next, for the log writes.
  */
 #include "storage/schema.h"
 

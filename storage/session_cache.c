@@ -2,7 +2,7 @@
  * The session cache: one slot per hash of client_id, overwritten on
  * collision. Client ids are random 64-bit numbers, but they come off the
  * network, so they are mixed before use rather than trusted to be spread.
- * Pure: no I/O.
+ * Pure: no I/O. The last file of storage/; node/node.c drives the store.
  */
 #include "storage/session_cache.h"
 

@@ -6,7 +6,7 @@
  * file locks; the cache answers most of them from memory. It holds only
  * what the table holds (written through on every put); a miss or an
  * eviction just means asking SQLite. No I/O, no allocation after init.
- * Read storage/store.c next.
+ * Read storage/session_cache.c next.
  */
 #ifndef RAFT_STORAGE_SESSION_CACHE_H
 #define RAFT_STORAGE_SESSION_CACHE_H

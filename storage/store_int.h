@@ -1,6 +1,8 @@
 /*
- * What storage/store.c and storage/store_load.c share and nothing else may
- * include: struct store and the error helpers. Read storage/store.c next.
+ * What the files of the store share and nothing outside storage/store*.c
+ * may include: struct store, its prepared statements, the write queue, the
+ * WAL helpers (store_wal.c) and the error helpers. Read storage/store.c
+ * next.
  */
 #ifndef RAFT_STORAGE_STORE_INT_H
 #define RAFT_STORAGE_STORE_INT_H

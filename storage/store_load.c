@@ -2,8 +2,9 @@
  * Loading a node's durable state at start (storage/store.h store_load): hard
  * state, snapshot metadata, applied index and every log entry from its data
  * column, in one read transaction, with strict checks (contiguous indexes,
- * ordered terms, payloads that match their readable op). Reads only. Read
- * storage/store.c for the writes.
+ * ordered terms, payloads that match their readable op). Reads only; the
+ * writes are storage/store_persist.c and storage/store.c. Read
+ * storage/store_wal.c next.
  */
 #include "storage/store.h"
 

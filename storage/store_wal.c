@@ -11,7 +11,8 @@
  * interval, plus a margin for the commits of the wakeup that makes a
  * checkpoint due (past it, commits append, and fsync slower, until the
  * checkpoint). Extends in doubling steps, so a small database (tests)
- * stays small. Not pure: this is the disk. Read storage/store.c next.
+ * stays small. Not pure: this is the disk. Read storage/session_cache.h
+ * next.
  */
 #include <errno.h>
 #include <fcntl.h>

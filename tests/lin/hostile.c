@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/client.h"
+#include "common/client_query.h"
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/rng.h"

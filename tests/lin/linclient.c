@@ -1,6 +1,6 @@
 /*
  * linclient: the client side of the nemesis test. It runs N client
- * sessions of common/client.h in one poll() loop over one UDP socket, each
+ * sessions of common/client_session.h in one poll() loop over one UDP socket, each
  * doing random put/get/cas/del on a handful of keys with values unique to
  * the run, and appends every completed operation to a history file in the
  * tests/lin/lin_history.h format, with invoke and return times from
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/client.h"
+#include "common/client_session.h"
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/rng.h"

@@ -1,5 +1,5 @@
 /*
- * Unit tests of common/client.c: the session state machine driven with
+ * Unit tests of common/client_session.c: the session state machine driven with
  * explicit times (no sleeps). Three fake members are UDP sockets on
  * loopback; what the session sends is read from them, and replies are fed
  * to client_session_on_reply() directly. Checks: retries keep the same
@@ -22,7 +22,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "common/client.h"
+#include "common/client_session.h"
 #include "common/outbox.h"
 #include "common/udp.h"
 #include "common/wire.h"

@@ -106,6 +106,23 @@ static void test_conf_parses_members_sorted_by_id(void **state)
     assert_null(conf_find(&f->conf, 0));
 }
 
+/* A member's index is its place in the sorted table, not in the file: the
+ * launcher, the dashboard and raftnode index their per-member arrays by it. */
+static void test_conf_member_index_follows_sorted_order(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(parse(f, "30 127.0.0.1:7003\n"
+                              "10 127.0.0.1:7001\n"
+                              "20 127.0.0.1:7002\n"),
+                     ERR_OK);
+    assert_int_equal(conf_member_index(&f->conf, 10), 0);
+    assert_int_equal(conf_member_index(&f->conf, 20), 1);
+    assert_int_equal(conf_member_index(&f->conf, 30), 2);
+    assert_int_equal(conf_member_index(&f->conf, 1), -1);
+    assert_int_equal(conf_member_index(&f->conf, RAFT_ID_NONE), -1);
+    assert_ptr_equal(conf_find(&f->conf, 30), &f->conf.members[2]);
+}
+
 /* Whole-line and trailing comments, blank lines, tabs, CRLF, and a last
  * line without a newline are all fine. */
 static void test_conf_accepts_comments_blanks_and_crlf(void **state)
@@ -333,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_conf_parses_members_sorted_by_id),
+        T(test_conf_member_index_follows_sorted_order),
         T(test_conf_accepts_comments_blanks_and_crlf),
         T(test_conf_parses_ipv6_in_brackets),
         T(test_conf_cluster_line_sets_the_id),

@@ -25,6 +25,7 @@ raft_unit_test(test_replica_async SOURCES tests/unit/test_replica_async.c
   tests/unit/replica_harness.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_netem SOURCES tests/unit/test_netem.c node/netem.c LIBS raftcore)
 raft_unit_test(test_client SOURCES tests/unit/test_client.c LIBS client)
+raft_unit_test(test_status_poll SOURCES tests/unit/test_status_poll.c LIBS client)
 raft_unit_test(test_bench_hist SOURCES tests/unit/test_bench_hist.c launcher/bench_hist.c LIBS common)
 raft_unit_test(test_session_cache SOURCES tests/unit/test_session_cache.c LIBS storage)
 raft_unit_test(test_events SOURCES tests/unit/test_events.c LIBS dashmodel)

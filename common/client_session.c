@@ -1,84 +1,25 @@
 /*
- * The client library. A session sends its request to the member it believes
- * leads, follows leader hints, moves on to the next member when an attempt
- * times out (doubling the attempt timeout and skipping members that timed
- * out recently), and resends the same (client_id, seq) until the overall
- * deadline: the leader's session table makes a retried write apply once.
- * Sessions never block; client_call() drives one with poll(). The status and
- * fault queries below share one small resend-until-answered loop.
+ * Client sessions (common/client_session.h). A session sends its request to
+ * the member it believes leads, follows leader hints, moves on to the next
+ * member when an attempt times out (doubling the attempt timeout and
+ * skipping members that timed out recently), and resends the same
+ * (client_id, seq) until the overall deadline: the leader's session table
+ * makes a retried write apply once. Sessions never block; client_call()
+ * drives one with poll(). Read common/client_query.h next.
  */
-#include "common/client.h"
+#include "common/client_session.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/random.h>
 
 #include "common/clock.h"
 #include "common/command.h"
 #include "common/invariant.h"
+#include "common/random.h"
 #include "common/udp.h"
 
 #define CLIENT_DRAIN_MAX 256 /* Datagrams handled per wakeup. */
-#define CLIENT_QUERY_RESEND_MS 100
-
-/* Fills out with len random bytes from the kernel. Errors: ERR_IO. */
-static int random_bytes(void *out, size_t len)
-{
-    uint8_t *p = out;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = getrandom(p + got, len - got, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
-    if (got == len) {
-        return ERR_OK;
-    }
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return ERR_IO;
-    }
-    got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, p + got, len - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    return got == len ? ERR_OK : ERR_IO;
-}
-
-/* Resolves every member of conf into addrs. Errors: ERR_INVALID (errmsg). */
-static int resolve_members(const struct conf *conf, struct raft_addr *addrs,
-                           char errmsg[ERRMSG_LEN])
-{
-    for (uint32_t i = 0; i < conf->n_members; i++) {
-        const struct conf_member *m = &conf->members[i];
-        char inner[ERRMSG_LEN] = "";
-        if (udp_resolve(m->host, m->port, &addrs[i], inner) != ERR_OK) {
-            snprintf(errmsg, ERRMSG_LEN, "member %llu (%s:%u): %s",
-                     (unsigned long long)m->id, m->host, (unsigned)m->port,
-                     inner);
-            return ERR_INVALID;
-        }
-    }
-    return ERR_OK;
-}
 
 int client_request_check(const struct client_request *req,
                          char errmsg[ERRMSG_LEN])
@@ -138,7 +79,7 @@ int client_session_init(struct client_session *s, const struct conf *conf,
         return ERR_INVALID;
     }
     struct raft_addr addrs[RAFT_NODES_MAX];
-    int rc = resolve_members(conf, addrs, errmsg);
+    int rc = udp_resolve_members(conf, addrs, errmsg);
     if (rc != ERR_OK) {
         return rc;
     }
@@ -489,20 +430,6 @@ uint32_t client_drain(int fd, struct client_session *const *sessions,
     return d.matched;
 }
 
-/* Waits until fd is readable or until_ms. Returns true when readable. An
- * interrupted poll() returns false, and the caller re-checks its clock. */
-static bool wait_readable(int fd, uint64_t until_ms)
-{
-    uint64_t now_ms = clock_now_ms();
-    int wait_ms = 0;
-    if (until_ms > now_ms) {
-        wait_ms = until_ms - now_ms > 1000 ? 1000 : (int)(until_ms - now_ms);
-    }
-    struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
-    int n = poll(&pfd, 1, wait_ms);
-    return n > 0 && (pfd.revents & (POLLIN | POLLERR)) != 0;
-}
-
 int client_open(struct client *c, const struct conf *conf,
                 char errmsg[ERRMSG_LEN])
 {
@@ -568,7 +495,7 @@ int client_call(struct client *c, const struct client_request *req,
     /* Bounded: every pass either waits or advances the session, and the
      * session completes at its deadline at the latest. */
     while (!client_session_done(s)) {
-        if (wait_readable(c->fd, client_session_next_ms(s))) {
+        if (udp_wait_readable(c->fd, client_session_next_ms(s))) {
             (void)client_drain(c->fd, one, 1, c->buf, c->scratch,
                                clock_now_ms());
         }
@@ -581,202 +508,4 @@ int client_call(struct client *c, const struct client_request *req,
         *status = s->status;
     }
     return s->err;
-}
-
-/* One round trip to a set of members, resent until each answered: the
- * status and fault queries differ only in the request they build and the
- * reply they accept. */
-struct query {
-    const struct conf *conf;
-    uint32_t mask;  /* Members still to answer. */
-    uint64_t nonce; /* Base nonce: member i uses nonce + i. */
-    void (*build)(const struct query *q, uint32_t i, struct raft_msg *msg);
-    /* Returns true when msg answers member i (and records it). */
-    bool (*accept)(struct query *q, uint32_t i, const struct raft_msg *msg);
-    void *ctx;
-};
-
-/* Sends the request to every member still to answer. */
-static void query_send_all(const struct query *q, int fd,
-                           const struct raft_addr *addrs)
-{
-    for (uint32_t i = 0; i < q->conf->n_members; i++) {
-        if ((q->mask & (1u << i)) == 0) {
-            continue;
-        }
-        struct raft_msg msg;
-        memset(&msg, 0, sizeof(msg));
-        msg.from = RAFT_ID_NONE;
-        msg.to = q->conf->members[i].id;
-        q->build(q, i, &msg);
-        uint8_t buf[1024];
-        size_t len = 0;
-        if (wire_encode(&msg, q->conf->cluster_id, buf, sizeof(buf), &len) ==
-            ERR_OK) {
-            (void)udp_send(fd, &addrs[i], buf, len); /* Loss: resent. */
-        }
-    }
-}
-
-/* Receives what is waiting and clears the mask bit of each member that
- * answered. */
-static void query_recv(struct query *q, int fd, uint8_t *buf,
-                       struct wire_scratch *scratch)
-{
-    for (int k = 0; k < CLIENT_DRAIN_MAX; k++) {
-        size_t len = 0;
-        struct raft_addr from;
-        int rc = udp_recv(fd, buf, RAFT_DATAGRAM_MAX, &len, &from);
-        if (rc == ERR_AGAIN || rc == ERR_IO) {
-            return;
-        }
-        struct raft_msg msg;
-        if (rc != ERR_OK || wire_decode(buf, len, q->conf->cluster_id, &msg,
-                                        scratch) != ERR_OK) {
-            continue;
-        }
-        for (uint32_t i = 0; i < q->conf->n_members; i++) {
-            if ((q->mask & (1u << i)) != 0 &&
-                q->conf->members[i].id == msg.from && q->accept(q, i, &msg)) {
-                q->mask &= ~(1u << i);
-            }
-        }
-    }
-}
-
-/* Sends, resends every CLIENT_QUERY_RESEND_MS and collects answers until
- * all answered or timeout_ms passed. Errors: ERR_NOMEM, ERR_INVALID, ERR_IO
- * (errmsg); members that did not answer are not an error. */
-static int query_run(struct query *q, uint32_t timeout_ms,
-                     char errmsg[ERRMSG_LEN])
-{
-    ASSERT(q->conf->n_members <= RAFT_NODES_MAX);
-    struct raft_addr addrs[RAFT_NODES_MAX];
-    int fd = -1;
-    uint8_t *buf = malloc(RAFT_DATAGRAM_MAX);
-    struct wire_scratch *scratch = malloc(sizeof(*scratch));
-    int rc = ERR_NOMEM;
-    if (buf == NULL || scratch == NULL) {
-        snprintf(errmsg, ERRMSG_LEN, "out of memory");
-        goto out;
-    }
-    rc = resolve_members(q->conf, addrs, errmsg);
-    if (rc == ERR_OK && q->conf->n_members > 0) {
-        rc = udp_open_client(&addrs[0], &fd, errmsg);
-    }
-    if (rc != ERR_OK || q->conf->n_members == 0) {
-        goto out;
-    }
-    rc = random_bytes(&q->nonce, sizeof(q->nonce));
-    if (rc != ERR_OK) {
-        snprintf(errmsg, ERRMSG_LEN, "cannot read random bytes");
-        goto out;
-    }
-    uint64_t deadline_ms = clock_now_ms() + timeout_ms;
-    uint64_t resend_ms = 0;
-    for (;;) {
-        uint64_t now_ms = clock_now_ms();
-        if (q->mask == 0 || now_ms >= deadline_ms) {
-            break;
-        }
-        if (now_ms >= resend_ms) {
-            query_send_all(q, fd, addrs);
-            resend_ms = now_ms + CLIENT_QUERY_RESEND_MS;
-        }
-        if (wait_readable(fd, min_u64(resend_ms, deadline_ms))) {
-            query_recv(q, fd, buf, scratch);
-        }
-    }
-    rc = ERR_OK;
-out:
-    if (fd >= 0) {
-        udp_close(fd);
-    }
-    free(scratch);
-    free(buf);
-    return rc;
-}
-
-/* A status request with member i's nonce. */
-static void status_build(const struct query *q, uint32_t i,
-                         struct raft_msg *msg)
-{
-    msg->type = MSG_STATUS;
-    msg->u.status.nonce = q->nonce + i;
-}
-
-/* A status reply with member i's nonce: record it. */
-static bool status_accept(struct query *q, uint32_t i,
-                          const struct raft_msg *msg)
-{
-    if (msg->type != MSG_STATUS_REPLY ||
-        msg->u.status_reply.nonce != q->nonce + i) {
-        return false;
-    }
-    struct client_node_status *out = q->ctx;
-    out[i].alive = true;
-    out[i].term = msg->term;
-    out[i].reply = msg->u.status_reply;
-    return true;
-}
-
-int client_status_query(const struct conf *conf, uint32_t mask,
-                        uint32_t timeout_ms, struct client_node_status *out,
-                        char errmsg[ERRMSG_LEN])
-{
-    ASSERT(conf != NULL);
-    ASSERT(out != NULL);
-    memset(out, 0, sizeof(*out) * conf->n_members);
-    struct query q = {.conf = conf,
-                      .mask = mask & ((1u << conf->n_members) - 1u),
-                      .build = status_build,
-                      .accept = status_accept,
-                      .ctx = out};
-    return query_run(&q, timeout_ms, errmsg);
-}
-
-struct fault_ctx {
-    const struct msg_fault *rules;
-    uint32_t acked;
-};
-
-/* Member i's fault rule. */
-static void fault_build(const struct query *q, uint32_t i, struct raft_msg *msg)
-{
-    const struct fault_ctx *f = q->ctx;
-    msg->type = MSG_FAULT;
-    msg->u.fault = f->rules[i];
-}
-
-/* A fault reply: member i answered (acknowledged when ok). */
-static bool fault_accept(struct query *q, uint32_t i,
-                         const struct raft_msg *msg)
-{
-    if (msg->type != MSG_FAULT_REPLY) {
-        return false;
-    }
-    struct fault_ctx *f = q->ctx;
-    if (msg->u.fault_reply.ok) {
-        f->acked |= 1u << i;
-    }
-    return true;
-}
-
-int client_fault_send(const struct conf *conf, uint32_t mask,
-                      const struct msg_fault *rules, uint32_t timeout_ms,
-                      uint32_t *acked, char errmsg[ERRMSG_LEN])
-{
-    ASSERT(conf != NULL);
-    ASSERT(rules != NULL);
-    struct fault_ctx f = {.rules = rules, .acked = 0};
-    struct query q = {.conf = conf,
-                      .mask = mask & ((1u << conf->n_members) - 1u),
-                      .build = fault_build,
-                      .accept = fault_accept,
-                      .ctx = &f};
-    int rc = query_run(&q, timeout_ms, errmsg);
-    if (rc == ERR_OK) {
-        *acked = f.acked;
-    }
-    return rc;
 }

@@ -1,15 +1,15 @@
 /*
- * The client library: sessions that send put/get/del/cas requests to the
- * cluster, find the leader by themselves (leader hints, rotation on
- * timeouts), and retry with the same (client_id, seq) until an overall
- * deadline, so a retried write is applied once. A session is a small state
- * machine driven by an external poll loop (many sessions can share one loop
- * and one socket, as `raftctl bench` does); struct client wraps one session
- * and a socket into blocking calls. Also: status and fault-control queries
- * to chosen members. Read common/client.c next.
+ * Client sessions: put/get/del/cas requests to the cluster that find the
+ * leader by themselves (leader hints, rotation on timeouts) and retry with
+ * the same (client_id, seq) until an overall deadline, so a retried write
+ * is applied once. A session is a small state machine driven by an
+ * external poll loop (many sessions can share one loop and one socket, as
+ * `raftctl bench` does); struct client wraps one session and a socket into
+ * blocking calls. Status and fault queries are common/client_query.h. Read
+ * common/client_session.c next.
  */
-#ifndef RAFT_COMMON_CLIENT_H
-#define RAFT_COMMON_CLIENT_H
+#ifndef RAFT_COMMON_CLIENT_SESSION_H
+#define RAFT_COMMON_CLIENT_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -157,30 +157,6 @@ uint32_t client_each_reply(const uint8_t *buf, size_t len, uint64_t cluster_id,
 uint32_t client_drain(int fd, struct client_session *const *sessions,
                       uint32_t n, uint8_t *buf, struct wire_scratch *scratch,
                       uint64_t now_ms);
-
-/* What one member said to a status query. */
-struct client_node_status {
-    bool alive;                    /* It answered in time. */
-    raft_term term;                /* Header term of its reply. */
-    struct msg_status_reply reply; /* Valid when alive. */
-};
-
-/* Asks the members whose bit (1 << index into conf->members) is set in mask
- * for their status, in parallel, resending every ~100 ms, until all answered
- * or timeout_ms passed. out[i] is filled for every member index i.
- * Errors: ERR_IO, ERR_INVALID (an address does not resolve; errmsg). A member
- * that did not answer is not an error: out[i].alive is false. */
-int client_status_query(const struct conf *conf, uint32_t mask,
-                        uint32_t timeout_ms, struct client_node_status *out,
-                        char errmsg[ERRMSG_LEN]);
-
-/* Sends a fault-control rule to the members in mask (rules[i] for member
- * index i), resending until each acknowledged or timeout_ms passed. Sets bit
- * i of *acked for each member that acknowledged. Errors: ERR_IO, ERR_INVALID
- * (errmsg). */
-int client_fault_send(const struct conf *conf, uint32_t mask,
-                      const struct msg_fault *rules, uint32_t timeout_ms,
-                      uint32_t *acked, char errmsg[ERRMSG_LEN]);
 
 /* Checks a request against the protocol limits (inclusive: a 1024-byte key
  * and a 32768-byte value are fine). Errors: ERR_TOO_BIG with errmsg such as

@@ -1,0 +1,90 @@
+/*
+ * raftnode's tuning defaults in one place, each with the reason for its
+ * value: timers, batch sizes, the leader's write queue and self-sync, commit
+ * notification and the kv write-back. node/main.c checks options against
+ * them; node/node.c hands them to the replica and the core. Constants only.
+ * Read node/node.c next.
+ */
+#ifndef RAFT_NODE_DEFAULTS_H
+#define RAFT_NODE_DEFAULTS_H
+
+#include "common/types.h"
+#include "common/wire.h"
+
+/* --- Raft timers (--heartbeat, --election) --- */
+
+/* A leader's empty AppendEntries interval: a third of the election timeout,
+ * so two lost heartbeats do not start an election. */
+#define NODE_HEARTBEAT_MS 50
+/* Election timeout, randomized in [1x, 2x): well above a loopback or LAN
+ * round trip, short enough that a failover takes a fraction of a second. */
+#define NODE_ELECTION_MS 150
+
+/* --- The poll loop --- */
+
+/* Datagrams read per wakeup: timers and the flush still run under a flood. */
+#define NODE_RECV_PER_WAKEUP 256
+/* Longest sleep in poll(): the loop looks at its clock at least this often. */
+#define NODE_POLL_MS_MAX 1000
+/* WARN lines per drop reason, then DEBUG: a hostile flood cannot fill the
+ * log. */
+#define NODE_DROP_WARN_MAX 5
+/* At most one commit-progress INFO line per this interval. */
+#define NODE_COMMIT_LOG_MS 1000
+
+/* --- Replication --- */
+
+/* Entry bytes per AppendEntries: a datagram minus the message overhead and
+ * slack for the per-entry framing msgpack adds. */
+#define NODE_BATCH_BYTES_MAX (RAFT_DATAGRAM_MAX - WIRE_APPEND_OVERHEAD - 1024)
+/* Pipelined AppendEntries per follower: keeps the link busy while earlier
+ * batches are acknowledged, and bounds what one loss makes the leader
+ * resend. */
+#define NODE_INFLIGHT_MAX 8
+/* Client requests waiting at the leader; beyond it a request is answered
+ * RETRY and its client backs off, so the leader's memory stays bounded. */
+#define NODE_PENDING_MAX 4096
+/* Applied entries whose payloads stay in memory (and are loaded at start);
+ * a lagging follower's older entries are read back from SQLite. Bounds the
+ * payload memory to about this many entries at most RAFT_ENTRY_MAX each,
+ * plus, at start, the entries the kv table had not applied yet (up to one
+ * write-back interval's writes, NODE_KV_FLUSH_MS). */
+#define NODE_MEM_ENTRIES 1024
+
+/* --- The leader's own log write (raft.h self_sync_ms, node_write_queue) --- */
+
+/* A leader whose followers commit without it syncs its own log only after
+ * its sync would have advanced commit for this long. */
+#define NODE_SELF_SYNC_MS 1
+/* Meanwhile it writes its queued log once this many entries wait... */
+#define NODE_WRITE_BATCH 256
+/* ...or once the oldest has waited this long: one write for many entries. */
+#define NODE_WRITE_DELAY_MS 5
+/* A new commit index rides on the next append with entries, which under
+ * load follows within a round; alone only this long after it advanced, or
+ * after the follower's acknowledgement if that came later (raft.h
+ * commit_notify_ms). */
+#define NODE_COMMIT_NOTIFY_MS 2
+
+/* --- Write-back of the applied state to the kv table (kv_writeback.h) --- */
+
+/* One kv transaction per this interval under load: a kv page is written
+ * once per flush instead of once per entry; the durable log covers a crash. */
+#define NODE_KV_FLUSH_MS 1000
+/* Flush sooner once no commit came for this long: an idle node catches up. */
+#define NODE_KV_FLUSH_IDLE_MS 250
+/* Dirty keys and sessions that force a flush at most; the pacer
+ * (kv_pacer.h) moves the limit between NODE_KV_FLUSH_OPS_MIN and this. */
+#define NODE_KV_FLUSH_OPS 16384
+/* The pacer's floor: below it a flush costs more than it saves. */
+#define NODE_KV_FLUSH_OPS_MIN 256
+/* Where the limit starts: the first flushes grow it, rather than a first
+ * flush of NODE_KV_FLUSH_OPS cold pages stalling the node. */
+#define NODE_KV_FLUSH_OPS_START 1024
+/* A flush's target duration: it runs on the loop's only thread, so it must
+ * stay well under the election timeout. */
+#define NODE_KV_FLUSH_TARGET_MS 50
+/* Dirty key and value bytes that force a flush: bounds the buffer's memory. */
+#define NODE_KV_FLUSH_BYTES (4u << 20)
+
+#endif
