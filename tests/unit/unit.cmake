@@ -37,3 +37,4 @@ raft_unit_test(test_raft_async SOURCES tests/unit/test_raft_async.c LIBS raftcor
 raft_unit_test(test_syncer SOURCES tests/unit/test_syncer.c LIBS runtime)
 raft_unit_test(test_store_queue SOURCES tests/unit/test_store_queue.c LIBS storage)
 raft_unit_test(test_snapshot_image SOURCES tests/unit/test_snapshot_image.c LIBS raftcore)
+raft_unit_test(test_store_snapshot SOURCES tests/unit/test_store_snapshot.c LIBS storage)
