@@ -13,6 +13,23 @@
 
 #include "common/invariant.h"
 
+/* What version 3 adds to a version 2 file, besides sessions.last_index:
+ * the snapshot point, the evicted sessions, and the indexes that find the
+ * least recently used session and the oldest eviction in O(log n). */
+#define SCHEMA_V3_DDL                                                          \
+    "CREATE INDEX sessions_by_last ON sessions(last_index, client_id);"        \
+    "CREATE TABLE snapshot("                                                   \
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"                                  \
+    " idx INTEGER NOT NULL,"                                                   \
+    " term INTEGER NOT NULL,"                                                  \
+    " config TEXT NOT NULL,"                                                   \
+    " created_at TEXT NOT NULL);"                                              \
+    "CREATE TABLE sessions_evicted("                                           \
+    " client_id INTEGER PRIMARY KEY,"                                          \
+    " idx INTEGER NOT NULL);"                                                  \
+    "CREATE INDEX sessions_evicted_by_idx ON sessions_evicted(idx, "           \
+    "client_id);"
+
 static const char schema_ddl[] =
     "CREATE TABLE raft_state("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -34,22 +51,40 @@ static const char schema_ddl[] =
     "CREATE TABLE sessions("
     " client_id INTEGER PRIMARY KEY,"
     " seq INTEGER NOT NULL,"
-    " status INTEGER NOT NULL);"
-    "CREATE TABLE meta(name TEXT PRIMARY KEY NOT NULL, value);"
+    " status INTEGER NOT NULL,"
+    " last_index INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE meta(name TEXT PRIMARY KEY NOT NULL, value);" SCHEMA_V3_DDL
     "INSERT INTO raft_state(id, current_term, voted_for) VALUES (1, 0, NULL);"
     "INSERT INTO meta(name, value) VALUES ('applied_index', 0),"
     " ('snapshot_index', 0), ('snapshot_term', 0);";
 
 /* Every table and the columns the code uses: verify prepares a SELECT of
  * them, which fails when any is missing. */
-static const char *const schema_probes[] = {
-    "SELECT id, current_term, voted_for FROM raft_state LIMIT 0",
-    "SELECT idx, term, op, key, value, expected, client_id, seq, data"
-    " FROM log LIMIT 0",
-    "SELECT key, value FROM kv LIMIT 0",
-    "SELECT client_id, seq, status FROM sessions LIMIT 0",
-    "SELECT name, value FROM meta LIMIT 0",
+static const struct {
+    int since; /* The first schema version that has it. */
+    const char *sql;
+} schema_probes[] = {
+    {1, "SELECT id, current_term, voted_for FROM raft_state LIMIT 0"},
+    {1, "SELECT idx, term, op, key, value, expected, client_id, seq, data"
+        " FROM log LIMIT 0"},
+    {1, "SELECT key, value FROM kv LIMIT 0"},
+    {1, "SELECT client_id, seq, status FROM sessions LIMIT 0"},
+    {1, "SELECT name, value FROM meta LIMIT 0"},
+    {3, "SELECT last_index FROM sessions LIMIT 0"},
+    {3, "SELECT id, idx, term, config, created_at FROM snapshot LIMIT 0"},
+    {3, "SELECT client_id, idx FROM sessions_evicted LIMIT 0"},
 };
+
+/* Moves a version 1 or 2 file to version 3 (one transaction with the
+ * user_version): version 2 rows read as they are; sessions gain
+ * last_index 0 (they sort first for eviction, by client id); the snapshot
+ * point meta held, if any, becomes the snapshot row. */
+static const char schema_to_v3[] =
+    "ALTER TABLE sessions ADD COLUMN last_index INTEGER NOT NULL DEFAULT "
+    "0;" SCHEMA_V3_DDL "INSERT INTO snapshot(id, idx, term, config, created_at)"
+    " SELECT 1, i.value, t.value, '', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    " FROM meta i, meta t WHERE i.name = 'snapshot_index'"
+    " AND t.name = 'snapshot_term' AND i.value > 0;";
 
 /* Maps a failed SQLite call to an ERR_* code and fills errmsg. */
 static int sql_fail(sqlite3 *db, int rc, const char *what,
@@ -288,13 +323,17 @@ static int verify_cluster(sqlite3 *db, uint64_t cluster_id,
     return err;
 }
 
-/* Tables, columns and the raft_state row. Errors: ERR_CORRUPT, ERR_IO. */
-static int verify_tables(sqlite3 *db, char errmsg[ERRMSG_LEN])
+/* Tables, columns (those of the file's version) and the raft_state row.
+ * Errors: ERR_CORRUPT, ERR_IO. */
+static int verify_tables(sqlite3 *db, int64_t version, char errmsg[ERRMSG_LEN])
 {
     size_t n = sizeof(schema_probes) / sizeof(schema_probes[0]);
     for (size_t i = 0; i < n; i++) {
+        if (schema_probes[i].since > version) {
+            continue;
+        }
         sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(db, schema_probes[i], -1, &st, NULL);
+        int rc = sqlite3_prepare_v2(db, schema_probes[i].sql, -1, &st, NULL);
         sqlite3_finalize(st);
         if (rc != SQLITE_OK) {
             int err = sql_fail(db, rc, "missing table or column", errmsg);
@@ -326,7 +365,7 @@ int schema_verify(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
                  SCHEMA_VERSION_OLDEST, SCHEMA_VERSION);
         return ERR_WRONG_VERSION;
     }
-    err = verify_tables(db, errmsg);
+    err = verify_tables(db, version, errmsg);
     if (err == ERR_OK) {
         err = verify_cluster(db, cluster_id, errmsg);
     }
@@ -358,10 +397,26 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
         return err;
     }
     ASSERT(version >= SCHEMA_VERSION_OLDEST && version < SCHEMA_VERSION);
-    char sql[64];
-    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
-    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? ERR_OK : sql_fail(db, rc, "user_version", errmsg);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return sql_fail(db, rc, "begin upgrade", errmsg);
+    }
+    /* Version 1 to 2 changed no table (data may be empty from 2 on). */
+    rc = sqlite3_exec(db, schema_to_v3, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        return ERR_OK;
+    }
+    err = sql_fail(db, rc, "upgrade to version 3", errmsg);
+    (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return err;
 }
 
 /* True when the 8 bytes at p are all ASCII and none is NUL. */

@@ -13,10 +13,18 @@
  *       (version 2 on: a reload encodes key/value/expected/client_id/seq
  *       again, storage/store_load.c).
  *   kv(key, value)               the applied state machine
- *   sessions(client_id, seq, status)
+ *   sessions(client_id, seq, status, last_index)
+ *                                last_index: the log index of the entry that
+ *                                last touched it (eviction order)
+ *   sessions_evicted(client_id, idx)  clients whose session was evicted, and
+ *                                the index that evicted them (bounded)
+ *   snapshot(id = 1, idx, term, config, created_at)  no row, or the last
+ *                                snapshot point and the configuration at it
  *   meta(name, value)            cluster_id (16 lower-case hex digits, as
  *                                text: SQLite integers are signed), node_id,
  *                                applied_index, snapshot_index, snapshot_term
+ *                                (the last two kept equal to the snapshot
+ *                                row, which is what is read)
  * uint64 client ids are stored as the int64 of the same bits.
  *
  * The TEXT-or-BLOB rule: bytes that are valid UTF-8 without NUL are bound
@@ -35,10 +43,11 @@
 #include "common/err.h"
 #include "common/types.h"
 
-/* 2: data may be empty (see above). schema_upgrade moves a version 1
- * file on; a binary that knows only 1 then refuses it instead of calling
- * its rows corrupt. */
-#define SCHEMA_VERSION 2
+/* 2: data may be empty (see above). 3: the snapshot and sessions_evicted
+ * tables, sessions.last_index. schema_upgrade moves an older file on; a
+ * binary that knows only an older version then refuses it instead of
+ * calling its rows corrupt. */
+#define SCHEMA_VERSION 3
 #define SCHEMA_VERSION_OLDEST 1
 
 /* True when db has no schema at all (user_version 0, no tables): a new
@@ -60,8 +69,9 @@ int schema_create(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
 int schema_verify(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
                   char errmsg[ERRMSG_LEN]);
 
-/* Sets user_version to SCHEMA_VERSION in a verified file of an older
- * version that this code reads as it is. Errors: ERR_IO. */
+/* Moves a verified file of an older version to SCHEMA_VERSION in one
+ * transaction (tables and columns added, user_version set), so a crash
+ * leaves it old or new. Errors: ERR_IO, ERR_BUSY. */
 int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN]);
 
 /* Reads an integer meta value (>= 0). Errors: ERR_CORRUPT (missing, not an

@@ -128,6 +128,7 @@ void store_rollback(struct store *s)
     s->puts.used = 0;
     if (sqlite3_get_autocommit(s->db) == 0) {
         session_cache_clear(s->sessions);
+        s->is_session_counted = false;
         char saved[ERRMSG_LEN];
         memcpy(saved, s->errmsg, sizeof(saved));
         (void)store_run(s, ST_ROLLBACK, SQLITE_OK);
@@ -371,8 +372,11 @@ static int open_prepare(struct store *s, char detail[ERRMSG_LEN])
         }
     }
     sqlite3_stmt *st = NULL;
+    /* After a snapshot install the log may be empty: the last index is
+     * then the snapshot's, which applies may reach. */
     int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT coalesce(max(idx), 0),"
+                                "SELECT max(coalesce(max(idx), 0),"
+                                " coalesce((SELECT idx FROM snapshot), 0)),"
                                 " (SELECT current_term FROM raft_state)"
                                 " FROM log",
                                 -1, &st, NULL);
@@ -394,6 +398,12 @@ static int open_prepare(struct store *s, char detail[ERRMSG_LEN])
     sqlite3_finalize(st);
     if (err == ERR_OK) {
         err = schema_meta_uint(s->db, "applied_index", &s->applied, detail);
+    }
+    if (err == ERR_OK) {
+        err = store_snapshot_row(s, &s->snapshot_index, &s->snapshot_term);
+        if (err != ERR_OK) {
+            snprintf(detail, ERRMSG_LEN, "%.200s", s->errmsg);
+        }
     }
     return err;
 }
@@ -422,6 +432,11 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id, int mode,
     s->lock_fd = -1;
     s->wal_fd = -1;
     s->sync_fd = -1;
+    s->stage.fd = -1;
+    if ((s->path = strdup(path)) == NULL) {
+        err = ERR_NOMEM;
+        goto fail;
+    }
     err = open_lock(s, path, detail);
     if (err == ERR_OK) {
         err = open_db(s, path, mode, detail);
@@ -464,6 +479,7 @@ void store_close(struct store *s)
         (void)store_read_end(s); /* Closing rolls it back anyway. */
     }
     store_queue_free(s);
+    store_session_close(s);
     for (int i = 0; i < ST__COUNT; i++) {
         sqlite3_finalize(s->st[i]);
     }
@@ -473,6 +489,8 @@ void store_close(struct store *s)
     }
     store_wal_close(s);
     store_wal_close_sync(s);
+    store_stage_close(s);
+    free(s->path);
     if (s->lock_fd >= 0) {
         close(s->lock_fd);
     }
@@ -725,6 +743,7 @@ int store_session_put(struct store *s, uint64_t client_id, uint64_t seq,
         rc = sqlite3_bind_int(st, 3, status);
     }
     int err = store_run(s, ST_SESSION_PUT, rc);
+    s->is_session_counted = false; /* Maybe a new row. */
     if (err == ERR_OK) {
         /* Written through while the transaction is open: later lookups in
          * it must see this row, and a rollback empties the cache. */

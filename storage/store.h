@@ -154,4 +154,117 @@ void store_set_persist_delay_ms(struct store *s, uint32_t ms);
 /* Last error text from SQLite, for logs. */
 const char *store_errmsg(const struct store *s);
 
+/* ---- Snapshots and compaction (storage/store_compact.c) -------------
+ * DESIGN.md "Snapshots and compaction". The snapshot is the applied state
+ * SQLite already holds; these record its point and trim the log. None may
+ * be called inside the kv apply transaction. */
+
+/* Records the snapshot point (index, term, config: borrowed NUL-terminated
+ * text, the configuration at index) in one short transaction, then arms
+ * deletion of log rows <= index - keep for store_compact_step. index must
+ * be at or below the committed applied index (its effects are durably in
+ * kv) and name the log's own term there; the current point again re-arms
+ * deletion (after a restart). Errors: ERR_INVALID (above applied, behind
+ * the current point, a term the log does not have there, config too long;
+ * errmsg says which; nothing changed), ERR_IO. */
+int store_compact(struct store *s, raft_index index, raft_term term,
+                  const char *config, raft_index keep);
+
+/* Rows per store_compact_step for a caller between wakeups: about 1 ms
+ * on this disk, 10,000 about 10 (commit message of store_compact.c). */
+#define STORE_COMPACT_STEP_ROWS 1000
+
+/* Deletes at most rows_max of the armed log rows, oldest first, in one
+ * transaction (synchronous=NORMAL); *n_deleted gets how many. Call it
+ * while store_compact_pending(), between wakeups. Errors: ERR_IO. */
+int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted);
+
+/* True while store_compact_step has rows left to delete. */
+bool store_compact_pending(const struct store *s);
+
+/* The committed snapshot point ((0, 0) when none). */
+void store_snapshot_point(const struct store *s, raft_index *index,
+                          raft_term *term);
+
+/* ---- Receiving a snapshot (storage/store_snapshot.c) ---------------- */
+
+/* Largest image accepted (bytes). */
+#define STORE_SNAPSHOT_MAX (UINT64_C(1) << 36)
+
+/* Writes data (len bytes at image offset, borrowed) into the staging file
+ * "<db>.snap.partial" (0600) for the image of (index, term): staging of
+ * another (index, term) is dropped and restarted; bytes that extend the
+ * contiguous prefix are written, a repeat or a chunk past a gap changes
+ * nothing. *received gets the prefix length (what to acknowledge). Not
+ * synced: install checks the image whole. Errors: ERR_TOO_BIG (past
+ * STORE_SNAPSHOT_MAX), ERR_IO (write failed, e.g. disk full; the prefix
+ * is as before). */
+int store_snapshot_stage(struct store *s, raft_index index, raft_term term,
+                         uint64_t offset, const uint8_t *data, size_t len,
+                         uint64_t *received);
+
+/* What is staged, also after a restart: (index, term) and the prefix
+ * length, or (0, 0, 0). Errors: ERR_IO. */
+int store_snapshot_staged(struct store *s, raft_index *index, raft_term *term,
+                          uint64_t *received);
+
+/* Drops the staged image and its file. */
+void store_snapshot_discard(struct store *s);
+
+/* Installs the staged image of (index, term): checks it whole (checksum,
+ * every length, its own index and term) before touching a table, then in
+ * one durable transaction replaces kv, sessions and evicted sessions,
+ * writes the snapshot row (config from the image) and applied_index =
+ * index, and drops the log it covers: rows <= index when the row at index
+ * has term (the suffix after it is kept), else the whole log. The staging
+ * file is removed after the commit. Errors: ERR_NOT_FOUND (nothing staged
+ * for (index, term)), ERR_INVALID (index behind applied or the current
+ * snapshot), ERR_CORRUPT (damaged or inconsistent image: nothing changed,
+ * staging discarded), ERR_IO (nothing changed). */
+int store_snapshot_install(struct store *s, raft_index index, raft_term term);
+
+/* Test hook: the next install _exit()s the process after writing this
+ * many records, inside its transaction, as a crash would (0: off). */
+void store_set_install_crash(struct store *s, uint64_t records);
+
+/* ---- Bounded sessions (storage/store_session.c) --------------------- */
+
+enum store_session_state {
+    STORE_SESSION_NONE = 0, /* Never seen (or forgotten past the bound). */
+    STORE_SESSION_LIVE,     /* seq, status, last_index are set. */
+    STORE_SESSION_EVICTED   /* evicted_index is set. */
+};
+
+struct store_session {
+    int state; /* enum store_session_state */
+    uint64_t seq;
+    uint8_t status;
+    raft_index last_index;    /* The entry that last touched it. */
+    raft_index evicted_index; /* The entry whose touch evicted it. */
+};
+
+/* Finds client_id's session, or its eviction record. Errors: ERR_CORRUPT,
+ * ERR_IO. */
+int store_session_find(struct store *s, uint64_t client_id,
+                       struct store_session *out);
+
+/* Inside the apply transaction of the entry at index (> applied): records
+ * (seq, status) for client_id with last_index = index (removing an
+ * eviction record of it), then, while there are more than max_sessions
+ * sessions (up to 16 per call), evicts the one with the smallest
+ * (last_index, client_id) into sessions_evicted at index; that list keeps
+ * at most max_sessions rows, dropping the smallest (idx, client_id). Every
+ * replica with the same limit evicts the same sessions at the same entry.
+ * Errors: ERR_IO, ERR_CORRUPT. */
+int store_session_touch(struct store *s, uint64_t client_id, uint64_t seq,
+                        uint8_t status, raft_index index);
+
+/* The session limit (0, the default: unbounded). Must be the same on every
+ * member: eviction is a function of the log and of this limit. */
+void store_set_max_sessions(struct store *s, uint64_t max_sessions);
+
+/* Rows in sessions and in sessions_evicted. Errors: ERR_IO. */
+int store_session_count(struct store *s, uint64_t *n_sessions,
+                        uint64_t *n_evicted);
+
 #endif

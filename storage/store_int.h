@@ -50,6 +50,20 @@ struct store_puts {
     } at[STORE_KV_PUTS_MANY];
 };
 
+/* Statements of store_session.c. */
+#define STORE_SESSION_STMTS 10
+
+/* The staging file of an incoming snapshot image (store_snapshot.c):
+ * "<db>.snap.partial", a small header naming (index, term), then the
+ * image's first `received` bytes. */
+struct store_stage {
+    int fd;           /* -1: not open. */
+    bool is_known;    /* The file was looked at since open. */
+    raft_index index; /* The image it holds (0: none). */
+    raft_term term;
+    uint64_t received; /* Contiguous image bytes from offset 0. */
+};
+
 /* The log columns that loading reads, in the order load_log_row expects. */
 #define STORE_LOG_COLUMNS                                                      \
     "idx, term, op, data, key, value, expected, client_id, seq"
@@ -104,6 +118,19 @@ struct store {
                                 * (store_persist.c); NULL until used. */
     uint32_t page_size;
     uint32_t wal_frames; /* Frames in the WAL after the last commit. */
+    char *path;          /* The database file (owned). */
+    /* Snapshots (store_compact.c, store_snapshot.c). */
+    raft_index snapshot_index; /* The snapshot row, as last committed. */
+    raft_term snapshot_term;
+    raft_index compact_upto; /* Log rows <= it are to be deleted. */
+    struct store_stage stage;
+    /* Bounded sessions (store_session.c). */
+    uint64_t max_sessions;   /* 0: unbounded. */
+    uint64_t n_sessions;     /* Rows in sessions, when counted. */
+    uint64_t n_evicted;      /* Rows in sessions_evicted, when counted. */
+    bool is_session_counted; /* n_sessions and n_evicted are true. */
+    sqlite3_stmt *session_st[STORE_SESSION_STMTS]; /* Prepared on use. */
+    uint64_t install_crash_after; /* Test hook: 0, or die mid-install. */
     char errmsg[ERRMSG_LEN];
 };
 
@@ -144,6 +171,27 @@ void store_wal_extend(struct store *s);
 
 /* Records a failed SQLite call (rc) in s->errmsg. Returns ERR_IO. */
 int store_fail(struct store *s, int rc, const char *what);
+
+/* store_compact.c: reads the snapshot row (none: 0, 0) into *index and
+ * *term. Errors: ERR_CORRUPT (negative, or term without index), ERR_IO. */
+int store_snapshot_row(struct store *s, raft_index *index, raft_term *term);
+
+/* store_compact.c: writes the snapshot row (config: NUL-terminated text)
+ * and meta's snapshot_index and snapshot_term, in the open transaction.
+ * Errors: ERR_IO. */
+int store_write_point(struct store *s, raft_index index, raft_term term,
+                      const char *config);
+
+/* store_compact.c: runs sql (no rows, no parameters) on s->db.
+ * Errors: ERR_IO. */
+int store_exec(struct store *s, const char *sql);
+
+/* store_snapshot.c: closes the staging file descriptor (store_close). */
+void store_stage_close(struct store *s);
+
+/* store_session.c: finalizes its statements (store_close, before the
+ * connection closes). */
+void store_session_close(struct store *s);
 
 /* Records corrupt stored data (what, at index or id) in s->errmsg. Returns
  * ERR_CORRUPT. */

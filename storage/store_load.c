@@ -290,21 +290,27 @@ static int load_runs(struct store *s, raft_index first, raft_index tail_first,
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db,
                                 "SELECT min(idx), max(idx), term FROM log"
-                                " WHERE idx < ?1 GROUP BY term ORDER BY 1",
+                                " WHERE idx < ?1 AND idx >= ?2"
+                                " GROUP BY term ORDER BY 1",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_bind_int64(st, 1, (int64_t)tail_first);
     }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, (int64_t)first);
+    }
     int err = ERR_OK;
     size_t cap = 0;
     raft_index expect = first;
-    raft_term prev_term = 0;
+    raft_term prev_term = l->snapshot_term;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         raft_index lo = (raft_index)sqlite3_column_int64(st, 0);
         raft_index hi = (raft_index)sqlite3_column_int64(st, 1);
         int64_t term = sqlite3_column_int64(st, 2);
         if (lo != expect || hi < lo || term < 1 ||
-            (raft_term)term <= prev_term || (raft_term)term > l->term) {
+            (raft_term)term < prev_term ||
+            (l->n_runs > 0 && (raft_term)term == prev_term) ||
+            (raft_term)term > l->term) {
             err = store_corrupt(s, "log terms out of order", lo);
             break;
         }
@@ -333,8 +339,11 @@ static int load_runs(struct store *s, raft_index first, raft_index tail_first,
     return err;
 }
 
-/* Reads the log: term runs before tail_first, whole rows from it on, in
- * index order. Errors: ERR_CORRUPT, ERR_NOMEM, ERR_IO. */
+/* Reads the log after the snapshot point (rows at or below it stay for
+ * lagging followers, store_fetch): term runs before tail_first, whole rows
+ * from it on, in index order. So a restart reads what lies after the
+ * snapshot, never the compacted history. Errors: ERR_CORRUPT, ERR_NOMEM,
+ * ERR_IO. */
 static int load_log(struct store *s, raft_index window, struct store_loaded *l)
 {
     size_t n = 0;
@@ -343,6 +352,15 @@ static int load_log(struct store *s, raft_index window, struct store_loaded *l)
     if (err != ERR_OK || n == 0) {
         return err;
     }
+    if (first > l->snapshot_index + 1) {
+        return store_corrupt(s, "gap between snapshot and log", first);
+    }
+    raft_index last = first + n - 1;
+    if (last <= l->snapshot_index) {
+        return ERR_OK; /* Only kept rows: nothing after the point. */
+    }
+    n = (size_t)(last - l->snapshot_index);
+    first = l->snapshot_index + 1;
     raft_index tail_first = first;
     if (window > 0 && l->applied > window && l->applied - window + 1 > first) {
         tail_first = l->applied - window + 1;
@@ -375,7 +393,8 @@ static int load_log(struct store *s, raft_index window, struct store_loaded *l)
         rc = sqlite3_bind_int64(st, 1, (int64_t)tail_first);
     }
     size_t i = 0;
-    raft_term prev_term = l->n_runs > 0 ? l->runs[l->n_runs - 1].term : 0;
+    raft_term prev_term =
+        l->n_runs > 0 ? l->runs[l->n_runs - 1].term : l->snapshot_term;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (i == n) {
             err = store_corrupt(s, "log changed while loading", tail_first + i);
@@ -401,27 +420,21 @@ static int load_log(struct store *s, raft_index window, struct store_loaded *l)
     return err;
 }
 
-/* Reads applied and snapshot metadata and checks them against the log. */
+/* Reads the applied index and the snapshot point (the snapshot table);
+ * the state applied includes the snapshot's. */
 static int load_meta(struct store *s, struct store_loaded *l)
 {
     char detail[ERRMSG_LEN] = "";
     int err = schema_meta_uint(s->db, "applied_index", &l->applied, detail);
-    if (err == ERR_OK) {
-        err = schema_meta_uint(s->db, "snapshot_index", &l->snapshot_index,
-                               detail);
-    }
-    if (err == ERR_OK) {
-        err =
-            schema_meta_uint(s->db, "snapshot_term", &l->snapshot_term, detail);
-    }
     if (err != ERR_OK) {
         snprintf(s->errmsg, ERRMSG_LEN, "%s", detail);
         return err;
     }
-    if (l->snapshot_index == 0 && l->snapshot_term != 0) {
-        return store_corrupt(s, "snapshot term without index", 0);
+    err = store_snapshot_row(s, &l->snapshot_index, &l->snapshot_term);
+    if (err == ERR_OK && l->applied < l->snapshot_index) {
+        err = store_corrupt(s, "applied index behind the snapshot", l->applied);
     }
-    return ERR_OK;
+    return err;
 }
 
 /* Cross-checks: no gap between snapshot and log; applied entries exist. */

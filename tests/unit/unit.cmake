@@ -37,3 +37,8 @@ raft_unit_test(test_durable SOURCES tests/unit/test_durable.c LIBS raftcore)
 raft_unit_test(test_raft_async SOURCES tests/unit/test_raft_async.c LIBS raftcore)
 raft_unit_test(test_syncer SOURCES tests/unit/test_syncer.c LIBS runtime)
 raft_unit_test(test_store_queue SOURCES tests/unit/test_store_queue.c LIBS storage)
+raft_unit_test(test_snapshot_image SOURCES tests/unit/test_snapshot_image.c LIBS raftcore)
+raft_unit_test(test_store_snapshot SOURCES tests/unit/test_store_snapshot.c LIBS storage)
+# A benchmark, not a test: compaction step times and image MB/s.
+add_executable(bench_store_snapshot tests/unit/bench_store_snapshot.c)
+target_link_libraries(bench_store_snapshot PRIVATE storage)

@@ -1,0 +1,482 @@
+/*
+ * Receiving a snapshot (thesis 5.3; DESIGN.md "Snapshots and compaction"):
+ * image chunks are staged outside the live tables in "<db>.snap.partial"
+ * (0600), a contiguous prefix that survives a crash and resumes for the
+ * same (index, term); installing validates the whole staged image first
+ * (common/snapshot_image.h: checksum, then every length), then replaces
+ * kv, sessions and evicted sessions, records the snapshot point and the
+ * applied index and drops the log it covers, all in one transaction, so a
+ * crash leaves the old state or the new one. Damaged data is never served.
+ * Read storage/snapshot_make.c next.
+ */
+#include "storage/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/invariant.h"
+#include "common/snapshot_image.h"
+#include "storage/schema.h"
+#include "storage/store_int.h"
+
+/* The staging file's header: magic, index, term, zero. */
+#define STAGE_HEADER_SIZE 32
+static const uint8_t stage_magic[8] = {'R', 'A', 'F', 'T', 'S', 'T', 'G', '1'};
+
+/* "<db>.snap.partial" into buf. */
+static void stage_path(const struct store *s, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s.snap.partial", s->path);
+}
+
+void store_stage_close(struct store *s)
+{
+    if (s->stage.fd >= 0) {
+        (void)close(s->stage.fd);
+    }
+    s->stage.fd = -1;
+}
+
+/* Forgets the staged image and removes its file. */
+static void stage_discard(struct store *s)
+{
+    store_stage_close(s);
+    char path[PATH_MAX];
+    stage_path(s, path, sizeof(path));
+    (void)unlink(path); /* Absent already is fine. */
+    s->stage.is_known = true;
+    s->stage.index = 0;
+    s->stage.term = 0;
+    s->stage.received = 0;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* Writes all of buf at off. Errors: ERR_IO (errno kept in s->errmsg). */
+static int write_all(struct store *s, const uint8_t *buf, size_t len,
+                     uint64_t off)
+{
+    while (len > 0) {
+        ssize_t w = pwrite(s->stage.fd, buf, len, (off_t)off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            snprintf(s->errmsg, ERRMSG_LEN, "snapshot staging: %s",
+                     w < 0 ? strerror(errno) : "short write");
+            return ERR_IO;
+        }
+        buf += w;
+        len -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return ERR_OK;
+}
+
+/* Looks, once after open, for a staging file left by an earlier run: a
+ * valid header resumes its prefix; anything else is removed. A staged
+ * point at or below the snapshot was installed already. Errors: ERR_IO. */
+static int stage_recover(struct store *s)
+{
+    if (s->stage.is_known) {
+        return ERR_OK;
+    }
+    s->stage.is_known = true;
+    char path[PATH_MAX];
+    stage_path(s, path, sizeof(path));
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? ERR_OK : ERR_IO;
+    }
+    s->stage.fd = fd;
+    uint8_t h[STAGE_HEADER_SIZE];
+    struct stat sb;
+    ssize_t r = pread(fd, h, sizeof(h), 0);
+    if (r != (ssize_t)sizeof(h) || fstat(fd, &sb) != 0 ||
+        memcmp(h, stage_magic, sizeof(stage_magic)) != 0 ||
+        get_u64(h + 8) <= s->snapshot_index || get_u64(h + 16) == 0) {
+        stage_discard(s);
+        return ERR_OK;
+    }
+    s->stage.index = get_u64(h + 8);
+    s->stage.term = get_u64(h + 16);
+    s->stage.received = (uint64_t)sb.st_size - STAGE_HEADER_SIZE;
+    return ERR_OK;
+}
+
+/* Starts staging (index, term) afresh: a new file, header only.
+ * Errors: ERR_IO. */
+static int stage_start(struct store *s, raft_index index, raft_term term)
+{
+    stage_discard(s);
+    char path[PATH_MAX];
+    stage_path(s, path, sizeof(path));
+    int fd;
+    do {
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        snprintf(s->errmsg, ERRMSG_LEN, "%.200s: %s", path, strerror(errno));
+        return ERR_IO;
+    }
+    s->stage.fd = fd;
+    uint8_t h[STAGE_HEADER_SIZE] = {0};
+    memcpy(h, stage_magic, sizeof(stage_magic));
+    put_u64(h + 8, index);
+    put_u64(h + 16, term);
+    int err = write_all(s, h, sizeof(h), 0);
+    if (err != ERR_OK) {
+        stage_discard(s);
+        return err;
+    }
+    s->stage.index = index;
+    s->stage.term = term;
+    s->stage.received = 0;
+    return ERR_OK;
+}
+
+int store_snapshot_stage(struct store *s, raft_index index, raft_term term,
+                         uint64_t offset, const uint8_t *data, size_t len,
+                         uint64_t *received)
+{
+    ASSERT(s != NULL);
+    ASSERT(index >= 1);
+    ASSERT(term >= 1);
+    ASSERT(data != NULL || len == 0);
+    ASSERT(received != NULL);
+    if (offset > STORE_SNAPSHOT_MAX || len > STORE_SNAPSHOT_MAX - offset) {
+        snprintf(s->errmsg, ERRMSG_LEN, "snapshot image over %" PRIu64 " bytes",
+                 (uint64_t)STORE_SNAPSHOT_MAX);
+        return ERR_TOO_BIG;
+    }
+    int err = stage_recover(s);
+    if (err == ERR_OK &&
+        (s->stage.index != index || s->stage.term != term || s->stage.fd < 0)) {
+        err = stage_start(s, index, term);
+    }
+    if (err != ERR_OK) {
+        return err;
+    }
+    uint64_t have = s->stage.received;
+    /* Only what extends the prefix: a gap is resent by the leader, a
+     * repeat changes nothing. */
+    if (offset <= have && offset + len > have) {
+        uint64_t skip = have - offset;
+        err = write_all(s, data + skip, len - (size_t)skip,
+                        STAGE_HEADER_SIZE + have);
+        if (err != ERR_OK) {
+            return err;
+        }
+        s->stage.received = offset + len;
+    }
+    *received = s->stage.received;
+    return ERR_OK;
+}
+
+int store_snapshot_staged(struct store *s, raft_index *index, raft_term *term,
+                          uint64_t *received)
+{
+    ASSERT(s != NULL);
+    int err = stage_recover(s);
+    if (err == ERR_OK && s->stage.index != 0 &&
+        s->stage.index <= s->snapshot_index) {
+        stage_discard(s); /* Installed before a crash took the file. */
+    }
+    if (err == ERR_OK) {
+        *index = s->stage.index;
+        *term = s->stage.term;
+        *received = s->stage.received;
+    }
+    return err;
+}
+
+void store_snapshot_discard(struct store *s)
+{
+    ASSERT(s != NULL);
+    stage_discard(s);
+}
+
+/* The live tables' statements of an install, in record order. */
+static const char *const install_sql[3] = {
+    "INSERT INTO kv(key, value) VALUES (?1, ?2)",
+    "INSERT INTO sessions(client_id, seq, status, last_index)"
+    " VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO sessions_evicted(client_id, idx) VALUES (?1, ?2)",
+};
+
+/* Binds and runs one record into its table. Returns the SQLite code. */
+static int install_record(sqlite3_stmt *const st[3],
+                          const struct snapshot_image_record *rec)
+{
+    sqlite3_stmt *t = st[rec->type - SNAPSHOT_REC_KV];
+    int rc = SQLITE_OK;
+    if (rec->type == SNAPSHOT_REC_KV) {
+        rc = schema_bind_bytes(t, 1, rec->key, rec->key_len);
+        if (rc == SQLITE_OK) {
+            rc = schema_bind_bytes(t, 2, rec->value, rec->value_len);
+        }
+    } else if (rec->type == SNAPSHOT_REC_SESSION) {
+        rc = sqlite3_bind_int64(t, 1, (int64_t)rec->session.client_id);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(t, 2, (int64_t)rec->session.seq);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int(t, 3, rec->session.status);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(t, 4, (int64_t)rec->session.last_index);
+        }
+    } else {
+        rc = sqlite3_bind_int64(t, 1, (int64_t)rec->evicted.client_id);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(t, 2, (int64_t)rec->evicted.index);
+        }
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(t);
+    }
+    (void)sqlite3_reset(t);
+    return rc;
+}
+
+/* Replaces kv, sessions and sessions_evicted with the image's records,
+ * inside the open transaction. Errors: ERR_CORRUPT (a duplicate key or
+ * client: the image was written wrong), ERR_IO. */
+static int install_tables(struct store *s, struct snapshot_image_reader *r)
+{
+    int err = store_exec(s, "DELETE FROM kv; DELETE FROM sessions;"
+                            " DELETE FROM sessions_evicted;");
+    sqlite3_stmt *st[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3 && err == ERR_OK; i++) {
+        int rc = sqlite3_prepare_v2(s->db, install_sql[i], -1, &st[i], NULL);
+        if (rc != SQLITE_OK) {
+            err = store_fail(s, rc, install_sql[i]);
+        }
+    }
+    struct snapshot_image_record rec;
+    while (err == ERR_OK) {
+        /* Checked whole before: a failure now is a programmer error. */
+        int derr = snapshot_image_next(r, &rec);
+        ASSERT(derr == ERR_OK);
+        if (rec.type == SNAPSHOT_REC_END) {
+            break;
+        }
+        int rc = install_record(st, &rec);
+        if (s->install_crash_after > 0 && --s->install_crash_after == 0) {
+            _exit(99); /* store_set_install_crash: a crash mid-install. */
+        }
+        if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT) {
+            err = store_corrupt(s, "snapshot image repeats a key or client",
+                                r->header.index);
+        } else if (rc != SQLITE_DONE) {
+            err = store_fail(s, rc, "installing snapshot");
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        sqlite3_finalize(st[i]);
+    }
+    return err;
+}
+
+/* Drops the log the snapshot covers (thesis 5.3, step 6-7: "If existing
+ * log entry has same index and term as snapshot's last included entry,
+ * retain log entries following it"; otherwise discard the entire log).
+ * Sets *kept_last to the largest index left, or 0. Errors: ERR_IO. */
+static int install_log(struct store *s, raft_index index, raft_term term,
+                       raft_index *kept_last)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT term FROM log WHERE idx = ?1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 1, (int64_t)index);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    bool matches =
+        rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == (int64_t)term;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return store_fail(s, rc, "reading log at snapshot");
+    }
+    char sql[80];
+    if (matches) {
+        snprintf(sql, sizeof(sql), "DELETE FROM log WHERE idx <= %" PRIu64,
+                 index);
+    } else {
+        snprintf(sql, sizeof(sql), "DELETE FROM log");
+    }
+    int err = store_exec(s, sql);
+    *kept_last = matches && s->last_index > index ? s->last_index : 0;
+    return err;
+}
+
+/* The config text of the image, NUL-terminated, into buf. */
+static void config_text(const struct snapshot_image_header *h,
+                        char buf[SNAPSHOT_CONFIG_MAX + 1])
+{
+    ASSERT(h->config_len <= SNAPSHOT_CONFIG_MAX);
+    memcpy(buf, h->config, h->config_len);
+    buf[h->config_len] = '\0';
+}
+
+/* The one transaction of an install: tables, log, point, applied.
+ * Durable (synchronous=FULL) on success; rolled back on failure. */
+static int install_commit(struct store *s, struct snapshot_image_reader *r,
+                          raft_index *kept_last)
+{
+    raft_index index = r->header.index;
+    raft_term term = r->header.term;
+    static char config[SNAPSHOT_CONFIG_MAX + 1];
+    config_text(&r->header, config);
+    int err = store_flush_writes(s); /* Queued log rows are decided too. */
+    if (err == ERR_OK) {
+        err = store_read_end(s);
+    }
+    if (err == ERR_OK) {
+        err = store_set_sync(s, ST_SYNC_FULL);
+    }
+    if (err == ERR_OK) {
+        err = store_exec(s, "BEGIN IMMEDIATE");
+    }
+    if (err != ERR_OK) {
+        return err;
+    }
+    err = install_tables(s, r);
+    if (err == ERR_OK) {
+        err = install_log(s, index, term, kept_last);
+    }
+    if (err == ERR_OK) {
+        err = store_write_point(s, index, term, config);
+    }
+    if (err == ERR_OK) {
+        int rc = sqlite3_bind_int64(s->st[ST_APPLIED], 1, (int64_t)index);
+        err = store_run(s, ST_APPLIED, rc);
+    }
+    if (err == ERR_OK) {
+        err = store_exec(s, "COMMIT");
+    }
+    if (err != ERR_OK) {
+        store_rollback(s);
+    }
+    return err;
+}
+
+/* Maps the staged file and checks the image it holds is whole, sound and
+ * of (index, term). *map and *map_len are for munmap. Errors: ERR_CORRUPT,
+ * ERR_IO (s->errmsg says which). */
+static int install_map(struct store *s, raft_index index, raft_term term,
+                       void **map, size_t *map_len,
+                       struct snapshot_image_reader *r)
+{
+    size_t len = STAGE_HEADER_SIZE + (size_t)s->stage.received;
+    struct stat sb;
+    if (fstat(s->stage.fd, &sb) != 0 || (uint64_t)sb.st_size < len) {
+        snprintf(s->errmsg, ERRMSG_LEN, "snapshot staging file shrank");
+        return ERR_CORRUPT;
+    }
+    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, s->stage.fd, 0);
+    if (p == MAP_FAILED) {
+        snprintf(s->errmsg, ERRMSG_LEN, "mapping snapshot image: %s",
+                 strerror(errno));
+        return ERR_IO;
+    }
+    *map = p;
+    *map_len = len;
+    const uint8_t *image = (const uint8_t *)p + STAGE_HEADER_SIZE;
+    struct snapshot_image_header h;
+    int err = snapshot_image_check(image, (size_t)s->stage.received, &h);
+    if (err == ERR_OK && (h.index != index || h.term != term)) {
+        err = ERR_MALFORMED;
+    }
+    if (err != ERR_OK) {
+        snprintf(s->errmsg, ERRMSG_LEN,
+                 "snapshot image at %" PRIu64 " term %" PRIu64 " (%" PRIu64
+                 " bytes) refused: %s; staging discarded",
+                 index, term, s->stage.received, err_str(err));
+        return ERR_CORRUPT;
+    }
+    return snapshot_image_open(r, image, (size_t)s->stage.received);
+}
+
+int store_snapshot_install(struct store *s, raft_index index, raft_term term)
+{
+    ASSERT(s != NULL);
+    ASSERT(!s->in_txn);
+    int err = stage_recover(s);
+    if (err != ERR_OK) {
+        return err;
+    }
+    if (s->stage.index != index || s->stage.term != term || s->stage.fd < 0 ||
+        s->stage.received == 0) {
+        snprintf(s->errmsg, ERRMSG_LEN,
+                 "no staged snapshot image at %" PRIu64 " term %" PRIu64, index,
+                 term);
+        return ERR_NOT_FOUND;
+    }
+    if (index < s->applied || index <= s->snapshot_index) {
+        snprintf(s->errmsg, ERRMSG_LEN,
+                 "snapshot at %" PRIu64 " is behind applied %" PRIu64
+                 " or snapshot %" PRIu64,
+                 index, s->applied, s->snapshot_index);
+        return ERR_INVALID;
+    }
+    void *map = NULL;
+    size_t map_len = 0;
+    struct snapshot_image_reader r;
+    err = install_map(s, index, term, &map, &map_len, &r);
+    raft_index kept_last = 0;
+    if (err == ERR_OK) {
+        err = install_commit(s, &r, &kept_last);
+    }
+    if (map != NULL) {
+        (void)munmap(map, map_len);
+    }
+    if (err == ERR_CORRUPT) {
+        stage_discard(s); /* Never install it; have it sent again. */
+    }
+    if (err != ERR_OK) {
+        return err;
+    }
+    s->applied = index;
+    s->snapshot_index = index;
+    s->snapshot_term = term;
+    s->last_index = kept_last > index ? kept_last : index;
+    s->compact_upto = 0;
+    s->is_session_counted = false;
+    session_cache_clear(s->sessions);
+    stage_discard(s); /* Only now: a crash before left it to retry. */
+    return ERR_OK;
+}
+
+void store_set_install_crash(struct store *s, uint64_t records)
+{
+    ASSERT(s != NULL);
+    s->install_crash_after = records;
+}

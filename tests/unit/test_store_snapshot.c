@@ -1,0 +1,707 @@
+/*
+ * Unit tests of the storage half of snapshots (issue 16) on temporary
+ * files: compaction points and batched deletion, loading from the snapshot
+ * point, producing an image (in this process and in a forked child),
+ * staging with resumption, install (a matching log suffix kept, a
+ * conflicting one dropped, damage refused, a crash mid-install), migration
+ * from schema version 2, and the order of session eviction.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/err.h"
+#include "common/msg.h"
+#include "common/snapshot_image.h"
+#include "storage/snapshot_make.h"
+#include "storage/store.h"
+
+#define CLUSTER 0x1234ull
+#define CONFIG "voters 1,2,3"
+
+struct fixture {
+    char dir[64];
+    char path[128];  /* node1.db: the source. */
+    char path2[128]; /* node2.db: the receiver. */
+    char image[128];
+    struct store *s;
+    struct store *r;
+    char errmsg[ERRMSG_LEN];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_store_snap.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/node1.db", f->dir);
+    snprintf(f->path2, sizeof(f->path2), "%s/node2.db", f->dir);
+    snprintf(f->image, sizeof(f->image), "%s/image", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->s);
+    store_close(f->r);
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0) {
+            char p[512];
+            snprintf(p, sizeof(p), "%s/%s", f->dir, ent->d_name);
+            assert_int_equal(unlink(p), 0);
+        }
+    }
+    closedir(d);
+    assert_int_equal(rmdir(f->dir), 0);
+    free(f);
+    return 0;
+}
+
+static struct store *open_at(struct fixture *f, const char *path, raft_id node)
+{
+    struct store *s = NULL;
+    if (store_open(path, CLUSTER, node, STORE_OPEN_CREATE, &s, f->errmsg) !=
+        ERR_OK) {
+        fail_msg("store_open: %s", f->errmsg);
+    }
+    return s;
+}
+
+static void reopen_source(struct fixture *f)
+{
+    store_close(f->s);
+    f->s = open_at(f, f->path, 1);
+}
+
+/* Persists noop entries first..last, all of term. */
+static void append_noops(struct store *s, raft_index first, raft_index last,
+                         raft_term term)
+{
+    struct raft_entry e[64];
+    for (raft_index i = first; i <= last;) {
+        size_t n = 0;
+        raft_index at = i;
+        while (i <= last && n < 64) {
+            e[n++] = (struct raft_entry){term, RAFT_ENTRY_NOOP, 0, NULL};
+            i++;
+        }
+        struct store_batch b = {.has_hard_state = true,
+                                .term = term,
+                                .voted_for = 1,
+                                .entries_first_index = at,
+                                .n_entries = n,
+                                .entries = e};
+        assert_int_equal(store_persist(s, &b), ERR_OK);
+    }
+}
+
+/* Applies up to index: n_keys puts "k<i>" = "v<i>.<index>" and a session
+ * touch of client 7, in one transaction. */
+static void apply_to(struct store *s, raft_index index, int n_keys)
+{
+    assert_int_equal(store_kv_begin(s), ERR_OK);
+    for (int i = 0; i < n_keys; i++) {
+        char k[32], v[48];
+        snprintf(k, sizeof(k), "k%d", i);
+        snprintf(v, sizeof(v), "v%d.%llu", i, (unsigned long long)index);
+        assert_int_equal(store_kv_put(s, (const uint8_t *)k,
+                                      (uint32_t)strlen(k), (const uint8_t *)v,
+                                      (uint32_t)strlen(v)),
+                         ERR_OK);
+    }
+    assert_int_equal(store_session_touch(s, 7, index, 0, index), ERR_OK);
+    assert_int_equal(store_kv_commit(s, index), ERR_OK);
+}
+
+/* Runs sql on a separate connection; returns the first row as "a|b". */
+static const char *sql(const char *path, const char *query)
+{
+    static char out[512];
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK) {
+        fail_msg("%s: %s", query, sqlite3_errmsg(db));
+    }
+    out[0] = '\0';
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            const unsigned char *t = sqlite3_column_text(st, c);
+            size_t used = strlen(out);
+            snprintf(out + used, sizeof(out) - used, "%s%s", c ? "|" : "",
+                     t != NULL ? (const char *)t : "NULL");
+        }
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        fail_msg("%s: %s", query, sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return out;
+}
+
+/* A digest of a table's rows in key order, to compare two databases. */
+static char *digest(const char *path, const char *table_sql)
+{
+    char q[256];
+    snprintf(q, sizeof(q),
+             "SELECT count(*) || ':' || coalesce(sum(length(CAST(k AS BLOB))"
+             " * 31 + length(CAST(v AS BLOB)) + unicode(v)), 0)"
+             " || ':' || group_concat(k || '=' || v, ',') FROM (%s)",
+             table_sql);
+    return strdup(sql(path, q));
+}
+
+/* Reads a whole file into a heap buffer. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    assert_true(n > 0);
+    rewind(fp);
+    uint8_t *buf = malloc((size_t)n);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Stages a whole image into r in chunks of chunk bytes. */
+static void stage_all(struct store *r, raft_index index, raft_term term,
+                      const uint8_t *img, size_t len, size_t chunk)
+{
+    uint64_t received = 0;
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        assert_int_equal(
+            store_snapshot_stage(r, index, term, off, img + off, n, &received),
+            ERR_OK);
+        assert_int_equal(received, off + n);
+    }
+}
+
+/* Builds a source: log 1..100 of term 2, applied to 100 (keys k0..k9,
+ * session 7), compacted at 100. Writes its image to f->image. */
+static struct snapshot_make_info make_source(struct fixture *f)
+{
+    f->s = open_at(f, f->path, 1);
+    append_noops(f->s, 1, 100, 2);
+    apply_to(f->s, 50, 10);
+    apply_to(f->s, 100, 10);
+    struct snapshot_make_info info;
+    if (snapshot_make_file(f->path, f->image, CONFIG, &info, f->errmsg) !=
+        ERR_OK) {
+        fail_msg("snapshot_make_file: %s", f->errmsg);
+    }
+    assert_int_equal(info.index, 100);
+    assert_int_equal(info.term, 2);
+    return info;
+}
+
+/* ---- Compaction ----------------------------------------------------- */
+
+/* Thesis 5.1: a snapshot covers only applied state. An index above the
+ * committed applied index, or a term the log does not have there, is
+ * refused and nothing is recorded. */
+static void test_compact_refuses_past_applied(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_noops(f->s, 1, 20, 3);
+    apply_to(f->s, 10, 1);
+    assert_int_equal(store_compact(f->s, 11, 3, CONFIG, 0), ERR_INVALID);
+    assert_non_null(strstr(store_errmsg(f->s), "applied index is 10"));
+    assert_int_equal(store_compact(f->s, 10, 2, CONFIG, 0), ERR_INVALID);
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM snapshot"), "0");
+    assert_int_equal(store_compact(f->s, 10, 3, CONFIG, 0), ERR_OK);
+    assert_int_equal(store_compact(f->s, 9, 3, CONFIG, 0), ERR_INVALID);
+}
+
+/* Deletion runs in steps of at most rows_max, oldest first, down to
+ * index - keep; the snapshot row is what the sqlite3 shell shows. */
+static void test_compact_deletes_in_batches_keeping_k(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_noops(f->s, 1, 100, 4);
+    apply_to(f->s, 90, 1);
+    assert_int_equal(store_compact(f->s, 80, 4, CONFIG, 10), ERR_OK);
+    assert_string_equal(sql(f->path, "SELECT idx, term, config FROM snapshot"),
+                        "80|4|" CONFIG);
+    assert_string_equal(sql(f->path, "SELECT value FROM meta"
+                                     " WHERE name = 'snapshot_index'"),
+                        "80");
+    size_t n = 0, steps = 0, total = 0;
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, 25, &n), ERR_OK);
+        assert_true(n <= 25);
+        total += n;
+        steps++;
+        assert_true(steps <= 4);
+    }
+    assert_int_equal(total, 70);
+    assert_int_equal(steps, 3);
+    assert_string_equal(sql(f->path, "SELECT min(idx), max(idx) FROM log"),
+                        "71|100");
+    /* Armed again after a restart: nothing more to delete. */
+    reopen_source(f);
+    assert_int_equal(store_compact(f->s, 80, 4, CONFIG, 10), ERR_OK);
+    assert_int_equal(store_compact_step(f->s, 25, &n), ERR_OK);
+    assert_int_equal(n, 0);
+    assert_false(store_compact_pending(f->s));
+}
+
+/* Restart cost is bounded by live data: load starts after the snapshot
+ * point (rows kept below it are not read as entries), with the snapshot
+ * index and term from the snapshot table. */
+static void test_load_after_compaction_starts_at_snapshot(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_noops(f->s, 1, 60, 2);
+    append_noops(f->s, 61, 100, 5);
+    apply_to(f->s, 95, 1);
+    assert_int_equal(store_compact(f->s, 90, 5, CONFIG, 20), ERR_OK);
+    size_t n = 0;
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
+    }
+    reopen_source(f);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.snapshot_index, 90);
+    assert_int_equal(l.snapshot_term, 5);
+    assert_int_equal(l.first_index, 91);
+    assert_int_equal(l.n_entries, 10);
+    assert_int_equal(l.n_runs, 0);
+    assert_int_equal(l.applied, 95);
+    store_loaded_free(&l);
+    /* A window inside the suffix gives the rest as runs from 91. */
+    assert_int_equal(store_load_window(f->s, 2, &l), ERR_OK);
+    assert_int_equal(l.first_index, 94);
+    assert_int_equal(l.n_entries, 7);
+    assert_int_equal(l.n_runs, 1);
+    assert_int_equal(l.runs[0].first, 91);
+    assert_int_equal(l.runs[0].term, 5);
+    store_loaded_free(&l);
+    /* Kept rows still serve a lagging follower. */
+    struct raft_entry out[4];
+    assert_int_equal(store_fetch(f->s, 71, 74, 1 << 20, out, 4, &n), ERR_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(store_fetch(f->s, 70, 70, 1 << 20, out, 4, &n),
+                     ERR_NOT_FOUND);
+}
+
+/* ---- Image, staging, install ---------------------------------------- */
+
+/* The image of one store installed in another gives the same kv and
+ * sessions, the snapshot point, and applied = index; chunks arrive
+ * repeated and one past a gap, which changes nothing. */
+static void test_image_round_trip_through_install(void **state)
+{
+    struct fixture *f = *state;
+    struct snapshot_make_info info = make_source(f);
+    size_t len = 0;
+    uint8_t *img = slurp(f->image, &len);
+    assert_int_equal(len, info.size);
+    struct snapshot_image_header h;
+    assert_int_equal(snapshot_image_check(img, len, &h), ERR_OK);
+    assert_int_equal(h.n_kv, 10);
+    assert_int_equal(h.n_sessions, 1);
+    f->r = open_at(f, f->path2, 2);
+    uint64_t received = 0;
+    assert_int_equal(
+        store_snapshot_stage(f->r, 100, 2, 100, img + 100, 50, &received),
+        ERR_OK); /* Past a gap: ignored. */
+    assert_int_equal(received, 0);
+    stage_all(f->r, 100, 2, img, len, 64);
+    assert_int_equal(store_snapshot_stage(f->r, 100, 2, 0, img, 64, &received),
+                     ERR_OK); /* A repeat. */
+    assert_int_equal(received, len);
+    struct stat sb;
+    char partial[160];
+    snprintf(partial, sizeof(partial), "%s.snap.partial", f->path2);
+    assert_int_equal(stat(partial, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_OK);
+    assert_int_not_equal(stat(partial, &sb), 0); /* Removed after commit. */
+    char *a = digest(f->path, "SELECT key k, value v FROM kv");
+    char *b = digest(f->path2, "SELECT key k, value v FROM kv");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    assert_string_equal(sql(f->path2, "SELECT client_id, seq, last_index"
+                                      " FROM sessions"),
+                        "7|100|100");
+    assert_string_equal(sql(f->path2, "SELECT idx, term, config FROM snapshot"),
+                        "100|2|" CONFIG);
+    store_close(f->r);
+    f->r = open_at(f, f->path2, 2);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->r, &l), ERR_OK);
+    assert_int_equal(l.applied, 100);
+    assert_int_equal(l.snapshot_index, 100);
+    assert_int_equal(l.first_index, 101);
+    assert_int_equal(l.n_entries, 0);
+    store_loaded_free(&l);
+    free(img);
+}
+
+/* The runner forks a child with its own connection; the parent keeps
+ * writing meanwhile and the image is the state at the applied index the
+ * child's read began at. */
+static void test_image_made_in_a_child(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_noops(f->s, 1, 30, 1);
+    apply_to(f->s, 20, 5);
+    struct snapshot_make m;
+    assert_int_equal(snapshot_make_start(&m, f->s, f->image, CONFIG, f->errmsg),
+                     ERR_OK);
+    apply_to(f->s, 30, 5); /* The owner's writes go on. */
+    struct pollfd p = {.fd = snapshot_make_fd(&m), .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    struct snapshot_make_info info;
+    if (snapshot_make_finish(&m, &info, f->errmsg) != ERR_OK) {
+        fail_msg("snapshot_make_finish: %s", f->errmsg);
+    }
+    assert_int_equal(snapshot_make_fd(&m), -1);
+    assert_true(info.index == 20 || info.index == 30);
+    size_t len = 0;
+    uint8_t *img = slurp(f->image, &len);
+    struct snapshot_image_header h;
+    assert_int_equal(snapshot_image_check(img, len, &h), ERR_OK);
+    assert_int_equal(h.index, info.index);
+    free(img);
+}
+
+/* Every damage of a staged image (each region flipped, truncated) is
+ * refused before a table changes; the staging is dropped with it. */
+static void test_install_refuses_damaged_image(void **state)
+{
+    struct fixture *f = *state;
+    make_source(f);
+    size_t len = 0;
+    uint8_t *img = slurp(f->image, &len);
+    f->r = open_at(f, f->path2, 2);
+    append_noops(f->r, 1, 3, 1);
+    apply_to(f->r, 3, 2);
+    char *before = digest(f->path2, "SELECT key k, value v FROM kv");
+    for (size_t at = 0; at < len; at += len / 13 + 1) {
+        img[at] ^= 0x20;
+        stage_all(f->r, 100, 2, img, len, 4096);
+        assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_CORRUPT);
+        assert_non_null(strstr(store_errmsg(f->r), "refused"));
+        img[at] ^= 0x20;
+        raft_index i;
+        raft_term t;
+        uint64_t got;
+        assert_int_equal(store_snapshot_staged(f->r, &i, &t, &got), ERR_OK);
+        assert_int_equal(i, 0);
+    }
+    stage_all(f->r, 100, 2, img, len - 1, 4096); /* Truncated. */
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_CORRUPT);
+    char *after = digest(f->path2, "SELECT key k, value v FROM kv");
+    assert_string_equal(before, after);
+    assert_string_equal(sql(f->path2, "SELECT count(*) FROM snapshot"), "0");
+    free(before);
+    free(after);
+    free(img);
+}
+
+/* Staging survives a restart for the same (index, term) and resumes at
+ * the prefix; another (index, term) starts again from zero. */
+static void test_stage_resumes_after_reopen(void **state)
+{
+    struct fixture *f = *state;
+    make_source(f);
+    size_t len = 0;
+    uint8_t *img = slurp(f->image, &len);
+    f->r = open_at(f, f->path2, 2);
+    stage_all(f->r, 100, 2, img, len / 2, 100);
+    store_close(f->r);
+    f->r = open_at(f, f->path2, 2);
+    raft_index i;
+    raft_term t;
+    uint64_t got = 0;
+    assert_int_equal(store_snapshot_staged(f->r, &i, &t, &got), ERR_OK);
+    assert_int_equal(i, 100);
+    assert_int_equal(t, 2);
+    assert_int_equal(got, len / 2);
+    assert_int_equal(
+        store_snapshot_stage(f->r, 100, 2, got, img + got, len - got, &got),
+        ERR_OK);
+    assert_int_equal(got, len);
+    /* Another point restarts; the first is gone. */
+    assert_int_equal(store_snapshot_stage(f->r, 101, 3, 0, img, 10, &got),
+                     ERR_OK);
+    assert_int_equal(got, 10);
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_NOT_FOUND);
+    stage_all(f->r, 100, 2, img, len, 1000);
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_OK);
+    free(img);
+}
+
+/* Thesis 5.3 step 6: a log entry at the snapshot's index with its term
+ * keeps the entries after it. */
+static void test_install_keeps_matching_suffix(void **state)
+{
+    struct fixture *f = *state;
+    make_source(f);
+    size_t len = 0;
+    uint8_t *img = slurp(f->image, &len);
+    f->r = open_at(f, f->path2, 2);
+    append_noops(f->r, 1, 104, 2);
+    stage_all(f->r, 100, 2, img, len, 60000);
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_OK);
+    assert_string_equal(sql(f->path2, "SELECT min(idx), max(idx) FROM log"),
+                        "101|104");
+    store_close(f->r);
+    f->r = open_at(f, f->path2, 2);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->r, &l), ERR_OK);
+    assert_int_equal(l.first_index, 101);
+    assert_int_equal(l.n_entries, 4);
+    assert_int_equal(l.applied, 100);
+    store_loaded_free(&l);
+    free(img);
+}
+
+/* Thesis 5.3 step 7: otherwise the whole log goes (here the entry at 100
+ * has another term), and applies may go on from the snapshot index. */
+static void test_install_drops_conflicting_log(void **state)
+{
+    struct fixture *f = *state;
+    make_source(f);
+    size_t len = 0;
+    uint8_t *img = slurp(f->image, &len);
+    f->r = open_at(f, f->path2, 2);
+    append_noops(f->r, 1, 104, 1);
+    stage_all(f->r, 100, 2, img, len, 60000);
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_OK);
+    assert_string_equal(sql(f->path2, "SELECT count(*) FROM log"), "0");
+    append_noops(f->r, 101, 101, 3);
+    apply_to(f->r, 101, 1);
+    assert_string_equal(sql(f->path2, "SELECT value FROM kv WHERE key = 'k0'"),
+                        "v0.101");
+    free(img);
+}
+
+/* A crash in the middle of the install transaction (the child dies after
+ * writing some records) leaves the old state; the staged image is still
+ * there and installs whole after the restart. */
+static void test_install_crash_leaves_old_or_new(void **state)
+{
+    struct fixture *f = *state;
+    make_source(f);
+    size_t len = 0;
+    uint8_t *img = slurp(f->image, &len);
+    f->r = open_at(f, f->path2, 2);
+    append_noops(f->r, 1, 3, 1);
+    apply_to(f->r, 3, 12);
+    stage_all(f->r, 100, 2, img, len, 60000);
+    char *before = digest(f->path2, "SELECT key k, value v FROM kv");
+    store_close(f->r); /* The child opens its own. */
+    f->r = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store *c = NULL;
+        char em[ERRMSG_LEN];
+        if (store_open(f->path2, CLUSTER, 2, STORE_OPEN_EXISTING, &c, em) !=
+            ERR_OK) {
+            _exit(1);
+        }
+        store_set_install_crash(c, 5);
+        (void)store_snapshot_install(c, 100, 2);
+        _exit(2); /* Not reached: the hook exits 99. */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 99);
+    f->r = open_at(f, f->path2, 2);
+    char *after = digest(f->path2, "SELECT key k, value v FROM kv");
+    assert_string_equal(before, after);
+    assert_string_equal(sql(f->path2, "SELECT value FROM meta"
+                                      " WHERE name = 'applied_index'"),
+                        "3");
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_OK);
+    char *src = digest(f->path, "SELECT key k, value v FROM kv");
+    char *now = digest(f->path2, "SELECT key k, value v FROM kv");
+    assert_string_equal(src, now);
+    free(before);
+    free(after);
+    free(src);
+    free(now);
+    free(img);
+}
+
+/* An image whose records break the tables' keys (a writer's bug under a
+ * valid checksum) fails mid-transaction: rolled back, nothing changed. */
+static void test_install_rolls_back_a_bad_record(void **state)
+{
+    struct fixture *f = *state;
+    f->r = open_at(f, f->path2, 2);
+    append_noops(f->r, 1, 2, 1);
+    apply_to(f->r, 2, 3);
+    uint8_t img[512];
+    size_t used = 0, n = 0;
+    struct snapshot_hash hash;
+    snapshot_hash_init(&hash);
+    struct snapshot_image_header h = {.index = 9, .term = 1, .n_kv = 2};
+    assert_int_equal(snapshot_image_encode_header(&h, img, sizeof(img), &n),
+                     ERR_OK);
+    used += n;
+    for (int i = 0; i < 2; i++) { /* The same key twice. */
+        assert_int_equal(snapshot_image_encode_kv(
+                             (const uint8_t *)"dup", 3, (const uint8_t *)"x", 1,
+                             img + used, sizeof(img) - used, &n),
+                         ERR_OK);
+        used += n;
+    }
+    snapshot_hash_update(&hash, img, used);
+    snapshot_image_encode_trailer(snapshot_hash_final(&hash), img + used);
+    used += SNAPSHOT_IMAGE_TRAILER_SIZE;
+    stage_all(f->r, 9, 1, img, used, 512);
+    assert_int_equal(store_snapshot_install(f->r, 9, 1), ERR_CORRUPT);
+    assert_string_equal(sql(f->path2, "SELECT count(*) FROM kv"), "3");
+    assert_string_equal(sql(f->path2, "SELECT count(*) FROM log"), "2");
+}
+
+/* ---- Schema and sessions --------------------------------------------- */
+
+/* A version 2 file (no snapshot table, sessions without last_index)
+ * opens, moves to version 3 in place, and keeps its rows. */
+static void test_migration_from_version_2(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_noops(f->s, 1, 5, 1);
+    apply_to(f->s, 5, 2);
+    store_close(f->s);
+    f->s = NULL;
+    sql(f->path, "DROP TABLE snapshot");
+    sql(f->path, "DROP TABLE sessions_evicted");
+    sql(f->path, "DROP INDEX sessions_by_last");
+    sql(f->path, "ALTER TABLE sessions DROP COLUMN last_index");
+    sql(f->path, "PRAGMA user_version = 2");
+    f->s = open_at(f, f->path, 1);
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "3");
+    assert_string_equal(sql(f->path, "SELECT client_id, seq, last_index"
+                                     " FROM sessions"),
+                        "7|5|0");
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM snapshot"), "0");
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.applied, 5);
+    assert_int_equal(l.n_entries, 5);
+    store_loaded_free(&l);
+    assert_int_equal(store_compact(f->s, 5, 1, CONFIG, 0), ERR_OK);
+}
+
+/* Touches client at index (its own transaction). */
+static void touch(struct store *s, uint64_t client, raft_index index)
+{
+    assert_int_equal(store_kv_begin(s), ERR_OK);
+    assert_int_equal(store_session_touch(s, client, 1, 0, index), ERR_OK);
+    assert_int_equal(store_kv_commit(s, index), ERR_OK);
+}
+
+/* Thesis 6.3: past the limit the least recently used session (smallest
+ * last index) goes, and is remembered as evicted so a retry is told so;
+ * the evicted list is bounded too, oldest dropped first; touching an
+ * evicted client makes it live again. */
+static void test_eviction_order(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_noops(f->s, 1, 20, 1);
+    store_set_max_sessions(f->s, 3);
+    touch(f->s, 10, 1);
+    touch(f->s, 20, 2);
+    touch(f->s, 30, 3);
+    touch(f->s, 10, 4); /* 10 is now the most recent. */
+    touch(f->s, 40, 5); /* Evicts 20 (last index 2). */
+    struct store_session ss;
+    assert_int_equal(store_session_find(f->s, 20, &ss), ERR_OK);
+    assert_int_equal(ss.state, STORE_SESSION_EVICTED);
+    assert_int_equal(ss.evicted_index, 5);
+    assert_int_equal(store_session_find(f->s, 10, &ss), ERR_OK);
+    assert_int_equal(ss.state, STORE_SESSION_LIVE);
+    assert_int_equal(ss.last_index, 4);
+    assert_int_equal(store_session_find(f->s, 99, &ss), ERR_OK);
+    assert_int_equal(ss.state, STORE_SESSION_NONE);
+    touch(f->s, 50, 6); /* Evicts 30. */
+    touch(f->s, 60, 7); /* Evicts 10. */
+    touch(f->s, 70, 8); /* Evicts 40; 20 (oldest eviction) is forgotten. */
+    assert_int_equal(store_session_find(f->s, 20, &ss), ERR_OK);
+    assert_int_equal(ss.state, STORE_SESSION_NONE);
+    uint64_t n_live = 0, n_evicted = 0;
+    assert_int_equal(store_session_count(f->s, &n_live, &n_evicted), ERR_OK);
+    assert_int_equal(n_live, 3);
+    assert_int_equal(n_evicted, 3);
+    touch(f->s, 30, 9); /* Back: evicts 50, unevicts 30. */
+    assert_int_equal(store_session_find(f->s, 30, &ss), ERR_OK);
+    assert_int_equal(ss.state, STORE_SESSION_LIVE);
+    assert_int_equal(store_session_find(f->s, 50, &ss), ERR_OK);
+    assert_int_equal(ss.state, STORE_SESSION_EVICTED);
+    /* The same history gives the same tables (recounted after reopen). */
+    reopen_source(f);
+    assert_int_equal(store_session_count(f->s, &n_live, &n_evicted), ERR_OK);
+    assert_int_equal(n_live, 3);
+    assert_int_equal(n_evicted, 3);
+    assert_string_equal(sql(f->path, "SELECT group_concat(client_id) FROM"
+                                     " (SELECT client_id FROM sessions"
+                                     " ORDER BY client_id)"),
+                        "30,60,70");
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_compact_refuses_past_applied),
+        T(test_compact_deletes_in_batches_keeping_k),
+        T(test_load_after_compaction_starts_at_snapshot),
+        T(test_image_round_trip_through_install),
+        T(test_image_made_in_a_child),
+        T(test_install_refuses_damaged_image),
+        T(test_stage_resumes_after_reopen),
+        T(test_install_keeps_matching_suffix),
+        T(test_install_drops_conflicting_log),
+        T(test_install_crash_leaves_old_or_new),
+        T(test_install_rolls_back_a_bad_record),
+        T(test_migration_from_version_2),
+        T(test_eviction_order),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
