@@ -95,6 +95,9 @@ struct msg_append_reply {
     uint64_t ctx;              /* Echo of msg_append.ctx. */
 };
 
+/* One chunk of a snapshot image (node/snapshot_send.h): the bytes at
+ * offset of an image of size bytes holding the state at (last_index,
+ * last_term); done marks the last chunk (offset + len == size). */
 struct msg_snapshot {
     raft_index last_index;
     raft_term last_term;
@@ -102,12 +105,16 @@ struct msg_snapshot {
     bool done;
     uint32_t len;
     const uint8_t *data; /* Borrowed. */
+    uint64_t size;       /* Whole image, bytes (>= 1). */
 };
 
+/* Acknowledges the contiguous prefix of the image received. */
 struct msg_snapshot_reply {
     raft_index last_index;
     uint64_t offset; /* Next offset wanted. */
-    bool success;
+    bool success;    /* false: resend from offset (receiver lost it). */
+    raft_term last_term;
+    bool done; /* Installed (or already covered by our commit). */
 };
 
 /* A follower serving a linearizable read asks the leader to confirm its

@@ -13,8 +13,8 @@
  *   APPEND         prev_index prev_term commit ctx [[term type data] ...]
  *   APPEND_REPLY   success match_index reject_index last_index conflict_term
  *                  conflict_index ctx
- *   SNAPSHOT       last_index last_term offset done data
- *   SNAPSHOT_REPLY last_index offset success
+ *   SNAPSHOT       last_index last_term offset done data size
+ *   SNAPSHOT_REPLY last_index offset success last_term done
  *   TIMEOUT_NOW    (no body)
  *   CLIENT         client_id seq op key value expected
  *   CLIENT_REPLY   client_id seq status leader_hint value
@@ -63,7 +63,7 @@
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,    [MSG_APPEND] = 5,
-    [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 5,      [MSG_SNAPSHOT_REPLY] = 3,
+    [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 6,      [MSG_SNAPSHOT_REPLY] = 5,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
     [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 20, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
@@ -343,11 +343,13 @@ static int encode_body(msgpack_packer *pk, const struct raft_msg *msg)
     case MSG_SNAPSHOT:
         return pack_u(pk, s->last_index) || pack_u(pk, s->last_term) ||
                pack_u(pk, s->offset) || pack_b(pk, s->done) ||
-               pack_bin(pk, s->data, s->len);
+               pack_bin(pk, s->data, s->len) || pack_u(pk, s->size);
     case MSG_SNAPSHOT_REPLY:
         return pack_u(pk, msg->u.snapshot_reply.last_index) ||
                pack_u(pk, msg->u.snapshot_reply.offset) ||
-               pack_b(pk, msg->u.snapshot_reply.success);
+               pack_b(pk, msg->u.snapshot_reply.success) ||
+               pack_u(pk, msg->u.snapshot_reply.last_term) ||
+               pack_b(pk, msg->u.snapshot_reply.done);
     case MSG_TIMEOUT_NOW:
         return 0;
     case MSG_CLIENT:
@@ -789,10 +791,12 @@ static int decode_body(struct reader *r, struct raft_msg *m,
     case MSG_SNAPSHOT:
         return read_u64(r, &s->last_index) || read_u64(r, &s->last_term) ||
                read_u64(r, &s->offset) || read_bool(r, &s->done) ||
-               read_bin(r, RAFT_DATAGRAM_MAX, &s->data, &s->len);
+               read_bin(r, RAFT_DATAGRAM_MAX, &s->data, &s->len) ||
+               read_u64(r, &s->size);
     case MSG_SNAPSHOT_REPLY:
         return read_u64(r, &sr->last_index) || read_u64(r, &sr->offset) ||
-               read_bool(r, &sr->success);
+               read_bool(r, &sr->success) || read_u64(r, &sr->last_term) ||
+               read_bool(r, &sr->done);
     case MSG_TIMEOUT_NOW:
         return ERR_OK;
     case MSG_CLIENT:

@@ -369,6 +369,14 @@ static void clear(struct kv_writeback *wb)
     wb->has_new_commit = false;
 }
 
+void kv_writeback_reset(struct kv_writeback *wb, raft_index applied)
+{
+    ASSERT(!wb->is_in_batch);
+    clear(wb);
+    wb->stored = applied;
+    wb->applied = applied;
+}
+
 /* A dirty key's bytes, for sorting (they point into the arena, which does
  * not move during a flush), and its first 8 bytes as a big-endian number
  * padded with zeros: comparing those decides most pairs without touching

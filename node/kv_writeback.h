@@ -68,6 +68,11 @@ uint64_t kv_writeback_deadline(const struct kv_writeback *wb);
 uint32_t kv_writeback_ops_max(const struct kv_writeback *wb);
 void kv_writeback_set_ops_max(struct kv_writeback *wb, uint32_t ops_max);
 
+/* The store's state was replaced by an installed snapshot at applied:
+ * every buffered change (older than it) is dropped unwritten. Not inside
+ * a batch. */
+void kv_writeback_reset(struct kv_writeback *wb, raft_index applied);
+
 /* Applied index the store holds, and the one the buffer holds (>= it). */
 raft_index kv_writeback_stored_index(const struct kv_writeback *wb);
 raft_index kv_writeback_applied_index(const struct kv_writeback *wb);

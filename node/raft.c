@@ -413,8 +413,10 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
     case MSG_READ_INDEX_REPLY:
         return older ? ERR_OK : raft_on_read_index_reply(r, msg);
     case MSG_SNAPSHOT:
+        return raft_on_snapshot(r, msg);
     case MSG_SNAPSHOT_REPLY:
-        /* Log compaction is not implemented yet: nothing sends these. */
+        /* Past the term rules the transfer is the replica's
+         * (node/snapshot_send.h); it calls raft_snapshot_done. */
         return ERR_OK;
     default:
         UNREACHABLE();
@@ -526,7 +528,7 @@ bool raft_has_ready(const struct raft *r)
     if (r->now.n > 0 || r->after.n > 0 || r->n_reads_ready > 0) {
         return true;
     }
-    if (r->soft_changed || raft_apply_due(r)) {
+    if (r->soft_changed || raft_apply_due(r) || r->n_snap_wanted > 0) {
         return true;
     }
     if (r->role == RAFT_LEADER) {
@@ -585,6 +587,8 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
     rd->n_reads = r->n_reads_ready;
     rd->reads = r->reads_ready;
     rd->soft_state_changed = r->soft_changed;
+    rd->n_snapshots = r->n_snap_wanted;
+    rd->snapshots = r->snap_wanted;
 }
 
 void raft_advance(struct raft *r, const struct raft_ready *rd)
@@ -622,6 +626,7 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     r->fwd_batch_open = 0; /* Sent: later reads need a later request. */
     r->n_reads_ready = 0;
     r->soft_changed = false;
+    r->n_snap_wanted = 0;
     if (r->role == RAFT_LEADER) {
         /* Our own write is durable now: count ourselves (thesis 10.2.1). */
         raft_maybe_commit(r);

@@ -125,7 +125,10 @@ struct raft_ready {
     const struct raft_entry *committed;
     size_t n_reads; /* Read results. */
     const struct raft_read *reads;
-    bool soft_state_changed; /* role, leader or term changed. */
+    bool soft_state_changed;  /* role, leader or term changed. */
+    size_t n_snapshots;       /* Leader: peers whose next entry is */
+    const raft_id *snapshots; /* compacted: send each a snapshot, then
+                                * raft_snapshot_done(). */
 };
 
 /* Builds a core. config and loaded are copied. Returns NULL when out of
@@ -184,6 +187,48 @@ void raft_persisted(struct raft *r, raft_index index);
  * unsynced, see config.self_sync_ms; it then calls raft_tick by
  * raft_deadline). Messages the caller holds want a sync regardless. */
 bool raft_sync_wanted(const struct raft *r);
+
+/* What a follower does with a complete snapshot (raft_snapshot_plan). */
+enum raft_snapshot_plan {
+    RAFT_SNAPSHOT_STALE = 0, /* At or below our commit: install nothing,
+                              * acknowledge it as done. */
+    RAFT_SNAPSHOT_KEEP_LOG,  /* Our log holds its point: keep what
+                              * follows it. */
+    RAFT_SNAPSHOT_DROP_LOG   /* Replace the whole log. */
+};
+
+/* Log compaction (thesis chapter 5): entries up to index leave the log;
+ * storage has deleted them (their effects are durably in the state
+ * machine, so index <= the applied index). No-op at or below the current
+ * snapshot point. Not between raft_ready and raft_advance. */
+void raft_compact(struct raft *r, raft_index index);
+
+/* Follower: thesis 5.2 (Figure 5.3, InstallSnapshot receiver, steps 6-7)
+ * for a received snapshot at (index, term): stale when our commit already
+ * covers it; else keep the log after index when our entry there has that
+ * term, else drop it all. */
+int raft_snapshot_plan(const struct raft *r, raft_index index, raft_term term);
+
+/* Follower: the snapshot at (index, term) is durably installed with plan
+ * (not STALE; storage replaced the state machine and did to the log what
+ * plan says). Commit and applied become at least index. Not between
+ * raft_ready and raft_advance. */
+void raft_snapshot_installed(struct raft *r, raft_index index, raft_term term,
+                             int plan);
+
+/* Follower: queues the answer to a snapshot chunk (after persisting, like
+ * an AppendEntries reply): offset is the next byte wanted, success false
+ * asks the leader to resend from there, done says it is installed.
+ * Errors: ERR_NOMEM. */
+int raft_snapshot_ack(struct raft *r, const struct raft_msg *chunk,
+                      uint64_t offset, bool success, bool done);
+
+/* Leader: peer acknowledged the whole snapshot at index (installed or
+ * already covered): it matches there; replication resumes after it. */
+void raft_snapshot_done(struct raft *r, raft_id peer, raft_index index);
+
+/* The first index still in the log (the snapshot point + 1). */
+raft_index raft_first_index(const struct raft *r);
 
 /* Read-only accessors. */
 raft_id raft_self(const struct raft *r);

@@ -16,7 +16,15 @@ enum raft_bug {
     RAFT_BUG_STALE_READ = 1u << 5,        /* ReadIndex without a quorum. */
     RAFT_BUG_NO_STEP_DOWN = 1u << 6,      /* Ignore higher terms in replies. */
     RAFT_BUG_SEND_UNSYNCED = 1u << 7,     /* Replica: send before the sync. */
-    RAFT_BUG_COUNT_UNSYNCED = 1u << 8     /* Leader counts its unsynced log. */
+    RAFT_BUG_COUNT_UNSYNCED = 1u << 8,    /* Leader counts its unsynced log. */
+    RAFT_BUG_SNAP_INSTALL_OLD = 1u << 9,  /* Install below our commit. */
+    RAFT_BUG_SNAP_COMPACT_UNDURABLE = 1u << 10, /* Replica: compact at the
+                                                 * applied, not the durably
+                                                 * applied index. */
+    RAFT_BUG_SNAP_OLD_CHUNK = 1u << 11,  /* Stage a chunk of an older term
+                                         * or another image. */
+    RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12 /* Keep a conflicting log after
+                                          * an install. */
 };
 
 #ifdef RAFT_TEETH

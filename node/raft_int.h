@@ -88,8 +88,10 @@
 #define RAFT_READS_MAX 8192  /* Pending ReadIndex requests. */
 
 enum raft_peer_mode {
-    RAFT_PEER_PROBE = 0,   /* One AppendEntries at a time. */
-    RAFT_PEER_PIPELINE = 1 /* Optimistic next, bounded in flight. */
+    RAFT_PEER_PROBE = 0,    /* One AppendEntries at a time. */
+    RAFT_PEER_PIPELINE = 1, /* Optimistic next, bounded in flight. */
+    RAFT_PEER_SNAPSHOT = 2  /* Its next entry is compacted: a snapshot
+                             * goes to it; heartbeats only. */
 };
 
 /* Leader's view of one other member (Figure 2 nextIndex/matchIndex). */
@@ -199,6 +201,10 @@ struct raft {
                                           * more reads may join; 0: none. */
     raft_id fwd_batch_leader;        /* Whom that request goes to. */
 
+    /* Leader: peers that entered RAFT_PEER_SNAPSHOT since the last ready. */
+    uint32_t n_snap_wanted;
+    raft_id snap_wanted[RAFT_NODES_MAX];
+
     /* Output. */
     struct raft_outbox now;
     struct raft_outbox after;
@@ -244,6 +250,12 @@ void raft_commit_notify(struct raft *r);
 
 /* raft_sync.c */
 uint64_t raft_sync_due(const struct raft *r, uint64_t after);
+
+/* raft_snapshot.c */
+int raft_on_snapshot(struct raft *r, const struct raft_msg *msg);
+/* Leader: p's next entry is compacted: p enters RAFT_PEER_SNAPSHOT and the
+ * next ready asks for a transfer. */
+void raft_snapshot_want(struct raft *r, struct raft_peer *p);
 
 /* raft_read.c */
 void raft_read_on_ack(struct raft *r);

@@ -180,6 +180,41 @@ void raft_log_forget_upto(struct raft_log *log, raft_index index)
     log->mem_first = index + 1;
 }
 
+void raft_log_compact(struct raft_log *log, raft_index index)
+{
+    ASSERT(index > log->snapshot_index);
+    ASSERT(index <= log->last);
+    raft_term term = raft_log_term_at(log, index);
+    if (index == log->last) {
+        log->n_runs = 0;
+    } else {
+        size_t at = run_of(log, index + 1);
+        memmove(log->runs, log->runs + at,
+                (log->n_runs - at) * sizeof *log->runs);
+        log->n_runs -= at;
+        log->runs[0].first = index + 1;
+    }
+    if (index >= log->mem_first) {
+        raft_log_forget_upto(log, index);
+    }
+    log->snapshot_index = index;
+    log->snapshot_term = term;
+    ASSERT(log->mem_first > index);
+}
+
+void raft_log_reset(struct raft_log *log, raft_index index, raft_term term)
+{
+    for (size_t i = 0; i < log->n; i++) {
+        free((void *)log->entries[i].data);
+    }
+    log->n = 0;
+    log->n_runs = 0;
+    log->snapshot_index = index;
+    log->snapshot_term = term;
+    log->last = index;
+    log->mem_first = index + 1;
+}
+
 raft_index raft_log_term_first(const struct raft_log *log, raft_index index)
 {
     ASSERT(index > log->snapshot_index);

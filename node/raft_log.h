@@ -68,6 +68,15 @@ void raft_log_truncate_from(struct raft_log *log, raft_index index);
 /* Frees the payloads of entries up to index (they stay in storage). */
 void raft_log_forget_upto(struct raft_log *log, raft_index index);
 
+/* Compaction: entries up to index (snapshot_index < index <= last) leave
+ * the log; index and its term become the snapshot point (term_at still
+ * answers for it), later entries stay. */
+void raft_log_compact(struct raft_log *log, raft_index index);
+
+/* Empties the log onto a snapshot point (an installed snapshot whose
+ * point the log does not hold). */
+void raft_log_reset(struct raft_log *log, raft_index index, raft_term term);
+
 /* First index of the run of equal terms that contains index. */
 raft_index raft_log_term_first(const struct raft_log *log, raft_index index);
 

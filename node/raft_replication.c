@@ -204,6 +204,9 @@ static void peer_to_probe(struct raft_peer *p, raft_index next)
 static void on_reject(struct raft *r, struct raft_peer *p,
                       const struct msg_append_reply *rep)
 {
+    if (p->mode == RAFT_PEER_SNAPSHOT) {
+        return; /* A heartbeat's: the snapshot decides where it goes. */
+    }
     if (rep->reject_index <= p->match) {
         return; /* Stale: we know the follower matches there. */
     }
@@ -266,7 +269,8 @@ static void on_success(struct raft *r, struct raft_peer *p,
         p->probe_outstanding = false;
         p->n_inflight = 0;
     }
-    if (p->next <= raft_log_last_index(&r->log) &&
+    if (p->mode != RAFT_PEER_SNAPSHOT &&
+        p->next <= raft_log_last_index(&r->log) &&
         p->n_inflight < r->config.inflight_max) {
         /* Room in the pipeline for more. (Not when full: every reply would
          * then trigger a heartbeat, and its reply another.) */
@@ -545,6 +549,14 @@ static int send_append(struct raft *r, struct raft_peer *p, raft_index prev,
     return rv;
 }
 
+/* The heartbeat's previous index: p's match, or our first if p's match
+ * is compacted (its term is gone). */
+static raft_index heartbeat_prev(const struct raft *r,
+                                 const struct raft_peer *p)
+{
+    return p->match > r->log.snapshot_index ? p->match : r->log.snapshot_index;
+}
+
 /* Figure 2, Rules for Servers, Leaders: "If last log index >= nextIndex
  * for a follower: send AppendEntries RPC with log entries starting at
  * nextIndex." One at a time while probing; in pipeline mode up to
@@ -554,6 +566,17 @@ static int flush_peer(struct raft *r, struct raft_peer *p)
     raft_index last = raft_log_last_index(&r->log);
     raft_index sent;
     int rv = ERR_OK;
+    if (p->mode != RAFT_PEER_SNAPSHOT && p->next <= r->log.snapshot_index) {
+        raft_snapshot_want(r, p); /* Thesis 5.2: its entries are gone. */
+    }
+    if (p->mode == RAFT_PEER_SNAPSHOT) {
+        /* Heartbeats only (leadership, commit, read rounds). */
+        if (p->send_pending) {
+            rv = send_append(r, p, heartbeat_prev(r, p), false, &sent);
+        }
+        p->send_pending = false;
+        return rv;
+    }
     if (p->mode == RAFT_PEER_PROBE) {
         if (p->send_pending || (!p->probe_outstanding && p->next <= last)) {
             rv = send_append(r, p, p->next - 1, true, &sent);
@@ -578,7 +601,7 @@ static int flush_peer(struct raft *r, struct raft_peer *p)
     if (rv == ERR_OK && p->send_pending && !sent_any) {
         /* A heartbeat at the index known to match never fails the check,
          * so it cannot knock a healthy pipeline back to probing. */
-        rv = send_append(r, p, p->match, false, &sent);
+        rv = send_append(r, p, heartbeat_prev(r, p), false, &sent);
     }
     p->send_pending = false;
     return rv;

@@ -17,6 +17,7 @@
 #include "node/durable.h"
 #include "node/kv_writeback.h"
 #include "node/raft_bugs.h"
+#include "node/replica_snapshot.h"
 
 #define REPLICA_PENDING_DEFAULT 4096
 /* Ready batches drained per flush; the rest waits for the next wakeup
@@ -69,7 +70,16 @@ struct replica {
      * messages waiting for it. */
     bool is_async;
     struct durable dur;
+    struct replica_snapshot snap; /* Compaction and transfers. */
 };
+
+/* What node/replica_snapshot.c acts on. */
+static struct replica_snapshot_host snap_host(struct replica *rep)
+{
+    struct replica_snapshot_host h = {rep->raft, &rep->io, rep->wb,
+                                      &rep->applied};
+    return h;
+}
 
 /* Sends one client reply through io->reply. value is borrowed. */
 static void send_client_reply(struct replica *rep, const struct raft_addr *to,
@@ -154,9 +164,14 @@ struct replica *replica_new(const struct replica_config *config,
         goto fail;
     }
     rep->kv = kv_writeback_ops();
+    if (replica_snapshot_init(&rep->snap, &config->snapshot, io) != ERR_OK) {
+        goto fail;
+    }
     return rep;
 
 fail:
+    replica_snapshot_close(&rep->snap);
+    kv_writeback_free(rep->wb);
     raft_free(rep->raft);
     free(rep->encode_buf);
     free(rep->reads);
@@ -173,6 +188,7 @@ void replica_free(struct replica *rep)
     for (uint32_t i = 0; i < rep->n_reads; i++) {
         free(rep->reads[i].key);
     }
+    replica_snapshot_close(&rep->snap);
     kv_writeback_free(rep->wb);
     durable_free(&rep->dur);
     raft_free(rep->raft);
@@ -343,7 +359,16 @@ int replica_on_message(struct replica *rep, uint64_t now_ms,
     if (rep->is_stopped) {
         return ERR_STOPPED;
     }
-    return raft_step(rep->raft, now_ms, msg);
+    int rv = raft_step(rep->raft, now_ms, msg);
+    if (rv == ERR_OK &&
+        (msg->type == MSG_SNAPSHOT || msg->type == MSG_SNAPSHOT_REPLY)) {
+        struct replica_snapshot_host h = snap_host(rep);
+        rv = replica_snapshot_on_message(&rep->snap, &h, now_ms, msg);
+        if (rv == ERR_STOPPED) {
+            rep->is_stopped = true;
+        }
+    }
+    return rv;
 }
 
 int replica_on_synced(struct replica *rep, uint64_t now_ms)
@@ -372,6 +397,7 @@ int replica_tick(struct replica *rep, uint64_t now_ms)
         rep->is_stopped = true;
         return ERR_STOPPED;
     }
+    replica_snapshot_tick(&rep->snap, now_ms);
     return raft_tick(rep->raft, now_ms);
 }
 
@@ -399,7 +425,11 @@ uint64_t replica_deadline(const struct replica *rep)
     }
     uint64_t deadline = raft_deadline(rep->raft);
     uint64_t flush_at = kv_writeback_deadline(rep->wb);
-    return flush_at < deadline ? flush_at : deadline;
+    if (flush_at < deadline) {
+        deadline = flush_at;
+    }
+    uint64_t snap_at = replica_snapshot_deadline(&rep->snap);
+    return snap_at < deadline ? snap_at : deadline;
 }
 
 /* Checks limits that hold for every op; the core and command_encode check
@@ -767,6 +797,7 @@ static int replica_flush_one(struct replica *rep)
     }
     /* Reads need no such sweep: the core answers every read it took, once,
      * confirmed or failed (step-down, an overdue forwarded read). */
+    replica_snapshot_on_ready(&rep->snap, &rd);
     raft_advance(rep->raft, &rd);
     return ERR_OK;
 }
@@ -800,5 +831,17 @@ int replica_flush(struct replica *rep, uint64_t now_ms)
         rep->is_stopped = true;
         return ERR_STOPPED;
     }
+    struct replica_snapshot_host h = snap_host(rep);
+    if (replica_snapshot_flush(&rep->snap, &h, now_ms) != ERR_OK) {
+        rep->is_stopped = true;
+        return ERR_STOPPED;
+    }
     return ERR_OK;
+}
+
+void replica_snapshot_stats(const struct replica *rep,
+                            struct replica_snapshot_stats *out)
+{
+    ASSERT(rep != NULL);
+    *out = rep->snap.stats;
 }

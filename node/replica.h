@@ -14,8 +14,27 @@
 #include "node/kv.h"
 #include "node/kv_writeback.h"
 #include "node/raft.h"
+#include "node/snapshot_send.h"
 
 struct replica;
+
+/* What a compaction asks storage to do (replica_io.compact). */
+struct replica_compaction {
+    raft_index point; /* Snapshot point: kv durably applied there. */
+    raft_term point_term;
+    raft_index log_upto;     /* Delete log rows up to here (<= point). */
+    raft_term log_upto_term; /* Loaded again as raft_loaded.snapshot_*. */
+};
+
+/* When a member compacts, and how it sends snapshots. */
+struct replica_snapshot_config {
+    uint32_t entries;  /* Compact once the log holds more than this many
+                        * durably applied entries beyond the log_keep
+                        * kept; 0: never (and none sent). */
+    uint32_t log_keep; /* Entries kept behind the point for slow
+                        * followers. */
+    struct snapshot_send_config send;
+};
 
 /* The I/O a replica needs. Every function is called synchronously from
  * replica_* calls; messages and buffers passed are borrowed for the call. */
@@ -44,6 +63,32 @@ struct replica_io {
     /* The kv store the state machine applies to (ctx is kv_ctx). */
     const struct kv_store_ops *kv;
     void *kv_ctx;
+    /* Snapshots and compaction (node/replica_snapshot.h); all NULL, or
+     * all set. Leader: prepares an image of the durably applied state
+     * (kv, sessions, configuration) and keeps it until the next open;
+     * *index is its applied index, *size its bytes (>= 1). ERR_AGAIN: not
+     * ready yet, asked again at the next flush. */
+    int (*snapshot_open)(void *ctx, raft_index *index, uint64_t *size);
+    /* Reads len bytes at offset of the image opened at index.
+     * ERR_NOT_FOUND: that image is gone (the transfer restarts). */
+    int (*snapshot_read)(void *ctx, raft_index index, uint64_t offset,
+                         uint8_t *buf, uint32_t len);
+    /* Follower: writes a chunk of the image at (index, term) of size
+     * bytes into a staging area outside the live tables; offset 0 starts
+     * over (the previous staging is discarded). Chunks may come out of
+     * order (each once). An error drops the chunk (it comes again). */
+    int (*snapshot_stage)(void *ctx, const struct msg_snapshot *chunk);
+    /* Follower: in one durable transaction, replaces kv and sessions with
+     * the staged image of (index, term), records the snapshot point, and
+     * deletes the log up to index (keep_log) or all of it. ERR_CORRUPT:
+     * the staged image is unusable, nothing changed (the transfer starts
+     * over); other errors are fatal. */
+    int (*snapshot_install)(void *ctx, raft_index index, raft_term term,
+                            bool keep_log);
+    /* Compaction: records the snapshot point c->point (whose effects the
+     * kv store holds durably) and deletes log rows up to c->log_upto,
+     * durably or not (a crash may bring them back). An error is fatal. */
+    int (*compact)(void *ctx, const struct replica_compaction *c);
 };
 
 struct replica_config {
@@ -51,6 +96,7 @@ struct replica_config {
     uint32_t pending_max; /* Client requests in flight; default 4096. */
     /* When applied changes reach io->kv; all zero: at every apply batch. */
     struct kv_writeback_config kv_writeback;
+    struct replica_snapshot_config snapshot; /* All zero: compaction off. */
 };
 
 /* Builds a replica from durable state. Returns NULL when out of memory. */
@@ -88,6 +134,19 @@ int replica_flush(struct replica *rep, uint64_t now_ms);
 
 /* The core, for status and checks. */
 const struct raft *replica_raft(const struct replica *rep);
+
+/* Snapshot counters, for status and tests. */
+struct replica_snapshot_stats {
+    uint64_t n_compactions;
+    raft_index compacted; /* Log deleted up to here by this replica. */
+    uint64_t n_sent;      /* Transfers completed as leader. */
+    uint64_t n_installed;
+    uint64_t n_stale;   /* Refused: older than our commit. */
+    uint64_t n_dropped; /* Malformed or out-of-window chunks. */
+    uint64_t n_resends;
+};
+void replica_snapshot_stats(const struct replica *rep,
+                            struct replica_snapshot_stats *out);
 
 /* The write-back buffer in front of io->kv, to tune its flush size. */
 struct kv_writeback *replica_kv_writeback(struct replica *rep);

@@ -111,12 +111,18 @@ static void sample_peer(int i, struct raft_msg *m)
         break;
     case 7:
         m->type = MSG_SNAPSHOT;
-        m->u.snapshot = (struct msg_snapshot){
-            100, 9, 4096, true, sizeof sample_bytes, sample_bytes};
+        m->u.snapshot = (struct msg_snapshot){100,
+                                              9,
+                                              4096,
+                                              true,
+                                              sizeof sample_bytes,
+                                              sample_bytes,
+                                              4096 + sizeof sample_bytes};
         break;
     case 8:
         m->type = MSG_SNAPSHOT_REPLY;
-        m->u.snapshot_reply = (struct msg_snapshot_reply){100, 8192, true};
+        m->u.snapshot_reply =
+            (struct msg_snapshot_reply){100, 8192, true, 9, true};
         break;
     default:
         m->type = MSG_TIMEOUT_NOW;
@@ -356,13 +362,15 @@ static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
     case MSG_SNAPSHOT:
         return sa->last_index == sb->last_index &&
                sa->last_term == sb->last_term && sa->offset == sb->offset &&
-               sa->done == sb->done &&
+               sa->done == sb->done && sa->size == sb->size &&
                bytes_equal(sa->data, sa->len, sb->data, sb->len);
     case MSG_SNAPSHOT_REPLY:
         return a->u.snapshot_reply.last_index ==
                    b->u.snapshot_reply.last_index &&
                a->u.snapshot_reply.offset == b->u.snapshot_reply.offset &&
-               a->u.snapshot_reply.success == b->u.snapshot_reply.success;
+               a->u.snapshot_reply.success == b->u.snapshot_reply.success &&
+               a->u.snapshot_reply.last_term == b->u.snapshot_reply.last_term &&
+               a->u.snapshot_reply.done == b->u.snapshot_reply.done;
     case MSG_CLIENT:
         return client_equal(&a->u.client, &b->u.client);
     case MSG_CLIENT_REPLY:

@@ -136,10 +136,12 @@ static void h_random_msg(struct hostile *h, struct raft_msg *m, bool peer)
         m->u.snapshot.done = rnd(h, 2);
         m->u.snapshot.len = len;
         m->u.snapshot.data = h->payload;
+        m->u.snapshot.size = m->u.snapshot.offset + len + rnd(h, 2);
         break;
     case MSG_SNAPSHOT_REPLY:
         m->u.snapshot_reply.last_index = rnd(h, 1u << 20);
         m->u.snapshot_reply.success = rnd(h, 2);
+        m->u.snapshot_reply.done = rnd(h, 2);
         break;
     case MSG_CLIENT:
         /* A GET, so that a mutation that still decodes changes nothing. */
@@ -396,6 +398,7 @@ static void h_impersonate_one(struct hostile *h, uint32_t t)
         m.u.snapshot.last_index = h_near(h, li);
         m.u.snapshot.last_term = h_near(h, h->terms[t]);
         m.u.snapshot.offset = h_near(h, 0);
+        m.u.snapshot.size = h_near(h, 1);
         break;
     case MSG_SNAPSHOT_REPLY:
         m.u.snapshot_reply.last_index = h_near(h, li);

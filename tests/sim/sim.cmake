@@ -29,10 +29,14 @@ add_library(raftcore_teeth STATIC
   node/raft_replication.c
   node/raft_read.c
   node/raft_sync.c
+  node/raft_snapshot.c
   node/kv.c
   node/kv_writeback.c
   node/durable.c
-  node/replica.c)
+  node/replica.c
+  node/replica_snapshot.c
+  node/snapshot_send.c
+  node/snapshot_recv.c)
 target_compile_definitions(raftcore_teeth PUBLIC RAFT_TEETH)
 
 add_executable(raftsim_teeth tests/sim/sim.c common/wire.c)

@@ -117,7 +117,7 @@ static void test_wire_roundtrips_extreme_integers(void **state)
         m.u.append_reply = (struct msg_append_reply){v, x, x, x, x, x, x};
         roundtrip(f, &m);
         m.type = MSG_SNAPSHOT_REPLY;
-        m.u.snapshot_reply = (struct msg_snapshot_reply){x, x, v};
+        m.u.snapshot_reply = (struct msg_snapshot_reply){x, x, v, x, v};
         roundtrip(f, &m);
         m.type = MSG_STATUS_REPLY;
         struct msg_status_reply *s = &m.u.status_reply;

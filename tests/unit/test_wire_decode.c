@@ -619,12 +619,13 @@ static void test_wire_decode_rejects_trailing_bytes(void **state)
         assert_int_equal(decode(f, f->buf, 2 * len), ERR_MALFORMED);
     }
     /* A well-formed message that is longer than any datagram. */
-    raw_header(f, 5, MSG_SNAPSHOT);
+    raw_header(f, 6, MSG_SNAPSHOT);
     raw_u(f, 1);
     raw_u(f, 1);
     raw_u(f, 0);
     raw_u(f, 1);
     raw_bin(f, RAFT_DATAGRAM_MAX - 20);
+    raw_u(f, RAFT_DATAGRAM_MAX);
     assert_true(f->sb.size > RAFT_DATAGRAM_MAX);
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
 }
