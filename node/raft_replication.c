@@ -145,7 +145,15 @@ int raft_on_append(struct raft *r, const struct raft_msg *msg)
     r->leader_contact_ms = r->now_ms;
     raft_election_reset(r);
     raft_index last = raft_log_last_index(&r->log);
-    if (a->prev_index > last || a->prev_index < r->log.snapshot_index) {
+    if (a->prev_index < r->log.snapshot_index) {
+        /* Behind our compacted (committed) prefix: thesis 5.4.1, a
+         * committed entry is in every later leader's log, so ours match
+         * its up to the snapshot point. Say so; it resends after it. */
+        rep->success = true;
+        rep->match_index = r->log.snapshot_index;
+        goto send;
+    }
+    if (a->prev_index > last) {
         /* Step 2, missing entry: ask for our last index + 1. */
         rep->conflict_index = last + 1;
         goto send;

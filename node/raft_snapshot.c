@@ -134,8 +134,11 @@ int raft_snapshot_plan(const struct raft *r, raft_index index, raft_term term)
     if (index <= r->commit && !RAFT_BUG(RAFT_BUG_SNAP_INSTALL_OLD)) {
         return RAFT_SNAPSHOT_STALE;
     }
-    bool has =
-        index <= raft_log_last_index(&r->log) && index >= r->log.snapshot_index;
+    /* A truncation not yet written at or below index leaves storage
+     * rows there that are not our log's: drop it all instead. */
+    bool has = index <= raft_log_last_index(&r->log) &&
+               index >= r->log.snapshot_index &&
+               (r->truncate_from == 0 || r->truncate_from > index);
     /* Figure 5.3 step 6: an entry at the point with the snapshot's term
      * means the log matches up to it; keep what follows. */
     if (has && (raft_log_term_at(&r->log, index) == term ||

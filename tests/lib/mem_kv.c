@@ -447,6 +447,18 @@ const struct mem_kv_entry *mem_kv_at(const struct mem_kv *kv, size_t i)
     return &kv->entries[i];
 }
 
+size_t mem_kv_session_count(const struct mem_kv *kv)
+{
+    return kv->n_sessions;
+}
+
+const struct mem_kv_session *mem_kv_session_at(const struct mem_kv *kv,
+                                               size_t i)
+{
+    ASSERT(i < kv->n_sessions);
+    return &kv->sessions[i];
+}
+
 static uint64_t fnv(uint64_t h, const void *p, size_t len)
 {
     const uint8_t *b = p;

@@ -75,6 +75,12 @@ raft_index mem_kv_applied(const struct mem_kv *kv);
  * write. */
 const struct mem_kv_entry *mem_kv_at(const struct mem_kv *kv, size_t i);
 
+/* Sessions: how many, and the i-th in client id order (borrowed until
+ * the next write). */
+size_t mem_kv_session_count(const struct mem_kv *kv);
+const struct mem_kv_session *mem_kv_session_at(const struct mem_kv *kv,
+                                               size_t i);
+
 /* FNV-1a over every key, value and session in order, and the applied index:
  * equal hashes mean (with overwhelming probability) equal states. */
 uint64_t mem_kv_hash(const struct mem_kv *kv);

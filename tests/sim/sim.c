@@ -127,6 +127,20 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
      * most a little (raftnode: 2 ms) or up to about a heartbeat. */
     p->commit_notify_ms =
         rng_range(&r, 0, 2) == 0 ? 0 : PICK(&r, 1, 2, 2, 10, p->heartbeat_ms);
+    /* Drawn last again. A third of the seeds compact, down to every few
+     * entries so that snapshots are sent all the time, in chunks small
+     * enough for many in flight. */
+    if (rng_range(&r, 0, 3) == 0) {
+        p->snapshot_entries = PICK(&r, 2, 5, 20, 100);
+        p->log_keep = PICK(&r, 0, 0, 1, 5, 50);
+        /* Many chunks per image, yet a transfer well inside the
+         * liveness bound: tiny chunks only without big values. */
+        p->snap_chunk_bytes = p->big_value_pct == 0
+                                  ? PICK(&r, 16, 64, 1000)
+                                  : PICK(&r, 1000, 4096, 60 * 1024);
+        p->snap_window = PICK(&r, 1, 2, 4, 16);
+        p->snap_timeout_ms = PICK(&r, 10, 50, p->election_ms);
+    }
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -208,6 +222,8 @@ struct totals {
     uint64_t failed;
     uint64_t first_failed;
     uint64_t lost_buffers;
+    uint64_t compactions;
+    uint64_t installs;
 };
 
 static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
@@ -226,7 +242,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "part=%u crashpt=%u wfail=%u prevote=%d cq=%d batch=%u "
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
                "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums "
-               "self_sync=%ums commit_notify=%ums\n",
+               "self_sync=%ums commit_notify=%ums snapshot=%u/%u/%u/%u/%ums\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps), p.heartbeat_ms,
                p.election_ms, p.lat_min_ms, p.lat_max_ms, p.loss_ppm, p.dup_ppm,
                p.corrupt_ppm, p.crash_ppm, p.partition_ppm, p.crash_point_ppm,
@@ -237,7 +253,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.kv_writeback.delay_ms, p.kv_writeback.idle_ms,
                p.async_sync ? "async/" : "write/", p.sync_ms_max,
                p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms,
-               p.commit_notify_ms);
+               p.commit_notify_ms, p.snapshot_entries, p.log_keep,
+               p.snap_chunk_bytes, p.snap_window, p.snap_timeout_ms);
     }
     w->skip_check = o->skip_check;
     g_world = w;
@@ -246,6 +263,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
     t->seeds++;
     t->events += w->n_events;
     t->lost_buffers += w->check.n_lost_buffers;
+    t->compactions += w->check.n_compactions;
+    t->installs += w->check.n_installs;
     if (!ok) {
         if (t->failed == 0) {
             t->first_failed = seed;
@@ -255,12 +274,14 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
     } else if (is_single || o->verbose) {
         printf("ok seed=0x%016llx events=%llu sim_ms=%llu applied=%llu "
                "acked_writes=%llu reads=%llu sent=%llu dropped=%llu "
-               "damaged_refused=%llu lost_buffers=%llu trace_lines=%llu "
+               "damaged_refused=%llu lost_buffers=%llu compactions=%llu "
+               "installs=%llu trace_lines=%llu "
                "trace_hash=0x%016llx\n",
                ull(seed), ull(w->n_events), ull(w->now_ms),
                ull(w->check.n_applied), ull(w->check.n_acked_writes),
                ull(w->check.n_reads_checked), ull(w->n_sent), ull(w->n_dropped),
                ull(w->n_corrupt_caught), ull(w->check.n_lost_buffers),
+               ull(w->check.n_compactions), ull(w->check.n_installs),
                ull(w->trace.n_lines), ull(w->trace.hash));
     }
     sim_world_close(w);
@@ -271,9 +292,9 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
 static void print_summary(const struct totals *t, double wall)
 {
     printf("summary: seeds=%llu events=%llu violations=%llu "
-           "lost_buffers=%llu wall=%.1fs",
+           "lost_buffers=%llu compactions=%llu installs=%llu wall=%.1fs",
            ull(t->seeds), ull(t->events), ull(t->failed), ull(t->lost_buffers),
-           wall);
+           ull(t->compactions), ull(t->installs), wall);
     if (t->failed > 0) {
         printf(" first_failed=0x%016llx", ull(t->first_failed));
     }
@@ -360,6 +381,10 @@ static const struct {
     {"no_step_down", RAFT_BUG_NO_STEP_DOWN},
     {"send_unsynced", RAFT_BUG_SEND_UNSYNCED},
     {"count_unsynced", RAFT_BUG_COUNT_UNSYNCED},
+    {"snap_install_old", RAFT_BUG_SNAP_INSTALL_OLD},
+    {"snap_compact_undurable", RAFT_BUG_SNAP_COMPACT_UNDURABLE},
+    {"snap_old_chunk", RAFT_BUG_SNAP_OLD_CHUNK},
+    {"snap_keep_suffix", RAFT_BUG_SNAP_KEEP_SUFFIX},
 };
 
 static bool set_bug(const char *name)

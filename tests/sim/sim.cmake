@@ -7,6 +7,7 @@ set(SIM_SOURCES
   tests/sim/sim_node.c
   tests/sim/sim_net.c
   tests/sim/sim_disk.c
+  tests/sim/sim_snap.c
   tests/sim/sim_client.c
   tests/sim/sim_check.c
   tests/sim/sim_trace.c
@@ -77,9 +78,14 @@ set_tests_properties(sim_seeds_fixed sim_range_a sim_range_b sim_determinism
 # send_unsynced 3 (persist_before_send; only seeds with asynchronous sync,
 # about half), count_unsynced 49 (commit_durable). Rates over 2000 seeds:
 # 1-100%; the rarest ~1.2%; count_unsynced 87 of 2000 (~4%).
+# Snapshots (a third of the seeds compact): snap_install_old 0x2f
+# (snapshot_monotonic), snap_compact_undurable 7 (compact_durable),
+# snap_old_chunk 0x42 (snapshot_image), snap_keep_suffix 0x1db
+# (log_matching).
 foreach(bug no_election_restriction commit_old_term truncate_on_duplicate
             forget_vote apply_uncommitted stale_read no_step_down
-            send_unsynced count_unsynced)
+            send_unsynced count_unsynced snap_install_old
+            snap_compact_undurable snap_old_chunk snap_keep_suffix)
   add_test(NAME sim_teeth_${bug}
     COMMAND raftsim_teeth --bug ${bug} --seeds 1..2000
             --steps ${SIM_CI_STEPS} --stop)

@@ -48,6 +48,7 @@ void sim_check_close(struct sim_check *c)
         free(c->acks[i]);
     }
     free(c->leader_of);
+    free(c->model_at);
     free(c->lm_keys);
     free(c->lm_vals);
     memset(c, 0, sizeof *c);
@@ -145,8 +146,25 @@ bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
 
 /* Extends the global sequence with its next entry (index n_applied + 1):
  * the model state moves on, and the write's effect index is recorded. */
+static void global_apply_model(struct sim_world *w, raft_index idx,
+                               const struct raft_entry *e);
+
+/* The model state after every index, for installed snapshots. */
+static void model_record(struct sim_check *c, raft_index idx)
+{
+    grow((void **)&c->model_at, &c->cap_model_at, idx + 2, sizeof *c->model_at);
+    c->model_at[idx] = c->model;
+}
+
 static void global_apply(struct sim_world *w, raft_index idx,
                          const struct raft_entry *e)
+{
+    global_apply_model(w, idx, e);
+    model_record(&w->check, idx);
+}
+
+static void global_apply_model(struct sim_world *w, raft_index idx,
+                               const struct raft_entry *e)
 {
     struct sim_check *c = &w->check;
     ASSERT(idx == c->n_applied + 1);
@@ -278,6 +296,17 @@ static void note_applied(struct sim_world *w, struct sim_node *n,
     }
 }
 
+/* The term of n's entry at i: compacted ones from its disk rows (they
+ * keep their terms for the checks). */
+static raft_term node_term_at(const struct sim_node *n, raft_index i)
+{
+    const struct raft *r = replica_raft(n->rep);
+    if (i < raft_first_index(r) && i <= n->disk.n_rows) {
+        return n->disk.rows[i - 1].term;
+    }
+    return raft_term_at(r, i);
+}
+
 /* An answer may rest on entries applied in this very flush, before the
  * core's applied index moves (raft_advance) and perhaps before the node
  * dies in the same flush. The answer is only allowed to rest on committed
@@ -291,7 +320,7 @@ void sim_check_on_reply(struct sim_world *w, struct sim_node *n)
     raft_index commit = raft_commit_index(r);
     for (raft_index idx = n->noted + 1; idx <= commit && !w->failed; idx++) {
         if (idx > n->disk.n_rows ||
-            n->disk.rows[idx - 1].term != raft_term_at(r, idx)) {
+            n->disk.rows[idx - 1].term != node_term_at(n, idx)) {
             return;
         }
         note_entry(w, n, idx, &n->disk.rows[idx - 1]);
@@ -327,6 +356,87 @@ void sim_check_on_apply(struct sim_world *w, struct sim_node *n,
     }
     if (!w->failed) {
         compare_kv(w, n);
+    }
+}
+
+/* --- Snapshots and compaction --- */
+
+uint64_t sim_check_chain_at(const struct sim_world *w, raft_index index)
+{
+    ASSERT(index >= 1 && index <= w->check.n_applied);
+    return w->check.c[index - 1].chain;
+}
+
+void sim_check_on_compact(struct sim_world *w, const struct sim_node *n,
+                          const struct replica_compaction *c)
+{
+    raft_index durable = mem_kv_applied(&n->kv);
+    if (c->point > durable || c->log_upto > c->point) {
+        sim_fail(w, "compact_durable",
+                 "n%llu compacts to %llu at point %llu past its durably "
+                 "applied %llu",
+                 ull(n->id), ull(c->log_upto), ull(c->point), ull(durable));
+        return;
+    }
+    if (c->log_upto > n->disk.n_rows ||
+        n->disk.rows[c->log_upto - 1].term != c->log_upto_term ||
+        n->disk.rows[c->point - 1].term != c->point_term) {
+        sim_fail(w, "compact_terms",
+                 "n%llu compaction %llu/t%llu (point %llu/t%llu) disagrees "
+                 "with its log",
+                 ull(n->id), ull(c->log_upto), ull(c->log_upto_term),
+                 ull(c->point), ull(c->point_term));
+    }
+}
+
+/* The covered rows become the global sequence's (payload-less); with a
+ * kept log, the rows after index are chained anew on top of it and must
+ * match every other log holding them (log matching above the point). */
+static void install_rows(struct sim_world *w, struct sim_node *n,
+                         raft_index index)
+{
+    struct sim_disk *d = &n->disk;
+    for (raft_index i = 1; i <= index; i++) {
+        const struct sim_commit *cm = &w->check.c[i - 1];
+        if (i > d->n_rows || d->rows[i - 1].term != cm->term ||
+            d->rows[i - 1].chain != cm->chain || i > d->compacted) {
+            sim_disk_put_meta(d, i, cm->term, cm->chain);
+        }
+    }
+    d->compacted = index;
+    if (d->n_rows > index) {
+        sim_disk_rechain(d, index);
+        for (raft_index i = index + 1; i <= d->n_rows && !w->failed; i++) {
+            sim_check_on_row(w, i, d->rows[i - 1].term, d->rows[i - 1].chain);
+        }
+    }
+}
+
+void sim_check_on_install(struct sim_world *w, struct sim_node *n,
+                          raft_index prev, raft_index index, raft_term term)
+{
+    struct sim_check *c = &w->check;
+    if (index < prev) {
+        sim_fail(w, "snapshot_monotonic",
+                 "n%llu installed snapshot %llu over applied %llu", ull(n->id),
+                 ull(index), ull(prev));
+        return;
+    }
+    if (index > c->n_applied || c->c[index - 1].term != term) {
+        sim_fail(w, "snapshot_point",
+                 "n%llu installed %llu/t%llu, not in the global sequence "
+                 "(%llu applied)",
+                 ull(n->id), ull(index), ull(term), ull(c->n_applied));
+        return;
+    }
+    n->shadow = c->model_at[index];
+    compare_kv(w, n);
+    if (w->failed) {
+        return;
+    }
+    install_rows(w, n, index);
+    if (n->noted < index) {
+        n->noted = index;
     }
 }
 
@@ -575,7 +685,7 @@ static void check_leader(struct sim_world *w, struct sim_node *n)
         n->obs_upto = 0;
     }
     for (raft_index i = n->obs_upto + 1; i <= commit && !w->failed; i++) {
-        struct sim_commit *cm = commit_note(w, i, raft_term_at(r, i), n->id);
+        struct sim_commit *cm = commit_note(w, i, node_term_at(n, i), n->id);
         commit_term_seen(w, cm, i, term);
     }
     n->obs_upto = commit > n->obs_upto ? commit : n->obs_upto;
@@ -587,7 +697,7 @@ static void check_leader(struct sim_world *w, struct sim_node *n)
     for (raft_index i = n->lc_upto + 1; i <= c->n_c && !w->failed; i++) {
         const struct sim_commit *cm = &c->c[i - 1];
         if (cm->term != 0 && cm->min_commit_term != 0 &&
-            cm->min_commit_term < term && raft_term_at(r, i) != cm->term) {
+            cm->min_commit_term < term && node_term_at(n, i) != cm->term) {
             sim_fail(w, "leader_completeness",
                      "n%llu leads term %llu without entry %llu (term %llu, "
                      "committed by term %llu)",

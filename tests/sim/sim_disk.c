@@ -88,6 +88,51 @@ static int write_row(struct sim_disk *d, raft_index index,
     return ERR_OK;
 }
 
+void sim_disk_compact(struct sim_disk *d, raft_index upto)
+{
+    ASSERT(upto <= d->n_rows);
+    for (raft_index i = d->compacted + 1; i <= upto; i++) {
+        free(d->rows[i - 1].data);
+        d->rows[i - 1].data = NULL;
+    }
+    if (upto > d->compacted) {
+        d->compacted = upto;
+    }
+}
+
+void sim_disk_put_meta(struct sim_disk *d, raft_index index, raft_term term,
+                       uint64_t chain)
+{
+    ASSERT(index >= 1 && index <= d->n_rows + 1);
+    if (index == d->n_rows + 1) {
+        if (d->n_rows == d->cap_rows) {
+            size_t cap = d->cap_rows ? d->cap_rows * 2 : 64;
+            struct sim_row *rows = realloc(d->rows, cap * sizeof *rows);
+            ASSERT(rows != NULL);
+            d->rows = rows;
+            d->cap_rows = cap;
+        }
+        d->n_rows++;
+    } else {
+        free(d->rows[index - 1].data);
+    }
+    struct sim_row *row = &d->rows[index - 1];
+    memset(row, 0, sizeof *row);
+    row->term = term;
+    row->type = RAFT_ENTRY_NOOP;
+    row->chain = chain;
+}
+
+void sim_disk_rechain(struct sim_disk *d, raft_index index)
+{
+    for (raft_index i = index + 1; i <= d->n_rows; i++) {
+        struct sim_row *row = &d->rows[i - 1];
+        ASSERT(row->data != NULL);
+        struct raft_entry e = {row->term, row->type, row->len, row->data};
+        row->chain = row_chain(d->rows[i - 2].chain, &e);
+    }
+}
+
 int sim_disk_write(struct sim_disk *d, raft_index first,
                    const struct raft_entry *entries, size_t n)
 {
@@ -114,6 +159,9 @@ int sim_disk_load(const struct sim_disk *d, const struct mem_kv *kv,
     if (first > d->n_rows + 1) {
         first = d->n_rows + 1;
     }
+    if (first <= d->compacted) {
+        first = d->compacted + 1;
+    }
     struct raft_entry *es = calloc(d->n_rows + 1, sizeof *es);
     struct raft_term_run *rs = calloc(d->n_rows + 1, sizeof *rs);
     if (es == NULL || rs == NULL) {
@@ -130,6 +178,9 @@ int sim_disk_load(const struct sim_disk *d, const struct mem_kv *kv,
             free(rs);
             return ERR_CORRUPT;
         }
+        if (i + 1 <= d->compacted) {
+            continue; /* Gone: the snapshot point stands for them. */
+        }
         if (i + 1 < first) {
             if (n_runs == 0 || rs[n_runs - 1].term != row->term) {
                 rs[n_runs].first = i + 1;
@@ -144,6 +195,9 @@ int sim_disk_load(const struct sim_disk *d, const struct mem_kv *kv,
         e->len = row->len;
         e->data = row->data;
     }
+    loaded->snapshot_index = d->compacted;
+    loaded->snapshot_term =
+        d->compacted > 0 ? d->rows[d->compacted - 1].term : 0;
     loaded->term = d->term;
     loaded->voted_for = d->voted_for;
     loaded->first_index = first;
@@ -162,7 +216,7 @@ int sim_disk_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
 {
     struct sim_node *n_ = ctx;
     const struct sim_disk *d = &n_->disk;
-    if (lo < 1 || lo > hi || hi > d->n_rows || cap == 0) {
+    if (lo <= d->compacted || lo > hi || hi > d->n_rows || cap == 0) {
         return ERR_NOT_FOUND;
     }
     size_t bytes = 0;

@@ -64,6 +64,20 @@ static void describe(const struct raft_msg *m, char *buf, size_t cap)
                  ull(m->u.append_reply.reject_index),
                  ull(m->u.append_reply.last_index));
         break;
+    case MSG_SNAPSHOT:
+        snprintf(buf, cap, "t%llu %llu/%llu @%llu+%u of %llu%s", ull(m->term),
+                 ull(m->u.snapshot.last_index), ull(m->u.snapshot.last_term),
+                 ull(m->u.snapshot.offset), m->u.snapshot.len,
+                 ull(m->u.snapshot.size), m->u.snapshot.done ? " done" : "");
+        break;
+    case MSG_SNAPSHOT_REPLY:
+        snprintf(buf, cap, "t%llu %llu/%llu %s want=%llu%s", ull(m->term),
+                 ull(m->u.snapshot_reply.last_index),
+                 ull(m->u.snapshot_reply.last_term),
+                 m->u.snapshot_reply.success ? "ok" : "no",
+                 ull(m->u.snapshot_reply.offset),
+                 m->u.snapshot_reply.done ? " done" : "");
+        break;
     case MSG_CLIENT:
         snprintf(buf, cap, "id=%llx seq=%llu op=%u", ull(m->u.client.client_id),
                  ull(m->u.client.seq), m->u.client.op);

@@ -124,6 +124,11 @@ static void fill_config(const struct sim_world *w, struct sim_node *n,
     }
     cfg->pending_max = w->p.pending_max;
     cfg->kv_writeback = w->p.kv_writeback;
+    cfg->snapshot.entries = w->p.snapshot_entries;
+    cfg->snapshot.log_keep = w->p.log_keep;
+    cfg->snapshot.send.chunk_bytes = w->p.snap_chunk_bytes;
+    cfg->snapshot.send.window = w->p.snap_window;
+    cfg->snapshot.send.timeout_ms = w->p.snap_timeout_ms;
 }
 
 void sim_node_start(struct sim_world *w, struct sim_node *n)
@@ -150,6 +155,9 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
         .kv = sim_disk_kv_ops(),
         .kv_ctx = n,
     };
+    if (w->p.snapshot_entries != 0) {
+        sim_snap_bind(&io);
+    }
     n->incarnation++;
     n->is_dying = false;
     n->is_stopped = false;
@@ -213,6 +221,7 @@ void sim_node_crash(struct sim_world *w, struct sim_node *n, const char *why)
     w->check.n_lost_buffers += lost > 0;
     replica_free(n->rep);
     n->rep = NULL;
+    sim_snap_crash(n);
     mem_kv_rollback(&n->kv);
     n->is_dying = false;
     n->is_stopped = false;

@@ -200,6 +200,7 @@ void sim_world_close(struct sim_world *w)
         sim_disk_close(&n->disk);
         mem_kv_close(&n->kv);
         free(n->fetch_buf);
+        sim_snap_crash(n);
     }
     for (size_t i = 0; i < w->n_heap; i++) {
         free(w->heap[i].data);

@@ -77,8 +77,14 @@ struct sim_params {
     uint32_t read_pct;        /* Share of GETs among client ops. */
     uint32_t big_value_pct;   /* Share of writes with values up to
                                   * RAFT_VALUE_MAX (else a few bytes). */
-    uint64_t steps;           /* Events in the fault phase. */
-    uint32_t liveness_ms;     /* Bound for the liveness phase. */
+    /* Snapshots (replica_config.snapshot; entries 0: off). */
+    uint32_t snapshot_entries;
+    uint32_t log_keep;
+    uint32_t snap_chunk_bytes;
+    uint32_t snap_window;
+    uint32_t snap_timeout_ms;
+    uint64_t steps;       /* Events in the fault phase. */
+    uint32_t liveness_ms; /* Bound for the liveness phase. */
 };
 
 enum sim_ev_type {
@@ -128,6 +134,8 @@ struct sim_undo {
  * newest part of it. The kv image (struct mem_kv) lives next to it in
  * struct sim_node. */
 struct sim_disk {
+    raft_index compacted; /* Rows up to here keep only term and chain
+                           * (their payloads are gone: compaction). */
     raft_term term;
     raft_id voted_for;
     struct sim_row *rows;
@@ -182,6 +190,13 @@ struct sim_node {
     uint8_t *fetch_buf; /* Payloads handed to the core's fetch. */
     size_t fetch_cap;
     struct sim_state shadow; /* Model state at kv's applied index. */
+    uint8_t *image;          /* Leader: the open snapshot image. */
+    size_t image_len;
+    raft_index image_index;
+    uint8_t *stage; /* Follower: the staging area (lost on a crash). */
+    size_t stage_len;
+    uint64_t n_installs;
+    uint64_t n_compactions;
     /* What the checks last saw of this incarnation. */
     raft_term seen_term;
     raft_index seen_commit;
@@ -262,7 +277,11 @@ struct sim_check {
     size_t n_lm;
     uint64_t n_acked_writes;
     uint64_t n_reads_checked;
-    uint64_t n_lost_buffers; /* Crashes that lost unflushed applies. */
+    uint64_t n_lost_buffers;    /* Crashes that lost unflushed applies. */
+    struct sim_state *model_at; /* model_at[i]: state after index i. */
+    size_t cap_model_at;
+    uint64_t n_installs;
+    uint64_t n_compactions;
 };
 
 struct sim_world {
@@ -379,6 +398,20 @@ int sim_disk_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
 /* The kv ops table the replica applies through (ctx is the sim_node). */
 const struct kv_store_ops *sim_disk_kv_ops(void);
 
+/* Compaction: rows up to upto lose their payloads (term and chain stay,
+ * for the checks). */
+void sim_disk_compact(struct sim_disk *d, raft_index upto);
+/* Sets row index (<= n_rows + 1) to a payload-less row of term and chain
+ * (an installed snapshot's covered prefix). */
+void sim_disk_put_meta(struct sim_disk *d, raft_index index, raft_term term,
+                       uint64_t chain);
+/* Recomputes the chains of rows after index from row index's. */
+void sim_disk_rechain(struct sim_disk *d, raft_index index);
+
+/* --- sim_snap.c: snapshot images, staging, install, compaction ops --- */
+void sim_snap_bind(struct replica_io *io);
+void sim_snap_crash(struct sim_node *n);
+
 /* --- sim_net.c --- */
 void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to,
                   const struct raft_msg *msg);
@@ -436,6 +469,18 @@ void sim_check_on_write_ack(struct sim_world *w, const struct sim_client *cl,
                             uint8_t status);
 void sim_check_on_read(struct sim_world *w, const struct sim_client *cl,
                        uint8_t status, const uint8_t *value, uint32_t len);
+/* Node n compacted its log up to c->log_upto at point c->point: both at
+ * or below its durably applied index (the kv image's). */
+void sim_check_on_compact(struct sim_world *w, const struct sim_node *n,
+                          const struct replica_compaction *c);
+/* Node n installed a snapshot at (index, term) over a kv image applied at
+ * prev: the point is in the global sequence, the state equals the model's
+ * there, and applied did not go back. Fills the disk rows it covers from
+ * the global sequence. */
+void sim_check_on_install(struct sim_world *w, struct sim_node *n,
+                          raft_index prev, raft_index index, raft_term term);
+/* The global sequence's chain at index (known, index <= n_applied). */
+uint64_t sim_check_chain_at(const struct sim_world *w, raft_index index);
 /* Model: apply one committed payload to s; returns true if it took
  * effect (first time for its (client, seq)), with its status. */
 bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
