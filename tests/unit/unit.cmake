@@ -42,3 +42,18 @@ raft_unit_test(test_store_snapshot SOURCES tests/unit/test_store_snapshot.c LIBS
 # A benchmark, not a test: compaction step times and image MB/s.
 add_executable(bench_store_snapshot tests/unit/bench_store_snapshot.c)
 target_link_libraries(bench_store_snapshot PRIVATE storage)
+raft_unit_test(test_snapshot_send SOURCES tests/unit/test_snapshot_send.c LIBS raftcore)
+raft_unit_test(test_snapshot_recv SOURCES tests/unit/test_snapshot_recv.c LIBS raftcore)
+raft_unit_test(test_raft_snapshot SOURCES tests/unit/test_raft_snapshot.c LIBS raftcore)
+# The snapshot rules with their broken variants (node/raft_bugs.h):
+# 512 snap_install_old, 2048 snap_old_chunk, 4096 snap_keep_suffix.
+add_executable(test_raft_snapshot_teeth tests/unit/test_raft_snapshot.c
+  tests/unit/teeth_env.c node/raft.c node/raft_log.c node/raft_election.c
+  node/raft_replication.c node/raft_read.c node/raft_sync.c
+  node/raft_snapshot.c common/rng.c common/err.c common/invariant.c)
+target_compile_definitions(test_raft_snapshot_teeth PRIVATE RAFT_TEETH)
+target_link_libraries(test_raft_snapshot_teeth PRIVATE PkgConfig::CMOCKA)
+add_test(NAME test_raft_snapshot_teeth
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/unit/teeth.sh
+          $<TARGET_FILE:test_raft_snapshot_teeth> 512 2048 4096)
+set_tests_properties(test_raft_snapshot_teeth PROPERTIES LABELS unit TIMEOUT 120)
