@@ -77,7 +77,8 @@ struct replica {
 static struct replica_snapshot_host snap_host(struct replica *rep)
 {
     struct replica_snapshot_host h = {rep->raft, &rep->io, rep->wb,
-                                      &rep->applied};
+                                      &rep->applied,
+                                      rep->is_async ? &rep->dur : NULL};
     return h;
 }
 

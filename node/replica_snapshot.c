@@ -239,6 +239,14 @@ static int install(struct replica_snapshot *s,
     if (rv != ERR_OK) {
         return ERR_STOPPED;
     }
+    if (h->dur != NULL) {
+        /* A write: with the log dropped, like a truncation after index (a
+         * sync asked before it covers no entry after index). */
+        struct raft_ready rd;
+        memset(&rd, 0, sizeof rd);
+        rd.truncate_from = plan == RAFT_SNAPSHOT_DROP_LOG ? index + 1 : 0;
+        durable_wrote(h->dur, &rd);
+    }
     raft_snapshot_installed(h->raft, index, term, plan);
     *h->applied = raft_applied_index(h->raft);
     /* What the buffer held is older than the installed state. */
@@ -255,7 +263,9 @@ static int on_chunk(struct replica_snapshot *s,
     bool from_leader = raft_role(h->raft) == RAFT_FOLLOWER &&
                        raft_leader(h->raft) == msg->from &&
                        msg->term == raft_current_term(h->raft);
-    if (!from_leader && !RAFT_BUG(RAFT_BUG_SNAP_OLD_CHUNK)) {
+    bool any = RAFT_BUG(RAFT_BUG_SNAP_OLD_CHUNK) &&
+               raft_role(h->raft) == RAFT_FOLLOWER;
+    if (!from_leader && !any) {
         return ERR_OK; /* The core answered (older term) or ignored it. */
     }
     if (c->last_index > 0 && c->last_term > 0 &&

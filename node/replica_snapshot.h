@@ -10,6 +10,7 @@
 #ifndef RAFT_NODE_REPLICA_SNAPSHOT_H
 #define RAFT_NODE_REPLICA_SNAPSHOT_H
 
+#include "node/durable.h"
 #include "node/kv_writeback.h"
 #include "node/raft.h"
 #include "node/replica.h"
@@ -22,6 +23,7 @@ struct replica_snapshot_host {
     const struct replica_io *io;
     struct kv_writeback *wb;
     raft_index *applied; /* The replica's applied index. */
+    struct durable *dur; /* Asynchronous syncs, or NULL. */
 };
 
 struct replica_snapshot {
