@@ -17,6 +17,7 @@
 #include "node/durable.h"
 #include "node/kv_writeback.h"
 #include "node/raft_bugs.h"
+#include "node/replica_plan.h"
 #include "node/replica_snapshot.h"
 
 #define REPLICA_PENDING_DEFAULT 4096
@@ -680,21 +681,6 @@ static void replica_flush_reads(struct replica *rep,
     }
 }
 
-/* True when every entry rd commits is already in the durable log: all of
- * them precede what this batch truncates or persists (they were persisted
- * by earlier batches, synchronously). */
-static bool committed_is_durable(const struct raft_ready *rd)
-{
-    if (rd->n_committed == 0) {
-        return true;
-    }
-    raft_index last = rd->committed_first_index + rd->n_committed - 1;
-    if (rd->truncate_from != 0 && last >= rd->truncate_from) {
-        return false;
-    }
-    return rd->n_entries == 0 || last < rd->entries_first_index;
-}
-
 /* Applies rd's committed entries, answers their writers, then records and
  * serves the reads the core confirmed. Errors: ERR_STOPPED. */
 static int replica_flush_answer(struct replica *rep,
@@ -728,65 +714,70 @@ static int replica_ask_sync(struct replica *rep)
     return ERR_OK;
 }
 
-/* One ready batch, in the core's order, with these reorderings. Entries
- * that were durable before this batch are applied, and their clients
- * answered, before this batch's persist rather than after it. Commitment
- * does not depend on the new entries, so this is the same outcome one
- * fsync sooner (on a busy leader the answers for batch k no longer wait
- * for the fsync of batch k+1). When the batch persists nothing, the
- * answers also go before the messages to send now (sending them later is
- * always allowed). And a follower with asynchronous syncs writes the batch
- * and starts its sync before it applies: its acknowledgement waits for
- * that sync, and the apply (with any kv write-back flush it triggers) then
- * overlaps it instead of delaying it. A follower answers no writes; the
- * reads it serves after the apply wait for its log transaction too.
+/* Sends msgs_after, or, while a write is not yet known durable, holds
+ * them until the sync that covers it (acknowledgements and votes promise
+ * what is on disk). Errors: ERR_STOPPED. */
+static int replica_flush_after(struct replica *rep, const struct raft_ready *rd)
+{
+    bool hold = rep->is_async && durable_is_pending(&rep->dur) &&
+                !RAFT_BUG(RAFT_BUG_SEND_UNSYNCED);
+    for (size_t i = 0; i < rd->n_msgs_after; i++) {
+        if (!hold) {
+            rep->io.send(rep->io.ctx, &rd->msgs_after[i]);
+        } else if (durable_hold(&rep->dur, &rd->msgs_after[i]) != ERR_OK) {
+            return ERR_STOPPED;
+        }
+    }
+    return ERR_OK;
+}
+
+/* Writes rd's hard state, truncation and entries. Errors: ERR_STOPPED. */
+static int replica_flush_write(struct replica *rep, const struct raft_ready *rd)
+{
+    if (rep->io.persist(rep->io.ctx, rd) != ERR_OK) {
+        return ERR_STOPPED;
+    }
+    if (rep->is_async) {
+        durable_wrote(&rep->dur, rd);
+    }
+    return ERR_OK;
+}
+
+/* One ready batch, its steps in the core's order (node/raft.h): send now,
+ * write, send after, apply and answer, advance. node/replica_plan.c
+ * decides the two moves: where the apply-and-answer step goes (one of the
+ * three points below) and whether a follower asks for its sync before it.
  * Errors: ERR_STOPPED. */
 static int replica_flush_one(struct replica *rep)
 {
     struct raft_ready rd;
     memset(&rd, 0, sizeof rd);
     raft_ready(rep->raft, &rd);
-    bool has_persist =
-        rd.has_hard_state || rd.truncate_from != 0 || rd.n_entries > 0;
-    bool sync_first =
-        rep->is_async && has_persist && raft_role(rep->raft) != RAFT_LEADER;
-    bool answer_early = committed_is_durable(&rd) && !sync_first;
-    /* With no write to overlap, answers go first: a commit-only round to
-     * the followers must not delay the clients' replies. */
-    bool answer_first = answer_early && !has_persist;
-    if (answer_first && replica_flush_answer(rep, &rd) != ERR_OK) {
+    struct replica_plan plan;
+    replica_plan(&rd, rep->is_async, raft_role(rep->raft) == RAFT_LEADER,
+                 &plan);
+    if (plan.answer_at == REPLICA_ANSWER_BEFORE_SEND &&
+        replica_flush_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
     for (size_t i = 0; i < rd.n_msgs_now; i++) {
         rep->io.send(rep->io.ctx, &rd.msgs_now[i]);
     }
-    if (answer_early && !answer_first &&
+    if (plan.answer_at == REPLICA_ANSWER_BEFORE_WRITE &&
         replica_flush_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
-    if (has_persist) {
-        if (rep->io.persist(rep->io.ctx, &rd) != ERR_OK) {
-            return ERR_STOPPED;
-        }
-        if (rep->is_async) {
-            durable_wrote(&rep->dur, &rd);
-        }
-    }
-    /* Asynchronous syncs: these wait until every write so far is durable
-     * (acknowledgements and votes promise what is on disk). */
-    bool hold = rep->is_async && durable_is_pending(&rep->dur) &&
-                !RAFT_BUG(RAFT_BUG_SEND_UNSYNCED);
-    for (size_t i = 0; i < rd.n_msgs_after; i++) {
-        if (!hold) {
-            rep->io.send(rep->io.ctx, &rd.msgs_after[i]);
-        } else if (durable_hold(&rep->dur, &rd.msgs_after[i]) != ERR_OK) {
-            return ERR_STOPPED;
-        }
-    }
-    if (sync_first && replica_ask_sync(rep) != ERR_OK) {
+    if (plan.has_write && replica_flush_write(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
-    if (!answer_early && replica_flush_answer(rep, &rd) != ERR_OK) {
+    if (replica_flush_after(rep, &rd) != ERR_OK) {
+        return ERR_STOPPED;
+    }
+    if (plan.syncs_first && replica_ask_sync(rep) != ERR_OK) {
+        return ERR_STOPPED;
+    }
+    if (plan.answer_at == REPLICA_ANSWER_AFTER_WRITE &&
+        replica_flush_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
     /* Leadership lost, or a new term: writes not applied by now may still

@@ -34,6 +34,7 @@ add_library(raftcore_teeth STATIC
   node/kv.c
   node/kv_writeback.c
   node/durable.c
+  node/replica_plan.c
   node/replica.c
   node/replica_snapshot.c
   node/snapshot_send.c

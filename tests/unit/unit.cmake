@@ -34,6 +34,7 @@ raft_unit_test(test_kv_writeback SOURCES tests/unit/test_kv_writeback.c
   tests/lib/kv_recorder.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_kv_pacer SOURCES tests/unit/test_kv_pacer.c tests/lib/mem_kv.c LIBS runtime)
 raft_unit_test(test_durable SOURCES tests/unit/test_durable.c LIBS raftcore)
+raft_unit_test(test_replica_plan SOURCES tests/unit/test_replica_plan.c LIBS raftcore)
 raft_unit_test(test_raft_async SOURCES tests/unit/test_raft_async.c LIBS raftcore)
 raft_unit_test(test_syncer SOURCES tests/unit/test_syncer.c LIBS runtime)
 raft_unit_test(test_store_queue SOURCES tests/unit/test_store_queue.c LIBS storage)
