@@ -51,7 +51,7 @@
  * write-back interval's writes, NODE_KV_FLUSH_MS). */
 #define NODE_MEM_ENTRIES 1024
 
-/* --- The leader's own log write (raft.h self_sync_ms, node_write_queue) --- */
+/* --- The leader's own log write (raft.h self_sync_ms, node/log_writer.c) --- */
 
 /* A leader whose followers commit without it syncs its own log only after
  * its sync would have advanced commit for this long. */

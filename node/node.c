@@ -5,9 +5,9 @@
  * (decode, validate the sender, route; status and fault requests go to
  * node/node_control.c), sends due delayed datagrams, ticks the replica when
  * due and flushes it once. The replica's io table is bound here to wire +
- * netem + udp (send, reply), to storage/ (persist, kv) and to node/syncer.c
- * (sync). A failed persist, sync or apply stops the node: memory must never
- * disagree with disk. Read node/replica.c next.
+ * netem + udp (send, reply), to node/log_writer.c (persist, sync) and to
+ * storage/ (kv). A failed persist, sync or apply stops the node: memory
+ * must never disagree with disk. Read node/replica.c next.
  */
 #include "node/node.h"
 #include "node/node_int.h"
@@ -27,11 +27,11 @@
 #include "common/wire.h"
 #include "node/defaults.h"
 #include "node/kv_pacer.h"
+#include "node/log_writer.h"
 #include "node/netem.h"
 #include "node/node_kv.h"
 #include "node/raft.h"
 #include "node/replica.h"
-#include "node/syncer.h"
 #include "storage/store.h"
 
 static const char *const drop_names[DROP__COUNT] = {
@@ -243,50 +243,13 @@ static void node_io_replies_done(void *ctx)
 static int node_io_persist(void *ctx, const struct raft_ready *rd)
 {
     struct node *n = ctx;
-    struct store_batch b;
-    memset(&b, 0, sizeof b);
-    b.has_hard_state = rd->has_hard_state;
-    b.term = rd->term;
-    b.voted_for = rd->voted_for;
-    b.truncate_from = rd->truncate_from;
-    b.entries_first_index = rd->entries_first_index;
-    b.n_entries = rd->n_entries;
-    b.entries = rd->entries;
-    int rv = store_persist(n->store, &b);
-    if (rv != ERR_OK) {
-        LOG_ERROR("persist failed: %s: %s", err_str(rv),
-                  store_errmsg(n->store));
-    }
-    return rv;
+    return log_writer_write(&n->log_writer, rd);
 }
 
-/* Writes the log batches the store queued. Errors: ERR_IO (logged). */
-static int node_flush_writes(struct node *n)
-{
-    int rv = store_flush_writes(n->store);
-    if (rv != ERR_OK) {
-        LOG_ERROR("persist failed: %s: %s", err_str(rv),
-                  store_errmsg(n->store));
-    }
-    return rv;
-}
-
-/* Writes the queued log batches, then asks the syncer child to fdatasync
- * the WAL; node_run waits for its answer in poll() and tells the replica
- * (replica_on_synced). */
 static int node_io_sync(void *ctx)
 {
     struct node *n = ctx;
-    /* Everything persisted while the last sync ran, in one transaction. */
-    int rv = node_flush_writes(n);
-    if (rv != ERR_OK) {
-        return rv;
-    }
-    rv = syncer_ask(&n->syncer);
-    if (rv != ERR_OK) {
-        LOG_ERROR("sync failed: the syncer process is gone");
-    }
-    return rv;
+    return log_writer_sync(&n->log_writer);
 }
 
 /* --- Datagram intake ------------------------------------------------- */
@@ -435,37 +398,8 @@ static void node_run_netem(struct node *n)
 
 /* --- The loop ------------------------------------------------------- */
 
-/* When the log queued in the store must be written although no sync asks
- * for it (a leader not syncing its own log); UINT64_MAX: not pending. */
-static uint64_t node_write_due(const struct node *n)
-{
-    if (n->syncer.busy || n->queued_since_ms == UINT64_MAX) {
-        return UINT64_MAX; /* The sync's end writes it. */
-    }
-    return n->queued_since_ms + NODE_WRITE_DELAY_MS;
-}
-
-/* Writes the queued log when it is large or old enough. Errors: ERR_IO. */
-static int node_write_queue(struct node *n)
-{
-    size_t queued = store_queued(n->store);
-    if (queued == 0) {
-        n->queued_since_ms = UINT64_MAX;
-        return ERR_OK;
-    }
-    if (n->queued_since_ms == UINT64_MAX) {
-        n->queued_since_ms = n->now_ms;
-    }
-    if (n->syncer.busy ||
-        (queued < NODE_WRITE_BATCH && n->now_ms < node_write_due(n))) {
-        return ERR_OK;
-    }
-    n->queued_since_ms = UINT64_MAX;
-    return node_flush_writes(n);
-}
-
-/* Milliseconds poll() may sleep: until the replica's, netem's or the write
- * queue's next deadline, capped so a stuck clock never hides a stop
+/* Milliseconds poll() may sleep: until the replica's, netem's or the log
+ * writer's next deadline, capped so a stuck clock never hides a stop
  * request. */
 static int node_poll_timeout(const struct node *n, uint64_t now_ms)
 {
@@ -474,7 +408,7 @@ static int node_poll_timeout(const struct node *n, uint64_t now_ms)
     if (due < deadline) {
         deadline = due;
     }
-    due = node_write_due(n);
+    due = log_writer_deadline(&n->log_writer);
     if (due < deadline) {
         deadline = due;
     }
@@ -491,11 +425,9 @@ static int node_run_once(struct node *n, bool readable, bool synced)
 {
     int rv = ERR_OK;
     if (synced) {
-        char em[ERRMSG_LEN];
-        rv = syncer_finish(&n->syncer, em);
+        rv = log_writer_on_synced(&n->log_writer);
         if (rv != ERR_OK) {
-            LOG_ERROR("sync failed: %s", em);
-            return ERR_STOPPED;
+            return rv;
         }
         rv = replica_on_synced(n->replica, n->now_ms);
     }
@@ -510,13 +442,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         rv = replica_flush(n->replica, n->now_ms);
     }
     if (rv == ERR_OK) {
-        rv = node_write_queue(n);
-    }
-    if (rv == ERR_OK && store_write_failed(n->store)) {
-        /* Failed under a read (node_fetch): the lost batches were
-         * counted as written. */
-        LOG_ERROR("persist failed: %s", store_errmsg(n->store));
-        rv = ERR_STOPPED;
+        rv = log_writer_tick(&n->log_writer, n->now_ms);
     }
     node_flush_outbox(n);
     /* After the answers: a checkpoint stalls the loop for tens of ms, and
@@ -540,7 +466,7 @@ int node_run(struct node *n)
         fds[0].events = POLLIN;
         fds[1].fd = n->stop_fd; /* poll() skips a negative fd. */
         fds[1].events = POLLIN;
-        fds[2].fd = syncer_fd(&n->syncer);
+        fds[2].fd = log_writer_fd(&n->log_writer);
         fds[2].events = POLLIN;
         nfds_t nfds = 3;
         int timeout = node_poll_timeout(n, clock_now_ms());
@@ -707,14 +633,8 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     io.reply = node_io_client_reply;
     io.replies_done = node_io_replies_done;
     io.persist = node_io_persist;
-    char em[ERRMSG_LEN];
-    int sync_fd = store_sync_fd(n->store);
-    if (sync_fd < 0) {
-        LOG_WARN("no WAL descriptor: every write syncs in the loop");
-    } else if (syncer_start(&n->syncer, sync_fd, em) != ERR_OK) {
-        LOG_WARN("%s: every write syncs in the loop", em);
-    } else {
-        store_set_deferred_sync(n->store);
+    log_writer_init(&n->log_writer, n->store);
+    if (log_writer_is_async(&n->log_writer)) {
         io.sync = node_io_sync;
     }
     kv_pacer_init(&n->kv_pacer, node_kv_ops(), n->store,
@@ -750,7 +670,6 @@ int node_open(const struct node_options *opts, struct node **out,
     n->id = opts->id;
     n->faults = opts->faults;
     n->shown_role = -1;
-    n->queued_since_ms = UINT64_MAX;
     char prefix[32];
     snprintf(prefix, sizeof prefix, "n%llu", (unsigned long long)n->id);
     log_set_prefix(prefix);
@@ -792,7 +711,8 @@ int node_open(const struct node_options *opts, struct node **out,
              (unsigned long long)raft_voted_for(r),
              (unsigned long long)raft_last_index(r),
              (unsigned long long)raft_applied_index(r), n->conf.n_members,
-             n->faults ? "on" : "off", n->syncer.pid > 0 ? "syncer" : "inline");
+             n->faults ? "on" : "off",
+             log_writer_is_async(&n->log_writer) ? "syncer" : "inline");
     *out = n;
     return ERR_OK;
 
@@ -806,7 +726,7 @@ void node_close(struct node *n)
     if (n == NULL) {
         return;
     }
-    syncer_stop(&n->syncer);
+    log_writer_close(&n->log_writer);
     replica_free(n->replica);
     if (n->store != NULL) {
         store_close(n->store);

@@ -14,6 +14,7 @@ add_library(runtime STATIC
   node/node_kv.c
   node/netem.c
   node/kv_pacer.c
+  node/log_writer.c
   node/syncer.c)
 target_link_libraries(runtime PUBLIC sys common storage raftcore)
 

@@ -15,9 +15,9 @@
 #include "common/types.h"
 #include "common/wire.h"
 #include "node/kv_pacer.h"
+#include "node/log_writer.h"
 #include "node/netem.h"
 #include "node/replica.h"
-#include "node/syncer.h"
 #include "storage/store.h"
 
 struct node {
@@ -30,11 +30,8 @@ struct node {
     int stop_fd;
     bool faults;
     struct store *store;
-    struct syncer syncer;     /* Syncs the WAL off the loop; pid 0:
-                                  * store_persist syncs inline. */
-    uint64_t queued_since_ms; /* The store's write queue holds entries
-                                  * since; UINT64_MAX: empty. */
-    struct kv_pacer kv_pacer; /* Between the write-back and the store. */
+    struct log_writer log_writer; /* Writes and syncs the log. */
+    struct kv_pacer kv_pacer;     /* Between the write-back and the store. */
     struct replica *replica;
     struct netem netem;
     uint64_t now_ms;
