@@ -4,7 +4,7 @@
  * once, takes a finished sync, drains a bounded number of datagrams
  * (decode, validate the sender, route; status and fault requests go to
  * node/node_control.c), sends due delayed datagrams, ticks the replica when
- * due and flushes it once. The replica's io table is bound here to wire +
+ * due and drains it once. The replica's io table is bound here to wire +
  * netem + udp (send, reply), to node/log_writer.c (persist, sync) and to
  * storage/ (kv). A failed persist, sync or apply stops the node: memory
  * must never disagree with disk. Read node/replica.c next.
@@ -420,7 +420,7 @@ static int node_poll_timeout(const struct node *n, uint64_t now_ms)
 }
 
 /* One wakeup's work after poll(): inputs, delayed sends, timers, one
- * flush. Errors: fatal (ERR_STOPPED, ERR_NOMEM). */
+ * drain. Errors: fatal (ERR_STOPPED, ERR_NOMEM). */
 static int node_run_once(struct node *n, bool readable, bool synced)
 {
     int rv = ERR_OK;
@@ -439,7 +439,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         rv = replica_tick(n->replica, n->now_ms);
     }
     if (rv == ERR_OK) {
-        rv = replica_flush(n->replica, n->now_ms);
+        rv = replica_drain(n->replica, n->now_ms);
     }
     if (rv == ERR_OK) {
         rv = log_writer_tick(&n->log_writer, n->now_ms);

@@ -21,9 +21,9 @@
 #include "node/replica_snapshot.h"
 
 #define REPLICA_PENDING_DEFAULT 4096
-/* Ready batches drained per flush; the rest waits for the next wakeup
+/* Ready batches per drain; the rest waits for the next wakeup
  * (replica_deadline() then says "now"). */
-#define REPLICA_FLUSH_ROUNDS_MAX 64
+#define REPLICA_DRAIN_ROUNDS_MAX 64
 
 /* A proposed write waiting for its entry to be applied. */
 struct pending_write {
@@ -617,7 +617,7 @@ static void apply_mark(struct replica *rep, uint32_t *cursor, raft_index index,
  * answer rests on the entry being durable in a majority of logs, which it
  * is once committed; the applied state can always be rebuilt from the log.
  * Errors: a kv error (fatal). */
-static int replica_flush_apply(struct replica *rep, const struct raft_ready *rd)
+static int replica_drain_apply(struct replica *rep, const struct raft_ready *rd)
 {
     if (rd->n_committed == 0) {
         return ERR_OK;
@@ -660,7 +660,7 @@ static int replica_flush_apply(struct replica *rep, const struct raft_ready *rd)
 }
 
 /* Records read indexes the core confirmed; refused ones are answered. */
-static void replica_flush_reads(struct replica *rep,
+static void replica_drain_reads(struct replica *rep,
                                 const struct raft_ready *rd)
 {
     for (size_t i = 0; i < rd->n_reads; i++) {
@@ -683,13 +683,13 @@ static void replica_flush_reads(struct replica *rep,
 
 /* Applies rd's committed entries, answers their writers, then records and
  * serves the reads the core confirmed. Errors: ERR_STOPPED. */
-static int replica_flush_answer(struct replica *rep,
+static int replica_drain_answer(struct replica *rep,
                                 const struct raft_ready *rd)
 {
-    if (replica_flush_apply(rep, rd) != ERR_OK) {
+    if (replica_drain_apply(rep, rd) != ERR_OK) {
         return ERR_STOPPED;
     }
-    replica_flush_reads(rep, rd);
+    replica_drain_reads(rep, rd);
     if (reads_serve(rep) != ERR_OK) {
         return ERR_STOPPED;
     }
@@ -717,7 +717,7 @@ static int replica_ask_sync(struct replica *rep)
 /* Sends msgs_after, or, while a write is not yet known durable, holds
  * them until the sync that covers it (acknowledgements and votes promise
  * what is on disk). Errors: ERR_STOPPED. */
-static int replica_flush_after(struct replica *rep, const struct raft_ready *rd)
+static int replica_drain_after(struct replica *rep, const struct raft_ready *rd)
 {
     bool hold = rep->is_async && durable_is_pending(&rep->dur) &&
                 !RAFT_BUG(RAFT_BUG_SEND_UNSYNCED);
@@ -732,7 +732,7 @@ static int replica_flush_after(struct replica *rep, const struct raft_ready *rd)
 }
 
 /* Writes rd's hard state, truncation and entries. Errors: ERR_STOPPED. */
-static int replica_flush_write(struct replica *rep, const struct raft_ready *rd)
+static int replica_drain_write(struct replica *rep, const struct raft_ready *rd)
 {
     if (rep->io.persist(rep->io.ctx, rd) != ERR_OK) {
         return ERR_STOPPED;
@@ -748,7 +748,7 @@ static int replica_flush_write(struct replica *rep, const struct raft_ready *rd)
  * decides the two moves: where the apply-and-answer step goes (one of the
  * three points below) and whether a follower asks for its sync before it.
  * Errors: ERR_STOPPED. */
-static int replica_flush_one(struct replica *rep)
+static int replica_drain_one(struct replica *rep)
 {
     struct raft_ready rd;
     memset(&rd, 0, sizeof rd);
@@ -757,27 +757,27 @@ static int replica_flush_one(struct replica *rep)
     replica_plan(&rd, rep->is_async, raft_role(rep->raft) == RAFT_LEADER,
                  &plan);
     if (plan.answer_at == REPLICA_ANSWER_BEFORE_SEND &&
-        replica_flush_answer(rep, &rd) != ERR_OK) {
+        replica_drain_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
     for (size_t i = 0; i < rd.n_msgs_now; i++) {
         rep->io.send(rep->io.ctx, &rd.msgs_now[i]);
     }
     if (plan.answer_at == REPLICA_ANSWER_BEFORE_WRITE &&
-        replica_flush_answer(rep, &rd) != ERR_OK) {
+        replica_drain_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
-    if (plan.has_write && replica_flush_write(rep, &rd) != ERR_OK) {
+    if (plan.has_write && replica_drain_write(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
-    if (replica_flush_after(rep, &rd) != ERR_OK) {
+    if (replica_drain_after(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
     if (plan.syncs_first && replica_ask_sync(rep) != ERR_OK) {
         return ERR_STOPPED;
     }
     if (plan.answer_at == REPLICA_ANSWER_AFTER_WRITE &&
-        replica_flush_answer(rep, &rd) != ERR_OK) {
+        replica_drain_answer(rep, &rd) != ERR_OK) {
         return ERR_STOPPED;
     }
     /* Leadership lost, or a new term: writes not applied by now may still
@@ -794,24 +794,24 @@ static int replica_flush_one(struct replica *rep)
     return ERR_OK;
 }
 
-int replica_flush(struct replica *rep, uint64_t now_ms)
+int replica_drain(struct replica *rep, uint64_t now_ms)
 {
     ASSERT(rep != NULL);
     if (rep->is_stopped) {
         return ERR_STOPPED;
     }
-    for (int round = 0; round < REPLICA_FLUSH_ROUNDS_MAX; round++) {
+    for (int round = 0; round < REPLICA_DRAIN_ROUNDS_MAX; round++) {
         if (!raft_has_ready(rep->raft)) {
             break;
         }
-        if (replica_flush_one(rep) != ERR_OK) {
+        if (replica_drain_one(rep) != ERR_OK) {
             rep->is_stopped = true;
             return ERR_STOPPED;
         }
     }
     /* One sync at a time covers every write of this wakeup (and of the
      * wakeups while the previous one ran): group commit. (A follower asks
-     * in its first round, replica_flush_one; what later rounds write waits
+     * in its first round, replica_drain_one; what later rounds write waits
      * for the next sync.) A leader whose followers commit without it syncs
      * later (raft_sync_wanted). */
     if (replica_ask_sync(rep) != ERR_OK) {
@@ -824,7 +824,7 @@ int replica_flush(struct replica *rep, uint64_t now_ms)
         return ERR_STOPPED;
     }
     struct replica_snapshot_host h = snap_host(rep);
-    if (replica_snapshot_flush(&rep->snap, &h, now_ms) != ERR_OK) {
+    if (replica_snapshot_drain(&rep->snap, &h, now_ms) != ERR_OK) {
         rep->is_stopped = true;
         return ERR_STOPPED;
     }

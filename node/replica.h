@@ -67,7 +67,7 @@ struct replica_io {
      * all set. Leader: prepares an image of the durably applied state
      * (kv, sessions, configuration) and keeps it until the next open;
      * *index is its applied index, *size its bytes (>= 1). ERR_AGAIN: not
-     * ready yet, asked again at the next flush. */
+     * ready yet, asked again at the next drain. */
     int (*snapshot_open)(void *ctx, raft_index *index, uint64_t *size);
     /* Reads len bytes at offset of the image opened at index.
      * ERR_NOT_FOUND: that image is gone (the transfer restarts). */
@@ -119,7 +119,7 @@ int replica_on_client(struct replica *rep, uint64_t now_ms,
 int replica_tick(struct replica *rep, uint64_t now_ms);
 
 /* The sync last asked through io->sync finished: sends the messages that
- * waited for it. Call replica_flush() after (the leader may commit). */
+ * waited for it. Call replica_drain() after (the leader may commit). */
 int replica_on_synced(struct replica *rep, uint64_t now_ms);
 
 /* Writes the applied state buffered in memory to io->kv now (before a clean
@@ -130,7 +130,7 @@ uint64_t replica_deadline(const struct replica *rep);
 /* Drains the core's ready batches through io. Call once per loop wakeup,
  * after handling every input. Errors: ERR_IO / ERR_STOPPED from persist or
  * apply: the node must stop (fail-stop). */
-int replica_flush(struct replica *rep, uint64_t now_ms);
+int replica_drain(struct replica *rep, uint64_t now_ms);
 
 /* The core, for status and checks. */
 const struct raft *replica_raft(const struct replica *rep);

@@ -32,7 +32,7 @@ bool replica_plan_committed_was_written(const struct raft_ready *rd)
 /* A follower with asynchronous syncs writes the batch and starts its sync
  * before it applies: its acknowledgement waits for that sync, and the
  * apply (with any kv store it triggers) then overlaps the sync instead of
- * delaying it. A leader asks once per replica_flush, after every round,
+ * delaying it. A leader asks once per replica_drain, after every round,
  * so that one sync covers the wakeup's writes (group commit).
  *
  *   has_write  is_async  is_leader | syncs_first

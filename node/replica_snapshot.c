@@ -353,7 +353,7 @@ static int maybe_compact(struct replica_snapshot *s,
     return ERR_OK;
 }
 
-int replica_snapshot_flush(struct replica_snapshot *s,
+int replica_snapshot_drain(struct replica_snapshot *s,
                            const struct replica_snapshot_host *h,
                            uint64_t now_ms)
 {
@@ -392,7 +392,7 @@ uint64_t replica_snapshot_deadline(const struct replica_snapshot *s)
             d = t;
         }
     }
-    /* Wanted peers whose image was not ready retry at the next flush: the
+    /* Wanted peers whose image was not ready retry at the next drain: the
      * leader's heartbeats bring one. */
     return d;
 }

@@ -60,7 +60,7 @@ void replica_snapshot_on_ready(struct replica_snapshot *s,
 /* After the ready batches: abandons transfers of a past term, starts the
  * wanted ones, sends what the windows allow, compacts when due.
  * Errors: ERR_STOPPED. */
-int replica_snapshot_flush(struct replica_snapshot *s,
+int replica_snapshot_drain(struct replica_snapshot *s,
                            const struct replica_snapshot_host *h,
                            uint64_t now_ms);
 

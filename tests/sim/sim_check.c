@@ -307,9 +307,9 @@ static raft_term node_term_at(const struct sim_node *n, raft_index i)
     return raft_term_at(r, i);
 }
 
-/* An answer may rest on entries applied in this very flush, before the
+/* An answer may rest on entries applied in this very drain, before the
  * core's applied index moves (raft_advance) and perhaps before the node
- * dies in the same flush. The answer is only allowed to rest on committed
+ * dies in the same drain. The answer is only allowed to rest on committed
  * entries, so everything the node knows committed and holds on its disk
  * (same term as its log: not a row a pending truncation replaces) joins
  * the global sequence now. A write acknowledged beyond that is caught by

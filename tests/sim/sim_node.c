@@ -239,7 +239,7 @@ uint64_t sim_node_deadline(const struct sim_node *n)
     return replica_deadline(n->rep);
 }
 
-/* A node that died inside a flush, or stopped on a failed write, goes down
+/* A node that died inside a drain, or stopped on a failed write, goes down
  * and (outside tests) comes back after a while, like a supervised process. */
 static void node_down(struct sim_world *w, struct sim_node *n, const char *why)
 {
@@ -257,11 +257,11 @@ static void node_down(struct sim_world *w, struct sim_node *n, const char *why)
     sim_world_push(w, &ev);
 }
 
-/* After a complete flush nothing the node believes may be missing from its
+/* After a complete drain nothing the node believes may be missing from its
  * disk: the term and vote it acts on are durable (DESIGN.md), or with
  * async_sync at least written (persist_before_send checks that nothing
  * promising them leaves before they are durable). */
-static void check_flushed(struct sim_world *w, const struct sim_node *n)
+static void check_drained(struct sim_world *w, const struct sim_node *n)
 {
     const struct raft *r = replica_raft(n->rep);
     if (raft_has_ready(r)) {
@@ -276,10 +276,10 @@ static void check_flushed(struct sim_world *w, const struct sim_node *n)
     }
 }
 
-void sim_node_flush(struct sim_world *w, struct sim_node *n)
+void sim_node_drain(struct sim_world *w, struct sim_node *n)
 {
     ASSERT(n->rep != NULL);
-    int rc = replica_flush(n->rep, w->now_ms);
+    int rc = replica_drain(n->rep, w->now_ms);
     if (n->is_dying) {
         node_down(w, n, "crash point");
         return;
@@ -287,7 +287,7 @@ void sim_node_flush(struct sim_world *w, struct sim_node *n)
     if (rc != ERR_OK) {
         if (!n->is_stopped) {
             sim_fail(w, "failstop",
-                     "n%llu flush failed without a failed "
+                     "n%llu drain failed without a failed "
                      "write: %s",
                      ull(n->id), err_str(rc));
         }
@@ -300,7 +300,7 @@ void sim_node_flush(struct sim_world *w, struct sim_node *n)
         node_down(w, n, "fail-stop");
         return;
     }
-    check_flushed(w, n);
+    check_drained(w, n);
 }
 
 void sim_node_on_synced(struct sim_world *w, struct sim_node *n,
@@ -327,7 +327,7 @@ void sim_node_on_synced(struct sim_world *w, struct sim_node *n,
         sim_fail(w, "input", "n%llu on_synced: %s", ull(n->id), err_str(rc));
         return;
     }
-    sim_node_flush(w, n);
+    sim_node_drain(w, n);
 }
 
 void sim_node_tick(struct sim_world *w, struct sim_node *n)
@@ -335,7 +335,7 @@ void sim_node_tick(struct sim_world *w, struct sim_node *n)
     int rc = replica_tick(n->rep, w->now_ms);
     if (rc != ERR_OK && n->is_stopped) {
         /* The tick flushed the write-back buffer and the kv commit
-         * failed: fail-stop, like a failed flush. */
+         * failed: fail-stop, like a failed drain. */
         node_down(w, n, "fail-stop");
         return;
     }
@@ -343,7 +343,7 @@ void sim_node_tick(struct sim_world *w, struct sim_node *n)
         sim_fail(w, "tick", "n%llu tick: %s", ull(n->id), err_str(rc));
         return;
     }
-    sim_node_flush(w, n);
+    sim_node_drain(w, n);
 }
 
 void sim_node_on_datagram(struct sim_world *w, struct sim_node *n,
@@ -380,5 +380,5 @@ void sim_node_on_datagram(struct sim_world *w, struct sim_node *n,
                  err_str(rc));
         return;
     }
-    sim_node_flush(w, n);
+    sim_node_drain(w, n);
 }

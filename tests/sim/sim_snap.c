@@ -278,7 +278,7 @@ static int snap_compact(void *ctx, const struct replica_compaction *c)
 {
     struct sim_node *n = ctx;
     if (n->is_dying) {
-        return ERR_OK; /* Died at a crash point earlier in this flush. */
+        return ERR_OK; /* Died at a crash point earlier in this drain. */
     }
     sim_check_on_compact(n->world, n, c);
     if (n->world->failed) {

@@ -178,7 +178,7 @@ struct sim_node {
     raft_id id;
     struct replica *rep; /* NULL while down. */
     uint32_t incarnation;
-    bool is_dying;   /* A crash point hit inside this flush. */
+    bool is_dying;   /* A crash point hit inside this drain. */
     bool is_stopped; /* A write failed: no io may follow. */
     bool restart_pending;
     bool is_syncing;    /* A sync is asked and not done; */
@@ -359,7 +359,7 @@ uint64_t sim_node_deadline(const struct sim_node *n);
 void sim_node_on_datagram(struct sim_world *w, struct sim_node *n,
                           uint32_t from, const struct raft_msg *msg);
 /* After an input: drains the ready batches, stops a failed node. */
-void sim_node_flush(struct sim_world *w, struct sim_node *n);
+void sim_node_drain(struct sim_world *w, struct sim_node *n);
 /* A SIM_EV_SYNC: the sync incarnation asked for finished (ignored when
  * that incarnation is gone). */
 void sim_node_on_synced(struct sim_world *w, struct sim_node *n,

@@ -288,21 +288,21 @@ static bool sync_all(struct cluster *c)
     return any;
 }
 
-void flush_all(struct cluster *c)
+void drain_all(struct cluster *c)
 {
     for (uint32_t i = 0; i < c->n; i++) {
         if (!c->nodes[i].is_down) {
-            assert_int_equal(replica_flush(c->nodes[i].rep, c->now), ERR_OK);
+            assert_int_equal(replica_drain(c->nodes[i].rep, c->now), ERR_OK);
         }
     }
 }
 
-/* Hands every queued message over and flushes, finishing the syncs it
+/* Hands every queued message over and drains, finishing the syncs it
  * asked for, until nothing moves. */
 void deliver(struct cluster *c)
 {
     for (int round = 0; round < 100; round++) {
-        flush_all(c);
+        drain_all(c);
         bool moved = false;
         for (uint32_t i = 0; i < c->n; i++) {
             struct tnode *t = &c->nodes[i];
@@ -452,7 +452,7 @@ int teardown(void **state)
     return 0;
 }
 
-/* Hands node from's queued messages over, without flushing anyone. */
+/* Hands node from's queued messages over, without draining anyone. */
 void hand_over(struct cluster *c, raft_id from)
 {
     struct tnode *t = node(c, from);
@@ -465,7 +465,7 @@ void hand_over(struct cluster *c, raft_id from)
     t->n_out = 0;
 }
 
-/* Hands the queued messages over once, without flushing anyone. */
+/* Hands the queued messages over once, without draining anyone. */
 void deliver_once(struct cluster *c)
 {
     for (uint32_t i = 0; i < c->n; i++) {

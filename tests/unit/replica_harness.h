@@ -105,15 +105,15 @@ const struct raft *core(struct cluster *c, raft_id id);
 /* Storage finishes node id's sync: what was written when it was asked is
  * durable; the replica is told (and may send what it held). */
 void sync_done(struct cluster *c, raft_id id);
-/* replica_flush on every node that is up. */
-void flush_all(struct cluster *c);
-/* Hands every queued message over and flushes, finishing the syncs it
+/* replica_drain on every node that is up. */
+void drain_all(struct cluster *c);
+/* Hands every queued message over and drains, finishing the syncs it
  * asked for, until nothing moves. Nodes marked is_down neither send nor
  * receive. */
 void deliver(struct cluster *c);
-/* Hands node from's queued messages over, without flushing anyone. */
+/* Hands node from's queued messages over, without draining anyone. */
 void hand_over(struct cluster *c, raft_id from);
-/* Hands the queued messages over once, without flushing anyone. */
+/* Hands the queued messages over once, without draining anyone. */
 void deliver_once(struct cluster *c);
 /* Node id times out first and wins; the others never tick. */
 void elect(struct cluster *c, raft_id id);

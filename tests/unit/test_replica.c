@@ -36,7 +36,7 @@ static void test_replica_single_node_put_is_answered_after_apply(void **state)
         send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
         ERR_OK);
     assert_int_equal(t->n_replies, 0);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, 1);
     assert_int_equal(t->replies[0].status, CLIENT_OK);
     assert_int_equal(t->replies[0].client_id, 7);
@@ -59,7 +59,7 @@ static void test_replica_put_waits_for_quorum_commit(void **state)
     assert_int_equal(
         send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
         ERR_OK);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(l->n_persist, persists + 1); /* Own write durable... */
     assert_int_equal(l->n_replies, 0);            /* ...yet no answer. */
     assert_false(kv_has(l, "k", "v"));
@@ -91,7 +91,7 @@ static void test_replica_replies_done_before_commit_round(void **state)
                         request(CLIENT_PUT, 7 + seq, 1, "k", "v", NULL)),
             ERR_OK);
     }
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     size_t calls = l->n_replies_done;
     deliver(c);
     assert_int_equal(l->n_replies, 3);
@@ -147,7 +147,7 @@ static void test_replica_stale_seq_is_refused(void **state)
     elect(c, 1);
     send_client(c, 1, 1, request(CLIENT_PUT, 5, 1, "a", "1", NULL));
     send_client(c, 1, 1, request(CLIENT_PUT, 5, 2, "a", "2", NULL));
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, 2);
     raft_index last = raft_last_index(core(c, 1));
     send_client(c, 1, 1, request(CLIENT_PUT, 5, 1, "a", "1", NULL));
@@ -167,7 +167,7 @@ static void test_replica_sessionless_writes_are_not_deduplicated(void **state)
     send_client(c, 1, 1, request(CLIENT_PUT, 0, 1, "a", "1", NULL));
     send_client(c, 1, 1, request(CLIENT_PUT, 0, 1, "a", "1", NULL));
     assert_int_equal(raft_last_index(core(c, 1)), last + 2);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, 2);
 }
 
@@ -235,7 +235,7 @@ static void test_replica_get_answers_after_read_index(void **state)
 
     send_client(c, 1, 2, request(CLIENT_GET, 8, 1, "k", NULL, NULL));
     send_client(c, 1, 2, request(CLIENT_GET, 8, 2, "absent", NULL, NULL));
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(l->n_replies, 1); /* Not confirmed yet. */
     deliver(c);
     assert_int_equal(l->n_replies, 3);
@@ -254,10 +254,10 @@ static void test_replica_single_node_get(void **state)
     struct tnode *t = node(c, 1);
     elect(c, 1);
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, 1);
     send_client(c, 1, 1, request(CLIENT_GET, 8, 1, "k", NULL, NULL));
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, 2);
     assert_int_equal(t->replies[1].status, CLIENT_OK);
     assert_int_equal(t->replies[1].value_len, 1);
@@ -305,7 +305,7 @@ static void test_replica_rejects_invalid_requests(void **state)
     /* At the limits: accepted. */
     size_t before = t->n_replies;
     send_client(c, 1, 1, request(CLIENT_PUT, 2, 1, key, big, NULL));
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, before + 1);
     assert_int_equal(t->replies[before].status, CLIENT_OK);
     assert_true(kv_has(t, key, big));
@@ -336,17 +336,17 @@ static void test_replica_persist_failure_stops(void **state)
     struct tnode *t = node(c, 1);
     c->now += 2 * ELECTION_MS;
     assert_int_equal(replica_tick(t->rep, c->now), ERR_OK);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK); /* Pre-votes. */
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK); /* Pre-votes. */
     deliver_once(c);
-    flush_all(c);
+    drain_all(c);
     deliver_once(c); /* Pre-vote grants: node 1 is now a candidate. */
     assert_int_equal(raft_role(core(c, 1)), RAFT_CANDIDATE);
     t->persist_fail = ERR_IO;
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_STOPPED);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_STOPPED);
     assert_int_equal(t->n_persist, 1);
     assert_int_equal(t->n_out, 0); /* No RequestVote left. */
     assert_int_equal(t->durable_term, 0);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_STOPPED);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_STOPPED);
     assert_int_equal(replica_tick(t->rep, c->now + 1000), ERR_STOPPED);
     assert_int_equal(
         send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL)),
@@ -365,10 +365,10 @@ static void test_replica_apply_failure_stops(void **state)
     elect(c, 1);
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
     mem_kv_fail_next(&t->kv, ERR_IO);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_STOPPED);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_STOPPED);
     assert_int_equal(t->n_replies, 0);
     mem_kv_rollback(&t->kv);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_STOPPED);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_STOPPED);
     assert_int_equal(t->n_replies, 0);
 }
 
@@ -382,7 +382,7 @@ static void test_replica_leadership_loss_fails_pending(void **state)
     heartbeat(c, 1);
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
     send_client(c, 1, 2, request(CLIENT_GET, 8, 1, "k", NULL, NULL));
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(l->n_replies, 0);
 
     /* Node 2 leads a newer term (crafted: it would win without node 1). */
@@ -395,7 +395,7 @@ static void test_replica_leadership_loss_fails_pending(void **state)
     m.u.append.prev_index = 0;
     m.u.append.prev_term = 0;
     assert_int_equal(replica_on_message(l->rep, c->now, &m), ERR_OK);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_not_equal(raft_role(core(c, 1)), RAFT_LEADER);
     assert_int_equal(l->n_replies, 2);
     for (size_t i = 0; i < 2; i++) {
@@ -415,7 +415,7 @@ static void test_replica_leadership_loss_fails_pending(void **state)
         }
         c->nodes[i].n_out = 0;
     }
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(l->n_replies, 2);
 }
 

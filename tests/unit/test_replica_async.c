@@ -26,17 +26,17 @@
 /* --- The sync path (io->sync) ----------------------------------------- */
 
 /* Without io->sync a persist is durable on return: the follower's
- * acknowledgement leaves in the same flush. */
+ * acknowledgement leaves in the same drain. */
 static void test_replica_sync_null_sends_ack_at_once(void **state)
 {
     struct cluster *c = *state;
     elect(c, 1);
     heartbeat(c, 1);
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
-    assert_int_equal(replica_flush(node(c, 1)->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(node(c, 1)->rep, c->now), ERR_OK);
     hand_over(c, 1);
     struct tnode *f = node(c, 2);
-    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(f->rep, c->now), ERR_OK);
     assert_int_equal(f->n_out, 1);
     assert_int_equal(f->outbox[0].msg.type, MSG_APPEND_REPLY);
     assert_true(f->outbox[0].msg.u.append_reply.success);
@@ -46,7 +46,7 @@ static void test_replica_sync_null_sends_ack_at_once(void **state)
 }
 
 /* With io->sync a follower's acknowledgement waits for the sync asked
- * after its write (fake_send checks durability on every send); the flush
+ * after its write (fake_send checks durability on every send); the drain
  * asks one sync and no second while it runs. The leader counts its own
  * write only once its own sync is done. */
 static void test_replica_async_ack_waits_for_sync(void **state)
@@ -59,15 +59,15 @@ static void test_replica_async_ack_waits_for_sync(void **state)
     size_t f_syncs = f->n_sync;
     size_t f_persists = f->n_persist;
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_true(l->is_syncing);
     raft_index last = raft_last_index(core(c, 1));
     hand_over(c, 1);
-    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(f->rep, c->now), ERR_OK);
     assert_int_equal(f->n_persist, f_persists + 1);
     assert_int_equal(f->n_out, 0); /* Written, not durable: held. */
     assert_int_equal(f->n_sync, f_syncs + 1);
-    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(f->rep, c->now), ERR_OK);
     assert_int_equal(f->n_sync, f_syncs + 1);
     assert_int_equal(f->n_out, 0);
     sync_done(c, 2);
@@ -77,11 +77,11 @@ static void test_replica_async_ack_waits_for_sync(void **state)
     assert_int_equal(f->outbox[0].msg.u.append_reply.match_index, last);
     /* Node 3 stays silent: the leader's own unsynced copy is no vote. */
     hand_over(c, 2);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(raft_commit_index(core(c, 1)), last - 1);
     assert_int_equal(l->n_replies, 0);
     sync_done(c, 1);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(raft_commit_index(core(c, 1)), last);
     assert_int_equal(l->n_replies, 1);
     assert_int_equal(l->replies[0].status, CLIENT_OK);
@@ -96,15 +96,15 @@ static void test_replica_async_vote_waits_for_sync(void **state)
     struct tnode *voter = node(c, 2);
     c->now += 2 * ELECTION_MS;
     assert_int_equal(replica_tick(cand->rep, c->now), ERR_OK);
-    assert_int_equal(replica_flush(cand->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(cand->rep, c->now), ERR_OK);
     assert_int_equal(cand->n_out, 2); /* Pre-votes change nothing. */
     assert_int_equal(cand->n_sync, 0);
     hand_over(c, 1);
-    assert_int_equal(replica_flush(voter->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(voter->rep, c->now), ERR_OK);
     assert_int_equal(voter->n_out, 1); /* Nothing pending: at once. */
     hand_over(c, 2);
     assert_int_equal(raft_role(core(c, 1)), RAFT_CANDIDATE);
-    assert_int_equal(replica_flush(cand->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(cand->rep, c->now), ERR_OK);
     assert_int_equal(cand->n_out, 0);
     assert_int_equal(cand->n_sync, 1);
     sync_done(c, 1);
@@ -112,7 +112,7 @@ static void test_replica_async_vote_waits_for_sync(void **state)
     assert_int_equal(cand->outbox[0].msg.type, MSG_VOTE);
     assert_false(cand->outbox[0].msg.u.vote.pre_vote);
     hand_over(c, 1);
-    assert_int_equal(replica_flush(voter->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(voter->rep, c->now), ERR_OK);
     assert_int_equal(voter->n_out, 0);
     assert_int_equal(voter->n_sync, 1);
     sync_done(c, 2);
@@ -124,7 +124,7 @@ static void test_replica_async_vote_waits_for_sync(void **state)
 }
 
 /* One sync at a time: writes made while one runs wait for the next, which
- * the first flush after it finished asks for; with nothing written since,
+ * the first drain after it finished asks for; with nothing written since,
  * no sync is asked. A lone leader answers only what its sync covered. */
 static void test_replica_async_one_sync_at_a_time(void **state)
 {
@@ -132,25 +132,25 @@ static void test_replica_async_one_sync_at_a_time(void **state)
     struct tnode *t = node(c, 1);
     c->now += 2 * ELECTION_MS;
     assert_int_equal(replica_tick(t->rep, c->now), ERR_OK);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
     assert_int_equal(t->n_sync, 1);
     assert_int_equal(raft_commit_index(core(c, 1)), 0);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_sync, 1); /* Nothing new written. */
     size_t persists = t->n_persist;
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_persist, persists + 1);
     assert_int_equal(t->n_sync, 1); /* The first still runs. */
     sync_done(c, 1);
     assert_int_equal(raft_commit_index(core(c, 1)), 1); /* The no-op. */
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_sync, 2); /* For the put, written meanwhile. */
     assert_int_equal(t->n_replies, 0);
     assert_false(kv_has(t, "k", "v"));
     sync_done(c, 1);
-    assert_int_equal(replica_flush(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, 1);
     assert_int_equal(t->replies[0].status, CLIENT_OK);
     assert_true(kv_has(t, "k", "v"));
@@ -188,20 +188,20 @@ static void test_replica_async_follower_syncs_before_applying(void **state)
     assert_int_equal(mem_kv_applied(&f->kv), noop);
     /* Put 1 reaches the followers and is acknowledged: it commits. */
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "1", NULL));
-    assert_int_equal(replica_flush(node(c, 1)->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(node(c, 1)->rep, c->now), ERR_OK);
     hand_over(c, 1);
     for (raft_id id = 2; id <= 3; id++) {
-        assert_int_equal(replica_flush(node(c, id)->rep, c->now), ERR_OK);
+        assert_int_equal(replica_drain(node(c, id)->rep, c->now), ERR_OK);
         sync_done(c, id);
         hand_over(c, id);
     }
     /* Put 2 goes out before the followers heard that put 1 committed. */
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 2, "k", "2", NULL));
-    assert_int_equal(replica_flush(node(c, 1)->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(node(c, 1)->rep, c->now), ERR_OK);
     assert_int_equal(raft_commit_index(core(c, 1)), noop + 1);
     hand_over(c, 1);
     size_t syncs = f->n_sync;
-    assert_int_equal(replica_flush(f->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(f->rep, c->now), ERR_OK);
     assert_int_equal(f->n_sync, syncs + 1);
     assert_int_equal(f->asked_last, noop + 2);
     assert_int_equal(f->kv_applied_at_sync, noop);      /* Not yet put 1. */
@@ -266,11 +266,11 @@ static void test_replica_lazy_leader_syncs_old_backlog(void **state)
     assert_int_equal(replica_deadline(l->rep), due);
     c->now = due - 1;
     assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(l->n_sync, syncs);
     c->now = due;
     assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(l->n_sync, syncs + 1);
     assert_true(replica_deadline(l->rep) > c->now);
     sync_done(c, 1);
@@ -294,7 +294,7 @@ static void test_replica_lazy_leader_syncs_when_needed(void **state)
     assert_int_equal(replica_deadline(l->rep), c->now + LAZY_SYNC_MS);
     c->now += LAZY_SYNC_MS;
     assert_int_equal(replica_tick(l->rep, c->now), ERR_OK);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(l->n_sync, syncs + 1);
     assert_true(replica_deadline(l->rep) > c->now);
     deliver(c);
@@ -338,7 +338,7 @@ vote_answer_after_sync(struct cluster *c, raft_id from, bool pre_vote,
     assert_false(raft_sync_wanted(core(c, 1)));
     struct raft_msg m = lazy_vote(c, from, pre_vote, transfer);
     assert_int_equal(replica_on_message(l->rep, c->now, &m), ERR_OK);
-    assert_int_equal(replica_flush(l->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(l->rep, c->now), ERR_OK);
     assert_int_equal(raft_role(core(c, 1)), role_after);
     assert_int_equal(l->n_out, 0);
     assert_int_equal(l->n_sync, syncs + 1);
