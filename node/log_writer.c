@@ -65,7 +65,7 @@ int log_writer_write(struct log_writer *lw, const struct raft_ready *rd)
  * Errors: ERR_IO (logged). */
 static int log_writer_write_queue(struct log_writer *lw)
 {
-    int rv = store_flush_writes(lw->store);
+    int rv = store_write_queue(lw->store);
     if (rv != ERR_OK) {
         LOG_ERROR("persist failed: %s: %s", err_str(rv),
                   store_errmsg(lw->store));

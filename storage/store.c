@@ -475,7 +475,7 @@ void store_close(struct store *s)
     if (s->db != NULL && s->st[ST_COMMIT] != NULL && !s->in_txn) {
         /* Queued writes were never acknowledged (no sync covered them),
          * but a clean stop keeps what it can. */
-        (void)store_flush_writes(s);
+        (void)store_write_queue(s);
         (void)store_read_end(s); /* Closing rolls it back anyway. */
     }
     store_queue_free(s);
@@ -519,7 +519,7 @@ void store_set_persist_delay_ms(struct store *s, uint32_t ms)
  * atomic but not fsynced. Why that is safe: everything it applies is
  * already in the log ahead of it in the WAL (store_kv_commit asserts
  * applied <= last_index; the queued log is written first,
- * store_flush_writes; and an entry is applied only once committed, that is
+ * store_write_queue; and an entry is applied only once committed, that is
  * durable on a majority),
  * and kv rows, sessions and
  * applied_index change in this one transaction. A power loss can only drop
@@ -537,7 +537,7 @@ int store_kv_begin(struct store *s)
     ASSERT(s != NULL);
     ASSERT(!s->in_txn);
     ASSERT(s->puts.n == 0);
-    int err = store_flush_writes(s); /* The log before what it applies. */
+    int err = store_write_queue(s); /* The log before what it applies. */
     if (err == ERR_OK) {
         err = store_read_end(s);
     }

@@ -83,17 +83,17 @@ struct store_batch {
 /* One transaction: hard state, delete log rows >= truncate_from, insert the
  * entries (with readable op/key/value columns from command_decode). Durable
  * (fsync) on return, unless store_set_deferred_sync() was called: then the
- * batch (copied) waits in a queue for store_flush_writes(), and is durable
- * once the caller's fdatasync of store_sync_fd(), begun after that flush,
+ * batch (copied) waits in a queue for store_write_queue(), and is durable
+ * once the caller's fdatasync of store_sync_fd(), begun after that write,
  * completes. Errors: ERR_IO, ERR_NOMEM (fatal for the node). */
 int store_persist(struct store *s, const struct store_batch *b);
 
 /* Writes every queued batch in one transaction (no fsync); a no-op when
  * none waits. store_fetch, the kv transaction and store_close call it
  * first. Errors: ERR_IO (fatal for the node). */
-int store_flush_writes(struct store *s);
+int store_write_queue(struct store *s);
 
-/* Entries queued for store_flush_writes (0 without deferred sync). */
+/* Entries queued for store_write_queue (0 without deferred sync). */
 size_t store_queued(const struct store *s);
 
 /* True once writing the queue failed, whoever asked (a fetch too): the

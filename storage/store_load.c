@@ -518,7 +518,7 @@ int store_fetch(struct store *s, raft_index lo, raft_index hi, size_t bytes_max,
     ASSERT(lo >= 1);
     ASSERT(lo <= hi);
     ASSERT(cap >= 1);
-    int err = store_flush_writes(s); /* Read what was persisted. */
+    int err = store_write_queue(s); /* Read what was persisted. */
     if (err == ERR_OK) {
         /* Before each row, what is kept is within bytes_max, or is the
          * first entry alone; the row itself (read, then maybe dropped)

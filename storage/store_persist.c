@@ -2,11 +2,11 @@
  * Writing the log: one transaction per persisted batch, the readable
  * columns decoded from each entry, and, with deferred sync, a queue. With
  * the syncer (store_set_deferred_sync), store_persist only copies the batch
- * into the queue; store_flush_writes writes everything queued in one
+ * into the queue; store_write_queue writes everything queued in one
  * transaction right before the caller's fdatasync, so a node writes one
  * transaction per sync instead of one per loop wakeup: the WAL gets a
  * few full pages instead of one mostly repeated page per wakeup. Reads of
- * the log and the kv transaction flush the queue first, so nothing ever
+ * the log and the kv transaction write the queue first, so nothing ever
  * reads around it and the WAL keeps log writes ahead of the applies that
  * depend on them. Not pure. Read storage/store_load.c next.
  */
@@ -352,7 +352,7 @@ static int write_entries(struct store *s, const struct store_qop *op)
     return err;
 }
 
-int store_flush_writes(struct store *s)
+int store_write_queue(struct store *s)
 {
     ASSERT(s != NULL);
     ASSERT(!s->in_txn);
@@ -404,7 +404,7 @@ int store_persist(struct store *s, const struct store_batch *b)
      * FULL: fsynced) before returning. */
     int err = s->write_failed ? ERR_IO : queue_push(s, b);
     if (err == ERR_OK && !s->deferred_sync) {
-        err = store_flush_writes(s);
+        err = store_write_queue(s);
     }
     if (err != ERR_OK) {
         return err;

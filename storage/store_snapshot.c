@@ -355,7 +355,7 @@ static int install_commit(struct store *s, struct snapshot_image_reader *r,
     raft_term term = r->header.term;
     static char config[SNAPSHOT_CONFIG_MAX + 1];
     config_text(&r->header, config);
-    int err = store_flush_writes(s); /* Queued log rows are decided too. */
+    int err = store_write_queue(s); /* Queued log rows are decided too. */
     if (err == ERR_OK) {
         err = store_read_end(s);
     }

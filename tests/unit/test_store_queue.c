@@ -1,7 +1,7 @@
 /*
  * Unit tests of the store's deferred-sync write queue (storage/
  * store_persist.c): with store_set_deferred_sync, store_persist only
- * copies a batch; store_flush_writes writes everything queued in one
+ * copies a batch; store_write_queue writes everything queued in one
  * transaction, in order (truncations included), with the latest hard
  * state; and every path that reads the log or writes what depends on it
  * writes the queue first: store_fetch, the kv apply transaction (so the
@@ -113,7 +113,7 @@ static void shell_log(const struct fixture *f, char *out, size_t cap)
     sqlite3_close(db);
 }
 
-static void test_queue_writes_in_order_on_flush(void **state)
+static void test_queue_written_in_order_by_write_queue(void **state)
 {
     struct fixture *f = *state;
     char got[256];
@@ -128,11 +128,11 @@ static void test_queue_writes_in_order_on_flush(void **state)
     /* A new term truncates 2.. and rewrites it; the queue keeps order. */
     entry(f, 3, 2, 20);
     persist(f, 2, 2, 2, 3, 1);
-    assert_int_equal(store_flush_writes(f->s), ERR_OK);
+    assert_int_equal(store_write_queue(f->s), ERR_OK);
     assert_int_equal(store_queued(f->s), 0);
     shell_log(f, got, sizeof got);
     assert_string_equal(got, "1:1:10 2:2:20 ");
-    assert_int_equal(store_flush_writes(f->s), ERR_OK); /* Empty: no-op. */
+    assert_int_equal(store_write_queue(f->s), ERR_OK); /* Empty: no-op. */
     /* The latest hard state won. */
     struct store_loaded l;
     store_close(f->s);
@@ -153,7 +153,7 @@ static void test_queue_copies_payloads(void **state)
     entry(f, 0, 1, 7);
     persist(f, 1, 0, 1, 0, 1);
     memset(f->data[0], 99, sizeof f->data[0]); /* The core reuses it. */
-    assert_int_equal(store_flush_writes(f->s), ERR_OK);
+    assert_int_equal(store_write_queue(f->s), ERR_OK);
     shell_log(f, got, sizeof got);
     assert_string_equal(got, "1:1:7 ");
 }
@@ -208,7 +208,7 @@ static void test_close_writes_the_queue(void **state)
 /* Writing the queue fails (another connection holds the write lock past
  * the busy timeout, as a sqlite3 shell in a transaction would) while a
  * fetch asked for it: the batches are lost, so the store must never again
- * report a write or flush as done, even once the lock is gone. */
+ * report a persist or a queue write as done, even once the lock is gone. */
 static void test_failed_queue_write_is_sticky(void **state)
 {
     struct fixture *f = *state;
@@ -224,20 +224,20 @@ static void test_failed_queue_write_is_sticky(void **state)
     assert_true(store_write_failed(f->s));
     assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    assert_int_equal(store_flush_writes(f->s), ERR_IO);
+    assert_int_equal(store_write_queue(f->s), ERR_IO);
     entry(f, 1, 1, 61);
     struct store_batch b = {
         .entries_first_index = 2, .n_entries = 1, .entries = &f->e[1]};
     assert_int_equal(store_persist(f->s, &b), ERR_IO);
-    assert_int_equal(store_flush_writes(f->s), ERR_IO);
+    assert_int_equal(store_write_queue(f->s), ERR_IO);
     assert_true(store_write_failed(f->s));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_queue_writes_in_order_on_flush,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_queue_written_in_order_by_write_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_copies_payloads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fetch_reads_queued_entries, setup,
