@@ -22,7 +22,7 @@
 
 /* --- The poll loop --- */
 
-/* Datagrams read per wakeup: timers and the flush still run under a flood. */
+/* Datagrams read per wakeup: timers and the drain still run under a flood. */
 #define NODE_RECV_PER_WAKEUP 256
 /* Longest sleep in poll(): the loop looks at its clock at least this often. */
 #define NODE_POLL_MS_MAX 1000
@@ -48,7 +48,7 @@
  * a lagging follower's older entries are read back from SQLite. Bounds the
  * payload memory to about this many entries at most RAFT_ENTRY_MAX each,
  * plus, at start, the entries the kv table had not applied yet (up to one
- * write-back interval's writes, NODE_KV_FLUSH_MS). */
+ * write-back interval's writes, NODE_KV_STORE_MS). */
 #define NODE_MEM_ENTRIES 1024
 
 /* --- The leader's own log write (raft.h self_sync_ms, node/log_writer.c) --- */
@@ -69,22 +69,22 @@
 /* --- Write-back of the applied state to the kv table (kv_writeback.h) --- */
 
 /* One kv transaction per this interval under load: a kv page is written
- * once per flush instead of once per entry; the durable log covers a crash. */
-#define NODE_KV_FLUSH_MS 1000
-/* Flush sooner once no commit came for this long: an idle node catches up. */
-#define NODE_KV_FLUSH_IDLE_MS 250
-/* Dirty keys and sessions that force a flush at most; the pacer
- * (kv_pacer.h) moves the limit between NODE_KV_FLUSH_OPS_MIN and this. */
-#define NODE_KV_FLUSH_OPS 16384
-/* The pacer's floor: below it a flush costs more than it saves. */
-#define NODE_KV_FLUSH_OPS_MIN 256
-/* Where the limit starts: the first flushes grow it, rather than a first
- * flush of NODE_KV_FLUSH_OPS cold pages stalling the node. */
-#define NODE_KV_FLUSH_OPS_START 1024
-/* A flush's target duration: it runs on the loop's only thread, so it must
+ * once per store instead of once per entry; the durable log covers a crash. */
+#define NODE_KV_STORE_MS 1000
+/* Store sooner once no commit came for this long: an idle node catches up. */
+#define NODE_KV_STORE_IDLE_MS 250
+/* Dirty keys and sessions that force a store at most; the pacer
+ * (kv_pacer.h) moves the limit between NODE_KV_STORE_OPS_MIN and this. */
+#define NODE_KV_STORE_OPS 16384
+/* The pacer's floor: below it a store costs more than it saves. */
+#define NODE_KV_STORE_OPS_MIN 256
+/* Where the limit starts: the first stores grow it, rather than a first
+ * store of NODE_KV_STORE_OPS cold pages stalling the node. */
+#define NODE_KV_STORE_OPS_START 1024
+/* A store's target duration: it runs on the loop's only thread, so it must
  * stay well under the election timeout. */
-#define NODE_KV_FLUSH_TARGET_MS 50
-/* Dirty key and value bytes that force a flush: bounds the buffer's memory. */
-#define NODE_KV_FLUSH_BYTES (4u << 20)
+#define NODE_KV_STORE_TARGET_MS 50
+/* Dirty key and value bytes that force a store: bounds the buffer's memory. */
+#define NODE_KV_STORE_BYTES (4u << 20)
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * The flush pacer: pass-through kv ops with a clock around begin and
- * commit, and the rule that sizes the next flush: down in one step to what
+ * The kv store pacer: pass-through kv ops with a clock around begin and
+ * commit, and the rule that sizes the next store: down in one step to what
  * would have taken the target, up by a quarter at a time. Read node/node.c next.
  */
 #include "node/kv_pacer.h"

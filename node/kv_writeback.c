@@ -1,7 +1,7 @@
 /*
  * The write-back buffer: dirty keys in an open-addressing hash table whose
  * keys and values live in one growing byte arena, dirty sessions in a second
- * table, both emptied by a flush (one store transaction). The flush writes
+ * table, both emptied by a store (one store transaction). The store writes
  * keys in byte order and sessions by client id, so the store's b-trees are
  * walked once, leaf by leaf, and two replicas that applied the same entries
  * issue the same store calls. Pure: no I/O, no clock.
@@ -17,7 +17,7 @@
 #include "common/invariant.h"
 
 #define WB_SLOTS_MIN 64u         /* Power of two. */
-#define WB_ARENA_KEEP (1u << 20) /* A bigger arena is freed at flush. */
+#define WB_ARENA_KEEP (1u << 20) /* A bigger arena is freed by a store. */
 #define WB_KEYS_KEEP 16384u      /* So are bigger key tables. */
 
 /* One dirty key: its newest value, or a deletion. Offsets point into
@@ -46,7 +46,7 @@ struct kv_writeback {
     raft_index stored;  /* Applied index the store holds. */
     raft_index applied; /* Applied index of the last commit. */
     bool is_clock_started;
-    uint64_t first_commit_ms; /* When tick first saw unflushed work. */
+    uint64_t first_commit_ms; /* When tick first saw unstored work. */
     bool has_new_commit;      /* A commit since the last tick. */
     uint64_t last_commit_ms;  /* When tick last saw a new commit. */
     /* Dirty keys, in insertion order; slots index them (0 empty, i + 1). */
@@ -347,7 +347,7 @@ static bool is_write_through(const struct kv_writeback_config *c)
     return c->ops_max == 0 && c->bytes_max == 0 && c->delay_ms == 0;
 }
 
-/* Forgets every buffered change after a flush; oversized tables go. */
+/* Forgets every buffered change after a store; oversized tables go. */
 static void clear(struct kv_writeback *wb)
 {
     if (wb->arena_cap > WB_ARENA_KEEP || wb->keys_cap > WB_KEYS_KEEP ||
@@ -378,7 +378,7 @@ void kv_writeback_reset(struct kv_writeback *wb, raft_index applied)
 }
 
 /* A dirty key's bytes, for sorting (they point into the arena, which does
- * not move during a flush), and its first 8 bytes as a big-endian number
+ * not move during a store), and its first 8 bytes as a big-endian number
  * padded with zeros: comparing those decides most pairs without touching
  * the arena. */
 struct wb_sorted_key {
@@ -495,8 +495,8 @@ static void sort(void *base, size_t n, size_t size,
 
 /* The dirty keys in byte order, in *block (heap; the caller frees it),
  * or NULL when out of memory. Sorting the sessions in place is fine: the
- * flush empties the table after. */
-static struct wb_sorted_key *flush_order(struct kv_writeback *wb,
+ * store empties the table after. */
+static struct wb_sorted_key *store_order(struct kv_writeback *wb,
                                          struct wb_sorted_key **block)
 {
     size_t n = wb->n_keys;
@@ -516,7 +516,7 @@ static struct wb_sorted_key *flush_order(struct kv_writeback *wb,
     return sort_keys(order, order + n, n);
 }
 
-int kv_writeback_flush(struct kv_writeback *wb)
+int kv_writeback_store(struct kv_writeback *wb)
 {
     ASSERT(wb != NULL);
     ASSERT(!wb->is_in_batch);
@@ -528,7 +528,7 @@ int kv_writeback_flush(struct kv_writeback *wb)
         return ERR_OK;
     }
     struct wb_sorted_key *block = NULL;
-    const struct wb_sorted_key *order = flush_order(wb, &block);
+    const struct wb_sorted_key *order = store_order(wb, &block);
     if (order == NULL) {
         return ERR_NOMEM;
     }
@@ -586,7 +586,7 @@ int kv_writeback_tick(struct kv_writeback *wb, uint64_t now_ms)
     if (now_ms - wb->first_commit_ms >= wb->config.delay_ms ||
         (wb->config.idle_ms != 0 &&
          now_ms - wb->last_commit_ms >= wb->config.idle_ms)) {
-        return kv_writeback_flush(wb);
+        return kv_writeback_store(wb);
     }
     return ERR_OK;
 }
@@ -641,7 +641,7 @@ static int wb_commit(void *ctx, raft_index applied_index)
         (c->ops_max != 0 && wb->n_keys + wb->n_sessions >= c->ops_max) ||
         (c->bytes_max != 0 && wb->arena_len >= c->bytes_max);
     if (is_write_through(c) || is_full) {
-        return kv_writeback_flush(wb);
+        return kv_writeback_store(wb);
     }
     return ERR_OK;
 }

@@ -2,8 +2,8 @@
  * A write-back buffer in front of the kv store: applied puts, deletes and
  * session updates stay in memory and reach the store later, many apply
  * batches in one store transaction together with the applied index. A key
- * written a hundred times between flushes costs the store one row write,
- * and a page of the kv table is written once per flush instead of once per
+ * written a hundred times between stores costs the store one row write,
+ * and a page of the kv table is written once per store instead of once per
  * entry. Reads look in the buffer first, then in the store, so the state
  * seen is always the applied state. Safe because every buffered change is
  * derived from log entries that are already durable: a crash loses the
@@ -24,13 +24,13 @@
 struct kv_writeback;
 
 /* When the buffer goes to the store. All zero means write-through: every
- * commit flushes at once (the behaviour without a buffer). */
+ * commit stores at once (the behaviour without a buffer). */
 struct kv_writeback_config {
-    uint32_t ops_max;  /* Flush at a commit once this many keys are dirty. */
+    uint32_t ops_max;  /* Store at a commit once this many keys are dirty. */
     size_t bytes_max;  /* ... or their keys and values take this much. */
-    uint32_t delay_ms; /* ... or this long after the first unflushed commit, */
+    uint32_t delay_ms; /* ... or this long after the first unstored commit, */
     uint32_t idle_ms;  /* ... or once no commit came for this long (0: no
-                          * idle flush), so a quiet node's table is current. */
+                          * idle store), so a quiet node's table is current. */
 };
 
 /* Wraps inner (borrowed; must outlive the buffer), whose ctx is inner_ctx
@@ -39,11 +39,11 @@ struct kv_writeback *kv_writeback_new(const struct kv_store_ops *inner,
                                       void *inner_ctx, raft_index applied,
                                       const struct kv_writeback_config *config);
 
-/* Frees the buffer without flushing (a crash loses it; the log has it). */
+/* Frees the buffer without storing (a crash loses it; the log has it). */
 void kv_writeback_free(struct kv_writeback *wb);
 
 /* The kv_store_ops over the buffer; their ctx is the struct kv_writeback *.
- * commit may flush (and then returns the store's error, fatal for the
+ * commit may store (and then returns the store's error, fatal for the
  * node). get's *value is borrowed until the next call on the buffer. */
 const struct kv_store_ops *kv_writeback_ops(void);
 
@@ -51,11 +51,11 @@ const struct kv_store_ops *kv_writeback_ops(void);
  * store in one transaction: keys in byte order, then sessions by client id,
  * then the index. Nothing buffered: nothing happens. Errors: ERR_NOMEM, or
  * the store's (fatal for the node; the buffer is kept). */
-int kv_writeback_flush(struct kv_writeback *wb);
+int kv_writeback_store(struct kv_writeback *wb);
 
-/* Flushes when the delay since the first unflushed commit, or the idle time
+/* Stores when the delay since the first unstored commit, or the idle time
  * since the last one, has passed; tick notes the time of the commits made
- * since its previous call. Errors: as flush. */
+ * since its previous call. Errors: as kv_writeback_store. */
 int kv_writeback_tick(struct kv_writeback *wb, uint64_t now_ms);
 
 /* When tick must next run: UINT64_MAX when nothing waits, else the time the
@@ -63,7 +63,7 @@ int kv_writeback_tick(struct kv_writeback *wb, uint64_t now_ms);
  * commit yet: call it now). */
 uint64_t kv_writeback_deadline(const struct kv_writeback *wb);
 
-/* The ops_max in force, and a new one (for a caller that sizes flushes by
+/* The ops_max in force, and a new one (for a caller that sizes stores by
  * how long they take; see node/node.c). */
 uint32_t kv_writeback_ops_max(const struct kv_writeback *wb);
 void kv_writeback_set_ops_max(struct kv_writeback *wb, uint32_t ops_max);

@@ -446,7 +446,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
     }
     node_flush_outbox(n);
     /* After the answers: a checkpoint stalls the loop for tens of ms, and
-     * inside a kv flush it would also shrink the pacer's next flush. */
+     * inside a kv store it would also shrink the pacer's next store. */
     store_checkpoint(n->store);
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
@@ -478,7 +478,7 @@ int node_run(struct node *n)
         n->now_ms = clock_now_ms();
         if (ready > 0 && fds[1].revents != 0) {
             LOG_INFO("stopping: signal received");
-            if (replica_sync(n->replica) != ERR_OK) {
+            if (replica_store(n->replica) != ERR_OK) {
                 LOG_ERROR("fatal: kv flush failed: %s", store_errmsg(n->store));
                 return ERR_IO;
             }
@@ -596,15 +596,15 @@ static void node_raft_config(const struct node *n,
     rc->commit_notify_ms = NODE_COMMIT_NOTIFY_MS;
     cfg->pending_max = NODE_PENDING_MAX;
     /* Applied changes reach the kv table in one transaction per
-     * NODE_KV_FLUSH_MS under load (sooner when this many keys or bytes
-     * wait, or once the node is idle for NODE_KV_FLUSH_IDLE_MS): a kv page
-     * is written once per flush instead of once per entry. The log is
+     * NODE_KV_STORE_MS under load (sooner when this many keys or bytes
+     * wait, or once the node is idle for NODE_KV_STORE_IDLE_MS): a kv page
+     * is written once per store instead of once per entry. The log is
      * durable first, so a crash loses nothing a restart cannot re-apply
      * (node/kv_writeback.h). */
-    cfg->kv_writeback.ops_max = NODE_KV_FLUSH_OPS_START;
-    cfg->kv_writeback.bytes_max = NODE_KV_FLUSH_BYTES;
-    cfg->kv_writeback.delay_ms = NODE_KV_FLUSH_MS;
-    cfg->kv_writeback.idle_ms = NODE_KV_FLUSH_IDLE_MS;
+    cfg->kv_writeback.ops_max = NODE_KV_STORE_OPS_START;
+    cfg->kv_writeback.bytes_max = NODE_KV_STORE_BYTES;
+    cfg->kv_writeback.delay_ms = NODE_KV_STORE_MS;
+    cfg->kv_writeback.idle_ms = NODE_KV_STORE_IDLE_MS;
 }
 
 /* Builds the replica from what the store loaded (the core copies it). */
@@ -638,8 +638,8 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
         io.sync = node_io_sync;
     }
     kv_pacer_init(&n->kv_pacer, node_kv_ops(), n->store,
-                  NODE_KV_FLUSH_TARGET_MS, NODE_KV_FLUSH_OPS_MIN,
-                  NODE_KV_FLUSH_OPS);
+                  NODE_KV_STORE_TARGET_MS, NODE_KV_STORE_OPS_MIN,
+                  NODE_KV_STORE_OPS);
     io.kv = kv_pacer_ops();
     io.kv_ctx = &n->kv_pacer;
     n->now_ms = clock_now_ms();

@@ -37,7 +37,7 @@ int node_open(const struct node_options *opts, struct node **out,
               char errmsg[ERRMSG_LEN]);
 
 /* Runs the loop until stop_fd becomes readable (returns ERR_OK after a last
- * flush) or a fatal error (a failed persist or apply: ERR_STOPPED; out of
+ * store) or a fatal error (a failed persist or apply: ERR_STOPPED; out of
  * memory: ERR_NOMEM), logged at ERROR. */
 int node_run(struct node *n);
 

@@ -403,13 +403,13 @@ int replica_tick(struct replica *rep, uint64_t now_ms)
     return raft_tick(rep->raft, now_ms);
 }
 
-int replica_sync(struct replica *rep)
+int replica_store(struct replica *rep)
 {
     ASSERT(rep != NULL);
     if (rep->is_stopped) {
         return ERR_STOPPED;
     }
-    if (kv_writeback_flush(rep->wb) != ERR_OK) {
+    if (kv_writeback_store(rep->wb) != ERR_OK) {
         rep->is_stopped = true;
         return ERR_STOPPED;
     }
@@ -426,9 +426,9 @@ uint64_t replica_deadline(const struct replica *rep)
         return 0;
     }
     uint64_t deadline = raft_deadline(rep->raft);
-    uint64_t flush_at = kv_writeback_deadline(rep->wb);
-    if (flush_at < deadline) {
-        deadline = flush_at;
+    uint64_t store_at = kv_writeback_deadline(rep->wb);
+    if (store_at < deadline) {
+        deadline = store_at;
     }
     uint64_t snap_at = replica_snapshot_deadline(&rep->snap);
     return snap_at < deadline ? snap_at : deadline;

@@ -124,7 +124,7 @@ int replica_on_synced(struct replica *rep, uint64_t now_ms);
 
 /* Writes the applied state buffered in memory to io->kv now (before a clean
  * exit). Errors: ERR_STOPPED after a kv error (fatal). */
-int replica_sync(struct replica *rep);
+int replica_store(struct replica *rep);
 uint64_t replica_deadline(const struct replica *rep);
 
 /* Drains the core's ready batches through io. Call once per loop wakeup,
@@ -148,7 +148,7 @@ struct replica_snapshot_stats {
 void replica_snapshot_stats(const struct replica *rep,
                             struct replica_snapshot_stats *out);
 
-/* The write-back buffer in front of io->kv, to tune its flush size. */
+/* The write-back buffer in front of io->kv, to tune its store size. */
 struct kv_writeback *replica_kv_writeback(struct replica *rep);
 
 #endif

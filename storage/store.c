@@ -648,7 +648,7 @@ int store_kv_get(struct store *s, const uint8_t *key, uint32_t key_len,
 }
 
 /* Queues a put (copied) for puts_write: one INSERT for 16 rows costs about
- * a fifth less than 16 INSERTs, and the write-back flush puts thousands.
+ * a fifth less than 16 INSERTs, and the write-back store puts thousands.
  * Errors: ERR_NOMEM, and puts_write's. */
 int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
                  const uint8_t *value, uint32_t value_len)

@@ -226,7 +226,7 @@ void sim_node_crash(struct sim_world *w, struct sim_node *n, const char *why)
     n->is_dying = false;
     n->is_stopped = false;
     n->is_syncing = false;
-    sim_tracef(w, "%llu sim n%llu down (%s) unflushed=%llu", ull(w->now_ms),
+    sim_tracef(w, "%llu sim n%llu down (%s) unstored=%llu", ull(w->now_ms),
                ull(n->id), why, ull(lost));
     crash_disk(w, n);
 }
@@ -334,7 +334,7 @@ void sim_node_tick(struct sim_world *w, struct sim_node *n)
 {
     int rc = replica_tick(n->rep, w->now_ms);
     if (rc != ERR_OK && n->is_stopped) {
-        /* The tick flushed the write-back buffer and the kv commit
+        /* The tick stored the write-back buffer and the kv commit
          * failed: fail-stop, like a failed drain. */
         node_down(w, n, "fail-stop");
         return;

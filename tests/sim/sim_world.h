@@ -277,7 +277,7 @@ struct sim_check {
     size_t n_lm;
     uint64_t n_acked_writes;
     uint64_t n_reads_checked;
-    uint64_t n_lost_buffers;    /* Crashes that lost unflushed applies. */
+    uint64_t n_lost_buffers;    /* Crashes that lost unstored applies. */
     struct sim_state *model_at; /* model_at[i]: state after index i. */
     size_t cap_model_at;
     uint64_t n_installs;

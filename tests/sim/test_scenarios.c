@@ -5,7 +5,7 @@
  * follower with a conflicting suffix is repaired; an old-term entry is not
  * committed by counting replicas (Figure 8); a duplicated old AppendEntries
  * does not truncate; a restarted node keeps its vote; a crash loses the
- * write-back buffer and the log re-applies it; a quiet cluster flushes it;
+ * write-back buffer and the log re-applies it; a quiet cluster stores it;
  * with asynchronous syncs, a crash undoes exactly the unsynced writes and a
  * cluster commits, answers and settles with nothing left pending.
  * Every simulator check also runs after each event.
@@ -308,13 +308,13 @@ static void run_to_idle(struct sim_world *w, uint64_t limit_ms)
  * so a crash loses it and the restart re-applies from the durable log.
  * Two writes are acknowledged while no kv image holds them; every member
  * then crashes; after the restart the members apply them again, a read
- * sees the second (the linearizable read check), and once flushed each kv
+ * sees the second (the linearizable read check), and once stored each kv
  * image equals the model (the exactly_once check at the kv commit). */
 static void test_crash_loses_writeback_buffer_log_reapplies(void **state)
 {
     (void)state;
     struct sim_world *w = world_new(3, 1, 60000);
-    w->p.kv_writeback.delay_ms = 1000000; /* Only replica_sync flushes. */
+    w->p.kv_writeback.delay_ms = 1000000; /* Only replica_store stores. */
     sim_world_start(w);
     assert_int_not_equal(run_to_leader(w, 5000), RAFT_ID_NONE);
     sim_client_invoke(w, 0, CLIENT_PUT, 0, "v1", NULL);
@@ -347,7 +347,7 @@ static void test_crash_loses_writeback_buffer_log_reapplies(void **state)
     run_to_idle(w, w->now_ms + 2000);
     assert_int_equal(w->check.n_reads_checked, 1);
     for (raft_id i = 1; i <= 3; i++) {
-        assert_int_equal(replica_sync(w->nodes[i].rep), ERR_OK);
+        assert_int_equal(replica_store(w->nodes[i].rep), ERR_OK);
         assert_int_equal(mem_kv_applied(&w->nodes[i].kv), 4);
         assert_int_equal(mem_kv_count(&w->nodes[i].kv), 2);
         assert_true(mem_kv_hash(&w->nodes[i].kv) ==
@@ -358,9 +358,9 @@ static void test_crash_loses_writeback_buffer_log_reapplies(void **state)
 }
 
 /* idle_ms: once commits stop, every member's kv image catches up with its
- * applied index without a flush call, through replica_deadline and the
+ * applied index without a store call, through replica_deadline and the
  * tick; the delay alone would take a second. */
-static void test_quiet_cluster_flushes_after_idle_time(void **state)
+static void test_quiet_cluster_stores_after_idle_time(void **state)
 {
     (void)state;
     struct sim_world *w = world_new(3, 1, 60000);
@@ -477,7 +477,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_old_append_does_not_truncate),
         cmocka_unit_test(test_restarted_node_keeps_its_vote),
         cmocka_unit_test(test_crash_loses_writeback_buffer_log_reapplies),
-        cmocka_unit_test(test_quiet_cluster_flushes_after_idle_time),
+        cmocka_unit_test(test_quiet_cluster_stores_after_idle_time),
         cmocka_unit_test(test_async_crash_undoes_unsynced_writes),
         cmocka_unit_test(test_async_cluster_commits_and_settles),
     };

@@ -1,8 +1,8 @@
 /*
- * Unit tests of node/kv_pacer.c: the sizing rule (scale down a flush that
+ * Unit tests of node/kv_pacer.c: the sizing rule (scale down a store that
  * took too long, grow one that was quick, stay within bounds, converge under a
  * steady per-key cost) and the pacer between a write-back buffer and an
- * in-memory store: every call passes through, and a slow flush lowers the
+ * in-memory store: every call passes through, and a slow store lowers the
  * buffer's ops_max.
  */
 #include <setjmp.h>
@@ -31,7 +31,7 @@ static void test_pacer_next_halves_slow_and_grows_quick(void **state)
     assert_int_equal(kv_pacer_next(1000, 25, 50, 256, 16384), 1000);
 }
 
-/* With a steady cost per key, the size settles where a flush takes between
+/* With a steady cost per key, the size settles where a store takes between
  * half the target and the target, and stays there. */
 static void test_pacer_next_converges(void **state)
 {
@@ -50,7 +50,7 @@ static void test_pacer_next_converges(void **state)
 }
 
 /* A fake clock that only a commit moves: each commit "takes"
- * commit_cost_ms, so a flush's duration is exactly that. */
+ * commit_cost_ms, so a store's duration is exactly that. */
 static uint64_t fake_now_ms;
 static uint64_t commit_cost_ms;
 
@@ -65,7 +65,7 @@ static int slow_commit(void *ctx, raft_index applied)
     return mem_kv_ops()->commit(ctx, applied);
 }
 
-static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
+static void test_pacer_passes_through_and_lowers_slow_stores(void **state)
 {
     (void)state;
     struct mem_kv kv;
@@ -81,7 +81,7 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
     assert_non_null(wb);
     kv_pacer_attach(&p, wb);
     const struct kv_store_ops *ops = kv_writeback_ops();
-    /* A quick flush: everything reaches the store, the size stays at the
+    /* A quick store: everything reaches the store, the size stays at the
      * cap. */
     commit_cost_ms = 0;
     assert_int_equal(ops->begin(wb), ERR_OK);
@@ -89,7 +89,7 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
         ops->put(wb, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1), ERR_OK);
     assert_int_equal(ops->session_put(wb, 7, 1, 0), ERR_OK);
     assert_int_equal(ops->commit(wb, 1), ERR_OK);
-    assert_int_equal(kv_writeback_flush(wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(wb), ERR_OK);
     assert_int_equal(mem_kv_applied(&kv), 1);
     const uint8_t *v = NULL;
     uint32_t len = 0;
@@ -97,13 +97,13 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
                      ERR_OK);
     assert_int_equal(len, 1);
     assert_int_equal(kv_writeback_ops_max(wb), 64);
-    /* A slow flush (60 ms against a 20 ms target) scales it down to a
+    /* A slow store (60 ms against a 20 ms target) scales it down to a
      * third; a quick one then grows it by a quarter. */
     commit_cost_ms = 60;
     assert_int_equal(ops->begin(wb), ERR_OK);
     assert_int_equal(ops->del(wb, (const uint8_t *)"k", 1), ERR_OK);
     assert_int_equal(ops->commit(wb, 2), ERR_OK);
-    assert_int_equal(kv_writeback_flush(wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(wb), ERR_OK);
     assert_int_equal(kv_writeback_ops_max(wb), 21);
     assert_int_equal(mem_kv_ops()->get(&kv, (const uint8_t *)"k", 1, &v, &len),
                      ERR_NOT_FOUND);
@@ -112,7 +112,7 @@ static void test_pacer_passes_through_and_lowers_slow_flushes(void **state)
     assert_int_equal(
         ops->put(wb, (const uint8_t *)"k", 1, (const uint8_t *)"w", 1), ERR_OK);
     assert_int_equal(ops->commit(wb, 3), ERR_OK);
-    assert_int_equal(kv_writeback_flush(wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(wb), ERR_OK);
     assert_int_equal(kv_writeback_ops_max(wb), 27);
     kv_writeback_free(wb);
     mem_kv_close(&kv);
@@ -123,7 +123,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pacer_next_halves_slow_and_grows_quick),
         cmocka_unit_test(test_pacer_next_converges),
-        cmocka_unit_test(test_pacer_passes_through_and_lowers_slow_flushes),
+        cmocka_unit_test(test_pacer_passes_through_and_lowers_slow_stores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

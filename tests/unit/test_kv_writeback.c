@@ -2,10 +2,10 @@
  * Unit tests of node/kv_writeback.c over the in-memory store of
  * tests/lib/mem_kv.c, wrapped in a recorder of every call that reaches the
  * store: reads see buffered puts, deletes, empty values and sessions before
- * the store; nothing reaches the store before a flush; a flush is one
+ * the store; nothing reaches the store before a store; a store is one
  * transaction, in key and client id order, of the newest values, the
  * sessions and the applied index; the triggers (write-through, ops, bytes, delay, idle);
- * a free without flush is a crash that re-applying the log repairs; the
+ * a free without store is a crash that re-applying the log repairs; the
  * tables and the arena grow far past their first sizes; and a seeded random
  * run gives the same state as applying straight to the store.
  */
@@ -72,7 +72,7 @@ static void open_wb(struct fixture *f, uint32_t ops_max, size_t bytes_max,
     assert_non_null(f->wb);
 }
 
-/* A buffer that only a flush or a long delay empties. */
+/* A buffer that only a store or a long delay empties. */
 static void open_buffered(struct fixture *f)
 {
     open_wb(f, 0, 0, 1000000, 0);
@@ -209,7 +209,7 @@ static void assert_call(const struct kv_rec_call *c, int op, const char *key,
 /* A value overwritten by one no longer (in place, in the key's own arena
  * bytes), by a longer one (new bytes), after a delete (which keeps the
  * bytes for the next put) and by an empty one always reads back exactly,
- * with its own length, and the flush writes the last of each. */
+ * with its own length, and the store writes the last of each. */
 static void test_writeback_overwrites_in_place_and_grow(void **state)
 {
     struct fixture *f = *state;
@@ -231,7 +231,7 @@ static void test_writeback_overwrites_in_place_and_grow(void **state)
     put(f, "j", ""); /* Empty: present, length 0. */
     assert_string_equal(wb_value(f, "j"), "");
     commit(f, 1);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_string_equal(store_value(f, "k"), "xy");
     assert_string_equal(store_value(f, "j"), "");
 }
@@ -304,7 +304,7 @@ static void test_writeback_sessions_buffered_and_read_back(void **state)
     assert_int_equal(f->rec.n_session_gets, 2);
     assert_session(m, &f->rec.kv, 7, 3, CLIENT_OK); /* Not yet written. */
     assert_session(m, &f->rec.kv, 9, 0, 0);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_session(m, &f->rec.kv, 7, 4, CLIENT_CAS_MISMATCH);
     assert_session(m, &f->rec.kv, 9, 2, CLIENT_CAS_MISMATCH);
     assert_session(m, &f->rec.kv, 8, 5, CLIENT_OK);
@@ -331,7 +331,7 @@ static void test_writeback_many_sessions_survive_growth(void **state)
                        (uint8_t)(id % 3));
     }
     assert_session(f->ops, f->wb, 12345, 0, 0);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_int_equal(kv_recorder_count(&f->rec, KV_REC_SESSION_PUT), N);
     for (uint64_t id = 1; id <= N; id++) {
         assert_session(mem_kv_ops(), &f->rec.kv, id * 0x9e3779b97f4a7c15ull,
@@ -341,9 +341,9 @@ static void test_writeback_many_sessions_survive_growth(void **state)
 
 /* --- What reaches the store, and when --- */
 
-/* Until a flush the store sees no call at all: neither rows, nor
+/* Until a store the store sees no call at all: neither rows, nor
  * sessions, nor the applied index. */
-static void test_writeback_nothing_reaches_store_before_flush(void **state)
+static void test_writeback_nothing_reaches_kv_table_before_store(void **state)
 {
     struct fixture *f = *state;
     store_set(f, "k", "v0", 10);
@@ -367,11 +367,11 @@ static void test_writeback_nothing_reaches_store_before_flush(void **state)
     assert_int_equal(kv_writeback_applied_index(f->wb), 20);
 }
 
-/* A flush is one store transaction: begin, every dirty key once with its
+/* A store is one store transaction: begin, every dirty key once with its
  * newest value or its deletion, every dirty session once, and commit of
  * the last committed applied index. Then the buffer is empty: reads fall
- * through, and a second flush writes nothing. */
-static void test_writeback_flush_is_one_transaction(void **state)
+ * through, and a second store writes nothing. */
+static void test_writeback_store_is_one_transaction(void **state)
 {
     struct fixture *f = *state;
     store_set(f, "del-me", "x", 1);
@@ -393,7 +393,7 @@ static void test_writeback_flush_is_one_transaction(void **state)
     put(f, "b", "3");
     commit(f, 7);
     uint64_t commits_before = f->rec.kv.n_commits;
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     const struct kv_recorder *r = &f->rec;
     assert_int_equal(r->n_calls, 7);
     assert_int_equal(r->calls[0].op, KV_REC_BEGIN);
@@ -416,21 +416,21 @@ static void test_writeback_flush_is_one_transaction(void **state)
     assert_string_equal(store_value(f, "c"), "");
     assert_string_equal(store_value(f, "keep"), "k");
     assert_null(store_value(f, "del-me"));
-    /* Empty now: reads go to the store, a second flush does nothing. */
+    /* Empty now: reads go to the store, a second store does nothing. */
     f->rec.n_gets = 0;
     assert_string_equal(wb_value(f, "a"), "2");
     assert_null(wb_value(f, "del-me"));
     assert_int_equal(f->rec.n_gets, 2);
     kv_recorder_clear(&f->rec);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_int_equal(f->rec.n_calls, 0);
     assert_int_equal(kv_writeback_deadline(f->wb), UINT64_MAX);
 }
 
-/* After a flush the kept tables start clean: keys and sessions buffered
- * before must not shadow the store (stale slots), and the next flush
+/* After a store the kept tables start clean: keys and sessions buffered
+ * before must not shadow the store (stale slots), and the next store
  * writes only what came after the first. */
-static void test_writeback_second_flush_writes_only_new_changes(void **state)
+static void test_writeback_second_store_writes_only_new_changes(void **state)
 {
     struct fixture *f = *state;
     char key[32];
@@ -444,7 +444,7 @@ static void test_writeback_second_flush_writes_only_new_changes(void **state)
         session_put(f, 100 + (uint64_t)i, 1, CLIENT_OK);
     }
     commit(f, 1);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     /* Only the store knows of these. */
     const struct kv_store_ops *m = mem_kv_ops();
     assert_int_equal(m->begin(&f->rec.kv), ERR_OK);
@@ -466,7 +466,7 @@ static void test_writeback_second_flush_writes_only_new_changes(void **state)
     assert_int_equal(f->rec.n_gets, 2);
     assert_session(f->ops, f->wb, 107, 9, CLIENT_OK);
     kv_recorder_clear(&f->rec);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_int_equal(f->rec.n_calls, 5);
     assert_call(&f->rec.calls[1], KV_REC_DEL, "k3", NULL);
     assert_call(&f->rec.calls[2], KV_REC_PUT, "new", "n");
@@ -474,10 +474,10 @@ static void test_writeback_second_flush_writes_only_new_changes(void **state)
     assert_int_equal(mem_kv_count(&f->rec.kv), 50);
 }
 
-/* Same buffer object across flushes (no reopen): a key flushed and then
- * written again is buffered anew, and reads of flushed keys that were not
+/* Same buffer object across stores (no reopen): a key stored and then
+ * written again is buffered anew, and reads of stored keys that were not
  * written again see the store. */
-static void test_writeback_reuses_buffer_after_flush(void **state)
+static void test_writeback_reuses_buffer_after_store(void **state)
 {
     struct fixture *f = *state;
     open_buffered(f);
@@ -490,7 +490,7 @@ static void test_writeback_reuses_buffer_after_flush(void **state)
             del(f, "even");
         }
         commit(f, round);
-        assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+        assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
         assert_int_equal(mem_kv_applied(&f->rec.kv), round);
     }
     assert_string_equal(wb_value(f, "odd"), "r5");
@@ -501,7 +501,7 @@ static void test_writeback_reuses_buffer_after_flush(void **state)
 
 /* All zero is write-through: every commit is at once one store
  * transaction, as without a buffer. */
-static void test_writeback_write_through_flushes_every_commit(void **state)
+static void test_writeback_write_through_stores_every_commit(void **state)
 {
     struct fixture *f = *state;
     open_wb(f, 0, 0, 0, 0);
@@ -529,8 +529,8 @@ static void test_writeback_write_through_flushes_every_commit(void **state)
 }
 
 /* ops_max counts dirty keys and sessions (not puts): the commit that
- * reaches it flushes, never a put inside the batch. */
-static void test_writeback_ops_max_flushes_at_commit(void **state)
+ * reaches it stores, never a put inside the batch. */
+static void test_writeback_ops_max_stores_at_commit(void **state)
 {
     struct fixture *f = *state;
     open_wb(f, 4, 0, 1000000, 0);
@@ -563,8 +563,8 @@ static void test_writeback_ops_max_flushes_at_commit(void **state)
     assert_int_equal(mem_kv_applied(&f->rec.kv), 4);
 }
 
-/* bytes_max: the commit whose keys and values reach it flushes. */
-static void test_writeback_bytes_max_flushes_at_commit(void **state)
+/* bytes_max: the commit whose keys and values reach it stores. */
+static void test_writeback_bytes_max_stores_at_commit(void **state)
 {
     struct fixture *f = *state;
     char v50[51];
@@ -594,8 +594,8 @@ static void test_writeback_bytes_max_flushes_at_commit(void **state)
 
 /* --- Time: tick and deadline --- */
 
-/* delay_ms runs from the first unflushed commit tick saw, not from the
- * latest: a steady stream of commits still flushes every delay_ms. The
+/* delay_ms runs from the first unstored commit tick saw, not from the
+ * latest: a steady stream of commits still stores every delay_ms. The
  * deadline is 0 while tick has not seen a commit, UINT64_MAX when clean. */
 static void test_writeback_delay_runs_from_first_commit(void **state)
 {
@@ -636,9 +636,9 @@ static void test_writeback_delay_runs_from_first_commit(void **state)
     assert_int_equal(mem_kv_applied(&f->rec.kv), 11);
 }
 
-/* idle_ms runs from the last commit tick saw: a quiet node flushes soon,
+/* idle_ms runs from the last commit tick saw: a quiet node stores soon,
  * each new commit pushes the idle deadline, the delay still caps it. */
-static void test_writeback_idle_flushes_a_quiet_node(void **state)
+static void test_writeback_idle_stores_a_quiet_node(void **state)
 {
     struct fixture *f = *state;
     open_wb(f, 0, 0, 1000, 20);
@@ -658,7 +658,7 @@ static void test_writeback_idle_flushes_a_quiet_node(void **state)
     assert_int_equal(mem_kv_applied(&f->rec.kv), 2);
     assert_string_equal(store_value(f, "k"), "2");
     /* Busy: a commit every 10 ms never lets the node idle for 20 ms, so
-     * the 1000 ms delay from the first commit flushes. */
+     * the 1000 ms delay from the first commit stores. */
     raft_index idx = 3;
     for (uint64_t t = 2000; t < 3000; t += 10) {
         begin(f);
@@ -673,9 +673,9 @@ static void test_writeback_idle_flushes_a_quiet_node(void **state)
     assert_int_equal(mem_kv_applied(&f->rec.kv), idx - 1);
 }
 
-/* With a delay of 0 (flushing by size otherwise), the first tick after a
- * commit flushes. */
-static void test_writeback_zero_delay_flushes_at_next_tick(void **state)
+/* With a delay of 0 (storing by size otherwise), the first tick after a
+ * commit stores. */
+static void test_writeback_zero_delay_stores_at_next_tick(void **state)
 {
     struct fixture *f = *state;
     open_wb(f, 1000, 0, 0, 0);
@@ -716,19 +716,19 @@ static struct kv_result apply_put(struct fixture *f,
     return res;
 }
 
-/* Freeing without a flush is a crash: the store keeps its old applied
+/* Freeing without a store is a crash: the store keeps its old applied
  * index, rows and sessions. Re-applying the log from there (a new buffer
  * at the stored index) applies each command once: the lost session does
  * not make the re-applied command look like a duplicate, and a command
- * applied before the last flush stays a duplicate. */
-static void test_writeback_free_without_flush_is_a_crash(void **state)
+ * applied before the last store stays a duplicate. */
+static void test_writeback_free_without_store_is_a_crash(void **state)
 {
     struct fixture *f = *state;
     store_set(f, "a", "1", 3);
     open_buffered(f);
     struct kv_result r = apply_put(f, f->ops, f->wb, 9, 1, "a", "x", 4);
     assert_false(r.duplicate);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     r = apply_put(f, f->ops, f->wb, 9, 2, "a", "2", 5);
     assert_false(r.duplicate);
     r = apply_put(f, f->ops, f->wb, 9, 3, "b", "1", 6);
@@ -747,13 +747,13 @@ static void test_writeback_free_without_flush_is_a_crash(void **state)
     assert_false(r.duplicate);
     r = apply_put(f, f->ops, f->wb, 9, 3, "b", "1", 6);
     assert_false(r.duplicate);
-    /* New entries: a resend of seq 3 (buffered) and of seq 1 (flushed
+    /* New entries: a resend of seq 3 (buffered) and of seq 1 (stored
      * before the crash) are both duplicates. */
     r = apply_put(f, f->ops, f->wb, 9, 3, "b", "dup", 7);
     assert_true(r.duplicate);
     r = apply_put(f, f->ops, f->wb, 9, 1, "a", "stale", 8);
     assert_true(r.duplicate);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_string_equal(store_value(f, "a"), "2");
     assert_string_equal(store_value(f, "b"), "1");
     assert_session(mem_kv_ops(), &f->rec.kv, 9, 3, CLIENT_OK);
@@ -763,7 +763,7 @@ static void test_writeback_free_without_flush_is_a_crash(void **state)
 /* A failed store write is returned (fatal for the node) and keeps the
  * buffer: nothing counts as stored and reads still see the applied state.
  * In write-through mode the commit itself returns the error. */
-static void test_writeback_failed_flush_keeps_buffer(void **state)
+static void test_writeback_failed_store_keeps_buffer(void **state)
 {
     struct fixture *f = *state;
     store_set(f, "k", "old", 1);
@@ -774,7 +774,7 @@ static void test_writeback_failed_flush_keeps_buffer(void **state)
     commit(f, 2);
     f->rec.fail_op = KV_REC_COMMIT;
     f->rec.fail_err = ERR_IO;
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_IO);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_IO);
     mem_kv_rollback(&f->rec.kv); /* What the failed transaction leaves. */
     assert_int_equal(kv_writeback_stored_index(f->wb), 1);
     assert_int_equal(kv_writeback_applied_index(f->wb), 2);
@@ -854,8 +854,8 @@ static void write_big(struct fixture *f, uint32_t i, uint32_t ver, uint8_t *buf)
 /* 100k keys in batches, then overwrites, deletes and re-puts of a third of
  * them: the key table, its slots and the arena grow many times (slots are
  * rehashed, the arena moves), and every key still reads its newest value,
- * through the buffer and then from the store after one flush. The buffer
- * keeps working after the flush drops its oversized tables. */
+ * through the buffer and then from the store after one store. The buffer
+ * keeps working after the store drops its oversized tables. */
 static void test_writeback_many_keys_survive_growth(void **state)
 {
     struct fixture *f = *state;
@@ -890,7 +890,7 @@ static void test_writeback_many_keys_survive_growth(void **state)
         assert_big(f->ops, f->wb, i, ver[i], buf);
     }
     assert_int_equal(f->rec.n_calls, 0);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_int_equal(kv_recorder_count(&f->rec, KV_REC_BEGIN), 1);
     assert_int_equal(kv_recorder_count(&f->rec, KV_REC_PUT) +
                          kv_recorder_count(&f->rec, KV_REC_DEL),
@@ -902,7 +902,7 @@ static void test_writeback_many_keys_survive_growth(void **state)
     }
     assert_int_equal(mem_kv_count(&f->rec.kv), n_live);
     assert_int_equal(mem_kv_applied(&f->rec.kv), idx);
-    /* After the flush: new writes buffer again, old keys read the store. */
+    /* After the store: new writes buffer again, old keys read the store. */
     begin(f);
     write_big(f, 5, 4, buf);
     write_big(f, 6, 0, buf);
@@ -918,11 +918,11 @@ static void test_writeback_many_keys_survive_growth(void **state)
 
 /* --- Order and determinism --- */
 
-/* The flush writes keys in byte order, whatever order they were buffered
+/* The store writes keys in byte order, whatever order they were buffered
  * in (overwrites and a delete-then-put included), then sessions by client
  * id: the store's b-trees are walked once, and two replicas that applied
  * the same entries issue the same store calls. */
-static void test_writeback_flush_sorts_keys_and_sessions(void **state)
+static void test_writeback_store_sorts_keys_and_sessions(void **state)
 {
     struct fixture *f = *state;
     open_buffered(f);
@@ -940,7 +940,7 @@ static void test_writeback_flush_sorts_keys_and_sessions(void **state)
     session_put(f, 20, 1, CLIENT_OK);
     session_put(f, 30, 2, CLIENT_OK);
     commit(f, 2);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     const struct kv_rec_call *c = f->rec.calls;
     assert_int_equal(f->rec.n_calls, 9);
     assert_call(&c[1], KV_REC_PUT, "a", "1");
@@ -985,7 +985,7 @@ static void test_writeback_order_survives_rehash(void **state)
         session_put(f, 1000 + perm[i], 1, CLIENT_OK);
     }
     commit(f, 1);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_int_equal(f->rec.n_calls, 2 + 2 * N);
     /* Keys in byte order, sessions by id, whatever order they came in. */
     static char sorted[N][16];
@@ -999,7 +999,7 @@ static void test_writeback_order_survives_rehash(void **state)
     }
 }
 
-/* Byte order with the shorter key first: the order flushes must follow. */
+/* Byte order with the shorter key first: the order stores must follow. */
 static int compare_bytes(const uint8_t *a, uint32_t a_len, const uint8_t *b,
                          uint32_t b_len)
 {
@@ -1009,8 +1009,8 @@ static int compare_bytes(const uint8_t *a, uint32_t a_len, const uint8_t *b,
 }
 
 /* Binary keys that share their first 8 bytes, hold NULs and 0xff, and are
- * prefixes of one another still flush in byte order, each once. */
-static void test_writeback_flush_orders_binary_keys(void **state)
+ * prefixes of one another still store in byte order, each once. */
+static void test_writeback_store_orders_binary_keys(void **state)
 {
     struct fixture *f = *state;
     enum { N = 600, KEY_MAX = 16 };
@@ -1039,7 +1039,7 @@ static void test_writeback_flush_orders_binary_keys(void **state)
                          ERR_OK);
     }
     commit(f, 1);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_int_equal(f->rec.n_calls, 2 + distinct);
     for (size_t i = 2; i < 1 + distinct; i++) {
         const struct kv_rec_call *a = &f->rec.calls[i - 1];
@@ -1195,7 +1195,7 @@ static void diff_compare(struct diff_run *d)
     }
 }
 
-/* A crash: the buffer goes without a flush; the restart opens a new one
+/* A crash: the buffer goes without a store; the restart opens a new one
  * at the store's applied index and re-applies the log from there in
  * random batches. */
 static void diff_crash(struct diff_run *d, const struct kv_writeback_config *c)
@@ -1245,7 +1245,7 @@ static void diff_run_config(struct fixture *f,
         if (action < 60) {
             assert_int_equal(kv_writeback_tick(f->wb, d.now_ms), ERR_OK);
         } else if (action < 65) {
-            assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+            assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
         } else if (action < 69) {
             diff_crash(&d, c);
         }
@@ -1255,7 +1255,7 @@ static void diff_run_config(struct fixture *f,
         kv_recorder_clear(&f->rec);
     }
     diff_compare(&d);
-    assert_int_equal(kv_writeback_flush(f->wb), ERR_OK);
+    assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_true(mem_kv_hash(&f->rec.kv) == mem_kv_hash(&d.ref));
     assert_true(d.n_crashes > 0);
     for (size_t i = 0; i < d.n_log; i++) {
@@ -1268,9 +1268,9 @@ static void diff_run_config(struct fixture *f,
 }
 
 /* Under every kind of config (write-through, tiny ops and bytes limits,
- * delay and idle, raftnode's), with random ticks, flushes and crashes,
+ * delay and idle, raftnode's), with random ticks, stores and crashes,
  * the buffer answers every read and every apply as the store alone does,
- * and after a final flush the store equals it (rows, sessions, applied
+ * and after a final store the store equals it (rows, sessions, applied
  * index). */
 static void test_writeback_random_run_matches_store(void **state)
 {
@@ -1300,22 +1300,22 @@ int main(void)
         T(test_writeback_overwrites_in_place_and_grow),
         T(test_writeback_sessions_buffered_and_read_back),
         T(test_writeback_many_sessions_survive_growth),
-        T(test_writeback_nothing_reaches_store_before_flush),
-        T(test_writeback_flush_is_one_transaction),
-        T(test_writeback_second_flush_writes_only_new_changes),
-        T(test_writeback_reuses_buffer_after_flush),
-        T(test_writeback_write_through_flushes_every_commit),
-        T(test_writeback_ops_max_flushes_at_commit),
-        T(test_writeback_bytes_max_flushes_at_commit),
+        T(test_writeback_nothing_reaches_kv_table_before_store),
+        T(test_writeback_store_is_one_transaction),
+        T(test_writeback_second_store_writes_only_new_changes),
+        T(test_writeback_reuses_buffer_after_store),
+        T(test_writeback_write_through_stores_every_commit),
+        T(test_writeback_ops_max_stores_at_commit),
+        T(test_writeback_bytes_max_stores_at_commit),
         T(test_writeback_delay_runs_from_first_commit),
-        T(test_writeback_idle_flushes_a_quiet_node),
-        T(test_writeback_zero_delay_flushes_at_next_tick),
-        T(test_writeback_free_without_flush_is_a_crash),
-        T(test_writeback_failed_flush_keeps_buffer),
+        T(test_writeback_idle_stores_a_quiet_node),
+        T(test_writeback_zero_delay_stores_at_next_tick),
+        T(test_writeback_free_without_store_is_a_crash),
+        T(test_writeback_failed_store_keeps_buffer),
         T(test_writeback_many_keys_survive_growth),
-        T(test_writeback_flush_sorts_keys_and_sessions),
+        T(test_writeback_store_sorts_keys_and_sessions),
         T(test_writeback_order_survives_rehash),
-        T(test_writeback_flush_orders_binary_keys),
+        T(test_writeback_store_orders_binary_keys),
         T(test_writeback_random_run_matches_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
