@@ -62,7 +62,7 @@ struct client_session {
     int fd;                /* Borrowed UDP socket. */
     struct outbox *outbox; /* Borrowed; when set, requests queue there
                                * (common/outbox.h) instead of going out at
-                               * once, and the caller flushes it. */
+                               * once, and the caller sends it. */
     uint32_t n_members;
     struct client_member members[RAFT_NODES_MAX];
     uint32_t leader; /* Index into members of the believed leader. */

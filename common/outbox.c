@@ -39,8 +39,8 @@ void outbox_free(struct outbox *o)
     o->n_dests = 0;
 }
 
-static void outbox_send(struct outbox *o, const struct raft_addr *to,
-                        const uint8_t *buf, size_t len)
+static void send_datagram(struct outbox *o, const struct raft_addr *to,
+                          const uint8_t *buf, size_t len)
 {
     int rv = udp_send(o->fd, to, buf, len);
     o->n_datagrams += rv == ERR_OK;
@@ -52,7 +52,7 @@ static void outbox_send(struct outbox *o, const struct raft_addr *to,
 static void dest_send(struct outbox *o, struct outbox_dest *d)
 {
     if (d->n == 1) {
-        outbox_send(o, &d->to, d->buf + d->off[0], d->len[0]);
+        send_datagram(o, &d->to, d->buf + d->off[0], d->len[0]);
     } else if (d->n > 1) {
         const uint8_t *items[WIRE_BATCH_MAX];
         for (uint32_t i = 0; i < d->n; i++) {
@@ -66,10 +66,10 @@ static void dest_send(struct outbox *o, struct outbox_dest *d)
             wire_batch_encode(o->cluster_id, o->from, RAFT_ID_NONE, items,
                               d->len, d->n, o->tx, OUTBOX_TX_BYTES,
                               &len) == ERR_OK) {
-            outbox_send(o, &d->to, o->tx, len);
+            send_datagram(o, &d->to, o->tx, len);
         } else {
             for (uint32_t i = 0; i < d->n; i++) {
-                outbox_send(o, &d->to, items[i], d->len[i]);
+                send_datagram(o, &d->to, items[i], d->len[i]);
             }
         }
     }
@@ -77,7 +77,7 @@ static void dest_send(struct outbox *o, struct outbox_dest *d)
     d->used = 0;
 }
 
-void outbox_flush(struct outbox *o)
+void outbox_send(struct outbox *o)
 {
     ASSERT(o != NULL);
     for (uint32_t i = 0; i < o->n_dests; i++) {
@@ -96,7 +96,7 @@ static struct outbox_dest *dest_for(struct outbox *o,
         }
     }
     if (o->n_dests == OUTBOX_DESTS) {
-        outbox_flush(o); /* Many destinations: the rest go now. */
+        outbox_send(o); /* Many destinations: the rest go now. */
     }
     struct outbox_dest *d = &o->dests[o->n_dests];
     if (d->buf == NULL && (d->buf = malloc(OUTBOX_BYTES)) == NULL) {
@@ -116,7 +116,7 @@ void outbox_add(struct outbox *o, const struct raft_addr *to,
     ASSERT(len <= RAFT_DATAGRAM_MAX);
     struct outbox_dest *d = len <= OUTBOX_BYTES ? dest_for(o, to) : NULL;
     if (d == NULL) {
-        outbox_send(o, to, dgram, len);
+        send_datagram(o, to, dgram, len);
         return;
     }
     if (d->n == WIRE_BATCH_MAX || len > OUTBOX_BYTES - d->used) {

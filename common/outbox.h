@@ -58,6 +58,6 @@ void outbox_add(struct outbox *o, const struct raft_addr *to,
 
 /* Sends everything queued, one datagram per destination (or more when a
  * destination's queue filled), and empties the outbox. */
-void outbox_flush(struct outbox *o);
+void outbox_send(struct outbox *o);
 
 #endif

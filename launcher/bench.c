@@ -488,7 +488,7 @@ static int bench_loop(struct bench *b)
     }
     uint64_t next_timer_ms = 0;
     for (;;) {
-        outbox_flush(&b->outbox); /* What this round started or retried. */
+        outbox_send(&b->outbox); /* What this round started or retried. */
         uint64_t now_us = clock_now_us();
         if (now_us >= b->end_us) {
             break;

@@ -214,10 +214,10 @@ void node_io_reply(void *ctx, const struct raft_addr *to,
 }
 
 /* Sends the client replies queued so far. */
-static void node_flush_outbox(struct node *n)
+static void node_send_outbox(struct node *n)
 {
     uint64_t again = n->outbox.n_again;
-    outbox_flush(&n->outbox);
+    outbox_send(&n->outbox);
     n->send_again += n->outbox.n_again - again;
 }
 
@@ -237,7 +237,7 @@ static void node_io_client_reply(void *ctx, const struct raft_addr *to,
 
 static void node_io_replies_done(void *ctx)
 {
-    node_flush_outbox(ctx);
+    node_send_outbox(ctx);
 }
 
 static int node_io_persist(void *ctx, const struct raft_ready *rd)
@@ -444,7 +444,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
     if (rv == ERR_OK) {
         rv = log_writer_tick(&n->log_writer, n->now_ms);
     }
-    node_flush_outbox(n);
+    node_send_outbox(n);
     /* After the answers: a checkpoint stalls the loop for tens of ms, and
      * inside a kv store it would also shrink the pacer's next store. */
     store_checkpoint(n->store);

@@ -5,7 +5,7 @@
  * to client_session_on_reply() directly. Checks: retries keep the same
  * (client_id, seq), hints are followed, "no leader" backs off, timeouts
  * rotate, the deadline ends the request, limits are inclusive. Also the
- * outbox (common/outbox.c): one datagram per destination per flush, a
+ * outbox (common/outbox.c): one datagram per destination per outbox_send, a
  * batch in order, full batches split; and client_each_reply opening a
  * batch of replies.
  */
@@ -366,7 +366,7 @@ static uint32_t batch_seqs(struct fixture *f, const struct raft_msg *batch,
     return n;
 }
 
-/* Nothing leaves before the flush; then one datagram goes out per
+/* Nothing leaves before outbox_send; then one datagram goes out per
  * destination: a lone request as it is, several as one batch in the
  * order they came, a full batch (WIRE_BATCH_MAX) before the next one; a
  * datagram too large to queue goes at once. */
@@ -399,7 +399,7 @@ static void test_client_outbox_sends_one_datagram_per_destination(void **state)
     assert_int_equal(msg.type, MSG_CLIENT);
     assert_int_equal(msg.u.client.seq, 8);
     assert_true(nothing_sent(f));
-    outbox_flush(&o);
+    outbox_send(&o);
     recv_any(f, 0, &msg);
     assert_int_equal(batch_seqs(f, &msg, seqs, WIRE_BATCH_MAX), 3);
     assert_int_equal(seqs[0], 1);
@@ -412,7 +412,7 @@ static void test_client_outbox_sends_one_datagram_per_destination(void **state)
     assert_int_equal(msg.u.client.seq, 100 + WIRE_BATCH_MAX);
     assert_true(nothing_sent(f));
     assert_int_equal(o.n_datagrams, 5);
-    outbox_flush(&o); /* Empty: sends nothing. */
+    outbox_send(&o); /* Empty: sends nothing. */
     assert_true(nothing_sent(f));
     outbox_free(&o);
 }
@@ -426,7 +426,7 @@ static void test_client_session_queues_in_its_outbox(void **state)
     f->s.outbox = &o;
     assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
     assert_true(nothing_sent(f));
-    outbox_flush(&o);
+    outbox_send(&o);
     struct raft_msg m = recv_at(f, 0);
     assert_int_equal(m.u.client.seq, f->s.seq);
     outbox_free(&o);
