@@ -550,7 +550,7 @@ bool raft_has_ready(const struct raft *r)
 void raft_ready(struct raft *r, struct raft_ready *rd)
 {
     memset(rd, 0, sizeof *rd);
-    if (r->role == RAFT_LEADER && raft_replication_flush(r) != ERR_OK) {
+    if (r->role == RAFT_LEADER && raft_replication_send_due(r) != ERR_OK) {
         /* Out of memory or a failed fetch while building appends: they go
          * out later, at the next heartbeat; everything else in this batch
          * is still valid. */

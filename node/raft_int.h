@@ -23,7 +23,7 @@
  * Leaders: heartbeat when idle          raft_heartbeat, raft_replication.c
  * Leaders: append a client command,     raft_propose, raft.c (the answer:
  *   respond after it is applied           node/replica.c)
- * Leaders: last index >= nextIndex:     flush_peer, raft_replication.c
+ * Leaders: last index >= nextIndex:     peer_send_due, raft_replication.c
  *   send entries from nextIndex
  * Leaders: success: update nextIndex    on_success, raft_replication.c
  *   and matchIndex
@@ -241,7 +241,7 @@ int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg);
 void raft_fetched_free(struct raft *r);
 int raft_on_append(struct raft *r, const struct raft_msg *msg);
 int raft_on_append_reply(struct raft *r, const struct raft_msg *msg);
-int raft_replication_flush(struct raft *r);
+int raft_replication_send_due(struct raft *r);
 void raft_maybe_commit(struct raft *r);
 void raft_heartbeat(struct raft *r);
 /* Leader: marks an append due for every follower that one at its match

@@ -569,7 +569,7 @@ static raft_index heartbeat_prev(const struct raft *r,
  * for a follower: send AppendEntries RPC with log entries starting at
  * nextIndex." One at a time while probing; in pipeline mode up to
  * config.inflight_max batches, then a bare heartbeat if one is pending. */
-static int flush_peer(struct raft *r, struct raft_peer *p)
+static int peer_send_due(struct raft *r, struct raft_peer *p)
 {
     raft_index last = raft_log_last_index(&r->log);
     raft_index sent;
@@ -616,13 +616,13 @@ static int flush_peer(struct raft *r, struct raft_peer *p)
 }
 
 /* Called from raft_ready(): builds every AppendEntries due now. */
-int raft_replication_flush(struct raft *r)
+int raft_replication_send_due(struct raft *r)
 {
     ASSERT(r->role == RAFT_LEADER);
     int first_err = ERR_OK;
     bool all_told = true;
     for (uint32_t i = 0; i < r->n_peers; i++) {
-        int rv = flush_peer(r, &r->peers[i]);
+        int rv = peer_send_due(r, &r->peers[i]);
         if (rv != ERR_OK && first_err == ERR_OK) {
             first_err = rv; /* The others still get theirs. */
         }
