@@ -483,7 +483,7 @@ uint64_t raft_deadline(const struct raft *r)
     if (r->config.check_quorum && r->quorum_check_ms < d) {
         d = r->quorum_check_ms;
     }
-    /* raft_sync_wanted turns true then (once past, a flush asks, or a
+    /* raft_sync_wanted turns true then (once past, a drain asks, or a
      * sync already runs and its end wakes the caller). */
     uint64_t self_due = raft_sync_due(r, r->now_ms);
     if (self_due < d) {

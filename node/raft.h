@@ -11,6 +11,13 @@
 #ifndef RAFT_NODE_RAFT_H
 #define RAFT_NODE_RAFT_H
 
+/* Glossary: one verb, one act, throughout the tree (drain: replica.h).
+ * write:  hard state, truncation and entries into SQLite's log (no fsync).
+ * sync:   fdatasync of the WAL; it makes every earlier write durable.
+ * commit: Raft's: an entry is on a majority's durable logs (commit index).
+ * apply:  committed entries through kv_apply into the write-back buffer.
+ * store:  the write-back buffer's changes into the kv table (one txn). */
+
 #include "common/msg.h"
 #include "common/types.h"
 

@@ -11,14 +11,14 @@
 #include "common/invariant.h"
 
 /* Unsynced entries a leader may leave behind it at most, and for how
- * long: a sync it needs later then has little to flush. */
+ * long: a sync it needs later then finds few dirty pages. */
 #define RAFT_SELF_UNSYNCED_MAX 8192
 #define RAFT_SELF_UNSYNCED_MS 10
 
 /* Leader with self_sync_ms: the first time after `after` at which it must
  * sync its own log although its followers commit: self_sync_ms after its
  * copy became needed for commit, or RAFT_SELF_UNSYNCED_MS after entries
- * became unsynced (so a needed sync has little to flush); UINT64_MAX:
+ * became unsynced (so a needed sync finds few dirty pages); UINT64_MAX:
  * none. raft_sync_wanted asks whether one has come (after 0), the
  * deadline for the next one still ahead (after now). */
 uint64_t raft_sync_due(const struct raft *r, uint64_t after)
@@ -56,7 +56,7 @@ static bool followers_make_quorum(const struct raft *r)
 /* Thesis 10.2.1: the leader may commit an entry before it is on its own
  * disk, once a majority of followers have it on theirs. With self_sync_ms
  * a leader uses that to skip syncs: while a quorum of followers is
- * pipelined and fresh, their syncs commit, and the disk does one flush
+ * pipelined and fresh, their syncs commit, and the disk does one sync
  * fewer per write. It still syncs when its own copy has been needed for
  * commit for self_sync_ms (raft_maybe_commit notes since when), when
  * entries have been unsynced for RAFT_SELF_UNSYNCED_MS, or when
