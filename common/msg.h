@@ -208,6 +208,14 @@ struct msg_status {
     uint64_t nonce; /* Echoed. */
 };
 
+/* A snapshot transfer in progress: its bytes acknowledged (leader) or
+ * staged (follower) of size. */
+struct status_transfer {
+    raft_id peer; /* The follower it goes to, or the leader it comes from. */
+    uint64_t done;
+    uint64_t size; /* done <= size; 0 when none. */
+};
+
 /* Log entries whose terms a status reply shows (the tail of the log). */
 #define STATUS_TAIL_MAX 32
 
@@ -239,6 +247,14 @@ struct msg_status_reply {
     uint32_t dup_ppm;
     uint32_t delay_ms;
     uint32_t jitter_ms;
+    /* Appended later still (a reply without them decodes with zeros): the
+     * snapshot index (the log's compacted prefix, 0 when none), the
+     * transfer this member receives, and the ones it sends as leader. */
+    raft_index snapshot_index;
+    raft_term snapshot_term;
+    struct status_transfer recv; /* size 0: none. */
+    uint32_t n_sends;
+    struct status_transfer sends[RAFT_NODES_MAX];
 };
 
 enum fault_action {

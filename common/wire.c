@@ -25,8 +25,11 @@
  *                  [[id match next last_ack_ms] ... at most RAFT_NODES_MAX]
  *                  tail_first [tail term ... at most STATUS_TAIL_MAX]
  *                  [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
- *                  (the last seven were appended later: a reply of the
- *                  first 13 fields still decodes, with them zero)
+ *                  snapshot_index snapshot_term [peer done size]
+ *                  [[peer done size] ... at most RAFT_NODES_MAX]
+ *                  (the last eleven were appended later, in two steps: a
+ *                  reply of the first 13 or 20 fields still decodes, with
+ *                  the missing ones zero)
  *   FAULT          action [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *   FAULT_REPLY    ok
  *   READ_INDEX     read_id
@@ -57,15 +60,16 @@
 #define WIRE_HEADER_FIELDS 6
 #define WIRE_PPM_MAX 1000000u
 /* A status reply of the first layout, before the log tail and fault rules
- * were appended. */
+ * were appended, and of the second, before the snapshot fields. */
 #define WIRE_STATUS_REPLY_FIELDS_V1 13
+#define WIRE_STATUS_REPLY_FIELDS_V2 20
 
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,    [MSG_APPEND] = 5,
     [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 6,      [MSG_SNAPSHOT_REPLY] = 5,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
-    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 20, [MSG_FAULT] = 6,
+    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 24, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
     [MSG_CLIENT_BATCH] = 1,
 };
@@ -121,6 +125,16 @@ static int validate_client(const struct msg_client *m)
     return ERR_OK;
 }
 
+/* A transfer's figures: none is all zero; one has done at most size (its
+ * peer may be 0: a follower that no longer knows the leader). */
+static bool transfer_ok(const struct status_transfer *t)
+{
+    if (t->size == 0) {
+        return t->peer == 0 && t->done == 0;
+    }
+    return t->peer <= RAFT_ID_MAX && t->done <= t->size;
+}
+
 static int validate_status_reply(const struct msg_status_reply *m)
 {
     if (m->role > RAFT_PRECANDIDATE || m->leader > RAFT_ID_MAX ||
@@ -136,6 +150,15 @@ static int validate_status_reply(const struct msg_status_reply *m)
     }
     for (uint32_t i = 0; i < m->n_blocked; i++) {
         if (!is_member_id(m->blocked[i])) {
+            return ERR_INVALID;
+        }
+    }
+    if (!transfer_ok(&m->recv) || m->n_sends > RAFT_NODES_MAX) {
+        return ERR_INVALID;
+    }
+    for (uint32_t i = 0; i < m->n_sends; i++) {
+        if (!transfer_ok(&m->sends[i]) || !is_member_id(m->sends[i].peer) ||
+            m->sends[i].size == 0) {
             return ERR_INVALID;
         }
     }
@@ -256,6 +279,12 @@ static int encode_append(msgpack_packer *pk, const struct msg_append *m)
     return 0;
 }
 
+static int pack_transfer(msgpack_packer *pk, const struct status_transfer *t)
+{
+    return msgpack_pack_array(pk, 3) || pack_u(pk, t->peer) ||
+           pack_u(pk, t->done) || pack_u(pk, t->size);
+}
+
 static int encode_status_reply(msgpack_packer *pk,
                                const struct msg_status_reply *m)
 {
@@ -300,8 +329,18 @@ static int encode_status_reply(msgpack_packer *pk,
             return -1;
         }
     }
-    return pack_u(pk, m->loss_ppm) || pack_u(pk, m->dup_ppm) ||
-           pack_u(pk, m->delay_ms) || pack_u(pk, m->jitter_ms);
+    if (pack_u(pk, m->loss_ppm) || pack_u(pk, m->dup_ppm) ||
+        pack_u(pk, m->delay_ms) || pack_u(pk, m->jitter_ms) ||
+        pack_u(pk, m->snapshot_index) || pack_u(pk, m->snapshot_term) ||
+        pack_transfer(pk, &m->recv) || msgpack_pack_array(pk, m->n_sends)) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < m->n_sends; i++) {
+        if (pack_transfer(pk, &m->sends[i])) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int encode_fault(msgpack_packer *pk, const struct msg_fault *m)
@@ -670,6 +709,33 @@ static int decode_status_reply_tail(struct reader *r,
     return ERR_OK;
 }
 
+static int read_transfer(struct reader *r, struct status_transfer *t)
+{
+    if (read_array_of(r, 3) || read_uint(r, RAFT_ID_MAX, &t->peer) ||
+        read_u64(r, &t->done) || read_u64(r, &t->size)) {
+        return ERR_MALFORMED;
+    }
+    return ERR_OK;
+}
+
+/* The fields appended to the second layout: the snapshot index and the
+ * transfers in progress. */
+static int decode_status_reply_snapshot(struct reader *r,
+                                        struct msg_status_reply *m)
+{
+    if (read_u64(r, &m->snapshot_index) || read_u64(r, &m->snapshot_term) ||
+        read_transfer(r, &m->recv) ||
+        read_array(r, RAFT_NODES_MAX, &m->n_sends)) {
+        return ERR_MALFORMED;
+    }
+    for (uint32_t i = 0; i < m->n_sends; i++) {
+        if (read_transfer(r, &m->sends[i])) {
+            return ERR_MALFORMED;
+        }
+    }
+    return ERR_OK;
+}
+
 static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
 {
     if (read_u64(r, &m->nonce) || read_u32(r, UINT32_MAX, &m->pid) ||
@@ -700,7 +766,13 @@ static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
     if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V1) {
         return ERR_OK; /* The first layout: no tail, no fault rules. */
     }
-    return decode_status_reply_tail(r, m);
+    if (decode_status_reply_tail(r, m) != ERR_OK) {
+        return ERR_MALFORMED;
+    }
+    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V2) {
+        return ERR_OK; /* The second layout: no snapshot fields. */
+    }
+    return decode_status_reply_snapshot(r, m);
 }
 
 static int decode_fault(struct reader *r, struct msg_fault *m)
@@ -856,7 +928,8 @@ static int decode_header(struct reader *r, uint64_t cluster_id,
     r->n_body = n - WIRE_HEADER_FIELDS;
     if (r->n_body != wire_body_fields[m->type] &&
         !(m->type == MSG_STATUS_REPLY &&
-          r->n_body == WIRE_STATUS_REPLY_FIELDS_V1)) {
+          (r->n_body == WIRE_STATUS_REPLY_FIELDS_V1 ||
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V2))) {
         return ERR_MALFORMED;
     }
     return ERR_OK;

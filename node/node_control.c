@@ -64,6 +64,12 @@ void node_on_status(struct node *n, const struct raft_addr *from,
     s->leader_contact_ms = raft_leader_contact_ms(r, n->now_ms);
     memcpy(s->drops, n->drops, sizeof s->drops);
     s->n_peers = raft_progress(r, n->now_ms, s->peers, RAFT_NODES_MAX);
+    /* The log's compacted prefix: its last index and that entry's term. */
+    s->snapshot_index = raft_first_index(r) - 1;
+    s->snapshot_term =
+        s->snapshot_index > 0 ? raft_term_at(r, s->snapshot_index) : 0;
+    s->n_sends = replica_snapshot_progress(n->replica, &s->recv, s->sends,
+                                           RAFT_NODES_MAX);
     node_on_status_view(n, r, s);
     node_io_reply(n, from, &msg);
 }

@@ -831,6 +831,33 @@ int replica_drain(struct replica *rep, uint64_t now_ms)
     return ERR_OK;
 }
 
+uint32_t replica_snapshot_progress(const struct replica *rep,
+                                   struct status_transfer *recv,
+                                   struct status_transfer *sends, uint32_t cap)
+{
+    ASSERT(recv != NULL);
+    ASSERT(sends != NULL || cap == 0);
+    const struct snapshot_recv *r = &rep->snap.recv;
+    memset(recv, 0, sizeof *recv);
+    if (r->is_active && r->size > 0) {
+        recv->peer = raft_leader(rep->raft);
+        recv->done = r->next;
+        recv->size = r->size;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < RAFT_NODES_MAX && n < cap; i++) {
+        const struct snapshot_send *t = &rep->snap.sends[i];
+        if (t->is_active) {
+            sends[n].peer = t->peer;
+            sends[n].done = t->acked;
+            sends[n].size = t->size;
+            n++;
+        }
+    }
+    ASSERT(recv->done <= recv->size);
+    return n;
+}
+
 void replica_snapshot_stats(const struct replica *rep,
                             struct replica_snapshot_stats *out)
 {

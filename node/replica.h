@@ -148,6 +148,14 @@ struct replica_snapshot_stats {
 void replica_snapshot_stats(const struct replica *rep,
                             struct replica_snapshot_stats *out);
 
+/* Snapshot transfers in progress, for status: fills *recv with the one
+ * this member receives (all zero when none; peer is its leader, 0 when
+ * unknown) and sends with up to cap it sends as leader (bytes
+ * acknowledged of the image's size). Returns the number of sends. */
+uint32_t replica_snapshot_progress(const struct replica *rep,
+                                   struct status_transfer *recv,
+                                   struct status_transfer *sends, uint32_t cap);
+
 /* The write-back buffer in front of io->kv, to tune its store size. */
 struct kv_writeback *replica_kv_writeback(struct replica *rep);
 

@@ -63,6 +63,14 @@ static void sample_large(int i, struct raft_msg *m)
             m->u.status_reply.tail_terms[k] = UINT64_MAX - k;
         }
         m->u.status_reply.delay_ms = m->u.status_reply.jitter_ms = UINT32_MAX;
+        m->u.status_reply.snapshot_index = UINT64_MAX - STATUS_TAIL_MAX - 1;
+        m->u.status_reply.snapshot_term = UINT64_MAX;
+        m->u.status_reply.recv = (struct status_transfer){0, 0, 0};
+        m->u.status_reply.n_sends = RAFT_NODES_MAX;
+        for (uint32_t k = 0; k < RAFT_NODES_MAX; k++) {
+            m->u.status_reply.sends[k] =
+                (struct status_transfer){k + 1, UINT64_MAX - k, UINT64_MAX};
+        }
         break;
     default:
         m->type = MSG_CLIENT_REPLY;
@@ -190,6 +198,11 @@ static void sample_status_reply(struct msg_status_reply *s)
     s->loss_ppm = 200000;
     s->dup_ppm = 1000;
     s->delay_ms = 50;
+    s->snapshot_index = 40;
+    s->snapshot_term = 5;
+    s->recv = (struct status_transfer){2, 61440, 200000};
+    s->n_sends = 1;
+    s->sends[0] = (struct status_transfer){3, 122880, 300000};
     s->jitter_ms = 10;
 }
 
@@ -293,6 +306,12 @@ static bool client_equal(const struct msg_client *a, const struct msg_client *b)
                        b->expected_len);
 }
 
+static bool transfer_equal(const struct status_transfer *a,
+                           const struct status_transfer *b)
+{
+    return a->peer == b->peer && a->done == b->done && a->size == b->size;
+}
+
 static bool status_reply_equal(const struct msg_status_reply *a,
                                const struct msg_status_reply *b)
 {
@@ -311,8 +330,16 @@ static bool status_reply_equal(const struct msg_status_reply *a,
         a->n_blocked != b->n_blocked ||
         memcmp(a->blocked, b->blocked, a->n_blocked * sizeof(raft_id)) != 0 ||
         a->loss_ppm != b->loss_ppm || a->dup_ppm != b->dup_ppm ||
-        a->delay_ms != b->delay_ms || a->jitter_ms != b->jitter_ms) {
+        a->delay_ms != b->delay_ms || a->jitter_ms != b->jitter_ms ||
+        a->snapshot_index != b->snapshot_index ||
+        a->snapshot_term != b->snapshot_term ||
+        !transfer_equal(&a->recv, &b->recv) || a->n_sends != b->n_sends) {
         return false;
+    }
+    for (uint32_t i = 0; i < a->n_sends; i++) {
+        if (!transfer_equal(&a->sends[i], &b->sends[i])) {
+            return false;
+        }
     }
     for (uint32_t i = 0; i < a->n_peers; i++) {
         const struct status_peer *x = &a->peers[i];
@@ -421,9 +448,10 @@ int wire_check_roundtrip(const uint8_t *buf, size_t len, uint64_t cluster_id)
     int rc2 = wire_encode(&first, cluster_id, again, sizeof again, &len2);
     ASSERT(rc2 == ERR_OK);
     /* The encoder writes the shortest forms, so never more bytes; except
-     * that a status reply of the first layout (13 body fields) comes back
-     * with the 7 appended fields, each at least one byte (zero or empty). */
-    ASSERT(len2 <= len + (first.type == MSG_STATUS_REPLY ? 7 : 0));
+     * that a status reply of an older layout (13 or 20 body fields) comes
+     * back with the appended fields: 7 then 4, each at least one byte (zero
+     * or empty), the empty transfer four ([0, 0, 0]). */
+    ASSERT(len2 <= len + (first.type == MSG_STATUS_REPLY ? 14 : 0));
     if (first.type == MSG_APPEND) {
         size_t bound = WIRE_APPEND_OVERHEAD;
         for (uint32_t i = 0; i < first.u.append.n_entries; i++) {

@@ -148,6 +148,12 @@ static void test_wire_roundtrips_extreme_integers(void **state)
         }
         s->loss_ppm = s->dup_ppm = v ? 1000000 : 0;
         s->delay_ms = s->jitter_ms = (uint32_t)x;
+        s->snapshot_index = s->snapshot_term = x;
+        s->recv = (struct status_transfer){v ? RAFT_ID_MAX : 0, x, x};
+        s->n_sends = v ? RAFT_NODES_MAX : 0;
+        for (uint32_t t = 0; t < s->n_sends; t++) {
+            s->sends[t] = (struct status_transfer){RAFT_ID_MAX - t, x - t, x};
+        }
         roundtrip(f, &m);
         m.type = MSG_FAULT;
         memset(&m.u.fault, 0, sizeof m.u.fault);

@@ -496,10 +496,72 @@ static void raw_status_reply_v2(struct fixture *f, uint32_t n_body,
     raw_u(f, 0);
 }
 
+/* Packs a status reply of the current layout: the second layout without
+ * tail or rules, then a snapshot point of 90 (term 4), the received
+ * transfer (leader 2, recv_done of recv_size bytes) and n_sends sends to
+ * send_peer, each 5 of 10 bytes acknowledged. */
+static void raw_status_reply_v3(struct fixture *f, uint64_t recv_done,
+                                uint64_t recv_size, uint32_t n_sends,
+                                uint64_t send_peer)
+{
+    raw_status_reply_v2(f, 24, 0, 0, 3, 0);
+    raw_u(f, 90);
+    raw_u(f, 4);
+    msgpack_pack_array(&f->pk, 3);
+    raw_u(f, recv_size > 0 ? 2 : 0);
+    raw_u(f, recv_done);
+    raw_u(f, recv_size);
+    msgpack_pack_array(&f->pk, n_sends);
+    for (uint32_t i = 0; i < n_sends; i++) {
+        msgpack_pack_array(&f->pk, 3);
+        raw_u(f, send_peer);
+        raw_u(f, 5);
+        raw_u(f, 10);
+    }
+}
+
+/* Rule: the snapshot fields appended last decode, and a transfer never
+ * reports more done than its size; a send names a member; at most
+ * RAFT_NODES_MAX sends; a reply of the second layout (20 fields) still
+ * decodes, with them zero, and none in between does. */
+static void test_wire_decode_checks_status_reply_snapshot(void **state)
+{
+    struct fixture *f = *state;
+    raw_status_reply_v3(f, 40, 100, RAFT_NODES_MAX, 3);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    const struct msg_status_reply *s = &f->out.u.status_reply;
+    assert_int_equal(s->snapshot_index, 90);
+    assert_int_equal(s->snapshot_term, 4);
+    assert_int_equal(s->recv.peer, 2);
+    assert_int_equal(s->recv.done, 40);
+    assert_int_equal(s->recv.size, 100);
+    assert_int_equal(s->n_sends, RAFT_NODES_MAX);
+    assert_int_equal(s->sends[0].peer, 3);
+    assert_int_equal(s->sends[0].done, 5);
+    raw_status_reply_v3(f, 101, 100, 0, 3);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v3(f, 1, 0, 0, 3);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v3(f, 0, 0, 1, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v3(f, 0, 0, RAFT_NODES_MAX + 1, 3);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v2(f, 21, 0, 0, 3, 0);
+    raw_u(f, 90);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v2(f, 20, 1, 0, 3, 0);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.n_tail, 1);
+    assert_int_equal(f->out.u.status_reply.snapshot_index, 0);
+    assert_int_equal(f->out.u.status_reply.recv.size, 0);
+    assert_int_equal(f->out.u.status_reply.n_sends, 0);
+}
+
 /* Rule: the appended status fields (log tail, fault rules) have limits of
  * their own: at most STATUS_TAIL_MAX terms, at most RAFT_NODES_MAX blocked
- * member ids, a ppm of at most a million; and a body is either the first
- * layout (13 fields) or the whole current one (20), nothing in between. */
+ * member ids, a ppm of at most a million; and a body is the first layout
+ * (13 fields), the second (20) or the whole current one (24), nothing in
+ * between. */
 static void test_wire_decode_checks_status_reply_tail(void **state)
 {
     struct fixture *f = *state;
@@ -682,6 +744,7 @@ int main(void)
         T(test_wire_decode_rejects_bad_fault_fields),
         T(test_wire_decode_rejects_bad_status_reply),
         T(test_wire_decode_checks_status_reply_tail),
+        T(test_wire_decode_checks_status_reply_snapshot),
         T(test_wire_decode_rejects_over_limit_lengths),
         T(test_wire_decode_rejects_over_limit_entries),
         T(test_wire_decode_rejects_trailing_bytes),
