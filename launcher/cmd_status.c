@@ -4,7 +4,8 @@
  * the directory knows (id, address, and the pid of a process that runs but
  * does not answer). The JSON keys and types are a public interface
  * (DESIGN.md): id, addr, pid, alive, role, term, leader, commit,
- * last_index, applied. `status --drops` shows instead each node's counters
+ * last_index, applied; the table also shows the snapshot index (the
+ * log's compacted prefix), which the JSON does not. `status --drops` shows instead each node's counters
  * of dropped datagrams by reason (a separate view, so the documented
  * --json keys stay exactly as listed). Read launcher/cmd_fault.c next.
  */
@@ -115,20 +116,26 @@ static void status_print_table_row(const struct status_row *r)
         snprintf(pid, sizeof(pid), "%ld", r->pid);
     }
     if (!r->st->alive) {
-        printf("%-4llu %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s\n",
+        printf("%-4llu %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s %8s\n",
                (unsigned long long)r->m->id, addr, pid, "no", "-", "-", "-",
-               "-", "-", "-");
+               "-", "-", "-", "-");
         return;
     }
     char leader[24] = "-";
     if (s->leader != RAFT_ID_NONE) {
         snprintf(leader, sizeof(leader), "%llu", (unsigned long long)s->leader);
     }
-    printf("%-4llu %-21s %-8s %-6s %-10s %6llu %6s %8llu %8llu %8llu\n",
+    /* "-": no snapshot yet, or a node too old to say. */
+    char snap[24] = "-";
+    if (s->snapshot_index > 0) {
+        snprintf(snap, sizeof(snap), "%llu",
+                 (unsigned long long)s->snapshot_index);
+    }
+    printf("%-4llu %-21s %-8s %-6s %-10s %6llu %6s %8llu %8llu %8llu %8s\n",
            (unsigned long long)r->m->id, addr, pid, "yes",
            status_role_name(s->role), (unsigned long long)r->st->term, leader,
            (unsigned long long)s->commit, (unsigned long long)s->last_index,
-           (unsigned long long)s->applied);
+           (unsigned long long)s->applied, snap);
 }
 
 /* status --drops: one row (or JSON object) per node with its counters of
@@ -211,9 +218,9 @@ int cmd_status(int argc, char **argv, const char *dir)
     if (json) {
         putchar('[');
     } else {
-        printf("%-4s %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s\n", "ID", "ADDR",
-               "PID", "ALIVE", "ROLE", "TERM", "LEADER", "COMMIT", "LAST",
-               "APPLIED");
+        printf("%-4s %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s %8s\n", "ID",
+               "ADDR", "PID", "ALIVE", "ROLE", "TERM", "LEADER", "COMMIT",
+               "LAST", "APPLIED", "SNAP");
     }
     for (uint32_t i = 0; i < conf.n_members; i++) {
         struct status_row r = {.m = &conf.members[i], .st = &st[i], .pid = 0};

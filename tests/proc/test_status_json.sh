@@ -31,4 +31,15 @@ for n in d:
     assert n["leader"] is None or type(n["leader"]) is int, n
 assert sum(1 for n in d if n["role"] == "leader") == 1, d
 PY
+# The table (not the JSON) has a last SNAP column: "-" before any
+# compaction, and for the node that is down.
+ctl status >"$DIR/status.txt" || fail "status exit code"
+python3 - "$DIR/status.txt" <<'PY' || fail "status table shape"
+import sys
+rows = [l.split() for l in open(sys.argv[1]).read().splitlines()]
+assert rows[0][-1] == "SNAP", rows[0]
+assert len(rows) == 6, rows
+for r in rows[1:]:
+    assert len(r) == len(rows[0]) and r[-1] == "-", r
+PY
 echo "ok"
