@@ -3,8 +3,10 @@
  * nodes up against the quorum), the fault rules in force, one panel per node
  * (role, pid, term, vote, indexes; an election-timer bar on a time scale
  * shared by all nodes, so the first bar to reach its end is the first timer
- * to expire; or the leader's match/next per follower; and the log tail as
- * term-coloured cells aligned by index, RaftScope-style), the event feed
+ * to expire; or the leader's match/next per follower; a snapshot transfer
+ * as a progress bar on the receiving follower's panel; and the log tail as
+ * term-coloured cells aligned by index, RaftScope-style, its compacted
+ * prefix marked), the event feed
  * newest first, and the help or prompt bar. Pure; see
  * tests/unit/test_dash_model.c. Read launcher/dashboard.h next.
  */
@@ -318,7 +320,70 @@ static void draw_node_timer(struct pen *p, const struct dash_view *v,
     }
 }
 
-/* The leader's view of each follower: "match/next  n2 52/53  n3 40/41". */
+/* A transfer's figures: "1.2/3.0 MiB" (both in the unit of the size). */
+static void format_transfer(const struct status_transfer *t, char *buf,
+                            size_t cap)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double div = 1;
+    int u = 0;
+    while (u < 4 && (double)t->size >= div * 1024) {
+        div *= 1024;
+        u++;
+    }
+    if (u == 0) {
+        snprintf(buf, cap, "%" PRIu64 "/%" PRIu64 " B", t->done, t->size);
+        return;
+    }
+    snprintf(buf, cap, "%.1f/%.1f %s", (double)t->done / div,
+             (double)t->size / div, units[u]);
+}
+
+/* Percent of a transfer done, 0..100 (size > 0). */
+static unsigned transfer_percent(const struct status_transfer *t)
+{
+    ASSERT(t->size > 0);
+    return (unsigned)((double)t->done * 100.0 / (double)t->size);
+}
+
+/* "snapshot [########------------]  40%  1.2/3.0 MiB from n1": the image
+ * this follower stages, bytes received in order of its size. */
+static void draw_node_transfer(struct pen *p, const struct dash_node *n)
+{
+    const struct status_transfer *t = &n->st.recv;
+    ASSERT(t->size > 0);
+    int width = p->end - p->col - 8 - 36;
+    width = width < 10 ? 10 : width > 90 ? 90 : width;
+    int fill = (int)((double)width * (double)t->done / (double)t->size);
+    fill = fill < 0 ? 0 : fill > width ? width : fill;
+    char figures[48];
+    format_transfer(t, figures, sizeof(figures));
+    pen_put(p, DASH_COLOR_DIM, 0, "snapshot [");
+    pen_fill(p, DASH_COLOR_BAR, DASH_ATTR_BOLD, '#', fill);
+    pen_fill(p, DASH_COLOR_DIM, 0, '-', width - fill);
+    pen_put(p, DASH_COLOR_DIM, 0, "] ");
+    pen_printf(p, DASH_COLOR_NORMAL, DASH_ATTR_BOLD, "%3u%%  ",
+               transfer_percent(t));
+    pen_printf(p, DASH_COLOR_NORMAL, 0, "%s", figures);
+    if (t->peer != RAFT_ID_NONE) {
+        pen_printf(p, DASH_COLOR_DIM, 0, " from n%" PRIu64, t->peer);
+    }
+}
+
+/* The leader's transfer to follower id, or NULL. */
+static const struct status_transfer *node_send_to(const struct dash_node *n,
+                                                  raft_id id)
+{
+    for (uint32_t i = 0; i < n->st.n_sends && i < RAFT_NODES_MAX; i++) {
+        if (n->st.sends[i].peer == id && n->st.sends[i].size > 0) {
+            return &n->st.sends[i];
+        }
+    }
+    return NULL;
+}
+
+/* The leader's view of each follower: "match/next  n2 52/53  n3 40/41";
+ * one that receives a snapshot shows how much: "n4 snap 40%". */
 static void draw_node_progress(struct pen *p, const struct dash_node *n)
 {
     pen_put(p, DASH_COLOR_DIM, 0, "match/next");
@@ -331,16 +396,25 @@ static void draw_node_progress(struct pen *p, const struct dash_node *n)
                     : f->last_ack_ms > DASH_LAG_ACK_MS ? DASH_COLOR_DOWN
                                                        : DASH_COLOR_CANDIDATE;
         pen_printf(p, DASH_COLOR_DIM, 0, "  n%" PRIu64 " ", f->id);
+        const struct status_transfer *t = node_send_to(n, f->id);
+        if (t != NULL) {
+            pen_printf(p, DASH_COLOR_BAR, DASH_ATTR_BOLD, "snap %u%%",
+                       transfer_percent(t));
+            continue;
+        }
         pen_printf(p, color, 0, "%" PRIu64 "/%" PRIu64, f->match, f->next);
     }
 }
 
-/* The second panel line: timer, follower progress, or why it is down. */
+/* The second panel line: timer, follower progress, a snapshot transfer
+ * in progress, or why it is down. */
 static void draw_node_detail(struct pen *p, const struct dash_view *v,
                              const struct dash_node *n)
 {
     if (node_up(n) && n->st.role == RAFT_LEADER) {
         draw_node_progress(p, n);
+    } else if (node_up(n) && n->st.recv.size > 0) {
+        draw_node_transfer(p, n);
     } else if (node_up(n)) {
         draw_node_timer(p, v, n);
     } else if (n->state == DASH_NODE_SILENT) {
@@ -380,9 +454,10 @@ static void log_window(const struct dash_view *v, int cols,
     w->first = last >= cells ? last - cells + 1 : 1;
 }
 
-/* "log #21     5 5 5 6 6 6 7 ...": from index 21, one cell per index of
- * the window, the term's digits on its colour; committed entries filled
- * (reverse). */
+/* "log #21     ~ ~ ~ 6 6 6 7 ...  snap #23": from index 21, one cell per
+ * index of the window, the term's digits on its colour; committed entries
+ * filled (reverse); the compacted prefix (up to the snapshot index) as
+ * dim "~", and the snapshot index after the cells when there is one. */
 static void draw_node_log(struct pen *p, const struct dash_node *n,
                           const struct log_window *w)
 {
@@ -393,6 +468,10 @@ static void draw_node_log(struct pen *p, const struct dash_node *n,
     }
     const struct msg_status_reply *st = &n->st;
     for (raft_index idx = w->first; idx <= w->last; idx++) {
+        if (idx <= st->snapshot_index) {
+            pen_printf(p, DASH_COLOR_DIM, 0, "%-*s", w->cell_width, "~");
+            continue;
+        }
         if (idx < st->tail_first || idx >= st->tail_first + st->n_tail ||
             st->n_tail == 0) {
             pen_fill(p, DASH_COLOR_NORMAL, 0, ' ', w->cell_width);
@@ -409,6 +488,9 @@ static void draw_node_log(struct pen *p, const struct dash_node *n,
             attr = 0;
         }
         pen_put(p, color, attr, text);
+    }
+    if (st->snapshot_index > 0) {
+        pen_printf(p, DASH_COLOR_DIM, 0, " snap #%" PRIu64, st->snapshot_index);
     }
 }
 

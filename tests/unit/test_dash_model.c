@@ -264,6 +264,92 @@ static void test_render_log_cells_align_by_index(void **state)
     assert_non_null(strstr(line(f, r1), "log #69"));
 }
 
+/* Issue 16: the log tail marks the compacted prefix. Indexes up to the
+ * snapshot index are dim "~" cells (even the snapshot index itself, whose
+ * term the tail still carries), the snapshot index follows the cells, and
+ * a node without a snapshot shows neither. */
+static void test_render_log_marks_compacted_prefix(void **state)
+{
+    struct fixture *f = *state;
+    static const raft_term terms[9] = {2, 2, 3, 3, 3, 4, 5, 5, 5};
+    for (int i = 0; i < 2; i++) {
+        struct dash_node *n = &f->view.nodes[i];
+        n->st.last_index = 12;
+        n->st.commit = 12;
+        n->st.tail_first = 4;
+        n->st.n_tail = 9;
+        memcpy(n->st.tail_terms, terms, sizeof(terms));
+    }
+    f->view.nodes[0].st.snapshot_index = 5;
+    f->view.nodes[0].st.snapshot_term = 2;
+    render(f, 80, 24);
+    int r1 = find_row(f, " n1") + 2, r2 = find_row(f, " n2") + 2;
+    assert_string_equal(line(f, r1),
+                        "     log #1      ~ ~ ~ ~ ~ 3 3 3 4 5 5 5  snap #5");
+    assert_string_equal(line(f, r2),
+                        "     log #1            2 2 3 3 3 4 5 5 5");
+    int tilde = find_col(f, r1, "~");
+    assert_int_equal(cell(f, r1, tilde)->color, DASH_COLOR_DIM);
+    assert_false(cell(f, r1, tilde)->attr & DASH_ATTR_REVERSE);
+    assert_int_equal(cell(f, r1, tilde + 5 * 2)->color, DASH_COLOR_TERM0 + 3);
+    /* A prefix older than the window: only the figure says so. */
+    f->view.nodes[0].st.snapshot_index = 0;
+    f->view.nodes[1].st.last_index = 100;
+    f->view.nodes[1].st.commit = 100;
+    f->view.nodes[1].st.tail_first = 69;
+    f->view.nodes[1].st.n_tail = 0;
+    f->view.nodes[1].st.snapshot_index = 40;
+    render(f, 100, 30); /* At 80 columns 32 cells leave no room for it. */
+    r1 = find_row(f, " n1") + 2;
+    r2 = find_row(f, " n2") + 2;
+    assert_non_null(strstr(line(f, r2), "log #69"));
+    assert_null(strchr(line(f, r2), '~'));
+    assert_non_null(strstr(line(f, r2), " snap #40"));
+    assert_null(strstr(line(f, r1), "snap"));
+}
+
+/* Issue 16: a snapshot transfer in progress is a progress bar on the
+ * receiving follower's panel, in place of its timer (bytes staged of the
+ * image's size, and from whom), and the leader's match/next says how far
+ * its transfer to that follower is; none once it is over. */
+static void test_render_snapshot_transfer_progress(void **state)
+{
+    struct fixture *f = *state;
+    const uint64_t mib = 1024 * 1024;
+    struct dash_node *n1 = &f->view.nodes[0];
+    struct dash_node *n3 = &f->view.nodes[2];
+    n1->st.n_peers = 2;
+    n1->st.peers[0] = (struct status_peer){2, 0, 1, 10};
+    n1->st.peers[1] = (struct status_peer){3, 0, 1, 10};
+    n1->st.n_sends = 1;
+    n1->st.sends[0] = (struct status_transfer){3, mib, 5 * mib / 2};
+    n3->st.recv = (struct status_transfer){1, mib, 5 * mib / 2};
+    render(f, 100, 30);
+    int r3 = find_row(f, " n3") + 1;
+    /* 51 columns of bar at 100 wide: 40% is 20 of them. */
+    char want[160];
+    char bar[52];
+    memset(bar, '#', 20);
+    memset(bar + 20, '-', 31);
+    bar[51] = '\0';
+    snprintf(want, sizeof(want),
+             "     snapshot [%s]  40%%  1.0/2.5 MiB from n1", bar);
+    assert_string_equal(line(f, r3), want);
+    assert_int_equal(cell(f, r3, 15)->color, DASH_COLOR_BAR);
+    assert_int_equal(cell(f, r3, 15 + 20)->color, DASH_COLOR_DIM);
+    int r1 = find_row(f, " n1") + 1;
+    assert_string_equal(line(f, r1), "     match/next  n2 0/1  n3 snap 40%");
+    /* Small images count in bytes; a finished transfer shows the timer. */
+    n3->st.recv = (struct status_transfer){1, 100, 900};
+    render(f, 100, 30);
+    assert_non_null(strstr(line(f, r3), "]  11%  100/900 B from n1"));
+    memset(&n3->st.recv, 0, sizeof(n3->st.recv));
+    n1->st.n_sends = 0;
+    render(f, 100, 30);
+    assert_non_null(strstr(line(f, r3), "timer ["));
+    assert_string_equal(line(f, r1), "     match/next  n2 0/1  n3 0/1");
+}
+
 /* The title: leader, highest term, nodes up against the quorum. */
 static void test_render_title_shows_leader_and_quorum(void **state)
 {
@@ -470,6 +556,8 @@ int main(void)
         T(test_render_timer_advances_at_most_100ms_past_answer),
         T(test_render_leader_lists_match_and_next),
         T(test_render_log_cells_align_by_index),
+        T(test_render_log_marks_compacted_prefix),
+        T(test_render_snapshot_transfer_progress),
         T(test_render_title_shows_leader_and_quorum),
         T(test_render_fault_line),
         T(test_render_events_newest_first),
