@@ -412,6 +412,20 @@ static void install_rows(struct sim_world *w, struct sim_node *n,
     }
 }
 
+void sim_check_on_stage(struct sim_world *w, const struct sim_node *n,
+                        const struct msg_snapshot *c)
+{
+    struct status_transfer recv;
+    (void)replica_snapshot_progress(n->rep, &recv, NULL, 0);
+    if (recv.size != c->size || recv.done > c->offset) {
+        sim_fail(w, "status_transfer",
+                 "n%llu stages %llu of a %llu-byte image; status says "
+                 "%llu of %llu",
+                 ull(n->id), ull(c->offset), ull(c->size), ull(recv.done),
+                 ull(recv.size));
+    }
+}
+
 void sim_check_on_install(struct sim_world *w, struct sim_node *n,
                           raft_index prev, raft_index index, raft_term term)
 {
@@ -708,6 +722,32 @@ static void check_leader(struct sim_world *w, struct sim_node *n)
     n->lc_upto = c->n_c;
 }
 
+/* What status reports of the snapshot transfers (issue 16) is what the
+ * wire accepts: never more done than the size, and each send goes to a
+ * member other than this node. */
+static void check_transfers(struct sim_world *w, const struct sim_node *n)
+{
+    struct status_transfer recv;
+    struct status_transfer sends[RAFT_NODES_MAX];
+    uint32_t n_sends =
+        replica_snapshot_progress(n->rep, &recv, sends, RAFT_NODES_MAX);
+    if (recv.done > recv.size) {
+        sim_fail(w, "status_transfer", "n%llu received %llu of %llu bytes",
+                 ull(n->id), ull(recv.done), ull(recv.size));
+        return;
+    }
+    for (uint32_t i = 0; i < n_sends; i++) {
+        if (sends[i].size == 0 || sends[i].done > sends[i].size ||
+            sends[i].peer == 0 || sends[i].peer == n->id) {
+            sim_fail(w, "status_transfer",
+                     "n%llu sends %llu of %llu bytes to n%llu", ull(n->id),
+                     ull(sends[i].done), ull(sends[i].size),
+                     ull(sends[i].peer));
+            return;
+        }
+    }
+}
+
 static void check_node(struct sim_world *w, struct sim_node *n)
 {
     const struct raft *r = replica_raft(n->rep);
@@ -729,6 +769,7 @@ static void check_node(struct sim_world *w, struct sim_node *n)
         return;
     }
     note_applied(w, n, applied);
+    check_transfers(w, n);
     if (w->failed) {
         return;
     }

@@ -202,6 +202,7 @@ static int snap_read(void *ctx, raft_index index, uint64_t offset, uint8_t *buf,
 static int snap_stage(void *ctx, const struct msg_snapshot *c)
 {
     struct sim_node *n = ctx;
+    sim_check_on_stage(n->world, n, c);
     if (c->offset == 0) {
         free(n->stage);
         n->stage = calloc(1, c->size);

@@ -473,6 +473,10 @@ void sim_check_on_read(struct sim_world *w, const struct sim_client *cl,
  * or below its durably applied index (the kv image's). */
 void sim_check_on_compact(struct sim_world *w, const struct sim_node *n,
                           const struct replica_compaction *c);
+/* Node n stages chunk c: status (replica_snapshot_progress) shows the
+ * transfer, of c's image size, with at most c's offset received. */
+void sim_check_on_stage(struct sim_world *w, const struct sim_node *n,
+                        const struct msg_snapshot *c);
 /* Node n installed a snapshot at (index, term) over a kv image applied at
  * prev: the point is in the global sequence, the state equals the model's
  * there, and applied did not go back. Fills the disk rows it covers from
