@@ -258,10 +258,11 @@ struct msg_status_reply {
 };
 
 enum fault_action {
-    FAULT_HEAL = 1,      /* Clear every rule on this node. */
-    FAULT_PARTITION = 2, /* Drop traffic to and from `blocked`. */
-    FAULT_NETEM = 3,     /* Random loss, duplication, delay. */
-    FAULT_DISK_DELAY = 4 /* Stall each persist by delay_ms. */
+    FAULT_HEAL = 1,       /* Clear every rule on this node. */
+    FAULT_PARTITION = 2,  /* Drop traffic to and from `blocked`. */
+    FAULT_NETEM = 3,      /* Random loss, duplication, delay. */
+    FAULT_DISK_DELAY = 4, /* Stall each persist by delay_ms. */
+    FAULT_COMPACT = 5     /* Compact now (raftctl compact; no --faults). */
 };
 
 struct msg_fault {

@@ -87,4 +87,26 @@
 /* Dirty key and value bytes that force a store: bounds the buffer's memory. */
 #define NODE_KV_STORE_BYTES (4u << 20)
 
+/* --- Snapshots and compaction (--snapshot-entries, --log-keep) --- */
+
+/* Compact once the log holds this many entries beyond the kept ones: a log
+ * row with its readable columns costs ~450 bytes at 100-byte values
+ * (issue 16: 1.9 GB for 4.26 M entries), so 50,000 rows are ~22 MB, well
+ * under the 64 MB per member goal with kv and WAL beside them. */
+#define NODE_SNAPSHOT_ENTRIES 50000
+/* Entries kept behind the point for a follower that is briefly behind
+ * (~0.3 s at the 70,000 writes/s full speed, seconds at ordinary load);
+ * one further behind gets the snapshot, about 1.3 MB for 10,000 keys. */
+#define NODE_LOG_KEEP 20000
+/* Log rows deleted per compaction step and steps per wakeup: a step of
+ * STORE_COMPACT_STEP_ROWS takes ~1 ms, so a wakeup spends at most ~4 ms,
+ * far under a heartbeat, and keeps ahead of the fastest log growth. */
+#define NODE_COMPACT_STEPS 4
+/* A failed image is tried again after this long, not at every drain. */
+#define NODE_SNAPSHOT_RETRY_MS 1000
+/* Sessions kept (--max-sessions): 10,000 rows (~0.5 MB) are far more than
+ * the concurrent clients a member serves (bench runs 64), so only a client
+ * idle across 10,000 newer sessions is evicted. */
+#define NODE_MAX_SESSIONS 10000
+
 #endif

@@ -29,7 +29,23 @@
 static const char usage_line[] =
     "usage: raftnode --id ID --config FILE --db FILE [--log FILE] "
     "[--log-level error|warn|info|debug] [--heartbeat MS] [--election MS] "
-    "[--faults] [--create] [--seed N]";
+    "[--faults] [--create] [--seed N] [--snapshot-entries N] "
+    "[--log-keep K] [--max-sessions M]";
+
+static void print_help(void)
+{
+    printf("%s\n\n"
+           "  --snapshot-entries N  compact once the log holds N entries "
+           "beyond the\n"
+           "                        kept ones; 0 never (default %u)\n"
+           "  --log-keep K          entries kept behind a snapshot point for "
+           "slow\n"
+           "                        followers (default %u)\n"
+           "  --max-sessions M      client sessions kept, the same on every "
+           "member;\n"
+           "                        0 unbounded (default %u)\n",
+           usage_line, NODE_SNAPSHOT_ENTRIES, NODE_LOG_KEEP, NODE_MAX_SESSIONS);
+}
 
 static int stop_pipe[2] = {-1, -1};
 
@@ -122,6 +138,21 @@ static int parse_option(struct args *a, const char *opt, const char *val)
             return usage("--election needs milliseconds (2-600000)");
         }
         a->node.election_ms = (uint32_t)v;
+    } else if (strcmp(opt, "--snapshot-entries") == 0) {
+        if (!parse_u64(val, 0, UINT32_MAX, &v)) {
+            return usage("--snapshot-entries needs a number of entries");
+        }
+        a->node.snapshot_entries = (uint32_t)v;
+    } else if (strcmp(opt, "--log-keep") == 0) {
+        if (!parse_u64(val, 0, UINT32_MAX, &v)) {
+            return usage("--log-keep needs a number of entries");
+        }
+        a->node.log_keep = (uint32_t)v;
+    } else if (strcmp(opt, "--max-sessions") == 0) {
+        if (!parse_u64(val, 0, UINT32_MAX, &v)) {
+            return usage("--max-sessions needs a number of sessions");
+        }
+        a->node.max_sessions = v;
     } else if (strcmp(opt, "--seed") == 0) {
         if (!parse_u64(val, 0, UINT64_MAX, &v)) {
             return usage("--seed needs a number");
@@ -140,8 +171,10 @@ static int parse_option(struct args *a, const char *opt, const char *val)
 static bool takes_value(const char *opt)
 {
     static const char *const names[] = {
-        "--id",        "--config",    "--db",       "--log",
-        "--log-level", "--heartbeat", "--election", "--seed"};
+        "--id",       "--config",      "--db",
+        "--log",      "--log-level",   "--heartbeat",
+        "--election", "--seed",        "--snapshot-entries",
+        "--log-keep", "--max-sessions"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(opt, names[i]) == 0) {
             return true;
@@ -155,6 +188,9 @@ static int parse_args(int argc, char **argv, struct args *a)
     memset(a, 0, sizeof *a);
     a->log_level = LOG_LEVEL_INFO;
     a->node.stop_fd = -1;
+    a->node.snapshot_entries = NODE_SNAPSHOT_ENTRIES;
+    a->node.log_keep = NODE_LOG_KEEP;
+    a->node.max_sessions = NODE_MAX_SESSIONS;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (strcmp(opt, "--faults") == 0) {
@@ -162,7 +198,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         } else if (strcmp(opt, "--create") == 0) {
             a->node.create = true;
         } else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
-            printf("%s\n", usage_line);
+            print_help();
             exit(0);
         } else if (strncmp(opt, "--", 2) == 0) {
             if (!takes_value(opt)) {

@@ -30,6 +30,7 @@
 #include "node/log_writer.h"
 #include "node/netem.h"
 #include "node/node_kv.h"
+#include "node/node_snapshot.h"
 #include "node/raft.h"
 #include "node/replica.h"
 #include "storage/store.h"
@@ -336,6 +337,9 @@ static int node_route(struct node *n, const struct raft_addr *from,
         node_on_status(n, from, msg);
         return ERR_OK;
     case MSG_FAULT:
+        if (msg->u.fault.action == FAULT_COMPACT) {
+            return node_snapshot_on_compact(n, from);
+        }
         node_on_fault(n, from, msg);
         return ERR_OK;
     default:
@@ -412,7 +416,7 @@ static int node_poll_timeout(const struct node *n, uint64_t now_ms)
     if (due < deadline) {
         deadline = due;
     }
-    if (deadline <= now_ms) {
+    if (deadline <= now_ms || node_snapshot_is_busy(n)) {
         return 0;
     }
     uint64_t wait = deadline - now_ms;
@@ -448,6 +452,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
     /* After the answers: a checkpoint stalls the loop for tens of ms, and
      * inside a kv store it would also shrink the pacer's next store. */
     store_checkpoint(n->store);
+    node_snapshot_step(n);
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
         return rv;
@@ -460,7 +465,7 @@ int node_run(struct node *n)
 {
     ASSERT(n != NULL);
     for (;;) {
-        struct pollfd fds[3];
+        struct pollfd fds[4];
         memset(fds, 0, sizeof fds);
         fds[0].fd = n->fd;
         fds[0].events = POLLIN;
@@ -468,7 +473,9 @@ int node_run(struct node *n)
         fds[1].events = POLLIN;
         fds[2].fd = log_writer_fd(&n->log_writer);
         fds[2].events = POLLIN;
-        nfds_t nfds = 3;
+        fds[3].fd = node_snapshot_fd(n);
+        fds[3].events = POLLIN;
+        nfds_t nfds = 4;
         int timeout = node_poll_timeout(n, clock_now_ms());
         int ready = poll(fds, nfds, timeout);
         if (ready < 0 && errno != EINTR) {
@@ -486,6 +493,9 @@ int node_run(struct node *n)
         }
         bool readable = ready > 0 && fds[0].revents != 0;
         bool synced = ready > 0 && fds[2].fd >= 0 && fds[2].revents != 0;
+        if (ready > 0 && fds[3].fd >= 0 && fds[3].revents != 0) {
+            node_snapshot_on_made(n);
+        }
         int rv = node_run_once(n, readable, synced);
         if (rv != ERR_OK) {
             LOG_ERROR("fatal: %s; stopping (fail-stop); last storage "
@@ -544,6 +554,11 @@ static int node_open_store(struct node *n, const struct node_options *opts,
     }
     if (rv != ERR_OK) {
         snprintf(errmsg, ERRMSG_LEN, "%s", em);
+        return rv;
+    }
+    store_set_max_sessions(n->store, opts->max_sessions);
+    rv = node_snapshot_open(n, opts->db_path, opts->log_keep, errmsg);
+    if (rv != ERR_OK) {
         return rv;
     }
     rv = store_load_window(n->store, NODE_MEM_ENTRIES, loaded);
@@ -605,6 +620,12 @@ static void node_raft_config(const struct node *n,
     cfg->kv_writeback.bytes_max = NODE_KV_STORE_BYTES;
     cfg->kv_writeback.delay_ms = NODE_KV_STORE_MS;
     cfg->kv_writeback.idle_ms = NODE_KV_STORE_IDLE_MS;
+    cfg->snapshot.entries = opts->snapshot_entries;
+    cfg->snapshot.log_keep = opts->log_keep;
+    /* Largest chunks, widest window: ~1 MB in flight per round trip. */
+    cfg->snapshot.send.chunk_bytes = SNAPSHOT_CHUNK_MAX;
+    cfg->snapshot.send.window = SNAPSHOT_WINDOW_MAX;
+    cfg->snapshot.send.timeout_ms = 4 * rc->heartbeat_ms;
 }
 
 /* Builds the replica from what the store loaded (the core copies it). */
@@ -640,6 +661,7 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     kv_pacer_init(&n->kv_pacer, node_kv_ops(), n->store,
                   NODE_KV_STORE_TARGET_MS, NODE_KV_STORE_OPS_MIN,
                   NODE_KV_STORE_OPS);
+    node_snapshot_bind(&io);
     io.kv = kv_pacer_ops();
     io.kv_ctx = &n->kv_pacer;
     n->now_ms = clock_now_ms();
@@ -665,6 +687,7 @@ int node_open(const struct node_options *opts, struct node **out,
         return ERR_NOMEM;
     }
     n->fd = -1;
+    node_snapshot_init(n);
     outbox_init(&n->outbox, -1, 0, opts->id);
     n->stop_fd = opts->stop_fd;
     n->id = opts->id;
@@ -705,14 +728,17 @@ int node_open(const struct node_options *opts, struct node **out,
     const struct raft *r = replica_raft(n->replica);
     n->shown_commit = raft_commit_index(r);
     LOG_INFO("started id=%llu addr=%s pid=%ld term=%llu voted_for=%llu "
-             "last_index=%llu applied=%llu members=%u faults=%s sync=%s",
+             "last_index=%llu applied=%llu first_index=%llu members=%u "
+             "faults=%s sync=%s snapshot_entries=%u log_keep=%u",
              (unsigned long long)n->id, n->self_addr, (long)getpid(),
              (unsigned long long)raft_current_term(r),
              (unsigned long long)raft_voted_for(r),
              (unsigned long long)raft_last_index(r),
-             (unsigned long long)raft_applied_index(r), n->conf.n_members,
+             (unsigned long long)raft_applied_index(r),
+             (unsigned long long)raft_first_index(r), n->conf.n_members,
              n->faults ? "on" : "off",
-             log_writer_is_async(&n->log_writer) ? "syncer" : "inline");
+             log_writer_is_async(&n->log_writer) ? "syncer" : "inline",
+             opts->snapshot_entries, opts->log_keep);
     *out = n;
     return ERR_OK;
 
@@ -726,6 +752,7 @@ void node_close(struct node *n)
     if (n == NULL) {
         return;
     }
+    node_snapshot_close(n);
     log_writer_close(&n->log_writer);
     replica_free(n->replica);
     if (n->store != NULL) {

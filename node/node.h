@@ -18,14 +18,17 @@ struct node;
 
 struct node_options {
     raft_id id;
-    const char *config_path; /* Borrowed during node_open. */
-    const char *db_path;     /* Borrowed during node_open. */
-    uint32_t heartbeat_ms;   /* 0: NODE_HEARTBEAT_MS (node/defaults.h). */
-    uint32_t election_ms;    /* 0: NODE_ELECTION_MS. */
-    bool faults;             /* Honour MSG_FAULT from loopback. */
-    bool create;             /* Create a missing database. */
-    uint64_t seed;           /* Election-timeout and netem PRNG seed. */
-    int stop_fd;             /* Readable when the node must stop; -1 none. */
+    const char *config_path;   /* Borrowed during node_open. */
+    const char *db_path;       /* Borrowed during node_open. */
+    uint32_t heartbeat_ms;     /* 0: NODE_HEARTBEAT_MS (node/defaults.h). */
+    uint32_t election_ms;      /* 0: NODE_ELECTION_MS. */
+    bool faults;               /* Honour MSG_FAULT from loopback. */
+    bool create;               /* Create a missing database. */
+    uint64_t seed;             /* Election-timeout and netem PRNG seed. */
+    uint32_t snapshot_entries; /* Compact past this many entries; 0: off. */
+    uint32_t log_keep;         /* Entries kept behind a snapshot point. */
+    uint64_t max_sessions;     /* Sessions kept; 0: unbounded. */
+    int stop_fd;               /* Readable when the node must stop; -1 none. */
 };
 
 /* Loads the cluster file, binds the member's address, opens and loads the

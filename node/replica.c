@@ -416,6 +416,21 @@ int replica_store(struct replica *rep)
     return ERR_OK;
 }
 
+int replica_compact_now(struct replica *rep)
+{
+    ASSERT(rep != NULL);
+    int rv = replica_store(rep);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    struct replica_snapshot_host h = snap_host(rep);
+    if (replica_snapshot_compact_now(&rep->snap, &h) != ERR_OK) {
+        rep->is_stopped = true;
+        return ERR_STOPPED;
+    }
+    return ERR_OK;
+}
+
 uint64_t replica_deadline(const struct replica *rep)
 {
     ASSERT(rep != NULL);

@@ -125,6 +125,11 @@ int replica_on_synced(struct replica *rep, uint64_t now_ms);
 /* Writes the applied state buffered in memory to io->kv now (before a clean
  * exit). Errors: ERR_STOPPED after a kv error (fatal). */
 int replica_store(struct replica *rep);
+
+/* Stores the applied state, then compacts at it whatever the threshold
+ * (keeping log_keep entries; a no-op with snapshots off). Call between
+ * drains. Errors: ERR_STOPPED (fatal, as in replica_store). */
+int replica_compact_now(struct replica *rep);
 uint64_t replica_deadline(const struct replica *rep);
 
 /* Drains the core's ready batches through io. Call once per loop wakeup,

@@ -320,11 +320,12 @@ int replica_snapshot_on_message(struct replica_snapshot *s,
 
 /* Thesis 5.1: once the log holds more than config.entries entries beyond
  * the kept ones that the kv store holds durably, compact up to the
- * durably applied index, minus log_keep. Errors: ERR_STOPPED. */
+ * durably applied index, minus log_keep; with is_forced (an operator's
+ * request), whatever the threshold. Errors: ERR_STOPPED. */
 static int maybe_compact(struct replica_snapshot *s,
-                         const struct replica_snapshot_host *h)
+                         const struct replica_snapshot_host *h, bool is_forced)
 {
-    if (s->config.entries == 0) {
+    if (s->config.entries == 0 && !is_forced) {
         return ERR_OK;
     }
     raft_index durable = kv_writeback_stored_index(h->wb);
@@ -332,7 +333,8 @@ static int maybe_compact(struct replica_snapshot *s,
         durable = *h->applied;
     }
     raft_index first = raft_first_index(h->raft);
-    uint64_t span = (uint64_t)s->config.entries + s->config.log_keep;
+    uint64_t span =
+        (is_forced ? 0 : (uint64_t)s->config.entries) + s->config.log_keep;
     if (durable < first || durable - first + 1 <= span) {
         return ERR_OK;
     }
@@ -369,7 +371,16 @@ int replica_snapshot_drain(struct replica_snapshot *s,
             }
         }
     }
-    return maybe_compact(s, h);
+    return maybe_compact(s, h, false);
+}
+
+int replica_snapshot_compact_now(struct replica_snapshot *s,
+                                 const struct replica_snapshot_host *h)
+{
+    if (!s->is_enabled) {
+        return ERR_OK;
+    }
+    return maybe_compact(s, h, true);
 }
 
 void replica_snapshot_tick(struct replica_snapshot *s, uint64_t now_ms)

@@ -64,6 +64,12 @@ int replica_snapshot_drain(struct replica_snapshot *s,
                            const struct replica_snapshot_host *h,
                            uint64_t now_ms);
 
+/* Compacts now at the index the kv store holds durably, keeping log_keep
+ * entries, whatever config.entries says (raftctl compact). Errors:
+ * ERR_STOPPED. */
+int replica_snapshot_compact_now(struct replica_snapshot *s,
+                                 const struct replica_snapshot_host *h);
+
 void replica_snapshot_tick(struct replica_snapshot *s, uint64_t now_ms);
 uint64_t replica_snapshot_deadline(const struct replica_snapshot *s);
 
