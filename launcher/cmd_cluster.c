@@ -32,7 +32,17 @@
 #define DOWN_REQUEST_MS 30000
 #define DOWN_GRACE_MS 3000
 
-enum { UP_NODES, UP_PORT, UP_DETACH, UP_HEARTBEAT, UP_ELECTION };
+enum {
+    UP_NODES,
+    UP_PORT,
+    UP_DETACH,
+    UP_HEARTBEAT,
+    UP_ELECTION,
+    UP_SNAPSHOT_ENTRIES,
+    UP_LOG_KEEP,
+    UP_MAX_SESSIONS,
+    UP__COUNT
+};
 
 static const struct ctl_opt up_opts[] = {
     [UP_NODES] = {"--nodes", "-n", true},
@@ -40,6 +50,18 @@ static const struct ctl_opt up_opts[] = {
     [UP_DETACH] = {"--detach", NULL, false},
     [UP_HEARTBEAT] = {"--heartbeat", NULL, true},
     [UP_ELECTION] = {"--election", NULL, true},
+    [UP_SNAPSHOT_ENTRIES] = {"--snapshot-entries", NULL, true},
+    [UP_LOG_KEEP] = {"--log-keep", NULL, true},
+    [UP_MAX_SESSIONS] = {"--max-sessions", NULL, true},
+};
+
+/* The up flag recorded as each DIR/options option. */
+static const int up_recorded[UP_OPT__COUNT] = {
+    [UP_OPT_HEARTBEAT] = UP_HEARTBEAT,
+    [UP_OPT_ELECTION] = UP_ELECTION,
+    [UP_OPT_SNAPSHOT_ENTRIES] = UP_SNAPSHOT_ENTRIES,
+    [UP_OPT_LOG_KEEP] = UP_LOG_KEEP,
+    [UP_OPT_MAX_SESSIONS] = UP_MAX_SESSIONS,
 };
 
 /* build/bin/raftnode next to this raftctl. Errors: ERR_NOT_FOUND. */
@@ -69,15 +91,15 @@ static int up_find_raftnode(char *out, size_t cap, char errmsg[ERRMSG_LEN])
 }
 
 /* Reads the options into cfg and n/port. Returns an exit code. */
-static int up_options(const struct ctl_args *a, struct supervisor_config *cfg,
-                      uint64_t *n, uint64_t *port)
+static int up_read_args(const struct ctl_args *a, struct supervisor_config *cfg,
+                        uint64_t *n, uint64_t *port)
 {
-    uint64_t hb = 0, el = 0;
     *n = UP_NODES_DEFAULT;
     *port = UP_PORT_DEFAULT;
     if (a->n_pos != 0) {
         ctl_error("usage: raftctl up [-n N] [--port BASE] [--detach] "
-                  "[--heartbeat MS] [--election MS]");
+                  "[--heartbeat MS] [--election MS] [--snapshot-entries N] "
+                  "[--log-keep K] [--max-sessions M]");
         return CTL_EXIT_USAGE;
     }
     if (a->given[UP_NODES] &&
@@ -91,15 +113,16 @@ static int up_options(const struct ctl_args *a, struct supervisor_config *cfg,
                   (unsigned long long)*n);
         return CTL_EXIT_USAGE;
     }
-    if ((a->given[UP_HEARTBEAT] &&
-         ctl_parse_u64(a->val[UP_HEARTBEAT], 1, 60000, &hb) != ERR_OK) ||
-        (a->given[UP_ELECTION] &&
-         ctl_parse_u64(a->val[UP_ELECTION], 1, 600000, &el) != ERR_OK)) {
-        ctl_error("up: --heartbeat and --election take milliseconds");
-        return CTL_EXIT_USAGE;
+    memset(&cfg->opts, 0, sizeof(cfg->opts));
+    for (int i = 0; i < UP_OPT__COUNT; i++) {
+        char errmsg[ERRMSG_LEN] = "";
+        if (a->given[up_recorded[i]] &&
+            up_options_parse(&cfg->opts, i, a->val[up_recorded[i]], errmsg) !=
+                ERR_OK) {
+            ctl_error("up: %s", errmsg);
+            return CTL_EXIT_USAGE;
+        }
     }
-    cfg->heartbeat_ms = (uint32_t)hb;
-    cfg->election_ms = (uint32_t)el;
     return CTL_EXIT_OK;
 }
 
@@ -252,10 +275,33 @@ static int up_prepare_conf(struct supervisor_config *cfg,
     return CTL_EXIT_OK;
 }
 
+/* DESIGN.md: options given to up are recorded in DIR/options and used
+ * again; given again, they replace the recorded ones. */
+static int up_record_options(struct supervisor_config *cfg)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    struct up_options recorded;
+    bool is_given = false;
+    for (int i = 0; i < UP_OPT__COUNT; i++) {
+        is_given = is_given || cfg->opts.is_set[i];
+    }
+    if (up_options_load(&cfg->dir, &recorded, errmsg) != ERR_OK) {
+        ctl_error("up: %s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    up_options_merge(&recorded, &cfg->opts);
+    cfg->opts = recorded;
+    if (is_given && up_options_save(&cfg->dir, &cfg->opts, errmsg) != ERR_OK) {
+        ctl_error("up: %s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    return CTL_EXIT_OK;
+}
+
 int cmd_up(int argc, char **argv, const char *dir)
 {
     struct ctl_args a = {.cmd = "up", .dir = dir};
-    int rc = ctl_parse(argc, argv, up_opts, 5, &a);
+    int rc = ctl_parse(argc, argv, up_opts, UP__COUNT, &a);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
@@ -264,7 +310,7 @@ int cmd_up(int argc, char **argv, const char *dir)
     cfg.lock_fd = -1;
     cfg.ready_fd = -1;
     uint64_t n = 0, port = 0;
-    rc = up_options(&a, &cfg, &n, &port);
+    rc = up_read_args(&a, &cfg, &n, &port);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
@@ -280,6 +326,9 @@ int cmd_up(int argc, char **argv, const char *dir)
         return CTL_EXIT_ERROR;
     }
     rc = up_prepare_conf(&cfg, &a, n, port);
+    if (rc == CTL_EXIT_OK) {
+        rc = up_record_options(&cfg);
+    }
     if (rc == CTL_EXIT_OK) {
         rc = up_check_orphans(&cfg);
     }

@@ -28,6 +28,7 @@ add_executable(raftctl
   launcher/dash_source.c
   launcher/dashboard.c
   launcher/supervisor.c
+  launcher/up_options.c
   launcher/supervisor_client.c
   launcher/supervisor_io.c)
 target_link_libraries(raftctl PRIVATE dashmodel client common sys

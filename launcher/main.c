@@ -29,13 +29,17 @@ static const char ctl_usage_text[] =
     "\n"
     "cluster:\n"
     "  up [-n N] [--port BASE] [--detach] [--heartbeat MS] [--election MS]\n"
+    "     [--snapshot-entries N] [--log-keep K] [--max-sessions M]\n"
     "                      start every node (creating DIR for N nodes, default"
     " 5,\n"
-    "                      on ports BASE+1..BASE+N, default BASE 7000)\n"
+    "                      on ports BASE+1..BASE+N, default BASE 7000); the\n"
+    "                      options are recorded in DIR/options for later ups\n"
+    "                      (defaults: raftnode --help)\n"
     "  down                stop the nodes and the launcher\n"
     "  kill ID [--signal NAME]   signal node ID (default KILL); it stays down\n"
     "  start ID            start node ID again, with its state\n"
     "  status [--json]     one row per node\n"
+    "  compact [ID]        compact every node's log (or ID's) now\n"
     "data (each takes --timeout MS, default 5000):\n"
     "  put KEY VALUE       exit 0 once committed\n"
     "  get KEY             print the value; exit 1 when absent\n"
@@ -224,13 +228,14 @@ struct ctl_command {
 };
 
 static const struct ctl_command ctl_commands[] = {
-    {"up", cmd_up},         {"down", cmd_down},
-    {"kill", cmd_kill},     {"start", cmd_start},
-    {"status", cmd_status}, {"put", cmd_put},
-    {"get", cmd_get},       {"del", cmd_del},
-    {"cas", cmd_cas},       {"partition", cmd_partition},
-    {"netem", cmd_netem},   {"heal", cmd_heal},
-    {"bench", cmd_bench},   {"watch", cmd_watch},
+    {"up", cmd_up},           {"down", cmd_down},
+    {"kill", cmd_kill},       {"start", cmd_start},
+    {"status", cmd_status},   {"put", cmd_put},
+    {"get", cmd_get},         {"del", cmd_del},
+    {"cas", cmd_cas},         {"partition", cmd_partition},
+    {"netem", cmd_netem},     {"heal", cmd_heal},
+    {"bench", cmd_bench},     {"watch", cmd_watch},
+    {"compact", cmd_compact},
 };
 
 int main(int argc, char **argv)

@@ -162,7 +162,8 @@ void sup_reply(struct sup *s, int conn, const char *fmt, ...)
 static void sup_exec_node(const struct sup *s, const struct sup_node *n,
                           int log_fd)
 {
-    char id[24], hb[24], el[24], conf_path[CDIR_PATH_MAX], db[CDIR_PATH_MAX];
+    char id[24], vals[UP_OPT__COUNT][24], conf_path[CDIR_PATH_MAX],
+        db[CDIR_PATH_MAX];
     setpgid(0, 0);
     signal(SIGPIPE, SIG_DFL);
     signal(SIGINT, SIG_DFL);
@@ -179,11 +180,9 @@ static void sup_exec_node(const struct sup *s, const struct sup_node *n,
         close(fd);
     }
     snprintf(id, sizeof(id), "%llu", (unsigned long long)n->id);
-    snprintf(hb, sizeof(hb), "%u", s->cfg->heartbeat_ms);
-    snprintf(el, sizeof(el), "%u", s->cfg->election_ms);
     cdir_file(&s->cfg->dir, "cluster.conf", conf_path, sizeof(conf_path));
     cdir_node_file(&s->cfg->dir, n->id, ".db", db, sizeof(db));
-    const char *argv[16];
+    const char *argv[16 + 2 * UP_OPT__COUNT];
     int k = 0;
     argv[k++] = s->cfg->raftnode;
     argv[k++] = "--id";
@@ -196,13 +195,13 @@ static void sup_exec_node(const struct sup *s, const struct sup_node *n,
     if (s->cfg->fresh && s->phase == SUP_STARTING) {
         argv[k++] = "--create";
     }
-    if (s->cfg->heartbeat_ms > 0) {
-        argv[k++] = "--heartbeat";
-        argv[k++] = hb;
-    }
-    if (s->cfg->election_ms > 0) {
-        argv[k++] = "--election";
-        argv[k++] = el;
+    for (int i = 0; i < UP_OPT__COUNT; i++) {
+        if (s->cfg->opts.is_set[i]) {
+            snprintf(vals[i], sizeof(vals[i]), "%llu",
+                     (unsigned long long)s->cfg->opts.val[i]);
+            argv[k++] = up_option_flag(i);
+            argv[k++] = vals[i];
+        }
     }
     argv[k] = NULL;
     execv(s->cfg->raftnode, (char *const *)argv);

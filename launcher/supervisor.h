@@ -17,6 +17,7 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "launcher/cluster_dir.h"
+#include "launcher/up_options.h"
 
 /* Longest "err MESSAGE" line the launcher sends to a waiting `up`. */
 #define SUPERVISOR_MSG_MAX 512
@@ -27,8 +28,7 @@ struct supervisor_config {
     char raftnode[CDIR_PATH_MAX]; /* The raftnode binary to exec. */
     bool fresh;                   /* cluster.conf was just created: pass
                                       --create, and remove it on failure. */
-    uint32_t heartbeat_ms;        /* 0: raftnode's default. */
-    uint32_t election_ms;         /* 0: raftnode's default. */
+    struct up_options opts;       /* Unset: raftnode's defaults. */
     int lock_fd;                  /* Holds the launcher lock; owned. */
     int ready_fd;                 /* --detach: "ok"/"err ..." goes here
                                       once every node answers; else -1. */
