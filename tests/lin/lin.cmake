@@ -28,6 +28,15 @@ foreach(t nemesis hostile lossy disk_stall netns)
     ENVIRONMENT "${RAFT_PROC_ENV}")
 endforeach()
 
+# The nemesis once more with compaction all the time (issue 16): a tiny
+# --snapshot-entries, so kills and partitions end in InstallSnapshot.
+add_test(NAME proc_nemesis_snapshot
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_nemesis.sh
+          $<TARGET_FILE:raftctl>)
+set_tests_properties(proc_nemesis_snapshot PROPERTIES LABELS proc
+  TIMEOUT 150 SKIP_RETURN_CODE 77
+  ENVIRONMENT "${RAFT_PROC_ENV};NEMESIS_PORT=25100;NEMESIS_UP_ARGS=--snapshot-entries 64 --log-keep 16")
+
 # lincheck's exit codes on small histories: 0 linearizable, 1 not, 2 bad file.
 function(lincheck_case name code)
   add_test(NAME lincheck_${name}
