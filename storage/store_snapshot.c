@@ -2,11 +2,12 @@
  * Receiving a snapshot (thesis 5.3; DESIGN.md "Snapshots and compaction"):
  * image chunks are staged outside the live tables in "<db>.snap.partial"
  * (0600), a contiguous prefix that survives a crash and resumes for the
- * same (index, term); installing validates the whole staged image first
- * (common/snapshot_image.h: checksum, then every length), then replaces
- * kv, sessions and evicted sessions, records the snapshot point and the
- * applied index and drops the log it covers, all in one transaction, so a
- * crash leaves the old state or the new one. Damaged data is never served.
+ * same (index, term); installing checks the staged image's checksum
+ * (common/snapshot_image.h) before any write, then replaces kv, sessions
+ * and evicted sessions (checking every record's lengths on the way and
+ * rolling back on a bad one), records the snapshot point and the applied
+ * index and drops the log it covers, all in one transaction, so a crash
+ * leaves the old state or the new one. Damaged data is never served.
  * Read storage/snapshot_make.c next.
  */
 #include "storage/store.h"
@@ -280,9 +281,13 @@ static int install_tables(struct store *s, struct snapshot_image_reader *r)
     }
     struct snapshot_image_record rec;
     while (err == ERR_OK) {
-        /* Checked whole before: a failure now is a programmer error. */
-        int derr = snapshot_image_next(r, &rec);
-        ASSERT(derr == ERR_OK);
+        /* The checksum held, so a bad length is the sender's bug: the
+         * caller rolls back, and nothing of it was ever committed. */
+        if (snapshot_image_next(r, &rec) != ERR_OK) {
+            err = store_corrupt(s, "snapshot image has a bad record",
+                                r->header.index);
+            break;
+        }
         if (rec.type == SNAPSHOT_REC_END) {
             break;
         }
@@ -388,9 +393,11 @@ static int install_commit(struct store *s, struct snapshot_image_reader *r,
     return err;
 }
 
-/* Maps the staged file and checks the image it holds is whole, sound and
- * of (index, term). *map and *map_len are for munmap. Errors: ERR_CORRUPT,
- * ERR_IO (s->errmsg says which). */
+/* Maps the staged file and checks the image it holds is whole (its
+ * checksum) and of (index, term); install_tables checks each record as it
+ * inserts it and rolls back on the first bad one, so the image is read
+ * once for the checksum and once for the rows. *map and *map_len are for
+ * munmap. Errors: ERR_CORRUPT, ERR_IO (s->errmsg says which). */
 static int install_map(struct store *s, raft_index index, raft_term term,
                        void **map, size_t *map_len,
                        struct snapshot_image_reader *r)
@@ -410,9 +417,8 @@ static int install_map(struct store *s, raft_index index, raft_term term,
     *map = p;
     *map_len = len;
     const uint8_t *image = (const uint8_t *)p + STAGE_HEADER_SIZE;
-    struct snapshot_image_header h;
-    int err = snapshot_image_check(image, (size_t)s->stage.received, &h);
-    if (err == ERR_OK && (h.index != index || h.term != term)) {
+    int err = snapshot_image_open(r, image, (size_t)s->stage.received);
+    if (err == ERR_OK && (r->header.index != index || r->header.term != term)) {
         err = ERR_MALFORMED;
     }
     if (err != ERR_OK) {
@@ -422,7 +428,7 @@ static int install_map(struct store *s, raft_index index, raft_term term,
                  index, term, s->stage.received, err_str(err));
         return ERR_CORRUPT;
     }
-    return snapshot_image_open(r, image, (size_t)s->stage.received);
+    return ERR_OK;
 }
 
 int store_snapshot_install(struct store *s, raft_index index, raft_term term)

@@ -596,6 +596,55 @@ static void test_install_rolls_back_a_bad_record(void **state)
     assert_string_equal(sql(f->path2, "SELECT count(*) FROM log"), "2");
 }
 
+/* Install checks each record's lengths while it inserts (the checksum was
+ * checked before any write): a bad last record under a valid checksum
+ * rolls back the rows already inserted and drops the staging. */
+static void test_install_rolls_back_a_late_malformed_record(void **state)
+{
+    struct fixture *f = *state;
+    f->r = open_at(f, f->path2, 2);
+    append_noops(f->r, 1, 2, 1);
+    apply_to(f->r, 2, 3);
+    char *before = digest(f->path2, "SELECT key k, value v FROM kv");
+    uint8_t img[512];
+    size_t used = 0, n = 0;
+    struct snapshot_image_header h = {.index = 9, .term = 1, .n_kv = 3};
+    assert_int_equal(snapshot_image_encode_header(&h, img, sizeof(img), &n),
+                     ERR_OK);
+    used += n;
+    const char *const keys[2] = {"new-a", "new-b"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(snapshot_image_encode_kv(
+                             (const uint8_t *)keys[i], 5, (const uint8_t *)"x",
+                             1, img + used, sizeof(img) - used, &n),
+                         ERR_OK);
+        used += n;
+    }
+    /* The third record: key_len 200, value_len 0, only 3 key bytes. */
+    const uint8_t bad[9] = {200, 0, 0, 0, 0, 0, 'a', 'b', 'c'};
+    memcpy(img + used, bad, sizeof(bad));
+    used += sizeof(bad);
+    struct snapshot_hash hash;
+    snapshot_hash_init(&hash);
+    snapshot_hash_update(&hash, img, used);
+    snapshot_image_encode_trailer(snapshot_hash_final(&hash), img + used);
+    used += SNAPSHOT_IMAGE_TRAILER_SIZE;
+    stage_all(f->r, 9, 1, img, used, 512);
+    assert_int_equal(store_snapshot_install(f->r, 9, 1), ERR_CORRUPT);
+    char *after = digest(f->path2, "SELECT key k, value v FROM kv");
+    assert_string_equal(before, after);
+    assert_string_equal(sql(f->path2, "SELECT count(*) FROM kv"), "3");
+    assert_string_equal(sql(f->path2, "SELECT count(*) FROM log"), "2");
+    assert_string_equal(sql(f->path2, "SELECT count(*) FROM snapshot"), "0");
+    raft_index i;
+    raft_term t;
+    uint64_t got;
+    assert_int_equal(store_snapshot_staged(f->r, &i, &t, &got), ERR_OK);
+    assert_int_equal(i, 0);
+    free(before);
+    free(after);
+}
+
 /* ---- Schema and sessions --------------------------------------------- */
 
 /* A version 2 file (no snapshot table, sessions without last_index)
@@ -699,6 +748,7 @@ int main(void)
         T(test_install_drops_conflicting_log),
         T(test_install_crash_leaves_old_or_new),
         T(test_install_rolls_back_a_bad_record),
+        T(test_install_rolls_back_a_late_malformed_record),
         T(test_migration_from_version_2),
         T(test_eviction_order),
     };
