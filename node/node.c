@@ -642,8 +642,10 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     loaded.first_index = sl->first_index;
     loaded.n_runs = sl->n_runs;
     loaded.runs = sl->runs;
-    loaded.snapshot_index = sl->snapshot_index;
-    loaded.snapshot_term = sl->snapshot_term;
+    /* The core's log starts after the compacted rows, below the snapshot
+     * point by the rows kept for slow followers. */
+    loaded.snapshot_index = sl->compacted_index;
+    loaded.snapshot_term = sl->compacted_term;
     loaded.n_entries = sl->n_entries;
     loaded.entries = sl->entries;
     loaded.applied = sl->applied;

@@ -39,14 +39,16 @@ void store_close(struct store *s);
 struct store_loaded {
     raft_term term;
     raft_id voted_for;
-    raft_index first_index; /* Index of entries[0]. */
-    raft_index snapshot_index;
-    raft_term snapshot_term;
+    raft_index first_index;     /* Index of entries[0]. */
+    raft_index snapshot_index;  /* The snapshot point: applied state */
+    raft_term snapshot_term;    /* starts there (the snapshot table). */
+    raft_index compacted_index; /* The log starts after it: the last row */
+    raft_term compacted_term;   /* deleted, or to delete (the core's). */
     size_t n_entries;
     struct raft_entry *entries;
     raft_index applied;
     uint8_t *data_block;        /* Owns every entries[i].data. */
-    size_t n_runs;              /* Terms of snapshot_index+1..first_index-1 */
+    size_t n_runs;              /* Terms of compacted_index+1..first_index-1 */
     struct raft_term_run *runs; /* (store_load_window), heap-owned. */
 };
 

@@ -211,6 +211,31 @@ int store_compact(struct store *s, raft_index index, raft_term term,
     return ERR_OK;
 }
 
+/* Records in meta, in the open transaction that deletes rows up to hi,
+ * the term of row hi: a restart starts the log after it with that term
+ * (store_load), the rows kept below the snapshot point included.
+ * Errors: ERR_CORRUPT (no row hi), ERR_IO. */
+static int compact_record_last(struct store *s, raft_index hi)
+{
+    bool found = false;
+    int64_t term = 0;
+    int err = query_one(s, "SELECT term FROM log WHERE idx = ?1", (int64_t)hi,
+                        &found, &term);
+    if (err == ERR_OK && (!found || term < 1)) {
+        err = store_corrupt(s, "no log row to compact at", hi);
+    }
+    if (err != ERR_OK) {
+        return err;
+    }
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "INSERT OR REPLACE INTO meta(name, value) VALUES"
+             " ('compacted_index', %" PRIu64 "), ('compacted_term', %" PRId64
+             ")",
+             hi, term);
+    return store_exec(s, sql);
+}
+
 int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
 {
     ASSERT(s != NULL);
@@ -247,7 +272,10 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
     }
     char sql[80];
     snprintf(sql, sizeof(sql), "DELETE FROM log WHERE idx <= %" PRIu64, hi);
-    err = store_exec(s, sql);
+    err = compact_record_last(s, hi);
+    if (err == ERR_OK) {
+        err = store_exec(s, sql);
+    }
     size_t changed = err == ERR_OK ? (size_t)sqlite3_changes(s->db) : 0;
     if (err != ERR_OK) {
         store_rollback(s);

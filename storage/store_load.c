@@ -302,7 +302,7 @@ static int load_runs(struct store *s, raft_index first, raft_index tail_first,
     int err = ERR_OK;
     size_t cap = 0;
     raft_index expect = first;
-    raft_term prev_term = l->snapshot_term;
+    raft_term prev_term = l->compacted_term;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         raft_index lo = (raft_index)sqlite3_column_int64(st, 0);
         raft_index hi = (raft_index)sqlite3_column_int64(st, 1);
@@ -339,28 +339,80 @@ static int load_runs(struct store *s, raft_index first, raft_index tail_first,
     return err;
 }
 
-/* Reads the log after the snapshot point (rows at or below it stay for
- * lagging followers, store_fetch): term runs before tail_first, whole rows
- * from it on, in index order. So a restart reads what lies after the
+/* The last log row a compaction step deleted, with its term (meta). */
+struct load_deleted {
+    raft_index index;
+    raft_term term;
+};
+
+/* Where the log starts (l->compacted_*), given its first row: after the
+ * rows a pending compaction step is to delete (their last one's term read
+ * from the log), else after the last deleted row (its term from meta), so
+ * the rows kept below the snapshot point (--log-keep) are loaded too; after
+ * the snapshot point when neither says (nothing kept, or an older file).
+ * Errors: ERR_CORRUPT, ERR_IO. */
+static int load_start(struct store *s, raft_index first,
+                      const struct load_deleted *d, struct store_loaded *l)
+{
+    l->compacted_index = l->snapshot_index;
+    l->compacted_term = l->snapshot_term;
+    if (first > l->snapshot_index) {
+        return ERR_OK; /* Nothing kept below the point. */
+    }
+    if (s->compact_upto >= first) {
+        int64_t term = 0;
+        int err = query_ints(s, "SELECT term FROM log WHERE idx = ?1",
+                             (int64_t)s->compact_upto, &term, 1,
+                             "reading log at compaction");
+        if (err == ERR_OK && term < 1) {
+            err = store_corrupt(s, "log term at compaction", s->compact_upto);
+        }
+        if (err == ERR_OK) {
+            l->compacted_index = s->compact_upto;
+            l->compacted_term = (raft_term)term;
+        }
+        return err;
+    }
+    if (first == 1) {
+        l->compacted_index = 0; /* Nothing deleted yet. */
+        l->compacted_term = 0;
+    } else if (d->index == first - 1 && d->term >= 1) {
+        l->compacted_index = d->index;
+        l->compacted_term = d->term;
+    }
+    return ERR_OK;
+}
+
+/* Reads the log after l->compacted_index (load_start): the rows kept below
+ * the snapshot point serve lagging followers (store_fetch) from memory or
+ * runs; term runs before tail_first, whole rows from it on, in index
+ * order. So a restart reads the kept rows and what lies after the
  * snapshot, never the compacted history. Errors: ERR_CORRUPT, ERR_NOMEM,
  * ERR_IO. */
-static int load_log(struct store *s, raft_index window, struct store_loaded *l)
+static int load_log(struct store *s, raft_index window,
+                    const struct load_deleted *d, struct store_loaded *l)
 {
     size_t n = 0;
     raft_index first = 0;
     int err = load_log_size(s, &n, &first);
     if (err != ERR_OK || n == 0) {
+        l->compacted_index = l->snapshot_index;
+        l->compacted_term = l->snapshot_term;
         return err;
     }
     if (first > l->snapshot_index + 1) {
         return store_corrupt(s, "gap between snapshot and log", first);
     }
-    raft_index last = first + n - 1;
-    if (last <= l->snapshot_index) {
-        return ERR_OK; /* Only kept rows: nothing after the point. */
+    err = load_start(s, first, d, l);
+    if (err != ERR_OK) {
+        return err;
     }
-    n = (size_t)(last - l->snapshot_index);
-    first = l->snapshot_index + 1;
+    raft_index last = first + n - 1;
+    if (last <= l->compacted_index) {
+        return ERR_OK; /* Only rows to delete: nothing after the point. */
+    }
+    n = (size_t)(last - l->compacted_index);
+    first = l->compacted_index + 1;
     raft_index tail_first = first;
     if (window > 0 && l->applied > window && l->applied - window + 1 > first) {
         tail_first = l->applied - window + 1;
@@ -394,7 +446,7 @@ static int load_log(struct store *s, raft_index window, struct store_loaded *l)
     }
     size_t i = 0;
     raft_term prev_term =
-        l->n_runs > 0 ? l->runs[l->n_runs - 1].term : l->snapshot_term;
+        l->n_runs > 0 ? l->runs[l->n_runs - 1].term : l->compacted_term;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (i == n) {
             err = store_corrupt(s, "log changed while loading", tail_first + i);
@@ -420,9 +472,11 @@ static int load_log(struct store *s, raft_index window, struct store_loaded *l)
     return err;
 }
 
-/* Reads the applied index and the snapshot point (the snapshot table);
- * the state applied includes the snapshot's. */
-static int load_meta(struct store *s, struct store_loaded *l)
+/* Reads the applied index, the snapshot point (the snapshot table) and
+ * the last deleted row with its term (meta, absent before a compaction
+ * step); the state applied includes the snapshot's. */
+static int load_meta(struct store *s, struct store_loaded *l,
+                     struct load_deleted *d)
 {
     char detail[ERRMSG_LEN] = "";
     int err = schema_meta_uint(s->db, "applied_index", &l->applied, detail);
@@ -434,6 +488,20 @@ static int load_meta(struct store *s, struct store_loaded *l)
     if (err == ERR_OK && l->applied < l->snapshot_index) {
         err = store_corrupt(s, "applied index behind the snapshot", l->applied);
     }
+    int64_t v[2] = {0, 0};
+    if (err == ERR_OK) {
+        err = query_ints(s,
+                         "SELECT coalesce((SELECT value FROM meta WHERE name ="
+                         " 'compacted_index'), 0), coalesce((SELECT value"
+                         " FROM meta WHERE name = 'compacted_term'), 0)"
+                         " WHERE ?1 = ?1",
+                         0, v, 2, "reading meta");
+    }
+    if (err == ERR_OK && (v[0] < 0 || v[1] < 0)) {
+        err = store_corrupt(s, "meta compacted_index or term", 0);
+    }
+    d->index = (raft_index)v[0];
+    d->term = (raft_term)v[1];
     return err;
 }
 
@@ -441,13 +509,13 @@ static int load_meta(struct store *s, struct store_loaded *l)
 static int load_check(struct store *s, struct store_loaded *l)
 {
     raft_index last = l->n_entries > 0 ? l->first_index + l->n_entries - 1
-                                       : l->snapshot_index;
+                                       : l->compacted_index;
     raft_index log_first = l->n_runs > 0 ? l->runs[0].first : l->first_index;
-    if (l->n_entries > 0 && log_first > l->snapshot_index + 1) {
+    if (l->n_entries > 0 && log_first > l->compacted_index + 1) {
         return store_corrupt(s, "gap between snapshot and log", l->first_index);
     }
     if (l->n_entries == 0) {
-        l->first_index = l->snapshot_index + 1;
+        l->first_index = l->compacted_index + 1;
     }
     if (l->applied > last && l->applied > l->snapshot_index) {
         return store_corrupt(s, "applied index beyond the log", l->applied);
@@ -468,6 +536,7 @@ int store_load_window(struct store *s, raft_index window,
     ASSERT(!s->in_txn);
     struct store_loaded l;
     memset(&l, 0, sizeof(l));
+    struct load_deleted deleted = {0, 0};
     /* One read transaction: every query sees the same snapshot, even with
      * a sqlite3 shell writing meanwhile. */
     if (store_read_end(s) != ERR_OK) {
@@ -479,10 +548,10 @@ int store_load_window(struct store *s, raft_index window,
     }
     int err = load_hard_state(s, &l);
     if (err == ERR_OK) {
-        err = load_meta(s, &l);
+        err = load_meta(s, &l, &deleted);
     }
     if (err == ERR_OK) {
-        err = load_log(s, window, &l);
+        err = load_log(s, window, &deleted, &l);
     }
     if (err == ERR_OK) {
         err = load_check(s, &l);

@@ -277,45 +277,98 @@ static void test_compact_deletes_in_batches_keeping_k(void **state)
     assert_false(store_compact_pending(f->s));
 }
 
-/* Restart cost is bounded by live data: load starts after the snapshot
- * point (rows kept below it are not read as entries), with the snapshot
- * index and term from the snapshot table. */
-static void test_load_after_compaction_starts_at_snapshot(void **state)
+/* Restart cost is bounded by live data, and the rows kept below the
+ * snapshot point (keep K) stay in the log: load starts K rows below the
+ * point, after the last deleted row and with its term (meta), while the
+ * snapshot point and the applied state stay where they were. */
+static void test_load_after_compaction_keeps_the_kept_rows(void **state)
 {
     struct fixture *f = *state;
     f->s = open_at(f, f->path, 1);
     append_noops(f->s, 1, 60, 2);
     append_noops(f->s, 61, 100, 5);
     apply_to(f->s, 95, 1);
-    assert_int_equal(store_compact(f->s, 90, 5, CONFIG, 20), ERR_OK);
+    /* Keep 35: the last deleted row, 55, is of term 2, the next of 5. */
+    assert_int_equal(store_compact(f->s, 90, 5, CONFIG, 35), ERR_OK);
     size_t n = 0;
     while (store_compact_pending(f->s)) {
-        assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
+        assert_int_equal(store_compact_step(f->s, 20, &n), ERR_OK);
     }
+    assert_string_equal(sql(f->path, "SELECT min(idx) FROM log"), "56");
     reopen_source(f);
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_OK);
     assert_int_equal(l.snapshot_index, 90);
     assert_int_equal(l.snapshot_term, 5);
-    assert_int_equal(l.first_index, 91);
-    assert_int_equal(l.n_entries, 10);
+    assert_int_equal(l.compacted_index, 90 - 35);
+    assert_int_equal(l.compacted_term, 2);
+    assert_int_equal(l.first_index, 56);
+    assert_int_equal(l.n_entries, 45);
+    assert_int_equal(l.entries[0].term, 2);
+    assert_int_equal(l.entries[5].term, 5);
     assert_int_equal(l.n_runs, 0);
     assert_int_equal(l.applied, 95);
     store_loaded_free(&l);
-    /* A window inside the suffix gives the rest as runs from 91. */
+    /* A window inside the suffix gives the rest as runs from 56. */
     assert_int_equal(store_load_window(f->s, 2, &l), ERR_OK);
+    assert_int_equal(l.compacted_index, 55);
     assert_int_equal(l.first_index, 94);
     assert_int_equal(l.n_entries, 7);
-    assert_int_equal(l.n_runs, 1);
-    assert_int_equal(l.runs[0].first, 91);
-    assert_int_equal(l.runs[0].term, 5);
+    assert_int_equal(l.n_runs, 2);
+    assert_int_equal(l.runs[0].first, 56);
+    assert_int_equal(l.runs[0].term, 2);
+    assert_int_equal(l.runs[1].first, 61);
+    assert_int_equal(l.runs[1].term, 5);
     store_loaded_free(&l);
     /* Kept rows still serve a lagging follower. */
     struct raft_entry out[4];
-    assert_int_equal(store_fetch(f->s, 71, 74, 1 << 20, out, 4, &n), ERR_OK);
+    assert_int_equal(store_fetch(f->s, 56, 59, 1 << 20, out, 4, &n), ERR_OK);
     assert_int_equal(n, 4);
-    assert_int_equal(store_fetch(f->s, 70, 70, 1 << 20, out, 4, &n),
+    assert_int_equal(store_fetch(f->s, 55, 55, 1 << 20, out, 4, &n),
                      ERR_NOT_FOUND);
+}
+
+/* A compaction re-armed at start (deletes still to run, as after a crash
+ * between steps, or with a smaller keep) loads the log from after the
+ * rows it will delete, so the core never lists a row storage drops; with
+ * keep 0 and no rows kept, the log starts after the snapshot point. */
+static void test_load_with_deletes_pending(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_noops(f->s, 1, 60, 2);
+    append_noops(f->s, 61, 100, 5);
+    apply_to(f->s, 95, 1);
+    assert_int_equal(store_compact(f->s, 90, 5, CONFIG, 35), ERR_OK);
+    size_t n = 0;
+    assert_int_equal(store_compact_step(f->s, 20, &n), ERR_OK);
+    assert_int_equal(n, 20);
+    /* Restart: re-armed with keep 10, rows 21..80 still to delete. */
+    reopen_source(f);
+    assert_int_equal(store_compact(f->s, 90, 5, CONFIG, 10), ERR_OK);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.compacted_index, 80);
+    assert_int_equal(l.compacted_term, 5);
+    assert_int_equal(l.first_index, 81);
+    assert_int_equal(l.n_entries, 20);
+    store_loaded_free(&l);
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
+    }
+    /* Keep 0: nothing below the point, the log starts after it. */
+    assert_int_equal(store_compact(f->s, 95, 5, CONFIG, 0), ERR_OK);
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
+    }
+    reopen_source(f);
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.snapshot_index, 95);
+    assert_int_equal(l.compacted_index, 95);
+    assert_int_equal(l.compacted_term, 5);
+    assert_int_equal(l.first_index, 96);
+    assert_int_equal(l.n_entries, 5);
+    store_loaded_free(&l);
 }
 
 /* ---- Image, staging, install ---------------------------------------- */
@@ -739,7 +792,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_compact_refuses_past_applied),
         T(test_compact_deletes_in_batches_keeping_k),
-        T(test_load_after_compaction_starts_at_snapshot),
+        T(test_load_after_compaction_keeps_the_kept_rows),
+        T(test_load_with_deletes_pending),
         T(test_image_round_trip_through_install),
         T(test_image_made_in_a_child),
         T(test_install_refuses_damaged_image),
