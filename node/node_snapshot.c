@@ -223,6 +223,31 @@ static int node_io_snapshot_stage(void *ctx, const struct msg_snapshot *c)
     return received >= c->offset + c->len ? ERR_OK : ERR_AGAIN;
 }
 
+/* replica_io.snapshot_staged: the prefix of (index, term) that the
+ * staging file holds, left by an earlier run (store_snapshot_staged). */
+static int node_io_snapshot_staged(void *ctx, raft_index index, raft_term term,
+                                   uint64_t *received)
+{
+    struct node *n = ctx;
+    raft_index staged_index = 0;
+    raft_term staged_term = 0;
+    uint64_t staged = 0;
+    int rv =
+        store_snapshot_staged(n->store, &staged_index, &staged_term, &staged);
+    if (rv != ERR_OK) {
+        LOG_WARN("cannot read the snapshot staging: %s (%s)", err_str(rv),
+                 store_errmsg(n->store));
+        return rv;
+    }
+    bool is_same = staged_index == index && staged_term == term;
+    *received = is_same ? staged : 0;
+    if (*received > 0) {
+        LOG_INFO("resuming snapshot index=%llu term=%llu at offset=%llu",
+                 ull(index), ull(term), ull(staged));
+    }
+    return ERR_OK;
+}
+
 /* replica_io.snapshot_install. Storage keeps the suffix when its row at
  * index has term; the core decides, so a drop it asks for is done here
  * too. ERR_CORRUPT: nothing changed, the transfer starts over. */
@@ -232,6 +257,8 @@ static int node_io_snapshot_install(void *ctx, raft_index index, raft_term term,
     struct node *n = ctx;
     int rv = store_snapshot_install(n->store, index, term);
     if (rv == ERR_CORRUPT || rv == ERR_NOT_FOUND || rv == ERR_INVALID) {
+        /* Not resumed again: the next transfer starts from 0. */
+        store_snapshot_discard(n->store);
         LOG_WARN("snapshot index=%llu term=%llu refused: %s (%s); nothing "
                  "changed, it is sent again",
                  ull(index), ull(term), err_str(rv), store_errmsg(n->store));
@@ -284,6 +311,7 @@ void node_snapshot_bind(struct replica_io *io)
     io->snapshot_open = node_io_snapshot_open;
     io->snapshot_read = node_io_snapshot_read;
     io->snapshot_stage = node_io_snapshot_stage;
+    io->snapshot_staged = node_io_snapshot_staged;
     io->snapshot_install = node_io_snapshot_install;
     io->compact = node_io_compact;
 }

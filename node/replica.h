@@ -78,6 +78,12 @@ struct replica_io {
      * over (the previous staging is discarded). Chunks may come out of
      * order (each once). An error drops the chunk (it comes again). */
     int (*snapshot_stage)(void *ctx, const struct msg_snapshot *chunk);
+    /* NULL, or (follower): *received gets the bytes of the image of
+     * (index, term) already staged (by an earlier run: staging survives a
+     * crash), 0 when none; the transfer then resumes there. Errors: the
+     * transfer starts from 0. */
+    int (*snapshot_staged)(void *ctx, raft_index index, raft_term term,
+                           uint64_t *received);
     /* Follower: in one durable transaction, replaces kv and sessions with
      * the staged image of (index, term), records the snapshot point, and
      * deletes the log up to index (keep_log) or all of it. ERR_CORRUPT:
@@ -149,6 +155,7 @@ struct replica_snapshot_stats {
     uint64_t n_stale;   /* Refused: older than our commit. */
     uint64_t n_dropped; /* Malformed or out-of-window chunks. */
     uint64_t n_resends;
+    uint64_t n_resumed; /* Transfers resumed from a staged prefix. */
 };
 void replica_snapshot_stats(const struct replica *rep,
                             struct replica_snapshot_stats *out);

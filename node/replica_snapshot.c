@@ -255,6 +255,26 @@ static int install(struct replica_snapshot *s,
     return raft_snapshot_ack(h->raft, msg, msg->u.snapshot.size, true, true);
 }
 
+/* At the first chunk of a transfer: takes the prefix of its image that
+ * the staging already holds, if any. Returns whether there was one. */
+static bool resume(struct replica_snapshot *s,
+                   const struct replica_snapshot_host *h,
+                   const struct msg_snapshot *c)
+{
+    uint64_t staged = 0;
+    if (h->io->snapshot_staged == NULL ||
+        h->io->snapshot_staged(h->io->ctx, c->last_index, c->last_term,
+                               &staged) != ERR_OK) {
+        return false;
+    }
+    snapshot_recv_resume(&s->recv, staged);
+    if (s->recv.next == 0) {
+        return false;
+    }
+    s->stats.n_resumed++;
+    return true;
+}
+
 static int on_chunk(struct replica_snapshot *s,
                     const struct replica_snapshot_host *h,
                     const struct raft_msg *msg)
@@ -290,6 +310,14 @@ static int on_chunk(struct replica_snapshot *s,
         break;
     default:
         UNREACHABLE();
+    }
+    if (snapshot_recv_is_start(&s->recv, c) && resume(s, h, c)) {
+        /* The prefix an earlier run staged: the leader goes on from its
+         * end (snapshot_send_on_reply). */
+        if (snapshot_recv_is_complete(&s->recv)) {
+            return install(s, h, msg);
+        }
+        return raft_snapshot_ack(h->raft, msg, s->recv.next, true, false);
     }
     if (h->io->snapshot_stage(h->io->ctx, c) != ERR_OK) {
         return ERR_OK; /* Not staged: it comes again. */

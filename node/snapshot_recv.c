@@ -134,6 +134,22 @@ void snapshot_recv_staged(struct snapshot_recv *s, const struct msg_snapshot *c)
     ASSERT(s->next <= s->size);
 }
 
+bool snapshot_recv_is_start(const struct snapshot_recv *s,
+                            const struct msg_snapshot *c)
+{
+    return s->is_active && c->offset == 0 && s->next == 0 && s->n_ahead == 0;
+}
+
+void snapshot_recv_resume(struct snapshot_recv *s, uint64_t staged)
+{
+    ASSERT(s->is_active);
+    ASSERT(s->next == 0);
+    ASSERT(s->n_ahead == 0);
+    if (staged > 0 && staged <= s->size) {
+        s->next = staged;
+    }
+}
+
 uint64_t snapshot_recv_wanted(const struct snapshot_recv *s, raft_term msg_term,
                               const struct msg_snapshot *c)
 {

@@ -64,6 +64,17 @@ int snapshot_recv_on_chunk(struct snapshot_recv *s, raft_term msg_term,
 uint64_t snapshot_recv_wanted(const struct snapshot_recv *s, raft_term msg_term,
                               const struct msg_snapshot *c);
 
+/* Whether chunk c, accepted with SNAPSHOT_RECV_STAGE, starts its transfer
+ * with nothing staged: the caller may then look for a staged prefix
+ * (snapshot_recv_resume) instead of staging it. */
+bool snapshot_recv_is_start(const struct snapshot_recv *s,
+                            const struct msg_snapshot *c);
+
+/* The first staged bytes of the transfer are already staged (an earlier
+ * run's prefix of the same (index, term)): the prefix ends there. Ignored
+ * when staged is 0 or beyond the image's size. */
+void snapshot_recv_resume(struct snapshot_recv *s, uint64_t staged);
+
 /* Chunk c (accepted with SNAPSHOT_RECV_STAGE) is staged. */
 void snapshot_recv_staged(struct snapshot_recv *s,
                           const struct msg_snapshot *c);

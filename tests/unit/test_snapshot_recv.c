@@ -2,7 +2,8 @@
  * Unit tests of node/snapshot_recv.c, the follower's side of a snapshot
  * transfer: the staged prefix, early chunks inside the window, duplicates,
  * out-of-window and malformed chunks (dropped and counted), and which
- * transfer a chunk belongs to (term, image, restart at offset 0).
+ * transfer a chunk belongs to (term, image, restart at offset 0), and
+ * resuming from a prefix an earlier run staged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -125,6 +126,51 @@ static void test_recv_older_term_dropped_newer_restarts(void **state)
     assert_int_equal(s->n_restarted, 1);
 }
 
+/* Rule: after a restart, the first chunk of a transfer of the same image
+ * finds the prefix staged by the earlier run: the receiver resumes there
+ * and acknowledges its end, the sender goes on from it, and the chunks
+ * before it are only acknowledged. */
+static void test_recv_resumes_a_staged_prefix(void **state)
+{
+    struct snapshot_recv *s = *state;
+    struct snapshot_send t;
+    struct snapshot_send_config cfg = {100, 4, 1000};
+    snapshot_send_start(&t, &cfg, 2, TERM, 9, 4, 1000, 0);
+    uint64_t off = 0;
+    uint32_t len = 0;
+    assert_true(snapshot_send_next(&t, &off, &len));
+    struct msg_snapshot c = chunk(9, off, len, 1000);
+    assert_int_equal(snapshot_recv_on_chunk(s, TERM, &c), SNAPSHOT_RECV_STAGE);
+    assert_true(snapshot_recv_is_start(s, &c));
+    snapshot_recv_resume(s, 650); /* What the staging file holds. */
+    assert_int_equal(s->next, 650);
+    assert_false(snapshot_recv_is_start(s, &c));
+    /* The acknowledgement moves the sender to 650. */
+    struct msg_snapshot_reply r = {
+        .last_index = 9, .offset = 650, .success = true, .last_term = 4};
+    assert_int_equal(snapshot_send_on_reply(&t, TERM, 2, &r, 1),
+                     SNAPSHOT_SEND_PROGRESS);
+    assert_true(snapshot_send_next(&t, &off, &len));
+    assert_int_equal(off, 650);
+    /* A chunk already in flight before it is a duplicate. */
+    c = chunk(9, 100, 100, 1000);
+    assert_int_equal(snapshot_recv_on_chunk(s, TERM, &c), SNAPSHOT_RECV_ACK);
+    c = chunk(9, off, len, 1000);
+    assert_int_equal(offer(s, TERM, &c), SNAPSHOT_RECV_STAGE);
+    assert_int_equal(s->next, 750);
+    /* Nothing staged, or more than the image: start from 0. */
+    snapshot_recv_init(s);
+    c = chunk(9, 0, 100, 1000);
+    assert_int_equal(snapshot_recv_on_chunk(s, TERM, &c), SNAPSHOT_RECV_STAGE);
+    snapshot_recv_resume(s, 0);
+    assert_int_equal(s->next, 0);
+    snapshot_recv_resume(s, 1001);
+    assert_int_equal(s->next, 0);
+    /* A whole image staged: complete at once (installed). */
+    snapshot_recv_resume(s, 1000);
+    assert_true(snapshot_recv_is_complete(s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +181,7 @@ int main(void)
         cmocka_unit_test_setup(test_recv_malformed_chunk_dropped, setup),
         cmocka_unit_test_setup(test_recv_older_term_dropped_newer_restarts,
                                setup),
+        cmocka_unit_test_setup(test_recv_resumes_a_staged_prefix, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
