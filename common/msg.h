@@ -248,7 +248,8 @@ struct msg_status_reply {
     uint32_t delay_ms;
     uint32_t jitter_ms;
     /* Appended later still (a reply without them decodes with zeros): the
-     * snapshot index (the log's compacted prefix, 0 when none), the
+     * snapshot point (the snapshot table's, 0 when none; the log may keep
+     * entries at or below it, from tail_first), the
      * transfer this member receives, and the ones it sends as leader. */
     raft_index snapshot_index;
     raft_term snapshot_term;

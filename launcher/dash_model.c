@@ -454,10 +454,12 @@ static void log_window(const struct dash_view *v, int cols,
     w->first = last >= cells ? last - cells + 1 : 1;
 }
 
-/* "log #21     ~ ~ ~ 6 6 6 7 ...  snap #23": from index 21, one cell per
+/* "log #21     ~ ~ ~ 6 6 6 7 ...  snap #25": from index 21, one cell per
  * index of the window, the term's digits on its colour; committed entries
- * filled (reverse); the compacted prefix (up to the snapshot index) as
- * dim "~", and the snapshot index after the cells when there is one. */
+ * filled (reverse); the compacted prefix (at or below the snapshot point,
+ * before the log's first entry) as dim "~", and the snapshot point after
+ * the cells when there is one (the entries kept below it show their
+ * terms). */
 static void draw_node_log(struct pen *p, const struct dash_node *n,
                           const struct log_window *w)
 {
@@ -468,7 +470,8 @@ static void draw_node_log(struct pen *p, const struct dash_node *n,
     }
     const struct msg_status_reply *st = &n->st;
     for (raft_index idx = w->first; idx <= w->last; idx++) {
-        if (idx <= st->snapshot_index) {
+        if (idx <= st->snapshot_index &&
+            (st->n_tail == 0 || idx < st->tail_first)) {
             pen_printf(p, DASH_COLOR_DIM, 0, "%-*s", w->cell_width, "~");
             continue;
         }

@@ -13,6 +13,7 @@
 #include "common/udp.h"
 #include "node/node_int.h"
 #include "node/raft.h"
+#include "storage/store.h"
 
 /* The dashboard's part of a status reply: the terms of the last
  * STATUS_TAIL_MAX log entries (skipping compacted ones) and the fault rules
@@ -64,10 +65,11 @@ void node_on_status(struct node *n, const struct raft_addr *from,
     s->leader_contact_ms = raft_leader_contact_ms(r, n->now_ms);
     memcpy(s->drops, n->drops, sizeof s->drops);
     s->n_peers = raft_progress(r, n->now_ms, s->peers, RAFT_NODES_MAX);
-    /* The log's compacted prefix: its last index and that entry's term. */
-    s->snapshot_index = raft_first_index(r) - 1;
-    s->snapshot_term =
-        s->snapshot_index > 0 ? raft_term_at(r, s->snapshot_index) : 0;
+    /* The snapshot point (the snapshot table's, kept by the store from
+     * start, each compaction and each install), not the log's compacted
+     * prefix: that is up to --log-keep entries lower (tail_first shows
+     * where the log starts). */
+    store_snapshot_point(n->store, &s->snapshot_index, &s->snapshot_term);
     s->n_sends = replica_snapshot_progress(n->replica, &s->recv, s->sends,
                                            RAFT_NODES_MAX);
     node_on_status_view(n, r, s);

@@ -2,8 +2,9 @@
 # Issue 16: a follower down while ~200,000 writes happen comes back and
 # catches up through InstallSnapshot: the leader compacted past its log
 # position (a small --snapshot-entries), the follower logs an install, and
-# every member's kv table is identical afterwards. Then up again on the
-# same DIR uses the options recorded in DIR/options.
+# every member's kv table is identical afterwards; status shows the
+# snapshot point. Then up again on the same DIR uses the options recorded
+# in DIR/options.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/snap_lib.sh"
 
@@ -23,6 +24,16 @@ point=$(sqlite3 -readonly "$DIR/node$leader.db" "SELECT idx FROM snapshot")
 first=$(sqlite3 -readonly "$DIR/node$leader.db" "SELECT MIN(idx) FROM log")
 [ "${first:-0}" -gt 10 ] || fail "the leader did not compact (log starts at $first)"
 echo "leader $leader: snapshot point $point, log starts at $first"
+# status's SNAP column is the snapshot point (the snapshot table's), above
+# the compacted prefix by the --log-keep entries kept.
+snap_col() { ctl status | awk -v id="$1" '$1 == id { print $NF }'; }
+snap_is_point() {
+    [ "$(snap_col "$leader")" = \
+        "$(sqlite3 -readonly "$DIR/node$leader.db" "SELECT idx FROM snapshot")" ]
+}
+wait_until 5 "SNAP of $leader = its snapshot point" snap_is_point
+[ "$(snap_col "$leader")" -ge "$first" ] ||
+    fail "SNAP $(snap_col "$leader") is below the log's first entry $first"
 
 t0=$(now_ms)
 ctl start "$f" >/dev/null || fail "start $f"

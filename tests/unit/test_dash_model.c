@@ -264,10 +264,11 @@ static void test_render_log_cells_align_by_index(void **state)
     assert_non_null(strstr(line(f, r1), "log #69"));
 }
 
-/* Issue 16: the log tail marks the compacted prefix. Indexes up to the
- * snapshot index are dim "~" cells (even the snapshot index itself, whose
- * term the tail still carries), the snapshot index follows the cells, and
- * a node without a snapshot shows neither. */
+/* Issue 16: the log tail marks the compacted prefix. Indexes at or below
+ * the snapshot point and before the log's first entry (tail_first) are dim
+ * "~" cells; the entries kept below the point show their terms; the
+ * snapshot point follows the cells, and a node without a snapshot shows
+ * neither. */
 static void test_render_log_marks_compacted_prefix(void **state)
 {
     struct fixture *f = *state;
@@ -280,17 +281,19 @@ static void test_render_log_marks_compacted_prefix(void **state)
         n->st.n_tail = 9;
         memcpy(n->st.tail_terms, terms, sizeof(terms));
     }
-    f->view.nodes[0].st.snapshot_index = 5;
-    f->view.nodes[0].st.snapshot_term = 2;
+    /* Point 6, log from 4: 4..6 kept below it (--log-keep). */
+    f->view.nodes[0].st.snapshot_index = 6;
+    f->view.nodes[0].st.snapshot_term = 3;
     render(f, 80, 24);
     int r1 = find_row(f, " n1") + 2, r2 = find_row(f, " n2") + 2;
     assert_string_equal(line(f, r1),
-                        "     log #1      ~ ~ ~ ~ ~ 3 3 3 4 5 5 5  snap #5");
+                        "     log #1      ~ ~ ~ 2 2 3 3 3 4 5 5 5  snap #6");
     assert_string_equal(line(f, r2),
                         "     log #1            2 2 3 3 3 4 5 5 5");
     int tilde = find_col(f, r1, "~");
     assert_int_equal(cell(f, r1, tilde)->color, DASH_COLOR_DIM);
     assert_false(cell(f, r1, tilde)->attr & DASH_ATTR_REVERSE);
+    assert_int_equal(cell(f, r1, tilde + 3 * 2)->color, DASH_COLOR_TERM0 + 2);
     assert_int_equal(cell(f, r1, tilde + 5 * 2)->color, DASH_COLOR_TERM0 + 3);
     /* A prefix older than the window: only the figure says so. */
     f->view.nodes[0].st.snapshot_index = 0;
