@@ -80,7 +80,7 @@ int up_options_load(const struct cdir *d, struct up_options *o,
         snprintf(errmsg, ERRMSG_LEN, "%.200s: %s", path, strerror(errno));
         return ERR_IO;
     }
-    char line[256], name[64], value[64], em[ERRMSG_LEN];
+    char line[256], name[64], value[64], extra[2], em[ERRMSG_LEN];
     int rv = ERR_OK;
     for (int no = 1; rv == ERR_OK && fgets(line, sizeof line, f) != NULL;
          no++) {
@@ -88,7 +88,11 @@ int up_options_load(const struct cdir *d, struct up_options *o,
             continue;
         }
         int opt = -1;
-        if (sscanf(line, "%63s %63s", name, value) != 2 ||
+        /* Exactly "name value" on a whole line: a third word, or a line
+         * fgets cut, is not an option line. */
+        bool is_whole = strchr(line, '\n') != NULL || feof(f);
+        if (!is_whole ||
+            sscanf(line, "%63s %63s %1s", name, value, extra) != 2 ||
             (opt = find_name(name)) < 0) {
             snprintf(errmsg, ERRMSG_LEN, "%.200s:%d: not an option line", path,
                      no);

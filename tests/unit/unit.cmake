@@ -59,3 +59,5 @@ add_test(NAME test_raft_snapshot_teeth
   COMMAND ${CMAKE_SOURCE_DIR}/tests/unit/teeth.sh
           $<TARGET_FILE:test_raft_snapshot_teeth> 512 2048 4096)
 set_tests_properties(test_raft_snapshot_teeth PROPERTIES LABELS unit TIMEOUT 120)
+raft_unit_test(test_up_options SOURCES tests/unit/test_up_options.c
+  launcher/up_options.c launcher/cluster_dir.c LIBS common)
