@@ -52,8 +52,17 @@ echo "node $f caught up in $((t1 - t0)) ms through $(installs "$f") install(s);"
 ctl compact >/dev/null || fail "compact"
 ctl compact "$f" >/dev/null || fail "compact $f"
 ctl down >/dev/null || fail "down"
+# A restart loads the rows kept below the snapshot point (--log-keep 1000)
+# as the log, so they still serve a follower behind the point.
+kept_first=$(sqlite3 -readonly "$DIR/node$leader.db" "SELECT MIN(idx) FROM log")
+kept_point=$(sqlite3 -readonly "$DIR/node$leader.db" "SELECT idx FROM snapshot")
+[ "$kept_first" -le "$kept_point" ] ||
+    fail "no rows kept below the point $kept_point (log starts at $kept_first)"
 up_detached 25000
 wait_until 10 "a leader" has_one_leader
+grep "started id=$leader " "$DIR/node$leader.log" | tail -1 |
+    grep -q "first_index=$kept_first " ||
+    fail "node $leader restarted without the kept rows from $kept_first"
 grep -q "snapshot_entries=5000 log_keep=1000" "$DIR/node$f.log" ||
     fail "the second up did not use DIR/options"
 [ "$(tail -n 50 "$DIR/node$f.log" | grep -c 'started id=.*snapshot_entries=5000')" -ge 1 ] ||
