@@ -289,7 +289,7 @@ static void test_store_apply_is_atomic(void **state)
     struct kv_result r;
     assert_int_equal(ops()->begin(f->s), ERR_OK);
     assert_int_equal(
-        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        kv_apply(ops(), f->s, 1, f->entries[0].data, f->entries[0].len, &r),
         ERR_OK);
     const uint8_t *v;
     uint32_t len;
@@ -309,7 +309,7 @@ static void test_store_apply_is_atomic(void **state)
     /* Committed, it all lands together. */
     assert_int_equal(ops()->begin(f->s), ERR_OK);
     assert_int_equal(
-        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        kv_apply(ops(), f->s, 1, f->entries[0].data, f->entries[0].len, &r),
         ERR_OK);
     assert_int_equal(ops()->commit(f->s, 1), ERR_OK);
     reopen(f);
@@ -338,7 +338,7 @@ static void test_store_window_load_and_fetch(void **state)
     struct kv_result r;
     assert_int_equal(ops()->begin(f->s), ERR_OK);
     assert_int_equal(
-        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        kv_apply(ops(), f->s, 1, f->entries[0].data, f->entries[0].len, &r),
         ERR_OK);
     assert_int_equal(ops()->commit(f->s, 10), ERR_OK);
     reopen(f);
@@ -451,9 +451,9 @@ static void test_store_reads_see_every_apply(void **state)
         persist(f, 1, 1, 0, (raft_index)i + 1, i, 1);
         struct kv_result r;
         assert_int_equal(ops()->begin(f->s), ERR_OK);
-        assert_int_equal(
-            kv_apply(ops(), f->s, f->entries[i].data, f->entries[i].len, &r),
-            ERR_OK);
+        assert_int_equal(kv_apply(ops(), f->s, (raft_index)i + 1,
+                                  f->entries[i].data, f->entries[i].len, &r),
+                         ERR_OK);
         assert_int_equal(ops()->commit(f->s, (raft_index)i + 1), ERR_OK);
         assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
                          ERR_OK);
