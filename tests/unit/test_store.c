@@ -466,6 +466,48 @@ static void test_store_reads_see_every_apply(void **state)
     store_loaded_free(&l);
 }
 
+/* Bounded sessions through node_kv over SQLite (the table raftnode
+ * applies through): past the limit the least recently used session is
+ * evicted, and its next request is answered SESSION_EXPIRED, not run. */
+static void test_store_apply_expires_evicted_session(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    store_set_max_sessions(f->s, 1);
+    assert_int_equal(ops()->session_limit(f->s), 1);
+    cmd_entry(f, 0, 1, COMMAND_OP_PUT, "k", "a", NULL); /* Client 100. */
+    cmd_entry(f, 1, 1, COMMAND_OP_PUT, "k", "b", NULL); /* Client 101. */
+    persist(f, 1, 1, 0, 1, 0, 2);
+    struct kv_result r;
+    assert_int_equal(ops()->begin(f->s), ERR_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(kv_apply(ops(), f->s, (raft_index)i + 1,
+                                  f->entries[i].data, f->entries[i].len, &r),
+                         ERR_OK);
+        assert_int_equal(r.status, CLIENT_OK);
+    }
+    assert_int_equal(ops()->commit(f->s, 2), ERR_OK);
+    struct kv_session ks;
+    assert_int_equal(ops()->session_find(f->s, 100, &ks), ERR_OK);
+    assert_int_equal(ks.state, KV_SESSION_EVICTED);
+    assert_int_equal(ops()->session_find(f->s, 101, &ks), ERR_OK);
+    assert_int_equal(ks.state, KV_SESSION_LIVE);
+    /* Client 100's seq 1 again (a retry): expired, "k" stays "b". */
+    persist(f, 1, 1, 0, 3, 0, 1);
+    assert_int_equal(ops()->begin(f->s), ERR_OK);
+    assert_int_equal(
+        kv_apply(ops(), f->s, 3, f->entries[0].data, f->entries[0].len, &r),
+        ERR_OK);
+    assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
+    assert_int_equal(ops()->commit(f->s, 3), ERR_OK);
+    const uint8_t *v = NULL;
+    uint32_t len = 0;
+    assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
+                     ERR_OK);
+    assert_int_equal(len, 1);
+    assert_int_equal(v[0], 'b');
+}
+
 /* The WAL file is zero-filled ahead of SQLite's frames (store_wal.c), and
  * a crash leaves those zeros behind: reopening must recover every
  * committed transaction and ignore them. */
@@ -1204,6 +1246,7 @@ int main(void)
         T(test_store_sessions_round_trip),
         T(test_store_session_lookups_follow_puts),
         T(test_store_reads_see_every_apply),
+        T(test_store_apply_expires_evicted_session),
         T(test_store_checkpoint_waits_for_the_caller),
         T(test_store_wal_zeros_ahead_survive_a_crash),
         T(test_store_refuses_other_cluster_unchanged),
