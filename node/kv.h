@@ -65,6 +65,8 @@ struct kv_store_ops {
     int (*session_touch)(void *ctx, uint64_t client_id, uint64_t seq,
                          uint8_t status, raft_index index);
     uint64_t (*session_limit)(void *ctx);
+    /* How many sessions are live. */
+    int (*session_count)(void *ctx, uint64_t *n_live);
 };
 
 /* Applies the payload of the entry at index inside an open begin/commit. A

@@ -128,6 +128,12 @@ static uint64_t pacer_session_limit(void *ctx)
     return p->inner->session_limit(p->inner_ctx);
 }
 
+static int pacer_session_count(void *ctx, uint64_t *n_live)
+{
+    struct kv_pacer *p = ctx;
+    return p->inner->session_count(p->inner_ctx, n_live);
+}
+
 const struct kv_store_ops *kv_pacer_ops(void)
 {
     static const struct kv_store_ops ops = {
@@ -141,6 +147,7 @@ const struct kv_store_ops *kv_pacer_ops(void)
         .session_find = pacer_session_find,
         .session_touch = pacer_session_touch,
         .session_limit = pacer_session_limit,
+        .session_count = pacer_session_count,
     };
     return &ops;
 }

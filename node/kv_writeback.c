@@ -45,6 +45,14 @@ struct kv_writeback {
     struct kv_writeback_config config;
     bool is_in_batch;   /* Between begin and commit. */
     bool is_inner_open; /* This batch runs in an inner transaction. */
+    /* Bounded sessions (wb_begin): the limit, the store's live sessions
+     * at begin, and the buffered touches that made a session live. */
+    uint64_t session_limit;
+    uint64_t n_store_live;
+    uint64_t n_new_live;
+    bool has_found; /* found_* is the state of the last find's id. */
+    uint64_t found_id;
+    int found_state;
     raft_index stored;  /* Applied index the store holds. */
     raft_index applied; /* Applied index of the last commit. */
     bool is_clock_started;
@@ -366,6 +374,7 @@ static void clear(struct kv_writeback *wb)
     }
     wb->n_keys = 0;
     wb->n_sessions = 0;
+    wb->n_new_live = 0;
     wb->arena_len = 0;
     wb->is_clock_started = false;
     wb->has_new_commit = false;
@@ -635,26 +644,53 @@ raft_index kv_writeback_applied_index(const struct kv_writeback *wb)
 
 /* --- kv_store_ops over the buffer --- */
 
-/* With a session limit, whether a request runs depends on evictions that
- * every earlier touch may cause, in order (kv.h); so each batch applies its
- * session touches inside an inner transaction, in apply order, where the
- * store evicts, and the batch's keys go with it at commit. The answer then
- * never depends on how applies were batched. Unbounded, sessions are
- * buffered like keys. */
+/* With a session limit, whether a request runs depends on the evictions
+ * of every earlier touch, in order (kv.h). As long as no touch can evict
+ * (the live sessions, stored and buffered, stay within the limit), the
+ * buffer answers exactly and buffers sessions like keys. The touch that
+ * would evict first moves the buffered sessions into an inner transaction
+ * (no eviction among them, so their order does not matter), and the rest
+ * of the batch touches there, in apply order, where the store evicts; the
+ * batch's keys go with it at commit. So an answer never depends on how
+ * applies were batched, and a table below its limit costs nothing. */
 static int wb_begin(void *ctx)
 {
     struct kv_writeback *wb = ctx;
     ASSERT(!wb->is_in_batch);
-    bool is_bounded = wb->inner->session_limit(wb->inner_ctx) > 0;
+    ASSERT(!wb->is_inner_open);
+    wb->session_limit = wb->inner->session_limit(wb->inner_ctx);
     int rv = ERR_OK;
-    if (is_bounded && wb->n_sessions > 0) {
-        rv = kv_writeback_store(wb); /* The limit came after them. */
+    if (wb->session_limit > 0) {
+        rv = wb->inner->session_count(wb->inner_ctx, &wb->n_store_live);
     }
-    if (rv == ERR_OK && is_bounded) {
-        rv = wb->inner->begin(wb->inner_ctx);
-    }
-    wb->is_inner_open = rv == ERR_OK && is_bounded;
+    wb->has_found = false;
     wb->is_in_batch = rv == ERR_OK;
+    return rv;
+}
+
+/* Moves the buffered sessions into a new inner transaction, where the rest
+ * of the batch touches. Errors: the store's (fatal). */
+static int open_inner(struct kv_writeback *wb)
+{
+    ASSERT(!wb->is_inner_open);
+    const struct kv_store_ops *in = wb->inner;
+    int rv = in->begin(wb->inner_ctx);
+    sort(wb->sessions, wb->n_sessions, sizeof *wb->sessions, compare_sessions);
+    for (uint32_t i = 0; rv == ERR_OK && i < wb->n_sessions; i++) {
+        const struct wb_session *x = &wb->sessions[i];
+        rv = x->last_index == 0
+                 ? in->session_put(wb->inner_ctx, x->client_id, x->seq,
+                                   x->status)
+                 : in->session_touch(wb->inner_ctx, x->client_id, x->seq,
+                                     x->status, x->last_index);
+    }
+    if (wb->session_slots != NULL) {
+        memset(wb->session_slots, 0,
+               wb->session_slots_cap * sizeof *wb->session_slots);
+    }
+    wb->n_sessions = 0;
+    wb->n_new_live = 0;
+    wb->is_inner_open = true;
     return rv;
 }
 
@@ -736,7 +772,30 @@ static int wb_session_find(void *ctx, uint64_t client_id,
             return ERR_OK;
         }
     }
-    return wb->inner->session_find(wb->inner_ctx, client_id, out);
+    int rv = wb->inner->session_find(wb->inner_ctx, client_id, out);
+    wb->has_found = rv == ERR_OK;
+    wb->found_id = client_id;
+    wb->found_state = out->state;
+    return rv;
+}
+
+/* Whether a buffered touch of client_id would make a new live session
+ * (it is not live, stored or buffered). Errors: the store's. */
+static int is_new_live(struct kv_writeback *wb, uint64_t client_id,
+                       bool *is_new)
+{
+    *is_new = false;
+    if (wb->n_sessions != 0 &&
+        wb->session_slots[session_slot_find(wb, client_id)] != 0) {
+        return ERR_OK;
+    }
+    struct kv_session found;
+    int rv = ERR_OK;
+    if (!wb->has_found || wb->found_id != client_id) {
+        rv = wb_session_find(wb, client_id, &found);
+    }
+    *is_new = wb->found_state != KV_SESSION_LIVE;
+    return rv;
 }
 
 /* Records client_id's session as touched at index (0: put), in the
@@ -777,17 +836,39 @@ static int wb_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
 {
     struct kv_writeback *wb = ctx;
     ASSERT(index > wb->applied);
-    if (wb->is_inner_open) {
-        return wb->inner->session_touch(wb->inner_ctx, client_id, seq, status,
-                                        index);
+    bool is_new = false;
+    int rv = ERR_OK;
+    if (!wb->is_inner_open && wb->session_limit > 0) {
+        rv = is_new_live(wb, client_id, &is_new);
     }
-    return session_set(wb, client_id, seq, status, index);
+    if (rv == ERR_OK && is_new &&
+        wb->n_store_live + wb->n_new_live >= wb->session_limit) {
+        rv = open_inner(wb); /* This touch evicts. */
+    }
+    if (rv != ERR_OK || wb->is_inner_open) {
+        return rv != ERR_OK ? rv
+                            : wb->inner->session_touch(wb->inner_ctx, client_id,
+                                                       seq, status, index);
+    }
+    rv = session_set(wb, client_id, seq, status, index);
+    wb->n_new_live += rv == ERR_OK && is_new;
+    return rv;
 }
 
 static uint64_t wb_session_limit(void *ctx)
 {
     struct kv_writeback *wb = ctx;
     return wb->inner->session_limit(wb->inner_ctx);
+}
+
+static int wb_session_count(void *ctx, uint64_t *n_live)
+{
+    struct kv_writeback *wb = ctx;
+    int rv = wb->inner->session_count(wb->inner_ctx, n_live);
+    if (rv == ERR_OK && !wb->is_inner_open) {
+        *n_live += wb->n_new_live;
+    }
+    return rv;
 }
 
 const struct kv_store_ops *kv_writeback_ops(void)
@@ -803,6 +884,7 @@ const struct kv_store_ops *kv_writeback_ops(void)
         .session_find = wb_session_find,
         .session_touch = wb_session_touch,
         .session_limit = wb_session_limit,
+        .session_count = wb_session_count,
     };
     return &ops;
 }

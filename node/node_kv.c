@@ -87,6 +87,13 @@ static uint64_t node_kv_session_limit(void *ctx)
     return store_max_sessions(ctx);
 }
 
+static int node_kv_session_count(void *ctx, uint64_t *n_live)
+{
+    ASSERT(ctx != NULL);
+    uint64_t n_evicted = 0;
+    return store_session_count(ctx, n_live, &n_evicted);
+}
+
 const struct kv_store_ops *node_kv_ops(void)
 {
     static const struct kv_store_ops ops = {
@@ -100,6 +107,7 @@ const struct kv_store_ops *node_kv_ops(void)
         .session_find = node_kv_session_find,
         .session_touch = node_kv_session_touch,
         .session_limit = node_kv_session_limit,
+        .session_count = node_kv_session_count,
     };
     return &ops;
 }

@@ -170,6 +170,12 @@ static uint64_t rec_session_limit(void *ctx)
     return rec->kv.max_sessions;
 }
 
+static int rec_session_count(void *ctx, uint64_t *n_live)
+{
+    struct kv_recorder *rec = ctx;
+    return mem_kv_ops()->session_count(&rec->kv, n_live);
+}
+
 const struct kv_store_ops *kv_recorder_ops(void)
 {
     static const struct kv_store_ops ops = {
@@ -183,6 +189,7 @@ const struct kv_store_ops *kv_recorder_ops(void)
         .session_find = rec_session_find,
         .session_touch = rec_session_touch,
         .session_limit = rec_session_limit,
+        .session_count = rec_session_count,
     };
     return &ops;
 }

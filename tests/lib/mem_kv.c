@@ -545,6 +545,19 @@ static uint64_t ops_session_limit(void *ctx)
     return kv->max_sessions;
 }
 
+static int ops_session_count(void *ctx, uint64_t *n_live)
+{
+    struct mem_kv *kv = ctx;
+    int err = take_fault(kv);
+    if (err != ERR_OK) {
+        return err;
+    }
+    size_t n = 0;
+    (void)session_oldest(kv, false, &n);
+    *n_live = n;
+    return ERR_OK;
+}
+
 void mem_kv_set_max_sessions(struct mem_kv *kv, uint64_t max_sessions)
 {
     kv->max_sessions = max_sessions;
@@ -563,6 +576,7 @@ const struct kv_store_ops *mem_kv_ops(void)
         .session_find = ops_session_find,
         .session_touch = ops_session_touch,
         .session_limit = ops_session_limit,
+        .session_count = ops_session_count,
     };
     return &ops;
 }

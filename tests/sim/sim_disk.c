@@ -672,6 +672,15 @@ static uint64_t kv_session_limit(void *ctx)
     return n->kv.max_sessions;
 }
 
+static int kv_session_count(void *ctx, uint64_t *n_live)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv session_count")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->session_count(&n->kv, n_live);
+}
+
 static const struct kv_store_ops sim_kv_ops = {
     .begin = kv_begin,
     .commit = kv_commit,
@@ -683,6 +692,7 @@ static const struct kv_store_ops sim_kv_ops = {
     .session_find = kv_session_find,
     .session_touch = kv_session_touch,
     .session_limit = kv_session_limit,
+    .session_count = kv_session_count,
 };
 
 const struct kv_store_ops *sim_disk_kv_ops(void)
