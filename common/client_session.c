@@ -66,6 +66,32 @@ int client_request_check(const struct client_request *req,
     return ERR_OK;
 }
 
+/* Starts a new session: a fresh random client_id (never 0, which would
+ * look like "no client"), no write yet, seq counting from 1 again. Without
+ * randomness, a session that has an id takes a mix of it instead.
+ * Errors: ERR_IO (no randomness and no id yet). */
+static int session_renew(struct client_session *s)
+{
+    uint64_t id = 0;
+    for (int tries = 0; tries < 4 && id == 0; tries++) {
+        if (random_bytes(&id, sizeof(id)) != ERR_OK) {
+            id = 0;
+            break;
+        }
+    }
+    for (uint64_t x = s->client_id; id == 0 && x != 0;) {
+        x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull + 0x9e3779b97f4a7c15ull;
+        id = x;
+    }
+    if (id == 0) {
+        return ERR_IO;
+    }
+    s->client_id = id;
+    s->seq = 0;
+    s->has_written = false;
+    return ERR_OK;
+}
+
 int client_session_init(struct client_session *s, const struct conf *conf,
                         int fd, char errmsg[ERRMSG_LEN])
 {
@@ -89,14 +115,7 @@ int client_session_init(struct client_session *s, const struct conf *conf,
     }
     s->n_members = conf->n_members;
     s->cluster_id = conf->cluster_id;
-    /* Client id 0 would look like "no client"; draw again. */
-    for (int tries = 0; tries < 4 && s->client_id == 0; tries++) {
-        if (random_bytes(&s->client_id, sizeof(s->client_id)) != ERR_OK) {
-            snprintf(errmsg, ERRMSG_LEN, "cannot read random bytes");
-            return ERR_IO;
-        }
-    }
-    if (s->client_id == 0) {
+    if (session_renew(s) != ERR_OK) {
         snprintf(errmsg, ERRMSG_LEN, "cannot draw a client id");
         return ERR_IO;
     }
@@ -228,6 +247,12 @@ int client_session_start(struct client_session *s,
     if (s->state != CLIENT_STATE_IDLE) {
         return ERR_AGAIN;
     }
+    bool is_write = req->op != CLIENT_GET;
+    if (is_write && !s->has_written && s->seq > 0) {
+        (void)session_renew(s); /* Reads used seqs: a write's must be 1. */
+    }
+    s->has_written = s->has_written || is_write;
+    s->is_renewed = false;
     s->seq++;
     s->req = *req;
     s->deadline_ms = now_ms + timeout_ms;
@@ -267,6 +292,29 @@ static void on_not_leader(struct client_session *s, raft_id hint,
     backoff(s, now_ms);
 }
 
+/* Thesis section 6.3: the cluster evicted this session, and answers
+ * instead of executing a request a second time. A new session is needed
+ * either way. A read, or a write whose only attempt was this one (so none
+ * can have been applied under the old session), is sent again in it,
+ * once; any other write's outcome is unknown to us. */
+static void on_expired(struct client_session *s, uint64_t now_ms)
+{
+    bool is_resendable =
+        (s->req.op == CLIENT_GET || s->n_sends == 1) && !s->is_renewed;
+    bool is_write = s->req.op != CLIENT_GET;
+    (void)session_renew(s); /* It has an id: cannot fail. */
+    if (!is_resendable) {
+        complete(s, ERR_OK, CLIENT_SESSION_EXPIRED);
+        return;
+    }
+    s->has_written = is_write;
+    s->is_renewed = true;
+    s->seq = 1;
+    s->n_sends = 0;
+    s->attempt_ms = CLIENT_ATTEMPT_MS_MIN;
+    send_attempt(s, now_ms);
+}
+
 bool client_session_on_reply(struct client_session *s, raft_id from,
                              const struct msg_client_reply *reply,
                              uint64_t now_ms)
@@ -297,6 +345,9 @@ bool client_session_on_reply(struct client_session *s, raft_id from,
         return true;
     case CLIENT_INVALID:
         complete(s, ERR_INVALID, reply->status);
+        return true;
+    case CLIENT_SESSION_EXPIRED:
+        on_expired(s, now_ms);
         return true;
     case CLIENT_NOT_LEADER:
     case CLIENT_RETRY:

@@ -56,8 +56,9 @@ struct client_member {
  * outstanding request at a time. The socket is borrowed (shared is fine:
  * replies are matched by client_id and seq). */
 struct client_session {
-    uint64_t client_id;
-    uint64_t seq; /* Of the current (or last) request. */
+    uint64_t client_id; /* Changes when a new session starts (below). */
+    uint64_t seq;       /* Of the current (or last) request. */
+    bool has_written;   /* A write went out under this client_id. */
     uint64_t cluster_id;
     int fd;                /* Borrowed UDP socket. */
     struct outbox *outbox; /* Borrowed; when set, requests queue there
@@ -75,10 +76,12 @@ struct client_session {
     uint32_t attempt_ms;  /* Current attempt timeout (doubles). */
     uint32_t n_sends;     /* Datagrams sent for this request. */
     uint32_t n_hops;      /* Hints followed without a pause. */
+    bool is_renewed;      /* Resent once in a new session after expiry. */
     uint64_t started_us;  /* For latency measurements. */
     /* The outcome, valid once client_session_done() returns true. */
     int err;        /* ERR_OK: the cluster answered `status`. */
-    uint8_t status; /* enum client_status: OK/NOT_FOUND/MISMATCH. */
+    uint8_t status; /* OK/NOT_FOUND/MISMATCH, or SESSION_EXPIRED: the
+                     * write's outcome is unknown. */
     uint32_t value_len;
     uint8_t *value; /* Owned, RAFT_VALUE_MAX bytes: GET result. */
 };
@@ -91,7 +94,13 @@ int client_session_init(struct client_session *s, const struct conf *conf,
                         int fd, char errmsg[ERRMSG_LEN]);
 void client_session_close(struct client_session *s);
 
-/* Starts a request with a new seq and sends its first datagram. The request's
+/* Sessions are bounded on the cluster (DESIGN.md, Snapshots and
+ * compaction): a session's first write must have seq 1, so a write after
+ * reads only starts a new session (a fresh client_id) first. A request
+ * answered SESSION_EXPIRED starts a new session too; a read, or a write
+ * sent only once (no earlier attempt may have been applied), is then sent
+ * again in it; any other write completes with status SESSION_EXPIRED.
+ * Starts a request with a new seq and sends its first datagram. The request's
  * pointers are borrowed until it completes. Errors: ERR_TOO_BIG (key or value
  * over the limits; nothing sent), ERR_INVALID (bad op), ERR_AGAIN (a request
  * is still outstanding). */
@@ -134,8 +143,9 @@ int client_open(struct client *c, const struct conf *conf,
 void client_close(struct client *c);
 
 /* Runs one request to completion or timeout_ms. Returns ERR_OK when the
- * cluster answered: *status is CLIENT_OK, CLIENT_NOT_FOUND (GET absent) or
- * CLIENT_CAS_MISMATCH; a GET's value is in c->session.value/value_len.
+ * cluster answered: *status is CLIENT_OK, CLIENT_NOT_FOUND (GET absent),
+ * CLIENT_CAS_MISMATCH or CLIENT_SESSION_EXPIRED (the session was evicted
+ * after a write's earlier attempt: its outcome is unknown); a GET's value is in c->session.value/value_len.
  * Errors: ERR_TIMEOUT (no leader answered in time: a write's outcome is
  * unknown), ERR_TOO_BIG (key or value over the limits, nothing sent),
  * ERR_INVALID (the cluster refused the request as invalid), ERR_IO. */

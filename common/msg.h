@@ -159,11 +159,13 @@ struct msg_client {
 
 enum client_status {
     CLIENT_OK = 0,
-    CLIENT_NOT_FOUND = 1,    /* GET of an absent key. */
-    CLIENT_CAS_MISMATCH = 2, /* CAS: value differs or absent. */
-    CLIENT_NOT_LEADER = 3,   /* Try leader_hint (0: unknown). */
-    CLIENT_RETRY = 4,        /* Leader busy or lost; outcome unknown. */
-    CLIENT_INVALID = 5,      /* Malformed or oversized request. */
+    CLIENT_NOT_FOUND = 1,       /* GET of an absent key. */
+    CLIENT_CAS_MISMATCH = 2,    /* CAS: value differs or absent. */
+    CLIENT_NOT_LEADER = 3,      /* Try leader_hint (0: unknown). */
+    CLIENT_RETRY = 4,           /* Leader busy or lost; outcome unknown. */
+    CLIENT_INVALID = 5,         /* Malformed or oversized request. */
+    CLIENT_SESSION_EXPIRED = 6, /* Session evicted: not executed; start a
+                                 * new one (thesis 6.3). */
     CLIENT_STATUS__COUNT
 };
 

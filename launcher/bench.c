@@ -79,6 +79,7 @@ struct bench_config {
 /* One closed-loop client: a session and the key of its current request. */
 struct bench_slot {
     struct client_session s;
+    uint64_t indexed_id; /* The client_id the index finds this slot by. */
     bool is_read;
     uint32_t key_len;
     uint8_t key[BENCH_KEY_CAP];
@@ -92,6 +93,7 @@ struct bench_totals {
     uint64_t errors;
     uint64_t timeouts; /* Of the errors: no leader answered in time. */
     uint64_t refused;  /* Of the errors: the cluster said invalid. */
+    uint64_t expired;  /* Of the errors: session expired, outcome unknown. */
 };
 
 struct bench {
@@ -230,6 +232,23 @@ static struct bench_slot *bench_lookup(const struct bench *b, uint64_t id)
     return NULL;
 }
 
+/* Fills the index afresh from the slots' client ids. A session changes its
+ * id when it starts a new one (common/client_session.h): rarely, so a
+ * rebuild of the whole index then is cheap enough. */
+static void bench_reindex(struct bench *b)
+{
+    memset(b->index, 0, ((size_t)b->index_mask + 1) * sizeof(*b->index));
+    for (uint32_t i = 0; i < b->cfg.clients; i++) {
+        uint64_t id = b->slots[i].s.client_id;
+        b->slots[i].indexed_id = id;
+        uint32_t k = 0;
+        while (b->index[(id + k) & b->index_mask] != 0) {
+            k++;
+        }
+        b->index[(id + k) & b->index_mask] = i + 1;
+    }
+}
+
 /* Builds the client_id index (open addressing, load at most one half). */
 static int bench_index(struct bench *b)
 {
@@ -242,15 +261,17 @@ static int bench_index(struct bench *b)
         return ERR_NOMEM;
     }
     b->index_mask = cap - 1;
-    for (uint32_t i = 0; i < b->cfg.clients; i++) {
-        uint64_t id = b->slots[i].s.client_id;
-        uint32_t k = 0;
-        while (b->index[(id + k) & b->index_mask] != 0) {
-            k++;
-        }
-        b->index[(id + k) & b->index_mask] = i + 1;
-    }
+    bench_reindex(b);
     return ERR_OK;
+}
+
+/* Keeps the index current after the slot's session may have started a
+ * new one. */
+static void bench_track_id(struct bench *b, const struct bench_slot *sl)
+{
+    if (sl->s.client_id != sl->indexed_id) {
+        bench_reindex(b);
+    }
 }
 
 /* Opens the socket and every session. Errors: ERR_NOMEM, ERR_IO,
@@ -343,6 +364,7 @@ static void bench_start(struct bench *b, struct bench_slot *sl, uint64_t now_ms)
     }
     int rc = client_session_start(&sl->s, &req, b->cfg.timeout_ms, now_ms);
     ASSERT(rc == ERR_OK); /* Sizes were checked; the session was idle. */
+    bench_track_id(b, sl);
 }
 
 /* Records the slot's completed request (inside the measured window only)
@@ -351,7 +373,8 @@ static void bench_complete(struct bench *b, struct bench_slot *sl)
 {
     uint64_t now_us = clock_now_us();
     const struct client_session *s = &sl->s;
-    bool ok = s->err == ERR_OK;
+    bool is_expired = s->err == ERR_OK && s->status == CLIENT_SESSION_EXPIRED;
+    bool ok = s->err == ERR_OK && !is_expired;
     if (ok) {
         b->tick_ops++;
     } else {
@@ -368,6 +391,7 @@ static void bench_complete(struct bench *b, struct bench_slot *sl)
             t->errors++;
             t->timeouts += s->err == ERR_TIMEOUT;
             t->refused += s->err == ERR_INVALID;
+            t->expired += is_expired;
         }
     }
     if (now_us < b->end_us) {
@@ -381,9 +405,12 @@ static void bench_on_reply(void *ctx, raft_id from,
 {
     struct bench *b = ctx;
     struct bench_slot *sl = bench_lookup(b, reply->client_id);
-    if (sl != NULL &&
-        client_session_on_reply(&sl->s, from, reply, clock_now_ms()) &&
-        client_session_done(&sl->s)) {
+    if (sl == NULL ||
+        !client_session_on_reply(&sl->s, from, reply, clock_now_ms())) {
+        return;
+    }
+    bench_track_id(b, sl);
+    if (client_session_done(&sl->s)) {
         bench_complete(b, sl);
     }
 }
@@ -554,9 +581,9 @@ static void bench_print_text(const struct bench *b, double seconds)
                ms_of(kinds[i]->max_us));
     }
     printf("errors      %" PRIu64 " (timeouts %" PRIu64 ", refused %" PRIu64
-           ", other %" PRIu64 ")\n",
-           t->errors, t->timeouts, t->refused,
-           t->errors - t->timeouts - t->refused);
+           ", session expired %" PRIu64 ", other %" PRIu64 ")\n",
+           t->errors, t->timeouts, t->refused, t->expired,
+           t->errors - t->timeouts - t->refused - t->expired);
 }
 
 static void bench_print_json(const struct bench *b, double seconds)

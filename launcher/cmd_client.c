@@ -52,6 +52,14 @@ static int client_cmd_report(const struct client_cmd *cmd,
         ctl_error("%s: %s", cmd->name, err_str(rc));
         return CTL_EXIT_ERROR;
     }
+    if (status == CLIENT_SESSION_EXPIRED) {
+        /* Thesis 6.3: an earlier attempt may have been applied before the
+         * cluster evicted the session; it will not say which. */
+        ctl_error("%s: session expired; the write's outcome is unknown (it "
+                  "may or may not be applied)",
+                  cmd->name);
+        return CTL_EXIT_UNAVAILABLE;
+    }
     if (status == CLIENT_NOT_FOUND) {
         ctl_error("%s: key '%.*s' not found", cmd->name, shown,
                   (const char *)req->key);

@@ -468,7 +468,11 @@ static void dash_write_progress(struct dash *d, uint64_t now_ms)
         return;
     }
     d->writing = false;
-    if (d->session.err == ERR_OK) {
+    if (d->session.err == ERR_OK &&
+        d->session.status == CLIENT_SESSION_EXPIRED) {
+        dash_action(d, "w: put %s: session expired; its outcome is unknown",
+                    d->write_key);
+    } else if (d->session.err == ERR_OK) {
         dash_action(d, "w: put %s committed in %llu ms", d->write_key,
                     (unsigned long long)(now_ms - d->write_started_ms));
     } else if (d->session.err == ERR_TIMEOUT) {

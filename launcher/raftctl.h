@@ -17,7 +17,8 @@ enum ctl_exit {
     CTL_EXIT_OK = 0,          /* Success. */
     CTL_EXIT_NO = 1,          /* A negative answer: absent key, CAS mismatch. */
     CTL_EXIT_USAGE = 2,       /* Usage: bad option, argument, id or size. */
-    CTL_EXIT_UNAVAILABLE = 3, /* No leader answered in time. */
+    CTL_EXIT_UNAVAILABLE = 3, /* No leader answered in time, or the
+                               * session expired: outcome unknown. */
     CTL_EXIT_ERROR = 4        /* Anything else. */
 };
 

@@ -64,11 +64,39 @@ static int apply_cmd(const struct kv_store_ops *ops, void *ctx,
     }
 }
 
+/* The verdict on a request of a session before it runs. */
+enum kv_verdict {
+    KV_RUN,       /* Execute it and touch the session. */
+    KV_DUPLICATE, /* Already applied: answer the remembered status. */
+    KV_EXPIRED    /* Its session was evicted: answer, never execute. */
+};
+
+/* Thesis section 6.3: the state machine must discard old sessions, and
+ * "if a client's session has expired, the cluster returns an error rather
+ * than possibly executing the request a second time". An evicted session
+ * may have had this very request applied already; so may an unknown one
+ * past its first write (seq > 1) when sessions are bounded, as its
+ * eviction record may have been forgotten (a client's first write in a
+ * session has seq 1: common/client_session.c). Unbounded, nothing is ever
+ * forgotten and an unknown session is a new one. */
+static enum kv_verdict session_verdict(const struct kv_session *s, uint64_t seq,
+                                       bool is_bounded)
+{
+    switch (s->state) {
+    case KV_SESSION_LIVE:
+        return s->seq >= seq ? KV_DUPLICATE : KV_RUN;
+    case KV_SESSION_EVICTED:
+        return KV_EXPIRED;
+    default:
+        return is_bounded && seq > 1 ? KV_EXPIRED : KV_RUN;
+    }
+}
+
 /* Applies one committed payload inside an open transaction, at most once per
  * (client_id, seq) (thesis section 6.3: the session remembers the last seq
  * and its result). Errors: a store op's error, fatal for the caller. */
-int kv_apply(const struct kv_store_ops *ops, void *ctx, const uint8_t *payload,
-             size_t len, struct kv_result *res)
+int kv_apply(const struct kv_store_ops *ops, void *ctx, raft_index index,
+             const uint8_t *payload, size_t len, struct kv_result *res)
 {
     ASSERT(ops != NULL);
     ASSERT(res != NULL);
@@ -80,16 +108,22 @@ int kv_apply(const struct kv_store_ops *ops, void *ctx, const uint8_t *payload,
         return ERR_OK;
     }
     if (cmd.client_id != 0) {
-        uint64_t last_seq = 0;
-        uint8_t last_status = 0;
-        int rc = ops->session_get(ctx, cmd.client_id, &last_seq, &last_status);
-        if (rc == ERR_OK && last_seq >= cmd.seq) {
-            res->status = last_status;
+        struct kv_session session;
+        int rc = ops->session_find(ctx, cmd.client_id, &session);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+        bool is_bounded = ops->session_limit(ctx) > 0;
+        enum kv_verdict verdict =
+            session_verdict(&session, cmd.seq, is_bounded);
+        if (verdict == KV_DUPLICATE) {
+            res->status = session.status;
             res->duplicate = true;
             return ERR_OK;
         }
-        if (rc != ERR_OK && rc != ERR_NOT_FOUND) {
-            return rc;
+        if (verdict == KV_EXPIRED) {
+            res->status = CLIENT_SESSION_EXPIRED;
+            return ERR_OK;
         }
     }
     uint8_t status = CLIENT_OK;
@@ -98,7 +132,7 @@ int kv_apply(const struct kv_store_ops *ops, void *ctx, const uint8_t *payload,
         return rc;
     }
     if (cmd.client_id != 0) {
-        rc = ops->session_put(ctx, cmd.client_id, cmd.seq, status);
+        rc = ops->session_touch(ctx, cmd.client_id, cmd.seq, status, index);
         if (rc != ERR_OK) {
             return rc;
         }

@@ -21,6 +21,19 @@ struct kv_result {
     bool duplicate; /* Already applied: cached result returned. */
 };
 
+/* What a store knows of a client's session (thesis section 6.3). */
+enum kv_session_state {
+    KV_SESSION_NONE = 0, /* Never seen, or forgotten past the bound. */
+    KV_SESSION_LIVE,     /* seq and status are set. */
+    KV_SESSION_EVICTED   /* Evicted; its id is still remembered. */
+};
+
+struct kv_session {
+    int state; /* enum kv_session_state */
+    uint64_t seq;
+    uint8_t status;
+};
+
 /* The storage a state machine applies to. Every op returns ERR_OK or an error
  * (a failing op is fatal for the node). get returns ERR_NOT_FOUND for an
  * absent key; its *value is borrowed until the next call on ctx. begin/commit
@@ -39,14 +52,31 @@ struct kv_store_ops {
                        uint8_t *status);
     int (*session_put)(void *ctx, uint64_t client_id, uint64_t seq,
                        uint8_t status);
+    /* Bounded sessions (DESIGN.md, Snapshots and compaction). find reports
+     * a live, evicted or unknown session. touch, inside the batch of the
+     * entry at index, records (seq, status) as client_id's live session
+     * touched at index, then, while more than session_limit sessions are
+     * live (at most 16 per touch), evicts the one with the smallest
+     * (last index, client id); at most session_limit evicted ids are
+     * remembered, the smallest (eviction index, client id) forgotten
+     * first. A function of the touches alone, so every replica with the
+     * same limit evicts alike. session_limit 0: unbounded. */
+    int (*session_find)(void *ctx, uint64_t client_id, struct kv_session *out);
+    int (*session_touch)(void *ctx, uint64_t client_id, uint64_t seq,
+                         uint8_t status, raft_index index);
+    uint64_t (*session_limit)(void *ctx);
+    /* How many sessions are live. */
+    int (*session_count)(void *ctx, uint64_t *n_live);
 };
 
-/* Applies one committed payload inside an open begin/commit. A (client_id,
- * seq) at or below the session's last seq is not applied again: *res gets the
- * cached status with duplicate set. A payload that does not decode is skipped
+/* Applies the payload of the entry at index inside an open begin/commit. A
+ * (client_id, seq) at or below the session's last seq is not applied again:
+ * *res gets the cached status with duplicate set. A request of an evicted
+ * session, or (sessions bounded) of an unknown one with seq > 1, is not
+ * applied: its status is CLIENT_SESSION_EXPIRED. A payload that does not decode is skipped
  * deterministically on every replica (res->status CLIENT_INVALID).
  * Errors: whatever a store op returned (fatal for the caller). */
-int kv_apply(const struct kv_store_ops *ops, void *ctx, const uint8_t *payload,
-             size_t len, struct kv_result *res);
+int kv_apply(const struct kv_store_ops *ops, void *ctx, raft_index index,
+             const uint8_t *payload, size_t len, struct kv_result *res);
 
 #endif

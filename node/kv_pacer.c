@@ -108,6 +108,32 @@ static int pacer_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     return p->inner->session_put(p->inner_ctx, client_id, seq, status);
 }
 
+static int pacer_session_find(void *ctx, uint64_t client_id,
+                              struct kv_session *out)
+{
+    struct kv_pacer *p = ctx;
+    return p->inner->session_find(p->inner_ctx, client_id, out);
+}
+
+static int pacer_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
+                               uint8_t status, raft_index index)
+{
+    struct kv_pacer *p = ctx;
+    return p->inner->session_touch(p->inner_ctx, client_id, seq, status, index);
+}
+
+static uint64_t pacer_session_limit(void *ctx)
+{
+    struct kv_pacer *p = ctx;
+    return p->inner->session_limit(p->inner_ctx);
+}
+
+static int pacer_session_count(void *ctx, uint64_t *n_live)
+{
+    struct kv_pacer *p = ctx;
+    return p->inner->session_count(p->inner_ctx, n_live);
+}
+
 const struct kv_store_ops *kv_pacer_ops(void)
 {
     static const struct kv_store_ops ops = {
@@ -118,6 +144,10 @@ const struct kv_store_ops *kv_pacer_ops(void)
         .del = pacer_del,
         .session_get = pacer_session_get,
         .session_put = pacer_session_put,
+        .session_find = pacer_session_find,
+        .session_touch = pacer_session_touch,
+        .session_limit = pacer_session_limit,
+        .session_count = pacer_session_count,
     };
     return &ops;
 }

@@ -35,6 +35,7 @@ struct wb_key {
 struct wb_session {
     uint64_t client_id;
     uint64_t seq;
+    raft_index last_index; /* The entry that last touched it (0: a put). */
     uint8_t status;
 };
 
@@ -43,6 +44,15 @@ struct kv_writeback {
     void *inner_ctx;
     struct kv_writeback_config config;
     bool is_in_batch;   /* Between begin and commit. */
+    bool is_inner_open; /* This batch runs in an inner transaction. */
+    /* Bounded sessions (wb_begin): the limit, the store's live sessions
+     * at begin, and the buffered touches that made a session live. */
+    uint64_t session_limit;
+    uint64_t n_store_live;
+    uint64_t n_new_live;
+    bool has_found; /* found_* is the state of the last find's id. */
+    uint64_t found_id;
+    int found_state;
     raft_index stored;  /* Applied index the store holds. */
     raft_index applied; /* Applied index of the last commit. */
     bool is_clock_started;
@@ -364,6 +374,7 @@ static void clear(struct kv_writeback *wb)
     }
     wb->n_keys = 0;
     wb->n_sessions = 0;
+    wb->n_new_live = 0;
     wb->arena_len = 0;
     wb->is_clock_started = false;
     wb->has_new_commit = false;
@@ -516,11 +527,11 @@ static struct wb_sorted_key *store_order(struct kv_writeback *wb,
     return sort_keys(order, order + n, n);
 }
 
-int kv_writeback_store(struct kv_writeback *wb)
+/* Writes every buffered change and the applied index in one inner
+ * transaction, begun here unless the batch already began it. */
+static int store_all(struct kv_writeback *wb, bool is_inner_open)
 {
-    ASSERT(wb != NULL);
-    ASSERT(!wb->is_in_batch);
-    if (wb->applied == wb->stored) {
+    if (wb->applied == wb->stored && !is_inner_open) {
         /* Every apply batch raises the applied index (the replica commits
          * only after applying entries), so nothing can be buffered. */
         ASSERT(wb->n_keys == 0);
@@ -533,7 +544,7 @@ int kv_writeback_store(struct kv_writeback *wb)
         return ERR_NOMEM;
     }
     const struct kv_store_ops *in = wb->inner;
-    int rv = in->begin(wb->inner_ctx);
+    int rv = is_inner_open ? ERR_OK : in->begin(wb->inner_ctx);
     for (uint32_t i = 0; rv == ERR_OK && i < wb->n_keys; i++) {
         const struct wb_key *k = &wb->keys[order[i].at];
         const uint8_t *key = wb->arena + k->key_off;
@@ -543,7 +554,13 @@ int kv_writeback_store(struct kv_writeback *wb)
     }
     for (uint32_t i = 0; rv == ERR_OK && i < wb->n_sessions; i++) {
         const struct wb_session *s = &wb->sessions[i];
-        rv = in->session_put(wb->inner_ctx, s->client_id, s->seq, s->status);
+        /* Only while unbounded (see wb_begin): no touch evicts, so the
+         * order of the touches does not matter. */
+        rv = s->last_index == 0
+                 ? in->session_put(wb->inner_ctx, s->client_id, s->seq,
+                                   s->status)
+                 : in->session_touch(wb->inner_ctx, s->client_id, s->seq,
+                                     s->status, s->last_index);
     }
     if (rv == ERR_OK) {
         rv = in->commit(wb->inner_ctx, wb->applied);
@@ -555,6 +572,13 @@ int kv_writeback_store(struct kv_writeback *wb)
     wb->stored = wb->applied;
     clear(wb);
     return ERR_OK;
+}
+
+int kv_writeback_store(struct kv_writeback *wb)
+{
+    ASSERT(wb != NULL);
+    ASSERT(!wb->is_in_batch);
+    return store_all(wb, false);
 }
 
 void kv_writeback_set_ops_max(struct kv_writeback *wb, uint32_t ops_max)
@@ -620,12 +644,54 @@ raft_index kv_writeback_applied_index(const struct kv_writeback *wb)
 
 /* --- kv_store_ops over the buffer --- */
 
+/* With a session limit, whether a request runs depends on the evictions
+ * of every earlier touch, in order (kv.h). As long as no touch can evict
+ * (the live sessions, stored and buffered, stay within the limit), the
+ * buffer answers exactly and buffers sessions like keys. The touch that
+ * would evict first moves the buffered sessions into an inner transaction
+ * (no eviction among them, so their order does not matter), and the rest
+ * of the batch touches there, in apply order, where the store evicts; the
+ * batch's keys go with it at commit. So an answer never depends on how
+ * applies were batched, and a table below its limit costs nothing. */
 static int wb_begin(void *ctx)
 {
     struct kv_writeback *wb = ctx;
     ASSERT(!wb->is_in_batch);
-    wb->is_in_batch = true;
-    return ERR_OK;
+    ASSERT(!wb->is_inner_open);
+    wb->session_limit = wb->inner->session_limit(wb->inner_ctx);
+    int rv = ERR_OK;
+    if (wb->session_limit > 0) {
+        rv = wb->inner->session_count(wb->inner_ctx, &wb->n_store_live);
+    }
+    wb->has_found = false;
+    wb->is_in_batch = rv == ERR_OK;
+    return rv;
+}
+
+/* Moves the buffered sessions into a new inner transaction, where the rest
+ * of the batch touches. Errors: the store's (fatal). */
+static int open_inner(struct kv_writeback *wb)
+{
+    ASSERT(!wb->is_inner_open);
+    const struct kv_store_ops *in = wb->inner;
+    int rv = in->begin(wb->inner_ctx);
+    sort(wb->sessions, wb->n_sessions, sizeof *wb->sessions, compare_sessions);
+    for (uint32_t i = 0; rv == ERR_OK && i < wb->n_sessions; i++) {
+        const struct wb_session *x = &wb->sessions[i];
+        rv = x->last_index == 0
+                 ? in->session_put(wb->inner_ctx, x->client_id, x->seq,
+                                   x->status)
+                 : in->session_touch(wb->inner_ctx, x->client_id, x->seq,
+                                     x->status, x->last_index);
+    }
+    if (wb->session_slots != NULL) {
+        memset(wb->session_slots, 0,
+               wb->session_slots_cap * sizeof *wb->session_slots);
+    }
+    wb->n_sessions = 0;
+    wb->n_new_live = 0;
+    wb->is_inner_open = true;
+    return rv;
 }
 
 static int wb_commit(void *ctx, raft_index applied_index)
@@ -636,6 +702,10 @@ static int wb_commit(void *ctx, raft_index applied_index)
     wb->is_in_batch = false;
     wb->applied = applied_index;
     wb->has_new_commit = true;
+    if (wb->is_inner_open) {
+        wb->is_inner_open = false;
+        return store_all(wb, true);
+    }
     const struct kv_writeback_config *c = &wb->config;
     bool is_full =
         (c->ops_max != 0 && wb->n_keys + wb->n_sessions >= c->ops_max) ||
@@ -689,11 +759,52 @@ static int wb_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
     return wb->inner->session_get(wb->inner_ctx, client_id, seq, status);
 }
 
-static int wb_session_put(void *ctx, uint64_t client_id, uint64_t seq,
-                          uint8_t status)
+static int wb_session_find(void *ctx, uint64_t client_id,
+                           struct kv_session *out)
 {
     struct kv_writeback *wb = ctx;
+    if (!wb->is_inner_open && wb->n_sessions != 0) {
+        uint32_t ref = wb->session_slots[session_slot_find(wb, client_id)];
+        if (ref != 0) {
+            out->state = KV_SESSION_LIVE;
+            out->seq = wb->sessions[ref - 1].seq;
+            out->status = wb->sessions[ref - 1].status;
+            return ERR_OK;
+        }
+    }
+    int rv = wb->inner->session_find(wb->inner_ctx, client_id, out);
+    wb->has_found = rv == ERR_OK;
+    wb->found_id = client_id;
+    wb->found_state = out->state;
+    return rv;
+}
+
+/* Whether a buffered touch of client_id would make a new live session
+ * (it is not live, stored or buffered). Errors: the store's. */
+static int is_new_live(struct kv_writeback *wb, uint64_t client_id,
+                       bool *is_new)
+{
+    *is_new = false;
+    if (wb->n_sessions != 0 &&
+        wb->session_slots[session_slot_find(wb, client_id)] != 0) {
+        return ERR_OK;
+    }
+    struct kv_session found;
+    int rv = ERR_OK;
+    if (!wb->has_found || wb->found_id != client_id) {
+        rv = wb_session_find(wb, client_id, &found);
+    }
+    *is_new = wb->found_state != KV_SESSION_LIVE;
+    return rv;
+}
+
+/* Records client_id's session as touched at index (0: put), in the
+ * buffer. */
+static int session_set(struct kv_writeback *wb, uint64_t client_id,
+                       uint64_t seq, uint8_t status, raft_index index)
+{
     ASSERT(wb->is_in_batch);
+    ASSERT(!wb->is_inner_open);
     int rv = sessions_reserve(wb);
     if (rv != ERR_OK) {
         return rv;
@@ -706,7 +817,58 @@ static int wb_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     struct wb_session *s = &wb->sessions[wb->session_slots[at] - 1];
     s->seq = seq;
     s->status = status;
+    s->last_index = index;
     return ERR_OK;
+}
+
+static int wb_session_put(void *ctx, uint64_t client_id, uint64_t seq,
+                          uint8_t status)
+{
+    struct kv_writeback *wb = ctx;
+    if (wb->is_inner_open) {
+        return wb->inner->session_put(wb->inner_ctx, client_id, seq, status);
+    }
+    return session_set(wb, client_id, seq, status, 0);
+}
+
+static int wb_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
+                            uint8_t status, raft_index index)
+{
+    struct kv_writeback *wb = ctx;
+    ASSERT(index > wb->applied);
+    bool is_new = false;
+    int rv = ERR_OK;
+    if (!wb->is_inner_open && wb->session_limit > 0) {
+        rv = is_new_live(wb, client_id, &is_new);
+    }
+    if (rv == ERR_OK && is_new &&
+        wb->n_store_live + wb->n_new_live >= wb->session_limit) {
+        rv = open_inner(wb); /* This touch evicts. */
+    }
+    if (rv != ERR_OK || wb->is_inner_open) {
+        return rv != ERR_OK ? rv
+                            : wb->inner->session_touch(wb->inner_ctx, client_id,
+                                                       seq, status, index);
+    }
+    rv = session_set(wb, client_id, seq, status, index);
+    wb->n_new_live += rv == ERR_OK && is_new;
+    return rv;
+}
+
+static uint64_t wb_session_limit(void *ctx)
+{
+    struct kv_writeback *wb = ctx;
+    return wb->inner->session_limit(wb->inner_ctx);
+}
+
+static int wb_session_count(void *ctx, uint64_t *n_live)
+{
+    struct kv_writeback *wb = ctx;
+    int rv = wb->inner->session_count(wb->inner_ctx, n_live);
+    if (rv == ERR_OK && !wb->is_inner_open) {
+        *n_live += wb->n_new_live;
+    }
+    return rv;
 }
 
 const struct kv_store_ops *kv_writeback_ops(void)
@@ -719,6 +881,10 @@ const struct kv_store_ops *kv_writeback_ops(void)
         .del = wb_del,
         .session_get = wb_session_get,
         .session_put = wb_session_put,
+        .session_find = wb_session_find,
+        .session_touch = wb_session_touch,
+        .session_limit = wb_session_limit,
+        .session_count = wb_session_count,
     };
     return &ops;
 }

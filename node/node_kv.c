@@ -6,6 +6,7 @@
  */
 #include "node/node_kv.h"
 
+#include "common/err.h"
 #include "common/invariant.h"
 #include "storage/store.h"
 
@@ -55,6 +56,44 @@ static int node_kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     return store_session_put(ctx, client_id, seq, status);
 }
 
+/* The store's three session states are the state machine's. */
+static int node_kv_session_find(void *ctx, uint64_t client_id,
+                                struct kv_session *out)
+{
+    ASSERT(ctx != NULL);
+    struct store_session found;
+    int err = store_session_find(ctx, client_id, &found);
+    if (err != ERR_OK) {
+        return err;
+    }
+    out->state = found.state == STORE_SESSION_LIVE      ? KV_SESSION_LIVE
+                 : found.state == STORE_SESSION_EVICTED ? KV_SESSION_EVICTED
+                                                        : KV_SESSION_NONE;
+    out->seq = found.seq;
+    out->status = found.status;
+    return ERR_OK;
+}
+
+static int node_kv_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
+                                 uint8_t status, raft_index index)
+{
+    ASSERT(ctx != NULL);
+    return store_session_touch(ctx, client_id, seq, status, index);
+}
+
+static uint64_t node_kv_session_limit(void *ctx)
+{
+    ASSERT(ctx != NULL);
+    return store_max_sessions(ctx);
+}
+
+static int node_kv_session_count(void *ctx, uint64_t *n_live)
+{
+    ASSERT(ctx != NULL);
+    uint64_t n_evicted = 0;
+    return store_session_count(ctx, n_live, &n_evicted);
+}
+
 const struct kv_store_ops *node_kv_ops(void)
 {
     static const struct kv_store_ops ops = {
@@ -65,6 +104,10 @@ const struct kv_store_ops *node_kv_ops(void)
         .del = node_kv_del,
         .session_get = node_kv_session_get,
         .session_put = node_kv_session_put,
+        .session_find = node_kv_session_find,
+        .session_touch = node_kv_session_touch,
+        .session_limit = node_kv_session_limit,
+        .session_count = node_kv_session_count,
     };
     return &ops;
 }

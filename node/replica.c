@@ -650,7 +650,8 @@ static int replica_drain_apply(struct replica *rep, const struct raft_ready *rd)
         if (e->type == RAFT_ENTRY_NORMAL) {
             struct kv_result res;
             memset(&res, 0, sizeof res);
-            rv = kv_apply(kv, rep->wb, e->data, e->len, &res);
+            rv = kv_apply(kv, rep->wb, rd->committed_first_index + i, e->data,
+                          e->len, &res);
             if (rv != ERR_OK) {
                 return rv;
             }

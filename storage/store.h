@@ -264,6 +264,7 @@ int store_session_touch(struct store *s, uint64_t client_id, uint64_t seq,
 /* The session limit (0, the default: unbounded). Must be the same on every
  * member: eviction is a function of the log and of this limit. */
 void store_set_max_sessions(struct store *s, uint64_t max_sessions);
+uint64_t store_max_sessions(const struct store *s);
 
 /* Rows in sessions and in sessions_evicted. Errors: ERR_IO. */
 int store_session_count(struct store *s, uint64_t *n_sessions,

@@ -280,6 +280,12 @@ void store_set_max_sessions(struct store *s, uint64_t max_sessions)
     s->max_sessions = max_sessions;
 }
 
+uint64_t store_max_sessions(const struct store *s)
+{
+    ASSERT(s != NULL);
+    return s->max_sessions;
+}
+
 int store_session_count(struct store *s, uint64_t *n_sessions,
                         uint64_t *n_evicted)
 {

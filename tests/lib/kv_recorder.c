@@ -141,6 +141,41 @@ static int rec_session_put(void *ctx, uint64_t client_id, uint64_t seq,
                : mem_kv_ops()->session_put(&rec->kv, client_id, seq, status);
 }
 
+static int rec_session_find(void *ctx, uint64_t client_id,
+                            struct kv_session *out)
+{
+    struct kv_recorder *rec = ctx;
+    rec->n_session_gets++;
+    return mem_kv_ops()->session_find(&rec->kv, client_id, out);
+}
+
+/* Recorded as a SESSION_PUT: what reaches the store is the same row. */
+static int rec_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
+                             uint8_t status, raft_index index)
+{
+    struct kv_recorder *rec = ctx;
+    struct kv_rec_call *c;
+    int err = record(rec, KV_REC_SESSION_PUT, &c);
+    c->client_id = client_id;
+    c->seq = seq;
+    c->status = status;
+    return err != ERR_OK ? err
+                         : mem_kv_ops()->session_touch(&rec->kv, client_id, seq,
+                                                       status, index);
+}
+
+static uint64_t rec_session_limit(void *ctx)
+{
+    struct kv_recorder *rec = ctx;
+    return rec->kv.max_sessions;
+}
+
+static int rec_session_count(void *ctx, uint64_t *n_live)
+{
+    struct kv_recorder *rec = ctx;
+    return mem_kv_ops()->session_count(&rec->kv, n_live);
+}
+
 const struct kv_store_ops *kv_recorder_ops(void)
 {
     static const struct kv_store_ops ops = {
@@ -151,6 +186,10 @@ const struct kv_store_ops *kv_recorder_ops(void)
         .del = rec_del,
         .session_get = rec_session_get,
         .session_put = rec_session_put,
+        .session_find = rec_session_find,
+        .session_touch = rec_session_touch,
+        .session_limit = rec_session_limit,
+        .session_count = rec_session_count,
     };
     return &ops;
 }

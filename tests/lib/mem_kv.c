@@ -234,9 +234,15 @@ static void rollback_session(struct mem_kv *kv, const struct mem_kv_undo *u)
 {
     size_t pos;
     bool found = find_session(kv, u->old_session.client_id, &pos);
-    if (u->had_old) {
-        ASSERT(found); /* Sessions are never removed. */
+    if (u->had_old && found) {
         kv->sessions[pos] = u->old_session;
+    } else if (u->had_old) {
+        /* Forgotten in the transaction: space was there before it. */
+        ASSERT(kv->n_sessions < kv->cap_sessions);
+        memmove(&kv->sessions[pos + 1], &kv->sessions[pos],
+                (kv->n_sessions - pos) * sizeof(*kv->sessions));
+        kv->sessions[pos] = u->old_session;
+        kv->n_sessions++;
     } else if (found) {
         memmove(&kv->sessions[pos], &kv->sessions[pos + 1],
                 (kv->n_sessions - pos - 1) * sizeof(*kv->sessions));
@@ -382,11 +388,44 @@ static int ops_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
         return err;
     }
     size_t pos;
-    if (!find_session(kv, client_id, &pos)) {
+    if (!find_session(kv, client_id, &pos) || kv->sessions[pos].is_evicted) {
         return ERR_NOT_FOUND;
     }
     *seq = kv->sessions[pos].seq;
     *status = kv->sessions[pos].status;
+    return ERR_OK;
+}
+
+/* Sets (s non-NULL) or forgets client_id's row, with its undo record.
+ * Errors: ERR_NOMEM (nothing changed). */
+static int session_set(struct mem_kv *kv, uint64_t client_id,
+                       const struct mem_kv_session *s)
+{
+    ASSERT(kv->in_txn);
+    if (undo_session(kv, client_id) != ERR_OK) {
+        return ERR_NOMEM;
+    }
+    size_t pos;
+    bool found = find_session(kv, client_id, &pos);
+    if (s == NULL) {
+        if (found) {
+            memmove(&kv->sessions[pos], &kv->sessions[pos + 1],
+                    (kv->n_sessions - pos - 1) * sizeof(*kv->sessions));
+            kv->n_sessions--;
+        }
+        return ERR_OK;
+    }
+    if (!found) {
+        if (grow((void **)&kv->sessions, &kv->cap_sessions, kv->n_sessions,
+                 sizeof(*kv->sessions)) != ERR_OK) {
+            kv->n_undo--; /* Nothing changed: drop the record. */
+            return ERR_NOMEM;
+        }
+        memmove(&kv->sessions[pos + 1], &kv->sessions[pos],
+                (kv->n_sessions - pos) * sizeof(*kv->sessions));
+        kv->n_sessions++;
+    }
+    kv->sessions[pos] = *s;
     return ERR_OK;
 }
 
@@ -399,22 +438,129 @@ static int ops_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     if (err != ERR_OK) {
         return err;
     }
-    if (undo_session(kv, client_id) != ERR_OK) {
-        return ERR_NOMEM;
+    struct mem_kv_session s = {client_id, seq, status, false, kv->applied + 1};
+    return session_set(kv, client_id, &s);
+}
+
+int mem_kv_session_restore(struct mem_kv *kv, const struct mem_kv_session *s)
+{
+    ASSERT(s != NULL);
+    return session_set(kv, s->client_id, s);
+}
+
+static int ops_session_find(void *ctx, uint64_t client_id,
+                            struct kv_session *out)
+{
+    struct mem_kv *kv = ctx;
+    int err = take_fault(kv);
+    if (err != ERR_OK) {
+        return err;
     }
+    memset(out, 0, sizeof(*out));
     size_t pos;
     if (!find_session(kv, client_id, &pos)) {
-        if (grow((void **)&kv->sessions, &kv->cap_sessions, kv->n_sessions,
-                 sizeof(*kv->sessions)) != ERR_OK) {
-            kv->n_undo--; /* Nothing changed: drop the record. */
-            return ERR_NOMEM;
-        }
-        memmove(&kv->sessions[pos + 1], &kv->sessions[pos],
-                (kv->n_sessions - pos) * sizeof(*kv->sessions));
-        kv->n_sessions++;
+        out->state = KV_SESSION_NONE;
+    } else if (kv->sessions[pos].is_evicted) {
+        out->state = KV_SESSION_EVICTED;
+    } else {
+        out->state = KV_SESSION_LIVE;
+        out->seq = kv->sessions[pos].seq;
+        out->status = kv->sessions[pos].status;
     }
-    kv->sessions[pos] = (struct mem_kv_session){client_id, seq, status};
     return ERR_OK;
+}
+
+/* The row with the smallest (index, client_id) among the evicted ones
+ * (is_evicted) or the live ones, and how many there are of that kind. */
+static size_t session_oldest(const struct mem_kv *kv, bool is_evicted,
+                             size_t *n)
+{
+    size_t best = kv->n_sessions;
+    *n = 0;
+    for (size_t i = 0; i < kv->n_sessions; i++) {
+        const struct mem_kv_session *s = &kv->sessions[i];
+        if (s->is_evicted != is_evicted) {
+            continue;
+        }
+        (*n)++;
+        /* Rows are in client_id order: a tie keeps the first. */
+        if (best == kv->n_sessions || s->index < kv->sessions[best].index) {
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* The rule of node/kv.h (the store's store_session_touch): the least
+ * recently touched live session goes to the evicted records, at most 16
+ * per touch; the evicted records keep at most max_sessions. */
+static int evict(struct mem_kv *kv, raft_index index)
+{
+    for (int i = 0; i < 16; i++) {
+        size_t n_live;
+        size_t at = session_oldest(kv, false, &n_live);
+        if (n_live <= kv->max_sessions) {
+            break;
+        }
+        struct mem_kv_session s = kv->sessions[at];
+        s.is_evicted = true;
+        s.index = index;
+        s.seq = 0;
+        s.status = 0;
+        int err = session_set(kv, s.client_id, &s);
+        size_t n_evicted;
+        at = session_oldest(kv, true, &n_evicted);
+        while (err == ERR_OK && n_evicted > kv->max_sessions) {
+            err = session_set(kv, kv->sessions[at].client_id, NULL);
+            at = session_oldest(kv, true, &n_evicted);
+        }
+        if (err != ERR_OK) {
+            return err;
+        }
+    }
+    return ERR_OK;
+}
+
+static int ops_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
+                             uint8_t status, raft_index index)
+{
+    struct mem_kv *kv = ctx;
+    ASSERT(kv->in_txn);
+    ASSERT(index > kv->applied);
+    int err = take_fault(kv);
+    if (err != ERR_OK) {
+        return err;
+    }
+    struct mem_kv_session s = {client_id, seq, status, false, index};
+    err = session_set(kv, client_id, &s);
+    if (err != ERR_OK || kv->max_sessions == 0) {
+        return err;
+    }
+    return evict(kv, index);
+}
+
+static uint64_t ops_session_limit(void *ctx)
+{
+    const struct mem_kv *kv = ctx;
+    return kv->max_sessions;
+}
+
+static int ops_session_count(void *ctx, uint64_t *n_live)
+{
+    struct mem_kv *kv = ctx;
+    int err = take_fault(kv);
+    if (err != ERR_OK) {
+        return err;
+    }
+    size_t n = 0;
+    (void)session_oldest(kv, false, &n);
+    *n_live = n;
+    return ERR_OK;
+}
+
+void mem_kv_set_max_sessions(struct mem_kv *kv, uint64_t max_sessions)
+{
+    kv->max_sessions = max_sessions;
 }
 
 const struct kv_store_ops *mem_kv_ops(void)
@@ -427,6 +573,10 @@ const struct kv_store_ops *mem_kv_ops(void)
         .del = ops_del,
         .session_get = ops_session_get,
         .session_put = ops_session_put,
+        .session_find = ops_session_find,
+        .session_touch = ops_session_touch,
+        .session_limit = ops_session_limit,
+        .session_count = ops_session_count,
     };
     return &ops;
 }
@@ -483,6 +633,8 @@ uint64_t mem_kv_hash(const struct mem_kv *kv)
         h = fnv(h, &s->client_id, sizeof(s->client_id));
         h = fnv(h, &s->seq, sizeof(s->seq));
         h = fnv(h, &s->status, sizeof(s->status));
+        h = fnv(h, &s->is_evicted, sizeof(s->is_evicted));
+        h = fnv(h, &s->index, sizeof(s->index));
     }
     return fnv(h, &kv->applied, sizeof(kv->applied));
 }

@@ -23,10 +23,14 @@ struct mem_kv_entry {
     uint32_t value_len;
 };
 
+/* A live session, or the record of an evicted one (bounded sessions, the
+ * rule in node/kv.h). */
 struct mem_kv_session {
     uint64_t client_id;
     uint64_t seq;
     uint8_t status;
+    bool is_evicted;
+    raft_index index; /* Live: the last touch. Evicted: the evicting one. */
 };
 
 struct mem_kv_undo; /* Private to mem_kv.c. */
@@ -45,8 +49,9 @@ struct mem_kv {
     struct mem_kv_undo *undo; /* Changes of the open transaction. */
     size_t n_undo;
     size_t cap_undo;
-    uint64_t n_commits; /* Committed transactions, for tests. */
-    int fail_next;      /* Fault hook: next op returns this. */
+    uint64_t max_sessions; /* 0: unbounded. Configuration, not state. */
+    uint64_t n_commits;    /* Committed transactions, for tests. */
+    int fail_next;         /* Fault hook: next op returns this. */
 };
 
 void mem_kv_init(struct mem_kv *kv);
@@ -62,6 +67,13 @@ void mem_kv_close(struct mem_kv *kv);
  * set with mem_kv_fail_next. */
 const struct kv_store_ops *mem_kv_ops(void);
 
+/* The session limit session_touch enforces (0, the default: unbounded). */
+void mem_kv_set_max_sessions(struct mem_kv *kv, uint64_t max_sessions);
+
+/* Inside a transaction: sets a session row (live or evicted) as it is,
+ * without eviction; what a snapshot install does. Errors: ERR_NOMEM. */
+int mem_kv_session_restore(struct mem_kv *kv, const struct mem_kv_session *s);
+
 /* Undoes the open transaction, if any (a crash before COMMIT). */
 void mem_kv_rollback(struct mem_kv *kv);
 
@@ -75,8 +87,8 @@ raft_index mem_kv_applied(const struct mem_kv *kv);
  * write. */
 const struct mem_kv_entry *mem_kv_at(const struct mem_kv *kv, size_t i);
 
-/* Sessions: how many, and the i-th in client id order (borrowed until
- * the next write). */
+/* Sessions, live and evicted: how many, and the i-th in client id order
+ * (borrowed until the next write). */
 size_t mem_kv_session_count(const struct mem_kv *kv);
 const struct mem_kv_session *mem_kv_session_at(const struct mem_kv *kv,
                                                size_t i);

@@ -30,7 +30,7 @@ static const uint8_t sample_items[] = {0xc4, 0x02, 'a', 'b', 0xc4, 0x00};
 
 int wire_check_n_samples(void)
 {
-    return 26;
+    return 27;
 }
 
 static void sample_large(int i, struct raft_msg *m)
@@ -266,6 +266,10 @@ void wire_check_sample(int i, struct raft_msg *out)
     } else if (i == 25) {
         out->type = MSG_CLIENT_BATCH;
         out->u.batch = (struct msg_batch){2, sample_items, sizeof sample_items};
+    } else if (i == 26) {
+        out->type = MSG_CLIENT_REPLY;
+        out->u.client_reply =
+            (struct msg_client_reply){9, 3, CLIENT_SESSION_EXPIRED, 0, 0, NULL};
     } else {
         out->type = MSG_READ_INDEX_REPLY;
         out->u.read_index_reply =

@@ -141,6 +141,12 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
         p->snap_window = PICK(&r, 1, 2, 4, 16);
         p->snap_timeout_ms = PICK(&r, 10, 50, p->election_ms);
     }
+    /* Drawn last again. Half the seeds bound sessions, just above what
+     * the clients need (common/client_session.c's rule: a session's first
+     * write has seq 1), so the bounded apply path runs under every fault. */
+    if (rng_range(&r, 0, 2) == 0) {
+        p->max_sessions = p->n_clients + PICK(&r, 0, 1, 4);
+    }
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -242,7 +248,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "part=%u crashpt=%u wfail=%u prevote=%d cq=%d batch=%u "
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
                "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums "
-               "self_sync=%ums commit_notify=%ums snapshot=%u/%u/%u/%u/%ums\n",
+               "self_sync=%ums commit_notify=%ums snapshot=%u/%u/%u/%u/%ums "
+               "max_sessions=%u\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps), p.heartbeat_ms,
                p.election_ms, p.lat_min_ms, p.lat_max_ms, p.loss_ppm, p.dup_ppm,
                p.corrupt_ppm, p.crash_ppm, p.partition_ppm, p.crash_point_ppm,
@@ -254,7 +261,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.async_sync ? "async/" : "write/", p.sync_ms_max,
                p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms,
                p.commit_notify_ms, p.snapshot_entries, p.log_keep,
-               p.snap_chunk_bytes, p.snap_window, p.snap_timeout_ms);
+               p.snap_chunk_bytes, p.snap_window, p.snap_timeout_ms,
+               p.max_sessions);
     }
     w->skip_check = o->skip_check;
     g_world = w;

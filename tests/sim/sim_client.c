@@ -94,12 +94,17 @@ void sim_value_fill(uint32_t client, uint64_t seq, uint8_t *buf, uint32_t len)
 
 /* Draws the next operation: reads, then puts, deletes and CAS (half of
  * them expecting the current value, so some swap); some values are large,
- * up to RAFT_VALUE_MAX, while a CAS stays within one log entry. */
+ * up to RAFT_VALUE_MAX, while a CAS stays within one log entry. With
+ * sessions bounded, a client's first operation is a write: a session's
+ * first write must have seq 1 (node/kv.h; common/client_session.c starts
+ * a new session instead, which a sim client, whose values name its seq,
+ * does not). */
 static void choose_op(struct sim_world *w, struct sim_client *cl)
 {
     cl->key = (uint32_t)rng_range(&w->rng, 0, SIM_KEYS);
     uint64_t r = rng_range(&w->rng, 0, 100);
-    if (r < w->p.read_pct) {
+    bool must_write = w->p.max_sessions > 0 && cl->seq == 1;
+    if (r < w->p.read_pct && !must_write) {
         cl->op = CLIENT_GET;
         return;
     }

@@ -646,6 +646,41 @@ static int kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     return mem_kv_ops()->session_put(&n->kv, client_id, seq, status);
 }
 
+static int kv_session_find(void *ctx, uint64_t client_id,
+                           struct kv_session *out)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv session_find")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->session_find(&n->kv, client_id, out);
+}
+
+static int kv_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
+                            uint8_t status, raft_index index)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv session_touch")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->session_touch(&n->kv, client_id, seq, status, index);
+}
+
+static uint64_t kv_session_limit(void *ctx)
+{
+    struct sim_node *n = ctx;
+    return n->kv.max_sessions;
+}
+
+static int kv_session_count(void *ctx, uint64_t *n_live)
+{
+    struct sim_node *n = ctx;
+    if (after_stop(n, "kv session_count")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->session_count(&n->kv, n_live);
+}
+
 static const struct kv_store_ops sim_kv_ops = {
     .begin = kv_begin,
     .commit = kv_commit,
@@ -654,6 +689,10 @@ static const struct kv_store_ops sim_kv_ops = {
     .del = kv_del,
     .session_get = kv_session_get,
     .session_put = kv_session_put,
+    .session_find = kv_session_find,
+    .session_touch = kv_session_touch,
+    .session_limit = kv_session_limit,
+    .session_count = kv_session_count,
 };
 
 const struct kv_store_ops *sim_disk_kv_ops(void)

@@ -57,7 +57,9 @@ static void put_u32(struct sim_buf *b, uint32_t v)
 }
 
 /* The image: magic, applied index, entry and session counts, entries
- * (key, value), sessions, then an FNV of all that. */
+ * (key, value), sessions (id, seq, status, evicted flag, last or evicting
+ * index: live and evicted ones, as bounded sessions need them), then an
+ * FNV of all that. */
 static void image_encode(const struct mem_kv *kv, struct sim_buf *b)
 {
     put_u32(b, SIM_IMAGE_MAGIC);
@@ -76,6 +78,9 @@ static void image_encode(const struct mem_kv *kv, struct sim_buf *b)
         put_u64(b, s->client_id);
         put_u64(b, s->seq);
         put(b, &s->status, 1);
+        uint8_t is_evicted = s->is_evicted;
+        put(b, &is_evicted, 1);
+        put_u64(b, s->index);
     }
     put_u64(b, sim_fnv(SIM_FNV_INIT, b->p, b->len));
 }
@@ -152,7 +157,14 @@ static int image_decode(const uint8_t *p, size_t len, raft_index index,
         uint64_t id = take_u64(&r);
         uint64_t seq = take_u64(&r);
         const uint8_t *st = take(&r, 1);
-        if (!r.bad && ops->session_put(out, id, seq, *st) != ERR_OK) {
+        const uint8_t *is_evicted = take(&r, 1);
+        uint64_t at = take_u64(&r);
+        if (r.bad || *is_evicted > 1) {
+            r.bad = true;
+            break;
+        }
+        struct mem_kv_session row = {id, seq, *st, *is_evicted == 1, at};
+        if (mem_kv_session_restore(out, &row) != ERR_OK) {
             r.bad = true;
         }
     }

@@ -83,6 +83,10 @@ struct sim_params {
     uint32_t snap_chunk_bytes;
     uint32_t snap_window;
     uint32_t snap_timeout_ms;
+    /* The session limit of every replica (0: unbounded). Drawn at least
+     * n_clients: sim clients never see an eviction (the model does not
+     * evict), but run the bounded apply path and its seq-1 rule. */
+    uint32_t max_sessions;
     uint64_t steps;       /* Events in the fault phase. */
     uint32_t liveness_ms; /* Bound for the liveness phase. */
 };

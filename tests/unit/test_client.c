@@ -258,6 +258,100 @@ static void test_client_ignores_stale_replies(void **state)
     assert_false(client_session_done(&f->s));
 }
 
+/* Sessions are bounded on the cluster: a session's first write has seq 1.
+ * A write after reads starts a new session (a fresh client_id) first;
+ * later writes stay in it. */
+static void test_client_first_write_of_a_session_has_seq_one(void **state)
+{
+    struct fixture *f = *state;
+    struct client_request get = {
+        .op = CLIENT_GET, .key = (const uint8_t *)"k", .key_len = 1};
+    assert_int_equal(client_session_start(&f->s, &get, 5000, T0), ERR_OK);
+    struct raft_msg read = recv_at(f, 0);
+    assert_int_equal(read.u.client.seq, 1);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_NOT_FOUND, 0);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0 + 2),
+                     ERR_OK);
+    struct raft_msg write = recv_at(f, 0);
+    assert_int_not_equal(write.u.client.client_id, read.u.client.client_id);
+    assert_int_equal(write.u.client.seq, 1);
+    r = reply_for(&f->s, CLIENT_OK, 0);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 3));
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0 + 4),
+                     ERR_OK);
+    struct raft_msg again = recv_at(f, 0);
+    assert_int_equal(again.u.client.client_id, write.u.client.client_id);
+    assert_int_equal(again.u.client.seq, 2);
+}
+
+/* Thesis 6.3: SESSION_EXPIRED for a write sent once means it was not
+ * executed: the client sends it again, at once, in a new session (a fresh
+ * client_id, seq 1), and the answer there is the request's answer. */
+static void test_client_expired_write_sent_once_is_resent(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    struct raft_msg first = recv_at(f, 0);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_SESSION_EXPIRED, 0);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
+    assert_false(client_session_done(&f->s));
+    struct raft_msg second = recv_at(f, 0);
+    assert_int_not_equal(second.u.client.client_id, first.u.client.client_id);
+    assert_int_equal(second.u.client.seq, 1);
+    assert_int_equal(second.u.client.value_len, 1);
+    r = reply_for(&f->s, CLIENT_OK, 0);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 2));
+    assert_true(client_session_done(&f->s));
+    assert_int_equal(f->s.err, ERR_OK);
+    assert_int_equal(f->s.status, CLIENT_OK);
+}
+
+/* A write sent more than once may have been applied under the old session
+ * before its eviction: its outcome is unknown, and the request completes
+ * with SESSION_EXPIRED (raftctl exits 3); the next request runs in a new
+ * session. */
+static void test_client_expired_write_resent_is_unknown(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    struct raft_msg first = recv_at(f, 0);
+    client_session_on_timeout(&f->s, client_session_next_ms(&f->s));
+    (void)recv_at(f, 1);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_SESSION_EXPIRED, 0);
+    assert_true(client_session_on_reply(&f->s, 2, &r, T0 + 600));
+    assert_true(client_session_done(&f->s));
+    assert_int_equal(f->s.err, ERR_OK);
+    assert_int_equal(f->s.status, CLIENT_SESSION_EXPIRED);
+    assert_true(nothing_sent(f));
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0 + 700),
+                     ERR_OK);
+    struct raft_msg next = recv_at(f, (int)f->s.target);
+    assert_int_not_equal(next.u.client.client_id, first.u.client.client_id);
+    assert_int_equal(next.u.client.seq, 1);
+}
+
+/* A read is never in doubt: expired, it is sent again in a new session. A
+ * second expiry of the same request is not chased: it completes. */
+static void test_client_expired_read_is_resent_once(void **state)
+{
+    struct fixture *f = *state;
+    struct client_request get = {
+        .op = CLIENT_GET, .key = (const uint8_t *)"k", .key_len = 1};
+    assert_int_equal(client_session_start(&f->s, &get, 5000, T0), ERR_OK);
+    client_session_on_timeout(&f->s, client_session_next_ms(&f->s));
+    (void)recv_at(f, 0);
+    (void)recv_at(f, 1);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_SESSION_EXPIRED, 0);
+    assert_true(client_session_on_reply(&f->s, 2, &r, T0 + 600));
+    assert_false(client_session_done(&f->s));
+    assert_int_equal(recv_at(f, 1).u.client.seq, 1);
+    r = reply_for(&f->s, CLIENT_SESSION_EXPIRED, 0);
+    assert_true(client_session_on_reply(&f->s, 2, &r, T0 + 601));
+    assert_true(client_session_done(&f->s));
+    assert_int_equal(f->s.status, CLIENT_SESSION_EXPIRED);
+}
+
 /* The overall deadline ends the request with ERR_TIMEOUT (a write's outcome
  * is then unknown), even in the middle of an attempt. */
 static void test_client_deadline_gives_timeout(void **state)
@@ -513,6 +607,14 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_client_answer_completes_and_remembers_leader, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_first_write_of_a_session_has_seq_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_expired_write_sent_once_is_resent, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_expired_write_resent_is_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_expired_read_is_resent_once,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_ignores_stale_replies,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_deadline_gives_timeout,

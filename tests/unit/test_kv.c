@@ -78,7 +78,9 @@ static struct kv_result apply(struct fixture *f, uint8_t op, uint64_t client_id,
     const struct kv_store_ops *ops = mem_kv_ops();
     struct kv_result res;
     assert_int_equal(ops->begin(&f->kv), ERR_OK);
-    assert_int_equal(kv_apply(ops, &f->kv, f->buf, f->len, &res), ERR_OK);
+    assert_int_equal(
+        kv_apply(ops, &f->kv, mem_kv_applied(&f->kv) + 1, f->buf, f->len, &res),
+        ERR_OK);
     assert_int_equal(ops->commit(&f->kv, mem_kv_applied(&f->kv) + 1), ERR_OK);
     return res;
 }
@@ -143,7 +145,8 @@ static void test_kv_del_removes_and_absent_is_ok(void **state)
     assert_int_equal(command_encode(&c, f->buf, BUF_CAP, &f->len), ERR_OK);
     assert_int_equal(mem_kv_ops()->begin(&f->kv), ERR_OK);
     mem_kv_fail_next(&f->kv, ERR_NOT_FOUND);
-    assert_int_equal(kv_apply(mem_kv_ops(), &f->kv, f->buf, f->len, &r),
+    assert_int_equal(kv_apply(mem_kv_ops(), &f->kv, mem_kv_applied(&f->kv) + 1,
+                              f->buf, f->len, &r),
                      ERR_OK);
     assert_int_equal(r.status, CLIENT_OK);
     mem_kv_rollback(&f->kv);
@@ -257,6 +260,95 @@ static void test_kv_sessions_are_per_client(void **state)
     assert_string_equal(value_of(f, "k"), "b");
 }
 
+/* client_id's session state in the store. */
+static int session_state(struct fixture *f, uint64_t client_id)
+{
+    struct kv_session out;
+    assert_int_equal(mem_kv_ops()->session_find(&f->kv, client_id, &out),
+                     ERR_OK);
+    return out.state;
+}
+
+/* Rule (DESIGN.md, Snapshots and compaction): past the limit, the session
+ * touched least recently (smallest last index) is evicted, whoever has the
+ * smallest id; a request of it is answered SESSION_EXPIRED and not
+ * executed (thesis 6.3), whether a new seq or a retried old one. */
+static void test_kv_evicts_least_recently_used_session(void **state)
+{
+    struct fixture *f = *state;
+    mem_kv_set_max_sessions(&f->kv, 2);
+    apply(f, COMMAND_OP_PUT, 1, 1, "k", "a", NULL); /* Index 1. */
+    apply(f, COMMAND_OP_PUT, 2, 1, "k", "b", NULL); /* 2 */
+    apply(f, COMMAND_OP_PUT, 1, 2, "k", "c", NULL); /* 3: 1 is newer now. */
+    apply(f, COMMAND_OP_PUT, 3, 1, "k", "d", NULL); /* 4: evicts 2. */
+    assert_int_equal(session_state(f, 1), KV_SESSION_LIVE);
+    assert_int_equal(session_state(f, 2), KV_SESSION_EVICTED);
+    assert_int_equal(session_state(f, 3), KV_SESSION_LIVE);
+    struct kv_result r = apply(f, COMMAND_OP_PUT, 2, 2, "k", "x", NULL);
+    assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
+    assert_false(r.duplicate);
+    r = apply(f, COMMAND_OP_PUT, 2, 1, "k", "b", NULL); /* Its retry. */
+    assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
+    assert_string_equal(value_of(f, "k"), "d");
+    assert_int_equal(session_state(f, 2), KV_SESSION_EVICTED);
+    r = apply(f, COMMAND_OP_PUT, 1, 3, "k", "e", NULL);
+    assert_int_equal(r.status, CLIENT_OK);
+    assert_string_equal(value_of(f, "k"), "e");
+}
+
+/* Eviction records keep at most the limit, the oldest forgotten first. */
+static void test_kv_eviction_records_are_bounded(void **state)
+{
+    struct fixture *f = *state;
+    mem_kv_set_max_sessions(&f->kv, 1);
+    for (uint64_t c = 1; c <= 4; c++) {
+        apply(f, COMMAND_OP_PUT, c, 1, "k", "v", NULL);
+    }
+    assert_int_equal(session_state(f, 4), KV_SESSION_LIVE);
+    assert_int_equal(session_state(f, 3), KV_SESSION_EVICTED);
+    assert_int_equal(session_state(f, 2), KV_SESSION_NONE);
+    assert_int_equal(session_state(f, 1), KV_SESSION_NONE);
+    assert_int_equal(mem_kv_session_count(&f->kv), 2);
+}
+
+/* Bounded, an unknown session past its first write may be a forgotten
+ * evicted one: SESSION_EXPIRED. Its first write (seq 1) starts it.
+ * Unbounded (the default), nothing is forgotten: any seq starts one. */
+static void test_kv_unknown_session_past_first_write(void **state)
+{
+    struct fixture *f = *state;
+    struct kv_result r = apply(f, COMMAND_OP_PUT, 7, 5, "k", "a", NULL);
+    assert_int_equal(r.status, CLIENT_OK);
+    mem_kv_set_max_sessions(&f->kv, 4);
+    r = apply(f, COMMAND_OP_PUT, 8, 2, "k", "b", NULL);
+    assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
+    assert_int_equal(session_state(f, 8), KV_SESSION_NONE);
+    r = apply(f, COMMAND_OP_PUT, 8, 1, "k", "c", NULL);
+    assert_int_equal(r.status, CLIENT_OK);
+    r = apply(f, COMMAND_OP_PUT, 8, 2, "k", "d", NULL);
+    assert_int_equal(r.status, CLIENT_OK);
+    assert_string_equal(value_of(f, "k"), "d");
+}
+
+/* A rolled-back transaction restores evicted and forgotten sessions. */
+static void test_mem_kv_rollback_restores_evictions(void **state)
+{
+    struct fixture *f = *state;
+    mem_kv_set_max_sessions(&f->kv, 1);
+    apply(f, COMMAND_OP_PUT, 1, 1, "k", "a", NULL);
+    apply(f, COMMAND_OP_PUT, 2, 1, "k", "b", NULL);
+    uint64_t before = mem_kv_hash(&f->kv);
+    const struct kv_store_ops *ops = mem_kv_ops();
+    assert_int_equal(ops->begin(&f->kv), ERR_OK);
+    assert_int_equal(ops->session_touch(&f->kv, 3, 1, CLIENT_OK, 3), ERR_OK);
+    assert_int_equal(session_state(f, 1), KV_SESSION_NONE);
+    assert_int_equal(session_state(f, 2), KV_SESSION_EVICTED);
+    mem_kv_rollback(&f->kv);
+    assert_int_equal(mem_kv_hash(&f->kv), before);
+    assert_int_equal(session_state(f, 1), KV_SESSION_EVICTED);
+    assert_int_equal(session_state(f, 2), KV_SESSION_LIVE);
+}
+
 /* An undecodable payload changes nothing and is not an error. */
 static void test_kv_apply_invalid_payload_changes_nothing(void **state)
 {
@@ -267,10 +359,10 @@ static void test_kv_apply_invalid_payload_changes_nothing(void **state)
     const uint8_t junk[] = {1, 1, 0xff, 0xff};
     struct kv_result r = {.status = CLIENT_OK, .duplicate = true};
     assert_int_equal(ops->begin(&f->kv), ERR_OK);
-    assert_int_equal(kv_apply(ops, &f->kv, junk, sizeof(junk), &r), ERR_OK);
+    assert_int_equal(kv_apply(ops, &f->kv, 1, junk, sizeof(junk), &r), ERR_OK);
     assert_int_equal(r.status, CLIENT_INVALID);
     assert_false(r.duplicate);
-    assert_int_equal(kv_apply(ops, &f->kv, NULL, 0, &r), ERR_OK);
+    assert_int_equal(kv_apply(ops, &f->kv, 1, NULL, 0, &r), ERR_OK);
     assert_int_equal(r.status, CLIENT_INVALID);
     mem_kv_rollback(&f->kv);
     assert_int_equal(mem_kv_hash(&f->kv), before);
@@ -286,7 +378,9 @@ static void test_kv_apply_returns_store_error(void **state)
     struct kv_result r;
     assert_int_equal(ops->begin(&f->kv), ERR_OK);
     mem_kv_fail_next(&f->kv, ERR_IO);
-    assert_int_equal(kv_apply(ops, &f->kv, f->buf, f->len, &r), ERR_IO);
+    assert_int_equal(
+        kv_apply(ops, &f->kv, mem_kv_applied(&f->kv) + 1, f->buf, f->len, &r),
+        ERR_IO);
     mem_kv_rollback(&f->kv);
     assert_null(value_of(f, "k"));
 }
@@ -319,7 +413,9 @@ static void test_kv_applies_command_at_size_limits(void **state)
     const struct kv_store_ops *ops = mem_kv_ops();
     struct kv_result r;
     assert_int_equal(ops->begin(&f->kv), ERR_OK);
-    assert_int_equal(kv_apply(ops, &f->kv, f->buf, f->len, &r), ERR_OK);
+    assert_int_equal(
+        kv_apply(ops, &f->kv, mem_kv_applied(&f->kv) + 1, f->buf, f->len, &r),
+        ERR_OK);
     assert_int_equal(r.status, CLIENT_OK);
     assert_int_equal(ops->commit(&f->kv, 1), ERR_OK);
     const uint8_t *v = NULL;
@@ -345,11 +441,15 @@ static void test_mem_kv_rollback_restores_state(void **state)
         struct command c = make_cmd(COMMAND_OP_PUT, 1 + (uint64_t)i, 3,
                                     cmds[i][0], cmds[i][1], NULL);
         assert_int_equal(command_encode(&c, f->buf, BUF_CAP, &f->len), ERR_OK);
-        assert_int_equal(kv_apply(ops, &f->kv, f->buf, f->len, &r), ERR_OK);
+        assert_int_equal(kv_apply(ops, &f->kv, mem_kv_applied(&f->kv) + 1,
+                                  f->buf, f->len, &r),
+                         ERR_OK);
     }
     struct command d = make_cmd(COMMAND_OP_DEL, 0, 0, "b", NULL, NULL);
     assert_int_equal(command_encode(&d, f->buf, BUF_CAP, &f->len), ERR_OK);
-    assert_int_equal(kv_apply(ops, &f->kv, f->buf, f->len, &r), ERR_OK);
+    assert_int_equal(
+        kv_apply(ops, &f->kv, mem_kv_applied(&f->kv) + 1, f->buf, f->len, &r),
+        ERR_OK);
     assert_int_not_equal(mem_kv_hash(&f->kv), before);
     mem_kv_rollback(&f->kv);
     assert_int_equal(mem_kv_hash(&f->kv), before);
@@ -399,6 +499,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_kv_older_seq_is_duplicate_newer_applies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_client_zero_is_not_deduplicated,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_kv_evicts_least_recently_used_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_eviction_records_are_bounded,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_kv_unknown_session_past_first_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mem_kv_rollback_restores_evictions,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_sessions_are_per_client, setup,
                                         teardown),

@@ -711,7 +711,7 @@ static struct kv_result apply_put(struct fixture *f,
     assert_int_equal(command_encode(&c, f->payload, PAYLOAD_CAP, &len), ERR_OK);
     struct kv_result res;
     assert_int_equal(ops->begin(ctx), ERR_OK);
-    assert_int_equal(kv_apply(ops, ctx, f->payload, len, &res), ERR_OK);
+    assert_int_equal(kv_apply(ops, ctx, idx, f->payload, len, &res), ERR_OK);
     assert_int_equal(ops->commit(ctx, idx), ERR_OK);
     return res;
 }
@@ -1074,6 +1074,8 @@ struct diff_run {
     uint64_t now_ms;
     uint32_t n_fresh; /* Keys used once, for table growth. */
     uint32_t n_crashes;
+    uint64_t max_sessions; /* The session limit of both stores. */
+    uint32_t n_expired;    /* Entries answered SESSION_EXPIRED. */
 };
 
 static void diff_key(struct diff_run *d, char *key, size_t cap)
@@ -1120,6 +1122,9 @@ static struct diff_entry *diff_new_entry(struct diff_run *d, uint8_t *value,
     c.client_id = rng_range(&d->rng, 0, DIFF_CLIENTS + 1);
     if (c.client_id != 0) {
         uint64_t *s = &d->seq[c.client_id];
+        if (d->max_sessions > 0 && rng_range(&d->rng, 0, 12) == 0) {
+            *s = 0; /* A new session under an old id, as after expiry. */
+        }
         bool resend = *s > 0 && rng_range(&d->rng, 0, 8) == 0;
         c.seq = resend ? rng_range(&d->rng, 1, *s + 1) : ++*s;
     }
@@ -1161,7 +1166,7 @@ static void diff_apply_wb(struct diff_run *d, size_t first, size_t last)
     for (size_t i = first; i <= last; i++) {
         const struct diff_entry *e = &d->log[i - 1];
         struct kv_result res;
-        assert_int_equal(kv_apply(f->ops, f->wb, e->payload, e->len, &res),
+        assert_int_equal(kv_apply(f->ops, f->wb, i, e->payload, e->len, &res),
                          ERR_OK);
         assert_int_equal(res.status, e->res.status);
         assert_int_equal(res.duplicate, e->res.duplicate);
@@ -1192,6 +1197,10 @@ static void diff_compare(struct diff_run *d)
         uint8_t status = 0;
         int rc = mem_kv_ops()->session_get(&d->ref, id, &seq, &status);
         assert_session(d->f->ops, d->f->wb, id, rc == ERR_OK ? seq : 0, status);
+        struct kv_session a, b;
+        assert_int_equal(mem_kv_ops()->session_find(&d->ref, id, &a), ERR_OK);
+        assert_int_equal(d->f->ops->session_find(d->f->wb, id, &b), ERR_OK);
+        assert_int_equal(a.state, b.state);
     }
 }
 
@@ -1216,13 +1225,17 @@ static void diff_crash(struct diff_run *d, const struct kv_writeback_config *c)
 
 /* One run of 1500 entries under config c. */
 static void diff_run_config(struct fixture *f,
-                            const struct kv_writeback_config *c, uint64_t seed)
+                            const struct kv_writeback_config *c, uint64_t seed,
+                            uint64_t max_sessions)
 {
     struct diff_run d;
     memset(&d, 0, sizeof d);
     d.f = f;
     rng_init(&d.rng, seed);
     mem_kv_init(&d.ref);
+    d.max_sessions = max_sessions;
+    mem_kv_set_max_sessions(&d.ref, max_sessions);
+    mem_kv_set_max_sessions(&f->rec.kv, max_sessions);
     uint8_t *value = malloc(RAFT_VALUE_MAX);
     uint8_t *expected = malloc(RAFT_VALUE_MAX);
     assert_non_null(value);
@@ -1235,8 +1248,10 @@ static void diff_run_config(struct fixture *f,
         assert_int_equal(m->begin(&d.ref), ERR_OK);
         for (size_t i = 0; i < n; i++) {
             struct diff_entry *e = diff_new_entry(&d, value, expected);
-            assert_int_equal(kv_apply(m, &d.ref, e->payload, e->len, &e->res),
-                             ERR_OK);
+            assert_int_equal(
+                kv_apply(m, &d.ref, d.n_log, e->payload, e->len, &e->res),
+                ERR_OK);
+            d.n_expired += e->res.status == CLIENT_SESSION_EXPIRED;
         }
         assert_int_equal(m->commit(&d.ref, d.n_log), ERR_OK);
         diff_apply_wb(&d, first, d.n_log);
@@ -1258,6 +1273,7 @@ static void diff_run_config(struct fixture *f,
     assert_int_equal(kv_writeback_store(f->wb), ERR_OK);
     assert_true(mem_kv_hash(&f->rec.kv) == mem_kv_hash(&d.ref));
     assert_true(d.n_crashes > 0);
+    assert_true((d.n_expired > 0) == (max_sessions > 0));
     for (size_t i = 0; i < d.n_log; i++) {
         free(d.log[i].payload);
     }
@@ -1287,7 +1303,29 @@ static void test_writeback_random_run_matches_store(void **state)
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         mem_kv_close(&f->rec.kv);
         mem_kv_init(&f->rec.kv);
-        diff_run_config(f, &configs[i], 1000 + i);
+        diff_run_config(f, &configs[i], 1000 + i, 0);
+    }
+}
+
+/* Bounded sessions (DESIGN.md, Snapshots and compaction): whatever the
+ * batching, stores and crashes, every apply through the buffer evicts and
+ * answers SESSION_EXPIRED exactly as the store alone does, so a replica's
+ * answers and tables are a function of the log. */
+static void test_writeback_bounded_sessions_match_store(void **state)
+{
+    struct fixture *f = *state;
+    const struct kv_writeback_config configs[] = {
+        {0, 0, 0, 0},
+        {3, 0, 50, 5},
+        {16384, 4u << 20, 1000, 20},
+    };
+    const uint64_t limits[] = {1, 2, 4};
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        for (size_t j = 0; j < sizeof limits / sizeof limits[0]; j++) {
+            mem_kv_close(&f->rec.kv);
+            mem_kv_init(&f->rec.kv);
+            diff_run_config(f, &configs[i], 2000 + 10 * i + j, limits[j]);
+        }
     }
 }
 
@@ -1317,6 +1355,7 @@ int main(void)
         T(test_writeback_order_survives_rehash),
         T(test_writeback_store_orders_binary_keys),
         T(test_writeback_random_run_matches_store),
+        T(test_writeback_bounded_sessions_match_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -289,7 +289,7 @@ static void test_store_apply_is_atomic(void **state)
     struct kv_result r;
     assert_int_equal(ops()->begin(f->s), ERR_OK);
     assert_int_equal(
-        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        kv_apply(ops(), f->s, 1, f->entries[0].data, f->entries[0].len, &r),
         ERR_OK);
     const uint8_t *v;
     uint32_t len;
@@ -309,7 +309,7 @@ static void test_store_apply_is_atomic(void **state)
     /* Committed, it all lands together. */
     assert_int_equal(ops()->begin(f->s), ERR_OK);
     assert_int_equal(
-        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        kv_apply(ops(), f->s, 1, f->entries[0].data, f->entries[0].len, &r),
         ERR_OK);
     assert_int_equal(ops()->commit(f->s, 1), ERR_OK);
     reopen(f);
@@ -338,7 +338,7 @@ static void test_store_window_load_and_fetch(void **state)
     struct kv_result r;
     assert_int_equal(ops()->begin(f->s), ERR_OK);
     assert_int_equal(
-        kv_apply(ops(), f->s, f->entries[0].data, f->entries[0].len, &r),
+        kv_apply(ops(), f->s, 1, f->entries[0].data, f->entries[0].len, &r),
         ERR_OK);
     assert_int_equal(ops()->commit(f->s, 10), ERR_OK);
     reopen(f);
@@ -451,9 +451,9 @@ static void test_store_reads_see_every_apply(void **state)
         persist(f, 1, 1, 0, (raft_index)i + 1, i, 1);
         struct kv_result r;
         assert_int_equal(ops()->begin(f->s), ERR_OK);
-        assert_int_equal(
-            kv_apply(ops(), f->s, f->entries[i].data, f->entries[i].len, &r),
-            ERR_OK);
+        assert_int_equal(kv_apply(ops(), f->s, (raft_index)i + 1,
+                                  f->entries[i].data, f->entries[i].len, &r),
+                         ERR_OK);
         assert_int_equal(ops()->commit(f->s, (raft_index)i + 1), ERR_OK);
         assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
                          ERR_OK);
@@ -464,6 +464,48 @@ static void test_store_reads_see_every_apply(void **state)
     assert_int_equal(store_load(f->s, &l), ERR_OK);
     assert_int_equal(l.applied, 3);
     store_loaded_free(&l);
+}
+
+/* Bounded sessions through node_kv over SQLite (the table raftnode
+ * applies through): past the limit the least recently used session is
+ * evicted, and its next request is answered SESSION_EXPIRED, not run. */
+static void test_store_apply_expires_evicted_session(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    store_set_max_sessions(f->s, 1);
+    assert_int_equal(ops()->session_limit(f->s), 1);
+    cmd_entry(f, 0, 1, COMMAND_OP_PUT, "k", "a", NULL); /* Client 100. */
+    cmd_entry(f, 1, 1, COMMAND_OP_PUT, "k", "b", NULL); /* Client 101. */
+    persist(f, 1, 1, 0, 1, 0, 2);
+    struct kv_result r;
+    assert_int_equal(ops()->begin(f->s), ERR_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(kv_apply(ops(), f->s, (raft_index)i + 1,
+                                  f->entries[i].data, f->entries[i].len, &r),
+                         ERR_OK);
+        assert_int_equal(r.status, CLIENT_OK);
+    }
+    assert_int_equal(ops()->commit(f->s, 2), ERR_OK);
+    struct kv_session ks;
+    assert_int_equal(ops()->session_find(f->s, 100, &ks), ERR_OK);
+    assert_int_equal(ks.state, KV_SESSION_EVICTED);
+    assert_int_equal(ops()->session_find(f->s, 101, &ks), ERR_OK);
+    assert_int_equal(ks.state, KV_SESSION_LIVE);
+    /* Client 100's seq 1 again (a retry): expired, "k" stays "b". */
+    persist(f, 1, 1, 0, 3, 0, 1);
+    assert_int_equal(ops()->begin(f->s), ERR_OK);
+    assert_int_equal(
+        kv_apply(ops(), f->s, 3, f->entries[0].data, f->entries[0].len, &r),
+        ERR_OK);
+    assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
+    assert_int_equal(ops()->commit(f->s, 3), ERR_OK);
+    const uint8_t *v = NULL;
+    uint32_t len = 0;
+    assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
+                     ERR_OK);
+    assert_int_equal(len, 1);
+    assert_int_equal(v[0], 'b');
 }
 
 /* The WAL file is zero-filled ahead of SQLite's frames (store_wal.c), and
@@ -1204,6 +1246,7 @@ int main(void)
         T(test_store_sessions_round_trip),
         T(test_store_session_lookups_follow_puts),
         T(test_store_reads_see_every_apply),
+        T(test_store_apply_expires_evicted_session),
         T(test_store_checkpoint_waits_for_the_caller),
         T(test_store_wal_zeros_ahead_survive_a_crash),
         T(test_store_refuses_other_cluster_unchanged),

@@ -171,6 +171,8 @@ static void test_wire_roundtrips_extreme_integers(void **state)
         m.u.client_reply = (struct msg_client_reply){
             x, x, CLIENT_INVALID, v ? RAFT_ID_MAX : 0, 0, NULL};
         roundtrip(f, &m);
+        m.u.client_reply.status = CLIENT_SESSION_EXPIRED;
+        roundtrip(f, &m);
     }
 }
 
