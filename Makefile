@@ -9,7 +9,7 @@ PKGS = libmsgpack-dev libsqlite3-dev libcmocka-dev libncurses-dev sqlite3 \
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan demo clean sim soak fuzz bench format
+.PHONY: all deps build test asan demo clean sim soak fuzz bench bench-long bench-catchup format
 
 all: build
 
@@ -92,3 +92,12 @@ bench: build
 	    awk '/copied/ {printf "%.2f ms", $$(NF-3) * 10}')"; \
 	rm -f $$probe
 	RAFTCTL=$(BUILD)/bin/raftctl $(COMPARE) $(BENCH_SECONDS)
+
+# Issue 16's figures: five minutes of writes at the default compaction
+# settings (writes/s, peak database + WAL, restart to first put), and a
+# follower catching up through InstallSnapshot.
+LONG_SECONDS ?= 300
+bench-long: build
+	RAFTCTL=$(BUILD)/bin/raftctl tests/bench/long_run.sh $(LONG_SECONDS)
+bench-catchup: build
+	RAFTCTL=$(BUILD)/bin/raftctl tests/bench/catch_up.sh

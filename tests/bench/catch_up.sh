@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue 16's catch-up figure: follower 3 is killed while `raftctl bench -c 64`
+# writes over KEYS keys (default 1,000,000) for SECONDS (default 50); then it
+# starts again and the time until its applied index reaches the leader's
+# commit is printed, with the snapshot installs its log shows.
+# A benchmark, not a test. Usage: tests/bench/catch_up.sh [SECONDS] [KEYS]
+set -euo pipefail
+SECS=${1:-50}
+KEYS=${2:-1000000}
+R=${RAFTCTL:-build/bin/raftctl}
+D=$(mktemp -d -t raft-catchup.XXXXXX)
+trap '"$R" -d "$D" down >/dev/null 2>&1 || true; rm -rf "$D"' EXIT
+"$R" -d "$D" up -n 3 --port 27600 --detach >/dev/null
+"$R" -d "$D" kill 3 >/dev/null
+"$R" -d "$D" bench -c 64 --duration "$SECS" --keys "$KEYS" >/dev/null 2>&1
+field() { # field ID KEY: one member's status --json value
+    "$R" -d "$D" status --json | python3 -c "import json,sys
+d = {n['id']: n for n in json.load(sys.stdin)}
+print(d[$1]['$2'] or 0)"
+}
+commit=$(field 1 commit)
+t0=$(date +%s%N)
+"$R" -d "$D" start 3 >/dev/null
+deadline=$(($(date +%s) + 120))
+until [ "$(field 3 applied)" -ge "$commit" ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "not caught up in 120 s"; exit 1; }
+    sleep 0.1
+done
+echo "caught up to commit $commit in $((($(date +%s%N) - t0) / 1000000)) ms"
+echo "distinct keys: $(sqlite3 -readonly "$D/node1.db" 'SELECT count(*) FROM kv')"
+grep -h "receiving snapshot\|installed snapshot index" "$D/node3.log" || true
