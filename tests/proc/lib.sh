@@ -10,9 +10,9 @@ RAFTCTL=${1:?usage: test.sh path/to/raftctl}
 PROC_NAME=$(basename "$0" .sh)
 DIR=$(mktemp -d "/tmp/raft-${PROC_NAME}.XXXXXX")
 LAUNCHER_PID=""
-# Every port a test names is shifted by this much, so two ctest runs from
-# two build directories (each gets its own offset from CMake) or a run with
-# RAFT_TEST_PORT_OFFSET set never share a port.
+# Every port a test names is shifted by this much: CMake draws one of five
+# offsets per build directory (so two checkouts' ctest runs rarely share a
+# port), and RAFT_TEST_PORT_OFFSET overrides it.
 PORT_OFFSET=${RAFT_TEST_PORT_OFFSET:-${RAFT_BUILD_PORT_OFFSET:-0}}
 
 # port N: the test's port N after the offset.
