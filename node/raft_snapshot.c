@@ -195,7 +195,7 @@ void raft_snapshot_installed(struct raft *r, raft_index index, raft_term term,
         r->applied = index;
     }
     r->last_apply_ms = r->now_ms;
-    raft_tracef(r, RAFT_TRACE_INFO, "installed snapshot %llu/t%llu %s",
+    raft_tracef(r, RAFT_TRACE_DEBUG, "installed snapshot %llu/t%llu %s",
                 (unsigned long long)index, (unsigned long long)term,
                 plan == RAFT_SNAPSHOT_KEEP_LOG ? "kept log" : "dropped log");
     ASSERT(r->commit <= raft_log_last_index(&r->log));
