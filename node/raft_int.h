@@ -16,7 +16,7 @@
  * Candidates: on conversion: term + 1,  raft_become_candidate, raft_election.c
  *   vote self, reset timer, RequestVote
  * Candidates: majority: become leader   raft_on_vote_reply, raft_election.c
- * Candidates: AppendEntries from new    raft_on_append, raft_replication.c
+ * Candidates: AppendEntries from new    raft_follow_sender, raft_replication.c
  *   leader: become follower
  * Candidates: timeout: new election     raft_election_start, raft_election.c
  * Leaders: heartbeat upon election      raft_become_leader, raft.c
@@ -239,6 +239,8 @@ int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg);
 
 /* raft_replication.c */
 void raft_fetched_free(struct raft *r);
+bool raft_follow_sender(struct raft *r, const struct raft_msg *msg,
+                        const char *what);
 int raft_on_append(struct raft *r, const struct raft_msg *msg);
 int raft_on_append_reply(struct raft *r, const struct raft_msg *msg);
 int raft_replication_send_due(struct raft *r);

@@ -112,6 +112,29 @@ static int push_append_reply(struct raft *r, const struct raft_msg *reply)
     return raft_outbox_push(&r->after, reply);
 }
 
+/* Figure 2, Candidates: "If AppendEntries RPC received from new leader:
+ * convert to follower"; a snapshot chunk counts the same. Makes the sender
+ * of msg (whose term is ours: raft_step handled the term) the leader we
+ * follow. Returns false for a message from a rival leader: two leaders in
+ * one term means a broken or forged peer, and the caller ignores it. what
+ * names the message in the trace. */
+bool raft_follow_sender(struct raft *r, const struct raft_msg *msg,
+                        const char *what)
+{
+    ASSERT(msg->term == r->term);
+    if (r->role == RAFT_LEADER) {
+        raft_tracef(r, RAFT_TRACE_INFO, "%s from rival leader n%llu", what,
+                    (unsigned long long)msg->from);
+        return false;
+    }
+    if (r->role != RAFT_FOLLOWER || r->leader != msg->from) {
+        raft_tracef(r, RAFT_TRACE_INFO, "leader is n%llu",
+                    (unsigned long long)msg->from);
+        raft_become_follower(r, msg->term, msg->from);
+    }
+    return true;
+}
+
 /* Figure 2, AppendEntries RPC, receiver implementation: "1. Reply false if
  * term < currentTerm. 2. Reply false if log doesn't contain an entry at
  * prevLogIndex whose term matches prevLogTerm." Steps 3-4 in
@@ -128,16 +151,8 @@ int raft_on_append(struct raft *r, const struct raft_msg *msg)
     if (msg->term < r->term) {
         goto send; /* Step 1: reply false; our term tells it to step down. */
     }
-    if (r->role == RAFT_LEADER) {
-        /* Two leaders in one term: a broken or forged peer. Ignore it. */
-        raft_tracef(r, RAFT_TRACE_INFO, "append from rival leader n%llu",
-                    (unsigned long long)msg->from);
+    if (!raft_follow_sender(r, msg, "append")) {
         return ERR_OK;
-    }
-    if (r->role != RAFT_FOLLOWER || r->leader != msg->from) {
-        raft_tracef(r, RAFT_TRACE_INFO, "leader is n%llu",
-                    (unsigned long long)msg->from);
-        raft_become_follower(r, msg->term, msg->from);
     }
     ASSERT(msg->term == r->term);
     ASSERT(r->role == RAFT_FOLLOWER);

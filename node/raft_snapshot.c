@@ -110,15 +110,8 @@ int raft_on_snapshot(struct raft *r, const struct raft_msg *msg)
     if (msg->term < r->term) {
         return ERR_OK; /* The broken rule: the replica stages it anyway. */
     }
-    if (r->role == RAFT_LEADER) {
-        raft_tracef(r, RAFT_TRACE_INFO, "snapshot from rival leader n%llu",
-                    (unsigned long long)msg->from);
+    if (!raft_follow_sender(r, msg, "snapshot")) {
         return ERR_OK;
-    }
-    if (r->role != RAFT_FOLLOWER || r->leader != msg->from) {
-        raft_tracef(r, RAFT_TRACE_INFO, "leader is n%llu",
-                    (unsigned long long)msg->from);
-        raft_become_follower(r, msg->term, msg->from);
     }
     r->leader_contact_ms = r->now_ms;
     raft_election_reset(r);
