@@ -248,8 +248,8 @@ int store_session_find(struct store *s, uint64_t client_id,
                        struct store_session *out);
 
 /* Inside the apply transaction of the entry at index (> applied): records
- * (seq, status) for client_id with last_index = index. Never evicts.
- * Errors: ERR_IO. */
+ * (seq, status) for client_id, a live session, with last_index = index.
+ * Never evicts. Errors: ERR_IO. */
 int store_session_touch(struct store *s, uint64_t client_id, uint64_t seq,
                         uint8_t status, raft_index index);
 

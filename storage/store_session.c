@@ -155,7 +155,8 @@ int store_session_touch(struct store *s, uint64_t client_id, uint64_t seq,
     ASSERT(s != NULL);
     ASSERT(s->in_txn);
     ASSERT(index > s->applied);
-    s->is_session_counted = false; /* A revived row would be new. */
+    /* The session is live (node/kv.c touches no other), so the count
+     * stays. */
     return session_write(s, client_id, seq, status, index);
 }
 
