@@ -66,11 +66,11 @@ int client_request_check(const struct client_request *req,
     return ERR_OK;
 }
 
-/* Starts a new session: a fresh random client_id (never 0, which would
- * look like "no client"), no write yet, seq counting from 1 again. Without
- * randomness, a session that has an id takes a mix of it instead.
+/* Draws a fresh random nonce (never 0, which would look like "no
+ * client") into client_id: the id of a register request, or of reads
+ * before a session. Without randomness, mixes the last one instead.
  * Errors: ERR_IO (no randomness and no id yet). */
-static int session_renew(struct client_session *s)
+static int draw_nonce(struct client_session *s)
 {
     uint64_t id = 0;
     for (int tries = 0; tries < 4 && id == 0; tries++) {
@@ -87,8 +87,6 @@ static int session_renew(struct client_session *s)
         return ERR_IO;
     }
     s->client_id = id;
-    s->seq = 0;
-    s->has_written = false;
     return ERR_OK;
 }
 
@@ -115,7 +113,7 @@ int client_session_init(struct client_session *s, const struct conf *conf,
     }
     s->n_members = conf->n_members;
     s->cluster_id = conf->cluster_id;
-    if (session_renew(s) != ERR_OK) {
+    if (draw_nonce(s) != ERR_OK) {
         snprintf(errmsg, ERRMSG_LEN, "cannot draw a client id");
         return ERR_IO;
     }
@@ -179,6 +177,17 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* The current request's key and values into msg. */
+static void encode_request(const struct client_session *s, struct raft_msg *msg)
+{
+    msg->u.client.key = s->req.key;
+    msg->u.client.key_len = s->req.key_len;
+    msg->u.client.value = s->req.value;
+    msg->u.client.value_len = s->req.value_len;
+    msg->u.client.expected = s->req.expected;
+    msg->u.client.expected_len = s->req.expected_len;
+}
+
 /* Encodes the current request for members[target] and sends it; a lost or
  * refused datagram is handled like any loss, by the attempt timeout. */
 static void send_attempt(struct client_session *s, uint64_t now_ms)
@@ -193,13 +202,10 @@ static void send_attempt(struct client_session *s, uint64_t now_ms)
     msg.term = 0;
     msg.u.client.client_id = s->client_id;
     msg.u.client.seq = s->seq;
-    msg.u.client.op = s->req.op;
-    msg.u.client.key = s->req.key;
-    msg.u.client.key_len = s->req.key_len;
-    msg.u.client.value = s->req.value;
-    msg.u.client.value_len = s->req.value_len;
-    msg.u.client.expected = s->req.expected;
-    msg.u.client.expected_len = s->req.expected_len;
+    msg.u.client.op = s->is_registering ? CLIENT_REGISTER : s->req.op;
+    if (!s->is_registering) {
+        encode_request(s, &msg);
+    }
     uint8_t buf[RAFT_DATAGRAM_MAX];
     size_t len = 0;
     if (wire_encode(&msg, s->cluster_id, buf, sizeof(buf), &len) != ERR_OK) {
@@ -233,6 +239,46 @@ static void backoff(struct client_session *s, uint64_t now_ms)
     s->next_ms = min_u64(now_ms + CLIENT_BACKOFF_MS, s->deadline_ms);
 }
 
+/* The current request first registers a session: a fresh nonce and seq 0
+ * name the register request (a nonce is never reused, so its answer cannot
+ * be taken for another's). */
+static void start_register(struct client_session *s)
+{
+    s->session_id = 0;
+    (void)draw_nonce(s); /* It has an id: cannot fail. */
+    s->seq = 0;
+    s->is_registering = true;
+}
+
+/* The register request was answered with the session's id: the request
+ * goes out in it, with seq 1, as if sent for the first time. Returns false
+ * for an answer that is not an id. */
+static bool on_registered(struct client_session *s,
+                          const struct msg_client_reply *reply,
+                          uint64_t now_ms)
+{
+    uint64_t id = 0;
+    if (reply->value_len != 8) {
+        return false;
+    }
+    for (int k = 0; k < 8; k++) {
+        id |= (uint64_t)reply->value[k] << (8 * k);
+    }
+    if (id == 0) {
+        return false;
+    }
+    s->is_registering = false;
+    s->session_id = id;
+    s->client_id = id;
+    s->seq = 1;
+    s->n_registers++;
+    s->n_sends = 0;
+    s->n_hops = 0;
+    s->attempt_ms = CLIENT_ATTEMPT_MS_MIN;
+    send_attempt(s, now_ms);
+    return true;
+}
+
 int client_session_start(struct client_session *s,
                          const struct client_request *req, uint32_t timeout_ms,
                          uint64_t now_ms)
@@ -248,10 +294,6 @@ int client_session_start(struct client_session *s,
         return ERR_AGAIN;
     }
     bool is_write = req->op != CLIENT_GET;
-    if (is_write && !s->has_written && s->seq > 0) {
-        (void)session_renew(s); /* Reads used seqs: a write's must be 1. */
-    }
-    s->has_written = s->has_written || is_write;
     s->is_renewed = false;
     s->seq++;
     s->req = *req;
@@ -268,8 +310,22 @@ int client_session_start(struct client_session *s,
         s->target = next_member(s, s->target, now_ms);
     }
     s->state = CLIENT_STATE_WAITING;
+    if (is_write && s->session_id == 0) {
+        start_register(s);
+    }
     send_attempt(s, now_ms);
     return ERR_OK;
+}
+
+void client_session_resume(struct client_session *s, uint64_t id,
+                           uint64_t seq)
+{
+    ASSERT(s != NULL);
+    ASSERT(id != 0 && seq != 0);
+    s->session_id = id;
+    s->client_id = id;
+    s->seq = seq - 1;
+    s->is_resumed = true;
 }
 
 /* A member says it is not the leader: follow its hint now when it names
@@ -294,22 +350,21 @@ static void on_not_leader(struct client_session *s, raft_id hint,
 
 /* Thesis section 6.3: the cluster evicted this session, and answers
  * instead of executing a request a second time. A new session is needed
- * either way. A read, or a write whose only attempt was this one (so none
- * can have been applied under the old session), is sent again in it,
- * once; any other write's outcome is unknown to us. */
+ * either way. A write whose only attempt was this one (so none can have
+ * been applied under the old session) registers one and is sent again in
+ * it, once; any other write's outcome is unknown to us. (Reads carry no
+ * session: a member never answers them so.) */
 static void on_expired(struct client_session *s, uint64_t now_ms)
 {
-    bool is_resendable =
-        (s->req.op == CLIENT_GET || s->n_sends == 1) && !s->is_renewed;
-    bool is_write = s->req.op != CLIENT_GET;
-    (void)session_renew(s); /* It has an id: cannot fail. */
+    bool is_resendable = s->n_sends == 1 && !s->is_renewed && !s->is_resumed;
+    s->is_resumed = false;
+    start_register(s);
     if (!is_resendable) {
+        s->is_registering = false; /* The next write registers. */
         complete(s, ERR_OK, CLIENT_SESSION_EXPIRED);
         return;
     }
-    s->has_written = is_write;
     s->is_renewed = true;
-    s->seq = 1;
     s->n_sends = 0;
     s->attempt_ms = CLIENT_ATTEMPT_MS_MIN;
     send_attempt(s, now_ms);
@@ -337,6 +392,13 @@ bool client_session_on_reply(struct client_session *s, raft_id from,
             s->leader = sender;
             s->members[sender].suspect_until_ms = 0;
         }
+        if (s->is_registering) {
+            if (reply->status != CLIENT_OK || !on_registered(s, reply, now_ms)) {
+                complete(s, ERR_INVALID, CLIENT_INVALID);
+            }
+            return true;
+        }
+        s->is_resumed = false;
         if (reply->value_len > 0) {
             memcpy(s->value, reply->value, reply->value_len);
         }
@@ -347,6 +409,9 @@ bool client_session_on_reply(struct client_session *s, raft_id from,
         complete(s, ERR_INVALID, reply->status);
         return true;
     case CLIENT_SESSION_EXPIRED:
+        if (s->is_registering) {
+            return true; /* Not an answer to a register request. */
+        }
         on_expired(s, now_ms);
         return true;
     case CLIENT_NOT_LEADER:

@@ -52,13 +52,19 @@ struct client_member {
     uint64_t suspect_until_ms; /* Timed out recently: skip until then. */
 };
 
-/* One client session: a random client_id and a sequence number, one
- * outstanding request at a time. The socket is borrowed (shared is fine:
- * replies are matched by client_id and seq). */
+/* One client session: an id the cluster gave it (the log index of its
+ * register entry; docs/SESSIONS.md) and a sequence number, one outstanding
+ * request at a time. The socket is borrowed (shared is fine: replies are
+ * matched by client_id and seq). */
 struct client_session {
-    uint64_t client_id; /* Changes when a new session starts (below). */
-    uint64_t seq;       /* Of the current (or last) request. */
-    bool has_written;   /* A write went out under this client_id. */
+    uint64_t client_id;  /* On the wire now: session_id, or a random nonce
+                          * while registering (and for reads before). */
+    uint64_t seq;        /* Of the current (or last) request. */
+    uint64_t session_id; /* 0: none yet (the next write registers). */
+    bool is_registering; /* The current request waits for a session. */
+    bool is_resumed;     /* client_session_resume: the next write may have
+                          * been applied already. */
+    uint64_t n_registers; /* Sessions this client registered. */
     uint64_t cluster_id;
     int fd;                /* Borrowed UDP socket. */
     struct outbox *outbox; /* Borrowed; when set, requests queue there
@@ -94,19 +100,26 @@ int client_session_init(struct client_session *s, const struct conf *conf,
                         int fd, char errmsg[ERRMSG_LEN]);
 void client_session_close(struct client_session *s);
 
-/* Sessions are bounded on the cluster (DESIGN.md, Snapshots and
- * compaction): a session's first write must have seq 1, so a write after
- * reads only starts a new session (a fresh client_id) first. A request
- * answered SESSION_EXPIRED starts a new session too; a read, or a write
- * sent only once (no earlier attempt may have been applied), is then sent
- * again in it; any other write completes with status SESSION_EXPIRED.
- * Starts a request with a new seq and sends its first datagram. The request's
+/* Sessions are registered through the log and bounded on the cluster
+ * (docs/SESSIONS.md): the first write of a client without a session first
+ * sends CLIENT_REGISTER (within the same timeout), then the write with
+ * seq 1; later writes reuse the session. A write answered SESSION_EXPIRED
+ * (the cluster evicted the session) drops it: a write sent only once (no
+ * earlier attempt may have been applied) registers a new session and is
+ * sent again in it, once; any other write completes with status
+ * SESSION_EXPIRED. Reads need no session. Starts a request with a new seq and sends its first datagram. The request's
  * pointers are borrowed until it completes. Errors: ERR_TOO_BIG (key or value
  * over the limits; nothing sent), ERR_INVALID (bad op), ERR_AGAIN (a request
  * is still outstanding). */
 int client_session_start(struct client_session *s,
                          const struct client_request *req, uint32_t timeout_ms,
                          uint64_t now_ms);
+
+/* Reuses session id (for tests: raftctl's RAFTCTL_RESUME=ID:SEQ): the next
+ * request goes out with seq, and a write answered SESSION_EXPIRED is not
+ * sent again in a new session (it may be a retry of an applied one). */
+void client_session_resume(struct client_session *s, uint64_t id,
+                           uint64_t seq);
 
 /* Feeds a decoded MSG_CLIENT_REPLY from member `from` (the header's sender
  * id). Replies for other sessions or older

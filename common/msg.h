@@ -142,7 +142,10 @@ enum client_op {
     CLIENT_PUT = 1,
     CLIENT_GET = 2,
     CLIENT_DEL = 3,
-    CLIENT_CAS = 4
+    CLIENT_CAS = 4,
+    CLIENT_REGISTER = 5 /* Start a session: the reply's value is its id
+                         * (8 bytes, little-endian: the log index of the
+                         * register entry). No key, no value. */
 };
 
 struct msg_client {

@@ -109,14 +109,16 @@ static int validate_append(const struct msg_append *m)
 
 static int validate_client(const struct msg_client *m)
 {
-    if (m->op < CLIENT_PUT || m->op > CLIENT_CAS ||
+    if (m->op < CLIENT_PUT || m->op > CLIENT_REGISTER ||
         !bytes_ok(m->key, m->key_len, RAFT_KEY_MAX) ||
         !bytes_ok(m->value, m->value_len, RAFT_VALUE_MAX) ||
         !bytes_ok(m->expected, m->expected_len, RAFT_VALUE_MAX)) {
         return ERR_INVALID;
     }
     /* Only PUT and CAS carry a value, only CAS an expected value. */
-    if ((m->op == CLIENT_GET || m->op == CLIENT_DEL) && m->value_len != 0) {
+    if ((m->op == CLIENT_GET || m->op == CLIENT_DEL ||
+         m->op == CLIENT_REGISTER) &&
+        m->value_len != 0) {
         return ERR_INVALID;
     }
     if (m->op != CLIENT_CAS && m->expected_len != 0) {
@@ -798,7 +800,7 @@ static int decode_fault(struct reader *r, struct msg_fault *m)
 static int decode_client(struct reader *r, struct msg_client *m)
 {
     if (read_u64(r, &m->client_id) || read_u64(r, &m->seq) ||
-        read_u8(r, CLIENT_CAS, &m->op) ||
+        read_u8(r, CLIENT_REGISTER, &m->op) ||
         read_bin(r, RAFT_KEY_MAX, &m->key, &m->key_len) ||
         read_bin(r, RAFT_VALUE_MAX, &m->value, &m->value_len) ||
         read_bin(r, RAFT_VALUE_MAX, &m->expected, &m->expected_len)) {

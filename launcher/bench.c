@@ -584,6 +584,19 @@ static void bench_print_text(const struct bench *b, double seconds)
            ", session expired %" PRIu64 ", other %" PRIu64 ")\n",
            t->errors, t->timeouts, t->refused, t->expired,
            t->errors - t->timeouts - t->refused - t->expired);
+    /* Each client registers once (docs/SESSIONS.md); more registrations
+     * mean the cluster evicted sessions in use: the members' --max-sessions
+     * is below the clients, and writes pay a register each. */
+    uint64_t n_registers = 0;
+    for (uint32_t i = 0; i < b->cfg.clients; i++) {
+        n_registers += b->slots[i].s.n_registers;
+    }
+    printf("sessions    %" PRIu64 " registered by %u clients%s\n", n_registers,
+           b->cfg.clients,
+           n_registers > b->cfg.clients
+               ? " (sessions were evicted in use: is --max-sessions below "
+                 "the clients?)"
+               : "");
 }
 
 static void bench_print_json(const struct bench *b, double seconds)
@@ -671,7 +684,17 @@ int cmd_bench(int argc, char **argv, const char *dir)
         } else {
             bench_print_text(&b, seconds);
         }
-        if (b.tot->all.n == 0) {
+        if (b.tot->all.n == 0 && b.tot->expired * 2 > b.tot->errors) {
+            /* More clients than the cluster keeps sessions: each client's
+             * session is evicted by the others' registrations before its
+             * write lands (docs/SESSIONS.md). */
+            ctl_error("bench: no request completed: %" PRIu64 " of %" PRIu64
+                      " errors were expired sessions; the cluster's "
+                      "--max-sessions is below %u clients (raise it with "
+                      "'raftctl up --max-sessions', or run fewer clients)",
+                      b.tot->expired, b.tot->errors, b.cfg.clients);
+            rc = CTL_EXIT_UNAVAILABLE;
+        } else if (b.tot->all.n == 0) {
             ctl_error("bench: no request completed (%" PRIu64 " errors); is "
                       "the cluster up? see 'raftctl status'",
                       b.tot->errors);

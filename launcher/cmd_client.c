@@ -7,6 +7,7 @@
  * next.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/client_session.h"
@@ -106,6 +107,35 @@ static void client_cmd_request(const struct client_cmd *cmd,
     }
 }
 
+/* The test hook RAFTCTL_RESUME=ID:SEQ (docs/SESSIONS.md): send this
+ * request in session ID with seq SEQ, as a retry of an earlier one would
+ * be. *id stays 0 when unset. Returns the exit code (usage when bad). */
+static int client_cmd_resume(const struct client_cmd *cmd, uint64_t *id,
+                             uint64_t *seq)
+{
+    const char *env = getenv("RAFTCTL_RESUME");
+    if (env == NULL || env[0] == '\0') {
+        return CTL_EXIT_OK;
+    }
+    char id_text[32];
+    const char *colon = strchr(env, ':');
+    size_t n = colon != NULL ? (size_t)(colon - env) : 0;
+    if (n == 0 || n >= sizeof id_text) {
+        ctl_error("%s: RAFTCTL_RESUME must be ID:SEQ", cmd->name);
+        return CTL_EXIT_USAGE;
+    }
+    memcpy(id_text, env, n);
+    id_text[n] = '\0';
+    if (ctl_parse_u64(id_text, 1, UINT64_MAX, id) != ERR_OK ||
+        ctl_parse_u64(colon + 1, 1, UINT64_MAX, seq) != ERR_OK) {
+        *id = 0;
+        ctl_error("%s: RAFTCTL_RESUME must be ID:SEQ (numbers from 1)",
+                  cmd->name);
+        return CTL_EXIT_USAGE;
+    }
+    return CTL_EXIT_OK;
+}
+
 /* Parses, checks the limits (nothing is sent when over), runs one request
  * and reports it. Returns the exit code. */
 static int client_cmd_run(const struct client_cmd *cmd, int argc, char **argv,
@@ -145,6 +175,15 @@ static int client_cmd_run(const struct client_cmd *cmd, int argc, char **argv,
     if (client_open(&c, &conf, errmsg) != ERR_OK) {
         ctl_error("%s: %s", cmd->name, errmsg);
         return CTL_EXIT_ERROR;
+    }
+    uint64_t id = 0, seq = 0;
+    rc = client_cmd_resume(cmd, &id, &seq);
+    if (rc != CTL_EXIT_OK) {
+        client_close(&c);
+        return rc;
+    }
+    if (id != 0) {
+        client_session_resume(&c.session, id, seq);
     }
     uint8_t status = CLIENT_RETRY;
     int err = client_call(&c, &req, (uint32_t)timeout_ms, &status);

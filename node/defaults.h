@@ -104,9 +104,10 @@
 #define NODE_COMPACT_STEPS 4
 /* A failed image is tried again after this long, not at every drain. */
 #define NODE_SNAPSHOT_RETRY_MS 1000
-/* Sessions kept (--max-sessions): 10,000 rows (~0.5 MB) are far more than
- * the concurrent clients a member serves (bench runs 64), so only a client
- * idle across 10,000 newer sessions is evicted. */
+/* Sessions kept (--max-sessions; docs/SESSIONS.md): 10,000 rows (~0.5 MB)
+ * are far more than the concurrent clients a member serves (bench runs
+ * 64), so only a client idle across 10,000 newer registrations loses its
+ * session. The leader writes it into each register entry. */
 #define NODE_MAX_SESSIONS 10000
 
 #endif

@@ -6,12 +6,14 @@
  */
 #include "node/kv.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/command.h"
 #include "common/err.h"
 #include "common/invariant.h"
 #include "common/msg.h"
+#include "node/raft_bugs.h"
 
 /* CAS: swap only when the current value exists and equals expected.
  * Writes the status; errors are store errors. */
@@ -68,28 +70,60 @@ static int apply_cmd(const struct kv_store_ops *ops, void *ctx,
 enum kv_verdict {
     KV_RUN,       /* Execute it and touch the session. */
     KV_DUPLICATE, /* Already applied: answer the remembered status. */
-    KV_EXPIRED    /* Its session was evicted: answer, never execute. */
+    KV_EXPIRED    /* Its session is unknown: answer, never execute. */
 };
 
 /* Thesis section 6.3: the state machine must discard old sessions, and
  * "if a client's session has expired, the cluster returns an error rather
- * than possibly executing the request a second time". An evicted session
- * may have had this very request applied already; so may an unknown one
- * past its first write (seq > 1) when sessions are bounded, as its
- * eviction record may have been forgotten (a client's first write in a
- * session has seq 1: common/client_session.c). Unbounded, nothing is ever
- * forgotten and an unknown session is a new one. */
-static enum kv_verdict session_verdict(const struct kv_session *s, uint64_t seq,
-                                       bool is_bounded)
+ * than possibly executing the request a second time". Sessions are
+ * registered through the log, so an unknown id is one that was never
+ * registered or was evicted: either way, its request may have been applied
+ * already, and is not run. */
+static enum kv_verdict session_verdict(const struct kv_session *s, uint64_t seq)
 {
-    switch (s->state) {
-    case KV_SESSION_LIVE:
+    if (s->state == KV_SESSION_LIVE) {
         return s->seq >= seq ? KV_DUPLICATE : KV_RUN;
-    case KV_SESSION_EVICTED:
-        return KV_EXPIRED;
-    default:
-        return is_bounded && seq > 1 ? KV_EXPIRED : KV_RUN;
     }
+    return RAFT_BUG(RAFT_BUG_SESSION_REVIVE) ? KV_RUN : KV_EXPIRED;
+}
+
+#define KV_SESSION_ENTRY_PREFIX "session max="
+
+uint32_t kv_session_entry_format(uint8_t *buf, uint64_t max)
+{
+    char text[KV_SESSION_ENTRY_MAX];
+    int n = snprintf(text, sizeof text, KV_SESSION_ENTRY_PREFIX "%llu",
+                     (unsigned long long)max);
+    ASSERT(n > 0 && (size_t)n < sizeof text);
+    memcpy(buf, text, (size_t)n);
+    return (uint32_t)n;
+}
+
+bool kv_session_entry_parse(const uint8_t *data, uint32_t len, uint64_t *max)
+{
+    size_t plen = sizeof(KV_SESSION_ENTRY_PREFIX) - 1;
+    if (data == NULL || len <= plen || len > plen + 20 ||
+        memcmp(data, KV_SESSION_ENTRY_PREFIX, plen) != 0) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (uint32_t i = (uint32_t)plen; i < len; i++) {
+        if (data[i] < '0' || data[i] > '9' ||
+            v > (UINT64_MAX - (uint64_t)(data[i] - '0')) / 10) {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(data[i] - '0');
+    }
+    *max = v;
+    return true;
+}
+
+int kv_register(const struct kv_store_ops *ops, void *ctx, raft_index index,
+                uint64_t max)
+{
+    ASSERT(ops != NULL);
+    ASSERT(index >= 1);
+    return ops->session_register(ctx, index, max);
 }
 
 /* Applies one committed payload inside an open transaction, at most once per
@@ -107,15 +141,14 @@ int kv_apply(const struct kv_store_ops *ops, void *ctx, raft_index index,
         res->status = CLIENT_INVALID;
         return ERR_OK;
     }
+    struct kv_session session;
+    memset(&session, 0, sizeof session);
     if (cmd.client_id != 0) {
-        struct kv_session session;
         int rc = ops->session_find(ctx, cmd.client_id, &session);
         if (rc != ERR_OK) {
             return rc;
         }
-        bool is_bounded = ops->session_limit(ctx) > 0;
-        enum kv_verdict verdict =
-            session_verdict(&session, cmd.seq, is_bounded);
+        enum kv_verdict verdict = session_verdict(&session, cmd.seq);
         if (verdict == KV_DUPLICATE) {
             res->status = session.status;
             res->duplicate = true;
@@ -131,7 +164,7 @@ int kv_apply(const struct kv_store_ops *ops, void *ctx, raft_index index,
     if (rc != ERR_OK) {
         return rc;
     }
-    if (cmd.client_id != 0) {
+    if (cmd.client_id != 0 && session.state == KV_SESSION_LIVE) {
         rc = ops->session_touch(ctx, cmd.client_id, cmd.seq, status, index);
         if (rc != ERR_OK) {
             return rc;

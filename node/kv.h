@@ -23,9 +23,8 @@ struct kv_result {
 
 /* What a store knows of a client's session (thesis section 6.3). */
 enum kv_session_state {
-    KV_SESSION_NONE = 0, /* Never seen, or forgotten past the bound. */
-    KV_SESSION_LIVE,     /* seq and status are set. */
-    KV_SESSION_EVICTED   /* Evicted; its id is still remembered. */
+    KV_SESSION_NONE = 0, /* Never registered, or evicted. */
+    KV_SESSION_LIVE      /* seq and status are set. */
 };
 
 struct kv_session {
@@ -52,31 +51,48 @@ struct kv_store_ops {
                        uint8_t *status);
     int (*session_put)(void *ctx, uint64_t client_id, uint64_t seq,
                        uint8_t status);
-    /* Bounded sessions (DESIGN.md, Snapshots and compaction). find reports
-     * a live, evicted or unknown session. touch, inside the batch of the
-     * entry at index, records (seq, status) as client_id's live session
-     * touched at index, then, while more than session_limit sessions are
-     * live (at most 16 per touch), evicts the one with the smallest
-     * (last index, client id); at most session_limit evicted ids are
-     * remembered, the smallest (eviction index, client id) forgotten
-     * first. A function of the touches alone, so every replica with the
-     * same limit evicts alike. session_limit 0: unbounded. */
+    /* Bounded sessions (DESIGN.md, Snapshots and compaction; thesis 6.3).
+     * A session is registered through the log: its id is the index of its
+     * register entry (kv_session_entry_*). find reports a live or unknown
+     * session. touch, inside the batch of the entry at index, records
+     * (seq, status) of a live session touched at index; it never evicts.
+     * register, inside the batch of the register entry at index, adds the
+     * session `index` (seq 0), then, while more than max sessions are live
+     * (max 0: unbounded), evicts the one with the smallest (last index,
+     * client id). max comes from the entry, so every replica evicts the
+     * same sessions at the same index. */
     int (*session_find)(void *ctx, uint64_t client_id, struct kv_session *out);
     int (*session_touch)(void *ctx, uint64_t client_id, uint64_t seq,
                          uint8_t status, raft_index index);
-    uint64_t (*session_limit)(void *ctx);
+    int (*session_register)(void *ctx, raft_index index, uint64_t max);
     /* How many sessions are live. */
     int (*session_count)(void *ctx, uint64_t *n_live);
 };
 
 /* Applies the payload of the entry at index inside an open begin/commit. A
  * (client_id, seq) at or below the session's last seq is not applied again:
- * *res gets the cached status with duplicate set. A request of an evicted
- * session, or (sessions bounded) of an unknown one with seq > 1, is not
- * applied: its status is CLIENT_SESSION_EXPIRED. A payload that does not decode is skipped
+ * *res gets the cached status with duplicate set. A request of an unknown
+ * session (never registered, or evicted) is not applied: its status is
+ * CLIENT_SESSION_EXPIRED. client_id 0 is no session (applied, never
+ * deduplicated). A payload that does not decode is skipped
  * deterministically on every replica (res->status CLIENT_INVALID).
  * Errors: whatever a store op returned (fatal for the caller). */
 int kv_apply(const struct kv_store_ops *ops, void *ctx, raft_index index,
              const uint8_t *payload, size_t len, struct kv_result *res);
+
+/* A register entry is a RAFT_ENTRY_NOOP whose payload is the text
+ * "session max=N" (N: the proposing leader's --max-sessions, 0 unbounded),
+ * so the log shows it and every replica evicts with the same limit.
+ * format writes it into buf (KV_SESSION_ENTRY_MAX bytes) and returns its
+ * length; parse returns true and *max for such a payload (false for the
+ * empty payload of a leader's no-op, or anything else). */
+#define KV_SESSION_ENTRY_MAX 40
+uint32_t kv_session_entry_format(uint8_t *buf, uint64_t max);
+bool kv_session_entry_parse(const uint8_t *data, uint32_t len, uint64_t *max);
+
+/* Applies a register entry at index with limit max (ops->session_register).
+ * Errors: the store's (fatal). */
+int kv_register(const struct kv_store_ops *ops, void *ctx, raft_index index,
+                uint64_t max);
 
 #endif

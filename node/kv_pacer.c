@@ -122,10 +122,10 @@ static int pacer_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
     return p->inner->session_touch(p->inner_ctx, client_id, seq, status, index);
 }
 
-static uint64_t pacer_session_limit(void *ctx)
+static int pacer_session_register(void *ctx, raft_index index, uint64_t max)
 {
     struct kv_pacer *p = ctx;
-    return p->inner->session_limit(p->inner_ctx);
+    return p->inner->session_register(p->inner_ctx, index, max);
 }
 
 static int pacer_session_count(void *ctx, uint64_t *n_live)
@@ -146,7 +146,7 @@ const struct kv_store_ops *kv_pacer_ops(void)
         .session_put = pacer_session_put,
         .session_find = pacer_session_find,
         .session_touch = pacer_session_touch,
-        .session_limit = pacer_session_limit,
+        .session_register = pacer_session_register,
         .session_count = pacer_session_count,
     };
     return &ops;

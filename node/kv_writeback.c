@@ -45,14 +45,6 @@ struct kv_writeback {
     struct kv_writeback_config config;
     bool is_in_batch;   /* Between begin and commit. */
     bool is_inner_open; /* This batch runs in an inner transaction. */
-    /* Bounded sessions (wb_begin): the limit, the store's live sessions
-     * at begin, and the buffered touches that made a session live. */
-    uint64_t session_limit;
-    uint64_t n_store_live;
-    uint64_t n_new_live;
-    bool has_found; /* found_* is the state of the last find's id. */
-    uint64_t found_id;
-    int found_state;
     raft_index stored;  /* Applied index the store holds. */
     raft_index applied; /* Applied index of the last commit. */
     bool is_clock_started;
@@ -374,7 +366,6 @@ static void clear(struct kv_writeback *wb)
     }
     wb->n_keys = 0;
     wb->n_sessions = 0;
-    wb->n_new_live = 0;
     wb->arena_len = 0;
     wb->is_clock_started = false;
     wb->has_new_commit = false;
@@ -554,8 +545,8 @@ static int store_all(struct kv_writeback *wb, bool is_inner_open)
     }
     for (uint32_t i = 0; rv == ERR_OK && i < wb->n_sessions; i++) {
         const struct wb_session *s = &wb->sessions[i];
-        /* Only while unbounded (see wb_begin): no touch evicts, so the
-         * order of the touches does not matter. */
+        /* No touch evicts (see wb_begin), so their order does not
+         * matter. */
         rv = s->last_index == 0
                  ? in->session_put(wb->inner_ctx, s->client_id, s->seq,
                                    s->status)
@@ -644,28 +635,20 @@ raft_index kv_writeback_applied_index(const struct kv_writeback *wb)
 
 /* --- kv_store_ops over the buffer --- */
 
-/* With a session limit, whether a request runs depends on the evictions
- * of every earlier touch, in order (kv.h). As long as no touch can evict
- * (the live sessions, stored and buffered, stay within the limit), the
- * buffer answers exactly and buffers sessions like keys. The touch that
- * would evict first moves the buffered sessions into an inner transaction
- * (no eviction among them, so their order does not matter), and the rest
- * of the batch touches there, in apply order, where the store evicts; the
- * batch's keys go with it at commit. So an answer never depends on how
- * applies were batched, and a table below its limit costs nothing. */
+/* Sessions are registered (and evicted) only by register entries
+ * (node/kv.h); a touch never evicts, so the buffer holds touches like keys.
+ * A register moves the buffered sessions into an inner transaction (no
+ * eviction among them, so their order does not matter) and registers
+ * there, where the store evicts with every touch before it in place; the
+ * rest of the batch goes there too, and the batch's keys follow at commit.
+ * So an answer never depends on how applies were batched. */
 static int wb_begin(void *ctx)
 {
     struct kv_writeback *wb = ctx;
     ASSERT(!wb->is_in_batch);
     ASSERT(!wb->is_inner_open);
-    wb->session_limit = wb->inner->session_limit(wb->inner_ctx);
-    int rv = ERR_OK;
-    if (wb->session_limit > 0) {
-        rv = wb->inner->session_count(wb->inner_ctx, &wb->n_store_live);
-    }
-    wb->has_found = false;
-    wb->is_in_batch = rv == ERR_OK;
-    return rv;
+    wb->is_in_batch = true;
+    return ERR_OK;
 }
 
 /* Moves the buffered sessions into a new inner transaction, where the rest
@@ -689,7 +672,6 @@ static int open_inner(struct kv_writeback *wb)
                wb->session_slots_cap * sizeof *wb->session_slots);
     }
     wb->n_sessions = 0;
-    wb->n_new_live = 0;
     wb->is_inner_open = true;
     return rv;
 }
@@ -772,30 +754,7 @@ static int wb_session_find(void *ctx, uint64_t client_id,
             return ERR_OK;
         }
     }
-    int rv = wb->inner->session_find(wb->inner_ctx, client_id, out);
-    wb->has_found = rv == ERR_OK;
-    wb->found_id = client_id;
-    wb->found_state = out->state;
-    return rv;
-}
-
-/* Whether a buffered touch of client_id would make a new live session
- * (it is not live, stored or buffered). Errors: the store's. */
-static int is_new_live(struct kv_writeback *wb, uint64_t client_id,
-                       bool *is_new)
-{
-    *is_new = false;
-    if (wb->n_sessions != 0 &&
-        wb->session_slots[session_slot_find(wb, client_id)] != 0) {
-        return ERR_OK;
-    }
-    struct kv_session found;
-    int rv = ERR_OK;
-    if (!wb->has_found || wb->found_id != client_id) {
-        rv = wb_session_find(wb, client_id, &found);
-    }
-    *is_new = wb->found_state != KV_SESSION_LIVE;
-    return rv;
+    return wb->inner->session_find(wb->inner_ctx, client_id, out);
 }
 
 /* Records client_id's session as touched at index (0: put), in the
@@ -836,39 +795,28 @@ static int wb_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
 {
     struct kv_writeback *wb = ctx;
     ASSERT(index > wb->applied);
-    bool is_new = false;
-    int rv = ERR_OK;
-    if (!wb->is_inner_open && wb->session_limit > 0) {
-        rv = is_new_live(wb, client_id, &is_new);
+    if (wb->is_inner_open) {
+        return wb->inner->session_touch(wb->inner_ctx, client_id, seq, status,
+                                        index);
     }
-    if (rv == ERR_OK && is_new &&
-        wb->n_store_live + wb->n_new_live >= wb->session_limit) {
-        rv = open_inner(wb); /* This touch evicts. */
-    }
-    if (rv != ERR_OK || wb->is_inner_open) {
-        return rv != ERR_OK ? rv
-                            : wb->inner->session_touch(wb->inner_ctx, client_id,
-                                                       seq, status, index);
-    }
-    rv = session_set(wb, client_id, seq, status, index);
-    wb->n_new_live += rv == ERR_OK && is_new;
-    return rv;
+    return session_set(wb, client_id, seq, status, index);
 }
 
-static uint64_t wb_session_limit(void *ctx)
+static int wb_session_register(void *ctx, raft_index index, uint64_t max)
 {
     struct kv_writeback *wb = ctx;
-    return wb->inner->session_limit(wb->inner_ctx);
+    ASSERT(wb->is_in_batch);
+    ASSERT(index > wb->applied);
+    int rv = wb->is_inner_open ? ERR_OK : open_inner(wb);
+    return rv != ERR_OK ? rv
+                        : wb->inner->session_register(wb->inner_ctx, index, max);
 }
 
+/* Buffered sessions are touches of live ones: the store counts them all. */
 static int wb_session_count(void *ctx, uint64_t *n_live)
 {
     struct kv_writeback *wb = ctx;
-    int rv = wb->inner->session_count(wb->inner_ctx, n_live);
-    if (rv == ERR_OK && !wb->is_inner_open) {
-        *n_live += wb->n_new_live;
-    }
-    return rv;
+    return wb->inner->session_count(wb->inner_ctx, n_live);
 }
 
 const struct kv_store_ops *kv_writeback_ops(void)
@@ -883,7 +831,7 @@ const struct kv_store_ops *kv_writeback_ops(void)
         .session_put = wb_session_put,
         .session_find = wb_session_find,
         .session_touch = wb_session_touch,
-        .session_limit = wb_session_limit,
+        .session_register = wb_session_register,
         .session_count = wb_session_count,
     };
     return &ops;

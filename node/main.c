@@ -41,8 +41,10 @@ static void print_help(void)
            "  --log-keep K          entries kept behind a snapshot point for "
            "slow\n"
            "                        followers (default %u)\n"
-           "  --max-sessions M      client sessions kept, the same on every "
-           "member;\n"
+           "  --max-sessions M      client sessions kept: the limit this member "
+           "writes\n"
+           "                        into the register entries it proposes as "
+           "leader;\n"
            "                        0 unbounded (default %u)\n",
            usage_line, NODE_SNAPSHOT_ENTRIES, NODE_LOG_KEEP, NODE_MAX_SESSIONS);
 }

@@ -556,7 +556,6 @@ static int node_open_store(struct node *n, const struct node_options *opts,
         snprintf(errmsg, ERRMSG_LEN, "%s", em);
         return rv;
     }
-    store_set_max_sessions(n->store, opts->max_sessions);
     rv = node_snapshot_open(n, opts->db_path, opts->log_keep, errmsg);
     if (rv != ERR_OK) {
         return rv;
@@ -589,6 +588,7 @@ static void node_raft_config(const struct node *n,
                              struct replica_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->max_sessions = opts->max_sessions;
     struct raft_config *rc = &cfg->raft;
     rc->id = n->id;
     rc->n_members = n->conf.n_members;

@@ -27,7 +27,8 @@ struct node_options {
     uint64_t seed;             /* Election-timeout and netem PRNG seed. */
     uint32_t snapshot_entries; /* Compact past this many entries; 0: off. */
     uint32_t log_keep;         /* Entries kept behind a snapshot point. */
-    uint64_t max_sessions;     /* Sessions kept; 0: unbounded. */
+    uint64_t max_sessions;     /* Limit written into register entries
+                                * this member proposes; 0: unbounded. */
     int stop_fd;               /* Readable when the node must stop; -1 none. */
 };
 

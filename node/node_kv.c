@@ -56,7 +56,7 @@ static int node_kv_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     return store_session_put(ctx, client_id, seq, status);
 }
 
-/* The store's three session states are the state machine's. */
+/* The store's two session states are the state machine's. */
 static int node_kv_session_find(void *ctx, uint64_t client_id,
                                 struct kv_session *out)
 {
@@ -66,9 +66,8 @@ static int node_kv_session_find(void *ctx, uint64_t client_id,
     if (err != ERR_OK) {
         return err;
     }
-    out->state = found.state == STORE_SESSION_LIVE      ? KV_SESSION_LIVE
-                 : found.state == STORE_SESSION_EVICTED ? KV_SESSION_EVICTED
-                                                        : KV_SESSION_NONE;
+    out->state =
+        found.state == STORE_SESSION_LIVE ? KV_SESSION_LIVE : KV_SESSION_NONE;
     out->seq = found.seq;
     out->status = found.status;
     return ERR_OK;
@@ -81,17 +80,17 @@ static int node_kv_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
     return store_session_touch(ctx, client_id, seq, status, index);
 }
 
-static uint64_t node_kv_session_limit(void *ctx)
+static int node_kv_session_register(void *ctx, raft_index index,
+                                    uint64_t max)
 {
     ASSERT(ctx != NULL);
-    return store_max_sessions(ctx);
+    return store_session_register(ctx, index, max);
 }
 
 static int node_kv_session_count(void *ctx, uint64_t *n_live)
 {
     ASSERT(ctx != NULL);
-    uint64_t n_evicted = 0;
-    return store_session_count(ctx, n_live, &n_evicted);
+    return store_session_count(ctx, n_live);
 }
 
 const struct kv_store_ops *node_kv_ops(void)
@@ -106,7 +105,7 @@ const struct kv_store_ops *node_kv_ops(void)
         .session_put = node_kv_session_put,
         .session_find = node_kv_session_find,
         .session_touch = node_kv_session_touch,
-        .session_limit = node_kv_session_limit,
+        .session_register = node_kv_session_register,
         .session_count = node_kv_session_count,
     };
     return &ops;

@@ -23,8 +23,13 @@ enum raft_bug {
                                                  * applied index. */
     RAFT_BUG_SNAP_OLD_CHUNK = 1u << 11,  /* Stage a chunk of an older term
                                          * or another image. */
-    RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12 /* Keep a conflicting log after
-                                          * an install. */
+    RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12, /* Keep a conflicting log after
+                                           * an install. */
+    RAFT_BUG_SESSION_REVIVE = 1u << 15,   /* Run a request of an expired
+                                           * session anyway. */
+    RAFT_BUG_SESSION_OWN_LIMIT = 1u << 16 /* Evict with the member's own
+                                           * --max-sessions, not the
+                                           * register entry's. */
 };
 
 #ifdef RAFT_TEETH

@@ -32,7 +32,8 @@ struct pending_write {
     struct raft_addr addr; /* Who to answer. */
     uint64_t client_id;
     uint64_t seq;
-    uint8_t status; /* Set when its entry is applied. */
+    uint8_t status;   /* Set when its entry is applied. */
+    bool is_register; /* CLIENT_REGISTER: answer with the entry's index. */
 };
 
 /* A linearizable read waiting for its read index, then for apply. */
@@ -72,6 +73,7 @@ struct replica {
     bool is_async;
     struct durable dur;
     struct replica_snapshot snap; /* Compaction and transfers. */
+    uint64_t max_sessions;        /* Written into register entries. */
 };
 
 /* What node/replica_snapshot.c acts on. */
@@ -136,6 +138,7 @@ struct replica *replica_new(const struct replica_config *config,
         return NULL;
     }
     rep->io = *io;
+    rep->max_sessions = config->max_sessions;
     rep->writes_cap = cap;
     rep->reads_cap = cap;
     rep->writes = calloc(cap, sizeof *rep->writes);
@@ -275,6 +278,7 @@ static void writes_push(struct replica *rep, raft_index index, raft_term term,
     w->addr = *addr;
     w->client_id = req->client_id;
     w->seq = req->seq;
+    w->is_register = req->op == CLIENT_REGISTER;
 }
 
 /* --- The pending-read table ------------------------------------------- */
@@ -453,6 +457,10 @@ uint64_t replica_deadline(const struct replica *rep)
  * again but a client must get CLIENT_INVALID, never a crash or silence. */
 static bool client_request_is_valid(const struct msg_client *req)
 {
+    if (req->op == CLIENT_REGISTER) {
+        return req->key_len == 0 && req->value_len == 0 &&
+               req->expected_len == 0;
+    }
     if (req->op != CLIENT_PUT && req->op != CLIENT_GET &&
         req->op != CLIENT_DEL && req->op != CLIENT_CAS) {
         return false;
@@ -508,8 +516,17 @@ static bool on_client_write_answered(struct replica *rep,
     uint8_t status = 0;
     *rv = rep->kv->session_get(rep->wb, req->client_id, &last_seq, &status);
     if (*rv == ERR_NOT_FOUND) {
+        /* Ids are register indexes: one at or below applied that is not
+         * live was evicted (or never was), for good (thesis 6.3). Above
+         * applied, the entry that registers it may still be applied. */
         *rv = ERR_OK;
-        return false;
+        if (req->client_id > rep->applied ||
+            RAFT_BUG(RAFT_BUG_SESSION_REVIVE)) {
+            return false;
+        }
+        send_client_reply(rep, from, req->client_id, req->seq,
+                          CLIENT_SESSION_EXPIRED, NULL, 0);
+        return true;
     }
     if (*rv != ERR_OK || req->seq > last_seq) {
         return *rv != ERR_OK;
@@ -519,6 +536,38 @@ static bool on_client_write_answered(struct replica *rep,
     }
     send_client_reply(rep, from, req->client_id, req->seq, status, NULL, 0);
     return true;
+}
+
+/* CLIENT_REGISTER: proposes a register entry carrying this leader's
+ * limit; the answer, once applied, is the entry's index (the session id).
+ * A retry while it is pending is absorbed; one after it was applied
+ * registers another session, which just ages out unused. */
+static int on_client_register(struct replica *rep, uint64_t now_ms,
+                              const struct raft_addr *from,
+                              const struct msg_client *req)
+{
+    struct pending_write *w = writes_find(rep, req->client_id, req->seq);
+    if (w != NULL) {
+        w->addr = *from;
+        return ERR_OK;
+    }
+    if (rep->n_writes >= rep->writes_cap) {
+        send_client_reply(rep, from, req->client_id, req->seq, CLIENT_RETRY,
+                          NULL, 0);
+        return ERR_AGAIN;
+    }
+    uint32_t len = kv_session_entry_format(rep->encode_buf, rep->max_sessions);
+    raft_index index = 0;
+    int rv = raft_propose(rep->raft, now_ms, RAFT_ENTRY_NOOP, rep->encode_buf,
+                          len, &index);
+    if (rv != ERR_OK) {
+        uint8_t status =
+            rv == ERR_NOT_LEADER ? not_leader_status(rep) : CLIENT_RETRY;
+        send_client_reply(rep, from, req->client_id, req->seq, status, NULL, 0);
+        return rv == ERR_NOMEM ? rv : ERR_OK;
+    }
+    writes_push(rep, index, raft_current_term(rep->raft), from, req);
+    return ERR_OK;
 }
 
 /* PUT, DEL, CAS: deduplicate against sessions and the pending ring, then
@@ -606,6 +655,9 @@ int replica_on_client(struct replica *rep, uint64_t now_ms,
                           not_leader_status(rep), NULL, 0);
         return ERR_OK;
     }
+    if (req->op == CLIENT_REGISTER) {
+        return on_client_register(rep, now_ms, from, req);
+    }
     return on_client_write(rep, now_ms, from, req);
 }
 
@@ -657,6 +709,17 @@ static int replica_drain_apply(struct replica *rep, const struct raft_ready *rd)
             }
             status = res.status;
         }
+        uint64_t max = 0;
+        if (e->type == RAFT_ENTRY_NOOP &&
+            kv_session_entry_parse(e->data, e->len, &max)) {
+            if (RAFT_BUG(RAFT_BUG_SESSION_OWN_LIMIT)) {
+                max = rep->max_sessions;
+            }
+            rv = kv_register(kv, rep->wb, rd->committed_first_index + i, max);
+            if (rv != ERR_OK) {
+                return rv;
+            }
+        }
         apply_mark(rep, &n_settled, rd->committed_first_index + i, e->term,
                    status);
     }
@@ -668,8 +731,13 @@ static int replica_drain_apply(struct replica *rep, const struct raft_ready *rd)
     rep->applied = last;
     for (uint32_t i = 0; i < n_settled; i++) {
         const struct pending_write *w = writes_at(rep, 0);
-        send_client_reply(rep, &w->addr, w->client_id, w->seq, w->status, NULL,
-                          0);
+        uint8_t id[8];
+        bool has_id = w->is_register && w->status == CLIENT_OK;
+        for (int k = 0; k < 8; k++) {
+            id[k] = (uint8_t)(w->index >> (8 * k));
+        }
+        send_client_reply(rep, &w->addr, w->client_id, w->seq, w->status,
+                          has_id ? id : NULL, has_id ? 8 : 0);
         writes_pop(rep);
     }
     return ERR_OK;

@@ -103,6 +103,10 @@ struct replica_config {
     /* When applied changes reach io->kv; all zero: at every apply batch. */
     struct kv_writeback_config kv_writeback;
     struct replica_snapshot_config snapshot; /* All zero: compaction off. */
+    /* The limit this member writes into the register entries it proposes
+     * as leader (0: unbounded). Eviction uses the entry's limit, so members
+     * may differ here and still agree (docs/SESSIONS.md). */
+    uint64_t max_sessions;
 };
 
 /* Builds a replica from durable state. Returns NULL when out of memory. */

@@ -14,8 +14,9 @@
 #include "common/invariant.h"
 
 /* What version 3 adds to a version 2 file, besides sessions.last_index:
- * the snapshot point, the evicted sessions, and the indexes that find the
- * least recently used session and the oldest eviction in O(log n). */
+ * the snapshot point and the index that finds the least recently used
+ * session in O(log n). (An earlier version 3 also had a sessions_evicted
+ * table; schema_upgrade drops it.) */
 #define SCHEMA_V3_DDL                                                          \
     "CREATE INDEX sessions_by_last ON sessions(last_index, client_id);"        \
     "CREATE TABLE snapshot("                                                   \
@@ -23,12 +24,7 @@
     " idx INTEGER NOT NULL,"                                                   \
     " term INTEGER NOT NULL,"                                                  \
     " config TEXT NOT NULL,"                                                   \
-    " created_at TEXT NOT NULL);"                                              \
-    "CREATE TABLE sessions_evicted("                                           \
-    " client_id INTEGER PRIMARY KEY,"                                          \
-    " idx INTEGER NOT NULL);"                                                  \
-    "CREATE INDEX sessions_evicted_by_idx ON sessions_evicted(idx, "           \
-    "client_id);"
+    " created_at TEXT NOT NULL);"
 
 static const char schema_ddl[] =
     "CREATE TABLE raft_state("
@@ -72,7 +68,6 @@ static const struct {
     {1, "SELECT name, value FROM meta LIMIT 0"},
     {3, "SELECT last_index FROM sessions LIMIT 0"},
     {3, "SELECT id, idx, term, config, created_at FROM snapshot LIMIT 0"},
-    {3, "SELECT client_id, idx FROM sessions_evicted LIMIT 0"},
 };
 
 /* Moves a version 1 or 2 file to version 3 (one transaction with the
@@ -388,12 +383,22 @@ int schema_verify(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
     return err;
 }
 
+/* Tables an earlier layout of this version had and nothing uses any more
+ * (sessions registered through the log need no eviction records). */
+static const char schema_drop_unused[] =
+    "DROP TABLE IF EXISTS sessions_evicted;";
+
 int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
 {
     ASSERT(db != NULL);
     int64_t version = 0;
     int err = query_int(db, "PRAGMA user_version", &version, errmsg);
-    if (err != ERR_OK || version == SCHEMA_VERSION) {
+    if (err == ERR_OK && version == SCHEMA_VERSION) {
+        int rc = sqlite3_exec(db, schema_drop_unused, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? ERR_OK
+                               : sql_fail(db, rc, "drop unused tables", errmsg);
+    }
+    if (err != ERR_OK) {
         return err;
     }
     ASSERT(version >= SCHEMA_VERSION_OLDEST && version < SCHEMA_VERSION);

@@ -15,9 +15,8 @@
  *   kv(key, value)               the applied state machine
  *   sessions(client_id, seq, status, last_index)
  *                                last_index: the log index of the entry that
- *                                last touched it (eviction order)
- *   sessions_evicted(client_id, idx)  clients whose session was evicted, and
- *                                the index that evicted them (bounded)
+ *                                last touched it (eviction order); the
+ *                                client_id is its register entry's index
  *   snapshot(id = 1, idx, term, config, created_at)  no row, or the last
  *                                snapshot point and the configuration at it
  *   meta(name, value)            cluster_id (16 lower-case hex digits, as
@@ -43,8 +42,8 @@
 #include "common/err.h"
 #include "common/types.h"
 
-/* 2: data may be empty (see above). 3: the snapshot and sessions_evicted
- * tables, sessions.last_index. schema_upgrade moves an older file on; a
+/* 2: data may be empty (see above). 3: the snapshot table,
+ * sessions.last_index. schema_upgrade moves an older file on; a
  * binary that knows only an older version then refuses it instead of
  * calling its rows corrupt. */
 #define SCHEMA_VERSION 3
@@ -71,7 +70,8 @@ int schema_verify(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
 
 /* Moves a verified file of an older version to SCHEMA_VERSION in one
  * transaction (tables and columns added, user_version set), so a crash
- * leaves it old or new. Errors: ERR_IO, ERR_BUSY. */
+ * leaves it old or new; a file at SCHEMA_VERSION loses the tables nothing
+ * uses any more (DROP TABLE IF EXISTS). Errors: ERR_IO, ERR_BUSY. */
 int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN]);
 
 /* Reads an integer meta value (>= 0). Errors: ERR_CORRUPT (missing, not an

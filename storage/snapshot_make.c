@@ -109,11 +109,10 @@ static int make_header(sqlite3 *db, struct snapshot_image_header *h,
         "SELECT value FROM meta WHERE name = 'applied_index'",
         "SELECT count(*) FROM kv",
         "SELECT count(*) FROM sessions",
-        "SELECT count(*) FROM sessions_evicted",
     };
-    int64_t v[4] = {0, 0, 0, 0};
+    int64_t v[3] = {0, 0, 0};
     bool found = false;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 3; i++) {
         int err = make_query(db, sql[i], &found, &v[i], errmsg);
         if (err != ERR_OK) {
             return err;
@@ -139,7 +138,7 @@ static int make_header(sqlite3 *db, struct snapshot_image_header *h,
     h->term = (raft_term)term;
     h->n_kv = (uint64_t)v[1];
     h->n_sessions = (uint64_t)v[2];
-    h->n_evicted = (uint64_t)v[3];
+    h->n_evicted = 0; /* Sessions registered through the log keep none. */
     return err;
 }
 
@@ -151,8 +150,6 @@ static int make_table(sqlite3 *db, int type, struct make_out *o, uint64_t *n)
         [SNAPSHOT_REC_KV] = "SELECT key, value FROM kv",
         [SNAPSHOT_REC_SESSION] = "SELECT client_id, seq, last_index, status"
                                  " FROM sessions ORDER BY client_id",
-        [SNAPSHOT_REC_EVICTED] = "SELECT client_id, idx FROM sessions_evicted"
-                                 " ORDER BY client_id",
     };
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql[type], -1, &st, NULL);
@@ -173,18 +170,13 @@ static int make_table(sqlite3 *db, int type, struct make_out *o, uint64_t *n)
                          "kv row %" PRIu64 " has a bad type or size", *n);
                 err = ERR_CORRUPT;
             }
-        } else if (err == ERR_OK && type == SNAPSHOT_REC_SESSION) {
+        } else if (err == ERR_OK) {
             struct snapshot_image_session s = {
                 (uint64_t)sqlite3_column_int64(st, 0),
                 (uint64_t)sqlite3_column_int64(st, 1),
                 (raft_index)sqlite3_column_int64(st, 2),
                 (uint8_t)sqlite3_column_int(st, 3)};
             err = snapshot_image_encode_session(&s, p, cap, &len);
-        } else if (err == ERR_OK) {
-            struct snapshot_image_evicted e = {
-                (uint64_t)sqlite3_column_int64(st, 0),
-                (raft_index)sqlite3_column_int64(st, 1)};
-            err = snapshot_image_encode_evicted(&e, p, cap, &len);
         }
         if (err != ERR_OK) {
             break;
@@ -221,8 +213,8 @@ static int make_image(sqlite3 *db, const char *config, struct make_out *o,
         return err;
     }
     out_advance(o, len);
-    const uint64_t want[4] = {0, h.n_kv, h.n_sessions, h.n_evicted};
-    for (int type = SNAPSHOT_REC_KV; type <= SNAPSHOT_REC_EVICTED; type++) {
+    const uint64_t want[3] = {0, h.n_kv, h.n_sessions};
+    for (int type = SNAPSHOT_REC_KV; type <= SNAPSHOT_REC_SESSION; type++) {
         uint64_t n = 0;
         err = make_table(db, type, o, &n);
         if (err == ERR_OK && n != want[type]) {

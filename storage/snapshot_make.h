@@ -1,7 +1,7 @@
 /*
  * Producing a snapshot image file (common/snapshot_image.h) from a node's
- * database: a connection of its own, read-only, reads kv, sessions and
- * evicted sessions inside one read transaction, so the image is the state
+ * database: a connection of its own, read-only, reads kv and sessions
+ * inside one read transaction, so the image is the state
  * at one applied index while the owner keeps writing and checkpointing
  * (WAL readers block neither). Meant to run in a forked child so the
  * leader's loop never waits for it; snapshot_make_start/_fd/_finish are

@@ -215,7 +215,7 @@ void store_snapshot_discard(struct store *s);
 
 /* Installs the staged image of (index, term): checks it whole (checksum,
  * every length, its own index and term) before touching a table, then in
- * one durable transaction replaces kv, sessions and evicted sessions,
+ * one durable transaction replaces kv and sessions,
  * writes the snapshot row (config from the image) and applied_index =
  * index, and drops the log it covers: rows <= index when the row at index
  * has term (the suffix after it is kept), else the whole log. The staging
@@ -232,42 +232,35 @@ void store_set_install_crash(struct store *s, uint64_t records);
 /* ---- Bounded sessions (storage/store_session.c) --------------------- */
 
 enum store_session_state {
-    STORE_SESSION_NONE = 0, /* Never seen (or forgotten past the bound). */
-    STORE_SESSION_LIVE,     /* seq, status, last_index are set. */
-    STORE_SESSION_EVICTED   /* evicted_index is set. */
+    STORE_SESSION_NONE = 0, /* Never registered, or evicted. */
+    STORE_SESSION_LIVE      /* seq, status, last_index are set. */
 };
 
 struct store_session {
     int state; /* enum store_session_state */
     uint64_t seq;
     uint8_t status;
-    raft_index last_index;    /* The entry that last touched it. */
-    raft_index evicted_index; /* The entry whose touch evicted it. */
+    raft_index last_index; /* The entry that last touched it. */
 };
 
-/* Finds client_id's session, or its eviction record. Errors: ERR_CORRUPT,
- * ERR_IO. */
+/* Finds client_id's session. Errors: ERR_CORRUPT, ERR_IO. */
 int store_session_find(struct store *s, uint64_t client_id,
                        struct store_session *out);
 
 /* Inside the apply transaction of the entry at index (> applied): records
- * (seq, status) for client_id with last_index = index (removing an
- * eviction record of it), then, while there are more than max_sessions
- * sessions (up to 16 per call), evicts the one with the smallest
- * (last_index, client_id) into sessions_evicted at index; that list keeps
- * at most max_sessions rows, dropping the smallest (idx, client_id). Every
- * replica with the same limit evicts the same sessions at the same entry.
- * Errors: ERR_IO, ERR_CORRUPT. */
+ * (seq, status) for client_id, a live session, with last_index = index.
+ * Never evicts. Errors: ERR_IO. */
 int store_session_touch(struct store *s, uint64_t client_id, uint64_t seq,
                         uint8_t status, raft_index index);
 
-/* The session limit (0, the default: unbounded). Must be the same on every
- * member: eviction is a function of the log and of this limit. */
-void store_set_max_sessions(struct store *s, uint64_t max_sessions);
-uint64_t store_max_sessions(const struct store *s);
+/* Inside the apply transaction of the register entry at index: adds the
+ * session whose id is index (seq 0), then, while there are more than max
+ * sessions (max 0: unbounded), deletes the one with the smallest
+ * (last_index, client_id). max is the entry's, so every replica evicts the
+ * same sessions at the same entry. Errors: ERR_IO, ERR_CORRUPT. */
+int store_session_register(struct store *s, raft_index index, uint64_t max);
 
-/* Rows in sessions and in sessions_evicted. Errors: ERR_IO. */
-int store_session_count(struct store *s, uint64_t *n_sessions,
-                        uint64_t *n_evicted);
+/* Rows in sessions. Errors: ERR_IO. */
+int store_session_count(struct store *s, uint64_t *n_sessions);
 
 #endif

@@ -51,7 +51,7 @@ struct store_puts {
 };
 
 /* Statements of store_session.c. */
-#define STORE_SESSION_STMTS 10
+#define STORE_SESSION_STMTS 5
 
 /* The staging file of an incoming snapshot image (store_snapshot.c):
  * "<db>.snap.partial", a small header naming (index, term), then the
@@ -125,10 +125,8 @@ struct store {
     raft_index compact_upto; /* Log rows <= it are to be deleted. */
     struct store_stage stage;
     /* Bounded sessions (store_session.c). */
-    uint64_t max_sessions;   /* 0: unbounded. */
     uint64_t n_sessions;     /* Rows in sessions, when counted. */
-    uint64_t n_evicted;      /* Rows in sessions_evicted, when counted. */
-    bool is_session_counted; /* n_sessions and n_evicted are true. */
+    bool is_session_counted; /* n_sessions is true. */
     sqlite3_stmt *session_st[STORE_SESSION_STMTS]; /* Prepared on use. */
     uint64_t install_crash_after; /* Test hook: 0, or die mid-install. */
     char errmsg[ERRMSG_LEN];

@@ -3,8 +3,8 @@
  * image chunks are staged outside the live tables in "<db>.snap.partial"
  * (0600), a contiguous prefix that survives a crash and resumes for the
  * same (index, term); installing checks the staged image's checksum
- * (common/snapshot_image.h) before any write, then replaces kv, sessions
- * and evicted sessions (checking every record's lengths on the way and
+ * (common/snapshot_image.h) before any write, then replaces kv and
+ * sessions (checking every record's lengths on the way and
  * rolling back on a bad one), records the snapshot point and the applied
  * index and drops the log it covers, all in one transaction, so a crash
  * leaves the old state or the new one. Damaged data is never served.
@@ -223,17 +223,21 @@ void store_snapshot_discard(struct store *s)
 }
 
 /* The live tables' statements of an install, in record order. */
-static const char *const install_sql[3] = {
+static const char *const install_sql[2] = {
     "INSERT INTO kv(key, value) VALUES (?1, ?2)",
     "INSERT INTO sessions(client_id, seq, status, last_index)"
     " VALUES (?1, ?2, ?3, ?4)",
-    "INSERT INTO sessions_evicted(client_id, idx) VALUES (?1, ?2)",
 };
 
-/* Binds and runs one record into its table. Returns the SQLite code. */
-static int install_record(sqlite3_stmt *const st[3],
+/* Binds and runs one record into its table. Returns the SQLite code. An
+ * eviction record (images of an earlier layout) is skipped: sessions
+ * registered through the log keep none. */
+static int install_record(sqlite3_stmt *const st[2],
                           const struct snapshot_image_record *rec)
 {
+    if (rec->type == SNAPSHOT_REC_EVICTED) {
+        return SQLITE_DONE;
+    }
     sqlite3_stmt *t = st[rec->type - SNAPSHOT_REC_KV];
     int rc = SQLITE_OK;
     if (rec->type == SNAPSHOT_REC_KV) {
@@ -241,7 +245,7 @@ static int install_record(sqlite3_stmt *const st[3],
         if (rc == SQLITE_OK) {
             rc = schema_bind_bytes(t, 2, rec->value, rec->value_len);
         }
-    } else if (rec->type == SNAPSHOT_REC_SESSION) {
+    } else {
         rc = sqlite3_bind_int64(t, 1, (int64_t)rec->session.client_id);
         if (rc == SQLITE_OK) {
             rc = sqlite3_bind_int64(t, 2, (int64_t)rec->session.seq);
@@ -252,11 +256,6 @@ static int install_record(sqlite3_stmt *const st[3],
         if (rc == SQLITE_OK) {
             rc = sqlite3_bind_int64(t, 4, (int64_t)rec->session.last_index);
         }
-    } else {
-        rc = sqlite3_bind_int64(t, 1, (int64_t)rec->evicted.client_id);
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_bind_int64(t, 2, (int64_t)rec->evicted.index);
-        }
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(t);
@@ -265,15 +264,14 @@ static int install_record(sqlite3_stmt *const st[3],
     return rc;
 }
 
-/* Replaces kv, sessions and sessions_evicted with the image's records,
+/* Replaces kv and sessions with the image's records,
  * inside the open transaction. Errors: ERR_CORRUPT (a duplicate key or
  * client: the image was written wrong), ERR_IO. */
 static int install_tables(struct store *s, struct snapshot_image_reader *r)
 {
-    int err = store_exec(s, "DELETE FROM kv; DELETE FROM sessions;"
-                            " DELETE FROM sessions_evicted;");
-    sqlite3_stmt *st[3] = {NULL, NULL, NULL};
-    for (int i = 0; i < 3 && err == ERR_OK; i++) {
+    int err = store_exec(s, "DELETE FROM kv; DELETE FROM sessions;");
+    sqlite3_stmt *st[2] = {NULL, NULL};
+    for (int i = 0; i < 2 && err == ERR_OK; i++) {
         int rc = sqlite3_prepare_v2(s->db, install_sql[i], -1, &st[i], NULL);
         if (rc != SQLITE_OK) {
             err = store_fail(s, rc, install_sql[i]);
@@ -302,7 +300,7 @@ static int install_tables(struct store *s, struct snapshot_image_reader *r)
             err = store_fail(s, rc, "installing snapshot");
         }
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {
         sqlite3_finalize(st[i]);
     }
     return err;

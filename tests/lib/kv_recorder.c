@@ -164,10 +164,18 @@ static int rec_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
                                                        status, index);
 }
 
-static uint64_t rec_session_limit(void *ctx)
+/* Recorded as a SESSION_PUT of the new session (seq 0). */
+static int rec_session_register(void *ctx, raft_index index, uint64_t max)
 {
     struct kv_recorder *rec = ctx;
-    return rec->kv.max_sessions;
+    struct kv_rec_call *c;
+    int err = record(rec, KV_REC_SESSION_PUT, &c);
+    c->client_id = index;
+    c->seq = 0;
+    c->status = 0;
+    return err != ERR_OK
+               ? err
+               : mem_kv_ops()->session_register(&rec->kv, index, max);
 }
 
 static int rec_session_count(void *ctx, uint64_t *n_live)
@@ -188,7 +196,7 @@ const struct kv_store_ops *kv_recorder_ops(void)
         .session_put = rec_session_put,
         .session_find = rec_session_find,
         .session_touch = rec_session_touch,
-        .session_limit = rec_session_limit,
+        .session_register = rec_session_register,
         .session_count = rec_session_count,
     };
     return &ops;

@@ -388,7 +388,7 @@ static int ops_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
         return err;
     }
     size_t pos;
-    if (!find_session(kv, client_id, &pos) || kv->sessions[pos].is_evicted) {
+    if (!find_session(kv, client_id, &pos)) {
         return ERR_NOT_FOUND;
     }
     *seq = kv->sessions[pos].seq;
@@ -438,7 +438,7 @@ static int ops_session_put(void *ctx, uint64_t client_id, uint64_t seq,
     if (err != ERR_OK) {
         return err;
     }
-    struct mem_kv_session s = {client_id, seq, status, false, kv->applied + 1};
+    struct mem_kv_session s = {client_id, seq, status, kv->applied + 1};
     return session_set(kv, client_id, &s);
 }
 
@@ -460,8 +460,6 @@ static int ops_session_find(void *ctx, uint64_t client_id,
     size_t pos;
     if (!find_session(kv, client_id, &pos)) {
         out->state = KV_SESSION_NONE;
-    } else if (kv->sessions[pos].is_evicted) {
-        out->state = KV_SESSION_EVICTED;
     } else {
         out->state = KV_SESSION_LIVE;
         out->seq = kv->sessions[pos].seq;
@@ -470,55 +468,19 @@ static int ops_session_find(void *ctx, uint64_t client_id,
     return ERR_OK;
 }
 
-/* The row with the smallest (index, client_id) among the evicted ones
- * (is_evicted) or the live ones, and how many there are of that kind. */
-static size_t session_oldest(const struct mem_kv *kv, bool is_evicted,
-                             size_t *n)
+/* The row with the smallest (index, client_id): the least recently used
+ * session. */
+static size_t session_oldest(const struct mem_kv *kv)
 {
     size_t best = kv->n_sessions;
-    *n = 0;
     for (size_t i = 0; i < kv->n_sessions; i++) {
-        const struct mem_kv_session *s = &kv->sessions[i];
-        if (s->is_evicted != is_evicted) {
-            continue;
-        }
-        (*n)++;
         /* Rows are in client_id order: a tie keeps the first. */
-        if (best == kv->n_sessions || s->index < kv->sessions[best].index) {
+        if (best == kv->n_sessions ||
+            kv->sessions[i].index < kv->sessions[best].index) {
             best = i;
         }
     }
     return best;
-}
-
-/* The rule of node/kv.h (the store's store_session_touch): the least
- * recently touched live session goes to the evicted records, at most 16
- * per touch; the evicted records keep at most max_sessions. */
-static int evict(struct mem_kv *kv, raft_index index)
-{
-    for (int i = 0; i < 16; i++) {
-        size_t n_live;
-        size_t at = session_oldest(kv, false, &n_live);
-        if (n_live <= kv->max_sessions) {
-            break;
-        }
-        struct mem_kv_session s = kv->sessions[at];
-        s.is_evicted = true;
-        s.index = index;
-        s.seq = 0;
-        s.status = 0;
-        int err = session_set(kv, s.client_id, &s);
-        size_t n_evicted;
-        at = session_oldest(kv, true, &n_evicted);
-        while (err == ERR_OK && n_evicted > kv->max_sessions) {
-            err = session_set(kv, kv->sessions[at].client_id, NULL);
-            at = session_oldest(kv, true, &n_evicted);
-        }
-        if (err != ERR_OK) {
-            return err;
-        }
-    }
-    return ERR_OK;
 }
 
 static int ops_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
@@ -531,18 +493,21 @@ static int ops_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
     if (err != ERR_OK) {
         return err;
     }
-    struct mem_kv_session s = {client_id, seq, status, false, index};
-    err = session_set(kv, client_id, &s);
-    if (err != ERR_OK || kv->max_sessions == 0) {
-        return err;
-    }
-    return evict(kv, index);
+    struct mem_kv_session s = {client_id, seq, status, index};
+    return session_set(kv, client_id, &s);
 }
 
-static uint64_t ops_session_limit(void *ctx)
+/* The rule of node/kv.h (the store's store_session_register): add the
+ * session `index`, then evict the least recently used down to max. */
+static int ops_session_register(void *ctx, raft_index index, uint64_t max)
 {
-    const struct mem_kv *kv = ctx;
-    return kv->max_sessions;
+    struct mem_kv *kv = ctx;
+    int err = ops_session_touch(kv, index, 0, 0, index);
+    while (err == ERR_OK && max > 0 && kv->n_sessions > max) {
+        err = session_set(kv, kv->sessions[session_oldest(kv)].client_id,
+                          NULL);
+    }
+    return err;
 }
 
 static int ops_session_count(void *ctx, uint64_t *n_live)
@@ -552,15 +517,8 @@ static int ops_session_count(void *ctx, uint64_t *n_live)
     if (err != ERR_OK) {
         return err;
     }
-    size_t n = 0;
-    (void)session_oldest(kv, false, &n);
-    *n_live = n;
+    *n_live = kv->n_sessions;
     return ERR_OK;
-}
-
-void mem_kv_set_max_sessions(struct mem_kv *kv, uint64_t max_sessions)
-{
-    kv->max_sessions = max_sessions;
 }
 
 const struct kv_store_ops *mem_kv_ops(void)
@@ -575,7 +533,7 @@ const struct kv_store_ops *mem_kv_ops(void)
         .session_put = ops_session_put,
         .session_find = ops_session_find,
         .session_touch = ops_session_touch,
-        .session_limit = ops_session_limit,
+        .session_register = ops_session_register,
         .session_count = ops_session_count,
     };
     return &ops;
@@ -633,7 +591,6 @@ uint64_t mem_kv_hash(const struct mem_kv *kv)
         h = fnv(h, &s->client_id, sizeof(s->client_id));
         h = fnv(h, &s->seq, sizeof(s->seq));
         h = fnv(h, &s->status, sizeof(s->status));
-        h = fnv(h, &s->is_evicted, sizeof(s->is_evicted));
         h = fnv(h, &s->index, sizeof(s->index));
     }
     return fnv(h, &kv->applied, sizeof(kv->applied));

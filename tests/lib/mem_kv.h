@@ -23,14 +23,12 @@ struct mem_kv_entry {
     uint32_t value_len;
 };
 
-/* A live session, or the record of an evicted one (bounded sessions, the
- * rule in node/kv.h). */
+/* A live session (bounded sessions, the rule in node/kv.h). */
 struct mem_kv_session {
-    uint64_t client_id;
+    uint64_t client_id; /* The index of its register entry. */
     uint64_t seq;
     uint8_t status;
-    bool is_evicted;
-    raft_index index; /* Live: the last touch. Evicted: the evicting one. */
+    raft_index index; /* The last touch (eviction order). */
 };
 
 struct mem_kv_undo; /* Private to mem_kv.c. */
@@ -49,7 +47,6 @@ struct mem_kv {
     struct mem_kv_undo *undo; /* Changes of the open transaction. */
     size_t n_undo;
     size_t cap_undo;
-    uint64_t max_sessions; /* 0: unbounded. Configuration, not state. */
     uint64_t n_commits;    /* Committed transactions, for tests. */
     int fail_next;         /* Fault hook: next op returns this. */
 };
@@ -67,10 +64,7 @@ void mem_kv_close(struct mem_kv *kv);
  * set with mem_kv_fail_next. */
 const struct kv_store_ops *mem_kv_ops(void);
 
-/* The session limit session_touch enforces (0, the default: unbounded). */
-void mem_kv_set_max_sessions(struct mem_kv *kv, uint64_t max_sessions);
-
-/* Inside a transaction: sets a session row (live or evicted) as it is,
+/* Inside a transaction: sets a session row as it is,
  * without eviction; what a snapshot install does. Errors: ERR_NOMEM. */
 int mem_kv_session_restore(struct mem_kv *kv, const struct mem_kv_session *s);
 
@@ -87,7 +81,7 @@ raft_index mem_kv_applied(const struct mem_kv *kv);
  * write. */
 const struct mem_kv_entry *mem_kv_at(const struct mem_kv *kv, size_t i);
 
-/* Sessions, live and evicted: how many, and the i-th in client id order
+/* Sessions: how many, and the i-th in client id order
  * (borrowed until the next write). */
 size_t mem_kv_session_count(const struct mem_kv *kv);
 const struct mem_kv_session *mem_kv_session_at(const struct mem_kv *kv,

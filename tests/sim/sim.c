@@ -141,11 +141,17 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
         p->snap_window = PICK(&r, 1, 2, 4, 16);
         p->snap_timeout_ms = PICK(&r, 10, 50, p->election_ms);
     }
-    /* Drawn last again. Half the seeds bound sessions, just above what
-     * the clients need (common/client_session.c's rule: a session's first
-     * write has seq 1), so the bounded apply path runs under every fault. */
-    if (rng_range(&r, 0, 2) == 0) {
+    /* Drawn last again. Sessions are always bounded (the model keeps at
+     * most SIM_SESSIONS_MAX): a third of the seeds below the clients, so
+     * sessions are evicted and clients register again under every fault;
+     * the rest at or just above, so evictions are rare. */
+    if (rng_range(&r, 0, 3) == 0) {
+        p->max_sessions = p->n_clients > 2 ? p->n_clients - PICK(&r, 1, 2) : 1;
+    } else {
         p->max_sessions = p->n_clients + PICK(&r, 0, 1, 4);
+    }
+    if (p->max_sessions == 0) {
+        p->max_sessions = 1;
     }
     p->steps = o->steps;
     p->liveness_ms = 60000;
@@ -393,6 +399,8 @@ static const struct {
     {"snap_compact_undurable", RAFT_BUG_SNAP_COMPACT_UNDURABLE},
     {"snap_old_chunk", RAFT_BUG_SNAP_OLD_CHUNK},
     {"snap_keep_suffix", RAFT_BUG_SNAP_KEEP_SUFFIX},
+    {"session_revive", RAFT_BUG_SESSION_REVIVE},
+    {"session_own_limit", RAFT_BUG_SESSION_OWN_LIMIT},
 };
 
 static bool set_bug(const char *name)

@@ -40,6 +40,12 @@ static void arm(struct sim_world *w, struct sim_client *cl, uint32_t kind,
     sim_world_push(w, &ev);
 }
 
+/* The id a request (and its reply) carries: the nonce while registering. */
+static uint64_t wire_id(const struct sim_client *cl)
+{
+    return cl->is_registering ? cl->nonce : cl->id;
+}
+
 static void send_request(struct sim_world *w, struct sim_client *cl)
 {
     uint8_t key[2] = {'k', (uint8_t)('0' + cl->key)};
@@ -47,8 +53,14 @@ static void send_request(struct sim_world *w, struct sim_client *cl)
     memset(&msg, 0, sizeof msg);
     msg.type = MSG_CLIENT;
     msg.to = cl->target;
-    msg.u.client.client_id = cl->id;
+    msg.u.client.client_id = wire_id(cl);
     msg.u.client.seq = cl->seq;
+    if (cl->is_registering) {
+        msg.u.client.op = CLIENT_REGISTER;
+        sim_net_send(w, SIM_CLIENT_BASE + cl->idx, (uint32_t)cl->target, &msg);
+        arm(w, cl, SIM_CLIENT_TIMEOUT, w->p.client_timeout_ms);
+        return;
+    }
     msg.u.client.op = cl->op;
     msg.u.client.key_len = sizeof key;
     msg.u.client.key = key;
@@ -94,17 +106,12 @@ void sim_value_fill(uint32_t client, uint64_t seq, uint8_t *buf, uint32_t len)
 
 /* Draws the next operation: reads, then puts, deletes and CAS (half of
  * them expecting the current value, so some swap); some values are large,
- * up to RAFT_VALUE_MAX, while a CAS stays within one log entry. With
- * sessions bounded, a client's first operation is a write: a session's
- * first write must have seq 1 (node/kv.h; common/client_session.c starts
- * a new session instead, which a sim client, whose values name its seq,
- * does not). */
+ * up to RAFT_VALUE_MAX, while a CAS stays within one log entry. */
 static void choose_op(struct sim_world *w, struct sim_client *cl)
 {
     cl->key = (uint32_t)rng_range(&w->rng, 0, SIM_KEYS);
     uint64_t r = rng_range(&w->rng, 0, 100);
-    bool must_write = w->p.max_sessions > 0 && cl->seq == 1;
-    if (r < w->p.read_pct && !must_write) {
+    if (r < w->p.read_pct) {
         cl->op = CLIENT_GET;
         return;
     }
@@ -132,9 +139,15 @@ static void choose_op(struct sim_world *w, struct sim_client *cl)
     sim_value_fill(cl->idx, cl->seq, cl->value, len);
 }
 
+/* A client without a session registers first (a fresh nonce names the
+ * request); the operation goes out once the session id is known. */
 static void begin_op(struct sim_world *w, struct sim_client *cl)
 {
     cl->is_busy = true;
+    if (cl->id == 0) {
+        cl->is_registering = true;
+        cl->nonce = rng_next(&w->rng) | 1u;
+    }
     cl->invoke_ms = w->now_ms;
     cl->read_floor = w->check.max_acked;
     cl->attempts = 0;
@@ -183,7 +196,6 @@ void sim_client_init(struct sim_world *w)
         cl->expected = malloc(RAFT_VALUE_MAX);
         ASSERT(cl->value != NULL && cl->expected != NULL);
         cl->idx = i;
-        cl->id = rng_next(&w->rng) | 1u;
         cl->target = rng_range(&w->rng, 1, (uint64_t)w->p.n_nodes + 1);
         if (!w->is_manual) {
             arm(w, cl, SIM_CLIENT_NEXT,
@@ -259,8 +271,41 @@ void sim_client_on_reply(struct sim_world *w, uint32_t client,
 {
     ASSERT(client < w->p.n_clients);
     struct sim_client *cl = &w->clients[client];
-    if (!cl->is_busy || r->client_id != cl->id || r->seq != cl->seq) {
+    if (!cl->is_busy || r->client_id != wire_id(cl) || r->seq != cl->seq) {
         return; /* A late or duplicated answer to something finished. */
+    }
+    if (cl->is_registering && r->status == CLIENT_OK) {
+        if (r->value_len != 8) {
+            sim_fail(w, "register", "c%u register answered %u bytes",
+                     cl->idx, r->value_len);
+            return;
+        }
+        uint64_t id = 0;
+        for (int k = 0; k < 8; k++) {
+            id |= (uint64_t)r->value[k] << (8 * k);
+        }
+        cl->id = id;
+        cl->is_registering = false;
+        sim_check_on_session(w, cl);
+        sim_tracef(w, "%llu c%u session %llu", ull(w->now_ms), cl->idx,
+                   ull(id));
+        send_request(w, cl);
+        return;
+    }
+    if (!cl->is_registering && r->status == CLIENT_SESSION_EXPIRED &&
+        cl->op != CLIENT_GET) {
+        /* Thesis 6.3: its outcome is unknown (an earlier attempt may have
+         * applied; the model says which). The next op registers again. */
+        sim_tracef(w, "%llu c%u seq=%llu session %llu expired", ull(w->now_ms),
+                   cl->idx, ull(cl->seq), ull(cl->id));
+        cl->id = 0;
+        cl->n_expired++;
+        cl->is_busy = false;
+        if (!w->clients_stopping && !w->is_manual) {
+            arm(w, cl, SIM_CLIENT_NEXT,
+                rng_range(&w->rng, 0, (uint64_t)w->p.client_think_ms + 1));
+        }
+        return;
     }
     bool hint_ok = r->leader_hint >= 1 && r->leader_hint <= w->p.n_nodes;
     switch (r->status) {

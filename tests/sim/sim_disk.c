@@ -666,10 +666,13 @@ static int kv_session_touch(void *ctx, uint64_t client_id, uint64_t seq,
     return mem_kv_ops()->session_touch(&n->kv, client_id, seq, status, index);
 }
 
-static uint64_t kv_session_limit(void *ctx)
+static int kv_session_register(void *ctx, raft_index index, uint64_t max)
 {
     struct sim_node *n = ctx;
-    return n->kv.max_sessions;
+    if (after_stop(n, "kv session_register")) {
+        return ERR_IO;
+    }
+    return mem_kv_ops()->session_register(&n->kv, index, max);
 }
 
 static int kv_session_count(void *ctx, uint64_t *n_live)
@@ -691,7 +694,7 @@ static const struct kv_store_ops sim_kv_ops = {
     .session_put = kv_session_put,
     .session_find = kv_session_find,
     .session_touch = kv_session_touch,
-    .session_limit = kv_session_limit,
+    .session_register = kv_session_register,
     .session_count = kv_session_count,
 };
 

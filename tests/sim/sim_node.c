@@ -123,6 +123,7 @@ static void fill_config(const struct sim_world *w, struct sim_node *n,
         rc->fetch_ctx = n;
     }
     cfg->pending_max = w->p.pending_max;
+    cfg->max_sessions = w->p.max_sessions + (n->id - 1) % 2;
     cfg->kv_writeback = w->p.kv_writeback;
     cfg->snapshot.entries = w->p.snapshot_entries;
     cfg->snapshot.log_keep = w->p.log_keep;

@@ -78,7 +78,7 @@ static void image_encode(const struct mem_kv *kv, struct sim_buf *b)
         put_u64(b, s->client_id);
         put_u64(b, s->seq);
         put(b, &s->status, 1);
-        uint8_t is_evicted = s->is_evicted;
+        uint8_t is_evicted = 0; /* (Sessions keep no eviction records.) */
         put(b, &is_evicted, 1);
         put_u64(b, s->index);
     }
@@ -159,11 +159,11 @@ static int image_decode(const uint8_t *p, size_t len, raft_index index,
         const uint8_t *st = take(&r, 1);
         const uint8_t *is_evicted = take(&r, 1);
         uint64_t at = take_u64(&r);
-        if (r.bad || *is_evicted > 1) {
+        if (r.bad || *is_evicted != 0) {
             r.bad = true;
             break;
         }
-        struct mem_kv_session row = {id, seq, *st, *is_evicted == 1, at};
+        struct mem_kv_session row = {id, seq, *st, at};
         if (mem_kv_session_restore(out, &row) != ERR_OK) {
             r.bad = true;
         }

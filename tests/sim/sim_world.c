@@ -149,7 +149,6 @@ int sim_world_init(struct sim_world *w, const struct sim_params *p,
         n->id = i;
         sim_disk_init(&n->disk);
         mem_kv_init(&n->kv);
-        mem_kv_set_max_sessions(&n->kv, p->max_sessions);
         for (uint32_t j = 1; j <= p->n_nodes; j++) {
             uint64_t lo =
                 rng_range(&w->rng, p->lat_min_ms, (uint64_t)p->lat_max_ms + 1);

@@ -24,6 +24,7 @@
 #define SIM_NODES_MAX 7
 #define SIM_CLIENTS_MAX 8
 #define SIM_CLIENT_BASE 100 /* Endpoint of client i is 100 + i. */
+#define SIM_SESSIONS_MAX 16 /* Above every member's session limit. */
 #define SIM_KEYS 4          /* Keys "k0".."k3": contention on purpose. */
 #define SIM_CLUSTER_ID 0x51u
 #define SIM_TRACE_RING 400      /* Lines kept for a failure report. */
@@ -83,9 +84,10 @@ struct sim_params {
     uint32_t snap_chunk_bytes;
     uint32_t snap_window;
     uint32_t snap_timeout_ms;
-    /* The session limit of every replica (0: unbounded). Drawn at least
-     * n_clients: sim clients never see an eviction (the model does not
-     * evict), but run the bounded apply path and its seq-1 rule. */
+    /* The session limit of member 1 (>= 1); member i's is max_sessions +
+     * (i - 1) % 2, so leaders write different limits into register
+     * entries and a member that evicted with its own would differ. Below
+     * n_clients, sessions get evicted and clients register again. */
     uint32_t max_sessions;
     uint64_t steps;       /* Events in the fault phase. */
     uint32_t liveness_ms; /* Bound for the liveness phase. */
@@ -165,14 +167,25 @@ struct sim_durable {
 
 /* The state a kv image must have after applying a prefix of the global
  * committed sequence: the checker's own model (fixed size, copyable). */
+/* A session of the model: its id (the register entry's index), last seq
+ * and status, and the index that last touched it. */
+struct sim_session {
+    uint64_t id;
+    uint64_t seq;
+    raft_index last;
+    uint8_t status;
+};
+
 struct sim_state {
     bool present[SIM_KEYS];
     uint32_t value_len[SIM_KEYS];
     uint64_t value_hash[SIM_KEYS];
     uint32_t origin_client[SIM_KEYS]; /* Who wrote it, with which seq: */
     uint64_t origin_seq[SIM_KEYS];    /* sim_value_fill regenerates it. */
-    uint64_t last_seq[SIM_CLIENTS_MAX];
-    uint8_t last_status[SIM_CLIENTS_MAX];
+    /* Live sessions (node/kv.h's rule: added by register entries, evicted
+     * least recently used down to the entry's limit), in no order. */
+    uint32_t n_sessions;
+    struct sim_session sessions[SIM_SESSIONS_MAX];
 };
 
 struct sim_world;
@@ -223,8 +236,11 @@ enum sim_client_ev {
 
 struct sim_client {
     uint32_t idx;
-    uint64_t id; /* Random, nonzero. */
-    uint64_t seq;
+    uint64_t id;    /* The session id; 0: none (register first). */
+    uint64_t nonce; /* Random, nonzero: names a register request. */
+    bool is_registering;
+    uint64_t seq; /* Never restarts: values name (client, seq). */
+    uint64_t n_expired; /* Writes answered SESSION_EXPIRED. */
     bool is_busy; /* An operation is outstanding. */
     uint8_t op;   /* enum client_op */
     uint32_t key;
@@ -273,6 +289,8 @@ struct sim_check {
     struct sim_ack *acks[SIM_CLIENTS_MAX]; /* Indexed by seq. */
     size_t cap_acks[SIM_CLIENTS_MAX];
     raft_index max_acked; /* Highest index of an acknowledged write. */
+    uint32_t *owner;      /* owner[session id]: client + 1, 0 unknown. */
+    size_t cap_owner;
     raft_id *leader_of;   /* Election safety: leader_of[term]. */
     size_t cap_leader_of;
     uint64_t *lm_keys; /* Log matching: (index, term) -> chain. */
@@ -469,6 +487,9 @@ void sim_check_after_truncate(struct sim_world *w, const struct sim_node *n,
 /* Before n sends msg: what it promises must be on its disk. */
 void sim_check_on_send(struct sim_world *w, const struct sim_node *n,
                        const struct raft_msg *msg);
+/* Client cl was told its session id (a register's answer): the model
+ * knows whose writes that session's are, whenever a member applies them. */
+void sim_check_on_session(struct sim_world *w, const struct sim_client *cl);
 void sim_check_on_write_ack(struct sim_world *w, const struct sim_client *cl,
                             uint8_t status);
 void sim_check_on_read(struct sim_world *w, const struct sim_client *cl,
@@ -489,10 +510,12 @@ void sim_check_on_install(struct sim_world *w, struct sim_node *n,
                           raft_index prev, raft_index index, raft_term term);
 /* The global sequence's chain at index (known, index <= n_applied). */
 uint64_t sim_check_chain_at(const struct sim_world *w, raft_index index);
-/* Model: apply one committed payload to s; returns true if it took
- * effect (first time for its (client, seq)), with its status. */
+/* Model: apply the committed entry at idx to s (a register entry adds a
+ * session and evicts); returns true if a write took effect (first time
+ * for its (session, seq), in a live session), with its client, seq and
+ * status. */
 bool sim_state_apply(const struct sim_world *w, struct sim_state *s,
-                     const struct raft_entry *e, uint32_t *client,
-                     uint64_t *seq, uint8_t *status);
+                     raft_index idx, const struct raft_entry *e,
+                     uint32_t *client, uint64_t *seq, uint8_t *status);
 
 #endif

@@ -181,6 +181,20 @@ static int fake_sync(void *ctx)
 
 /* --- Cluster fixture ----------------------------------------------- */
 
+/* Sessions are registered through the log (node/kv.h); the tests use
+ * small fixed client ids, so every member starts with ids 1..HARNESS_IDS
+ * live (seq 0), as if registered before. */
+#define HARNESS_IDS 64
+static void seed_sessions(struct mem_kv *kv)
+{
+    const struct kv_store_ops *m = mem_kv_ops();
+    assert_int_equal(m->begin(kv), ERR_OK);
+    for (uint64_t id = 1; id <= HARNESS_IDS; id++) {
+        assert_int_equal(m->session_put(kv, id, 0, CLIENT_OK), ERR_OK);
+    }
+    assert_int_equal(m->commit(kv, 0), ERR_OK);
+}
+
 /* n replicas; is_async: with io->sync (persists only write), and then
  * self_sync_ms (raft_config; 0: every write synced). */
 void cluster_start_lazy(struct cluster *c, uint32_t n, uint32_t pending_max,
@@ -193,6 +207,7 @@ void cluster_start_lazy(struct cluster *c, uint32_t n, uint32_t pending_max,
         t->id = i + 1;
         t->is_async = is_async;
         mem_kv_init(&t->kv);
+        seed_sessions(&t->kv);
         struct replica_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.raft.id = t->id;

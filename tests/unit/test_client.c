@@ -67,6 +67,9 @@ static int setup(void **state)
     assert_int_equal(client_session_init(&f->s, &f->conf, f->client_fd, errmsg),
                      ERR_OK);
     f->s.leader = 0; /* Start at member 1, whatever the random id says. */
+    /* A session registered before (tests of registering clear it). */
+    f->s.session_id = 42;
+    f->s.client_id = 42;
     f->req.op = CLIENT_PUT;
     f->req.key = (const uint8_t *)"k";
     f->req.key_len = 1;
@@ -258,50 +261,99 @@ static void test_client_ignores_stale_replies(void **state)
     assert_false(client_session_done(&f->s));
 }
 
-/* Sessions are bounded on the cluster: a session's first write has seq 1.
- * A write after reads starts a new session (a fresh client_id) first;
- * later writes stay in it. */
-static void test_client_first_write_of_a_session_has_seq_one(void **state)
+/* A register answer naming session id (8 bytes, little-endian). */
+static struct msg_client_reply registered(const struct client_session *s,
+                                          uint8_t id_bytes[8], uint64_t id)
+{
+    struct msg_client_reply r = reply_for(s, CLIENT_OK, 0);
+    for (int k = 0; k < 8; k++) {
+        id_bytes[k] = (uint8_t)(id >> (8 * k));
+    }
+    r.value = id_bytes;
+    r.value_len = 8;
+    return r;
+}
+
+/* Sessions are registered through the log (docs/SESSIONS.md): a read
+ * needs none; the first write sends CLIENT_REGISTER (no key, seq 0, a
+ * nonce for an id), then goes out in the session the answer names, with
+ * seq 1; later writes stay in it. */
+static void test_client_first_write_registers(void **state)
 {
     struct fixture *f = *state;
+    f->s.session_id = 0;
+    f->s.client_id = 0x5eed;
     struct client_request get = {
         .op = CLIENT_GET, .key = (const uint8_t *)"k", .key_len = 1};
     assert_int_equal(client_session_start(&f->s, &get, 5000, T0), ERR_OK);
     struct raft_msg read = recv_at(f, 0);
-    assert_int_equal(read.u.client.seq, 1);
+    assert_int_equal(read.u.client.op, CLIENT_GET);
     struct msg_client_reply r = reply_for(&f->s, CLIENT_NOT_FOUND, 0);
     assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
     assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0 + 2),
                      ERR_OK);
+    struct raft_msg reg = recv_at(f, 0);
+    assert_int_equal(reg.u.client.op, CLIENT_REGISTER);
+    assert_int_equal(reg.u.client.key_len, 0);
+    assert_int_equal(reg.u.client.seq, 0);
+    assert_int_not_equal(reg.u.client.client_id, 0);
+    uint8_t id[8];
+    r = registered(&f->s, id, 77);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 3));
+    assert_false(client_session_done(&f->s));
     struct raft_msg write = recv_at(f, 0);
-    assert_int_not_equal(write.u.client.client_id, read.u.client.client_id);
+    assert_int_equal(write.u.client.op, CLIENT_PUT);
+    assert_int_equal(write.u.client.client_id, 77);
     assert_int_equal(write.u.client.seq, 1);
     r = reply_for(&f->s, CLIENT_OK, 0);
-    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 3));
-    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0 + 4),
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 4));
+    assert_true(client_session_done(&f->s));
+    assert_int_equal(f->s.status, CLIENT_OK);
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0 + 5),
                      ERR_OK);
     struct raft_msg again = recv_at(f, 0);
-    assert_int_equal(again.u.client.client_id, write.u.client.client_id);
+    assert_int_equal(again.u.client.op, CLIENT_PUT);
+    assert_int_equal(again.u.client.client_id, 77);
     assert_int_equal(again.u.client.seq, 2);
+    assert_int_equal(f->s.n_registers, 1);
+}
+
+/* A register answer that names no session is refused, not guessed at. */
+static void test_client_bad_register_answer_is_invalid(void **state)
+{
+    struct fixture *f = *state;
+    f->s.session_id = 0;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    (void)recv_at(f, 0);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_OK, 0);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
+    assert_true(client_session_done(&f->s));
+    assert_int_equal(f->s.err, ERR_INVALID);
 }
 
 /* Thesis 6.3: SESSION_EXPIRED for a write sent once means it was not
- * executed: the client sends it again, at once, in a new session (a fresh
- * client_id, seq 1), and the answer there is the request's answer. */
+ * executed: the client registers a new session and sends it again in it
+ * (seq 1), and the answer there is the request's answer. */
 static void test_client_expired_write_sent_once_is_resent(void **state)
 {
     struct fixture *f = *state;
     assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
     struct raft_msg first = recv_at(f, 0);
+    assert_int_equal(first.u.client.client_id, 42);
     struct msg_client_reply r = reply_for(&f->s, CLIENT_SESSION_EXPIRED, 0);
     assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
     assert_false(client_session_done(&f->s));
+    struct raft_msg reg = recv_at(f, 0);
+    assert_int_equal(reg.u.client.op, CLIENT_REGISTER);
+    uint8_t id[8];
+    r = registered(&f->s, id, 99);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 2));
     struct raft_msg second = recv_at(f, 0);
-    assert_int_not_equal(second.u.client.client_id, first.u.client.client_id);
+    assert_int_equal(second.u.client.client_id, 99);
     assert_int_equal(second.u.client.seq, 1);
     assert_int_equal(second.u.client.value_len, 1);
     r = reply_for(&f->s, CLIENT_OK, 0);
-    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 2));
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 3));
     assert_true(client_session_done(&f->s));
     assert_int_equal(f->s.err, ERR_OK);
     assert_int_equal(f->s.status, CLIENT_OK);
@@ -309,13 +361,13 @@ static void test_client_expired_write_sent_once_is_resent(void **state)
 
 /* A write sent more than once may have been applied under the old session
  * before its eviction: its outcome is unknown, and the request completes
- * with SESSION_EXPIRED (raftctl exits 3); the next request runs in a new
- * session. */
+ * with SESSION_EXPIRED (raftctl exits 3); the next write registers a new
+ * session first. */
 static void test_client_expired_write_resent_is_unknown(void **state)
 {
     struct fixture *f = *state;
     assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
-    struct raft_msg first = recv_at(f, 0);
+    (void)recv_at(f, 0);
     client_session_on_timeout(&f->s, client_session_next_ms(&f->s));
     (void)recv_at(f, 1);
     struct msg_client_reply r = reply_for(&f->s, CLIENT_SESSION_EXPIRED, 0);
@@ -327,29 +379,25 @@ static void test_client_expired_write_resent_is_unknown(void **state)
     assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0 + 700),
                      ERR_OK);
     struct raft_msg next = recv_at(f, (int)f->s.target);
-    assert_int_not_equal(next.u.client.client_id, first.u.client.client_id);
-    assert_int_equal(next.u.client.seq, 1);
+    assert_int_equal(next.u.client.op, CLIENT_REGISTER);
 }
 
-/* A read is never in doubt: expired, it is sent again in a new session. A
- * second expiry of the same request is not chased: it completes. */
-static void test_client_expired_read_is_resent_once(void **state)
+/* RAFTCTL_RESUME's hook: the request goes out in the given session with
+ * the given seq, and, being possibly a retry of an applied write, is not
+ * sent again in a new session when expired, even if sent once. */
+static void test_client_resumed_write_expired_is_unknown(void **state)
 {
     struct fixture *f = *state;
-    struct client_request get = {
-        .op = CLIENT_GET, .key = (const uint8_t *)"k", .key_len = 1};
-    assert_int_equal(client_session_start(&f->s, &get, 5000, T0), ERR_OK);
-    client_session_on_timeout(&f->s, client_session_next_ms(&f->s));
-    (void)recv_at(f, 0);
-    (void)recv_at(f, 1);
+    client_session_resume(&f->s, 5, 3);
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    struct raft_msg msg = recv_at(f, 0);
+    assert_int_equal(msg.u.client.client_id, 5);
+    assert_int_equal(msg.u.client.seq, 3);
     struct msg_client_reply r = reply_for(&f->s, CLIENT_SESSION_EXPIRED, 0);
-    assert_true(client_session_on_reply(&f->s, 2, &r, T0 + 600));
-    assert_false(client_session_done(&f->s));
-    assert_int_equal(recv_at(f, 1).u.client.seq, 1);
-    r = reply_for(&f->s, CLIENT_SESSION_EXPIRED, 0);
-    assert_true(client_session_on_reply(&f->s, 2, &r, T0 + 601));
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
     assert_true(client_session_done(&f->s));
     assert_int_equal(f->s.status, CLIENT_SESSION_EXPIRED);
+    assert_true(nothing_sent(f));
 }
 
 /* The overall deadline ends the request with ERR_TIMEOUT (a write's outcome
@@ -608,12 +656,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_client_answer_completes_and_remembers_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_client_first_write_of_a_session_has_seq_one, setup, teardown),
+            test_client_first_write_registers, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_bad_register_answer_is_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_client_expired_write_sent_once_is_resent, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_client_expired_write_resent_is_unknown, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_expired_read_is_resent_once,
+        cmocka_unit_test_setup_teardown(
+            test_client_resumed_write_expired_is_unknown,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_ignores_stale_replies,
                                         setup, teardown),

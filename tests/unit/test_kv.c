@@ -85,6 +85,18 @@ static struct kv_result apply(struct fixture *f, uint8_t op, uint64_t client_id,
     return res;
 }
 
+/* Applies a register entry with limit max at the next index in its own
+ * transaction; returns the new session's id (that index). */
+static uint64_t reg(struct fixture *f, uint64_t max)
+{
+    const struct kv_store_ops *ops = mem_kv_ops();
+    raft_index index = mem_kv_applied(&f->kv) + 1;
+    assert_int_equal(ops->begin(&f->kv), ERR_OK);
+    assert_int_equal(kv_register(ops, &f->kv, index, max), ERR_OK);
+    assert_int_equal(ops->commit(&f->kv, index), ERR_OK);
+    return index;
+}
+
 /* The current value of key as a string, or NULL when absent. */
 static const char *value_of(struct fixture *f, const char *key)
 {
@@ -192,13 +204,14 @@ static void test_kv_cas_absent_is_mismatch(void **state)
 static void test_kv_duplicate_applied_once_with_cached_result(void **state)
 {
     struct fixture *f = *state;
+    uint64_t id = reg(f, 0);
     apply(f, COMMAND_OP_PUT, 0, 0, "k", "a", NULL);
-    struct kv_result r = apply(f, COMMAND_OP_CAS, 7, 1, "k", "b", "a");
+    struct kv_result r = apply(f, COMMAND_OP_CAS, id, 1, "k", "b", "a");
     assert_int_equal(r.status, CLIENT_OK);
     assert_false(r.duplicate);
     apply(f, COMMAND_OP_PUT, 0, 0, "k", "a", NULL);
     /* The retry would succeed again if applied; it must not be. */
-    r = apply(f, COMMAND_OP_CAS, 7, 1, "k", "b", "a");
+    r = apply(f, COMMAND_OP_CAS, id, 1, "k", "b", "a");
     assert_int_equal(r.status, CLIENT_OK);
     assert_true(r.duplicate);
     assert_string_equal(value_of(f, "k"), "a");
@@ -208,10 +221,11 @@ static void test_kv_duplicate_applied_once_with_cached_result(void **state)
 static void test_kv_duplicate_returns_cached_mismatch(void **state)
 {
     struct fixture *f = *state;
-    struct kv_result r = apply(f, COMMAND_OP_CAS, 9, 5, "k", "b", "a");
+    uint64_t id = reg(f, 0);
+    struct kv_result r = apply(f, COMMAND_OP_CAS, id, 5, "k", "b", "a");
     assert_int_equal(r.status, CLIENT_CAS_MISMATCH);
     apply(f, COMMAND_OP_PUT, 0, 0, "k", "a", NULL);
-    r = apply(f, COMMAND_OP_CAS, 9, 5, "k", "b", "a");
+    r = apply(f, COMMAND_OP_CAS, id, 5, "k", "b", "a");
     assert_int_equal(r.status, CLIENT_CAS_MISMATCH);
     assert_true(r.duplicate);
     assert_string_equal(value_of(f, "k"), "a");
@@ -222,16 +236,17 @@ static void test_kv_duplicate_returns_cached_mismatch(void **state)
 static void test_kv_older_seq_is_duplicate_newer_applies(void **state)
 {
     struct fixture *f = *state;
-    apply(f, COMMAND_OP_PUT, 3, 10, "k", "ten", NULL);
-    struct kv_result r = apply(f, COMMAND_OP_PUT, 3, 4, "k", "four", NULL);
+    uint64_t id = reg(f, 0);
+    apply(f, COMMAND_OP_PUT, id, 10, "k", "ten", NULL);
+    struct kv_result r = apply(f, COMMAND_OP_PUT, id, 4, "k", "four", NULL);
     assert_true(r.duplicate);
     assert_string_equal(value_of(f, "k"), "ten");
-    r = apply(f, COMMAND_OP_PUT, 3, 11, "k", "eleven", NULL);
+    r = apply(f, COMMAND_OP_PUT, id, 11, "k", "eleven", NULL);
     assert_false(r.duplicate);
     assert_string_equal(value_of(f, "k"), "eleven");
     uint64_t seq;
     uint8_t status;
-    assert_int_equal(mem_kv_ops()->session_get(&f->kv, 3, &seq, &status),
+    assert_int_equal(mem_kv_ops()->session_get(&f->kv, id, &seq, &status),
                      ERR_OK);
     assert_int_equal(seq, 11);
     assert_int_equal(status, CLIENT_OK);
@@ -254,8 +269,10 @@ static void test_kv_client_zero_is_not_deduplicated(void **state)
 static void test_kv_sessions_are_per_client(void **state)
 {
     struct fixture *f = *state;
-    apply(f, COMMAND_OP_PUT, 1, 1, "k", "a", NULL);
-    struct kv_result r = apply(f, COMMAND_OP_PUT, 2, 1, "k", "b", NULL);
+    uint64_t a = reg(f, 0);
+    uint64_t b = reg(f, 0);
+    apply(f, COMMAND_OP_PUT, a, 1, "k", "a", NULL);
+    struct kv_result r = apply(f, COMMAND_OP_PUT, b, 1, "k", "b", NULL);
     assert_false(r.duplicate);
     assert_string_equal(value_of(f, "k"), "b");
 }
@@ -269,84 +286,103 @@ static int session_state(struct fixture *f, uint64_t client_id)
     return out.state;
 }
 
-/* Rule (DESIGN.md, Snapshots and compaction): past the limit, the session
- * touched least recently (smallest last index) is evicted, whoever has the
- * smallest id; a request of it is answered SESSION_EXPIRED and not
- * executed (thesis 6.3), whether a new seq or a retried old one. */
+/* Rule (docs/SESSIONS.md): a register entry adds a session, then evicts
+ * the one touched least recently (smallest last index) down to the
+ * entry's limit, whoever has the smallest id; a request of an evicted
+ * session is answered SESSION_EXPIRED and not executed (thesis 6.3),
+ * whether a new seq or a retried old one. */
 static void test_kv_evicts_least_recently_used_session(void **state)
 {
     struct fixture *f = *state;
-    mem_kv_set_max_sessions(&f->kv, 2);
-    apply(f, COMMAND_OP_PUT, 1, 1, "k", "a", NULL); /* Index 1. */
-    apply(f, COMMAND_OP_PUT, 2, 1, "k", "b", NULL); /* 2 */
-    apply(f, COMMAND_OP_PUT, 1, 2, "k", "c", NULL); /* 3: 1 is newer now. */
-    apply(f, COMMAND_OP_PUT, 3, 1, "k", "d", NULL); /* 4: evicts 2. */
-    assert_int_equal(session_state(f, 1), KV_SESSION_LIVE);
-    assert_int_equal(session_state(f, 2), KV_SESSION_EVICTED);
-    assert_int_equal(session_state(f, 3), KV_SESSION_LIVE);
-    struct kv_result r = apply(f, COMMAND_OP_PUT, 2, 2, "k", "x", NULL);
+    uint64_t a = reg(f, 2);                         /* Index 1. */
+    uint64_t b = reg(f, 2);                         /* 2 */
+    apply(f, COMMAND_OP_PUT, b, 1, "k", "b", NULL); /* 3 */
+    apply(f, COMMAND_OP_PUT, a, 1, "k", "a", NULL); /* 4: a is newer now. */
+    uint64_t c = reg(f, 2);                         /* 5: evicts b. */
+    apply(f, COMMAND_OP_PUT, c, 1, "k", "d", NULL);
+    assert_int_equal(session_state(f, a), KV_SESSION_LIVE);
+    assert_int_equal(session_state(f, b), KV_SESSION_NONE);
+    assert_int_equal(session_state(f, c), KV_SESSION_LIVE);
+    struct kv_result r = apply(f, COMMAND_OP_PUT, b, 2, "k", "x", NULL);
     assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
     assert_false(r.duplicate);
-    r = apply(f, COMMAND_OP_PUT, 2, 1, "k", "b", NULL); /* Its retry. */
+    r = apply(f, COMMAND_OP_PUT, b, 1, "k", "b", NULL); /* Its retry. */
     assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
     assert_string_equal(value_of(f, "k"), "d");
-    assert_int_equal(session_state(f, 2), KV_SESSION_EVICTED);
-    r = apply(f, COMMAND_OP_PUT, 1, 3, "k", "e", NULL);
+    assert_int_equal(session_state(f, b), KV_SESSION_NONE);
+    r = apply(f, COMMAND_OP_PUT, a, 2, "k", "e", NULL);
     assert_int_equal(r.status, CLIENT_OK);
     assert_string_equal(value_of(f, "k"), "e");
-}
-
-/* Eviction records keep at most the limit, the oldest forgotten first. */
-static void test_kv_eviction_records_are_bounded(void **state)
-{
-    struct fixture *f = *state;
-    mem_kv_set_max_sessions(&f->kv, 1);
-    for (uint64_t c = 1; c <= 4; c++) {
-        apply(f, COMMAND_OP_PUT, c, 1, "k", "v", NULL);
-    }
-    assert_int_equal(session_state(f, 4), KV_SESSION_LIVE);
-    assert_int_equal(session_state(f, 3), KV_SESSION_EVICTED);
-    assert_int_equal(session_state(f, 2), KV_SESSION_NONE);
-    assert_int_equal(session_state(f, 1), KV_SESSION_NONE);
     assert_int_equal(mem_kv_session_count(&f->kv), 2);
 }
 
-/* Bounded, an unknown session past its first write may be a forgotten
- * evicted one: SESSION_EXPIRED. Its first write (seq 1) starts it.
- * Unbounded (the default), nothing is forgotten: any seq starts one. */
-static void test_kv_unknown_session_past_first_write(void **state)
+/* A session that was never registered is expired: nothing runs, and no
+ * session appears. */
+static void test_kv_unknown_session_is_expired(void **state)
 {
     struct fixture *f = *state;
-    struct kv_result r = apply(f, COMMAND_OP_PUT, 7, 5, "k", "a", NULL);
-    assert_int_equal(r.status, CLIENT_OK);
-    mem_kv_set_max_sessions(&f->kv, 4);
-    r = apply(f, COMMAND_OP_PUT, 8, 2, "k", "b", NULL);
+    struct kv_result r = apply(f, COMMAND_OP_PUT, 7, 1, "k", "a", NULL);
     assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
-    assert_int_equal(session_state(f, 8), KV_SESSION_NONE);
-    r = apply(f, COMMAND_OP_PUT, 8, 1, "k", "c", NULL);
-    assert_int_equal(r.status, CLIENT_OK);
-    r = apply(f, COMMAND_OP_PUT, 8, 2, "k", "d", NULL);
-    assert_int_equal(r.status, CLIENT_OK);
-    assert_string_equal(value_of(f, "k"), "d");
+    assert_null(value_of(f, "k"));
+    assert_int_equal(session_state(f, 7), KV_SESSION_NONE);
+    assert_int_equal(mem_kv_session_count(&f->kv), 0);
 }
 
-/* A rolled-back transaction restores evicted and forgotten sessions. */
+/* The limit is the entry's: 0 keeps everything, a smaller one evicts down
+ * to it at once, oldest first. */
+static void test_kv_register_uses_entry_limit(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 5; i++) {
+        (void)reg(f, 0);
+    }
+    assert_int_equal(mem_kv_session_count(&f->kv), 5);
+    uint64_t last = reg(f, 2);
+    assert_int_equal(mem_kv_session_count(&f->kv), 2);
+    assert_int_equal(session_state(f, 5), KV_SESSION_LIVE);
+    assert_int_equal(session_state(f, last), KV_SESSION_LIVE);
+    assert_int_equal(session_state(f, 4), KV_SESSION_NONE);
+}
+
+/* The register entry's text: what the log shows, and only that parses. */
+static void test_kv_session_entry_format_and_parse(void **state)
+{
+    (void)state;
+    uint8_t buf[KV_SESSION_ENTRY_MAX];
+    uint32_t len = kv_session_entry_format(buf, 10000);
+    assert_int_equal(len, strlen("session max=10000"));
+    assert_memory_equal(buf, "session max=10000", len);
+    uint64_t max = 0;
+    assert_true(kv_session_entry_parse(buf, len, &max));
+    assert_int_equal(max, 10000);
+    len = kv_session_entry_format(buf, UINT64_MAX);
+    assert_true(kv_session_entry_parse(buf, len, &max));
+    assert_true(max == UINT64_MAX);
+    assert_false(kv_session_entry_parse(NULL, 0, &max));
+    assert_false(kv_session_entry_parse((const uint8_t *)"session max=", 12,
+                                        &max));
+    assert_false(kv_session_entry_parse((const uint8_t *)"session max=1x", 14,
+                                        &max));
+    assert_false(kv_session_entry_parse(
+        (const uint8_t *)"session max=18446744073709551616", 32, &max));
+}
+
+/* A rolled-back transaction restores evicted sessions. */
 static void test_mem_kv_rollback_restores_evictions(void **state)
 {
     struct fixture *f = *state;
-    mem_kv_set_max_sessions(&f->kv, 1);
-    apply(f, COMMAND_OP_PUT, 1, 1, "k", "a", NULL);
-    apply(f, COMMAND_OP_PUT, 2, 1, "k", "b", NULL);
+    uint64_t a = reg(f, 1);
+    uint64_t b = reg(f, 1); /* Evicts a. */
     uint64_t before = mem_kv_hash(&f->kv);
     const struct kv_store_ops *ops = mem_kv_ops();
     assert_int_equal(ops->begin(&f->kv), ERR_OK);
-    assert_int_equal(ops->session_touch(&f->kv, 3, 1, CLIENT_OK, 3), ERR_OK);
-    assert_int_equal(session_state(f, 1), KV_SESSION_NONE);
-    assert_int_equal(session_state(f, 2), KV_SESSION_EVICTED);
+    assert_int_equal(ops->session_register(&f->kv, 3, 1), ERR_OK);
+    assert_int_equal(session_state(f, a), KV_SESSION_NONE);
+    assert_int_equal(session_state(f, b), KV_SESSION_NONE);
     mem_kv_rollback(&f->kv);
     assert_int_equal(mem_kv_hash(&f->kv), before);
-    assert_int_equal(session_state(f, 1), KV_SESSION_EVICTED);
-    assert_int_equal(session_state(f, 2), KV_SESSION_LIVE);
+    assert_int_equal(session_state(f, a), KV_SESSION_NONE);
+    assert_int_equal(session_state(f, b), KV_SESSION_LIVE);
 }
 
 /* An undecodable payload changes nothing and is not an error. */
@@ -429,6 +465,9 @@ static void test_kv_applies_command_at_size_limits(void **state)
 static void test_mem_kv_rollback_restores_state(void **state)
 {
     struct fixture *f = *state;
+    for (int i = 0; i < 3; i++) {
+        (void)reg(f, 0); /* Sessions 1, 2, 3. */
+    }
     apply(f, COMMAND_OP_PUT, 1, 1, "a", "1", NULL);
     apply(f, COMMAND_OP_PUT, 1, 2, "b", "2", NULL);
     uint64_t before = mem_kv_hash(&f->kv);
@@ -456,7 +495,7 @@ static void test_mem_kv_rollback_restores_state(void **state)
     assert_string_equal(value_of(f, "a"), "1");
     assert_string_equal(value_of(f, "b"), "2");
     assert_null(value_of(f, "c"));
-    assert_int_equal(mem_kv_applied(&f->kv), 2);
+    assert_int_equal(mem_kv_applied(&f->kv), 5);
 }
 
 /* mem_kv: keys iterate in byte order and a copy hashes the same. */
@@ -502,10 +541,11 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_kv_evicts_least_recently_used_session, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kv_eviction_records_are_bounded,
+        cmocka_unit_test_setup_teardown(test_kv_unknown_session_is_expired,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_kv_unknown_session_past_first_write, setup, teardown),
+            test_kv_register_uses_entry_limit, setup, teardown),
+        cmocka_unit_test(test_kv_session_entry_format_and_parse),
         cmocka_unit_test_setup_teardown(test_mem_kv_rollback_restores_evictions,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_sessions_are_per_client, setup,

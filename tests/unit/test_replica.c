@@ -3,9 +3,10 @@
  * tests/lib/mem_kv.c, where every persist is durable on return (no
  * io->sync): a single-node cluster, and three replicas whose messages the
  * test hands over in memory. Covers answers after apply and quorum commit,
- * deduplicated retries, redirects, reads through the read index, invalid
- * requests, persist-before-reply, fatal persist and apply failures, leader
- * loss and the pending table's bound. The fake io (replica_harness.c)
+ * deduplicated retries, registering a session and its expiry, redirects,
+ * reads through the read index, invalid requests, persist-before-reply,
+ * fatal persist and apply failures, leader loss and the pending table's
+ * bound. The fake io (replica_harness.c)
  * checks on every send that what the message promises is already durable.
  * The asynchronous sync path is in test_replica_async.c.
  */
@@ -138,6 +139,20 @@ static void test_replica_retried_write_is_applied_once(void **state)
     assert_true(kv_has(l, "k", "old"));
 }
 
+/* Sends req to member 1, the leader, which must answer it at once with
+ * status and add nothing to its log. */
+static void answered_at_once(struct cluster *c, struct msg_client req,
+                             uint8_t status)
+{
+    struct tnode *t = node(c, 1);
+    raft_index last = raft_last_index(core(c, 1));
+    size_t n = t->n_replies;
+    send_client(c, 1, 1, req);
+    assert_int_equal(t->n_replies, n + 1);
+    assert_int_equal(t->replies[n].status, status);
+    assert_int_equal(raft_last_index(core(c, 1)), last);
+}
+
 /* A request older than the session's last one is a stale datagram: its own
  * result is no longer known, so it is refused, never applied again. */
 static void test_replica_stale_seq_is_refused(void **state)
@@ -149,12 +164,54 @@ static void test_replica_stale_seq_is_refused(void **state)
     send_client(c, 1, 1, request(CLIENT_PUT, 5, 2, "a", "2", NULL));
     assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_replies, 2);
-    raft_index last = raft_last_index(core(c, 1));
-    send_client(c, 1, 1, request(CLIENT_PUT, 5, 1, "a", "1", NULL));
-    assert_int_equal(t->n_replies, 3);
-    assert_int_equal(t->replies[2].status, CLIENT_INVALID);
-    assert_int_equal(raft_last_index(core(c, 1)), last);
+    answered_at_once(c, request(CLIENT_PUT, 5, 1, "a", "1", NULL),
+                     CLIENT_INVALID);
     assert_true(kv_has(t, "a", "2"));
+}
+
+/* docs/SESSIONS.md: CLIENT_REGISTER is answered, once applied, with the
+ * index of the register entry (the session id); a retry while it is
+ * pending adds no entry; a write in the new session runs; a write of a
+ * session at or below the applied index that is not live is answered
+ * SESSION_EXPIRED at once, without a log entry. */
+static void test_replica_register_then_write(void **state)
+{
+    struct cluster *c = *state;
+    struct tnode *t = node(c, 1);
+    elect(c, 1);
+    /* Past the harness's seeded sessions 1..64: sessionless puts. */
+    for (int i = 0; i < 70; i++) {
+        send_client(c, 1, 1, request(CLIENT_PUT, 0, 1, "pad", "x", NULL));
+        assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
+        t->n_replies = 0;
+    }
+    t->n_replies = 0;
+    struct msg_client reg = request(CLIENT_REGISTER, 0xabc, 0, "", NULL, NULL);
+    assert_int_equal(send_client(c, 1, 1, reg), ERR_OK);
+    raft_index index = raft_last_index(core(c, 1));
+    assert_int_equal(send_client(c, 1, 2, reg), ERR_OK);
+    assert_int_equal(raft_last_index(core(c, 1)), index);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->n_replies, 1);
+    assert_int_equal(t->replies[0].status, CLIENT_OK);
+    assert_int_equal(t->replies[0].client_id, 0xabc);
+    assert_int_equal(t->replies[0].value_len, 8);
+    uint64_t id = 0;
+    for (int k = 0; k < 8; k++) {
+        id |= (uint64_t)t->replies[0].value[k] << (8 * k);
+    }
+    assert_int_equal(id, index);
+    struct kv_session ks;
+    assert_int_equal(mem_kv_ops()->session_find(&t->kv, id, &ks), ERR_OK);
+    assert_int_equal(ks.state, KV_SESSION_LIVE);
+    send_client(c, 1, 1, request(CLIENT_PUT, id, 1, "k", "v", NULL));
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
+    assert_int_equal(t->replies[1].status, CLIENT_OK);
+    assert_true(kv_has(t, "k", "v"));
+    /* Index 70 holds a put: no session has that id. */
+    answered_at_once(c, request(CLIENT_PUT, 70, 1, "k", "x", NULL),
+                     CLIENT_SESSION_EXPIRED);
+    assert_true(kv_has(t, "k", "v"));
 }
 
 /* Without a session (client_id 0) nothing is deduplicated. */
@@ -467,6 +524,8 @@ int main(void)
             test_replica_retried_write_is_applied_once, setup_three, teardown),
         cmocka_unit_test_setup_teardown(test_replica_stale_seq_is_refused,
                                         setup_single, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replica_register_then_write, setup_single, teardown),
         cmocka_unit_test_setup_teardown(
             test_replica_sessionless_writes_are_not_deduplicated, setup_single,
             teardown),

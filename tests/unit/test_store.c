@@ -41,6 +41,7 @@ struct fixture {
     char errmsg[ERRMSG_LEN];
     uint8_t payload[N_PAYLOADS][256];
     struct raft_entry entries[N_PAYLOADS];
+    bool is_sessionless; /* cmd_entry: client 0, not 100 + i. */
 };
 
 static int setup(void **state)
@@ -90,7 +91,9 @@ static void reopen(struct fixture *f)
     open_store(f, STORE_OPEN_EXISTING);
 }
 
-/* Fills entry i with a kv command (op PUT/DEL/CAS). */
+/* Fills entry i with a kv command (op PUT/DEL/CAS) of client 100 + i, or
+ * of no session (client 0) when the test applies it: sessions are
+ * registered through the log (node/kv.h), and 100 + i never was. */
 static struct raft_entry *cmd_entry(struct fixture *f, int i, raft_term term,
                                     uint8_t op, const char *key,
                                     const char *value, const char *expected)
@@ -98,7 +101,7 @@ static struct raft_entry *cmd_entry(struct fixture *f, int i, raft_term term,
     struct command c;
     memset(&c, 0, sizeof(c));
     c.op = op;
-    c.client_id = 100 + (uint64_t)i;
+    c.client_id = f->is_sessionless ? 0 : 100 + (uint64_t)i;
     c.seq = 1;
     c.key = (const uint8_t *)key;
     c.key_len = (uint32_t)strlen(key);
@@ -284,6 +287,7 @@ static void test_store_apply_is_atomic(void **state)
 {
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
+    f->is_sessionless = true;
     cmd_entry(f, 0, 1, COMMAND_OP_PUT, "k", "v", NULL);
     persist(f, 1, 1, 0, 1, 0, 1);
     struct kv_result r;
@@ -444,10 +448,10 @@ static void test_store_reads_see_every_apply(void **state)
     uint32_t len = 0;
     assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
                      ERR_NOT_FOUND);
+    f->is_sessionless = true;
     for (int i = 0; i < 3; i++) {
         char value[2] = {(char)('a' + i), '\0'};
-        cmd_entry(f, i, 1, COMMAND_OP_PUT, "k", value,
-                  NULL); /* Client 100+i. */
+        cmd_entry(f, i, 1, COMMAND_OP_PUT, "k", value, NULL);
         persist(f, 1, 1, 0, (raft_index)i + 1, i, 1);
         struct kv_result r;
         assert_int_equal(ops()->begin(f->s), ERR_OK);
@@ -467,45 +471,59 @@ static void test_store_reads_see_every_apply(void **state)
 }
 
 /* Bounded sessions through node_kv over SQLite (the table raftnode
- * applies through): past the limit the least recently used session is
- * evicted, and its next request is answered SESSION_EXPIRED, not run. */
+ * applies through): a register entry adds the session named by its index
+ * and evicts the least recently used past the entry's limit; a request of
+ * the evicted session is answered SESSION_EXPIRED, not run, also after a
+ * reopen. */
 static void test_store_apply_expires_evicted_session(void **state)
 {
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
-    store_set_max_sessions(f->s, 1);
-    assert_int_equal(ops()->session_limit(f->s), 1);
-    cmd_entry(f, 0, 1, COMMAND_OP_PUT, "k", "a", NULL); /* Client 100. */
-    cmd_entry(f, 1, 1, COMMAND_OP_PUT, "k", "b", NULL); /* Client 101. */
+    other_entry(f, 0, 1, RAFT_ENTRY_NOOP);
+    other_entry(f, 1, 1, RAFT_ENTRY_NOOP);
     persist(f, 1, 1, 0, 1, 0, 2);
-    struct kv_result r;
     assert_int_equal(ops()->begin(f->s), ERR_OK);
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(kv_apply(ops(), f->s, (raft_index)i + 1,
-                                  f->entries[i].data, f->entries[i].len, &r),
-                         ERR_OK);
-        assert_int_equal(r.status, CLIENT_OK);
-    }
+    assert_int_equal(kv_register(ops(), f->s, 1, 1), ERR_OK);
+    assert_int_equal(kv_register(ops(), f->s, 2, 1), ERR_OK); /* Evicts 1. */
     assert_int_equal(ops()->commit(f->s, 2), ERR_OK);
     struct kv_session ks;
-    assert_int_equal(ops()->session_find(f->s, 100, &ks), ERR_OK);
-    assert_int_equal(ks.state, KV_SESSION_EVICTED);
-    assert_int_equal(ops()->session_find(f->s, 101, &ks), ERR_OK);
+    assert_int_equal(ops()->session_find(f->s, 1, &ks), ERR_OK);
+    assert_int_equal(ks.state, KV_SESSION_NONE);
+    assert_int_equal(ops()->session_find(f->s, 2, &ks), ERR_OK);
     assert_int_equal(ks.state, KV_SESSION_LIVE);
-    /* Client 100's seq 1 again (a retry): expired, "k" stays "b". */
-    persist(f, 1, 1, 0, 3, 0, 1);
+    assert_int_equal(ks.seq, 0);
+    uint64_t n = 0;
+    assert_int_equal(ops()->session_count(f->s, &n), ERR_OK);
+    assert_int_equal(n, 1);
+    /* Session 1's write: expired, "k" stays absent; session 2's runs. */
+    struct command c;
+    memset(&c, 0, sizeof(c));
+    c.op = COMMAND_OP_PUT;
+    c.client_id = 1;
+    c.seq = 1;
+    c.key = (const uint8_t *)"k";
+    c.key_len = 1;
+    c.value = (const uint8_t *)"a";
+    c.value_len = 1;
+    uint8_t buf[64];
+    size_t len = 0;
+    assert_int_equal(command_encode(&c, buf, sizeof(buf), &len), ERR_OK);
+    struct kv_result r;
+    cmd_entry(f, 2, 1, COMMAND_OP_PUT, "x", "y", NULL);
+    persist(f, 1, 1, 0, 3, 2, 1);
     assert_int_equal(ops()->begin(f->s), ERR_OK);
-    assert_int_equal(
-        kv_apply(ops(), f->s, 3, f->entries[0].data, f->entries[0].len, &r),
-        ERR_OK);
+    assert_int_equal(kv_apply(ops(), f->s, 3, buf, len, &r), ERR_OK);
     assert_int_equal(r.status, CLIENT_SESSION_EXPIRED);
     assert_int_equal(ops()->commit(f->s, 3), ERR_OK);
     const uint8_t *v = NULL;
-    uint32_t len = 0;
-    assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &len),
-                     ERR_OK);
-    assert_int_equal(len, 1);
-    assert_int_equal(v[0], 'b');
+    uint32_t vlen = 0;
+    assert_int_equal(ops()->get(f->s, (const uint8_t *)"k", 1, &v, &vlen),
+                     ERR_NOT_FOUND);
+    reopen(f);
+    assert_int_equal(ops()->session_find(f->s, 1, &ks), ERR_OK);
+    assert_int_equal(ks.state, KV_SESSION_NONE);
+    assert_int_equal(ops()->session_find(f->s, 2, &ks), ERR_OK);
+    assert_int_equal(ks.state, KV_SESSION_LIVE);
 }
 
 /* The WAL file is zero-filled ahead of SQLite's frames (store_wal.c), and
@@ -1061,7 +1079,7 @@ static void test_store_upgrades_version_1(void **state)
     sql(f->path, q);
     /* And without what version 3 added. */
     sql(f->path, "DROP TABLE snapshot");
-    sql(f->path, "DROP TABLE sessions_evicted");
+    sql(f->path, "DROP TABLE IF EXISTS sessions_evicted");
     sql(f->path, "DROP INDEX sessions_by_last");
     sql(f->path, "ALTER TABLE sessions DROP COLUMN last_index");
     sql(f->path, "PRAGMA user_version = 1");

@@ -711,7 +711,7 @@ static void test_migration_from_version_2(void **state)
     store_close(f->s);
     f->s = NULL;
     sql(f->path, "DROP TABLE snapshot");
-    sql(f->path, "DROP TABLE sessions_evicted");
+    sql(f->path, "DROP TABLE IF EXISTS sessions_evicted");
     sql(f->path, "DROP INDEX sessions_by_last");
     sql(f->path, "ALTER TABLE sessions DROP COLUMN last_index");
     sql(f->path, "PRAGMA user_version = 2");
@@ -737,53 +737,52 @@ static void touch(struct store *s, uint64_t client, raft_index index)
     assert_int_equal(store_kv_commit(s, index), ERR_OK);
 }
 
-/* Thesis 6.3: past the limit the least recently used session (smallest
- * last index) goes, and is remembered as evicted so a retry is told so;
- * the evicted list is bounded too, oldest dropped first; touching an
- * evicted client makes it live again. */
+/* Registers the session `index` with limit max (its own transaction). */
+static void reg(struct store *s, raft_index index, uint64_t max)
+{
+    assert_int_equal(store_kv_begin(s), ERR_OK);
+    assert_int_equal(store_session_register(s, index, max), ERR_OK);
+    assert_int_equal(store_kv_commit(s, index), ERR_OK);
+}
+
+/* Thesis 6.3: a register entry past the limit evicts the least recently
+ * used session (smallest last index), which is then simply absent; the
+ * limit is the entry's, applied in full. */
 static void test_eviction_order(void **state)
 {
     struct fixture *f = *state;
     f->s = open_at(f, f->path, 1);
     append_noops(f->s, 1, 20, 1);
-    store_set_max_sessions(f->s, 3);
-    touch(f->s, 10, 1);
-    touch(f->s, 20, 2);
-    touch(f->s, 30, 3);
-    touch(f->s, 10, 4); /* 10 is now the most recent. */
-    touch(f->s, 40, 5); /* Evicts 20 (last index 2). */
+    reg(f->s, 1, 3);
+    reg(f->s, 2, 3);
+    reg(f->s, 3, 3);
+    touch(f->s, 1, 4); /* 1 is now the most recent. */
+    reg(f->s, 5, 3);   /* Evicts 2 (last index 2). */
     struct store_session ss;
-    assert_int_equal(store_session_find(f->s, 20, &ss), ERR_OK);
-    assert_int_equal(ss.state, STORE_SESSION_EVICTED);
-    assert_int_equal(ss.evicted_index, 5);
-    assert_int_equal(store_session_find(f->s, 10, &ss), ERR_OK);
+    assert_int_equal(store_session_find(f->s, 2, &ss), ERR_OK);
+    assert_int_equal(ss.state, STORE_SESSION_NONE);
+    assert_int_equal(store_session_find(f->s, 1, &ss), ERR_OK);
     assert_int_equal(ss.state, STORE_SESSION_LIVE);
     assert_int_equal(ss.last_index, 4);
-    assert_int_equal(store_session_find(f->s, 99, &ss), ERR_OK);
-    assert_int_equal(ss.state, STORE_SESSION_NONE);
-    touch(f->s, 50, 6); /* Evicts 30. */
-    touch(f->s, 60, 7); /* Evicts 10. */
-    touch(f->s, 70, 8); /* Evicts 40; 20 (oldest eviction) is forgotten. */
-    assert_int_equal(store_session_find(f->s, 20, &ss), ERR_OK);
-    assert_int_equal(ss.state, STORE_SESSION_NONE);
-    uint64_t n_live = 0, n_evicted = 0;
-    assert_int_equal(store_session_count(f->s, &n_live, &n_evicted), ERR_OK);
-    assert_int_equal(n_live, 3);
-    assert_int_equal(n_evicted, 3);
-    touch(f->s, 30, 9); /* Back: evicts 50, unevicts 30. */
-    assert_int_equal(store_session_find(f->s, 30, &ss), ERR_OK);
+    assert_int_equal(store_session_find(f->s, 5, &ss), ERR_OK);
     assert_int_equal(ss.state, STORE_SESSION_LIVE);
-    assert_int_equal(store_session_find(f->s, 50, &ss), ERR_OK);
-    assert_int_equal(ss.state, STORE_SESSION_EVICTED);
+    assert_int_equal(ss.seq, 0);
+    reg(f->s, 6, 3); /* Evicts 3. */
+    reg(f->s, 7, 0); /* Unbounded: evicts nothing. */
+    uint64_t n_live = 0;
+    assert_int_equal(store_session_count(f->s, &n_live), ERR_OK);
+    assert_int_equal(n_live, 4);
+    reg(f->s, 8, 2); /* Evicts 1, 5 and 6 at once. */
+    assert_int_equal(store_session_count(f->s, &n_live), ERR_OK);
+    assert_int_equal(n_live, 2);
     /* The same history gives the same tables (recounted after reopen). */
     reopen_source(f);
-    assert_int_equal(store_session_count(f->s, &n_live, &n_evicted), ERR_OK);
-    assert_int_equal(n_live, 3);
-    assert_int_equal(n_evicted, 3);
+    assert_int_equal(store_session_count(f->s, &n_live), ERR_OK);
+    assert_int_equal(n_live, 2);
     assert_string_equal(sql(f->path, "SELECT group_concat(client_id) FROM"
                                      " (SELECT client_id FROM sessions"
                                      " ORDER BY client_id)"),
-                        "30,60,70");
+                        "7,8");
 }
 
 int main(void)

@@ -351,7 +351,7 @@ static void test_wire_decode_accepts_alternate_encodings(void **state)
 static void test_wire_decode_rejects_out_of_range_enums(void **state)
 {
     struct fixture *f = *state;
-    const uint64_t ops[] = {0, CLIENT_CAS + 1, 256};
+    const uint64_t ops[] = {0, CLIENT_REGISTER + 1, 256};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         raw_client(f, ops[i], 1, 0, 0);
         assert_int_equal(raw_decode(f), ERR_MALFORMED);
