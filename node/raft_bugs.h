@@ -23,8 +23,11 @@ enum raft_bug {
                                                  * applied index. */
     RAFT_BUG_SNAP_OLD_CHUNK = 1u << 11,  /* Stage a chunk of an older term
                                          * or another image. */
-    RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12 /* Keep a conflicting log after
-                                          * an install. */
+    RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12, /* Keep a conflicting log after
+                                           * an install. */
+    RAFT_BUG_DISK_IGNORED = 1u << 14 /* raft_set_disk_ok(false) changes
+                                      * nothing: a leader whose disk is
+                                      * full or hung stays leader. */
 };
 
 #ifdef RAFT_TEETH
