@@ -253,6 +253,9 @@ int client_session_start(struct client_session *s,
     }
     s->has_written = s->has_written || is_write;
     s->is_renewed = false;
+    s->no_space_mask = 0;
+    s->n_no_space = 0;
+    s->no_space_id = RAFT_ID_NONE;
     s->seq++;
     s->req = *req;
     s->deadline_ms = now_ms + timeout_ms;
@@ -349,6 +352,18 @@ bool client_session_on_reply(struct client_session *s, raft_id from,
     case CLIENT_SESSION_EXPIRED:
         on_expired(s, now_ms);
         return true;
+    case CLIENT_NO_SPACE:
+        if (sender >= s->n_members) {
+            return true;
+        }
+        s->no_space_mask |= 1u << sender;
+        s->n_no_space++;
+        s->no_space_id = from;
+        if (s->no_space_mask == (1u << s->n_members) - 1) {
+            complete(s, ERR_NO_SPACE, CLIENT_NO_SPACE);
+            return true;
+        }
+        break;
     case CLIENT_NOT_LEADER:
     case CLIENT_RETRY:
         break;
@@ -364,6 +379,8 @@ bool client_session_on_reply(struct client_session *s, raft_id from,
     s->attempt_ms = CLIENT_ATTEMPT_MS_MIN;
     if (reply->status == CLIENT_NOT_LEADER) {
         on_not_leader(s, reply->leader_hint, now_ms);
+    } else if (reply->status == CLIENT_NO_SPACE) {
+        on_not_leader(s, RAFT_ID_NONE, now_ms); /* Another member. */
     } else {
         backoff(s, now_ms); /* Leader busy or just lost: same member. */
     }

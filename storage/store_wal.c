@@ -221,6 +221,9 @@ static uint64_t wal_extend_bound(const struct store *s, uint64_t size,
         return size;
     }
     uint64_t room = (avail - WAL_FREE_FLOOR) / 2;
+    if (target <= size) {
+        return size; /* Already as large as the member holds. */
+    }
     return target - size > room ? size + room : target;
 }
 

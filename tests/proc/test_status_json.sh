@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # status --json: one array, exactly the documented keys with the documented
-# types; a node that is down has alive false and null for the rest.
+# types (disk: "ok", "full" or "hung"); a node that is down has alive
+# false and null for the rest.
 . "$(dirname "$0")/lib.sh"
 
 up_detached 21500
@@ -13,7 +14,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 down = int(sys.argv[2])
 keys = {"id", "addr", "pid", "alive", "role", "term", "leader", "commit",
-        "last_index", "applied"}
+        "last_index", "applied", "disk"}
 assert isinstance(d, list) and len(d) == 5, d
 for n in d:
     assert set(n) == keys, n
@@ -29,6 +30,7 @@ for n in d:
     for k in ("pid", "term", "commit", "last_index", "applied"):
         assert type(n[k]) is int, (k, n)
     assert n["leader"] is None or type(n["leader"]) is int, n
+    assert n["disk"] == "ok", n
 assert sum(1 for n in d if n["role"] == "leader") == 1, d
 PY
 # The table (not the JSON) has a last SNAP column: "-" before any
