@@ -90,11 +90,13 @@ set_tests_properties(sim_seeds_fixed sim_range_a sim_range_b sim_determinism
 # Snapshots (a third of the seeds compact): snap_install_old 0x2f
 # (snapshot_monotonic), snap_compact_undurable 7 (compact_durable),
 # snap_old_chunk 0x42 (snapshot_image), snap_keep_suffix 0x1db
-# (log_matching).
+# (log_matching). Disk faults (a quarter of the seeds): disk_ignored 3
+# (hung_leader).
 foreach(bug no_election_restriction commit_old_term truncate_on_duplicate
             forget_vote apply_uncommitted stale_read no_step_down
             send_unsynced count_unsynced snap_install_old
-            snap_compact_undurable snap_old_chunk snap_keep_suffix)
+            snap_compact_undurable snap_old_chunk snap_keep_suffix
+            disk_ignored)
   add_test(NAME sim_teeth_${bug}
     COMMAND raftsim_teeth --bug ${bug} --seeds 1..2000
             --steps ${SIM_CI_STEPS} --stop)
