@@ -17,16 +17,38 @@ term0=$(status_py "max(n['term'] for n in alive)")
 
 ctl netem --disk-delay 60000 --node "$old" >/dev/null || fail "disk delay on leader $old"
 t0=$(($(date +%s%N) / 1000000))
-# A write makes the leader ask for a sync, which now hangs (answered or
-# not: the old leader cannot commit it alone, the others may).
-ctl put during 1 --timeout 500 >/dev/null 2>&1
+# Writes make the leader ask for a sync, which now hangs (a leader with
+# nothing to write never syncs, so nothing shows the disk hung): keep
+# writing while polling (answered or not: the others may commit them).
+N_DURING=0
 new_leader() {
+    N_DURING=$((N_DURING + 1))
+    ctl put "during$N_DURING" 1 --timeout 300 >/dev/null 2>&1
     [ "$(status_py "len([n for n in leaders if n['id'] != $old and n['term'] > $term0]) == 1")" = True ]
 }
 wait_until 30 "a leader other than $old in a term above $term0" new_leader
 t1=$(($(date +%s%N) / 1000000))
 new=$(leader_id)
-echo "hung leader $old replaced by $new after $((t1 - t0)) ms"
+echo "hung leader $old replaced by $new after $((t1 - t0)) ms (polled)"
+# The same from the members' logs, without the polling: fault applied ->
+# the old leader steps down -> another leader is known.
+python3 - "$DIR" "$old" "$new" <<'PY' || fail "log figures"
+import datetime, sys
+d, old, new = sys.argv[1], sys.argv[2], sys.argv[3]
+def when(path, text, after=datetime.datetime.min):
+    for line in open(path):
+        if text in line:
+            t = datetime.datetime.fromisoformat(line.split()[0].rstrip("Z"))
+            if t >= after:
+                return t
+    raise SystemExit("no '%s' in %s" % (text, path))
+fault = when("%s/node%s.log" % (d, old), "fault disk-delay applied")
+down = when("%s/node%s.log" % (d, old), "disk hung:", fault)
+lead = when("%s/node%s.log" % (d, new), "became leader", fault)
+ms = lambda t: int((t - fault).total_seconds() * 1000)
+print("from the logs: fault applied -> hung, stepped down %d ms -> n%s leads %d ms"
+      % (ms(down), new, ms(lead)))
+PY
 
 old_hung() {
     [ "$(status_py "by_id[$old]['alive'] and by_id[$old]['disk'] == 'hung' and by_id[$old]['role'] != 'leader'")" = True ]
