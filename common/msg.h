@@ -166,8 +166,8 @@ enum client_status {
     CLIENT_INVALID = 5,         /* Malformed or oversized request. */
     CLIENT_SESSION_EXPIRED = 6, /* Session evicted: not executed; start a
                                  * new one (thesis 6.3). */
-    CLIENT_NO_SPACE = 7,        /* The member's disk is full: not executed
-                                 * there; leader_hint is the member. */
+    CLIENT_NO_SPACE = 7,        /* The answering member's disk is full:
+                                 * not executed there (docs/DISK.md). */
     CLIENT_STATUS__COUNT
 };
 
