@@ -295,6 +295,9 @@ int client_session_start(struct client_session *s,
     }
     bool is_write = req->op != CLIENT_GET;
     s->is_renewed = false;
+    s->no_space_mask = 0;
+    s->n_no_space = 0;
+    s->no_space_id = RAFT_ID_NONE;
     s->seq++;
     s->req = *req;
     s->deadline_ms = now_ms + timeout_ms;
@@ -414,6 +417,18 @@ bool client_session_on_reply(struct client_session *s, raft_id from,
         }
         on_expired(s, now_ms);
         return true;
+    case CLIENT_NO_SPACE:
+        if (sender >= s->n_members) {
+            return true;
+        }
+        s->no_space_mask |= 1u << sender;
+        s->n_no_space++;
+        s->no_space_id = from;
+        if (s->no_space_mask == (1u << s->n_members) - 1) {
+            complete(s, ERR_NO_SPACE, CLIENT_NO_SPACE);
+            return true;
+        }
+        break;
     case CLIENT_NOT_LEADER:
     case CLIENT_RETRY:
         break;
@@ -429,6 +444,8 @@ bool client_session_on_reply(struct client_session *s, raft_id from,
     s->attempt_ms = CLIENT_ATTEMPT_MS_MIN;
     if (reply->status == CLIENT_NOT_LEADER) {
         on_not_leader(s, reply->leader_hint, now_ms);
+    } else if (reply->status == CLIENT_NO_SPACE) {
+        on_not_leader(s, RAFT_ID_NONE, now_ms); /* Another member. */
     } else {
         backoff(s, now_ms); /* Leader busy or just lost: same member. */
     }

@@ -84,6 +84,10 @@ struct client_session {
     uint32_t n_hops;      /* Hints followed without a pause. */
     bool is_renewed;      /* Resent once in a new session after expiry. */
     uint64_t started_us;  /* For latency measurements. */
+    uint32_t no_space_mask; /* Members (bit = index) that answered
+                             * CLIENT_NO_SPACE to this request. */
+    uint32_t n_no_space;    /* Sends answered CLIENT_NO_SPACE. */
+    raft_id no_space_id;    /* The last member that did (0: none). */
     /* The outcome, valid once client_session_done() returns true. */
     int err;        /* ERR_OK: the cluster answered `status`. */
     uint8_t status; /* OK/NOT_FOUND/MISMATCH, or SESSION_EXPIRED: the
@@ -121,7 +125,13 @@ int client_session_start(struct client_session *s,
 void client_session_resume(struct client_session *s, uint64_t id,
                            uint64_t seq);
 
-/* Feeds a decoded MSG_CLIENT_REPLY from member `from` (the header's sender
+/* A member answering CLIENT_NO_SPACE (its disk is full) did not execute
+ * the request; the session tries the others and completes with
+ * ERR_NO_SPACE (status CLIENT_NO_SPACE, no_space_id the last such member)
+ * once every member answered so. n_no_space == n_sends then means no
+ * attempt can have been applied anywhere.
+ *
+ * Feeds a decoded MSG_CLIENT_REPLY from member `from` (the header's sender
  * id). Replies for other sessions or older
  * requests are ignored. May complete the request or send again. Returns true
  * when the reply was this session's. */

@@ -169,6 +169,8 @@ enum client_status {
     CLIENT_INVALID = 5,         /* Malformed or oversized request. */
     CLIENT_SESSION_EXPIRED = 6, /* Session evicted: not executed; start a
                                  * new one (thesis 6.3). */
+    CLIENT_NO_SPACE = 7,        /* The answering member's disk is full:
+                                 * not executed there (docs/DISK.md). */
     CLIENT_STATUS__COUNT
 };
 
@@ -221,6 +223,13 @@ struct status_transfer {
     uint64_t size; /* done <= size; 0 when none. */
 };
 
+/* A member's disk as a status reply shows it. */
+enum status_disk {
+    STATUS_DISK_OK = 0,
+    STATUS_DISK_FULL = 1, /* A write failed for want of space. */
+    STATUS_DISK_HUNG = 2  /* A sync outstanding past its bound. */
+};
+
 /* Log entries whose terms a status reply shows (the tail of the log). */
 #define STATUS_TAIL_MAX 32
 
@@ -261,6 +270,9 @@ struct msg_status_reply {
     struct status_transfer recv; /* size 0: none. */
     uint32_t n_sends;
     struct status_transfer sends[RAFT_NODES_MAX];
+    /* Appended after those (a reply without it decodes as STATUS_DISK_OK):
+     * whether this member's disk completes writes (enum status_disk). */
+    uint8_t disk;
 };
 
 enum fault_action {

@@ -26,10 +26,10 @@
  *                  tail_first [tail term ... at most STATUS_TAIL_MAX]
  *                  [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *                  snapshot_index snapshot_term [peer done size]
- *                  [[peer done size] ... at most RAFT_NODES_MAX]
- *                  (the last eleven were appended later, in two steps: a
- *                  reply of the first 13 or 20 fields still decodes, with
- *                  the missing ones zero)
+ *                  [[peer done size] ... at most RAFT_NODES_MAX] disk
+ *                  (the last twelve were appended later, in three steps: a
+ *                  reply of the first 13, 20 or 24 fields still decodes,
+ *                  with the missing ones zero)
  *   FAULT          action [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *   FAULT_REPLY    ok
  *   READ_INDEX     read_id
@@ -60,16 +60,18 @@
 #define WIRE_HEADER_FIELDS 6
 #define WIRE_PPM_MAX 1000000u
 /* A status reply of the first layout, before the log tail and fault rules
- * were appended, and of the second, before the snapshot fields. */
+ * were appended, of the second, before the snapshot fields, and of the
+ * third, before the disk state. */
 #define WIRE_STATUS_REPLY_FIELDS_V1 13
 #define WIRE_STATUS_REPLY_FIELDS_V2 20
+#define WIRE_STATUS_REPLY_FIELDS_V3 24
 
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,    [MSG_APPEND] = 5,
     [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 6,      [MSG_SNAPSHOT_REPLY] = 5,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
-    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 24, [MSG_FAULT] = 6,
+    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 25, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
     [MSG_CLIENT_BATCH] = 1,
 };
@@ -155,7 +157,8 @@ static int validate_status_reply(const struct msg_status_reply *m)
             return ERR_INVALID;
         }
     }
-    if (!transfer_ok(&m->recv) || m->n_sends > RAFT_NODES_MAX) {
+    if (!transfer_ok(&m->recv) || m->n_sends > RAFT_NODES_MAX ||
+        m->disk > STATUS_DISK_HUNG) {
         return ERR_INVALID;
     }
     for (uint32_t i = 0; i < m->n_sends; i++) {
@@ -342,7 +345,7 @@ static int encode_status_reply(msgpack_packer *pk,
             return -1;
         }
     }
-    return 0;
+    return pack_u(pk, m->disk) ? -1 : 0;
 }
 
 static int encode_fault(msgpack_packer *pk, const struct msg_fault *m)
@@ -735,7 +738,10 @@ static int decode_status_reply_snapshot(struct reader *r,
             return ERR_MALFORMED;
         }
     }
-    return ERR_OK;
+    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V3) {
+        return ERR_OK; /* The third layout: no disk state. */
+    }
+    return read_u8(r, STATUS_DISK_HUNG, &m->disk) ? ERR_MALFORMED : ERR_OK;
 }
 
 static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
@@ -931,7 +937,8 @@ static int decode_header(struct reader *r, uint64_t cluster_id,
     if (r->n_body != wire_body_fields[m->type] &&
         !(m->type == MSG_STATUS_REPLY &&
           (r->n_body == WIRE_STATUS_REPLY_FIELDS_V1 ||
-           r->n_body == WIRE_STATUS_REPLY_FIELDS_V2))) {
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V2 ||
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V3))) {
         return ERR_MALFORMED;
     }
     return ERR_OK;

@@ -31,9 +31,21 @@ struct client_cmd {
 static int client_cmd_report(const struct client_cmd *cmd,
                              const struct client *c, int rc, uint8_t status,
                              const struct client_request *req,
-                             uint32_t timeout_ms)
+                             uint32_t timeout_ms, const char *dir)
 {
     int shown = req->key_len > 64 ? 64 : (int)req->key_len;
+    if (rc == ERR_NO_SPACE) {
+        /* Every member answered that its disk is full. When each send got
+         * that answer nothing was applied; else an earlier attempt may
+         * have been, before the disk filled. */
+        const struct client_session *s = &c->session;
+        ctl_error("%s: no space left on member %llu (%s)%s", cmd->name,
+                  (unsigned long long)s->no_space_id, dir,
+                  cmd->is_write && s->n_no_space != s->n_sends
+                      ? "; the outcome of an earlier attempt is unknown"
+                      : "");
+        return CTL_EXIT_ERROR;
+    }
     if (rc == ERR_TIMEOUT) {
         if (cmd->is_write) {
             ctl_error("%s: no leader answered within %u ms; the outcome is "
@@ -187,7 +199,8 @@ static int client_cmd_run(const struct client_cmd *cmd, int argc, char **argv,
     }
     uint8_t status = CLIENT_RETRY;
     int err = client_call(&c, &req, (uint32_t)timeout_ms, &status);
-    rc = client_cmd_report(cmd, &c, err, status, &req, (uint32_t)timeout_ms);
+    rc = client_cmd_report(cmd, &c, err, status, &req, (uint32_t)timeout_ms,
+                           d.shown);
     client_close(&c);
     return rc;
 }

@@ -4,8 +4,9 @@
  * the directory knows (id, address, and the pid of a process that runs but
  * does not answer). The JSON keys and types are a public interface
  * (DESIGN.md): id, addr, pid, alive, role, term, leader, commit,
- * last_index, applied; the table also shows the snapshot index (the
- * log's compacted prefix), which the JSON does not. `status --drops` shows instead each node's counters
+ * last_index, applied, and no other; the table also shows the snapshot
+ * index (the log's compacted prefix), and a line under it per member whose
+ * disk is not ok (full or hung). `status --drops` shows instead each node's counters
  * of dropped datagrams by reason (a separate view, so the documented
  * --json keys stay exactly as listed). Read launcher/cmd_fault.c next.
  */
@@ -103,6 +104,25 @@ static void status_print_json_row(const struct status_row *r, bool first)
     printf("\"commit\":%llu,\"last_index\":%llu,\"applied\":%llu}",
            (unsigned long long)s->commit, (unsigned long long)s->last_index,
            (unsigned long long)s->applied);
+}
+
+/* Under the table: one line per member whose disk is not ok. */
+static void status_print_disk_lines(const struct conf *conf,
+                                    const struct client_node_status *st)
+{
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        uint8_t disk = st[i].reply.disk;
+        if (!st[i].alive || disk == STATUS_DISK_OK) {
+            continue;
+        }
+        printf("disk of member %llu: %s\n",
+               (unsigned long long)conf->members[i].id,
+               disk == STATUS_DISK_FULL
+                   ? "full (no space left: refuses writes, restarts itself "
+                     "once there is space)"
+                   : "hung (a sync outstanding too long: will not lead until "
+                     "it completes)");
+    }
 }
 
 /* One table row; "-" for what a node that did not answer cannot tell. */
@@ -235,6 +255,8 @@ int cmd_status(int argc, char **argv, const char *dir)
     }
     if (json) {
         puts("]");
+    } else {
+        status_print_disk_lines(&conf, st);
     }
     if (fflush(stdout) != 0) {
         return CTL_EXIT_ERROR;

@@ -217,7 +217,8 @@ static const char *node_role_word(const struct dash_node *n)
 }
 
 /* "n3 leader    pid 4242   term 5   vote n3  last 52   commit 50
- * applied 49", padded for 4-digit numbers (7 on wide screens). */
+ * applied 49", padded for 4-digit numbers (7 on wide screens), then
+ * "disk full" or "disk hung" when the disk is not ok. */
 static void draw_node_head(struct pen *p, const struct dash_node *n)
 {
     int color = node_color(n);
@@ -250,6 +251,10 @@ static void draw_node_head(struct pen *p, const struct dash_node *n)
     pen_printf(p, c, 0, "%-*" PRIu64, pad, n->st.commit);
     pen_put(p, DASH_COLOR_DIM, 0, " applied ");
     pen_printf(p, c, 0, "%" PRIu64, n->st.applied);
+    if (n->st.disk != STATUS_DISK_OK) {
+        pen_printf(p, DASH_COLOR_FAULT, DASH_ATTR_BOLD, "  disk %s",
+                   n->st.disk == STATUS_DISK_FULL ? "full" : "hung");
+    }
 }
 
 /* The election timer of a node now: its last answer plus the time since,

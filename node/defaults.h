@@ -110,4 +110,16 @@
  * session. The leader writes it into each register entry. */
 #define NODE_MAX_SESSIONS 10000
 
+/* A disk (node/node_disk.c, docs/DISK.md). A sync outstanding for
+ * NODE_DISK_HUNG_ELECTIONS election timeouts, and at least
+ * NODE_DISK_HUNG_MIN_MS, makes the disk hung: a leader then steps down.
+ * Six timeouts: a healthy sync under load takes well under one, and the
+ * rest of the cluster needs about two to elect another leader. A member
+ * out of space checks every NODE_SPACE_CHECK_MS and restarts once
+ * NODE_SPACE_RESUME_BYTES are free. */
+#define NODE_DISK_HUNG_ELECTIONS 6u
+#define NODE_DISK_HUNG_MIN_MS 1000u
+#define NODE_SPACE_CHECK_MS 500u
+#define NODE_SPACE_RESUME_BYTES (UINT64_C(4) << 20)
+
 #endif

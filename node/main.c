@@ -3,7 +3,9 @@
  * logging and signals (SIGTERM/SIGINT stop cleanly through a self-pipe,
  * SIGPIPE is ignored), then hands over to node/node.c. Exit codes: 0 clean
  * stop, 1 fatal error while running, 2 usage error, 3 cannot start (cluster
- * file, membership, database, busy port). Read node/node.c next.
+ * file, membership, database, busy port). A full disk is no exit: the
+ * member waits for space and restarts itself in place (exec, same pid;
+ * node/node_disk.c). Read node/node.c next.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <poll.h>
 #include <sys/random.h>
 
 #include "common/err.h"
@@ -273,6 +276,40 @@ static int setup_signals(void)
     return ERR_OK;
 }
 
+/* Replaces this process by a fresh raftnode with the same arguments (and
+ * pid: the launcher keeps supervising it), which loads what is durable
+ * like any restart. Returns only when exec fails (logged). */
+static void restart_in_place(char **argv, FILE *log_file)
+{
+    LOG_INFO("restarting in place (same pid %ld)", (long)getpid());
+    if (log_file != NULL) {
+        fflush(log_file);
+    }
+    fflush(stderr);
+    execv("/proc/self/exe", argv);
+    LOG_ERROR("cannot restart in place: exec: %s", strerror(errno));
+}
+
+/* A member that could not start for want of space: waits, checking every
+ * NODE_SPACE_CHECK_MS, until NODE_SPACE_RESUME_BYTES are free (ERR_OK) or
+ * a stop signal (ERR_STOPPED). It answers nobody meanwhile. */
+static int wait_space_to_start(const struct args *a)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = stop_pipe[0], .events = POLLIN};
+        if (poll(&pfd, 1, (int)NODE_SPACE_CHECK_MS) > 0) {
+            LOG_INFO("stopping: signal received (disk still full)");
+            return ERR_STOPPED;
+        }
+        uint64_t free_bytes = node_free_bytes(a->node.db_path);
+        if (free_bytes >= NODE_SPACE_RESUME_BYTES) {
+            LOG_INFO("space is back (%llu MiB free)",
+                     (unsigned long long)(free_bytes >> 20));
+            return ERR_OK;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* Blocks of 128 KiB and more (the kv write-back buffer's tables under
@@ -307,6 +344,16 @@ int main(int argc, char **argv)
     char errmsg[ERRMSG_LEN] = "";
     struct node *n = NULL;
     rv = node_open(&a.node, &n, errmsg);
+    if (rv != ERR_OK && (rv == ERR_NO_SPACE || node_free_bytes(a.node.db_path) <
+                                                   NODE_SPACE_RESUME_BYTES)) {
+        LOG_ERROR("cannot start: %s; no space left on member %llu (%s)",
+                  errmsg, (unsigned long long)a.node.id, a.node.db_path);
+        rv = wait_space_to_start(&a);
+        if (rv == ERR_OK) {
+            restart_in_place(argv, log_file);
+        }
+        return rv == ERR_STOPPED ? 0 : EXIT_START;
+    }
     if (rv != ERR_OK) {
         LOG_ERROR("cannot start: %s", errmsg);
         if (log_file != NULL) {
@@ -315,6 +362,14 @@ int main(int argc, char **argv)
         return EXIT_START;
     }
     rv = node_run(n);
+    if (rv == ERR_NO_SPACE) {
+        rv = node_wait_space(n);
+        if (rv == ERR_OK) {
+            node_close(n);
+            restart_in_place(argv, log_file);
+        }
+        rv = rv == ERR_STOPPED ? ERR_OK : rv;
+    }
     node_close(n);
     LOG_INFO("stopped%s", rv == ERR_OK ? "" : " after a fatal error");
     if (log_file != NULL) {

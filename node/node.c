@@ -288,6 +288,10 @@ static int node_on_peer(struct node *n, const struct raft_addr *from,
 static int node_on_client(struct node *n, const struct raft_addr *from,
                           const struct msg_client *req)
 {
+    if (n->no_space) {
+        node_reply_no_space(n, from, req);
+        return ERR_OK;
+    }
     int rv = replica_on_client(n->replica, n->now_ms, from, req);
     if (rv == ERR_AGAIN) {
         node_drop(n, DROP_OVERLOAD, from);
@@ -326,7 +330,8 @@ static int node_route(struct node *n, const struct raft_addr *from,
                       const struct raft_msg *msg)
 {
     if (msg_type_is_peer(msg->type)) {
-        return node_on_peer(n, from, msg);
+        /* Waiting for space: the member takes no part (a restart will). */
+        return n->no_space ? ERR_OK : node_on_peer(n, from, msg);
     }
     switch (msg->type) {
     case MSG_CLIENT:
@@ -337,7 +342,7 @@ static int node_route(struct node *n, const struct raft_addr *from,
         node_on_status(n, from, msg);
         return ERR_OK;
     case MSG_FAULT:
-        if (msg->u.fault.action == FAULT_COMPACT) {
+        if (msg->u.fault.action == FAULT_COMPACT && !n->no_space) {
             return node_snapshot_on_compact(n, from);
         }
         node_on_fault(n, from, msg);
@@ -348,8 +353,7 @@ static int node_route(struct node *n, const struct raft_addr *from,
     }
 }
 
-/* Drains up to NODE_RECV_PER_WAKEUP datagrams. Errors: fatal ones. */
-static int node_run_recv(struct node *n)
+int node_run_recv(struct node *n)
 {
     for (int i = 0; i < NODE_RECV_PER_WAKEUP; i++) {
         size_t len = 0;
@@ -416,6 +420,10 @@ static int node_poll_timeout(const struct node *n, uint64_t now_ms)
     if (due < deadline) {
         deadline = due;
     }
+    due = node_disk_deadline(n);
+    if (due < deadline) {
+        deadline = due;
+    }
     if (deadline <= now_ms || node_snapshot_is_busy(n)) {
         return 0;
     }
@@ -435,6 +443,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         }
         rv = replica_on_synced(n->replica, n->now_ms);
     }
+    node_disk_check(n);
     if (rv == ERR_OK && readable) {
         rv = node_run_recv(n);
     }
@@ -497,6 +506,12 @@ int node_run(struct node *n)
             node_snapshot_on_made(n);
         }
         int rv = node_run_once(n, readable, synced);
+        if (rv != ERR_OK && store_no_space(n->store)) {
+            LOG_ERROR("no space left on member %llu (%s): %s",
+                      (unsigned long long)n->id, n->db_path,
+                      store_errmsg(n->store));
+            return ERR_NO_SPACE;
+        }
         if (rv != ERR_OK) {
             LOG_ERROR("fatal: %s; stopping (fail-stop); last storage "
                       "error: %s",
@@ -695,6 +710,10 @@ int node_open(const struct node_options *opts, struct node **out,
     n->id = opts->id;
     n->faults = opts->faults;
     n->shown_role = -1;
+    n->sync_seen_ms = UINT64_MAX;
+    n->disk_hung_ms = node_disk_hung_bound_ms(
+        opts->election_ms != 0 ? opts->election_ms : NODE_ELECTION_MS);
+    n->db_path = strdup(opts->db_path);
     char prefix[32];
     snprintf(prefix, sizeof prefix, "n%llu", (unsigned long long)n->id);
     log_set_prefix(prefix);
@@ -706,7 +725,8 @@ int node_open(const struct node_options *opts, struct node **out,
     n->scratch = malloc(sizeof *n->scratch);
     n->rx_buf = malloc(RAFT_DATAGRAM_MAX);
     n->tx_buf = malloc(RAFT_DATAGRAM_MAX);
-    if (n->scratch == NULL || n->rx_buf == NULL || n->tx_buf == NULL) {
+    if (n->scratch == NULL || n->rx_buf == NULL || n->tx_buf == NULL ||
+        n->db_path == NULL) {
         snprintf(errmsg, ERRMSG_LEN, "out of memory");
         rv = ERR_NOMEM;
         goto fail;
@@ -766,5 +786,6 @@ void node_close(struct node *n)
     free(n->tx_buf);
     free(n->rx_buf);
     free(n->scratch);
+    free(n->db_path);
     free(n);
 }

@@ -11,6 +11,7 @@ target_link_libraries(sys PUBLIC common raftcore)
 add_library(runtime STATIC
   node/node.c
   node/node_control.c
+  node/node_disk.c
   node/node_snapshot.c
   node/node_kv.c
   node/netem.c

@@ -41,9 +41,20 @@ int node_open(const struct node_options *opts, struct node **out,
               char errmsg[ERRMSG_LEN]);
 
 /* Runs the loop until stop_fd becomes readable (returns ERR_OK after a last
- * store) or a fatal error (a failed persist or apply: ERR_STOPPED; out of
- * memory: ERR_NOMEM), logged at ERROR. */
+ * store) or a fatal error (a failed persist or apply: ERR_STOPPED, or
+ * ERR_NO_SPACE when it failed for want of space; out of memory:
+ * ERR_NOMEM), logged at ERROR. */
 int node_run(struct node *n);
+
+/* After node_run returned ERR_NO_SPACE: answers clients "no space" and
+ * status with disk full while checking the free space; returns ERR_OK
+ * once there is enough (the caller restarts the process), ERR_STOPPED
+ * when stop_fd becomes readable, ERR_IO when poll fails. */
+int node_wait_space(struct node *n);
+
+/* Free bytes (for an unprivileged user) on the file system of db_path;
+ * 0 when unknown. */
+uint64_t node_free_bytes(const char *db_path);
 
 /* Closes the store and the socket; n may be NULL. */
 void node_close(struct node *n);

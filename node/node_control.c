@@ -73,6 +73,7 @@ void node_on_status(struct node *n, const struct raft_addr *from,
     s->n_sends = replica_snapshot_progress(n->replica, &s->recv, s->sends,
                                            RAFT_NODES_MAX);
     node_on_status_view(n, r, s);
+    s->disk = (uint8_t)node_disk_state(n);
     node_io_reply(n, from, &msg);
 }
 
@@ -133,6 +134,10 @@ void node_on_fault(struct node *n, const struct raft_addr *from,
     if (f->action == FAULT_DISK_DELAY) {
         if (f->delay_ms > NETEM_DELAY_MS_MAX) {
             rv = ERR_INVALID;
+        } else if (log_writer_is_async(&n->log_writer)) {
+            /* A slow disk: each fdatasync of the syncer child waits (the
+             * loop runs on, as it would over a slow disk). */
+            syncer_set_delay_ms(&n->log_writer.syncer, f->delay_ms);
         } else {
             store_set_persist_delay_ms(n->store, f->delay_ms);
         }
@@ -140,6 +145,7 @@ void node_on_fault(struct node *n, const struct raft_addr *from,
         rv = netem_apply(&n->netem, f);
         if (rv == ERR_OK && f->action == FAULT_HEAL) {
             store_set_persist_delay_ms(n->store, 0);
+            syncer_set_delay_ms(&n->log_writer.syncer, 0);
         }
     }
     node_log_fault(f, rv);

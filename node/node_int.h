@@ -47,6 +47,13 @@ struct node {
     raft_term shown_term;
     raft_index shown_commit;
     uint64_t commit_logged_ms;
+    /* The disk (node_disk.c). */
+    char *db_path;         /* Owned copy of the database path. */
+    uint32_t disk_hung_ms; /* node_disk_hung_bound_ms(election). */
+    uint64_t sync_seen_ms; /* First wakeup that saw the running sync;
+                            * UINT64_MAX: none runs. */
+    bool disk_hung;        /* That sync is older than disk_hung_ms. */
+    bool no_space;         /* Waiting for space (node_wait_space). */
 };
 
 /* Counts a dropped datagram; the first few of each reason at WARN. */
@@ -64,5 +71,23 @@ void node_on_status(struct node *n, const struct raft_addr *from,
  * runs with --faults and it comes from loopback; answers either way. */
 void node_on_fault(struct node *n, const struct raft_addr *from,
                    const struct raft_msg *req);
+
+/* node.c: drains up to NODE_RECV_PER_WAKEUP datagrams and routes them
+ * (while no_space: clients get CLIENT_NO_SPACE, peers are ignored).
+ * Errors: fatal replica errors only. */
+int node_run_recv(struct node *n);
+
+/* node_disk.c: the hung bound for an election timeout (defaults.h). */
+uint32_t node_disk_hung_bound_ms(uint32_t election_ms);
+/* node_disk.c: once per wakeup: notes when the running sync was first
+ * seen and tells the core when it passes the bound, or completes. */
+void node_disk_check(struct node *n);
+/* node_disk.c: when the running sync passes the bound; UINT64_MAX: none. */
+uint64_t node_disk_deadline(const struct node *n);
+/* node_disk.c: enum status_disk for status replies. */
+int node_disk_state(const struct node *n);
+/* node_disk.c: answers a client request CLIENT_NO_SPACE. */
+void node_reply_no_space(struct node *n, const struct raft_addr *from,
+                         const struct msg_client *req);
 
 #endif

@@ -200,6 +200,7 @@ struct raft *raft_new(const struct raft_config *config,
         }
     }
     r->role = RAFT_FOLLOWER;
+    r->disk_ok = true;
     r->now_ms = now_ms;
     r->leader_contact_ms = UINT64_MAX;
     raft_election_reset(r);
@@ -402,7 +403,8 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
     case MSG_APPEND_REPLY:
         return older ? ERR_OK : raft_on_append_reply(r, msg);
     case MSG_TIMEOUT_NOW:
-        if (older || r->role == RAFT_LEADER || msg->from != r->leader) {
+        if (older || r->role == RAFT_LEADER || msg->from != r->leader ||
+            raft_disk_blocks(r)) {
             return ERR_OK;
         }
         raft_tracef(r, RAFT_TRACE_INFO, "timeout-now from n%llu",
@@ -435,8 +437,11 @@ int raft_tick(struct raft *r, uint64_t now_ms)
     }
     if (r->role != RAFT_LEADER) {
         raft_read_expire_forwarded(r, false);
-        if (raft_election_due(r)) {
+        if (raft_election_due(r) && !raft_disk_blocks(r)) {
             return raft_election_start(r, false);
+        }
+        if (raft_election_due(r)) {
+            raft_election_reset(r); /* Look again a timeout later. */
         }
         return ERR_OK;
     }
@@ -490,6 +495,30 @@ uint64_t raft_deadline(const struct raft *r)
         d = self_due;
     }
     return d;
+}
+
+/* True while a bad disk keeps this member from leading (raft.h). */
+bool raft_disk_blocks(const struct raft *r)
+{
+    return !r->disk_ok && !RAFT_BUG(RAFT_BUG_DISK_IGNORED);
+}
+
+void raft_set_disk_ok(struct raft *r, bool ok)
+{
+    if (ok == r->disk_ok) {
+        return;
+    }
+    r->disk_ok = ok;
+    raft_tracef(r, RAFT_TRACE_INFO, "disk %s", ok ? "ok again" : "not ok");
+    if (raft_disk_blocks(r) && r->role != RAFT_FOLLOWER) {
+        /* Same term: no vote is cleared, nothing to persist. */
+        raft_become_follower(r, r->term, RAFT_ID_NONE);
+    }
+}
+
+bool raft_disk_ok(const struct raft *r)
+{
+    return r->disk_ok;
 }
 
 /* Figure 2, Rules for Servers, Leaders: "If command received from client:

@@ -195,6 +195,16 @@ void raft_persisted(struct raft *r, raft_index index);
  * raft_deadline). Messages the caller holds want a sync regardless. */
 bool raft_sync_wanted(const struct raft *r);
 
+/* The member's disk can (true, the start) or cannot (false: full, or a
+ * sync outstanding too long) complete writes. While it cannot, a leader
+ * steps down at once, a candidate gives up, and no election starts here
+ * (a transfer's TimeoutNow included): what such a member would write is
+ * never durable, so it must not lead. Votes need no rule: they are sent
+ * only after the vote is durable. Pure: the caller decides what a bad
+ * disk is (node/node.c: ERR_NO_SPACE, or a sync older than its bound). */
+void raft_set_disk_ok(struct raft *r, bool ok);
+bool raft_disk_ok(const struct raft *r);
+
 /* What a follower does with a complete snapshot (raft_snapshot_plan). */
 enum raft_snapshot_plan {
     RAFT_SNAPSHOT_STALE = 0, /* At or below our commit: install nothing,

@@ -25,9 +25,12 @@ enum raft_bug {
                                          * or another image. */
     RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12, /* Keep a conflicting log after
                                            * an install. */
+    RAFT_BUG_DISK_IGNORED = 1u << 14, /* raft_set_disk_ok(false) changes
+                                      * nothing: a leader whose disk is
+                                      * full or hung stays leader. */
     RAFT_BUG_SESSION_REVIVE = 1u << 15,   /* Run a request of an expired
                                            * session anyway. */
-    RAFT_BUG_SESSION_OWN_LIMIT = 1u << 16 /* Evict with the member's own
+    RAFT_BUG_SESSION_OWN_LIMIT = 1u << 16, /* Evict with the member's own
                                            * --max-sessions, not the
                                            * register entry's. */
 };

@@ -166,6 +166,7 @@ struct raft {
     raft_index commit;
     raft_index applied; /* Handed out in a ready and advanced. */
     bool soft_changed;
+    bool disk_ok; /* raft_set_disk_ok; true at start. */
 
     /* Timers (absolute ms). */
     uint64_t now_ms;
@@ -232,6 +233,7 @@ int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg);
 /* raft_election.c */
 void raft_election_reset(struct raft *r);
 bool raft_election_due(const struct raft *r);
+bool raft_disk_blocks(const struct raft *r);
 bool raft_in_lease(const struct raft *r);
 int raft_election_start(struct raft *r, bool transfer);
 int raft_on_vote(struct raft *r, const struct raft_msg *msg);

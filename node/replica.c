@@ -203,6 +203,12 @@ void replica_free(struct replica *rep)
     free(rep);
 }
 
+void replica_set_disk_ok(struct replica *rep, bool ok)
+{
+    ASSERT(rep != NULL);
+    raft_set_disk_ok(rep->raft, ok);
+}
+
 const struct raft *replica_raft(const struct replica *rep)
 {
     ASSERT(rep != NULL);

@@ -147,6 +147,9 @@ uint64_t replica_deadline(const struct replica *rep);
  * apply: the node must stop (fail-stop). */
 int replica_drain(struct replica *rep, uint64_t now_ms);
 
+/* The member's disk completes writes or not (raft_set_disk_ok). */
+void replica_set_disk_ok(struct replica *rep, bool ok);
+
 /* The core, for status and checks. */
 const struct raft *replica_raft(const struct replica *rep);
 

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,8 +75,23 @@ static ssize_t write_retry(int fd, uint8_t b)
     return w;
 }
 
+#define SYNCER_DELAY_STEP_MS 20
+
+/* The injected delay before a sync: sleeps in steps while *delay_ms says
+ * more time is due, so clearing it ends the wait. */
+static void child_delay(volatile const uint32_t *delay_ms)
+{
+    uint32_t slept = 0;
+    while (delay_ms != NULL && slept < *delay_ms) {
+        struct timespec step = {0, SYNCER_DELAY_STEP_MS * 1000000L};
+        (void)nanosleep(&step, NULL);
+        slept += SYNCER_DELAY_STEP_MS;
+    }
+}
+
 /* The child: never returns. */
-static void child_main(pid_t parent, int fd, int ask_fd, int done_fd)
+static void child_main(pid_t parent, int fd, int ask_fd, int done_fd,
+                       volatile const uint32_t *delay_ms)
 {
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) {
@@ -93,6 +110,7 @@ static void child_main(pid_t parent, int fd, int ask_fd, int done_fd)
         if (read_retry(ask_fd, &b) != 1) {
             _exit(0); /* The node closed the pipe (or died). */
         }
+        child_delay(delay_ms);
         int rc;
         do {
             rc = fdatasync(fd);
@@ -125,10 +143,18 @@ int syncer_start(struct syncer *sy, int fd, char errmsg[ERRMSG_LEN])
         close(ask[1]);
         return ERR_IO;
     }
+    void *shared = mmap(NULL, sizeof(uint32_t), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    sy->delay_ms = shared != MAP_FAILED ? shared : NULL; /* NULL: no
+                                                          * delays. */
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(errmsg, ERRMSG_LEN, "syncer fork: %s", strerror(errno));
+        if (sy->delay_ms != NULL) {
+            (void)munmap((void *)sy->delay_ms, sizeof(uint32_t));
+            sy->delay_ms = NULL;
+        }
         close(ask[0]);
         close(ask[1]);
         close(done[0]);
@@ -136,7 +162,7 @@ int syncer_start(struct syncer *sy, int fd, char errmsg[ERRMSG_LEN])
         return ERR_IO;
     }
     if (pid == 0) {
-        child_main(parent, fd, ask[0], done[1]);
+        child_main(parent, fd, ask[0], done[1], sy->delay_ms);
     }
     close(ask[0]);
     close(done[1]);
@@ -183,11 +209,19 @@ int syncer_finish(struct syncer *sy, char errmsg[ERRMSG_LEN])
     return ERR_OK;
 }
 
+void syncer_set_delay_ms(struct syncer *sy, uint32_t ms)
+{
+    if (sy != NULL && sy->pid > 0 && sy->delay_ms != NULL) {
+        *sy->delay_ms = ms;
+    }
+}
+
 void syncer_stop(struct syncer *sy)
 {
     if (sy == NULL || sy->pid <= 0) {
         return;
     }
+    syncer_set_delay_ms(sy, 0); /* A child inside a delay wakes up. */
     close(sy->ask_fd);
     close(sy->done_fd);
     pid_t r;
@@ -197,4 +231,8 @@ void syncer_stop(struct syncer *sy)
     sy->pid = 0;
     sy->ask_fd = sy->done_fd = -1;
     sy->busy = false;
+    if (sy->delay_ms != NULL) {
+        (void)munmap((void *)sy->delay_ms, sizeof(uint32_t));
+        sy->delay_ms = NULL;
+    }
 }

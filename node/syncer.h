@@ -12,6 +12,7 @@
 #define RAFT_NODE_SYNCER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -21,6 +22,9 @@ struct syncer {
     int ask_fd;  /* Loop -> child. */
     int done_fd; /* Child -> loop; poll it for POLLIN. */
     bool busy;   /* Asked, result not read yet. */
+    volatile uint32_t *delay_ms; /* Shared with the child (mmap): it
+                                  * sleeps this long before each sync
+                                  * (netem --disk-delay); NULL: none. */
 };
 
 /* Forks the child that syncs fd (the parent keeps its own fd). The child
@@ -38,6 +42,11 @@ int syncer_fd(const struct syncer *sy);
  * the child's fdatasync failed or the child died (errmsg says which).
  * Either way no longer busy. */
 int syncer_finish(struct syncer *sy, char errmsg[ERRMSG_LEN]);
+
+/* From the next sync on, the child sleeps ms before each fdatasync (a
+ * slow or hung disk for tests: raftctl netem --disk-delay); 0 ends it,
+ * also for a sleep in progress (within 20 ms). No-op when not running. */
+void syncer_set_delay_ms(struct syncer *sy, uint32_t ms);
 
 /* Closes the pipe and reaps the child. Safe on a syncer never started. */
 void syncer_stop(struct syncer *sy);

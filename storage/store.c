@@ -69,12 +69,25 @@ static const char *const store_sql[ST__COUNT] = {
                      " AND idx <= ?2 ORDER BY idx",
 };
 
-/* Records a failed SQLite call (rc) in s->errmsg. Returns ERR_IO. */
+/* Records a failed SQLite call (rc) in s->errmsg. Returns ERR_NO_SPACE
+ * for a full disk (SQLITE_FULL, or an I/O error whose errno is ENOSPC or
+ * EDQUOT), else ERR_IO. */
 int store_fail(struct store *s, int rc, const char *what)
 {
     snprintf(s->errmsg, ERRMSG_LEN, "%s: %s (%d)", what, sqlite3_errmsg(s->db),
              rc);
+    int sys = sqlite3_system_errno(s->db);
+    if ((rc & 0xff) == SQLITE_FULL ||
+        ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))) {
+        s->no_space = true;
+        return ERR_NO_SPACE;
+    }
     return ERR_IO;
+}
+
+bool store_no_space(const struct store *s)
+{
+    return s != NULL && s->no_space;
 }
 
 /* Records corrupt stored data in s->errmsg. Returns ERR_CORRUPT. */
@@ -449,7 +462,7 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id, int mode,
     }
     if (err == ERR_OK) {
         err = store_wal_open(s, path);
-        if (err == ERR_IO) {
+        if (err == ERR_IO || err == ERR_NO_SPACE) {
             snprintf(detail, ERRMSG_LEN, "%.200s", s->errmsg);
         }
     }

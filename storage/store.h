@@ -87,7 +87,8 @@ struct store_batch {
  * (fsync) on return, unless store_set_deferred_sync() was called: then the
  * batch (copied) waits in a queue for store_write_queue(), and is durable
  * once the caller's fdatasync of store_sync_fd(), begun after that write,
- * completes. Errors: ERR_IO, ERR_NOMEM (fatal for the node). */
+ * completes. Errors: ERR_NO_SPACE (disk full), ERR_IO, ERR_NOMEM (fatal
+ * for the node). */
 int store_persist(struct store *s, const struct store_batch *b);
 
 /* Writes every queued batch in one transaction (no fsync); a no-op when
@@ -152,6 +153,11 @@ int store_session_put(struct store *s, uint64_t client_id, uint64_t seq,
 
 /* Test and fault hooks: sleep this long inside each persist (disk stall). */
 void store_set_persist_delay_ms(struct store *s, uint32_t ms);
+
+/* True once a write failed because the disk is full (ERR_NO_SPACE): the
+ * store is then as after any failed write (store_write_failed); the
+ * runtime waits for space and restarts the member (node/main.c). */
+bool store_no_space(const struct store *s);
 
 /* Last error text from SQLite, for logs. */
 const char *store_errmsg(const struct store *s);

@@ -114,6 +114,8 @@ struct store {
     bool write_failed;         /* A queued write failed: the batches are
                                 * lost, so every later write or log read
                                 * fails too (the node must stop). */
+    bool no_space;             /* A write failed for want of space
+                                * (store_no_space). */
     struct store_queue *queue; /* Persisted batches not yet written
                                 * (store_persist.c); NULL until used. */
     uint32_t page_size;

@@ -11,8 +11,13 @@
  * interval, plus a margin for the commits of the wakeup that makes a
  * checkpoint due (past it, commits append, and fsync slower, until the
  * checkpoint). Extends in doubling steps, so a small database (tests)
- * stays small. Not pure: this is the disk. Read storage/session_cache.h
- * next.
+ * stays small, and never past what the member holds (the database file's
+ * size, at least WAL_EXTEND_MIN) nor into the last WAL_FREE_FLOOR bytes
+ * of free space or more than half of what is free above it: a full disk
+ * is not made fuller by zeros, and a member restarted on a disk that just
+ * got space back does not eat it. Zeros that could not be written whole
+ * are given back (the file is cut to its old size). Not pure: this is the
+ * disk. Read storage/session_cache.h next.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -33,6 +39,7 @@
 #define WAL_EXTEND_MIN (1u << 20) /* First step: 1 MiB. */
 #define WAL_AHEAD_FRAMES 256      /* Extend before SQLite gets this close. */
 #define WAL_ZERO_CHUNK (1u << 16)
+#define WAL_FREE_FLOOR (16u << 20) /* Free bytes zeros never take. */
 
 /* A passive checkpoint (the kind SQLite's own hook runs). Fails when
  * another connection is in the way; then it stays due. One that copied
@@ -190,6 +197,36 @@ void store_wal_close_sync(struct store *s)
     }
 }
 
+/* Lowers target (> size, the WAL's size) to what the member holds and to
+ * what free space allows (the file comment); size or less: do not
+ * extend now. */
+static uint64_t wal_extend_bound(const struct store *s, uint64_t size,
+                                 uint64_t target)
+{
+    struct stat db;
+    if (s->path != NULL && stat(s->path, &db) == 0) {
+        uint64_t holds = (uint64_t)db.st_size < WAL_EXTEND_MIN
+                             ? WAL_EXTEND_MIN
+                             : (uint64_t)db.st_size;
+        if (target > holds) {
+            target = holds;
+        }
+    }
+    struct statvfs vfs;
+    if (fstatvfs(s->wal_fd, &vfs) != 0) {
+        return size;
+    }
+    uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    if (avail <= WAL_FREE_FLOOR) {
+        return size;
+    }
+    uint64_t room = (avail - WAL_FREE_FLOOR) / 2;
+    if (target <= size) {
+        return size; /* Already as large as the member holds. */
+    }
+    return target - size > room ? size + room : target;
+}
+
 void store_wal_extend(struct store *s)
 {
     ASSERT(s != NULL);
@@ -221,10 +258,15 @@ void store_wal_extend(struct store *s)
     if (target > cap) {
         target = cap;
     }
+    target = wal_extend_bound(s, size, target);
+    if (target <= size) {
+        return; /* Commits append (slower fsyncs) until there is room. */
+    }
     if (write_zeros(s->wal_fd, size, target) != ERR_OK ||
         fdatasync(s->wal_fd) != 0) {
-        /* Full disk or the like: stop extending. The zeros already
-         * written are ignored like any; commits just fsync slower. */
+        /* Full disk or the like: give the zeros back and stop extending
+         * (a restart tries again); commits just fsync slower. */
+        (void)ftruncate(s->wal_fd, (off_t)size);
         store_wal_close(s);
     }
 }

@@ -10,3 +10,12 @@ foreach(t election reelection catchup no_majority restart status_json
   set_tests_properties(proc_${t} PROPERTIES LABELS proc TIMEOUT 60
     ENVIRONMENT "${RAFT_PROC_ENV}")
 endforeach()
+# A full disk on a tmpfs the test mounts (root only: skipped otherwise),
+# and a hung disk on the leader (netem --disk-delay). docs/DISK.md.
+foreach(t disk_full disk_hung)
+  add_test(NAME proc_${t}
+    COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
+            $<TARGET_FILE:raftctl>)
+  set_tests_properties(proc_${t} PROPERTIES LABELS proc TIMEOUT 150
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${RAFT_PROC_ENV}")
+endforeach()

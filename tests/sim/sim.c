@@ -153,6 +153,11 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     if (p->max_sessions == 0) {
         p->max_sessions = 1;
     }
+    /* Drawn last again. Half the seeds that sync apart hang or fill a
+     * member's disk now and then (docs/DISK.md). */
+    if (p->async_sync && rng_range(&r, 0, 2) == 0) {
+        p->disk_fault_ppm = PICK(&r, 50000, 150000, 300000);
+    }
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -255,7 +260,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
                "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums "
                "self_sync=%ums commit_notify=%ums snapshot=%u/%u/%u/%u/%ums "
-               "max_sessions=%u\n",
+               "max_sessions=%u disk_faults=%u\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps), p.heartbeat_ms,
                p.election_ms, p.lat_min_ms, p.lat_max_ms, p.loss_ppm, p.dup_ppm,
                p.corrupt_ppm, p.crash_ppm, p.partition_ppm, p.crash_point_ppm,
@@ -268,7 +273,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms,
                p.commit_notify_ms, p.snapshot_entries, p.log_keep,
                p.snap_chunk_bytes, p.snap_window, p.snap_timeout_ms,
-               p.max_sessions);
+               p.max_sessions, p.disk_fault_ppm);
     }
     w->skip_check = o->skip_check;
     g_world = w;
@@ -401,6 +406,7 @@ static const struct {
     {"snap_keep_suffix", RAFT_BUG_SNAP_KEEP_SUFFIX},
     {"session_revive", RAFT_BUG_SESSION_REVIVE},
     {"session_own_limit", RAFT_BUG_SESSION_OWN_LIMIT},
+    {"disk_ignored", RAFT_BUG_DISK_IGNORED},
 };
 
 static bool set_bug(const char *name)

@@ -91,12 +91,13 @@ set_tests_properties(sim_seeds_fixed sim_range_a sim_range_b sim_determinism
 # (snapshot_monotonic), snap_compact_undurable 7 (compact_durable),
 # snap_old_chunk 0x42 (snapshot_image), snap_keep_suffix 0x1db
 # (log_matching). Sessions: session_revive 3 (exactly_once; 81 of seeds
-# 1..300), session_own_limit 1 (sessions; 128 of 300).
+# 1..300), session_own_limit 1 (sessions; 128 of 300). Disk faults (a
+# quarter of the seeds): disk_ignored 3 (hung_leader).
 foreach(bug no_election_restriction commit_old_term truncate_on_duplicate
             forget_vote apply_uncommitted stale_read no_step_down
             send_unsynced count_unsynced snap_install_old
             snap_compact_undurable snap_old_chunk snap_keep_suffix
-            session_revive session_own_limit)
+            session_revive session_own_limit disk_ignored)
   add_test(NAME sim_teeth_${bug}
     COMMAND raftsim_teeth --bug ${bug} --seeds 1..2000
             --steps ${SIM_CI_STEPS} --stop)

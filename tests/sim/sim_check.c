@@ -833,6 +833,23 @@ static void check_transfers(struct sim_world *w, const struct sim_node *n)
     }
 }
 
+/* A leader whose disk has not finished a sync for longer than the hung
+ * bound (plus a heartbeat for the tick that notices) must have stepped
+ * down (docs/DISK.md): its writes are not durable, and while it keeps
+ * sending heartbeats nobody else can lead. */
+static void check_hung_leader(struct sim_world *w, const struct sim_node *n)
+{
+    uint64_t limit = n->sync_asked_ms + sim_disk_hung_bound_ms(w) +
+                     w->p.heartbeat_ms;
+    if (n->is_syncing && w->now_ms > limit) {
+        sim_fail(w, "hung_leader",
+                 "n%llu still leads with a sync asked at %llu outstanding "
+                 "(bound %llu ms)",
+                 ull(n->id), ull(n->sync_asked_ms),
+                 ull(sim_disk_hung_bound_ms(w)));
+    }
+}
+
 static void check_node(struct sim_world *w, struct sim_node *n)
 {
     const struct raft *r = replica_raft(n->rep);
@@ -863,6 +880,9 @@ static void check_node(struct sim_world *w, struct sim_node *n)
     n->seen_applied = applied;
     n->seen_role = raft_role(r);
     if (n->seen_role == RAFT_LEADER) {
+        check_hung_leader(w, n);
+    }
+    if (n->seen_role == RAFT_LEADER && !w->failed) {
         check_leader(w, n);
     }
 }

@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/invariant.h"
+#include "node/defaults.h"
 #include "tests/sim/sim_world.h"
 
 void sim_disk_init(struct sim_disk *d)
@@ -412,6 +413,15 @@ static bool crash_point(struct sim_node *n, const char *where)
 static bool write_fails(struct sim_node *n, const char *what)
 {
     struct sim_world *w = n->world;
+    if (w->now_ms < n->full_until_ms) {
+        /* raftnode: ERR_NO_SPACE; it stops serving and restarts itself
+         * once there is space (node/node_disk.c). */
+        n->is_stopped = true;
+        sim_tracef(w, "%llu sim n%llu %s fails (no space until %llu)",
+                   (unsigned long long)w->now_ms, (unsigned long long)n->id,
+                   what, (unsigned long long)n->full_until_ms);
+        return true;
+    }
     if (w->p.write_fail_ppm == 0 ||
         !rng_chance_ppm(&w->rng, w->p.write_fail_ppm)) {
         return false;
@@ -520,6 +530,12 @@ static uint64_t sync_delay_ms(struct sim_world *w)
     return rng_range(&w->rng, 0, max + 1);
 }
 
+uint64_t sim_disk_hung_bound_ms(const struct sim_world *w)
+{
+    uint64_t bound = (uint64_t)NODE_DISK_HUNG_ELECTIONS * w->p.election_ms;
+    return bound < NODE_DISK_HUNG_MIN_MS ? NODE_DISK_HUNG_MIN_MS : bound;
+}
+
 int sim_disk_sync(void *ctx)
 {
     struct sim_node *n = ctx;
@@ -541,12 +557,16 @@ int sim_disk_sync(void *ctx)
     }
     n->is_syncing = true;
     n->sync_upto = n->disk.n_writes;
+    n->sync_asked_ms = w->now_ms;
     struct sim_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = SIM_EV_SYNC;
     ev.a = (uint32_t)n->id;
     ev.c = n->incarnation;
     ev.time_ms = w->now_ms + sync_delay_ms(w);
+    if (ev.time_ms < n->hung_until_ms) {
+        ev.time_ms = n->hung_until_ms; /* A hung disk. */
+    }
     sim_world_push(w, &ev);
     sim_tracef(w,
                "%llu sim n%llu sync asked: writes up to %llu (%zu "

@@ -164,6 +164,7 @@ void sim_node_start(struct sim_world *w, struct sim_node *n)
     n->is_stopped = false;
     n->restart_pending = false;
     n->is_syncing = false;
+    n->is_disk_bad = false; /* A new core starts with the disk ok. */
     sim_tracef(w,
                "%llu sim n%llu start #%u term=%llu vote=%llu rows=%zu "
                "applied=%llu",
@@ -232,12 +233,33 @@ void sim_node_crash(struct sim_world *w, struct sim_node *n, const char *why)
     crash_disk(w, n);
 }
 
+/* When the running sync passes the hung bound (raftnode: node_disk.c);
+ * UINT64_MAX: none runs, or the core already knows. */
+static uint64_t disk_deadline(const struct sim_node *n)
+{
+    if (!n->is_syncing || n->is_disk_bad) {
+        return UINT64_MAX;
+    }
+    return n->sync_asked_ms + sim_disk_hung_bound_ms(n->world);
+}
+
 uint64_t sim_node_deadline(const struct sim_node *n)
 {
     if (n->rep == NULL) {
         return UINT64_MAX;
     }
-    return replica_deadline(n->rep);
+    uint64_t d = replica_deadline(n->rep);
+    uint64_t disk = disk_deadline(n);
+    return disk < d ? disk : d;
+}
+
+/* The core's disk input, set as raftnode sets it. */
+static void set_disk_ok(struct sim_world *w, struct sim_node *n, bool ok)
+{
+    n->is_disk_bad = !ok;
+    sim_tracef(w, "%llu sim n%llu disk %s", ull(w->now_ms), ull(n->id),
+               ok ? "answers again" : "hung: the sync passed the bound");
+    replica_set_disk_ok(n->rep, ok);
 }
 
 /* A node that died inside a drain, or stopped on a failed write, goes down
@@ -318,6 +340,9 @@ void sim_node_on_synced(struct sim_world *w, struct sim_node *n,
         return;
     }
     n->is_syncing = false;
+    if (n->is_disk_bad) {
+        set_disk_ok(w, n, true);
+    }
     sim_disk_synced(&n->disk, n->sync_upto);
     sim_tracef(w, "%llu sim n%llu synced up to %llu (%zu pending)",
                ull(w->now_ms), ull(n->id), ull(n->sync_upto), n->disk.n_undo);
@@ -333,6 +358,9 @@ void sim_node_on_synced(struct sim_world *w, struct sim_node *n,
 
 void sim_node_tick(struct sim_world *w, struct sim_node *n)
 {
+    if (w->now_ms >= disk_deadline(n)) {
+        set_disk_ok(w, n, false);
+    }
     int rc = replica_tick(n->rep, w->now_ms);
     if (rc != ERR_OK && n->is_stopped) {
         /* The tick stored the write-back buffer and the kv commit

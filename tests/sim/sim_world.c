@@ -277,6 +277,33 @@ static void schedule_restart(struct sim_world *w, struct sim_node *n)
     sim_world_push(w, &ev);
 }
 
+/* One member's disk (the leader's half the time) hangs past the hung
+ * bound, or fills for up to two seconds. */
+static void disk_fault(struct sim_world *w)
+{
+    struct sim_node *n = NULL;
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        struct sim_node *m = &w->nodes[i];
+        if (m->rep != NULL && raft_role(replica_raft(m->rep)) == RAFT_LEADER) {
+            n = m;
+        }
+    }
+    if (n == NULL || rng_range(&w->rng, 0, 2) == 0) {
+        n = &w->nodes[rng_range(&w->rng, 1, (uint64_t)w->p.n_nodes + 1)];
+    }
+    uint64_t e = w->p.election_ms;
+    if (rng_range(&w->rng, 0, 2) == 0) {
+        n->hung_until_ms = w->now_ms + sim_disk_hung_bound_ms(w) +
+                           rng_range(&w->rng, e, 4 * e + 1);
+        sim_tracef(w, "%llu sim n%llu disk hangs until %llu", ull(w->now_ms),
+                   ull(n->id), ull(n->hung_until_ms));
+    } else {
+        n->full_until_ms = w->now_ms + rng_range(&w->rng, 50, 2001);
+        sim_tracef(w, "%llu sim n%llu disk full until %llu", ull(w->now_ms),
+                   ull(n->id), ull(n->full_until_ms));
+    }
+}
+
 static void on_fault_tick(struct sim_world *w)
 {
     if (w->in_liveness) {
@@ -288,6 +315,10 @@ static void on_fault_tick(struct sim_world *w)
             sim_node_crash(w, n, "crash");
             schedule_restart(w, n);
         }
+    }
+    if (w->p.disk_fault_ppm != 0 &&
+        rng_chance_ppm(&w->rng, w->p.disk_fault_ppm)) {
+        disk_fault(w);
     }
     if (rng_chance_ppm(&w->rng, w->p.partition_ppm)) {
         sim_net_partition(w);
@@ -447,6 +478,11 @@ static void liveness_begin(struct sim_world *w)
     w->p.corrupt_ppm = 0;
     w->p.crash_point_ppm = 0;
     w->p.write_fail_ppm = 0;
+    w->p.disk_fault_ppm = 0;
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        w->nodes[i].hung_until_ms = 0;
+        w->nodes[i].full_until_ms = 0;
+    }
     sim_world_heal(w);
     sim_tracef(w, "%llu sim liveness phase: restart all", ull(w->now_ms));
     for (uint32_t i = 1; i <= w->p.n_nodes; i++) {

@@ -72,6 +72,11 @@ struct sim_params {
     uint32_t sync_slow_ppm;
     uint32_t sync_slow_ms;
     uint32_t self_sync_ms;     /* raft_config.self_sync_ms (async only). */
+    /* Per fault tick (async only): one member's disk hangs (its syncs
+     * finish only after a bound past the runtime's hung bound) or fills
+     * (every write fails until then, and the member stops and restarts
+     * as raftnode does). docs/DISK.md. */
+    uint32_t disk_fault_ppm;
     uint32_t commit_notify_ms; /* raft_config.commit_notify_ms. */
     uint32_t client_timeout_ms;
     uint32_t client_think_ms; /* Up to this between two ops. */
@@ -226,6 +231,11 @@ struct sim_node {
     raft_term obs_term;   /* Leader commit observed in term */
     raft_index obs_upto;  /* ... up to this index. */
     raft_term fault_term; /* Last term it was seen leading. */
+    /* Disk faults (disk_fault_ppm; the disk, so they outlive a crash). */
+    uint64_t hung_until_ms; /* Syncs asked before then end then. */
+    uint64_t full_until_ms; /* Writes fail before then (no space). */
+    uint64_t sync_asked_ms; /* When the running sync was asked. */
+    bool is_disk_bad;       /* raft_set_disk_ok(false) in force. */
 };
 
 enum sim_client_ev {
@@ -398,6 +408,11 @@ void sim_disk_truncate(struct sim_disk *d, raft_index from);
 /* The io persist op (ctx is the struct sim_node). With async_sync it
  * keeps an undo record of what it changed. */
 int sim_disk_persist(void *ctx, const struct raft_ready *rd);
+/* The runtime's hung-disk bound for this world (node/node_disk.c:
+ * NODE_DISK_HUNG_ELECTIONS election timeouts, at least
+ * NODE_DISK_HUNG_MIN_MS). */
+uint64_t sim_disk_hung_bound_ms(const struct sim_world *w);
+
 /* The io sync op (ctx is the struct sim_node): schedules a SIM_EV_SYNC
  * that covers every write so far. */
 int sim_disk_sync(void *ctx);

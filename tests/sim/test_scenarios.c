@@ -473,6 +473,35 @@ static void test_async_cluster_commits_and_settles(void **state)
     world_free(w);
 }
 
+/* docs/DISK.md: a leader whose disk hangs (its sync never finishes while
+ * it keeps sending heartbeats) steps down once the sync passes the bound;
+ * the others elect a leader that serves a write; once the disk answers
+ * again the write is everywhere. The hung_leader check fails if it stays. */
+static void test_hung_disk_leader_is_replaced(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 1, 60000);
+    w->p.async_sync = true;
+    w->p.sync_ms_max = 3;
+    sim_world_start(w);
+    raft_id old = run_to_leader(w, 5000);
+    assert_int_not_equal(old, RAFT_ID_NONE);
+    w->nodes[old].hung_until_ms = w->now_ms + 4000;
+    sim_client_invoke(w, 0, CLIENT_PUT, 0, "v1", NULL);
+    sim_world_run_until(w, w->now_ms + sim_disk_hung_bound_ms(w) + 1000);
+    assert_world_ok(w);
+    raft_id now_leader = sim_world_leader(w);
+    assert_int_not_equal(now_leader, RAFT_ID_NONE);
+    assert_int_not_equal(now_leader, old);
+    assert_true(w->nodes[old].is_disk_bad);
+    run_to_idle(w, w->now_ms + 5000);
+    sim_world_run_until(w, w->nodes[old].hung_until_ms + 500);
+    assert_world_ok(w);
+    assert_int_equal(w->check.n_acked_writes, 1);
+    assert_false(w->nodes[old].is_disk_bad);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_quiet_cluster_stores_after_idle_time),
         cmocka_unit_test(test_async_crash_undoes_unsynced_writes),
         cmocka_unit_test(test_async_cluster_commits_and_settles),
+        cmocka_unit_test(test_hung_disk_leader_is_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

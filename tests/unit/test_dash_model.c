@@ -153,6 +153,15 @@ static void test_render_shows_each_node_role_and_state(void **state)
                                          "seen); s then 4 starts it");
     assert_non_null(
         strstr(line(f, r5 + 1), "process 99 runs but does not answer"));
+    f->view.nodes[1].st.disk = STATUS_DISK_FULL;
+    f->view.nodes[2].st.disk = STATUS_DISK_HUNG;
+    render(f, 100, 24);
+    int c2 = find_col(f, find_row(f, " n2  follower"), "disk full");
+    assert_true(c2 > 0);
+    assert_int_equal(cell(f, find_row(f, " n2  follower"), c2)->color,
+                     DASH_COLOR_FAULT);
+    assert_true(find_col(f, find_row(f, " n3  candidate"), "disk hung") > 0);
+    assert_int_equal(find_col(f, find_row(f, " n1"), "disk"), -1);
 }
 
 /* Timer bars share one time scale (the longest timeout): a node with half

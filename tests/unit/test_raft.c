@@ -938,6 +938,36 @@ static void test_check_quorum_steps_down_isolated_leader(void **state)
     cluster_free(&c);
 }
 
+/* A leader told its disk is bad steps down and starts no election while it
+ * stays bad; another member takes over; once the disk is back it may run
+ * again. */
+static void test_bad_disk_leader_steps_down(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, 3, true);
+    fire(&c, 1);
+    assert_int_equal(leader_of(&c), 1);
+    raft_set_disk_ok(c.r[1], false);
+    assert_false(raft_disk_ok(c.r[1]));
+    assert_int_equal(raft_role(c.r[1]), RAFT_FOLLOWER);
+    raft_index idx;
+    assert_int_equal(raft_propose(c.r[1], c.now, RAFT_ENTRY_NORMAL,
+                                  (const uint8_t *)"x", 1, &idx),
+                     ERR_NOT_LEADER);
+    raft_term term = raft_current_term(c.r[1]);
+    for (int i = 0; i < 5; i++) {
+        fire(&c, 1); /* Its election timer runs out: nothing starts. */
+        assert_int_equal(raft_role(c.r[1]), RAFT_FOLLOWER);
+    }
+    assert_int_equal(raft_current_term(c.r[1]), term);
+    fire(&c, 2);
+    assert_int_equal(leader_of(&c), 2);
+    raft_set_disk_ok(c.r[1], true);
+    assert_true(raft_disk_ok(c.r[1]));
+    cluster_free(&c);
+}
+
 static void test_entries_applied_only_once_committed(void **state)
 {
     (void)state;
@@ -1120,6 +1150,7 @@ int main(void)
         cmocka_unit_test(test_window_fetches_old_entries_from_storage),
         cmocka_unit_test(test_follower_batches_applies),
         cmocka_unit_test(test_lagging_follower_backtracks_and_catches_up),
+        cmocka_unit_test(test_bad_disk_leader_steps_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

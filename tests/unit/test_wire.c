@@ -154,6 +154,7 @@ static void test_wire_roundtrips_extreme_integers(void **state)
         for (uint32_t t = 0; t < s->n_sends; t++) {
             s->sends[t] = (struct status_transfer){RAFT_ID_MAX - t, x - t, x};
         }
+        s->disk = v ? STATUS_DISK_HUNG : STATUS_DISK_OK;
         roundtrip(f, &m);
         m.type = MSG_FAULT;
         memset(&m.u.fault, 0, sizeof m.u.fault);

@@ -557,6 +557,34 @@ static void test_wire_decode_checks_status_reply_snapshot(void **state)
     assert_int_equal(f->out.u.status_reply.n_sends, 0);
 }
 
+/* Rule: the disk state appended after the snapshot fields decodes (0 ok,
+ * 1 full, 2 hung), anything above is refused, and a reply of the third
+ * layout (24 fields) still decodes as ok. */
+static void test_wire_decode_checks_status_reply_disk(void **state)
+{
+    struct fixture *f = *state;
+    for (uint64_t disk = 0; disk <= 3; disk++) {
+        raw_status_reply_v2(f, 25, 0, 0, 3, 0);
+        raw_u(f, 90);
+        raw_u(f, 4);
+        msgpack_pack_array(&f->pk, 3);
+        raw_u(f, 0);
+        raw_u(f, 0);
+        raw_u(f, 0);
+        msgpack_pack_array(&f->pk, 0);
+        raw_u(f, disk);
+        if (disk <= STATUS_DISK_HUNG) {
+            assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+            assert_int_equal(f->out.u.status_reply.disk, disk);
+        } else {
+            assert_int_equal(raw_decode(f), ERR_MALFORMED);
+        }
+    }
+    raw_status_reply_v3(f, 0, 0, 0, 3);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.disk, STATUS_DISK_OK);
+}
+
 /* Rule: the appended status fields (log tail, fault rules) have limits of
  * their own: at most STATUS_TAIL_MAX terms, at most RAFT_NODES_MAX blocked
  * member ids, a ppm of at most a million; and a body is the first layout
@@ -745,6 +773,7 @@ int main(void)
         T(test_wire_decode_rejects_bad_status_reply),
         T(test_wire_decode_checks_status_reply_tail),
         T(test_wire_decode_checks_status_reply_snapshot),
+        T(test_wire_decode_checks_status_reply_disk),
         T(test_wire_decode_rejects_over_limit_lengths),
         T(test_wire_decode_rejects_over_limit_entries),
         T(test_wire_decode_rejects_trailing_bytes),

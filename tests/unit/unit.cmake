@@ -17,7 +17,8 @@ add_executable(test_raft_teeth tests/unit/test_raft.c tests/unit/teeth_env.c
 target_compile_definitions(test_raft_teeth PRIVATE RAFT_TEETH)
 target_link_libraries(test_raft_teeth PRIVATE PkgConfig::CMOCKA)
 add_test(NAME test_raft_teeth
-  COMMAND ${CMAKE_SOURCE_DIR}/tests/unit/teeth.sh $<TARGET_FILE:test_raft_teeth>)
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/unit/teeth.sh $<TARGET_FILE:test_raft_teeth>
+  1 2 4 8 16 32 64 16384)
 set_tests_properties(test_raft_teeth PROPERTIES LABELS unit TIMEOUT 120)
 raft_unit_test(test_replica SOURCES tests/unit/test_replica.c
   tests/unit/replica_harness.c tests/lib/mem_kv.c LIBS raftcore)
