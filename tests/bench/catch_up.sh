@@ -32,3 +32,18 @@ done
 echo "caught up to commit $commit in $((($(date +%s%N) - t0) / 1000000)) ms"
 echo "distinct keys: $(sqlite3 -readonly "$D/node1.db" 'SELECT count(*) FROM kv')"
 grep -h "receiving snapshot\|installed snapshot index" "$D/node3.log" || true
+# Each transfer's rate: image bytes over first chunk to installed.
+python3 - "$D/node3.log" <<'PY'
+import re, sys
+from datetime import datetime
+t = lambda l: datetime.strptime(l[:23], "%Y-%m-%dT%H:%M:%S.%f")
+start = None
+for l in open(sys.argv[1]):
+    m = re.search(r"receiving snapshot index=(\d+) .*bytes=(\d+)", l)
+    if m:
+        start, size = t(l), int(m.group(2))
+    elif "installed snapshot index=" in l and start:
+        s = (t(l) - start).total_seconds()
+        print("snapshot %.1f MB received and installed in %.2f s: %.1f MB/s"
+              % (size / 1e6, s, size / 1e6 / s))
+PY
