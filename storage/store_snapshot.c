@@ -470,7 +470,11 @@ static int install_commit(struct store *s, struct snapshot_image_reader *r,
         err = store_run(s, ST_APPLIED, rc);
     }
     if (err == ERR_OK) {
+        /* Its checkpoint (the whole image again) runs after the node's
+         * answers, so the leader hears of the install first. */
+        s->is_ckpt_held = true;
         err = store_exec(s, "COMMIT");
+        s->is_ckpt_held = false;
     }
     if (err != ERR_OK) {
         store_rollback(s);
