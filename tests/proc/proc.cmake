@@ -10,3 +10,6 @@ foreach(t election reelection catchup no_majority restart status_json
   set_tests_properties(proc_${t} PROPERTIES LABELS proc TIMEOUT 60
     ENVIRONMENT "${RAFT_PROC_ENV}")
 endforeach()
+# Two transfers, the first killed, behind netem delay: 20-33 s alone, past
+# 60 s once under a saturated machine's full ctest -j2.
+set_tests_properties(proc_snapshot_kill PROPERTIES TIMEOUT 120)
