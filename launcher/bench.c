@@ -75,8 +75,8 @@ struct bench_config {
     uint32_t read_ppm; /* Fraction of reads, in millionths. */
     uint32_t timeout_ms;
     bool json;
-    bool no_batch; /* One datagram per request, as separate
-                              * client processes would send. */
+    bool no_batch;   /* One datagram per request, as separate
+                      * client processes would send. */
     bool sequential; /* Keys in order rather than drawn at random. */
 };
 

@@ -244,7 +244,8 @@ static const char *const install_sql[INS__COUNT] = {
  * INSTALL_KV_ROWS rows, into buf. */
 static void install_kv_many_sql(char *buf, size_t cap)
 {
-    size_t used = (size_t)snprintf(buf, cap, "INSERT INTO kv(key, value) VALUES ");
+    size_t used =
+        (size_t)snprintf(buf, cap, "INSERT INTO kv(key, value) VALUES ");
     for (int i = 0; i < INSTALL_KV_ROWS && used < cap; i++) {
         used += (size_t)snprintf(buf + used, cap - used, "%s(?,?)",
                                  i > 0 ? "," : "");
