@@ -4,7 +4,8 @@
  * socket and one poll() loop. A request completes, its latency goes into a
  * histogram (launcher/bench_hist.c) and the session starts the next one at
  * once. Completions during the warm-up are not counted. Keys are "k%07u"
- * drawn uniformly from --keys; a fraction --reads of the requests are
+ * drawn uniformly from --keys (with --sequential, in order, wrapping
+ * around: every key written once before any twice); a fraction --reads of the requests are
  * linearizable GETs, the rest PUTs of --size bytes. Never touches the
  * cluster other than through the client protocol. Read
  * launcher/bench_hist.h next.
@@ -48,6 +49,7 @@ enum bench_opt {
     OPT_TIMEOUT,
     OPT_JSON,
     OPT_NO_BATCH,
+    OPT_SEQUENTIAL,
     OPT__COUNT
 };
 
@@ -61,6 +63,7 @@ static const struct ctl_opt bench_opts[OPT__COUNT] = {
     [OPT_TIMEOUT] = {"--timeout", NULL, true},
     [OPT_JSON] = {"--json", NULL, false},
     [OPT_NO_BATCH] = {"--no-batch", NULL, false},
+    [OPT_SEQUENTIAL] = {"--sequential", NULL, false},
 };
 
 struct bench_config {
@@ -72,8 +75,9 @@ struct bench_config {
     uint32_t read_ppm; /* Fraction of reads, in millionths. */
     uint32_t timeout_ms;
     bool json;
-    bool no_batch; /* One datagram per request, as separate
-                              * client processes would send. */
+    bool no_batch;   /* One datagram per request, as separate
+                      * client processes would send. */
+    bool sequential; /* Keys in order rather than drawn at random. */
 };
 
 /* One closed-loop client: a session and the key of its current request. */
@@ -108,6 +112,7 @@ struct bench {
     uint8_t *rx_buf;
     struct wire_scratch *scratch;
     struct rng rng;
+    uint64_t next_key; /* --sequential: the next key's number. */
     uint64_t start_us;
     uint64_t measure_us; /* End of the warm-up. */
     uint64_t end_us;
@@ -176,11 +181,12 @@ static int bench_parse(const struct ctl_args *a, struct bench_config *cfg)
     cfg->timeout_ms = BENCH_TIMEOUT_MS_DEFAULT;
     cfg->json = a->given[OPT_JSON];
     cfg->no_batch = a->given[OPT_NO_BATCH];
+    cfg->sequential = a->given[OPT_SEQUENTIAL];
     if (a->n_pos != 0) {
         ctl_error("bench: unexpected argument '%s' (usage: raftctl bench "
                   "[-c CLIENTS] [--duration S] [--size BYTES] [--reads R] "
                   "[--keys N] [--warmup S] [--timeout MS] [--no-batch] "
-                  "[--json])",
+                  "[--sequential] [--json])",
                   a->pos[0]);
         return CTL_EXIT_USAGE;
     }
@@ -343,11 +349,15 @@ static void bench_close(struct bench *b)
 
 /* ---- The closed loop -------------------------------------------------- */
 
-/* Starts the slot's next request: a random key, a read with probability
- * read_ppm. */
+/* Starts the slot's next request: a random key (the next one with
+ * --sequential), a read with probability read_ppm. */
 static void bench_start(struct bench *b, struct bench_slot *sl, uint64_t now_ms)
 {
     uint64_t k = rng_range(&b->rng, 0, b->cfg.keys);
+    if (b->cfg.sequential) {
+        k = b->next_key;
+        b->next_key = (b->next_key + 1) % b->cfg.keys;
+    }
     int n = snprintf((char *)sl->key, BENCH_KEY_CAP, "k%07" PRIu64, k);
     ASSERT(n > 0 && n < BENCH_KEY_CAP);
     sl->key_len = (uint32_t)n;
@@ -556,6 +566,9 @@ static void bench_print_text(const struct bench *b, double seconds)
     printf("ops         %" PRIu64 " (%" PRIu64 " writes, %" PRIu64
            " reads) in %.2f s\n",
            h->n, t->writes.n, t->reads.n, seconds);
+    if (c->sequential) {
+        printf("keys        in order, wrapping around (--sequential)\n");
+    }
     if (c->no_batch) {
         printf("datagrams   one per request (--no-batch)\n");
     } else {
@@ -613,7 +626,7 @@ static void bench_print_json(const struct bench *b, double seconds)
            ",\"write_p50_us\":%" PRIu64 ",\"write_p99_us\":%" PRIu64
            ",\"clients\":%u,\"members\":%u,"
            "\"size\":%u,\"keys\":%u,\"read_fraction\":%.4f,\"warmup\":%u,"
-           "\"batch\":%s}\n",
+           "\"batch\":%s,\"sequential\":%s}\n",
            h->n, seconds, seconds > 0 ? (double)h->n / seconds : 0.0,
            bench_hist_percentile(h, 0.50), bench_hist_percentile(h, 0.90),
            bench_hist_percentile(h, 0.99), bench_hist_percentile(h, 0.999),
@@ -623,7 +636,7 @@ static void bench_print_json(const struct bench *b, double seconds)
            bench_hist_percentile(&t->writes, 0.50),
            bench_hist_percentile(&t->writes, 0.99), c->clients, b->n_members,
            c->size, c->keys, (double)c->read_ppm / 1e6, c->warmup_s,
-           c->no_batch ? "false" : "true");
+           c->no_batch ? "false" : "true", c->sequential ? "true" : "false");
 }
 
 /* ---- The command ------------------------------------------------------ */

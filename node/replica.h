@@ -162,7 +162,9 @@ struct replica_snapshot_stats {
     uint64_t n_stale;   /* Refused: older than our commit. */
     uint64_t n_dropped; /* Malformed or out-of-window chunks. */
     uint64_t n_resends;
-    uint64_t n_resumed; /* Transfers resumed from a staged prefix. */
+    uint64_t n_resumed;   /* Transfers resumed from a staged prefix. */
+    uint64_t n_refreshed; /* Restarted on a fresh image at the peer's
+                           * first reply (it was down past the image). */
 };
 void replica_snapshot_stats(const struct replica *rep,
                             struct replica_snapshot_stats *out);

@@ -202,8 +202,22 @@ static void on_reply(struct replica_snapshot *s,
     if (t == NULL) {
         return;
     }
+    bool was_heard = t->is_heard;
     int rv = snapshot_send_on_reply(t, msg->term, msg->from,
                                     &msg->u.snapshot_reply, now_ms);
+    if (rv == SNAPSHOT_SEND_PROGRESS && !was_heard &&
+        t->index + 1 < raft_first_index(h->raft)) {
+        /* The peer's first word, after a silence (down) long enough for
+         * the log to move past the image: installing it would only lead
+         * to another transfer. It gets a fresh image instead. Only at the
+         * first reply, so a transfer slower than the log never restarts
+         * for ever. */
+        raft_id peer = t->peer;
+        snapshot_send_abandon(t);
+        s->stats.n_refreshed++;
+        want(s, peer);
+        return;
+    }
     if (rv == SNAPSHOT_SEND_DONE) {
         s->stats.n_sent++;
         raft_snapshot_done(h->raft, msg->from,

@@ -75,6 +75,7 @@ int snapshot_send_on_reply(struct snapshot_send *s, raft_term msg_term,
         reply->last_index != s->index || reply->last_term != s->term) {
         return SNAPSHOT_SEND_IGNORED;
     }
+    s->is_heard = true;
     if (reply->done) {
         s->is_active = false;
         return SNAPSHOT_SEND_DONE;

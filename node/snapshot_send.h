@@ -45,6 +45,7 @@ struct snapshot_send {
     uint64_t sent;        /* Next offset to send. */
     uint64_t progress_ms; /* Last progress (or resend). */
     uint64_t n_resends;
+    bool is_heard; /* The peer has replied in this transfer. */
     struct snapshot_send_config config;
 };
 

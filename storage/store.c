@@ -324,6 +324,15 @@ static int open_configure(struct store *s, char detail[ERRMSG_LEN])
                           NULL, NULL);
     }
     if (rc == SQLITE_OK) {
+        /* Debian's SQLite is built with SQLITE_SECURE_DELETE: every page
+         * a delete frees is zeroed and written through the WAL, so an
+         * install's DELETE FROM kv wrote the whole old table again as
+         * zeros (a 40 MB table: 40 MB of WAL; with FAST, 49 KB). FAST
+         * zeroes deleted content only in pages written anyway. */
+        rc = sqlite3_exec(s->db, "PRAGMA secure_delete = FAST", NULL, NULL,
+                          NULL);
+    }
+    if (rc == SQLITE_OK) {
         int unused = 0;
         rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
                                &unused);

@@ -120,6 +120,9 @@ struct store {
                                 * (store_persist.c); NULL until used. */
     uint32_t page_size;
     uint32_t wal_frames; /* Frames in the WAL after the last commit. */
+    bool is_ckpt_held;   /* An install's COMMIT is running: its checkpoint,
+                          * however big the WAL, waits for store_checkpoint
+                          * (after the node's answers), not inside it. */
     char *path;          /* The database file (owned). */
     /* Snapshots (store_compact.c, store_snapshot.c). */
     raft_index snapshot_index; /* The snapshot row, as last committed. */

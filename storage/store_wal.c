@@ -59,7 +59,8 @@ static void wal_checkpoint(struct store *s)
  * frames in the WAL. It replaces SQLite's default hook (which checkpoints
  * right there, inside the COMMIT): at STORE_CHECKPOINT_PAGES frames it
  * only marks a checkpoint due, for store_checkpoint; at twice that, with
- * nobody calling it, it checkpoints as SQLite's would. A failed passive
+ * nobody calling it, it checkpoints as SQLite's would (not during an
+ * install's COMMIT: is_ckpt_held). A failed passive
  * checkpoint never fails the commit that triggered it. */
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
 {
@@ -67,7 +68,7 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
     (void)name;
     struct store *s = ctx;
     s->wal_frames = n_frames > 0 ? (uint32_t)n_frames : 0;
-    if (s->wal_frames >= 2 * STORE_CHECKPOINT_PAGES) {
+    if (s->wal_frames >= 2 * STORE_CHECKPOINT_PAGES && !s->is_ckpt_held) {
         wal_checkpoint(s);
     }
     return SQLITE_OK;

@@ -3,13 +3,14 @@
 # settings under `raftctl bench -c 64` for SECONDS (default 300), sampling
 # the largest member's database plus WAL every 10 s; then down, up and the
 # first put, timed. A benchmark, not a test: it prints figures.
-# Usage: tests/bench/long_run.sh [SECONDS]   (RAFTCTL=build/bin/raftctl)
+# Usage: [PORT=27500] tests/bench/long_run.sh [SECONDS]   (RAFTCTL=build/bin/raftctl)
 set -euo pipefail
 SECS=${1:-300}
+PORT=${PORT:-27500}
 R=${RAFTCTL:-build/bin/raftctl}
 D=$(mktemp -d -t raft-long.XXXXXX)
 trap '"$R" -d "$D" down >/dev/null 2>&1 || true; rm -rf "$D"' EXIT
-"$R" -d "$D" up -n 3 --port 27500 --detach >/dev/null
+"$R" -d "$D" up -n 3 --port "$PORT" --detach >/dev/null
 db_wal_max() {
     local max=0 t i
     for i in 1 2 3; do

@@ -19,3 +19,7 @@ foreach(t disk_full disk_hung)
   set_tests_properties(proc_${t} PROPERTIES LABELS proc TIMEOUT 150
     SKIP_RETURN_CODE 77 ENVIRONMENT "${RAFT_PROC_ENV}")
 endforeach()
+# Snapshot transfers (in proc_snapshot_kill two, the first killed, behind
+# netem delay): 20-33 s alone, past 60 s under a saturated ctest -j2.
+set_tests_properties(proc_snapshot_kill proc_snapshot_catchup PROPERTIES
+  TIMEOUT 120)

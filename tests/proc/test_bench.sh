@@ -41,13 +41,14 @@ ctl bench -c 3 --duration 1 --warmup 0 --keys 1 --reads 1 \
 grep -q "^ops .*(0 writes" "$DIR/read.out" || fail "reads: $(cat "$DIR/read.out")"
 grep -q "^errors *0 " "$DIR/read.out" || fail "read errors: $(cat "$DIR/read.out")"
 
-for mode in "" "--no-batch"; do
+for mode in "" "--no-batch" "--sequential"; do
     # shellcheck disable=SC2086
     ctl bench -c 32 --duration 1 --warmup 0 --reads 0.5 $mode \
         >"$DIR/mix.out" 2>/dev/null || fail "bench $mode exit code"
     grep -q "^errors *0 " "$DIR/mix.out" || fail "bench $mode: $(cat "$DIR/mix.out")"
     grep -q "^ops *[1-9]" "$DIR/mix.out" || fail "bench $mode did nothing"
 done
+grep -q "^keys *in order" "$DIR/mix.out" || fail "--sequential: $(cat "$DIR/mix.out")"
 ctl status --drops --json >"$DIR/drops.json" || fail "status --drops"
 python3 - "$DIR/drops.json" <<'PY' || fail "drops: $(cat "$DIR/drops.json")"
 import json, sys

@@ -116,8 +116,11 @@ static void test_send_ignores_foreign_and_stale_replies(void **state)
     r.last_index = INDEX + 1;
     assert_int_equal(snapshot_send_on_reply(s, TERM, PEER, &r, 1),
                      SNAPSHOT_SEND_IGNORED);
+    /* Not heard yet: the replica's fresh-image check waits for this. */
+    assert_false(s->is_heard);
     r = ack(200, true, false);
     snapshot_send_on_reply(s, TERM, PEER, &r, 1);
+    assert_true(s->is_heard);
     r = ack(100, true, false);
     assert_int_equal(snapshot_send_on_reply(s, TERM, PEER, &r, 2),
                      SNAPSHOT_SEND_IGNORED);
