@@ -60,16 +60,18 @@
 #define WIRE_HEADER_FIELDS 6
 #define WIRE_PPM_MAX 1000000u
 /* A status reply of the first layout, before the log tail and fault rules
- * were appended, and of the second, before the snapshot fields. */
+ * were appended, of the second, before the snapshot fields, and of the
+ * third, before lost_acked. */
 #define WIRE_STATUS_REPLY_FIELDS_V1 13
 #define WIRE_STATUS_REPLY_FIELDS_V2 20
+#define WIRE_STATUS_REPLY_FIELDS_V3 24
 
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,    [MSG_APPEND] = 5,
     [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 6,      [MSG_SNAPSHOT_REPLY] = 5,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
-    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 24, [MSG_FAULT] = 6,
+    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 25, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
     [MSG_CLIENT_BATCH] = 1,
 };
@@ -340,7 +342,7 @@ static int encode_status_reply(msgpack_packer *pk,
             return -1;
         }
     }
-    return 0;
+    return pack_u(pk, m->lost_acked);
 }
 
 static int encode_fault(msgpack_packer *pk, const struct msg_fault *m)
@@ -772,7 +774,13 @@ static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
     if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V2) {
         return ERR_OK; /* The second layout: no snapshot fields. */
     }
-    return decode_status_reply_snapshot(r, m);
+    if (decode_status_reply_snapshot(r, m) != ERR_OK) {
+        return ERR_MALFORMED;
+    }
+    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V3) {
+        return ERR_OK; /* The third layout: no lost_acked. */
+    }
+    return read_u64(r, &m->lost_acked) ? ERR_MALFORMED : ERR_OK;
 }
 
 static int decode_fault(struct reader *r, struct msg_fault *m)
@@ -929,7 +937,8 @@ static int decode_header(struct reader *r, uint64_t cluster_id,
     if (r->n_body != wire_body_fields[m->type] &&
         !(m->type == MSG_STATUS_REPLY &&
           (r->n_body == WIRE_STATUS_REPLY_FIELDS_V1 ||
-           r->n_body == WIRE_STATUS_REPLY_FIELDS_V2))) {
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V2 ||
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V3))) {
         return ERR_MALFORMED;
     }
     return ERR_OK;

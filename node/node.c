@@ -135,7 +135,9 @@ static void node_trace(void *ctx, int level, const char *line)
     struct node *n = ctx;
     node_refresh_prefix(n);
     line = trace_body(line);
-    if (level == RAFT_TRACE_INFO) {
+    if (level == RAFT_TRACE_ERROR) {
+        LOG_ERROR("%s", line);
+    } else if (level == RAFT_TRACE_INFO) {
         LOG_INFO("%s", line);
     } else {
         LOG_DEBUG("%s", line);

@@ -23,8 +23,11 @@ enum raft_bug {
                                                  * applied index. */
     RAFT_BUG_SNAP_OLD_CHUNK = 1u << 11,  /* Stage a chunk of an older term
                                          * or another image. */
-    RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12 /* Keep a conflicting log after
-                                          * an install. */
+    RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12, /* Keep a conflicting log after
+                                           * an install. */
+    RAFT_BUG_IGNORE_LOST_ACKED = 1u << 13 /* Leader: ignore a rejection
+                                           * showing a follower's log ends
+                                           * below its match (stuck). */
 };
 
 #ifdef RAFT_TEETH

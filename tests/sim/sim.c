@@ -393,6 +393,7 @@ static const struct {
     {"snap_compact_undurable", RAFT_BUG_SNAP_COMPACT_UNDURABLE},
     {"snap_old_chunk", RAFT_BUG_SNAP_OLD_CHUNK},
     {"snap_keep_suffix", RAFT_BUG_SNAP_KEEP_SUFFIX},
+    {"ignore_lost_acked", RAFT_BUG_IGNORE_LOST_ACKED},
 };
 
 static bool set_bug(const char *name)
