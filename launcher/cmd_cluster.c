@@ -142,7 +142,18 @@ static int up_check_orphans(const struct supervisor_config *cfg)
     return CTL_EXIT_OK;
 }
 
-/* Waits for the detached launcher's "ok" or "err MESSAGE" line. */
+/* Prints each tab-separated part of text as its own "raftctl: up:" line on
+ * stderr (the launcher joins one line per failed node with tabs). */
+static void up_print_parts(const char *prefix, char *text)
+{
+    for (char *part = strtok(text, "\t"); part != NULL;
+         part = strtok(NULL, "\t")) {
+        ctl_error("up: %s%s", prefix, part);
+    }
+}
+
+/* Waits for the detached launcher's "ok", "ok FAILURES" (a quorum runs
+ * without the nodes named) or "err MESSAGE" line. */
 static int up_wait_ready(int fd, const struct supervisor_config *cfg,
                          pid_t launcher)
 {
@@ -176,8 +187,16 @@ static int up_wait_ready(int fd, const struct supervisor_config *cfg,
                cfg->dir.shown);
         return CTL_EXIT_OK;
     }
+    if (strncmp(line, "ok ", 3) == 0) {
+        up_print_parts("", line + 3);
+        printf("cluster at %s is up without the node(s) above (a quorum of "
+               "its %u runs): launcher pid %ld, log %s/launcher.log\n",
+               cfg->dir.shown, cfg->conf.n_members, (long)launcher,
+               cfg->dir.shown);
+        return CTL_EXIT_OK;
+    }
     if (strncmp(line, "err ", 4) == 0) {
-        ctl_error("up: %s", line + 4);
+        up_print_parts("", line + 4);
     } else {
         ctl_error("up: the launcher did not report back; see %s/launcher.log",
                   cfg->dir.shown);
