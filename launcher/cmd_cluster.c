@@ -8,6 +8,7 @@
  * `down` asks the launcher to stop everything, or when there is none, stops
  * the nodes named by the pid files itself. Read launcher/supervisor.h next.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -123,7 +124,42 @@ static int up_read_args(const struct ctl_args *a, struct supervisor_config *cfg,
             return CTL_EXIT_USAGE;
         }
     }
+    char errmsg[ERRMSG_LEN] = "";
+    if (up_options_check(&cfg->opts, errmsg) != ERR_OK) {
+        ctl_error("up: %s", errmsg); /* Before anything exists. */
+        return CTL_EXIT_USAGE;
+    }
     return CTL_EXIT_OK;
+}
+
+/* Refuses a cluster.conf that lost a member's line: DIR holds a database
+ * node<ID>.db for an id it no longer lists. Running the rest would be a
+ * smaller cluster than the members' logs were written for (a quorum of
+ * the wrong size): never silently. */
+static int up_check_members(const struct supervisor_config *cfg)
+{
+    DIR *dir = opendir(cfg->dir.path);
+    if (dir == NULL) {
+        return CTL_EXIT_OK; /* Nothing there yet. */
+    }
+    int rc = CTL_EXIT_OK;
+    struct dirent *e;
+    while (rc == CTL_EXIT_OK && (e = readdir(dir)) != NULL) {
+        unsigned long long id = 0;
+        int end = 0;
+        if (sscanf(e->d_name, "node%llu.db%n", &id, &end) == 1 &&
+            e->d_name[end] == '\0' && id > 0 &&
+            conf_member_index(&cfg->conf, (raft_id)id) < 0) {
+            ctl_error("up: %s/cluster.conf lists %u members but not member "
+                      "%llu, whose database node%llu.db is there: was its "
+                      "line deleted? Restore it; up will not run a smaller "
+                      "cluster than the databases were written for",
+                      cfg->dir.shown, cfg->conf.n_members, id, id);
+            rc = CTL_EXIT_ERROR;
+        }
+    }
+    closedir(dir);
+    return rc;
 }
 
 /* Refuses to start over nodes that outlived their launcher. */
@@ -309,6 +345,11 @@ static int up_record_options(struct supervisor_config *cfg)
         return CTL_EXIT_ERROR;
     }
     up_options_merge(&recorded, &cfg->opts);
+    if (up_options_check(&recorded, errmsg) != ERR_OK) {
+        ctl_error("up: %s (with the options recorded in %s/options)", errmsg,
+                  cfg->dir.shown);
+        return CTL_EXIT_USAGE;
+    }
     cfg->opts = recorded;
     if (is_given && up_options_save(&cfg->dir, &cfg->opts, errmsg) != ERR_OK) {
         ctl_error("up: %s", errmsg);
@@ -347,6 +388,9 @@ int cmd_up(int argc, char **argv, const char *dir)
     rc = up_prepare_conf(&cfg, &a, n, port);
     if (rc == CTL_EXIT_OK) {
         rc = up_record_options(&cfg);
+    }
+    if (rc == CTL_EXIT_OK) {
+        rc = up_check_members(&cfg);
     }
     if (rc == CTL_EXIT_OK) {
         rc = up_check_orphans(&cfg);
