@@ -1069,6 +1069,89 @@ static void test_follower_batches_applies(void **state)
     cluster_free(&c);
 }
 
+/* One ready batch of r without delivering anything: the prev_index of its
+ * first append to `to` (UINT64_MAX: none) and the highest ctx any append
+ * carries. */
+static raft_index take_append_to(struct raft *r, raft_id to, uint64_t *ctx)
+{
+    raft_index prev = UINT64_MAX;
+    *ctx = 0;
+    while (raft_has_ready(r)) {
+        struct raft_ready rd;
+        raft_ready(r, &rd);
+        for (size_t i = 0; i < rd.n_msgs_now; i++) {
+            const struct raft_msg *m = &rd.msgs_now[i];
+            if (m->type != MSG_APPEND) {
+                continue;
+            }
+            *ctx = m->u.append.ctx > *ctx ? m->u.append.ctx : *ctx;
+            if (m->to == to && prev == UINT64_MAX) {
+                prev = m->u.append.prev_index;
+            }
+        }
+        raft_advance(r, &rd);
+    }
+    return prev;
+}
+
+/* Issue 17: a follower's log ending below what it acknowledged (its disk
+ * lost a synced tail) is reported once (raft_lost_acked) and replication
+ * resumes from its real end; the old rule ignored a rejection at or below
+ * the match and probed above the follower's end forever. A rejection of
+ * an append sent before the acknowledgement (its ctx not above the round
+ * in which the match grew) is no evidence: no alarm, a new round. */
+static void test_lost_acked_entries_reported_and_repaired(void **state)
+{
+    (void)state;
+    struct cluster c;
+    memset(&c, 0, sizeof c);
+    c.n = 3;
+    c.now = 1000;
+    struct raft_config cfg = config_for(1, 3);
+    c.r[1] = new_node(&c, &cfg, NULL); /* Nodes 2, 3 only as messages. */
+    struct raft *r = c.r[1];
+    fire(&c, 1);
+    struct raft_msg m = reply_msg(MSG_VOTE_REPLY, 3, 1, 1);
+    m.u.vote_reply.granted = true;
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    propose(&c, 1, "a");
+    propose(&c, 1, "b");
+    propose(&c, 1, "c");
+    uint64_t ctx = 0;
+    take_append_to(r, 2, &ctx);
+    assert_int_equal(raft_last_index(r), 4);
+    m = reply_msg(MSG_APPEND_REPLY, 2, 1, 1);
+    m.u.append_reply.success = true;
+    m.u.append_reply.match_index = 4;
+    m.u.append_reply.last_index = 4;
+    m.u.append_reply.ctx = ctx;
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    take_append_to(r, 2, &ctx);
+    assert_int_equal(raft_commit_index(r), 4);
+    /* Reordered: node 2 rejected an append (prev 4) while it held only 1,
+     * before it took the entries. Not a loss. */
+    m = reply_msg(MSG_APPEND_REPLY, 2, 1, 1);
+    m.u.append_reply.reject_index = 4;
+    m.u.append_reply.conflict_index = 2;
+    m.u.append_reply.last_index = 1;
+    m.u.append_reply.ctx = ctx;
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    assert_int_equal(raft_lost_acked(r), 0);
+    uint64_t round = 0;
+    take_append_to(r, 2, &round);
+    assert_true(round > ctx); /* The new round that decides. */
+    /* Its reply: node 2 restarted holding 1. */
+    m.u.append_reply.ctx = round;
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    assert_int_equal(raft_lost_acked(r), 1);
+    assert_int_equal(take_append_to(r, 2, &ctx), 1); /* From its end. */
+    assert_int_equal(raft_commit_index(r), 4); /* Never moves back. */
+    /* The same rejection again (duplicated): counted once. */
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    assert_int_equal(raft_lost_acked(r), 1);
+    raft_free(r);
+}
+
 static void test_lagging_follower_backtracks_and_catches_up(void **state)
 {
     (void)state;
@@ -1120,6 +1203,7 @@ int main(void)
         cmocka_unit_test(test_window_fetches_old_entries_from_storage),
         cmocka_unit_test(test_follower_batches_applies),
         cmocka_unit_test(test_lagging_follower_backtracks_and_catches_up),
+        cmocka_unit_test(test_lost_acked_entries_reported_and_repaired),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
