@@ -660,6 +660,25 @@ static struct raft_msg reply_msg(int type, raft_id from, raft_id to,
     return m;
 }
 
+/* c with node 1 only (nodes 2 and 3 exist only as the messages a test
+ * hands it), loaded from l (NULL: empty), elected by node 3's vote. */
+static void lone_leader(struct cluster *c, const struct raft_loaded *l)
+{
+    memset(c, 0, sizeof *c);
+    c->n = 3;
+    c->now = 1000;
+    struct raft_config cfg = config_for(1, 3);
+    c->r[1] = new_node(c, &cfg, l);
+    fire(c, 1);
+    assert_int_equal(raft_role(c->r[1]), RAFT_CANDIDATE);
+    struct raft_msg m =
+        reply_msg(MSG_VOTE_REPLY, 3, 1, raft_current_term(c->r[1]));
+    m.u.vote_reply.granted = true;
+    assert_int_equal(raft_step(c->r[1], c->now, &m), ERR_OK);
+    pump(c);
+    assert_int_equal(raft_role(c->r[1]), RAFT_LEADER);
+}
+
 /* Figure 8 (paper 5.4.2): a leader must not commit an entry of an older
  * term by counting replicas. Node 1 leads term 3 with log [t1, t1, t3 noop];
  * node 2 reports holding entries up to 2 (term 1): that is a majority for
@@ -669,9 +688,6 @@ static void test_old_term_entry_not_committed_by_counting(void **state)
 {
     (void)state;
     struct cluster c;
-    memset(&c, 0, sizeof c);
-    c.n = 3;
-    c.now = 1000;
     struct raft_entry e[2] = {ent(1), ent(1)};
     struct raft_loaded l;
     memset(&l, 0, sizeof l);
@@ -679,15 +695,8 @@ static void test_old_term_entry_not_committed_by_counting(void **state)
     l.term = 2;
     l.n_entries = 2;
     l.entries = e;
-    struct raft_config cfg = config_for(1, 3);
-    c.r[1] = new_node(&c, &cfg, &l); /* Nodes 2, 3 only as messages. */
-    fire(&c, 1);
-    assert_int_equal(raft_role(c.r[1]), RAFT_CANDIDATE);
-    struct raft_msg m = reply_msg(MSG_VOTE_REPLY, 3, 1, 3);
-    m.u.vote_reply.granted = true;
-    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
-    pump(&c);
-    assert_int_equal(raft_role(c.r[1]), RAFT_LEADER);
+    lone_leader(&c, &l);
+    struct raft_msg m;
     assert_int_equal(raft_last_index(c.r[1]), 3);
     m = reply_msg(MSG_APPEND_REPLY, 2, 1, 3);
     m.u.append_reply.success = true;
@@ -1104,16 +1113,9 @@ static void test_lost_acked_entries_reported_and_repaired(void **state)
 {
     (void)state;
     struct cluster c;
-    memset(&c, 0, sizeof c);
-    c.n = 3;
-    c.now = 1000;
-    struct raft_config cfg = config_for(1, 3);
-    c.r[1] = new_node(&c, &cfg, NULL); /* Nodes 2, 3 only as messages. */
+    lone_leader(&c, NULL);
     struct raft *r = c.r[1];
-    fire(&c, 1);
-    struct raft_msg m = reply_msg(MSG_VOTE_REPLY, 3, 1, 1);
-    m.u.vote_reply.granted = true;
-    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    struct raft_msg m;
     propose(&c, 1, "a");
     propose(&c, 1, "b");
     propose(&c, 1, "c");
