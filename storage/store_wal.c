@@ -292,7 +292,7 @@ bool store_wal_lost_frames(const char *db_path, char msg[ERRMSG_LEN])
     if (!read_at(wal, 0, wal_hdr, sizeof wal_hdr, &wal_size)) {
         snprintf(msg, ERRMSG_LEN,
                  "%.60s-wal is gone or cut inside its header but its index (-shm) says %u frames "
-                 "were committed: this disk lost synced writes",
+                 "were committed: the disk lost writes",
                  db_path, (unsigned)mx_frame);
         lost = true;
         goto out;
@@ -308,7 +308,7 @@ bool store_wal_lost_frames(const char *db_path, char msg[ERRMSG_LEN])
         snprintf(msg, ERRMSG_LEN,
                  "%.60s-wal lost committed frames: its index (-shm) says "
                  "%u frames (%llu bytes), the file has %llu bytes or ends "
-                 "them early: the disk lost synced writes",
+                 "them early: the disk lost writes",
                  db_path, (unsigned)mx_frame, (unsigned long long)want,
                  (unsigned long long)wal_size);
     }
