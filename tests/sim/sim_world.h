@@ -318,6 +318,8 @@ struct sim_world {
     bool in_liveness;
     bool clients_stopping;
     bool is_manual; /* Tests drive faults and clients. */
+    bool disks_lie; /* A test cut a synced log tail: a leader may report
+                     * lost acknowledged entries (else a false alarm). */
     bool is_done;
     uint64_t same_time_events;
     /* Checks and the failure. */

@@ -495,6 +495,7 @@ static void test_lying_disk_follower_is_reported_and_repaired(void **state)
     size_t had = w->nodes[a].disk.n_rows;
     assert_int_equal(had, 9);
     sim_node_crash(w, &w->nodes[a], "test");
+    w->disks_lie = true;
     sim_disk_truncate(&w->nodes[a].disk, 5); /* Rows 5-9 were synced. */
     sim_node_start(w, &w->nodes[a]);
     uint64_t restarted_ms = w->now_ms;
