@@ -6,6 +6,7 @@
  * that binds the real replica to the simulated network and disk.
  * Read tests/sim/sim_net.c next.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,13 @@ static void node_trace(void *ctx, int level, const char *line)
                line);
     /* The only ERROR trace is a lost acknowledged entry: the simulated
      * disks keep what they synced unless a test says otherwise. */
-    if (level == RAFT_TRACE_ERROR && !n->world->disks_lie) {
+    unsigned long long who = 0;
+    const char *member = strstr(line, "member ");
+    bool lied = member != NULL && sscanf(member, "member %llu", &who) == 1 &&
+                who >= 1 && who <= n->world->p.n_nodes &&
+                n->world->nodes[who].lied;
+    n->world->n_lost_reports += level == RAFT_TRACE_ERROR;
+    if (level == RAFT_TRACE_ERROR && !n->world->disks_lie && !lied) {
         sim_fail(n->world, "false_alarm", "n%llu: %s", ull(n->id), line);
     }
 }

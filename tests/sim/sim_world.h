@@ -48,6 +48,8 @@ struct sim_params {
     uint32_t new_leader_crash_ppm; /* A new leader dies before it has
                                   * replicated much (Figure 8 histories). */
     uint32_t write_fail_ppm;       /* Per persist or kv commit: fail-stop. */
+    uint32_t lie_ppm; /* Per crash: the disk also loses a synced tail that
+                       * every other member holds (a lying disk). */
     uint32_t heartbeat_ms;
     uint32_t election_ms;
     bool pre_vote;
@@ -213,6 +215,7 @@ struct sim_node {
     raft_term obs_term;   /* Leader commit observed in term */
     raft_index obs_upto;  /* ... up to this index. */
     raft_term fault_term; /* Last term it was seen leading. */
+    bool lied;            /* Its disk lost a synced tail (lie_ppm). */
 };
 
 enum sim_client_ev {
@@ -307,6 +310,8 @@ struct sim_world {
     uint64_t n_sent;
     uint64_t n_dropped;
     uint64_t n_corrupt_caught;
+    uint64_t n_lies;         /* Lying-disk cuts made (lie_ppm). */
+    uint64_t n_lost_reports; /* Leaders' lost-acked reports (ERROR). */
     struct wire_scratch *scratch;
     uint8_t *buf; /* RAFT_DATAGRAM_MAX bytes. */
     /* Tests: sees (and may change or drop) every message before the
