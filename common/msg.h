@@ -270,6 +270,10 @@ struct msg_status_reply {
     struct status_transfer recv; /* size 0: none. */
     uint32_t n_sends;
     struct status_transfer sends[RAFT_NODES_MAX];
+    /* Appended later (a reply without it decodes with 0): how many times
+     * this member, as leader, saw a member's log end below entries that
+     * member had acknowledged (since it started). */
+    uint64_t lost_acked;
     /* Appended after those (a reply without it decodes as STATUS_DISK_OK):
      * whether this member's disk completes writes (enum status_disk). */
     uint8_t disk;

@@ -26,9 +26,9 @@
  *                  tail_first [tail term ... at most STATUS_TAIL_MAX]
  *                  [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *                  snapshot_index snapshot_term [peer done size]
- *                  [[peer done size] ... at most RAFT_NODES_MAX] disk
- *                  (the last twelve were appended later, in three steps: a
- *                  reply of the first 13, 20 or 24 fields still decodes,
+ *                  [[peer done size] ... at most RAFT_NODES_MAX] lost_acked
+ *                  disk (the last thirteen were appended later, in four
+ *                  steps: a reply of the first 13, 20, 24 or 25 fields decodes,
  *                  with the missing ones zero)
  *   FAULT          action [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *   FAULT_REPLY    ok
@@ -61,17 +61,18 @@
 #define WIRE_PPM_MAX 1000000u
 /* A status reply of the first layout, before the log tail and fault rules
  * were appended, of the second, before the snapshot fields, and of the
- * third, before the disk state. */
+ * third, before lost_acked, and of the fourth, before the disk state. */
 #define WIRE_STATUS_REPLY_FIELDS_V1 13
 #define WIRE_STATUS_REPLY_FIELDS_V2 20
 #define WIRE_STATUS_REPLY_FIELDS_V3 24
+#define WIRE_STATUS_REPLY_FIELDS_V4 25
 
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,    [MSG_APPEND] = 5,
     [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 6,      [MSG_SNAPSHOT_REPLY] = 5,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
-    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 25, [MSG_FAULT] = 6,
+    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 26, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
     [MSG_CLIENT_BATCH] = 1,
 };
@@ -344,6 +345,9 @@ static int encode_status_reply(msgpack_packer *pk,
         if (pack_transfer(pk, &m->sends[i])) {
             return -1;
         }
+    }
+    if (pack_u(pk, m->lost_acked)) {
+        return -1;
     }
     return pack_u(pk, m->disk) ? -1 : 0;
 }
@@ -738,10 +742,7 @@ static int decode_status_reply_snapshot(struct reader *r,
             return ERR_MALFORMED;
         }
     }
-    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V3) {
-        return ERR_OK; /* The third layout: no disk state. */
-    }
-    return read_u8(r, STATUS_DISK_HUNG, &m->disk) ? ERR_MALFORMED : ERR_OK;
+    return ERR_OK;
 }
 
 static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
@@ -780,7 +781,19 @@ static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
     if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V2) {
         return ERR_OK; /* The second layout: no snapshot fields. */
     }
-    return decode_status_reply_snapshot(r, m);
+    if (decode_status_reply_snapshot(r, m) != ERR_OK) {
+        return ERR_MALFORMED;
+    }
+    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V3) {
+        return ERR_OK; /* The third layout: no lost_acked, no disk state. */
+    }
+    if (read_u64(r, &m->lost_acked)) {
+        return ERR_MALFORMED;
+    }
+    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V4) {
+        return ERR_OK; /* The fourth layout: no disk state. */
+    }
+    return read_u8(r, STATUS_DISK_HUNG, &m->disk) ? ERR_MALFORMED : ERR_OK;
 }
 
 static int decode_fault(struct reader *r, struct msg_fault *m)
@@ -938,7 +951,8 @@ static int decode_header(struct reader *r, uint64_t cluster_id,
         !(m->type == MSG_STATUS_REPLY &&
           (r->n_body == WIRE_STATUS_REPLY_FIELDS_V1 ||
            r->n_body == WIRE_STATUS_REPLY_FIELDS_V2 ||
-           r->n_body == WIRE_STATUS_REPLY_FIELDS_V3))) {
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V3 ||
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V4))) {
         return ERR_MALFORMED;
     }
     return ERR_OK;

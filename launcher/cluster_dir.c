@@ -505,3 +505,65 @@ void cdir_last_line(const char *file, char *buf, size_t cap)
     start = start != NULL ? start + 1 : tail;
     snprintf(buf, cap, "%s", start);
 }
+
+off_t cdir_file_size(const char *file)
+{
+    struct stat sb;
+    return stat(file, &sb) == 0 ? sb.st_size : 0;
+}
+
+/* A log line without its "2026-...Z " timestamp. */
+static const char *cdir_line_message(const char *line)
+{
+    const char *z = strstr(line, "Z ");
+    if (line[0] >= '0' && line[0] <= '9' && z != NULL && z - line < 32) {
+        return z + 2;
+    }
+    return line;
+}
+
+void cdir_last_error(const char *file, off_t from, char *buf, size_t cap)
+{
+    ASSERT(cap > 0);
+    buf[0] = '\0';
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    static char tail[16384];
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t start = size - (off_t)sizeof(tail) + 1;
+    if (start < from) {
+        start = from;
+    }
+    if (start < 0 || start >= size) {
+        close(fd);
+        cdir_last_line(file, buf, cap); /* Nothing new: the last line. */
+        return;
+    }
+    ssize_t n = pread(fd, tail, sizeof(tail) - 1, start);
+    close(fd);
+    if (n <= 0) {
+        return;
+    }
+    tail[n] = '\0';
+    const char *error = NULL, *last = NULL;
+    for (char *line = tail; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL) {
+            *nl = '\0';
+        }
+        if (line[0] != '\0' && line[0] != '\r') {
+            last = line;
+            if (strncmp(cdir_line_message(line), "ERROR ", 6) == 0 ||
+                strncmp(line, "raftnode: ", 10) == 0) {
+                error = line;
+            }
+        }
+        line = nl != NULL ? nl + 1 : NULL;
+    }
+    const char *pick = error != NULL ? error : last;
+    if (pick != NULL) {
+        snprintf(buf, cap, "%s", cdir_line_message(pick));
+    }
+}

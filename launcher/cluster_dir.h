@@ -83,4 +83,13 @@ pid_t cdir_launcher_running(const struct cdir *d);
  * an empty string when unreadable. */
 void cdir_last_line(const char *file, char *buf, size_t cap);
 
+/* The size of file in bytes, 0 when it cannot be read. */
+off_t cdir_file_size(const char *file);
+
+/* What a node's log says about why it stopped: the last line at or after
+ * byte from (where this run began) that is an ERROR, else the last line
+ * there, else the file's last line; without its timestamp. An empty string
+ * when unreadable. */
+void cdir_last_error(const char *file, off_t from, char *buf, size_t cap);
+
 #endif

@@ -8,6 +8,7 @@
  * `down` asks the launcher to stop everything, or when there is none, stops
  * the nodes named by the pid files itself. Read launcher/supervisor.h next.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -123,7 +124,42 @@ static int up_read_args(const struct ctl_args *a, struct supervisor_config *cfg,
             return CTL_EXIT_USAGE;
         }
     }
+    char errmsg[ERRMSG_LEN] = "";
+    if (up_options_check(&cfg->opts, errmsg) != ERR_OK) {
+        ctl_error("up: %s", errmsg); /* Before anything exists. */
+        return CTL_EXIT_USAGE;
+    }
     return CTL_EXIT_OK;
+}
+
+/* Refuses a cluster.conf that lost a member's line: DIR holds a database
+ * node<ID>.db for an id it no longer lists. Running the rest would be a
+ * smaller cluster than the members' logs were written for (a quorum of
+ * the wrong size): never silently. */
+static int up_check_members(const struct supervisor_config *cfg)
+{
+    DIR *dir = opendir(cfg->dir.path);
+    if (dir == NULL) {
+        return CTL_EXIT_OK; /* Nothing there yet. */
+    }
+    int rc = CTL_EXIT_OK;
+    struct dirent *e;
+    while (rc == CTL_EXIT_OK && (e = readdir(dir)) != NULL) {
+        unsigned long long id = 0;
+        int end = 0;
+        if (sscanf(e->d_name, "node%llu.db%n", &id, &end) == 1 &&
+            e->d_name[end] == '\0' && id > 0 &&
+            conf_member_index(&cfg->conf, (raft_id)id) < 0) {
+            ctl_error("up: %s/cluster.conf lists %u members but not member "
+                      "%llu, whose database node%llu.db is there: was its "
+                      "line deleted? Restore it; up will not run a smaller "
+                      "cluster than the databases were written for",
+                      cfg->dir.shown, cfg->conf.n_members, id, id);
+            rc = CTL_EXIT_ERROR;
+        }
+    }
+    closedir(dir);
+    return rc;
 }
 
 /* Refuses to start over nodes that outlived their launcher. */
@@ -142,7 +178,18 @@ static int up_check_orphans(const struct supervisor_config *cfg)
     return CTL_EXIT_OK;
 }
 
-/* Waits for the detached launcher's "ok" or "err MESSAGE" line. */
+/* Prints each tab-separated part of text as its own "raftctl: up:" line on
+ * stderr (the launcher joins one line per failed node with tabs). */
+static void up_print_parts(const char *prefix, char *text)
+{
+    for (char *part = strtok(text, "\t"); part != NULL;
+         part = strtok(NULL, "\t")) {
+        ctl_error("up: %s%s", prefix, part);
+    }
+}
+
+/* Waits for the detached launcher's "ok", "ok FAILURES" (a quorum runs
+ * without the nodes named) or "err MESSAGE" line. */
 static int up_wait_ready(int fd, const struct supervisor_config *cfg,
                          pid_t launcher)
 {
@@ -176,8 +223,16 @@ static int up_wait_ready(int fd, const struct supervisor_config *cfg,
                cfg->dir.shown);
         return CTL_EXIT_OK;
     }
+    if (strncmp(line, "ok ", 3) == 0) {
+        up_print_parts("", line + 3);
+        printf("cluster at %s is up without the node(s) above (a quorum of "
+               "its %u runs): launcher pid %ld, log %s/launcher.log\n",
+               cfg->dir.shown, cfg->conf.n_members, (long)launcher,
+               cfg->dir.shown);
+        return CTL_EXIT_OK;
+    }
     if (strncmp(line, "err ", 4) == 0) {
-        ctl_error("up: %s", line + 4);
+        up_print_parts("", line + 4);
     } else {
         ctl_error("up: the launcher did not report back; see %s/launcher.log",
                   cfg->dir.shown);
@@ -290,6 +345,11 @@ static int up_record_options(struct supervisor_config *cfg)
         return CTL_EXIT_ERROR;
     }
     up_options_merge(&recorded, &cfg->opts);
+    if (up_options_check(&recorded, errmsg) != ERR_OK) {
+        ctl_error("up: %s (with the options recorded in %s/options)", errmsg,
+                  cfg->dir.shown);
+        return CTL_EXIT_USAGE;
+    }
     cfg->opts = recorded;
     if (is_given && up_options_save(&cfg->dir, &cfg->opts, errmsg) != ERR_OK) {
         ctl_error("up: %s", errmsg);
@@ -328,6 +388,9 @@ int cmd_up(int argc, char **argv, const char *dir)
     rc = up_prepare_conf(&cfg, &a, n, port);
     if (rc == CTL_EXIT_OK) {
         rc = up_record_options(&cfg);
+    }
+    if (rc == CTL_EXIT_OK) {
+        rc = up_check_members(&cfg);
     }
     if (rc == CTL_EXIT_OK) {
         rc = up_check_orphans(&cfg);

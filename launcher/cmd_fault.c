@@ -143,9 +143,10 @@ int cmd_kill(int argc, char **argv, const char *dir)
 }
 
 /* After the launcher started node id: wait until it answers a status
- * request, or report that it died. */
+ * request, or report that it died, quoting the last ERROR line its log
+ * got after log_from (its size before the start). */
 static int start_wait_answer(const struct cdir *d, const struct conf *conf,
-                             raft_id id)
+                             raft_id id, off_t log_from)
 {
     int index = conf_member_index(conf, id);
     ASSERT(index >= 0); /* The caller parsed id with ctl_parse_member. */
@@ -158,9 +159,9 @@ static int start_wait_answer(const struct cdir *d, const struct conf *conf,
             return CTL_EXIT_OK;
         }
         if (cdir_node_running(d, id) == 0) {
-            char log_path[CDIR_PATH_MAX], last[200];
+            char log_path[CDIR_PATH_MAX], last[240];
             cdir_node_file(d, id, ".log", log_path, sizeof(log_path));
-            cdir_last_line(log_path, last, sizeof(last));
+            cdir_last_error(log_path, log_from, last, sizeof(last));
             ctl_error("start: node %llu exited during startup: %s (see %s)",
                       (unsigned long long)id, last, log_path);
             return CTL_EXIT_ERROR;
@@ -199,6 +200,9 @@ int cmd_start(int argc, char **argv, const char *dir)
         return CTL_EXIT_ERROR;
     }
     char line[64], reply[512], errmsg[ERRMSG_LEN] = "";
+    char log_path[CDIR_PATH_MAX];
+    cdir_node_file(&d, id, ".log", log_path, sizeof(log_path));
+    off_t log_from = cdir_file_size(log_path);
     snprintf(line, sizeof(line), "start %llu", (unsigned long long)id);
     if (supervisor_request(&d, line, reply, sizeof(reply), KILL_REQUEST_MS,
                            errmsg) != ERR_OK) {
@@ -208,7 +212,7 @@ int cmd_start(int argc, char **argv, const char *dir)
     if (strncmp(reply, "ok", 2) != 0) {
         return fault_launcher_reply(reply);
     }
-    rc = start_wait_answer(&d, &conf, id);
+    rc = start_wait_answer(&d, &conf, id, log_from);
     if (rc == CTL_EXIT_OK) {
         printf("%s\n", reply + 3);
     }

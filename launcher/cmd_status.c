@@ -5,10 +5,14 @@
  * does not answer). The JSON keys and types are a public interface
  * (DESIGN.md): id, addr, pid, alive, role, term, leader, commit,
  * last_index, applied, and no other; the table also shows the snapshot
- * index (the log's compacted prefix), and a line under it per member whose
- * disk is not ok (full or hung). `status --drops` shows instead each node's counters
- * of dropped datagrams by reason (a separate view, so the documented
- * --json keys stay exactly as listed). Read launcher/cmd_fault.c next.
+ * index (the log's compacted prefix) and a pre-candidate as `precandidate`
+ * (the JSON says `candidate`, its documented value). Under the table, one
+ * line per member whose disk is not ok (full or hung), and per member that
+ * as leader saw a member lose entries it had acknowledged (lost_acked,
+ * docs/RELIABILITY.md). `status --drops` shows instead each node's counters
+ * of dropped datagrams by reason and lost_acked (a separate view, so the
+ * documented --json keys stay exactly as listed). Read launcher/cmd_fault.c
+ * next.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,14 +39,16 @@ static const char *const status_drop_names[DROP__COUNT] = {
     [DROP_NETEM] = "netem",
 };
 
-/* The role as status shows it: leader, follower or candidate. */
-static const char *status_role_name(uint8_t role)
+/* The role as status shows it: leader, follower or candidate; the table
+ * (exact) also precandidate, the JSON (its documented values) not. */
+static const char *status_role_name(uint8_t role, bool exact)
 {
     switch (role) {
     case RAFT_LEADER:
         return "leader";
+    case RAFT_PRECANDIDATE:
+        return exact ? "precandidate" : "candidate";
     case RAFT_CANDIDATE:
-    case RAFT_PRECANDIDATE: /* Campaigning, as a user sees it. */
         return "candidate";
     case RAFT_FOLLOWER:
         return "follower";
@@ -95,7 +101,7 @@ static void status_print_json_row(const struct status_row *r, bool first)
         return;
     }
     printf(",\"alive\":true,\"role\":\"%s\",\"term\":%llu,",
-           status_role_name(s->role), (unsigned long long)r->st->term);
+           status_role_name(s->role, false), (unsigned long long)r->st->term);
     if (s->leader != RAFT_ID_NONE) {
         printf("\"leader\":%llu,", (unsigned long long)s->leader);
     } else {
@@ -136,7 +142,7 @@ static void status_print_table_row(const struct status_row *r)
         snprintf(pid, sizeof(pid), "%ld", r->pid);
     }
     if (!r->st->alive) {
-        printf("%-4llu %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s %8s\n",
+        printf("%-4llu %-21s %-8s %-6s %-12s %6s %6s %8s %8s %8s %8s\n",
                (unsigned long long)r->m->id, addr, pid, "no", "-", "-", "-",
                "-", "-", "-", "-");
         return;
@@ -151,9 +157,9 @@ static void status_print_table_row(const struct status_row *r)
         snprintf(snap, sizeof(snap), "%llu",
                  (unsigned long long)s->snapshot_index);
     }
-    printf("%-4llu %-21s %-8s %-6s %-10s %6llu %6s %8llu %8llu %8llu %8s\n",
+    printf("%-4llu %-21s %-8s %-6s %-12s %6llu %6s %8llu %8llu %8llu %8s\n",
            (unsigned long long)r->m->id, addr, pid, "yes",
-           status_role_name(s->role), (unsigned long long)r->st->term, leader,
+           status_role_name(s->role, true), (unsigned long long)r->st->term, leader,
            (unsigned long long)s->commit, (unsigned long long)s->last_index,
            (unsigned long long)s->applied, snap);
 }
@@ -168,7 +174,7 @@ static void status_print_drops(const struct conf *conf,
         for (int r = 0; r < DROP__COUNT; r++) {
             printf(" %14s", status_drop_names[r]);
         }
-        putchar('\n');
+        printf(" %10s\n", "lost_acked");
     }
     for (uint32_t i = 0; i < conf->n_members; i++) {
         unsigned long long id = (unsigned long long)conf->members[i].id;
@@ -189,10 +195,15 @@ static void status_print_drops(const struct conf *conf,
         for (int r = 0; r < DROP__COUNT && !st[i].alive && !json; r++) {
             printf(" %14s", "-");
         }
-        if (json) {
-            printf("%s}", st[i].alive ? "}" : "null");
+        unsigned long long lost = (unsigned long long)st[i].reply.lost_acked;
+        if (json && st[i].alive) {
+            printf("},\"lost_acked\":%llu}", lost);
+        } else if (json) {
+            printf("null,\"lost_acked\":null}");
+        } else if (st[i].alive) {
+            printf(" %10llu\n", lost);
         } else {
-            putchar('\n');
+            printf(" %10s\n", "-");
         }
     }
     if (json) {
@@ -238,7 +249,7 @@ int cmd_status(int argc, char **argv, const char *dir)
     if (json) {
         putchar('[');
     } else {
-        printf("%-4s %-21s %-8s %-6s %-10s %6s %6s %8s %8s %8s %8s\n", "ID",
+        printf("%-4s %-21s %-8s %-6s %-12s %6s %6s %8s %8s %8s %8s\n", "ID",
                "ADDR", "PID", "ALIVE", "ROLE", "TERM", "LEADER", "COMMIT",
                "LAST", "APPLIED", "SNAP");
     }
@@ -257,6 +268,15 @@ int cmd_status(int argc, char **argv, const char *dir)
         puts("]");
     } else {
         status_print_disk_lines(&conf, st);
+    }
+    for (uint32_t i = 0; i < conf.n_members && !json; i++) {
+        if (st[i].alive && st[i].reply.lost_acked > 0) {
+            printf("member %llu saw members lose acknowledged entries %llu "
+                   "time(s): a disk lost synced writes (its log has the "
+                   "ERROR lines)\n",
+                   (unsigned long long)conf.members[i].id,
+                   (unsigned long long)st[i].reply.lost_acked);
+        }
     }
     if (fflush(stdout) != 0) {
         return CTL_EXIT_ERROR;

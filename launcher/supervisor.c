@@ -4,7 +4,10 @@
  * stop the nodes in order), learns of every death through SIGCHLD and a
  * self-pipe, polls the nodes' status to print leader changes, and answers
  * kill/start/down requests on DIR/launcher.sock. It never restarts a node by
- * itself. The requests and the status polls are handled in
+ * itself. An existing cluster whose node fails to start (a missing or
+ * damaged database) runs without it while a quorum runs (sup_check_started);
+ * every death that was not asked for is logged with the last ERROR line of
+ * the node's log. The requests and the status polls are handled in
  * launcher/supervisor_io.c; other raftctl processes ask through
  * supervisor_request() (launcher/supervisor_client.c). Read
  * launcher/supervisor_io.c next.
@@ -56,11 +59,14 @@ static uint64_t sup_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void sup_publish(struct sup *s, const struct ev *e)
+/* sup_publish with a stdout line (launcher.log) that may be longer than
+ * an event's text: full, where e->text is its first EV_TEXT_MAX - 1. */
+static void sup_publish_full(struct sup *s, const struct ev *e,
+                             const char *full)
 {
     char clock[32];
     ev_format_clock(e->wall_ms, clock, sizeof(clock));
-    printf("%s %s\n", clock, e->text);
+    printf("%s %s\n", clock, full);
     fflush(stdout);
     if (s == NULL) {
         return;
@@ -78,6 +84,11 @@ void sup_publish(struct sup *s, const struct ev *e)
             sup_conn_close(s, i);
         }
     }
+}
+
+void sup_publish(struct sup *s, const struct ev *e)
+{
+    sup_publish_full(s, e, e->text);
 }
 
 void sup_event(const char *fmt, ...)
@@ -222,6 +233,8 @@ int sup_spawn(struct sup *s, struct sup_node *n, char errmsg[ERRMSG_LEN])
                  strerror(errno));
         return ERR_IO;
     }
+    n->log_from = lseek(log_fd, 0, SEEK_END);
+    n->failed = false;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -295,20 +308,91 @@ static void sup_start_failed(struct sup *s, const char *fmt, ...)
     sup_begin_stop(s, CTL_EXIT_ERROR, clock_now_ms());
 }
 
-/* The message part of a node's log line: without the timestamp of a log
- * line, and without the usage text raftnode prints after a usage error. */
-static const char *sup_log_message(char *line)
+/* Why node n stopped, from its log (this run's lines): the last ERROR
+ * line, without the usage text raftnode prints after a usage error. */
+static void sup_death_cause(const struct sup *s, const struct sup_node *n,
+                            char *cause, size_t cap)
 {
-    char *cut = strstr(line, "; usage:");
+    char log_path[CDIR_PATH_MAX];
+    cdir_node_file(&s->cfg->dir, n->id, ".log", log_path, sizeof(log_path));
+    cdir_last_error(log_path, n->log_from, cause, cap);
+    char *cut = strstr(cause, "; usage:");
     if (cut != NULL) {
         *cut = '\0';
     }
-    const char *msg = line;
-    const char *z = strstr(line, "Z ");
-    if (line[0] >= '0' && line[0] <= '9' && z != NULL && z - line < 32) {
-        msg = z + 2;
+    if (cause[0] == '\0') {
+        snprintf(cause, cap, "no message");
     }
-    return msg[0] != '\0' ? msg : "no message";
+}
+
+static uint32_t sup_popcount(uint32_t mask)
+{
+    uint32_t k = 0;
+    for (; mask != 0; mask &= mask - 1) {
+        k++;
+    }
+    return k;
+}
+
+/* The startup of an existing cluster is over once every node answered or
+ * failed: with a quorum running, the cluster runs without the failed ones
+ * (one line each, in fail_msg too, for `up`); without, it stops (exit 4).
+ * Never stops healthy nodes because another failed while a quorum can
+ * run. A fresh cluster starts whole or not at all (sup_remove_fresh). */
+void sup_check_started(struct sup *s, bool deadline)
+{
+    if (s->phase != SUP_STARTING) {
+        return;
+    }
+    uint32_t all = (1u << s->n_nodes) - 1u;
+    uint32_t failed = 0;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        failed |= s->nodes[i].failed ? 1u << i : 0;
+    }
+    uint32_t up = s->answered & all & ~failed;
+    uint32_t quorum = s->n_nodes / 2 + 1;
+    if (failed == 0 && up == all) {
+        s->phase = SUP_RUNNING;
+        sup_event("all %u nodes are running%s", s->n_nodes,
+                  s->ready_fd < 0 ? "; Ctrl-C stops the cluster" : "");
+        sup_notify_ready(s, "ok");
+        return;
+    }
+    bool settled = deadline || (up | failed) == all;
+    bool hopeless = sup_popcount(failed) > s->n_nodes - quorum;
+    if (!hopeless && !settled) {
+        return; /* Still waiting for some, and a quorum can run. */
+    }
+    if (hopeless || sup_popcount(up) < quorum) {
+        uint32_t down = hopeless ? sup_popcount(failed)
+                                 : s->n_nodes - sup_popcount(up);
+        char msg[SUPERVISOR_MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s", s->fail_msg);
+        snprintf(s->fail_msg, sizeof(s->fail_msg),
+                 "%u of %u nodes did not start: fewer than a quorum (%u) "
+                 "can run\t%.1600s",
+                 down, s->n_nodes, quorum,
+                 msg[0] != '\0' ? msg : "see the node<ID>.log files");
+        sup_event("%u of %u nodes did not start; stopping the others", down,
+                  s->n_nodes);
+        sup_begin_stop(s, CTL_EXIT_ERROR, clock_now_ms());
+        return;
+    }
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if ((up & (1u << i)) == 0 && !s->nodes[i].failed) {
+            s->nodes[i].failed = true; /* Runs but never answered. */
+            sup_event("node %llu did not answer within %d s; see its log",
+                      (unsigned long long)s->nodes[i].id, SUP_START_MS / 1000);
+        }
+    }
+    s->phase = SUP_RUNNING;
+    sup_event("%u of %u nodes are running (a quorum); the cluster serves "
+              "without the others%s",
+              sup_popcount(up), s->n_nodes,
+              s->ready_fd < 0 ? "; Ctrl-C stops the cluster" : "");
+    char line[SUPERVISOR_MSG_MAX + 16];
+    snprintf(line, sizeof(line), "ok %s", s->fail_msg);
+    sup_notify_ready(s, line);
 }
 
 /* Records the death of the node with this pid. */
@@ -324,11 +408,15 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
         return;
     }
     char how[96];
+    bool broken = false; /* Not a stop we or the user asked for. */
     if (WIFSIGNALED(wstatus)) {
-        snprintf(how, sizeof(how), "died signal=%d (%s)", WTERMSIG(wstatus),
-                 strsignal(WTERMSIG(wstatus)));
+        int sig = WTERMSIG(wstatus);
+        snprintf(how, sizeof(how), "died signal=%d (%s)", sig, strsignal(sig));
+        broken = sig != SIGKILL && sig != SIGTERM && sig != SIGINT &&
+                 sig != SIGSTOP && sig != SIGHUP;
     } else {
         snprintf(how, sizeof(how), "exited status=%d", WEXITSTATUS(wstatus));
+        broken = WEXITSTATUS(wstatus) != 0;
     }
     n->pid = 0;
     char name[64];
@@ -336,8 +424,22 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
     cdir_pid_remove(&s->cfg->dir, name);
     ev_tracker_forget(&s->tracker, n->id);
     s->round[n - s->nodes].alive = false;
-    sup_event_node(EV_DEATH, n->id, "node %llu %s", (unsigned long long)n->id,
-                   how);
+    char cause[240] = "";
+    if (broken) {
+        sup_death_cause(s, n, cause, sizeof(cause));
+    }
+    /* launcher.log names the cause of every death that was not asked,
+     * whole (the event feed gets the first EV_TEXT_MAX - 1 bytes). */
+    char full[400];
+    snprintf(full, sizeof(full), "node %llu %s%s%s", (unsigned long long)n->id,
+             how, broken ? ": " : "", cause);
+    struct ev e;
+    ev_set(&e, sup_wall_ms(), EV_DEATH, n->id, 0, "%s", "");
+    size_t cut = strlen(full) < sizeof(e.text) ? strlen(full)
+                                               : sizeof(e.text) - 1;
+    memcpy(e.text, full, cut);
+    e.text[cut] = '\0';
+    sup_publish_full(s, &e, full);
     if (n->kill_conn >= 0) {
         sup_reply(s, n->kill_conn, "ok node %llu (pid %ld) %s",
                   (unsigned long long)n->id, (long)pid, how);
@@ -345,12 +447,23 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
     }
     if (s->phase == SUP_STARTING) {
         char log_path[CDIR_PATH_MAX];
-        char last[240];
         cdir_node_file(&s->cfg->dir, n->id, ".log", log_path, sizeof(log_path));
-        cdir_last_line(log_path, last, sizeof(last));
-        sup_start_failed(s, "node %llu failed to start (%s; see %.150s): %s",
-                         (unsigned long long)n->id, how, log_path,
-                         sup_log_message(last));
+        if (!broken) {
+            sup_death_cause(s, n, cause, sizeof(cause));
+        }
+        if (s->cfg->fresh) {
+            sup_start_failed(s, "node %llu failed to start (%s; see %.150s): %s",
+                             (unsigned long long)n->id, how, log_path, cause);
+            return;
+        }
+        n->failed = true;
+        size_t len = strlen(s->fail_msg);
+        snprintf(s->fail_msg + len, sizeof(s->fail_msg) - len,
+                 "%snode %llu failed to start (%s; see %.200s): %.240s; "
+                 "repair it, then 'raftctl start %llu'",
+                 len > 0 ? "\t" : "", (unsigned long long)n->id, how, log_path,
+                 cause, (unsigned long long)n->id);
+        sup_check_started(s, false);
     }
 }
 
@@ -391,10 +504,14 @@ static void sup_on_timers(struct sup *s, uint64_t now_ms)
         sup_poll_round(s, now_ms);
     }
     if (s->phase == SUP_STARTING && now_ms >= s->phase_deadline_ms) {
-        sup_start_failed(s,
-                         "not every node answered within %d s; see the "
-                         "node<ID>.log files in %s",
-                         SUP_START_MS / 1000, s->cfg->dir.shown);
+        if (s->cfg->fresh) {
+            sup_start_failed(s,
+                             "not every node answered within %d s; see the "
+                             "node<ID>.log files in %s",
+                             SUP_START_MS / 1000, s->cfg->dir.shown);
+        } else {
+            sup_check_started(s, true);
+        }
     }
     if (s->phase == SUP_STOPPING && !s->hard_killed &&
         now_ms >= s->phase_deadline_ms) {
@@ -666,7 +783,10 @@ int supervisor_run(const struct supervisor_config *cfg)
         bool detached = s->ready_fd >= 0;
         sup_notify_ready(s, line);
         if (!detached) {
-            fprintf(stderr, "raftctl: up: %s\n", s->fail_msg);
+            for (char *part = strtok(s->fail_msg, "\t"); part != NULL;
+                 part = strtok(NULL, "\t")) {
+                fprintf(stderr, "raftctl: up: %s\n", part);
+            }
         }
     }
     if (s->down_conn >= 0) {

@@ -20,7 +20,7 @@
 #include "launcher/up_options.h"
 
 /* Longest "err MESSAGE" line the launcher sends to a waiting `up`. */
-#define SUPERVISOR_MSG_MAX 512
+#define SUPERVISOR_MSG_MAX 2048
 
 struct supervisor_config {
     struct cdir dir;

@@ -30,6 +30,8 @@ struct sup_node {
     struct raft_addr addr;
     int kill_conn; /* Connection awaiting its death, or -1. */
     uint64_t kill_deadline_ms;
+    off_t log_from; /* Size of its log when spawned: this run's lines. */
+    bool failed;    /* Died during the startup (the rest may run). */
 };
 
 struct sup_conn {
@@ -83,6 +85,9 @@ int sup_spawn(struct sup *s, struct sup_node *n, char errmsg[ERRMSG_LEN]);
 void sup_begin_stop(struct sup *s, int exit_code, uint64_t now_ms);
 /* Tells a waiting `up --detach` "ok" or "err MESSAGE", once. */
 void sup_notify_ready(struct sup *s, const char *text);
+/* Ends the startup once it is decided (deadline: SUP_START_MS passed):
+ * "ok" with every node, "ok CAUSES" with a quorum, else a stop. */
+void sup_check_started(struct sup *s, bool deadline);
 
 /* supervisor_io.c */
 void sup_on_accept(struct sup *s);

@@ -247,13 +247,7 @@ static void sup_on_status_reply(void *ctx, uint32_t i, raft_term term,
     s->round[i].alive = true;
     s->round[i].term = term;
     s->round[i].reply = *reply;
-    uint32_t all = (1u << s->n_nodes) - 1u;
-    if (s->phase == SUP_STARTING && (s->answered & all) == all) {
-        s->phase = SUP_RUNNING;
-        sup_event("all %u nodes are running%s", s->n_nodes,
-                  s->ready_fd < 0 ? "; Ctrl-C stops the cluster" : "");
-        sup_notify_ready(s, "ok");
-    }
+    sup_check_started(s, false);
 }
 
 void sup_on_udp(struct sup *s)

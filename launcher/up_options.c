@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/timers.h"
 #include "launcher/cluster_dir.h"
 
 static const struct {
@@ -149,4 +150,20 @@ void up_options_merge(struct up_options *base, const struct up_options *over)
             base->val[i] = over->val[i];
         }
     }
+}
+
+int up_options_check(const struct up_options *o, char errmsg[ERRMSG_LEN])
+{
+    uint64_t hb = o->is_set[UP_OPT_HEARTBEAT] ? o->val[UP_OPT_HEARTBEAT]
+                                              : NODE_HEARTBEAT_MS;
+    uint64_t el = o->is_set[UP_OPT_ELECTION] ? o->val[UP_OPT_ELECTION]
+                                             : NODE_ELECTION_MS;
+    if (el <= hb) {
+        snprintf(errmsg, ERRMSG_LEN,
+                 "--election (%llu ms) must be longer than --heartbeat "
+                 "(%llu ms)",
+                 (unsigned long long)el, (unsigned long long)hb);
+        return ERR_INVALID;
+    }
+    return ERR_OK;
 }

@@ -50,4 +50,9 @@ int up_options_save(const struct cdir *d, const struct up_options *o,
 /* Options set in over replace those in base. */
 void up_options_merge(struct up_options *base, const struct up_options *over);
 
+/* The options together, as raftnode checks them (--election longer than
+ * --heartbeat, unset ones at raftnode's defaults). Errors: ERR_INVALID
+ * (errmsg says why). */
+int up_options_check(const struct up_options *o, char errmsg[ERRMSG_LEN]);
+
 #endif

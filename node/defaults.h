@@ -8,17 +8,14 @@
 #ifndef RAFT_NODE_DEFAULTS_H
 #define RAFT_NODE_DEFAULTS_H
 
+#include "common/timers.h"
 #include "common/types.h"
 #include "common/wire.h"
 
 /* --- Raft timers (--heartbeat, --election) --- */
 
-/* A leader's empty AppendEntries interval: a third of the election timeout,
- * so two lost heartbeats do not start an election. */
-#define NODE_HEARTBEAT_MS 50
-/* Election timeout, randomized in [1x, 2x): well above a loopback or LAN
- * round trip, short enough that a failover takes a fraction of a second. */
-#define NODE_ELECTION_MS 150
+/* NODE_HEARTBEAT_MS and NODE_ELECTION_MS: common/timers.h (the launcher
+ * checks up's options against them). */
 
 /* --- The poll loop --- */
 

@@ -29,15 +29,30 @@
 #define EXIT_USAGE 2
 #define EXIT_START 3
 
-static const char usage_line[] =
-    "usage: raftnode --id ID --config FILE --db FILE [--log FILE] "
-    "[--log-level error|warn|info|debug] [--heartbeat MS] [--election MS] "
-    "[--faults] [--create] [--seed N] [--snapshot-entries N] "
-    "[--log-keep K] [--max-sessions M]";
-
+/* raftnode --help: the usage, one option per line. */
 static void print_help(void)
 {
-    printf("%s\n\n"
+    printf("usage: raftnode --id ID --config FILE --db FILE [options]\n"
+           "\n"
+           "One member of a Raft cluster (raftctl up starts them for you).\n"
+           "\n"
+           "required:\n"
+           "  --id ID               this member's id in the config (1-%llu)\n"
+           "  --config FILE         cluster.conf: the cluster id and every "
+           "member\n"
+           "  --db FILE             this member's SQLite database\n"
+           "\n"
+           "options:\n"
+           "  --create              create --db if it does not exist\n"
+           "  --log FILE            append the log to FILE (default: "
+           "stderr)\n"
+           "  --log-level LEVEL     error, warn, info or debug (default "
+           "info)\n"
+           "  --heartbeat MS        leader heartbeat interval, 1-60000 "
+           "(default %u)\n"
+           "  --election MS         election timeout, randomized in [MS, "
+           "2 MS),\n"
+           "                        longer than --heartbeat (default %u)\n"
            "  --snapshot-entries N  compact once the log holds N entries "
            "beyond the\n"
            "                        kept ones; 0 never (default %u)\n"
@@ -48,8 +63,19 @@ static void print_help(void)
            "writes\n"
            "                        into the register entries it proposes as "
            "leader;\n"
-           "                        0 unbounded (default %u)\n",
-           usage_line, NODE_SNAPSHOT_ENTRIES, NODE_LOG_KEEP, NODE_MAX_SESSIONS);
+           "                        0 unbounded (default %u)\n"
+           "  --faults              obey raftctl's fault commands "
+           "(partition, netem)\n"
+           "  --seed N              seed for randomized timeouts (default: "
+           "random)\n"
+           "  -h, --help            this text\n"
+           "\n"
+           "exit status: 0 stopped by SIGTERM or SIGINT, 1 a fatal error "
+           "while\n"
+           "running, 2 usage error, 3 could not start (the log says why)\n",
+           (unsigned long long)RAFT_ID_MAX, NODE_HEARTBEAT_MS,
+           NODE_ELECTION_MS, NODE_SNAPSHOT_ENTRIES, NODE_LOG_KEEP,
+           NODE_MAX_SESSIONS);
 }
 
 static int stop_pipe[2] = {-1, -1};

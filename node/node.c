@@ -135,7 +135,9 @@ static void node_trace(void *ctx, int level, const char *line)
     struct node *n = ctx;
     node_refresh_prefix(n);
     line = trace_body(line);
-    if (level == RAFT_TRACE_INFO) {
+    if (level == RAFT_TRACE_ERROR) {
+        LOG_ERROR("%s", line);
+    } else if (level == RAFT_TRACE_INFO) {
         LOG_INFO("%s", line);
     } else {
         LOG_DEBUG("%s", line);
@@ -558,6 +560,12 @@ static int node_open_store(struct node *n, const struct node_options *opts,
                            struct store_loaded *loaded, char errmsg[ERRMSG_LEN])
 {
     char em[ERRMSG_LEN] = "";
+    if (store_wal_lost_frames(opts->db_path, em)) {
+        /* Raft assumed these writes durable: what this member acknowledged
+         * may be gone (a leader reports it as lost_acked and repairs it). */
+        LOG_ERROR("%s; this member may have lost entries it acknowledged",
+                  em);
+    }
     int rv = store_open(opts->db_path, n->conf.cluster_id, n->id,
                         opts->create ? STORE_OPEN_CREATE : STORE_OPEN_EXISTING,
                         &n->store, em);

@@ -72,6 +72,7 @@ void node_on_status(struct node *n, const struct raft_addr *from,
     store_snapshot_point(n->store, &s->snapshot_index, &s->snapshot_term);
     s->n_sends = replica_snapshot_progress(n->replica, &s->recv, s->sends,
                                            RAFT_NODES_MAX);
+    s->lost_acked = raft_lost_acked(r);
     node_on_status_view(n, r, s);
     s->disk = (uint8_t)node_disk_state(n);
     node_io_reply(n, from, &msg);

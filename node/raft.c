@@ -684,6 +684,10 @@ raft_id raft_leader(const struct raft *r)
 {
     return r->leader;
 }
+uint64_t raft_lost_acked(const struct raft *r)
+{
+    return r->lost_acked;
+}
 raft_index raft_commit_index(const struct raft *r)
 {
     return r->commit;

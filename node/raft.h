@@ -106,8 +106,10 @@ struct raft_read {
 };
 
 enum raft_trace_level {
-    RAFT_TRACE_INFO = 1, /* Role and term changes, commit. */
-    RAFT_TRACE_DEBUG = 2 /* Per message. */
+    RAFT_TRACE_INFO = 1,  /* Role and term changes, commit. */
+    RAFT_TRACE_DEBUG = 2, /* Per message. */
+    RAFT_TRACE_ERROR = 3  /* A broken promise: a member lost entries it
+                           * acknowledged (its disk lied). */
 };
 
 /* Receives every trace line (no newline); line is valid during the call. */
@@ -264,6 +266,9 @@ uint32_t raft_election_timeout_ms(const struct raft *r);
 uint64_t raft_election_elapsed_ms(const struct raft *r, uint64_t now_ms);
 /* Since last contact with a leader; UINT64_MAX if never. */
 uint64_t raft_leader_contact_ms(const struct raft *r, uint64_t now_ms);
+/* How many times, as leader, this core saw a member's log end below what
+ * the member had acknowledged (each logged at RAFT_TRACE_ERROR). */
+uint64_t raft_lost_acked(const struct raft *r);
 /* Leader only: fills up to cap peers' progress, returns the count. */
 uint32_t raft_progress(const struct raft *r, uint64_t now_ms,
                        struct status_peer *out, uint32_t cap);

@@ -25,6 +25,9 @@ enum raft_bug {
                                          * or another image. */
     RAFT_BUG_SNAP_KEEP_SUFFIX = 1u << 12, /* Keep a conflicting log after
                                            * an install. */
+    RAFT_BUG_IGNORE_LOST_ACKED = 1u << 13, /* Leader: ignore a rejection
+                                           * showing a follower's log ends
+                                           * below its match (stuck). */
     RAFT_BUG_DISK_IGNORED = 1u << 14, /* raft_set_disk_ok(false) changes
                                       * nothing: a leader whose disk is
                                       * full or hung stays leader. */

@@ -106,6 +106,9 @@ struct raft_peer {
     raft_index inflight_last[RAFT_INFLIGHT_CAP]; /* Ring: last index each. */
     uint32_t inflight_head;
     uint64_t ack_ctx; /* Highest heartbeat ctx acknowledged. */
+    uint64_t match_ctx; /* hb_ctx when match last grew: a rejection of an
+                         * append with a higher ctx was sent after the
+                         * follower acknowledged match. */
     uint64_t last_ack_ms;
     raft_index match_at_hb; /* match at the previous heartbeat. */
     bool active;            /* Replied since the last quorum check. */
@@ -186,6 +189,7 @@ struct raft {
     struct raft_peer peers[RAFT_NODES_MAX];
     raft_index term_start_index; /* This leader's no-op entry. */
     uint64_t hb_ctx;             /* Current heartbeat round. */
+    uint64_t lost_acked; /* Followers seen below their match (raft_lost_acked). */
     bool hb_ctx_sent;
     bool read_round_queued; /* Reads wait for round hb_ctx + 1. */
 
@@ -263,6 +267,9 @@ void raft_snapshot_want(struct raft *r, struct raft_peer *p);
 
 /* raft_read.c */
 void raft_read_on_ack(struct raft *r);
+/* A new heartbeat round (hb_ctx + 1), sent to every follower at the next
+ * raft_ready(): reads queued for it join it. */
+void raft_read_start_round(struct raft *r);
 void raft_read_fail_all(struct raft *r);
 int raft_on_read_index(struct raft *r, const struct raft_msg *msg);
 int raft_on_read_index_reply(struct raft *r, const struct raft_msg *msg);

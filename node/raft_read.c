@@ -26,8 +26,7 @@ static bool round_confirmed(const struct raft *r, uint64_t ctx)
     return acks >= raft_quorum(r);
 }
 
-/* A new round, sent at the next raft_ready() to every follower. */
-static void start_round(struct raft *r)
+void raft_read_start_round(struct raft *r)
 {
     r->hb_ctx++;
     r->hb_ctx_sent = false;
@@ -150,7 +149,7 @@ static void enqueue_read(struct raft *r, raft_id from, uint64_t read_id,
         return; /* The current round has not gone out yet: join it. */
     }
     if (round_confirmed(r, r->hb_ctx)) {
-        start_round(r);
+        raft_read_start_round(r);
         q->ctx = r->hb_ctx;
         return;
     }
@@ -272,7 +271,7 @@ void raft_read_on_ack(struct raft *r)
         r->n_reads_waiting -= done;
     }
     if (r->read_round_queued && round_confirmed(r, r->hb_ctx)) {
-        start_round(r);
+        raft_read_start_round(r);
     }
 }
 

@@ -220,6 +220,42 @@ static void peer_to_probe(struct raft_peer *p, raft_index next)
     p->send_pending = true;
 }
 
+/* A rejection says p's log ends at last, below p->match, which p
+ * acknowledged. Raft assumes a durable write survives; a disk that lied
+ * (a lost WAL tail) breaks that, and the rule below never moving under
+ * match would then probe p at match + 1 forever. Trusted only from an
+ * append sent after the acknowledgement (ctx above match_ctx): an older
+ * one may have been rejected before p took the entries. An untrusted one
+ * starts a new round, whose appends tell. Returns true when handled. */
+static bool on_lost_acked(struct raft *r, struct raft_peer *p,
+                          const struct msg_append_reply *rep)
+{
+    if (RAFT_BUG(RAFT_BUG_IGNORE_LOST_ACKED) || rep->last_index >= p->match) {
+        return false;
+    }
+    if (rep->ctx <= p->match_ctx) {
+        if (r->hb_ctx <= p->match_ctx) {
+            raft_read_start_round(r);
+        }
+        return true;
+    }
+    r->lost_acked++;
+    raft_tracef(r, RAFT_TRACE_ERROR,
+                "member %llu lost entries it acknowledged: had %llu, now %llu",
+                (unsigned long long)p->id, (unsigned long long)p->match,
+                (unsigned long long)rep->last_index);
+    /* Forget the match (the commit index never moves back) and probe from
+     * its real end: the reply to that probe is the new match. */
+    p->match = 0;
+    p->match_at_hb = 0;
+    p->match_ctx = r->hb_ctx;
+    if (p->commit_sent > rep->last_index) {
+        p->commit_sent = rep->last_index;
+    }
+    peer_to_probe(p, rep->last_index + 1);
+    return true;
+}
+
 /* Figure 2, Rules for Servers, Leaders: "If AppendEntries fails because of
  * log inconsistency: decrement nextIndex and retry." The follower's hint
  * (conflict term and index, paper 5.3) lets nextIndex skip a whole term at
@@ -229,6 +265,9 @@ static void on_reject(struct raft *r, struct raft_peer *p,
 {
     if (p->mode == RAFT_PEER_SNAPSHOT) {
         return; /* A heartbeat's: the snapshot decides where it goes. */
+    }
+    if (on_lost_acked(r, p, rep)) {
+        return;
     }
     if (rep->reject_index <= p->match) {
         return; /* Stale: we know the follower matches there. */
@@ -276,6 +315,7 @@ static void on_success(struct raft *r, struct raft_peer *p,
     }
     if (rep->match_index > p->match) {
         p->match = rep->match_index;
+        p->match_ctx = r->hb_ctx;
     }
     if (p->next <= p->match) {
         p->next = p->match + 1;

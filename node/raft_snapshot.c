@@ -63,6 +63,7 @@ void raft_snapshot_done(struct raft *r, raft_id peer, raft_index index)
     /* Thesis 5.2: the follower holds our state up to index now. */
     if (index > p->match) {
         p->match = index;
+        p->match_ctx = r->hb_ctx;
     }
     p->mode = RAFT_PEER_PROBE;
     p->next = p->match + 1;

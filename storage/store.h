@@ -34,6 +34,15 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id, int mode,
                struct store **out, char errmsg[ERRMSG_LEN]);
 void store_close(struct store *s);
 
+/* Before store_open, after a crash: whether path's WAL ends before the last
+ * frame its wal-index (-shm, left behind by a killed process) says was
+ * committed, or that frame belongs to another WAL generation: the disk
+ * lost writes (SQLite's recovery would silently drop them). After a kill
+ * these were synced and acknowledged; after a power loss the index may
+ * also name frames whose sync had not finished. msg says how. False when
+ * there is no index to compare (a clean close). */
+bool store_wal_lost_frames(const char *path, char msg[ERRMSG_LEN]);
+
 /* Everything a node needs at start. Arrays are heap-owned by the struct;
  * free with store_loaded_free(). Entry data points into one owned block. */
 struct store_loaded {

@@ -271,3 +271,92 @@ void store_wal_extend(struct store *s)
         store_wal_close(s);
     }
 }
+
+/* SQLite's wal-index header (the first 48 bytes of -shm, stored twice,
+ * native byte order): iVersion, unused, iChange, isInit, bigEndCksum,
+ * szPage, mxFrame (the last committed frame), nPage, aFrameCksum[2],
+ * aSalt[2] (raw bytes of the WAL header's salts), aCksum[2]. */
+#define SHM_HEADER_BYTES 48
+#define SHM_VERSION 3007000u
+
+static uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Reads exactly n bytes at off of path; false when it cannot. */
+static bool read_at(const char *path, off_t off, uint8_t *buf, size_t n,
+                    off_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    struct stat sb;
+    bool ok = fstat(fd, &sb) == 0 && pread(fd, buf, n, off) == (ssize_t)n;
+    if (ok && size != NULL) {
+        *size = sb.st_size;
+    }
+    close(fd);
+    return ok;
+}
+
+bool store_wal_lost_frames(const char *db_path, char msg[ERRMSG_LEN])
+{
+    ASSERT(db_path != NULL);
+    size_t n = strlen(db_path) + sizeof("-wal");
+    char *shm = malloc(n);
+    char *wal = malloc(n);
+    bool lost = false;
+    uint8_t hdr[2 * SHM_HEADER_BYTES];
+    uint8_t wal_hdr[WAL_HEADER_BYTES];
+    off_t wal_size = 0;
+    if (shm == NULL || wal == NULL) {
+        goto out;
+    }
+    snprintf(shm, n, "%s-shm", db_path);
+    snprintf(wal, n, "%s-wal", db_path);
+    if (!read_at(shm, 0, hdr, sizeof hdr, NULL) ||
+        memcmp(hdr, hdr + SHM_HEADER_BYTES, SHM_HEADER_BYTES) != 0) {
+        goto out; /* No index left (a clean close), or one mid-update. */
+    }
+    uint32_t version, mx_frame;
+    uint16_t sz_page;
+    memcpy(&version, hdr, 4);
+    memcpy(&sz_page, hdr + 14, 2);
+    memcpy(&mx_frame, hdr + 16, 4);
+    if (version != SHM_VERSION || hdr[12] != 1 || mx_frame == 0) {
+        goto out;
+    }
+    uint32_t page = sz_page == 1 ? 65536u : sz_page;
+    uint64_t frame = (uint64_t)page + WAL_FRAME_HEADER_BYTES;
+    uint64_t want = WAL_HEADER_BYTES + (uint64_t)mx_frame * frame;
+    if (!read_at(wal, 0, wal_hdr, sizeof wal_hdr, &wal_size)) {
+        snprintf(msg, ERRMSG_LEN,
+                 "%.60s-wal is gone or cut inside its header but its index (-shm) says %u frames "
+                 "were committed: the disk lost writes",
+                 db_path, (unsigned)mx_frame);
+        lost = true;
+        goto out;
+    }
+    if (be32(wal_hdr + 8) != page || memcmp(wal_hdr + 16, hdr + 32, 8) != 0) {
+        goto out; /* The index describes another generation of the WAL. */
+    }
+    uint8_t last[WAL_FRAME_HEADER_BYTES];
+    lost = (uint64_t)wal_size < want ||
+           !read_at(wal, (off_t)(want - frame), last, sizeof last, NULL) ||
+           memcmp(last + 8, wal_hdr + 16, 8) != 0;
+    if (lost) {
+        snprintf(msg, ERRMSG_LEN,
+                 "%.60s-wal lost committed frames: its index (-shm) says "
+                 "%u frames (%llu bytes), the file has %llu bytes or ends "
+                 "them early: the disk lost writes",
+                 db_path, (unsigned)mx_frame, (unsigned long long)want,
+                 (unsigned long long)wal_size);
+    }
+out:
+    free(shm);
+    free(wal);
+    return lost;
+}

@@ -71,6 +71,7 @@ static void sample_large(int i, struct raft_msg *m)
             m->u.status_reply.sends[k] =
                 (struct status_transfer){k + 1, UINT64_MAX - k, UINT64_MAX};
         }
+        m->u.status_reply.lost_acked = UINT64_MAX;
         m->u.status_reply.disk = STATUS_DISK_HUNG;
         break;
     default:
@@ -205,6 +206,7 @@ static void sample_status_reply(struct msg_status_reply *s)
     s->n_sends = 1;
     s->sends[0] = (struct status_transfer){3, 122880, 300000};
     s->jitter_ms = 10;
+    s->lost_acked = 2;
     s->disk = STATUS_DISK_FULL;
 }
 
@@ -340,7 +342,7 @@ static bool status_reply_equal(const struct msg_status_reply *a,
         a->snapshot_index != b->snapshot_index ||
         a->snapshot_term != b->snapshot_term ||
         !transfer_equal(&a->recv, &b->recv) || a->n_sends != b->n_sends ||
-        a->disk != b->disk) {
+        a->lost_acked != b->lost_acked || a->disk != b->disk) {
         return false;
     }
     for (uint32_t i = 0; i < a->n_sends; i++) {
@@ -455,10 +457,11 @@ int wire_check_roundtrip(const uint8_t *buf, size_t len, uint64_t cluster_id)
     int rc2 = wire_encode(&first, cluster_id, again, sizeof again, &len2);
     ASSERT(rc2 == ERR_OK);
     /* The encoder writes the shortest forms, so never more bytes; except
-     * that a status reply of an older layout (13, 20 or 24 body fields)
-     * comes back with the appended fields: 7, 4, then 1, each at least one
-     * byte (zero or empty), the empty transfer four ([0, 0, 0]). */
-    ASSERT(len2 <= len + (first.type == MSG_STATUS_REPLY ? 15 : 0));
+     * that a status reply of an older layout (13, 20, 24 or 25 body fields)
+     * comes back with the appended fields: 7, 4, then lost_acked, then
+     * disk, each at least one byte (zero or empty), the empty transfer
+     * four ([0, 0, 0]). */
+    ASSERT(len2 <= len + (first.type == MSG_STATUS_REPLY ? 16 : 0));
     if (first.type == MSG_APPEND) {
         size_t bound = WIRE_APPEND_OVERHEAD;
         for (uint32_t i = 0; i < first.u.append.n_entries; i++) {

@@ -98,6 +98,9 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     p->client_timeout_ms = 3 * p->election_ms + 4 * p->lat_max_ms;
     p->client_think_ms = PICK(&r, 0, 20, 200);
     p->read_pct = PICK(&r, 0, 20, 50, 80);
+    /* A quarter of the seeds, chosen without a draw (the others' runs stay
+     * as they were): half their crashes also cut a synced tail. */
+    p->lie_ppm = (seed >> 7) % 4 == 1 ? 500000 : 0;
     p->big_value_pct = PICK(&r, 0, 0, 0, 5, 25);
     /* Drawn last, so the draws above stay what they were for a seed. A
      * quarter of the seeds write through; the rest buffer applies for a
@@ -241,6 +244,8 @@ struct totals {
     uint64_t lost_buffers;
     uint64_t compactions;
     uint64_t installs;
+    uint64_t lies;     /* Lying-disk cuts (lie_ppm). */
+    uint64_t lost_reports; /* Leaders' reports of them. */
 };
 
 static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
@@ -284,6 +289,8 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
     t->lost_buffers += w->check.n_lost_buffers;
     t->compactions += w->check.n_compactions;
     t->installs += w->check.n_installs;
+    t->lies += w->n_lies;
+    t->lost_reports += w->n_lost_reports;
     if (!ok) {
         if (t->failed == 0) {
             t->first_failed = seed;
@@ -311,9 +318,11 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
 static void print_summary(const struct totals *t, double wall)
 {
     printf("summary: seeds=%llu events=%llu violations=%llu "
-           "lost_buffers=%llu compactions=%llu installs=%llu wall=%.1fs",
+           "lost_buffers=%llu compactions=%llu installs=%llu lies=%llu "
+           "lost_reports=%llu wall=%.1fs",
            ull(t->seeds), ull(t->events), ull(t->failed), ull(t->lost_buffers),
-           ull(t->compactions), ull(t->installs), wall);
+           ull(t->compactions), ull(t->installs), ull(t->lies),
+           ull(t->lost_reports), wall);
     if (t->failed > 0) {
         printf(" first_failed=0x%016llx", ull(t->first_failed));
     }
@@ -407,6 +416,7 @@ static const struct {
     {"session_revive", RAFT_BUG_SESSION_REVIVE},
     {"session_own_limit", RAFT_BUG_SESSION_OWN_LIMIT},
     {"disk_ignored", RAFT_BUG_DISK_IGNORED},
+    {"ignore_lost_acked", RAFT_BUG_IGNORE_LOST_ACKED},
 };
 
 static bool set_bug(const char *name)

@@ -6,6 +6,7 @@
  * that binds the real replica to the simulated network and disk.
  * Read tests/sim/sim_net.c next.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +23,19 @@ static unsigned long long ull(uint64_t v)
 static void node_trace(void *ctx, int level, const char *line)
 {
     const struct sim_node *n = ctx;
-    (void)level;
     sim_tracef(n->world, "%llu n%llu %s", ull(n->world->now_ms), ull(n->id),
                line);
+    /* The only ERROR trace is a lost acknowledged entry: the simulated
+     * disks keep what they synced unless a test says otherwise. */
+    unsigned long long who = 0;
+    const char *member = strstr(line, "member ");
+    bool lied = member != NULL && sscanf(member, "member %llu", &who) == 1 &&
+                who >= 1 && who <= n->world->p.n_nodes &&
+                n->world->nodes[who].lied;
+    n->world->n_lost_reports += level == RAFT_TRACE_ERROR;
+    if (level == RAFT_TRACE_ERROR && !n->world->disks_lie && !lied) {
+        sim_fail(n->world, "false_alarm", "n%llu: %s", ull(n->id), line);
+    }
 }
 
 static void node_send(void *ctx, const struct raft_msg *msg)

@@ -304,15 +304,89 @@ static void disk_fault(struct sim_world *w)
     }
 }
 
+/* How many leading rows every member but n holds durably, the same as
+ * n's: cutting n's log inside them loses nothing committed. */
+static size_t rows_held_by_others(const struct sim_world *w,
+                                  const struct sim_node *n)
+{
+    size_t k = n->disk.n_rows;
+    for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+        const struct sim_node *o = &w->nodes[i];
+        if (o == n) {
+            continue;
+        }
+        struct sim_durable dv;
+        sim_disk_durable(&o->disk, &dv);
+        size_t held = dv.n_rows < dv.n_same ? dv.n_rows : dv.n_same;
+        if (held < k) {
+            k = held;
+        }
+        while (k > 0 && o->disk.rows[k - 1].chain != n->disk.rows[k - 1].chain) {
+            k--;
+        }
+    }
+    return k;
+}
+
+/* A follower of the leader, whose leader tracks what it acknowledged (the
+ * case a lying disk can stall), or NULL. */
+static struct sim_node *lie_victim(struct sim_world *w)
+{
+    raft_id leader = sim_world_leader(w);
+    struct sim_node *f[SIM_NODES_MAX];
+    uint32_t n_f = 0;
+    for (uint32_t i = 1; i <= w->p.n_nodes && leader != RAFT_ID_NONE; i++) {
+        struct sim_node *n = &w->nodes[i];
+        if (n->rep != NULL && n->id != leader &&
+            raft_leader(replica_raft(n->rep)) == leader) {
+            f[n_f++] = n;
+        }
+    }
+    return n_f == 0 ? NULL : f[rng_range(&w->rng, 0, n_f)];
+}
+
+/* A lying disk (issue 17): n, just crashed, also loses the last 1-8 rows
+ * it had synced (and acknowledged), but only rows every other member
+ * holds, above its kv image and compacted prefix, so nothing committed is
+ * lost: its leader must notice and repair it (checks false_alarm and
+ * liveness). */
+static void lie(struct sim_world *w, struct sim_node *n)
+{
+    raft_index floor = mem_kv_applied(&n->kv);
+    if (n->disk.compacted > floor) {
+        floor = n->disk.compacted;
+    }
+    size_t rows = n->disk.n_rows;
+    if (rows <= floor + 1 || rows_held_by_others(w, n) < rows) {
+        return;
+    }
+    raft_index from = rows - rng_range(&w->rng, 0, 8);
+    if (from <= floor) {
+        from = floor + 1;
+    }
+    sim_disk_truncate(&n->disk, from);
+    n->lied = true;
+    w->n_lies++;
+    sim_tracef(w, "%llu sim n%llu lying disk: lost synced rows %llu-%zu",
+               ull(w->now_ms), ull(n->id), ull(from), rows);
+}
+
 static void on_fault_tick(struct sim_world *w)
 {
     if (w->in_liveness) {
         return;
     }
     if (rng_chance_ppm(&w->rng, w->p.crash_ppm)) {
-        struct sim_node *n = crash_victim(w);
+        bool lying =
+            w->p.lie_ppm > 0 && rng_chance_ppm(&w->rng, w->p.lie_ppm);
+        struct sim_node *n = lying ? lie_victim(w) : NULL;
+        lying = n != NULL;
+        n = lying ? n : crash_victim(w);
         if (n != NULL) {
             sim_node_crash(w, n, "crash");
+            if (lying) {
+                lie(w, n);
+            }
             schedule_restart(w, n);
         }
     }

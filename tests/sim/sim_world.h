@@ -49,6 +49,8 @@ struct sim_params {
     uint32_t new_leader_crash_ppm; /* A new leader dies before it has
                                   * replicated much (Figure 8 histories). */
     uint32_t write_fail_ppm;       /* Per persist or kv commit: fail-stop. */
+    uint32_t lie_ppm; /* Per crash: the disk also loses a synced tail that
+                       * every other member holds (a lying disk). */
     uint32_t heartbeat_ms;
     uint32_t election_ms;
     bool pre_vote;
@@ -236,6 +238,7 @@ struct sim_node {
     uint64_t full_until_ms; /* Writes fail before then (no space). */
     uint64_t sync_asked_ms; /* When the running sync was asked. */
     bool is_disk_bad;       /* raft_set_disk_ok(false) in force. */
+    bool lied;            /* Its disk lost a synced tail (lie_ppm). */
 };
 
 enum sim_client_ev {
@@ -335,6 +338,8 @@ struct sim_world {
     uint64_t n_sent;
     uint64_t n_dropped;
     uint64_t n_corrupt_caught;
+    uint64_t n_lies;         /* Lying-disk cuts made (lie_ppm). */
+    uint64_t n_lost_reports; /* Leaders' lost-acked reports (ERROR). */
     struct wire_scratch *scratch;
     uint8_t *buf; /* RAFT_DATAGRAM_MAX bytes. */
     /* Tests: sees (and may change or drop) every message before the
@@ -346,6 +351,8 @@ struct sim_world {
     bool in_liveness;
     bool clients_stopping;
     bool is_manual; /* Tests drive faults and clients. */
+    bool disks_lie; /* A test cut a synced log tail: a leader may report
+                     * lost acknowledged entries (else a false alarm). */
     bool is_done;
     uint64_t same_time_events;
     /* Checks and the failure. */

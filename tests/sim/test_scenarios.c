@@ -7,7 +7,8 @@
  * does not truncate; a restarted node keeps its vote; a crash loses the
  * write-back buffer and the log re-applies it; a quiet cluster stores it;
  * with asynchronous syncs, a crash undoes exactly the unsynced writes and a
- * cluster commits, answers and settles with nothing left pending.
+ * cluster commits, answers and settles with nothing left pending; a
+ * follower whose disk lied (lost a synced tail) is reported and caught up.
  * Every simulator check also runs after each event.
  */
 #include <setjmp.h>
@@ -502,6 +503,53 @@ static void test_hung_disk_leader_is_replaced(void **state)
     world_free(w);
 }
 
+/* A lying disk: a follower restarts without the last entries it had
+ * synced and acknowledged (the others hold them, so nothing committed is
+ * lost). The leader must notice (one ERROR trace, raft_lost_acked), probe
+ * from the follower's real end and bring it back within a few heartbeats:
+ * with the other follower then down, writes still commit. Under the old
+ * rule (RAFT_BUG_IGNORE_LOST_ACKED) it probes above the follower's end
+ * forever and nothing commits again. */
+static void test_lying_disk_follower_is_reported_and_repaired(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 1, 60000);
+    w->p.kv_writeback.delay_ms = 1000000; /* The kv image stays empty. */
+    sim_world_start(w);
+    raft_id leader = run_to_leader(w, 5000);
+    assert_int_not_equal(leader, RAFT_ID_NONE);
+    raft_id a = leader == 1 ? 2 : 1;
+    raft_id b = 6 - leader - a;
+    for (uint32_t k = 0; k < 8; k++) {
+        sim_client_invoke(w, 0, CLIENT_PUT, k % 2, "v", NULL);
+        run_to_idle(w, w->now_ms + 2000);
+    }
+    sim_world_run_until(w, w->now_ms + 200);
+    assert_world_ok(w);
+    size_t had = w->nodes[a].disk.n_rows;
+    assert_int_equal(had, 10); /* The noop, the session's register, 8 puts. */
+    sim_node_crash(w, &w->nodes[a], "test");
+    w->disks_lie = true;
+    sim_disk_truncate(&w->nodes[a].disk, 5); /* Rows 5-10 were synced. */
+    sim_node_start(w, &w->nodes[a]);
+    uint64_t restarted_ms = w->now_ms;
+    while (!w->failed && w->now_ms < restarted_ms + 2000 &&
+           raft_last_index(core(w, a)) < had) {
+        sim_world_run_until(w, w->now_ms + 5);
+    }
+    assert_world_ok(w);
+    assert_int_equal(raft_last_index(core(w, a)), had);
+    /* Bounded: within a few heartbeats (50 ms) of the restart. */
+    assert_true(w->now_ms - restarted_ms <= 10 * 50);
+    assert_int_equal(raft_lost_acked(core(w, leader)), 1);
+    sim_node_crash(w, &w->nodes[b], "test");
+    sim_client_invoke(w, 0, CLIENT_PUT, 2, "after", NULL);
+    run_to_idle(w, w->now_ms + 2000);
+    assert_world_ok(w);
+    assert_int_equal(w->check.n_acked_writes, 9);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_async_crash_undoes_unsynced_writes),
         cmocka_unit_test(test_async_cluster_commits_and_settles),
         cmocka_unit_test(test_hung_disk_leader_is_replaced),
+        cmocka_unit_test(test_lying_disk_follower_is_reported_and_repaired),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

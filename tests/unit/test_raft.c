@@ -660,6 +660,25 @@ static struct raft_msg reply_msg(int type, raft_id from, raft_id to,
     return m;
 }
 
+/* c with node 1 only (nodes 2 and 3 exist only as the messages a test
+ * hands it), loaded from l (NULL: empty), elected by node 3's vote. */
+static void lone_leader(struct cluster *c, const struct raft_loaded *l)
+{
+    memset(c, 0, sizeof *c);
+    c->n = 3;
+    c->now = 1000;
+    struct raft_config cfg = config_for(1, 3);
+    c->r[1] = new_node(c, &cfg, l);
+    fire(c, 1);
+    assert_int_equal(raft_role(c->r[1]), RAFT_CANDIDATE);
+    struct raft_msg m =
+        reply_msg(MSG_VOTE_REPLY, 3, 1, raft_current_term(c->r[1]));
+    m.u.vote_reply.granted = true;
+    assert_int_equal(raft_step(c->r[1], c->now, &m), ERR_OK);
+    pump(c);
+    assert_int_equal(raft_role(c->r[1]), RAFT_LEADER);
+}
+
 /* Figure 8 (paper 5.4.2): a leader must not commit an entry of an older
  * term by counting replicas. Node 1 leads term 3 with log [t1, t1, t3 noop];
  * node 2 reports holding entries up to 2 (term 1): that is a majority for
@@ -669,9 +688,6 @@ static void test_old_term_entry_not_committed_by_counting(void **state)
 {
     (void)state;
     struct cluster c;
-    memset(&c, 0, sizeof c);
-    c.n = 3;
-    c.now = 1000;
     struct raft_entry e[2] = {ent(1), ent(1)};
     struct raft_loaded l;
     memset(&l, 0, sizeof l);
@@ -679,15 +695,8 @@ static void test_old_term_entry_not_committed_by_counting(void **state)
     l.term = 2;
     l.n_entries = 2;
     l.entries = e;
-    struct raft_config cfg = config_for(1, 3);
-    c.r[1] = new_node(&c, &cfg, &l); /* Nodes 2, 3 only as messages. */
-    fire(&c, 1);
-    assert_int_equal(raft_role(c.r[1]), RAFT_CANDIDATE);
-    struct raft_msg m = reply_msg(MSG_VOTE_REPLY, 3, 1, 3);
-    m.u.vote_reply.granted = true;
-    assert_int_equal(raft_step(c.r[1], c.now, &m), ERR_OK);
-    pump(&c);
-    assert_int_equal(raft_role(c.r[1]), RAFT_LEADER);
+    lone_leader(&c, &l);
+    struct raft_msg m;
     assert_int_equal(raft_last_index(c.r[1]), 3);
     m = reply_msg(MSG_APPEND_REPLY, 2, 1, 3);
     m.u.append_reply.success = true;
@@ -1099,6 +1108,82 @@ static void test_follower_batches_applies(void **state)
     cluster_free(&c);
 }
 
+/* One ready batch of r without delivering anything: the prev_index of its
+ * first append to `to` (UINT64_MAX: none) and the highest ctx any append
+ * carries. */
+static raft_index take_append_to(struct raft *r, raft_id to, uint64_t *ctx)
+{
+    raft_index prev = UINT64_MAX;
+    *ctx = 0;
+    while (raft_has_ready(r)) {
+        struct raft_ready rd;
+        raft_ready(r, &rd);
+        for (size_t i = 0; i < rd.n_msgs_now; i++) {
+            const struct raft_msg *m = &rd.msgs_now[i];
+            if (m->type != MSG_APPEND) {
+                continue;
+            }
+            *ctx = m->u.append.ctx > *ctx ? m->u.append.ctx : *ctx;
+            if (m->to == to && prev == UINT64_MAX) {
+                prev = m->u.append.prev_index;
+            }
+        }
+        raft_advance(r, &rd);
+    }
+    return prev;
+}
+
+/* Issue 17: a follower's log ending below what it acknowledged (its disk
+ * lost a synced tail) is reported once (raft_lost_acked) and replication
+ * resumes from its real end; the old rule ignored a rejection at or below
+ * the match and probed above the follower's end forever. A rejection of
+ * an append sent before the acknowledgement (its ctx not above the round
+ * in which the match grew) is no evidence: no alarm, a new round. */
+static void test_lost_acked_entries_reported_and_repaired(void **state)
+{
+    (void)state;
+    struct cluster c;
+    lone_leader(&c, NULL);
+    struct raft *r = c.r[1];
+    struct raft_msg m;
+    propose(&c, 1, "a");
+    propose(&c, 1, "b");
+    propose(&c, 1, "c");
+    uint64_t ctx = 0;
+    take_append_to(r, 2, &ctx);
+    assert_int_equal(raft_last_index(r), 4);
+    m = reply_msg(MSG_APPEND_REPLY, 2, 1, 1);
+    m.u.append_reply.success = true;
+    m.u.append_reply.match_index = 4;
+    m.u.append_reply.last_index = 4;
+    m.u.append_reply.ctx = ctx;
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    take_append_to(r, 2, &ctx);
+    assert_int_equal(raft_commit_index(r), 4);
+    /* Reordered: node 2 rejected an append (prev 4) while it held only 1,
+     * before it took the entries. Not a loss. */
+    m = reply_msg(MSG_APPEND_REPLY, 2, 1, 1);
+    m.u.append_reply.reject_index = 4;
+    m.u.append_reply.conflict_index = 2;
+    m.u.append_reply.last_index = 1;
+    m.u.append_reply.ctx = ctx;
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    assert_int_equal(raft_lost_acked(r), 0);
+    uint64_t round = 0;
+    take_append_to(r, 2, &round);
+    assert_true(round > ctx); /* The new round that decides. */
+    /* Its reply: node 2 restarted holding 1. */
+    m.u.append_reply.ctx = round;
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    assert_int_equal(raft_lost_acked(r), 1);
+    assert_int_equal(take_append_to(r, 2, &ctx), 1); /* From its end. */
+    assert_int_equal(raft_commit_index(r), 4); /* Never moves back. */
+    /* The same rejection again (duplicated): counted once. */
+    assert_int_equal(raft_step(r, c.now, &m), ERR_OK);
+    assert_int_equal(raft_lost_acked(r), 1);
+    raft_free(r);
+}
+
 static void test_lagging_follower_backtracks_and_catches_up(void **state)
 {
     (void)state;
@@ -1151,6 +1236,7 @@ int main(void)
         cmocka_unit_test(test_follower_batches_applies),
         cmocka_unit_test(test_lagging_follower_backtracks_and_catches_up),
         cmocka_unit_test(test_bad_disk_leader_steps_down),
+        cmocka_unit_test(test_lost_acked_entries_reported_and_repaired),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -498,13 +498,13 @@ static void raw_status_reply_v2(struct fixture *f, uint32_t n_body,
 
 /* Packs a status reply of the current layout: the second layout without
  * tail or rules, then a snapshot point of 90 (term 4), the received
- * transfer (leader 2, recv_done of recv_size bytes) and n_sends sends to
- * send_peer, each 5 of 10 bytes acknowledged. */
+ * transfer (leader 2, recv_done of recv_size bytes), n_sends sends to
+ * send_peer, each 5 of 10 bytes acknowledged, and lost_acked 7. */
 static void raw_status_reply_v3(struct fixture *f, uint64_t recv_done,
                                 uint64_t recv_size, uint32_t n_sends,
                                 uint64_t send_peer)
 {
-    raw_status_reply_v2(f, 24, 0, 0, 3, 0);
+    raw_status_reply_v2(f, 25, 0, 0, 3, 0);
     raw_u(f, 90);
     raw_u(f, 4);
     msgpack_pack_array(&f->pk, 3);
@@ -518,12 +518,14 @@ static void raw_status_reply_v3(struct fixture *f, uint64_t recv_done,
         raw_u(f, 5);
         raw_u(f, 10);
     }
+    raw_u(f, 7); /* lost_acked */
 }
 
-/* Rule: the snapshot fields appended last decode, and a transfer never
- * reports more done than its size; a send names a member; at most
- * RAFT_NODES_MAX sends; a reply of the second layout (20 fields) still
- * decodes, with them zero, and none in between does. */
+/* Rule: the snapshot fields and lost_acked appended last decode, and a
+ * transfer never reports more done than its size; a send names a member;
+ * at most RAFT_NODES_MAX sends; a reply of the second layout (20 fields)
+ * or the third (24, no lost_acked) still decodes, with the missing fields
+ * zero, and none in between does. */
 static void test_wire_decode_checks_status_reply_snapshot(void **state)
 {
     struct fixture *f = *state;
@@ -538,6 +540,7 @@ static void test_wire_decode_checks_status_reply_snapshot(void **state)
     assert_int_equal(s->n_sends, RAFT_NODES_MAX);
     assert_int_equal(s->sends[0].peer, 3);
     assert_int_equal(s->sends[0].done, 5);
+    assert_int_equal(s->lost_acked, 7);
     raw_status_reply_v3(f, 101, 100, 0, 3);
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
     raw_status_reply_v3(f, 1, 0, 0, 3);
@@ -549,6 +552,17 @@ static void test_wire_decode_checks_status_reply_snapshot(void **state)
     raw_status_reply_v2(f, 21, 0, 0, 3, 0);
     raw_u(f, 90);
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_v2(f, 24, 0, 0, 3, 0);
+    raw_u(f, 90);
+    raw_u(f, 4);
+    msgpack_pack_array(&f->pk, 3);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    msgpack_pack_array(&f->pk, 0);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.snapshot_index, 90);
+    assert_int_equal(f->out.u.status_reply.lost_acked, 0);
     raw_status_reply_v2(f, 20, 1, 0, 3, 0);
     assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
     assert_int_equal(f->out.u.status_reply.n_tail, 1);
@@ -557,14 +571,14 @@ static void test_wire_decode_checks_status_reply_snapshot(void **state)
     assert_int_equal(f->out.u.status_reply.n_sends, 0);
 }
 
-/* Rule: the disk state appended after the snapshot fields decodes (0 ok,
- * 1 full, 2 hung), anything above is refused, and a reply of the third
- * layout (24 fields) still decodes as ok. */
+/* Rule: the disk state appended after lost_acked decodes (0 ok, 1 full,
+ * 2 hung), anything above is refused, and a reply of the third layout (24
+ * fields) or the fourth (25, with lost_acked) still decodes as ok. */
 static void test_wire_decode_checks_status_reply_disk(void **state)
 {
     struct fixture *f = *state;
     for (uint64_t disk = 0; disk <= 3; disk++) {
-        raw_status_reply_v2(f, 25, 0, 0, 3, 0);
+        raw_status_reply_v2(f, 26, 0, 0, 3, 0);
         raw_u(f, 90);
         raw_u(f, 4);
         msgpack_pack_array(&f->pk, 3);
@@ -572,10 +586,12 @@ static void test_wire_decode_checks_status_reply_disk(void **state)
         raw_u(f, 0);
         raw_u(f, 0);
         msgpack_pack_array(&f->pk, 0);
+        raw_u(f, 7); /* lost_acked */
         raw_u(f, disk);
         if (disk <= STATUS_DISK_HUNG) {
             assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
             assert_int_equal(f->out.u.status_reply.disk, disk);
+            assert_int_equal(f->out.u.status_reply.lost_acked, 7);
         } else {
             assert_int_equal(raw_decode(f), ERR_MALFORMED);
         }
