@@ -493,10 +493,22 @@ int node_run(struct node *n)
         }
         bool readable = ready > 0 && fds[0].revents != 0;
         bool synced = ready > 0 && fds[2].fd >= 0 && fds[2].revents != 0;
+        char em[ERRMSG_LEN] = "";
+        int rv = ERR_OK;
         if (ready > 0 && fds[3].fd >= 0 && fds[3].revents != 0) {
-            node_snapshot_on_made(n);
+            rv = node_snapshot_on_made(n, em);
         }
-        int rv = node_run_once(n, readable, synced);
+        if (rv == ERR_OK) {
+            rv = node_run_once(n, readable, synced);
+            if (rv == ERR_DAMAGED) {
+                snprintf(em, sizeof em, "%s", store_errmsg(n->store));
+            }
+        }
+        if (rv == ERR_DAMAGED) {
+            /* Nothing more is served or sent from this file. */
+            LOG_ERROR("stopping: %s; this member is damaged", em);
+            return rv;
+        }
         if (rv != ERR_OK) {
             LOG_ERROR("fatal: %s; stopping (fail-stop); last storage "
                       "error: %s",
@@ -576,7 +588,7 @@ static int node_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
 {
     struct store *s = ctx;
     int rv = store_fetch(s, lo, hi, bytes_max, out, cap, n);
-    if (rv != ERR_OK) {
+    if (rv != ERR_OK && rv != ERR_DAMAGED) { /* That one stops the node. */
         LOG_WARN("cannot read entries %llu..%llu for a follower: %s (%s)",
                  (unsigned long long)lo, (unsigned long long)hi, err_str(rv),
                  store_errmsg(s));

@@ -224,7 +224,7 @@ void store_snapshot_discard(struct store *s)
 
 /* The live tables' statements of an install, in record order. */
 static const char *const install_sql[3] = {
-    "INSERT INTO kv(key, value) VALUES (?1, ?2)",
+    "INSERT INTO kv(key, value, crc) VALUES (?1, ?2, raft_row_crc(?1, ?2))",
     "INSERT INTO sessions(client_id, seq, status, last_index)"
     " VALUES (?1, ?2, ?3, ?4)",
     "INSERT INTO sessions_evicted(client_id, idx) VALUES (?1, ?2)",
