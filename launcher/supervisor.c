@@ -328,7 +328,11 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
         snprintf(how, sizeof(how), "died signal=%d (%s)", WTERMSIG(wstatus),
                  strsignal(WTERMSIG(wstatus)));
     } else {
-        snprintf(how, sizeof(how), "exited status=%d", WEXITSTATUS(wstatus));
+        /* 5: raftnode's damaged data (docs/DAMAGE.md). */
+        snprintf(how, sizeof(how), "exited status=%d%s", WEXITSTATUS(wstatus),
+                 WEXITSTATUS(wstatus) == 5
+                     ? " (damaged: a stored row failed its checksum)"
+                     : "");
     }
     n->pid = 0;
     char name[64];

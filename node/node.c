@@ -500,8 +500,10 @@ int node_run(struct node *n)
         }
         if (rv == ERR_OK) {
             rv = node_run_once(n, readable, synced);
-            if (rv == ERR_DAMAGED) {
-                snprintf(em, sizeof em, "%s", store_errmsg(n->store));
+            /* The replica reports any store failure as ERR_STOPPED. */
+            if (rv != ERR_OK && store_damage(n->store) != NULL) {
+                snprintf(em, sizeof em, "%s", store_damage(n->store));
+                rv = ERR_DAMAGED;
             }
         }
         if (rv == ERR_DAMAGED) {

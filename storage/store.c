@@ -87,11 +87,25 @@ int store_corrupt(struct store *s, const char *what, uint64_t idx)
     return ERR_CORRUPT;
 }
 
+/* Keeps the first damage found; the errmsg names the latest. */
+static int store_note_damage(struct store *s)
+{
+    if (s->damage[0] == '\0') {
+        memcpy(s->damage, s->errmsg, ERRMSG_LEN);
+    }
+    return ERR_DAMAGED;
+}
+
+const char *store_damage(const struct store *s)
+{
+    return s->damage[0] != '\0' ? s->damage : NULL;
+}
+
 int store_damaged(struct store *s, const char *table, uint64_t idx)
 {
     snprintf(s->errmsg, ERRMSG_LEN,
              "damaged: %s row %" PRIu64 " fails its checksum", table, idx);
-    return ERR_DAMAGED;
+    return store_note_damage(s);
 }
 
 int store_damaged_kv(struct store *s, const uint8_t *key, uint32_t key_len)
@@ -111,7 +125,7 @@ int store_damaged_kv(struct store *s, const uint8_t *key, uint32_t key_len)
     snprintf(s->errmsg, ERRMSG_LEN,
              "damaged: kv row of key '%s'%s fails its checksum", shown,
              i < key_len ? "..." : "");
-    return ERR_DAMAGED;
+    return store_note_damage(s);
 }
 
 static void stmt_done(sqlite3_stmt *st)

@@ -153,6 +153,12 @@ int store_session_put(struct store *s, uint64_t client_id, uint64_t seq,
 /* Test and fault hooks: sleep this long inside each persist (disk stall). */
 void store_set_persist_delay_ms(struct store *s, uint32_t ms);
 
+/* What the first row that failed its checksum was ("damaged: kv row of key
+ * 'k5' fails its checksum"), or NULL while none has. Sticky: the layers
+ * above may turn ERR_DAMAGED into their own fatal code (ERR_STOPPED); the
+ * node asks here to tell damage from other failures. */
+const char *store_damage(const struct store *s);
+
 /* Last error text from SQLite, for logs. */
 const char *store_errmsg(const struct store *s);
 

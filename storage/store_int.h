@@ -132,6 +132,8 @@ struct store {
     sqlite3_stmt *session_st[STORE_SESSION_STMTS]; /* Prepared on use. */
     uint64_t install_crash_after; /* Test hook: 0, or die mid-install. */
     char errmsg[ERRMSG_LEN];
+    char damage[ERRMSG_LEN]; /* The first row that failed its checksum
+                              * (store_damage); "" while none has. */
 };
 
 /* store.c: steps statement id, which returns no row (bind errors in
