@@ -29,6 +29,7 @@
 #include "node/kv_pacer.h"
 #include "node/log_writer.h"
 #include "node/netem.h"
+#include "node/node_check.h"
 #include "node/node_kv.h"
 #include "node/node_snapshot.h"
 #include "node/raft.h"
@@ -336,6 +337,9 @@ static int node_route(struct node *n, const struct raft_addr *from,
     case MSG_STATUS:
         node_on_status(n, from, msg);
         return ERR_OK;
+    case MSG_CHECK:
+        node_check_on_request(n, from, msg);
+        return ERR_OK;
     case MSG_FAULT:
         if (msg->u.fault.action == FAULT_COMPACT) {
             return node_snapshot_on_compact(n, from);
@@ -424,7 +428,8 @@ static int node_poll_timeout(const struct node *n, uint64_t now_ms)
 }
 
 /* One wakeup's work after poll(): inputs, delayed sends, timers, one
- * drain. Errors: fatal (ERR_STOPPED, ERR_NOMEM). */
+ * drain, then a step of compaction and of a kv digest. Errors: fatal
+ * (ERR_STOPPED, ERR_NOMEM, ERR_DAMAGED). */
 static int node_run_once(struct node *n, bool readable, bool synced)
 {
     int rv = ERR_OK;
@@ -453,6 +458,9 @@ static int node_run_once(struct node *n, bool readable, bool synced)
      * inside a kv store it would also shrink the pacer's next store. */
     store_checkpoint(n->store);
     node_snapshot_step(n);
+    if (rv == ERR_OK) {
+        rv = node_check_step(n);
+    }
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
         return rv;
@@ -768,6 +776,7 @@ void node_close(struct node *n)
     if (n == NULL) {
         return;
     }
+    node_check_close(n);
     node_snapshot_close(n);
     log_writer_close(&n->log_writer);
     replica_free(n->replica);

@@ -276,4 +276,32 @@ uint64_t store_max_sessions(const struct store *s);
 int store_session_count(struct store *s, uint64_t *n_sessions,
                         uint64_t *n_evicted);
 
+/* ---- Digest of kv (storage/store_digest.c) ------------------------- */
+
+struct store_digest;
+
+/* Rows per store_digest_step for a caller between wakeups (the rows are
+ * small: well under a heartbeat). */
+#define STORE_DIGEST_STEP_ROWS 1000
+
+/* Starts the digest of kv as committed now (the caller stores what it
+ * buffers first): a read-only connection in one read transaction, so the
+ * digest is of one applied index while writes go on. Errors: ERR_NOMEM,
+ * ERR_IO (store_errmsg). */
+int store_digest_begin(struct store *s, struct store_digest **out);
+
+/* Reads up to rows_max rows in key order, checking each row's crc; *done
+ * once every row is in. Errors: ERR_DAMAGED (store_damage names the key),
+ * ERR_IO. */
+int store_digest_step(struct store_digest *d, size_t rows_max, bool *done);
+
+/* Once done: the applied index the digest is of, the rows and the digest
+ * (FNV-1a 64 over each row's crc in key order: equal tables give equal
+ * digests on every member). */
+void store_digest_result(const struct store_digest *d, raft_index *applied,
+                         uint64_t *n_rows, uint64_t *digest);
+
+/* Ends the read transaction and frees d (NULL: nothing). */
+void store_digest_free(struct store_digest *d);
+
 #endif
