@@ -23,6 +23,7 @@
 #include "common/msg.h"
 #include "storage/row_crc.h"
 #include "storage/schema.h"
+#include "storage/snapshot_make.h"
 #include "storage/store.h"
 
 #define CLUSTER 0x1234ull
@@ -218,6 +219,24 @@ static void test_row_crc_damaged_log_refused(void **state)
                      ERR_DAMAGED);
 }
 
+/* A changed kv row: no snapshot image is made of it. */
+static void test_row_crc_damaged_kv_no_image(void **state)
+{
+    struct fixture *f = *state;
+    fill(f);
+    shell(f->path, "UPDATE kv SET value = 'v9' WHERE key = 'k1'");
+    char out[160], em[ERRMSG_LEN] = "";
+    snprintf(out, sizeof out, "%s.snap", f->path);
+    struct snapshot_make_info info;
+    assert_int_equal(snapshot_make_file(f->path, out, "voters 2", &info, em),
+                     ERR_DAMAGED);
+    assert_non_null(strstr(em, "damaged: kv row"));
+    assert_int_not_equal(access(out, F_OK), 0);
+    char tmp[170];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    (void)unlink(tmp);
+}
+
 /* A version 3 file gains the checksums of its rows as they are. */
 static void test_row_crc_upgrade_from_version_3(void **state)
 {
@@ -246,6 +265,7 @@ int main(void)
         T(test_row_crc_written_rows_match),
         T(test_row_crc_damaged_kv_never_served),
         T(test_row_crc_damaged_log_refused),
+        T(test_row_crc_damaged_kv_no_image),
         T(test_row_crc_upgrade_from_version_3),
     };
 #undef T
