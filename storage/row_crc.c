@@ -20,7 +20,9 @@ enum {
 
 #define ROW_CRC_POLY 0x82f63b78u /* CRC-32C, reflected. */
 
-static uint32_t crc_table[256];
+/* Slicing-by-8: crc_table[k][b] is the CRC of byte b followed by k zero
+ * bytes, so eight bytes take eight independent lookups. */
+static uint32_t crc_table[8][256];
 static bool crc_table_ready;
 
 static void crc_table_init(void)
@@ -30,7 +32,13 @@ static void crc_table_init(void)
         for (int k = 0; k < 8; k++) {
             c = (c & 1u) != 0 ? (c >> 1) ^ ROW_CRC_POLY : c >> 1;
         }
-        crc_table[i] = c;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++) {
+        for (int k = 1; k < 8; k++) {
+            uint32_t prev = crc_table[k - 1][i];
+            crc_table[k][i] = crc_table[0][prev & 0xffu] ^ (prev >> 8);
+        }
     }
     crc_table_ready = true;
 }
@@ -40,10 +48,25 @@ static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t len)
     if (!crc_table_ready) {
         crc_table_init(); /* Idempotent: a race writes the same table. */
     }
+    while (len >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                             (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        crc = crc_table[7][lo & 0xffu] ^ crc_table[6][(lo >> 8) & 0xffu] ^
+              crc_table[5][(lo >> 16) & 0xffu] ^ crc_table[4][lo >> 24] ^
+              crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^
+              crc_table[0][p[7]];
+        p += 8;
+        len -= 8;
+    }
     for (size_t i = 0; i < len; i++) {
-        crc = crc_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
+        crc = crc_table[0][(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
     }
     return crc;
+}
+
+uint32_t row_crc32c_portable(uint32_t crc, const void *bytes, size_t len)
+{
+    return ~crc_soft(~crc, bytes, len);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(ROW_CRC_NO_HW)
