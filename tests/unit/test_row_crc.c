@@ -256,6 +256,63 @@ static void test_row_crc_damaged_kv_no_image(void **state)
     (void)unlink(tmp);
 }
 
+/* Digests the kv table one row per step; returns the digest. */
+static uint64_t digest_of(struct fixture *f, int expect_err)
+{
+    struct store_digest *d = NULL;
+    assert_int_equal(store_digest_begin(f->s, &d), ERR_OK);
+    bool done = false;
+    int err = ERR_OK;
+    for (int i = 0; i < 10 && !done && err == ERR_OK; i++) {
+        err = store_digest_step(d, 1, &done);
+    }
+    assert_int_equal(err, expect_err);
+    uint64_t value = 0;
+    if (err == ERR_OK) {
+        assert_true(done);
+        raft_index applied = 0;
+        uint64_t n_rows = 0;
+        store_digest_result(d, &applied, &n_rows, &value);
+        assert_int_equal(applied, 2);
+        assert_int_equal(n_rows, 2);
+    }
+    store_digest_free(d);
+    return value;
+}
+
+/* The digest is of the rows: the same again, another with a changed row
+ * (crc made to match, as a diverged but well-formed member would have),
+ * and ERR_DAMAGED, recorded in store_damage, for a row that fails. */
+static void test_row_crc_digest(void **state)
+{
+    struct fixture *f = *state;
+    fill(f);
+    open_store(f, STORE_OPEN_EXISTING);
+    uint64_t first = digest_of(f, ERR_OK);
+    assert_true(first == digest_of(f, ERR_OK));
+    store_close(f->s);
+    f->s = NULL;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(row_crc_register(db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE kv SET value = 'v9', crc ="
+                                  " raft_row_crc(key, 'v9') WHERE key = 'k2'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    open_store(f, STORE_OPEN_EXISTING);
+    assert_true(digest_of(f, ERR_OK) != first);
+    assert_null(store_damage(f->s));
+    store_close(f->s);
+    f->s = NULL;
+    shell(f->path, "UPDATE kv SET value = 'v8' WHERE key = 'k2'");
+    open_store(f, STORE_OPEN_EXISTING);
+    (void)digest_of(f, ERR_DAMAGED);
+    assert_non_null(store_damage(f->s));
+    assert_non_null(strstr(store_damage(f->s), "key 'k2'"));
+}
+
 /* A version 3 file gains the checksums of its rows as they are. */
 static void test_row_crc_upgrade_from_version_3(void **state)
 {
@@ -286,6 +343,7 @@ int main(void)
         T(test_row_crc_damaged_kv_never_served),
         T(test_row_crc_damaged_log_refused),
         T(test_row_crc_damaged_kv_no_image),
+        T(test_row_crc_digest),
         T(test_row_crc_upgrade_from_version_3),
     };
 #undef T
