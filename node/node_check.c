@@ -58,8 +58,11 @@ void node_check_on_request(struct node *n, const struct raft_addr *from,
         check_reply(n, from, req->u.check.nonce, CHECK_DONE);
         return;
     }
-    if (c->digest == NULL && check_begin(n) != ERR_OK) {
-        return; /* No answer: the asker times out (the log says why). */
+    if (c->digest == NULL && n->now_ms >= c->next_begin_ms) {
+        c->next_begin_ms = n->now_ms + NODE_CHECK_INTERVAL_MS;
+        if (check_begin(n) != ERR_OK) {
+            return; /* No answer: the asker times out (the log says why). */
+        }
     }
     check_reply(n, from, req->u.check.nonce, CHECK_BUSY);
 }

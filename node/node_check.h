@@ -20,6 +20,8 @@ struct store_digest;
 
 struct node_check {
     struct store_digest *digest; /* In progress, or NULL. */
+    uint64_t next_begin_ms;      /* No new digest before (a flood of
+                                  * requests never stalls the loop). */
     bool has_result;             /* The last finished digest: */
     raft_index applied;
     uint64_t n_rows;
@@ -31,7 +33,9 @@ struct node_check {
 
 /* Answers a check request: the digest when the last one is of the current
  * applied index, else CHECK_BUSY (starting one, after storing what the
- * write-back buffer holds, when none runs). */
+ * write-back buffer holds, when none runs and none started in the last
+ * NODE_CHECK_INTERVAL_MS). */
+#define NODE_CHECK_INTERVAL_MS 100
 void node_check_on_request(struct node *n, const struct raft_addr *from,
                            const struct raft_msg *req);
 
