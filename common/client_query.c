@@ -119,17 +119,19 @@ int client_status_query(const struct conf *conf, uint32_t mask,
     return ERR_OK;
 }
 
-/* What a fault query's callbacks need. */
+/* What a fault or check query's callbacks need. */
 struct fault_ctx {
     const struct conf *conf;
-    const struct msg_fault *rules; /* rules[i] for member i. */
+    const struct msg_fault *rules; /* rules[i] for member i; NULL: check. */
     struct raft_addr addrs[RAFT_NODES_MAX];
     uint8_t *buf;
     struct wire_scratch *scratch;
     uint32_t acked;
+    struct client_node_check *checks; /* A check query's answers. */
 };
 
-/* Member i's fault rule to every member still to answer. */
+/* Member i's fault rule (or a check request) to every member still to
+ * answer. */
 static void fault_send(struct query *q)
 {
     const struct fault_ctx *f = q->ctx;
@@ -139,10 +141,14 @@ static void fault_send(struct query *q)
         }
         struct raft_msg msg;
         memset(&msg, 0, sizeof(msg));
-        msg.type = MSG_FAULT;
+        msg.type = f->rules != NULL ? MSG_FAULT : MSG_CHECK;
         msg.from = RAFT_ID_NONE;
         msg.to = f->conf->members[i].id;
-        msg.u.fault = f->rules[i];
+        if (f->rules != NULL) {
+            msg.u.fault = f->rules[i];
+        } else {
+            msg.u.check.nonce = i;
+        }
         uint8_t buf[1024];
         size_t len = 0;
         if (wire_encode(&msg, f->conf->cluster_id, buf, sizeof(buf), &len) ==
@@ -165,21 +171,64 @@ static void fault_recv(struct query *q)
             return;
         }
         struct raft_msg msg;
+        uint8_t want = f->rules != NULL ? MSG_FAULT_REPLY : MSG_CHECK_REPLY;
         if (rc != ERR_OK ||
             wire_decode(f->buf, len, f->conf->cluster_id, &msg, f->scratch) !=
                 ERR_OK ||
-            msg.type != MSG_FAULT_REPLY) {
+            msg.type != want) {
             continue;
         }
         int i = conf_member_index(f->conf, msg.from);
         if (i < 0 || (q->mask & (1u << i)) == 0) {
             continue;
         }
-        if (msg.u.fault_reply.ok) {
+        if (want == MSG_CHECK_REPLY) {
+            if (msg.u.check_reply.state == CHECK_BUSY) {
+                continue; /* Asked again at the next resend. */
+            }
+            f->checks[i].answered = true;
+            f->checks[i].reply = msg.u.check_reply;
+        } else if (msg.u.fault_reply.ok) {
             f->acked |= 1u << i;
         }
         q->mask &= ~(1u << i);
     }
+}
+
+/* The fault and check queries' loop over one client socket. */
+static int fault_query(struct fault_ctx *f, uint32_t mask, uint32_t timeout_ms,
+                       char errmsg[ERRMSG_LEN])
+{
+    const struct conf *conf = f->conf;
+    struct query q = {.fd = -1,
+                      .mask = mask & ((1u << conf->n_members) - 1u),
+                      .send = fault_send,
+                      .recv = fault_recv,
+                      .ctx = f};
+    int rc = ERR_NOMEM;
+    f->buf = malloc(RAFT_DATAGRAM_MAX);
+    f->scratch = malloc(sizeof(*f->scratch));
+    if (f->buf == NULL || f->scratch == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "out of memory");
+        goto out;
+    }
+    rc = udp_resolve_members(conf, f->addrs, errmsg);
+    if (rc == ERR_OK && conf->n_members > 0) {
+        rc = udp_open_client(&f->addrs[0], &q.fd, errmsg);
+    }
+    if (rc != ERR_OK) {
+        goto out;
+    }
+    if (conf->n_members > 0) {
+        query_run(&q, timeout_ms);
+    }
+out:
+    if (q.fd >= 0) {
+        udp_close(q.fd);
+    }
+    free(f->scratch);
+    free(f->buf);
+    return rc;
 }
 
 int client_fault_send(const struct conf *conf, uint32_t mask,
@@ -190,34 +239,19 @@ int client_fault_send(const struct conf *conf, uint32_t mask,
     ASSERT(rules != NULL);
     ASSERT(conf->n_members <= RAFT_NODES_MAX);
     struct fault_ctx f = {.conf = conf, .rules = rules, .acked = 0};
-    struct query q = {.fd = -1,
-                      .mask = mask & ((1u << conf->n_members) - 1u),
-                      .send = fault_send,
-                      .recv = fault_recv,
-                      .ctx = &f};
-    int rc = ERR_NOMEM;
-    f.buf = malloc(RAFT_DATAGRAM_MAX);
-    f.scratch = malloc(sizeof(*f.scratch));
-    if (f.buf == NULL || f.scratch == NULL) {
-        snprintf(errmsg, ERRMSG_LEN, "out of memory");
-        goto out;
-    }
-    rc = udp_resolve_members(conf, f.addrs, errmsg);
-    if (rc == ERR_OK && conf->n_members > 0) {
-        rc = udp_open_client(&f.addrs[0], &q.fd, errmsg);
-    }
-    if (rc != ERR_OK) {
-        goto out;
-    }
-    if (conf->n_members > 0) {
-        query_run(&q, timeout_ms);
-    }
+    int rc = fault_query(&f, mask, timeout_ms, errmsg);
     *acked = f.acked;
-out:
-    if (q.fd >= 0) {
-        udp_close(q.fd);
-    }
-    free(f.scratch);
-    free(f.buf);
     return rc;
+}
+
+int client_check_query(const struct conf *conf, uint32_t mask,
+                       uint32_t timeout_ms, struct client_node_check *out,
+                       char errmsg[ERRMSG_LEN])
+{
+    ASSERT(conf != NULL);
+    ASSERT(out != NULL);
+    ASSERT(conf->n_members <= RAFT_NODES_MAX);
+    memset(out, 0, sizeof(*out) * conf->n_members);
+    struct fault_ctx f = {.conf = conf, .rules = NULL, .checks = out};
+    return fault_query(&f, mask, timeout_ms, errmsg);
 }

@@ -40,4 +40,18 @@ int client_fault_send(const struct conf *conf, uint32_t mask,
                       const struct msg_fault *rules, uint32_t timeout_ms,
                       uint32_t *acked, char errmsg[ERRMSG_LEN]);
 
+/* What one member said to a check query (MSG_CHECK). */
+struct client_node_check {
+    bool answered;                /* A done or damaged reply came. */
+    struct msg_check_reply reply; /* Valid when answered. */
+};
+
+/* Asks the members in mask for the digest of their kv table, resending
+ * every ~100 ms while they answer busy, until each gave a done or damaged
+ * reply or timeout_ms passed; out[i] for every member index i. Errors:
+ * ERR_NOMEM, ERR_IO, ERR_INVALID (errmsg). */
+int client_check_query(const struct conf *conf, uint32_t mask,
+                       uint32_t timeout_ms, struct client_node_check *out,
+                       char errmsg[ERRMSG_LEN]);
+
 #endif

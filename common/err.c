@@ -23,6 +23,7 @@ const char *err_str(int code)
         [ERR_FOREIGN] = "belongs to another node",
         [ERR_AGAIN] = "try again",
         [ERR_STOPPED] = "stopped",
+        [ERR_DAMAGED] = "damaged data (checksum mismatch)",
         [ERR_NO_SPACE] = "no space left on device",
     };
     if (code < 0 || code >= ERR__COUNT || msgs[code] == 0) {

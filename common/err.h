@@ -25,6 +25,7 @@ enum err {
     ERR_FOREIGN,       /* Belongs to another node. */
     ERR_AGAIN,         /* Try again later (queue full, no leader yet). */
     ERR_STOPPED,       /* The node has stopped after a fatal error. */
+    ERR_DAMAGED,       /* A stored row fails its checksum. */
     ERR_NO_SPACE,      /* The disk is full (ENOSPC, SQLITE_FULL). */
     ERR__COUNT
 };

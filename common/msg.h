@@ -33,6 +33,9 @@ enum msg_type {
     MSG_READ_INDEX_REPLY,
     /* From anyone: several client requests, or replies, in one datagram. */
     MSG_CLIENT_BATCH,
+    /* From anyone: the digest of a member's kv table (raftctl check). */
+    MSG_CHECK,
+    MSG_CHECK_REPLY,
     MSG__COUNT
 };
 
@@ -279,6 +282,27 @@ struct msg_status_reply {
     uint8_t disk;
 };
 
+/* raftctl check asks every member for a digest of its kv table at its
+ * applied index and compares those at the same index (docs/DAMAGE.md). */
+struct msg_check {
+    uint64_t nonce; /* Echoed. */
+};
+
+enum check_state {
+    CHECK_DONE = 0,    /* applied, n_rows and digest are set. */
+    CHECK_BUSY = 1,    /* Computing; ask again shortly. */
+    CHECK_DAMAGED = 2, /* A row failed its checksum: the member stops. */
+    CHECK_STATE__COUNT
+};
+
+struct msg_check_reply {
+    uint64_t nonce;
+    uint8_t state;      /* enum check_state */
+    raft_index applied; /* The index the digest is of. */
+    uint64_t n_rows;    /* kv rows covered. */
+    uint64_t digest;    /* Of every row's key, value (in key order). */
+};
+
 enum fault_action {
     FAULT_HEAL = 1,       /* Clear every rule on this node. */
     FAULT_PARTITION = 2,  /* Drop traffic to and from `blocked`. */
@@ -325,6 +349,8 @@ struct raft_msg {
         struct msg_read_index read_index;
         struct msg_read_index_reply read_index_reply;
         struct msg_batch batch;
+        struct msg_check check;
+        struct msg_check_reply check_reply;
     } u;
 };
 

@@ -74,7 +74,7 @@ static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
     [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 26, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
-    [MSG_CLIENT_BATCH] = 1,
+    [MSG_CLIENT_BATCH] = 1, [MSG_CHECK] = 1,         [MSG_CHECK_REPLY] = 5,
 };
 
 /* ------------------------------------------------------------------------
@@ -223,6 +223,9 @@ static int validate_msg(const struct raft_msg *m)
         return validate_fault(&m->u.fault);
     case MSG_FAULT_REPLY:
         return m->u.fault_reply.ok <= 1 ? ERR_OK : ERR_INVALID;
+    case MSG_CHECK_REPLY:
+        return m->u.check_reply.state < CHECK_STATE__COUNT ? ERR_OK
+                                                           : ERR_INVALID;
     default:
         return ERR_OK;
     }
@@ -427,6 +430,14 @@ static int encode_body(msgpack_packer *pk, const struct raft_msg *msg)
         return msgpack_pack_array(pk, msg->u.batch.n) ||
                msgpack_pack_bin_body(pk, msg->u.batch.items,
                                      msg->u.batch.items_len);
+    case MSG_CHECK:
+        return pack_u(pk, msg->u.check.nonce);
+    case MSG_CHECK_REPLY:
+        return pack_u(pk, msg->u.check_reply.nonce) ||
+               pack_u(pk, msg->u.check_reply.state) ||
+               pack_u(pk, msg->u.check_reply.applied) ||
+               pack_u(pk, msg->u.check_reply.n_rows) ||
+               pack_u(pk, msg->u.check_reply.digest);
     default:
         UNREACHABLE();
     }
@@ -916,6 +927,14 @@ static int decode_body(struct reader *r, struct raft_msg *m,
                read_bool(r, &m->u.read_index_reply.ok);
     case MSG_CLIENT_BATCH:
         return decode_batch(r, &m->u.batch);
+    case MSG_CHECK:
+        return read_u64(r, &m->u.check.nonce);
+    case MSG_CHECK_REPLY:
+        return read_u64(r, &m->u.check_reply.nonce) ||
+               read_u8(r, CHECK_STATE__COUNT - 1, &m->u.check_reply.state) ||
+               read_u64(r, &m->u.check_reply.applied) ||
+               read_u64(r, &m->u.check_reply.n_rows) ||
+               read_u64(r, &m->u.check_reply.digest);
     default:
         UNREACHABLE();
     }

@@ -374,6 +374,17 @@ bool cdir_is_raftctl_process(pid_t pid)
     return strcmp(base, "raftctl") == 0;
 }
 
+bool cdir_node_damaged(const struct cdir *d, raft_id id)
+{
+    char db[CDIR_PATH_MAX], damaged[CDIR_PATH_MAX];
+    if (cdir_node_file(d, id, ".db", db, sizeof db) != ERR_OK ||
+        cdir_node_file(d, id, ".db.damaged", damaged, sizeof damaged) !=
+            ERR_OK) {
+        return false;
+    }
+    return access(damaged, F_OK) == 0 && access(db, F_OK) != 0;
+}
+
 pid_t cdir_node_running(const struct cdir *d, raft_id id)
 {
     char name[64];

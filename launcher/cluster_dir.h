@@ -34,6 +34,11 @@ int cdir_file(const struct cdir *d, const char *name, char *buf, size_t cap);
 int cdir_node_file(const struct cdir *d, raft_id id, const char *suffix,
                    char *buf, size_t cap);
 
+/* True when member id set its database aside as damaged (raftnode exit
+ * status 5: DIR/node<ID>.db.damaged exists and DIR/node<ID>.db does not;
+ * docs/DAMAGE.md). */
+bool cdir_node_damaged(const struct cdir *d, raft_id id);
+
 /* Loads DIR/cluster.conf. Errors: ERR_NOT_FOUND ("no cluster at DIR"),
  * ERR_INVALID / ERR_IO with conf_load's message (file and line number). */
 int cdir_load(const struct cdir *d, struct conf *out, char errmsg[ERRMSG_LEN]);

@@ -62,6 +62,7 @@ struct status_row {
     const struct conf_member *m;
     const struct client_node_status *st;
     long pid; /* 0: unknown. */
+    bool is_damaged; /* Not alive, its database set aside as damaged. */
 };
 
 /* s as a JSON string literal. */
@@ -96,8 +97,10 @@ static void status_print_json_row(const struct status_row *r, bool first)
         printf(",\"pid\":null");
     }
     if (!r->st->alive) {
-        printf(",\"alive\":false,\"role\":null,\"term\":null,\"leader\":null,"
-               "\"commit\":null,\"last_index\":null,\"applied\":null}");
+        /* role is "damaged" for a member that set its database aside. */
+        printf(",\"alive\":false,\"role\":%s,\"term\":null,\"leader\":null,"
+               "\"commit\":null,\"last_index\":null,\"applied\":null}",
+               r->is_damaged ? "\"damaged\"" : "null");
         return;
     }
     printf(",\"alive\":true,\"role\":\"%s\",\"term\":%llu,",
@@ -143,7 +146,8 @@ static void status_print_table_row(const struct status_row *r)
     }
     if (!r->st->alive) {
         printf("%-4llu %-21s %-8s %-6s %-12s %6s %6s %8s %8s %8s %8s\n",
-               (unsigned long long)r->m->id, addr, pid, "no", "-", "-", "-",
+               (unsigned long long)r->m->id, addr, pid, "no",
+               r->is_damaged ? "damaged" : "-", "-", "-",
                "-", "-", "-", "-");
         return;
     }
@@ -257,6 +261,7 @@ int cmd_status(int argc, char **argv, const char *dir)
         struct status_row r = {.m = &conf.members[i], .st = &st[i], .pid = 0};
         r.pid = st[i].alive ? (long)st[i].reply.pid
                             : (long)cdir_node_running(&d, r.m->id);
+        r.is_damaged = !st[i].alive && cdir_node_damaged(&d, r.m->id);
         n_alive += st[i].alive;
         if (json) {
             status_print_json_row(&r, i == 0);

@@ -202,6 +202,9 @@ static int node_color(const struct dash_node *n)
 
 static const char *node_role_word(const struct dash_node *n)
 {
+    if (n->state == DASH_NODE_DAMAGED) {
+        return "damaged";
+    }
     if (!node_up(n)) {
         return "down";
     }
@@ -425,6 +428,11 @@ static void draw_node_detail(struct pen *p, const struct dash_view *v,
     } else if (n->state == DASH_NODE_SILENT) {
         pen_printf(p, DASH_COLOR_DOWN, 0,
                    "process %ld runs but does not answer", n->pid);
+    } else if (n->state == DASH_NODE_DAMAGED) {
+        pen_printf(p, DASH_COLOR_DOWN, 0,
+                   "damaged: its database failed a checksum (node%" PRIu64
+                   ".db.damaged)",
+                   n->id);
     } else {
         pen_put(p, DASH_COLOR_DOWN, 0, "not running");
         pen_printf(p, DASH_COLOR_DIM, 0, "%s; s then %" PRIu64 " starts it",

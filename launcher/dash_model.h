@@ -62,7 +62,8 @@ struct dash_screen {
 enum dash_node_state {
     DASH_NODE_UP = 0, /* It answers. */
     DASH_NODE_SILENT, /* Its process runs but does not answer. */
-    DASH_NODE_DOWN    /* No process (or none known). */
+    DASH_NODE_DOWN,   /* No process (or none known). */
+    DASH_NODE_DAMAGED /* No process; it set its database aside as damaged. */
 };
 
 /* One node as the dashboard knows it. */

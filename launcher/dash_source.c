@@ -137,6 +137,8 @@ static void source_check_pids(struct dash_source *src, uint64_t now_ms)
         }
         n->file_pid =
             (long)cdir_node_running(src->dir, src->conf->members[i].id);
+        n->is_damaged = n->file_pid == 0 &&
+                        cdir_node_damaged(src->dir, src->conf->members[i].id);
     }
     src->pid_next_ms = now_ms + DASH_PID_CHECK_MS;
 }
@@ -317,7 +319,7 @@ void dash_source_view(const struct dash_source *src, uint64_t now_ms,
             n->state = DASH_NODE_SILENT;
             n->pid = s->file_pid;
         } else {
-            n->state = DASH_NODE_DOWN;
+            n->state = s->is_damaged ? DASH_NODE_DAMAGED : DASH_NODE_DOWN;
         }
     }
     v->from_launcher = src->subscribed;

@@ -42,6 +42,7 @@ struct dash_source_node {
     bool dead;     /* The launcher reported its death; cleared
                                  by the next answer. */
     long file_pid; /* From its pid file, for silent nodes. */
+    bool is_damaged; /* cdir_node_damaged, for nodes that do not answer. */
 };
 
 struct dash_source {

@@ -25,6 +25,7 @@ add_executable(raftctl
   launcher/bench_hist.c
   launcher/cmd_status.c
   launcher/cmd_watch.c
+  launcher/cmd_check.c
   launcher/dash_source.c
   launcher/dashboard.c
   launcher/supervisor.c

@@ -40,6 +40,9 @@ static const char ctl_usage_text[] =
     "  start ID            start node ID again, with its state\n"
     "  status [--json]     one row per node\n"
     "  compact [ID]        compact every node's log (or ID's) now\n"
+    "  check [--timeout MS]    compare every member's kv digest at one\n"
+    "                      applied index; exit 4 names a member that\n"
+    "                      differs or is damaged (docs/DAMAGE.md)\n"
     "data (each takes --timeout MS, default 5000):\n"
     "  put KEY VALUE       exit 0 once committed\n"
     "  get KEY             print the value; exit 1 when absent\n"
@@ -236,7 +239,7 @@ static const struct ctl_command ctl_commands[] = {
     {"cas", cmd_cas},         {"partition", cmd_partition},
     {"netem", cmd_netem},     {"heal", cmd_heal},
     {"bench", cmd_bench},     {"watch", cmd_watch},
-    {"compact", cmd_compact},
+    {"compact", cmd_compact}, {"check", cmd_check},
 };
 
 int main(int argc, char **argv)

@@ -82,6 +82,7 @@ int cmd_partition(int argc, char **argv, const char *dir);
 int cmd_netem(int argc, char **argv, const char *dir);
 int cmd_heal(int argc, char **argv, const char *dir);
 int cmd_compact(int argc, char **argv, const char *dir);
+int cmd_check(int argc, char **argv, const char *dir);
 int cmd_watch(int argc, char **argv, const char *dir);
 
 #endif

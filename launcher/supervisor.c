@@ -415,7 +415,11 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
         broken = sig != SIGKILL && sig != SIGTERM && sig != SIGINT &&
                  sig != SIGSTOP && sig != SIGHUP;
     } else {
-        snprintf(how, sizeof(how), "exited status=%d", WEXITSTATUS(wstatus));
+        /* 5: raftnode's damaged data (docs/DAMAGE.md). */
+        snprintf(how, sizeof(how), "exited status=%d%s", WEXITSTATUS(wstatus),
+                 WEXITSTATUS(wstatus) == 5
+                     ? " (damaged: a stored row failed its checksum)"
+                     : "");
         broken = WEXITSTATUS(wstatus) != 0;
     }
     n->pid = 0;

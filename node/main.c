@@ -3,9 +3,10 @@
  * logging and signals (SIGTERM/SIGINT stop cleanly through a self-pipe,
  * SIGPIPE is ignored), then hands over to node/node.c. Exit codes: 0 clean
  * stop, 1 fatal error while running, 2 usage error, 3 cannot start (cluster
- * file, membership, database, busy port). A full disk is no exit: the
- * member waits for space and restarts itself in place (exec, same pid;
- * node/node_disk.c). Read node/node.c next.
+ * file, membership, database, busy port), 5 damaged: a stored row failed its
+ * checksum, and the database was renamed to <db>.damaged (docs/DAMAGE.md).
+ * A full disk is no exit: the member waits for space and restarts itself
+ * in place (exec, same pid; node/node_disk.c). Read node/node.c next.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -28,6 +29,7 @@
 
 #define EXIT_USAGE 2
 #define EXIT_START 3
+#define EXIT_DAMAGED 5
 
 /* raftnode --help: the usage, one option per line. */
 static void print_help(void)
@@ -266,6 +268,27 @@ static int parse_args(int argc, char **argv, struct args *a)
     return 0;
 }
 
+/* Moves the damaged database (and its WAL and shared memory, named as
+ * SQLite names them) aside to <db>.damaged, so that nothing starts on it
+ * again by accident and it stays for inspection. */
+static void set_aside_damaged(const char *db_path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char from[4096], to[4096];
+        int a = snprintf(from, sizeof from, "%s%s", db_path, suffixes[i]);
+        int b = snprintf(to, sizeof to, "%s.damaged%s", db_path, suffixes[i]);
+        if (a < 0 || b < 0 || (size_t)b >= sizeof to) {
+            return;
+        }
+        if (rename(from, to) == 0) {
+            LOG_INFO("moved %s to %s", from, to);
+        } else if (errno != ENOENT) {
+            LOG_WARN("cannot move %s aside: %s", from, strerror(errno));
+        }
+    }
+}
+
 static uint64_t random_seed(void)
 {
     uint64_t seed = 0;
@@ -381,9 +404,14 @@ int main(int argc, char **argv)
         return rv == ERR_STOPPED ? 0 : EXIT_START;
     }
     if (rv != ERR_OK) {
-        LOG_ERROR("cannot start: %s", errmsg);
+        LOG_ERROR("cannot start: %s%s", errmsg,
+                  rv == ERR_DAMAGED ? "; this member is damaged" : "");
         if (log_file != NULL) {
             fprintf(stderr, "raftnode: %s\n", errmsg);
+        }
+        if (rv == ERR_DAMAGED) {
+            set_aside_damaged(a.node.db_path);
+            return EXIT_DAMAGED;
         }
         return EXIT_START;
     }
@@ -397,9 +425,12 @@ int main(int argc, char **argv)
         rv = rv == ERR_STOPPED ? ERR_OK : rv;
     }
     node_close(n);
+    if (rv == ERR_DAMAGED) {
+        set_aside_damaged(a.node.db_path);
+    }
     LOG_INFO("stopped%s", rv == ERR_OK ? "" : " after a fatal error");
     if (log_file != NULL) {
         fclose(log_file);
     }
-    return rv == ERR_OK ? 0 : 1;
+    return rv == ERR_OK ? 0 : rv == ERR_DAMAGED ? EXIT_DAMAGED : 1;
 }

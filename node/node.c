@@ -29,6 +29,7 @@
 #include "node/kv_pacer.h"
 #include "node/log_writer.h"
 #include "node/netem.h"
+#include "node/node_check.h"
 #include "node/node_kv.h"
 #include "node/node_snapshot.h"
 #include "node/raft.h"
@@ -343,6 +344,9 @@ static int node_route(struct node *n, const struct raft_addr *from,
     case MSG_STATUS:
         node_on_status(n, from, msg);
         return ERR_OK;
+    case MSG_CHECK:
+        node_check_on_request(n, from, msg);
+        return ERR_OK;
     case MSG_FAULT:
         if (msg->u.fault.action == FAULT_COMPACT && !n->no_space) {
             return node_snapshot_on_compact(n, from);
@@ -434,7 +438,8 @@ static int node_poll_timeout(const struct node *n, uint64_t now_ms)
 }
 
 /* One wakeup's work after poll(): inputs, delayed sends, timers, one
- * drain. Errors: fatal (ERR_STOPPED, ERR_NOMEM). */
+ * drain, then a step of compaction and of a kv digest. Errors: fatal
+ * (ERR_STOPPED, ERR_NOMEM, ERR_DAMAGED). */
 static int node_run_once(struct node *n, bool readable, bool synced)
 {
     int rv = ERR_OK;
@@ -464,6 +469,9 @@ static int node_run_once(struct node *n, bool readable, bool synced)
      * inside a kv store it would also shrink the pacer's next store. */
     store_checkpoint(n->store);
     node_snapshot_step(n);
+    if (rv == ERR_OK) {
+        rv = node_check_step(n);
+    }
     node_refresh_prefix(n);
     if (rv != ERR_OK) {
         return rv;
@@ -504,10 +512,24 @@ int node_run(struct node *n)
         }
         bool readable = ready > 0 && fds[0].revents != 0;
         bool synced = ready > 0 && fds[2].fd >= 0 && fds[2].revents != 0;
+        char em[ERRMSG_LEN] = "";
+        int rv = ERR_OK;
         if (ready > 0 && fds[3].fd >= 0 && fds[3].revents != 0) {
-            node_snapshot_on_made(n);
+            rv = node_snapshot_on_made(n, em);
         }
-        int rv = node_run_once(n, readable, synced);
+        if (rv == ERR_OK) {
+            rv = node_run_once(n, readable, synced);
+            /* The replica reports any store failure as ERR_STOPPED. */
+            if (rv != ERR_OK && store_damage(n->store) != NULL) {
+                snprintf(em, sizeof em, "%s", store_damage(n->store));
+                rv = ERR_DAMAGED;
+            }
+        }
+        if (rv == ERR_DAMAGED) {
+            /* Nothing more is served or sent from this file. */
+            LOG_ERROR("stopping: %s; this member is damaged", em);
+            return rv;
+        }
         if (rv != ERR_OK && store_no_space(n->store)) {
             LOG_ERROR("no space left on member %llu (%s): %s",
                       (unsigned long long)n->id, n->db_path,
@@ -598,7 +620,7 @@ static int node_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
 {
     struct store *s = ctx;
     int rv = store_fetch(s, lo, hi, bytes_max, out, cap, n);
-    if (rv != ERR_OK) {
+    if (rv != ERR_OK && rv != ERR_DAMAGED) { /* That one stops the node. */
         LOG_WARN("cannot read entries %llu..%llu for a follower: %s (%s)",
                  (unsigned long long)lo, (unsigned long long)hi, err_str(rv),
                  store_errmsg(s));
@@ -782,6 +804,7 @@ void node_close(struct node *n)
     if (n == NULL) {
         return;
     }
+    node_check_close(n);
     node_snapshot_close(n);
     log_writer_close(&n->log_writer);
     replica_free(n->replica);

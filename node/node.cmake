@@ -13,6 +13,7 @@ add_library(runtime STATIC
   node/node_control.c
   node/node_disk.c
   node/node_snapshot.c
+  node/node_check.c
   node/node_kv.c
   node/netem.c
   node/kv_pacer.c

@@ -17,6 +17,7 @@
 #include "node/kv_pacer.h"
 #include "node/log_writer.h"
 #include "node/netem.h"
+#include "node/node_check.h"
 #include "node/node_snapshot.h"
 #include "node/replica.h"
 #include "storage/store.h"
@@ -35,6 +36,7 @@ struct node {
     struct kv_pacer kv_pacer;     /* Between the write-back and the store. */
     struct replica *replica;
     struct node_snapshot snap; /* Images, install, compaction. */
+    struct node_check check;   /* raftctl check's kv digest. */
     struct netem netem;
     uint64_t now_ms;
     uint64_t drops[DROP__COUNT];

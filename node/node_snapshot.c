@@ -153,23 +153,26 @@ int node_snapshot_fd(const struct node *n)
     return snapshot_make_fd(&n->snap.make);
 }
 
-void node_snapshot_on_made(struct node *n)
+int node_snapshot_on_made(struct node *n, char em[ERRMSG_LEN])
 {
     struct node_snapshot *ns = &n->snap;
-    char em[ERRMSG_LEN] = "";
     struct snapshot_make_info info;
     memset(&info, 0, sizeof info);
     int rv = snapshot_make_finish(&ns->make, &info, em);
+    if (rv == ERR_DAMAGED) {
+        return rv;
+    }
     if (rv != ERR_OK) {
         LOG_WARN("snapshot image failed: %s (%s)", err_str(rv), em);
         ns->retry_ms = n->now_ms + NODE_SNAPSHOT_RETRY_MS;
-        return;
+        return ERR_OK;
     }
     ns->made = info;
     ns->has_made = true;
     LOG_INFO("snapshot image made index=%llu term=%llu bytes=%llu ms=%llu",
              ull(info.index), ull(info.term), ull(info.size),
              ull(n->now_ms - ns->make_started_ms));
+    return ERR_OK;
 }
 
 /* replica_io.snapshot_read: pread of the image handed out at index. */

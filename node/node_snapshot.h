@@ -56,7 +56,10 @@ void node_snapshot_bind(struct replica_io *io);
 int node_snapshot_fd(const struct node *n);
 
 /* The image child has answered (its fd is readable). */
-void node_snapshot_on_made(struct node *n);
+/* Returns ERR_DAMAGED (em says which row) when the image found a row that
+ * fails its checksum: the node must stop; ERR_OK otherwise (a failure
+ * retries later). */
+int node_snapshot_on_made(struct node *n, char em[ERRMSG_LEN]);
 
 /* After a wakeup's answers: a few compaction delete steps, then answers
  * the compact requests once nothing is left to delete. */

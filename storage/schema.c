@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/invariant.h"
+#include "storage/row_crc.h"
 
 /* What version 3 adds to a version 2 file, besides sessions.last_index:
  * the snapshot point and the index that finds the least recently used
@@ -41,9 +42,10 @@ static const char schema_ddl[] =
     " expected,"
     " client_id INTEGER,"
     " seq INTEGER,"
-    " data BLOB NOT NULL);"
-    "CREATE TABLE kv(key PRIMARY KEY NOT NULL, value NOT NULL)"
-    " WITHOUT ROWID;"
+    " data BLOB NOT NULL,"
+    " crc INTEGER NOT NULL);"
+    "CREATE TABLE kv(key PRIMARY KEY NOT NULL, value NOT NULL,"
+    " crc INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE sessions("
     " client_id INTEGER PRIMARY KEY,"
     " seq INTEGER NOT NULL,"
@@ -68,6 +70,8 @@ static const struct {
     {1, "SELECT name, value FROM meta LIMIT 0"},
     {3, "SELECT last_index FROM sessions LIMIT 0"},
     {3, "SELECT id, idx, term, config, created_at FROM snapshot LIMIT 0"},
+    {4, "SELECT crc FROM log LIMIT 0"},
+    {4, "SELECT crc FROM kv LIMIT 0"},
 };
 
 /* Moves a version 1 or 2 file to version 3 (one transaction with the
@@ -80,6 +84,15 @@ static const char schema_to_v3[] =
     " SELECT 1, i.value, t.value, '', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
     " FROM meta i, meta t WHERE i.name = 'snapshot_index'"
     " AND t.name = 'snapshot_term' AND i.value > 0;";
+
+/* Moves a version 3 file to version 4 (one transaction with the
+ * user_version): every log and kv row gains its checksum, computed from
+ * the row as it is (a row damaged before the upgrade is not detected). */
+static const char schema_to_v4[] =
+    "ALTER TABLE log ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE log SET crc = raft_row_crc(" SCHEMA_LOG_CRC_COLUMNS ");"
+    "ALTER TABLE kv ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE kv SET crc = raft_row_crc(" SCHEMA_KV_CRC_COLUMNS ");";
 
 /* Maps a failed SQLite call to an ERR_* code and fills errmsg. */
 static int sql_fail(sqlite3 *db, int rc, const char *what,
@@ -407,7 +420,16 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
         return sql_fail(db, rc, "begin upgrade", errmsg);
     }
     /* Version 1 to 2 changed no table (data may be empty from 2 on). */
-    rc = sqlite3_exec(db, schema_to_v3, NULL, NULL, NULL);
+    rc = row_crc_register(db);
+    if (rc == SQLITE_OK && version < 3) {
+        rc = sqlite3_exec(db, schema_to_v3, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, schema_to_v4, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, schema_drop_unused, NULL, NULL, NULL);
+    }
     if (rc == SQLITE_OK) {
         char sql[64];
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
@@ -419,7 +441,7 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
     if (rc == SQLITE_OK) {
         return ERR_OK;
     }
-    err = sql_fail(db, rc, "upgrade to version 3", errmsg);
+    err = sql_fail(db, rc, "upgrade to version 4", errmsg);
     (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return err;
 }

@@ -27,6 +27,7 @@
 
 #include "common/invariant.h"
 #include "common/snapshot_image.h"
+#include "storage/row_crc.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "storage/store_int.h"
@@ -147,7 +148,7 @@ static int make_header(sqlite3 *db, struct snapshot_image_header *h,
 static int make_table(sqlite3 *db, int type, struct make_out *o, uint64_t *n)
 {
     static const char *const sql[] = {
-        [SNAPSHOT_REC_KV] = "SELECT key, value FROM kv",
+        [SNAPSHOT_REC_KV] = "SELECT " SCHEMA_KV_CRC_COLUMNS ", crc FROM kv",
         [SNAPSHOT_REC_SESSION] = "SELECT client_id, seq, last_index, status"
                                  " FROM sessions ORDER BY client_id",
     };
@@ -162,7 +163,11 @@ static int make_table(sqlite3 *db, int type, struct make_out *o, uint64_t *n)
         if (err == ERR_OK && type == SNAPSHOT_REC_KV) {
             const uint8_t *k = NULL, *v = NULL;
             uint32_t kl = 0, vl = 0;
-            if (schema_column_bytes(st, 0, &k, &kl) != ERR_OK ||
+            if (!row_crc_check(st, 0, 2, 2)) {
+                snprintf(o->errmsg, ERRMSG_LEN,
+                         "damaged: kv row %" PRIu64 " fails its checksum", *n);
+                err = ERR_DAMAGED;
+            } else if (schema_column_bytes(st, 0, &k, &kl) != ERR_OK ||
                 schema_column_bytes(st, 1, &v, &vl) != ERR_OK ||
                 snapshot_image_encode_kv(k, kl, v, vl, p, cap, &len) !=
                     ERR_OK) {

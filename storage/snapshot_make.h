@@ -33,7 +33,8 @@ struct snapshot_make_info {
  * (snapshot_make_start sees to it): SQLite's in-process lock bookkeeping
  * is inherited and would hide the child's read lock. Errors: ERR_INVALID
  * (nothing applied yet), ERR_CORRUPT (the database disagrees with itself),
- * ERR_TOO_BIG (config), ERR_IO, ERR_NOMEM; errmsg says which. */
+ * ERR_DAMAGED (a kv row fails its checksum), ERR_TOO_BIG (config), ERR_IO,
+ * ERR_NOMEM; errmsg says which. */
 int snapshot_make_file(const char *db_path, const char *out_path,
                        const char *config, struct snapshot_make_info *out,
                        char errmsg[ERRMSG_LEN]);

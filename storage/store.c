@@ -25,24 +25,27 @@
 #include <sqlite3.h>
 
 #include "common/invariant.h"
+#include "storage/row_crc.h"
 #include "storage/schema.h"
 #include "storage/store_int.h"
 
 #define STORE_BUSY_TIMEOUT_MS 1000
 
-/* One log row's parameters; a row's are numbered after the previous
- * row's, STORE_LOG_PARAMS of them. */
-#define LOG_ROW "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-#define LOG_ROWS_2 LOG_ROW ", " LOG_ROW
-#define LOG_ROWS_4 LOG_ROWS_2 ", " LOG_ROWS_2
-#define LOG_ROWS_8 LOG_ROWS_4 ", " LOG_ROWS_4
-#define LOG_ROWS_16 LOG_ROWS_8 ", " LOG_ROWS_8
-#define KV_ROW "(?, ?)"
-#define KV_ROWS_4 KV_ROW ", " KV_ROW ", " KV_ROW ", " KV_ROW
-#define KV_ROWS_16 KV_ROWS_4 ", " KV_ROWS_4 ", " KV_ROWS_4 ", " KV_ROWS_4
+/* The INSERTs of log and kv rows are built at open (insert_sql): each row
+ * numbers its parameters after the previous row's, as anonymous ones
+ * would, and passes them again to raft_row_crc() for its crc column. */
 #define LOG_INSERT_SQL                                                         \
     "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"     \
-    " data) VALUES "
+    " data, crc) VALUES "
+#define KV_INSERT_SQL "INSERT OR REPLACE INTO kv(key, value, crc) VALUES "
+
+/* Parameter numbers (1-based, within a row) of SCHEMA_LOG_CRC_COLUMNS and
+ * SCHEMA_KV_CRC_COLUMNS in the INSERTs above. */
+static const int log_crc_params[] = {1, 2, 3, 9, 4, 5, 6, 7, 8};
+static const int kv_crc_params[] = {1, 2};
+
+/* Longest generated INSERT: 16 log rows of ~100 characters. */
+#define STORE_INSERT_SQL_MAX 4096
 
 static const char *const store_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -51,13 +54,13 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_HARD_STATE] = "INSERT OR REPLACE INTO raft_state(id, current_term,"
                       " voted_for) VALUES (1, ?1, ?2)",
     [ST_LOG_TRUNCATE] = "DELETE FROM log WHERE idx >= ?1",
-    [ST_LOG_INSERT] = LOG_INSERT_SQL LOG_ROW,
-    [ST_LOG_INSERT_MANY] = LOG_INSERT_SQL LOG_ROWS_16,
+    [ST_LOG_INSERT] = LOG_INSERT_SQL "...",
+    [ST_LOG_INSERT_MANY] = LOG_INSERT_SQL "... (16 rows)",
     [ST_APPLIED] = "UPDATE meta SET value = ?1 WHERE name = 'applied_index'",
-    [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
-    [ST_KV_PUT] = "INSERT OR REPLACE INTO kv(key, value) VALUES (?1, ?2)",
-    [ST_KV_PUT_MANY] =
-        "INSERT OR REPLACE INTO kv(key, value) VALUES " KV_ROWS_16,
+    [ST_KV_GET] = "SELECT " SCHEMA_KV_CRC_COLUMNS ", crc FROM kv"
+                  " WHERE key = ?1",
+    [ST_KV_PUT] = KV_INSERT_SQL "...",
+    [ST_KV_PUT_MANY] = KV_INSERT_SQL "... (16 rows)",
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
     [ST_SESSION_GET] = "SELECT seq, status FROM sessions WHERE client_id = ?1",
     [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
@@ -95,6 +98,47 @@ int store_corrupt(struct store *s, const char *what, uint64_t idx)
 {
     snprintf(s->errmsg, ERRMSG_LEN, "corrupt: %s (at %" PRIu64 ")", what, idx);
     return ERR_CORRUPT;
+}
+
+/* Keeps the first damage found; the errmsg names the latest. */
+static int store_note_damage(struct store *s)
+{
+    if (s->damage[0] == '\0') {
+        memcpy(s->damage, s->errmsg, ERRMSG_LEN);
+    }
+    return ERR_DAMAGED;
+}
+
+const char *store_damage(const struct store *s)
+{
+    return s->damage[0] != '\0' ? s->damage : NULL;
+}
+
+int store_damaged(struct store *s, const char *table, uint64_t idx)
+{
+    snprintf(s->errmsg, ERRMSG_LEN,
+             "damaged: %s row %" PRIu64 " fails its checksum", table, idx);
+    return store_note_damage(s);
+}
+
+int store_damaged_kv(struct store *s, const uint8_t *key, uint32_t key_len)
+{
+    char shown[65];
+    uint32_t n = 0;
+    uint32_t i = 0;
+    for (; i < key_len && n + 4 < sizeof(shown); i++) {
+        uint8_t c = key[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            shown[n++] = (char)c;
+        } else {
+            n += (uint32_t)snprintf(shown + n, sizeof(shown) - n, "\\x%02x", c);
+        }
+    }
+    shown[n] = '\0';
+    snprintf(s->errmsg, ERRMSG_LEN,
+             "damaged: kv row of key '%s'%s fails its checksum", shown,
+             i < key_len ? "..." : "");
+    return store_note_damage(s);
 }
 
 static void stmt_done(sqlite3_stmt *st)
@@ -286,6 +330,9 @@ static int open_db(struct store *s, const char *path, int mode,
     if (rc == SQLITE_OK) {
         rc = sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     }
+    if (rc == SQLITE_OK) {
+        rc = row_crc_register(s->db);
+    }
     if (rc != SQLITE_OK) {
         snprintf(detail, ERRMSG_LEN, "open: %s", sqlite3_errmsg(s->db));
         return ERR_IO;
@@ -381,12 +428,58 @@ static int open_check(struct store *s, uint64_t cluster_id, raft_id node_id,
     return err != ERR_OK ? err : schema_upgrade(s->db, detail);
 }
 
+/* Writes into buf (STORE_INSERT_SQL_MAX) the INSERT of `rows` rows of
+ * n_params parameters each, then raft_row_crc() of crc_params. */
+static void insert_sql(char *buf, const char *head, int rows, int n_params,
+                       const int *crc_params, int n_crc)
+{
+    size_t cap = STORE_INSERT_SQL_MAX;
+    size_t w = (size_t)snprintf(buf, cap, "%s", head);
+    for (int r = 0; r < rows; r++) {
+        int base = r * n_params;
+        w += (size_t)snprintf(buf + w, cap - w, "%s(", r > 0 ? ", " : "");
+        for (int i = 1; i <= n_params; i++) {
+            w += (size_t)snprintf(buf + w, cap - w, "?%d, ", base + i);
+        }
+        w += (size_t)snprintf(buf + w, cap - w, "raft_row_crc(");
+        for (int i = 0; i < n_crc; i++) {
+            w += (size_t)snprintf(buf + w, cap - w, "%s?%d", i > 0 ? ", " : "",
+                                  base + crc_params[i]);
+        }
+        w += (size_t)snprintf(buf + w, cap - w, "))");
+        ASSERT(w < cap);
+    }
+}
+
+/* The SQL statement id is prepared from: store_sql's, or a built INSERT. */
+static const char *stmt_sql(int id, char buf[STORE_INSERT_SQL_MAX])
+{
+    int n_kv = sizeof(kv_crc_params) / sizeof(kv_crc_params[0]);
+    int n_log = sizeof(log_crc_params) / sizeof(log_crc_params[0]);
+    switch (id) {
+    case ST_LOG_INSERT:
+    case ST_LOG_INSERT_MANY:
+        insert_sql(buf, LOG_INSERT_SQL,
+                   id == ST_LOG_INSERT ? 1 : STORE_LOG_ROWS_MANY,
+                   STORE_LOG_PARAMS, log_crc_params, n_log);
+        return buf;
+    case ST_KV_PUT:
+    case ST_KV_PUT_MANY:
+        insert_sql(buf, KV_INSERT_SQL, id == ST_KV_PUT ? 1 : STORE_KV_PUTS_MANY,
+                   2, kv_crc_params, n_kv);
+        return buf;
+    default:
+        return store_sql[id];
+    }
+}
+
 /* Prepares every statement once and caches term, last index and applied
  * index. Errors: ERR_IO, ERR_CORRUPT. */
 static int open_prepare(struct store *s, char detail[ERRMSG_LEN])
 {
+    char buf[STORE_INSERT_SQL_MAX];
     for (int i = 0; i < ST__COUNT; i++) {
-        int rc = sqlite3_prepare_v3(s->db, store_sql[i], -1,
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql(i, buf), -1,
                                     SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
             snprintf(detail, ERRMSG_LEN, "prepare: %s", sqlite3_errmsg(s->db));
@@ -654,8 +747,10 @@ int store_kv_get(struct store *s, const uint8_t *key, uint32_t key_len,
     } else {
         const uint8_t *bytes = NULL;
         uint32_t len = 0;
-        if (schema_column_bytes(st, 0, &bytes, &len) != ERR_OK ||
-            len > RAFT_VALUE_MAX) {
+        if (!row_crc_check(st, 0, 2, 2)) {
+            err = store_damaged_kv(s, key, key_len);
+        } else if (schema_column_bytes(st, 1, &bytes, &len) != ERR_OK ||
+                   len > RAFT_VALUE_MAX) {
             err = store_corrupt(s, "kv value type or size", len);
         } else {
             if (len > 0) {

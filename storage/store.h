@@ -168,6 +168,12 @@ void store_set_persist_delay_ms(struct store *s, uint32_t ms);
  * runtime waits for space and restarts the member (node/main.c). */
 bool store_no_space(const struct store *s);
 
+/* What the first row that failed its checksum was ("damaged: kv row of key
+ * 'k5' fails its checksum"), or NULL while none has. Sticky: the layers
+ * above may turn ERR_DAMAGED into their own fatal code (ERR_STOPPED); the
+ * node asks here to tell damage from other failures. */
+const char *store_damage(const struct store *s);
+
 /* Last error text from SQLite, for logs. */
 const char *store_errmsg(const struct store *s);
 
@@ -277,5 +283,33 @@ int store_session_register(struct store *s, raft_index index, uint64_t max);
 
 /* Rows in sessions. Errors: ERR_IO. */
 int store_session_count(struct store *s, uint64_t *n_sessions);
+
+/* ---- Digest of kv (storage/store_digest.c) ------------------------- */
+
+struct store_digest;
+
+/* Rows per store_digest_step for a caller between wakeups (the rows are
+ * small: well under a heartbeat). */
+#define STORE_DIGEST_STEP_ROWS 1000
+
+/* Starts the digest of kv as committed now (the caller stores what it
+ * buffers first): a read-only connection in one read transaction, so the
+ * digest is of one applied index while writes go on. Errors: ERR_NOMEM,
+ * ERR_IO (store_errmsg). */
+int store_digest_begin(struct store *s, struct store_digest **out);
+
+/* Reads up to rows_max rows in key order, checking each row's crc; *done
+ * once every row is in. Errors: ERR_DAMAGED (store_damage names the key),
+ * ERR_IO. */
+int store_digest_step(struct store_digest *d, size_t rows_max, bool *done);
+
+/* Once done: the applied index the digest is of, the rows and the digest
+ * (FNV-1a 64 over each row's crc in key order: equal tables give equal
+ * digests on every member). */
+void store_digest_result(const struct store_digest *d, raft_index *applied,
+                         uint64_t *n_rows, uint64_t *digest);
+
+/* Ends the read transaction and frees d (NULL: nothing). */
+void store_digest_free(struct store_digest *d);
 
 #endif

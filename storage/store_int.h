@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/types.h"
+#include "storage/schema.h"
 #include "storage/session_cache.h"
 
 /* WAL frames between checkpoints (SQLite's default is 1000). A checkpoint
@@ -65,8 +66,7 @@ struct store_stage {
 };
 
 /* The log columns that loading reads, in the order load_log_row expects. */
-#define STORE_LOG_COLUMNS                                                      \
-    "idx, term, op, data, key, value, expected, client_id, seq"
+#define STORE_LOG_COLUMNS SCHEMA_LOG_CRC_COLUMNS ", crc"
 
 enum store_stmt {
     ST_BEGIN,
@@ -135,6 +135,8 @@ struct store {
     sqlite3_stmt *session_st[STORE_SESSION_STMTS]; /* Prepared on use. */
     uint64_t install_crash_after; /* Test hook: 0, or die mid-install. */
     char errmsg[ERRMSG_LEN];
+    char damage[ERRMSG_LEN]; /* The first row that failed its checksum
+                              * (store_damage); "" while none has. */
 };
 
 /* store.c: steps statement id, which returns no row (bind errors in
@@ -199,5 +201,11 @@ void store_session_close(struct store *s);
 /* Records corrupt stored data (what, at index or id) in s->errmsg. Returns
  * ERR_CORRUPT. */
 int store_corrupt(struct store *s, const char *what, uint64_t idx);
+
+/* Records a row whose crc does not match (table, its index) in s->errmsg,
+ * for the node's one ERROR line. Returns ERR_DAMAGED. */
+int store_damaged(struct store *s, const char *table, uint64_t idx);
+/* The same for the kv row of key (shown printable, cut). */
+int store_damaged_kv(struct store *s, const uint8_t *key, uint32_t key_len);
 
 #endif

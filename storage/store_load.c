@@ -16,6 +16,7 @@
 
 #include "common/command.h"
 #include "common/invariant.h"
+#include "storage/row_crc.h"
 #include "storage/schema.h"
 #include "storage/store_int.h"
 
@@ -157,13 +158,16 @@ static int load_rebuild(sqlite3_stmt *st, uint8_t op, uint8_t *buf, size_t cap,
 }
 
 /* Checks one log row (idx, term, op, data, key, value, expected,
- * client_id, seq) against the previous one and copies its payload into
- * the block, rebuilding it when data is empty; e gets the entry. Errors:
- * ERR_CORRUPT. */
+ * client_id, seq, crc) against its checksum and the previous row, and
+ * copies its payload into the block, rebuilding it when data is empty; e
+ * gets the entry. Errors: ERR_DAMAGED (checksum), ERR_CORRUPT. */
 static int load_log_row(struct store *s, sqlite3_stmt *st, raft_index idx,
                         raft_term prev_term, raft_term current_term,
                         struct raft_entry *e, struct load_block *block)
 {
+    if (!row_crc_check(st, 0, 9, 9)) {
+        return store_damaged(s, "log", (uint64_t)sqlite3_column_int64(st, 0));
+    }
     if (sqlite3_column_int64(st, 0) != (int64_t)idx) {
         return store_corrupt(s, "gap in log indexes", idx);
     }

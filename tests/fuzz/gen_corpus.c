@@ -26,6 +26,8 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_READ_INDEX] = "read_index",
     [MSG_READ_INDEX_REPLY] = "read_index_reply",
     [MSG_CLIENT_BATCH] = "client_batch",
+    [MSG_CHECK] = "check",
+    [MSG_CHECK_REPLY] = "check_reply",
 };
 
 int main(int argc, char **argv)

@@ -30,7 +30,7 @@ static const uint8_t sample_items[] = {0xc4, 0x02, 'a', 'b', 0xc4, 0x00};
 
 int wire_check_n_samples(void)
 {
-    return 27;
+    return 30;
 }
 
 static void sample_large(int i, struct raft_msg *m)
@@ -274,6 +274,16 @@ void wire_check_sample(int i, struct raft_msg *out)
         out->type = MSG_CLIENT_REPLY;
         out->u.client_reply =
             (struct msg_client_reply){9, 3, CLIENT_SESSION_EXPIRED, 0, 0, NULL};
+    } else if (i == 27) {
+        out->type = MSG_CHECK;
+        out->u.check.nonce = UINT64_MAX;
+    } else if (i >= 28) {
+        out->type = MSG_CHECK_REPLY;
+        out->u.check_reply = i == 28 ? (struct msg_check_reply){
+                                           7, CHECK_DONE, 1234, 1000,
+                                           UINT64_MAX - 5}
+                                     : (struct msg_check_reply){
+                                           8, CHECK_DAMAGED, 9, 3, UINT64_MAX};
     } else {
         out->type = MSG_READ_INDEX_REPLY;
         out->u.read_index_reply =
@@ -427,6 +437,14 @@ static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
         return a->u.read_index_reply.read_id == b->u.read_index_reply.read_id &&
                a->u.read_index_reply.index == b->u.read_index_reply.index &&
                a->u.read_index_reply.ok == b->u.read_index_reply.ok;
+    case MSG_CHECK:
+        return a->u.check.nonce == b->u.check.nonce;
+    case MSG_CHECK_REPLY:
+        return a->u.check_reply.nonce == b->u.check_reply.nonce &&
+               a->u.check_reply.state == b->u.check_reply.state &&
+               a->u.check_reply.applied == b->u.check_reply.applied &&
+               a->u.check_reply.n_rows == b->u.check_reply.n_rows &&
+               a->u.check_reply.digest == b->u.check_reply.digest;
     case MSG_CLIENT_BATCH:
         return a->u.batch.n == b->u.batch.n &&
                bytes_equal(a->u.batch.items, a->u.batch.items_len,

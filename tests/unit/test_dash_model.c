@@ -164,6 +164,20 @@ static void test_render_shows_each_node_role_and_state(void **state)
     assert_int_equal(find_col(f, find_row(f, " n1"), "disk"), -1);
 }
 
+/* A member that set its database aside says so (docs/DAMAGE.md). */
+static void test_render_shows_a_damaged_node(void **state)
+{
+    struct fixture *f = *state;
+    f->view.nodes[2].state = DASH_NODE_DAMAGED;
+    f->view.nodes[2].pid = 0;
+    render(f, 80, 24);
+    int r3 = find_row(f, " n3  damaged   pid -");
+    assert_true(r3 > 0);
+    assert_int_equal(cell(f, r3, 5)->color, DASH_COLOR_DOWN);
+    assert_non_null(strstr(line(f, r3 + 1), "damaged: its database failed a "
+                                             "checksum (node3.db.damaged)"));
+}
+
 /* Timer bars share one time scale (the longest timeout): a node with half
  * the timeout has a track half as long, and the same elapsed time fills
  * the same length; the last quarter of a timer is drawn hot. */
@@ -564,6 +578,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_render_shows_each_node_role_and_state),
+        T(test_render_shows_a_damaged_node),
         T(test_render_timer_bars_share_a_time_scale),
         T(test_render_timer_advances_at_most_100ms_past_answer),
         T(test_render_leader_lists_match_and_next),

@@ -27,6 +27,7 @@
 #include "common/msg.h"
 #include "node/kv.h"
 #include "node/node_kv.h"
+#include "storage/row_crc.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 
@@ -149,6 +150,7 @@ static const char *sql(const char *path, const char *query)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
                      SQLITE_OK);
+    assert_int_equal(row_crc_register(db), SQLITE_OK);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK) {
         fail_msg("%s: %s", query, sqlite3_errmsg(db));
@@ -1058,8 +1060,8 @@ static void test_store_payloads_rebuild_from_columns(void **state)
     }
 }
 
-/* A version 1 file (data always full) opens, loads, and is marked version
- * 2, so that an older binary refuses it rather than misreading it. */
+/* A version 1 file (data always full) opens, loads, and is marked the
+ * current version, so that an older binary refuses it rather than misreading it. */
 static void test_store_upgrades_version_1(void **state)
 {
     struct fixture *f = *state;
@@ -1082,9 +1084,11 @@ static void test_store_upgrades_version_1(void **state)
     sql(f->path, "DROP TABLE IF EXISTS sessions_evicted");
     sql(f->path, "DROP INDEX sessions_by_last");
     sql(f->path, "ALTER TABLE sessions DROP COLUMN last_index");
+    sql(f->path, "ALTER TABLE log DROP COLUMN crc");
+    sql(f->path, "ALTER TABLE kv DROP COLUMN crc");
     sql(f->path, "PRAGMA user_version = 1");
     open_store(f, STORE_OPEN_EXISTING);
-    assert_string_equal(sql(f->path, "PRAGMA user_version"), "3");
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "4");
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_OK);
     assert_int_equal(l.n_entries, 1);
@@ -1184,12 +1188,16 @@ static void test_schema_is_text_at_every_offset(void **state)
     }
 }
 
-/* Edits the closed database with query, then expects load to refuse. */
+/* Edits the closed database with query (the rows' checksums made to match
+ * again, so the consistency checks are what refuses), then expects load to
+ * refuse. */
 static void expect_load_corrupt(struct fixture *f, const char *query)
 {
     store_close(f->s);
     f->s = NULL;
     sql(f->path, query);
+    sql(f->path, "UPDATE log SET crc = raft_row_crc(" SCHEMA_LOG_CRC_COLUMNS
+                 ")");
     open_store(f, STORE_OPEN_EXISTING);
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_CORRUPT);

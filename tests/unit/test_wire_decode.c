@@ -380,6 +380,25 @@ static void test_wire_decode_rejects_out_of_range_enums(void **state)
     raw_header(f, 1, MSG_FAULT_REPLY);
     raw_u(f, 2);
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    /* A check reply's state past the last one. */
+    raw_header(f, 5, MSG_CHECK_REPLY);
+    raw_u(f, 1);
+    raw_u(f, CHECK_STATE__COUNT);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_header(f, 5, MSG_CHECK_REPLY); /* The same, in range. */
+    raw_u(f, 1);
+    raw_u(f, CHECK_DAMAGED);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    assert_int_equal(raw_decode(f), ERR_OK);
+    raw_header(f, 2, MSG_CHECK); /* A body field too many. */
+    raw_u(f, 1);
+    raw_u(f, 1);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
 }
 
 /* Packs a fault body with the given action, blocked list and loss. */

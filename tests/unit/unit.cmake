@@ -4,6 +4,7 @@ raft_unit_test(test_kv SOURCES tests/unit/test_kv.c tests/lib/mem_kv.c LIBS raft
 raft_unit_test(test_command SOURCES tests/unit/test_command.c LIBS raftcore)
 raft_unit_test(test_store SOURCES tests/unit/test_store.c node/node_kv.c
   LIBS storage)
+raft_unit_test(test_row_crc SOURCES tests/unit/test_row_crc.c LIBS storage)
 raft_unit_test(test_raft SOURCES tests/unit/test_raft.c LIBS raftcore)
 raft_unit_test(test_wire SOURCES tests/unit/test_wire.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_wire_decode SOURCES tests/unit/test_wire_decode.c tests/lib/wire_check.c LIBS common)
