@@ -24,8 +24,10 @@ add_library(raftcore_teeth STATIC
   common/err.c
   common/invariant.c
   common/rng.c
+  common/membership.c
   node/raft.c
   node/raft_log.c
+  node/raft_membership.c
   node/raft_election.c
   node/raft_replication.c
   node/raft_read.c

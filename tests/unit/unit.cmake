@@ -12,7 +12,7 @@ raft_unit_test(test_conf SOURCES tests/unit/test_conf.c LIBS common)
 # (node/raft_bugs.h): each broken rule must make some test fail.
 add_executable(test_raft_teeth tests/unit/test_raft.c tests/unit/teeth_env.c
   node/raft.c node/raft_log.c node/raft_election.c node/raft_replication.c
-  node/raft_read.c node/raft_sync.c node/raft_snapshot.c common/rng.c
+  node/raft_read.c node/raft_sync.c node/raft_snapshot.c node/raft_membership.c common/membership.c common/rng.c
   common/err.c common/invariant.c)
 target_compile_definitions(test_raft_teeth PRIVATE RAFT_TEETH)
 target_link_libraries(test_raft_teeth PRIVATE PkgConfig::CMOCKA)
@@ -52,7 +52,7 @@ raft_unit_test(test_raft_snapshot SOURCES tests/unit/test_raft_snapshot.c LIBS r
 add_executable(test_raft_snapshot_teeth tests/unit/test_raft_snapshot.c
   tests/unit/teeth_env.c node/raft.c node/raft_log.c node/raft_election.c
   node/raft_replication.c node/raft_read.c node/raft_sync.c
-  node/raft_snapshot.c common/rng.c common/err.c common/invariant.c)
+  node/raft_snapshot.c node/raft_membership.c common/membership.c common/rng.c common/err.c common/invariant.c)
 target_compile_definitions(test_raft_snapshot_teeth PRIVATE RAFT_TEETH)
 target_link_libraries(test_raft_snapshot_teeth PRIVATE PkgConfig::CMOCKA)
 add_test(NAME test_raft_snapshot_teeth
