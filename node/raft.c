@@ -387,9 +387,12 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
                     (unsigned long long)msg->from);
         return ERR_OK;
     }
-    if (msg->type == MSG_VOTE && !raft_membership_knows(r, msg->from)) {
-        /* Thesis 4.2.3: a removed member (or one we do not know yet)
-         * never raises our term nor gets a vote. */
+    if (msg->type == MSG_VOTE && !raft_membership_knows(r, msg->from) &&
+        raft_leader_heard(r)) {
+        /* Thesis 4.2.3: while a leader is heard, a removed member (or one
+         * our log does not know yet) never raises our term nor gets a
+         * vote. Without a leader we listen: our config may be the stale
+         * one, and the newer members need our vote. */
         raft_tracef(r, RAFT_TRACE_DEBUG, "vote from non-member n%llu ignored",
                     (unsigned long long)msg->from);
         return ERR_OK;

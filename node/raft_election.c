@@ -45,6 +45,17 @@ bool raft_in_lease(const struct raft *r)
            r->now_ms < r->leader_contact_ms + r->config.election_ms;
 }
 
+/* Leader, or a follower that heard its leader within election_ms (the
+ * lease of thesis 4.2.3 without check quorum). */
+bool raft_leader_heard(const struct raft *r)
+{
+    if (r->role == RAFT_LEADER) {
+        return true;
+    }
+    return r->leader != RAFT_ID_NONE && r->leader_contact_ms != UINT64_MAX &&
+           r->now_ms < r->leader_contact_ms + r->config.election_ms;
+}
+
 /* Votes granted in this election, our own included. */
 static uint32_t tally(const struct raft *r)
 {

@@ -267,6 +267,7 @@ int raft_step_down_if_newer(struct raft *r, const struct raft_msg *msg);
 void raft_election_reset(struct raft *r);
 bool raft_election_due(const struct raft *r);
 bool raft_in_lease(const struct raft *r);
+bool raft_leader_heard(const struct raft *r);
 int raft_election_start(struct raft *r, bool transfer);
 int raft_on_vote(struct raft *r, const struct raft_msg *msg);
 int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg);

@@ -277,9 +277,23 @@ int raft_snapshot_set_config(struct raft *r, const uint8_t *text, uint32_t len)
     return rv;
 }
 
+/* Thesis 4.2.1: learners never start elections. Thesis 4.2.2: "a server
+ * that is not part of its own latest configuration should still start new
+ * elections, as it might still be needed until the C_new entry is
+ * committed": a voter of the configuration before an uncommitted one. */
 bool raft_membership_can_campaign(const struct raft *r)
 {
-    return membership_is_voter(&r->conf, r->config.id);
+    raft_id self = r->config.id;
+    if (membership_is_voter(&r->conf, self)) {
+        return true;
+    }
+    if (r->conf_index <= r->commit || r->n_confs == 0) {
+        return false;
+    }
+    const struct membership *prev = r->n_confs >= 2
+                                        ? &r->confs[r->n_confs - 2].conf
+                                        : &r->base_conf;
+    return membership_is_voter(prev, self);
 }
 
 bool raft_membership_knows(const struct raft *r, raft_id id)

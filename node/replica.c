@@ -206,6 +206,19 @@ const struct raft *replica_raft(const struct replica *rep)
     return rep->raft;
 }
 
+int replica_change(struct replica *rep, uint64_t now_ms,
+                   const struct membership *to, raft_index *index)
+{
+    ASSERT(rep != NULL);
+    return raft_change(rep->raft, now_ms, to, index);
+}
+
+int replica_transfer(struct replica *rep, uint64_t now_ms, raft_id target)
+{
+    ASSERT(rep != NULL);
+    return raft_transfer(rep->raft, now_ms, target);
+}
+
 struct kv_writeback *replica_kv_writeback(struct replica *rep)
 {
     ASSERT(rep != NULL);

@@ -146,6 +146,12 @@ int replica_drain(struct replica *rep, uint64_t now_ms);
 /* The core, for status and checks. */
 const struct raft *replica_raft(const struct replica *rep);
 
+/* Membership changes and leadership transfer: raft_change and
+ * raft_transfer on the core (node/raft.h); drain afterwards. */
+int replica_change(struct replica *rep, uint64_t now_ms,
+                   const struct membership *to, raft_index *index);
+int replica_transfer(struct replica *rep, uint64_t now_ms, raft_id target);
+
 /* Snapshot counters, for status and tests. */
 struct replica_snapshot_stats {
     uint64_t n_compactions;

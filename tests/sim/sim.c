@@ -147,6 +147,15 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     if (rng_range(&r, 0, 2) == 0) {
         p->max_sessions = p->n_clients + PICK(&r, 0, 1, 4);
     }
+    /* Drawn last again. A third of the seeds change membership: 3 voters
+     * (2 of 3 nodes) start, the others join as learners later; these
+     * keep the whole log in memory and do not compact, so that every
+     * config entry stays in the log the checks read. */
+    if (rng_range(&r, 0, 3) == 0) {
+        p->n_boot = p->n_nodes > 3 ? 3 : 2;
+        p->mem_entries_max = 0;
+        p->snapshot_entries = 0;
+    }
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -249,7 +258,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
                "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums "
                "self_sync=%ums commit_notify=%ums snapshot=%u/%u/%u/%u/%ums "
-               "max_sessions=%u\n",
+               "max_sessions=%u boot=%u\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps), p.heartbeat_ms,
                p.election_ms, p.lat_min_ms, p.lat_max_ms, p.loss_ppm, p.dup_ppm,
                p.corrupt_ppm, p.crash_ppm, p.partition_ppm, p.crash_point_ppm,
@@ -262,7 +271,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms,
                p.commit_notify_ms, p.snapshot_entries, p.log_keep,
                p.snap_chunk_bytes, p.snap_window, p.snap_timeout_ms,
-               p.max_sessions);
+               p.max_sessions, p.n_boot);
     }
     w->skip_check = o->skip_check;
     g_world = w;
@@ -393,6 +402,11 @@ static const struct {
     {"snap_compact_undurable", RAFT_BUG_SNAP_COMPACT_UNDURABLE},
     {"snap_old_chunk", RAFT_BUG_SNAP_OLD_CHUNK},
     {"snap_keep_suffix", RAFT_BUG_SNAP_KEEP_SUFFIX},
+    {"joint_new_only", RAFT_BUG_JOINT_NEW_ONLY},
+    {"change_early", RAFT_BUG_CHANGE_EARLY},
+    {"count_learner", RAFT_BUG_COUNT_LEARNER},
+    {"two_changes", RAFT_BUG_TWO_CHANGES},
+    {"committed_conf", RAFT_BUG_COMMITTED_CONF},
 };
 
 static bool set_bug(const char *name)

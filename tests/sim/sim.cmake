@@ -10,6 +10,7 @@ set(SIM_SOURCES
   tests/sim/sim_snap.c
   tests/sim/sim_client.c
   tests/sim/sim_check.c
+  tests/sim/sim_member.c
   tests/sim/sim_trace.c
   tests/lib/mem_kv.c)
 # The world links no core: each executable picks raftcore or raftcore_teeth.
@@ -93,10 +94,15 @@ set_tests_properties(sim_seeds_fixed sim_range_a sim_range_b sim_determinism
 # (snapshot_monotonic), snap_compact_undurable 7 (compact_durable),
 # snap_old_chunk 0x42 (snapshot_image), snap_keep_suffix 0x1db
 # (log_matching).
+# Membership (a third of the seeds change it): joint_new_only 0x18,
+# change_early 2 (change_after_term_commit), count_learner 0xd,
+# committed_conf 1 (all three joint_quorum), two_changes 2 (one_change).
 foreach(bug no_election_restriction commit_old_term truncate_on_duplicate
             forget_vote apply_uncommitted stale_read no_step_down
             send_unsynced count_unsynced snap_install_old
-            snap_compact_undurable snap_old_chunk snap_keep_suffix)
+            snap_compact_undurable snap_old_chunk snap_keep_suffix
+            joint_new_only change_early count_learner two_changes
+            committed_conf)
   add_test(NAME sim_teeth_${bug}
     COMMAND raftsim_teeth --bug ${bug} --seeds 1..2000
             --steps ${SIM_CI_STEPS} --stop)
