@@ -29,7 +29,7 @@
 static const char usage_line[] =
     "usage: raftnode --id ID --config FILE --db FILE [--log FILE] "
     "[--log-level error|warn|info|debug] [--heartbeat MS] [--election MS] "
-    "[--faults] [--create] [--seed N] [--snapshot-entries N] "
+    "[--faults] [--create] [--join] [--seed N] [--snapshot-entries N] "
     "[--log-keep K] [--max-sessions M]";
 
 static void print_help(void)
@@ -197,6 +197,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->node.faults = true;
         } else if (strcmp(opt, "--create") == 0) {
             a->node.create = true;
+        } else if (strcmp(opt, "--join") == 0) {
+            a->node.join = true;
         } else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
             print_help();
             exit(0);

@@ -12,6 +12,7 @@ add_library(runtime STATIC
   node/node.c
   node/node_control.c
   node/node_snapshot.c
+  node/node_members.c
   node/node_kv.c
   node/netem.c
   node/kv_pacer.c

@@ -12,6 +12,7 @@
 #include "common/conf.h"
 #include "common/msg.h"
 #include "common/outbox.h"
+#include "common/membership.h"
 #include "common/types.h"
 #include "common/wire.h"
 #include "node/kv_pacer.h"
@@ -47,6 +48,10 @@ struct node {
     raft_term shown_term;
     raft_index shown_commit;
     uint64_t commit_logged_ms;
+    /* Membership (node_members.c): the configuration last saved to the
+     * members table (index; its text). */
+    raft_index members_index;
+    char members_text[MEMBERSHIP_TEXT_MAX];
 };
 
 /* Counts a dropped datagram; the first few of each reason at WARN. */
@@ -55,6 +60,17 @@ void node_drop(struct node *n, int reason, const struct raft_addr *from);
 /* Sends a client, status or fault reply to the address that asked. */
 void node_io_reply(void *ctx, const struct raft_addr *to,
                    const struct raft_msg *msg);
+
+/* node_members.c: after a drain, learns the addresses of new members
+ * and saves a changed configuration to the members table. */
+void node_members_sync(struct node *n);
+/* node_members.c: MSG_FAULT with FAULT_MEMBER from loopback: a membership
+ * change or a transfer asked of this node (the leader). */
+void node_on_member(struct node *n, const struct raft_addr *from,
+                    const struct raft_msg *req);
+/* node_members.c: the configuration at index as text (snapshots). */
+void node_members_text_at(const struct node *n, raft_index index, char *buf,
+                          size_t cap);
 
 /* node_control.c: answers a status request (MSG_STATUS). */
 void node_on_status(struct node *n, const struct raft_addr *from,

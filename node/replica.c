@@ -213,6 +213,13 @@ int replica_change(struct replica *rep, uint64_t now_ms,
     return raft_change(rep->raft, now_ms, to, index);
 }
 
+void replica_snapshot_config(struct replica *rep, const uint8_t *text,
+                             uint32_t len)
+{
+    ASSERT(rep != NULL);
+    (void)raft_snapshot_set_config(rep->raft, text, len);
+}
+
 int replica_transfer(struct replica *rep, uint64_t now_ms, raft_id target)
 {
     ASSERT(rep != NULL);

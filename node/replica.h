@@ -151,6 +151,10 @@ const struct raft *replica_raft(const struct replica *rep);
 int replica_change(struct replica *rep, uint64_t now_ms,
                    const struct membership *to, raft_index *index);
 int replica_transfer(struct replica *rep, uint64_t now_ms, raft_id target);
+/* From the io's snapshot_install: the installed image's configuration
+ * (text; a malformed one is ignored). */
+void replica_snapshot_config(struct replica *rep, const uint8_t *text,
+                             uint32_t len);
 
 /* Snapshot counters, for status and tests. */
 struct replica_snapshot_stats {

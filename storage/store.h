@@ -270,4 +270,20 @@ uint64_t store_max_sessions(const struct store *s);
 int store_session_count(struct store *s, uint64_t *n_sessions,
                         uint64_t *n_evicted);
 
+/* Membership (store_members.c). Creates the members table if missing.
+ * Errors: ERR_IO. */
+int store_members_open(struct store *s);
+struct membership;
+/* Replaces the members table's rows with c. Errors: ERR_AGAIN (a kv
+ * transaction is open: try later), ERR_IO. */
+int store_members_save(struct store *s, const struct membership *c);
+/* The snapshot row's configuration text. Errors: ERR_NOT_FOUND (no
+ * snapshot), ERR_TOO_BIG, ERR_IO. */
+int store_snapshot_config(struct store *s, char *buf, size_t cap);
+/* The configuration in force before index before: the last config entry
+ * of the log below it, else the snapshot's (text into buf, NUL-terminated;
+ * *index: where it is). Errors: ERR_NOT_FOUND (none), ERR_TOO_BIG, ERR_IO. */
+int store_members_base(struct store *s, raft_index before, char *buf,
+                       size_t cap, raft_index *index);
+
 #endif
