@@ -72,6 +72,9 @@ void node_on_member(struct node *n, const struct raft_addr *from,
 void node_members_text_at(const struct node *n, raft_index index, char *buf,
                           size_t cap);
 
+/* node_control.c: the answer to a fault-control request. */
+void node_fault_reply(struct node *n, const struct raft_addr *to, bool ok);
+
 /* node_control.c: answers a status request (MSG_STATUS). */
 void node_on_status(struct node *n, const struct raft_addr *from,
                     const struct raft_msg *req);

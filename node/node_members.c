@@ -173,10 +173,5 @@ void node_on_member(struct node *n, const struct raft_addr *from,
     }
     LOG_INFO("member op %u id=%llu: %s (config entry %llu)", f->loss_ppm,
              ull(id), rv == ERR_OK ? "started" : err_str(rv), ull(index));
-    struct raft_msg msg;
-    memset(&msg, 0, sizeof msg);
-    msg.type = MSG_FAULT_REPLY;
-    msg.from = n->id;
-    msg.u.fault_reply.ok = rv == ERR_OK;
-    node_io_reply(n, from, &msg);
+    node_fault_reply(n, from, rv == ERR_OK);
 }
