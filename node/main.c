@@ -35,6 +35,8 @@ static const char usage_line[] =
 static void print_help(void)
 {
     printf("%s\n\n"
+           "  --join                a new member (raftctl add): no bootstrap\n"
+           "                        configuration; learns it from the leader\n"
            "  --snapshot-entries N  compact once the log holds N entries "
            "beyond the\n"
            "                        kept ones; 0 never (default %u)\n"
