@@ -8,6 +8,7 @@ raft_unit_test(test_raft SOURCES tests/unit/test_raft.c LIBS raftcore)
 raft_unit_test(test_wire SOURCES tests/unit/test_wire.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_wire_decode SOURCES tests/unit/test_wire_decode.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_conf SOURCES tests/unit/test_conf.c LIBS common)
+raft_unit_test(test_membership SOURCES tests/unit/test_membership.c LIBS common)
 # The core's unit tests again, built with every rule switchable
 # (node/raft_bugs.h): each broken rule must make some test fail.
 add_executable(test_raft_teeth tests/unit/test_raft.c tests/unit/teeth_env.c
