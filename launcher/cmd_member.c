@@ -349,6 +349,17 @@ int cmd_remove(int argc, char **argv, const char *dir)
     return CTL_EXIT_OK;
 }
 
+/* Its commit index is an entry of its own term (its no-op committed). */
+static bool leader_committed(const struct client_node_status *st)
+{
+    const struct msg_status_reply *r = &st->reply;
+    if (r->n_tail == 0 || r->commit < r->tail_first ||
+        r->commit >= r->tail_first + r->n_tail) {
+        return false;
+    }
+    return r->tail_terms[r->commit - r->tail_first] == st->term;
+}
+
 int cmd_transfer(int argc, char **argv, const char *dir)
 {
     struct ctl_args a = {.cmd = "transfer", .dir = dir};
@@ -385,11 +396,19 @@ int cmd_transfer(int argc, char **argv, const char *dir)
         return CTL_EXIT_ERROR;
     }
     struct client_node_status st[RAFT_NODES_MAX];
+    uint64_t led_ms = 0;
     while (clock_now_ms() < start + TRANSFER_WAIT_MS) {
         raft_id now = find_leader(&conf, st);
-        if (now != 0 && now != leader && (id == 0 || now == id)) {
-            printf("transfer: node %llu leads after %llu ms\n", ull(now),
-                   ull(clock_now_ms() - start));
+        if (now == 0 || now == leader || (id != 0 && now != id)) {
+            continue;
+        }
+        if (led_ms == 0) {
+            led_ms = clock_now_ms() - start;
+        }
+        if (leader_committed(&st[conf_member_index(&conf, now)])) {
+            printf("transfer: node %llu leads after %llu ms, first commit "
+                   "after %llu ms\n",
+                   ull(now), ull(led_ms), ull(clock_now_ms() - start));
             return CTL_EXIT_OK;
         }
     }

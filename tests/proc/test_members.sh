@@ -67,13 +67,13 @@ for i in $(seq 1 20); do
     t=$b
     [ $((i % 2)) = 0 ] && t=$a
     out=$(ctl transfer "$t") || fail "transfer to $t: $out"
-    ms=$(echo "$out" | sed -n 's/.*after \([0-9]*\) ms.*/\1/p')
+    ms=$(echo "$out" | sed -n 's/.*first commit after \([0-9]*\) ms.*/\1/p')
     [ -n "$ms" ] || fail "transfer printed '$out'"
     times+=("$ms")
 done
 ctl put after-transfers 1 >/dev/null || fail "put after the transfers"
 median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 10p)
-echo "transfer: median ${median} ms over 20 (min $(printf '%s\n' "${times[@]}" | sort -n | head -1), max $(printf '%s\n' "${times[@]}" | sort -n | tail -1))"
+echo "transfer (command to the new leader's first commit): median ${median} ms over 20 (min $(printf '%s\n' "${times[@]}" | sort -n | head -1), max $(printf '%s\n' "${times[@]}" | sort -n | tail -1))"
 
 for i in $(seq 1 $n_keys); do
     got=$(ctl get "key$i") || fail "get key$i"
