@@ -308,7 +308,20 @@ enum fault_action {
     FAULT_PARTITION = 2,  /* Drop traffic to and from `blocked`. */
     FAULT_NETEM = 3,      /* Random loss, duplication, delay. */
     FAULT_DISK_DELAY = 4, /* Stall each persist by delay_ms. */
-    FAULT_COMPACT = 5     /* Compact now (raftctl compact; no --faults). */
+    FAULT_COMPACT = 5,    /* Compact now (raftctl compact; no --faults). */
+    /* A membership change or transfer asked of the leader (raftctl
+     * add/promote/remove/transfer; no --faults): loss_ppm is the enum
+     * fault_member_op, blocked[0] the member id (transfer: 0 or none),
+     * for an add delay_ms the IPv4 address (host order), jitter_ms the
+     * port. */
+    FAULT_MEMBER = 6
+};
+
+enum fault_member_op {
+    FAULT_MEMBER_TRANSFER = 1,
+    FAULT_MEMBER_PROMOTE = 2,
+    FAULT_MEMBER_REMOVE = 3,
+    FAULT_MEMBER_ADD = 4 /* As a learner. */
 };
 
 struct msg_fault {

@@ -173,7 +173,7 @@ static int validate_status_reply(const struct msg_status_reply *m)
 
 static int validate_fault(const struct msg_fault *m)
 {
-    if (m->action < FAULT_HEAL || m->action > FAULT_COMPACT ||
+    if (m->action < FAULT_HEAL || m->action > FAULT_MEMBER ||
         m->n_blocked > RAFT_NODES_MAX || m->loss_ppm > WIRE_PPM_MAX ||
         m->dup_ppm > WIRE_PPM_MAX) {
         return ERR_INVALID;
@@ -809,7 +809,7 @@ static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
 
 static int decode_fault(struct reader *r, struct msg_fault *m)
 {
-    if (read_u8(r, FAULT_COMPACT, &m->action) ||
+    if (read_u8(r, FAULT_MEMBER, &m->action) ||
         read_array(r, RAFT_NODES_MAX, &m->n_blocked)) {
         return ERR_MALFORMED;
     }

@@ -21,6 +21,7 @@ add_executable(raftctl
   launcher/cmd_client.c
   launcher/cmd_cluster.c
   launcher/cmd_fault.c
+  launcher/cmd_member.c
   launcher/bench.c
   launcher/bench_hist.c
   launcher/cmd_status.c
@@ -33,4 +34,5 @@ add_executable(raftctl
   launcher/supervisor_client.c
   launcher/supervisor_io.c)
 target_link_libraries(raftctl PRIVATE dashmodel client common sys
+  PkgConfig::SQLITE3
   PkgConfig::NCURSES)

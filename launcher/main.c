@@ -43,6 +43,12 @@ static const char ctl_usage_text[] =
     "  check [--timeout MS]    compare every member's kv digest at one\n"
     "                      applied index; exit 4 names a member that\n"
     "                      differs or is damaged (docs/DAMAGE.md)\n"
+    "membership (sent to the leader; the leader's node files must be local):\n"
+    "  members [--json]    the leader's configuration: id, address, role\n"
+    "  add [--addr HOST:PORT] [--learner]   start a new member, print its id\n"
+    "  promote ID          learner ID becomes a voter (joint consensus)\n"
+    "  remove ID           ID leaves; the launcher stops it, keeps its files\n"
+    "  transfer [ID]       leadership to ID (default: most up-to-date voter)\n"
     "data (each takes --timeout MS, default 5000):\n"
     "  put KEY VALUE       exit 0 once committed\n"
     "  get KEY             print the value; exit 1 when absent\n"
@@ -240,6 +246,11 @@ static const struct ctl_command ctl_commands[] = {
     {"netem", cmd_netem},     {"heal", cmd_heal},
     {"bench", cmd_bench},     {"watch", cmd_watch},
     {"compact", cmd_compact}, {"check", cmd_check},
+    {"members", cmd_members},
+    {"add", cmd_add},
+    {"promote", cmd_promote},
+    {"remove", cmd_remove},
+    {"transfer", cmd_transfer},
 };
 
 int main(int argc, char **argv)

@@ -83,6 +83,12 @@ int cmd_netem(int argc, char **argv, const char *dir);
 int cmd_heal(int argc, char **argv, const char *dir);
 int cmd_compact(int argc, char **argv, const char *dir);
 int cmd_check(int argc, char **argv, const char *dir);
+/* launcher/cmd_member.c */
+int cmd_members(int argc, char **argv, const char *dir);
+int cmd_promote(int argc, char **argv, const char *dir);
+int cmd_remove(int argc, char **argv, const char *dir);
+int cmd_transfer(int argc, char **argv, const char *dir);
+int cmd_add(int argc, char **argv, const char *dir);
 int cmd_watch(int argc, char **argv, const char *dir);
 
 #endif

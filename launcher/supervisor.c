@@ -205,6 +205,9 @@ static void sup_exec_node(const struct sup *s, const struct sup_node *n,
     argv[k++] = "--faults";
     if (s->cfg->fresh && s->phase == SUP_STARTING) {
         argv[k++] = "--create";
+    } else if (n->join) {
+        argv[k++] = "--create";
+        argv[k++] = "--join";
     }
     for (int i = 0; i < UP_OPT__COUNT; i++) {
         if (s->cfg->opts.is_set[i]) {

@@ -29,6 +29,7 @@ struct sup_node {
     pid_t pid; /* 0 when not running. */
     struct raft_addr addr;
     int kill_conn; /* Connection awaiting its death, or -1. */
+    bool join;     /* Added by raftctl add: --create --join. */
     uint64_t kill_deadline_ms;
     off_t log_from; /* Size of its log when spawned: this run's lines. */
     bool failed;    /* Died during the startup (the rest may run). */

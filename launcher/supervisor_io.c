@@ -15,6 +15,8 @@
 
 #include "common/clock.h"
 #include "common/invariant.h"
+#include "common/udp.h"
+#include "launcher/cluster_dir.h"
 #include "launcher/raftctl.h"
 #include "launcher/supervisor_int.h"
 
@@ -87,6 +89,45 @@ static void sup_req_start(struct sup *s, int conn, unsigned long long id)
     }
 }
 
+/* "join ID": raftctl add appended ID to cluster.conf; spawns it with
+ * --create --join (a new member learns its configuration). */
+static void sup_req_join(struct sup *s, int conn, unsigned long long id)
+{
+    /* The launcher's address book grows: cfg is the supervisor's own
+     * (cmd_up's), never a const object. */
+    struct conf *conf = (struct conf *)&s->cfg->conf;
+    struct conf fresh;
+    char errmsg[ERRMSG_LEN] = "";
+    const struct conf_member *m = NULL;
+    if (cdir_load(&s->cfg->dir, &fresh, errmsg) == ERR_OK) {
+        m = conf_find(&fresh, id);
+    }
+    if (m == NULL || sup_find_node(s, id) != NULL ||
+        s->n_nodes == RAFT_NODES_MAX || conf->n_members != s->n_nodes) {
+        sup_reply(s, conn, "err %d cannot add node %llu %s", CTL_EXIT_ERROR,
+                  id, errmsg);
+        return;
+    }
+    struct sup_node *n = &s->nodes[s->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->id = id;
+    n->kill_conn = -1;
+    n->join = true;
+    if (udp_resolve(m->host, m->port, &n->addr, errmsg) != ERR_OK) {
+        sup_reply(s, conn, "err %d %s", CTL_EXIT_ERROR, errmsg);
+        return;
+    }
+    conf->members[conf->n_members++] = *m;
+    s->n_nodes++;
+    if (sup_spawn(s, n, errmsg) != ERR_OK) {
+        sup_reply(s, conn, "err %d cannot start node %llu: %s", CTL_EXIT_ERROR,
+                  id, errmsg);
+        return;
+    }
+    n->join = false; /* A restart opens its database as it is. */
+    sup_reply(s, conn, "ok node %llu started pid=%ld", id, (long)n->pid);
+}
+
 /* Wall-clock milliseconds, for event times. */
 static uint64_t sup_io_wall_ms(void)
 {
@@ -131,6 +172,8 @@ static void sup_on_request(struct sup *s, int conn, const char *line)
         sup_req_kill(s, conn, id, signo);
     } else if (sscanf(line, "start %llu", &id) == 1) {
         sup_req_start(s, conn, id);
+    } else if (sscanf(line, "join %llu", &id) == 1) {
+        sup_req_join(s, conn, id);
     } else if (strcmp(line, "events") == 0) {
         sup_req_events(s, conn);
     } else if (strcmp(line, "down") == 0) {

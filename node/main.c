@@ -55,6 +55,8 @@ static void print_help(void)
            "  --election MS         election timeout, randomized in [MS, "
            "2 MS),\n"
            "                        longer than --heartbeat (default %u)\n"
+           "  --join                a new member (raftctl add): no bootstrap\n"
+           "                        configuration; learns it from the leader\n"
            "  --snapshot-entries N  compact once the log holds N entries "
            "beyond the\n"
            "                        kept ones; 0 never (default %u)\n"
@@ -230,6 +232,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->node.faults = true;
         } else if (strcmp(opt, "--create") == 0) {
             a->node.create = true;
+        } else if (strcmp(opt, "--join") == 0) {
+            a->node.join = true;
         } else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
             print_help();
             exit(0);

@@ -351,6 +351,10 @@ static int node_route(struct node *n, const struct raft_addr *from,
         if (msg->u.fault.action == FAULT_COMPACT && !n->no_space) {
             return node_snapshot_on_compact(n, from);
         }
+        if (msg->u.fault.action == FAULT_MEMBER) {
+            node_on_member(n, from, msg);
+            return ERR_OK;
+        }
         node_on_fault(n, from, msg);
         return ERR_OK;
     default:
@@ -462,6 +466,7 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         rv = replica_drain(n->replica, n->now_ms);
     }
     if (rv == ERR_OK) {
+        node_members_sync(n);
         rv = log_writer_tick(&n->log_writer, n->now_ms);
     }
     node_send_outbox(n);
@@ -601,6 +606,12 @@ static int node_open_store(struct node *n, const struct node_options *opts,
         snprintf(errmsg, ERRMSG_LEN, "%s", em);
         return rv;
     }
+    rv = store_members_open(n->store);
+    if (rv != ERR_OK) {
+        snprintf(errmsg, ERRMSG_LEN, "%.100s: members table: %.100s",
+                 opts->db_path, store_errmsg(n->store));
+        return rv;
+    }
     rv = node_snapshot_open(n, opts->db_path, opts->log_keep, errmsg);
     if (rv != ERR_OK) {
         return rv;
@@ -636,8 +647,8 @@ static void node_raft_config(const struct node *n,
     cfg->max_sessions = opts->max_sessions;
     struct raft_config *rc = &cfg->raft;
     rc->id = n->id;
-    rc->n_members = n->conf.n_members;
-    for (uint32_t i = 0; i < n->conf.n_members; i++) {
+    rc->n_members = opts->join ? 0 : n->conf.n_members;
+    for (uint32_t i = 0; i < rc->n_members; i++) {
         rc->members[i] = n->conf.members[i].id;
     }
     rc->heartbeat_ms =
@@ -694,6 +705,19 @@ static int node_open_replica(struct node *n, const struct node_options *opts,
     loaded.n_entries = sl->n_entries;
     loaded.entries = sl->entries;
     loaded.applied = sl->applied;
+    /* The configuration below the loaded entries (thesis 4.1: the latest
+     * one in the log, or the snapshot's); none: the bootstrap. */
+    char base[MEMBERSHIP_TEXT_MAX];
+    raft_index base_index = 0;
+    struct membership probe;
+    if (store_members_base(n->store, sl->first_index, base, sizeof base,
+                           &base_index) == ERR_OK &&
+        membership_decode((const uint8_t *)base, strlen(base), &probe) ==
+            ERR_OK) {
+        loaded.config = (const uint8_t *)base;
+        loaded.config_len = (uint32_t)strlen(base);
+        loaded.config_index = base_index;
+    }
     struct replica_io io;
     memset(&io, 0, sizeof io);
     io.ctx = n;

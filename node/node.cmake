@@ -14,6 +14,7 @@ add_library(runtime STATIC
   node/node_disk.c
   node/node_snapshot.c
   node/node_check.c
+  node/node_members.c
   node/node_kv.c
   node/netem.c
   node/kv_pacer.c

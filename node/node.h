@@ -24,6 +24,8 @@ struct node_options {
     uint32_t election_ms;      /* 0: NODE_ELECTION_MS. */
     bool faults;               /* Honour MSG_FAULT from loopback. */
     bool create;               /* Create a missing database. */
+    bool join; /* A new member: no bootstrap configuration; it learns its
+                * configuration from the leader (raftctl add). */
     uint64_t seed;             /* Election-timeout and netem PRNG seed. */
     uint32_t snapshot_entries; /* Compact past this many entries; 0: off. */
     uint32_t log_keep;         /* Entries kept behind a snapshot point. */

@@ -150,10 +150,15 @@ void node_on_fault(struct node *n, const struct raft_addr *from,
         }
     }
     node_log_fault(f, rv);
+    node_fault_reply(n, from, rv == ERR_OK);
+}
+
+void node_fault_reply(struct node *n, const struct raft_addr *to, bool ok)
+{
     struct raft_msg msg;
     memset(&msg, 0, sizeof msg);
     msg.type = MSG_FAULT_REPLY;
     msg.from = n->id;
-    msg.u.fault_reply.ok = rv == ERR_OK;
-    node_io_reply(n, from, &msg);
+    msg.u.fault_reply.ok = ok;
+    node_io_reply(n, to, &msg);
 }

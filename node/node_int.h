@@ -12,6 +12,7 @@
 #include "common/conf.h"
 #include "common/msg.h"
 #include "common/outbox.h"
+#include "common/membership.h"
 #include "common/types.h"
 #include "common/wire.h"
 #include "node/kv_pacer.h"
@@ -56,6 +57,10 @@ struct node {
                             * UINT64_MAX: none runs. */
     bool disk_hung;        /* That sync is older than disk_hung_ms. */
     bool no_space;         /* Waiting for space (node_wait_space). */
+    /* Membership (node_members.c): the configuration last saved to the
+     * members table (index; its text). */
+    raft_index members_index;
+    char members_text[MEMBERSHIP_TEXT_MAX];
 };
 
 /* Counts a dropped datagram; the first few of each reason at WARN. */
@@ -64,6 +69,20 @@ void node_drop(struct node *n, int reason, const struct raft_addr *from);
 /* Sends a client, status or fault reply to the address that asked. */
 void node_io_reply(void *ctx, const struct raft_addr *to,
                    const struct raft_msg *msg);
+
+/* node_members.c: after a drain, learns the addresses of new members
+ * and saves a changed configuration to the members table. */
+void node_members_sync(struct node *n);
+/* node_members.c: MSG_FAULT with FAULT_MEMBER from loopback: a membership
+ * change or a transfer asked of this node (the leader). */
+void node_on_member(struct node *n, const struct raft_addr *from,
+                    const struct raft_msg *req);
+/* node_members.c: the configuration at index as text (snapshots). */
+void node_members_text_at(const struct node *n, raft_index index, char *buf,
+                          size_t cap);
+
+/* node_control.c: the answer to a fault-control request. */
+void node_fault_reply(struct node *n, const struct raft_addr *to, bool ok);
 
 /* node_control.c: answers a status request (MSG_STATUS). */
 void node_on_status(struct node *n, const struct raft_addr *from,

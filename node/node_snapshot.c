@@ -68,6 +68,11 @@ int node_snapshot_open(struct node *n, const char *db_path, uint32_t log_keep,
     ASSERT(ns->make.pid == 0);
     ns->log_keep = log_keep;
     config_text(&n->conf, ns->config, sizeof ns->config);
+    /* A snapshot keeps the configuration it was taken with. */
+    if (store_snapshot_config(n->store, ns->config, sizeof ns->config) !=
+        ERR_OK) {
+        config_text(&n->conf, ns->config, sizeof ns->config);
+    }
     if (image_path(db_path, ns->image_path, sizeof ns->image_path) != ERR_OK) {
         snprintf(errmsg, ERRMSG_LEN, "%.200s: path too long", db_path);
         return ERR_TOO_BIG;
@@ -97,6 +102,8 @@ static void image_start(struct node *n)
         return;
     }
     char em[ERRMSG_LEN] = "";
+    node_members_text_at(n, raft_applied_index(replica_raft(n->replica)),
+                         ns->config, sizeof ns->config);
     int rv = snapshot_make_start(&ns->make, n->store, ns->image_path,
                                  ns->config, em);
     if (rv != ERR_OK) {
@@ -284,6 +291,11 @@ static int node_io_snapshot_install(void *ctx, raft_index index, raft_term term,
         }
     }
     n->snap.n_installed++;
+    char text[MEMBERSHIP_TEXT_MAX];
+    if (store_snapshot_config(n->store, text, sizeof text) == ERR_OK) {
+        replica_snapshot_config(n->replica, (const uint8_t *)text,
+                                (uint32_t)strlen(text));
+    }
     LOG_INFO("installed snapshot index=%llu term=%llu log=%s count=%llu",
              ull(index), ull(term), keep_log ? "kept" : "dropped",
              ull(n->snap.n_installed));
@@ -297,6 +309,7 @@ static int node_io_compact(void *ctx, const struct replica_compaction *c)
 {
     struct node *n = ctx;
     ASSERT(c->log_upto <= c->point);
+    node_members_text_at(n, c->point, n->snap.config, sizeof n->snap.config);
     int rv = store_compact(n->store, c->point, c->point_term, n->snap.config,
                            c->point - c->log_upto);
     if (rv != ERR_OK) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/membership.h"
 #include "common/types.h"
 #include "storage/snapshot_make.h"
 
@@ -24,7 +25,7 @@ struct raft_msg;
 
 struct node_snapshot {
     char image_path[NODE_SNAPSHOT_PATH_MAX]; /* DIR/node<ID>.snap */
-    char config[256];          /* "voters 1,2,3": the configuration. */
+    char config[MEMBERSHIP_TEXT_MAX]; /* The configuration at the point. */
     uint32_t log_keep;         /* Entries kept behind the point. */
     struct snapshot_make make; /* The image child, pid 0 when none. */
     uint64_t make_started_ms;

@@ -95,11 +95,6 @@ bool raft_apply_due(const struct raft *r)
            r->now_ms >= r->last_apply_ms + c->apply_delay_ms;
 }
 
-uint32_t raft_quorum(const struct raft *r)
-{
-    return r->config.n_members / 2 + 1;
-}
-
 struct raft_peer *raft_peer_find(struct raft *r, raft_id id)
 {
     for (uint32_t i = 0; i < r->n_peers; i++) {
@@ -113,7 +108,6 @@ struct raft_peer *raft_peer_find(struct raft *r, raft_id id)
 static void check_config(const struct raft_config *c)
 {
     ASSERT(c->id != RAFT_ID_NONE);
-    ASSERT(c->n_members >= 1);
     ASSERT(c->n_members <= RAFT_NODES_MAX);
     ASSERT(c->heartbeat_ms > 0);
     ASSERT(c->election_ms > 0);
@@ -129,7 +123,7 @@ static void check_config(const struct raft_config *c)
             ASSERT(c->members[i] != c->members[j]);
         }
     }
-    ASSERT(self);
+    ASSERT(self || c->n_members == 0);
 }
 
 static int load_state(struct raft *r, const struct raft_loaded *l)
@@ -139,20 +133,24 @@ static int load_state(struct raft *r, const struct raft_loaded *l)
         /* A long log: only its tail's payloads come into memory. */
         ASSERT(r->config.fetch != NULL);
         ASSERT(l->n_runs > 0);
-        int rv = raft_log_restore_runs(&r->log, l->runs, l->n_runs,
+        int rr = raft_log_restore_runs(&r->log, l->runs, l->n_runs,
                                        l->first_index - 1);
-        if (rv != ERR_OK) {
-            return rv;
+        if (rr != ERR_OK) {
+            return rr;
         }
     } else {
         ASSERT(l->first_index == l->snapshot_index + 1 || l->n_entries == 0);
     }
-    for (size_t i = 0; i < l->n_entries; i++) {
+    int rv = raft_membership_load(r, l);
+    for (size_t i = 0; i < l->n_entries && rv == ERR_OK; i++) {
         const struct raft_entry *e = &l->entries[i];
-        int rv = raft_log_append(&r->log, e->term, e->type, e->data, e->len);
-        if (rv != ERR_OK) {
-            return rv;
+        rv = raft_log_append(&r->log, e->term, e->type, e->data, e->len);
+        if (rv == ERR_OK) {
+            rv = raft_membership_on_append(r, raft_log_last_index(&r->log), e);
         }
+    }
+    if (rv != ERR_OK) {
+        return rv;
     }
     r->term = r->persisted_term = l->term;
     r->voted_for = r->persisted_vote = l->voted_for;
@@ -189,19 +187,14 @@ struct raft *raft_new(const struct raft_config *config,
     r->reads_waiting = calloc(RAFT_READS_MAX, sizeof *r->reads_waiting);
     r->reads_ready = calloc(RAFT_READS_MAX, sizeof *r->reads_ready);
     r->reads_fwd = calloc(RAFT_READS_MAX, sizeof *r->reads_fwd);
+    r->role = RAFT_FOLLOWER;
+    r->now_ms = now_ms;
     if (r->reads_waiting == NULL || r->reads_ready == NULL ||
         r->reads_fwd == NULL || load_state(r, loaded) != ERR_OK) {
         raft_free(r);
         return NULL;
     }
-    for (uint32_t i = 0; i < config->n_members; i++) {
-        if (config->members[i] != config->id) {
-            r->peers[r->n_peers++].id = config->members[i];
-        }
-    }
-    r->role = RAFT_FOLLOWER;
     r->disk_ok = true;
-    r->now_ms = now_ms;
     r->leader_contact_ms = UINT64_MAX;
     raft_election_reset(r);
     raft_tracef(
@@ -221,6 +214,7 @@ void raft_free(struct raft *r)
     free(r->reads_waiting);
     free(r->reads_ready);
     free(r->reads_fwd);
+    free(r->confs);
     raft_fetched_free(r);
     free(r->fetched);
     free(r->fetch_scratch);
@@ -281,6 +275,7 @@ void raft_become_follower(struct raft *r, raft_term term, raft_id leader)
     }
     r->role = RAFT_FOLLOWER;
     r->leader = leader;
+    r->transfer_to = RAFT_ID_NONE;
     if (was_leader) {
         raft_read_fail_all(r);
         raft_tracef(r, RAFT_TRACE_INFO, "stepped down");
@@ -324,6 +319,7 @@ int raft_become_leader(struct raft *r)
     r->quorum_check_ms = r->now_ms + r->config.election_ms;
     /* Thesis 6.4 and 3.6.2: a no-op commits the entries of past terms and
      * lets ReadIndex know the leader's commit index is current. */
+    r->transfer_to = RAFT_ID_NONE;
     int rv = raft_log_append(&r->log, r->term, RAFT_ENTRY_NOOP, NULL, 0);
     if (rv != ERR_OK) {
         return rv;
@@ -392,6 +388,16 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
                     (unsigned long long)msg->from);
         return ERR_OK;
     }
+    if (msg->type == MSG_VOTE && !raft_membership_knows(r, msg->from) &&
+        raft_leader_heard(r)) {
+        /* Thesis 4.2.3: while a leader is heard, a removed member (or one
+         * our log does not know yet) never raises our term nor gets a
+         * vote. Without a leader we listen: our config may be the stale
+         * one, and the newer members need our vote. */
+        raft_tracef(r, RAFT_TRACE_DEBUG, "vote from non-member n%llu ignored",
+                    (unsigned long long)msg->from);
+        return ERR_OK;
+    }
     int older = raft_step_down_if_newer(r, msg);
     switch (msg->type) {
     case MSG_VOTE:
@@ -404,7 +410,7 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg)
         return older ? ERR_OK : raft_on_append_reply(r, msg);
     case MSG_TIMEOUT_NOW:
         if (older || r->role == RAFT_LEADER || msg->from != r->leader ||
-            raft_disk_blocks(r)) {
+            raft_disk_blocks(r) || !raft_membership_can_campaign(r)) {
             return ERR_OK;
         }
         raft_tracef(r, RAFT_TRACE_INFO, "timeout-now from n%llu",
@@ -437,7 +443,9 @@ int raft_tick(struct raft *r, uint64_t now_ms)
     }
     if (r->role != RAFT_LEADER) {
         raft_read_expire_forwarded(r, false);
-        if (raft_election_due(r) && !raft_disk_blocks(r)) {
+        if (raft_election_due(r) && !raft_membership_can_campaign(r)) {
+            raft_election_reset(r); /* Thesis 4.2.1: learners never do. */
+        } else if (raft_election_due(r) && !raft_disk_blocks(r)) {
             return raft_election_start(r, false);
         }
         if (raft_election_due(r)) {
@@ -445,17 +453,22 @@ int raft_tick(struct raft *r, uint64_t now_ms)
         }
         return ERR_OK;
     }
+    if (raft_membership_tick(r)) {
+        return ERR_OK;
+    }
     if (r->config.check_quorum && r->now_ms >= r->quorum_check_ms) {
         /* Thesis 6.2: step down so clients can find a real leader. */
-        uint32_t active = 1;
+        bool active[RAFT_NODES_MAX];
+        uint32_t n_active = 1;
         for (uint32_t i = 0; i < r->n_peers; i++) {
-            active += r->peers[i].active;
+            active[i] = r->peers[i].active;
+            n_active += active[i];
             r->peers[i].active = false;
         }
         r->quorum_check_ms = r->now_ms + r->config.election_ms;
-        if (active < raft_quorum(r)) {
-            raft_tracef(r, RAFT_TRACE_INFO, "lost quorum active=%u/%u", active,
-                        r->config.n_members);
+        if (!raft_quorum_of(r, true, active)) {
+            raft_tracef(r, RAFT_TRACE_INFO, "lost quorum active=%u/%u",
+                        n_active, r->n_peers + 1);
             raft_become_follower(r, r->term, RAFT_ID_NONE);
             return ERR_OK;
         }
@@ -536,7 +549,15 @@ int raft_propose(struct raft *r, uint64_t now_ms, uint8_t entry_type,
     if (len > RAFT_ENTRY_MAX) {
         return ERR_TOO_BIG;
     }
+    if (r->transfer_to != RAFT_ID_NONE && entry_type == RAFT_ENTRY_NORMAL) {
+        return ERR_BUSY; /* Thesis 3.10: no new writes while transferring. */
+    }
     int rv = raft_log_append(&r->log, r->term, entry_type, data, len);
+    if (rv != ERR_OK) {
+        return rv;
+    }
+    struct raft_entry e = {r->term, entry_type, len, data};
+    rv = raft_membership_on_append(r, raft_log_last_index(&r->log), &e);
     if (rv != ERR_OK) {
         return rv;
     }

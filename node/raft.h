@@ -18,6 +18,7 @@
  * apply:  committed entries through kv_apply into the write-back buffer.
  * store:  the write-back buffer's changes into the kv table (one txn). */
 
+#include "common/membership.h"
 #include "common/msg.h"
 #include "common/types.h"
 
@@ -37,9 +38,12 @@ typedef int (*raft_fetch_cb)(void *ctx, raft_index lo, raft_index hi,
                              size_t cap, size_t *n);
 
 struct raft_config {
-    raft_id id;                      /* Ours; one of members. */
-    uint32_t n_members;              /* 1..RAFT_NODES_MAX. */
-    raft_id members[RAFT_NODES_MAX]; /* Includes id. */
+    raft_id id; /* Ours; one of members unless n_members is 0. */
+    /* The bootstrap voters (when the log and snapshot hold no
+     * configuration), 0..RAFT_NODES_MAX; 0: a joining member that waits to
+     * learn its configuration from a leader. */
+    uint32_t n_members;
+    raft_id members[RAFT_NODES_MAX];
     uint32_t heartbeat_ms; /* Leader's append interval; raftnode 50. Not 0. */
     /* Election timeout: drawn uniformly from [election_ms, 2*election_ms)
      * ms; raftnode 150. Not 0. */
@@ -96,6 +100,12 @@ struct raft_loaded {
     size_t n_entries;
     const struct raft_entry *entries; /* Borrowed during raft_new. */
     raft_index applied;               /* Applied index from the kv store. */
+    /* The configuration in force at config_index (the snapshot's, or the
+     * last config entry before first_index), as text; NULL: the bootstrap
+     * voters of raft_config. Borrowed during raft_new. */
+    const uint8_t *config;
+    uint32_t config_len;
+    raft_index config_index;
 };
 
 /* A linearizable read the caller asked for with raft_read_index(). */
@@ -272,6 +282,33 @@ uint64_t raft_lost_acked(const struct raft *r);
 /* Leader only: fills up to cap peers' progress, returns the count. */
 uint32_t raft_progress(const struct raft *r, uint64_t now_ms,
                        struct status_peer *out, uint32_t cap);
+
+/* Membership (thesis chapter 4, node/raft_membership.c). */
+/* Leader: starts a change to the configuration to (not joint, at least one
+ * voter; addresses are carried along): C_old,new, then C_new once that
+ * commits; a change of learners only goes in at once. *index: the entry.
+ * Errors: ERR_NOT_LEADER, ERR_BUSY (a change or transfer in progress),
+ * ERR_AGAIN (no entry of this term committed yet), ERR_INVALID,
+ * ERR_TOO_BIG, ERR_NOMEM. */
+int raft_change(struct raft *r, uint64_t now_ms, const struct membership *to,
+                raft_index *index);
+/* Leader: leadership transfer to target (0: the voter with the highest
+ * match). Writes get ERR_BUSY until it ends (a new leader, or an election
+ * timeout). Errors: ERR_NOT_LEADER, ERR_BUSY, ERR_NOT_FOUND, ERR_INVALID. */
+int raft_transfer(struct raft *r, uint64_t now_ms, raft_id target);
+raft_id raft_transfer_target(const struct raft *r); /* 0: none. */
+/* The configuration in force: the latest in the log (thesis 4.1). */
+const struct membership *raft_membership(const struct raft *r);
+raft_index raft_membership_index(const struct raft *r); /* 0: bootstrap. */
+/* The configuration in force at index (>= the snapshot point). */
+void raft_membership_at(const struct raft *r, raft_index index,
+                        struct membership *out);
+/* Follower: the configuration of the snapshot about to be installed
+ * (before raft_snapshot_installed). Errors: ERR_MALFORMED. */
+int raft_snapshot_set_config(struct raft *r, const uint8_t *text,
+                             uint32_t len);
+/* Leader: the index of this term's no-op; else 0. */
+raft_index raft_term_start_index(const struct raft *r);
 
 /* The name of a role, lower case ("leader"). */
 const char *raft_role_name(int role);

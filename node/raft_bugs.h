@@ -36,6 +36,15 @@ enum raft_bug {
     RAFT_BUG_SESSION_OWN_LIMIT = 1u << 16, /* Evict with the member's own
                                            * --max-sessions, not the
                                            * register entry's. */
+    /* Membership (node/raft_membership.c). */
+    RAFT_BUG_JOINT_NEW_ONLY = 1u << 17, /* Joint: C_new's majority only. */
+    RAFT_BUG_CHANGE_EARLY = 1u << 18,   /* Change before the term's first
+                                         * commit (the 2015 bug). */
+    RAFT_BUG_COUNT_LEARNER = 1u << 19,  /* A learner counts in a quorum. */
+    RAFT_BUG_TWO_CHANGES = 1u << 20,    /* A change while one is
+                                         * uncommitted. */
+    RAFT_BUG_COMMITTED_CONF = 1u << 21  /* Quorums of the committed, not
+                                         * the latest, configuration. */
 };
 
 #ifdef RAFT_TEETH

@@ -45,6 +45,17 @@ bool raft_in_lease(const struct raft *r)
            r->now_ms < r->leader_contact_ms + r->config.election_ms;
 }
 
+/* Leader, or a follower that heard its leader within election_ms (the
+ * lease of thesis 4.2.3 without check quorum). */
+bool raft_leader_heard(const struct raft *r)
+{
+    if (r->role == RAFT_LEADER) {
+        return true;
+    }
+    return r->leader != RAFT_ID_NONE && r->leader_contact_ms != UINT64_MAX &&
+           r->now_ms < r->leader_contact_ms + r->config.election_ms;
+}
+
 /* Votes granted in this election, our own included. */
 static uint32_t tally(const struct raft *r)
 {
@@ -55,9 +66,22 @@ static uint32_t tally(const struct raft *r)
     return votes;
 }
 
+/* Thesis 4.3: a majority of each voter set (ours counts). */
+static bool won(const struct raft *r)
+{
+    bool granted[RAFT_NODES_MAX];
+    for (uint32_t i = 0; i < r->n_peers; i++) {
+        granted[i] = r->peers[i].vote_granted;
+    }
+    return raft_quorum_of(r, true, granted);
+}
+
 static int send_vote_requests(struct raft *r, bool pre_vote, bool transfer)
 {
     for (uint32_t i = 0; i < r->n_peers; i++) {
+        if (!membership_is_voter(&r->conf, r->peers[i].id)) {
+            continue; /* Thesis 4.2.1: learners do not vote. */
+        }
         struct raft_msg m;
         memset(&m, 0, sizeof m);
         m.type = MSG_VOTE;
@@ -107,7 +131,7 @@ int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer)
         raft_tracef(r, RAFT_TRACE_INFO, "election started%s",
                     transfer ? " (transfer)" : "");
     }
-    if (tally(r) >= raft_quorum(r)) {
+    if (won(r)) {
         return pre_vote ? raft_become_candidate(r, false, transfer)
                         : raft_become_leader(r);
     }
@@ -229,12 +253,11 @@ int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg)
         return ERR_OK;
     }
     p->vote_granted = true;
-    uint32_t votes = tally(r);
-    if (votes < raft_quorum(r)) {
+    if (!won(r)) {
         return ERR_OK;
     }
     raft_tracef(r, RAFT_TRACE_INFO, "%swon votes=%u/%u",
-                v->pre_vote ? "pre-vote " : "", votes, r->config.n_members);
+                v->pre_vote ? "pre-vote " : "", tally(r), r->n_peers + 1);
     if (v->pre_vote) {
         return raft_become_candidate(r, false, false);
     }

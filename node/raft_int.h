@@ -54,7 +54,19 @@
  *   on stable storage before replying     msgs_after)
  *
  * Thesis (and paper) rules we add
- * 3.10: leadership transfer             raft_step, raft.c (TimeoutNow)
+ * 3.10: leadership transfer             raft_step, raft.c (TimeoutNow);
+ *                                         raft_transfer, raft_membership.c
+ * 4.1: the latest config in the log,    raft_membership_on_append,
+ *   committed or not, is in force         raft_membership.c
+ * 4.3: joint consensus: separate        raft_quorum_of, raft_quorum_match,
+ *   majorities of C_old and C_new         raft_membership.c
+ * 4.2.1: learners never vote or count   conf_quorum, raft_membership.c
+ * 4.2.2: one change at a time, not      raft_change, raft_membership.c
+ *   before the term's first commit
+ * 4.2.2: a leader not in C_new steps    raft_membership_tick,
+ *   down once C_new commits               raft_membership.c
+ * 4.2.3: a removed member cannot        raft_step, raft.c
+ *   disrupt (its votes are ignored)
  * 4.2.3: leader stickiness: no vote or  raft_in_lease, raft_election.c
  *   new term while a leader is heard
  * 6.2: check quorum: a leader without   raft_tick, raft.c
@@ -79,6 +91,7 @@
 #ifndef RAFT_NODE_RAFT_INT_H
 #define RAFT_NODE_RAFT_INT_H
 
+#include "common/membership.h"
 #include "common/rng.h"
 #include "node/raft.h"
 #include "node/raft_bugs.h"
@@ -133,6 +146,12 @@ struct raft_fwd_read {
                                 * read_id of its first read. */
     raft_id leader;
     uint64_t sent_ms;
+};
+
+/* A configuration entry in the log after the base configuration. */
+struct raft_conf_rec {
+    raft_index index;
+    struct membership conf;
 };
 
 /* A growable array of outgoing messages. */
@@ -206,6 +225,22 @@ struct raft {
                                           * more reads may join; 0: none. */
     raft_id fwd_batch_leader;        /* Whom that request goes to. */
 
+    /* Membership (raft_membership.c): the configuration at the log's base
+     * (snapshot point or bootstrap), the config entries after it, and the
+     * latest of all (the one in force, thesis 4.1). */
+    struct membership base_conf;
+    raft_index base_conf_index;
+    size_t n_confs;
+    size_t cap_confs;
+    struct raft_conf_rec *confs;
+    struct membership conf;
+    raft_index conf_index;
+    struct membership snap_conf; /* raft_snapshot_set_config's, */
+    bool snap_conf_set;          /* for the next install. */
+    raft_id transfer_to;         /* Leader: transfer target; 0: none. */
+    uint64_t transfer_until_ms;
+    bool transfer_sent; /* TimeoutNow went out. */
+
     /* Leader: peers that entered RAFT_PEER_SNAPSHOT since the last ready. */
     uint32_t n_snap_wanted;
     raft_id snap_wanted[RAFT_NODES_MAX];
@@ -226,7 +261,6 @@ struct raft {
 void raft_tracef(struct raft *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int raft_outbox_push(struct raft_outbox *box, const struct raft_msg *msg);
-uint32_t raft_quorum(const struct raft *r);
 bool raft_apply_due(const struct raft *r);
 void raft_become_follower(struct raft *r, raft_term term, raft_id leader);
 int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer);
@@ -239,6 +273,7 @@ void raft_election_reset(struct raft *r);
 bool raft_election_due(const struct raft *r);
 bool raft_disk_blocks(const struct raft *r);
 bool raft_in_lease(const struct raft *r);
+bool raft_leader_heard(const struct raft *r);
 int raft_election_start(struct raft *r, bool transfer);
 int raft_on_vote(struct raft *r, const struct raft_msg *msg);
 int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg);
@@ -255,6 +290,26 @@ void raft_heartbeat(struct raft *r);
 /* Leader: marks an append due for every follower that one at its match
  * would tell a higher commit index than it was sent (commit_notify_ms). */
 void raft_commit_notify(struct raft *r);
+
+/* raft_membership.c */
+/* Whether the members agreeing (us: self_ok; peers[i]: peer_ok[i]) make a
+ * quorum of the configuration in force (both sets when joint). */
+bool raft_quorum_of(const struct raft *r, bool self_ok, const bool *peer_ok);
+/* The highest index a quorum holds, counting ourselves at self. */
+raft_index raft_quorum_match(const struct raft *r, raft_index self);
+int raft_membership_load(struct raft *r, const struct raft_loaded *l);
+/* After an entry went into the log at index. Errors: ERR_NOMEM. */
+int raft_membership_on_append(struct raft *r, raft_index index,
+                              const struct raft_entry *e);
+void raft_membership_truncate(struct raft *r, raft_index from);
+void raft_membership_compact(struct raft *r, raft_index upto);
+void raft_membership_installed(struct raft *r, raft_index index, bool keep);
+bool raft_membership_can_campaign(const struct raft *r);
+/* Whether id is in our configuration (or we know none yet). */
+bool raft_membership_knows(const struct raft *r, raft_id id);
+int raft_membership_on_commit(struct raft *r);
+bool raft_membership_tick(struct raft *r);
+int raft_transfer_send_if_ready(struct raft *r, const struct raft_peer *p);
 
 /* raft_sync.c */
 uint64_t raft_sync_due(const struct raft *r, uint64_t after);

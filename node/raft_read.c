@@ -19,11 +19,11 @@
 /* Whether a majority (us included) acknowledged heartbeat round ctx. */
 static bool round_confirmed(const struct raft *r, uint64_t ctx)
 {
-    uint32_t acks = 1;
+    bool acked[RAFT_NODES_MAX];
     for (uint32_t i = 0; i < r->n_peers; i++) {
-        acks += r->peers[i].ack_ctx >= ctx;
+        acked[i] = r->peers[i].ack_ctx >= ctx;
     }
-    return acks >= raft_quorum(r);
+    return raft_quorum_of(r, true, acked);
 }
 
 void raft_read_start_round(struct raft *r)

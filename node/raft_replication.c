@@ -36,6 +36,7 @@ static void truncate_suffix(struct raft *r, raft_index index)
 {
     ASSERT(index > r->commit);
     raft_log_truncate_from(&r->log, index);
+    raft_membership_truncate(r, index);
     if (index <= r->stable) {
         if (r->truncate_from == 0 || index < r->truncate_from) {
             r->truncate_from = index;
@@ -78,6 +79,9 @@ static int append_entries(struct raft *r, const struct msg_append *a)
             return ERR_INVALID;
         }
         int rv = raft_log_append(&r->log, e->term, e->type, e->data, e->len);
+        if (rv == ERR_OK) {
+            rv = raft_membership_on_append(r, idx, e);
+        }
         if (rv != ERR_OK) {
             return rv;
         }
@@ -340,6 +344,9 @@ static void on_success(struct raft *r, struct raft_peer *p,
         p->send_pending = true;
     }
     raft_maybe_commit(r);
+    if (raft_transfer_send_if_ready(r, p) != ERR_OK) {
+        raft_tracef(r, RAFT_TRACE_INFO, "timeout-now not queued");
+    }
     /* Its acknowledgement came after the commit index it was told: an
      * append at its new match would tell it more. */
     if (r->config.commit_notify_ms != 0 && r->commit_notify_ms == UINT64_MAX &&
@@ -369,35 +376,13 @@ int raft_on_append_reply(struct raft *r, const struct raft_msg *msg)
     return ERR_OK;
 }
 
-/* The highest index a majority holds, counting ourselves at self. */
-static raft_index quorum_match(const struct raft *r, raft_index self)
-{
-    raft_index m[RAFT_NODES_MAX];
-    uint32_t n = 0;
-    m[n++] = self;
-    for (uint32_t i = 0; i < r->n_peers; i++) {
-        m[n++] = r->peers[i].match;
-    }
-    /* Sort descending; the quorum-th largest is held by a majority. */
-    for (uint32_t i = 1; i < n; i++) {
-        raft_index v = m[i];
-        uint32_t j = i;
-        while (j > 0 && m[j - 1] < v) {
-            m[j] = m[j - 1];
-            j--;
-        }
-        m[j] = v;
-    }
-    return m[raft_quorum(r) - 1];
-}
-
 /* async_persist: notes since when our own unsynced entries are what keeps
  * an entry of this term from committing (raft_sync_wanted). */
 static void note_self_need(struct raft *r, raft_index candidate)
 {
     bool needed = false;
     if (r->synced < r->stable) {
-        raft_index with_self = quorum_match(r, r->stable);
+        raft_index with_self = raft_quorum_match(r, r->stable);
         needed = with_self > candidate && with_self > r->commit &&
                  raft_log_term_at(&r->log, with_self) == r->term;
     }
@@ -418,7 +403,7 @@ void raft_maybe_commit(struct raft *r)
 {
     ASSERT(r->role == RAFT_LEADER);
     /* Ourselves, once durable (thesis 10.2.1). */
-    raft_index candidate = quorum_match(
+    raft_index candidate = raft_quorum_match(
         r, RAFT_BUG(RAFT_BUG_COUNT_UNSYNCED) ? r->stable : r->synced);
     note_self_need(r, candidate);
     if (candidate <= r->commit) {
@@ -435,6 +420,9 @@ void raft_maybe_commit(struct raft *r)
     ASSERT(r->commit <= raft_log_last_index(&r->log));
     raft_tracef(r, RAFT_TRACE_DEBUG, "commit=%llu",
                 (unsigned long long)r->commit);
+    if (raft_membership_on_commit(r) != ERR_OK) {
+        raft_tracef(r, RAFT_TRACE_INFO, "C_new not appended (no memory)");
+    }
     /* Followers learn the new commit index from the next append: one
      * with entries if it comes within commit_notify_ms, else one of its
      * own. Under load the next batch follows within a round, so a commit

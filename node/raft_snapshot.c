@@ -22,6 +22,7 @@ void raft_compact(struct raft *r, raft_index index)
         return;
     }
     raft_log_compact(&r->log, index);
+    raft_membership_compact(r, index);
     raft_tracef(r, RAFT_TRACE_DEBUG, "compacted to %llu/t%llu",
                 (unsigned long long)index,
                 (unsigned long long)r->log.snapshot_term);
@@ -172,11 +173,13 @@ void raft_snapshot_installed(struct raft *r, raft_index index, raft_term term,
         index <= raft_log_last_index(&r->log) &&
         index >= r->log.snapshot_index) {
         installed_keep(r, index, term);
+        raft_membership_installed(r, index, true);
     } else {
         raft_log_reset(&r->log, index, term);
         r->stable = index;
         r->synced = index;
         r->truncate_from = 0;
+        raft_membership_installed(r, index, false);
     }
     if (r->synced >= r->stable) {
         r->unsynced_ms = UINT64_MAX;

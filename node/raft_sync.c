@@ -42,15 +42,13 @@ uint64_t raft_sync_due(const struct raft *r, uint64_t after)
  * heartbeats, so their syncs alone can commit. */
 static bool followers_make_quorum(const struct raft *r)
 {
-    uint32_t fresh = 0;
+    bool fresh[RAFT_NODES_MAX];
     for (uint32_t i = 0; i < r->n_peers; i++) {
         const struct raft_peer *p = &r->peers[i];
-        if (p->mode == RAFT_PEER_PIPELINE &&
-            r->now_ms - p->last_ack_ms <= 2ull * r->config.heartbeat_ms) {
-            fresh++;
-        }
+        fresh[i] = p->mode == RAFT_PEER_PIPELINE &&
+                   r->now_ms - p->last_ack_ms <= 2ull * r->config.heartbeat_ms;
     }
-    return fresh >= raft_quorum(r);
+    return raft_quorum_of(r, false, fresh);
 }
 
 /* Thesis 10.2.1: the leader may commit an entry before it is on its own

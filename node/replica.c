@@ -215,6 +215,26 @@ const struct raft *replica_raft(const struct replica *rep)
     return rep->raft;
 }
 
+int replica_change(struct replica *rep, uint64_t now_ms,
+                   const struct membership *to, raft_index *index)
+{
+    ASSERT(rep != NULL);
+    return raft_change(rep->raft, now_ms, to, index);
+}
+
+void replica_snapshot_config(struct replica *rep, const uint8_t *text,
+                             uint32_t len)
+{
+    ASSERT(rep != NULL);
+    (void)raft_snapshot_set_config(rep->raft, text, len);
+}
+
+int replica_transfer(struct replica *rep, uint64_t now_ms, raft_id target)
+{
+    ASSERT(rep != NULL);
+    return raft_transfer(rep->raft, now_ms, target);
+}
+
 struct kv_writeback *replica_kv_writeback(struct replica *rep)
 {
     ASSERT(rep != NULL);

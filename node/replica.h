@@ -153,6 +153,16 @@ void replica_set_disk_ok(struct replica *rep, bool ok);
 /* The core, for status and checks. */
 const struct raft *replica_raft(const struct replica *rep);
 
+/* Membership changes and leadership transfer: raft_change and
+ * raft_transfer on the core (node/raft.h); drain afterwards. */
+int replica_change(struct replica *rep, uint64_t now_ms,
+                   const struct membership *to, raft_index *index);
+int replica_transfer(struct replica *rep, uint64_t now_ms, raft_id target);
+/* From the io's snapshot_install: the installed image's configuration
+ * (text; a malformed one is ignored). */
+void replica_snapshot_config(struct replica *rep, const uint8_t *text,
+                             uint32_t len);
+
 /* Snapshot counters, for status and tests. */
 struct replica_snapshot_stats {
     uint64_t n_compactions;

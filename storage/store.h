@@ -312,4 +312,20 @@ void store_digest_result(const struct store_digest *d, raft_index *applied,
 /* Ends the read transaction and frees d (NULL: nothing). */
 void store_digest_free(struct store_digest *d);
 
+/* Membership (store_members.c). Creates the members table if missing.
+ * Errors: ERR_IO. */
+int store_members_open(struct store *s);
+struct membership;
+/* Replaces the members table's rows with c. Errors: ERR_AGAIN (a kv
+ * transaction is open: try later), ERR_IO. */
+int store_members_save(struct store *s, const struct membership *c);
+/* The snapshot row's configuration text. Errors: ERR_NOT_FOUND (no
+ * snapshot), ERR_TOO_BIG, ERR_IO. */
+int store_snapshot_config(struct store *s, char *buf, size_t cap);
+/* The configuration in force before index before: the last config entry
+ * of the log below it, else the snapshot's (text into buf, NUL-terminated;
+ * *index: where it is). Errors: ERR_NOT_FOUND (none), ERR_TOO_BIG, ERR_IO. */
+int store_members_base(struct store *s, raft_index before, char *buf,
+                       size_t cap, raft_index *index);
+
 #endif

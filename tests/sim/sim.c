@@ -161,6 +161,19 @@ static void params_from_seed(uint64_t seed, const struct opts *o,
     if (p->async_sync && rng_range(&r, 0, 2) == 0) {
         p->disk_fault_ppm = PICK(&r, 50000, 150000, 300000);
     }
+    /* Drawn last again. A third of the seeds change membership: 3 voters
+     * (2 of 3 nodes) start, the others join as learners later; these
+     * keep the whole log in memory and do not compact, so that every
+     * config entry stays in the log the checks read. */
+    if (rng_range(&r, 0, 3) == 0) {
+        p->n_boot = p->n_nodes > 3 ? 3 : 2;
+        p->mem_entries_max = 0;
+        p->snapshot_entries = 0;
+        /* Nor do their disks lie: a lost synced tail can take an entry
+         * from the one member a joint quorum needs, which the
+         * joint_quorum check cannot tell from a wrong commit. */
+        p->lie_ppm = 0;
+    }
     p->steps = o->steps;
     p->liveness_ms = 60000;
 }
@@ -265,7 +278,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                "inflight=%u window=%u apply=%u/%ums big=%u%% reads=%u%% "
                "writeback=%u/%zu/%ums/%ums sync=%s%ums slow=%u/%ums "
                "self_sync=%ums commit_notify=%ums snapshot=%u/%u/%u/%u/%ums "
-               "max_sessions=%u disk_faults=%u\n",
+               "max_sessions=%u disk_faults=%u boot=%u\n",
                ull(seed), p.n_nodes, p.n_clients, ull(p.steps), p.heartbeat_ms,
                p.election_ms, p.lat_min_ms, p.lat_max_ms, p.loss_ppm, p.dup_ppm,
                p.corrupt_ppm, p.crash_ppm, p.partition_ppm, p.crash_point_ppm,
@@ -278,7 +291,7 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.sync_slow_ppm, p.sync_slow_ms, p.self_sync_ms,
                p.commit_notify_ms, p.snapshot_entries, p.log_keep,
                p.snap_chunk_bytes, p.snap_window, p.snap_timeout_ms,
-               p.max_sessions, p.disk_fault_ppm);
+               p.max_sessions, p.disk_fault_ppm, p.n_boot);
     }
     w->skip_check = o->skip_check;
     g_world = w;
@@ -417,6 +430,11 @@ static const struct {
     {"session_own_limit", RAFT_BUG_SESSION_OWN_LIMIT},
     {"disk_ignored", RAFT_BUG_DISK_IGNORED},
     {"ignore_lost_acked", RAFT_BUG_IGNORE_LOST_ACKED},
+    {"joint_new_only", RAFT_BUG_JOINT_NEW_ONLY},
+    {"change_early", RAFT_BUG_CHANGE_EARLY},
+    {"count_learner", RAFT_BUG_COUNT_LEARNER},
+    {"two_changes", RAFT_BUG_TWO_CHANGES},
+    {"committed_conf", RAFT_BUG_COMMITTED_CONF},
 };
 
 static bool set_bug(const char *name)

@@ -10,6 +10,7 @@ set(SIM_SOURCES
   tests/sim/sim_snap.c
   tests/sim/sim_client.c
   tests/sim/sim_check.c
+  tests/sim/sim_member.c
   tests/sim/sim_trace.c
   tests/lib/mem_kv.c)
 # The world links no core: each executable picks raftcore or raftcore_teeth.
@@ -24,8 +25,10 @@ add_library(raftcore_teeth STATIC
   common/err.c
   common/invariant.c
   common/rng.c
+  common/membership.c
   node/raft.c
   node/raft_log.c
+  node/raft_membership.c
   node/raft_election.c
   node/raft_replication.c
   node/raft_read.c
@@ -93,11 +96,15 @@ set_tests_properties(sim_seeds_fixed sim_range_a sim_range_b sim_determinism
 # (log_matching). Sessions: session_revive 3 (exactly_once; 81 of seeds
 # 1..300), session_own_limit 1 (sessions; 128 of 300). Disk faults (a
 # quarter of the seeds): disk_ignored 3 (hung_leader).
+# Membership (a third of the seeds change it): joint_new_only 0x18,
+# change_early 2 (change_after_term_commit), count_learner 0xd,
+# committed_conf 1 (all three joint_quorum), two_changes 2 (one_change).
 foreach(bug no_election_restriction commit_old_term truncate_on_duplicate
             forget_vote apply_uncommitted stale_read no_step_down
             send_unsynced count_unsynced snap_install_old
             snap_compact_undurable snap_old_chunk snap_keep_suffix
-            session_revive session_own_limit disk_ignored)
+            session_revive session_own_limit disk_ignored joint_new_only
+            change_early count_learner two_changes committed_conf)
   add_test(NAME sim_teeth_${bug}
     COMMAND raftsim_teeth --bug ${bug} --seeds 1..2000
             --steps ${SIM_CI_STEPS} --stop)

@@ -299,14 +299,51 @@ static void compare_kv(struct sim_world *w, struct sim_node *n)
 /* A committed index became known: it must be durable on a majority
  * (followers acknowledge after persisting; the leader counts itself once
  * its own write is durable). */
-static void commit_learned(struct sim_world *w, raft_index idx, raft_term term)
+static void commit_learned(struct sim_world *w, raft_index idx, raft_term term,
+                           raft_id who)
 {
+    bool held[SIM_NODES_MAX + 1];
     uint32_t n_held = 0;
     for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
         const struct sim_disk *d = &w->nodes[i].disk;
         struct sim_durable dv;
         sim_disk_durable(d, &dv);
-        n_held += idx <= dv.n_same && d->rows[idx - 1].term == term;
+        held[i] = idx <= dv.n_same && d->rows[idx - 1].term == term;
+        n_held += held[i];
+    }
+    if (w->p.n_boot != 0) {
+        /* Thesis 4.3: a majority of each voter set of the configuration
+         * in force at idx, or of the latest one in the log of who saw
+         * it first (the leader: C_new decides once C_old,new is in). */
+        const struct sim_disk *d = &w->nodes[who].disk;
+        struct membership c, latest;
+        sim_member_conf_at(w, d, idx, &c);
+        sim_member_conf_at(w, d, d->n_rows, &latest);
+        bool ok[RAFT_NODES_MAX], ok_latest[RAFT_NODES_MAX];
+        for (uint32_t i = 0; i < c.n; i++) {
+            ok[i] = c.m[i].id <= w->p.n_nodes && held[c.m[i].id];
+        }
+        for (uint32_t i = 0; i < latest.n; i++) {
+            ok_latest[i] =
+                latest.m[i].id <= w->p.n_nodes && held[latest.m[i].id];
+        }
+        if (!membership_quorum(&c, ok) &&
+            !membership_quorum(&latest, ok_latest)) {
+            char text[MEMBERSHIP_TEXT_MAX];
+            membership_encode(&c, text, sizeof text);
+            char on[64] = "";
+            for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
+                if (held[i]) {
+                    size_t l = strlen(on);
+                    snprintf(on + l, sizeof on - l, " n%u", i);
+                }
+            }
+            sim_fail(w, "joint_quorum",
+                     "index %llu (term %llu) committed (seen by n%llu), "
+                     "durable on%s, not a quorum of '%s'",
+                     ull(idx), ull(term), ull(who), on, text);
+        }
+        return;
     }
     if (n_held < w->p.n_nodes / 2 + 1) {
         sim_fail(w, "commit_durable",
@@ -322,7 +359,7 @@ static struct sim_commit *commit_note(struct sim_world *w, raft_index idx,
     struct sim_commit *c = commit_at(&w->check, idx);
     if (c->term == 0) {
         c->term = term;
-        commit_learned(w, idx, term);
+        commit_learned(w, idx, term, who);
     } else if (c->term != term) {
         sim_fail(w, "state_machine_safety",
                  "n%llu has term %llu committed at %llu; before it was %llu",
@@ -969,7 +1006,10 @@ void sim_check_event(struct sim_world *w)
             check_node(w, &w->nodes[i]);
         }
     }
+    if (!w->failed && w->p.n_boot == 0) {
+        check_electable(w); /* Membership seeds: not yet per config. */
+    }
     if (!w->failed) {
-        check_electable(w);
+        sim_member_check(w);
     }
 }

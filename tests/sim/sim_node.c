@@ -113,9 +113,12 @@ static void fill_config(const struct sim_world *w, struct sim_node *n,
     memset(cfg, 0, sizeof *cfg);
     struct raft_config *rc = &cfg->raft;
     rc->id = n->id;
-    rc->n_members = w->p.n_nodes;
-    for (uint32_t i = 0; i < w->p.n_nodes; i++) {
+    rc->n_members = w->p.n_boot != 0 ? w->p.n_boot : w->p.n_nodes;
+    for (uint32_t i = 0; i < rc->n_members; i++) {
         rc->members[i] = i + 1;
+    }
+    if (n->id > rc->n_members) {
+        rc->n_members = 0; /* Joins: learns its configuration. */
     }
     rc->heartbeat_ms = w->p.heartbeat_ms;
     rc->election_ms = w->p.election_ms;

@@ -376,6 +376,7 @@ static void on_fault_tick(struct sim_world *w)
     if (w->in_liveness) {
         return;
     }
+    sim_member_tick(w);
     if (rng_chance_ppm(&w->rng, w->p.crash_ppm)) {
         bool lying =
             w->p.lie_ppm > 0 && rng_chance_ppm(&w->rng, w->p.lie_ppm);
@@ -513,6 +514,7 @@ bool sim_world_step(struct sim_world *w)
     }
     if (!w->failed) {
         sim_check_event(w);
+        sim_member_after_event(w);
     }
     if (!w->failed) {
         maybe_doom_new_leader(w);
@@ -581,6 +583,9 @@ static bool liveness_reached(const struct sim_world *w)
         if (n->rep == NULL) {
             return false;
         }
+        if (membership_get(raft_membership(lr), i) == NULL) {
+            continue; /* Removed, or never added: hears no leader. */
+        }
         const struct raft *r = replica_raft(n->rep);
         if (raft_leader(r) != leader ||
             raft_current_term(r) != raft_current_term(lr)) {
@@ -597,10 +602,14 @@ static raft_index convergence_lag(const struct sim_world *w)
     if (leader == RAFT_ID_NONE) {
         return UINT64_MAX;
     }
-    raft_index last = raft_last_index(replica_raft(w->nodes[leader].rep));
+    const struct raft *lr = replica_raft(w->nodes[leader].rep);
+    raft_index last = raft_last_index(lr);
     raft_index lag = 0;
     for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
         const struct sim_node *n = &w->nodes[i];
+        if (membership_get(raft_membership(lr), i) == NULL) {
+            continue; /* Not a member: nobody replicates to it. */
+        }
         raft_index applied =
             n->rep != NULL ? raft_applied_index(replica_raft(n->rep)) : 0;
         if (mem_kv_applied(&n->kv) < applied) {

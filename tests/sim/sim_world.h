@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/membership.h"
 #include "common/msg.h"
 #include "common/rng.h"
 #include "common/types.h"
@@ -96,6 +97,10 @@ struct sim_params {
      * entries and a member that evicted with its own would differ. Below
      * n_clients, sessions get evicted and clients register again. */
     uint32_t max_sessions;
+    /* Membership seeds: members 1..n_boot start as the voters, the rest
+     * join with no configuration; the fault ticks change the
+     * configuration and transfer leadership. 0: all voters, no changes. */
+    uint32_t n_boot;
     uint64_t steps;       /* Events in the fault phase. */
     uint32_t liveness_ms; /* Bound for the liveness phase. */
 };
@@ -455,6 +460,19 @@ void sim_disk_rechain(struct sim_disk *d, raft_index index);
 /* --- sim_snap.c: snapshot images, staging, install, compaction ops --- */
 void sim_snap_bind(struct replica_io *io);
 void sim_snap_crash(struct sim_node *n);
+
+/* --- sim_member.c: membership changes and their checks --- */
+/* A fault tick: maybe a change or a transfer at the leader. */
+void sim_member_tick(struct sim_world *w);
+/* After every event: maybe a change at a leader that has not committed
+ * an entry of its term yet (it must be refused). */
+void sim_member_after_event(struct sim_world *w);
+/* The configuration in force at idx in disk d (the bootstrap when no
+ * config row is at or below idx). */
+void sim_member_conf_at(const struct sim_world *w, const struct sim_disk *d,
+                        raft_index idx, struct membership *out);
+/* one_change and change_after_term_commit on every live leader. */
+void sim_member_check(struct sim_world *w);
 
 /* --- sim_net.c --- */
 void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to,

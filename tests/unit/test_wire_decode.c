@@ -425,7 +425,7 @@ static void test_wire_decode_rejects_bad_fault_fields(void **state)
     assert_int_equal(raw_decode(f), ERR_OK);
     raw_fault(f, 0, 0, 1, 0);
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
-    raw_fault(f, FAULT_COMPACT + 1, 0, 1, 0);
+    raw_fault(f, FAULT_MEMBER + 1, 0, 1, 0);
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
     raw_fault(f, FAULT_PARTITION, RAFT_NODES_MAX + 1, 1, 0);
     assert_int_equal(raw_decode(f), ERR_MALFORMED);

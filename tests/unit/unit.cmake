@@ -9,12 +9,13 @@ raft_unit_test(test_raft SOURCES tests/unit/test_raft.c LIBS raftcore)
 raft_unit_test(test_wire SOURCES tests/unit/test_wire.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_wire_decode SOURCES tests/unit/test_wire_decode.c tests/lib/wire_check.c LIBS common)
 raft_unit_test(test_conf SOURCES tests/unit/test_conf.c LIBS common)
+raft_unit_test(test_membership SOURCES tests/unit/test_membership.c LIBS common)
 # The core's unit tests again, built with every rule switchable
 # (node/raft_bugs.h): each broken rule must make some test fail: those of
 # Figure 2 (1-64) and 8192 ignore_lost_acked (issue 17).
 add_executable(test_raft_teeth tests/unit/test_raft.c tests/unit/teeth_env.c
   node/raft.c node/raft_log.c node/raft_election.c node/raft_replication.c
-  node/raft_read.c node/raft_sync.c node/raft_snapshot.c common/rng.c
+  node/raft_read.c node/raft_sync.c node/raft_snapshot.c node/raft_membership.c common/membership.c common/rng.c
   common/err.c common/invariant.c)
 target_compile_definitions(test_raft_teeth PRIVATE RAFT_TEETH)
 target_link_libraries(test_raft_teeth PRIVATE PkgConfig::CMOCKA)
@@ -55,7 +56,7 @@ raft_unit_test(test_raft_snapshot SOURCES tests/unit/test_raft_snapshot.c LIBS r
 add_executable(test_raft_snapshot_teeth tests/unit/test_raft_snapshot.c
   tests/unit/teeth_env.c node/raft.c node/raft_log.c node/raft_election.c
   node/raft_replication.c node/raft_read.c node/raft_sync.c
-  node/raft_snapshot.c common/rng.c common/err.c common/invariant.c)
+  node/raft_snapshot.c node/raft_membership.c common/membership.c common/rng.c common/err.c common/invariant.c)
 target_compile_definitions(test_raft_snapshot_teeth PRIVATE RAFT_TEETH)
 target_link_libraries(test_raft_snapshot_teeth PRIVATE PkgConfig::CMOCKA)
 add_test(NAME test_raft_snapshot_teeth
