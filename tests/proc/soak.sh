@@ -359,7 +359,10 @@ for k in "${!N_FAULT[@]}"; do
     line="$line $k ${N_FAULT[$k]},"
 done
 echo "soak: $((($(now_ms) - T0) / 1000)) s, seed $SEED, $N nodes (${UP_ARGS:-default options})"
-echo "  ops: $OPS in $ROUNDS rounds ($ANSWERED answered, $UNKNOWN unknown;" \
+EXPIRED=$(cat "$DIR"/linclient-r*.log |
+    sed -n 's/.* \([0-9]*\) of them session expired.*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
+echo "  ops: $OPS in $ROUNDS rounds ($ANSWERED answered, $UNKNOWN unknown" \
+    "($EXPIRED session expired);" \
     "put $PUT get $GET del $DEL cas $CAS); checker ${CHECK_MS} ms"
 echo "  faults: $faults:${line%,}"
 for k in "${!N_SKIPPED[@]}"; do
