@@ -354,7 +354,7 @@ read -r _ ACKED _ LOST < <(grep "^acked " "$DIR/audit.txt")
 
 faults=0
 line=""
-for k in "${!N_FAULT[@]}"; do
+for k in $(printf '%s\n' "${!N_FAULT[@]}" | sort); do
     faults=$((faults + N_FAULT[$k]))
     line="$line $k ${N_FAULT[$k]},"
 done
