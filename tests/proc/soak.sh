@@ -49,46 +49,6 @@ CLOG="$DIR/nemesis-raftctl.log"
 echo "soak: seed $SEED (repeat with SOAK_SEED=$SEED), ${RUN_S}s, $N nodes," \
     "dir $DIR"
 
-# shellcheck disable=SC2086 # UP_ARGS is a list of options.
-up_detached "${SOAK_PORT:-24500}" -n "$N" $UP_ARGS
-wait_until 20 "a leader" has_one_leader
-
-T0=$(now_ms)
-# The nemesis stops a tenth of the run (3 to 15 s) before the clients, so
-# they finish on a healed cluster.
-TAIL_S=$((RUN_S / 10 < 3 ? 3 : RUN_S / 10 > 15 ? 15 : RUN_S / 10))
-NEMESIS_END=$((T0 + (RUN_S - TAIL_S) * 1000))
-CLIENT_END=$((T0 + RUN_S * 1000))
-
-# Client rounds in the background until CLIENT_END: round R appends to
-# hist-rR.txt, and "R RC" to rounds.txt when it ends.
-client_rounds() {
-    local r=0 left d
-    while :; do
-        left=$(((CLIENT_END - $(now_ms)) / 1000))
-        [ "$left" -ge 5 ] || break
-        r=$((r + 1))
-        d=$((left < WINDOW ? left : WINDOW))
-        "$BIN/linclient" --config "$DIR/cluster.conf" --out "$DIR/hist-r$r.txt" \
-            --clients "$CLIENTS" --keys "$KEYS" --duration "$d" \
-            --timeout "$TIMEOUT_MS" --seed "$((SEED * 1000 + r))" \
-            --prefix "r${r}_" 2>"$DIR/linclient-r$r.log" &
-        echo $! >"$DIR/linclient.pid"
-        wait $!
-        echo "$r $?" >>"$DIR/rounds.txt"
-    done
-}
-client_rounds &
-CL_PID=$!
-soak_cleanup() {
-    if [ -n "$CL_PID" ]; then
-        kill "$CL_PID" 2>/dev/null
-        [ -f "$DIR/linclient.pid" ] && kill "$(cat "$DIR/linclient.pid")" 2>/dev/null
-    fi
-    proc_cleanup
-}
-trap soak_cleanup EXIT
-
 # ---------------------------------------------------------------- faults
 declare -A N_FAULT=()   # Faults injected, by kind.
 declare -A N_SKIPPED=() # Draws of a kind that could not run (hooks).
@@ -251,13 +211,57 @@ fault_member_change() {
 }
 
 # The weighted draw: one kind name per unit of weight.
+usage_error() {
+    echo "soak: SOAK_FAULTS: $* (kinds: $(declare -F | sed -n 's/.* fault_//p' | xargs))" >&2
+    exit 2
+}
 DRAW=()
 for kw in $FAULT_WEIGHTS; do
     kind=${kw%%:*}
-    declare -F "fault_$kind" >/dev/null || jfail "SOAK_FAULTS: no fault kind '$kind'"
+    declare -F "fault_$kind" >/dev/null || usage_error "no fault kind '$kind'"
     for _ in $(seq "${kw#*:}"); do DRAW+=("$kind"); done
 done
-[ ${#DRAW[@]} -gt 0 ] || jfail "SOAK_FAULTS: every weight is 0"
+[ ${#DRAW[@]} -gt 0 ] || usage_error "every weight is 0"
+
+# shellcheck disable=SC2086 # UP_ARGS is a list of options.
+up_detached "${SOAK_PORT:-24500}" -n "$N" $UP_ARGS
+wait_until 20 "a leader" has_one_leader
+
+T0=$(now_ms)
+# The nemesis stops a tenth of the run (3 to 15 s) before the clients, so
+# they finish on a healed cluster.
+TAIL_S=$((RUN_S / 10 < 3 ? 3 : RUN_S / 10 > 15 ? 15 : RUN_S / 10))
+NEMESIS_END=$((T0 + (RUN_S - TAIL_S) * 1000))
+CLIENT_END=$((T0 + RUN_S * 1000))
+
+# Client rounds in the background until CLIENT_END: round R appends to
+# hist-rR.txt, and "R RC" to rounds.txt when it ends.
+client_rounds() {
+    local r=0 left d
+    while :; do
+        left=$(((CLIENT_END - $(now_ms)) / 1000))
+        [ "$left" -ge 5 ] || break
+        r=$((r + 1))
+        d=$((left < WINDOW ? left : WINDOW))
+        "$BIN/linclient" --config "$DIR/cluster.conf" --out "$DIR/hist-r$r.txt" \
+            --clients "$CLIENTS" --keys "$KEYS" --duration "$d" \
+            --timeout "$TIMEOUT_MS" --seed "$((SEED * 1000 + r))" \
+            --prefix "r${r}_" 2>"$DIR/linclient-r$r.log" &
+        echo $! >"$DIR/linclient.pid"
+        wait $!
+        echo "$r $?" >>"$DIR/rounds.txt"
+    done
+}
+client_rounds &
+CL_PID=$!
+soak_cleanup() {
+    if [ -n "$CL_PID" ]; then
+        kill "$CL_PID" 2>/dev/null
+        [ -f "$DIR/linclient.pid" ] && kill "$(cat "$DIR/linclient.pid")" 2>/dev/null
+    fi
+    proc_cleanup
+}
+trap soak_cleanup EXIT
 
 while [ "$(now_ms)" -lt "$NEMESIS_END" ]; do
     "fault_${DRAW[$(rand ${#DRAW[@]})]}"
