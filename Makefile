@@ -9,7 +9,7 @@ PKGS = libmsgpack-dev libsqlite3-dev libcmocka-dev libncurses-dev sqlite3 \
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan demo clean sim soak fuzz bench bench-long bench-catchup format
+.PHONY: all deps build test asan demo clean sim sim-soak soak fuzz bench bench-long bench-catchup format
 
 all: build
 
@@ -48,13 +48,20 @@ demo: build
 	$(BUILD)/bin/raftctl up $(DEMO_FLAGS)
 
 # The deterministic simulator: every seed of the CI range, or random seeds
-# for MINUTES minutes (each failing seed is printed with its replay command).
-MINUTES ?= 5
+# for MINUTES minutes (default 5; each failing seed is printed with its
+# replay command).
 sim: build
 	$(BUILD)/bin/raftsim --seeds 1..2000
 
+sim-soak: build
+	$(BUILD)/bin/raftsim --soak $(or $(MINUTES),5)
+
+# Real processes for MINUTES minutes (default 10): a nemesis of kills,
+# pauses, partitions, netem and disk stalls against a compacting cluster
+# under client load, then the linearizability checker and an audit of
+# acknowledged writes (tests/proc/soak.sh; SOAK_* tune it).
 soak: build
-	$(BUILD)/bin/raftsim --soak $(MINUTES)
+	SOAK_MINUTES=$(or $(MINUTES),10) bash tests/proc/soak.sh $(BUILD)/bin/raftctl
 
 # Reformats every tracked .c and .h file with the house .clang-format.
 format:

@@ -48,3 +48,9 @@ endfunction()
 lincheck_case(ok 0)
 lincheck_case(stale 1)
 lincheck_case(bad 2)
+
+# make soak's acknowledged-writes audit (tests/proc/soak_audit.py) must count
+# exactly the writes a made-up member lost.
+add_test(NAME soak_audit
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_soak_audit.sh)
+set_tests_properties(soak_audit PROPERTIES LABELS unit)

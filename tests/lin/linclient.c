@@ -5,7 +5,8 @@
  * the run, and appends every completed operation to a history file in the
  * tests/lin/lin_history.h format, with invoke and return times from
  * CLOCK_MONOTONIC (microseconds; shared by every process of the machine).
- * A request that times out is recorded with an unknown outcome. --final
+ * A request that times out, or a write answered SESSION_EXPIRED after more
+ * than one attempt, is recorded with an unknown outcome. --final
  * reads every key once (long timeout) and prints "KEY VALUE" lines.
  * Read tests/lin/hostile.c next.
  */
@@ -61,6 +62,7 @@ struct lc {
     char keys[LC_KEYS_MAX][LC_TOKEN_MAX];
     char last[LC_KEYS_MAX][LC_TOKEN_MAX]; /* Last value seen per key. */
     uint64_t n_ok, n_unknown, n_anomalies;
+    uint64_t n_expired; /* Unknown outcomes answered SESSION_EXPIRED. */
     uint64_t n_by_op[5];
 };
 
@@ -185,6 +187,13 @@ static const char *lc_outcome(struct lc *lc, struct lc_client *c, char *result,
 {
     const struct client_session *s = &c->s;
     if (s->err == ERR_TIMEOUT) {
+        return "unknown";
+    }
+    if (s->err == ERR_OK && s->status == CLIENT_SESSION_EXPIRED) {
+        /* The cluster evicted or never created the session (its first
+         * write was lost) and did not run this attempt; an earlier one
+         * may have run (client_session.h): unknown, like a timeout. */
+        lc->n_expired++;
         return "unknown";
     }
     if (s->err != ERR_OK) {
@@ -374,12 +383,12 @@ int main(int argc, char **argv)
         return 4;
     }
     fprintf(stderr,
-            "linclient: %llu ops in %.1f s (%llu answered, %llu unknown; "
-            "put %llu get %llu del %llu cas %llu), %llu anomalies, seed "
-            "%llu\n",
+            "linclient: %llu ops in %.1f s (%llu answered, %llu unknown, "
+            "%llu of them session expired; put %llu get %llu del %llu cas "
+            "%llu), %llu anomalies, seed %llu\n",
             (unsigned long long)(lc.n_ok + lc.n_unknown),
             (double)(clock_now_ms() - t0) / 1000.0, (unsigned long long)lc.n_ok,
-            (unsigned long long)lc.n_unknown,
+            (unsigned long long)lc.n_unknown, (unsigned long long)lc.n_expired,
             (unsigned long long)lc.n_by_op[CLIENT_PUT],
             (unsigned long long)lc.n_by_op[CLIENT_GET],
             (unsigned long long)lc.n_by_op[CLIENT_DEL],
