@@ -133,9 +133,11 @@ static int up_read_args(const struct ctl_args *a, struct supervisor_config *cfg,
 }
 
 /* Refuses a cluster.conf that lost a member's line: DIR holds a database
- * node<ID>.db for an id it no longer lists. Running the rest would be a
- * smaller cluster than the members' logs were written for (a quorum of
- * the wrong size): never silently. */
+ * node<ID>.db for an id it no longer lists, and no listed member's stored
+ * configuration says it was removed (then the log wins: `raftctl remove`
+ * keeps the files). Running the rest would be a smaller cluster than the
+ * members' logs were written for (a quorum of the wrong size): never
+ * silently. */
 static int up_check_members(const struct supervisor_config *cfg)
 {
     DIR *dir = opendir(cfg->dir.path);
@@ -149,7 +151,8 @@ static int up_check_members(const struct supervisor_config *cfg)
         int end = 0;
         if (sscanf(e->d_name, "node%llu.db%n", &id, &end) == 1 &&
             e->d_name[end] == '\0' && id > 0 &&
-            conf_member_index(&cfg->conf, (raft_id)id) < 0) {
+            conf_member_index(&cfg->conf, (raft_id)id) < 0 &&
+            !ctl_member_removed(&cfg->dir, &cfg->conf, (raft_id)id)) {
             ctl_error("up: %s/cluster.conf lists %u members but not member "
                       "%llu, whose database node%llu.db is there: was its "
                       "line deleted? Restore it; up will not run a smaller "

@@ -572,3 +572,16 @@ int cmd_add(int argc, char **argv, const char *dir)
     printf("%llu\n", ull(id));
     return CTL_EXIT_OK;
 }
+
+bool ctl_member_removed(const struct cdir *d, const struct conf *conf,
+                        raft_id id)
+{
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        struct membership c;
+        if (read_members(d, conf->members[i].id, &c) == ERR_OK && c.n > 0 &&
+            membership_get(&c, id) == NULL) {
+            return true;
+        }
+    }
+    return false;
+}

@@ -79,4 +79,10 @@ for i in $(seq 1 $n_keys); do
     got=$(ctl get "key$i") || fail "get key$i"
     [ "$got" = "value$i" ] || fail "key$i = '$got'"
 done
+
+# The removed members' files stay in DIR and cluster.conf no longer lists
+# them: a restart runs the current configuration (the log wins).
+ctl down >/dev/null || fail "down"
+ctl up --detach >/dev/null || fail "up after removes: the removed members' files must not block it"
+[ "$(ctl get after-transfers)" = 1 ] || fail "get after the restart"
 echo "ok"
