@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -555,6 +556,13 @@ int cmd_add(int argc, char **argv, const char *dir)
         id = c.m[i].id > id ? c.m[i].id : id;
     }
     id++;
+    /* Not the id of a removed member: its files are kept under DIR (and
+     * the launcher still knows it). */
+    char path[CDIR_PATH_MAX];
+    while (cdir_node_file(&d, id, ".db", path, sizeof path) == ERR_OK &&
+           access(path, F_OK) == 0) {
+        id++;
+    }
     char host[64];
     unsigned port = 0;
     rc = add_addr(&conf, a.given[0] ? a.val[0] : NULL, host, sizeof host,
