@@ -109,8 +109,8 @@ static int read_members(const struct cdir *d, const struct conf *conf,
     struct client_node_status st[RAFT_NODES_MAX];
     char em[ERRMSG_LEN];
     membership_init(c);
-    if (idx < 0 || client_status_query(conf, 1u << idx, 500, st, em) !=
-                       ERR_OK ||
+    if (idx < 0 ||
+        client_status_query(conf, 1u << idx, 500, st, em) != ERR_OK ||
         !st[idx].alive) {
         return ERR_IO;
     }

@@ -171,7 +171,8 @@ static void status_print_table_row(const struct status_row *r)
            (unsigned long long)r->m->id, addr, pid, "yes",
            r->is_learner && s->role == RAFT_FOLLOWER
                ? "learner"
-               : status_role_name(s->role, true), (unsigned long long)r->st->term, leader,
+               : status_role_name(s->role, true),
+           (unsigned long long)r->st->term, leader,
            (unsigned long long)s->commit, (unsigned long long)s->last_index,
            (unsigned long long)s->applied, snap);
 }
@@ -196,9 +197,9 @@ static void status_config(const struct conf *conf,
         }
     }
     membership_init(c);
-    if (best >= 0 && membership_decode(st[best].reply.config,
-                                       st[best].reply.config_len,
-                                       c) != ERR_OK) {
+    if (best >= 0 &&
+        membership_decode(st[best].reply.config, st[best].reply.config_len,
+                          c) != ERR_OK) {
         membership_init(c);
     }
 }
