@@ -90,6 +90,8 @@ echo "$HAND_PID" >"$DIR/node$f.pid"
 term_before=$(status_py "max(n['term'] for n in alive if n['id'] != $f)")
 sleep 3
 kill -0 "$HAND_PID" 2>/dev/null || fail "removed node $f did not keep running"
+grep -q "pre-vote started\|election started" "$DIR/node$f.hand.log" ||
+    fail "removed node $f never campaigned (the check proves nothing)"
 term_after=$(status_py "max(n['term'] for n in alive if n['id'] != $f)")
 [ "$term_after" = "$term_before" ] ||
     fail "removed node $f moved the term $term_before -> $term_after"
