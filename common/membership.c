@@ -138,7 +138,7 @@ static size_t put_str(char *buf, size_t cap, size_t used, const char *s)
     return used < cap ? used : cap - 1;
 }
 
-size_t membership_encode(const struct membership *c, char *buf, size_t cap)
+size_t membership_sets_text(const struct membership *c, char *buf, size_t cap)
 {
     if (cap == 0) {
         return 0;
@@ -154,14 +154,22 @@ size_t membership_encode(const struct membership *c, char *buf, size_t cap)
     }
     used = put_ids(c, 0, buf, cap, used);
     bool any_learner = false;
-    bool any_addr = false;
     for (uint32_t i = 0; i < c->n; i++) {
         any_learner |= !c->m[i].voter && !c->m[i].old_voter;
-        any_addr |= c->m[i].addr[0] != '\0';
     }
     if (any_learner) {
         used = put_str(buf, cap, used, " learners ");
         used = put_ids(c, 2, buf, cap, used);
+    }
+    return used;
+}
+
+size_t membership_encode(const struct membership *c, char *buf, size_t cap)
+{
+    size_t used = membership_sets_text(c, buf, cap);
+    bool any_addr = false;
+    for (uint32_t i = 0; i < c->n; i++) {
+        any_addr |= c->m[i].addr[0] != '\0';
     }
     if (any_addr) {
         used = put_str(buf, cap, used, " @");

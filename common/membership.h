@@ -48,6 +48,9 @@ bool membership_same_voters(const struct membership *a,
 /* Text form into buf (NUL-terminated); returns its length.
  * Errors: none (a too-small buf truncates; use MEMBERSHIP_TEXT_MAX). */
 size_t membership_encode(const struct membership *c, char *buf, size_t cap);
+/* The text form without the addresses ("voters 1,2,3 learners 4" or
+ * "joint 1,2,3 -> 1,2,4"), as membership_encode. */
+size_t membership_sets_text(const struct membership *c, char *buf, size_t cap);
 /* Parses the text form (len bytes, no NUL needed). Errors: ERR_MALFORMED,
  * ERR_TOO_BIG (more than RAFT_NODES_MAX members). */
 int membership_decode(const uint8_t *text, size_t len, struct membership *out);

@@ -9,6 +9,7 @@
 #ifndef RAFT_COMMON_MSG_H
 #define RAFT_COMMON_MSG_H
 
+#include "common/membership.h"
 #include "common/types.h"
 
 enum msg_type {
@@ -280,6 +281,12 @@ struct msg_status_reply {
     /* Appended after those (a reply without it decodes as STATUS_DISK_OK):
      * whether this member's disk completes writes (enum status_disk). */
     uint8_t disk;
+    /* Appended after disk (a reply without it decodes with config_len 0):
+     * the configuration this member has in force, as the text of its
+     * config entry (common/membership.h: "voters 1,2,3 learners 4 @ ..."
+     * or "joint 1,2,3 -> 1,2,4 @ ..."), not NUL-terminated. */
+    uint32_t config_len;
+    uint8_t config[MEMBERSHIP_TEXT_MAX];
 };
 
 /* raftctl check asks every member for a digest of its kv table at its

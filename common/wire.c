@@ -27,9 +27,10 @@
  *                  [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *                  snapshot_index snapshot_term [peer done size]
  *                  [[peer done size] ... at most RAFT_NODES_MAX] lost_acked
- *                  disk (the last thirteen were appended later, in four
- *                  steps: a reply of the first 13, 20, 24 or 25 fields decodes,
- *                  with the missing ones zero)
+ *                  disk config (bin: the configuration's text) (the last
+ *                  fourteen were appended later, in five steps: a reply of
+ *                  the first 13, 20, 24, 25 or 26 fields decodes, with the
+ *                  missing ones zero or empty)
  *   FAULT          action [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *   FAULT_REPLY    ok
  *   READ_INDEX     read_id
@@ -61,18 +62,20 @@
 #define WIRE_PPM_MAX 1000000u
 /* A status reply of the first layout, before the log tail and fault rules
  * were appended, of the second, before the snapshot fields, and of the
- * third, before lost_acked, and of the fourth, before the disk state. */
+ * third, before lost_acked, of the fourth, before the disk state, and of
+ * the fifth, before the configuration. */
 #define WIRE_STATUS_REPLY_FIELDS_V1 13
 #define WIRE_STATUS_REPLY_FIELDS_V2 20
 #define WIRE_STATUS_REPLY_FIELDS_V3 24
 #define WIRE_STATUS_REPLY_FIELDS_V4 25
+#define WIRE_STATUS_REPLY_FIELDS_V5 26
 
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,    [MSG_APPEND] = 5,
     [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 6,      [MSG_SNAPSHOT_REPLY] = 5,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
-    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 26, [MSG_FAULT] = 6,
+    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 27, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
     [MSG_CLIENT_BATCH] = 1, [MSG_CHECK] = 1,         [MSG_CHECK_REPLY] = 5,
 };
@@ -159,7 +162,7 @@ static int validate_status_reply(const struct msg_status_reply *m)
         }
     }
     if (!transfer_ok(&m->recv) || m->n_sends > RAFT_NODES_MAX ||
-        m->disk > STATUS_DISK_HUNG) {
+        m->disk > STATUS_DISK_HUNG || m->config_len >= MEMBERSHIP_TEXT_MAX) {
         return ERR_INVALID;
     }
     for (uint32_t i = 0; i < m->n_sends; i++) {
@@ -352,7 +355,10 @@ static int encode_status_reply(msgpack_packer *pk,
     if (pack_u(pk, m->lost_acked)) {
         return -1;
     }
-    return pack_u(pk, m->disk) ? -1 : 0;
+    if (pack_u(pk, m->disk)) {
+        return -1;
+    }
+    return pack_bin(pk, m->config, m->config_len) ? -1 : 0;
 }
 
 static int encode_fault(msgpack_packer *pk, const struct msg_fault *m)
@@ -804,7 +810,20 @@ static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
     if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V4) {
         return ERR_OK; /* The fourth layout: no disk state. */
     }
-    return read_u8(r, STATUS_DISK_HUNG, &m->disk) ? ERR_MALFORMED : ERR_OK;
+    if (read_u8(r, STATUS_DISK_HUNG, &m->disk)) {
+        return ERR_MALFORMED;
+    }
+    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V5) {
+        return ERR_OK; /* The fifth layout: no configuration. */
+    }
+    const uint8_t *config = NULL;
+    if (read_bin(r, MEMBERSHIP_TEXT_MAX - 1, &config, &m->config_len)) {
+        return ERR_MALFORMED;
+    }
+    if (m->config_len > 0) {
+        memcpy(m->config, config, m->config_len);
+    }
+    return ERR_OK;
 }
 
 static int decode_fault(struct reader *r, struct msg_fault *m)
@@ -971,7 +990,8 @@ static int decode_header(struct reader *r, uint64_t cluster_id,
           (r->n_body == WIRE_STATUS_REPLY_FIELDS_V1 ||
            r->n_body == WIRE_STATUS_REPLY_FIELDS_V2 ||
            r->n_body == WIRE_STATUS_REPLY_FIELDS_V3 ||
-           r->n_body == WIRE_STATUS_REPLY_FIELDS_V4))) {
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V4 ||
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V5))) {
         return ERR_MALFORMED;
     }
     return ERR_OK;

@@ -1,8 +1,8 @@
 /*
  * raftctl's membership commands (DESIGN.md, Membership): members, add,
  * promote, remove and transfer. Each finds the leader by status, sends it a
- * FAULT_MEMBER request, and waits for the result in the leader's members
- * table (DIR/nodeID.db, read only) or its status; add spawns the new
+ * FAULT_MEMBER request, and waits for the result in the leader's status
+ * (whose reply carries the configuration it has in force); add spawns the new
  * member under the launcher with --join and appends it to cluster.conf,
  * remove drops its line and has the launcher stop its process.
  * Read launcher/cmd_fault.c next.
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -61,9 +62,10 @@ static raft_id find_leader(const struct conf *conf,
     return leader;
 }
 
-/* The leader's members table into c (a file read: the leader is local). */
-static int read_members(const struct cdir *d, raft_id leader,
-                        struct membership *c)
+/* The leader's members table into c (a file read: the leader is local);
+ * for a leader too old to send its configuration in its status reply. */
+static int read_members_file(const struct cdir *d, raft_id leader,
+                             struct membership *c)
 {
     char path[CDIR_PATH_MAX];
     membership_init(c);
@@ -95,6 +97,28 @@ static int read_members(const struct cdir *d, raft_id leader,
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc == SQLITE_OK ? ERR_OK : ERR_IO;
+}
+
+/* The configuration the leader has in force into c, asked over the
+ * network (its status reply carries it), so this works from any host;
+ * the leader's members table when its reply has none (an older node). */
+static int read_members(const struct cdir *d, const struct conf *conf,
+                        raft_id leader, struct membership *c)
+{
+    int idx = conf_member_index(conf, leader);
+    struct client_node_status st[RAFT_NODES_MAX];
+    char em[ERRMSG_LEN];
+    membership_init(c);
+    if (idx < 0 ||
+        client_status_query(conf, 1u << idx, 500, st, em) != ERR_OK ||
+        !st[idx].alive) {
+        return ERR_IO;
+    }
+    const struct msg_status_reply *r = &st[idx].reply;
+    if (r->config_len == 0) {
+        return read_members_file(d, leader, c);
+    }
+    return membership_decode(r->config, r->config_len, c);
 }
 
 /* Sends one FAULT_MEMBER request to the leader; true once acknowledged
@@ -135,7 +159,7 @@ static int wait_members(const struct cdir *d, const struct conf *conf,
     while (clock_now_ms() < until) {
         raft_id leader = find_leader(conf, st);
         struct membership c;
-        if (leader != 0 && read_members(d, leader, &c) == ERR_OK &&
+        if (leader != 0 && read_members(d, conf, leader, &c) == ERR_OK &&
             !c.joint) {
             const struct membership_member *m = membership_get(&c, id);
             bool ok = want == WANT_GONE      ? m == NULL
@@ -227,7 +251,7 @@ int cmd_members(int argc, char **argv, const char *dir)
         return rc;
     }
     struct membership c;
-    if (read_members(&d, leader, &c) != ERR_OK || c.n == 0) {
+    if (read_members(&d, &conf, leader, &c) != ERR_OK || c.n == 0) {
         ctl_error("members: cannot read node %llu's members table",
                   ull(leader));
         return CTL_EXIT_ERROR;
@@ -258,12 +282,14 @@ static int member_op(int argc, char **argv, const char *dir, const char *cmd,
         return rc;
     }
     struct membership c;
-    if (read_members(&d, leader, &c) != ERR_OK) {
+    if (read_members(&d, &conf, leader, &c) != ERR_OK) {
         ctl_error("%s: cannot read node %llu's members table", cmd,
                   ull(leader));
         return CTL_EXIT_ERROR;
     }
     const struct membership_member *m = membership_get(&c, id);
+    struct membership after = c;
+    membership_remove(&after, id);
     const char *why = NULL;
     if (c.joint) {
         why = "a change is in progress";
@@ -274,6 +300,12 @@ static int member_op(int argc, char **argv, const char *dir, const char *cmd,
     } else if (op == FAULT_MEMBER_REMOVE && m->voter &&
                membership_n_voters(&c, false) == 1) {
         why = "it is the last voter";
+    } else if (op == FAULT_MEMBER_REMOVE &&
+               membership_n_voters(&after, false) == 1 && after.n > 1) {
+        /* docs/MEMBERSHIP.md: a lone voter would send appends to its
+         * learners before its own write of them is durable. */
+        why = "it would leave one voter with learners (unsafe: promote or "
+              "remove the learners first)";
     }
     if (why != NULL) {
         ctl_error("%s: refused: node %llu: %s", cmd, ull(id), why);
@@ -512,7 +544,7 @@ int cmd_add(int argc, char **argv, const char *dir)
         return rc;
     }
     struct membership c;
-    if (read_members(&d, leader, &c) != ERR_OK || c.joint) {
+    if (read_members(&d, &conf, leader, &c) != ERR_OK || c.joint) {
         ctl_error("add: refused: a change is in progress");
         return CTL_EXIT_ERROR;
     }
@@ -524,6 +556,13 @@ int cmd_add(int argc, char **argv, const char *dir)
         id = c.m[i].id > id ? c.m[i].id : id;
     }
     id++;
+    /* Not the id of a removed member: its files are kept under DIR (and
+     * the launcher still knows it). */
+    char path[CDIR_PATH_MAX];
+    while (cdir_node_file(&d, id, ".db", path, sizeof path) == ERR_OK &&
+           access(path, F_OK) == 0) {
+        id++;
+    }
     char host[64];
     unsigned port = 0;
     rc = add_addr(&conf, a.given[0] ? a.val[0] : NULL, host, sizeof host,

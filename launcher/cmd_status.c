@@ -6,7 +6,11 @@
  * (DESIGN.md): id, addr, pid, alive, role, term, leader, commit,
  * last_index, applied, and no other; the table also shows the snapshot
  * index (the log's compacted prefix) and a pre-candidate as `precandidate`
- * (the JSON says `candidate`, its documented value). Under the table, one
+ * (the JSON says `candidate`, its documented value), and a follower that
+ * is a learner in the configuration (the leader's, carried in its status
+ * reply) as `learner`. Under the table: a joint change in progress (old
+ * and new voter sets), members of the configuration that cluster.conf
+ * does not list, one
  * line per member whose disk is not ok (full or hung), and per member that
  * as leader saw a member lose entries it had acknowledged (lost_acked,
  * docs/RELIABILITY.md). `status --drops` shows instead each node's counters
@@ -18,6 +22,7 @@
 #include <string.h>
 
 #include "common/client_query.h"
+#include "common/membership.h"
 #include "launcher/cluster_dir.h"
 #include "launcher/raftctl.h"
 
@@ -63,6 +68,7 @@ struct status_row {
     const struct client_node_status *st;
     long pid; /* 0: unknown. */
     bool is_damaged; /* Not alive, its database set aside as damaged. */
+    bool is_learner; /* A learner in the configuration status shows. */
 };
 
 /* s as a JSON string literal. */
@@ -163,9 +169,59 @@ static void status_print_table_row(const struct status_row *r)
     }
     printf("%-4llu %-21s %-8s %-6s %-12s %6llu %6s %8llu %8llu %8llu %8s\n",
            (unsigned long long)r->m->id, addr, pid, "yes",
-           status_role_name(s->role, true), (unsigned long long)r->st->term, leader,
+           r->is_learner && s->role == RAFT_FOLLOWER
+               ? "learner"
+               : status_role_name(s->role, true),
+           (unsigned long long)r->st->term, leader,
            (unsigned long long)s->commit, (unsigned long long)s->last_index,
            (unsigned long long)s->applied, snap);
+}
+
+/* The configuration status shows into c: the one of the answering
+ * member with the highest term that leads, else of the highest term; c->n
+ * is 0 when no member sent one (all older than the field). */
+static void status_config(const struct conf *conf,
+                          const struct client_node_status *st,
+                          struct membership *c)
+{
+    int best = -1;
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        if (!st[i].alive || st[i].reply.config_len == 0) {
+            continue;
+        }
+        bool lead = st[i].reply.role == RAFT_LEADER;
+        bool best_lead = best >= 0 && st[best].reply.role == RAFT_LEADER;
+        if (best < 0 || st[i].term > st[best].term ||
+            (st[i].term == st[best].term && lead && !best_lead)) {
+            best = (int)i;
+        }
+    }
+    membership_init(c);
+    if (best >= 0 &&
+        membership_decode(st[best].reply.config, st[best].reply.config_len,
+                          c) != ERR_OK) {
+        membership_init(c);
+    }
+}
+
+/* Under the table: a change in progress ("change in progress: joint
+ * 1,2,3 -> 1,2,4 (old -> new voters)"), and the members of
+ * the configuration that cluster.conf does not list. */
+static void status_print_config_lines(const struct conf *conf,
+                                      const struct membership *c)
+{
+    if (c->joint) {
+        char text[MEMBERSHIP_TEXT_MAX];
+        membership_sets_text(c, text, sizeof text);
+        printf("change in progress: %s (old -> new voters)\n", text);
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (conf_member_index(conf, c->m[i].id) < 0) {
+            printf("member %llu (%s) is in the configuration but not in "
+                   "cluster.conf\n",
+                   (unsigned long long)c->m[i].id, c->m[i].addr);
+        }
+    }
 }
 
 /* status --drops: one row (or JSON object) per node with its counters of
@@ -257,8 +313,12 @@ int cmd_status(int argc, char **argv, const char *dir)
                "ADDR", "PID", "ALIVE", "ROLE", "TERM", "LEADER", "COMMIT",
                "LAST", "APPLIED", "SNAP");
     }
+    struct membership c;
+    status_config(&conf, st, &c);
     for (uint32_t i = 0; i < conf.n_members; i++) {
         struct status_row r = {.m = &conf.members[i], .st = &st[i], .pid = 0};
+        const struct membership_member *cm = membership_get(&c, r.m->id);
+        r.is_learner = cm != NULL && !cm->voter && !cm->old_voter;
         r.pid = st[i].alive ? (long)st[i].reply.pid
                             : (long)cdir_node_running(&d, r.m->id);
         r.is_damaged = !st[i].alive && cdir_node_damaged(&d, r.m->id);
@@ -272,6 +332,7 @@ int cmd_status(int argc, char **argv, const char *dir)
     if (json) {
         puts("]");
     } else {
+        status_print_config_lines(&conf, &c);
         status_print_disk_lines(&conf, st);
     }
     for (uint32_t i = 0; i < conf.n_members && !json; i++) {

@@ -6,7 +6,8 @@
  * to expire; or the leader's match/next per follower; a snapshot transfer
  * as a progress bar on the receiving follower's panel; and the log tail as
  * term-coloured cells aligned by index, RaftScope-style, its compacted
- * prefix marked), the event feed
+ * prefix marked; a learner's role is `learner`), a joint change in
+ * progress beside the fault rules (old and new voter sets), the event feed
  * newest first, and the help or prompt bar. Pure; see
  * tests/unit/test_dash_model.c. Read launcher/dashboard.h next.
  */
@@ -18,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/invariant.h"
+#include "common/membership.h"
 
 #define DASH_EVENTS_MIN 3        /* Event lines kept on a small screen. */
 #define DASH_INDENT 4            /* Panel lines under the node's name. */
@@ -96,7 +99,18 @@ struct summary {
     uint32_t quorum;
     raft_index commit;
     char faults[EV_FAULTS_MAX];
+    /* The leader's configuration (else the highest term's) when a joint
+     * change is in progress: "joint 1,2,3 -> 1,2,4"; else "". */
+    char change[MEMBERSHIP_TEXT_MAX];
 };
+
+/* n's own configuration (from its last answer) into c; false when it
+ * sent none. */
+static bool node_config(const struct dash_node *n, struct membership *c)
+{
+    return n->has_reply && n->st.config_len > 0 &&
+           membership_decode(n->st.config, n->st.config_len, c) == ERR_OK;
+}
 
 static bool node_up(const struct dash_node *n)
 {
@@ -132,6 +146,17 @@ static void summarize(const struct dash_view *v, struct summary *out)
     }
     if (out->leader >= 0) {
         out->commit = v->nodes[out->leader].st.commit;
+    }
+    int from = out->leader;
+    for (uint32_t i = 0; i < n && from < 0; i++) {
+        if (node_up(&v->nodes[i]) && v->nodes[i].term == out->term) {
+            from = (int)i;
+        }
+    }
+    struct membership c;
+    if (from >= 0 && node_up(&v->nodes[from]) &&
+        node_config(&v->nodes[from], &c) && c.joint) {
+        membership_sets_text(&c, out->change, sizeof(out->change));
     }
     ev_faults_describe(v->conf, st, out->faults, sizeof(out->faults));
 }
@@ -172,6 +197,10 @@ static void draw_faults(struct dash_screen *s, const struct summary *sum)
         pen_put(&p, DASH_COLOR_FAULT, DASH_ATTR_BOLD, sum->faults);
     } else {
         pen_put(&p, DASH_COLOR_DIM, 0, "none");
+    }
+    if (sum->change[0] != '\0') {
+        pen_put(&p, DASH_COLOR_DIM, 0, "   change: ");
+        pen_put(&p, DASH_COLOR_CANDIDATE, DASH_ATTR_BOLD, sum->change);
     }
     char commit[40];
     snprintf(commit, sizeof(commit), "commit %" PRIu64 " ", sum->commit);
@@ -215,8 +244,12 @@ static const char *node_role_word(const struct dash_node *n)
     case RAFT_PRECANDIDATE:
         return "candidate";
     default:
-        return "follower";
+        break;
     }
+    struct membership c;
+    const struct membership_member *m =
+        node_config(n, &c) ? membership_get(&c, n->id) : NULL;
+    return m != NULL && !m->voter && !m->old_voter ? "learner" : "follower";
 }
 
 /* "n3 leader    pid 4242   term 5   vote n3  last 52   commit 50
@@ -592,8 +625,9 @@ static void draw_help(struct dash_screen *s, const struct dash_view *v, int row)
         return;
     }
     static const char *const keys[][2] = {
-        {"k", "<id> kill"}, {"s", "<id> start"}, {"i", " isolate leader"},
-        {"h", " heal"},     {"w", " write"},     {"q", " quit"},
+        {"k", "<id> kill"}, {"s", "<id> start"}, {"i", " isolate"},
+        {"h", " heal"},     {"w", " write"},     {"a", " add"},
+        {"t", " transfer"}, {"q", " quit"},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         pen_put(&p, t, r, " ");
@@ -778,6 +812,10 @@ int dash_prompt_key(struct dash_prompt *p, int key, const struct conf *conf,
         return DASH_ACT_HEAL;
     case 'w':
         return DASH_ACT_WRITE;
+    case 'a':
+        return DASH_ACT_ADD;
+    case 't':
+        return DASH_ACT_TRANSFER;
     case 'q':
         if (confirm_quit) {
             p->cmd = 'q';

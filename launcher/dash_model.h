@@ -104,7 +104,9 @@ enum dash_action {
     DASH_ACT_START,    /* *id: the node to start. */
     DASH_ACT_ISOLATE,  /* Partition the leader from the others. */
     DASH_ACT_HEAL,
-    DASH_ACT_WRITE, /* Put a random key. */
+    DASH_ACT_WRITE,    /* Put a random key. */
+    DASH_ACT_ADD,      /* raftctl add: a new member. */
+    DASH_ACT_TRANSFER, /* raftctl transfer: leadership elsewhere. */
     DASH_ACT_QUIT,
     DASH_ACT_BAD_ID, /* A typed id names no member. */
     DASH_ACT_CANCEL  /* A prompt was abandoned. */

@@ -262,6 +262,10 @@ struct dash {
     uint64_t stop_deadline_ms;
     bool child_exited;
     int child_status;
+    /* The raftctl add or transfer that "a" or "t" started; 0: none. */
+    pid_t member_pid;
+    char member_cmd[16];
+    char member_out[CDIR_PATH_MAX]; /* Its stdout and stderr. */
 };
 
 static void dash_on_event(void *ctx, const struct ev *e)
@@ -486,6 +490,71 @@ static void dash_write_progress(struct dash *d, uint64_t now_ms)
     }
 }
 
+/* a and t: raftctl add or transfer (they wait seconds) as a child whose
+ * output goes to DIR/watch-member.out; its last line shows when it ends. */
+static void dash_do_member(struct dash *d, const char *cmd)
+{
+    if (d->member_pid > 0) {
+        dash_action(d, "%c: raftctl %s is still running", cmd[0],
+                    d->member_cmd);
+        return;
+    }
+    char exe[CDIR_PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0 || cdir_file(d->cfg->dir, "watch-member.out", d->member_out,
+                            sizeof(d->member_out)) != ERR_OK) {
+        dash_action(d, "%c: cannot find raftctl or the directory", cmd[0]);
+        return;
+    }
+    exe[n] = '\0';
+    pid_t pid = fork();
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(d->member_out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in >= 0 && out >= 0) {
+            dup2(in, 0);
+            dup2(out, 1);
+            dup2(out, 2);
+            execl(exe, "raftctl", "-d", d->cfg->dir->path, cmd, (char *)NULL);
+        }
+        _exit(127);
+    }
+    if (pid < 0) {
+        dash_action(d, "%c: fork: %s", cmd[0], strerror(errno));
+        return;
+    }
+    d->member_pid = pid;
+    snprintf(d->member_cmd, sizeof(d->member_cmd), "%s", cmd);
+    dash_action(d, "%c: raftctl %s started", cmd[0], cmd);
+}
+
+/* Reports the end of the raftctl that a or t started. */
+static void dash_check_member(struct dash *d)
+{
+    int status = 0;
+    if (d->member_pid <= 0 ||
+        waitpid(d->member_pid, &status, WNOHANG) != d->member_pid) {
+        return;
+    }
+    d->member_pid = 0;
+    char line[256] = "", last[256] = "";
+    FILE *f = fopen(d->member_out, "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(last, sizeof(last), "%s", line);
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (strcmp(d->member_cmd, "add") == 0 && rc == 0) {
+        dash_action(d, "a: node %s added (restart watch to see its panel)",
+                    last);
+    } else {
+        dash_action(d, "%c: %s (exit %d)", d->member_cmd[0], last, rc);
+    }
+}
+
 /* --- The loop ------------------------------------------------------------- */
 
 /* Quit now (watch), or stop the cluster and quit once the launcher has
@@ -531,6 +600,12 @@ static void dash_act(struct dash *d, int act, raft_id id, uint64_t now_ms)
         break;
     case DASH_ACT_WRITE:
         dash_do_write(d, now_ms);
+        break;
+    case DASH_ACT_ADD:
+        dash_do_member(d, "add");
+        break;
+    case DASH_ACT_TRANSFER:
+        dash_do_member(d, "transfer");
         break;
     case DASH_ACT_QUIT:
         dash_begin_quit(d, now_ms);
@@ -669,6 +744,7 @@ static void dash_loop(struct dash *d)
         dash_source_step(&d->src, now_ms, dash_wall_ms());
         dash_write_progress(d, now_ms);
         dash_check_child(d, now_ms);
+        dash_check_member(d);
         if (!d->quit && now_ms >= d->frame_next_ms) {
             dash_frame(d, now_ms);
         }

@@ -43,7 +43,7 @@ static const char ctl_usage_text[] =
     "  check [--timeout MS]    compare every member's kv digest at one\n"
     "                      applied index; exit 4 names a member that\n"
     "                      differs or is damaged (docs/DAMAGE.md)\n"
-    "membership (sent to the leader; the leader's node files must be local):\n"
+    "membership (sent to the leader; add starts the new member here):\n"
     "  members [--json]    the leader's configuration: id, address, role\n"
     "  add [--addr HOST:PORT] [--learner]   start a new member, print its id\n"
     "  promote ID          learner ID becomes a voter (joint consensus)\n"

@@ -75,6 +75,10 @@ void node_on_status(struct node *n, const struct raft_addr *from,
     s->lost_acked = raft_lost_acked(r);
     node_on_status_view(n, r, s);
     s->disk = (uint8_t)node_disk_state(n);
+    char text[MEMBERSHIP_TEXT_MAX];
+    s->config_len =
+        (uint32_t)membership_encode(raft_membership(r), text, sizeof text);
+    memcpy(s->config, text, s->config_len);
     node_io_reply(n, from, &msg);
 }
 

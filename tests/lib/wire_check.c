@@ -73,6 +73,8 @@ static void sample_large(int i, struct raft_msg *m)
         }
         m->u.status_reply.lost_acked = UINT64_MAX;
         m->u.status_reply.disk = STATUS_DISK_HUNG;
+        m->u.status_reply.config_len = MEMBERSHIP_TEXT_MAX - 1;
+        memset(m->u.status_reply.config, '7', MEMBERSHIP_TEXT_MAX - 1);
         break;
     default:
         m->type = MSG_CLIENT_REPLY;
@@ -208,6 +210,10 @@ static void sample_status_reply(struct msg_status_reply *s)
     s->jitter_ms = 10;
     s->lost_acked = 2;
     s->disk = STATUS_DISK_FULL;
+    static const char config[] = "joint 1,2,3 -> 1,2,4 learners 5 @ "
+                                 "1=127.0.0.1:7001 4=127.0.0.1:7004";
+    s->config_len = sizeof config - 1;
+    memcpy(s->config, config, s->config_len);
 }
 
 static void sample_other(int i, struct raft_msg *m)
@@ -352,7 +358,9 @@ static bool status_reply_equal(const struct msg_status_reply *a,
         a->snapshot_index != b->snapshot_index ||
         a->snapshot_term != b->snapshot_term ||
         !transfer_equal(&a->recv, &b->recv) || a->n_sends != b->n_sends ||
-        a->lost_acked != b->lost_acked || a->disk != b->disk) {
+        a->lost_acked != b->lost_acked || a->disk != b->disk ||
+        a->config_len != b->config_len ||
+        memcmp(a->config, b->config, a->config_len) != 0) {
         return false;
     }
     for (uint32_t i = 0; i < a->n_sends; i++) {
@@ -475,11 +483,11 @@ int wire_check_roundtrip(const uint8_t *buf, size_t len, uint64_t cluster_id)
     int rc2 = wire_encode(&first, cluster_id, again, sizeof again, &len2);
     ASSERT(rc2 == ERR_OK);
     /* The encoder writes the shortest forms, so never more bytes; except
-     * that a status reply of an older layout (13, 20, 24 or 25 body fields)
-     * comes back with the appended fields: 7, 4, then lost_acked, then
-     * disk, each at least one byte (zero or empty), the empty transfer
-     * four ([0, 0, 0]). */
-    ASSERT(len2 <= len + (first.type == MSG_STATUS_REPLY ? 16 : 0));
+     * that a status reply of an older layout (13, 20, 24, 25 or 26 body
+     * fields) comes back with the appended fields: 7, 4, then lost_acked,
+     * then disk, each at least one byte (zero or empty), the empty transfer
+     * four ([0, 0, 0]), then the empty config bin two. */
+    ASSERT(len2 <= len + (first.type == MSG_STATUS_REPLY ? 18 : 0));
     if (first.type == MSG_APPEND) {
         size_t bound = WIRE_APPEND_OVERHEAD;
         for (uint32_t i = 0; i < first.u.append.n_entries; i++) {

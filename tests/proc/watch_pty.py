@@ -6,7 +6,9 @@ Usage: watch_pty.py RAFTCTL DIR DUMPFILE
 The dashboard writes each frame's text to DUMPFILE (RAFTCTL_WATCH_DUMP, a
 testing hook: the same cells it draws). The script reads the leader from
 the screen, presses k and the leader's id, and waits for a new leader to
-appear on screen (title, panel, event feed); then presses q and checks
+appear on screen (title, panel, event feed); presses t and a and waits
+for `raftctl transfer` and `raftctl add` to report in the feed; then
+presses q and checks
 that raftctl exits 0 and left the alternate screen. It always drains the
 terminal output so the dashboard never blocks on a full pty, and kills
 only the child it started. Exit 0 on success, 1 with a message otherwise.
@@ -108,6 +110,16 @@ def main():
             fail("the kill's outcome is not in the feed", s)
         if b"\x1b[?1049h" not in raw:
             fail("the dashboard did not switch to the alternate screen", s)
+        # t and a run raftctl transfer and add in the background; their
+        # last output lines reach the feed.
+        os.write(fd, b"t")
+        wait_screen("the transfer's outcome in the feed",
+                    lambda s: re.search(r"t: transfer: node \d+ leads .*"
+                                        r"\(exit 0\)", s), 30)
+        os.write(fd, b"a")
+        added = wait_screen("the add's outcome in the feed",
+                            lambda s: re.search(r"a: node (\d+) added", s), 60)
+        s = screen()
         os.write(fd, b"q")
         deadline = time.time() + 10
         status = None
@@ -124,7 +136,8 @@ def main():
             fail("raftctl watch exited with status %r" % status, s)
         if b"\x1b[?1049l" not in raw[-200:]:
             fail("the terminal was not restored (no rmcup at the end)", s)
-        print("ok: killed leader n%d on screen; n%d took over" % (old, new))
+        print("ok: killed leader n%d on screen; n%d took over; t moved "
+              "leadership; a added node %s" % (old, new, added.group(1)))
     finally:
         if not reaped:
             os.kill(pid, signal.SIGKILL)

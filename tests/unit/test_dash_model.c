@@ -412,6 +412,34 @@ static void test_render_fault_line(void **state)
     assert_int_equal(cell(f, 1, 10)->color, DASH_COLOR_FAULT);
 }
 
+/* Sets node id's configuration text (as its status reply carries it). */
+static void set_config(struct fixture *f, raft_id id, const char *text)
+{
+    struct dash_node *n = &f->view.nodes[id - 1];
+    n->st.config_len = (uint32_t)strlen(text);
+    memcpy(n->st.config, text, n->st.config_len);
+}
+
+/* A follower that is a learner in its configuration says `learner`; a
+ * joint change in the leader's configuration shows on the fault line with
+ * its old and new voter sets; none shows when no change is in progress. */
+static void test_render_shows_learners_and_a_change(void **state)
+{
+    struct fixture *f = *state;
+    for (raft_id id = 1; id <= 5; id++) {
+        set_config(f, id, "voters 1,2,3,4 learners 5");
+    }
+    render(f, 100, 30);
+    int r5 = find_row(f, " n5");
+    assert_true(r5 > 0);
+    assert_int_equal(find_col(f, r5, "learner"), 5);
+    assert_int_equal(find_col(f, find_row(f, " n4"), "follower"), 5);
+    assert_null(strstr(line(f, 1), "change"));
+    set_config(f, 1, "joint 1,2,3,4 -> 1,2,3,5 @ 1=127.0.0.1:7001");
+    render(f, 100, 30);
+    assert_non_null(strstr(line(f, 1), "change: joint 1,2,3,4 -> 1,2,3,5"));
+}
+
 /* Events, newest first, under a separator naming their source. */
 static void test_render_events_newest_first(void **state)
 {
@@ -446,8 +474,8 @@ static void test_render_layouts(void **state)
     render(f, 80, 24);
     assert_int_equal(find_row(f, " n5"), 14);
     assert_int_equal(find_row(f, "--- events"), 17);
-    assert_int_equal(find_row(f, " k<id> kill  s<id> start  i isolate "
-                                 "leader  h heal  w write  q quit"),
+    assert_int_equal(find_row(f, " k<id> kill  s<id> start  i isolate  "
+                                 "h heal  w write  a add  t transfer  q quit"),
                      23);
     render(f, 100, 40);
     assert_int_equal(find_row(f, " n2"), 6);
@@ -475,6 +503,8 @@ static void test_render_help_bar(void **state)
     f->view.owns_cluster = true;
     render(f, 100, 30);
     assert_non_null(strstr(line(f, 29), "q stop cluster and quit"));
+    assert_non_null(strstr(line(f, 29), "a add"));
+    assert_non_null(strstr(line(f, 29), "t transfer"));
     assert_int_equal(cell(f, 29, 1)->color, DASH_COLOR_KEY);
     f->view.prompt = "kill node: 1_";
     render(f, 100, 30);
@@ -498,6 +528,10 @@ static void test_prompt_acts_on_a_unique_id(void **state)
                      DASH_ACT_KILL);
     assert_int_equal(id, 3);
     assert_int_equal(p.cmd, 0);
+    assert_int_equal(dash_prompt_key(&p, 'a', &f->conf, false, &id),
+                     DASH_ACT_ADD);
+    assert_int_equal(dash_prompt_key(&p, 't', &f->conf, false, &id),
+                     DASH_ACT_TRANSFER);
     make_conf(&f->conf, 12);
     dash_prompt_key(&p, 's', &f->conf, false, &id);
     assert_int_equal(dash_prompt_key(&p, '1', &f->conf, false, &id),
@@ -587,6 +621,7 @@ int main(void)
         T(test_render_snapshot_transfer_progress),
         T(test_render_title_shows_leader_and_quorum),
         T(test_render_fault_line),
+        T(test_render_shows_learners_and_a_change),
         T(test_render_events_newest_first),
         T(test_render_layouts),
         T(test_render_help_bar),

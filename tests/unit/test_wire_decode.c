@@ -590,6 +590,23 @@ static void test_wire_decode_checks_status_reply_snapshot(void **state)
     assert_int_equal(f->out.u.status_reply.n_sends, 0);
 }
 
+/* Packs a status reply of the fifth layout (n_body 26; 27 leaves the
+ * config to the caller): no tail, rules or transfers, lost_acked 7, disk. */
+static void raw_status_reply_v5(struct fixture *f, uint32_t n_body,
+                                uint64_t disk)
+{
+    raw_status_reply_v2(f, n_body, 0, 0, 3, 0);
+    raw_u(f, 90);
+    raw_u(f, 4);
+    msgpack_pack_array(&f->pk, 3);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    raw_u(f, 0);
+    msgpack_pack_array(&f->pk, 0);
+    raw_u(f, 7); /* lost_acked */
+    raw_u(f, disk);
+}
+
 /* Rule: the disk state appended after lost_acked decodes (0 ok, 1 full,
  * 2 hung), anything above is refused, and a reply of the third layout (24
  * fields) or the fourth (25, with lost_acked) still decodes as ok. */
@@ -597,16 +614,7 @@ static void test_wire_decode_checks_status_reply_disk(void **state)
 {
     struct fixture *f = *state;
     for (uint64_t disk = 0; disk <= 3; disk++) {
-        raw_status_reply_v2(f, 26, 0, 0, 3, 0);
-        raw_u(f, 90);
-        raw_u(f, 4);
-        msgpack_pack_array(&f->pk, 3);
-        raw_u(f, 0);
-        raw_u(f, 0);
-        raw_u(f, 0);
-        msgpack_pack_array(&f->pk, 0);
-        raw_u(f, 7); /* lost_acked */
-        raw_u(f, disk);
+        raw_status_reply_v5(f, 26, disk);
         if (disk <= STATUS_DISK_HUNG) {
             assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
             assert_int_equal(f->out.u.status_reply.disk, disk);
@@ -618,6 +626,39 @@ static void test_wire_decode_checks_status_reply_disk(void **state)
     raw_status_reply_v3(f, 0, 0, 0, 3);
     assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
     assert_int_equal(f->out.u.status_reply.disk, STATUS_DISK_OK);
+}
+
+/* Packs a status reply of the current layout (27 fields): the fifth with
+ * disk ok, then a config bin of len bytes of text ('1'), or a str. */
+static void raw_status_reply_config(struct fixture *f, uint32_t len, bool str)
+{
+    static uint8_t text[MEMBERSHIP_TEXT_MAX + 1];
+    memset(text, '1', sizeof text);
+    raw_status_reply_v5(f, 27, STATUS_DISK_OK);
+    if (str) {
+        msgpack_pack_str_with_body(&f->pk, (const char *)text, len);
+    } else {
+        msgpack_pack_bin_with_body(&f->pk, text, len);
+    }
+}
+
+/* Rule: the configuration text appended after disk is a bin of fewer than
+ * MEMBERSHIP_TEXT_MAX bytes (a str or a longer bin is refused), copied into
+ * the reply; a reply of the fifth layout (26 fields) decodes with none. */
+static void test_wire_decode_checks_status_reply_config(void **state)
+{
+    struct fixture *f = *state;
+    raw_status_reply_config(f, MEMBERSHIP_TEXT_MAX - 1, false);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.config_len, MEMBERSHIP_TEXT_MAX - 1);
+    assert_int_equal(f->out.u.status_reply.config[0], '1');
+    raw_status_reply_config(f, 0, false);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.config_len, 0);
+    raw_status_reply_config(f, MEMBERSHIP_TEXT_MAX, false);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    raw_status_reply_config(f, 5, true);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
 }
 
 /* Rule: the appended status fields (log tail, fault rules) have limits of
@@ -809,6 +850,7 @@ int main(void)
         T(test_wire_decode_checks_status_reply_tail),
         T(test_wire_decode_checks_status_reply_snapshot),
         T(test_wire_decode_checks_status_reply_disk),
+        T(test_wire_decode_checks_status_reply_config),
         T(test_wire_decode_rejects_over_limit_lengths),
         T(test_wire_decode_rejects_over_limit_entries),
         T(test_wire_decode_rejects_trailing_bytes),
