@@ -23,11 +23,12 @@
 #include "launcher/raftctl.h"
 #include "launcher/supervisor.h"
 
-#define MEMBER_WAIT_MS 10000   /* A change: until committed. */
-#define MEMBER_SEND_MS 1000    /* A request unacknowledged this long:
+#define MEMBER_WAIT_MS 10000 /* A change: until committed. */
+#define MEMBER_SEND_MS                                                         \
+    1000                      /* A request unacknowledged this long:
                                 * refused (or no leader). */
-#define TRANSFER_WAIT_MS 3000  /* transfer: exit 3 past this. */
-#define CAUGHT_UP_ENTRIES 64   /* add: within one batch of the leader. */
+#define TRANSFER_WAIT_MS 3000 /* transfer: exit 3 past this. */
+#define CAUGHT_UP_ENTRIES 64  /* add: within one batch of the leader. */
 #define CAUGHT_UP_ROUNDS 3
 
 static unsigned long long ull(uint64_t v)
@@ -162,9 +163,9 @@ static int wait_members(const struct cdir *d, const struct conf *conf,
         if (leader != 0 && read_members(d, conf, leader, &c) == ERR_OK &&
             !c.joint) {
             const struct membership_member *m = membership_get(&c, id);
-            bool ok = want == WANT_GONE      ? m == NULL
-                      : want == WANT_VOTER   ? m != NULL && m->voter
-                                             : m != NULL && !m->voter;
+            bool ok = want == WANT_GONE    ? m == NULL
+                      : want == WANT_VOTER ? m != NULL && m->voter
+                                           : m != NULL && !m->voter;
             if (ok) {
                 return CTL_EXIT_OK;
             }
@@ -174,8 +175,7 @@ static int wait_members(const struct cdir *d, const struct conf *conf,
     return CTL_EXIT_UNAVAILABLE;
 }
 
-static void print_members(const struct membership *c, raft_id leader,
-                          bool json)
+static void print_members(const struct membership *c, raft_id leader, bool json)
 {
     if (json) {
         printf("{\"members\": [");
@@ -186,7 +186,8 @@ static void print_members(const struct membership *c, raft_id leader,
                    i ? ", " : "", ull(m->id), m->addr,
                    voter ? "voter" : "learner");
         }
-        printf("], \"joint\": %s, \"old_voters\": [", c->joint ? "true" : "false");
+        printf("], \"joint\": %s, \"old_voters\": [",
+               c->joint ? "true" : "false");
         bool first = true;
         for (uint32_t i = 0; c->joint && i < c->n; i++) {
             if (c->m[i].old_voter) {
@@ -495,8 +496,8 @@ static int add_addr(const struct conf *conf, const char *opt, char *host,
 {
     unsigned max_port = 0;
     for (uint32_t i = 0; i < conf->n_members; i++) {
-        max_port = conf->members[i].port > max_port ? conf->members[i].port
-                                                    : max_port;
+        max_port =
+            conf->members[i].port > max_port ? conf->members[i].port : max_port;
     }
     snprintf(host, cap, "127.0.0.1");
     *port = max_port + 1;
@@ -565,8 +566,8 @@ int cmd_add(int argc, char **argv, const char *dir)
     }
     char host[64];
     unsigned port = 0;
-    rc = add_addr(&conf, a.given[0] ? a.val[0] : NULL, host, sizeof host,
-                  &port);
+    rc =
+        add_addr(&conf, a.given[0] ? a.val[0] : NULL, host, sizeof host, &port);
     if (rc != CTL_EXIT_OK) {
         ctl_error(rc == CTL_EXIT_USAGE ? "add: --addr wants IPV4:PORT"
                                        : "add: refused: address in use");
@@ -588,8 +589,7 @@ int cmd_add(int argc, char **argv, const char *dir)
         return CTL_EXIT_ERROR;
     }
     if (ctl_load_cluster(a.dir, &d, &conf) != CTL_EXIT_OK ||
-        !send_op(&conf, leader, FAULT_MEMBER_ADD, id, ntohl(in.s_addr),
-                 port)) {
+        !send_op(&conf, leader, FAULT_MEMBER_ADD, id, ntohl(in.s_addr), port)) {
         ctl_error("add: leader %llu refused node %llu", ull(leader), ull(id));
         return CTL_EXIT_ERROR;
     }
@@ -598,7 +598,8 @@ int cmd_add(int argc, char **argv, const char *dir)
         rc = wait_caught_up(&conf, id);
     }
     if (rc == CTL_EXIT_OK && !a.given[1]) {
-        raft_id now = find_leader(&conf, (struct client_node_status[RAFT_NODES_MAX]){0});
+        raft_id now =
+            find_leader(&conf, (struct client_node_status[RAFT_NODES_MAX]){0});
         rc = now != 0 && send_op(&conf, now, FAULT_MEMBER_PROMOTE, id, 0, 0)
                  ? wait_members(&d, &conf, id, WANT_VOTER)
                  : CTL_EXIT_ERROR;
@@ -617,8 +618,8 @@ bool ctl_member_removed(const struct cdir *d, const struct conf *conf,
 {
     for (uint32_t i = 0; i < conf->n_members; i++) {
         struct membership c;
-        if (read_members(d, conf->members[i].id, &c) == ERR_OK && c.n > 0 &&
-            membership_get(&c, id) == NULL) {
+        if (read_members_file(d, conf->members[i].id, &c) == ERR_OK &&
+            c.n > 0 && membership_get(&c, id) == NULL) {
             return true;
         }
     }
