@@ -89,6 +89,7 @@ int cmd_promote(int argc, char **argv, const char *dir);
 int cmd_remove(int argc, char **argv, const char *dir);
 int cmd_transfer(int argc, char **argv, const char *dir);
 int cmd_add(int argc, char **argv, const char *dir);
+int cmd_replace(int argc, char **argv, const char *dir);
 int cmd_watch(int argc, char **argv, const char *dir);
 
 #endif
