@@ -27,6 +27,9 @@ ctl start "$f" >/dev/null 2>&1
 ctl cas k5 v5 v5b >/dev/null || fail "cas k5"
 is_damaged() { [ "$(status_py "by_id[$f]['role']")" = damaged ]; }
 wait_until 20 "node $f shown damaged" is_damaged
+out=$(ctl start "$f" 2>&1)
+[ $? = 4 ] || fail "start of the damaged node $f did not exit 4: $out"
+echo "$out" | grep -q "raftctl replace $f" || fail "start does not name replace: $out"
 put_some 31 40
 ctl compact >/dev/null 2>&1 # The newcomer then needs the snapshot.
 
