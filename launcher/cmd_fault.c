@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/client_query.h"
 #include "common/clock.h"
@@ -162,8 +163,15 @@ static int start_wait_answer(const struct cdir *d, const struct conf *conf,
             char log_path[CDIR_PATH_MAX], last[240];
             cdir_node_file(d, id, ".log", log_path, sizeof(log_path));
             cdir_last_error(log_path, log_from, last, sizeof(last));
-            ctl_error("start: node %llu exited during startup: %s (see %s)",
-                      (unsigned long long)id, last, log_path);
+            char db[CDIR_PATH_MAX], hint[96] = "";
+            cdir_node_file(d, id, ".db", db, sizeof(db));
+            if (cdir_node_damaged(d, id) || access(db, F_OK) != 0) {
+                snprintf(hint, sizeof(hint),
+                         "; 'raftctl replace %llu' rebuilds it as a new member",
+                         (unsigned long long)id);
+            }
+            ctl_error("start: node %llu exited during startup: %s (see %s)%s",
+                      (unsigned long long)id, last, log_path, hint);
             return CTL_EXIT_ERROR;
         }
     }

@@ -8,6 +8,7 @@
  * Read launcher/cmd_fault.c next.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,24 +262,32 @@ int cmd_members(int argc, char **argv, const char *dir)
     return CTL_EXIT_OK;
 }
 
+/* "CMD ID": parses ID, loads DIR and finds the leader; prints errors. */
+static int id_setup(int argc, char **argv, const char *dir, const char *cmd,
+                    struct cdir *d, struct conf *conf, raft_id *leader,
+                    uint64_t *id)
+{
+    struct ctl_args a = {.cmd = cmd, .dir = dir};
+    int rc = ctl_parse(argc, argv, NULL, 0, &a);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    if (a.n_pos != 1 || ctl_parse_u64(a.pos[0], 1, RAFT_ID_MAX, id) != 0) {
+        ctl_error("usage: raftctl %s ID", cmd);
+        return CTL_EXIT_USAGE;
+    }
+    return member_setup(a.dir, d, conf, leader, cmd);
+}
+
 /* promote ID / remove ID: checks, request, wait. */
 static int member_op(int argc, char **argv, const char *dir, const char *cmd,
                      uint32_t op)
 {
-    struct ctl_args a = {.cmd = cmd, .dir = dir};
-    int rc = ctl_parse(argc, argv, NULL, 0, &a);
-    uint64_t id = 0;
-    if (rc != CTL_EXIT_OK) {
-        return rc;
-    }
-    if (a.n_pos != 1 || ctl_parse_u64(a.pos[0], 1, RAFT_ID_MAX, &id) != 0) {
-        ctl_error("usage: raftctl %s ID", cmd);
-        return CTL_EXIT_USAGE;
-    }
     struct cdir d;
     struct conf conf;
     raft_id leader;
-    rc = member_setup(a.dir, &d, &conf, &leader, cmd);
+    uint64_t id = 0;
+    int rc = id_setup(argc, argv, dir, cmd, &d, &conf, &leader, &id);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
@@ -524,6 +533,104 @@ static int add_addr(const struct conf *conf, const char *opt, char *host,
     return CTL_EXIT_OK;
 }
 
+/* The highest id named by a node file in DIR (node<ID>.db, .log, a set
+ * aside database...): a new member never takes the id of one that left. */
+static raft_id max_file_id(const struct cdir *d)
+{
+    raft_id max = 0;
+    DIR *dir = opendir(d->path);
+    struct dirent *e;
+    while (dir != NULL && (e = readdir(dir)) != NULL) {
+        unsigned long long id = 0;
+        int end = 0;
+        if (sscanf(e->d_name, "node%llu.%n", &id, &end) == 1 && end > 0 &&
+            id > max && id <= RAFT_ID_MAX) {
+            max = (raft_id)id;
+        }
+    }
+    if (dir != NULL) {
+        closedir(dir);
+    }
+    return max;
+}
+
+/* add's work, also replace's: a fresh member on the next free id (above
+ * every id in cluster.conf, the configuration and DIR's node files) at
+ * addr (NULL: the next port), started under the launcher with --join,
+ * caught up, promoted unless learner. Prints errors as cmd. */
+static int add_member(const char *dir, const char *cmd, const char *addr,
+                      bool learner, raft_id *out)
+{
+    struct cdir d;
+    struct conf conf;
+    raft_id leader;
+    int rc = member_setup(dir, &d, &conf, &leader, cmd);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    struct membership c;
+    if (read_members(&d, &conf, leader, &c) != ERR_OK || c.joint) {
+        ctl_error("%s: refused: a change is in progress", cmd);
+        return CTL_EXIT_ERROR;
+    }
+    raft_id id = max_file_id(&d);
+    for (uint32_t i = 0; i < conf.n_members; i++) {
+        id = conf.members[i].id > id ? conf.members[i].id : id;
+    }
+    for (uint32_t i = 0; i < c.n; i++) {
+        id = c.m[i].id > id ? c.m[i].id : id;
+    }
+    id++;
+    char host[64];
+    unsigned port = 0;
+    rc = add_addr(&conf, addr, host, sizeof host, &port);
+    if (rc != CTL_EXIT_OK) {
+        ctl_error(rc == CTL_EXIT_USAGE ? "%s: --addr wants IPV4:PORT"
+                                       : "%s: refused: address in use",
+                  cmd);
+        return rc;
+    }
+    struct in_addr in;
+    inet_pton(AF_INET, host, &in);
+    if (conf_append(&d, id, host, port) != ERR_OK) {
+        ctl_error("%s: cannot append to cluster.conf", cmd);
+        return CTL_EXIT_ERROR;
+    }
+    char line[64], reply[512], em[ERRMSG_LEN] = "";
+    snprintf(line, sizeof line, "join %llu", ull(id));
+    if (supervisor_request(&d, line, reply, sizeof reply, 10000, em) !=
+            ERR_OK ||
+        strncmp(reply, "ok", 2) != 0) {
+        ctl_error("%s: the launcher did not start node %llu: %s%s", cmd,
+                  ull(id), em, reply);
+        return CTL_EXIT_ERROR;
+    }
+    if (ctl_load_cluster(dir, &d, &conf) != CTL_EXIT_OK ||
+        !send_op(&conf, leader, FAULT_MEMBER_ADD, id, ntohl(in.s_addr), port)) {
+        ctl_error("%s: leader %llu refused node %llu", cmd, ull(leader),
+                  ull(id));
+        return CTL_EXIT_ERROR;
+    }
+    rc = wait_members(&d, &conf, id, WANT_LEARNER);
+    if (rc == CTL_EXIT_OK) {
+        rc = wait_caught_up(&conf, id);
+    }
+    if (rc == CTL_EXIT_OK && !learner) {
+        raft_id now =
+            find_leader(&conf, (struct client_node_status[RAFT_NODES_MAX]){0});
+        rc = now != 0 && send_op(&conf, now, FAULT_MEMBER_PROMOTE, id, 0, 0)
+                 ? wait_members(&d, &conf, id, WANT_VOTER)
+                 : CTL_EXIT_ERROR;
+    }
+    if (rc != CTL_EXIT_OK) {
+        ctl_error("%s: node %llu did not become a %s in time", cmd, ull(id),
+                  learner ? "caught-up learner" : "voter");
+        return rc;
+    }
+    *out = id;
+    return CTL_EXIT_OK;
+}
+
 int cmd_add(int argc, char **argv, const char *dir)
 {
     static const struct ctl_opt opts[] = {{"--addr", NULL, true},
@@ -537,80 +644,124 @@ int cmd_add(int argc, char **argv, const char *dir)
         ctl_error("usage: raftctl add [--addr HOST:PORT] [--learner]");
         return CTL_EXIT_USAGE;
     }
+    raft_id id = 0;
+    rc =
+        add_member(a.dir, "add", a.given[0] ? a.val[0] : NULL, a.given[1], &id);
+    if (rc == CTL_EXIT_OK) {
+        printf("%llu\n", ull(id));
+    }
+    return rc;
+}
+
+/* Moves DIR/node<ID>.db (with its WAL and shared memory, as SQLite names
+ * them) to node<ID>.db.replaced-<unix time>: never deleted, and a later
+ * up finds no database of a member cluster.conf no longer lists. Prints
+ * where the old files are. */
+static void set_aside_replaced(const struct cdir *d, raft_id id)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char db[CDIR_PATH_MAX], to[CDIR_PATH_MAX + 64], from[CDIR_PATH_MAX + 8];
+    if (cdir_node_file(d, id, ".db", db, sizeof db) != ERR_OK) {
+        return;
+    }
+    long now = (long)time(NULL);
+    bool moved = false;
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(from, sizeof from, "%s%s", db, suffixes[i]);
+        snprintf(to, sizeof to, "%s.replaced-%ld%s", db, now, suffixes[i]);
+        moved |= rename(from, to) == 0 && i == 0;
+    }
+    if (moved) {
+        printf("replace: node %llu's database set aside as "
+               "node%llu.db.replaced-%ld\n",
+               ull(id), ull(id), now);
+    } else if (cdir_node_damaged(d, id)) {
+        printf("replace: node %llu's damaged database kept as "
+               "node%llu.db.damaged\n",
+               ull(id), ull(id));
+    } else {
+        printf("replace: node %llu had no database\n", ull(id));
+    }
+}
+
+/* Whether the voters of c (without id when drop) that answered status
+ * form a majority of that set. */
+static bool quorum_alive(const struct membership *c, const struct conf *conf,
+                         const struct client_node_status *st, raft_id id,
+                         bool drop)
+{
+    uint32_t n = 0, alive = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct membership_member *m = &c->m[i];
+        if (!m->voter || (drop && m->id == id)) {
+            continue;
+        }
+        int idx = conf_member_index(conf, m->id);
+        n++;
+        alive += idx >= 0 && st[idx].alive;
+    }
+    return n > 0 && alive * 2 > n;
+}
+
+int cmd_replace(int argc, char **argv, const char *dir)
+{
     struct cdir d;
     struct conf conf;
     raft_id leader;
-    rc = member_setup(a.dir, &d, &conf, &leader, "add");
+    uint64_t id = 0;
+    int rc = id_setup(argc, argv, dir, "replace", &d, &conf, &leader, &id);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
+    struct client_node_status st[RAFT_NODES_MAX];
+    memset(st, 0, sizeof st);
+    leader = find_leader(&conf, st);
     struct membership c;
-    if (read_members(&d, &conf, leader, &c) != ERR_OK || c.joint) {
-        ctl_error("add: refused: a change is in progress");
+    if (leader == 0 || read_members(&d, &conf, leader, &c) != ERR_OK) {
+        ctl_error("replace: cannot read the leader's members table");
+        return CTL_EXIT_UNAVAILABLE;
+    }
+    const struct membership_member *m = membership_get(&c, id);
+    const char *why = NULL;
+    if (c.joint) {
+        why = "a change is in progress";
+    } else if (m == NULL) {
+        why = "unknown id";
+    } else if (id == leader) {
+        why = "it is the leader (run 'raftctl transfer' first)";
+    } else if (m->voter && (!quorum_alive(&c, &conf, st, id, true) ||
+                            !quorum_alive(&c, &conf, st, id, false))) {
+        why = "removing it would leave no quorum";
+    }
+    if (why != NULL) {
+        ctl_error("replace: refused: node %llu: %s", ull(id), why);
         return CTL_EXIT_ERROR;
     }
-    raft_id id = 0;
-    for (uint32_t i = 0; i < conf.n_members; i++) {
-        id = conf.members[i].id > id ? conf.members[i].id : id;
+    if (!send_op(&conf, leader, FAULT_MEMBER_REMOVE, id, 0, 0)) {
+        ctl_error("replace: leader %llu refused to remove node %llu (a change "
+                  "in progress, or no entry of its term committed yet: try "
+                  "again)",
+                  ull(leader), ull(id));
+        return CTL_EXIT_ERROR;
     }
-    for (uint32_t i = 0; i < c.n; i++) {
-        id = c.m[i].id > id ? c.m[i].id : id;
-    }
-    id++;
-    /* Not the id of a removed member: its files are kept under DIR (and
-     * the launcher still knows it). */
-    char path[CDIR_PATH_MAX];
-    while (cdir_node_file(&d, id, ".db", path, sizeof path) == ERR_OK &&
-           access(path, F_OK) == 0) {
-        id++;
-    }
-    char host[64];
-    unsigned port = 0;
-    rc =
-        add_addr(&conf, a.given[0] ? a.val[0] : NULL, host, sizeof host, &port);
+    rc = wait_members(&d, &conf, id, WANT_GONE);
     if (rc != CTL_EXIT_OK) {
-        ctl_error(rc == CTL_EXIT_USAGE ? "add: --addr wants IPV4:PORT"
-                                       : "add: refused: address in use");
+        ctl_error("replace: removing node %llu not committed within %d ms",
+                  ull(id), MEMBER_WAIT_MS);
         return rc;
     }
-    struct in_addr in;
-    inet_pton(AF_INET, host, &in);
-    if (conf_append(&d, id, host, port) != ERR_OK) {
-        ctl_error("add: cannot append to cluster.conf");
-        return CTL_EXIT_ERROR;
-    }
-    char line[64], reply[512], em[ERRMSG_LEN] = "";
-    snprintf(line, sizeof line, "join %llu", ull(id));
-    if (supervisor_request(&d, line, reply, sizeof reply, 10000, em) !=
-            ERR_OK ||
-        strncmp(reply, "ok", 2) != 0) {
-        ctl_error("add: the launcher did not start node %llu: %s%s", ull(id),
-                  em, reply);
-        return CTL_EXIT_ERROR;
-    }
-    if (ctl_load_cluster(a.dir, &d, &conf) != CTL_EXIT_OK ||
-        !send_op(&conf, leader, FAULT_MEMBER_ADD, id, ntohl(in.s_addr), port)) {
-        ctl_error("add: leader %llu refused node %llu", ull(leader), ull(id));
-        return CTL_EXIT_ERROR;
-    }
-    rc = wait_members(&d, &conf, id, WANT_LEARNER);
+    char line[64], reply[512], em[ERRMSG_LEN];
+    snprintf(line, sizeof line, "kill %llu 15", ull(id));
+    supervisor_request(&d, line, reply, sizeof reply, 10000, em);
+    conf_drop_line(&d, id);
+    printf("replace: node %llu removed\n", ull(id));
+    set_aside_replaced(&d, id);
+    raft_id fresh = 0;
+    rc = add_member(d.path, "replace", NULL, false, &fresh);
     if (rc == CTL_EXIT_OK) {
-        rc = wait_caught_up(&conf, id);
+        printf("%llu\n", ull(fresh));
     }
-    if (rc == CTL_EXIT_OK && !a.given[1]) {
-        raft_id now =
-            find_leader(&conf, (struct client_node_status[RAFT_NODES_MAX]){0});
-        rc = now != 0 && send_op(&conf, now, FAULT_MEMBER_PROMOTE, id, 0, 0)
-                 ? wait_members(&d, &conf, id, WANT_VOTER)
-                 : CTL_EXIT_ERROR;
-    }
-    if (rc != CTL_EXIT_OK) {
-        ctl_error("add: node %llu did not become a %s in time", ull(id),
-                  a.given[1] ? "caught-up learner" : "voter");
-        return rc;
-    }
-    printf("%llu\n", ull(id));
-    return CTL_EXIT_OK;
+    return rc;
 }
 
 bool ctl_member_removed(const struct cdir *d, const struct conf *conf,

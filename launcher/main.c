@@ -48,6 +48,7 @@ static const char ctl_usage_text[] =
     "  add [--addr HOST:PORT] [--learner]   start a new member, print its id\n"
     "  promote ID          learner ID becomes a voter (joint consensus)\n"
     "  remove ID           ID leaves; the launcher stops it, keeps its files\n"
+    "  replace ID          rebuild damaged or lost ID as a new member, print its id\n"
     "  transfer [ID]       leadership to ID (default: most up-to-date voter)\n"
     "data (each takes --timeout MS, default 5000):\n"
     "  put KEY VALUE       exit 0 once committed\n"
@@ -250,6 +251,7 @@ static const struct ctl_command ctl_commands[] = {
     {"add", cmd_add},
     {"promote", cmd_promote},
     {"remove", cmd_remove},
+    {"replace", cmd_replace},
     {"transfer", cmd_transfer},
 };
 

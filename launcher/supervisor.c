@@ -467,9 +467,10 @@ static void sup_on_death(struct sup *s, pid_t pid, int wstatus)
         size_t len = strlen(s->fail_msg);
         snprintf(s->fail_msg + len, sizeof(s->fail_msg) - len,
                  "%snode %llu failed to start (%s; see %.200s): %.240s; "
-                 "repair it, then 'raftctl start %llu'",
+                 "'raftctl replace %llu' rebuilds it as a new member (or "
+                 "repair it, then 'raftctl start %llu')",
                  len > 0 ? "\t" : "", (unsigned long long)n->id, how, log_path,
-                 cause, (unsigned long long)n->id);
+                 cause, (unsigned long long)n->id, (unsigned long long)n->id);
         sup_check_started(s, false);
     }
 }

@@ -108,3 +108,20 @@ has_new_leader() {
 follower_id() {
     status_py "[n['id'] for n in alive if n['role'] != 'leader'][0]"
 }
+
+# db_query ID SQL: SQL on node ID's database, with the sqlite3 shell.
+db_query() {
+    sqlite3 -cmd ".timeout 2000" "$DIR/node$1.db" "$2" 2>/dev/null
+}
+
+# damage_kv_row ID KEY VALUE: once node ID stores KEY = VALUE, stops it and
+# changes the row's value to 'evil' (the row keeps its old crc).
+damage_kv_row() {
+    local id=$1 key=$2 value=$3
+    stored() { [ "$(db_query "$id" "SELECT value FROM kv WHERE key = '$key'")" = "$value" ]; }
+    wait_until 20 "$key stored on node $id" stored
+    ctl kill "$id" >/dev/null || fail "kill $id"
+    db_query "$id" "UPDATE kv SET value = 'evil' WHERE key = '$key'"
+    [ "$(db_query "$id" "SELECT value FROM kv WHERE key = '$key'")" = evil ] ||
+        fail "edit did not land"
+}

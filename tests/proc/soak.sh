@@ -23,9 +23,11 @@
 # SOAK_KEYS (5 per round), SOAK_UP_ARGS
 # ("--snapshot-entries 64 --log-keep 16"), SOAK_FAULTS (kind:weight list).
 #
-# Fault kinds not built yet on this branch (full disk, truncated WAL,
-# membership change) have hook functions below that report themselves as
-# unavailable; give them a weight in SOAK_FAULTS once they do something.
+# truncated_wal cuts a follower's WAL through real frames and starts it
+# (the leader must report the loss and repair it); member_change replaces a
+# member with `raftctl replace` (a killed one when there is one), so the
+# member ids change: every step uses the ids in cluster.conf, which raftctl
+# keeps in step. disk_full is a hook that reports itself unavailable.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jepsen_lib.sh"
 
@@ -41,7 +43,7 @@ KEYS=${SOAK_KEYS:-5}
 UP_ARGS=${SOAK_UP_ARGS---snapshot-entries 64 --log-keep 16} # Set empty: none.
 FAULT_WEIGHTS=${SOAK_FAULTS:-kill:2 kill_leader:1 restart:5 pause:1 \
 pause_leader:1 partition:2 isolate_leader:1 netem:2 disk_delay:2 crash_all:1 \
-heal:3 disk_full:0 truncated_wal:0 member_change:0}
+heal:3 disk_full:0 truncated_wal:1 member_change:1}
 RANDOM=$SEED
 MAX_DOWN=$(((N - 1) / 2)) # Killed or paused at once: a majority stays.
 NLOG="$DIR/nemesis.log"
@@ -52,6 +54,7 @@ echo "soak: seed $SEED (repeat with SOAK_SEED=$SEED), ${RUN_S}s, $N nodes," \
 # ---------------------------------------------------------------- faults
 declare -A N_FAULT=()   # Faults injected, by kind.
 declare -A N_SKIPPED=() # Draws of a kind that could not run (hooks).
+N_REFUSED=0             # raftctl replace calls that failed or were refused.
 DOWN=""                 # Ids of the nodes killed, space separated.
 PAUSED=""               # Ids of the nodes stopped with SIGSTOP.
 
@@ -71,6 +74,11 @@ unavailable() {
     N_SKIPPED[$1]=$((${N_SKIPPED[$1]:-0} + 1))
 }
 
+# The current members' ids (cluster.conf), space separated.
+members() {
+    awk '$1 ~ /^[0-9]+$/ { print $1 }' "$DIR/cluster.conf" | xargs
+}
+
 n_down() {
     echo $DOWN $PAUSED | wc -w
 }
@@ -78,7 +86,7 @@ n_down() {
 # A random member that is up and running, or nothing.
 random_up() {
     local ups=() id
-    for id in $(seq "$N"); do
+    for id in $(members); do
         case " $DOWN $PAUSED " in *" $id "*) ;; *) ups+=("$id") ;; esac
     done
     [ ${#ups[@]} -gt 0 ] && echo "${ups[$(rand ${#ups[@]})]}"
@@ -124,10 +132,10 @@ partition() {
     local kind=$1 minority=${2:-} rest="" id size
     if [ -z "$minority" ]; then
         size=$(($(rand "$MAX_DOWN") + 1))
-        minority=$(seq "$N" | shuf -n "$size" --random-source=<(yes "$RANDOM") |
+        minority=$(members | tr ' ' '\n' | shuf -n "$size" --random-source=<(yes "$RANDOM") |
             paste -sd,)
     fi
-    for id in $(seq "$N"); do
+    for id in $(members); do
         case ",$minority," in *",$id,"*) ;; *) rest="${rest:+$rest,}$id" ;; esac
     done
     ctl partition "$minority" "$rest" >>"$CLOG" 2>&1
@@ -147,7 +155,7 @@ fault_netem() {
     dup=0.$(printf '%02d' "$(rand 10)")
     delay=$(rand 30)
     jitter=$(rand 20)
-    [ "$(rand 2)" = 0 ] && node="--node $(($(rand "$N") + 1))"
+    [ "$(rand 2)" = 0 ] && node="--node $(members | tr ' ' '\n' | shuf -n 1)"
     # shellcheck disable=SC2086 # node is empty or two words.
     ctl netem --loss "$loss" --dup "$dup" --delay "$delay" --jitter "$jitter" \
         $node >>"$CLOG" 2>&1
@@ -167,7 +175,7 @@ fault_disk_delay() {
 # Power failure: SIGKILL every node at once, then start them all.
 fault_crash_all() {
     local id pids=()
-    for id in $(seq "$N"); do
+    for id in $(members); do
         case " $DOWN " in
         *" $id "*) ;;
         *)
@@ -178,7 +186,7 @@ fault_crash_all() {
     done
     wait "${pids[@]}"
     PAUSED=""
-    for id in $(seq "$N"); do
+    for id in $(members); do
         ctl start "$id" >>"$CLOG" 2>&1 || echo "start $id failed" >>"$CLOG"
     done
     DOWN=""
@@ -199,15 +207,81 @@ fault_disk_full() {
     # nodeN.db) and free it again later: needs ENOSPC handling (item 5).
     unavailable disk_full "needs the full-disk handling of issue 17 item 5"
 }
+# A lying disk: kill a follower, cut its nodeN.db-wal through half the
+# committed frames its -shm index names (as test_lost_wal.sh), start it.
+# Only with every member up (a majority still holds what it lost) and the
+# network healed; waits (30 s at most) until the leader has repaired it:
+# its log reaches the leader's commit again.
 fault_truncated_wal() {
-    # kill a follower, cut nodeN.db-wal through real frames, then start it
-    # or replace it: needs the stuck-leader fix and raftctl replace (items
-    # 1 and 3).
-    unavailable truncated_wal "needs issue 17 items 1 and 3 (raftctl replace)"
+    local l f db
+    [ "$(n_down)" = 0 ] || return 0
+    l=$(leader_id)
+    f=$(status_py "[n['id'] for n in alive if n['role'] != 'leader'][0]" 2>/dev/null)
+    [ -n "$l" ] && [ -n "$f" ] || return 0
+    ctl heal >>"$CLOG" 2>&1
+    ctl kill "$f" >>"$CLOG" 2>&1 || return 0
+    db="$DIR/node$f.db"
+    if ! python3 - "$db" >>"$CLOG" 2>&1 <<'PY'; then
+import os, struct, sys
+db = sys.argv[1]
+hdr = open(db + "-shm", "rb").read(48)
+page, mx = struct.unpack("<HI", hdr[14:20])
+if mx <= 4:
+    sys.exit("only %d WAL frames: nothing to cut" % mx)
+cut = 32 + (mx // 2) * (page + 24) + 100  # inside a frame
+os.truncate(db + "-wal", cut)
+print("cut %s-wal to %d bytes (%d of %d frames)" % (db, cut, mx // 2, mx))
+PY
+        ctl start "$f" >>"$CLOG" 2>&1
+        unavailable truncated_wal "node $f's WAL held too few frames"
+        return 0
+    fi
+    ctl start "$f" >>"$CLOG" 2>&1 || echo "start $f failed" >>"$CLOG"
+    nem truncated_wal "kill -9 node $f, cut its WAL, start it"
+    repaired() {
+        [ "$(status_py "by_id[$f]['alive'] and leaders != [] and \
+by_id[$f]['last_index'] >= max(leaders, key=lambda n: n['term'])['commit']")" = True ]
+    }
+    local until=$(($(now_ms) + 30000))
+    while ! repaired; do
+        if [ "$(now_ms)" -gt "$until" ]; then
+            echo "[$(($(now_ms) - T0)) ms] truncated_wal: node $f not" \
+                "repaired within 30 s" >>"$NLOG"
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "[$(($(now_ms) - T0)) ms] truncated_wal: node $f repaired" >>"$NLOG"
 }
+
+# raftctl replace: a killed member (a lost one) when there is one, else a
+# live follower, is removed and a fresh member on a new id catches up and
+# becomes a voter. Heals the network first (a change under a partition is
+# refused or times out, which is counted as refused).
 fault_member_change() {
-    # remove a member and add it back (or a fresh one): needs issue 18.
-    unavailable member_change "needs membership changes (issue 18)"
+    local l ids=() id out rc
+    l=$(leader_id)
+    [ -n "$l" ] || return 0
+    for id in $DOWN; do ids+=("$id"); done
+    if [ ${#ids[@]} = 0 ]; then
+        id=$(random_up)
+        [ -n "$id" ] && [ "$id" != "$l" ] && ids+=("$id")
+    fi
+    [ ${#ids[@]} -gt 0 ] || return 0
+    id=${ids[$(rand ${#ids[@]})]}
+    ctl heal >>"$CLOG" 2>&1
+    out=$(ctl replace "$id" 2>&1)
+    rc=$?
+    echo "replace $id: rc=$rc $out" >>"$CLOG"
+    case " $(members) " in
+    *" $id "*) ;; # Not removed (refused): nothing changed.
+    *) DOWN=$(echo " $DOWN " | sed "s/ $id / /" | xargs) ;;
+    esac
+    if [ "$rc" = 0 ]; then
+        nem member_change "replace node $id by node $(echo "$out" | tail -1)"
+    else
+        N_REFUSED=$((N_REFUSED + 1))
+    fi
 }
 
 # The weighted draw: one kind name per unit of weight.
@@ -341,16 +415,17 @@ COMPACTIONS=$(cat "$DIR"/node*.log | grep -c "compacted point=")
 compare_logs "$upto"
 compare_kv
 # The kv table holds what the final reads returned.
+FIRST=$(members | cut -d' ' -f1)
 for r in $(seq "$ROUNDS"); do
     while read -r key value; do
-        got=$(sqlite3 -readonly "$DIR/node1.db" "SELECT value FROM kv WHERE key = '$key'")
+        got=$(sqlite3 -readonly "$DIR/node$FIRST.db" "SELECT value FROM kv WHERE key = '$key'")
         [ "$value" = "-" ] && value=""
-        [ "$got" = "$value" ] || anomaly 1 "node1 kv $key = '$got', final read '$value'"
+        [ "$got" = "$value" ] || anomaly 1 "node$FIRST kv $key = '$got', final read '$value'"
     done <"$DIR/final-r$r.txt"
 done
 
 # The audit of acknowledged writes, on every member's kv table.
-python3 "$(dirname "$0")/soak_audit.py" "$DIR" "$N" >"$DIR/audit.txt"
+python3 "$(dirname "$0")/soak_audit.py" "$DIR" "$(members | tr ' ' ,)" >"$DIR/audit.txt"
 [ $? = 0 ] || jfail "the audit script failed ($DIR/audit.txt)"
 grep -E "^node" "$DIR/audit.txt" | head -20 >&2
 read -r _ OPS _ ANSWERED _ UNKNOWN _ PUT _ GET _ DEL _ CAS < <(grep "^ops " "$DIR/audit.txt")
@@ -373,6 +448,9 @@ for k in "${!N_SKIPPED[@]}"; do
     echo "  not available yet: $k (drawn ${N_SKIPPED[$k]} times)"
 done
 echo "  compactions $COMPACTIONS, snapshots installed $INSTALLS"
+REPORTED=$(cat "$DIR"/node*.log | grep -c "lost entries it acknowledged")
+echo "  members now: $(members); replace refused or failed: $N_REFUSED;" \
+    "leaders' lost-entry reports: $REPORTED"
 echo "  anomalies: $ANOMALIES"
 for w in "${WHY[@]}"; do
     echo "    $w"

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The acknowledged-writes audit of make soak (tests/proc/soak.sh).
 
-usage: soak_audit.py DIR N
+usage: soak_audit.py DIR N, or soak_audit.py DIR ID,ID,... (the members)
 
 Reads every DIR/hist-r*.txt (tests/lin/lin_history.h format; procs from
 1000 up are the final reads and are skipped) and the kv table of each
-DIR/node1.db .. nodeN.db. Values are unique per write, so a key's final
+DIR/node1.db .. nodeN.db (or of the listed members). Values are unique per write, so a key's final
 value names the write that made it (a missing key: one of its dels). A
 write acknowledged OK is lost when it is not that write and every write
 that could have made the final state returned before it was invoked (so it
@@ -13,7 +13,9 @@ came after them, and nothing after it replaced it). Prints one line per
 lost write, then "ops ..." and "acked A lost L" lines.
 """
 import glob, sqlite3, sys
-d, n = sys.argv[1], int(sys.argv[2])
+d = sys.argv[1]
+ids = ([int(i) for i in sys.argv[2].split(",")] if "," in sys.argv[2]
+       else range(1, int(sys.argv[2]) + 1))
 INF = float("inf")
 ops = {"put": 0, "get": 0, "del": 0, "cas": 0}
 answered = unknown = 0
@@ -43,7 +45,7 @@ for path in sorted(glob.glob(d + "/hist-r*.txt")):
             by_value[(key, value)] = w
 acked = sum(w[3] for ws in writes.values() for w in ws)
 lost = 0
-for node in range(1, n + 1):
+for node in ids:
     db = sqlite3.connect("file:%s/node%d.db?mode=ro" % (d, node), uri=True)
     kv = {}
     for k, v in db.execute("SELECT key, value FROM kv"):

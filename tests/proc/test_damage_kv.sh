@@ -13,12 +13,7 @@ for i in $(seq 1 10); do
     ctl put "k$i" "v$i" >/dev/null || fail "put k$i"
 done
 f=$(follower_id)
-q() { sqlite3 -cmd ".timeout 2000" "$DIR/node$1.db" "$2" 2>/dev/null; }
-stored() { [ "$(q "$f" "SELECT value FROM kv WHERE key = 'k5'")" = v5 ]; }
-wait_until 20 "k5 stored on node $f" stored
-ctl kill "$f" >/dev/null || fail "kill $f"
-q "$f" "UPDATE kv SET value = 'evil' WHERE key = 'k5'"
-[ "$(q "$f" "SELECT value FROM kv WHERE key = 'k5'")" = evil ] || fail "edit did not land"
+damage_kv_row "$f" k5 v5
 ctl start "$f" >/dev/null || fail "start $f"
 
 # Gets go to whoever leads; none may ever answer the changed bytes, also

@@ -17,5 +17,8 @@ export SOAK_GAP=${NEMESIS_GAP:-3}
 export SOAK_TIMEOUT_MS=${NEMESIS_TIMEOUT_MS:-2000}
 export SOAK_PORT=${NEMESIS_PORT:-24100}
 export SOAK_UP_ARGS=${NEMESIS_UP_ARGS:-}
+# Without make soak's repair faults (a cut WAL, a replace): 30 s is short.
+export SOAK_FAULTS=${NEMESIS_FAULTS:-kill:2 kill_leader:1 restart:5 pause:1 \
+pause_leader:1 partition:2 isolate_leader:1 netem:2 disk_delay:2 crash_all:1 heal:3}
 [ -z "${NEMESIS_SEED:-}" ] || export SOAK_SEED=$NEMESIS_SEED
 exec bash "$(dirname "$0")/soak.sh" "$@"
