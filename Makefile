@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
-PKGS = libmsgpack-dev libsqlite3-dev libcmocka-dev libncurses-dev sqlite3 \
+PKGS = libmsgpack-dev libsqlite3-dev libsodium-dev libcmocka-dev libncurses-dev sqlite3 \
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 

@@ -205,6 +205,9 @@ enum drop_reason {
     DROP_FAULT_REFUSED,  /* Fault control without --faults or remote. */
     DROP_OVERLOAD,       /* Pending-request table full. */
     DROP_NETEM,          /* Dropped by injected loss or partition. */
+    DROP_BAD_TAG,        /* No tag, or none verifies (common/auth.h). */
+    DROP_REPLAY,         /* Seen already, or older than the window. */
+    DROP_WRONG_KEY_TYPE, /* Client key on a peer, fault or admin type. */
     DROP__COUNT
 };
 

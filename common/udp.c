@@ -17,8 +17,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 
 #define UDP_BUF_BYTES (4 * 1024 * 1024)
@@ -212,9 +214,28 @@ int udp_send(int fd, const struct raft_addr *to, const uint8_t *buf, size_t len)
         return ERR_INVALID;
     }
     memcpy(&ss, to->bytes, to->len);
+    /* With keys held, the tag envelope goes in front (common/auth.h). */
+    uint8_t hdr[AUTH_HEADER_BYTES];
+    struct iovec iov[2];
+    int n_iov = 0;
+    if (auth_enabled()) {
+        if (len + AUTH_HEADER_BYTES > RAFT_DATAGRAM_MAX) {
+            return ERR_TOO_BIG;
+        }
+        if (!auth_seal(hdr, buf, len, to)) {
+            return ERR_INVALID; /* No key of the class this type needs. */
+        }
+        iov[n_iov++] = (struct iovec){.iov_base = hdr, .iov_len = sizeof hdr};
+    }
+    iov[n_iov++] = (struct iovec){.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = &ss;
+    mh.msg_namelen = (socklen_t)to->len;
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)n_iov;
     for (int attempt = 0; attempt < 16; attempt++) {
-        ssize_t n = sendto(fd, buf, len, MSG_DONTWAIT,
-                           (const struct sockaddr *)&ss, (socklen_t)to->len);
+        ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT);
         if (n >= 0) {
             return ERR_OK;
         }
@@ -230,16 +251,34 @@ int udp_send(int fd, const struct raft_addr *to, const uint8_t *buf, size_t len)
     return ERR_AGAIN;
 }
 
+/* How many refused datagrams one udp_recv call skips before it returns
+ * ERR_AGAIN, so a flood cannot hold its caller. */
+#define UDP_SKIP_MAX 64
+
 int udp_recv(int fd, uint8_t *buf, size_t cap, size_t *len,
              struct raft_addr *from)
 {
-    for (int attempt = 0; attempt < 16; attempt++) {
+    bool tagged = auth_enabled();
+    uint8_t hdr[AUTH_HEADER_BYTES];
+    int skipped = 0;
+    for (int attempt = 0; attempt < 16 && skipped < UDP_SKIP_MAX; attempt++) {
         struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
         memset(&ss, 0, sizeof ss);
+        struct iovec iov[2];
+        int n_iov = 0;
+        if (tagged) {
+            iov[n_iov++] =
+                (struct iovec){.iov_base = hdr, .iov_len = sizeof hdr};
+        }
+        iov[n_iov++] = (struct iovec){.iov_base = buf, .iov_len = cap};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_name = &ss;
+        mh.msg_namelen = sizeof ss;
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t)n_iov;
         /* MSG_TRUNC: the return value is the datagram's real length. */
-        ssize_t n = recvfrom(fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC,
-                             (struct sockaddr *)&ss, &sl);
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -253,11 +292,27 @@ int udp_recv(int fd, uint8_t *buf, size_t cap, size_t *len,
             }
             return ERR_IO;
         }
-        addr_from_sockaddr((const struct sockaddr *)&ss, sl, from);
-        if ((size_t)n > cap) {
+        addr_from_sockaddr((const struct sockaddr *)&ss, mh.msg_namelen, from);
+        size_t body = (size_t)n;
+        if (tagged) {
+            if (body < AUTH_HEADER_BYTES) {
+                auth_count_drop(AUTH_DROP_BAD_TAG);
+                attempt = 0;
+                skipped++;
+                continue;
+            }
+            body -= AUTH_HEADER_BYTES;
+        }
+        if (body > cap) {
             return ERR_TOO_BIG;
         }
-        *len = (size_t)n;
+        /* The tag is checked before any byte of the message is read. */
+        if (tagged && !auth_open(hdr, buf, body, from)) {
+            attempt = 0;
+            skipped++;
+            continue;
+        }
+        *len = body;
         return ERR_OK;
     }
     return ERR_AGAIN;

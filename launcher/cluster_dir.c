@@ -20,6 +20,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "common/auth.h"
 #include "common/invariant.h"
 
 #define CDIR_CMDLINE_MAX 8192
@@ -114,7 +115,15 @@ int cdir_load(const struct cdir *d, struct conf *out, char errmsg[ERRMSG_LEN])
                  d->shown);
         return ERR_NOT_FOUND;
     }
-    return conf_load(path, out, errmsg);
+    int rv = conf_load(path, out, errmsg);
+    /* The keys beside cluster.conf: tags on for every datagram sent
+     * (RAFT_INSECURE=1: none, only to measure their cost). */
+    const char *insecure = getenv("RAFT_INSECURE");
+    if (rv == ERR_OK && !auth_enabled() &&
+        (insecure == NULL || strcmp(insecure, "1") != 0)) {
+        rv = auth_load_dir(d->path, AUTH_ROLE_CLIENT, true, errmsg);
+    }
+    return rv;
 }
 
 int cdir_mkdir(const struct cdir *d, char errmsg[ERRMSG_LEN])

@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 #include "launcher/cluster_dir.h"
 #include "launcher/dashboard.h"
@@ -309,10 +310,20 @@ static int up_prepare_conf(struct supervisor_config *cfg,
                            const struct ctl_args *a, uint64_t n, uint64_t port)
 {
     char errmsg[ERRMSG_LEN] = "";
-    int rc = cdir_load(&cfg->dir, &cfg->conf, errmsg);
+    /* The keys first (DESIGN.md, Authentication and files), made without
+     * a prompt where missing. */
+    int rc = access(cfg->dir.path, F_OK) == 0
+                 ? auth_create_keys(cfg->dir.path, errmsg)
+                 : ERR_OK;
+    if (rc == ERR_OK) {
+        rc = cdir_load(&cfg->dir, &cfg->conf, errmsg);
+    }
     if (rc == ERR_NOT_FOUND) {
         rc = cdir_create_conf(&cfg->dir, (uint32_t)n, (uint32_t)port, errmsg);
         cfg->fresh = rc == ERR_OK;
+        if (rc == ERR_OK) {
+            rc = auth_create_keys(cfg->dir.path, errmsg);
+        }
         if (rc == ERR_OK) {
             rc = cdir_load(&cfg->dir, &cfg->conf, errmsg);
         }

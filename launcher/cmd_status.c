@@ -42,6 +42,9 @@ static const char *const status_drop_names[DROP__COUNT] = {
     [DROP_FAULT_REFUSED] = "fault_refused",
     [DROP_OVERLOAD] = "overload",
     [DROP_NETEM] = "netem",
+    [DROP_BAD_TAG] = "bad_tag",
+    [DROP_REPLAY] = "replay",
+    [DROP_WRONG_KEY_TYPE] = "wrong_key_type",
 };
 
 /* The role as status shows it: leader, follower or candidate; the table

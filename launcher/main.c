@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/err.h"
 #include "launcher/bench.h"
@@ -257,6 +258,8 @@ static const struct ctl_command ctl_commands[] = {
 
 int main(int argc, char **argv)
 {
+    /* DIR, keys, databases and logs: this user's only. */
+    (void)umask(077);
     const char *dir = NULL;
     int i = 1;
     /* Global options before the command. */

@@ -20,7 +20,9 @@
 
 #include <poll.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
+#include "common/auth.h"
 #include "common/err.h"
 #include "common/invariant.h"
 #include "common/log.h"
@@ -68,6 +70,12 @@ static void print_help(void)
            "                        into the register entries it proposes as "
            "leader;\n"
            "                        0 unbounded (default %u)\n"
+           "  --key-dir DIR         where cluster.key and client.key are "
+           "(default:\n"
+           "                        the directory of --config)\n"
+           "  --insecure            no datagram tags, as RAFT_INSECURE=1 (only "
+           "to\n"
+           "                        measure their cost)\n"
            "  --faults              obey raftctl's fault commands "
            "(partition, netem)\n"
            "  --seed N              seed for randomized timeouts (default: "
@@ -106,8 +114,10 @@ static void write_invariant(const char *msg)
 struct args {
     struct node_options node;
     const char *log_path;
+    const char *key_dir;
     int log_level;
     bool has_seed;
+    bool insecure;
 };
 
 static int usage(const char *problem)
@@ -157,6 +167,8 @@ static int parse_option(struct args *a, const char *opt, const char *val)
         a->node.config_path = val;
     } else if (strcmp(opt, "--db") == 0) {
         a->node.db_path = val;
+    } else if (strcmp(opt, "--key-dir") == 0) {
+        a->key_dir = val;
     } else if (strcmp(opt, "--log") == 0) {
         a->log_path = val;
     } else if (strcmp(opt, "--log-level") == 0) {
@@ -209,7 +221,7 @@ static bool takes_value(const char *opt)
         "--id",       "--config",      "--db",
         "--log",      "--log-level",   "--heartbeat",
         "--election", "--seed",        "--snapshot-entries",
-        "--log-keep", "--max-sessions"};
+        "--log-keep", "--max-sessions",  "--key-dir"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(opt, names[i]) == 0) {
             return true;
@@ -234,6 +246,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->node.create = true;
         } else if (strcmp(opt, "--join") == 0) {
             a->node.join = true;
+        } else if (strcmp(opt, "--insecure") == 0) {
+            a->insecure = true;
         } else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
             print_help();
             exit(0);
@@ -311,6 +325,21 @@ static uint64_t random_seed(void)
     return ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&seed;
 }
 
+/* Loads cluster.key and client.key from --key-dir, else from beside
+ * --config; refuses, with one line naming the file and the fix. */
+static int load_keys(const struct args *a)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    int rv = a->key_dir != NULL
+                 ? auth_load_dir(a->key_dir, AUTH_ROLE_NODE, false, errmsg)
+                 : auth_load_beside(a->node.config_path, AUTH_ROLE_NODE, false,
+                                    errmsg);
+    if (rv != ERR_OK) {
+        fprintf(stderr, "raftnode: %s\n", errmsg);
+    }
+    return rv;
+}
+
 static int setup_signals(void)
 {
     if (pipe2(stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -370,10 +399,19 @@ int main(int argc, char **argv)
      * adaptive threshold would otherwise keep them in the heap, and an idle
      * node would hold its busiest second's memory. */
     (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    /* Databases, WAL files, logs: readable by this user only. */
+    (void)umask(077);
     struct args a;
     int rv = parse_args(argc, argv, &a);
     if (rv != 0) {
         return rv;
+    }
+    const char *insecure = getenv("RAFT_INSECURE");
+    if (insecure != NULL && strcmp(insecure, "1") == 0) {
+        a.insecure = true;
+    }
+    if (!a.insecure && load_keys(&a) != ERR_OK) {
+        return EXIT_START;
     }
     FILE *log_file = NULL;
     if (a.log_path != NULL) {

@@ -46,6 +46,9 @@ static const char *const drop_names[DROP__COUNT] = {
     [DROP_FAULT_REFUSED] = "fault control refused",
     [DROP_OVERLOAD] = "overload",
     [DROP_NETEM] = "netem",
+    [DROP_BAD_TAG] = "bad_tag",
+    [DROP_REPLAY] = "replay",
+    [DROP_WRONG_KEY_TYPE] = "wrong_key_type",
 };
 
 /* Counts a dropped datagram; the first few of each reason at WARN. */

@@ -1,12 +1,13 @@
 # raftnode: the runtime (poll loop, UDP, netem) over the pure core.
 # `sys` holds the small non-pure helpers raftnode and raftctl share
-# (logging, UDP sockets and the client outbox, the monotonic clock).
+# (logging, UDP sockets with their tags, the client outbox, the clock).
 add_library(sys STATIC
   common/log.c
   common/udp.c
+  common/auth.c
   common/outbox.c
   common/clock.c)
-target_link_libraries(sys PUBLIC common raftcore)
+target_link_libraries(sys PUBLIC common raftcore PkgConfig::SODIUM)
 
 add_library(runtime STATIC
   node/node.c

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/auth.h"
 #include "common/invariant.h"
 #include "common/log.h"
 #include "common/udp.h"
@@ -64,6 +65,10 @@ void node_on_status(struct node *n, const struct raft_addr *from,
         elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
     s->leader_contact_ms = raft_leader_contact_ms(r, n->now_ms);
     memcpy(s->drops, n->drops, sizeof s->drops);
+    /* Refused in common/udp.c before any field was read. */
+    s->drops[DROP_BAD_TAG] = auth_drops(AUTH_DROP_BAD_TAG);
+    s->drops[DROP_REPLAY] = auth_drops(AUTH_DROP_REPLAY);
+    s->drops[DROP_WRONG_KEY_TYPE] = auth_drops(AUTH_DROP_WRONG_KEY_TYPE);
     s->n_peers = raft_progress(r, n->now_ms, s->peers, RAFT_NODES_MAX);
     /* The snapshot point (the snapshot table's, kept by the store from
      * start, each compaction and each install), not the log's compacted

@@ -14,6 +14,9 @@
  * down) and sends well-formed peer messages of every type in its name, with
  * terms and indexes near and far from the receivers' own: a member that
  * lies. Raft does not tolerate that, but a node must still never crash.
+ * It tags its datagrams with the cluster key beside --config; --keys
+ * client, wrong or none forge them as a client-key holder or an outsider
+ * would, and every one must then be refused before it is read.
  * Read tests/proc/test_hostile.sh next.
  */
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/auth.h"
 #include "common/client_query.h"
 #include "common/clock.h"
 #include "common/conf.h"
@@ -73,6 +77,7 @@ struct hostile {
     uint32_t imp;                    /* Member index impersonated. */
     int imp_fd;
     uint64_t n_imp;
+    uint64_t n_faults; /* Forged fault control sent (--keys not cluster). */
 };
 
 static uint64_t rnd(struct hostile *h, uint64_t n)
@@ -444,6 +449,11 @@ static int h_open(struct hostile *h, const char *config)
         }
     }
     struct client_node_status st[RAFT_NODES_MAX];
+    if (getenv("RAFT_INSECURE") == NULL &&
+        auth_load_beside(config, AUTH_ROLE_CLIENT, false, errmsg) != ERR_OK) {
+        fprintf(stderr, "hostile: %s\n", errmsg);
+        return -1;
+    }
     if (udp_open_client(&h->addrs[0], &h->fd, errmsg) != ERR_OK ||
         client_status_query(&h->conf, UINT32_MAX, 500, st, errmsg) != ERR_OK) {
         fprintf(stderr, "hostile: %s\n", errmsg);
@@ -468,6 +478,7 @@ static int h_open(struct hostile *h, const char *config)
 
 struct h_opts {
     const char *config;
+    const char *keys; /* cluster, client, wrong or none. */
     unsigned long long seconds, rate, seed, impersonate;
 };
 
@@ -475,6 +486,7 @@ struct h_opts {
 static int h_parse(int argc, char **argv, struct h_opts *o)
 {
     o->config = NULL;
+    o->keys = "cluster";
     o->seconds = 5;
     o->rate = 2000;
     o->seed = clock_now_us();
@@ -488,6 +500,12 @@ static int h_parse(int argc, char **argv, struct h_opts *o)
         bool num = end != argv[i + 1] && *end == '\0';
         if (strcmp(argv[i], "--config") == 0) {
             o->config = argv[i + 1];
+        } else if (strcmp(argv[i], "--keys") == 0 &&
+                   (strcmp(argv[i + 1], "cluster") == 0 ||
+                    strcmp(argv[i + 1], "client") == 0 ||
+                    strcmp(argv[i + 1], "wrong") == 0 ||
+                    strcmp(argv[i + 1], "none") == 0)) {
+            o->keys = argv[i + 1];
         } else if (strcmp(argv[i], "--seconds") == 0 && num && v <= 600) {
             o->seconds = v;
         } else if (strcmp(argv[i], "--rate") == 0 && num && v > 0 &&
@@ -533,14 +551,41 @@ static int h_open_impersonate(struct hostile *h, raft_id id)
 }
 
 /* Sends at the given rate until the time is up. */
+/* Forged fault control (a partition of member t from every other),
+ * sent only when the flood is not tagged with the cluster key: each must
+ * be refused before it is read, or the cluster would split. */
+static void h_send_fault(struct hostile *h, uint32_t t)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_FAULT;
+    m.to = h->conf.members[t].id;
+    m.u.fault.action = FAULT_PARTITION;
+    for (uint32_t i = 0; i < h->conf.n_members; i++) {
+        if (i != t) {
+            m.u.fault.blocked[m.u.fault.n_blocked++] = h->conf.members[i].id;
+        }
+    }
+    size_t len = 0;
+    if (wire_encode(&m, h->conf.cluster_id, h->buf, RAFT_DATAGRAM_MAX, &len) ==
+            ERR_OK &&
+        udp_send(h->fd, &h->addrs[t], h->buf, len) == ERR_OK) {
+        h->n_faults++;
+    }
+}
+
 static void h_run(struct hostile *h, const struct h_opts *o)
 {
+    bool forge_faults = strcmp(o->keys, "cluster") != 0;
     uint64_t start = clock_now_ms(), end = start + o->seconds * 1000, n = 0;
     while (clock_now_ms() < end) {
         for (int b = 0; b < H_BURST; b++, n++) {
             uint32_t t = (uint32_t)((n / H_KINDS) % h->conf.n_members);
             if (o->impersonate == 0) {
                 h_send_one(h, (int)(n % H_KINDS), t);
+                if (forge_faults && n % H_KINDS == 0) {
+                    h_send_fault(h, t);
+                }
             } else if (t != h->imp) {
                 h_impersonate_one(h, t);
             }
@@ -553,13 +598,38 @@ static void h_run(struct hostile *h, const struct h_opts *o)
     }
 }
 
+/* After the terms were read with the real keys: what the flood is tagged
+ * with. cluster: the cluster key (a key holder: every check past the tag
+ * is exercised); client: the client key on every type; wrong: random keys
+ * (an outsider); none: no envelope at all. */
+static void h_use_keys(const char *keys)
+{
+    if (strcmp(keys, "client") == 0) {
+        auth_force_class(AUTH_CLIENT);
+    } else if (strcmp(keys, "wrong") == 0) {
+        uint8_t k[1][AUTH_KEY_BYTES];
+        auth_reset();
+        for (int c = 0; c < AUTH__CLASSES; c++) {
+            for (int i = 0; i < AUTH_KEY_BYTES; i++) {
+                k[0][i] = (uint8_t)(clock_now_us() * 2654435761u >> (i % 24));
+            }
+            auth_set_keys((enum auth_class)c,
+                          (const uint8_t(*)[AUTH_KEY_BYTES])k, 1,
+                          AUTH_ROLE_CLIENT);
+        }
+    } else if (strcmp(keys, "none") == 0) {
+        auth_reset();
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct h_opts o;
     if (h_parse(argc, argv, &o) != 0) {
         fprintf(stderr, "usage: hostile --config FILE [--seconds S] "
                         "[--rate DATAGRAMS_PER_S] [--seed N] "
-                        "[--impersonate DOWN_MEMBER_ID]\n");
+                        "[--impersonate DOWN_MEMBER_ID] "
+                        "[--keys cluster|client|wrong|none]\n");
         return 2;
     }
     static struct hostile h;
@@ -568,8 +638,10 @@ int main(int argc, char **argv)
         (o.impersonate != 0 && h_open_impersonate(&h, o.impersonate) != 0)) {
         return 4;
     }
-    printf("hostile: seed %llu, %llu datagrams/s for %llu s to %u nodes\n",
-           o.seed, o.rate, o.seconds, h.conf.n_members);
+    h_use_keys(o.keys);
+    printf("hostile: seed %llu, %llu datagrams/s for %llu s to %u nodes, "
+           "keys: %s\n",
+           o.seed, o.rate, o.seconds, h.conf.n_members, o.keys);
     h_run(&h, &o);
     if (o.impersonate != 0) {
         printf("hostile: sent %llu well-formed peer messages as member %llu "
@@ -583,7 +655,9 @@ int main(int argc, char **argv)
         printf("  %-17s %llu\n", h_names[k], (unsigned long long)h.sent[k]);
         total += h.sent[k];
     }
-    printf("hostile: sent %llu datagrams (%llu skipped)\n",
-           (unsigned long long)total, (unsigned long long)h.skipped);
+    printf("hostile: sent %llu datagrams (%llu skipped), %llu forged fault "
+           "controls\n",
+           (unsigned long long)total, (unsigned long long)h.skipped,
+           (unsigned long long)h.n_faults);
     return 0;
 }

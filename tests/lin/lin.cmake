@@ -17,9 +17,9 @@ add_executable(hostile tests/lin/hostile.c)
 target_link_libraries(hostile PRIVATE client common sys)
 
 # Fault-injection process tests (tests/proc/test_<name>.sh; ports 24100,
-# 24200, 24300, 24400; netns uses its own namespaces). They need the tools
+# 24200, 24300, 24400, auth 23900; netns its own namespaces). They need the tools
 # above next to raftctl; netns exits 77 (skipped) without namespaces.
-foreach(t nemesis hostile lossy disk_stall netns)
+foreach(t nemesis hostile lossy disk_stall netns auth)
   add_test(NAME proc_${t}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
             $<TARGET_FILE:raftctl>)

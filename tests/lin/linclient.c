@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/auth.h"
 #include "common/client_session.h"
 #include "common/clock.h"
 #include "common/conf.h"
@@ -335,6 +336,9 @@ static int lc_open(struct lc *lc)
     char errmsg[ERRMSG_LEN] = "";
     struct raft_addr first;
     if (conf_load(lc->opt.config, &lc->conf, errmsg) != ERR_OK ||
+        (getenv("RAFT_INSECURE") == NULL &&
+         auth_load_beside(lc->opt.config, AUTH_ROLE_CLIENT, true, errmsg) !=
+             ERR_OK) ||
         udp_resolve(lc->conf.members[0].host, lc->conf.members[0].port, &first,
                     errmsg) != ERR_OK ||
         udp_open_client(&first, &lc->fd, errmsg) != ERR_OK) {

@@ -62,6 +62,11 @@ done
     echo "# Three hosts in network namespaces ${P}h1..3."
     for i in 1 2 3; do echo "$i 10.77.0.$i:7000"; done
 } >"$DIR/cluster.conf"
+# The keys every host holds (docs/AUTH.md): 32 random bytes in hex, 0600.
+for k in cluster client; do
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DIR/$k.key" &&
+        echo >>"$DIR/$k.key") || fail "make $k.key"
+done
 
 start_node() {
     local i=$1

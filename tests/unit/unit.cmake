@@ -30,6 +30,7 @@ raft_unit_test(test_replica_async SOURCES tests/unit/test_replica_async.c
 raft_unit_test(test_netem SOURCES tests/unit/test_netem.c node/netem.c LIBS raftcore)
 raft_unit_test(test_client SOURCES tests/unit/test_client.c LIBS client)
 raft_unit_test(test_status_poll SOURCES tests/unit/test_status_poll.c LIBS client)
+raft_unit_test(test_auth SOURCES tests/unit/test_auth.c LIBS sys)
 raft_unit_test(test_bench_hist SOURCES tests/unit/test_bench_hist.c launcher/bench_hist.c LIBS common)
 raft_unit_test(test_session_cache SOURCES tests/unit/test_session_cache.c LIBS storage)
 raft_unit_test(test_events SOURCES tests/unit/test_events.c LIBS dashmodel)
@@ -64,4 +65,4 @@ add_test(NAME test_raft_snapshot_teeth
           $<TARGET_FILE:test_raft_snapshot_teeth> 512 2048 4096)
 set_tests_properties(test_raft_snapshot_teeth PROPERTIES LABELS unit TIMEOUT 120)
 raft_unit_test(test_up_options SOURCES tests/unit/test_up_options.c
-  launcher/up_options.c launcher/cluster_dir.c LIBS common)
+  launcher/up_options.c launcher/cluster_dir.c LIBS sys)

@@ -1,0 +1,507 @@
+/*
+ * Datagram tags, key files and the replay window (common/auth.h). One
+ * process-wide state: the keys held, this boot's epoch and counter, the
+ * receive windows per sender epoch, and, for a node, the key class each
+ * client address last used, so a reply carries the request's key.
+ * Read common/udp.c next.
+ */
+#include "common/auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/msg.h"
+
+#define AUTH_MAGIC 0xA5
+#define AUTH_SIGNED_BYTES 18 /* Magic, class, epoch, counter. */
+#define AUTH_SENDERS 4096    /* Receive windows kept. */
+#define AUTH_PROBES 8
+#define AUTH_REPLY_SLOTS 1024
+
+struct auth_reply_slot {
+    struct raft_addr addr;
+    uint8_t cls;
+    bool used;
+};
+
+static struct {
+    bool on;
+    enum auth_role role;
+    uint8_t keys[AUTH__CLASSES][AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
+    uint32_t n_keys[AUTH__CLASSES];
+    uint64_t epoch;
+    uint64_t counter;
+    uint64_t floor; /* Epochs at or below it were evicted: stale. */
+    uint64_t uses;
+    struct auth_window senders[AUTH_SENDERS];
+    struct auth_reply_slot replies[AUTH_REPLY_SLOTS];
+    uint64_t drops[AUTH_DROP__COUNT];
+    int forced; /* 1 + the class every datagram goes with; 0: by rule. */
+} g_auth;
+
+/* --- Key files ------------------------------------------------------ */
+
+/* Parses one or two lines of 64 hex digits. */
+static bool parse_keys(const char *text, size_t len,
+                       uint8_t keys[][AUTH_KEY_BYTES], uint32_t *n_keys)
+{
+    uint32_t n = 0;
+    size_t i = 0;
+    while (i < len) {
+        if (text[i] == '\n') {
+            i++;
+            continue;
+        }
+        if (n == AUTH_KEYS_PER_FILE || len - i < 2 * AUTH_KEY_BYTES) {
+            return false;
+        }
+        size_t bin_len = 0;
+        const char *end = NULL;
+        if (sodium_hex2bin(keys[n], AUTH_KEY_BYTES, text + i,
+                           2 * AUTH_KEY_BYTES, NULL, &bin_len, &end) != 0 ||
+            bin_len != AUTH_KEY_BYTES || end != text + i + 2 * AUTH_KEY_BYTES) {
+            return false;
+        }
+        i += 2 * AUTH_KEY_BYTES;
+        if (i < len && text[i] != '\n') {
+            return false;
+        }
+        n++;
+    }
+    *n_keys = n;
+    return n > 0;
+}
+
+int auth_read_key_file(const char *path, uint8_t keys[][AUTH_KEY_BYTES],
+                       uint32_t *n_keys, char errmsg[ERRMSG_LEN])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            snprintf(errmsg, ERRMSG_LEN,
+                     "key file %.140s is missing: copy it from a member's "
+                     "directory (raftctl up creates it)",
+                     path);
+        } else {
+            snprintf(errmsg, ERRMSG_LEN, "key file %.140s: %s", path,
+                     strerror(errno));
+        }
+        return ERR_NOT_FOUND;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+        unsigned mode = (unsigned)(st.st_mode & 0777);
+        close(fd);
+        snprintf(errmsg, ERRMSG_LEN,
+                 "key file %.140s has mode %04o, readable by group or "
+                 "others: run chmod 600 on it",
+                 path, mode);
+        return ERR_INVALID;
+    }
+    char text[512];
+    ssize_t got = read(fd, text, sizeof text);
+    close(fd);
+    if (got < 0 || got == (ssize_t)sizeof text ||
+        !parse_keys(text, (size_t)got, keys, n_keys)) {
+        snprintf(errmsg, ERRMSG_LEN,
+                 "key file %.140s is malformed (want one or two lines of 64 "
+                 "hex digits): copy it again from a member",
+                 path);
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+int auth_create_key_file(const char *path, char errmsg[ERRMSG_LEN])
+{
+    uint8_t key[AUTH_KEY_BYTES];
+    if (sodium_init() < 0) {
+        snprintf(errmsg, ERRMSG_LEN, "libsodium cannot start");
+        return ERR_IO;
+    }
+    randombytes_buf(key, sizeof key);
+    char text[2 * AUTH_KEY_BYTES + 2];
+    sodium_bin2hex(text, sizeof text, key, sizeof key);
+    text[2 * AUTH_KEY_BYTES] = '\n';
+    sodium_memzero(key, sizeof key);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(errmsg, ERRMSG_LEN, "cannot create key file %.140s: %s", path,
+                 strerror(errno));
+        return ERR_IO;
+    }
+    ssize_t n = write(fd, text, 2 * AUTH_KEY_BYTES + 1);
+    int rv = (n == 2 * AUTH_KEY_BYTES + 1 && fsync(fd) == 0) ? ERR_OK : ERR_IO;
+    close(fd);
+    if (rv != ERR_OK) {
+        snprintf(errmsg, ERRMSG_LEN, "cannot write key file %.140s", path);
+        unlink(path);
+    }
+    return rv;
+}
+
+static int key_path(const char *dir, const char *name, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s/%s", dir, name);
+    return n < 0 || (size_t)n >= cap ? ERR_TOO_BIG : ERR_OK;
+}
+
+int auth_create_keys(const char *dir, char errmsg[ERRMSG_LEN])
+{
+    static const char *const names[] = {"cluster.key", "client.key"};
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        if (key_path(dir, names[i], path, sizeof path) != ERR_OK) {
+            snprintf(errmsg, ERRMSG_LEN, "directory name too long");
+            return ERR_INVALID;
+        }
+        if (access(path, F_OK) == 0) {
+            continue;
+        }
+        int rv = auth_create_key_file(path, errmsg);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+    }
+    return ERR_OK;
+}
+
+static void auth_start(enum auth_role role)
+{
+    if (!g_auth.on) {
+        if (sodium_init() < 0) {
+            return;
+        }
+        uint64_t rnd = 0;
+        randombytes_buf(&rnd, sizeof rnd);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        g_auth.epoch = ms << 16 | (rnd & 0xffff);
+        g_auth.counter = 0;
+    }
+    g_auth.on = true;
+    g_auth.role = role;
+}
+
+void auth_set_keys(enum auth_class c, const uint8_t keys[][AUTH_KEY_BYTES],
+                   uint32_t n_keys, enum auth_role role)
+{
+    if (n_keys > AUTH_KEYS_PER_FILE) {
+        n_keys = AUTH_KEYS_PER_FILE;
+    }
+    memcpy(g_auth.keys[c], keys, (size_t)n_keys * AUTH_KEY_BYTES);
+    g_auth.n_keys[c] = n_keys;
+    auth_start(role);
+}
+
+int auth_load_dir(const char *dir, enum auth_role role, bool client_only,
+                  char errmsg[ERRMSG_LEN])
+{
+    static const char *const names[AUTH__CLASSES] = {"cluster.key",
+                                                     "client.key"};
+    for (int c = 0; c < AUTH__CLASSES; c++) {
+        char path[4096];
+        if (key_path(dir, names[c], path, sizeof path) != ERR_OK) {
+            snprintf(errmsg, ERRMSG_LEN, "directory name too long");
+            return ERR_INVALID;
+        }
+        if (c == AUTH_CLUSTER && client_only && access(path, F_OK) != 0) {
+            continue;
+        }
+        uint8_t keys[AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
+        uint32_t n = 0;
+        int rv = auth_read_key_file(path, keys, &n, errmsg);
+        if (rv != ERR_OK) {
+            return rv;
+        }
+        auth_set_keys((enum auth_class)c, (const uint8_t(*)[AUTH_KEY_BYTES])keys,
+                      n, role);
+        sodium_memzero(keys, sizeof keys);
+    }
+    return ERR_OK;
+}
+
+int auth_load_beside(const char *config_path, enum auth_role role,
+                     bool client_only, char errmsg[ERRMSG_LEN])
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", config_path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof dir, ".");
+    } else if (slash == dir) {
+        dir[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    return auth_load_dir(dir, role, client_only, errmsg);
+}
+
+void auth_force_class(int c)
+{
+    g_auth.forced = c >= 0 && c < AUTH__CLASSES ? c + 1 : 0;
+}
+
+void auth_reset(void)
+{
+    sodium_memzero(&g_auth, sizeof g_auth);
+}
+
+bool auth_enabled(void)
+{
+    return g_auth.on;
+}
+
+/* --- The replay window ---------------------------------------------- */
+
+bool auth_window_check(struct auth_window *w, uint64_t c)
+{
+    if (c > w->top) {
+        uint64_t shift = c - w->top;
+        if (shift >= AUTH_WINDOW) {
+            memset(w->bits, 0, sizeof w->bits);
+        } else {
+            for (uint64_t k = 1; k <= shift; k++) {
+                uint64_t i = w->top + k;
+                w->bits[(i % AUTH_WINDOW) / 64] &= ~(1ull << (i % 64));
+            }
+        }
+        w->top = c;
+        w->bits[(c % AUTH_WINDOW) / 64] |= 1ull << (c % 64);
+        return true;
+    }
+    if (w->top - c >= AUTH_WINDOW) {
+        return false;
+    }
+    uint64_t bit = 1ull << (c % 64);
+    uint64_t *word = &w->bits[(c % AUTH_WINDOW) / 64];
+    if (*word & bit) {
+        return false;
+    }
+    *word |= bit;
+    return true;
+}
+
+/* The window of sender epoch e, made when new; NULL when e is stale. */
+static struct auth_window *window_for(uint64_t e)
+{
+    if (e == 0 || e <= g_auth.floor) {
+        return NULL;
+    }
+    uint64_t h = e * 0x9E3779B97F4A7C15ull;
+    struct auth_window *victim = NULL;
+    for (uint32_t p = 0; p < AUTH_PROBES; p++) {
+        struct auth_window *w = &g_auth.senders[(h + p) % AUTH_SENDERS];
+        if (w->epoch == e) {
+            w->used = ++g_auth.uses;
+            return w;
+        }
+        if (w->epoch == 0) {
+            victim = w;
+            break;
+        }
+        if (victim == NULL || w->epoch < victim->epoch) {
+            victim = w;
+        }
+    }
+    /* Evicting the oldest boot in reach raises the floor to it, so its
+     * datagrams can never be replayed into a fresh window. */
+    if (victim->epoch > g_auth.floor) {
+        g_auth.floor = victim->epoch;
+    }
+    if (e <= g_auth.floor) {
+        return NULL;
+    }
+    memset(victim, 0, sizeof *victim);
+    victim->epoch = e;
+    victim->used = ++g_auth.uses;
+    return victim;
+}
+
+/* --- Tags ------------------------------------------------------------ */
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+static void tag(const uint8_t *key, const uint8_t *hdr, const uint8_t *msg,
+                size_t len, uint8_t out[AUTH_TAG_BYTES])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key, AUTH_KEY_BYTES, AUTH_TAG_BYTES);
+    crypto_generichash_update(&st, hdr, AUTH_SIGNED_BYTES);
+    crypto_generichash_update(&st, msg, len);
+    crypto_generichash_final(&st, out, AUTH_TAG_BYTES);
+}
+
+/* The message type, read from the msgpack header [version, cluster, type,
+ * ...] after the tag verified; MSG_NONE when it does not parse. */
+static unsigned peek_type(const uint8_t *m, size_t len)
+{
+    size_t i = 0;
+    if (len < 1) {
+        return MSG_NONE;
+    }
+    if ((m[0] & 0xf0) == 0x90) {
+        i = 1;
+    } else if (m[0] == 0xdc) {
+        i = 3;
+    } else if (m[0] == 0xdd) {
+        i = 5;
+    } else {
+        return MSG_NONE;
+    }
+    for (int field = 0; field < 3; field++) {
+        if (i >= len) {
+            return MSG_NONE;
+        }
+        uint8_t b = m[i];
+        uint64_t v = 0;
+        size_t w = 0;
+        if (b <= 0x7f) {
+            v = b;
+        } else if (b >= 0xcc && b <= 0xcf) {
+            w = (size_t)1 << (b - 0xcc);
+            if (i + w >= len) {
+                return MSG_NONE;
+            }
+            for (size_t k = 1; k <= w; k++) {
+                v = v << 8 | m[i + k];
+            }
+        } else {
+            return MSG_NONE;
+        }
+        i += 1 + w;
+        if (field == 2) {
+            return v < MSG__COUNT ? (unsigned)v : MSG_NONE;
+        }
+    }
+    return MSG_NONE;
+}
+
+/* Types a client key may carry (requests and their replies). */
+static bool client_type(unsigned t)
+{
+    return t == MSG_CLIENT || t == MSG_CLIENT_REPLY || t == MSG_STATUS ||
+           t == MSG_STATUS_REPLY || t == MSG_CLIENT_BATCH;
+}
+
+static uint32_t addr_slot(const struct raft_addr *a)
+{
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < a->len && i < sizeof a->bytes; i++) {
+        h = (h ^ a->bytes[i]) * 16777619u;
+    }
+    return h % AUTH_REPLY_SLOTS;
+}
+
+static bool addr_same(const struct raft_addr *a, const struct raft_addr *b)
+{
+    return a->len == b->len && a->len <= sizeof a->bytes &&
+           memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* The class to send msg to `to` with. */
+static int send_class(const uint8_t *msg, size_t len,
+                      const struct raft_addr *to)
+{
+    if (g_auth.forced > 0) {
+        return g_auth.forced - 1;
+    }
+    if (g_auth.role == AUTH_ROLE_NODE) {
+        const struct auth_reply_slot *s = &g_auth.replies[addr_slot(to)];
+        if (s->used && addr_same(&s->addr, to)) {
+            return s->cls;
+        }
+        return AUTH_CLUSTER;
+    }
+    if (g_auth.n_keys[AUTH_CLIENT] > 0 && client_type(peek_type(msg, len))) {
+        return AUTH_CLIENT;
+    }
+    return AUTH_CLUSTER;
+}
+
+bool auth_seal(uint8_t hdr[AUTH_HEADER_BYTES], const uint8_t *msg, size_t len,
+               const struct raft_addr *to)
+{
+    int c = send_class(msg, len, to);
+    if (g_auth.n_keys[c] == 0) {
+        return false;
+    }
+    hdr[0] = AUTH_MAGIC;
+    hdr[1] = (uint8_t)c;
+    put_u64(hdr + 2, g_auth.epoch);
+    put_u64(hdr + 10, ++g_auth.counter);
+    tag(g_auth.keys[c][0], hdr, msg, len, hdr + AUTH_SIGNED_BYTES);
+    return true;
+}
+
+bool auth_open(const uint8_t hdr[AUTH_HEADER_BYTES], const uint8_t *msg,
+               size_t len, const struct raft_addr *from)
+{
+    unsigned c = hdr[1];
+    if (hdr[0] != AUTH_MAGIC || c >= AUTH__CLASSES) {
+        g_auth.drops[AUTH_DROP_BAD_TAG]++;
+        return false;
+    }
+    bool ok = false;
+    for (uint32_t k = 0; k < g_auth.n_keys[c] && !ok; k++) {
+        uint8_t want[AUTH_TAG_BYTES];
+        tag(g_auth.keys[c][k], hdr, msg, len, want);
+        ok = sodium_memcmp(want, hdr + AUTH_SIGNED_BYTES, AUTH_TAG_BYTES) == 0;
+    }
+    if (!ok) {
+        g_auth.drops[AUTH_DROP_BAD_TAG]++;
+        return false;
+    }
+    if (c == AUTH_CLIENT && g_auth.role == AUTH_ROLE_NODE &&
+        !client_type(peek_type(msg, len))) {
+        g_auth.drops[AUTH_DROP_WRONG_KEY_TYPE]++;
+        return false;
+    }
+    struct auth_window *w = window_for(get_u64(hdr + 2));
+    if (w == NULL || !auth_window_check(w, get_u64(hdr + 10))) {
+        g_auth.drops[AUTH_DROP_REPLAY]++;
+        return false;
+    }
+    if (g_auth.role == AUTH_ROLE_NODE) {
+        struct auth_reply_slot *s = &g_auth.replies[addr_slot(from)];
+        s->addr = *from;
+        s->cls = (uint8_t)c;
+        s->used = true;
+    }
+    return true;
+}
+
+uint64_t auth_drops(enum auth_drop reason)
+{
+    return reason < AUTH_DROP__COUNT ? g_auth.drops[reason] : 0;
+}
+
+void auth_count_drop(enum auth_drop reason)
+{
+    if (reason < AUTH_DROP__COUNT) {
+        g_auth.drops[reason]++;
+    }
+}

@@ -1,0 +1,99 @@
+/*
+ * Keyed tags on every datagram (DESIGN.md, Authentication and files).
+ * common/udp.c seals each datagram it sends and opens each it receives
+ * through this module: a 34-byte envelope in front of the msgpack message,
+ *   [0xA5 version][key class][epoch u64 BE][counter u64 BE][tag 16 bytes]
+ * where the tag is a keyed BLAKE2b (libsodium crypto_generichash, 32-byte
+ * key, 16-byte output) over the first 18 envelope bytes and the whole
+ * message. A datagram whose tag does not verify under a key the process
+ * holds is dropped and counted before any other byte of it is read. Key
+ * classes: cluster.key (members and the operator: everything) and
+ * client.key (clients: client and status requests and their replies).
+ * Replay: the epoch names one boot of the sender (time in its high bits,
+ * random low bits), the counter numbers its datagrams; a receiver keeps,
+ * per epoch, a 1,024-entry window. A process that loaded no key (unit
+ * tests, raftnode --insecure) sends and accepts bare messages.
+ * Read common/auth.c next.
+ */
+#ifndef RAFT_COMMON_AUTH_H
+#define RAFT_COMMON_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/types.h"
+
+#define AUTH_KEY_BYTES 32
+#define AUTH_TAG_BYTES 16
+#define AUTH_HEADER_BYTES 34
+#define AUTH_WINDOW 1024
+#define AUTH_KEYS_PER_FILE 2
+
+enum auth_class { AUTH_CLUSTER = 0, AUTH_CLIENT = 1, AUTH__CLASSES };
+
+/* Who this process is: a node replies with the key of the request; a
+ * client sends client and status requests with the client key. */
+enum auth_role { AUTH_ROLE_CLIENT = 0, AUTH_ROLE_NODE };
+
+/* Why udp_recv refused a datagram; counted in auth_drops(). */
+enum auth_drop {
+    AUTH_DROP_BAD_TAG = 0,     /* No envelope, or no held key verifies. */
+    AUTH_DROP_REPLAY,          /* Seen already, or older than the window. */
+    AUTH_DROP_WRONG_KEY_TYPE,  /* Client key on a peer/fault/admin type. */
+    AUTH_DROP__COUNT
+};
+
+struct auth_window {
+    uint64_t epoch;
+    uint64_t top; /* Highest counter seen. */
+    uint64_t bits[AUTH_WINDOW / 64];
+    uint64_t used; /* Last use, for eviction. */
+};
+
+/* Window check for counter c (pure, for unit tests): true and marked when
+ * new; false when seen or older than top - AUTH_WINDOW + 1. */
+bool auth_window_check(struct auth_window *w, uint64_t counter);
+
+/* Reads a key file of one or two 64-hex-digit lines. Refuses a file that
+ * is missing, malformed, or readable or writable by group or others, with
+ * one line naming the file and the fix in errmsg. */
+int auth_read_key_file(const char *path, uint8_t keys[][AUTH_KEY_BYTES],
+                       uint32_t *n_keys, char errmsg[ERRMSG_LEN]);
+/* Creates a key file of one random key, mode 0600 (O_EXCL). */
+int auth_create_key_file(const char *path, char errmsg[ERRMSG_LEN]);
+/* Creates DIR/cluster.key and DIR/client.key when neither exists. */
+int auth_create_keys(const char *dir, char errmsg[ERRMSG_LEN]);
+
+/* Loads DIR/cluster.key (unless client_only) and DIR/client.key (optional
+ * for a node: a cluster without it has no clients but the operator) and
+ * turns tags on for this process. */
+int auth_load_dir(const char *dir, enum auth_role role, bool client_only,
+                  char errmsg[ERRMSG_LEN]);
+/* auth_load_dir on the directory of a cluster.conf path. */
+int auth_load_beside(const char *config_path, enum auth_role role,
+                     bool client_only, char errmsg[ERRMSG_LEN]);
+/* Adds keys of one class directly (tests). Turns tags on. */
+void auth_set_keys(enum auth_class c, const uint8_t keys[][AUTH_KEY_BYTES],
+                   uint32_t n_keys, enum auth_role role);
+/* Sends every datagram with class c (tests: a client key on a peer
+ * type); -1 restores the rule by type and role. */
+void auth_force_class(int c);
+/* Forgets every key: bare datagrams again (tests). */
+void auth_reset(void);
+bool auth_enabled(void);
+
+/* Tags msg (len bytes) for `to` into hdr. Returns false when no key of
+ * the needed class is held (the datagram is then not sent). */
+bool auth_seal(uint8_t hdr[AUTH_HEADER_BYTES], const uint8_t *msg, size_t len,
+               const struct raft_addr *to);
+/* Verifies hdr over msg from `from`: true, or false with the drop counted. */
+bool auth_open(const uint8_t hdr[AUTH_HEADER_BYTES], const uint8_t *msg,
+               size_t len, const struct raft_addr *from);
+
+/* Datagrams this process refused, by reason. */
+uint64_t auth_drops(enum auth_drop reason);
+void auth_count_drop(enum auth_drop reason);
+
+#endif

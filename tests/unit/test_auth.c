@@ -1,0 +1,245 @@
+/*
+ * Unit tests of common/auth.c: the replay window (in order, out of order,
+ * duplicates, the edges of the 1,024 entries, a jump past them, counters
+ * near 2^64), key files (good, two keys, malformed, mode 0644, missing),
+ * and tags over real sockets: a datagram sealed with the held key passes
+ * once, a replay of its bytes is dropped (replay), a wrong key or a bare
+ * message is dropped (bad_tag), a client-key peer type is refused by a
+ * node (wrong_key_type), and a second key in the file is accepted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/auth.h"
+#include "common/udp.h"
+#include "common/wire.h"
+
+#define CLUSTER_ID 0x5eedULL
+
+static void test_window(void **state)
+{
+    (void)state;
+    struct auth_window w;
+    memset(&w, 0, sizeof w);
+    assert_true(auth_window_check(&w, 1));
+    assert_false(auth_window_check(&w, 1));
+    assert_true(auth_window_check(&w, 3));
+    assert_true(auth_window_check(&w, 2)); /* Out of order, inside. */
+    assert_false(auth_window_check(&w, 2));
+    assert_true(auth_window_check(&w, 1026)); /* 3..1026: 1,024 entries. */
+    assert_false(auth_window_check(&w, 2));   /* Behind the window. */
+    assert_false(auth_window_check(&w, 3));   /* Seen, at the edge. */
+    assert_true(auth_window_check(&w, 4));    /* Oldest unseen entry. */
+    assert_true(auth_window_check(&w, 100000)); /* Jump past the window. */
+    assert_false(auth_window_check(&w, 1026));
+    assert_true(auth_window_check(&w, 99999));
+    assert_false(auth_window_check(&w, 100000));
+    memset(&w, 0, sizeof w);
+    assert_true(auth_window_check(&w, UINT64_MAX - 1));
+    assert_true(auth_window_check(&w, UINT64_MAX));
+    assert_false(auth_window_check(&w, UINT64_MAX - 1));
+    assert_true(auth_window_check(&w, UINT64_MAX - 5));
+    assert_false(auth_window_check(&w, 1)); /* No wrap-around back. */
+}
+
+static const char *write_file(const char *name, const char *text, int mode)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "/tmp/test_auth.%d.%s", (int)getpid(), name);
+    unlink(path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, (mode_t)mode);
+    return path;
+}
+
+#define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define HEX64B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+static void test_key_files(void **state)
+{
+    (void)state;
+    uint8_t keys[AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
+    uint32_t n = 0;
+    char err[ERRMSG_LEN];
+    assert_int_equal(auth_read_key_file(write_file("a", HEX64 "\n", 0600),
+                                        keys, &n, err),
+                     ERR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(keys[0][1], 0x11);
+    assert_int_equal(
+        auth_read_key_file(write_file("b", HEX64 "\n" HEX64B "\n", 0600),
+                           keys, &n, err),
+        ERR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(keys[1][0], 0xff);
+    assert_int_equal(auth_read_key_file(write_file("c", "xyz\n", 0600), keys,
+                                        &n, err),
+                     ERR_INVALID);
+    assert_non_null(strstr(err, "malformed"));
+    assert_int_equal(
+        auth_read_key_file(write_file("d", HEX64 "\n" HEX64 "\n" HEX64 "\n",
+                                      0600),
+                           keys, &n, err),
+        ERR_INVALID);
+    assert_int_equal(auth_read_key_file(write_file("e", HEX64 "\n", 0644),
+                                        keys, &n, err),
+                     ERR_INVALID);
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(
+        auth_read_key_file("/tmp/test_auth.none.key", keys, &n, err),
+        ERR_NOT_FOUND);
+    assert_non_null(strstr(err, "missing"));
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/test_auth.%d.new", (int)getpid());
+    unlink(path);
+    assert_int_equal(auth_create_key_file(path, err), ERR_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(auth_read_key_file(path, keys, &n, err), ERR_OK);
+    const char *names[] = {"a", "b", "c", "d", "e", "new"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "/tmp/test_auth.%d.%s", (int)getpid(),
+                 names[i]);
+        unlink(path);
+    }
+}
+
+struct pair {
+    int a, b;
+    struct raft_addr addr_b;
+};
+
+static void open_pair(struct pair *p)
+{
+    char err[ERRMSG_LEN];
+    assert_int_equal(udp_open(NULL, &p->a, err), ERR_OK);
+    assert_int_equal(udp_open(NULL, &p->b, err), ERR_OK);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    assert_int_equal(getsockname(p->b, (struct sockaddr *)&ss, &sl), 0);
+    memset(&p->addr_b, 0, sizeof p->addr_b);
+    memcpy(p->addr_b.bytes, &ss, sl);
+    p->addr_b.len = sl;
+}
+
+/* Encodes a message of type t into buf. */
+static size_t encode(uint8_t type, uint8_t *buf)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.from = 1;
+    m.to = 2;
+    size_t len = 0;
+    assert_int_equal(wire_encode(&m, CLUSTER_ID, buf, RAFT_DATAGRAM_MAX, &len),
+                     ERR_OK);
+    return len;
+}
+
+static int recv_one(int fd, uint8_t *buf, size_t *len)
+{
+    struct raft_addr from;
+    usleep(2000);
+    return udp_recv(fd, buf, RAFT_DATAGRAM_MAX, len, &from);
+}
+
+static const uint8_t key1[1][AUTH_KEY_BYTES] = {{1, 2, 3}};
+static const uint8_t key2[1][AUTH_KEY_BYTES] = {{9, 9, 9}};
+static const uint8_t both[2][AUTH_KEY_BYTES] = {{7}, {1, 2, 3}};
+
+static void test_tags(void **state)
+{
+    (void)state;
+    static uint8_t buf[RAFT_DATAGRAM_MAX], raw[RAFT_DATAGRAM_MAX];
+    struct pair p;
+    open_pair(&p);
+    size_t len = 0;
+    auth_reset();
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+    auth_set_keys(AUTH_CLIENT, key2, 1, AUTH_ROLE_NODE);
+
+    /* Good: one pass. Keep the raw bytes to replay them. */
+    size_t n = encode(MSG_VOTE, buf);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    usleep(2000);
+    ssize_t got = recv(p.b, raw, sizeof raw, MSG_PEEK);
+    assert_int_equal(got, (ssize_t)(n + AUTH_HEADER_BYTES));
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_OK);
+    assert_int_equal(len, n);
+
+    /* The same bytes again: a replay. */
+    uint64_t replays = auth_drops(AUTH_DROP_REPLAY);
+    assert_int_equal(sendto(p.a, raw, (size_t)got, 0,
+                            (const struct sockaddr *)p.addr_b.bytes,
+                            p.addr_b.len),
+                     got);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_AGAIN);
+    assert_int_equal(auth_drops(AUTH_DROP_REPLAY), replays + 1);
+
+    /* One flipped bit of the message, and a bare message: bad_tag. */
+    uint64_t bad = auth_drops(AUTH_DROP_BAD_TAG);
+    raw[got - 1] ^= 1;
+    sendto(p.a, raw, (size_t)got, 0, (const struct sockaddr *)p.addr_b.bytes,
+           p.addr_b.len);
+    sendto(p.a, raw + AUTH_HEADER_BYTES, (size_t)got - AUTH_HEADER_BYTES, 0,
+           (const struct sockaddr *)p.addr_b.bytes, p.addr_b.len);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_AGAIN);
+    assert_int_equal(auth_drops(AUTH_DROP_BAD_TAG), bad + 2);
+
+    /* A client-key peer message: wrong_key_type; a client request with
+     * it passes. */
+    uint64_t wrong = auth_drops(AUTH_DROP_WRONG_KEY_TYPE);
+    auth_force_class(AUTH_CLIENT);
+    n = encode(MSG_APPEND, buf);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_AGAIN);
+    assert_int_equal(auth_drops(AUTH_DROP_WRONG_KEY_TYPE), wrong + 1);
+    n = encode(MSG_STATUS, buf);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_OK);
+    auth_force_class(-1);
+
+    /* Rotation: a receiver holding two keys accepts the second. */
+    auth_set_keys(AUTH_CLUSTER, both, 2, AUTH_ROLE_NODE);
+    n = encode(MSG_VOTE, buf);
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    auth_set_keys(AUTH_CLUSTER, both, 2, AUTH_ROLE_NODE);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_OK);
+
+    /* Sent under another key: bad_tag. */
+    bad = auth_drops(AUTH_DROP_BAD_TAG);
+    auth_set_keys(AUTH_CLUSTER, key2, 1, AUTH_ROLE_NODE);
+    n = encode(MSG_VOTE, buf);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_AGAIN);
+    assert_int_equal(auth_drops(AUTH_DROP_BAD_TAG), bad + 1);
+    auth_reset();
+    udp_close(p.a);
+    udp_close(p.b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_key_files),
+        cmocka_unit_test(test_tags),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
