@@ -37,8 +37,10 @@ wait_until 20 "node $f shown as precandidate" is_pre
 [ "$(status_py "by_id[$f]['role']")" = candidate ] ||
     fail "status --json role of node $f: $(status_py "by_id[$f]['role']")"
 ctl heal >/dev/null || fail "heal"
-wait_until 20 "node $f follows again" \
+follows() {
     [ "$(status_py "by_id[$f]['role']")" = follower ]
+}
+wait_until 20 "node $f follows again" follows
 ctl kill "$leader" >/dev/null || fail "kill $leader"
 wait_until 20 "a new leader" has_new_leader "$leader"
 ctl down >/dev/null || fail "down"

@@ -15,8 +15,10 @@ done
 leader=$(leader_id)
 f=$(follower_id)
 other=$(status_py "[n['id'] for n in alive if n['id'] not in ($leader, $f)][0]")
-wait_until 20 "follower $f holds everything" \
+holds_all() {
     [ "$(status_py "by_id[$f]['last_index'] >= by_id[$leader]['commit']")" = True ]
+}
+wait_until 20 "follower $f holds everything" holds_all
 ctl kill "$f" >/dev/null || fail "kill $f"
 python3 - "$DIR/node$f.db" <<'PY' || fail "cutting the WAL"
 import os, struct, sys
