@@ -249,8 +249,11 @@ void raft_membership_compact(struct raft *r, raft_index upto)
         r->base_conf_index = r->confs[k].index;
         k++;
     }
-    memmove(r->confs, r->confs + k, (r->n_confs - k) * sizeof r->confs[0]);
-    r->n_confs -= k;
+    if (k > 0) { /* confs may be NULL while none is held. */
+        memmove(r->confs, r->confs + k,
+                (r->n_confs - k) * sizeof r->confs[0]);
+        r->n_confs -= k;
+    }
 }
 
 void raft_membership_installed(struct raft *r, raft_index index, bool keep)
