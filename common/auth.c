@@ -6,6 +6,7 @@
  * Read common/udp.c next.
  */
 #include "common/auth.h"
+#include "common/wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,7 +184,8 @@ static void auth_start(enum auth_role role)
         randombytes_buf(&rnd, sizeof rnd);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        uint64_t ms =
+            (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
         g_auth.epoch = ms << 16 | (rnd & 0xffff);
         g_auth.counter = 0;
     }
@@ -222,8 +224,8 @@ int auth_load_dir(const char *dir, enum auth_role role, bool client_only,
         if (rv != ERR_OK) {
             return rv;
         }
-        auth_set_keys((enum auth_class)c, (const uint8_t(*)[AUTH_KEY_BYTES])keys,
-                      n, role);
+        auth_set_keys((enum auth_class)c,
+                      (const uint8_t(*)[AUTH_KEY_BYTES])keys, n, role);
         sodium_memzero(keys, sizeof keys);
     }
     return ERR_OK;
@@ -355,51 +357,6 @@ static void tag(const uint8_t *key, const uint8_t *hdr, const uint8_t *msg,
     crypto_generichash_final(&st, out, AUTH_TAG_BYTES);
 }
 
-/* The message type, read from the msgpack header [version, cluster, type,
- * ...] after the tag verified; MSG_NONE when it does not parse. */
-static unsigned peek_type(const uint8_t *m, size_t len)
-{
-    size_t i = 0;
-    if (len < 1) {
-        return MSG_NONE;
-    }
-    if ((m[0] & 0xf0) == 0x90) {
-        i = 1;
-    } else if (m[0] == 0xdc) {
-        i = 3;
-    } else if (m[0] == 0xdd) {
-        i = 5;
-    } else {
-        return MSG_NONE;
-    }
-    for (int field = 0; field < 3; field++) {
-        if (i >= len) {
-            return MSG_NONE;
-        }
-        uint8_t b = m[i];
-        uint64_t v = 0;
-        size_t w = 0;
-        if (b <= 0x7f) {
-            v = b;
-        } else if (b >= 0xcc && b <= 0xcf) {
-            w = (size_t)1 << (b - 0xcc);
-            if (i + w >= len) {
-                return MSG_NONE;
-            }
-            for (size_t k = 1; k <= w; k++) {
-                v = v << 8 | m[i + k];
-            }
-        } else {
-            return MSG_NONE;
-        }
-        i += 1 + w;
-        if (field == 2) {
-            return v < MSG__COUNT ? (unsigned)v : MSG_NONE;
-        }
-    }
-    return MSG_NONE;
-}
-
 /* Types a client key may carry (requests and their replies). */
 static bool client_type(unsigned t)
 {
@@ -436,7 +393,8 @@ static int send_class(const uint8_t *msg, size_t len,
         }
         return AUTH_CLUSTER;
     }
-    if (g_auth.n_keys[AUTH_CLIENT] > 0 && client_type(peek_type(msg, len))) {
+    if (g_auth.n_keys[AUTH_CLIENT] > 0 &&
+        client_type(wire_peek_type(msg, len))) {
         return AUTH_CLIENT;
     }
     return AUTH_CLUSTER;
@@ -476,7 +434,7 @@ bool auth_open(const uint8_t hdr[AUTH_HEADER_BYTES], const uint8_t *msg,
         return false;
     }
     if (c == AUTH_CLIENT && g_auth.role == AUTH_ROLE_NODE &&
-        !client_type(peek_type(msg, len))) {
+        !client_type(wire_peek_type(msg, len))) {
         g_auth.drops[AUTH_DROP_WRONG_KEY_TYPE]++;
         return false;
     }

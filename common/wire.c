@@ -1022,6 +1022,20 @@ int wire_decode(const uint8_t *buf, size_t len, uint64_t cluster_id,
     return ERR_OK;
 }
 
+unsigned wire_peek_type(const uint8_t *buf, size_t len)
+{
+    struct reader r = {.buf = buf, .len = len, .pos = 0, .n_body = 0};
+    uint32_t n;
+    uint64_t version, cluster;
+    uint8_t type;
+    if (buf == NULL || read_array(&r, UINT32_MAX, &n) ||
+        n < WIRE_HEADER_FIELDS || read_u64(&r, &version) ||
+        read_u64(&r, &cluster) || read_u8(&r, MSG__COUNT - 1, &type)) {
+        return MSG_NONE;
+    }
+    return type;
+}
+
 int wire_batch_encode(uint64_t cluster_id, raft_id from, raft_id to,
                       const uint8_t *const *items, const uint32_t *lens,
                       uint32_t n, uint8_t *buf, size_t cap, size_t *len)

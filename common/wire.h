@@ -33,6 +33,11 @@ int wire_encode(const struct raft_msg *msg, uint64_t cluster_id, uint8_t *buf,
  * borrowed: valid while they are. Errors: ERR_MALFORMED (does not decode,
  * wrong field types, counts or lengths over the limits, trailing bytes),
  * ERR_WRONG_VERSION, ERR_WRONG_CLUSTER. */
+/* The type field of a datagram's header (version and cluster unchecked),
+ * or MSG_NONE when the header does not parse: what common/auth.c needs to
+ * tell a client message from a peer one before decoding it. */
+unsigned wire_peek_type(const uint8_t *buf, size_t len);
+
 int wire_decode(const uint8_t *buf, size_t len, uint64_t cluster_id,
                 struct raft_msg *out, struct wire_scratch *scratch);
 
