@@ -43,6 +43,8 @@ enum {
     UP_SNAPSHOT_ENTRIES,
     UP_LOG_KEEP,
     UP_MAX_SESSIONS,
+    UP_RECORD,
+    UP_RECORD_MAX,
     UP__COUNT
 };
 
@@ -55,6 +57,8 @@ static const struct ctl_opt up_opts[] = {
     [UP_SNAPSHOT_ENTRIES] = {"--snapshot-entries", NULL, true},
     [UP_LOG_KEEP] = {"--log-keep", NULL, true},
     [UP_MAX_SESSIONS] = {"--max-sessions", NULL, true},
+    [UP_RECORD] = {"--record", NULL, true},
+    [UP_RECORD_MAX] = {"--record-max", NULL, true},
 };
 
 /* The up flag recorded as each DIR/options option. */
@@ -101,7 +105,8 @@ static int up_read_args(const struct ctl_args *a, struct supervisor_config *cfg,
     if (a->n_pos != 0) {
         ctl_error("usage: raftctl up [-n N] [--port BASE] [--detach] "
                   "[--heartbeat MS] [--election MS] [--snapshot-entries N] "
-                  "[--log-keep K] [--max-sessions M]");
+                  "[--log-keep K] [--max-sessions M] [--record FILE "
+                  "[--record-max MB]]");
         return CTL_EXIT_USAGE;
     }
     if (a->given[UP_NODES] &&
@@ -388,6 +393,15 @@ int cmd_up(int argc, char **argv, const char *dir)
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
+    uint64_t record_mb = REC_MAX_DEFAULT >> 20;
+    if ((a.given[UP_RECORD_MAX] && !a.given[UP_RECORD]) ||
+        (a.given[UP_RECORD_MAX] &&
+         ctl_parse_u64(a.val[UP_RECORD_MAX], 1, RECORDER_MAX_MB,
+                       &record_mb) != ERR_OK)) {
+        ctl_error("up: --record-max takes megabytes, 1 to %d, with --record",
+                  RECORDER_MAX_MB);
+        return CTL_EXIT_USAGE;
+    }
     char errmsg[ERRMSG_LEN] = "";
     pid_t holder = 0;
     if (cdir_resolve(a.dir, &cfg.dir, errmsg) != ERR_OK ||
@@ -412,6 +426,16 @@ int cmd_up(int argc, char **argv, const char *dir)
     if (rc != CTL_EXIT_OK) {
         close(cfg.lock_fd);
         return rc;
+    }
+    static struct recorder rec;
+    if (a.given[UP_RECORD]) {
+        if (recorder_open(&rec, a.val[UP_RECORD], record_mb, errmsg) !=
+            ERR_OK) {
+            ctl_error("up: --record %s", errmsg);
+            close(cfg.lock_fd);
+            return CTL_EXIT_ERROR;
+        }
+        cfg.rec = &rec;
     }
     if (a.given[UP_DETACH] || dashboard_usable()) {
         return up_background(&cfg, a.given[UP_DETACH]);

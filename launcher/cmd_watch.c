@@ -20,16 +20,19 @@
 #include "launcher/dash_source.h"
 #include "launcher/dashboard.h"
 #include "launcher/raftctl.h"
+#include "launcher/recorder.h"
 
 #define WATCH_DUMP_MS 1200 /* Polls before a --dump frame. */
 #define WATCH_DUMP_COLS 100
 #define WATCH_DUMP_ROWS 30
 
-enum { WATCH_DUMP, WATCH_SIZE };
+enum { WATCH_DUMP, WATCH_SIZE, WATCH_RECORD, WATCH_RECORD_MAX, WATCH__COUNT };
 
 static const struct ctl_opt watch_opts[] = {
     [WATCH_DUMP] = {"--dump", NULL, false},
     [WATCH_SIZE] = {"--size", NULL, true},
+    [WATCH_RECORD] = {"--record", NULL, true},
+    [WATCH_RECORD_MAX] = {"--record-max", NULL, true},
 };
 
 static volatile sig_atomic_t watch_stop;
@@ -40,10 +43,13 @@ static void watch_on_signal(int signo)
     watch_stop = 1;
 }
 
-/* Plain mode: each event as "HH:MM:SS.mmm text". */
+/* Plain mode: each event as "HH:MM:SS.mmm text" (and recorded with
+ * --record: ctx is the recorder or NULL). */
 static void watch_print_event(void *ctx, const struct ev *e)
 {
-    (void)ctx;
+    if (ctx != NULL) {
+        recorder_event(ctx, clock_now_ms(), e);
+    }
     char clock[32];
     ev_format_clock(e->wall_ms, clock, sizeof(clock));
     printf("%s %s\n", clock, e->text);
@@ -56,8 +62,10 @@ static void watch_keep_event(void *ctx, const struct ev *e)
     ev_ring_push(ctx, e);
 }
 
-/* Steps the source until the deadline (0: until a signal). */
-static void watch_run_source(struct dash_source *src, uint64_t until_ms)
+/* Steps the source until the deadline (0: until a signal); rec: NULL or
+ * the recorder to give status rounds. */
+static void watch_run_source(struct dash_source *src, uint64_t until_ms,
+                             struct recorder *rec)
 {
     while (!watch_stop) {
         uint64_t now_ms = clock_now_ms();
@@ -70,11 +78,17 @@ static void watch_run_source(struct dash_source *src, uint64_t until_ms)
         if (until_ms != 0 && until_ms < next) {
             next = until_ms;
         }
+        if (rec != NULL && rec->next_round_ms < next) {
+            next = rec->next_round_ms;
+        }
         int wait = next > now_ms ? (int)(next - now_ms) : 0;
         if (poll(pfds, (nfds_t)n, wait) < 0 && errno != EINTR) {
             return;
         }
         dash_source_step(src, clock_now_ms(), dash_wall_ms());
+        if (rec != NULL) {
+            recorder_source_step(rec, src, clock_now_ms());
+        }
     }
 }
 
@@ -114,7 +128,7 @@ static int watch_dump(const struct cdir *d, const struct conf *conf, int cols,
         dash_source_close(&src);
         goto out;
     }
-    watch_run_source(&src, clock_now_ms() + WATCH_DUMP_MS);
+    watch_run_source(&src, clock_now_ms() + WATCH_DUMP_MS, NULL);
     struct dash_view v;
     memset(&v, 0, sizeof(v));
     v.conf = conf;
@@ -136,7 +150,8 @@ out:
 }
 
 /* Not a terminal: the event feed as plain lines until a signal. */
-static int watch_plain(const struct cdir *d, const struct conf *conf)
+static int watch_plain(const struct cdir *d, const struct conf *conf,
+                       struct recorder *rec)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -147,13 +162,13 @@ static int watch_plain(const struct cdir *d, const struct conf *conf)
     sigaction(SIGHUP, &sa, NULL);
     struct dash_source src;
     char errmsg[ERRMSG_LEN] = "";
-    if (dash_source_open(&src, conf, d, watch_print_event, NULL, errmsg) !=
+    if (dash_source_open(&src, conf, d, watch_print_event, rec, errmsg) !=
         ERR_OK) {
         ctl_error("watch: %s", errmsg);
         dash_source_close(&src);
         return CTL_EXIT_ERROR;
     }
-    watch_run_source(&src, 0);
+    watch_run_source(&src, 0, rec);
     dash_source_close(&src);
     return CTL_EXIT_OK;
 }
@@ -161,12 +176,23 @@ static int watch_plain(const struct cdir *d, const struct conf *conf)
 int cmd_watch(int argc, char **argv, const char *dir)
 {
     struct ctl_args a = {.cmd = "watch", .dir = dir};
-    int rc = ctl_parse(argc, argv, watch_opts, 2, &a);
+    int rc = ctl_parse(argc, argv, watch_opts, WATCH__COUNT, &a);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
-    if (a.n_pos != 0) {
-        ctl_error("usage: raftctl watch [--dump [--size COLSxROWS]]");
+    if (a.n_pos != 0 || (a.given[WATCH_DUMP] && a.given[WATCH_RECORD])) {
+        ctl_error("usage: raftctl watch [--dump [--size COLSxROWS]] "
+                  "[--record FILE [--record-max MB]]");
+        return CTL_EXIT_USAGE;
+    }
+    uint64_t record_mb = REC_MAX_DEFAULT >> 20;
+    if ((a.given[WATCH_RECORD_MAX] && !a.given[WATCH_RECORD]) ||
+        (a.given[WATCH_RECORD_MAX] &&
+         ctl_parse_u64(a.val[WATCH_RECORD_MAX], 1, RECORDER_MAX_MB,
+                       &record_mb) != ERR_OK)) {
+        ctl_error("watch: --record-max takes megabytes, 1 to %d, with "
+                  "--record",
+                  RECORDER_MAX_MB);
         return CTL_EXIT_USAGE;
     }
     int cols = WATCH_DUMP_COLS, rows = WATCH_DUMP_ROWS;
@@ -183,10 +209,31 @@ int cmd_watch(int argc, char **argv, const char *dir)
     if (a.given[WATCH_DUMP]) {
         return watch_dump(&d, &conf, cols, rows);
     }
-    if (!dashboard_usable()) {
-        return watch_plain(&d, &conf);
+    static struct recorder rec;
+    struct recorder *recp = NULL;
+    if (a.given[WATCH_RECORD]) {
+        char errmsg[ERRMSG_LEN] = "";
+        struct up_options opts;
+        if (up_options_load(&d, &opts, errmsg) != ERR_OK) {
+            memset(&opts, 0, sizeof(opts)); /* Timers: the defaults. */
+        }
+        if (recorder_open(&rec, a.val[WATCH_RECORD], record_mb, errmsg) !=
+            ERR_OK) {
+            ctl_error("watch: --record %s", errmsg);
+            return CTL_EXIT_ERROR;
+        }
+        recorder_begin(&rec, &conf, &opts, clock_now_ms(), dash_wall_ms());
+        recp = &rec;
     }
-    struct dashboard_config cfg = {
-        .dir = &d, .conf = &conf, .launcher_child = 0};
-    return dashboard_run(&cfg);
+    if (!dashboard_usable()) {
+        rc = watch_plain(&d, &conf, recp);
+    } else {
+        struct dashboard_config cfg = {
+            .dir = &d, .conf = &conf, .launcher_child = 0, .rec = recp};
+        rc = dashboard_run(&cfg);
+    }
+    if (recp != NULL) {
+        recorder_close(recp);
+    }
+    return rc;
 }

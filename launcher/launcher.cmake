@@ -10,10 +10,12 @@ add_library(client STATIC
   common/status_poll.c)
 target_link_libraries(client PUBLIC common sys)
 
-# The dashboard's pure parts (event model, rendering model), shared with
-# tests/unit/test_dash_model.c.
-add_library(dashmodel STATIC launcher/events.c launcher/dash_model.c)
-target_link_libraries(dashmodel PUBLIC common)
+# The dashboard's pure parts (event model, rendering model, the recording
+# reader and the replay model), shared with tests/unit/test_dash_model.c
+# and tests/unit/test_recording.c.
+add_library(dashmodel STATIC launcher/events.c launcher/dash_model.c
+  launcher/recording_read.c launcher/replay.c)
+target_link_libraries(dashmodel PUBLIC common PkgConfig::JANSSON)
 
 add_executable(raftctl
   launcher/main.c
@@ -26,9 +28,12 @@ add_executable(raftctl
   launcher/bench_hist.c
   launcher/cmd_status.c
   launcher/cmd_watch.c
+  launcher/cmd_replay.c
   launcher/cmd_check.c
   launcher/dash_source.c
   launcher/dashboard.c
+  launcher/dash_term.c
+  launcher/recorder.c
   launcher/supervisor.c
   launcher/up_options.c
   launcher/supervisor_client.c

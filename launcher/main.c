@@ -31,6 +31,7 @@ static const char ctl_usage_text[] =
     "cluster:\n"
     "  up [-n N] [--port BASE] [--detach] [--heartbeat MS] [--election MS]\n"
     "     [--snapshot-entries N] [--log-keep K] [--max-sessions M]\n"
+    "     [--record FILE [--record-max MB]]\n"
     "                      start every node (creating DIR for N nodes, default"
     " 5,\n"
     "                      on ports BASE+1..BASE+N, default BASE 7000); the\n"
@@ -69,7 +70,7 @@ static const char ctl_usage_text[] =
     "                      closed-loop load; prints ops/s and latency"
     " percentiles\n"
     "live view:\n"
-    "  watch [--dump [--size COLSxROWS]]\n"
+    "  watch [--dump [--size COLSxROWS]] [--record FILE [--record-max MB]]\n"
     "                      full-screen dashboard (keys: k ID kill, s ID start,"
     "\n"
     "                      i isolate the leader, h heal, w write, q quit);"
@@ -78,7 +79,12 @@ static const char ctl_usage_text[] =
     " one\n"
     "                      frame as text. A foreground 'up' on a terminal"
     " shows it\n"
-    "                      too.\n"
+    "                      too. --record writes the run to FILE\n"
+    "                      (docs/RECORDING.md, default at most 64 MB)\n"
+    "  replay FILE [--dump]    show a recording (up/watch/raftsim --record):\n"
+    "                      space pause, . step, +/- speed, left/right 5 s,\n"
+    "                      Home/End, g jump, q quit; --dump prints its\n"
+    "                      leaders, terms and violations as lines\n"
     "\n"
     "exit codes: 0 ok, 1 negative answer (absent key, CAS mismatch), 2 usage\n"
     "error (also an unknown node id or an oversized key or value), 3 no "
@@ -247,6 +253,7 @@ static const struct ctl_command ctl_commands[] = {
     {"cas", cmd_cas},         {"partition", cmd_partition},
     {"netem", cmd_netem},     {"heal", cmd_heal},
     {"bench", cmd_bench},     {"watch", cmd_watch},
+    {"replay", cmd_replay},
     {"compact", cmd_compact}, {"check", cmd_check},
     {"members", cmd_members},
     {"add", cmd_add},

@@ -12,6 +12,7 @@ set(SIM_SOURCES
   tests/sim/sim_check.c
   tests/sim/sim_member.c
   tests/sim/sim_trace.c
+  tests/sim/sim_record.c
   tests/lib/mem_kv.c)
 # The world links no core: each executable picks raftcore or raftcore_teeth.
 add_library(raftsim_world STATIC ${SIM_SOURCES})
@@ -44,7 +45,7 @@ add_library(raftcore_teeth STATIC
   node/snapshot_recv.c)
 target_compile_definitions(raftcore_teeth PUBLIC RAFT_TEETH)
 
-add_executable(raftsim_teeth tests/sim/sim.c common/wire.c)
+add_executable(raftsim_teeth tests/sim/sim.c common/wire.c common/recording.c)
 target_compile_definitions(raftsim_teeth PRIVATE RAFT_TEETH)
 target_link_libraries(raftsim_teeth PRIVATE raftsim_world raftcore_teeth
   PkgConfig::MSGPACK)
@@ -115,7 +116,7 @@ endforeach()
 # The scenarios must notice the rules they are about: built over the teeth
 # core, with RAFT_BUGS naming one broken rule, the matching test fails.
 add_executable(test_sim_scenarios_teeth tests/sim/test_scenarios.c
-  tests/unit/teeth_env.c common/wire.c)
+  tests/unit/teeth_env.c common/wire.c common/recording.c)
 target_compile_definitions(test_sim_scenarios_teeth PRIVATE RAFT_TEETH)
 target_link_libraries(test_sim_scenarios_teeth PRIVATE raftsim_world
   raftcore_teeth PkgConfig::MSGPACK PkgConfig::CMOCKA)

@@ -35,6 +35,7 @@ raft_unit_test(test_bench_hist SOURCES tests/unit/test_bench_hist.c launcher/ben
 raft_unit_test(test_session_cache SOURCES tests/unit/test_session_cache.c LIBS storage)
 raft_unit_test(test_events SOURCES tests/unit/test_events.c LIBS dashmodel)
 raft_unit_test(test_dash_model SOURCES tests/unit/test_dash_model.c LIBS dashmodel)
+raft_unit_test(test_recording SOURCES tests/unit/test_recording.c LIBS dashmodel)
 raft_unit_test(test_kv_writeback SOURCES tests/unit/test_kv_writeback.c
   tests/lib/kv_recorder.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_kv_pacer SOURCES tests/unit/test_kv_pacer.c tests/lib/mem_kv.c LIBS runtime)
