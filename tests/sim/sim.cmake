@@ -124,3 +124,12 @@ add_test(NAME test_sim_scenarios_teeth
   COMMAND ${CMAKE_SOURCE_DIR}/tests/sim/scenario_teeth.sh
           $<TARGET_FILE:test_sim_scenarios_teeth>)
 set_tests_properties(test_sim_scenarios_teeth PROPERTIES LABELS sim TIMEOUT 120)
+
+# Recordings (docs/RECORDING.md): --record leaves a seed's run unchanged,
+# and a seed failing with a broken rule replays with the violation marked
+# at the moment the simulator reported it.
+add_test(NAME sim_replay_violation
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/sim/replay_violation.sh
+          $<TARGET_FILE:raftsim> $<TARGET_FILE:raftsim_teeth>
+          $<TARGET_FILE:raftctl>)
+set_tests_properties(sim_replay_violation PROPERTIES LABELS sim TIMEOUT 120)
