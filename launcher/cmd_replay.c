@@ -186,6 +186,7 @@ static void ui_render(struct replay_ui *u, uint64_t t, int cols, int rows)
 
 static void ui_loop(struct replay_ui *u)
 {
+    const char *dump = getenv("RAFTCTL_WATCH_DUMP");
     u->playing = true;
     u->anchor_ms = clock_now_ms();
     while (!u->quit) {
@@ -214,6 +215,9 @@ static void ui_loop(struct replay_ui *u)
         }
         ui_render(u, t, dash_term_cols(), dash_term_rows());
         dash_term_paint(&u->screen);
+        if (dump != NULL) {
+            dash_term_dump(&u->screen, dump); /* Tests read the screen. */
+        }
     }
 }
 

@@ -267,6 +267,24 @@ int dash_term_key(void)
     }
 }
 
+void dash_term_dump(const struct dash_screen *s, const char *path)
+{
+    char tmp[4096 + 8];
+    snprintf(tmp, sizeof(tmp), "%.4096s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        return;
+    }
+    char line[DASH_COLS_MAX + 1];
+    for (int r = 0; r < s->rows; r++) {
+        dash_screen_line(s, r, line, sizeof(line));
+        fprintf(f, "%s\n", line);
+    }
+    if (fclose(f) == 0) {
+        (void)rename(tmp, path);
+    }
+}
+
 int dash_term_cols(void)
 {
     return COLS;

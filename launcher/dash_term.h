@@ -43,5 +43,8 @@ int dash_term_key(void);
 int dash_term_cols(void);
 int dash_term_rows(void);
 void dash_term_paint(const struct dash_screen *s);
+/* Writes s as text lines to path (through path.tmp and a rename): the
+ * RAFTCTL_WATCH_DUMP testing hook. */
+void dash_term_dump(const struct dash_screen *s, const char *path);
 
 #endif

@@ -461,27 +461,14 @@ static void dash_check_child(struct dash *d, uint64_t now_ms)
     }
 }
 
-/* Writes the screen as text to the RAFTCTL_WATCH_DUMP file (for tests). */
+/* The screen as text to the RAFTCTL_WATCH_DUMP file (for tests). */
 static void dash_dump(struct dash *d, uint64_t now_ms)
 {
     if (d->dump_path == NULL || now_ms < d->dump_next_ms) {
         return;
     }
     d->dump_next_ms = now_ms + DASH_DUMP_MS;
-    char tmp[CDIR_PATH_MAX + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", d->dump_path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL) {
-        return;
-    }
-    char line[DASH_COLS_MAX + 1];
-    for (int r = 0; r < d->screen->rows; r++) {
-        dash_screen_line(d->screen, r, line, sizeof(line));
-        fprintf(f, "%s\n", line);
-    }
-    if (fclose(f) == 0) {
-        (void)rename(tmp, d->dump_path);
-    }
+    dash_term_dump(d->screen, d->dump_path);
 }
 
 static void dash_frame(struct dash *d, uint64_t now_ms)

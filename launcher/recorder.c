@@ -162,7 +162,8 @@ void recorder_event(struct recorder *r, uint64_t now_ms, const struct ev *e)
     if (e->kind == EV_FAULT) {
         rec_write_fault(&r->w, t, e->node, e->text);
     } else {
-        rec_write_event(&r->w, t, ev_kind_name(e->kind), e->node, e->text);
+        rec_write_event(&r->w, t, ev_kind_record_name(e->kind), e->node,
+                        e->text);
     }
 }
 

@@ -65,17 +65,6 @@ void replay_close(struct replay *r)
 
 /* --- Applying lines -------------------------------------------------------- */
 
-/* The event kind of an "event" line's word (an unknown word: info). */
-static int replay_ev_kind(const char *word)
-{
-    for (int k = 0; k < EV__COUNT; k++) {
-        if (strcmp(word, ev_kind_name(k)) == 0) {
-            return k;
-        }
-    }
-    return EV_INFO;
-}
-
 static void replay_push(struct replay *r, uint64_t t, int kind, raft_id id,
                         const char *prefix, const char *text)
 {
@@ -111,7 +100,7 @@ static void replay_apply(struct replay *r, size_t i)
         return;
     }
     case REC_EVENT:
-        replay_push(r, rec.t, replay_ev_kind(rec.u.text.kind), rec.u.text.id,
+        replay_push(r, rec.t, ev_kind_from_record(rec.u.text.kind), rec.u.text.id,
                     "", rec.u.text.text);
         return;
     case REC_FAULT:

@@ -6,7 +6,9 @@
 # (launcher.log), and every leader the test saw through status --json is
 # in it, in order. watch --record, running during the second kill, records
 # the last leader too. Files are 0600; --frame renders the dashboard of a
-# moment; a file that is not a recording is refused with one line.
+# moment; in a terminal the keys play, pause, step, seek and change the
+# speed (tests/proc/replay_pty.py); a file that is not a recording is
+# refused with one line.
 . "$(dirname "$0")/lib.sh"
 
 REC="$DIR/up.rec"
@@ -90,6 +92,10 @@ t1=$(sed -nE 's/^t=([0-9]+) leader .*/\1/p' "$DIR/dump.txt" | head -1)
 "$RAFTCTL" replay "$REC" --frame "$t1" >"$DIR/frame.txt" || fail "replay --frame"
 grep -q "raft replay up.rec (live)" "$DIR/frame.txt" || fail "frame title: $(head -1 "$DIR/frame.txt")"
 grep -q "leader n$first " "$DIR/frame.txt" || fail "frame does not show leader $first"
+
+# The replay in a terminal: play, pause, step, seek, speed, quit.
+python3 "$(dirname "$0")/replay_pty.py" "$RAFTCTL" "$REC" "$DIR/screen.txt" ||
+    fail "the replay terminal test failed"
 
 # Not a recording: one line, exit 4, nothing else.
 echo "hello" >"$DIR/bogus.rec"

@@ -391,6 +391,18 @@ static void test_replay_dumps_leaders_and_violations(void **state)
     replay_close(&r);
 }
 
+/* Event kinds use the shared format's words, both ways. */
+static void test_event_kind_words(void **state)
+{
+    (void)state;
+    assert_string_equal(ev_kind_record_name(EV_STEP_DOWN), "step_down");
+    assert_string_equal(ev_kind_record_name(EV_NO_LEADER), "no_leader");
+    for (int k = 0; k < EV__COUNT; k++) {
+        assert_int_equal(ev_kind_from_record(ev_kind_record_name(k)), k);
+    }
+    assert_int_equal(ev_kind_from_record("meteor"), EV_INFO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_a_file_needs_a_meta_line_it_knows),
         cmocka_unit_test(test_the_size_bound_holds_and_says_so),
         cmocka_unit_test(test_replay_dumps_leaders_and_violations),
+        cmocka_unit_test(test_event_kind_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
