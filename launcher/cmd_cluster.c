@@ -393,14 +393,11 @@ int cmd_up(int argc, char **argv, const char *dir)
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
-    uint64_t record_mb = REC_MAX_DEFAULT >> 20;
-    if ((a.given[UP_RECORD_MAX] && !a.given[UP_RECORD]) ||
-        (a.given[UP_RECORD_MAX] &&
-         ctl_parse_u64(a.val[UP_RECORD_MAX], 1, RECORDER_MAX_MB,
-                       &record_mb) != ERR_OK)) {
-        ctl_error("up: --record-max takes megabytes, 1 to %d, with --record",
-                  RECORDER_MAX_MB);
-        return CTL_EXIT_USAGE;
+    uint64_t record_mb = 0;
+    rc = recorder_args("up", a.val[UP_RECORD], a.val[UP_RECORD_MAX],
+                       &record_mb);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
     }
     char errmsg[ERRMSG_LEN] = "";
     pid_t holder = 0;

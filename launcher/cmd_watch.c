@@ -185,15 +185,11 @@ int cmd_watch(int argc, char **argv, const char *dir)
                   "[--record FILE [--record-max MB]]");
         return CTL_EXIT_USAGE;
     }
-    uint64_t record_mb = REC_MAX_DEFAULT >> 20;
-    if ((a.given[WATCH_RECORD_MAX] && !a.given[WATCH_RECORD]) ||
-        (a.given[WATCH_RECORD_MAX] &&
-         ctl_parse_u64(a.val[WATCH_RECORD_MAX], 1, RECORDER_MAX_MB,
-                       &record_mb) != ERR_OK)) {
-        ctl_error("watch: --record-max takes megabytes, 1 to %d, with "
-                  "--record",
-                  RECORDER_MAX_MB);
-        return CTL_EXIT_USAGE;
+    uint64_t record_mb = 0;
+    rc = recorder_args("watch", a.val[WATCH_RECORD], a.val[WATCH_RECORD_MAX],
+                       &record_mb);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
     }
     int cols = WATCH_DUMP_COLS, rows = WATCH_DUMP_ROWS;
     if (a.given[WATCH_SIZE] &&

@@ -13,6 +13,7 @@
 #include "common/membership.h"
 #include "common/timers.h"
 #include "launcher/dash_source.h"
+#include "launcher/raftctl.h"
 
 int recorder_open(struct recorder *r, const char *path, uint64_t max_mb,
                   char errmsg[ERRMSG_LEN])
@@ -180,6 +181,20 @@ void recorder_trace_dropped(struct recorder *r, uint64_t now_ms, raft_id id,
     if (r->is_open && r->conf != NULL) {
         rec_write_trace_dropped(&r->w, recorder_t(r, now_ms), id, count);
     }
+}
+
+int recorder_args(const char *cmd, const char *path, const char *max_text,
+                  uint64_t *mb)
+{
+    *mb = REC_MAX_DEFAULT >> 20;
+    if (max_text != NULL &&
+        (path == NULL ||
+         ctl_parse_u64(max_text, 1, RECORDER_MAX_MB, mb) != ERR_OK)) {
+        ctl_error("%s: --record-max takes megabytes, 1 to %d, with --record",
+                  cmd, RECORDER_MAX_MB);
+        return CTL_EXIT_USAGE;
+    }
+    return CTL_EXIT_OK;
 }
 
 void recorder_close(struct recorder *r)

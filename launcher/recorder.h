@@ -57,6 +57,11 @@ void recorder_msg(struct recorder *r, uint64_t now_ms, const struct rec_msg *m);
 /* For the message trace: member id's trace left count messages out. */
 void recorder_trace_dropped(struct recorder *r, uint64_t now_ms, raft_id id,
                             uint64_t count);
+/* Checks cmd's --record PATH and --record-max TEXT (each NULL when not
+ * given) and sets *mb (the default without --record-max). Returns
+ * CTL_EXIT_OK, or CTL_EXIT_USAGE after one line on stderr. */
+int recorder_args(const char *cmd, const char *path, const char *max_text,
+                  uint64_t *mb);
 /* Closes the file; prints one line on stderr if a write failed. */
 void recorder_close(struct recorder *r);
 
