@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -154,10 +155,11 @@ static void ui_texts(struct replay_ui *u, uint64_t t)
     base = base != NULL ? base + 1 : u->name;
     snprintf(u->where, sizeof(u->where),
              "%.30s (%s)  %" PRIu64 ".%03" PRIu64 "/%" PRIu64 ".%03" PRIu64
-             " s  %u.%ux %s",
+             " s  %u.%ux %s%s",
              base, source, t / 1000, t % 1000, u->r.file.t_end / 1000,
              u->r.file.t_end % 1000, sp / 10, sp % 10,
-             u->playing ? "playing" : "paused");
+             u->playing ? "playing" : "paused",
+             u->r.n_violations > 0 ? "  VIOLATION" : "");
     if (u->jumping) {
         snprintf(u->help, sizeof(u->help),
                  "jump to second: %s_  (Enter to go, Esc to cancel)", u->jump);
@@ -262,6 +264,12 @@ int cmd_replay(int argc, char **argv, const char *dir)
         ctl_error("replay: %s", errmsg);
         free(u);
         return CTL_EXIT_ERROR;
+    }
+    if (u->r.file.meta.wall_ms == 0) {
+        /* No wall clock (the simulator): event times read as time since
+         * the start. */
+        setenv("TZ", "UTC", 1);
+        tzset();
     }
     if (u->r.file.n_malformed > 0) {
         fprintf(stderr,
