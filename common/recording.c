@@ -93,9 +93,8 @@ bool rec_msg_from_raft(const struct raft_msg *m, uint32_t bytes,
         out->type = REC_MSG_APPEND_REPLY;
         out->has_ok = true;
         out->ok = m->u.append_reply.success;
-        out->index = m->u.append_reply.success
-                         ? m->u.append_reply.match_index
-                         : m->u.append_reply.reject_index;
+        out->index = m->u.append_reply.success ? m->u.append_reply.match_index
+                                               : m->u.append_reply.reject_index;
         return true;
     case MSG_SNAPSHOT:
         out->type = REC_MSG_SNAPSHOT;
@@ -133,12 +132,12 @@ void rec_writer_init(struct rec_writer *w, FILE *f, uint64_t max_bytes)
     w->max_bytes = max_bytes != 0 ? max_bytes : REC_MAX_DEFAULT;
 }
 
-int rec_writer_open(struct rec_writer *w, const char *path,
-                    uint64_t max_bytes, char errmsg[ERRMSG_LEN])
+int rec_writer_open(struct rec_writer *w, const char *path, uint64_t max_bytes,
+                    char errmsg[ERRMSG_LEN])
 {
     memset(w, 0, sizeof(*w));
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(errmsg, ERRMSG_LEN, "%s: %s", path, strerror(errno));
         return ERR_IO;
@@ -284,12 +283,11 @@ static bool line_end(struct rec_writer *w, struct rec_line *l)
     if (!w->failed) {
         w->full = true;
         char last[REC_RESERVE];
-        int n = snprintf(last, sizeof(last),
-                         "{\"t\":%" PRIu64
-                         ",\"k\":\"event\",\"kind\":\"info\",\"text\":"
-                         "\"recording stopped: size limit of %" PRIu64
-                         " bytes reached\"}\n",
-                         w->last_t, w->max_bytes);
+        int n = snprintf(
+            last, sizeof(last),
+            "{\"t\":%" PRIu64 ",\"k\":\"event\",\"kind\":\"info\",\"text\":"
+            "\"recording stopped: size limit of %" PRIu64 " bytes reached\"}\n",
+            w->last_t, w->max_bytes);
         if (n > 0 && (size_t)n < sizeof(last)) {
             (void)line_put(w, last, (size_t)n, true);
         }
@@ -338,15 +336,15 @@ bool rec_write_status(struct rec_writer *w, uint64_t t,
         line_mark(&l);
         return line_end(w, &l);
     }
-    line_printf(&l,
-                ",\"id\":%" PRIu64 ",\"up\":%s,\"role\":\"%s\",\"term\":%" PRIu64
-                ",\"vote\":%" PRIu64 ",\"leader\":%" PRIu64
-                ",\"commit\":%" PRIu64 ",\"applied\":%" PRIu64
-                ",\"last\":%" PRIu64 ",\"snap\":%" PRIu64
-                ",\"timer_ms\":%u,\"timeout_ms\":%u",
-                s->id, s->up ? "true" : "false", rec_role_name(s), s->term,
-                s->vote, s->leader, s->commit, s->applied, s->last, s->snap,
-                s->timer_ms, s->timeout_ms);
+    line_printf(
+        &l,
+        ",\"id\":%" PRIu64 ",\"up\":%s,\"role\":\"%s\",\"term\":%" PRIu64
+        ",\"vote\":%" PRIu64 ",\"leader\":%" PRIu64 ",\"commit\":%" PRIu64
+        ",\"applied\":%" PRIu64 ",\"last\":%" PRIu64 ",\"snap\":%" PRIu64
+        ",\"timer_ms\":%u,\"timeout_ms\":%u",
+        s->id, s->up ? "true" : "false", rec_role_name(s), s->term, s->vote,
+        s->leader, s->commit, s->applied, s->last, s->snap, s->timer_ms,
+        s->timeout_ms);
     static const char *const disks[] = {"ok", "full", "hung"};
     line_printf(&l, ",\"disk\":\"%s\",\"pid\":%u",
                 s->disk < 3 ? disks[s->disk] : "ok", s->pid);
@@ -380,12 +378,11 @@ bool rec_write_msg(struct rec_writer *w, uint64_t t, const struct rec_msg *m)
     struct rec_line l;
     w->last_t = t;
     line_begin(&l, t, "msg");
-    line_printf(&l,
-                ",\"from\":%" PRIu64 ",\"to\":%" PRIu64
-                ",\"type\":\"%s\",\"term\":%" PRIu64 ",\"index\":%" PRIu64
-                ",\"n\":%u",
-                m->from, m->to, rec_msg_type_name(m->type), m->term, m->index,
-                m->n);
+    line_printf(
+        &l,
+        ",\"from\":%" PRIu64 ",\"to\":%" PRIu64
+        ",\"type\":\"%s\",\"term\":%" PRIu64 ",\"index\":%" PRIu64 ",\"n\":%u",
+        m->from, m->to, rec_msg_type_name(m->type), m->term, m->index, m->n);
     if (m->has_ok) {
         line_printf(&l, ",\"ok\":%s", m->ok ? "true" : "false");
     }

@@ -20,10 +20,10 @@
 #include "common/types.h"
 
 #define REC_VERSION 1
-#define REC_LINE_MAX 4096  /* Longest line written; readers skip longer. */
-#define REC_TEXT_MAX 200   /* Event, fault and violation texts (cut). */
+#define REC_LINE_MAX 4096 /* Longest line written; readers skip longer. */
+#define REC_TEXT_MAX 200  /* Event, fault and violation texts (cut). */
 #define REC_ADDR_MAX 80
-#define REC_RESERVE 256    /* Kept free for the "limit reached" line. */
+#define REC_RESERVE 256 /* Kept free for the "limit reached" line. */
 #define REC_MAX_DEFAULT (64ull << 20)
 
 /* Line kinds ("k"); REC_UNKNOWN: a kind this reader does not know. */
@@ -46,10 +46,10 @@ struct rec_member {
 
 struct rec_meta {
     uint32_t version;
-    bool is_sim;          /* "source": "sim" (else "live"). */
+    bool is_sim; /* "source": "sim" (else "live"). */
     bool has_seed;
     uint64_t seed;
-    uint64_t wall_ms;     /* Extra: wall clock at t = 0 (0: unknown). */
+    uint64_t wall_ms; /* Extra: wall clock at t = 0 (0: unknown). */
     uint32_t heartbeat_ms;
     uint32_t election_ms[2];
     uint32_t n_members;
@@ -121,8 +121,8 @@ struct rec_msg {
 
 /* event, fault, violation and trace_dropped lines. */
 struct rec_text {
-    char kind[24]; /* event: "leader", "death", ...; else "". */
-    raft_id id;    /* 0: none. */
+    char kind[24];  /* event: "leader", "death", ...; else "". */
+    raft_id id;     /* 0: none. */
     uint64_t count; /* trace_dropped. */
     char text[REC_TEXT_MAX];
 };
@@ -130,7 +130,7 @@ struct rec_text {
 struct rec_writer {
     FILE *f;
     uint64_t max_bytes;
-    uint64_t bytes;   /* Written so far. */
+    uint64_t bytes; /* Written so far. */
     uint64_t lines;
     uint64_t dropped; /* Lines not written: the limit was reached. */
     uint64_t last_t;  /* t of the last line asked for. */
@@ -151,8 +151,8 @@ bool rec_msg_from_raft(const struct raft_msg *m, uint32_t bytes,
 
 /* Creates (or truncates) path, mode 0600, not following a symlink.
  * max_bytes 0: REC_MAX_DEFAULT. Errors: ERR_IO (errmsg). */
-int rec_writer_open(struct rec_writer *w, const char *path,
-                    uint64_t max_bytes, char errmsg[ERRMSG_LEN]);
+int rec_writer_open(struct rec_writer *w, const char *path, uint64_t max_bytes,
+                    char errmsg[ERRMSG_LEN]);
 /* Writes to an open stream (borrowed; closed by rec_writer_close). */
 void rec_writer_init(struct rec_writer *w, FILE *f, uint64_t max_bytes);
 /* Flushes and closes. Errors: ERR_IO (a write failed at some point). */

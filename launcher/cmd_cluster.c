@@ -394,8 +394,8 @@ int cmd_up(int argc, char **argv, const char *dir)
         return rc;
     }
     uint64_t record_mb = 0;
-    rc = recorder_args("up", a.val[UP_RECORD], a.val[UP_RECORD_MAX],
-                       &record_mb);
+    rc =
+        recorder_args("up", a.val[UP_RECORD], a.val[UP_RECORD_MAX], &record_mb);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }

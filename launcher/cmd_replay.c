@@ -43,10 +43,10 @@ struct replay_ui {
     struct replay r;
     const char *name; /* The file as given. */
     bool playing;
-    size_t speed;         /* Index into replay_speeds. */
-    uint64_t anchor_t;    /* Recording time at anchor_ms. */
-    uint64_t anchor_ms;   /* Monotonic. */
-    bool jumping;         /* "g": typing seconds. */
+    size_t speed;       /* Index into replay_speeds. */
+    uint64_t anchor_t;  /* Recording time at anchor_ms. */
+    uint64_t anchor_ms; /* Monotonic. */
+    bool jumping;       /* "g": typing seconds. */
     char jump[16];
     bool quit;
     char where[192];
@@ -61,8 +61,8 @@ static uint64_t ui_now_t(const struct replay_ui *u, uint64_t now_ms)
     if (!u->playing) {
         return u->anchor_t;
     }
-    uint64_t t = u->anchor_t + (now_ms - u->anchor_ms) *
-                                   replay_speeds[u->speed] / 10;
+    uint64_t t =
+        u->anchor_t + (now_ms - u->anchor_ms) * replay_speeds[u->speed] / 10;
     return t < u->r.file.t_end ? t : u->r.file.t_end;
 }
 

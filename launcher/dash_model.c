@@ -473,8 +473,7 @@ static void draw_node_detail(struct pen *p, const struct dash_view *v,
             pen_printf(p, DASH_COLOR_DIM, 0, "%s",
                        n->has_reply ? " (figures as last seen)" : "");
         } else {
-            pen_printf(p, DASH_COLOR_DIM, 0,
-                       "%s; s then %" PRIu64 " starts it",
+            pen_printf(p, DASH_COLOR_DIM, 0, "%s; s then %" PRIu64 " starts it",
                        n->has_reply ? " (figures as last seen)" : "", n->id);
         }
     }
@@ -602,7 +601,7 @@ static void draw_events(struct dash_screen *s, const struct dash_view *v,
     struct pen p = pen_at(s, row, col, s->cols);
     pen_put(&p, DASH_COLOR_DIM, 0, "--- events, newest first ");
     pen_put(&p, DASH_COLOR_DIM, 0,
-            v->feed != NULL     ? v->feed
+            v->feed != NULL    ? v->feed
             : v->from_launcher ? "(from the launcher) "
                                : "(derived by watch: no launcher) ");
     pen_fill(&p, DASH_COLOR_DIM, 0, '-', s->cols);

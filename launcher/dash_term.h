@@ -17,7 +17,7 @@
 
 /* Keys beyond ASCII, as dash_term_key returns them. */
 enum {
-    DASH_TERM_NONE = -1,   /* No key waiting. */
+    DASH_TERM_NONE = -1,      /* No key waiting. */
     DASH_TERM_RESIZE = 0x200, /* The terminal changed size (repaint). */
     DASH_TERM_LEFT,
     DASH_TERM_RIGHT,

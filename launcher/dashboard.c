@@ -515,7 +515,8 @@ static void dash_loop(struct dash *d)
         struct pollfd pfds[3 + DASH_SOURCE_FDS];
         nfds_t n = 0;
         pfds[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
-        pfds[n++] = (struct pollfd){.fd = dash_term_signal_fd(), .events = POLLIN};
+        pfds[n++] =
+            (struct pollfd){.fd = dash_term_signal_fd(), .events = POLLIN};
         n += (nfds_t)dash_source_fds(&d->src, pfds + n);
         if (d->writing) {
             pfds[n++] = (struct pollfd){.fd = d->client_fd, .events = POLLIN};

@@ -27,7 +27,7 @@
 struct recorder {
     bool is_open;
     struct rec_writer w;
-    uint64_t t0_ms; /* Monotonic time of t = 0. */
+    uint64_t t0_ms;          /* Monotonic time of t = 0. */
     const struct conf *conf; /* Borrowed from recorder_begin on. */
     uint64_t next_round_ms;  /* watch: the next status round. */
 };

@@ -95,9 +95,12 @@ static bool get_u64_array(json_t *o, const char *key, uint64_t *out,
 /* --- Kinds ----------------------------------------------------------------- */
 
 static const char *const kind_words[REC__COUNT] = {
-    [REC_META] = "meta",   [REC_STATUS] = "status",
-    [REC_MSG] = "msg",     [REC_EVENT] = "event",
-    [REC_FAULT] = "fault", [REC_VIOLATION] = "violation",
+    [REC_META] = "meta",
+    [REC_STATUS] = "status",
+    [REC_MSG] = "msg",
+    [REC_EVENT] = "event",
+    [REC_FAULT] = "fault",
+    [REC_VIOLATION] = "violation",
     [REC_TRACE_DROPPED] = "trace_dropped",
 };
 
@@ -231,8 +234,8 @@ static bool parse_msg(json_t *o, struct rec_msg *m)
         !get_str(o, "type", true, type, sizeof(type)) ||
         !get_u64(o, "term", false, &m->term) ||
         !get_u64(o, "index", false, &m->index) ||
-        !get_u32(o, "n", false, &m->n) ||
-        !get_bool(o, "ok", &m->ok) || !get_u32(o, "bytes", false, &m->bytes) ||
+        !get_u32(o, "n", false, &m->n) || !get_bool(o, "ok", &m->ok) ||
+        !get_u32(o, "bytes", false, &m->bytes) ||
         !get_u32(o, "coalesced", false, &m->coalesced)) {
         return false;
     }
@@ -313,8 +316,7 @@ static void file_malformed(struct rec_file *f)
 
 /* Indexes one line (the meta line is the first). */
 static int file_line(struct rec_file *f, size_t off, size_t len,
-                     struct rec_record *r, size_t *cap,
-                     char errmsg[ERRMSG_LEN])
+                     struct rec_record *r, size_t *cap, char errmsg[ERRMSG_LEN])
 {
     f->n_lines++;
     if (len == 0) {

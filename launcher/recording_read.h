@@ -16,7 +16,7 @@
 #include "common/err.h"
 #include "common/recording.h"
 
-#define REC_READ_LINE_MAX 16384             /* Longer lines are malformed. */
+#define REC_READ_LINE_MAX 16384           /* Longer lines are malformed. */
 #define REC_READ_FILE_MAX (1024ull << 20) /* Larger files are refused. */
 
 struct rec_record {

@@ -100,8 +100,8 @@ static void replay_apply(struct replay *r, size_t i)
         return;
     }
     case REC_EVENT:
-        replay_push(r, rec.t, ev_kind_from_record(rec.u.text.kind), rec.u.text.id,
-                    "", rec.u.text.text);
+        replay_push(r, rec.t, ev_kind_from_record(rec.u.text.kind),
+                    rec.u.text.id, "", rec.u.text.text);
         return;
     case REC_FAULT:
         replay_push(r, rec.t, EV_FAULT, rec.u.text.id, "", rec.u.text.text);
@@ -217,8 +217,8 @@ struct dump_state {
 
 /* After a round of status lines: the answering leader of the highest
  * term, printed when it (or its term) changed. */
-static void dump_round(const struct replay *r, struct dump_state *d,
-                       uint64_t t, FILE *out)
+static void dump_round(const struct replay *r, struct dump_state *d, uint64_t t,
+                       FILE *out)
 {
     int best = -1;
     for (uint32_t i = 0; i < r->conf.n_members; i++) {

@@ -22,9 +22,9 @@
 #include "launcher/recording_read.h"
 
 struct replay_node {
-    bool seen;         /* Some status line named it up. */
-    bool up;           /* Its latest status line. */
-    uint64_t t_up;     /* Time of its last "up" status. */
+    bool seen;            /* Some status line named it up. */
+    bool up;              /* Its latest status line. */
+    uint64_t t_up;        /* Time of its last "up" status. */
     struct rec_status st; /* That status. */
 };
 

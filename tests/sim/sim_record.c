@@ -41,8 +41,8 @@ void sim_record_begin(struct sim_world *w, struct rec_writer *rec)
     m.n_members = w->p.n_nodes;
     for (uint32_t i = 1; i <= w->p.n_nodes; i++) {
         m.members[i - 1].id = i;
-        snprintf(m.members[i - 1].addr, sizeof(m.members[i - 1].addr),
-                 "sim:%u", i);
+        snprintf(m.members[i - 1].addr, sizeof(m.members[i - 1].addr), "sim:%u",
+                 i);
     }
     rec_write_meta(rec, &m);
 }
@@ -95,8 +95,8 @@ static void record_status(struct sim_world *w, const struct sim_node *n,
     s->timer_ms = (uint32_t)raft_election_elapsed_ms(r, w->now_ms);
     s->timeout_ms = raft_election_timeout_ms(r);
     s->contact_ms = raft_leader_contact_ms(r, w->now_ms);
-    raft_index lo = s->last >= STATUS_TAIL_MAX ? s->last - STATUS_TAIL_MAX + 1
-                                                : 1;
+    raft_index lo =
+        s->last >= STATUS_TAIL_MAX ? s->last - STATUS_TAIL_MAX + 1 : 1;
     lo = lo < first ? first : lo;
     for (raft_index i = lo; i <= s->last && s->n_tail < STATUS_TAIL_MAX; i++) {
         s->tail[s->n_tail++] = raft_term_at(r, i);
@@ -130,9 +130,8 @@ static void record_changes(struct sim_world *w)
         int role = up ? raft_role(replica_raft(n->rep)) : RAFT_FOLLOWER;
         raft_term term = up ? raft_current_term(replica_raft(n->rep)) : 0;
         if (up != was->up) {
-            snprintf(text, sizeof(text), up ? "node %u started" : "node %u "
-                                                                 "crashed",
-                     i);
+            snprintf(text, sizeof(text), "node %u %s", i,
+                     up ? "started" : "crashed");
             rec_write_event(w->rec, w->now_ms, up ? "start" : "death", i, text);
         }
         if (up && role == RAFT_CANDIDATE &&

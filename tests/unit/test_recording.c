@@ -55,8 +55,8 @@ static void meta3(struct rec_meta *m)
     m->n_members = 3;
     for (uint32_t i = 0; i < 3; i++) {
         m->members[i].id = i + 1;
-        snprintf(m->members[i].addr, sizeof(m->members[i].addr),
-                 "127.0.0.1:%u", 7001 + i);
+        snprintf(m->members[i].addr, sizeof(m->members[i].addr), "127.0.0.1:%u",
+                 7001 + i);
     }
 }
 
@@ -125,9 +125,16 @@ static void test_every_kind_round_trips(void **state)
     struct rec_status down;
     status_of(&down, 3, false, RAFT_FOLLOWER, 0);
     assert_true(rec_write_status(&m.w, 100, &down));
-    struct rec_msg msg = {.from = 2, .to = 1, .type = REC_MSG_APPEND_REPLY,
-                          .term = 7, .index = 11, .n = 0, .has_ok = true,
-                          .ok = false, .bytes = 40, .coalesced = 3};
+    struct rec_msg msg = {.from = 2,
+                          .to = 1,
+                          .type = REC_MSG_APPEND_REPLY,
+                          .term = 7,
+                          .index = 11,
+                          .n = 0,
+                          .has_ok = true,
+                          .ok = false,
+                          .bytes = 40,
+                          .coalesced = 3};
     assert_true(rec_write_msg(&m.w, 101, &msg));
     assert_true(rec_write_event(&m.w, 102, "leader", 2,
                                 "quote \" back \\ nl \n tab \t \xc3\xa9"));
@@ -218,8 +225,8 @@ static void test_malformed_lines_are_skipped_and_counted(void **state)
         "{\"t\":-3,\"k\":\"event\",\"text\":\"t < 0\"}\n",
         "{\"t\":\"7\",\"k\":\"event\",\"text\":\"t a string\"}\n",
         "{\"t\":7,\"k\":3}\n",
-        "{\"t\":7,\"k\":\"status\",\"role\":\"leader\"}\n",      /* No id. */
-        "{\"t\":7,\"k\":\"status\",\"id\":1,\"term\":\"x\"}\n",  /* Type. */
+        "{\"t\":7,\"k\":\"status\",\"role\":\"leader\"}\n",     /* No id. */
+        "{\"t\":7,\"k\":\"status\",\"id\":1,\"term\":\"x\"}\n", /* Type. */
         "{\"t\":7,\"k\":\"status\",\"id\":1,\"role\":\"king\"}\n",
         "{\"t\":7,\"k\":\"status\",\"id\":1,\"tail\":[1,2,3,4,5,6,7,8,9,10,"
         "11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,"
@@ -274,9 +281,9 @@ static void test_a_file_needs_a_meta_line_it_knows(void **state)
                            "[{\"id\":1}]}\n",
                            &f),
                      ERR_INVALID); /* Newer version. */
-    assert_int_equal(parse("{\"t\":0,\"k\":\"meta\",\"v\":1,\"members\":[]}\n",
-                           &f),
-                     ERR_INVALID);
+    assert_int_equal(
+        parse("{\"t\":0,\"k\":\"meta\",\"v\":1,\"members\":[]}\n", &f),
+        ERR_INVALID);
     assert_int_equal(parse("{\"t\":0,\"k\":\"meta\",\"v\":1,\"members\":"
                            "[{\"id\":1},{\"id\":1}]}\n",
                            &f),
