@@ -166,8 +166,8 @@ static void ui_texts(struct replay_ui *u, uint64_t t)
     } else {
         snprintf(u->help, sizeof(u->help),
                  "space %s  . step  +/- speed  <-/-> 5 s  Home/End  g jump  "
-                 "q quit",
-                 u->playing ? "pause" : "play");
+                 "q quit   record %zu/%zu",
+                 u->playing ? "pause" : "play", u->r.pos, u->r.file.n);
     }
 }
 
