@@ -1,9 +1,9 @@
 /*
  * Row checksums (storage/row_crc.c) and what the store does with them: the
  * CRC-32C of the standard check string, fields that differ only in type,
- * and a log or kv row changed behind the store's back (as the sqlite3 shell
- * would) that load, fetch and get refuse with ERR_DAMAGED, never serving
- * the changed bytes.
+ * and a log, kv, session or raft_state row changed behind the store's back
+ * (as the sqlite3 shell would) that load, fetch, get and the session
+ * lookups refuse with ERR_DAMAGED, never serving the changed bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,7 +83,9 @@ static void shell(const char *path, const char *query)
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
-/* Three put entries (k1..k3 = v1..v3) in the log, the first two applied. */
+/* Three put entries (k1..k3 = v1..v3) in the log, the first two applied;
+ * term 1, vote NODE; sessions 7 (seq 3, written by put) and 2 (registered
+ * by the entry at index 2). */
 static void fill(struct fixture *f)
 {
     open_store(f, STORE_OPEN_CREATE);
@@ -114,6 +116,8 @@ static void fill(struct fixture *f)
     assert_int_equal(
         store_kv_put(f->s, (const uint8_t *)"k2", 2, (const uint8_t *)"v2", 2),
         ERR_OK);
+    assert_int_equal(store_session_put(f->s, 7, 3, 0), ERR_OK);
+    assert_int_equal(store_session_register(f->s, 2, 100), ERR_OK);
     assert_int_equal(store_kv_commit(f->s, 2), ERR_OK);
     store_close(f->s);
     f->s = NULL;
@@ -191,12 +195,18 @@ static void test_row_crc_written_rows_match(void **state)
                            "SELECT (SELECT count(*) FROM log WHERE crc ="
                            " raft_row_crc(" SCHEMA_LOG_CRC_COLUMNS ")),"
                            " (SELECT count(*) FROM kv WHERE crc ="
-                           " raft_row_crc(" SCHEMA_KV_CRC_COLUMNS "))",
+                           " raft_row_crc(" SCHEMA_KV_CRC_COLUMNS ")),"
+                           " (SELECT count(*) FROM raft_state WHERE crc ="
+                           " raft_row_crc(" SCHEMA_STATE_CRC_COLUMNS ")),"
+                           " (SELECT count(*) FROM sessions WHERE crc ="
+                           " raft_row_crc(" SCHEMA_SESSION_CRC_COLUMNS "))",
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 3);
     assert_int_equal(sqlite3_column_int(st, 1), 2);
+    assert_int_equal(sqlite3_column_int(st, 2), 1);
+    assert_int_equal(sqlite3_column_int(st, 3), 2);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -236,6 +246,73 @@ static void test_row_crc_damaged_log_refused(void **state)
     assert_int_equal(n, 2);
     assert_int_equal(store_fetch(f->s, 1, 3, 1 << 20, out, 3, &n),
                      ERR_DAMAGED);
+}
+
+/* A changed term or vote: the load at startup refuses it. */
+static void test_row_crc_damaged_raft_state_refused(void **state)
+{
+    struct fixture *f = *state;
+    const char *const edits[] = {
+        "UPDATE raft_state SET current_term = 9",
+        "UPDATE raft_state SET voted_for = 3",
+        "UPDATE raft_state SET voted_for = NULL",
+        "UPDATE raft_state SET crc = crc + 1",
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        fill(f);
+        shell(f->path, edits[i]);
+        open_store(f, STORE_OPEN_EXISTING);
+        struct store_loaded l;
+        assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
+        assert_non_null(strstr(store_errmsg(f->s), "raft_state row 1"));
+        assert_non_null(store_damage(f->s));
+        store_close(f->s);
+        f->s = NULL;
+        char p[160];
+        snprintf(p, sizeof p, "%s-wal", f->path);
+        (void)unlink(p);
+        snprintf(p, sizeof p, "%s-shm", f->path);
+        (void)unlink(p);
+        assert_int_equal(unlink(f->path), 0);
+    }
+}
+
+/* A changed session row: the load refuses it, and so do a lookup by
+ * client id (the state machine's, through get and find) and a snapshot
+ * image; the other session still reads. */
+static void test_row_crc_damaged_session_refused(void **state)
+{
+    struct fixture *f = *state;
+    fill(f);
+    shell(f->path, "UPDATE sessions SET seq = 4 WHERE client_id = 7");
+    open_store(f, STORE_OPEN_EXISTING);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
+    assert_non_null(strstr(store_errmsg(f->s), "sessions row 7"));
+    uint64_t seq = 0;
+    uint8_t status = 0;
+    assert_int_equal(store_session_get(f->s, 2, &seq, &status), ERR_OK);
+    assert_int_equal(store_session_get(f->s, 7, &seq, &status), ERR_DAMAGED);
+    assert_int_equal(seq, 0);
+    store_close(f->s);
+    open_store(f, STORE_OPEN_EXISTING);
+    struct store_session found;
+    assert_int_equal(store_session_find(f->s, 2, &found), ERR_OK);
+    assert_int_equal(found.last_index, 2);
+    assert_int_equal(store_session_find(f->s, 7, &found), ERR_DAMAGED);
+    assert_non_null(strstr(store_damage(f->s), "sessions row 7"));
+    store_close(f->s);
+    f->s = NULL;
+    char out[160], em[ERRMSG_LEN] = "";
+    snprintf(out, sizeof out, "%s.snap", f->path);
+    struct snapshot_make_info info;
+    assert_int_equal(snapshot_make_file(f->path, out, "voters 2", &info, em),
+                     ERR_DAMAGED);
+    assert_non_null(strstr(em, "damaged: sessions row 7"));
+    assert_int_not_equal(access(out, F_OK), 0);
+    char tmp[170];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    (void)unlink(tmp);
 }
 
 /* A changed kv row: no snapshot image is made of it. */
@@ -320,6 +397,8 @@ static void test_row_crc_upgrade_from_version_3(void **state)
     fill(f);
     shell(f->path, "ALTER TABLE log DROP COLUMN crc;"
                    " ALTER TABLE kv DROP COLUMN crc;"
+                   " ALTER TABLE raft_state DROP COLUMN crc;"
+                   " ALTER TABLE sessions DROP COLUMN crc;"
                    " PRAGMA user_version = 3;");
     open_store(f, STORE_OPEN_EXISTING);
     struct store_loaded l;
@@ -330,6 +409,33 @@ static void test_row_crc_upgrade_from_version_3(void **state)
     uint32_t len = 0;
     assert_int_equal(store_kv_get(f->s, (const uint8_t *)"k2", 2, &value, &len),
                      ERR_OK);
+}
+
+/* A version 4 file gains the checksums of its raft_state and session rows
+ * as they are, then refuses a later change to them. */
+static void test_row_crc_upgrade_from_version_4(void **state)
+{
+    struct fixture *f = *state;
+    fill(f);
+    shell(f->path, "ALTER TABLE raft_state DROP COLUMN crc;"
+                   " ALTER TABLE sessions DROP COLUMN crc;"
+                   " UPDATE sessions SET seq = 5 WHERE client_id = 7;"
+                   " PRAGMA user_version = 4;");
+    open_store(f, STORE_OPEN_EXISTING);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.term, 1);
+    assert_int_equal(l.voted_for, NODE);
+    store_loaded_free(&l);
+    uint64_t seq = 0;
+    uint8_t status = 0;
+    assert_int_equal(store_session_get(f->s, 7, &seq, &status), ERR_OK);
+    assert_int_equal(seq, 5);
+    store_close(f->s);
+    f->s = NULL;
+    shell(f->path, "UPDATE sessions SET seq = 6 WHERE client_id = 7");
+    open_store(f, STORE_OPEN_EXISTING);
+    assert_int_equal(store_session_get(f->s, 7, &seq, &status), ERR_DAMAGED);
 }
 
 int main(void)
@@ -345,6 +451,9 @@ int main(void)
         T(test_row_crc_damaged_kv_no_image),
         T(test_row_crc_digest),
         T(test_row_crc_upgrade_from_version_3),
+        T(test_row_crc_upgrade_from_version_4),
+        T(test_row_crc_damaged_raft_state_refused),
+        T(test_row_crc_damaged_session_refused),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
