@@ -129,10 +129,9 @@ int store_session_verify_all(struct store *s)
 {
     ASSERT(s != NULL);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT " SCHEMA_SESSION_CRC_COLUMNS
-                                ", crc FROM sessions",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        s->db, "SELECT " SCHEMA_SESSION_CRC_COLUMNS ", crc FROM sessions", -1,
+        &st, NULL);
     int err = ERR_OK;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!row_crc_check(st, 0, 4, 4)) {

@@ -230,22 +230,46 @@ static void test_row_crc_damaged_kv_never_served(void **state)
     assert_non_null(strstr(store_errmsg(f->s), "kv row of key 'k2'"));
 }
 
+/* Fills the store, applies edit with the sqlite3 shell, opens it and
+ * sees the load refuse it with an error containing what. */
+static void load_damaged(struct fixture *f, const char *edit, const char *what)
+{
+    fill(f);
+    shell(f->path, edit);
+    open_store(f, STORE_OPEN_EXISTING);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
+    assert_non_null(strstr(store_errmsg(f->s), what));
+    assert_non_null(store_damage(f->s));
+}
+
 /* A changed log row: load and fetch refuse it, naming the index. */
 static void test_row_crc_damaged_log_refused(void **state)
 {
     struct fixture *f = *state;
-    fill(f);
-    shell(f->path, "UPDATE log SET value = 'v9' WHERE idx = 3");
-    open_store(f, STORE_OPEN_EXISTING);
-    struct store_loaded l;
-    assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
-    assert_non_null(strstr(store_errmsg(f->s), "log row 3"));
+    load_damaged(f, "UPDATE log SET value = 'v9' WHERE idx = 3", "log row 3");
     struct raft_entry out[3];
     size_t n = 0;
     assert_int_equal(store_fetch(f->s, 1, 2, 1 << 20, out, 3, &n), ERR_OK);
     assert_int_equal(n, 2);
     assert_int_equal(store_fetch(f->s, 1, 3, 1 << 20, out, 3, &n),
                      ERR_DAMAGED);
+}
+
+/* Making a snapshot image of f's database fails ERR_DAMAGED with an error
+ * containing why, and leaves no image. */
+static void assert_no_image(struct fixture *f, const char *why)
+{
+    char out[160], em[ERRMSG_LEN] = "";
+    snprintf(out, sizeof out, "%s.snap", f->path);
+    struct snapshot_make_info info;
+    assert_int_equal(snapshot_make_file(f->path, out, "voters 2", &info, em),
+                     ERR_DAMAGED);
+    assert_non_null(strstr(em, why));
+    assert_int_not_equal(access(out, F_OK), 0);
+    char tmp[170];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    (void)unlink(tmp);
 }
 
 /* A changed term or vote: the load at startup refuses it. */
@@ -259,13 +283,7 @@ static void test_row_crc_damaged_raft_state_refused(void **state)
         "UPDATE raft_state SET crc = crc + 1",
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
-        fill(f);
-        shell(f->path, edits[i]);
-        open_store(f, STORE_OPEN_EXISTING);
-        struct store_loaded l;
-        assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
-        assert_non_null(strstr(store_errmsg(f->s), "raft_state row 1"));
-        assert_non_null(store_damage(f->s));
+        load_damaged(f, edits[i], "raft_state row 1");
         store_close(f->s);
         f->s = NULL;
         char p[160];
@@ -283,12 +301,8 @@ static void test_row_crc_damaged_raft_state_refused(void **state)
 static void test_row_crc_damaged_session_refused(void **state)
 {
     struct fixture *f = *state;
-    fill(f);
-    shell(f->path, "UPDATE sessions SET seq = 4 WHERE client_id = 7");
-    open_store(f, STORE_OPEN_EXISTING);
-    struct store_loaded l;
-    assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
-    assert_non_null(strstr(store_errmsg(f->s), "sessions row 7"));
+    load_damaged(f, "UPDATE sessions SET seq = 4 WHERE client_id = 7",
+                 "sessions row 7");
     uint64_t seq = 0;
     uint8_t status = 0;
     assert_int_equal(store_session_get(f->s, 2, &seq, &status), ERR_OK);
@@ -303,16 +317,7 @@ static void test_row_crc_damaged_session_refused(void **state)
     assert_non_null(strstr(store_damage(f->s), "sessions row 7"));
     store_close(f->s);
     f->s = NULL;
-    char out[160], em[ERRMSG_LEN] = "";
-    snprintf(out, sizeof out, "%s.snap", f->path);
-    struct snapshot_make_info info;
-    assert_int_equal(snapshot_make_file(f->path, out, "voters 2", &info, em),
-                     ERR_DAMAGED);
-    assert_non_null(strstr(em, "damaged: sessions row 7"));
-    assert_int_not_equal(access(out, F_OK), 0);
-    char tmp[170];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    (void)unlink(tmp);
+    assert_no_image(f, "damaged: sessions row 7");
 }
 
 /* A changed kv row: no snapshot image is made of it. */
@@ -321,16 +326,7 @@ static void test_row_crc_damaged_kv_no_image(void **state)
     struct fixture *f = *state;
     fill(f);
     shell(f->path, "UPDATE kv SET value = 'v9' WHERE key = 'k1'");
-    char out[160], em[ERRMSG_LEN] = "";
-    snprintf(out, sizeof out, "%s.snap", f->path);
-    struct snapshot_make_info info;
-    assert_int_equal(snapshot_make_file(f->path, out, "voters 2", &info, em),
-                     ERR_DAMAGED);
-    assert_non_null(strstr(em, "damaged: kv row"));
-    assert_int_not_equal(access(out, F_OK), 0);
-    char tmp[170];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    (void)unlink(tmp);
+    assert_no_image(f, "damaged: kv row");
 }
 
 /* Digests the kv table one row per step; returns the digest. */
@@ -390,19 +386,36 @@ static void test_row_crc_digest(void **state)
     assert_non_null(strstr(store_damage(f->s), "key 'k2'"));
 }
 
+/* Fills the store, turns it into an older version with the sqlite3 shell
+ * (older), opens it (the upgrade) and loads it into *l. */
+static void load_upgraded(struct fixture *f, const char *older,
+                          struct store_loaded *l)
+{
+    fill(f);
+    shell(f->path, older);
+    open_store(f, STORE_OPEN_EXISTING);
+    assert_int_equal(store_load(f->s, l), ERR_OK);
+}
+
+/* A current file made version 3 (no crc anywhere), and version 4 (crc on
+ * log and kv only, a session changed meanwhile). */
+static const char to_version_3[] = "ALTER TABLE log DROP COLUMN crc;"
+                                   " ALTER TABLE kv DROP COLUMN crc;"
+                                   " ALTER TABLE raft_state DROP COLUMN crc;"
+                                   " ALTER TABLE sessions DROP COLUMN crc;"
+                                   " PRAGMA user_version = 3;";
+static const char to_version_4[] =
+    "ALTER TABLE raft_state DROP COLUMN crc;"
+    " ALTER TABLE sessions DROP COLUMN crc;"
+    " UPDATE sessions SET seq = 5 WHERE client_id = 7;"
+    " PRAGMA user_version = 4;";
+
 /* A version 3 file gains the checksums of its rows as they are. */
 static void test_row_crc_upgrade_from_version_3(void **state)
 {
     struct fixture *f = *state;
-    fill(f);
-    shell(f->path, "ALTER TABLE log DROP COLUMN crc;"
-                   " ALTER TABLE kv DROP COLUMN crc;"
-                   " ALTER TABLE raft_state DROP COLUMN crc;"
-                   " ALTER TABLE sessions DROP COLUMN crc;"
-                   " PRAGMA user_version = 3;");
-    open_store(f, STORE_OPEN_EXISTING);
     struct store_loaded l;
-    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    load_upgraded(f, to_version_3, &l);
     assert_int_equal(l.n_entries, 3);
     store_loaded_free(&l);
     const uint8_t *value = NULL;
@@ -416,14 +429,8 @@ static void test_row_crc_upgrade_from_version_3(void **state)
 static void test_row_crc_upgrade_from_version_4(void **state)
 {
     struct fixture *f = *state;
-    fill(f);
-    shell(f->path, "ALTER TABLE raft_state DROP COLUMN crc;"
-                   " ALTER TABLE sessions DROP COLUMN crc;"
-                   " UPDATE sessions SET seq = 5 WHERE client_id = 7;"
-                   " PRAGMA user_version = 4;");
-    open_store(f, STORE_OPEN_EXISTING);
     struct store_loaded l;
-    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    load_upgraded(f, to_version_4, &l);
     assert_int_equal(l.term, 1);
     assert_int_equal(l.voted_for, NODE);
     store_loaded_free(&l);
