@@ -560,7 +560,7 @@ echo "  ops: $OPS in $ROUNDS rounds ($ANSWERED answered, $UNKNOWN unknown" \
     "put $PUT get $GET del $DEL cas $CAS); checker ${CHECK_MS} ms"
 echo "  faults: $faults:${line%,}"
 if [ "$FULL_FILLS" -gt 0 ]; then
-    echo "  disk_full: $FULL_FILLS fills of node $FULL_ID's tmpfs; status showed" \
+    echo "  disk_full: fills of node $FULL_ID's tmpfs: $FULL_FILLS; status showed" \
         "it full in $FULL_SEEN; resumed in $FULL_RESUMED (slowest ${FULL_MAX_MS} ms" \
         "after the space returned)"
 fi
