@@ -4,7 +4,7 @@
 foreach(t election reelection catchup no_majority restart status_json
           exit_codes sqlite second_up bad_conf partition launcher_gone
           bench watch syncer snapshot_catchup snapshot_kill sessions_bounded
-          lost_wal up_damaged cli damage_kv damage_log check
+          lost_wal up_damaged cli damage_kv damage_log damage_state check
           members members_grow replace)
   add_test(NAME proc_${t}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
