@@ -298,8 +298,6 @@ static int member_op(int argc, char **argv, const char *dir, const char *cmd,
         return CTL_EXIT_ERROR;
     }
     const struct membership_member *m = membership_get(&c, id);
-    struct membership after = c;
-    membership_remove(&after, id);
     const char *why = NULL;
     if (c.joint) {
         why = "a change is in progress";
@@ -310,12 +308,6 @@ static int member_op(int argc, char **argv, const char *dir, const char *cmd,
     } else if (op == FAULT_MEMBER_REMOVE && m->voter &&
                membership_n_voters(&c, false) == 1) {
         why = "it is the last voter";
-    } else if (op == FAULT_MEMBER_REMOVE &&
-               membership_n_voters(&after, false) == 1 && after.n > 1) {
-        /* docs/MEMBERSHIP.md: a lone voter would send appends to its
-         * learners before its own write of them is durable. */
-        why = "it would leave one voter with learners (unsafe: promote or "
-              "remove the learners first)";
     }
     if (why != NULL) {
         ctl_error("%s: refused: node %llu: %s", cmd, ull(id), why);
