@@ -8,8 +8,9 @@ testing hook: the same cells it draws; tests/proc/pty_view.py). The script
 reads the leader from the screen, presses k and the leader's id, and waits
 for a new leader to appear on screen (title, panel, event feed); presses t
 and a and waits for `raftctl transfer` and `raftctl add` to report in the
-feed; then presses q and checks that raftctl exits 0 and left the
-alternate screen. Exit 0 on success, 1 with a message otherwise.
+feed, and for the added member's panel (watch follows the configuration);
+then presses q and checks that raftctl exits 0 and left the alternate
+screen. Exit 0 on success, 1 with a message otherwise.
 """
 import os
 import re
@@ -56,9 +57,15 @@ def main():
         v.key(b"a")
         added = v.wait("the add's outcome in the feed",
                        lambda s: re.search(r"a: node (\d+) added", s), 60)
+        # The member added while watch runs gets a panel of its own.
+        n_added = int(added.group(1))
+        v.wait("a panel for node %d, added while watch runs" % n_added,
+               lambda s: re.search(r"^ n%d  (follower|learner|leader) "
+                                   % n_added, s, re.M), 15)
         v.quit()
         print("ok: killed leader n%d on screen; n%d took over; t moved "
-              "leadership; a added node %s" % (old, new, added.group(1)))
+              "leadership; a added node %s, which got a panel"
+              % (old, new, added.group(1)))
     finally:
         v.kill()
 
