@@ -43,6 +43,7 @@ enum {
     UP_SNAPSHOT_ENTRIES,
     UP_LOG_KEEP,
     UP_MAX_SESSIONS,
+    UP_MAX_DATAGRAM,
     UP__COUNT
 };
 
@@ -55,6 +56,7 @@ static const struct ctl_opt up_opts[] = {
     [UP_SNAPSHOT_ENTRIES] = {"--snapshot-entries", NULL, true},
     [UP_LOG_KEEP] = {"--log-keep", NULL, true},
     [UP_MAX_SESSIONS] = {"--max-sessions", NULL, true},
+    [UP_MAX_DATAGRAM] = {"--max-datagram", NULL, true},
 };
 
 /* The up flag recorded as each DIR/options option. */
@@ -64,6 +66,7 @@ static const int up_recorded[UP_OPT__COUNT] = {
     [UP_OPT_SNAPSHOT_ENTRIES] = UP_SNAPSHOT_ENTRIES,
     [UP_OPT_LOG_KEEP] = UP_LOG_KEEP,
     [UP_OPT_MAX_SESSIONS] = UP_MAX_SESSIONS,
+    [UP_OPT_MAX_DATAGRAM] = UP_MAX_DATAGRAM,
 };
 
 /* build/bin/raftnode next to this raftctl. Errors: ERR_NOT_FOUND. */
@@ -101,7 +104,7 @@ static int up_read_args(const struct ctl_args *a, struct supervisor_config *cfg,
     if (a->n_pos != 0) {
         ctl_error("usage: raftctl up [-n N] [--port BASE] [--detach] "
                   "[--heartbeat MS] [--election MS] [--snapshot-entries N] "
-                  "[--log-keep K] [--max-sessions M]");
+                  "[--log-keep K] [--max-sessions M] [--max-datagram N]");
         return CTL_EXIT_USAGE;
     }
     if (a->given[UP_NODES] &&

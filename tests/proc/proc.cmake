@@ -39,3 +39,10 @@ add_test(NAME proc_hosts
           $<TARGET_FILE:raftctl>)
 set_tests_properties(proc_hosts PROPERTIES LABELS proc TIMEOUT 120
   SKIP_RETURN_CODE 77 ENVIRONMENT "${RAFT_PROC_ENV}")
+# --max-datagram 1400: batches, replies and snapshot chunks within it, a
+# too-large write refused (docs/HOSTS.md).
+add_test(NAME proc_max_datagram
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_max_datagram.sh
+          $<TARGET_FILE:raftctl>)
+set_tests_properties(proc_max_datagram PROPERTIES LABELS proc TIMEOUT 120
+  ENVIRONMENT "${RAFT_PROC_ENV}")
