@@ -113,6 +113,9 @@ assert sorted(m['id'] for m in d['members']) == [1, 2, 3], d
 assert all(m['role'] == 'voter' for m in d['members']), d
 " || fail "members --json through --config"
 
+rctl check >"$DIR/check.out" 2>&1 || fail "check through --config: $(cat "$DIR/check.out")"
+rctl bench --duration 1 >"$DIR/bench.out" 2>&1 || fail "bench through --config: $(tail -1 "$DIR/bench.out")"
+
 # Keys elsewhere: --key-dir.
 mkdir -m 700 "$DIR/conf-only" "$DIR/keys-only" || fail "mkdir"
 cp -p "$OPS/cluster.conf" "$DIR/conf-only/" && cp -p "$OPS/client.key" "$DIR/keys-only/" ||
@@ -124,7 +127,7 @@ cp -p "$OPS/cluster.conf" "$DIR/conf-only/" && cp -p "$OPS/client.key" "$DIR/key
 grep -q "client.key" "$DIR/nokey.err" || fail "missing key not named: $(cat "$DIR/nokey.err")"
 
 # Commands of a cluster directory's processes refuse --config (exit 2).
-for cmd in "kill 1" "start 1" "down" "up"; do
+for cmd in "kill 1" "start 1" "down" "up" "watch" "replace 2"; do
     # shellcheck disable=SC2086
     rctl $cmd 2>"$DIR/refuse.err"
     rc=$?
