@@ -18,13 +18,7 @@ PORT=$(port 25100)
 declare -A NODE_PID=()
 
 hosts_cleanup() {
-    local pid
-    for pid in "${NODE_PID[@]}"; do
-        kill -9 "$pid" 2>/dev/null
-    done
-    for pid in "${NODE_PID[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
+    stop_pids "${NODE_PID[@]}"
     proc_cleanup
 }
 trap hosts_cleanup EXIT
