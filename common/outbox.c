@@ -117,10 +117,9 @@ static bool batch_fits(const struct outbox_dest *d, size_t len)
 {
     size_t max = udp_max_datagram();
     size_t fixed = AUTH_HEADER_BYTES + WIRE_BATCH_OVERHEAD;
-    size_t items = (size_t)d->used + len +
-                   (size_t)(d->n + 1) * WIRE_BATCH_ITEM_OVERHEAD;
-    return d->used + len <= OUTBOX_BYTES && max > fixed &&
-           items <= max - fixed;
+    size_t items =
+        (size_t)d->used + len + (size_t)(d->n + 1) * WIRE_BATCH_ITEM_OVERHEAD;
+    return d->used + len <= OUTBOX_BYTES && max > fixed && items <= max - fixed;
 }
 
 void outbox_add(struct outbox *o, const struct raft_addr *to,

@@ -55,7 +55,6 @@ static int dir_files(struct cdir *d, char errmsg[ERRMSG_LEN])
     return ERR_OK;
 }
 
-
 void cdir_use_config(const char *config_file, const char *key_dir)
 {
     g_config_file = config_file;

@@ -60,8 +60,7 @@ static int client_cmd_report(const struct client_cmd *cmd,
     if (rc == ERR_INVALID) {
         /* raftctl checked the key and value limits itself: what is left
          * is an entry too large for the members' --max-datagram. */
-        ctl_error("%s: the cluster refused the request as invalid%s",
-                  cmd->name,
+        ctl_error("%s: the cluster refused the request as invalid%s", cmd->name,
                   cmd->is_write ? " (too large for its members' "
                                   "--max-datagram? docs/HOSTS.md)"
                                 : "");

@@ -583,8 +583,7 @@ static int start_joiner(const struct cdir *d, const char *cmd, raft_id id)
 {
     char line[64], reply[512], em[ERRMSG_LEN] = "";
     snprintf(line, sizeof line, "join %llu", ull(id));
-    if (supervisor_request(d, line, reply, sizeof reply, 10000, em) !=
-            ERR_OK ||
+    if (supervisor_request(d, line, reply, sizeof reply, 10000, em) != ERR_OK ||
         strncmp(reply, "ok", 2) != 0) {
         ctl_error("%s: the launcher did not start node %llu: %s%s", cmd,
                   ull(id), em, reply);

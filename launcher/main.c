@@ -57,7 +57,8 @@ static const char ctl_usage_text[] =
     "  add [--addr HOST:PORT] [--learner]   start a new member, print its id\n"
     "  promote ID          learner ID becomes a voter (joint consensus)\n"
     "  remove ID           ID leaves; the launcher stops it, keeps its files\n"
-    "  replace ID          rebuild damaged or lost ID as a new member, print its id\n"
+    "  replace ID          rebuild damaged or lost ID as a new member, print "
+    "its id\n"
     "  transfer [ID]       leadership to ID (default: most up-to-date voter)\n"
     "data (each takes --timeout MS, default 5000):\n"
     "  put KEY VALUE       exit 0 once committed\n"
@@ -288,8 +289,8 @@ static int refuse_by_config(const char *name)
 
 /* The value of a global option at argv[*i] ("--opt V" or "--opt=V"), or
  * NULL when argv[*i] is not that option; advances *i past it. */
-static const char *global_value(int argc, char **argv, int *i,
-                                const char *opt, const char *alias)
+static const char *global_value(int argc, char **argv, int *i, const char *opt,
+                                const char *alias)
 {
     const char *arg = argv[*i];
     size_t len = strlen(opt);

@@ -211,8 +211,7 @@ static int parse_option(struct args *a, const char *opt, const char *val)
     } else if (strcmp(opt, "--max-datagram") == 0) {
         if (!parse_u64(val, RAFT_MAX_DATAGRAM_MIN, RAFT_DATAGRAM_MAX, &v)) {
             char msg[128];
-            snprintf(msg, sizeof msg,
-                     "--max-datagram needs bytes (%d-%d)",
+            snprintf(msg, sizeof msg, "--max-datagram needs bytes (%d-%d)",
                      RAFT_MAX_DATAGRAM_MIN, RAFT_DATAGRAM_MAX);
             return usage(msg);
         }

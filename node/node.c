@@ -647,8 +647,7 @@ static int node_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
  * chunks sized so that their datagrams, tag envelope included, stay
  * within N; a client write whose entry could not travel so is refused
  * (CLIENT_INVALID) rather than sent in fragments. */
-static void node_fit_datagram(uint32_t max_datagram,
-                              struct replica_config *cfg)
+static void node_fit_datagram(uint32_t max_datagram, struct replica_config *cfg)
 {
     if (max_datagram == 0 || max_datagram >= RAFT_DATAGRAM_MAX) {
         return;
@@ -847,8 +846,8 @@ int node_open(const struct node_options *opts, struct node **out,
         LOG_INFO("datagrams kept within %u bytes (--max-datagram): a "
                  "client write's entry at most %u bytes",
                  opts->max_datagram,
-                 opts->max_datagram - AUTH_HEADER_BYTES -
-                     WIRE_APPEND_OVERHEAD - NODE_ENTRY_WIRE_OVERHEAD);
+                 opts->max_datagram - AUTH_HEADER_BYTES - WIRE_APPEND_OVERHEAD -
+                     NODE_ENTRY_WIRE_OVERHEAD);
     }
     *out = n;
     return ERR_OK;

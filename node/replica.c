@@ -639,8 +639,8 @@ static int on_client_write(struct replica *rep, uint64_t now_ms,
     }
     size_t len = 0;
     rv = command_encode(&cmd, rep->encode_buf, RAFT_ENTRY_MAX, &len);
-    if (rv != ERR_OK || (rep->entry_bytes_max != 0 &&
-                         len > rep->entry_bytes_max)) {
+    if (rv != ERR_OK ||
+        (rep->entry_bytes_max != 0 && len > rep->entry_bytes_max)) {
         send_client_reply(rep, from, req->client_id, req->seq, CLIENT_INVALID,
                           NULL, 0);
         return ERR_OK;
