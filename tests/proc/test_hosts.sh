@@ -7,8 +7,9 @@
 # launcher), and raftctl --config FILE run from a directory that holds no
 # cluster. The leader is killed (by the pid this test started): a new one
 # is elected, writes continue and reads see them. A fourth host joins with
-# `raftctl --config FILE add --addr`. Commands that act on a cluster
-# directory's processes refuse --config with one line. Stops only its pids.
+# `raftctl --config FILE add --addr` and leaves with `remove`. Commands
+# that act on a cluster directory's processes refuse --config with one
+# line. Stops only its pids.
 . "$(dirname "$0")/lib.sh"
 BIN=$(cd "$(dirname "$RAFTCTL")" && pwd)
 RAFTNODE="$BIN/raftnode"
@@ -180,4 +181,18 @@ applied_joined() {
 }
 wait_until 20 "member 4 applied the write after its join" applied_joined
 echo "hosts: member 4 on 127.0.0.4 joined as a voter"
+
+# 6. It leaves again: remove through --config drops its line from the
+# operator's file and says to stop it on its host (this test does).
+rctl remove 4 >"$DIR/remove.out" 2>&1 || fail "remove 4: $(cat "$DIR/remove.out")"
+grep -q "stop it on its host" "$DIR/remove.out" || fail "remove's line: $(cat "$DIR/remove.out")"
+grep -q "^4 " "$OPS/cluster.conf" && fail "remove left member 4 in --config's file"
+rctl members --json | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+assert sorted(m['id'] for m in d['members']) == [1, 2, 3], d
+" || fail "member 4 still in the configuration"
+stop_pids "${NODE_PID[4]}"
+unset "NODE_PID[4]"
+rctl put after-remove yes >/dev/null || fail "put after removing member 4"
 echo "ok"
