@@ -159,15 +159,17 @@ follows() {
 }
 wait_until 20 "member $old back as a follower" follows "$old"
 
-# 5. A fourth host joins: its cluster.conf lists it, it starts with
-# --join, and the operator adds it by address.
+# 5. A fourth host joins (docs/HOSTS.md, "Add a host"): its line in the
+# operator's cluster.conf, the files copied, started with --join, added
+# by address (add takes the id the file lists there).
+echo "4 127.0.0.4:$PORT" >>"$OPS/cluster.conf"
 mkdir -m 700 "$DIR/host4" || fail "mkdir host4"
 cp -p "$OPS/cluster.conf" "$OPS/cluster.key" "$OPS/client.key" "$DIR/host4/" || fail "copy"
-echo "4 127.0.0.4:$PORT" >>"$DIR/host4/cluster.conf"
 start_member 4 --join
 id=$(rctl add --addr "127.0.0.4:$PORT" 2>"$DIR/add.err" | tail -1)
 [ "$id" = 4 ] || fail "add printed '$id', want 4 ($(cat "$DIR/add.err"))"
-grep -q "^4 127.0.0.4:$PORT\$" "$OPS/cluster.conf" || fail "add did not list member 4 in --config's file"
+[ "$(grep -c "^4 127.0.0.4:$PORT\$" "$OPS/cluster.conf")" = 1 ] ||
+    fail "--config's file does not list member 4 exactly once"
 rctl members --json | python3 -c "
 import json, sys
 d = json.load(sys.stdin)
