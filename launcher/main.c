@@ -294,10 +294,10 @@ static const char *global_value(int argc, char **argv, int *i, const char *opt,
 {
     const char *arg = argv[*i];
     size_t len = strlen(opt);
-    if ((strcmp(arg, opt) == 0 || (alias != NULL && strcmp(arg, alias) == 0)) &&
-        *i + 1 < argc) {
-        *i += 2;
-        return argv[*i - 1];
+    if (strcmp(arg, opt) == 0 || (alias != NULL && strcmp(arg, alias) == 0)) {
+        /* Without a value: "" (main says it needs one). */
+        *i += *i + 1 < argc ? 2 : 1;
+        return *i - 1 < argc && argv[*i - 1] != arg ? argv[*i - 1] : "";
     }
     if (strncmp(arg, opt, len) == 0 && arg[len] == '=') {
         *i += 1;
