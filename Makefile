@@ -10,7 +10,7 @@ PKGS = libmsgpack-dev libsqlite3-dev libsodium-dev libcmocka-dev libncurses-dev 
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan demo clean sim sim-soak soak fuzz bench bench-long bench-catchup format
+.PHONY: all deps build install test asan demo clean sim sim-soak soak fuzz bench bench-long bench-catchup format
 
 all: build
 
@@ -30,6 +30,12 @@ $(BUILD)/CMakeCache.txt: | deps
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# raftnode, raftctl and the systemd unit raftnode@.service under PREFIX
+# (default /usr/local; DESTDIR for staging); enables nothing
+# (docs/HOSTS.md).
+install: build
+	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

@@ -45,6 +45,7 @@ enum {
     UP_MAX_SESSIONS,
     UP_RECORD,
     UP_RECORD_MAX,
+    UP_MAX_DATAGRAM,
     UP__COUNT
 };
 
@@ -59,6 +60,7 @@ static const struct ctl_opt up_opts[] = {
     [UP_MAX_SESSIONS] = {"--max-sessions", NULL, true},
     [UP_RECORD] = {"--record", NULL, true},
     [UP_RECORD_MAX] = {"--record-max", NULL, true},
+    [UP_MAX_DATAGRAM] = {"--max-datagram", NULL, true},
 };
 
 /* The up flag recorded as each DIR/options option. */
@@ -68,6 +70,7 @@ static const int up_recorded[UP_OPT__COUNT] = {
     [UP_OPT_SNAPSHOT_ENTRIES] = UP_SNAPSHOT_ENTRIES,
     [UP_OPT_LOG_KEEP] = UP_LOG_KEEP,
     [UP_OPT_MAX_SESSIONS] = UP_MAX_SESSIONS,
+    [UP_OPT_MAX_DATAGRAM] = UP_MAX_DATAGRAM,
 };
 
 /* build/bin/raftnode next to this raftctl. Errors: ERR_NOT_FOUND. */
@@ -105,8 +108,8 @@ static int up_read_args(const struct ctl_args *a, struct supervisor_config *cfg,
     if (a->n_pos != 0) {
         ctl_error("usage: raftctl up [-n N] [--port BASE] [--detach] "
                   "[--heartbeat MS] [--election MS] [--snapshot-entries N] "
-                  "[--log-keep K] [--max-sessions M] [--record FILE "
-                  "[--record-max MB]]");
+                  "[--log-keep K] [--max-sessions M] [--max-datagram N] "
+                  "[--record FILE [--record-max MB]]");
         return CTL_EXIT_USAGE;
     }
     if (a->given[UP_NODES] &&

@@ -24,6 +24,7 @@ add_executable(raftctl
   launcher/cmd_cluster.c
   launcher/cmd_fault.c
   launcher/cmd_member.c
+  launcher/cmd_keys.c
   launcher/bench.c
   launcher/bench_hist.c
   launcher/cmd_status.c

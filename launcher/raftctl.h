@@ -90,6 +90,8 @@ int cmd_remove(int argc, char **argv, const char *dir);
 int cmd_transfer(int argc, char **argv, const char *dir);
 int cmd_add(int argc, char **argv, const char *dir);
 int cmd_replace(int argc, char **argv, const char *dir);
+/* launcher/cmd_keys.c */
+int cmd_keys(int argc, char **argv, const char *dir);
 /* True when the stored configuration (the members table) of a member that
  * conf lists no longer holds id: a `remove` took it out, so its files in
  * DIR are a former member's. */
