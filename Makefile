@@ -6,6 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
 PKGS = libmsgpack-dev libsqlite3-dev libsodium-dev libcmocka-dev libncurses-dev sqlite3 \
+       libmicrohttpd-dev libjansson-dev chromium \
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 

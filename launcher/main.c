@@ -79,6 +79,10 @@ static const char ctl_usage_text[] =
     "                      frame as text. A foreground 'up' on a terminal"
     " shows it\n"
     "                      too.\n"
+    "  web [--port P] [--replay FILE]\n"
+    "                      the cluster (or a recording) as a page on\n"
+    "                      127.0.0.1:P (default 7080); prints the URL with its\n"
+    "                      token ('up --web' runs the cluster with it)\n"
     "\n"
     "exit codes: 0 ok, 1 negative answer (absent key, CAS mismatch), 2 usage\n"
     "error (also an unknown node id or an oversized key or value), 3 no "
@@ -254,6 +258,7 @@ static const struct ctl_command ctl_commands[] = {
     {"remove", cmd_remove},
     {"replace", cmd_replace},
     {"transfer", cmd_transfer},
+    {"web", cmd_web},
 };
 
 int main(int argc, char **argv)
