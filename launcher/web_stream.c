@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "common/clock.h"
 #include "common/err.h"
 
@@ -131,9 +133,22 @@ void web_stream_push(struct web_stream *s, enum web_line_kind kind, raft_id id,
     pthread_mutex_unlock(&s->lock);
 }
 
-void web_stream_push_msg(struct web_stream *s, const char *msg_line)
+void web_stream_push_msg(struct web_stream *s, const char *msg_line,
+                         uint64_t ago_ms)
 {
-    web_stream_push(s, WEB_LINE_OTHER, 0, msg_line);
+    json_t *o = json_loads(msg_line, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return;
+    }
+    uint64_t t = web_stream_t(s);
+    json_object_set_new(o, "t", json_integer((json_int_t)(t > ago_ms ? t - ago_ms : 0)));
+    char *line = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (line != NULL) {
+        web_stream_push(s, WEB_LINE_OTHER, 0, line);
+    }
+    free(line);
 }
 
 /* Appends "data: LINE\n\n" when it fits. */

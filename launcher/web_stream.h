@@ -67,9 +67,12 @@ void web_stream_push(struct web_stream *s, enum web_line_kind kind, raft_id id,
                      const char *line);
 
 /* THE hook for the message trace (launcher/trace_source.c): one "msg" line
- * of the shared format, e.g. {"t":12,"k":"msg","from":1,"to":2,...},
- * forwarded to every page. Thread-safe; call it from the main loop. */
-void web_stream_push_msg(struct web_stream *s, const char *msg_line);
+ * of the shared format, e.g. {"t":12,"k":"msg","from":1,"to":2,...}, sent
+ * ago_ms before now; its "t" is rewritten onto this stream's clock
+ * (web_stream_t() - ago_ms) and the line forwarded to every page.
+ * Thread-safe. A line that is not a JSON object is dropped. */
+void web_stream_push_msg(struct web_stream *s, const char *msg_line,
+                         uint64_t ago_ms);
 
 /* Writes what the reader has not seen yet into buf as SSE "data:" records,
  * whole lines only, waiting up to wait_ms for a first one. Returns the bytes

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# raftctl web in a real browser: headless chromium (tests/web/cdp.py, the
+# DevTools protocol from python3) loads the page against a 5-member cluster
+# and checks its DOM: five members, one leader, a term, log cells; the
+# page's own Kill button kills the leader and the page shows a new one
+# (tests/web/page_check.py). Then a recording replays on the timeline with
+# votes in flight and the violation marked. Skips (77) when chromium cannot
+# run. WEB_SHOT=FILE keeps a screenshot of the live page. Port base 22600
+# (nodes 22601-22605, web 22650-22651, chromium's debugging port 22660).
+. "$(dirname "$0")/../proc/lib.sh"
+
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "SKIP: chromium is not installed ('make deps' installs it)"
+    exit 77
+fi
+if ! timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom \
+    'data:text/html,<p>ok</p>' 2>/dev/null | grep -q '<p>ok</p>'; then
+    echo "SKIP: chromium is installed but cannot run headless here"
+    exit 77
+fi
+HERE=$(cd "$(dirname "$0")" && pwd)
+up_detached 22600
+wait_until 15 "a leader" has_one_leader
+ctl put web-page-key 1 >/dev/null || fail "put failed"
+WEB_PORT=$(port 22650)
+"$RAFTCTL" -d "$DIR" web --port "$WEB_PORT" >"$DIR/web.out" 2>&1 &
+WEB_PID=$!
+REPLAY_PID=""
+trap 'kill $WEB_PID $REPLAY_PID 2>/dev/null; proc_cleanup' EXIT
+has_url() { grep -q 'token=[0-9a-f]\{32\}' "$DIR/web.out"; }
+wait_until 10 "raftctl web's URL" has_url
+URL=$(grep -o 'http://127.0.0.1:[0-9]*/?token=[0-9a-f]\{32\}' "$DIR/web.out")
+python3 "$HERE/page_check.py" live "$URL" "$(port 22660)" ${WEB_SHOT:-} \
+    >"$DIR/page.out" || { cat "$DIR/page.out"; fail "the live page check failed"; }
+cat "$DIR/page.out"
+OLD=$(sed -n 's/^old=\([0-9]*\) new=.*/\1/p' "$DIR/page.out")
+NEW=$(sed -n 's/^old=[0-9]* new=\([0-9]*\)/\1/p' "$DIR/page.out")
+# The page told the truth: raftctl sees the same.
+[ "$(status_py "by_id[$OLD]['alive']")" = False ] || fail "n$OLD still runs"
+wait_until 10 "raftctl to see n$NEW lead" test "$(leader_id)" = "$NEW"
+echo "ok: raftctl status agrees: n$OLD down, n$NEW leads"
+# A recording on the timeline.
+python3 "$HERE/make_sample.py" "$DIR/sample.jsonl"
+"$RAFTCTL" web --replay "$DIR/sample.jsonl" --port "$(port 22651)" \
+    >"$DIR/replay.out" 2>&1 &
+REPLAY_PID=$!
+has_replay_url() { grep -q 'token=[0-9a-f]\{32\}' "$DIR/replay.out"; }
+wait_until 10 "the replay's URL" has_replay_url
+URL=$(grep -o 'http://127.0.0.1:[0-9]*/?token=[0-9a-f]\{32\}' "$DIR/replay.out")
+python3 "$HERE/page_check.py" replay "$URL" "$(port 22660)" ||
+    fail "the replay page check failed"
