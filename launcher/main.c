@@ -31,6 +31,7 @@ static const char ctl_usage_text[] =
     "cluster:\n"
     "  up [-n N] [--port BASE] [--detach] [--heartbeat MS] [--election MS]\n"
     "     [--snapshot-entries N] [--log-keep K] [--max-sessions M]\n"
+    "     [--web [--web-port P]]\n"
     "                      start every node (creating DIR for N nodes, default"
     " 5,\n"
     "                      on ports BASE+1..BASE+N, default BASE 7000); the\n"

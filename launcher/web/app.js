@@ -11,7 +11,7 @@ const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const SVGNS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const EVENTS_MAX = 200;
-const LOG_CELLS = 28;
+const CELL_PX = 21; // a log cell and its gap (style.css .cell)
 
 /* --- The model ---------------------------------------------------------- */
 
@@ -132,6 +132,7 @@ function ringLayout() {
     ring.els.set(id, memberEl(id, p));
   });
   for (const el of ring.els.values()) g.appendChild(el.g);
+  shown.delete("faults"); // the cut lines went with the links
   model.dirty = true;
 }
 
@@ -160,16 +161,13 @@ function memberEl(id, p) {
   name.textContent = "n" + id;
   const term = svg("text", { class: "termtxt", y: r * 0.36,
                              "font-size": Math.max(9, Math.round(r * 0.34)) });
-  // Labels outside the ring, away from the centre: beside a member on the
-  // left or right, above or below one at the top or bottom.
-  const c = Math.cos(p.a), sn = Math.sin(p.a);
-  const side = Math.abs(c) > 0.45;
-  const out = arcR + 12;
-  const lx = side ? Math.sign(c) * out : 0;
-  const ly = side ? 0 : sn > 0 ? out + 8 : -out - 14;
-  const anchor = side ? (c > 0 ? "start" : "end") : "";
-  const role = svg("text", { class: "role " + anchor, x: lx, y: ly - 7 });
-  const note = svg("text", { class: "note " + anchor, x: lx, y: ly + 8 });
+  // Labels under a member (above one at the top of the ring), so that they
+  // never run off the sides; with many members only the role.
+  const top = Math.sin(p.a) < -0.5;
+  const ly = top ? -(arcR + 30) : arcR + 16;
+  const role = svg("text", { class: "role", x: 0, y: ly });
+  const note = svg("text", { class: "note", x: 0, y: ly + 14 });
+  if (model.order.length > 9) note.style.display = "none";
   g.append(track, arc, sel, body, name, term, role, note);
   g.addEventListener("click", () => select(id));
   return { g, arc, circ, sel, term, role, note, body };
@@ -193,7 +191,8 @@ function drawMembers(t) {
     if (!el) continue;
     const role = s ? s.role : "down";
     if (el.g.getAttribute("data-role") !== role) el.g.setAttribute("data-role", role);
-    el.g.setAttribute("data-term", s ? s.term : 0);
+    const term = String(s ? s.term : 0);
+    if (el.g.getAttribute("data-term") !== term) el.g.setAttribute("data-term", term);
     let frac = 0;
     if (s && s.up && role !== "leader") frac = timerFraction(s, t);
     if (role === "leader") frac = 1;
@@ -329,24 +328,26 @@ function drawLogs() {
     const end = s.tail_first ? s.tail_first + (s.tail || []).length - 1 : 0;
     hi = Math.max(hi, s.last || 0, end);
   }
-  const lo = Math.max(1, hi - LOG_CELLS + 1);
+  const width = $("logs").clientWidth || 600;
+  const n = Math.max(8, Math.floor((width - 70) / CELL_PX));
+  const lo = Math.max(1, hi - n + 1);
   const rows = [];
   const hdr = [`<div class="logrow hdr"><span class="who">index</span>`];
-  for (let i = lo; i <= Math.max(hi, lo + LOG_CELLS - 1); i++) {
-    hdr.push(`<span class="cell">${i % 5 === 0 || i === lo ? i : ""}</span>`);
+  for (let i = lo; i <= Math.max(hi, lo + n - 1); i++) {
+    hdr.push(`<span class="cell">${i % 5 === 0 || i === 1 ? i : ""}</span>`);
   }
   rows.push(hdr.join("") + "</div>");
   for (const id of model.order) {
     const s = model.members.get(id);
     const cells = [];
-    for (let i = lo; i <= Math.max(hi, lo + LOG_CELLS - 1); i++) {
+    for (let i = lo; i <= Math.max(hi, lo + n - 1); i++) {
       cells.push(logCell(s, i));
     }
     const down = !s || !s.up ? " down" : "";
     const mark = s && s.role === "leader" ? " <i>★</i>" : "";
     rows.push(`<div class="logrow${down}" data-id="${id}"><span class="who" title="${s ? `last ${s.last}, commit ${s.commit}` : ""}">n${id}${mark}</span>${cells.join("")}</div>`);
   }
-  $("logs").innerHTML = rows.join("");
+  setHTML("logs", rows.join(""));
 }
 
 function logCell(s, i) {
@@ -367,9 +368,8 @@ function logCell(s, i) {
 
 function drawProgress() {
   const lead = leaderStatus();
-  const box = $("progress");
   if (!lead || !(lead.peers || []).length) {
-    box.innerHTML = `<div class="none">${lead ? "no followers" : "no leader"}</div>`;
+    setHTML("progress", `<div class="none">${lead ? "no followers" : "no leader"}</div>`);
     return;
   }
   const rows = [];
@@ -380,16 +380,38 @@ function drawProgress() {
     const cls = p.match >= lead.last ? "" : s && !s.up ? " silent" : " behind";
     rows.push(`<div class="prow${cls}" data-id="${p.id}"><b>n${p.id}</b><span class="bar"><i style="width:${(frac * 100).toFixed(0)}%"></i></span><span>${p.match} / ${p.next}</span></div>`);
   }
-  box.innerHTML = rows.join("");
+  setHTML("progress", rows.join(""));
+}
+
+/* The rules in force, shortest first: each cut pair once (the member that
+ * blocks the most named first), identical netem rules grouped. */
+function faultLines() {
+  const cuts = new Map(), netem = new Map(), seen = new Set();
+  for (const [id, text] of model.faults) {
+    for (const part of text.split("; ")) {
+      const m = /^partitioned from ([0-9,]+)$/.exec(part);
+      if (m) cuts.set(id, m[1].split(",").map(Number));
+      else netem.set(part, (netem.get(part) || []).concat(id));
+    }
+  }
+  const lines = [];
+  const order = [...cuts.keys()].sort((a, b) => cuts.get(b).length - cuts.get(a).length || a - b);
+  for (const id of order) {
+    const fresh = cuts.get(id).filter((o) => !seen.has(Math.min(id, o) + "-" + Math.max(id, o)));
+    fresh.forEach((o) => seen.add(Math.min(id, o) + "-" + Math.max(id, o)));
+    if (fresh.length) lines.push(`n${id} cut off from ${fresh.map((o) => "n" + o).join(", ")}`);
+  }
+  for (const [rule, ids] of netem) {
+    lines.push(`${ids.sort((a, b) => a - b).map((i) => "n" + i).join(", ")}: ${rule}`);
+  }
+  return lines;
 }
 
 function drawFaults() {
-  const items = [];
-  for (const id of model.order) {
-    const f = model.faults.get(id);
-    if (f) items.push(`<li>n${id}: ${esc(f)}</li>`);
-  }
-  $("faults").innerHTML = items.length ? items.join("") : `<li class="none">none</li>`;
+  const items = faultLines().map((l) => `<li>${esc(l)}</li>`);
+  const html = items.length ? items.join("") : `<li class="none">none</li>`;
+  if (shown.get("faults") === html) return;
+  setHTML("faults", html);
   // Cut links across the ring.
   document.querySelectorAll("#links .cut").forEach((e) => e.remove());
   const links = $("links");
@@ -402,6 +424,15 @@ function drawFaults() {
       if (a && b) links.appendChild(svg("line", { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: "cut" }));
     }
   }
+}
+
+/* Replaces an element's content only when it changed (the panels are
+ * rebuilt as strings ten times a second; the DOM is touched far less). */
+const shown = new Map();
+function setHTML(id, html) {
+  if (shown.get(id) === html) return;
+  shown.set(id, html);
+  $(id).innerHTML = html;
 }
 
 function esc(s) {
@@ -423,7 +454,7 @@ function drawEvents() {
     const kind = e.k === "violation" ? "violation" : e.kind || "info";
     items.push(`<li><time>${clockText(e)}</time><span class="k k-${esc(kind)}">${esc(kind)}</span><span>${esc(e.text || "")}</span></li>`);
   }
-  $("events").innerHTML = items.join("");
+  setHTML("events", items.join(""));
 }
 
 function showTiming() {

@@ -46,6 +46,8 @@ class Chromium:
                 raise RuntimeError("chromium did not open its debugging port")
             time.sleep(0.2)
         self._connect(pages[0]["webSocketDebuggerUrl"])
+        self.call("Emulation.setDeviceMetricsOverride", width=width,
+                  height=height, deviceScaleFactor=1, mobile=False)
 
     def _connect(self, url):
         rest = url.split("://", 1)[1]

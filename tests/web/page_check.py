@@ -6,6 +6,7 @@ and checks its DOM. Modes:
   replay URL DEVPORT [SHOT] a recording (tests/web/make_sample.py): members,
                             messages in flight, the leader, the violation.
   fps URL DEVPORT N         frames per second over 5 s with N members.
+  shot URL DEVPORT FILE     a screenshot once the page shows a leader.
 Exit 0 on success, 1 with a FAIL line otherwise."""
 import sys
 import time
@@ -115,6 +116,13 @@ def fps(c, n):
     print(f"fps={rate:.1f} members={n}")
 
 
+def shot(c, path):
+    wait(c, 30, "one leader", LEADERS, lambda v: len(v) == 1)
+    wait(c, 30, "log cells", CELLS, lambda n: n > 0)
+    time.sleep(2.5)
+    c.screenshot(path)
+
+
 def main():
     mode, url, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     arg = sys.argv[4] if len(sys.argv) > 4 else None
@@ -125,6 +133,8 @@ def main():
             live(c, arg)
         elif mode == "replay":
             replay(c, arg)
+        elif mode == "shot":
+            shot(c, arg)
         else:
             fps(c, int(arg))
     finally:
