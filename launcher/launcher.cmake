@@ -36,10 +36,8 @@ add_executable(raftctl
   launcher/web.c
   launcher/web_control.c
   launcher/web_http.c
-  launcher/web_json.c
-  launcher/web_stream.c
   ${CMAKE_BINARY_DIR}/web_assets.c)
-target_link_libraries(raftctl PRIVATE dashmodel client common sys
+target_link_libraries(raftctl PRIVATE webmodel dashmodel client common sys
   PkgConfig::SQLITE3
   PkgConfig::NCURSES
   PkgConfig::MHD
@@ -52,6 +50,10 @@ target_link_libraries(raftctl PRIVATE dashmodel client common sys
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 find_package(Threads REQUIRED)
+# The page's JSON lines and their stream, shared with tests/unit.
+add_library(webmodel STATIC launcher/web_json.c launcher/web_stream.c)
+target_link_libraries(webmodel PUBLIC dashmodel sys PkgConfig::JANSSON
+  Threads::Threads)
 file(GLOB RAFT_WEB_FILES CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/launcher/web/*.html
   ${CMAKE_SOURCE_DIR}/launcher/web/*.js
