@@ -29,6 +29,17 @@ static int count(const char *hay, const char *needle)
     return n;
 }
 
+/* A fresh stream and a reader that has taken its (empty) snapshot. */
+static char *open_empty(struct web_stream *s, struct web_stream_reader *r)
+{
+    assert_int_equal(web_stream_init(s), 0);
+    char *buf = malloc(CAP);
+    assert_non_null(buf);
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(web_stream_read(s, r, buf, CAP, 1), 0);
+    return buf;
+}
+
 static void test_snapshot_then_live(void **state)
 {
     (void)state;
@@ -66,10 +77,8 @@ static void test_lagging_reader_skips(void **state)
 {
     (void)state;
     static struct web_stream s;
-    assert_int_equal(web_stream_init(&s), 0);
-    char *buf = malloc(CAP);
-    struct web_stream_reader r = {0};
-    assert_int_equal(web_stream_read(&s, &r, buf, CAP, 1), 0);
+    struct web_stream_reader r;
+    char *buf = open_empty(&s, &r);
     char line[64];
     for (int i = 0; i < WEB_STREAM_LINES + 10; i++) {
         snprintf(line, sizeof(line), "{\"k\":\"x\",\"i\":%d}", i);
@@ -90,10 +99,8 @@ static void test_msg_hook_restamps(void **state)
 {
     (void)state;
     static struct web_stream s;
-    assert_int_equal(web_stream_init(&s), 0);
-    char *buf = malloc(CAP);
-    struct web_stream_reader r = {0};
-    assert_int_equal(web_stream_read(&s, &r, buf, CAP, 1), 0);
+    struct web_stream_reader r;
+    char *buf = open_empty(&s, &r);
     web_stream_push_msg(&s,
                         "{\"t\":999999,\"k\":\"msg\",\"from\":1,\"to\":2,"
                         "\"type\":\"vote\"}",

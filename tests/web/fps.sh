@@ -6,14 +6,10 @@
 # 22670, chromium 22675).
 N=${2:-16}
 . "$(dirname "$0")/../proc/lib.sh"
+. "$(dirname "$0")/web_lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 up_detached 22640 -n "$N"
 wait_until 60 "a leader" has_one_leader
-"$RAFTCTL" -d "$DIR" web --port "$(port 22670)" >"$DIR/web.out" 2>&1 &
-WEB_PID=$!
-trap 'kill "$WEB_PID" 2>/dev/null; proc_cleanup' EXIT
-has_url() { grep -q 'token=[0-9a-f]\{32\}' "$DIR/web.out"; }
-wait_until 10 "raftctl web's URL" has_url
-URL=$(grep -o 'http://127.0.0.1:[0-9]*/?token=[0-9a-f]\{32\}' "$DIR/web.out")
-python3 "$HERE/page_check.py" fps "$URL" "$(port 22675)" "$N" ||
+web_start "$(port 22670)"
+python3 "$HERE/page_check.py" fps "$WEB_URL" "$(port 22675)" "$N" ||
     fail "the frame count failed"

@@ -7,6 +7,7 @@
 # Port base 22680 (nodes 22681-22685, web 22690, chromium 22695).
 OUT=$(realpath -m "${2:?usage: screenshot.sh RAFTCTL OUT.png}")
 . "$(dirname "$0")/../proc/lib.sh"
+. "$(dirname "$0")/web_lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 up_detached 22680 --heartbeat 300 --election 3000
 wait_until 30 "a leader" has_one_leader
@@ -21,12 +22,7 @@ for i in 7 8 9 10 11 12; do
 done
 L=$(leader_id)
 F=$(follower_id)
-"$RAFTCTL" -d "$DIR" web --port "$(port 22690)" >"$DIR/web.out" 2>&1 &
-WEB_PID=$!
-trap 'kill "$WEB_PID" 2>/dev/null; proc_cleanup' EXIT
-has_url() { grep -q 'token=[0-9a-f]\{32\}' "$DIR/web.out"; }
-wait_until 10 "raftctl web's URL" has_url
-URL=$(grep -o 'http://127.0.0.1:[0-9]*/?token=[0-9a-f]\{32\}' "$DIR/web.out")
+web_start "$(port 22690)"
 OTHERS=$(status_py "','.join(str(n['id']) for n in d if n['id'] != $F)")
 ctl partition "$F" "$OTHERS" >/dev/null || fail "partition failed"
 K=$(status_py "[n['id'] for n in alive if n['id'] not in ($L, $F)][0]")
@@ -34,6 +30,6 @@ ctl kill "$K" >/dev/null || fail "kill failed"
 for i in 13 14 15; do
     ctl put "key$i" "value $i" >/dev/null || fail "put key$i failed"
 done
-python3 "$HERE/page_check.py" shot "$URL" "$(port 22695)" "$OUT" ||
+python3 "$HERE/page_check.py" shot "$WEB_URL" "$(port 22695)" "$OUT" ||
     fail "the screenshot failed"
 echo "wrote $OUT"

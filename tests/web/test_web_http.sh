@@ -5,16 +5,13 @@
 # (tests/web/http_check.py), and a write through the page's endpoint
 # commits. Port base 22620 (nodes 22621-22625, web 22655).
 . "$(dirname "$0")/../proc/lib.sh"
+. "$(dirname "$0")/web_lib.sh"
 
 up_detached 22620
 wait_until 15 "a leader" has_one_leader
 WEB_PORT=$(port 22655)
-"$RAFTCTL" -d "$DIR" web --port "$WEB_PORT" >"$DIR/web.out" 2>&1 &
-WEB_PID=$!
-trap 'kill "$WEB_PID" 2>/dev/null; proc_cleanup' EXIT
-has_url() { grep -q 'token=[0-9a-f]\{32\}' "$DIR/web.out"; }
-wait_until 10 "raftctl web's URL" has_url
-TOKEN=$(grep -o 'token=[0-9a-f]\{32\}' "$DIR/web.out" | cut -d= -f2)
+web_start "$WEB_PORT"
+TOKEN=$WEB_TOKEN
 LEADER=$(leader_id)
 TERM_BEFORE=$(status_py "max(n['term'] for n in alive)")
 python3 "$(dirname "$0")/http_check.py" "$WEB_PORT" "$TOKEN" "$LEADER" ||

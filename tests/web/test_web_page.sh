@@ -8,6 +8,7 @@
 # run. WEB_SHOT=FILE keeps a screenshot of the live page. Port base 22600
 # (nodes 22601-22605, web 22650-22651, chromium's debugging port 22660).
 . "$(dirname "$0")/../proc/lib.sh"
+. "$(dirname "$0")/web_lib.sh"
 
 if ! command -v chromium >/dev/null 2>&1; then
     echo "SKIP: chromium is not installed ('make deps' installs it)"
@@ -22,15 +23,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 up_detached 22600
 wait_until 15 "a leader" has_one_leader
 ctl put web-page-key 1 >/dev/null || fail "put failed"
-WEB_PORT=$(port 22650)
-"$RAFTCTL" -d "$DIR" web --port "$WEB_PORT" >"$DIR/web.out" 2>&1 &
-WEB_PID=$!
-REPLAY_PID=""
-trap 'kill $WEB_PID $REPLAY_PID 2>/dev/null; proc_cleanup' EXIT
-has_url() { grep -q 'token=[0-9a-f]\{32\}' "$DIR/web.out"; }
-wait_until 10 "raftctl web's URL" has_url
-URL=$(grep -o 'http://127.0.0.1:[0-9]*/?token=[0-9a-f]\{32\}' "$DIR/web.out")
-python3 "$HERE/page_check.py" live "$URL" "$(port 22660)" ${WEB_SHOT:-} \
+web_start "$(port 22650)"
+python3 "$HERE/page_check.py" live "$WEB_URL" "$(port 22660)" ${WEB_SHOT:-} \
     >"$DIR/page.out" || { cat "$DIR/page.out"; fail "the live page check failed"; }
 cat "$DIR/page.out"
 OLD=$(sed -n 's/^old=\([0-9]*\) new=.*/\1/p' "$DIR/page.out")
@@ -41,11 +35,6 @@ wait_until 10 "raftctl to see n$NEW lead" test "$(leader_id)" = "$NEW"
 echo "ok: raftctl status agrees: n$OLD down, n$NEW leads"
 # A recording on the timeline.
 python3 "$HERE/make_sample.py" "$DIR/sample.jsonl"
-"$RAFTCTL" web --replay "$DIR/sample.jsonl" --port "$(port 22651)" \
-    >"$DIR/replay.out" 2>&1 &
-REPLAY_PID=$!
-has_replay_url() { grep -q 'token=[0-9a-f]\{32\}' "$DIR/replay.out"; }
-wait_until 10 "the replay's URL" has_replay_url
-URL=$(grep -o 'http://127.0.0.1:[0-9]*/?token=[0-9a-f]\{32\}' "$DIR/replay.out")
-python3 "$HERE/page_check.py" replay "$URL" "$(port 22660)" ||
+web_start "$(port 22651)" --replay "$DIR/sample.jsonl"
+python3 "$HERE/page_check.py" replay "$WEB_URL" "$(port 22660)" ||
     fail "the replay page check failed"
