@@ -84,6 +84,12 @@ static void web_on_event(void *ctx, const struct ev *e)
     }
 }
 
+void web_on_trace_msg(void *live, const char *msg_line, uint64_t ago_ms)
+{
+    struct web_live *w = live;
+    web_stream_push_msg(&w->stream, msg_line, ago_ms);
+}
+
 /* Every member's status line, and a fault line where its rules changed. */
 static void web_push_status(struct web_live *w, uint64_t now_ms)
 {
@@ -231,6 +237,8 @@ static int web_run_live(const struct web_config *cfg,
         goto out;
     }
     web_print_url(hc, cfg->dir->shown);
+    /* TRACE HOOK: open the message trace here with web_on_trace_msg and &w
+     * as its callback, and poll its descriptors in web_live_loop. */
     code = web_live_loop(&w, cfg->launcher_child);
 out:
     web_stream_close(&w.stream);
