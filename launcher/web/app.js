@@ -198,7 +198,7 @@ function drawMembers(t) {
     if (role === "leader") frac = 1;
     el.arc.setAttribute("stroke-dashoffset", (el.circ * (1 - frac)).toFixed(1));
     el.arc.classList.toggle("late", role !== "leader" && frac >= 1);
-    const termText = s ? "term " + s.term : "";
+    const termText = s ? (ring.r >= 28 ? "term " : "t") + s.term : "";
     if (el.term.textContent !== termText) el.term.textContent = termText;
     let roleText = role === "precandidate" ? "pre-vote" : role;
     if (s && !s.up && s.pid) roleText = "not answering";

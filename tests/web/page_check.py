@@ -7,6 +7,9 @@ and checks its DOM. Modes:
                             messages in flight, the leader, the violation.
   fps URL DEVPORT N         frames per second over 5 s with N members.
   shot URL DEVPORT FILE     a screenshot once the page shows a leader.
+  sequence URL DEVPORT FILE the page, stepping a recording frame by frame,
+                            shows the same leaders and terms, in the same
+                            order, as the file's status lines.
 Exit 0 on success, 1 with a FAIL line otherwise."""
 import sys
 import time
@@ -123,6 +126,60 @@ def shot(c, path):
     c.screenshot(path)
 
 
+def expected_sequence(path):
+    """(leader, term) after each batch of status lines, as the page
+    computes them (app.js leaderStatus, drawHeader), consecutive repeats
+    dropped."""
+    import json
+    members, seq, last_t = {}, [], None
+
+    def now():
+        up_leaders = [s for s in members.values()
+                      if s.get("up") and s.get("role") == "leader"]
+        lead = max(up_leaders, key=lambda s: s["term"]) if up_leaders else None
+        term = max((s.get("term") or 0) for s in members.values())
+        return [lead["id"] if lead else 0, term]
+
+    lines = [json.loads(x) for x in open(path) if x.strip()]
+    lines.sort(key=lambda l: l["t"])
+    for line in lines:
+        if line["k"] != "status":
+            continue
+        if last_t is not None and line["t"] != last_t:
+            seq.append(now())
+        members[line["id"]] = line
+        last_t = line["t"]
+    if members:
+        seq.append(now())
+    return [v for i, v in enumerate(seq) if i == 0 or v != seq[i - 1]]
+
+
+STEP_ALL = """(() => {
+  setPlaying(false); seek(0);
+  const seq = [];
+  const at = () => { const l = leaderStatus(); let t = 0;
+    for (const s of model.members.values()) t = Math.max(t, s.term || 0);
+    return [l ? l.id : 0, t]; };
+  for (let k = 0; k < 1000000 && replay.t < replay.end; k++) {
+    stepReplay();
+    const v = at(), p = seq[seq.length - 1];
+    if (!p || p[0] !== v[0] || p[1] !== v[1]) seq.push(v);
+  }
+  return seq;
+})()"""
+
+
+def sequence(c, path):
+    wait(c, 30, "replay mode", "document.getElementById('mode').textContent",
+         lambda t: t == "replay")
+    wait(c, 30, "the recording", "replay.end", lambda e: e and e > 0)
+    want = expected_sequence(path)
+    got = c.eval(STEP_ALL)
+    if got != want:
+        fail(f"the replay shows (leader, term) {got}, the recording {want}")
+    print(f"replay: leaders and terms {got} as recorded")
+
+
 def main():
     mode, url, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     arg = sys.argv[4] if len(sys.argv) > 4 else None
@@ -135,6 +192,8 @@ def main():
             replay(c, arg)
         elif mode == "shot":
             shot(c, arg)
+        elif mode == "sequence":
+            sequence(c, arg)
         else:
             fps(c, int(arg))
     finally:
