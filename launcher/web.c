@@ -179,7 +179,8 @@ static void web_push_meta(struct web_live *w, const struct cdir *d)
     char errmsg[ERRMSG_LEN] = "";
     uint32_t hb = NODE_HEARTBEAT_MS, el = NODE_ELECTION_MS;
     if (up_options_load(d, &o, errmsg) == ERR_OK) {
-        hb = o.is_set[UP_OPT_HEARTBEAT] ? (uint32_t)o.val[UP_OPT_HEARTBEAT] : hb;
+        hb =
+            o.is_set[UP_OPT_HEARTBEAT] ? (uint32_t)o.val[UP_OPT_HEARTBEAT] : hb;
         el = o.is_set[UP_OPT_ELECTION] ? (uint32_t)o.val[UP_OPT_ELECTION] : el;
     }
     char line[WEB_JSON_LINE_MAX];
@@ -268,8 +269,8 @@ static size_t web_replay_check(char *buf, size_t *len, size_t *skipped,
             out += n;
             buf[out++] = '\n';
             kept++;
-            *last_t = json_number_value(t) > *last_t ? json_number_value(t)
-                                                      : *last_t;
+            *last_t =
+                json_number_value(t) > *last_t ? json_number_value(t) : *last_t;
         } else if (n > 0) {
             (*skipped)++;
         }
@@ -301,7 +302,8 @@ static int web_run_replay(const struct web_config *cfg,
     double last_t = 0;
     size_t kept = web_replay_check(buf, &len, &skipped, &last_t);
     if (kept == 0) {
-        ctl_error("web: %s holds no line of the recording format", cfg->replay_path);
+        ctl_error("web: %s holds no line of the recording format",
+                  cfg->replay_path);
         free(buf);
         return CTL_EXIT_ERROR;
     }

@@ -16,13 +16,13 @@
 #include "launcher/cluster_dir.h"
 
 #define WEB_PORT_DEFAULT 7080
-#define WEB_STATUS_MS 100             /* Status lines per member. */
+#define WEB_STATUS_MS 100              /* Status lines per member. */
 #define WEB_RECORDING_MAX (256u << 20) /* A recording read for replay. */
 
 struct web_config {
-    const struct cdir *dir;   /* Live: borrowed; NULL for a replay. */
-    const struct conf *conf;  /* Live: borrowed. */
-    const char *replay_path;  /* A recording to replay, or NULL. */
+    const struct cdir *dir;  /* Live: borrowed; NULL for a replay. */
+    const struct conf *conf; /* Live: borrowed. */
+    const char *replay_path; /* A recording to replay, or NULL. */
     uint16_t port;
     pid_t launcher_child; /* up --web: the launcher we forked (its exit
                              ends the page; a signal stops it). 0 else. */

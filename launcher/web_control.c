@@ -97,9 +97,10 @@ static void control_build(const struct web_control *c, int act, raft_id id,
         a->others[0] = '\0';
         for (uint32_t i = 0; i < c->conf->n_members; i++) {
             if (c->conf->members[i].id != id) {
-                len += (size_t)snprintf(a->others + len, sizeof(a->others) - len,
-                                        "%s%llu", len > 0 ? "," : "",
-                                        (unsigned long long)c->conf->members[i].id);
+                len += (size_t)snprintf(
+                    a->others + len, sizeof(a->others) - len, "%s%llu",
+                    len > 0 ? "," : "",
+                    (unsigned long long)c->conf->members[i].id);
             }
         }
         a->argv[n++] = "partition";
@@ -212,9 +213,8 @@ static void control_report(const struct web_control *c, int act, raft_id id,
     }
 }
 
-int web_control_run(struct web_control *c, int act, raft_id id,
-                    const char *key, const char *value, int *code, char *out,
-                    size_t cap)
+int web_control_run(struct web_control *c, int act, raft_id id, const char *key,
+                    const char *value, int *code, char *out, size_t cap)
 {
     pthread_mutex_lock(&c->lock);
     bool is_busy = c->n_running >= WEB_CONTROL_RUNNING_MAX;

@@ -35,8 +35,8 @@ enum web_action {
 struct web_control {
     char raftctl[CDIR_PATH_MAX]; /* This binary. */
     char dir[CDIR_PATH_MAX];
-    const struct conf *conf;    /* Borrowed. */
-    struct web_stream *stream;  /* Borrowed; gets the action events. */
+    const struct conf *conf;   /* Borrowed. */
+    struct web_stream *stream; /* Borrowed; gets the action events. */
     pthread_mutex_t lock;
     int n_running;
 };
@@ -56,8 +56,7 @@ void web_control_close(struct web_control *c);
  * with conf_find) or 0; key and value only for WEB_ACT_WRITE. Sets *code to
  * the command's exit code and out to its output (last lines). Errors:
  * ERR_BUSY (too many running), ERR_IO (spawn failed). */
-int web_control_run(struct web_control *c, int act, raft_id id,
-                    const char *key, const char *value, int *code, char *out,
-                    size_t cap);
+int web_control_run(struct web_control *c, int act, raft_id id, const char *key,
+                    const char *value, int *code, char *out, size_t cap);
 
 #endif

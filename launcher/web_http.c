@@ -45,8 +45,8 @@ struct http_sse {
 /* --- Responses ------------------------------------------------------------ */
 
 static enum MHD_Result http_send(struct MHD_Connection *conn, unsigned status,
-                                 const char *type, const void *body,
-                                 size_t len, enum MHD_ResponseMemoryMode mode)
+                                 const char *type, const void *body, size_t len,
+                                 enum MHD_ResponseMemoryMode mode)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, mode);
@@ -108,9 +108,10 @@ static char *http_build_page(size_t *out_len)
     size_t len = 0;
     static const char mark[] = "<!--INLINE ";
     while (page != NULL && src < end) {
-        const char *m = memmem(src, (size_t)(end - src), mark, sizeof(mark) - 1);
-        const char *close = m != NULL ? memmem(m, (size_t)(end - m), "-->", 3)
-                                      : NULL;
+        const char *m =
+            memmem(src, (size_t)(end - src), mark, sizeof(mark) - 1);
+        const char *close =
+            m != NULL ? memmem(m, (size_t)(end - m), "-->", 3) : NULL;
         size_t plain = (size_t)((close != NULL ? m : end) - src);
         memcpy(page + len, src, plain);
         len += plain;
@@ -121,10 +122,12 @@ static char *http_build_page(size_t *out_len)
         const struct web_asset *a = http_asset(name, (size_t)(close - name));
         bool is_css = a != NULL && strstr(a->name, ".css") != NULL;
         if (a != NULL) {
-            len += (size_t)sprintf(page + len, is_css ? "<style>\n" : "<script>\n");
+            len += (size_t)sprintf(page + len,
+                                   is_css ? "<style>\n" : "<script>\n");
             memcpy(page + len, a->data, a->len);
             len += a->len;
-            len += (size_t)sprintf(page + len, is_css ? "</style>" : "</script>");
+            len +=
+                (size_t)sprintf(page + len, is_css ? "</style>" : "</script>");
         }
         src = close + 3;
     }
@@ -205,6 +208,35 @@ static enum MHD_Result http_events(struct web_http *h,
 
 /* --- Controls --------------------------------------------------------------- */
 
+/* {"ok":..,"code":..,"output":"..."}: the command's exit code and output,
+ * the output escaped as a JSON string (bytes >= 0x80 pass as they are). */
+static enum MHD_Result http_send_outcome(struct MHD_Connection *conn, int code,
+                                         const char *out)
+{
+    size_t n = strlen(out);
+    char *body = malloc(n * 6 + 64);
+    if (body == NULL) {
+        return MHD_NO;
+    }
+    size_t len = (size_t)sprintf(body, "{\"ok\":%s,\"code\":%d,\"output\":\"",
+                                 code == 0 ? "true" : "false", code);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)out[i];
+        if (c == '"' || c == '\\') {
+            len += (size_t)sprintf(body + len, "\\%c", c);
+        } else if (c < 0x20) {
+            len += (size_t)sprintf(body + len, "\\u%04x", c);
+        } else {
+            body[len++] = (char)c;
+        }
+    }
+    len += (size_t)sprintf(body + len, "\"}");
+    enum MHD_Result rc = http_send(conn, MHD_HTTP_OK, "application/json", body,
+                                   len, MHD_RESPMEM_MUST_COPY);
+    free(body);
+    return rc;
+}
+
 /* Reads id, key and value for the action; answers 400 itself (returns
  * false) when they are missing or malformed. */
 static bool http_control_args(struct web_http *h, struct MHD_Connection *conn,
@@ -213,7 +245,8 @@ static bool http_control_args(struct web_http *h, struct MHD_Connection *conn,
 {
     const char *id_text =
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
-    const char *k = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
+    const char *k =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
     const char *v =
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "value");
     *id = 0;
@@ -244,15 +277,16 @@ static bool http_control_args(struct web_http *h, struct MHD_Connection *conn,
     if (k != NULL) {
         snprintf(key, WEB_KEY_MAX + 1, "%s", k);
     } else {
-        snprintf(key, WEB_KEY_MAX + 1, "web-%06u", (unsigned)(now_us % 1000000));
+        snprintf(key, WEB_KEY_MAX + 1, "web-%06u",
+                 (unsigned)(now_us % 1000000));
     }
-    snprintf(value, WEB_VALUE_MAX + 1, "%s", v != NULL ? v : "written from the page");
+    snprintf(value, WEB_VALUE_MAX + 1, "%s",
+             v != NULL ? v : "written from the page");
     return true;
 }
 
-static enum MHD_Result http_control(struct web_http *h,
-                                    struct MHD_Connection *conn,
-                                    const char *word)
+static enum MHD_Result
+http_control(struct web_http *h, struct MHD_Connection *conn, const char *word)
 {
     int act = web_action_parse(word);
     if (act < 0) {
@@ -280,35 +314,7 @@ static enum MHD_Result http_control(struct web_http *h,
         return http_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                          "cannot run raftctl");
     }
-    char *quoted = NULL;
-    char body[WEB_CONTROL_OUT_MAX * 2 + 64];
-    size_t n = strlen(out);
-    quoted = malloc(n * 6 + 3);
-    if (quoted == NULL) {
-        return MHD_NO;
-    }
-    size_t q = 0;
-    quoted[q++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)out[i];
-        if (c == '"' || c == '\\') {
-            q += (size_t)sprintf(quoted + q, "\\%c", c);
-        } else if (c < 0x20) {
-            q += (size_t)sprintf(quoted + q, "\\u%04x", c);
-        } else {
-            quoted[q++] = (char)c;
-        }
-    }
-    quoted[q++] = '"';
-    quoted[q] = '\0';
-    int len = snprintf(body, sizeof(body), "{\"ok\":%s,\"code\":%d,\"output\":%s}",
-                       code == 0 ? "true" : "false", code, quoted);
-    free(quoted);
-    if (len < 0 || (size_t)len >= sizeof(body)) {
-        return http_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "output too long");
-    }
-    return http_send(conn, MHD_HTTP_OK, "application/json", body, (size_t)len,
-                     MHD_RESPMEM_MUST_COPY);
+    return http_send_outcome(conn, code, out);
 }
 
 /* --- Routing ---------------------------------------------------------------- */
@@ -322,14 +328,15 @@ static enum MHD_Result http_route(struct web_http *h,
         return http_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
     }
     if (is_api && !is_post) {
-        return http_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "controls take POST");
+        return http_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                         "controls take POST");
     }
     if (is_api) {
         return http_control(h, conn, url + 5);
     }
     if (strcmp(url, "/") == 0) {
-        return http_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8",
-                         h->page, h->page_len, MHD_RESPMEM_PERSISTENT);
+        return http_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", h->page,
+                         h->page_len, MHD_RESPMEM_PERSISTENT);
     }
     if (strcmp(url, "/info") == 0) {
         return http_send(conn, MHD_HTTP_OK, "application/json",

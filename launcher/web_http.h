@@ -18,18 +18,18 @@
 #include "launcher/web_stream.h"
 
 #define WEB_TOKEN_HEX 32
-#define WEB_BODY_MAX 1024       /* Larger request bodies: 413. */
-#define WEB_CONNECTIONS_MAX 32  /* Open connections (pages, requests). */
-#define WEB_HEADERS_MAX 16384   /* Per connection: URL and headers. */
+#define WEB_BODY_MAX 1024      /* Larger request bodies: 413. */
+#define WEB_CONNECTIONS_MAX 32 /* Open connections (pages, requests). */
+#define WEB_HEADERS_MAX 16384  /* Per connection: URL and headers. */
 
 struct web_http_config {
     uint16_t port;
     char token[WEB_TOKEN_HEX + 1];
-    const char *info_json;        /* GET /info: {"mode":...}. */
-    const struct conf *conf;      /* Live: member ids; NULL in replay. */
-    struct web_stream *stream;    /* Live; NULL in replay. */
-    struct web_control *control;  /* Live; NULL in replay. */
-    const char *recording;        /* Replay: the file's lines; else NULL. */
+    const char *info_json;       /* GET /info: {"mode":...}. */
+    const struct conf *conf;     /* Live: member ids; NULL in replay. */
+    struct web_stream *stream;   /* Live; NULL in replay. */
+    struct web_control *control; /* Live; NULL in replay. */
+    const char *recording;       /* Replay: the file's lines; else NULL. */
     size_t recording_len;
 };
 

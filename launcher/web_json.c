@@ -35,10 +35,9 @@ size_t web_json_meta(const struct conf *conf, const char *source,
         char addr[CONF_HOST_MAX + 8];
         snprintf(addr, sizeof(addr), "%s:%u", conf->members[i].host,
                  (unsigned)conf->members[i].port);
-        json_array_append_new(members,
-                              json_pack("{s:I,s:s}", "id",
-                                        (json_int_t)conf->members[i].id,
-                                        "addr", addr));
+        json_array_append_new(
+            members, json_pack("{s:I,s:s}", "id",
+                               (json_int_t)conf->members[i].id, "addr", addr));
     }
     return json_finish(json_pack("{s:i,s:s,s:i,s:s,s:o,s:i,s:[i,i]}", "t", 0,
                                  "k", "meta", "v", 1, "source", source,
@@ -100,7 +99,8 @@ size_t web_json_status(const struct dash_node *n, uint64_t t_ms, char *buf,
     bool is_up = n->state == DASH_NODE_UP && n->has_reply;
     json_t *tail = json_array();
     for (uint32_t i = 0; i < st->n_tail && i < STATUS_TAIL_MAX; i++) {
-        json_array_append_new(tail, json_integer((json_int_t)st->tail_terms[i]));
+        json_array_append_new(tail,
+                              json_integer((json_int_t)st->tail_terms[i]));
     }
     json_t *peers = json_array();
     for (uint32_t i = 0; is_up && i < st->n_peers && i < RAFT_NODES_MAX; i++) {
@@ -124,8 +124,7 @@ size_t web_json_status(const struct dash_node *n, uint64_t t_ms, char *buf,
     return json_finish(o, buf, cap);
 }
 
-size_t web_json_event(const struct ev *e, uint64_t t_ms, char *buf,
-                      size_t cap)
+size_t web_json_event(const struct ev *e, uint64_t t_ms, char *buf, size_t cap)
 {
     json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:I}", "t", (json_int_t)t_ms, "k",
                           "event", "kind", ev_kind_name(e->kind), "text",
@@ -149,8 +148,8 @@ size_t web_json_fault(raft_id id, const char *text, uint64_t t_ms, char *buf,
 static void fault_append(char *buf, size_t cap, size_t *len, const char *sep,
                          const char *piece)
 {
-    int k = snprintf(buf + *len, cap - *len, "%s%s", *len > 0 ? sep : "",
-                     piece);
+    int k =
+        snprintf(buf + *len, cap - *len, "%s%s", *len > 0 ? sep : "", piece);
     if (k > 0) {
         *len += (size_t)k < cap - *len ? (size_t)k : cap - *len - 1;
     }
@@ -162,7 +161,8 @@ void web_fault_text(const struct msg_status_reply *st, char *buf, size_t cap)
     char piece[48];
     buf[0] = '\0';
     for (uint32_t i = 0; i < st->n_blocked && i < RAFT_NODES_MAX; i++) {
-        snprintf(piece, sizeof(piece), i == 0 ? "partitioned from %llu" : "%llu",
+        snprintf(piece, sizeof(piece),
+                 i == 0 ? "partitioned from %llu" : "%llu",
                  (unsigned long long)st->blocked[i]);
         fault_append(buf, cap, &len, ",", piece);
     }

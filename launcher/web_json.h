@@ -32,8 +32,7 @@ size_t web_json_status(const struct dash_node *n, uint64_t t_ms, char *buf,
                        size_t cap);
 
 /* {"t":..,"k":"event","kind":..,"id":..,"text":..,"wall":..} */
-size_t web_json_event(const struct ev *e, uint64_t t_ms, char *buf,
-                      size_t cap);
+size_t web_json_event(const struct ev *e, uint64_t t_ms, char *buf, size_t cap);
 
 /* {"t":..,"k":"fault","id":..,"text":..} */
 size_t web_json_fault(raft_id id, const char *text, uint64_t t_ms, char *buf,

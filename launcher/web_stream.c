@@ -106,8 +106,7 @@ static void stream_remember(struct web_stream *s, enum web_line_kind kind,
         }
         break;
     case WEB_LINE_EVENT:
-        stream_keep(&s->events[s->n_events % WEB_STREAM_EVENTS],
-                    strdup(line));
+        stream_keep(&s->events[s->n_events % WEB_STREAM_EVENTS], strdup(line));
         s->n_events++;
         break;
     default:
@@ -142,7 +141,8 @@ void web_stream_push_msg(struct web_stream *s, const char *msg_line,
         return;
     }
     uint64_t t = web_stream_t(s);
-    json_object_set_new(o, "t", json_integer((json_int_t)(t > ago_ms ? t - ago_ms : 0)));
+    json_object_set_new(
+        o, "t", json_integer((json_int_t)(t > ago_ms ? t - ago_ms : 0)));
     char *line = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (line != NULL) {
@@ -181,8 +181,8 @@ static void stream_snapshot(const struct web_stream *s, char *buf, size_t cap,
             stream_put(buf, cap, len, s->fault[i]);
         }
     }
-    uint32_t n = s->n_events < WEB_STREAM_EVENTS ? s->n_events
-                                                 : WEB_STREAM_EVENTS;
+    uint32_t n =
+        s->n_events < WEB_STREAM_EVENTS ? s->n_events : WEB_STREAM_EVENTS;
     for (uint32_t k = 0; k < n; k++) {
         const char *e = s->events[(s->n_events - n + k) % WEB_STREAM_EVENTS];
         if (e != NULL) {
@@ -226,8 +226,9 @@ long web_stream_read(struct web_stream *s, struct web_stream_reader *r,
         r->next_seq = s->seq - WEB_STREAM_LINES;
         stream_put(buf, cap, &len, "{\"t\":0,\"k\":\"skipped\"}");
     }
-    while (r->next_seq < s->seq &&
-           stream_put(buf, cap, &len, s->ring[r->next_seq % WEB_STREAM_LINES])) {
+    while (
+        r->next_seq < s->seq &&
+        stream_put(buf, cap, &len, s->ring[r->next_seq % WEB_STREAM_LINES])) {
         r->next_seq++;
     }
     pthread_mutex_unlock(&s->lock);

@@ -18,8 +18,8 @@
 
 #include "common/types.h"
 
-#define WEB_STREAM_LINES 4096  /* Lines kept for readers that lag. */
-#define WEB_STREAM_EVENTS 100  /* Recent events a new reader gets. */
+#define WEB_STREAM_LINES 4096 /* Lines kept for readers that lag. */
+#define WEB_STREAM_EVENTS 100 /* Recent events a new reader gets. */
 #define WEB_STREAM_LINE_MAX 8192
 #define WEB_STREAM_MEMBERS RAFT_NODES_MAX
 

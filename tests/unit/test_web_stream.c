@@ -46,8 +46,10 @@ static void test_snapshot_then_live(void **state)
     static struct web_stream s;
     assert_int_equal(web_stream_init(&s), 0);
     web_stream_push(&s, WEB_LINE_META, 0, "{\"k\":\"meta\"}");
-    web_stream_push(&s, WEB_LINE_STATUS, 1, "{\"k\":\"status\",\"id\":1,\"n\":1}");
-    web_stream_push(&s, WEB_LINE_STATUS, 1, "{\"k\":\"status\",\"id\":1,\"n\":2}");
+    web_stream_push(&s, WEB_LINE_STATUS, 1,
+                    "{\"k\":\"status\",\"id\":1,\"n\":1}");
+    web_stream_push(&s, WEB_LINE_STATUS, 1,
+                    "{\"k\":\"status\",\"id\":1,\"n\":2}");
     web_stream_push(&s, WEB_LINE_FAULT, 2, "{\"k\":\"fault\",\"id\":2}");
     web_stream_push(&s, WEB_LINE_EVENT, 0, "{\"k\":\"event\",\"n\":1}");
     web_stream_push(&s, WEB_LINE_EVENT, 0, "{\"k\":\"event\",\"n\":2}");
