@@ -168,9 +168,10 @@ function memberEl(id, p) {
   const role = svg("text", { class: "role", x: 0, y: ly });
   const note = svg("text", { class: "note", x: 0, y: ly + 14 });
   if (model.order.length > 9) note.style.display = "none";
-  g.append(track, arc, sel, body, name, term, role, note);
+  const tip = svg("title", {});
+  g.append(tip, track, arc, sel, body, name, term, role, note);
   g.addEventListener("click", () => select(id));
-  return { g, arc, circ, sel, term, role, note, body };
+  return { g, arc, circ, sel, term, role, note, body, tip };
 }
 
 /* The timeline's present, in the lines' "t" milliseconds. */
@@ -213,6 +214,10 @@ function drawMembers(t) {
     if (s && s.disk && s.disk !== "ok") note += " · disk " + s.disk;
     if (el.note.textContent !== note) el.note.textContent = note;
     el.sel.style.display = selected === id ? "" : "none";
+    const tip = s ? `n${id} ${role}, term ${s.term}, vote ${s.vote ? "n" + s.vote : "none"}, ` +
+      `leader ${s.leader ? "n" + s.leader : "unknown"}, last ${s.last}, commit ${s.commit}, ` +
+      `applied ${s.applied}${s.pid ? ", pid " + s.pid : ""} (click to select)` : `n${id}`;
+    if (el.tip.textContent !== tip) el.tip.textContent = tip;
   }
 }
 
@@ -560,17 +565,43 @@ function startLive() {
 
 /* --- Replay --------------------------------------------------------------- */
 
-const replay = { lines: [], next: 0, t: 0, end: 0, playing: true, speed: 1, last: 0 };
+const replay = { lines: [], next: 0, t: 0, end: 0, playing: true, speed: 1, last: 0,
+                 checks: [] };
+
+/* Every CHECK_EVERY lines the model is kept, so that seeking back starts
+ * from the nearest copy instead of the first line. */
+const CHECK_EVERY = 5000;
+
+function checkpoint() {
+  replay.checks.push({ next: replay.next, tLast: replay.lines[replay.next - 1].t,
+    meta: model.meta, members: new Map(model.members), faults: new Map(model.faults),
+    events: model.events.slice(), violation: model.violation });
+}
+
+function restore(t) {
+  resetModel();
+  replay.next = 0;
+  // Messages sent up to two flights before t still show: start earlier.
+  const before = t - 2 * flightMs();
+  let best = null;
+  for (const c of replay.checks) if (c.tLast <= before) best = c;
+  if (!best) return;
+  replay.next = best.next;
+  model.meta = best.meta;
+  model.members = new Map(best.members);
+  model.faults = new Map(best.faults);
+  model.events = best.events.slice();
+  model.violation = best.violation;
+}
 
 function seek(t) {
   t = Math.max(0, Math.min(replay.end, t));
-  if (t < replay.t) {
-    resetModel();
-    replay.next = 0;
-  }
+  if (t < replay.t) restore(t);
   replay.t = t;
   while (replay.next < replay.lines.length && replay.lines[replay.next].t <= t) {
     apply(replay.lines[replay.next++], t);
+    const k = replay.checks.length;
+    if (replay.next === (k + 1) * CHECK_EVERY) checkpoint();
   }
   $("slider").value = replay.end ? Math.round((t / replay.end) * 1000) : 0;
   $("clock").textContent = `${(t / 1000).toFixed(2)} / ${(replay.end / 1000).toFixed(1)} s`;
@@ -593,8 +624,12 @@ function setPlaying(on) {
 
 function stepReplay() {
   setPlaying(false);
-  const next = replay.lines.slice(replay.next).find((l) => l.k === "status" && l.t > replay.t);
-  seek(next ? next.t : replay.end);
+  let t = replay.end;
+  for (let i = replay.next; i < replay.lines.length; i++) {
+    const l = replay.lines[i];
+    if (l.k === "status" && l.t > replay.t) { t = l.t; break; }
+  }
+  seek(t);
 }
 
 async function startReplay(info) {
