@@ -230,7 +230,7 @@ function flightEl(m) {
   const reply = REPLIES[type];
   const cls = reply ? (m.ok ? "m-ok" : "m-no") : "m-" + type.replace("prevote", "prevote");
   if (type === "vote" || type === "prevote" || type === "vote_reply" || type === "prevote_reply") {
-    shape = svg("rect", { x: -6, y: -6, width: 12, height: 12, transform: "rotate(45)", class: cls });
+    shape = svg("rect", { x: -7.5, y: -7.5, width: 15, height: 15, rx: 2, transform: "rotate(45)", class: cls });
     if (type === "prevote") shape.setAttribute("class", "m-prevote");
   } else if (type === "snapshot" || type === "snapshot_reply") {
     shape = svg("rect", { x: -6, y: -6, width: 12, height: 12, class: reply ? cls : "m-snapshot" });
