@@ -40,6 +40,7 @@ static const char ctl_usage_text[] =
     "     [--snapshot-entries N] [--log-keep K] [--max-sessions M]\n"
     "     [--record FILE [--record-max MB]]\n"
     "     [--max-datagram N]\n"
+    "     [--web [--web-port P]]\n"
     "                      start every node (creating DIR for N nodes, default"
     " 5,\n"
     "                      on ports BASE+1..BASE+N, default BASE 7000); the\n"
@@ -94,6 +95,10 @@ static const char ctl_usage_text[] =
     "                      space pause, . step, +/- speed, left/right 5 s,\n"
     "                      Home/End, g jump, q quit; --dump prints its\n"
     "                      leaders, terms and violations as lines\n"
+    "  web [--port P] [--replay FILE]\n"
+    "                      the cluster (or a recording) as a page on\n"
+    "                      127.0.0.1:P (default 7080); prints the URL with its\n"
+    "                      token ('up --web' runs the cluster with it)\n"
     "\n"
     "exit codes: 0 ok, 1 negative answer (absent key, CAS mismatch), 2 usage\n"
     "error (also an unknown node id or an oversized key or value), 3 no "
@@ -280,6 +285,7 @@ static const struct ctl_command ctl_commands[] = {
     {"replace", cmd_replace, true},
     {"transfer", cmd_transfer, false},
     {"keys", cmd_keys, false},
+    {"web", cmd_web, true},
 };
 
 /* A command of the cluster directory's processes under --config: says

@@ -23,7 +23,7 @@ enum ctl_exit {
 };
 
 #define CTL_POS_MAX 32
-#define CTL_OPTS_MAX 12
+#define CTL_OPTS_MAX 16
 
 /* One option a command accepts: "--timeout" (and an alias such as "-n"). */
 struct ctl_opt {
@@ -99,5 +99,7 @@ bool ctl_member_removed(const struct cdir *d, const struct conf *conf,
                         raft_id id);
 int cmd_watch(int argc, char **argv, const char *dir);
 int cmd_replay(int argc, char **argv, const char *dir);
+/* launcher/web.c */
+int cmd_web(int argc, char **argv, const char *dir);
 
 #endif

@@ -67,3 +67,5 @@ add_test(NAME test_raft_snapshot_teeth
 set_tests_properties(test_raft_snapshot_teeth PROPERTIES LABELS unit TIMEOUT 120)
 raft_unit_test(test_up_options SOURCES tests/unit/test_up_options.c
   launcher/up_options.c launcher/cluster_dir.c LIBS sys)
+raft_unit_test(test_web_json SOURCES tests/unit/test_web_json.c LIBS webmodel)
+raft_unit_test(test_web_stream SOURCES tests/unit/test_web_stream.c LIBS webmodel)
