@@ -215,7 +215,8 @@ int auth_load_dir(const char *dir, enum auth_role role, bool client_only,
             snprintf(errmsg, ERRMSG_LEN, "directory name too long");
             return ERR_INVALID;
         }
-        if (c == AUTH_CLUSTER && client_only && access(path, F_OK) != 0) {
+        /* A client: no cluster.key, or one this user may not read. */
+        if (c == AUTH_CLUSTER && client_only && access(path, R_OK) != 0) {
             continue;
         }
         uint8_t keys[AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
@@ -260,6 +261,11 @@ void auth_reset(void)
 bool auth_enabled(void)
 {
     return g_auth.on;
+}
+
+bool auth_holds(enum auth_class c)
+{
+    return c < AUTH__CLASSES && g_auth.n_keys[c] > 0;
 }
 
 /* --- The replay window ---------------------------------------------- */

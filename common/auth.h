@@ -83,6 +83,8 @@ void auth_force_class(int c);
 /* Forgets every key: bare datagrams again (tests). */
 void auth_reset(void);
 bool auth_enabled(void);
+/* True when a key of class c is held. */
+bool auth_holds(enum auth_class c);
 
 /* Tags msg (len bytes) for `to` into hdr. Returns false when no key of
  * the needed class is held (the datagram is then not sent). */
