@@ -242,8 +242,9 @@ int client_fault_send(const struct conf *conf, uint32_t mask,
     *acked = 0;
     if (auth_enabled() && !auth_holds(AUTH_CLUSTER)) {
         snprintf(errmsg, ERRMSG_LEN,
-                 "fault control and compact need cluster.key, and this "
-                 "user holds only client.key (docs/AUTH.md)");
+                 "fault control, compact and membership changes need "
+                 "cluster.key, and this user holds only client.key "
+                 "(docs/AUTH.md)");
         return ERR_INVALID;
     }
     struct fault_ctx f = {.conf = conf, .rules = rules, .acked = 0};

@@ -6,6 +6,11 @@
  * once, a replay of its bytes is dropped (replay), a wrong key or a bare
  * message is dropped (bad_tag), a client-key peer type is refused by a
  * node (wrong_key_type), and a second key in the file is accepted.
+ * The replay rules (auth_replay_check): windows per member id whatever
+ * the epoch table holds, a member's restart (a later run) and its earlier
+ * run refused, datagrams sent before the receiver's restart refused,
+ * clients' windows evicted under churn without opening a replay, member
+ * windows evicted beyond 64 ids, and stamps far in the future refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/auth.h"
@@ -234,12 +240,145 @@ static void test_tags(void **state)
     udp_close(p.b);
 }
 
+/* A stamp of class c from sender id, epoch started at start_ms. */
+static struct auth_stamp stamp(int c, uint64_t id, uint64_t start_ms,
+                               uint64_t counter, uint64_t sent_ms)
+{
+    struct auth_stamp st = {.cls = (uint8_t)c,
+                            .sender = id,
+                            .epoch = start_ms << 16 | 7,
+                            .counter = counter,
+                            .sent_ms = sent_ms};
+    return st;
+}
+
+static bool check(int c, uint64_t id, uint64_t start_ms, uint64_t counter,
+                  uint64_t sent_ms, uint64_t now_ms)
+{
+    struct auth_stamp st = stamp(c, id, start_ms, counter, sent_ms);
+    return auth_replay_check(&st, now_ms);
+}
+
+static void test_replay_members(void **state)
+{
+    (void)state;
+    auth_reset();
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+    auth_replay_restart(1000);
+    /* Member 2, running since 900: new, duplicate, next. */
+    assert_true(check(AUTH_CLUSTER, 2, 900, 1, 1001, 1001));
+    assert_false(check(AUTH_CLUSTER, 2, 900, 1, 1001, 1002));
+    assert_true(check(AUTH_CLUSTER, 2, 900, 2, 1002, 1002));
+    /* Sent before this receiver started: it cannot vouch for it. */
+    assert_false(check(AUTH_CLUSTER, 3, 900, 5, 999, 1003));
+    assert_true(check(AUTH_CLUSTER, 3, 900, 6, 1000, 1003));
+    /* Windows are per id: member 4 with member 2's epoch and counter. */
+    assert_true(check(AUTH_CLUSTER, 4, 900, 2, 1002, 1003));
+    /* A client-key datagram claiming id 2 goes to the epoch table and
+     * cannot move member 2's window to a later run. */
+    assert_true(check(AUTH_CLIENT, 2, 5000, 1, 5001, 5001));
+    assert_true(check(AUTH_CLUSTER, 2, 900, 3, 1003, 5002));
+    /* Member 2 restarts at 2000: a later run opens a fresh window; the
+     * earlier run's datagrams are refused from then on. */
+    assert_true(check(AUTH_CLUSTER, 2, 2000, 1, 2001, 5003));
+    assert_false(check(AUTH_CLUSTER, 2, 900, 4, 1004, 5003));
+    assert_true(check(AUTH_CLUSTER, 2, 2000, 2, 2002, 5003));
+    assert_false(check(AUTH_CLUSTER, 2, 2000, 1, 2001, 5003));
+    /* The receiver restarts at 6000: everything sent before is refused,
+     * the same run's later datagrams pass. */
+    auth_replay_restart(6000);
+    assert_false(check(AUTH_CLUSTER, 2, 2000, 3, 2003, 6001));
+    assert_true(check(AUTH_CLUSTER, 2, 2000, 4, 6001, 6001));
+    assert_false(check(AUTH_CLUSTER, 2, 2000, 4, 6001, 6002));
+    /* Window edges within one member's run after the restart. */
+    assert_true(check(AUTH_CLUSTER, 2, 2000, 4 + AUTH_WINDOW, 6002, 6002));
+    assert_false(check(AUTH_CLUSTER, 2, 2000, 4, 6001, 6002));
+    assert_true(check(AUTH_CLUSTER, 2, 2000, 5, 6001, 6002));
+    assert_false(check(AUTH_CLUSTER, 2, 2000, 4, 6001, 6002));
+    /* More than a minute ahead of this receiver's clock: refused. */
+    assert_false(
+        check(AUTH_CLUSTER, 5, 6000, 1, 6002 + AUTH_FUTURE_MS + 1, 6002));
+    assert_true(check(AUTH_CLUSTER, 5, 6000, 1, 6002 + AUTH_FUTURE_MS, 6002));
+    auth_reset();
+}
+
+static void test_replay_eviction(void **state)
+{
+    (void)state;
+    auth_reset();
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+    auth_replay_restart(1000);
+    /* A long-lived client A, then 40,000 one-shot clients: A's window
+     * is evicted somewhere, never opening its old datagram again. */
+    assert_true(check(AUTH_CLIENT, 0, 1050, 1, 1100, 1100));
+    for (uint64_t i = 0; i < 40000; i++) {
+        assert_true(check(AUTH_CLIENT, 0, 1150 + i, 1, 1200 + i, 50000));
+    }
+    assert_false(check(AUTH_CLIENT, 0, 1050, 1, 1100, 50000));
+    /* A's next datagram, sent now, passes (a fresh window if need be). */
+    assert_true(check(AUTH_CLIENT, 0, 1050, 2, 50000, 50000));
+    assert_false(check(AUTH_CLIENT, 0, 1050, 2, 50000, 50001));
+    /* A one-shot client's datagram sent before the newest evicted one. */
+    assert_false(check(AUTH_CLIENT, 0, 1150, 1, 1200, 50001));
+    /* Members: 64 windows by id; the 65th evicts the one heard from
+     * longest ago, whose old datagram stays refused. */
+    for (uint64_t id = 1; id <= 65; id++) {
+        assert_true(check(AUTH_CLUSTER, id, 60000, 1, 60000 + id, 60100));
+    }
+    assert_false(check(AUTH_CLUSTER, 1, 60000, 1, 60001, 60100));
+    assert_true(check(AUTH_CLUSTER, 1, 60000, 2, 60101, 60101));
+    assert_true(check(AUTH_CLUSTER, 65, 60000, 2, 60102, 60102));
+    auth_reset();
+}
+
+/* Over sockets: a datagram captured before the receiver's restart is
+ * dropped as a replay after it. */
+static void test_restart_capture(void **state)
+{
+    (void)state;
+    static uint8_t buf[RAFT_DATAGRAM_MAX], raw[RAFT_DATAGRAM_MAX];
+    struct pair p;
+    open_pair(&p);
+    size_t len = 0;
+    auth_reset();
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+    auth_set_sender(3);
+    size_t n = encode(MSG_APPEND, buf);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    usleep(2000);
+    ssize_t got = recv(p.b, raw, sizeof raw, 0);
+    assert_int_equal(got, (ssize_t)(n + AUTH_HEADER_BYTES));
+    usleep(5000);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    auth_replay_restart((uint64_t)ts.tv_sec * 1000 +
+                        (uint64_t)ts.tv_nsec / 1000000);
+    uint64_t replays = auth_drops(AUTH_DROP_REPLAY);
+    assert_int_equal(sendto(p.a, raw, (size_t)got, 0,
+                            (const struct sockaddr *)p.addr_b.bytes,
+                            p.addr_b.len),
+                     got);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_AGAIN);
+    assert_int_equal(auth_drops(AUTH_DROP_REPLAY), replays + 1);
+    /* What the sender sends after the restart passes. */
+    n = encode(MSG_APPEND, buf);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_OK);
+    auth_set_sender(0);
+    auth_reset();
+    udp_close(p.a);
+    udp_close(p.b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_key_files),
         cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_replay_members),
+        cmocka_unit_test(test_replay_eviction),
+        cmocka_unit_test(test_restart_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
