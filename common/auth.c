@@ -53,6 +53,10 @@ static struct {
     struct auth_window senders[AUTH_SENDERS];
     struct auth_reply_slot replies[AUTH_REPLY_SLOTS];
     uint64_t drops[AUTH_DROP__COUNT];
+    /* What auth_load_dir read, for auth_refresh. */
+    char dir[4096];
+    bool client_only;
+    struct stat seen[AUTH__CLASSES];
     int forced; /* 1 + the class every datagram goes with; 0: by rule. */
 } g_auth;
 
@@ -246,32 +250,87 @@ void auth_set_keys(enum auth_class c, const uint8_t keys[][AUTH_KEY_BYTES],
     auth_start(role);
 }
 
+/* The signature of a key file as last seen (all zero when absent). */
+static void key_stat(const char *path, struct stat *st)
+{
+    if (stat(path, st) != 0) {
+        memset(st, 0, sizeof *st);
+    }
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+           a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 int auth_load_dir(const char *dir, enum auth_role role, bool client_only,
                   char errmsg[ERRMSG_LEN])
 {
     static const char *const names[AUTH__CLASSES] = {"cluster.key",
                                                      "client.key"};
-    for (int c = 0; c < AUTH__CLASSES; c++) {
+    uint8_t keys[AUTH__CLASSES][AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
+    uint32_t n[AUTH__CLASSES] = {0, 0};
+    struct stat seen[AUTH__CLASSES];
+    int rv = ERR_OK;
+    for (int c = 0; c < AUTH__CLASSES && rv == ERR_OK; c++) {
         char path[4096];
         if (key_path(dir, names[c], path, sizeof path) != ERR_OK) {
             snprintf(errmsg, ERRMSG_LEN, "directory name too long");
-            return ERR_INVALID;
+            rv = ERR_INVALID;
+            break;
         }
+        key_stat(path, &seen[c]);
         /* A client: no cluster.key, or one this user may not read. */
         if (c == AUTH_CLUSTER && client_only && access(path, R_OK) != 0) {
             continue;
         }
-        uint8_t keys[AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
-        uint32_t n = 0;
-        int rv = auth_read_key_file(path, keys, &n, errmsg);
-        if (rv != ERR_OK) {
-            return rv;
-        }
-        auth_set_keys((enum auth_class)c,
-                      (const uint8_t(*)[AUTH_KEY_BYTES])keys, n, role);
-        sodium_memzero(keys, sizeof keys);
+        rv = auth_read_key_file(path, keys[c], &n[c], errmsg);
     }
-    return ERR_OK;
+    /* All or nothing: a refresh that fails keeps the keys in use. */
+    for (int c = 0; c < AUTH__CLASSES && rv == ERR_OK; c++) {
+        if (n[c] > 0) {
+            auth_set_keys((enum auth_class)c,
+                          (const uint8_t(*)[AUTH_KEY_BYTES])keys[c], n[c],
+                          role);
+        }
+        g_auth.seen[c] = seen[c];
+    }
+    if (rv == ERR_OK) {
+        snprintf(g_auth.dir, sizeof g_auth.dir, "%s", dir);
+        g_auth.client_only = client_only;
+    }
+    sodium_memzero(keys, sizeof keys);
+    return rv;
+}
+
+int auth_refresh(bool *reloaded, char errmsg[ERRMSG_LEN])
+{
+    static const char *const names[AUTH__CLASSES] = {"cluster.key",
+                                                     "client.key"};
+    *reloaded = false;
+    if (!g_auth.on || g_auth.dir[0] == '\0') {
+        return ERR_OK;
+    }
+    bool changed = false;
+    struct stat now[AUTH__CLASSES];
+    for (int c = 0; c < AUTH__CLASSES; c++) {
+        char path[4096 + 16];
+        snprintf(path, sizeof path, "%s/%s", g_auth.dir, names[c]);
+        key_stat(path, &now[c]);
+        changed = changed || !same_stat(&now[c], &g_auth.seen[c]);
+    }
+    if (!changed) {
+        return ERR_OK;
+    }
+    char dir[sizeof g_auth.dir];
+    memcpy(dir, g_auth.dir, sizeof dir);
+    int rv = auth_load_dir(dir, g_auth.role, g_auth.client_only, errmsg);
+    *reloaded = rv == ERR_OK;
+    /* Refused files are tried again once they change again. */
+    memcpy(g_auth.seen, now, sizeof now);
+    return rv;
 }
 
 int auth_load_beside(const char *config_path, enum auth_role role,

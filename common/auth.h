@@ -99,6 +99,12 @@ int auth_create_keys(const char *dir, char errmsg[ERRMSG_LEN]);
  * turns tags on for this process. */
 int auth_load_dir(const char *dir, enum auth_role role, bool client_only,
                   char errmsg[ERRMSG_LEN]);
+/* Loads the key files auth_load_dir read again when one of them changed
+ * (rotation, docs/AUTH.md), for a process that outlives a rotation (the
+ * launcher). ERR_OK when nothing changed (*reloaded false) or the new
+ * keys are in use (*reloaded true); otherwise the old keys stay and
+ * errmsg says why. */
+int auth_refresh(bool *reloaded, char errmsg[ERRMSG_LEN]);
 /* auth_load_dir on the directory of a cluster.conf path. */
 int auth_load_beside(const char *config_path, enum auth_role role,
                      bool client_only, char errmsg[ERRMSG_LEN]);

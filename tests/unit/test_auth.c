@@ -370,6 +370,43 @@ static void test_restart_capture(void **state)
     udp_close(p.b);
 }
 
+/* auth_refresh: a changed key file is loaded again; a malformed one is
+ * refused and the keys in use stay; nothing changed, nothing loaded. */
+static void test_refresh(void **state)
+{
+    (void)state;
+    char dir[64], path[96], err[ERRMSG_LEN];
+    snprintf(dir, sizeof dir, "/tmp/test_auth.%d.d", (int)getpid());
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(auth_create_keys(dir, err), ERR_OK);
+    auth_reset();
+    assert_int_equal(auth_load_dir(dir, AUTH_ROLE_CLIENT, true, err), ERR_OK);
+    bool reloaded = true;
+    assert_int_equal(auth_refresh(&reloaded, err), ERR_OK);
+    assert_false(reloaded);
+    snprintf(path, sizeof path, "%s/client.key", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(HEX64 "\n" HEX64B "\n", f);
+    fclose(f);
+    assert_int_equal(auth_refresh(&reloaded, err), ERR_OK);
+    assert_true(reloaded);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a key\n", f);
+    fclose(f);
+    assert_int_equal(auth_refresh(&reloaded, err), ERR_INVALID);
+    assert_false(reloaded);
+    assert_true(auth_holds(AUTH_CLIENT));
+    assert_int_equal(auth_refresh(&reloaded, err), ERR_OK); /* Same file. */
+    assert_false(reloaded);
+    auth_reset();
+    unlink(path);
+    snprintf(path, sizeof path, "%s/cluster.key", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_replay_members),
         cmocka_unit_test(test_replay_eviction),
         cmocka_unit_test(test_restart_capture),
+        cmocka_unit_test(test_refresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
