@@ -457,6 +457,9 @@ static struct auth_window *member_window(const struct auth_stamp *st,
             lru = w;
         }
     }
+    if (st->sent_ms <= g_auth.horizon_ms) {
+        return NULL; /* Before evicting anything for it. */
+    }
     struct auth_window *w = free_w;
     if (w == NULL) {
         /* More ids than slots (members replaced over and over): forget

@@ -167,15 +167,21 @@ static const uint8_t key1[1][AUTH_KEY_BYTES] = {{1, 2, 3}};
 static const uint8_t key2[1][AUTH_KEY_BYTES] = {{9, 9, 9}};
 static const uint8_t both[2][AUTH_KEY_BYTES] = {{7}, {1, 2, 3}};
 
+/* Two sockets, and this process a node holding key1 as its cluster key. */
+static void open_node_pair(struct pair *p)
+{
+    open_pair(p);
+    auth_reset();
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+}
+
 static void test_tags(void **state)
 {
     (void)state;
     static uint8_t buf[RAFT_DATAGRAM_MAX], raw[RAFT_DATAGRAM_MAX];
     struct pair p;
-    open_pair(&p);
+    open_node_pair(&p);
     size_t len = 0;
-    auth_reset();
-    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
     auth_set_keys(AUTH_CLIENT, key2, 1, AUTH_ROLE_NODE);
 
     /* Good: one pass. Keep the raw bytes to replay them. */
@@ -338,10 +344,8 @@ static void test_restart_capture(void **state)
     (void)state;
     static uint8_t buf[RAFT_DATAGRAM_MAX], raw[RAFT_DATAGRAM_MAX];
     struct pair p;
-    open_pair(&p);
+    open_node_pair(&p);
     size_t len = 0;
-    auth_reset();
-    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
     auth_set_sender(3);
     size_t n = encode(MSG_APPEND, buf);
     assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
