@@ -265,12 +265,18 @@ static bool check(int c, uint64_t id, uint64_t start_ms, uint64_t counter,
     return auth_replay_check(&st, now_ms);
 }
 
+/* This process a node holding key1, started at start_ms. */
+static void node_started_at(uint64_t start_ms)
+{
+    auth_reset();
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+    auth_replay_restart(start_ms);
+}
+
 static void test_replay_members(void **state)
 {
     (void)state;
-    auth_reset();
-    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
-    auth_replay_restart(1000);
+    node_started_at(1000);
     /* Member 2, running since 900: new, duplicate, next. */
     assert_true(check(AUTH_CLUSTER, 2, 900, 1, 1001, 1001));
     assert_false(check(AUTH_CLUSTER, 2, 900, 1, 1001, 1002));
@@ -311,9 +317,7 @@ static void test_replay_members(void **state)
 static void test_replay_eviction(void **state)
 {
     (void)state;
-    auth_reset();
-    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
-    auth_replay_restart(1000);
+    node_started_at(1000);
     /* A long-lived client A, then 40,000 one-shot clients: A's window
      * is evicted somewhere, never opening its old datagram again. */
     assert_true(check(AUTH_CLIENT, 0, 1050, 1, 1100, 1100));
