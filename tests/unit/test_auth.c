@@ -273,44 +273,63 @@ static void node_started_at(uint64_t start_ms)
     auth_replay_restart(start_ms);
 }
 
+/* One step of a replay scenario: a stamp and whether it passes, or (cls
+ * RESTART) the receiver restarting at now. */
+#define RESTART (-1)
+struct replay_step {
+    int cls;
+    uint64_t id, start_ms, counter, sent_ms, now_ms;
+    bool pass;
+    const char *why;
+};
+
 static void test_replay_members(void **state)
 {
     (void)state;
+    static const struct replay_step steps[] = {
+        {AUTH_CLUSTER, 2, 900, 1, 1001, 1001, true, "member 2: new"},
+        {AUTH_CLUSTER, 2, 900, 1, 1001, 1002, false, "duplicate"},
+        {AUTH_CLUSTER, 2, 900, 2, 1002, 1002, true, "next"},
+        {AUTH_CLUSTER, 3, 900, 5, 999, 1003, false,
+         "sent before this receiver started"},
+        {AUTH_CLUSTER, 3, 900, 6, 1000, 1003, true, "sent at its start"},
+        {AUTH_CLUSTER, 4, 900, 2, 1002, 1003, true,
+         "windows per id: member 2's epoch and counter"},
+        {AUTH_CLIENT, 2, 5000, 1, 5001, 5001, true,
+         "client key claiming id 2: the epoch table"},
+        {AUTH_CLUSTER, 2, 900, 3, 1003, 5002, true,
+         "member 2's window did not move"},
+        {AUTH_CLUSTER, 2, 2000, 1, 2001, 5003, true, "member 2 restarted"},
+        {AUTH_CLUSTER, 2, 900, 4, 1004, 5003, false, "its earlier run"},
+        {AUTH_CLUSTER, 2, 2000, 2, 2002, 5003, true, "the later run goes on"},
+        {AUTH_CLUSTER, 2, 2000, 1, 2001, 5003, false, "duplicate"},
+        {RESTART, 0, 0, 0, 0, 6000, true, "the receiver restarts at 6000"},
+        {AUTH_CLUSTER, 2, 2000, 3, 2003, 6001, false, "sent before it"},
+        {AUTH_CLUSTER, 2, 2000, 4, 6001, 6001, true, "sent after it"},
+        {AUTH_CLUSTER, 2, 2000, 4, 6001, 6002, false, "duplicate"},
+        {AUTH_CLUSTER, 2, 2000, 4 + AUTH_WINDOW, 6002, 6002, true,
+         "1,024 ahead"},
+        {AUTH_CLUSTER, 2, 2000, 4, 6001, 6002, false, "behind the window"},
+        {AUTH_CLUSTER, 2, 2000, 5, 6001, 6002, true, "oldest in the window"},
+        {AUTH_CLUSTER, 5, 6000, 1, 6002 + AUTH_FUTURE_MS + 1, 6002, false,
+         "over a minute ahead"},
+        {AUTH_CLUSTER, 5, 6000, 1, 6002 + AUTH_FUTURE_MS, 6002, true,
+         "a minute ahead"},
+    };
     node_started_at(1000);
-    /* Member 2, running since 900: new, duplicate, next. */
-    assert_true(check(AUTH_CLUSTER, 2, 900, 1, 1001, 1001));
-    assert_false(check(AUTH_CLUSTER, 2, 900, 1, 1001, 1002));
-    assert_true(check(AUTH_CLUSTER, 2, 900, 2, 1002, 1002));
-    /* Sent before this receiver started: it cannot vouch for it. */
-    assert_false(check(AUTH_CLUSTER, 3, 900, 5, 999, 1003));
-    assert_true(check(AUTH_CLUSTER, 3, 900, 6, 1000, 1003));
-    /* Windows are per id: member 4 with member 2's epoch and counter. */
-    assert_true(check(AUTH_CLUSTER, 4, 900, 2, 1002, 1003));
-    /* A client-key datagram claiming id 2 goes to the epoch table and
-     * cannot move member 2's window to a later run. */
-    assert_true(check(AUTH_CLIENT, 2, 5000, 1, 5001, 5001));
-    assert_true(check(AUTH_CLUSTER, 2, 900, 3, 1003, 5002));
-    /* Member 2 restarts at 2000: a later run opens a fresh window; the
-     * earlier run's datagrams are refused from then on. */
-    assert_true(check(AUTH_CLUSTER, 2, 2000, 1, 2001, 5003));
-    assert_false(check(AUTH_CLUSTER, 2, 900, 4, 1004, 5003));
-    assert_true(check(AUTH_CLUSTER, 2, 2000, 2, 2002, 5003));
-    assert_false(check(AUTH_CLUSTER, 2, 2000, 1, 2001, 5003));
-    /* The receiver restarts at 6000: everything sent before is refused,
-     * the same run's later datagrams pass. */
-    auth_replay_restart(6000);
-    assert_false(check(AUTH_CLUSTER, 2, 2000, 3, 2003, 6001));
-    assert_true(check(AUTH_CLUSTER, 2, 2000, 4, 6001, 6001));
-    assert_false(check(AUTH_CLUSTER, 2, 2000, 4, 6001, 6002));
-    /* Window edges within one member's run after the restart. */
-    assert_true(check(AUTH_CLUSTER, 2, 2000, 4 + AUTH_WINDOW, 6002, 6002));
-    assert_false(check(AUTH_CLUSTER, 2, 2000, 4, 6001, 6002));
-    assert_true(check(AUTH_CLUSTER, 2, 2000, 5, 6001, 6002));
-    assert_false(check(AUTH_CLUSTER, 2, 2000, 4, 6001, 6002));
-    /* More than a minute ahead of this receiver's clock: refused. */
-    assert_false(
-        check(AUTH_CLUSTER, 5, 6000, 1, 6002 + AUTH_FUTURE_MS + 1, 6002));
-    assert_true(check(AUTH_CLUSTER, 5, 6000, 1, 6002 + AUTH_FUTURE_MS, 6002));
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const struct replay_step *t = &steps[i];
+        if (t->cls == RESTART) {
+            auth_replay_restart(t->now_ms);
+            continue;
+        }
+        bool got = check(t->cls, t->id, t->start_ms, t->counter, t->sent_ms,
+                         t->now_ms);
+        if (got != t->pass) {
+            fail_msg("step %zu (%s): %s, want %s", i, t->why,
+                     got ? "passed" : "refused", t->pass ? "pass" : "refused");
+        }
+    }
     auth_reset();
 }
 
