@@ -97,17 +97,20 @@ format:
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
-# Coverage-guided fuzzing of the wire decoder and cluster.conf parser with
-# libFuzzer (clang); new inputs go to $(FUZZ_BUILD)/corpus.
+# Coverage-guided fuzzing of the wire decoder, cluster.conf parser and
+# datagram envelope with libFuzzer (clang); new inputs go to
+# $(FUZZ_BUILD)/corpus.
 fuzz: deps
 	@command -v clang >/dev/null || { echo "fuzz: needs clang (apt-get install clang)"; exit 1; }
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang $(CMAKE_FLAGS)
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_wire fuzz_conf
-	mkdir -p $(FUZZ_BUILD)/corpus/wire $(FUZZ_BUILD)/corpus/conf
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_wire fuzz_conf fuzz_auth
+	mkdir -p $(FUZZ_BUILD)/corpus/wire $(FUZZ_BUILD)/corpus/conf $(FUZZ_BUILD)/corpus/auth
 	$(FUZZ_BUILD)/bin/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	    -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/wire tests/fuzz/corpus/wire
 	$(FUZZ_BUILD)/bin/fuzz_conf -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/conf tests/fuzz/corpus/conf
+	$(FUZZ_BUILD)/bin/fuzz_auth -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/auth tests/fuzz/corpus/auth
 
 # Side by side with etcd 3.4 (Debian's package, which the script installs):
 # 3 members each on loopback, fsync on, closed-loop clients, BENCH_SECONDS

@@ -1,9 +1,10 @@
 /*
- * Datagram tags, key files and the replay window (common/auth.h). One
- * process-wide state: the keys held, this boot's epoch and counter, the
- * receive windows per sender epoch, and, for a node, the key class each
- * client address last used, so a reply carries the request's key.
- * Read common/udp.c next.
+ * Datagram tags, key files and the replay windows (common/auth.h). One
+ * process-wide state: the keys held, this run's epoch and counter, the
+ * receive windows (per member id, and per epoch for everyone else), the
+ * horizon before which no fresh window is opened, and, for a node, the
+ * key class each client address last used, so a reply carries the
+ * request's key. Read common/udp.c next.
  */
 #include "common/auth.h"
 #include "common/wire.h"
@@ -21,10 +22,12 @@
 #include "common/msg.h"
 
 #define AUTH_MAGIC 0xA5
-#define AUTH_SIGNED_BYTES 18 /* Magic, class, epoch, counter. */
-#define AUTH_SENDERS 4096    /* Receive windows kept. */
+#define AUTH_SIGNED_BYTES 30 /* Magic, class, sender, epoch, counter, sent. */
+#define AUTH_SENDERS 4096    /* Windows per epoch (clients, operator). */
+#define AUTH_MEMBERS 64      /* Windows per member id. */
 #define AUTH_PROBES 8
 #define AUTH_REPLY_SLOTS 1024
+#define AUTH_SENT_MAX 0xffffffffull /* ms an epoch's `sent` can count. */
 
 struct auth_reply_slot {
     struct raft_addr addr;
@@ -37,13 +40,23 @@ static struct {
     enum auth_role role;
     uint8_t keys[AUTH__CLASSES][AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
     uint32_t n_keys[AUTH__CLASSES];
+    uint64_t self_id;
     uint64_t epoch;
+    uint64_t epoch_wall_ms; /* Wall clock at the epoch's start... */
+    uint64_t epoch_mono_ms; /* ...and the monotonic clock then. */
     uint64_t counter;
-    uint64_t floor; /* Epochs at or below it were evicted: stale. */
+    /* No fresh window opens for a datagram sent at or before it: this
+     * node's start, or the newest datagram of an evicted window. */
+    uint64_t horizon_ms;
     uint64_t uses;
+    struct auth_window members[AUTH_MEMBERS];
     struct auth_window senders[AUTH_SENDERS];
     struct auth_reply_slot replies[AUTH_REPLY_SLOTS];
     uint64_t drops[AUTH_DROP__COUNT];
+    /* What auth_load_dir read, for auth_refresh. */
+    char dir[4096];
+    bool client_only;
+    struct stat seen[AUTH__CLASSES];
     int forced; /* 1 + the class every datagram goes with; 0: by rule. */
 } g_auth;
 
@@ -174,23 +187,56 @@ int auth_create_keys(const char *dir, char errmsg[ERRMSG_LEN])
     return ERR_OK;
 }
 
+/* Wall-clock ms (the epoch's and the horizon's unit). */
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A new epoch: this run's start (or its renewal every 49 days, when
+ * `sent` would overflow), in the high bits, and 16 random bits. */
+static void new_epoch(void)
+{
+    uint64_t rnd = 0;
+    randombytes_buf(&rnd, sizeof rnd);
+    g_auth.epoch_wall_ms = wall_ms();
+    g_auth.epoch_mono_ms = mono_ms();
+    g_auth.epoch = g_auth.epoch_wall_ms << 16 | (rnd & 0xffff);
+    g_auth.counter = 0;
+}
+
+/* Now on the wall clock as this process sees it: the epoch's start plus
+ * monotonic time since, so a clock step during a run moves nothing. */
+static uint64_t now_ms(void)
+{
+    return g_auth.epoch_wall_ms + (mono_ms() - g_auth.epoch_mono_ms);
+}
+
 static void auth_start(enum auth_role role)
 {
     if (!g_auth.on) {
         if (sodium_init() < 0) {
             return;
         }
-        uint64_t rnd = 0;
-        randombytes_buf(&rnd, sizeof rnd);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t ms =
-            (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-        g_auth.epoch = ms << 16 | (rnd & 0xffff);
-        g_auth.counter = 0;
+        new_epoch();
+        auth_replay_restart(role == AUTH_ROLE_NODE ? g_auth.epoch_wall_ms : 0);
     }
     g_auth.on = true;
     g_auth.role = role;
+}
+
+void auth_set_sender(uint64_t id)
+{
+    g_auth.self_id = id;
 }
 
 void auth_set_keys(enum auth_class c, const uint8_t keys[][AUTH_KEY_BYTES],
@@ -204,31 +250,87 @@ void auth_set_keys(enum auth_class c, const uint8_t keys[][AUTH_KEY_BYTES],
     auth_start(role);
 }
 
+/* The signature of a key file as last seen (all zero when absent). */
+static void key_stat(const char *path, struct stat *st)
+{
+    if (stat(path, st) != 0) {
+        memset(st, 0, sizeof *st);
+    }
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+           a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 int auth_load_dir(const char *dir, enum auth_role role, bool client_only,
                   char errmsg[ERRMSG_LEN])
 {
     static const char *const names[AUTH__CLASSES] = {"cluster.key",
                                                      "client.key"};
-    for (int c = 0; c < AUTH__CLASSES; c++) {
+    uint8_t keys[AUTH__CLASSES][AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
+    uint32_t n[AUTH__CLASSES] = {0, 0};
+    struct stat seen[AUTH__CLASSES];
+    int rv = ERR_OK;
+    for (int c = 0; c < AUTH__CLASSES && rv == ERR_OK; c++) {
         char path[4096];
         if (key_path(dir, names[c], path, sizeof path) != ERR_OK) {
             snprintf(errmsg, ERRMSG_LEN, "directory name too long");
-            return ERR_INVALID;
+            rv = ERR_INVALID;
+            break;
         }
-        if (c == AUTH_CLUSTER && client_only && access(path, F_OK) != 0) {
+        key_stat(path, &seen[c]);
+        /* A client: no cluster.key, or one this user may not read. */
+        if (c == AUTH_CLUSTER && client_only && access(path, R_OK) != 0) {
             continue;
         }
-        uint8_t keys[AUTH_KEYS_PER_FILE][AUTH_KEY_BYTES];
-        uint32_t n = 0;
-        int rv = auth_read_key_file(path, keys, &n, errmsg);
-        if (rv != ERR_OK) {
-            return rv;
-        }
-        auth_set_keys((enum auth_class)c,
-                      (const uint8_t(*)[AUTH_KEY_BYTES])keys, n, role);
-        sodium_memzero(keys, sizeof keys);
+        rv = auth_read_key_file(path, keys[c], &n[c], errmsg);
     }
-    return ERR_OK;
+    /* All or nothing: a refresh that fails keeps the keys in use. */
+    for (int c = 0; c < AUTH__CLASSES && rv == ERR_OK; c++) {
+        if (n[c] > 0) {
+            auth_set_keys((enum auth_class)c,
+                          (const uint8_t(*)[AUTH_KEY_BYTES])keys[c], n[c],
+                          role);
+        }
+        g_auth.seen[c] = seen[c];
+    }
+    if (rv == ERR_OK) {
+        snprintf(g_auth.dir, sizeof g_auth.dir, "%s", dir);
+        g_auth.client_only = client_only;
+    }
+    sodium_memzero(keys, sizeof keys);
+    return rv;
+}
+
+int auth_refresh(bool *reloaded, char errmsg[ERRMSG_LEN])
+{
+    static const char *const names[AUTH__CLASSES] = {"cluster.key",
+                                                     "client.key"};
+    *reloaded = false;
+    if (!g_auth.on || g_auth.dir[0] == '\0') {
+        return ERR_OK;
+    }
+    bool changed = false;
+    struct stat now[AUTH__CLASSES];
+    for (int c = 0; c < AUTH__CLASSES; c++) {
+        char path[4096 + 16];
+        snprintf(path, sizeof path, "%s/%s", g_auth.dir, names[c]);
+        key_stat(path, &now[c]);
+        changed = changed || !same_stat(&now[c], &g_auth.seen[c]);
+    }
+    if (!changed) {
+        return ERR_OK;
+    }
+    char dir[sizeof g_auth.dir];
+    memcpy(dir, g_auth.dir, sizeof dir);
+    int rv = auth_load_dir(dir, g_auth.role, g_auth.client_only, errmsg);
+    *reloaded = rv == ERR_OK;
+    /* Refused files are tried again once they change again. */
+    memcpy(g_auth.seen, now, sizeof now);
+    return rv;
 }
 
 int auth_load_beside(const char *config_path, enum auth_role role,
@@ -262,6 +364,11 @@ bool auth_enabled(void)
     return g_auth.on;
 }
 
+bool auth_holds(enum auth_class c)
+{
+    return c < AUTH__CLASSES && g_auth.n_keys[c] > 0;
+}
+
 /* --- The replay window ---------------------------------------------- */
 
 bool auth_window_check(struct auth_window *w, uint64_t c)
@@ -292,40 +399,119 @@ bool auth_window_check(struct auth_window *w, uint64_t c)
     return true;
 }
 
-/* The window of sender epoch e, made when new; NULL when e is stale. */
-static struct auth_window *window_for(uint64_t e)
+void auth_replay_restart(uint64_t now)
 {
-    if (e == 0 || e <= g_auth.floor) {
-        return NULL;
+    memset(g_auth.members, 0, sizeof g_auth.members);
+    memset(g_auth.senders, 0, sizeof g_auth.senders);
+    /* Sent at or after the start: new. */
+    g_auth.horizon_ms = now > 0 ? now - 1 : 0;
+    g_auth.uses = 0;
+}
+
+/* Forgets w, raising the horizon to its newest datagram (never past now:
+ * a sender whose clock runs ahead cannot hold new senders out). */
+static void evict(struct auth_window *w, uint64_t now)
+{
+    uint64_t newest = w->newest_ms < now ? w->newest_ms : now;
+    if (w->epoch != 0 && newest > g_auth.horizon_ms) {
+        g_auth.horizon_ms = newest;
     }
-    uint64_t h = e * 0x9E3779B97F4A7C15ull;
+    memset(w, 0, sizeof *w);
+}
+
+/* Opens w for st when st was sent after the horizon. */
+static bool open_window(struct auth_window *w, const struct auth_stamp *st,
+                        uint64_t id)
+{
+    if (st->sent_ms <= g_auth.horizon_ms) {
+        return false; /* Perhaps seen by a window this process forgot. */
+    }
+    memset(w, 0, sizeof *w);
+    w->id = id;
+    w->epoch = st->epoch;
+    return true;
+}
+
+/* The window of member st->sender for st: the same epoch's, a fresh one
+ * for a later run (the member restarted), NULL for an earlier run or a
+ * datagram no window may open for. */
+static struct auth_window *member_window(const struct auth_stamp *st,
+                                         uint64_t now)
+{
+    struct auth_window *free_w = NULL, *lru = NULL;
+    for (uint32_t i = 0; i < AUTH_MEMBERS; i++) {
+        struct auth_window *w = &g_auth.members[i];
+        if (w->epoch != 0 && w->id == st->sender) {
+            /* Another run of the member: a later one only, by the time
+             * its datagram was sent (a restart with the clock stepped
+             * back is heard once the clock passes the old run's last). */
+            if (st->epoch != w->epoch && (st->sent_ms <= w->newest_ms ||
+                                          !open_window(w, st, st->sender))) {
+                return NULL;
+            }
+            return w;
+        }
+        if (w->epoch == 0 && free_w == NULL) {
+            free_w = w;
+        } else if (w->epoch != 0 && (lru == NULL || w->used < lru->used)) {
+            lru = w;
+        }
+    }
+    if (st->sent_ms <= g_auth.horizon_ms) {
+        return NULL; /* Before evicting anything for it. */
+    }
+    struct auth_window *w = free_w;
+    if (w == NULL) {
+        /* More ids than slots (members replaced over and over): forget
+         * the one heard from longest ago. */
+        evict(lru, now);
+        w = lru;
+    }
+    return open_window(w, st, st->sender) ? w : NULL;
+}
+
+/* The window of epoch st->epoch (clients and the operator). */
+static struct auth_window *epoch_window(const struct auth_stamp *st,
+                                        uint64_t now)
+{
+    uint64_t h = st->epoch * 0x9E3779B97F4A7C15ull;
     struct auth_window *victim = NULL;
     for (uint32_t p = 0; p < AUTH_PROBES; p++) {
         struct auth_window *w = &g_auth.senders[(h + p) % AUTH_SENDERS];
-        if (w->epoch == e) {
-            w->used = ++g_auth.uses;
+        if (w->epoch == st->epoch) {
             return w;
         }
         if (w->epoch == 0) {
             victim = w;
             break;
         }
-        if (victim == NULL || w->epoch < victim->epoch) {
+        if (victim == NULL || w->used < victim->used) {
             victim = w;
         }
     }
-    /* Evicting the oldest boot in reach raises the floor to it, so its
-     * datagrams can never be replayed into a fresh window. */
-    if (victim->epoch > g_auth.floor) {
-        g_auth.floor = victim->epoch;
+    if (st->sent_ms <= g_auth.horizon_ms) {
+        return NULL; /* Before evicting anything for it. */
     }
-    if (e <= g_auth.floor) {
-        return NULL;
+    evict(victim, now);
+    return open_window(victim, st, 0) ? victim : NULL;
+}
+
+bool auth_replay_check(const struct auth_stamp *st, uint64_t now)
+{
+    if (st->epoch == 0 || st->sent_ms > now + AUTH_FUTURE_MS) {
+        return false;
     }
-    memset(victim, 0, sizeof *victim);
-    victim->epoch = e;
-    victim->used = ++g_auth.uses;
-    return victim;
+    struct auth_window *w = st->cls == AUTH_CLUSTER && st->sender != 0
+                                ? member_window(st, now)
+                                : epoch_window(st, now);
+    if (w == NULL || !auth_window_check(w, st->counter)) {
+        return false;
+    }
+    w->used = ++g_auth.uses;
+    if (st->sent_ms > w->newest_ms) {
+        w->newest_ms = st->sent_ms;
+    }
+    return true;
 }
 
 /* --- Tags ------------------------------------------------------------ */
@@ -336,6 +522,20 @@ static void put_u64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)v;
         v >>= 8;
     }
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
 }
 
 static uint64_t get_u64(const uint8_t *p)
@@ -407,10 +607,17 @@ bool auth_seal(uint8_t hdr[AUTH_HEADER_BYTES], const uint8_t *msg, size_t len,
     if (g_auth.n_keys[c] == 0) {
         return false;
     }
+    uint64_t sent = mono_ms() - g_auth.epoch_mono_ms;
+    if (sent >= AUTH_SENT_MAX) {
+        new_epoch();
+        sent = 0;
+    }
     hdr[0] = AUTH_MAGIC;
     hdr[1] = (uint8_t)c;
-    put_u64(hdr + 2, g_auth.epoch);
-    put_u64(hdr + 10, ++g_auth.counter);
+    put_u64(hdr + 2, g_auth.self_id);
+    put_u64(hdr + 10, g_auth.epoch);
+    put_u64(hdr + 18, ++g_auth.counter);
+    put_u32(hdr + 26, (uint32_t)sent);
     tag(g_auth.keys[c][0], hdr, msg, len, hdr + AUTH_SIGNED_BYTES);
     return true;
 }
@@ -438,8 +645,12 @@ bool auth_open(const uint8_t hdr[AUTH_HEADER_BYTES], const uint8_t *msg,
         g_auth.drops[AUTH_DROP_WRONG_KEY_TYPE]++;
         return false;
     }
-    struct auth_window *w = window_for(get_u64(hdr + 2));
-    if (w == NULL || !auth_window_check(w, get_u64(hdr + 10))) {
+    struct auth_stamp st = {.cls = (uint8_t)c,
+                            .sender = get_u64(hdr + 2),
+                            .epoch = get_u64(hdr + 10),
+                            .counter = get_u64(hdr + 18)};
+    st.sent_ms = (st.epoch >> 16) + get_u32(hdr + 26);
+    if (!auth_replay_check(&st, now_ms())) {
         g_auth.drops[AUTH_DROP_REPLAY]++;
         return false;
     }

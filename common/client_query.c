@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/invariant.h"
 #include "common/status_poll.h"
@@ -238,6 +239,14 @@ int client_fault_send(const struct conf *conf, uint32_t mask,
     ASSERT(conf != NULL);
     ASSERT(rules != NULL);
     ASSERT(conf->n_members <= RAFT_NODES_MAX);
+    *acked = 0;
+    if (auth_enabled() && !auth_holds(AUTH_CLUSTER)) {
+        snprintf(errmsg, ERRMSG_LEN,
+                 "fault control, compact and membership changes need "
+                 "cluster.key, and this user holds only client.key "
+                 "(docs/AUTH.md)");
+        return ERR_INVALID;
+    }
     struct fault_ctx f = {.conf = conf, .rules = rules, .acked = 0};
     int rc = fault_query(&f, mask, timeout_ms, errmsg);
     *acked = f.acked;

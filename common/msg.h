@@ -211,6 +211,26 @@ enum drop_reason {
     DROP__COUNT
 };
 
+/* A reason as `raftctl status --drops` and the dashboard name it. */
+static inline const char *msg_drop_name(int reason)
+{
+    static const char *const names[DROP__COUNT] = {
+        [DROP_MALFORMED] = "malformed",
+        [DROP_WRONG_CLUSTER] = "wrong_cluster",
+        [DROP_WRONG_VERSION] = "wrong_version",
+        [DROP_UNKNOWN_SENDER] = "unknown_sender",
+        [DROP_WRONG_ADDRESS] = "wrong_address",
+        [DROP_NOT_FOR_US] = "not_for_us",
+        [DROP_FAULT_REFUSED] = "fault_refused",
+        [DROP_OVERLOAD] = "overload",
+        [DROP_NETEM] = "netem",
+        [DROP_BAD_TAG] = "bad_tag",
+        [DROP_REPLAY] = "replay",
+        [DROP_WRONG_KEY_TYPE] = "wrong_key_type",
+    };
+    return reason >= 0 && reason < DROP__COUNT ? names[reason] : "?";
+}
+
 struct status_peer {
     raft_id id;
     raft_index match;

@@ -29,6 +29,7 @@
 #include "launcher/bench_hist.h"
 #include "launcher/cluster_dir.h"
 #include "launcher/raftctl.h"
+#include "launcher/up_options.h"
 
 #define BENCH_CLIENTS_MAX 1024
 #define BENCH_DURATION_S_MAX 86400
@@ -123,6 +124,7 @@ struct bench {
     uint64_t tick_ops;
     uint64_t tick_errors;
     uint64_t total_errors; /* Warm-up included, for the progress line. */
+    uint64_t warmup_unavailable; /* Outside the window: timeouts, expired. */
 };
 
 /* ---- Options ---------------------------------------------------------- */
@@ -391,7 +393,11 @@ static void bench_complete(struct bench *b, struct bench_slot *sl)
         b->tick_errors++;
         b->total_errors++;
     }
-    if (now_us >= b->measure_us && now_us < b->end_us) {
+    bool measured = now_us >= b->measure_us && now_us < b->end_us;
+    if (!ok && !measured) {
+        b->warmup_unavailable += s->err == ERR_TIMEOUT || is_expired;
+    }
+    if (measured) {
         struct bench_totals *t = b->tot;
         if (ok) {
             uint64_t us = now_us > s->started_us ? now_us - s->started_us : 0;
@@ -641,6 +647,45 @@ static void bench_print_json(const struct bench *b, double seconds)
 
 /* ---- The command ------------------------------------------------------ */
 
+/* The exit code, with one line on stderr for a run where any operation
+ * failed (issue 19: a bench whose operations were refused must not exit
+ * 0). Failures that are all timeouts or expired sessions are unavailability
+ * (3); refusals and other errors exit 4. Requests still in flight at the
+ * end are neither. */
+static int bench_verdict(const struct bench *b)
+{
+    const struct bench_totals *t = b->tot;
+    if (t->all.n == 0 && t->expired * 2 > t->errors) {
+        /* More clients than the cluster keeps sessions: each client's
+         * session is evicted by the others' registrations before its
+         * write lands (docs/SESSIONS.md). */
+        ctl_error("bench: no request completed: %" PRIu64 " of %" PRIu64
+                  " errors were expired sessions; the cluster's "
+                  "--max-sessions is below %u clients (raise it with "
+                  "'raftctl up --max-sessions', or run fewer clients)",
+                  t->expired, t->errors, b->cfg.clients);
+        return CTL_EXIT_UNAVAILABLE;
+    }
+    if (t->all.n == 0) {
+        ctl_error("bench: no request completed (%" PRIu64 " errors); is "
+                  "the cluster up? see 'raftctl status'",
+                  b->total_errors);
+        return CTL_EXIT_UNAVAILABLE;
+    }
+    if (b->total_errors == 0) {
+        return CTL_EXIT_OK;
+    }
+    bool unavailable = t->errors == t->timeouts + t->expired &&
+                       b->total_errors == t->errors + b->warmup_unavailable;
+    ctl_error("bench: %" PRIu64 " operation(s) failed (%" PRIu64
+              " in the measured window: timeouts %" PRIu64 ", refused %" PRIu64
+              ", session expired %" PRIu64 "; %" PRIu64 " during the warm-up); "
+              "%" PRIu64 " completed",
+              b->total_errors, t->errors, t->timeouts, t->refused, t->expired,
+              b->total_errors - t->errors, t->all.n);
+    return unavailable ? CTL_EXIT_UNAVAILABLE : CTL_EXIT_ERROR;
+}
+
 /* Checks that one request of the configured shape passes the client's
  * limits, so the loop never sees a refused start. Returns an exit code. */
 static int bench_check_shape(const struct bench_config *cfg)
@@ -654,6 +699,29 @@ static int bench_check_shape(const struct bench_config *cfg)
     char errmsg[ERRMSG_LEN] = "";
     if (client_request_check(&req, errmsg) != ERR_OK) {
         ctl_error("bench: %s", errmsg);
+        return CTL_EXIT_USAGE;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Refuses more clients than the cluster keeps sessions (--max-sessions
+ * recorded in DIR/options; 0 is unbounded): they would evict each other's
+ * sessions and stall. Returns an exit code. */
+static int bench_check_sessions(const struct cdir *d, uint32_t clients)
+{
+    struct up_options o;
+    char errmsg[ERRMSG_LEN] = "";
+    if (up_options_load(d, &o, errmsg) != ERR_OK) {
+        ctl_error("bench: %s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    uint64_t max = o.val[UP_OPT_MAX_SESSIONS];
+    if (o.is_set[UP_OPT_MAX_SESSIONS] && max > 0 && clients > max) {
+        ctl_error("bench: %u clients need %u sessions, but the cluster keeps "
+                  "%" PRIu64 " (--max-sessions in %s/options): they would "
+                  "evict each other's; run at most %" PRIu64 " clients, or "
+                  "raise it with 'raftctl up --max-sessions'",
+                  clients, clients, max, d->shown, max);
         return CTL_EXIT_USAGE;
     }
     return CTL_EXIT_OK;
@@ -679,8 +747,15 @@ int cmd_bench(int argc, char **argv, const char *dir)
     struct conf conf;
     char errmsg[ERRMSG_LEN] = "";
     if (cdir_resolve(a.dir, &d, errmsg) != ERR_OK ||
-        cdir_load(&d, &conf, errmsg) != ERR_OK ||
-        bench_open(&b, &conf, errmsg) != ERR_OK) {
+        cdir_load(&d, &conf, errmsg) != ERR_OK) {
+        ctl_error("bench: %s", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    rc = bench_check_sessions(&d, b.cfg.clients);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    if (bench_open(&b, &conf, errmsg) != ERR_OK) {
         ctl_error("bench: %s", errmsg);
         bench_close(&b);
         return CTL_EXIT_ERROR;
@@ -697,22 +772,7 @@ int cmd_bench(int argc, char **argv, const char *dir)
         } else {
             bench_print_text(&b, seconds);
         }
-        if (b.tot->all.n == 0 && b.tot->expired * 2 > b.tot->errors) {
-            /* More clients than the cluster keeps sessions: each client's
-             * session is evicted by the others' registrations before its
-             * write lands (docs/SESSIONS.md). */
-            ctl_error("bench: no request completed: %" PRIu64 " of %" PRIu64
-                      " errors were expired sessions; the cluster's "
-                      "--max-sessions is below %u clients (raise it with "
-                      "'raftctl up --max-sessions', or run fewer clients)",
-                      b.tot->expired, b.tot->errors, b.cfg.clients);
-            rc = CTL_EXIT_UNAVAILABLE;
-        } else if (b.tot->all.n == 0) {
-            ctl_error("bench: no request completed (%" PRIu64 " errors); is "
-                      "the cluster up? see 'raftctl status'",
-                      b.tot->errors);
-            rc = CTL_EXIT_UNAVAILABLE;
-        }
+        rc = bench_verdict(&b);
     }
     fflush(stdout);
     bench_close(&b);

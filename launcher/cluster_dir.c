@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <time.h>
 #include <unistd.h>
 #include <signal.h>
@@ -566,14 +567,61 @@ pid_t cdir_launcher_running(const struct cdir *d)
     /* The launcher writes its pid just after locking; wait a moment. */
     for (int tries = 0; tries < 50; tries++) {
         pid_t pid = 0;
+        /* EPERM: alive, but another user's (down says so). */
         if (cdir_pid_read(d, "launcher.pid", &pid) == ERR_OK &&
-            kill(pid, 0) == 0) {
+            (kill(pid, 0) == 0 || errno == EPERM)) {
             return pid;
         }
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     return 0;
+}
+
+/* "root" for uid 0, or the number when the name is unknown. */
+static void user_name(uid_t uid, char *buf, size_t cap)
+{
+    const struct passwd *pw = getpwuid(uid);
+    if (pw != NULL) {
+        snprintf(buf, cap, "%s", pw->pw_name);
+    } else {
+        snprintf(buf, cap, "%lu", (unsigned long)uid);
+    }
+}
+
+bool cdir_may_signal(pid_t pid, char *why, size_t cap)
+{
+    if (pid <= 0 || kill(pid, 0) == 0 || errno != EPERM) {
+        return true;
+    }
+    char proc[64], owner[64] = "another user", self[64];
+    struct stat st;
+    snprintf(proc, sizeof(proc), "/proc/%ld", (long)pid);
+    if (stat(proc, &st) == 0) {
+        user_name(st.st_uid, owner, sizeof(owner));
+    }
+    user_name(geteuid(), self, sizeof(self));
+    snprintf(why, cap, "it runs as user %s, not %s", owner, self);
+    return false;
+}
+
+int cdir_check_readable(const struct cdir *d, const char *name,
+                        char errmsg[ERRMSG_LEN])
+{
+    char path[CDIR_PATH_MAX];
+    struct stat st;
+    if (cdir_file(d, name, path, sizeof(path)) != ERR_OK ||
+        stat(path, &st) != 0 || access(path, R_OK) == 0) {
+        return ERR_OK;
+    }
+    int e = errno;
+    char owner[64];
+    user_name(st.st_uid, owner, sizeof(owner));
+    snprintf(errmsg, ERRMSG_LEN,
+             "cannot read %.100s (%.30s): it belongs to user %.24s; run "
+             "this as %.24s",
+             path, strerror(e), owner, owner);
+    return ERR_IO;
 }
 
 void cdir_last_line(const char *file, char *buf, size_t cap)

@@ -100,6 +100,15 @@ int cdir_lock_write_pid(int fd, pid_t pid);
 /* The running launcher's pid (its lock is held), or 0 when none. */
 pid_t cdir_launcher_running(const struct cdir *d);
 
+/* Whether this user may signal pid. When not (EPERM), why says whom it
+ * runs as ("it runs as user root, not nobody"). */
+bool cdir_may_signal(pid_t pid, char *why, size_t cap);
+/* ERR_OK when DIR/name is absent or this user can read it; else ERR_IO
+ * with errmsg naming the file, its owner and the fix (commands that act
+ * on pid files must not take an unreadable one for "not running"). */
+int cdir_check_readable(const struct cdir *d, const char *name,
+                        char errmsg[ERRMSG_LEN]);
+
 /* The last non-empty line of file (at most cap-1 bytes of it) into buf;
  * an empty string when unreadable. */
 void cdir_last_line(const char *file, char *buf, size_t cap);

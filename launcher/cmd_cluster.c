@@ -470,6 +470,43 @@ int cmd_up(int argc, char **argv, const char *dir)
     return supervisor_run(&cfg);
 }
 
+/* Refuses, with one line, a down this user cannot carry out: a pid file
+ * it cannot read (it would take the cluster for stopped), or a launcher or
+ * node it may not signal. Returns an exit code. */
+static int down_check_permission(const struct cdir *d, const struct conf *conf,
+                                 pid_t launcher)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    int rc = cdir_check_readable(d, "launcher.pid", errmsg);
+    for (uint32_t i = 0; rc == ERR_OK && i < conf->n_members; i++) {
+        char name[64];
+        cdir_node_pid_name(conf->members[i].id, name, sizeof(name));
+        rc = cdir_check_readable(d, name, errmsg);
+    }
+    if (rc != ERR_OK) {
+        ctl_error("down: %s; nothing was stopped", errmsg);
+        return CTL_EXIT_ERROR;
+    }
+    char why[160] = "";
+    if (!cdir_may_signal(launcher, why, sizeof(why))) {
+        ctl_error("down: no permission to stop the launcher of %s (pid %ld): "
+                  "%s; nothing was stopped",
+                  d->shown, (long)launcher, why);
+        return CTL_EXIT_ERROR;
+    }
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        raft_id id = conf->members[i].id;
+        pid_t pid = cdir_node_running(d, id);
+        if (!cdir_may_signal(pid, why, sizeof(why))) {
+            ctl_error("down: no permission to stop node %llu (pid %ld): %s; "
+                      "nothing was stopped",
+                      (unsigned long long)id, (long)pid, why);
+            return CTL_EXIT_ERROR;
+        }
+    }
+    return CTL_EXIT_OK;
+}
+
 /* Stops the nodes named by pid files (no launcher to ask): SIGTERM, then
  * SIGKILL after a grace period. Returns how many were running. */
 static uint32_t down_direct(const struct cdir *d, const struct conf *conf)
@@ -537,6 +574,38 @@ static bool down_via_launcher(const struct cdir *d, pid_t launcher)
     return false;
 }
 
+/* After down: names each process still running (a node that outlived
+ * SIGKILL, a launcher that did not exit). Returns an exit code. */
+static int down_verify(const struct cdir *d, const struct conf *conf)
+{
+    /* A launcher exits a moment after its nodes. */
+    uint64_t deadline_ms = clock_now_ms() + DOWN_GRACE_MS;
+    while (cdir_launcher_running(d) > 0 && clock_now_ms() < deadline_ms) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    int rc = CTL_EXIT_OK;
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        raft_id id = conf->members[i].id;
+        pid_t pid = cdir_node_running(d, id);
+        if (pid > 0) {
+            ctl_error("down: node %llu (pid %ld) is still running",
+                      (unsigned long long)id, (long)pid);
+            rc = CTL_EXIT_ERROR;
+        }
+    }
+    pid_t launcher = cdir_launcher_running(d);
+    if (launcher > 0) {
+        ctl_error("down: the launcher (pid %ld) is still running",
+                  (long)launcher);
+        rc = CTL_EXIT_ERROR;
+    }
+    if (rc != CTL_EXIT_OK) {
+        ctl_error("down: the cluster at %s is not stopped", d->shown);
+    }
+    return rc;
+}
+
 int cmd_down(int argc, char **argv, const char *dir)
 {
     struct ctl_args a = {.cmd = "down", .dir = dir};
@@ -555,13 +624,20 @@ int cmd_down(int argc, char **argv, const char *dir)
         return rc;
     }
     pid_t launcher = cdir_launcher_running(&d);
-    if (launcher > 0 && down_via_launcher(&d, launcher)) {
-        printf("cluster at %s stopped\n", d.shown);
-        return CTL_EXIT_OK;
+    rc = down_check_permission(&d, &conf, launcher);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
     }
-    uint32_t n = down_direct(&d, &conf);
-    if (cdir_launcher_running(&d) == 0) {
-        cdir_pid_remove(&d, "launcher.sock");
+    uint32_t n = 0;
+    if (launcher == 0 || !down_via_launcher(&d, launcher)) {
+        n = down_direct(&d, &conf);
+        if (cdir_launcher_running(&d) == 0) {
+            cdir_pid_remove(&d, "launcher.sock");
+        }
+    }
+    rc = down_verify(&d, &conf);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
     }
     if (n == 0 && launcher == 0) {
         printf("cluster at %s is not running\n", d.shown);

@@ -6,6 +6,7 @@
  * restarted node starts with none. Read launcher/events.h next.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,13 @@ static int fault_launcher_reply(const char *reply)
     return CTL_EXIT_ERROR;
 }
 
+/* True for the signals kill means to end a node with: after them, a node
+ * still alive is reported, not taken as done. */
+static bool fault_signal_ends(int signo)
+{
+    return signo == SIGKILL || signo == SIGTERM || signo == SIGINT;
+}
+
 /* kill without a launcher: signal the verified pid from the pid file. */
 static int kill_direct(const struct cdir *d, raft_id id, int signo)
 {
@@ -84,19 +92,31 @@ static int kill_direct(const struct cdir *d, raft_id id, int signo)
         return CTL_EXIT_ERROR;
     }
     if (kill(pid, signo) != 0) {
-        ctl_error("kill: cannot signal node %llu (pid %ld)",
-                  (unsigned long long)id, (long)pid);
+        char why[160] = "";
+        if (!cdir_may_signal(pid, why, sizeof(why))) {
+            ctl_error("kill: no permission to signal node %llu (pid %ld): %s",
+                      (unsigned long long)id, (long)pid, why);
+        } else {
+            ctl_error("kill: cannot signal node %llu (pid %ld): %s",
+                      (unsigned long long)id, (long)pid, strerror(errno));
+        }
         return CTL_EXIT_ERROR;
     }
     uint64_t deadline_ms = clock_now_ms() + KILL_WAIT_MS;
-    while (signo != SIGSTOP && signo != SIGCONT &&
-           cdir_is_node_process(d, pid, id) && clock_now_ms() < deadline_ms) {
+    while (fault_signal_ends(signo) && cdir_is_node_process(d, pid, id) &&
+           clock_now_ms() < deadline_ms) {
         fault_sleep_ms(20);
     }
     char name[64];
     cdir_node_pid_name(id, name, sizeof(name));
     if (!cdir_is_node_process(d, pid, id)) {
         cdir_pid_remove(d, name);
+    } else if (fault_signal_ends(signo)) {
+        ctl_error("kill: node %llu (pid %ld) is still running %d ms after "
+                  "signal %d (%s)",
+                  (unsigned long long)id, (long)pid, KILL_WAIT_MS, signo,
+                  strsignal(signo));
+        return CTL_EXIT_ERROR;
     }
     printf("sent signal %d (%s) to node %llu (pid %ld); no launcher runs\n",
            signo, strsignal(signo), (unsigned long long)id, (long)pid);
@@ -130,8 +150,24 @@ int cmd_kill(int argc, char **argv, const char *dir)
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
-    if (cdir_launcher_running(&d) > 0) {
-        char line[64], reply[512], errmsg[ERRMSG_LEN] = "";
+    char errmsg[ERRMSG_LEN] = "";
+    char name[64];
+    cdir_node_pid_name(id, name, sizeof(name));
+    if (cdir_check_readable(&d, "launcher.pid", errmsg) != ERR_OK ||
+        cdir_check_readable(&d, name, errmsg) != ERR_OK) {
+        ctl_error("kill: %s", errmsg); /* Not "node N is not running". */
+        return CTL_EXIT_ERROR;
+    }
+    pid_t launcher = cdir_launcher_running(&d);
+    char why[160] = "";
+    if (!cdir_may_signal(launcher, why, sizeof(why))) {
+        ctl_error("kill: no permission to ask the launcher (pid %ld) of %s: "
+                  "%s",
+                  (long)launcher, d.shown, why);
+        return CTL_EXIT_ERROR;
+    }
+    if (launcher > 0) {
+        char line[64], reply[512];
         snprintf(line, sizeof(line), "kill %llu %d", (unsigned long long)id,
                  signo);
         if (supervisor_request(&d, line, reply, sizeof(reply), KILL_REQUEST_MS,

@@ -31,22 +31,6 @@
 static const struct ctl_opt status_opts[] = {{"--json", NULL, false},
                                              {"--drops", NULL, false}};
 
-/* Drop reasons as status --drops names them (enum drop_reason order). */
-static const char *const status_drop_names[DROP__COUNT] = {
-    [DROP_MALFORMED] = "malformed",
-    [DROP_WRONG_CLUSTER] = "wrong_cluster",
-    [DROP_WRONG_VERSION] = "wrong_version",
-    [DROP_UNKNOWN_SENDER] = "unknown_sender",
-    [DROP_WRONG_ADDRESS] = "wrong_address",
-    [DROP_NOT_FOR_US] = "not_for_us",
-    [DROP_FAULT_REFUSED] = "fault_refused",
-    [DROP_OVERLOAD] = "overload",
-    [DROP_NETEM] = "netem",
-    [DROP_BAD_TAG] = "bad_tag",
-    [DROP_REPLAY] = "replay",
-    [DROP_WRONG_KEY_TYPE] = "wrong_key_type",
-};
-
 /* The role as status shows it: leader, follower or candidate; the table
  * (exact) also precandidate, the JSON (its documented values) not. */
 static const char *status_role_name(uint8_t role, bool exact)
@@ -235,7 +219,7 @@ static void status_print_drops(const struct conf *conf,
     if (!json) {
         printf("%-4s %-6s", "ID", "ALIVE");
         for (int r = 0; r < DROP__COUNT; r++) {
-            printf(" %14s", status_drop_names[r]);
+            printf(" %14s", msg_drop_name(r));
         }
         printf(" %10s\n", "lost_acked");
     }
@@ -250,7 +234,7 @@ static void status_print_drops(const struct conf *conf,
         for (int r = 0; r < DROP__COUNT && st[i].alive; r++) {
             unsigned long long n = (unsigned long long)st[i].reply.drops[r];
             if (json) {
-                printf("%s\"%s\":%llu", r ? "," : "{", status_drop_names[r], n);
+                printf("%s\"%s\":%llu", r ? "," : "{", msg_drop_name(r), n);
             } else {
                 printf(" %14llu", n);
             }

@@ -6,7 +6,8 @@
  * to expire; or the leader's match/next per follower; a snapshot transfer
  * as a progress bar on the receiving follower's panel; and the log tail as
  * term-coloured cells aligned by index, RaftScope-style, its compacted
- * prefix marked; a learner's role is `learner`), a joint change in
+ * prefix marked; a learner's role is `learner`; the datagrams it
+ * dropped, by reason, once it dropped any), a joint change in
  * progress beside the fault rules (old and new voter sets), the event feed
  * newest first, and the help or prompt bar. Pure; see
  * tests/unit/test_dash_model.c. Read launcher/dashboard.h next.
@@ -549,14 +550,52 @@ static void draw_node_log(struct pen *p, const struct dash_node *n,
     }
 }
 
-/* One node's panel of `lines` rows (1 to 3) from row, in columns
- * [0, end). */
+/* Has the node refused any datagram (as of its last answer)? */
+static bool node_has_drops(const struct dash_node *n)
+{
+    for (int r = 0; n->has_reply && r < DROP__COUNT; r++) {
+        if (n->st.drops[r] != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The datagrams the node refused, by reason (status --drops names): the
+ * ones an outsider's forgeries and replays end in stand out. */
+static void draw_node_drops(struct pen *p, const struct dash_node *n)
+{
+    pen_put(p, DASH_COLOR_DIM, 0, "dropped");
+    bool any = false;
+    for (int r = 0; n->has_reply && r < DROP__COUNT; r++) {
+        if (n->st.drops[r] == 0) {
+            continue;
+        }
+        bool forged =
+            r == DROP_BAD_TAG || r == DROP_REPLAY || r == DROP_WRONG_KEY_TYPE;
+        pen_printf(p, DASH_COLOR_DIM, 0, "  %s ", msg_drop_name(r));
+        pen_printf(p, forged ? DASH_COLOR_FAULT : DASH_COLOR_NORMAL,
+                   forged ? DASH_ATTR_BOLD : 0, "%" PRIu64, n->st.drops[r]);
+        any = true;
+    }
+    if (!any) {
+        pen_put(p, DASH_COLOR_DIM, 0, " nothing");
+    }
+}
+
+/* One node's panel of `lines` rows (1 to 4) from row, in columns
+ * [0, end). Drop counters get the fourth row, or, without it, the end of
+ * the first (as far as it reaches). */
 static void draw_node(struct dash_screen *s, const struct dash_view *v,
                       const struct dash_node *n, int row, int lines, int end,
                       const struct log_window *w)
 {
     struct pen p = pen_at(s, row, 0, end);
     draw_node_head(&p, n);
+    if (lines < 4 && node_has_drops(n)) {
+        pen_put(&p, DASH_COLOR_DIM, 0, "  ");
+        draw_node_drops(&p, n);
+    }
     if (lines >= 2) {
         p = pen_at(s, row + 1, DASH_INDENT + 1, end);
         draw_node_detail(&p, v, n);
@@ -564,6 +603,10 @@ static void draw_node(struct dash_screen *s, const struct dash_view *v,
     if (lines >= 3) {
         p = pen_at(s, row + 2, DASH_INDENT + 1, end);
         draw_node_log(&p, n, w);
+    }
+    if (lines >= 4) {
+        p = pen_at(s, row + 3, DASH_INDENT + 1, end);
+        draw_node_drops(&p, n);
     }
 }
 
@@ -660,20 +703,25 @@ static void draw_too_small(struct dash_screen *s)
  * nodes on the left and events on the right. */
 struct layout {
     int node_end; /* Node panels use columns [0, node_end). */
-    int lines;    /* Rows per panel, 1 to 3. */
+    int lines;    /* Rows per panel, 1 to 4 (4: drop counters). */
     int gap;      /* Blank rows between panels. */
     int shown;    /* Panels that fit. */
     int hidden;   /* Panels that do not (a note says so). */
     int ev_row, ev_rows, ev_col;
 };
 
-static void layout(const struct dash_screen *s, int n, struct layout *l)
+static void layout(const struct dash_screen *s, int n, bool drops,
+                   struct layout *l)
 {
     bool split = s->cols >= DASH_SPLIT_COLS;
     int avail = s->rows - 3 - (split ? 0 : 1 + DASH_EVENTS_MIN);
     l->node_end = split ? DASH_SPLIT_NODE_COLS : s->cols;
-    l->lines = n * 3 <= avail ? 3 : n * 2 <= avail ? 2 : 1;
-    l->gap = l->lines == 3 && avail - n * 4 >= (split ? 0 : 7) ? 1 : 0;
+    l->lines = drops && n * 4 <= avail ? 4
+               : n * 3 <= avail        ? 3
+               : n * 2 <= avail        ? 2
+                                       : 1;
+    l->gap =
+        l->lines >= 3 && avail - n * (l->lines + 1) >= (split ? 0 : 7) ? 1 : 0;
     l->shown =
         avail / (l->lines + l->gap) < n ? avail / (l->lines + l->gap) : n;
     l->hidden = 0;
@@ -707,8 +755,12 @@ void dash_render(const struct dash_view *v, int cols, int rows,
     summarize(v, &sum);
     draw_title(out, v, &sum);
     draw_faults(out, &sum);
+    bool drops = false;
+    for (uint32_t i = 0; i < v->conf->n_members; i++) {
+        drops = drops || node_has_drops(&v->nodes[i]);
+    }
     struct layout l;
-    layout(out, (int)v->conf->n_members, &l);
+    layout(out, (int)v->conf->n_members, drops, &l);
     struct log_window w;
     log_window(v, l.node_end, &w);
     for (int i = 0; i < l.shown; i++) {

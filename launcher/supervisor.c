@@ -538,10 +538,12 @@ static void sup_on_timers(struct sup *s, uint64_t now_ms)
     for (uint32_t i = 0; i < s->n_nodes; i++) {
         struct sup_node *n = &s->nodes[i];
         if (n->kill_conn >= 0 && now_ms >= n->kill_deadline_ms) {
+            /* Not done: raftctl kill must not report success. */
             sup_reply(s, n->kill_conn,
-                      "ok signal sent to node %llu (pid %ld); it is still "
-                      "running",
-                      (unsigned long long)n->id, (long)n->pid);
+                      "err %d signal sent to node %llu (pid %ld), but it is "
+                      "still running %d ms later",
+                      CTL_EXIT_ERROR, (unsigned long long)n->id, (long)n->pid,
+                      SUP_KILL_WAIT_MS);
             n->kill_conn = -1;
         }
     }

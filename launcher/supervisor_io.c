@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/invariant.h"
 #include "common/udp.h"
@@ -278,6 +279,17 @@ void sup_poll_round(struct sup *s, uint64_t now_ms)
         if (s->nodes[i].pid != 0) {
             running |= 1u << i;
         }
+    }
+    /* Keys rotated in DIR (docs/AUTH.md): this long-lived process polls
+     * with the new ones too. */
+    bool reloaded = false;
+    char errmsg[ERRMSG_LEN] = "";
+    if (auth_refresh(&reloaded, errmsg) != ERR_OK) {
+        sup_event("key files changed but were refused, the launcher keeps "
+                  "its keys: %s",
+                  errmsg);
+    } else if (reloaded) {
+        sup_event("key files changed: the launcher uses the new keys");
     }
     status_poll_next_round(&s->poll);
     (void)status_poll_send(&s->poll, running); /* Loss: next round. */

@@ -355,6 +355,7 @@ static int load_keys(const struct args *a)
     if (rv != ERR_OK) {
         fprintf(stderr, "raftnode: %s\n", errmsg);
     }
+    auth_set_sender(a->node.id); /* Peers keep its window by id. */
     return rv;
 }
 

@@ -21,6 +21,19 @@ foreach(t disk_full disk_hung)
   set_tests_properties(proc_${t} PROPERTIES LABELS proc TIMEOUT 150
     SKIP_RETURN_CODE 77 ENVIRONMENT "${RAFT_PROC_ENV}")
 endforeach()
+# Issue 19 as user nobody would try it (root only: skipped otherwise;
+# tests/proc/forge.py is the forger, proxy and fake node). docs/AUTH.md.
+add_test(NAME proc_auth_user
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_auth_user.sh
+          $<TARGET_FILE:raftctl>)
+set_tests_properties(proc_auth_user PROPERTIES LABELS proc TIMEOUT 120
+  SKIP_RETURN_CODE 77 ENVIRONMENT "${RAFT_PROC_ENV}")
+# Key rotation by docs/AUTH.md's three steps under writes: nine restarts.
+add_test(NAME proc_auth_rotate
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_auth_rotate.sh
+          $<TARGET_FILE:raftctl>)
+set_tests_properties(proc_auth_rotate PROPERTIES LABELS proc TIMEOUT 180
+  ENVIRONMENT "${RAFT_PROC_ENV}")
 # Snapshot transfers (in proc_snapshot_kill two, the first killed, behind
 # netem delay): 20-33 s alone, past 60 s under a saturated ctest -j2.
 set_tests_properties(proc_snapshot_kill proc_snapshot_catchup PROPERTIES

@@ -5,7 +5,9 @@
 # really in the cluster (read back with get). Many sessions batch their
 # requests (MSG_CLIENT_BATCH) and the leader its replies; with --no-batch
 # each request is its own datagram: both complete without errors, and no
-# member counted a malformed datagram. No timing is asserted.
+# member counted a malformed datagram. A bench during which a quorum is
+# lost exits non-zero (3: its failures were timeouts) and says how many
+# operations failed. No timing is asserted.
 . "$(dirname "$0")/lib.sh"
 
 for bad in "-c 0" "--reads 1.5" "--reads x" "--size 32769" "--duration 0" \
@@ -55,4 +57,21 @@ import json, sys
 for n in json.load(open(sys.argv[1])):
     assert n["alive"] and n["drops"]["malformed"] == 0, n
 PY
+
+# Both followers killed mid-run: the rest of the run times out.
+ctl bench -c 4 --duration 4 --warmup 0 --timeout 400 >"$DIR/lost.out" \
+    2>"$DIR/lost.err" &
+BENCH=$!
+progressed() { grep -q "bench: .* [1-9][0-9]* ops/s" "$DIR/lost.err"; }
+wait_until 10 "a bench progress line with completions" progressed
+leader=$(leader_id)
+for id in 1 2 3; do
+    [ "$id" = "$leader" ] || ctl kill "$id" >/dev/null || fail "kill $id"
+done
+wait "$BENCH"
+rc=$?
+[ "$rc" = 3 ] || fail "bench losing its quorum: exit $rc (want 3): $(tail -2 "$DIR/lost.err")"
+grep -q "^raftctl: bench: [1-9][0-9]* operation(s) failed (.*timeouts [1-9]" "$DIR/lost.err" ||
+    fail "bench does not say how many failed: $(tail -2 "$DIR/lost.err")"
+grep -q "^ops *[1-9]" "$DIR/lost.out" || fail "lost: $(cat "$DIR/lost.out")"
 echo "ok"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exit codes: 0 ok, 1 negative answer, 2 usage (also an unknown node id and
-# an oversized key or value, refused before sending), 4 other errors.
+# an oversized key or value, refused before sending), 4 other errors (also
+# a kill that leaves the node running).
 . "$(dirname "$0")/lib.sh"
 
 expect() { # expect CODE COMMAND...: runs raftctl, checks its exit code
@@ -70,6 +71,13 @@ expect 2 -d "$DIR" kill 9
 expect 2 -d "$DIR" kill 1 --signal NOPE
 expect 4 -d "$DIR" start 1
 grep -q "already running" "$DIR/err" || fail "start message: $(cat "$DIR/err")"
+# A node that outlives its kill (stopped, so TERM waits) is not reported
+# killed: exit 4, naming it; CONT then lets the TERM end it.
+expect 0 -d "$DIR" kill 2 --signal STOP
+expect 4 -d "$DIR" kill 2 --signal TERM
+grep -q "node 2 (pid [0-9]*), but it is still running" "$DIR/err" ||
+    fail "kill of a stopped node: $(cat "$DIR/err")"
+expect 0 -d "$DIR" kill 2 --signal CONT
 expect 0 -d "$DIR" kill 1
 expect 4 -d "$DIR" kill 1
 grep -q "not running" "$DIR/err" || fail "kill message: $(cat "$DIR/err")"

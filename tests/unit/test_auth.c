@@ -6,6 +6,11 @@
  * once, a replay of its bytes is dropped (replay), a wrong key or a bare
  * message is dropped (bad_tag), a client-key peer type is refused by a
  * node (wrong_key_type), and a second key in the file is accepted.
+ * The replay rules (auth_replay_check): windows per member id whatever
+ * the epoch table holds, a member's restart (a later run) and its earlier
+ * run refused, datagrams sent before the receiver's restart refused,
+ * clients' windows evicted under churn without opening a replay, member
+ * windows evicted beyond 64 ids, and stamps far in the future refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/auth.h"
@@ -161,15 +167,21 @@ static const uint8_t key1[1][AUTH_KEY_BYTES] = {{1, 2, 3}};
 static const uint8_t key2[1][AUTH_KEY_BYTES] = {{9, 9, 9}};
 static const uint8_t both[2][AUTH_KEY_BYTES] = {{7}, {1, 2, 3}};
 
+/* Two sockets, and this process a node holding key1 as its cluster key. */
+static void open_node_pair(struct pair *p)
+{
+    open_pair(p);
+    auth_reset();
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+}
+
 static void test_tags(void **state)
 {
     (void)state;
     static uint8_t buf[RAFT_DATAGRAM_MAX], raw[RAFT_DATAGRAM_MAX];
     struct pair p;
-    open_pair(&p);
+    open_node_pair(&p);
     size_t len = 0;
-    auth_reset();
-    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
     auth_set_keys(AUTH_CLIENT, key2, 1, AUTH_ROLE_NODE);
 
     /* Good: one pass. Keep the raw bytes to replay them. */
@@ -234,12 +246,204 @@ static void test_tags(void **state)
     udp_close(p.b);
 }
 
+/* A stamp of class c from sender id, epoch started at start_ms. */
+static struct auth_stamp stamp(int c, uint64_t id, uint64_t start_ms,
+                               uint64_t counter, uint64_t sent_ms)
+{
+    struct auth_stamp st = {.cls = (uint8_t)c,
+                            .sender = id,
+                            .epoch = start_ms << 16 | 7,
+                            .counter = counter,
+                            .sent_ms = sent_ms};
+    return st;
+}
+
+static bool check(int c, uint64_t id, uint64_t start_ms, uint64_t counter,
+                  uint64_t sent_ms, uint64_t now_ms)
+{
+    struct auth_stamp st = stamp(c, id, start_ms, counter, sent_ms);
+    return auth_replay_check(&st, now_ms);
+}
+
+/* This process a node holding key1, started at start_ms. */
+static void node_started_at(uint64_t start_ms)
+{
+    auth_reset();
+    auth_set_keys(AUTH_CLUSTER, key1, 1, AUTH_ROLE_NODE);
+    auth_replay_restart(start_ms);
+}
+
+/* One step of a replay scenario: a stamp and whether it passes, or (cls
+ * RESTART) the receiver restarting at now. */
+#define RESTART (-1)
+struct replay_step {
+    int cls;
+    uint64_t id, start_ms, counter, sent_ms, now_ms;
+    bool pass;
+    const char *why;
+};
+
+static void test_replay_members(void **state)
+{
+    (void)state;
+    static const struct replay_step steps[] = {
+        {AUTH_CLUSTER, 2, 900, 1, 1001, 1001, true, "member 2: new"},
+        {AUTH_CLUSTER, 2, 900, 1, 1001, 1002, false, "duplicate"},
+        {AUTH_CLUSTER, 2, 900, 2, 1002, 1002, true, "next"},
+        {AUTH_CLUSTER, 3, 900, 5, 999, 1003, false,
+         "sent before this receiver started"},
+        {AUTH_CLUSTER, 3, 900, 6, 1000, 1003, true, "sent at its start"},
+        {AUTH_CLUSTER, 4, 900, 2, 1002, 1003, true,
+         "windows per id: member 2's epoch and counter"},
+        {AUTH_CLIENT, 2, 5000, 1, 5001, 5001, true,
+         "client key claiming id 2: the epoch table"},
+        {AUTH_CLUSTER, 2, 900, 3, 1003, 5002, true,
+         "member 2's window did not move"},
+        {AUTH_CLUSTER, 2, 2000, 1, 2001, 5003, true, "member 2 restarted"},
+        {AUTH_CLUSTER, 2, 900, 4, 1004, 5003, false, "its earlier run"},
+        {AUTH_CLUSTER, 2, 2000, 2, 2002, 5003, true, "the later run goes on"},
+        {AUTH_CLUSTER, 2, 2000, 1, 2001, 5003, false, "duplicate"},
+        {RESTART, 0, 0, 0, 0, 6000, true, "the receiver restarts at 6000"},
+        {AUTH_CLUSTER, 2, 2000, 3, 2003, 6001, false, "sent before it"},
+        {AUTH_CLUSTER, 2, 2000, 4, 6001, 6001, true, "sent after it"},
+        {AUTH_CLUSTER, 2, 2000, 4, 6001, 6002, false, "duplicate"},
+        {AUTH_CLUSTER, 2, 2000, 4 + AUTH_WINDOW, 6002, 6002, true,
+         "1,024 ahead"},
+        {AUTH_CLUSTER, 2, 2000, 4, 6001, 6002, false, "behind the window"},
+        {AUTH_CLUSTER, 2, 2000, 5, 6001, 6002, true, "oldest in the window"},
+        {AUTH_CLUSTER, 5, 6000, 1, 6002 + AUTH_FUTURE_MS + 1, 6002, false,
+         "over a minute ahead"},
+        {AUTH_CLUSTER, 5, 6000, 1, 6002 + AUTH_FUTURE_MS, 6002, true,
+         "a minute ahead"},
+    };
+    node_started_at(1000);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const struct replay_step *t = &steps[i];
+        if (t->cls == RESTART) {
+            auth_replay_restart(t->now_ms);
+            continue;
+        }
+        bool got = check(t->cls, t->id, t->start_ms, t->counter, t->sent_ms,
+                         t->now_ms);
+        if (got != t->pass) {
+            fail_msg("step %zu (%s): %s, want %s", i, t->why,
+                     got ? "passed" : "refused", t->pass ? "pass" : "refused");
+        }
+    }
+    auth_reset();
+}
+
+static void test_replay_eviction(void **state)
+{
+    (void)state;
+    node_started_at(1000);
+    /* A long-lived client A, then 40,000 one-shot clients: A's window
+     * is evicted somewhere, never opening its old datagram again. */
+    assert_true(check(AUTH_CLIENT, 0, 1050, 1, 1100, 1100));
+    for (uint64_t i = 0; i < 40000; i++) {
+        assert_true(check(AUTH_CLIENT, 0, 1150 + i, 1, 1200 + i, 50000));
+    }
+    assert_false(check(AUTH_CLIENT, 0, 1050, 1, 1100, 50000));
+    /* A's next datagram, sent now, passes (a fresh window if need be). */
+    assert_true(check(AUTH_CLIENT, 0, 1050, 2, 50000, 50000));
+    assert_false(check(AUTH_CLIENT, 0, 1050, 2, 50000, 50001));
+    /* A one-shot client's datagram sent before the newest evicted one. */
+    assert_false(check(AUTH_CLIENT, 0, 1150, 1, 1200, 50001));
+    /* Members: 64 windows by id; the 65th evicts the one heard from
+     * longest ago, whose old datagram stays refused. */
+    for (uint64_t id = 1; id <= 65; id++) {
+        assert_true(check(AUTH_CLUSTER, id, 60000, 1, 60000 + id, 60100));
+    }
+    assert_false(check(AUTH_CLUSTER, 1, 60000, 1, 60001, 60100));
+    assert_true(check(AUTH_CLUSTER, 1, 60000, 2, 60101, 60101));
+    assert_true(check(AUTH_CLUSTER, 65, 60000, 2, 60102, 60102));
+    auth_reset();
+}
+
+/* Over sockets: a datagram captured before the receiver's restart is
+ * dropped as a replay after it. */
+static void test_restart_capture(void **state)
+{
+    (void)state;
+    static uint8_t buf[RAFT_DATAGRAM_MAX], raw[RAFT_DATAGRAM_MAX];
+    struct pair p;
+    open_node_pair(&p);
+    size_t len = 0;
+    auth_set_sender(3);
+    size_t n = encode(MSG_APPEND, buf);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    usleep(2000);
+    ssize_t got = recv(p.b, raw, sizeof raw, 0);
+    assert_int_equal(got, (ssize_t)(n + AUTH_HEADER_BYTES));
+    usleep(5000);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    auth_replay_restart((uint64_t)ts.tv_sec * 1000 +
+                        (uint64_t)ts.tv_nsec / 1000000);
+    uint64_t replays = auth_drops(AUTH_DROP_REPLAY);
+    assert_int_equal(sendto(p.a, raw, (size_t)got, 0,
+                            (const struct sockaddr *)p.addr_b.bytes,
+                            p.addr_b.len),
+                     got);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_AGAIN);
+    assert_int_equal(auth_drops(AUTH_DROP_REPLAY), replays + 1);
+    /* What the sender sends after the restart passes. */
+    n = encode(MSG_APPEND, buf);
+    assert_int_equal(udp_send(p.a, &p.addr_b, buf, n), ERR_OK);
+    assert_int_equal(recv_one(p.b, buf, &len), ERR_OK);
+    auth_set_sender(0);
+    auth_reset();
+    udp_close(p.a);
+    udp_close(p.b);
+}
+
+/* auth_refresh: a changed key file is loaded again; a malformed one is
+ * refused and the keys in use stay; nothing changed, nothing loaded. */
+static void test_refresh(void **state)
+{
+    (void)state;
+    char dir[64], path[96], err[ERRMSG_LEN];
+    snprintf(dir, sizeof dir, "/tmp/test_auth.%d.d", (int)getpid());
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(auth_create_keys(dir, err), ERR_OK);
+    auth_reset();
+    assert_int_equal(auth_load_dir(dir, AUTH_ROLE_CLIENT, true, err), ERR_OK);
+    bool reloaded = true;
+    assert_int_equal(auth_refresh(&reloaded, err), ERR_OK);
+    assert_false(reloaded);
+    snprintf(path, sizeof path, "%s/client.key", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(HEX64 "\n" HEX64B "\n", f);
+    fclose(f);
+    assert_int_equal(auth_refresh(&reloaded, err), ERR_OK);
+    assert_true(reloaded);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a key\n", f);
+    fclose(f);
+    assert_int_equal(auth_refresh(&reloaded, err), ERR_INVALID);
+    assert_false(reloaded);
+    assert_true(auth_holds(AUTH_CLIENT));
+    assert_int_equal(auth_refresh(&reloaded, err), ERR_OK); /* Same file. */
+    assert_false(reloaded);
+    auth_reset();
+    unlink(path);
+    snprintf(path, sizeof path, "%s/cluster.key", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_key_files),
         cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_replay_members),
+        cmocka_unit_test(test_replay_eviction),
+        cmocka_unit_test(test_restart_capture),
+        cmocka_unit_test(test_refresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

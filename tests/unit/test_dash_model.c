@@ -4,9 +4,10 @@
  * out, with no terminal. Checks the title and fault lines, each node's
  * panel (role by word and colour, election-timer bars on one time scale,
  * the leader's match/next, log cells aligned by index with commit shown),
- * the event feed, the layouts from 80x24 to wide screens, the key
- * prompt ("k" then an id, "q" then "y"), and the members following the
- * configuration (dash_members_follow).
+ * the datagrams each node dropped, by reason (a fourth panel row when
+ * there is room, else the end of the first), the event feed, the layouts
+ * from 80x24 to wide screens, the key prompt ("k" then an id, "q" then
+ * "y"), and the members following the configuration (dash_members_follow).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -553,6 +554,39 @@ static void test_render_layouts(void **state)
     assert_string_equal(line(f, 1), "50x8, need 60x10");
 }
 
+/* Drop counters: once a node dropped datagrams, every panel gets a row
+ * "dropped  bad_tag 30  replay 6" (nonzero reasons, status --drops names;
+ * forgeries and replays bold in the fault colour, "nothing" for a node
+ * that dropped none); without room for it, the first row ends with it. */
+static void test_render_drop_counters(void **state)
+{
+    struct fixture *f = *state;
+    render(f, 100, 40);
+    assert_int_equal(find_row(f, "     dropped"), -1); /* None: no row. */
+    f->view.nodes[1].st.drops[DROP_BAD_TAG] = 30;
+    f->view.nodes[1].st.drops[DROP_REPLAY] = 6;
+    f->view.nodes[1].st.drops[DROP_NETEM] = 2;
+    render(f, 100, 40);
+    int n2 = find_row(f, " n2");
+    assert_true(n2 > 0);
+    assert_string_equal(line(f, n2 + 3),
+                        "     dropped  netem 2  bad_tag 30  replay 6");
+    int col = find_col(f, n2 + 3, "30");
+    assert_int_equal(cell(f, n2 + 3, col)->color, DASH_COLOR_FAULT);
+    assert_true(cell(f, n2 + 3, col)->attr & DASH_ATTR_BOLD);
+    col = find_col(f, n2 + 3, "2  bad");
+    assert_int_equal(cell(f, n2 + 3, col)->color, DASH_COLOR_NORMAL);
+    int n3 = find_row(f, " n3");
+    assert_string_equal(line(f, n3 + 3), "     dropped nothing");
+    assert_int_equal(find_row(f, " n5") + 4 < find_row(f, "--- events"), 1);
+    /* 160x24: no room for a fourth row; n2's first row ends with them. */
+    render(f, 160, 24);
+    n2 = find_row(f, " n2");
+    assert_true(find_col(f, n2, "dropped  netem 2  bad_tag 30  replay 6") > 0);
+    assert_int_equal(find_row(f, " n3"), n2 + 3);
+    assert_int_equal(find_col(f, find_row(f, " n3"), "dropped"), -1);
+}
+
 /* The help bar: keys; "q stop cluster and quit" when the dashboard owns
  * the cluster; a pending prompt instead; "stopping" while stopping. */
 static void test_render_help_bar(void **state)
@@ -683,6 +717,7 @@ int main(void)
         T(test_members_follow_the_configuration),
         T(test_render_events_newest_first),
         T(test_render_layouts),
+        T(test_render_drop_counters),
         T(test_render_help_bar),
         T(test_prompt_acts_on_a_unique_id),
         T(test_prompt_refuses_and_cancels),
