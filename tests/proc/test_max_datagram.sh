@@ -18,10 +18,10 @@ grep -q "^max-datagram $MAXD$" "$DIR/options" || fail "--max-datagram not record
 wait_until 15 "a leader" has_one_leader
 grep -q "datagrams kept within $MAXD bytes" "$DIR/node1.log" || fail "node 1 did not take --max-datagram"
 
-# The documented bound (docs/HOSTS.md): key + value <= N - 216 bytes.
-edge=$((MAXD - 216 - 4))
+# The documented bound (docs/HOSTS.md): key + value <= N - 228 bytes.
+edge=$((MAXD - 228 - 4))
 v_edge=$(head -c "$edge" /dev/zero | tr '\0' e)
-ctl put edge "$v_edge" >/dev/null || fail "key + value = N - 216 refused"
+ctl put edge "$v_edge" >/dev/null || fail "key + value = N - 228 refused"
 ctl put edgy "${v_edge}x" 2>/dev/null && fail "key + value = N - 215 accepted"
 v1000=$(head -c 1000 /dev/zero | tr '\0' a)
 ctl put fits "$v1000" >/dev/null || fail "a 1000-byte value under --max-datagram $MAXD"
