@@ -255,8 +255,7 @@ static int validate_msg(const struct raft_msg *m)
         return m->u.check_reply.state < CHECK_STATE__COUNT ? ERR_OK
                                                            : ERR_INVALID;
     case MSG_TRACE:
-        return m->u.trace.lease_ms <= TRACE_LEASE_MS_MAX ? ERR_OK
-                                                         : ERR_INVALID;
+        return m->u.trace.lease_ms <= TRACE_LEASE_MS_MAX ? ERR_OK : ERR_INVALID;
     case MSG_TRACE_EVENTS:
         return validate_trace_events(&m->u.trace_events);
     default:
@@ -889,8 +888,7 @@ static int decode_trace_events(struct reader *r, struct msg_trace_events *m,
                                struct wire_scratch *scratch)
 {
     uint32_t n;
-    if (read_u64(r, &m->dropped) ||
-        read_array(r, TRACE_EVENTS_PER_MSG, &n)) {
+    if (read_u64(r, &m->dropped) || read_array(r, TRACE_EVENTS_PER_MSG, &n)) {
         return ERR_MALFORMED;
     }
     for (uint32_t i = 0; i < n; i++) {

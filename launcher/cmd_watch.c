@@ -1,7 +1,9 @@
 /*
  * `raftctl watch`: the dashboard on a terminal (launcher/dashboard.c); the
  * event feed as plain lines when stdout is not a terminal; one rendered
- * frame as text with --dump (scripts, the README). Also the foreground
+ * frame as text with --dump (scripts, the README). --messages adds the
+ * message trace (launcher/trace_source.h): a pane of the newest messages,
+ * or in plain mode one "msg" line per message. Also the foreground
  * `up` on a terminal: the launcher runs in a child process (its lines go to
  * DIR/launcher.log) while this process shows the dashboard. Read
  * launcher/bench.h next.
@@ -20,16 +22,18 @@
 #include "launcher/dash_source.h"
 #include "launcher/dashboard.h"
 #include "launcher/raftctl.h"
+#include "launcher/trace_source.h"
 
 #define WATCH_DUMP_MS 1200 /* Polls before a --dump frame. */
 #define WATCH_DUMP_COLS 100
 #define WATCH_DUMP_ROWS 30
 
-enum { WATCH_DUMP, WATCH_SIZE };
+enum { WATCH_DUMP, WATCH_SIZE, WATCH_MESSAGES };
 
 static const struct ctl_opt watch_opts[] = {
     [WATCH_DUMP] = {"--dump", NULL, false},
     [WATCH_SIZE] = {"--size", NULL, true},
+    [WATCH_MESSAGES] = {"--messages", NULL, false},
 };
 
 static volatile sig_atomic_t watch_stop;
@@ -50,23 +54,68 @@ static void watch_print_event(void *ctx, const struct ev *e)
     fflush(stdout);
 }
 
+/* Plain mode: each message as "HH:MM:SS.mmm msg 1->3 append t5 i7+2". */
+static void watch_print_msg(void *ctx, const struct trace_msg *m)
+{
+    (void)ctx;
+    char clock[32], text[96];
+    ev_format_clock(m->wall_ms, clock, sizeof(clock));
+    trace_msg_text(m, text, sizeof(text));
+    printf("%s msg %s\n", clock, text);
+    fflush(stdout);
+}
+
+static void watch_print_dropped(void *ctx, raft_id id, uint64_t count,
+                                uint64_t t_ms)
+{
+    (void)ctx;
+    (void)t_ms;
+    char clock[32];
+    ev_format_clock(dash_wall_ms(), clock, sizeof(clock));
+    printf("%s msg node %llu: trace budget dropped %llu message(s)\n", clock,
+           (unsigned long long)id, (unsigned long long)count);
+    fflush(stdout);
+}
+
 /* --dump keeps the events for the frame. */
 static void watch_keep_event(void *ctx, const struct ev *e)
 {
     ev_ring_push(ctx, e);
 }
 
-/* Steps the source until the deadline (0: until a signal). */
-static void watch_run_source(struct dash_source *src, uint64_t until_ms)
+/* --dump --messages keeps the messages for the frame. */
+static void watch_keep_msg(void *ctx, const struct trace_msg *m)
+{
+    trace_ring_push(ctx, m);
+}
+
+static void watch_keep_dropped(void *ctx, raft_id id, uint64_t count,
+                               uint64_t t_ms)
+{
+    (void)id;
+    (void)t_ms;
+    struct trace_ring *r = ctx;
+    r->dropped += count;
+}
+
+/* Steps the source (and the trace, when not NULL) until the deadline (0:
+ * until a signal). */
+static void watch_run_source(struct dash_source *src, struct trace_source *ts,
+                             uint64_t until_ms)
 {
     while (!watch_stop) {
         uint64_t now_ms = clock_now_ms();
         if (until_ms != 0 && now_ms >= until_ms) {
             return;
         }
-        struct pollfd pfds[DASH_SOURCE_FDS];
+        struct pollfd pfds[DASH_SOURCE_FDS + 1];
         int n = dash_source_fds(src, pfds);
         uint64_t next = dash_source_next_ms(src);
+        if (ts != NULL) {
+            n += trace_source_fds(ts, pfds + n);
+            uint64_t t = trace_source_next_ms(ts, now_ms);
+            next = t < next ? t : next;
+        }
         if (until_ms != 0 && until_ms < next) {
             next = until_ms;
         }
@@ -75,7 +124,23 @@ static void watch_run_source(struct dash_source *src, uint64_t until_ms)
             return;
         }
         dash_source_step(src, clock_now_ms(), dash_wall_ms());
+        if (ts != NULL) {
+            trace_source_step(ts, clock_now_ms(), dash_wall_ms());
+        }
     }
+}
+
+/* Opens the trace source when asked (messages); false (reported) when it
+ * cannot be. */
+static bool watch_open_trace(struct trace_source *ts, const struct conf *conf,
+                             const struct trace_source_cb *cb)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    if (trace_source_open(ts, conf, cb, errmsg) != ERR_OK) {
+        ctl_error("watch: %s", errmsg);
+        return false;
+    }
+    return true;
 }
 
 /* "100x30" into cols and rows. */
@@ -96,29 +161,44 @@ static int watch_parse_size(const char *text, int *cols, int *rows)
 
 /* --dump: polls for a moment, prints one frame as text. */
 static int watch_dump(const struct cdir *d, const struct conf *conf, int cols,
-                      int rows)
+                      int rows, bool messages)
 {
     struct ev_ring *ring = malloc(sizeof(*ring));
+    struct trace_ring *msgs = malloc(sizeof(*msgs));
     struct dash_screen *screen = malloc(sizeof(*screen));
+    static struct trace_source ts;
     struct dash_source src;
     char errmsg[ERRMSG_LEN] = "";
     int code = CTL_EXIT_ERROR;
-    if (ring == NULL || screen == NULL) {
+    if (ring == NULL || msgs == NULL || screen == NULL) {
         ctl_error("watch: out of memory");
         goto out;
     }
     ev_ring_init(ring);
+    trace_ring_init(msgs);
+    struct trace_source_cb cb = {watch_keep_msg, watch_keep_dropped, msgs};
+    if (messages && !watch_open_trace(&ts, conf, &cb)) {
+        goto out;
+    }
     if (dash_source_open(&src, conf, d, watch_keep_event, ring, errmsg) !=
         ERR_OK) {
         ctl_error("watch: %s", errmsg);
         dash_source_close(&src);
+        if (messages) {
+            trace_source_close(&ts);
+        }
         goto out;
     }
-    watch_run_source(&src, clock_now_ms() + WATCH_DUMP_MS);
+    watch_run_source(&src, messages ? &ts : NULL,
+                     clock_now_ms() + WATCH_DUMP_MS);
+    if (messages) {
+        trace_source_close(&ts); /* Delivers what it held. */
+    }
     struct dash_view v;
     memset(&v, 0, sizeof(v));
     v.conf = conf;
     v.events = ring;
+    v.msgs = messages ? msgs : NULL;
     snprintf(v.where, sizeof(v.where), "%.95s", d->shown);
     dash_source_view(&src, clock_now_ms(), &v);
     dash_render(&v, cols, rows, screen);
@@ -131,12 +211,15 @@ static int watch_dump(const struct cdir *d, const struct conf *conf, int cols,
     code = fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR;
 out:
     free(ring);
+    free(msgs);
     free(screen);
     return code;
 }
 
-/* Not a terminal: the event feed as plain lines until a signal. */
-static int watch_plain(const struct cdir *d, const struct conf *conf)
+/* Not a terminal: the event feed (and messages) as plain lines until a
+ * signal. */
+static int watch_plain(const struct cdir *d, const struct conf *conf,
+                       bool messages)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -146,27 +229,39 @@ static int watch_plain(const struct cdir *d, const struct conf *conf)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     struct dash_source src;
+    static struct trace_source ts;
     char errmsg[ERRMSG_LEN] = "";
+    struct trace_source_cb cb = {watch_print_msg, watch_print_dropped, NULL};
+    if (messages && !watch_open_trace(&ts, conf, &cb)) {
+        return CTL_EXIT_ERROR;
+    }
     if (dash_source_open(&src, conf, d, watch_print_event, NULL, errmsg) !=
         ERR_OK) {
         ctl_error("watch: %s", errmsg);
         dash_source_close(&src);
+        if (messages) {
+            trace_source_close(&ts);
+        }
         return CTL_EXIT_ERROR;
     }
-    watch_run_source(&src, 0);
+    watch_run_source(&src, messages ? &ts : NULL, 0);
     dash_source_close(&src);
+    if (messages) {
+        trace_source_close(&ts);
+    }
     return CTL_EXIT_OK;
 }
 
 int cmd_watch(int argc, char **argv, const char *dir)
 {
     struct ctl_args a = {.cmd = "watch", .dir = dir};
-    int rc = ctl_parse(argc, argv, watch_opts, 2, &a);
+    int rc = ctl_parse(argc, argv, watch_opts, 3, &a);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
     if (a.n_pos != 0) {
-        ctl_error("usage: raftctl watch [--dump [--size COLSxROWS]]");
+        ctl_error("usage: raftctl watch [--messages] [--dump [--size "
+                  "COLSxROWS]]");
         return CTL_EXIT_USAGE;
     }
     int cols = WATCH_DUMP_COLS, rows = WATCH_DUMP_ROWS;
@@ -180,13 +275,14 @@ int cmd_watch(int argc, char **argv, const char *dir)
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
+    bool messages = a.given[WATCH_MESSAGES];
     if (a.given[WATCH_DUMP]) {
-        return watch_dump(&d, &conf, cols, rows);
+        return watch_dump(&d, &conf, cols, rows, messages);
     }
     if (!dashboard_usable()) {
-        return watch_plain(&d, &conf);
+        return watch_plain(&d, &conf, messages);
     }
     struct dashboard_config cfg = {
-        .dir = &d, .conf = &conf, .launcher_child = 0};
+        .dir = &d, .conf = &conf, .launcher_child = 0, .messages = messages};
     return dashboard_run(&cfg);
 }

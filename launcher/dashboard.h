@@ -23,6 +23,7 @@ struct dashboard_config {
     pid_t launcher_child;    /* Foreground up: the launcher we forked; q
                                  (confirmed) or Ctrl-C stops it, and its exit
                                  ends the dashboard. 0 for watch. */
+    bool messages;           /* Show the message trace (m toggles it). */
 };
 
 /* True when stdin and stdout are terminals and terminfo knows TERM (else

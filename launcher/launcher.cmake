@@ -12,7 +12,8 @@ target_link_libraries(client PUBLIC common sys)
 
 # The dashboard's pure parts (event model, rendering model), shared with
 # tests/unit/test_dash_model.c.
-add_library(dashmodel STATIC launcher/events.c launcher/dash_model.c)
+add_library(dashmodel STATIC launcher/events.c launcher/dash_model.c
+  launcher/trace_msg.c)
 target_link_libraries(dashmodel PUBLIC common)
 
 add_executable(raftctl
@@ -26,6 +27,8 @@ add_executable(raftctl
   launcher/bench_hist.c
   launcher/cmd_status.c
   launcher/cmd_watch.c
+  launcher/cmd_trace.c
+  launcher/trace_source.c
   launcher/cmd_check.c
   launcher/dash_source.c
   launcher/dashboard.c

@@ -4,8 +4,8 @@
  * (0 ok, 1 negative answer, 2 usage, 3 unavailable, 4 other error). The
  * commands live in cmd_cluster.c (up, down; the launcher itself is
  * supervisor.c), cmd_client.c (put, get, del, cas), cmd_status.c,
- * cmd_fault.c (kill, start, partition, netem, heal), cmd_watch.c and
- * bench.c. Read launcher/cluster_dir.h next.
+ * cmd_fault.c (kill, start, partition, netem, heal), cmd_watch.c,
+ * cmd_trace.c and bench.c. Read launcher/cluster_dir.h next.
  */
 #include "launcher/raftctl.h"
 
@@ -69,7 +69,7 @@ static const char ctl_usage_text[] =
     "                      closed-loop load; prints ops/s and latency"
     " percentiles\n"
     "live view:\n"
-    "  watch [--dump [--size COLSxROWS]]\n"
+    "  watch [--messages] [--dump [--size COLSxROWS]]\n"
     "                      full-screen dashboard (keys: k ID kill, s ID start,"
     "\n"
     "                      i isolate the leader, h heal, w write, q quit);"
@@ -78,7 +78,12 @@ static const char ctl_usage_text[] =
     " one\n"
     "                      frame as text. A foreground 'up' on a terminal"
     " shows it\n"
-    "                      too.\n"
+    "                      too. --messages adds the messages the members"
+    " send.\n"
+    "  trace [--json] [--for SECONDS]\n"
+    "                      each message the members send, one line each"
+    " (--json:\n"
+    "                      recording lines, docs/TRACE.md)\n"
     "\n"
     "exit codes: 0 ok, 1 negative answer (absent key, CAS mismatch), 2 usage\n"
     "error (also an unknown node id or an oversized key or value), 3 no "
@@ -248,6 +253,7 @@ static const struct ctl_command ctl_commands[] = {
     {"netem", cmd_netem},     {"heal", cmd_heal},
     {"bench", cmd_bench},     {"watch", cmd_watch},
     {"compact", cmd_compact}, {"check", cmd_check},
+    {"trace", cmd_trace},
     {"members", cmd_members},
     {"add", cmd_add},
     {"promote", cmd_promote},

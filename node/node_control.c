@@ -104,8 +104,7 @@ void node_on_trace(struct node *n, const struct raft_addr *from,
         return;
     }
     bool was_on = trace_on(&n->trace);
-    if (!trace_subscribe(&n->trace, from, req->u.trace.lease_ms,
-                         n->now_ms)) {
+    if (!trace_subscribe(&n->trace, from, req->u.trace.lease_ms, n->now_ms)) {
         node_drop(n, DROP_OVERLOAD, from); /* Every viewer slot taken. */
         return;
     }
@@ -116,8 +115,8 @@ void node_on_trace(struct node *n, const struct raft_addr *from,
     }
     if (req->u.trace.lease_ms != 0) {
         trace_ack(&n->trace, from, n->id,
-                  raft_current_term(replica_raft(n->replica)),
-                  node_trace_send, n);
+                  raft_current_term(replica_raft(n->replica)), node_trace_send,
+                  n);
     }
 }
 

@@ -45,8 +45,7 @@ bool trace_subscribe(struct trace *t, const struct raft_addr *from,
             slot = &t->subs[i];
         }
     }
-    for (int i = 0; i < TRACE_SUBS_MAX && slot == NULL && lease_ms != 0;
-         i++) {
+    for (int i = 0; i < TRACE_SUBS_MAX && slot == NULL && lease_ms != 0; i++) {
         if (t->subs[i].until_ms == 0) {
             slot = &t->subs[i];
         }
@@ -82,8 +81,8 @@ bool trace_event_of(const struct raft_msg *msg, size_t bytes,
         out->index = msg->u.vote.last_index;
         return true;
     case MSG_VOTE_REPLY:
-        out->kind = msg->u.vote_reply.pre_vote ? TRACE_PREVOTE_REPLY
-                                               : TRACE_VOTE_REPLY;
+        out->kind =
+            msg->u.vote_reply.pre_vote ? TRACE_PREVOTE_REPLY : TRACE_VOTE_REPLY;
         out->ok = msg->u.vote_reply.granted;
         return true;
     case MSG_APPEND:
@@ -213,8 +212,8 @@ static void batch_init(struct raft_msg *m, raft_id self, raft_term term,
     m->u.trace_events.dropped = dropped;
 }
 
-void trace_ack(const struct trace *t, const struct raft_addr *to,
-               raft_id self, raft_term term, trace_send_fn send, void *ctx)
+void trace_ack(const struct trace *t, const struct raft_addr *to, raft_id self,
+               raft_term term, trace_send_fn send, void *ctx)
 {
     struct raft_msg m;
     batch_init(&m, self, term, t->dropped);
@@ -246,8 +245,8 @@ static void send_pending(struct trace *t, uint64_t now_ms, raft_id self,
     t->n_pending = 0;
 }
 
-void trace_flush(struct trace *t, uint64_t now_ms, raft_id self,
-                 raft_term term, trace_send_fn send, void *ctx)
+void trace_flush(struct trace *t, uint64_t now_ms, raft_id self, raft_term term,
+                 trace_send_fn send, void *ctx)
 {
     if (!trace_on(t)) {
         return;

@@ -76,11 +76,11 @@ uint64_t trace_deadline(const struct trace *t);
 /* Ends expired leases and, when a batch is due, sends the pending events
  * (as few datagrams of at most TRACE_EVENTS_PER_MSG as fit) to each live
  * viewer from member self in term. */
-void trace_flush(struct trace *t, uint64_t now_ms, raft_id self,
-                 raft_term term, trace_send_fn send, void *ctx);
+void trace_flush(struct trace *t, uint64_t now_ms, raft_id self, raft_term term,
+                 trace_send_fn send, void *ctx);
 
 /* One empty batch to `to`: the answer to a lease (carries dropped). */
-void trace_ack(const struct trace *t, const struct raft_addr *to,
-               raft_id self, raft_term term, trace_send_fn send, void *ctx);
+void trace_ack(const struct trace *t, const struct raft_addr *to, raft_id self,
+               raft_term term, trace_send_fn send, void *ctx);
 
 #endif

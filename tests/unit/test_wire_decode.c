@@ -690,13 +690,13 @@ static void raw_trace_event(struct fixture *f, uint64_t kind, uint64_t to,
     msgpack_pack_array(&f->pk, 9);
     raw_u(f, kind);
     raw_u(f, to);
-    raw_u(f, 5);   /* term */
-    raw_u(f, 10);  /* index */
-    raw_u(f, 2);   /* n */
+    raw_u(f, 5);  /* term */
+    raw_u(f, 10); /* index */
+    raw_u(f, 2);  /* n */
     msgpack_pack_true(&f->pk);
-    raw_u(f, 60);  /* bytes */
+    raw_u(f, 60); /* bytes */
     raw_u(f, count);
-    raw_u(f, 3);   /* age_ms */
+    raw_u(f, 3); /* age_ms */
 }
 
 /* Rule: a trace batch holds at most TRACE_EVENTS_PER_MSG events of nine
@@ -725,9 +725,10 @@ static void test_wire_decode_checks_trace(void **state)
         raw_trace_event(f, TRACE_VOTE, 1, 1);
     }
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
-    const uint64_t bad[][3] = {
-        {TRACE_KIND__COUNT, 1, 1}, {TRACE_VOTE, 0, 1},
-        {TRACE_VOTE, RAFT_ID_MAX + 1ull, 1}, {TRACE_VOTE, 1, 0}};
+    const uint64_t bad[][3] = {{TRACE_KIND__COUNT, 1, 1},
+                               {TRACE_VOTE, 0, 1},
+                               {TRACE_VOTE, RAFT_ID_MAX + 1ull, 1},
+                               {TRACE_VOTE, 1, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         raw_header(f, 2, MSG_TRACE_EVENTS);
         raw_u(f, 0);
