@@ -5,7 +5,7 @@ foreach(t election reelection catchup no_majority restart status_json
           exit_codes sqlite second_up bad_conf partition launcher_gone
           bench watch syncer snapshot_catchup snapshot_kill sessions_bounded
           lost_wal up_damaged cli damage_kv damage_log check
-          members members_grow replace)
+          members members_grow replace trace)
   add_test(NAME proc_${t}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
             $<TARGET_FILE:raftctl>)
