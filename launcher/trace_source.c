@@ -208,8 +208,9 @@ void trace_source_step(struct trace_source *ts, uint64_t now_ms,
         send_leases(ts, TRACE_SOURCE_LEASE_MS);
         ts->renew_ms = now_ms + TRACE_SOURCE_RENEW_MS;
     }
-    if (now_ms > TRACE_SOURCE_HOLD_MS) {
-        deliver(ts, now_ms - TRACE_SOURCE_HOLD_MS);
+    /* Those held TRACE_SOURCE_HOLD_MS: due as trace_source_next_ms says. */
+    if (now_ms + 1 > TRACE_SOURCE_HOLD_MS) {
+        deliver(ts, now_ms + 1 - TRACE_SOURCE_HOLD_MS);
     }
 }
 
