@@ -3,7 +3,9 @@
  * event feed as plain lines when stdout is not a terminal; one rendered
  * frame as text with --dump (scripts, the README). --messages adds the
  * message trace (launcher/trace_source.h): a pane of the newest messages,
- * or in plain mode one "msg" line per message. Also the foreground
+ * or in plain mode one "msg" line per message. `raftctl trace [--json]
+ * [--for SECONDS]` prints only the messages, one line each, or the shared
+ * recording lines (docs/TRACE.md). Also the foreground
  * `up` on a terminal: the launcher runs in a child process (its lines go to
  * DIR/launcher.log) while this process shows the dashboard. Read
  * launcher/bench.h next.
@@ -27,6 +29,7 @@
 #define WATCH_DUMP_MS 1200 /* Polls before a --dump frame. */
 #define WATCH_DUMP_COLS 100
 #define WATCH_DUMP_ROWS 30
+#define TRACE_FOR_MAX_S 86400 /* trace --for, at most a day. */
 
 enum { WATCH_DUMP, WATCH_SIZE, WATCH_MESSAGES };
 
@@ -44,6 +47,18 @@ static void watch_on_signal(int signo)
     watch_stop = 1;
 }
 
+/* SIGINT, SIGTERM and SIGHUP end the loop (plain lines and trace). */
+static void watch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = watch_on_signal; /* No SA_RESTART: poll() returns. */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 /* Plain mode: each event as "HH:MM:SS.mmm text". */
 static void watch_print_event(void *ctx, const struct ev *e)
 {
@@ -54,27 +69,43 @@ static void watch_print_event(void *ctx, const struct ev *e)
     fflush(stdout);
 }
 
-/* Plain mode: each message as "HH:MM:SS.mmm msg 1->3 append t5 i7+2". */
+/* How messages print: watch's plain lines ("HH:MM:SS.mmm msg 1->3 ..."),
+ * trace's ("HH:MM:SS.mmm 1->3 ..."), or trace --json's recording lines. */
+struct watch_msg_out {
+    const char *tag; /* "msg " or "". */
+    bool json;
+    uint64_t start_ms; /* Monotonic; "t" counts from here. */
+};
+
 static void watch_print_msg(void *ctx, const struct trace_msg *m)
 {
-    (void)ctx;
-    char clock[32], text[96];
+    const struct watch_msg_out *o = ctx;
+    char line[256];
+    if (o->json) {
+        trace_msg_to_json(m, o->start_ms, line, sizeof(line));
+        printf("%s\n", line);
+        return;
+    }
+    char clock[32];
     ev_format_clock(m->wall_ms, clock, sizeof(clock));
-    trace_msg_text(m, text, sizeof(text));
-    printf("%s msg %s\n", clock, text);
-    fflush(stdout);
+    trace_msg_text(m, line, sizeof(line));
+    printf("%s %s%s\n", clock, o->tag, line);
 }
 
 static void watch_print_dropped(void *ctx, raft_id id, uint64_t count,
                                 uint64_t t_ms)
 {
-    (void)ctx;
-    (void)t_ms;
+    const struct watch_msg_out *o = ctx;
+    char line[128];
+    if (o->json) {
+        trace_dropped_to_json(id, count, t_ms, o->start_ms, line, sizeof(line));
+        printf("%s\n", line);
+        return;
+    }
     char clock[32];
     ev_format_clock(dash_wall_ms(), clock, sizeof(clock));
-    printf("%s msg node %llu: trace budget dropped %llu message(s)\n", clock,
-           (unsigned long long)id, (unsigned long long)count);
-    fflush(stdout);
+    printf("%s %snode %llu: trace budget dropped %llu message(s)\n", clock,
+           o->tag, (unsigned long long)id, (unsigned long long)count);
 }
 
 /* --dump keeps the events for the frame. */
@@ -83,34 +114,24 @@ static void watch_keep_event(void *ctx, const struct ev *e)
     ev_ring_push(ctx, e);
 }
 
-/* --dump --messages keeps the messages for the frame. */
-static void watch_keep_msg(void *ctx, const struct trace_msg *m)
-{
-    trace_ring_push(ctx, m);
-}
-
-static void watch_keep_dropped(void *ctx, raft_id id, uint64_t count,
-                               uint64_t t_ms)
-{
-    (void)id;
-    (void)t_ms;
-    struct trace_ring *r = ctx;
-    r->dropped += count;
-}
-
-/* Steps the source (and the trace, when not NULL) until the deadline (0:
- * until a signal). */
-static void watch_run_source(struct dash_source *src, struct trace_source *ts,
-                             uint64_t until_ms)
+/* Steps the sources (either may be NULL) until the deadline (0: until a
+ * signal), flushing stdout after each step. Errors: CTL_EXIT_ERROR when
+ * poll() or stdout fails. */
+static int watch_run_source(struct dash_source *src, struct trace_source *ts,
+                            uint64_t until_ms)
 {
     while (!watch_stop) {
         uint64_t now_ms = clock_now_ms();
         if (until_ms != 0 && now_ms >= until_ms) {
-            return;
+            break;
         }
         struct pollfd pfds[DASH_SOURCE_FDS + 1];
-        int n = dash_source_fds(src, pfds);
-        uint64_t next = dash_source_next_ms(src);
+        int n = 0;
+        uint64_t next = UINT64_MAX;
+        if (src != NULL) {
+            n += dash_source_fds(src, pfds);
+            next = dash_source_next_ms(src);
+        }
         if (ts != NULL) {
             n += trace_source_fds(ts, pfds + n);
             uint64_t t = trace_source_next_ms(ts, now_ms);
@@ -119,25 +140,32 @@ static void watch_run_source(struct dash_source *src, struct trace_source *ts,
         if (until_ms != 0 && until_ms < next) {
             next = until_ms;
         }
-        int wait = next > now_ms ? (int)(next - now_ms) : 0;
-        if (poll(pfds, (nfds_t)n, wait) < 0 && errno != EINTR) {
-            return;
+        int wait = next > now_ms + 1000 ? 1000 : (int)(next - now_ms);
+        if (poll(pfds, (nfds_t)n, next > now_ms ? wait : 0) < 0 &&
+            errno != EINTR) {
+            return CTL_EXIT_ERROR;
         }
-        dash_source_step(src, clock_now_ms(), dash_wall_ms());
+        if (src != NULL) {
+            dash_source_step(src, clock_now_ms(), dash_wall_ms());
+        }
         if (ts != NULL) {
             trace_source_step(ts, clock_now_ms(), dash_wall_ms());
         }
+        if (fflush(stdout) != 0) {
+            return CTL_EXIT_ERROR;
+        }
     }
+    return CTL_EXIT_OK;
 }
 
-/* Opens the trace source when asked (messages); false (reported) when it
- * cannot be. */
-static bool watch_open_trace(struct trace_source *ts, const struct conf *conf,
+/* Opens the trace source; false (reported) when it cannot be. */
+static bool watch_open_trace(const char *cmd, struct trace_source *ts,
+                             const struct conf *conf,
                              const struct trace_source_cb *cb)
 {
     char errmsg[ERRMSG_LEN] = "";
     if (trace_source_open(ts, conf, cb, errmsg) != ERR_OK) {
-        ctl_error("watch: %s", errmsg);
+        ctl_error("%s: %s", cmd, errmsg);
         return false;
     }
     return true;
@@ -176,8 +204,9 @@ static int watch_dump(const struct cdir *d, const struct conf *conf, int cols,
     }
     ev_ring_init(ring);
     trace_ring_init(msgs);
-    struct trace_source_cb cb = {watch_keep_msg, watch_keep_dropped, msgs};
-    if (messages && !watch_open_trace(&ts, conf, &cb)) {
+    struct trace_source_cb cb = {trace_ring_on_msg, trace_ring_on_dropped,
+                                 msgs};
+    if (messages && !watch_open_trace("watch", &ts, conf, &cb)) {
         goto out;
     }
     if (dash_source_open(&src, conf, d, watch_keep_event, ring, errmsg) !=
@@ -189,8 +218,8 @@ static int watch_dump(const struct cdir *d, const struct conf *conf, int cols,
         }
         goto out;
     }
-    watch_run_source(&src, messages ? &ts : NULL,
-                     clock_now_ms() + WATCH_DUMP_MS);
+    (void)watch_run_source(&src, messages ? &ts : NULL,
+                           clock_now_ms() + WATCH_DUMP_MS);
     if (messages) {
         trace_source_close(&ts); /* Delivers what it held. */
     }
@@ -221,18 +250,13 @@ out:
 static int watch_plain(const struct cdir *d, const struct conf *conf,
                        bool messages)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = watch_on_signal; /* No SA_RESTART: poll() returns. */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    watch_signals();
     struct dash_source src;
     static struct trace_source ts;
     char errmsg[ERRMSG_LEN] = "";
-    struct trace_source_cb cb = {watch_print_msg, watch_print_dropped, NULL};
-    if (messages && !watch_open_trace(&ts, conf, &cb)) {
+    struct watch_msg_out out = {.tag = "msg ", .json = false};
+    struct trace_source_cb cb = {watch_print_msg, watch_print_dropped, &out};
+    if (messages && !watch_open_trace("watch", &ts, conf, &cb)) {
         return CTL_EXIT_ERROR;
     }
     if (dash_source_open(&src, conf, d, watch_print_event, NULL, errmsg) !=
@@ -244,12 +268,73 @@ static int watch_plain(const struct cdir *d, const struct conf *conf,
         }
         return CTL_EXIT_ERROR;
     }
-    watch_run_source(&src, messages ? &ts : NULL, 0);
+    int rc = watch_run_source(&src, messages ? &ts : NULL, 0);
     dash_source_close(&src);
     if (messages) {
         trace_source_close(&ts);
     }
-    return CTL_EXIT_OK;
+    return rc;
+}
+
+/* trace --json: the recording's first line, what the cluster is. */
+static void trace_print_meta(const struct conf *conf)
+{
+    printf("{\"t\":0,\"k\":\"meta\",\"v\":1,\"source\":\"live\",\"members\":[");
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        const struct conf_member *m = &conf->members[i];
+        printf("%s{\"id\":%llu,\"addr\":\"%s:%u\"}", i > 0 ? "," : "",
+               (unsigned long long)m->id, m->host, (unsigned)m->port);
+    }
+    printf("]}\n");
+}
+
+enum { TRACE_JSON, TRACE_FOR };
+
+static const struct ctl_opt trace_opts[] = {
+    [TRACE_JSON] = {"--json", NULL, false},
+    [TRACE_FOR] = {"--for", NULL, true},
+};
+
+int cmd_trace(int argc, char **argv, const char *dir)
+{
+    struct ctl_args a = {.cmd = "trace", .dir = dir};
+    int rc = ctl_parse(argc, argv, trace_opts, 2, &a);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    uint64_t for_s = 0;
+    if (a.n_pos != 0 ||
+        (a.given[TRACE_FOR] &&
+         ctl_parse_u64(a.val[TRACE_FOR], 1, TRACE_FOR_MAX_S, &for_s) != 0)) {
+        ctl_error("usage: raftctl trace [--json] [--for SECONDS (1-%d)]",
+                  TRACE_FOR_MAX_S);
+        return CTL_EXIT_USAGE;
+    }
+    static struct cdir d;
+    static struct conf conf;
+    rc = ctl_load_cluster(a.dir, &d, &conf);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    watch_signals();
+    signal(SIGPIPE, SIG_IGN); /* A closed pipe: stdout fails, we stop. */
+    struct watch_msg_out out = {
+        .tag = "", .json = a.given[TRACE_JSON], .start_ms = clock_now_ms()};
+    struct trace_source_cb cb = {watch_print_msg, watch_print_dropped, &out};
+    static struct trace_source ts;
+    if (!watch_open_trace("trace", &ts, &conf, &cb)) {
+        return CTL_EXIT_ERROR;
+    }
+    if (out.json) {
+        trace_print_meta(&conf);
+    }
+    uint64_t until = for_s != 0 ? out.start_ms + for_s * 1000 : 0;
+    rc = watch_run_source(NULL, &ts, until);
+    trace_source_close(&ts); /* Delivers what it held, ends the leases. */
+    if (fflush(stdout) != 0) {
+        rc = CTL_EXIT_ERROR;
+    }
+    return rc;
 }
 
 int cmd_watch(int argc, char **argv, const char *dir)

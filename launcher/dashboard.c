@@ -623,20 +623,6 @@ static void dash_act(struct dash *d, int act, raft_id id, uint64_t now_ms)
     }
 }
 
-static void dash_keep_msg(void *ctx, const struct trace_msg *m)
-{
-    trace_ring_push(ctx, m);
-}
-
-static void dash_keep_dropped(void *ctx, raft_id id, uint64_t count,
-                              uint64_t t_ms)
-{
-    (void)id;
-    (void)t_ms;
-    struct trace_ring *r = ctx;
-    r->dropped += count;
-}
-
 /* m: starts the message trace (a lease on every member) or ends it. */
 static void dash_toggle_trace(struct dash *d)
 {
@@ -647,7 +633,8 @@ static void dash_toggle_trace(struct dash *d)
         return;
     }
     char errmsg[ERRMSG_LEN] = "";
-    struct trace_source_cb cb = {dash_keep_msg, dash_keep_dropped, &d->msgs};
+    struct trace_source_cb cb = {trace_ring_on_msg, trace_ring_on_dropped,
+                                 &d->msgs};
     if (trace_source_open(&d->trace, d->cfg->conf, &cb, errmsg) != ERR_OK) {
         struct ev e;
         ev_set(&e, dash_wall_ms(), EV_INFO, RAFT_ID_NONE, 0,

@@ -27,7 +27,6 @@ add_executable(raftctl
   launcher/bench_hist.c
   launcher/cmd_status.c
   launcher/cmd_watch.c
-  launcher/cmd_trace.c
   launcher/trace_source.c
   launcher/cmd_check.c
   launcher/dash_source.c

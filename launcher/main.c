@@ -4,8 +4,8 @@
  * (0 ok, 1 negative answer, 2 usage, 3 unavailable, 4 other error). The
  * commands live in cmd_cluster.c (up, down; the launcher itself is
  * supervisor.c), cmd_client.c (put, get, del, cas), cmd_status.c,
- * cmd_fault.c (kill, start, partition, netem, heal), cmd_watch.c,
- * cmd_trace.c and bench.c. Read launcher/cluster_dir.h next.
+ * cmd_fault.c (kill, start, partition, netem, heal), cmd_watch.c (watch,
+ * trace) and bench.c. Read launcher/cluster_dir.h next.
  */
 #include "launcher/raftctl.h"
 

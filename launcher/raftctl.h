@@ -96,7 +96,7 @@ int cmd_replace(int argc, char **argv, const char *dir);
 bool ctl_member_removed(const struct cdir *d, const struct conf *conf,
                         raft_id id);
 int cmd_watch(int argc, char **argv, const char *dir);
-/* launcher/cmd_trace.c */
+/* launcher/cmd_watch.c: the message trace alone */
 int cmd_trace(int argc, char **argv, const char *dir);
 
 #endif

@@ -68,6 +68,11 @@ struct trace_ring {
 
 void trace_ring_init(struct trace_ring *r);
 void trace_ring_push(struct trace_ring *r, const struct trace_msg *m);
+/* The same, as trace_source callbacks (ctx: the ring): each message, and
+ * a member's drops added to r->dropped. */
+void trace_ring_on_msg(void *ring, const struct trace_msg *m);
+void trace_ring_on_dropped(void *ring, raft_id id, uint64_t count,
+                           uint64_t t_ms);
 /* The k-th newest message (k < r->n). */
 const struct trace_msg *trace_ring_newest(const struct trace_ring *r,
                                           uint32_t k);
