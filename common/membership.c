@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/msg.h"
 
 void membership_init(struct membership *c)
 {
@@ -309,4 +310,21 @@ int membership_decode(const uint8_t *text, size_t len, struct membership *out)
     }
     *out = c;
     return ERR_OK;
+}
+
+bool membership_op_done(const struct membership *before,
+                        const struct membership *now, uint32_t op, raft_id id)
+{
+    const struct membership_member *was = membership_get(before, id);
+    const struct membership_member *is = membership_get(now, id);
+    switch (op) {
+    case FAULT_MEMBER_ADD:
+        return was == NULL && is != NULL;
+    case FAULT_MEMBER_PROMOTE:
+        return was != NULL && !was->voter && is != NULL && is->voter;
+    case FAULT_MEMBER_REMOVE:
+        return was != NULL && (is == NULL || (was->voter && !is->voter));
+    default:
+        return false;
+    }
 }

@@ -45,6 +45,14 @@ bool membership_quorum(const struct membership *c, const bool *ok);
 /* Same voter sets (new and old), learners and addresses aside. */
 bool membership_same_voters(const struct membership *a,
                             const struct membership *b);
+/* Whether now shows a membership op (enum fault_member_op, not
+ * TRANSFER) on id, asked while before was in force, as started or done:
+ * ADD: id is in now; PROMOTE: a learner before, a voter of now's new set;
+ * REMOVE: gone, or a voter before and out of now's new set. raftctl's
+ * check when a resend of its request is refused (the first answer was
+ * lost). */
+bool membership_op_done(const struct membership *before,
+                        const struct membership *now, uint32_t op, raft_id id);
 /* Text form into buf (NUL-terminated); returns its length.
  * Errors: none (a too-small buf truncates; use MEMBERSHIP_TEXT_MAX). */
 size_t membership_encode(const struct membership *c, char *buf, size_t cap);

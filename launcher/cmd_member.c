@@ -148,6 +148,45 @@ static bool send_op(const struct conf *conf, raft_id leader, uint32_t op,
            acked != 0;
 }
 
+/* Whether op on id, asked of leader while the configuration was before,
+ * shows as started now (a new leader for a transfer): the request was
+ * refused only because its first answer was lost and the resend found
+ * its own change in progress or done. */
+static bool took_effect(const struct cdir *d, const struct conf *conf,
+                        raft_id leader, uint32_t op, raft_id id,
+                        const struct membership *before)
+{
+    struct client_node_status st[RAFT_NODES_MAX];
+    raft_id now = find_leader(conf, st);
+    if (op == FAULT_MEMBER_TRANSFER) {
+        return now != 0 && now != leader && (id == 0 || now == id);
+    }
+    struct membership c;
+    if (now == 0 || read_members(d, conf, now, &c) != ERR_OK) {
+        return false;
+    }
+    return membership_op_done(before, &c, op, id);
+}
+
+/* send_op, idempotent across its resends: a refusal is checked against
+ * the configuration (for up to MEMBER_SEND_MS) before it counts. */
+static bool request_op(const struct cdir *d, const struct conf *conf,
+                       raft_id leader, uint32_t op, raft_id id, uint32_t ip,
+                       uint32_t port, const struct membership *before)
+{
+    if (send_op(conf, leader, op, id, ip, port)) {
+        return true;
+    }
+    uint64_t until = clock_now_ms() + MEMBER_SEND_MS;
+    do {
+        if (took_effect(d, conf, leader, op, id, before)) {
+            return true;
+        }
+        sleep_ms(50);
+    } while (clock_now_ms() < until);
+    return false;
+}
+
 /* What a member op waits for in the leader's table. */
 enum want { WANT_VOTER, WANT_LEARNER, WANT_GONE };
 
@@ -298,8 +337,6 @@ static int member_op(int argc, char **argv, const char *dir, const char *cmd,
         return CTL_EXIT_ERROR;
     }
     const struct membership_member *m = membership_get(&c, id);
-    struct membership after = c;
-    membership_remove(&after, id);
     const char *why = NULL;
     if (c.joint) {
         why = "a change is in progress";
@@ -310,18 +347,12 @@ static int member_op(int argc, char **argv, const char *dir, const char *cmd,
     } else if (op == FAULT_MEMBER_REMOVE && m->voter &&
                membership_n_voters(&c, false) == 1) {
         why = "it is the last voter";
-    } else if (op == FAULT_MEMBER_REMOVE &&
-               membership_n_voters(&after, false) == 1 && after.n > 1) {
-        /* docs/MEMBERSHIP.md: a lone voter would send appends to its
-         * learners before its own write of them is durable. */
-        why = "it would leave one voter with learners (unsafe: promote or "
-              "remove the learners first)";
     }
     if (why != NULL) {
         ctl_error("%s: refused: node %llu: %s", cmd, ull(id), why);
         return CTL_EXIT_ERROR;
     }
-    if (!send_op(&conf, leader, op, id, 0, 0)) {
+    if (!request_op(&d, &conf, leader, op, id, 0, 0, &c)) {
         ctl_error("%s: leader %llu refused (a change in progress, or no "
                   "entry of its term committed yet: try again)",
                   cmd, ull(leader));
@@ -431,7 +462,8 @@ int cmd_transfer(int argc, char **argv, const char *dir)
         return CTL_EXIT_USAGE;
     }
     uint64_t start = clock_now_ms();
-    if (!send_op(&conf, leader, FAULT_MEMBER_TRANSFER, id, 0, 0)) {
+    if (!request_op(&d, &conf, leader, FAULT_MEMBER_TRANSFER, id, 0, 0,
+                    NULL)) {
         ctl_error("transfer: leader %llu refused (not a voter, or a change "
                   "or transfer in progress)",
                   ull(leader));
@@ -606,7 +638,8 @@ static int add_member(const char *dir, const char *cmd, const char *addr,
         return CTL_EXIT_ERROR;
     }
     if (ctl_load_cluster(dir, &d, &conf) != CTL_EXIT_OK ||
-        !send_op(&conf, leader, FAULT_MEMBER_ADD, id, ntohl(in.s_addr), port)) {
+        !request_op(&d, &conf, leader, FAULT_MEMBER_ADD, id, ntohl(in.s_addr),
+                    port, &c)) {
         ctl_error("%s: leader %llu refused node %llu", cmd, ull(leader),
                   ull(id));
         return CTL_EXIT_ERROR;
@@ -618,7 +651,9 @@ static int add_member(const char *dir, const char *cmd, const char *addr,
     if (rc == CTL_EXIT_OK && !learner) {
         raft_id now =
             find_leader(&conf, (struct client_node_status[RAFT_NODES_MAX]){0});
-        rc = now != 0 && send_op(&conf, now, FAULT_MEMBER_PROMOTE, id, 0, 0)
+        rc = now != 0 && read_members(&d, &conf, now, &c) == ERR_OK &&
+                     request_op(&d, &conf, now, FAULT_MEMBER_PROMOTE, id, 0,
+                                0, &c)
                  ? wait_members(&d, &conf, id, WANT_VOTER)
                  : CTL_EXIT_ERROR;
     }
@@ -737,7 +772,7 @@ int cmd_replace(int argc, char **argv, const char *dir)
         ctl_error("replace: refused: node %llu: %s", ull(id), why);
         return CTL_EXIT_ERROR;
     }
-    if (!send_op(&conf, leader, FAULT_MEMBER_REMOVE, id, 0, 0)) {
+    if (!request_op(&d, &conf, leader, FAULT_MEMBER_REMOVE, id, 0, 0, &c)) {
         ctl_error("replace: leader %llu refused to remove node %llu (a change "
                   "in progress, or no entry of its term committed yet: try "
                   "again)",

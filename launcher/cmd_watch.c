@@ -188,7 +188,7 @@ static int watch_parse_size(const char *text, int *cols, int *rows)
 }
 
 /* --dump: polls for a moment, prints one frame as text. */
-static int watch_dump(const struct cdir *d, const struct conf *conf, int cols,
+static int watch_dump(const struct cdir *d, struct conf *conf, int cols,
                       int rows, bool messages)
 {
     struct ev_ring *ring = malloc(sizeof(*ring));
@@ -247,7 +247,7 @@ out:
 
 /* Not a terminal: the event feed (and messages) as plain lines until a
  * signal. */
-static int watch_plain(const struct cdir *d, const struct conf *conf,
+static int watch_plain(const struct cdir *d, struct conf *conf,
                        bool messages)
 {
     watch_signals();

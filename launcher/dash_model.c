@@ -902,3 +902,59 @@ void dash_prompt_text(const struct dash_prompt *p, char *buf, size_t cap)
         break;
     }
 }
+
+/* m's "HOST:PORT" into c's host and port; false when unusable. */
+static bool member_addr(const struct membership_member *mm,
+                        struct conf_member *c)
+{
+    const char *colon = strrchr(mm->addr, ':');
+    if (colon == NULL || colon == mm->addr ||
+        (size_t)(colon - mm->addr) > CONF_HOST_MAX) {
+        return false;
+    }
+    char *end = NULL;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || port == 0 || port > 65535) {
+        return false;
+    }
+    memset(c, 0, sizeof *c);
+    c->id = mm->id;
+    memcpy(c->host, mm->addr, (size_t)(colon - mm->addr));
+    c->port = (uint16_t)port;
+    return true;
+}
+
+bool dash_members_follow(struct conf *conf, const struct membership *m)
+{
+    struct conf next = *conf;
+    next.n_members = 0;
+    for (uint32_t i = 0; i < m->n; i++) {
+        const struct membership_member *mm = &m->m[i];
+        const struct conf_member *old = conf_find(conf, mm->id);
+        struct conf_member c;
+        if (old != NULL) {
+            c = *old;
+        } else if (!member_addr(mm, &c)) {
+            continue;
+        }
+        /* Insert sorted by id. */
+        uint32_t k = next.n_members;
+        while (k > 0 && next.members[k - 1].id > c.id) {
+            next.members[k] = next.members[k - 1];
+            k--;
+        }
+        next.members[k] = c;
+        next.n_members++;
+    }
+    if (next.n_members == 0) {
+        return false;
+    }
+    bool same = next.n_members == conf->n_members;
+    for (uint32_t i = 0; same && i < next.n_members; i++) {
+        same = next.members[i].id == conf->members[i].id;
+    }
+    if (!same) {
+        *conf = next;
+    }
+    return !same;
+}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "common/membership.h"
 #include "common/msg.h"
 #include "common/types.h"
 #include "launcher/events.h"
@@ -92,6 +93,14 @@ struct dash_view {
     bool stopping;      /* The cluster is being stopped. */
     unsigned fps;       /* Frames drawn in the last second. */
 };
+
+/* Makes conf's members those of the configuration m (both voter sets
+ * when joint, learners too), sorted by id, so the dashboard gets a panel
+ * for a member added while it runs and drops a removed one: a member conf
+ * lists keeps its address; a new one takes m's ("HOST:PORT"); one without
+ * a usable address is left out. Returns whether conf changed (never to no
+ * members). */
+bool dash_members_follow(struct conf *conf, const struct membership *m);
 
 /* Draws the view into out, sized cols x rows (clamped to the maxima). */
 void dash_render(const struct dash_view *v, int cols, int rows,

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "common/invariant.h"
+#include "common/membership.h"
 #include "common/udp.h"
 #include "launcher/supervisor.h"
 
@@ -31,7 +32,23 @@ uint64_t dash_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int dash_source_open(struct dash_source *src, const struct conf *conf,
+/* The status poll over conf's members. Errors: as status_poll_init, and
+ * an address that does not resolve (errmsg). */
+static int source_poll_open(struct dash_source *src, char errmsg[ERRMSG_LEN])
+{
+    const struct conf *conf = src->conf;
+    struct raft_addr addrs[RAFT_NODES_MAX];
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        int rc = udp_resolve(conf->members[i].host, conf->members[i].port,
+                             &addrs[i], errmsg);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+    }
+    return status_poll_init(&src->poll, conf, addrs, DASH_POLLS_KEPT, errmsg);
+}
+
+int dash_source_open(struct dash_source *src, struct conf *conf,
                      const struct cdir *dir, dash_event_cb on_event, void *ctx,
                      char errmsg[ERRMSG_LEN])
 {
@@ -44,15 +61,7 @@ int dash_source_open(struct dash_source *src, const struct conf *conf,
     src->poll.fd = -1;
     src->stream_fd = -1;
     ev_tracker_init(&src->tracker, conf, true);
-    struct raft_addr addrs[RAFT_NODES_MAX];
-    for (uint32_t i = 0; i < conf->n_members; i++) {
-        int rc = udp_resolve(conf->members[i].host, conf->members[i].port,
-                             &addrs[i], errmsg);
-        if (rc != ERR_OK) {
-            return rc;
-        }
-    }
-    return status_poll_init(&src->poll, conf, addrs, DASH_POLLS_KEPT, errmsg);
+    return source_poll_open(src, errmsg);
 }
 
 void dash_source_close(struct dash_source *src)
@@ -252,6 +261,57 @@ static void stream_read(struct dash_source *src, uint64_t now_ms,
     }
 }
 
+/* --- Members that come and go ------------------------------------------- */
+
+/* The leader's configuration, when it differs from the one last seen,
+ * becomes conf's members: each node keeps what is known of it (by id),
+ * the poll reopens over the new set, and the tracker starts a baseline.
+ * On a failure (an address that does not resolve) conf stays as it was. */
+static void source_follow_config(struct dash_source *src, uint64_t now_ms)
+{
+    int li = dash_source_leader(src, now_ms);
+    if (li < 0) {
+        return;
+    }
+    const struct msg_status_reply *st = &src->nodes[li].st;
+    if (st->config_len == 0 || st->config_len > sizeof(src->config) ||
+        (st->config_len == src->config_len &&
+         memcmp(st->config, src->config, st->config_len) == 0)) {
+        return;
+    }
+    src->config_len = st->config_len;
+    memcpy(src->config, st->config, st->config_len);
+    struct membership m;
+    if (membership_decode(st->config, st->config_len, &m) != ERR_OK) {
+        return;
+    }
+    struct conf old = *src->conf;
+    if (!dash_members_follow(src->conf, &m)) {
+        return;
+    }
+    struct status_poll old_poll = src->poll;
+    char errmsg[ERRMSG_LEN];
+    if (source_poll_open(src, errmsg) != ERR_OK) {
+        status_poll_close(&src->poll);
+        src->poll = old_poll;
+        *src->conf = old;
+        return;
+    }
+    status_poll_close(&old_poll);
+    struct dash_source_node nodes[RAFT_NODES_MAX];
+    memset(nodes, 0, sizeof nodes);
+    for (uint32_t i = 0; i < src->conf->n_members; i++) {
+        int j = conf_member_index(&old, src->conf->members[i].id);
+        if (j >= 0) {
+            nodes[i] = src->nodes[j];
+        }
+    }
+    memcpy(src->nodes, nodes, sizeof nodes);
+    ev_tracker_init(&src->tracker, src->conf, true);
+    src->poll_next_ms = now_ms;
+    src->pid_next_ms = now_ms;
+}
+
 /* --- Derived events and the view ---------------------------------------- */
 
 /* Without a launcher: one tracker round over who answered since the last. */
@@ -281,6 +341,7 @@ void dash_source_step(struct dash_source *src, uint64_t now_ms,
         stream_connect(src, now_ms);
     }
     source_recv(src, now_ms);
+    source_follow_config(src, now_ms);
     if (src->stream_fd >= 0) {
         stream_read(src, now_ms, wall_ms);
     }

@@ -46,7 +46,7 @@ struct dash_source_node {
 };
 
 struct dash_source {
-    const struct conf *conf; /* Borrowed. */
+    struct conf *conf;       /* Borrowed; follows the configuration. */
     const struct cdir *dir;  /* Borrowed. */
     dash_event_cb on_event;
     void *ctx;
@@ -68,11 +68,17 @@ struct dash_source {
     uint64_t round_start_ms;
     uint64_t polls_sent;
     uint64_t replies;
+    /* The leader's configuration last followed (status reply config). */
+    uint32_t config_len;
+    uint8_t config[MEMBERSHIP_TEXT_MAX];
 };
 
 /* Opens the status socket; the stream connects on the first step. conf and
- * dir are borrowed. Errors: ERR_NOMEM, ERR_IO, ERR_INVALID (errmsg). */
-int dash_source_open(struct dash_source *src, const struct conf *conf,
+ * dir are borrowed; conf's members follow the configuration the leader
+ * has in force (its status reply's config, dash_members_follow): a member
+ * added while watch runs gets polled and a panel, a removed one goes.
+ * Errors: ERR_NOMEM, ERR_IO, ERR_INVALID (errmsg). */
+int dash_source_open(struct dash_source *src, struct conf *conf,
                      const struct cdir *dir, dash_event_cb on_event, void *ctx,
                      char errmsg[ERRMSG_LEN]);
 void dash_source_close(struct dash_source *src);

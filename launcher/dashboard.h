@@ -19,7 +19,8 @@
 
 struct dashboard_config {
     const struct cdir *dir;  /* Borrowed. */
-    const struct conf *conf; /* Borrowed. */
+    struct conf *conf;       /* Borrowed; its members follow the cluster's
+                                 configuration (dash_source_open). */
     pid_t launcher_child;    /* Foreground up: the launcher we forked; q
                                  (confirmed) or Ctrl-C stops it, and its exit
                                  ends the dashboard. 0 for watch. */

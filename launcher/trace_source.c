@@ -22,6 +22,7 @@ int trace_source_open(struct trace_source *ts, const struct conf *conf,
     ASSERT(cb != NULL && cb->on_msg != NULL);
     memset(ts, 0, sizeof *ts);
     ts->conf = conf;
+    ts->known = *conf;
     ts->cb = *cb;
     ts->fd = -1;
     int rc = udp_resolve_members(conf, ts->addrs, errmsg);
@@ -43,6 +44,23 @@ int trace_source_open(struct trace_source *ts, const struct conf *conf,
     return rc;
 }
 
+/* The members as conf now lists them (a member added or removed since
+ * the last renewal); kept as they were when one does not resolve. */
+static void follow_members(struct trace_source *ts)
+{
+    if (memcmp(&ts->known, ts->conf, sizeof ts->known) == 0) {
+        return;
+    }
+    struct raft_addr addrs[RAFT_NODES_MAX];
+    char errmsg[ERRMSG_LEN];
+    if (udp_resolve_members(ts->conf, addrs, errmsg) != ERR_OK) {
+        return;
+    }
+    memcpy(ts->addrs, addrs, sizeof addrs);
+    ts->known = *ts->conf;
+    memset(ts->heard, 0, sizeof ts->heard); /* Indexes may have moved. */
+}
+
 /* MSG_TRACE with lease_ms to every member. */
 static void send_leases(struct trace_source *ts, uint32_t lease_ms)
 {
@@ -50,10 +68,10 @@ static void send_leases(struct trace_source *ts, uint32_t lease_ms)
     memset(&m, 0, sizeof m);
     m.type = MSG_TRACE;
     m.u.trace.lease_ms = lease_ms;
-    for (uint32_t i = 0; i < ts->conf->n_members; i++) {
+    for (uint32_t i = 0; i < ts->known.n_members; i++) {
         size_t len = 0;
-        m.to = ts->conf->members[i].id;
-        if (wire_encode(&m, ts->conf->cluster_id, ts->buf, RAFT_DATAGRAM_MAX,
+        m.to = ts->known.members[i].id;
+        if (wire_encode(&m, ts->known.cluster_id, ts->buf, RAFT_DATAGRAM_MAX,
                         &len) == ERR_OK) {
             (void)udp_send(ts->fd, &ts->addrs[i], ts->buf, len);
         }
@@ -126,7 +144,7 @@ static int batch_member(const struct trace_source *ts,
                         const struct raft_addr *from,
                         const struct raft_msg *msg)
 {
-    int i = conf_member_index(ts->conf, msg->from);
+    int i = conf_member_index(&ts->known, msg->from);
     if (i < 0 || !udp_addr_equal(from, &ts->addrs[i])) {
         return -1;
     }
@@ -143,7 +161,7 @@ static void note_dropped(struct trace_source *ts, int i, uint64_t dropped,
     ts->heard[i] = true;
     ts->dropped_seen[i] = dropped;
     if (!first && dropped > seen && ts->cb.on_dropped != NULL) {
-        ts->cb.on_dropped(ts->cb.ctx, ts->conf->members[i].id, dropped - seen,
+        ts->cb.on_dropped(ts->cb.ctx, ts->known.members[i].id, dropped - seen,
                           now_ms);
     }
 }
@@ -186,7 +204,7 @@ static void source_recv(struct trace_source *ts, uint64_t now_ms,
         }
         struct raft_msg msg;
         if (rc != ERR_OK ||
-            wire_decode(ts->buf, len, ts->conf->cluster_id, &msg,
+            wire_decode(ts->buf, len, ts->known.cluster_id, &msg,
                         ts->scratch) != ERR_OK ||
             msg.type != MSG_TRACE_EVENTS) {
             continue;
@@ -205,6 +223,7 @@ void trace_source_step(struct trace_source *ts, uint64_t now_ms,
     ASSERT(ts->fd >= 0);
     source_recv(ts, now_ms, wall_ms);
     if (now_ms >= ts->renew_ms) {
+        follow_members(ts);
         send_leases(ts, TRACE_SOURCE_LEASE_MS);
         ts->renew_ms = now_ms + TRACE_SOURCE_RENEW_MS;
     }
@@ -217,7 +236,7 @@ void trace_source_step(struct trace_source *ts, uint64_t now_ms,
 uint32_t trace_source_heard_mask(const struct trace_source *ts)
 {
     uint32_t mask = 0;
-    for (uint32_t i = 0; i < ts->conf->n_members; i++) {
+    for (uint32_t i = 0; i < ts->known.n_members; i++) {
         if (ts->heard[i]) {
             mask |= 1u << i;
         }

@@ -36,7 +36,9 @@ struct trace_source_cb {
 };
 
 struct trace_source {
-    const struct conf *conf; /* Borrowed. */
+    const struct conf *conf; /* Borrowed; may change (watch follows the
+                              * configuration): see `known`. */
+    struct conf known;       /* conf as addrs were resolved for. */
     struct trace_source_cb cb;
     int fd; /* -1 when closed. */
     struct raft_addr addrs[RAFT_NODES_MAX];
@@ -53,7 +55,8 @@ struct trace_source {
 };
 
 /* Opens the socket (nothing is sent before the first step). conf is
- * borrowed. Errors: ERR_NOMEM, ERR_IO, ERR_INVALID (errmsg). */
+ * borrowed; when its members change, the next renewal follows them.
+ * Errors: ERR_NOMEM, ERR_IO, ERR_INVALID (errmsg). */
 int trace_source_open(struct trace_source *ts, const struct conf *conf,
                       const struct trace_source_cb *cb,
                       char errmsg[ERRMSG_LEN]);

@@ -46,6 +46,9 @@ void durable_wrote(struct durable *d, const struct raft_ready *rd)
     if (rd->n_entries > 0) {
         d->last_index = rd->entries_first_index + rd->n_entries - 1;
     }
+    if (rd->has_hard_state) {
+        d->term_written = rd->term;
+    }
     d->written++;
 }
 
@@ -97,6 +100,7 @@ void durable_asked(struct durable *d)
     ASSERT(durable_should_ask(d));
     d->asked = d->written;
     d->ask_index = d->last_index;
+    d->ask_term = d->term_written;
     d->trunc_low = 0;
 }
 
@@ -105,6 +109,7 @@ raft_index durable_done(struct durable *d)
     ASSERT(d->asked != 0);
     d->synced = d->asked;
     d->asked = 0;
+    d->synced_term = d->ask_term;
     raft_index index = d->ask_index;
     if (d->trunc_low != 0 && d->trunc_low - 1 < index) {
         index = d->trunc_low - 1;
@@ -126,4 +131,9 @@ bool durable_release(struct durable *d, struct raft_msg *out)
     d->held_head = (d->held_head + 1) % d->held_cap;
     d->n_held--;
     return true;
+}
+
+raft_term durable_synced_term(const struct durable *d)
+{
+    return d->synced_term;
 }

@@ -31,6 +31,9 @@ struct durable {
     raft_index ask_index;      /* last_index when the sync was asked. */
     raft_index trunc_low;      /* Lowest truncation written since; 0:
                                   * none. */
+    raft_term term_written;    /* The last hard state's term written. */
+    raft_term ask_term;        /* term_written when the sync was asked. */
+    raft_term synced_term;     /* Hard state known durable up to it. */
     struct durable_held *held; /* Ring, oldest first. */
     uint32_t held_cap;
     uint32_t held_head;
@@ -62,6 +65,10 @@ void durable_asked(struct durable *d);
 /* The sync asked for finished. Returns the last log index it made durable
  * as the core knows it: below any truncation written after asking. */
 raft_index durable_done(struct durable *d);
+
+/* The term of the last hard state a finished sync made durable (0:
+ * none yet), for raft_persisted_term. */
+raft_term durable_synced_term(const struct durable *d);
 
 /* Pops the oldest held message whose writes are durable into *out. */
 bool durable_release(struct durable *d, struct raft_msg *out);

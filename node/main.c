@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -432,6 +433,15 @@ int main(int argc, char **argv)
     }
     a.node.stop_fd = stop_pipe[0];
 
+    /* A --db that is a symbolic link: SQLite keeps the WAL beside the file
+     * it names, so the pre-fill, the free-space checks and the snapshot
+     * image work there too. Set aside on damage is the link itself. */
+    const char *given_db = a.node.db_path;
+    static char real_db[PATH_MAX];
+    if (realpath(given_db, real_db) != NULL) {
+        a.node.db_path = real_db;
+    }
+
     char errmsg[ERRMSG_LEN] = "";
     struct node *n = NULL;
     rv = node_open(&a.node, &n, errmsg);
@@ -452,7 +462,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "raftnode: %s\n", errmsg);
         }
         if (rv == ERR_DAMAGED) {
-            set_aside_damaged(a.node.db_path);
+            set_aside_damaged(given_db);
             return EXIT_DAMAGED;
         }
         return EXIT_START;
@@ -468,7 +478,7 @@ int main(int argc, char **argv)
     }
     node_close(n);
     if (rv == ERR_DAMAGED) {
-        set_aside_damaged(a.node.db_path);
+        set_aside_damaged(given_db);
     }
     LOG_INFO("stopped%s", rv == ERR_OK ? "" : " after a fatal error");
     if (log_file != NULL) {

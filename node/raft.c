@@ -154,6 +154,7 @@ static int load_state(struct raft *r, const struct raft_loaded *l)
     }
     r->term = r->persisted_term = l->term;
     r->voted_for = r->persisted_vote = l->voted_for;
+    r->durable_term = l->term;
     r->stable = raft_log_last_index(&r->log);
     r->synced = r->stable;
     r->unsynced_ms = UINT64_MAX;
@@ -442,6 +443,11 @@ int raft_tick(struct raft *r, uint64_t now_ms)
         r->now_ms = now_ms;
     }
     if (r->role != RAFT_LEADER) {
+        if (r->role == RAFT_CANDIDATE && raft_election_won(r)) {
+            /* Our own vote, the last one a quorum needed, is durable. */
+            raft_tracef(r, RAFT_TRACE_INFO, "won (own vote durable)");
+            return raft_become_leader(r);
+        }
         raft_read_expire_forwarded(r, false);
         if (raft_election_due(r) && !raft_membership_can_campaign(r)) {
             raft_election_reset(r); /* Thesis 4.2.1: learners never do. */
@@ -484,6 +490,9 @@ int raft_tick(struct raft *r, uint64_t now_ms)
 
 uint64_t raft_deadline(const struct raft *r)
 {
+    if (r->role == RAFT_CANDIDATE && raft_election_won(r)) {
+        return r->now_ms; /* raft_tick makes us leader. */
+    }
     if (r->role != RAFT_LEADER) {
         uint64_t d = r->election_reset_ms + r->election_timeout_ms;
         uint64_t apply = r->last_apply_ms + r->config.apply_delay_ms;
@@ -646,6 +655,9 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     if (rd->has_hard_state) {
         r->persisted_term = rd->term;
         r->persisted_vote = r->voted_for;
+        if (!r->config.async_persist) {
+            r->durable_term = rd->term; /* Written is durable. */
+        }
     }
     if (rd->truncate_from != 0) {
         ASSERT(rd->truncate_from == r->truncate_from);

@@ -201,6 +201,12 @@ void raft_advance(struct raft *r, const struct raft_ready *rd);
  * one that became durable). Not between raft_ready and raft_advance. */
 void raft_persisted(struct raft *r, raft_index index);
 
+/* config.async_persist only: the hard state the caller wrote for term, as
+ * it stood when the caller asked storage for durability, is durable. A
+ * candidate counts its own vote only then (a single voter's election).
+ * Not between raft_ready and raft_advance. */
+void raft_persisted_term(struct raft *r, raft_term term);
+
 /* config.async_persist only: whether the caller should ask storage for a
  * sync of what it wrote now (false only for a leader leaving its own log
  * unsynced, see config.self_sync_ms; it then calls raft_tick by

@@ -43,8 +43,10 @@ enum raft_bug {
     RAFT_BUG_COUNT_LEARNER = 1u << 19,  /* A learner counts in a quorum. */
     RAFT_BUG_TWO_CHANGES = 1u << 20,    /* A change while one is
                                          * uncommitted. */
-    RAFT_BUG_COMMITTED_CONF = 1u << 21  /* Quorums of the committed, not
+    RAFT_BUG_COMMITTED_CONF = 1u << 21, /* Quorums of the committed, not
                                          * the latest, configuration. */
+    RAFT_BUG_SELF_VOTE_EARLY = 1u << 22 /* A candidate counts its own
+                                         * vote before it is durable. */
 };
 
 #ifdef RAFT_TEETH

@@ -66,14 +66,33 @@ static uint32_t tally(const struct raft *r)
     return votes;
 }
 
-/* Thesis 4.3: a majority of each voter set (ours counts). */
-static bool won(const struct raft *r)
+/* Figure 2, State: our vote for ourselves counts only once it is on
+ * stable storage, like any vote. A candidate with other voters sends its
+ * RequestVotes only then (msgs_after), so a granted vote proves it
+ * (raft_on_vote_reply notes that); a single voter hears no votes and
+ * learns it from the caller (raft_advance, or raft_persisted_term with
+ * async_persist). Were it to lead at once, it would write entries of a
+ * term not yet durable: a crash then brings it back in the term before,
+ * to win the same term again and write other entries under the same
+ * indexes and term, and any append it sent meanwhile would leave a learner
+ * holding the first ones. A pre-vote promises nothing: ours counts. */
+bool raft_self_vote_counts(const struct raft *r)
 {
+    return r->role == RAFT_PRECANDIDATE || r->durable_term >= r->term ||
+           RAFT_BUG(RAFT_BUG_SELF_VOTE_EARLY);
+}
+
+/* Thesis 4.3: a majority of each voter set (ours counts once durable). */
+bool raft_election_won(const struct raft *r)
+{
+    if (r->role != RAFT_CANDIDATE && r->role != RAFT_PRECANDIDATE) {
+        return false;
+    }
     bool granted[RAFT_NODES_MAX];
     for (uint32_t i = 0; i < r->n_peers; i++) {
         granted[i] = r->peers[i].vote_granted;
     }
-    return raft_quorum_of(r, true, granted);
+    return raft_quorum_of(r, raft_self_vote_counts(r), granted);
 }
 
 static int send_vote_requests(struct raft *r, bool pre_vote, bool transfer)
@@ -131,7 +150,7 @@ int raft_become_candidate(struct raft *r, bool pre_vote, bool transfer)
         raft_tracef(r, RAFT_TRACE_INFO, "election started%s",
                     transfer ? " (transfer)" : "");
     }
-    if (won(r)) {
+    if (raft_election_won(r)) {
         return pre_vote ? raft_become_candidate(r, false, transfer)
                         : raft_become_leader(r);
     }
@@ -253,7 +272,11 @@ int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg)
         return ERR_OK;
     }
     p->vote_granted = true;
-    if (!won(r)) {
+    if (!v->pre_vote && r->durable_term < r->term) {
+        /* It answered a RequestVote sent once our vote was durable. */
+        r->durable_term = r->term;
+    }
+    if (!raft_election_won(r)) {
         return ERR_OK;
     }
     raft_tracef(r, RAFT_TRACE_INFO, "%swon votes=%u/%u",

@@ -87,6 +87,9 @@
  * 10.2.1, lazy leader sync: followers   raft_sync_wanted, raft_sync.c
  *   alone commit; the leader syncs
  *   later (config.self_sync_ms)
+ * Figure 2, State, one voter: a         raft_self_vote_counts,
+ *   candidate counts its own vote only    raft_election.c
+ *   once it is durable
  */
 #ifndef RAFT_NODE_RAFT_INT_H
 #define RAFT_NODE_RAFT_INT_H
@@ -172,6 +175,8 @@ struct raft {
     raft_id voted_for;
     raft_term persisted_term;
     raft_id persisted_vote;
+    raft_term durable_term; /* The hard state is known durable up to this
+                             * term (its vote as first written in it). */
     struct raft_log log;
     raft_index stable;        /* Last index written to storage. */
     raft_index synced;        /* Last index known durable (<= stable):
@@ -274,6 +279,9 @@ bool raft_election_due(const struct raft *r);
 bool raft_disk_blocks(const struct raft *r);
 bool raft_in_lease(const struct raft *r);
 bool raft_leader_heard(const struct raft *r);
+bool raft_self_vote_counts(const struct raft *r);
+/* Candidate (or pre-candidate): the votes it has make a quorum. */
+bool raft_election_won(const struct raft *r);
 int raft_election_start(struct raft *r, bool transfer);
 int raft_on_vote(struct raft *r, const struct raft_msg *msg);
 int raft_on_vote_reply(struct raft *r, const struct raft_msg *msg);

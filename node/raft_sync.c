@@ -91,3 +91,17 @@ void raft_persisted(struct raft *r, raft_index index)
         raft_maybe_commit(r); /* Thesis 10.2.1: now we count ourselves. */
     }
 }
+
+/* The caller's report that the hard state it wrote for term (and the vote
+ * in it) is durable: a single voter's own vote then counts
+ * (raft_self_vote_counts), and raft_tick makes it leader. */
+void raft_persisted_term(struct raft *r, raft_term term)
+{
+    ASSERT(r->config.async_persist);
+    if (term > r->persisted_term) {
+        term = r->persisted_term;
+    }
+    if (term > r->durable_term) {
+        r->durable_term = term;
+    }
+}

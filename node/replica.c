@@ -412,6 +412,7 @@ int replica_on_synced(struct replica *rep, uint64_t now_ms)
         return ERR_STOPPED;
     }
     raft_persisted(rep->raft, durable_done(&rep->dur));
+    raft_persisted_term(rep->raft, durable_synced_term(&rep->dur));
     struct raft_msg msg;
     while (durable_release(&rep->dur, &msg)) {
         rep->io.send(rep->io.ctx, &msg);

@@ -31,7 +31,8 @@ static const char schema_ddl[] =
     "CREATE TABLE raft_state("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " current_term INTEGER NOT NULL,"
-    " voted_for INTEGER NULL);"
+    " voted_for INTEGER NULL,"
+    " crc INTEGER NOT NULL);"
     "CREATE TABLE log("
     " idx INTEGER PRIMARY KEY,"
     " term INTEGER NOT NULL,"
@@ -50,9 +51,11 @@ static const char schema_ddl[] =
     " client_id INTEGER PRIMARY KEY,"
     " seq INTEGER NOT NULL,"
     " status INTEGER NOT NULL,"
-    " last_index INTEGER NOT NULL DEFAULT 0);"
+    " last_index INTEGER NOT NULL DEFAULT 0,"
+    " crc INTEGER NOT NULL);"
     "CREATE TABLE meta(name TEXT PRIMARY KEY NOT NULL, value);" SCHEMA_V3_DDL
-    "INSERT INTO raft_state(id, current_term, voted_for) VALUES (1, 0, NULL);"
+    "INSERT INTO raft_state(id, current_term, voted_for, crc)"
+    " VALUES (1, 0, NULL, raft_row_crc(0, NULL));"
     "INSERT INTO meta(name, value) VALUES ('applied_index', 0),"
     " ('snapshot_index', 0), ('snapshot_term', 0);";
 
@@ -72,6 +75,8 @@ static const struct {
     {3, "SELECT id, idx, term, config, created_at FROM snapshot LIMIT 0"},
     {4, "SELECT crc FROM log LIMIT 0"},
     {4, "SELECT crc FROM kv LIMIT 0"},
+    {5, "SELECT crc FROM raft_state LIMIT 0"},
+    {5, "SELECT crc FROM sessions LIMIT 0"},
 };
 
 /* Moves a version 1 or 2 file to version 3 (one transaction with the
@@ -93,6 +98,14 @@ static const char schema_to_v4[] =
     "UPDATE log SET crc = raft_row_crc(" SCHEMA_LOG_CRC_COLUMNS ");"
     "ALTER TABLE kv ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"
     "UPDATE kv SET crc = raft_row_crc(" SCHEMA_KV_CRC_COLUMNS ");";
+
+/* Moves a version 4 file to version 5 (the same transaction): the
+ * raft_state row and every session row gain their checksums. */
+static const char schema_to_v5[] =
+    "ALTER TABLE raft_state ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE raft_state SET crc = raft_row_crc(" SCHEMA_STATE_CRC_COLUMNS ");"
+    "ALTER TABLE sessions ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE sessions SET crc = raft_row_crc(" SCHEMA_SESSION_CRC_COLUMNS ");";
 
 /* Maps a failed SQLite call to an ERR_* code and fills errmsg. */
 static int sql_fail(sqlite3 *db, int rc, const char *what,
@@ -205,7 +218,11 @@ int schema_create(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
     ASSERT(node_id <= RAFT_ID_MAX);
     char hex[17];
     snprintf(hex, sizeof(hex), "%016" PRIx64, cluster_id);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = row_crc_register(db); /* The raft_state row's crc. */
+    if (rc != SQLITE_OK) {
+        return sql_fail(db, rc, "raft_row_crc", errmsg);
+    }
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         return sql_fail(db, rc, "begin", errmsg);
     }
@@ -424,8 +441,11 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
     if (rc == SQLITE_OK && version < 3) {
         rc = sqlite3_exec(db, schema_to_v3, NULL, NULL, NULL);
     }
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK && version < 4) {
         rc = sqlite3_exec(db, schema_to_v4, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, schema_to_v5, NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(db, schema_drop_unused, NULL, NULL, NULL);
@@ -441,7 +461,7 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
     if (rc == SQLITE_OK) {
         return ERR_OK;
     }
-    err = sql_fail(db, rc, "upgrade to version 4", errmsg);
+    err = sql_fail(db, rc, "upgrade to version 5", errmsg);
     (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return err;
 }

@@ -5,7 +5,7 @@
  * for keys and values. Read storage/schema.c next, then storage/store.c.
  *
  * Tables (names and the listed columns are a public interface):
- *   raft_state(id = 1, current_term, voted_for NULL when none)
+ *   raft_state(id = 1, current_term, voted_for NULL when none, crc)
  *   log(idx, term, op, key, value, expected, client_id, seq, data, crc)
  *       op is put/del/cas/noop/config, or invalid for a normal entry whose
  *       payload does not decode; data is the exact payload, except that it
@@ -13,11 +13,12 @@
  *       (version 2 on: a reload encodes key/value/expected/client_id/seq
  *       again, storage/store_load.c).
  *   kv(key, value, crc)          the applied state machine
- *   crc (version 4 on) in log and kv: storage/row_crc.h's checksum of the
- *       row's other columns in the order SCHEMA_LOG_CRC_COLUMNS and
- *       SCHEMA_KV_CRC_COLUMNS list them; every write sets it, every read
- *       that serves, sends, applies or loads checks it (docs/DAMAGE.md).
- *   sessions(client_id, seq, status, last_index)
+ *   crc (version 4 on in log and kv, 5 on in raft_state and sessions):
+ *       storage/row_crc.h's checksum of the row's other columns in the
+ *       order SCHEMA_*_CRC_COLUMNS list them; every write sets it, every
+ *       read that serves, sends, applies, uses or loads checks it
+ *       (docs/DAMAGE.md).
+ *   sessions(client_id, seq, status, last_index, crc)
  *                                last_index: the log index of the entry that
  *                                last touched it (eviction order); the
  *                                client_id is its register entry's index
@@ -47,16 +48,18 @@
 #include "common/types.h"
 
 /* 2: data may be empty (see above). 3: the snapshot table,
- * sessions.last_index. 4: the crc column of log and kv. schema_upgrade
- * moves an older file on; a
+ * sessions.last_index. 4: the crc column of log and kv. 5: the crc column
+ * of raft_state and sessions. schema_upgrade moves an older file on; a
  * binary that knows only an older version then refuses it instead of
  * calling its rows corrupt. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* The columns each table's crc covers, in checksum order. */
 #define SCHEMA_LOG_CRC_COLUMNS                                                 \
     "idx, term, op, data, key, value, expected, client_id, seq"
 #define SCHEMA_KV_CRC_COLUMNS "key, value"
+#define SCHEMA_STATE_CRC_COLUMNS "current_term, voted_for"
+#define SCHEMA_SESSION_CRC_COLUMNS "client_id, seq, status, last_index"
 #define SCHEMA_VERSION_OLDEST 1
 
 /* True when db has no schema at all (user_version 0, no tables): a new

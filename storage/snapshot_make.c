@@ -149,8 +149,8 @@ static int make_table(sqlite3 *db, int type, struct make_out *o, uint64_t *n)
 {
     static const char *const sql[] = {
         [SNAPSHOT_REC_KV] = "SELECT " SCHEMA_KV_CRC_COLUMNS ", crc FROM kv",
-        [SNAPSHOT_REC_SESSION] = "SELECT client_id, seq, last_index, status"
-                                 " FROM sessions ORDER BY client_id",
+        [SNAPSHOT_REC_SESSION] = "SELECT " SCHEMA_SESSION_CRC_COLUMNS
+                                 ", crc FROM sessions ORDER BY client_id",
     };
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql[type], -1, &st, NULL);
@@ -175,12 +175,17 @@ static int make_table(sqlite3 *db, int type, struct make_out *o, uint64_t *n)
                          "kv row %" PRIu64 " has a bad type or size", *n);
                 err = ERR_CORRUPT;
             }
+        } else if (err == ERR_OK && !row_crc_check(st, 0, 4, 4)) {
+            snprintf(o->errmsg, ERRMSG_LEN,
+                     "damaged: sessions row %" PRIu64 " fails its checksum",
+                     (uint64_t)sqlite3_column_int64(st, 0));
+            err = ERR_DAMAGED;
         } else if (err == ERR_OK) {
             struct snapshot_image_session s = {
                 (uint64_t)sqlite3_column_int64(st, 0),
                 (uint64_t)sqlite3_column_int64(st, 1),
-                (raft_index)sqlite3_column_int64(st, 2),
-                (uint8_t)sqlite3_column_int(st, 3)};
+                (raft_index)sqlite3_column_int64(st, 3),
+                (uint8_t)sqlite3_column_int(st, 2)};
             err = snapshot_image_encode_session(&s, p, cap, &len);
         }
         if (err != ERR_OK) {

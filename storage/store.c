@@ -52,7 +52,8 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_HARD_STATE] = "INSERT OR REPLACE INTO raft_state(id, current_term,"
-                      " voted_for) VALUES (1, ?1, ?2)",
+                      " voted_for, crc) VALUES (1, ?1, ?2,"
+                      " raft_row_crc(?1, ?2))",
     [ST_LOG_TRUNCATE] = "DELETE FROM log WHERE idx >= ?1",
     [ST_LOG_INSERT] = LOG_INSERT_SQL "...",
     [ST_LOG_INSERT_MANY] = LOG_INSERT_SQL "... (16 rows)",
@@ -62,9 +63,11 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_KV_PUT] = KV_INSERT_SQL "...",
     [ST_KV_PUT_MANY] = KV_INSERT_SQL "... (16 rows)",
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
-    [ST_SESSION_GET] = "SELECT seq, status FROM sessions WHERE client_id = ?1",
+    [ST_SESSION_GET] = "SELECT " SCHEMA_SESSION_CRC_COLUMNS ", crc"
+                       " FROM sessions WHERE client_id = ?1",
     [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
-                       " status) VALUES (?1, ?2, ?3)",
+                       " status, crc) VALUES (?1, ?2, ?3,"
+                       " raft_row_crc(?1, ?2, ?3, 0))",
     [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
     [ST_BEGIN_READ] = "BEGIN",
@@ -833,11 +836,13 @@ int store_session_get(struct store *s, uint64_t client_id, uint64_t *seq,
     } else if (rc != SQLITE_ROW) {
         err = store_fail(s, rc, "session get");
     } else {
-        int64_t stored_status = sqlite3_column_int64(st, 1);
-        if (stored_status < 0 || stored_status > UINT8_MAX) {
+        int64_t stored_status = sqlite3_column_int64(st, 2);
+        if (!row_crc_check(st, 0, 4, 4)) {
+            err = store_damaged(s, "sessions", client_id);
+        } else if (stored_status < 0 || stored_status > UINT8_MAX) {
             err = store_corrupt(s, "session status", client_id);
         } else {
-            *seq = (uint64_t)sqlite3_column_int64(st, 0);
+            *seq = (uint64_t)sqlite3_column_int64(st, 1);
             *status = (uint8_t)stored_status;
             session_cache_put(s->sessions, client_id, true, *seq, *status);
         }

@@ -152,7 +152,7 @@ int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
 int store_kv_del(struct store *s, const uint8_t *key, uint32_t key_len);
 
 /* A client's last applied seq and its status, or ERR_NOT_FOUND when the
- * client has no session yet. */
+ * client has no session yet; ERR_DAMAGED when its row fails its crc. */
 int store_session_get(struct store *s, uint64_t client_id, uint64_t *seq,
                       uint8_t *status);
 
@@ -264,7 +264,8 @@ struct store_session {
     raft_index last_index; /* The entry that last touched it. */
 };
 
-/* Finds client_id's session. Errors: ERR_CORRUPT, ERR_IO. */
+/* Finds client_id's session. Errors: ERR_DAMAGED (the row fails its crc),
+ * ERR_CORRUPT, ERR_IO. */
 int store_session_find(struct store *s, uint64_t client_id,
                        struct store_session *out);
 

@@ -198,6 +198,10 @@ void store_stage_close(struct store *s);
  * connection closes). */
 void store_session_close(struct store *s);
 
+/* store_session.c: checks every session row's crc (at load; sessions are
+ * bounded, so the table is small). Errors: ERR_DAMAGED, ERR_IO. */
+int store_session_verify_all(struct store *s);
+
 /* Records corrupt stored data (what, at index or id) in s->errmsg. Returns
  * ERR_CORRUPT. */
 int store_corrupt(struct store *s, const char *what, uint64_t idx);

@@ -20,12 +20,13 @@
 #include "storage/schema.h"
 #include "storage/store_int.h"
 
-/* Reads term and vote. Errors: ERR_CORRUPT, ERR_IO. */
+/* Reads term and vote. Errors: ERR_DAMAGED (checksum), ERR_CORRUPT,
+ * ERR_IO. */
 static int load_hard_state(struct store *s, struct store_loaded *l)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT current_term, voted_for FROM"
+                                "SELECT " SCHEMA_STATE_CRC_COLUMNS ", crc FROM"
                                 " raft_state WHERE id = 1",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
@@ -39,7 +40,9 @@ static int load_hard_state(struct store *s, struct store_loaded *l)
         int64_t term = sqlite3_column_int64(st, 0);
         bool no_vote = sqlite3_column_type(st, 1) == SQLITE_NULL;
         int64_t vote = sqlite3_column_int64(st, 1);
-        if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || term < 0) {
+        if (!row_crc_check(st, 0, 2, 2)) {
+            err = store_damaged(s, "raft_state", 1);
+        } else if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || term < 0) {
             err = store_corrupt(s, "raft_state current_term", 0);
         } else if (!no_vote && (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
                                 vote < 1 || vote > RAFT_ID_MAX)) {
@@ -551,6 +554,9 @@ int store_load_window(struct store *s, raft_index window,
         return store_fail(s, rc, "begin load");
     }
     int err = load_hard_state(s, &l);
+    if (err == ERR_OK) {
+        err = store_session_verify_all(s);
+    }
     if (err == ERR_OK) {
         err = load_meta(s, &l, &deleted);
     }

@@ -18,6 +18,8 @@
 #include <sqlite3.h>
 
 #include "common/invariant.h"
+#include "storage/row_crc.h"
+#include "storage/schema.h"
 #include "storage/store_int.h"
 
 enum {
@@ -29,10 +31,11 @@ enum {
 };
 
 static const char *const session_sql[STORE_SESSION_STMTS] = {
-    [SS_GET] = "SELECT seq, status, last_index FROM sessions"
+    [SS_GET] = "SELECT " SCHEMA_SESSION_CRC_COLUMNS ", crc FROM sessions"
                " WHERE client_id = ?1",
     [SS_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq, status,"
-               " last_index) VALUES (?1, ?2, ?3, ?4)",
+               " last_index, crc) VALUES (?1, ?2, ?3, ?4,"
+               " raft_row_crc(?1, ?2, ?3, ?4))",
     [SS_OLDEST] = "SELECT client_id FROM sessions"
                   " ORDER BY last_index, client_id LIMIT 1",
     [SS_DELETE] = "DELETE FROM sessions WHERE client_id = ?1",
@@ -101,13 +104,15 @@ int store_session_find(struct store *s, uint64_t client_id,
     rc = rc == SQLITE_OK ? sqlite3_step(st) : rc;
     int err = ERR_OK;
     if (rc == SQLITE_ROW) {
-        int64_t status = sqlite3_column_int64(st, 1);
-        int64_t last = sqlite3_column_int64(st, 2);
-        if (status < 0 || status > UINT8_MAX || last < 0) {
+        int64_t status = sqlite3_column_int64(st, 2);
+        int64_t last = sqlite3_column_int64(st, 3);
+        if (!row_crc_check(st, 0, 4, 4)) {
+            err = store_damaged(s, "sessions", client_id);
+        } else if (status < 0 || status > UINT8_MAX || last < 0) {
             err = store_corrupt(s, "session status or last_index", client_id);
         }
         found.state = STORE_SESSION_LIVE;
-        found.seq = (uint64_t)sqlite3_column_int64(st, 0);
+        found.seq = (uint64_t)sqlite3_column_int64(st, 1);
         found.status = (uint8_t)status;
         found.last_index = (raft_index)last;
     } else if (rc != SQLITE_DONE) {
@@ -117,6 +122,29 @@ int store_session_find(struct store *s, uint64_t client_id,
     if (err == ERR_OK) {
         *out = found;
     }
+    return err;
+}
+
+int store_session_verify_all(struct store *s)
+{
+    ASSERT(s != NULL);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        s->db, "SELECT " SCHEMA_SESSION_CRC_COLUMNS ", crc FROM sessions", -1,
+        &st, NULL);
+    int err = ERR_OK;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!row_crc_check(st, 0, 4, 4)) {
+            err = store_damaged(s, "sessions",
+                                (uint64_t)sqlite3_column_int64(st, 0));
+            break;
+        }
+        rc = SQLITE_OK;
+    }
+    if (err == ERR_OK && rc != SQLITE_DONE) {
+        err = store_fail(s, rc, "verifying sessions");
+    }
+    sqlite3_finalize(st);
     return err;
 }
 

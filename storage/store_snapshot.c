@@ -235,8 +235,9 @@ static const char *const install_sql[INS__COUNT] = {
     [INS_KV_MANY] = NULL, /* install_kv_many_sql */
     [INS_KV] = "INSERT INTO kv(key, value, crc)"
                " VALUES (?1, ?2, raft_row_crc(?1, ?2))",
-    [INS_SESSION] = "INSERT INTO sessions(client_id, seq, status, last_index)"
-                    " VALUES (?1, ?2, ?3, ?4)",
+    [INS_SESSION] = "INSERT INTO sessions(client_id, seq, status, last_index,"
+                    " crc) VALUES (?1, ?2, ?3, ?4,"
+                    " raft_row_crc(?1, ?2, ?3, ?4))",
 };
 
 /* "INSERT INTO kv(key, value, crc) VALUES (?1,?2,raft_row_crc(?1,?2)),..."

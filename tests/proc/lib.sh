@@ -114,6 +114,17 @@ db_query() {
     sqlite3 -cmd ".timeout 2000" "$DIR/node$1.db" "$2" 2>/dev/null
 }
 
+# serves_after_damage I...: the members left read kI = vI for each I and
+# take a write.
+serves_after_damage() {
+    local i got
+    for i in "$@"; do
+        got=$(ctl get "k$i") || fail "get k$i"
+        [ "$got" = "v$i" ] || fail "k$i = '$got'"
+    done
+    ctl put after damage >/dev/null || fail "a write after the damage"
+}
+
 # damage_kv_row ID KEY VALUE: once node ID stores KEY = VALUE, stops it and
 # changes the row's value to 'evil' (the row keeps its old crc).
 damage_kv_row() {

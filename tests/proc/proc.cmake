@@ -4,8 +4,8 @@
 foreach(t election reelection catchup no_majority restart status_json
           exit_codes sqlite second_up bad_conf partition launcher_gone
           bench watch syncer snapshot_catchup snapshot_kill sessions_bounded
-          lost_wal up_damaged cli damage_kv damage_log check
-          members members_grow replace trace)
+          lost_wal up_damaged cli damage_kv damage_log damage_state check
+          members members_grow members_one members_retry replace trace)
   add_test(NAME proc_${t}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
             $<TARGET_FILE:raftctl>)
@@ -29,5 +29,7 @@ set_tests_properties(proc_snapshot_kill proc_snapshot_catchup PROPERTIES
 set_tests_properties(proc_members PROPERTIES TIMEOUT 240)
 # Two benches (5 s, 20 s), four adds, four removes, hundreds of gets.
 set_tests_properties(proc_members_grow PROPERTIES TIMEOUT 240)
+# 3 -> 1 -> 3 voters: four removes and adds, three restarts, 45 puts.
+set_tests_properties(proc_members_one PROPERTIES TIMEOUT 180)
 # A damaged member replaced: a removal, an add that catches up, the checks.
 set_tests_properties(proc_replace PROPERTIES TIMEOUT 180)

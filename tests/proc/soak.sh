@@ -27,7 +27,13 @@
 # (the leader must report the loss and repair it); member_change replaces a
 # member with `raftctl replace` (a killed one when there is one), so the
 # member ids change: every step uses the ids in cluster.conf, which raftctl
-# keeps in step. disk_full is a hook that reports itself unavailable.
+# keeps in step. disk_full (root only, else skipped with a line): one
+# member's database lives on a small tmpfs (SOAK_FULL_MB, 64) that this
+# script mounts and always unmounts; the fault fills it with a file of
+# zeros for 2-8 s (until status shows the member's disk full), deletes it,
+# and requires the member to resume by itself within 30 s (status answers,
+# disk ok, its applied index advances); a member that does not is an
+# anomaly. The summary counts fills, how many status saw full, resumes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jepsen_lib.sh"
 
@@ -43,7 +49,7 @@ KEYS=${SOAK_KEYS:-5}
 UP_ARGS=${SOAK_UP_ARGS---snapshot-entries 64 --log-keep 16} # Set empty: none.
 FAULT_WEIGHTS=${SOAK_FAULTS:-kill:2 kill_leader:1 restart:5 pause:1 \
 pause_leader:1 partition:2 isolate_leader:1 netem:2 disk_delay:2 crash_all:1 \
-heal:3 disk_full:0 truncated_wal:1 member_change:1}
+heal:3 disk_full:2 truncated_wal:1 member_change:1}
 RANDOM=$SEED
 MAX_DOWN=$(((N - 1) / 2)) # Killed or paused at once: a majority stays.
 NLOG="$DIR/nemesis.log"
@@ -53,7 +59,8 @@ echo "soak: seed $SEED (repeat with SOAK_SEED=$SEED), ${RUN_S}s, $N nodes," \
 
 # ---------------------------------------------------------------- faults
 declare -A N_FAULT=()   # Faults injected, by kind.
-declare -A N_SKIPPED=() # Draws of a kind that could not run (hooks).
+declare -A N_SKIPPED=() # Draws of a kind that could not run.
+declare -A SKIP_WHY=()  # Why, by kind (the first reason).
 N_REFUSED=0             # raftctl replace calls that failed or were refused.
 DOWN=""                 # Ids of the nodes killed, space separated.
 PAUSED=""               # Ids of the nodes stopped with SIGSTOP.
@@ -66,10 +73,11 @@ nem() {
     N_FAULT[$kind]=$((${N_FAULT[$kind]:-0} + 1))
 }
 
-# unavailable KIND WHY: a hook whose fault is not built yet.
+# unavailable KIND WHY: a drawn fault that cannot run here.
 unavailable() {
     if [ -z "${N_SKIPPED[$1]:-}" ]; then
-        echo "soak: fault $1 not available yet ($2); skipped" >&2
+        echo "soak: fault $1 skipped: $2" >&2
+        SKIP_WHY[$1]=$2
     fi
     N_SKIPPED[$1]=$((${N_SKIPPED[$1]:-0} + 1))
 }
@@ -202,10 +210,112 @@ fault_heal() {
 # membership issue 18). Each gets the cluster as it is (DOWN, PAUSED, N,
 # ctl) and must leave a majority able to serve; after the nemesis, heal_all
 # and restart_all below must undo it.
+# disk_full: FULL_ID's database (nodeN.db, -wal, -shm, .snap) lives on the
+# tmpfs FULL_MNT (setup_disk_full, after up); nodeN.db in $DIR is a link to
+# it (raftnode works beside the file a link names).
+FULL_ID=""
+FULL_MNT=""
+FULL_WHY=""
+FULL_FILLS=0   # Fills done.
+FULL_SEEN=0    # ... during which status showed the member's disk full.
+FULL_RESUMED=0 # ... after which it resumed within 30 s.
+FULL_MAX_MS=0  # The slowest resume, from deleting the filler.
+setup_disk_full() {
+    local w
+    w=$(printf '%s\n' $FAULT_WEIGHTS | sed -n 's/^disk_full://p')
+    [ -n "$w" ] && [ "$w" != 0 ] || return 0 # Not drawn: no tmpfs.
+    if [ "$(id -u)" != 0 ]; then
+        FULL_WHY="not root (it mounts a tmpfs)"
+        return 0
+    fi
+    FULL_MNT=$(mktemp -d /tmp/raft-soak-full.XXXXXX)
+    if ! mount -t tmpfs -o "size=${SOAK_FULL_MB:-64}m,mode=0700" tmpfs \
+        "$FULL_MNT" 2>"$DIR/mount.err"; then
+        FULL_WHY="cannot mount a tmpfs: $(cat "$DIR/mount.err")"
+        rmdir "$FULL_MNT"
+        FULL_MNT=""
+        return 0
+    fi
+    FULL_ID=$(members | awk '{ print $NF }')
+    ctl kill "$FULL_ID" >>"$CLOG" 2>&1 || jfail "kill $FULL_ID to move its database"
+    local f
+    for f in "$DIR/node$FULL_ID".db "$DIR/node$FULL_ID".db-wal \
+        "$DIR/node$FULL_ID".db-shm "$DIR/node$FULL_ID".snap; do
+        [ -e "$f" ] && { mv "$f" "$FULL_MNT/" || jfail "move $f to the tmpfs"; }
+    done
+    ln -s "$FULL_MNT/node$FULL_ID.db" "$DIR/node$FULL_ID.db"
+    ctl start "$FULL_ID" >>"$CLOG" 2>&1 || jfail "start $FULL_ID on the tmpfs"
+    echo "soak: node $FULL_ID's database is on a ${SOAK_FULL_MB:-64} MiB tmpfs" \
+        "($FULL_MNT) for disk_full"
+}
+# Always unmounted; a kept directory gets the member's files back.
+cleanup_disk_full() {
+    [ -n "$FULL_MNT" ] || return 0
+    if [ -d "$DIR" ] && [ -L "$DIR/node$FULL_ID.db" ]; then
+        rm -f "$DIR/node$FULL_ID.db" "$FULL_MNT/filler"
+        cp -a "$FULL_MNT"/. "$DIR/" 2>/dev/null
+    fi
+    umount "$FULL_MNT" 2>/dev/null || umount -l "$FULL_MNT" 2>/dev/null
+    rmdir "$FULL_MNT" 2>/dev/null
+}
+full_line() { # Status's "disk of member N: full" line for FULL_ID.
+    ctl status 2>/dev/null | grep -q "^disk of member $FULL_ID: full"
+}
 fault_disk_full() {
-    # Fill a member's file system (a small loop mount or tmpfs holding its
-    # nodeN.db) and free it again later: needs ENOSPC handling (item 5).
-    unavailable disk_full "needs the full-disk handling of issue 17 item 5"
+    local id=$FULL_ID t_end a0 t0 resumed_at=""
+    if [ -z "$id" ]; then
+        unavailable disk_full "$FULL_WHY"
+        return 0
+    fi
+    case " $(members) " in
+    *" $id "*) ;;
+    *)
+        unavailable disk_full "node $id (on the tmpfs) is no longer a member"
+        return 0
+        ;;
+    esac
+    case " $DOWN $PAUSED " in *" $id "*) return 0 ;; esac
+    # A full member serves nothing: it counts as one more down.
+    [ "$(n_down)" -lt "$MAX_DOWN" ] || return 0
+    ctl heal >>"$CLOG" 2>&1 # Its applied index must be able to advance.
+    dd if=/dev/zero of="$FULL_MNT/filler" bs=1M 2>/dev/null
+    FULL_FILLS=$((FULL_FILLS + 1))
+    nem disk_full "fill node $id's file system ($(df -k "$FULL_MNT" |
+        awk 'NR == 2 { print $4 }') KiB left)"
+    # Hold it 2 s, and on until status shows the disk full (8 s at most).
+    t0=$(now_ms)
+    t_end=$((t0 + 8000))
+    while [ "$(now_ms)" -lt "$t_end" ]; do
+        if full_line; then
+            FULL_SEEN=$((FULL_SEEN + 1))
+            echo "[$(($(now_ms) - T0)) ms] disk_full: status shows node $id" \
+                "full after $(($(now_ms) - t0)) ms" >>"$NLOG"
+            while [ "$(now_ms)" -lt $((t0 + 2000)) ]; do sleep 0.2; done
+            break
+        fi
+        sleep 0.2
+    done
+    a0=$(status_py "by_id[$id]['applied'] if by_id[$id]['alive'] else 0" 2>/dev/null)
+    rm -f "$FULL_MNT/filler"
+    t0=$(now_ms)
+    t_end=$((t0 + 30000))
+    while [ "$(now_ms)" -lt "$t_end" ]; do
+        if [ "$(status_py "by_id[$id]['alive'] and by_id[$id]['applied'] > ${a0:-0}" \
+            2>/dev/null)" = True ] && ! full_line; then
+            resumed_at=$(($(now_ms) - t0))
+            break
+        fi
+        sleep 0.2
+    done
+    if [ -n "$resumed_at" ]; then
+        FULL_RESUMED=$((FULL_RESUMED + 1))
+        [ "$resumed_at" -gt "$FULL_MAX_MS" ] && FULL_MAX_MS=$resumed_at
+        echo "[$(($(now_ms) - T0)) ms] disk_full: space freed, node $id" \
+            "resumed after $resumed_at ms" >>"$NLOG"
+    else
+        echo "[$(($(now_ms) - T0)) ms] disk_full: node $id did not resume" \
+            "within 30 s of the space returning" >>"$NLOG"
+    fi
 }
 # A lying disk: kill a follower, cut its nodeN.db-wal through half the
 # committed frames its -shm index names (as test_lost_wal.sh), start it.
@@ -220,7 +330,7 @@ fault_truncated_wal() {
     [ -n "$l" ] && [ -n "$f" ] || return 0
     ctl heal >>"$CLOG" 2>&1
     ctl kill "$f" >>"$CLOG" 2>&1 || return 0
-    db="$DIR/node$f.db"
+    db=$(readlink -f "$DIR/node$f.db") # The disk_full member's is a link.
     if ! python3 - "$db" >>"$CLOG" 2>&1 <<'PY'; then
 import os, struct, sys
 db = sys.argv[1]
@@ -262,10 +372,11 @@ fault_member_change() {
     local l ids=() id out rc
     l=$(leader_id)
     [ -n "$l" ] || return 0
-    for id in $DOWN; do ids+=("$id"); done
+    # Never the member on the tmpfs (disk_full needs it).
+    for id in $DOWN; do [ "$id" = "$FULL_ID" ] || ids+=("$id"); done
     if [ ${#ids[@]} = 0 ]; then
         id=$(random_up)
-        [ -n "$id" ] && [ "$id" != "$l" ] && ids+=("$id")
+        [ -n "$id" ] && [ "$id" != "$l" ] && [ "$id" != "$FULL_ID" ] && ids+=("$id")
     fi
     [ ${#ids[@]} -gt 0 ] || return 0
     id=${ids[$(rand ${#ids[@]})]}
@@ -299,6 +410,8 @@ done
 
 # shellcheck disable=SC2086 # UP_ARGS is a list of options.
 up_detached "${SOAK_PORT:-24500}" -n "$N" $UP_ARGS
+wait_until 20 "a leader" has_one_leader
+setup_disk_full
 wait_until 20 "a leader" has_one_leader
 
 T0=$(now_ms)
@@ -334,6 +447,7 @@ soak_cleanup() {
         [ -f "$DIR/linclient.pid" ] && kill "$(cat "$DIR/linclient.pid")" 2>/dev/null
     fi
     proc_cleanup
+    cleanup_disk_full
 }
 trap soak_cleanup EXIT
 
@@ -406,6 +520,7 @@ anomaly "$undecided" "rounds the checker could not decide (lincheck-r*.txt)"
 # Only the nemesis may stop a node: no abort, no fail-stop exit.
 crashes=$(grep -cE "died signal=(6|11|7|8)|exited status=[1-9]" "$DIR/launcher.log")
 anomaly "$crashes" "nodes crashed or stopped on an error (launcher.log)"
+anomaly $((FULL_FILLS - FULL_RESUMED)) "disk_full: member not resumed within 30 s (nemesis.log)"
 
 wait_until 60 "all nodes converged (same commit, all applied)" converged
 upto=$(min_commit)
@@ -444,8 +559,13 @@ echo "  ops: $OPS in $ROUNDS rounds ($ANSWERED answered, $UNKNOWN unknown" \
     "($EXPIRED session expired);" \
     "put $PUT get $GET del $DEL cas $CAS); checker ${CHECK_MS} ms"
 echo "  faults: $faults:${line%,}"
+if [ "$FULL_FILLS" -gt 0 ]; then
+    echo "  disk_full: fills of node $FULL_ID's tmpfs: $FULL_FILLS; status showed" \
+        "it full in $FULL_SEEN; resumed in $FULL_RESUMED (slowest ${FULL_MAX_MS} ms" \
+        "after the space returned)"
+fi
 for k in "${!N_SKIPPED[@]}"; do
-    echo "  not available yet: $k (drawn ${N_SKIPPED[$k]} times)"
+    echo "  skipped: $k (drawn ${N_SKIPPED[$k]} times): ${SKIP_WHY[$k]}"
 done
 echo "  compactions $COMPACTIONS, snapshots installed $INSTALLS"
 REPORTED=$(cat "$DIR"/node*.log | grep -c "lost entries it acknowledged")

@@ -28,9 +28,5 @@ n=$(grep -c "ERROR.*damaged: log row $idx fails its checksum" "$DIR/node$l.log")
 [ "$n" = 1 ] || fail "expected one ERROR line naming log row $idx, got $n"
 grep -q "node $l exited status=5 (damaged" "$DIR/launcher.log" ||
     fail "launcher.log does not say node $l is damaged"
-for i in 6 7 8; do
-    got=$(ctl get "k$i") || fail "get k$i"
-    [ "$got" = "v$i" ] || fail "k$i = '$got'"
-done
-ctl put after damage >/dev/null || fail "a write after the damage"
+serves_after_damage 6 7 8
 echo "ok"

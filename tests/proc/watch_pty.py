@@ -7,8 +7,9 @@ The dashboard writes each frame's text to DUMPFILE (RAFTCTL_WATCH_DUMP, a
 testing hook: the same cells it draws). The script reads the leader from
 the screen, presses k and the leader's id, and waits for a new leader to
 appear on screen (title, panel, event feed); presses t and a and waits
-for `raftctl transfer` and `raftctl add` to report in the feed; then
-presses q and checks
+for `raftctl transfer` and `raftctl add` to report in the feed, and for
+the added member's panel (watch follows the configuration); then presses
+q and checks
 that raftctl exits 0 and left the alternate screen. It always drains the
 terminal output so the dashboard never blocks on a full pty, and kills
 only the child it started. Exit 0 on success, 1 with a message otherwise.
@@ -119,6 +120,11 @@ def main():
         os.write(fd, b"a")
         added = wait_screen("the add's outcome in the feed",
                             lambda s: re.search(r"a: node (\d+) added", s), 60)
+        # The member added while watch runs gets a panel of its own.
+        n_added = int(added.group(1))
+        wait_screen("a panel for node %d, added while watch runs" % n_added,
+                    lambda s: re.search(r"^ n%d  (follower|learner|leader) "
+                                        % n_added, s, re.M), 15)
         s = screen()
         os.write(fd, b"q")
         deadline = time.time() + 10
@@ -137,7 +143,8 @@ def main():
         if b"\x1b[?1049l" not in raw[-200:]:
             fail("the terminal was not restored (no rmcup at the end)", s)
         print("ok: killed leader n%d on screen; n%d took over; t moved "
-              "leadership; a added node %s" % (old, new, added.group(1)))
+              "leadership; a added node %s, which got a panel"
+              % (old, new, added.group(1)))
     finally:
         if not reaped:
             os.kill(pid, signal.SIGKILL)

@@ -435,6 +435,7 @@ static const struct {
     {"count_learner", RAFT_BUG_COUNT_LEARNER},
     {"two_changes", RAFT_BUG_TWO_CHANGES},
     {"committed_conf", RAFT_BUG_COMMITTED_CONF},
+    {"self_vote_early", RAFT_BUG_SELF_VOTE_EARLY},
 };
 
 static bool set_bug(const char *name)

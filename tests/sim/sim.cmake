@@ -98,13 +98,15 @@ set_tests_properties(sim_seeds_fixed sim_range_a sim_range_b sim_determinism
 # quarter of the seeds): disk_ignored 3 (hung_leader).
 # Membership (a third of the seeds change it): joint_new_only 0x18,
 # change_early 2 (change_after_term_commit), count_learner 0xd,
-# committed_conf 1 (all three joint_quorum), two_changes 2 (one_change).
+# committed_conf 1 (all three joint_quorum), two_changes 2 (one_change),
+# self_vote_early 2 (persist_before_send: a single voter's appends).
 foreach(bug no_election_restriction commit_old_term truncate_on_duplicate
             forget_vote apply_uncommitted stale_read no_step_down
             send_unsynced count_unsynced snap_install_old
             snap_compact_undurable snap_old_chunk snap_keep_suffix
             session_revive session_own_limit disk_ignored joint_new_only
-            change_early count_learner two_changes committed_conf)
+            change_early count_learner two_changes committed_conf
+            self_vote_early)
   add_test(NAME sim_teeth_${bug}
     COMMAND raftsim_teeth --bug ${bug} --seeds 1..2000
             --steps ${SIM_CI_STEPS} --stop)

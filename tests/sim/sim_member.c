@@ -49,8 +49,7 @@ static struct sim_node *live_leader(struct sim_world *w)
 }
 
 /* A random target configuration one step from c (not joint), with at
- * least two voters: a single voter elects itself and would send appends
- * to its learners before its new term is durable (a known limit). */
+ * least one voter (a single voter elects itself: raft_term_durable). */
 static bool pick_change(struct sim_world *w, const struct membership *cur,
                         struct membership *to)
 {
@@ -91,8 +90,8 @@ static bool pick_change(struct sim_world *w, const struct membership *cur,
         membership_find(to, learners[rng_range(&w->rng, 0, n_learn)])->voter =
             true;
         return true;
-    case 2: /* Remove a voter (maybe the leader); keep two (see below). */
-        if (n_vote < 3) {
+    case 2: /* Remove a voter (maybe the leader); keep one. */
+        if (n_vote < 2) {
             return false;
         }
         membership_remove(to, voters[rng_range(&w->rng, 0, n_vote)]);
@@ -106,8 +105,8 @@ static bool pick_change(struct sim_world *w, const struct membership *cur,
                                  : outside[rng_range(&w->rng, 0, n_out)];
         membership_add(to, in)->voter = true;
         return true;
-    default: /* Demote a voter to learner. */
-        if (n_vote < 3) {
+    default: /* Demote a voter to learner; keep one. */
+        if (n_vote < 2) {
             return false;
         }
         membership_find(to, voters[rng_range(&w->rng, 0, n_vote)])->voter =

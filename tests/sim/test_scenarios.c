@@ -8,7 +8,8 @@
  * write-back buffer and the log re-applies it; a quiet cluster stores it;
  * with asynchronous syncs, a crash undoes exactly the unsynced writes and a
  * cluster commits, answers and settles with nothing left pending; a
- * follower whose disk lied (lost a synced tail) is reported and caught up.
+ * follower whose disk lied (lost a synced tail) is reported and caught up;
+ * a single voter with learners leads only once its own vote is durable.
  * Every simulator check also runs after each event.
  */
 #include <setjmp.h>
@@ -550,6 +551,76 @@ static void test_lying_disk_follower_is_reported_and_repaired(void **state)
     world_free(w);
 }
 
+/* Crashes n1 with none of its unsynced writes kept, starts it again. */
+static void crash_losing_unsynced(struct sim_world *w, raft_id id)
+{
+    sim_disk_crash(&w->nodes[id].disk, 0);
+    sim_node_crash(w, &w->nodes[id], "test");
+    sim_node_start(w, &w->nodes[id]);
+}
+
+/* One voter with two learners (docs/MEMBERSHIP.md): n1 wins each election
+ * by its own vote alone, which counts only once it is durable
+ * (raft_self_vote_counts). Counted at once (RAFT_BUG_SELF_VOTE_EARLY), n1
+ * leads before its new term is even written and sends its learners
+ * entries of it (persist_before_send fails); crashed then, it comes back
+ * in the term before, wins the same term again and writes other entries
+ * under the same indexes and term (log_matching, in the random seeds).
+ * Three times n1 crashes the moment it leads, losing every unsynced
+ * write; writes before and after are answered and every member ends with
+ * n1's log. */
+static void test_single_voter_leads_once_its_vote_is_durable(void **state)
+{
+    (void)state;
+    struct sim_world *w = world_new(3, 1, 60000);
+    w->p.n_boot = 1;
+    w->p.async_sync = true;
+    w->p.sync_ms_max = 10;
+    sim_world_start(w);
+    assert_int_equal(run_to_leader(w, 5000), 1);
+    while (!w->failed && raft_commit_index(core(w, 1)) < 1) {
+        sim_world_run_until(w, w->now_ms + 5);
+    }
+    struct membership to;
+    membership_init(&to);
+    membership_add(&to, 1)->voter = true;
+    membership_add(&to, 2);
+    membership_add(&to, 3);
+    raft_index at = 0;
+    assert_int_equal(replica_change(w->nodes[1].rep, w->now_ms, &to, &at),
+                     ERR_OK);
+    sim_node_drain(w, &w->nodes[1]);
+    sim_client_invoke(w, 0, CLIENT_PUT, 0, "v1", NULL);
+    run_to_idle(w, w->now_ms + 2000);
+    assert_world_ok(w);
+    for (int round = 0; round < 3; round++) {
+        crash_losing_unsynced(w, 1);
+        raft_term before = raft_current_term(core(w, 1)); /* Durable. */
+        uint64_t limit = w->now_ms + 2000;
+        while (!w->failed && w->now_ms < limit &&
+               raft_role(core(w, 1)) != RAFT_LEADER) {
+            sim_world_step(w);
+        }
+        assert_world_ok(w);
+        assert_int_equal(raft_role(core(w, 1)), RAFT_LEADER);
+        assert_true(raft_current_term(core(w, 1)) > before);
+        crash_losing_unsynced(w, 1); /* The moment it won. */
+        assert_int_equal(run_to_leader(w, w->now_ms + 2000), 1);
+        assert_world_ok(w);
+    }
+    sim_client_invoke(w, 0, CLIENT_PUT, 0, "v2", NULL);
+    run_to_idle(w, w->now_ms + 3000);
+    sim_world_run_until(w, w->now_ms + 500);
+    assert_world_ok(w);
+    assert_int_equal(w->check.n_acked_writes, 2);
+    for (raft_id i = 2; i <= 3; i++) {
+        assert_int_equal(raft_last_index(core(w, i)), raft_last_index(core(w, 1)));
+        assert_int_equal(raft_commit_index(core(w, i)),
+                         raft_commit_index(core(w, 1)));
+    }
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_async_cluster_commits_and_settles),
         cmocka_unit_test(test_hung_disk_leader_is_replaced),
         cmocka_unit_test(test_lying_disk_follower_is_reported_and_repaired),
+        cmocka_unit_test(test_single_voter_leads_once_its_vote_is_durable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,9 @@
  * out, with no terminal. Checks the title and fault lines, each node's
  * panel (role by word and colour, election-timer bars on one time scale,
  * the leader's match/next, log cells aligned by index with commit shown),
- * the event feed, the layouts from 80x24 to wide screens, and the key
- * prompt ("k" then an id, "q" then "y").
+ * the event feed, the layouts from 80x24 to wide screens, the key
+ * prompt ("k" then an id, "q" then "y"), and the members following the
+ * configuration (dash_members_follow).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "common/err.h"
 #include "launcher/dash_model.h"
 
 struct fixture {
@@ -440,6 +442,62 @@ static void test_render_shows_learners_and_a_change(void **state)
     assert_non_null(strstr(line(f, 1), "change: joint 1,2,3,4 -> 1,2,3,5"));
 }
 
+static struct membership conf_text(const char *text)
+{
+    struct membership m;
+    assert_int_equal(
+        membership_decode((const uint8_t *)text, strlen(text), &m), ERR_OK);
+    return m;
+}
+
+/* The dashboard's members follow the leader's configuration: one added
+ * while watch runs (address from the configuration) gets a panel, sorted
+ * by id; a joint change keeps both sets; a removed member's panel goes;
+ * the same set changes nothing; a new member without an address is left
+ * out, and a configuration never leaves no panel. */
+static void test_members_follow_the_configuration(void **state)
+{
+    struct fixture *f = *state;
+    make_conf(&f->conf, 3);
+    struct membership m =
+        conf_text("voters 1,2,3 learners 6 @ 1=127.0.0.1:7001 "
+                  "6=127.0.0.1:7006");
+    assert_true(dash_members_follow(&f->conf, &m));
+    assert_int_equal(f->conf.n_members, 4);
+    assert_int_equal(f->conf.members[3].id, 6);
+    assert_string_equal(f->conf.members[3].host, "127.0.0.1");
+    assert_int_equal(f->conf.members[3].port, 7006);
+    assert_int_equal(f->conf.members[1].port, 7002); /* Kept. */
+    assert_int_equal(f->conf.cluster_id, 7);
+    assert_false(dash_members_follow(&f->conf, &m));
+    for (raft_id id = 1; id <= 3; id++) {
+        node(f, id, id == 1 ? RAFT_LEADER : RAFT_FOLLOWER, 5, 1);
+    }
+    f->view.nodes[3] = *node(f, 4, RAFT_FOLLOWER, 5, 1);
+    f->view.nodes[3].id = 6;
+    set_config(f, 4, "voters 1,2,3 learners 6");
+    render(f, 100, 30);
+    assert_true(find_row(f, " n6") > 0);
+    assert_int_equal(find_col(f, find_row(f, " n6"), "learner"), 5);
+    assert_int_equal(find_row(f, " n4"), -1);
+
+    m = conf_text("joint 1,2,3 -> 1,3,6 @ 6=127.0.0.1:7006");
+    assert_false(dash_members_follow(&f->conf, &m)); /* 2 still votes. */
+    m = conf_text("voters 1,3,6");
+    assert_true(dash_members_follow(&f->conf, &m));
+    assert_int_equal(f->conf.n_members, 3);
+    assert_int_equal(f->conf.members[0].id, 1);
+    assert_int_equal(f->conf.members[1].id, 3);
+    assert_int_equal(f->conf.members[2].id, 6);
+    assert_int_equal(conf_member_index(&f->conf, 2), -1);
+
+    m = conf_text("voters 1,3,6 learners 7"); /* 7: no address. */
+    assert_false(dash_members_follow(&f->conf, &m));
+    m = conf_text("voters 8"); /* Only an unknown member, no address. */
+    assert_false(dash_members_follow(&f->conf, &m));
+    assert_int_equal(f->conf.n_members, 3);
+}
+
 /* Events, newest first, under a separator naming their source. */
 static void test_render_events_newest_first(void **state)
 {
@@ -731,6 +789,7 @@ int main(void)
         T(test_render_title_shows_leader_and_quorum),
         T(test_render_fault_line),
         T(test_render_shows_learners_and_a_change),
+        T(test_members_follow_the_configuration),
         T(test_render_events_newest_first),
         T(test_render_layouts),
         T(test_render_help_bar),

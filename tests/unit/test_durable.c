@@ -1,7 +1,8 @@
 /*
  * Unit tests of node/durable.c, the bookkeeping of asynchronous syncs: the
  * write counters, which messages a finished sync releases and in what
- * order, and the log index durable_done() reports around truncations.
+ * order, the log index durable_done() reports around truncations, and
+ * the hard state's term a sync made durable.
  * Pure: no I/O. The replica-level behaviour is in test_replica.c.
  */
 #include <setjmp.h>
@@ -210,10 +211,43 @@ static void test_durable_ring_growth_keeps_order(void **state)
     durable_free(&d);
 }
 
+/* Records a write of the hard state of term (no entries). */
+static void wrote_term(struct durable *d, raft_term term)
+{
+    struct raft_ready rd;
+    memset(&rd, 0, sizeof rd);
+    rd.has_hard_state = true;
+    rd.term = term;
+    durable_wrote(d, &rd);
+}
+
+/* A sync makes durable the hard state written before it was asked, not
+ * one written while it ran (raft_persisted_term: a single voter's vote). */
+static void test_durable_synced_term_as_asked(void **state)
+{
+    (void)state;
+    struct durable d;
+    durable_init(&d, 0);
+    assert_int_equal(durable_synced_term(&d), 0);
+    wrote_term(&d, 3);
+    durable_asked(&d);
+    wrote_term(&d, 4);
+    wrote(&d, 0, 1, 1);
+    durable_done(&d);
+    assert_int_equal(durable_synced_term(&d), 3);
+    sync_now(&d);
+    assert_int_equal(durable_synced_term(&d), 4);
+    wrote(&d, 0, 2, 2); /* No hard state: the term stays. */
+    sync_now(&d);
+    assert_int_equal(durable_synced_term(&d), 4);
+    durable_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durable_counters),
+        cmocka_unit_test(test_durable_synced_term_as_asked),
         cmocka_unit_test(test_durable_release_waits_for_sync_asked_after),
         cmocka_unit_test(test_durable_done_lowered_by_later_truncation),
         cmocka_unit_test(test_durable_truncation_before_ask_not_lowered),

@@ -1,7 +1,8 @@
 /*
  * Unit tests of common/membership.c: the text form round-trips (plain,
  * learners, joint, addresses), malformed text is refused, and the joint
- * majority rule needs both sets while learners never count.
+ * majority rule needs both sets while learners never count; a refused
+ * resend is told apart from a real refusal (membership_op_done).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/membership.h"
+#include "common/msg.h"
 
 static void roundtrip(const char *text)
 {
@@ -71,12 +73,53 @@ static void test_membership_joint_quorum(void **state)
     assert_false(membership_is_voter(&c, 6));
 }
 
+static struct membership conf_of(const char *t)
+{
+    struct membership c;
+    assert_int_equal(membership_decode((const uint8_t *)t, strlen(t), &c),
+                     ERR_OK);
+    return c;
+}
+
+/* raftctl's resend rule: a request refused because its first answer was
+ * lost shows in the configuration as started or done; one refused for a
+ * real reason (someone else's change, a change undone) does not. */
+static void test_membership_op_done(void **state)
+{
+    (void)state;
+    struct membership before = conf_of("voters 1,2,3 learners 4");
+    struct membership joint_promote = conf_of("joint 1,2,3 -> 1,2,3,4");
+    struct membership promoted = conf_of("voters 1,2,3,4");
+    struct membership joint_remove = conf_of("joint 1,2,3 -> 1,3 learners 4");
+    struct membership removed = conf_of("voters 1,3 learners 4");
+    struct membership added = conf_of("voters 1,2,3 learners 4,5");
+    assert_true(membership_op_done(&before, &joint_promote,
+                                   FAULT_MEMBER_PROMOTE, 4));
+    assert_true(membership_op_done(&before, &promoted, FAULT_MEMBER_PROMOTE, 4));
+    assert_false(membership_op_done(&before, &before, FAULT_MEMBER_PROMOTE, 4));
+    assert_false(membership_op_done(&before, &joint_remove,
+                                    FAULT_MEMBER_PROMOTE, 4));
+    assert_true(membership_op_done(&before, &joint_remove,
+                                   FAULT_MEMBER_REMOVE, 2));
+    assert_true(membership_op_done(&before, &removed, FAULT_MEMBER_REMOVE, 2));
+    assert_false(membership_op_done(&before, &joint_remove,
+                                    FAULT_MEMBER_REMOVE, 3));
+    assert_false(membership_op_done(&removed, &removed, FAULT_MEMBER_REMOVE, 4));
+    assert_true(membership_op_done(&added, &before, FAULT_MEMBER_REMOVE, 5));
+    assert_true(membership_op_done(&before, &added, FAULT_MEMBER_ADD, 5));
+    assert_false(membership_op_done(&before, &before, FAULT_MEMBER_ADD, 5));
+    assert_false(membership_op_done(&added, &added, FAULT_MEMBER_ADD, 5));
+    assert_false(membership_op_done(&before, &promoted, FAULT_MEMBER_TRANSFER,
+                                    4));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_membership_text_roundtrips),
         cmocka_unit_test(test_membership_refuses_malformed),
         cmocka_unit_test(test_membership_joint_quorum),
+        cmocka_unit_test(test_membership_op_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

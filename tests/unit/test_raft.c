@@ -187,6 +187,12 @@ static void fire(struct cluster *c, raft_id id)
     }
     assert_int_equal(raft_tick(c->r[id], c->now), ERR_OK);
     pump(c);
+    if (raft_role(c->r[id]) == RAFT_CANDIDATE &&
+        raft_deadline(c->r[id]) <= c->now) {
+        /* A single voter: its own vote, now durable, wins. */
+        assert_int_equal(raft_tick(c->r[id], c->now), ERR_OK);
+        pump(c);
+    }
 }
 
 static raft_id leader_of(struct cluster *c)
@@ -214,6 +220,14 @@ static void test_single_node_elects_itself_and_commits(void **state)
     (void)state;
     struct cluster c;
     cluster_init(&c, 1, false);
+    /* Figure 2, State: its own vote counts once durable, not before. */
+    c.now = raft_deadline(c.r[1]);
+    assert_int_equal(raft_tick(c.r[1], c.now), ERR_OK);
+    assert_int_equal(raft_role(c.r[1]), RAFT_CANDIDATE);
+    assert_true(raft_deadline(c.r[1]) > c.now);
+    pump(&c);
+    assert_int_equal(c.term[1], 1);
+    assert_int_equal(raft_deadline(c.r[1]), c.now);
     fire(&c, 1);
     assert_int_equal(raft_role(c.r[1]), RAFT_LEADER);
     assert_int_equal(raft_current_term(c.r[1]), 1);

@@ -87,7 +87,15 @@ static void step(struct raft *r, const struct raft_msg *m)
 static void elect(struct raft *r, raft_id voter)
 {
     assert_int_equal(raft_tick(r, raft_deadline(r)), ERR_OK);
-    if (raft_role(r) == RAFT_CANDIDATE) {
+    if (raft_role(r) == RAFT_CANDIDATE && voter == 0) {
+        /* A lone voter: its vote counts once the caller reports it
+         * durable, not when merely written. */
+        write_all(r);
+        assert_int_equal(raft_role(r), RAFT_CANDIDATE);
+        assert_true(raft_deadline(r) > 1000 + 150);
+        raft_persisted_term(r, raft_current_term(r));
+        assert_int_equal(raft_tick(r, raft_deadline(r)), ERR_OK);
+    } else if (raft_role(r) == RAFT_CANDIDATE) {
         struct raft_msg m;
         memset(&m, 0, sizeof m);
         m.type = MSG_VOTE_REPLY;

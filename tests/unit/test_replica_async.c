@@ -125,7 +125,8 @@ static void test_replica_async_vote_waits_for_sync(void **state)
 
 /* One sync at a time: writes made while one runs wait for the next, which
  * the first drain after it finished asks for; with nothing written since,
- * no sync is asked. A lone leader answers only what its sync covered. */
+ * no sync is asked. A lone voter leads once the sync of its vote is done
+ * (not when written), and answers only what its sync covered. */
 static void test_replica_async_one_sync_at_a_time(void **state)
 {
     struct cluster *c = *state;
@@ -133,20 +134,27 @@ static void test_replica_async_one_sync_at_a_time(void **state)
     c->now += 2 * ELECTION_MS;
     assert_int_equal(replica_tick(t->rep, c->now), ERR_OK);
     assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
+    assert_int_equal(raft_role(core(c, 1)), RAFT_CANDIDATE);
+    assert_int_equal(t->n_sync, 1); /* Its term and vote. */
+    assert_true(replica_deadline(t->rep) > c->now);
+    sync_done(c, 1);
+    assert_int_equal(replica_deadline(t->rep), c->now);
+    assert_int_equal(replica_tick(t->rep, c->now), ERR_OK);
+    assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(raft_role(core(c, 1)), RAFT_LEADER);
-    assert_int_equal(t->n_sync, 1);
+    assert_int_equal(t->n_sync, 2);
     assert_int_equal(raft_commit_index(core(c, 1)), 0);
     assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
-    assert_int_equal(t->n_sync, 1); /* Nothing new written. */
+    assert_int_equal(t->n_sync, 2); /* Nothing new written. */
     size_t persists = t->n_persist;
     send_client(c, 1, 1, request(CLIENT_PUT, 7, 1, "k", "v", NULL));
     assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
     assert_int_equal(t->n_persist, persists + 1);
-    assert_int_equal(t->n_sync, 1); /* The first still runs. */
+    assert_int_equal(t->n_sync, 2); /* The no-op's still runs. */
     sync_done(c, 1);
     assert_int_equal(raft_commit_index(core(c, 1)), 1); /* The no-op. */
     assert_int_equal(replica_drain(t->rep, c->now), ERR_OK);
-    assert_int_equal(t->n_sync, 2); /* For the put, written meanwhile. */
+    assert_int_equal(t->n_sync, 3); /* For the put, written meanwhile. */
     assert_int_equal(t->n_replies, 0);
     assert_false(kv_has(t, "k", "v"));
     sync_done(c, 1);
@@ -154,7 +162,7 @@ static void test_replica_async_one_sync_at_a_time(void **state)
     assert_int_equal(t->n_replies, 1);
     assert_int_equal(t->replies[0].status, CLIENT_OK);
     assert_true(kv_has(t, "k", "v"));
-    assert_int_equal(t->n_sync, 2); /* Applying wrote nothing. */
+    assert_int_equal(t->n_sync, 3); /* Applying wrote nothing. */
     assert_false(t->is_syncing);
 }
 

@@ -1,9 +1,9 @@
 /*
  * Row checksums (storage/row_crc.c) and what the store does with them: the
  * CRC-32C of the standard check string, fields that differ only in type,
- * and a log or kv row changed behind the store's back (as the sqlite3 shell
- * would) that load, fetch and get refuse with ERR_DAMAGED, never serving
- * the changed bytes.
+ * and a log, kv, session or raft_state row changed behind the store's back
+ * (as the sqlite3 shell would) that load, fetch, get and the session
+ * lookups refuse with ERR_DAMAGED, never serving the changed bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,7 +83,9 @@ static void shell(const char *path, const char *query)
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
-/* Three put entries (k1..k3 = v1..v3) in the log, the first two applied. */
+/* Three put entries (k1..k3 = v1..v3) in the log, the first two applied;
+ * term 1, vote NODE; sessions 7 (seq 3, written by put) and 2 (registered
+ * by the entry at index 2). */
 static void fill(struct fixture *f)
 {
     open_store(f, STORE_OPEN_CREATE);
@@ -114,6 +116,8 @@ static void fill(struct fixture *f)
     assert_int_equal(
         store_kv_put(f->s, (const uint8_t *)"k2", 2, (const uint8_t *)"v2", 2),
         ERR_OK);
+    assert_int_equal(store_session_put(f->s, 7, 3, 0), ERR_OK);
+    assert_int_equal(store_session_register(f->s, 2, 100), ERR_OK);
     assert_int_equal(store_kv_commit(f->s, 2), ERR_OK);
     store_close(f->s);
     f->s = NULL;
@@ -191,12 +195,18 @@ static void test_row_crc_written_rows_match(void **state)
                            "SELECT (SELECT count(*) FROM log WHERE crc ="
                            " raft_row_crc(" SCHEMA_LOG_CRC_COLUMNS ")),"
                            " (SELECT count(*) FROM kv WHERE crc ="
-                           " raft_row_crc(" SCHEMA_KV_CRC_COLUMNS "))",
+                           " raft_row_crc(" SCHEMA_KV_CRC_COLUMNS ")),"
+                           " (SELECT count(*) FROM raft_state WHERE crc ="
+                           " raft_row_crc(" SCHEMA_STATE_CRC_COLUMNS ")),"
+                           " (SELECT count(*) FROM sessions WHERE crc ="
+                           " raft_row_crc(" SCHEMA_SESSION_CRC_COLUMNS "))",
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 3);
     assert_int_equal(sqlite3_column_int(st, 1), 2);
+    assert_int_equal(sqlite3_column_int(st, 2), 1);
+    assert_int_equal(sqlite3_column_int(st, 3), 2);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -220,16 +230,24 @@ static void test_row_crc_damaged_kv_never_served(void **state)
     assert_non_null(strstr(store_errmsg(f->s), "kv row of key 'k2'"));
 }
 
+/* Fills the store, applies edit with the sqlite3 shell, opens it and
+ * sees the load refuse it with an error containing what. */
+static void load_damaged(struct fixture *f, const char *edit, const char *what)
+{
+    fill(f);
+    shell(f->path, edit);
+    open_store(f, STORE_OPEN_EXISTING);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
+    assert_non_null(strstr(store_errmsg(f->s), what));
+    assert_non_null(store_damage(f->s));
+}
+
 /* A changed log row: load and fetch refuse it, naming the index. */
 static void test_row_crc_damaged_log_refused(void **state)
 {
     struct fixture *f = *state;
-    fill(f);
-    shell(f->path, "UPDATE log SET value = 'v9' WHERE idx = 3");
-    open_store(f, STORE_OPEN_EXISTING);
-    struct store_loaded l;
-    assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
-    assert_non_null(strstr(store_errmsg(f->s), "log row 3"));
+    load_damaged(f, "UPDATE log SET value = 'v9' WHERE idx = 3", "log row 3");
     struct raft_entry out[3];
     size_t n = 0;
     assert_int_equal(store_fetch(f->s, 1, 2, 1 << 20, out, 3, &n), ERR_OK);
@@ -238,22 +256,77 @@ static void test_row_crc_damaged_log_refused(void **state)
                      ERR_DAMAGED);
 }
 
+/* Making a snapshot image of f's database fails ERR_DAMAGED with an error
+ * containing why, and leaves no image. */
+static void assert_no_image(struct fixture *f, const char *why)
+{
+    char out[160], em[ERRMSG_LEN] = "";
+    snprintf(out, sizeof out, "%s.snap", f->path);
+    struct snapshot_make_info info;
+    assert_int_equal(snapshot_make_file(f->path, out, "voters 2", &info, em),
+                     ERR_DAMAGED);
+    assert_non_null(strstr(em, why));
+    assert_int_not_equal(access(out, F_OK), 0);
+    char tmp[170];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    (void)unlink(tmp);
+}
+
+/* A changed term or vote: the load at startup refuses it. */
+static void test_row_crc_damaged_raft_state_refused(void **state)
+{
+    struct fixture *f = *state;
+    const char *const edits[] = {
+        "UPDATE raft_state SET current_term = 9",
+        "UPDATE raft_state SET voted_for = 3",
+        "UPDATE raft_state SET voted_for = NULL",
+        "UPDATE raft_state SET crc = crc + 1",
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        load_damaged(f, edits[i], "raft_state row 1");
+        store_close(f->s);
+        f->s = NULL;
+        char p[160];
+        snprintf(p, sizeof p, "%s-wal", f->path);
+        (void)unlink(p);
+        snprintf(p, sizeof p, "%s-shm", f->path);
+        (void)unlink(p);
+        assert_int_equal(unlink(f->path), 0);
+    }
+}
+
+/* A changed session row: the load refuses it, and so do a lookup by
+ * client id (the state machine's, through get and find) and a snapshot
+ * image; the other session still reads. */
+static void test_row_crc_damaged_session_refused(void **state)
+{
+    struct fixture *f = *state;
+    load_damaged(f, "UPDATE sessions SET seq = 4 WHERE client_id = 7",
+                 "sessions row 7");
+    uint64_t seq = 0;
+    uint8_t status = 0;
+    assert_int_equal(store_session_get(f->s, 2, &seq, &status), ERR_OK);
+    assert_int_equal(store_session_get(f->s, 7, &seq, &status), ERR_DAMAGED);
+    assert_int_equal(seq, 0);
+    store_close(f->s);
+    open_store(f, STORE_OPEN_EXISTING);
+    struct store_session found;
+    assert_int_equal(store_session_find(f->s, 2, &found), ERR_OK);
+    assert_int_equal(found.last_index, 2);
+    assert_int_equal(store_session_find(f->s, 7, &found), ERR_DAMAGED);
+    assert_non_null(strstr(store_damage(f->s), "sessions row 7"));
+    store_close(f->s);
+    f->s = NULL;
+    assert_no_image(f, "damaged: sessions row 7");
+}
+
 /* A changed kv row: no snapshot image is made of it. */
 static void test_row_crc_damaged_kv_no_image(void **state)
 {
     struct fixture *f = *state;
     fill(f);
     shell(f->path, "UPDATE kv SET value = 'v9' WHERE key = 'k1'");
-    char out[160], em[ERRMSG_LEN] = "";
-    snprintf(out, sizeof out, "%s.snap", f->path);
-    struct snapshot_make_info info;
-    assert_int_equal(snapshot_make_file(f->path, out, "voters 2", &info, em),
-                     ERR_DAMAGED);
-    assert_non_null(strstr(em, "damaged: kv row"));
-    assert_int_not_equal(access(out, F_OK), 0);
-    char tmp[170];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    (void)unlink(tmp);
+    assert_no_image(f, "damaged: kv row");
 }
 
 /* Digests the kv table one row per step; returns the digest. */
@@ -313,23 +386,63 @@ static void test_row_crc_digest(void **state)
     assert_non_null(strstr(store_damage(f->s), "key 'k2'"));
 }
 
+/* Fills the store, turns it into an older version with the sqlite3 shell
+ * (older), opens it (the upgrade) and loads it into *l. */
+static void load_upgraded(struct fixture *f, const char *older,
+                          struct store_loaded *l)
+{
+    fill(f);
+    shell(f->path, older);
+    open_store(f, STORE_OPEN_EXISTING);
+    assert_int_equal(store_load(f->s, l), ERR_OK);
+}
+
+/* A current file made version 3 (no crc anywhere), and version 4 (crc on
+ * log and kv only, a session changed meanwhile). */
+static const char to_version_3[] = "ALTER TABLE log DROP COLUMN crc;"
+                                   " ALTER TABLE kv DROP COLUMN crc;"
+                                   " ALTER TABLE raft_state DROP COLUMN crc;"
+                                   " ALTER TABLE sessions DROP COLUMN crc;"
+                                   " PRAGMA user_version = 3;";
+static const char to_version_4[] =
+    "ALTER TABLE raft_state DROP COLUMN crc;"
+    " ALTER TABLE sessions DROP COLUMN crc;"
+    " UPDATE sessions SET seq = 5 WHERE client_id = 7;"
+    " PRAGMA user_version = 4;";
+
 /* A version 3 file gains the checksums of its rows as they are. */
 static void test_row_crc_upgrade_from_version_3(void **state)
 {
     struct fixture *f = *state;
-    fill(f);
-    shell(f->path, "ALTER TABLE log DROP COLUMN crc;"
-                   " ALTER TABLE kv DROP COLUMN crc;"
-                   " PRAGMA user_version = 3;");
-    open_store(f, STORE_OPEN_EXISTING);
     struct store_loaded l;
-    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    load_upgraded(f, to_version_3, &l);
     assert_int_equal(l.n_entries, 3);
     store_loaded_free(&l);
     const uint8_t *value = NULL;
     uint32_t len = 0;
     assert_int_equal(store_kv_get(f->s, (const uint8_t *)"k2", 2, &value, &len),
                      ERR_OK);
+}
+
+/* A version 4 file gains the checksums of its raft_state and session rows
+ * as they are, then refuses a later change to them. */
+static void test_row_crc_upgrade_from_version_4(void **state)
+{
+    struct fixture *f = *state;
+    struct store_loaded l;
+    load_upgraded(f, to_version_4, &l);
+    assert_int_equal(l.term, 1);
+    assert_int_equal(l.voted_for, NODE);
+    store_loaded_free(&l);
+    uint64_t seq = 0;
+    uint8_t status = 0;
+    assert_int_equal(store_session_get(f->s, 7, &seq, &status), ERR_OK);
+    assert_int_equal(seq, 5);
+    store_close(f->s);
+    f->s = NULL;
+    shell(f->path, "UPDATE sessions SET seq = 6 WHERE client_id = 7");
+    open_store(f, STORE_OPEN_EXISTING);
+    assert_int_equal(store_session_get(f->s, 7, &seq, &status), ERR_DAMAGED);
 }
 
 int main(void)
@@ -345,6 +458,9 @@ int main(void)
         T(test_row_crc_damaged_kv_no_image),
         T(test_row_crc_digest),
         T(test_row_crc_upgrade_from_version_3),
+        T(test_row_crc_upgrade_from_version_4),
+        T(test_row_crc_damaged_raft_state_refused),
+        T(test_row_crc_damaged_session_refused),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

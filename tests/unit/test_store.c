@@ -1086,9 +1086,11 @@ static void test_store_upgrades_version_1(void **state)
     sql(f->path, "ALTER TABLE sessions DROP COLUMN last_index");
     sql(f->path, "ALTER TABLE log DROP COLUMN crc");
     sql(f->path, "ALTER TABLE kv DROP COLUMN crc");
+    sql(f->path, "ALTER TABLE raft_state DROP COLUMN crc");
+    sql(f->path, "ALTER TABLE sessions DROP COLUMN crc");
     sql(f->path, "PRAGMA user_version = 1");
     open_store(f, STORE_OPEN_EXISTING);
-    assert_string_equal(sql(f->path, "PRAGMA user_version"), "4");
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "5");
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_OK);
     assert_int_equal(l.n_entries, 1);
