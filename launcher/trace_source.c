@@ -123,6 +123,12 @@ void trace_source_close(struct trace_source *ts)
 
 int trace_source_fds(const struct trace_source *ts, struct pollfd *out)
 {
+    if (ts->n_held > 0) {
+        /* A step is due when the oldest is (trace_source_next_ms): what
+         * arrives until then waits in the socket, read in one go, instead
+         * of a wakeup per batch. */
+        return 0;
+    }
     out[0] = (struct pollfd){.fd = ts->fd, .events = POLLIN};
     return 1;
 }
@@ -130,11 +136,16 @@ int trace_source_fds(const struct trace_source *ts, struct pollfd *out)
 uint64_t trace_source_next_ms(const struct trace_source *ts, uint64_t now_ms)
 {
     uint64_t next = ts->renew_ms;
+    uint64_t oldest = UINT64_MAX;
     for (uint32_t k = 0; k < ts->n_held; k++) {
-        uint64_t due = ts->held[k].t_ms + TRACE_SOURCE_HOLD_MS;
-        if (due < next) {
-            next = due;
-        }
+        oldest = ts->held[k].t_ms < oldest ? ts->held[k].t_ms : oldest;
+    }
+    if (oldest != UINT64_MAX) {
+        /* On a TRACE_SOURCE_TICK_MS grid: one wakeup delivers all that
+         * came due since the last, not one per message. */
+        uint64_t due = oldest + TRACE_SOURCE_HOLD_MS;
+        due += TRACE_SOURCE_TICK_MS - due % TRACE_SOURCE_TICK_MS;
+        next = due < next ? due : next;
     }
     return next > now_ms ? next : now_ms;
 }

@@ -3,8 +3,9 @@
  * that holds a trace lease on every member (MSG_TRACE, renewed every
  * TRACE_SOURCE_RENEW_MS), decodes their MSG_TRACE_EVENTS batches and hands
  * each message to a callback as a struct trace_msg, in send-time order
- * (held TRACE_SOURCE_HOLD_MS so that batches from different members
- * interleave; t_ms never goes back), and each member's budget drops as a
+ * (held TRACE_SOURCE_HOLD_MS to TRACE_SOURCE_HOLD_MS + TRACE_SOURCE_TICK_MS
+ * so that batches from different members interleave; t_ms never goes
+ * back), and each member's budget drops as a
  * count. Driven by the caller's poll() loop like launcher/dash_source.h:
  * trace_source_fds, trace_source_next_ms, trace_source_step. Used by
  * `raftctl trace` and `raftctl watch --messages`. Read
@@ -24,7 +25,8 @@
 
 #define TRACE_SOURCE_LEASE_MS 3000 /* Each lease asked for. */
 #define TRACE_SOURCE_RENEW_MS 1000 /* Renewed this often. */
-#define TRACE_SOURCE_HOLD_MS 60    /* Messages wait this long, sorted. */
+#define TRACE_SOURCE_HOLD_MS 60    /* Messages wait this long, sorted, */
+#define TRACE_SOURCE_TICK_MS 20    /* delivered on a grid this coarse. */
 #define TRACE_SOURCE_HELD_MAX 8192 /* Beyond: delivered at once. */
 
 struct trace_source_cb {
@@ -65,7 +67,9 @@ int trace_source_open(struct trace_source *ts, const struct conf *conf,
  * closes the socket. */
 void trace_source_close(struct trace_source *ts);
 
-/* The descriptor to poll for POLLIN; returns 1. */
+/* The descriptor to poll for POLLIN, when it needs one: returns 1, or 0
+ * while messages are held (the step trace_source_next_ms names reads
+ * what came meanwhile). */
 int trace_source_fds(const struct trace_source *ts, struct pollfd *out);
 
 /* When trace_source_step next has timed work. */
