@@ -125,6 +125,16 @@ def main():
         wait_screen("a panel for node %d, added while watch runs" % n_added,
                     lambda s: re.search(r"^ n%d  (follower|learner|leader) "
                                         % n_added, s, re.M), 15)
+        # m shows the messages the members send (a trace lease on each),
+        # and m again hides them.
+        os.write(fd, b"m")
+        wait_screen("the messages pane with a leader's message",
+                    lambda s: "--- messages, newest first" in s and
+                    re.search(r"^ [0-9:.]{12} \d+->\d+ (heartbeat|append)",
+                              s, re.M), 15)
+        os.write(fd, b"m")
+        wait_screen("the messages pane gone",
+                    lambda s: "--- messages" not in s, 10)
         s = screen()
         os.write(fd, b"q")
         deadline = time.time() + 10
@@ -143,8 +153,8 @@ def main():
         if b"\x1b[?1049l" not in raw[-200:]:
             fail("the terminal was not restored (no rmcup at the end)", s)
         print("ok: killed leader n%d on screen; n%d took over; t moved "
-              "leadership; a added node %s, which got a panel"
-              % (old, new, added.group(1)))
+              "leadership; a added node %s, which got a panel; m showed "
+              "and hid the messages" % (old, new, added.group(1)))
     finally:
         if not reaped:
             os.kill(pid, signal.SIGKILL)
