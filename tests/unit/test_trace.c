@@ -39,8 +39,10 @@ static void record_send(void *ctx, const struct raft_addr *to,
     for (uint32_t i = 0; i < msg->u.trace_events.n; i++) {
         s->counts += msg->u.trace_events.events[i].count;
     }
-    memcpy(s->last, msg->u.trace_events.events,
-           msg->u.trace_events.n * sizeof(struct trace_event));
+    if (msg->u.trace_events.n > 0) {
+        memcpy(s->last, msg->u.trace_events.events,
+               msg->u.trace_events.n * sizeof(struct trace_event));
+    }
     s->n_last = msg->u.trace_events.n;
 }
 
