@@ -38,6 +38,25 @@ bool trace_kind_is_reply(int kind)
            kind == TRACE_READ_INDEX_REPLY;
 }
 
+void trace_msg_from_event(const struct trace_event *e, raft_id from,
+                          uint64_t t_ms, uint64_t wall_ms,
+                          struct trace_msg *out)
+{
+    ASSERT(e != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    out->t_ms = t_ms;
+    out->wall_ms = wall_ms;
+    out->from = from;
+    out->to = e->to;
+    out->kind = e->kind;
+    out->term = e->term;
+    out->index = e->index;
+    out->n = e->n;
+    out->ok = e->ok;
+    out->bytes = e->bytes;
+    out->count = e->count;
+}
+
 static uint64_t since(uint64_t t_ms, uint64_t start_ms)
 {
     return t_ms > start_ms ? t_ms - start_ms : 0;

@@ -31,6 +31,13 @@ struct trace_msg {
     uint32_t count; /* >= 1: identical heartbeats this stands for. */
 };
 
+/* The message event e stands for, sent by `from` at t_ms (monotonic) and
+ * wall_ms (wall clock). With node/trace.h's trace_event_of(), how a
+ * simulator turns a struct raft_msg into a recording line. */
+void trace_msg_from_event(const struct trace_event *e, raft_id from,
+                          uint64_t t_ms, uint64_t wall_ms,
+                          struct trace_msg *out);
+
 /* The recording format's name of a kind ("vote", "prevote", "append",
  * "append_reply", ...), or "unknown". */
 const char *trace_kind_name(int kind);

@@ -188,18 +188,10 @@ static void on_batch(struct trace_source *ts, int i, const struct raft_msg *msg,
         if (ts->n_held == TRACE_SOURCE_HELD_MAX) {
             deliver(ts, UINT64_MAX);
         }
-        struct trace_msg *m = &ts->held[ts->n_held++];
-        m->t_ms = e->age_ms < now_ms ? now_ms - e->age_ms : 0;
-        m->wall_ms = e->age_ms < wall_ms ? wall_ms - e->age_ms : 0;
-        m->from = msg->from;
-        m->to = e->to;
-        m->kind = e->kind;
-        m->term = e->term;
-        m->index = e->index;
-        m->n = e->n;
-        m->ok = e->ok;
-        m->bytes = e->bytes;
-        m->count = e->count;
+        trace_msg_from_event(e, msg->from,
+                             e->age_ms < now_ms ? now_ms - e->age_ms : 0,
+                             e->age_ms < wall_ms ? wall_ms - e->age_ms : 0,
+                             &ts->held[ts->n_held++]);
     }
 }
 

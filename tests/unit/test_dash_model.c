@@ -626,6 +626,14 @@ static void test_trace_msg_json(void **state)
     trace_dropped_to_json(4, 17, 2500, 500, buf, sizeof(buf));
     assert_string_equal(buf, "{\"t\":2000,\"k\":\"trace_dropped\",\"id\":4,"
                              "\"count\":17}");
+    /* A member's event (or a simulator's, via trace_event_of) as a line. */
+    struct trace_event e = {TRACE_APPEND_REPLY, 1, 7, 99, 0, true, 22, 2, 0};
+    trace_msg_from_event(&e, 3, 1500, 0, &m);
+    trace_msg_to_json(&m, 500, buf, sizeof(buf));
+    assert_string_equal(buf, "{\"t\":1000,\"k\":\"msg\",\"from\":3,\"to\":1,"
+                             "\"type\":\"append_reply\",\"term\":7,"
+                             "\"index\":99,\"n\":0,\"ok\":true,\"bytes\":22,"
+                             "\"coalesced\":2}");
     for (int k = 0; k < TRACE_KIND__COUNT; k++) {
         assert_string_not_equal(trace_kind_name(k), "unknown");
     }
