@@ -6,10 +6,11 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
 PKGS = libmsgpack-dev libsqlite3-dev libsodium-dev libcmocka-dev libncurses-dev sqlite3 \
+       libmicrohttpd-dev libjansson-dev chromium \
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan demo clean sim sim-soak soak fuzz bench bench-long bench-catchup format
+.PHONY: all deps build install test asan demo demo-web web-shot web-fps clean sim sim-soak soak fuzz bench bench-long bench-catchup format
 
 all: build
 
@@ -30,6 +31,12 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# raftnode, raftctl and the systemd unit raftnode@.service under PREFIX
+# (default /usr/local; DESTDIR for staging); enables nothing
+# (docs/HOSTS.md).
+install: build
+	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
+
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
@@ -46,6 +53,23 @@ asan: deps
 DEMO_FLAGS ?=
 demo: build
 	$(BUILD)/bin/raftctl up $(DEMO_FLAGS)
+
+# The same in slow motion in the browser: 5 members in ./cluster-web (ports
+# 7101-7105), heartbeats every 300 ms, election timeouts of 3 to 6 s, and
+# `raftctl up --web`, which prints the page's URL (with its token) and
+# serves it on 127.0.0.1:7080 until Ctrl-C, which stops the cluster.
+# docs/WEB.md.
+WEB_DEMO_DIR ?= cluster-web
+WEB_DEMO_FLAGS ?= --heartbeat 300 --election 3000
+demo-web: build
+	$(BUILD)/bin/raftctl -d $(WEB_DEMO_DIR) up -n 5 --port 7100 --web $(WEB_DEMO_FLAGS)
+
+# docs/web.png from a live slow-motion cluster, and the page's frame rate
+# with 16 members (headless chromium; docs/WEB.md).
+web-shot: build
+	bash tests/web/screenshot.sh $(BUILD)/bin/raftctl docs/web.png
+web-fps: build
+	bash tests/web/fps.sh $(BUILD)/bin/raftctl 16
 
 # The deterministic simulator: every seed of the CI range, or random seeds
 # for MINUTES minutes (default 5; each failing seed is printed with its

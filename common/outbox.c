@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/auth.h"
 #include "common/invariant.h"
 #include "common/udp.h"
 
@@ -109,17 +110,30 @@ static struct outbox_dest *dest_for(struct outbox *o,
     return d;
 }
 
+/* Whether a batch of what d holds and len more bytes stays within
+ * OUTBOX_BYTES of items and --max-datagram (udp_max_datagram) on the
+ * wire, tag envelope and batch overheads included. */
+static bool batch_fits(const struct outbox_dest *d, size_t len)
+{
+    size_t max = udp_max_datagram();
+    size_t fixed = AUTH_HEADER_BYTES + WIRE_BATCH_OVERHEAD;
+    size_t items =
+        (size_t)d->used + len + (size_t)(d->n + 1) * WIRE_BATCH_ITEM_OVERHEAD;
+    return d->used + len <= OUTBOX_BYTES && max > fixed && items <= max - fixed;
+}
+
 void outbox_add(struct outbox *o, const struct raft_addr *to,
                 const uint8_t *dgram, size_t len)
 {
     ASSERT(o != NULL && to != NULL && dgram != NULL);
     ASSERT(len <= RAFT_DATAGRAM_MAX);
-    struct outbox_dest *d = len <= OUTBOX_BYTES ? dest_for(o, to) : NULL;
+    static const struct outbox_dest empty = {.n = 0, .used = 0};
+    struct outbox_dest *d = batch_fits(&empty, len) ? dest_for(o, to) : NULL;
     if (d == NULL) {
         send_datagram(o, to, dgram, len);
         return;
     }
-    if (d->n == WIRE_BATCH_MAX || len > OUTBOX_BYTES - d->used) {
+    if (d->n == WIRE_BATCH_MAX || !batch_fits(d, len)) {
         dest_send(o, d);
     }
     d->off[d->n] = d->used;

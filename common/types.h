@@ -21,6 +21,9 @@ typedef uint64_t raft_id; /* Member ids are 1..RAFT_ID_MAX; 0 means none. */
 #define RAFT_KEY_MAX 1024       /* Bytes, inclusive. */
 #define RAFT_VALUE_MAX 32768    /* Bytes, inclusive. */
 #define RAFT_DATAGRAM_MAX 65507 /* Largest UDP payload over IPv4. */
+/* The smallest --max-datagram (docs/HOSTS.md): a request with a 1 KiB key
+ * still fits. */
+#define RAFT_MAX_DATAGRAM_MIN 1200
 /* Largest entry payload: one entry always fits one AppendEntries datagram. */
 #define RAFT_ENTRY_MAX (RAFT_DATAGRAM_MAX - 512)
 #define RAFT_ENTRIES_PER_MSG_MAX 4096

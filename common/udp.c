@@ -22,6 +22,7 @@
 
 #include "common/auth.h"
 #include "common/clock.h"
+#include "common/log.h"
 
 #define UDP_BUF_BYTES (4 * 1024 * 1024)
 
@@ -206,6 +207,36 @@ void udp_close(int fd)
     }
 }
 
+static size_t g_max_datagram; /* 0: RAFT_DATAGRAM_MAX. */
+static uint64_t g_oversize;
+
+void udp_set_max_datagram(size_t n)
+{
+    g_max_datagram = n < RAFT_DATAGRAM_MAX ? n : 0;
+}
+
+size_t udp_max_datagram(void)
+{
+    return g_max_datagram != 0 ? g_max_datagram : RAFT_DATAGRAM_MAX;
+}
+
+uint64_t udp_oversize_sent(void)
+{
+    return g_oversize;
+}
+
+/* A datagram over --max-datagram: counted; logged the first times and
+ * then every 1000th. */
+static void note_oversize(size_t total)
+{
+    g_oversize++;
+    if (g_oversize <= 10 || g_oversize % 1000 == 0) {
+        LOG_WARN("sent a %zu-byte datagram, over --max-datagram %zu (%llu "
+                 "so far): the path may fragment it",
+                 total, g_max_datagram, (unsigned long long)g_oversize);
+    }
+}
+
 int udp_send(int fd, const struct raft_addr *to, const uint8_t *buf, size_t len)
 {
     struct sockaddr_storage ss;
@@ -228,6 +259,10 @@ int udp_send(int fd, const struct raft_addr *to, const uint8_t *buf, size_t len)
         iov[n_iov++] = (struct iovec){.iov_base = hdr, .iov_len = sizeof hdr};
     }
     iov[n_iov++] = (struct iovec){.iov_base = (void *)buf, .iov_len = len};
+    size_t total = len + (n_iov == 2 ? AUTH_HEADER_BYTES : 0);
+    if (g_max_datagram != 0 && total > g_max_datagram) {
+        note_oversize(total);
+    }
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
     mh.msg_name = &ss;

@@ -35,6 +35,15 @@ int udp_open_client(const struct raft_addr *peer, int *fd,
 void udp_close(int fd);
 
 /* Sends one datagram. Errors: ERR_AGAIN (buffer full), ERR_IO. */
+/* --max-datagram (docs/HOSTS.md): datagrams this process means to keep
+ * within n bytes (tag envelope included; 0: RAFT_DATAGRAM_MAX). udp_send
+ * still sends a larger one (the path may fragment it) but counts it and
+ * logs a warning, so a datagram the sizing missed is never silent. */
+void udp_set_max_datagram(size_t n);
+size_t udp_max_datagram(void);
+/* Datagrams sent over the cap. */
+uint64_t udp_oversize_sent(void);
+
 int udp_send(int fd, const struct raft_addr *to, const uint8_t *buf,
              size_t len);
 

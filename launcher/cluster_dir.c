@@ -37,10 +37,78 @@ static void canonicalize(struct cdir *d)
     free(real);
 }
 
+static const char *g_config_file; /* raftctl --config, or NULL. */
+static const char *g_key_dir;     /* raftctl --key-dir, or NULL. */
+
+/* DIR/cluster.conf and the keys beside it (or in --key-dir). */
+static int dir_files(struct cdir *d, char errmsg[ERRMSG_LEN])
+{
+    const char *keys = g_key_dir != NULL ? g_key_dir : d->path;
+    int n = snprintf(d->conf_path, sizeof(d->conf_path), "%s/cluster.conf",
+                     d->path);
+    int k = snprintf(d->key_dir, sizeof(d->key_dir), "%s", keys);
+    if (n < 0 || (size_t)n >= sizeof(d->conf_path) || k < 0 ||
+        (size_t)k >= sizeof(d->key_dir)) {
+        snprintf(errmsg, ERRMSG_LEN, "directory name too long");
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+void cdir_use_config(const char *config_file, const char *key_dir)
+{
+    g_config_file = config_file;
+    g_key_dir = key_dir;
+}
+
+bool cdir_config_given(void)
+{
+    return g_config_file != NULL;
+}
+
+/* --config FILE: the file, its directory, the key directory. */
+static int resolve_config(const char *opt_dir, struct cdir *out,
+                          char errmsg[ERRMSG_LEN])
+{
+    if (opt_dir != NULL) {
+        snprintf(errmsg, ERRMSG_LEN,
+                 "give either -d DIR or --config FILE, not both");
+        return ERR_INVALID;
+    }
+    char *real = realpath(g_config_file, NULL);
+    if (real == NULL || strlen(real) >= sizeof(out->conf_path)) {
+        snprintf(errmsg, ERRMSG_LEN, "--config %.200s: %s", g_config_file,
+                 real == NULL ? strerror(errno) : "name too long");
+        free(real);
+        return ERR_NOT_FOUND;
+    }
+    snprintf(out->conf_path, sizeof(out->conf_path), "%s", real);
+    snprintf(out->shown, sizeof(out->shown), "%s", g_config_file);
+    char *slash = strrchr(real, '/');
+    if (slash == real) {
+        slash[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    snprintf(out->path, sizeof(out->path), "%s", real);
+    free(real);
+    const char *keys = g_key_dir != NULL ? g_key_dir : out->path;
+    if (strlen(keys) >= sizeof(out->key_dir)) {
+        snprintf(errmsg, ERRMSG_LEN, "--key-dir: name too long");
+        return ERR_INVALID;
+    }
+    snprintf(out->key_dir, sizeof(out->key_dir), "%s", keys);
+    out->by_config = true;
+    return ERR_OK;
+}
+
 int cdir_resolve(const char *opt_dir, struct cdir *out, char errmsg[ERRMSG_LEN])
 {
     ASSERT(out != NULL);
     memset(out, 0, sizeof(*out));
+    if (g_config_file != NULL) {
+        return resolve_config(opt_dir, out, errmsg);
+    }
     const char *dir = opt_dir;
     if (dir == NULL) {
         dir = getenv("RAFT_DIR");
@@ -60,7 +128,7 @@ int cdir_resolve(const char *opt_dir, struct cdir *out, char errmsg[ERRMSG_LEN])
     if (out->shown[0] == '/') {
         memcpy(out->path, out->shown, len + 1);
         canonicalize(out);
-        return ERR_OK;
+        return dir_files(out, errmsg);
     }
     char cwd[CDIR_PATH_MAX];
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
@@ -81,7 +149,7 @@ int cdir_resolve(const char *opt_dir, struct cdir *out, char errmsg[ERRMSG_LEN])
         return ERR_INVALID;
     }
     canonicalize(out);
-    return ERR_OK;
+    return dir_files(out, errmsg);
 }
 
 int cdir_file(const struct cdir *d, const char *name, char *buf, size_t cap)
@@ -103,15 +171,23 @@ void cdir_node_pid_name(raft_id id, char *buf, size_t cap)
     snprintf(buf, cap, "node%llu.pid", (unsigned long long)id);
 }
 
+int cdir_conf_file(const struct cdir *d, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s", d->conf_path);
+    return n < 0 || (size_t)n >= cap ? ERR_TOO_BIG : ERR_OK;
+}
+
 int cdir_load(const struct cdir *d, struct conf *out, char errmsg[ERRMSG_LEN])
 {
     char path[CDIR_PATH_MAX];
-    if (cdir_file(d, "cluster.conf", path, sizeof(path)) != ERR_OK) {
+    if (cdir_conf_file(d, path, sizeof(path)) != ERR_OK) {
         snprintf(errmsg, ERRMSG_LEN, "directory name too long");
         return ERR_INVALID;
     }
     if (access(path, F_OK) != 0 && errno == ENOENT) {
-        snprintf(errmsg, ERRMSG_LEN, "no cluster at %.200s (no cluster.conf)",
+        snprintf(errmsg, ERRMSG_LEN,
+                 "no cluster at %.140s (no cluster.conf; for a cluster "
+                 "started elsewhere use --config FILE)",
                  d->shown);
         return ERR_NOT_FOUND;
     }
@@ -121,7 +197,7 @@ int cdir_load(const struct cdir *d, struct conf *out, char errmsg[ERRMSG_LEN])
     const char *insecure = getenv("RAFT_INSECURE");
     if (rv == ERR_OK && !auth_enabled() &&
         (insecure == NULL || strcmp(insecure, "1") != 0)) {
-        rv = auth_load_dir(d->path, AUTH_ROLE_CLIENT, true, errmsg);
+        rv = auth_load_dir(d->key_dir, AUTH_ROLE_CLIENT, true, errmsg);
     }
     return rv;
 }

@@ -21,12 +21,28 @@
 struct cdir {
     char path[CDIR_PATH_MAX];  /* Absolute, no trailing slash. */
     char shown[CDIR_PATH_MAX]; /* As the user gave it, for messages. */
+    /* raftctl --config FILE (docs/HOSTS.md): FILE, absolute; path is then
+     * FILE's directory and no cluster directory is assumed. */
+    char conf_path[CDIR_PATH_MAX];
+    char key_dir[CDIR_PATH_MAX]; /* Where the keys are: path unless
+                                  * --key-dir. */
+    bool by_config;
 };
 
-/* Picks opt_dir, else $RAFT_DIR, else ./cluster, and makes it absolute. The
- * directory need not exist. Errors: ERR_INVALID (empty or too long). */
+/* raftctl's global --config FILE and --key-dir DIR (either may be NULL):
+ * every later cdir_resolve without -d DIR uses them. */
+void cdir_use_config(const char *config_file, const char *key_dir);
+/* Whether --config was given. */
+bool cdir_config_given(void);
+
+/* Picks --config's directory, else opt_dir, else $RAFT_DIR, else
+ * ./cluster, and makes it absolute. The directory need not exist.
+ * Errors: ERR_INVALID (empty or too long). */
 int cdir_resolve(const char *opt_dir, struct cdir *out,
                  char errmsg[ERRMSG_LEN]);
+
+/* The cluster file: --config FILE, else DIR/cluster.conf. */
+int cdir_conf_file(const struct cdir *d, char *buf, size_t cap);
 
 /* DIR/name into buf. Errors: ERR_TOO_BIG. */
 int cdir_file(const struct cdir *d, const char *name, char *buf, size_t cap);
@@ -39,7 +55,7 @@ int cdir_node_file(const struct cdir *d, raft_id id, const char *suffix,
  * docs/DAMAGE.md). */
 bool cdir_node_damaged(const struct cdir *d, raft_id id);
 
-/* Loads DIR/cluster.conf. Errors: ERR_NOT_FOUND ("no cluster at DIR"),
+/* Loads the cluster file (cdir_conf_file) and the keys. Errors: ERR_NOT_FOUND ("no cluster at DIR"),
  * ERR_INVALID / ERR_IO with conf_load's message (file and line number). */
 int cdir_load(const struct cdir *d, struct conf *out, char errmsg[ERRMSG_LEN]);
 

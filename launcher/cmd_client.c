@@ -58,7 +58,12 @@ static int client_cmd_report(const struct client_cmd *cmd,
         return CTL_EXIT_UNAVAILABLE;
     }
     if (rc == ERR_INVALID) {
-        ctl_error("%s: the cluster refused the request as invalid", cmd->name);
+        /* raftctl checked the key and value limits itself: what is left
+         * is an entry too large for the members' --max-datagram. */
+        ctl_error("%s: the cluster refused the request as invalid%s", cmd->name,
+                  cmd->is_write ? " (too large for its members' "
+                                  "--max-datagram? docs/HOSTS.md)"
+                                : "");
         return CTL_EXIT_ERROR;
     }
     if (rc != ERR_OK) {

@@ -27,6 +27,7 @@
 #include "launcher/dashboard.h"
 #include "launcher/raftctl.h"
 #include "launcher/supervisor.h"
+#include "launcher/web.h"
 
 #define UP_NODES_DEFAULT 5
 #define UP_PORT_DEFAULT 7000
@@ -43,6 +44,11 @@ enum {
     UP_SNAPSHOT_ENTRIES,
     UP_LOG_KEEP,
     UP_MAX_SESSIONS,
+    UP_RECORD,
+    UP_RECORD_MAX,
+    UP_MAX_DATAGRAM,
+    UP_WEB,
+    UP_WEB_PORT,
     UP__COUNT
 };
 
@@ -55,6 +61,11 @@ static const struct ctl_opt up_opts[] = {
     [UP_SNAPSHOT_ENTRIES] = {"--snapshot-entries", NULL, true},
     [UP_LOG_KEEP] = {"--log-keep", NULL, true},
     [UP_MAX_SESSIONS] = {"--max-sessions", NULL, true},
+    [UP_RECORD] = {"--record", NULL, true},
+    [UP_RECORD_MAX] = {"--record-max", NULL, true},
+    [UP_MAX_DATAGRAM] = {"--max-datagram", NULL, true},
+    [UP_WEB] = {"--web", NULL, false},
+    [UP_WEB_PORT] = {"--web-port", NULL, true},
 };
 
 /* The up flag recorded as each DIR/options option. */
@@ -64,6 +75,7 @@ static const int up_recorded[UP_OPT__COUNT] = {
     [UP_OPT_SNAPSHOT_ENTRIES] = UP_SNAPSHOT_ENTRIES,
     [UP_OPT_LOG_KEEP] = UP_LOG_KEEP,
     [UP_OPT_MAX_SESSIONS] = UP_MAX_SESSIONS,
+    [UP_OPT_MAX_DATAGRAM] = UP_MAX_DATAGRAM,
 };
 
 /* build/bin/raftnode next to this raftctl. Errors: ERR_NOT_FOUND. */
@@ -94,16 +106,29 @@ static int up_find_raftnode(char *out, size_t cap, char errmsg[ERRMSG_LEN])
 
 /* Reads the options into cfg and n/port. Returns an exit code. */
 static int up_read_args(const struct ctl_args *a, struct supervisor_config *cfg,
-                        uint64_t *n, uint64_t *port)
+                        uint64_t *n, uint64_t *port, uint16_t *web)
 {
     *n = UP_NODES_DEFAULT;
     *port = UP_PORT_DEFAULT;
     if (a->n_pos != 0) {
         ctl_error("usage: raftctl up [-n N] [--port BASE] [--detach] "
                   "[--heartbeat MS] [--election MS] [--snapshot-entries N] "
-                  "[--log-keep K] [--max-sessions M]");
+                  "[--log-keep K] [--max-sessions M] [--max-datagram N] "
+                  "[--record FILE [--record-max MB]] [--web [--web-port P]]");
         return CTL_EXIT_USAGE;
     }
+    uint64_t web_port = WEB_PORT_DEFAULT;
+    if ((a->given[UP_WEB] || a->given[UP_WEB_PORT]) && a->given[UP_DETACH]) {
+        ctl_error("up: --web serves the page from the foreground; without "
+                  "--detach (or 'raftctl web' next to a detached cluster)");
+        return CTL_EXIT_USAGE;
+    }
+    if (a->given[UP_WEB_PORT] &&
+        ctl_parse_u64(a->val[UP_WEB_PORT], 1, 65535, &web_port) != ERR_OK) {
+        ctl_error("up: --web-port must be a port, 1 to 65535");
+        return CTL_EXIT_USAGE;
+    }
+    *web = a->given[UP_WEB] || a->given[UP_WEB_PORT] ? (uint16_t)web_port : 0;
     if (a->given[UP_NODES] &&
         ctl_parse_u64(a->val[UP_NODES], 1, RAFT_NODES_MAX, n) != ERR_OK) {
         ctl_error("up: -n must be a number of nodes, 1 to %d", RAFT_NODES_MAX);
@@ -248,8 +273,10 @@ static int up_wait_ready(int fd, const struct supervisor_config *cfg,
  * every node answers. With detach it runs in its own session and `up`
  * returns. Without (a foreground `up` on a terminal) it stays in our process
  * group, so Ctrl-C reaches it, dies with us (PR_SET_PDEATHSIG), and this
- * process shows the dashboard until the launcher exits. */
-static int up_background(struct supervisor_config *cfg, bool detach)
+ * process shows the dashboard (with web_port: serves the page, launcher/web.h)
+ * until the launcher exits. */
+static int up_background(struct supervisor_config *cfg, bool detach,
+                         uint16_t web_port)
 {
     int p[2];
     char log_path[CDIR_PATH_MAX];
@@ -299,6 +326,13 @@ static int up_background(struct supervisor_config *cfg, bool detach)
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
         return rc;
+    }
+    if (web_port != 0) {
+        struct web_config web = {.dir = &cfg->dir,
+                                 .conf = &cfg->conf,
+                                 .port = web_port,
+                                 .launcher_child = pid};
+        return web_run(&web);
     }
     struct dashboard_config dash = {
         .dir = &cfg->dir, .conf = &cfg->conf, .launcher_child = pid};
@@ -384,7 +418,14 @@ int cmd_up(int argc, char **argv, const char *dir)
     cfg.lock_fd = -1;
     cfg.ready_fd = -1;
     uint64_t n = 0, port = 0;
-    rc = up_read_args(&a, &cfg, &n, &port);
+    uint16_t web_port = 0;
+    rc = up_read_args(&a, &cfg, &n, &port, &web_port);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    uint64_t record_mb = 0;
+    rc =
+        recorder_args("up", a.val[UP_RECORD], a.val[UP_RECORD_MAX], &record_mb);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
@@ -413,8 +454,18 @@ int cmd_up(int argc, char **argv, const char *dir)
         close(cfg.lock_fd);
         return rc;
     }
-    if (a.given[UP_DETACH] || dashboard_usable()) {
-        return up_background(&cfg, a.given[UP_DETACH]);
+    static struct recorder rec;
+    if (a.given[UP_RECORD]) {
+        if (recorder_open(&rec, a.val[UP_RECORD], record_mb, errmsg) !=
+            ERR_OK) {
+            ctl_error("up: --record %s", errmsg);
+            close(cfg.lock_fd);
+            return CTL_EXIT_ERROR;
+        }
+        cfg.rec = &rec;
+    }
+    if (a.given[UP_DETACH] || web_port != 0 || dashboard_usable()) {
+        return up_background(&cfg, a.given[UP_DETACH], web_port);
     }
     return supervisor_run(&cfg);
 }

@@ -379,7 +379,7 @@ int cmd_promote(int argc, char **argv, const char *dir)
 static void conf_drop_line(const struct cdir *d, raft_id id)
 {
     char path[CDIR_PATH_MAX], tmp[CDIR_PATH_MAX + 8], line[512];
-    if (cdir_file(d, "cluster.conf", path, sizeof path) != ERR_OK) {
+    if (cdir_conf_file(d, path, sizeof path) != ERR_OK) {
         return;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -415,6 +415,13 @@ int cmd_remove(int argc, char **argv, const char *dir)
         ctl_load_cluster(a.dir, &d, &conf) == CTL_EXIT_OK) {
         char line[64], reply[512], em[ERRMSG_LEN];
         snprintf(line, sizeof line, "kill %llu 15", ull(id));
+        if (d.by_config) {
+            conf_drop_line(&d, id);
+            printf("remove: done; node %llu left the cluster: stop it on "
+                   "its host (systemctl stop raftnode@%llu)\n",
+                   ull(id), ull(id));
+            return CTL_EXIT_OK;
+        }
         supervisor_request(&d, line, reply, sizeof reply, 10000, em);
         conf_drop_line(&d, id);
     }
@@ -520,7 +527,7 @@ static int conf_append(const struct cdir *d, raft_id id, const char *host,
                        unsigned port)
 {
     char path[CDIR_PATH_MAX];
-    if (cdir_file(d, "cluster.conf", path, sizeof path) != ERR_OK) {
+    if (cdir_conf_file(d, path, sizeof path) != ERR_OK) {
         return ERR_TOO_BIG;
     }
     FILE *f = fopen(path, "a");
@@ -586,6 +593,37 @@ static raft_id max_file_id(const struct cdir *d)
     return max;
 }
 
+/* --config: the id cluster.conf lists at host:port when the leader's
+ * configuration does not hold it yet (the operator listed the new member
+ * by hand), else 0. */
+static raft_id listed_newcomer(const struct conf *conf,
+                               const struct membership *c, const char *host,
+                               unsigned port)
+{
+    for (uint32_t i = 0; i < conf->n_members; i++) {
+        const struct conf_member *m = &conf->members[i];
+        if (m->port == port && strcmp(m->host, host) == 0 &&
+            membership_get(c, m->id) == NULL) {
+            return m->id;
+        }
+    }
+    return 0;
+}
+
+/* Has DIR's launcher spawn member id with --join. */
+static int start_joiner(const struct cdir *d, const char *cmd, raft_id id)
+{
+    char line[64], reply[512], em[ERRMSG_LEN] = "";
+    snprintf(line, sizeof line, "join %llu", ull(id));
+    if (supervisor_request(d, line, reply, sizeof reply, 10000, em) != ERR_OK ||
+        strncmp(reply, "ok", 2) != 0) {
+        ctl_error("%s: the launcher did not start node %llu: %s%s", cmd,
+                  ull(id), em, reply);
+        return CTL_EXIT_ERROR;
+    }
+    return CTL_EXIT_OK;
+}
+
 /* add's work, also replace's: a fresh member on the next free id (above
  * every id in cluster.conf, the configuration and DIR's node files) at
  * addr (NULL: the next port), started under the launcher with --join,
@@ -615,8 +653,17 @@ static int add_member(const char *dir, const char *cmd, const char *addr,
     id++;
     char host[64];
     unsigned port = 0;
+    if (d.by_config && addr == NULL) {
+        ctl_error("%s: with --config, say where the new member runs: "
+                  "--addr HOST:PORT",
+                  cmd);
+        return CTL_EXIT_USAGE;
+    }
     rc = add_addr(&conf, addr, host, sizeof host, &port);
-    if (rc != CTL_EXIT_OK) {
+    raft_id listed = rc == CTL_EXIT_ERROR && d.by_config
+                         ? listed_newcomer(&conf, &c, host, port)
+                         : 0;
+    if (rc != CTL_EXIT_OK && listed == 0) {
         ctl_error(rc == CTL_EXIT_USAGE ? "%s: --addr wants IPV4:PORT"
                                        : "%s: refused: address in use",
                   cmd);
@@ -624,17 +671,20 @@ static int add_member(const char *dir, const char *cmd, const char *addr,
     }
     struct in_addr in;
     inet_pton(AF_INET, host, &in);
-    if (conf_append(&d, id, host, port) != ERR_OK) {
-        ctl_error("%s: cannot append to cluster.conf", cmd);
+    if (listed != 0) {
+        id = listed;
+    } else if (conf_append(&d, id, host, port) != ERR_OK) {
+        ctl_error("%s: cannot append to %s", cmd, d.conf_path);
         return CTL_EXIT_ERROR;
     }
-    char line[64], reply[512], em[ERRMSG_LEN] = "";
-    snprintf(line, sizeof line, "join %llu", ull(id));
-    if (supervisor_request(&d, line, reply, sizeof reply, 10000, em) !=
-            ERR_OK ||
-        strncmp(reply, "ok", 2) != 0) {
-        ctl_error("%s: the launcher did not start node %llu: %s%s", cmd,
-                  ull(id), em, reply);
+    if (d.by_config) {
+        /* No launcher here: the new member's host starts it. */
+        fprintf(stderr,
+                "%s: waiting for member %llu at %s:%u; on its host run: "
+                "raftnode --id %llu --config cluster.conf --db FILE "
+                "--create --join (its cluster.conf listing '%llu %s:%u')\n",
+                cmd, ull(id), host, port, ull(id), ull(id), host, port);
+    } else if (start_joiner(&d, cmd, id) != CTL_EXIT_OK) {
         return CTL_EXIT_ERROR;
     }
     if (ctl_load_cluster(dir, &d, &conf) != CTL_EXIT_OK ||

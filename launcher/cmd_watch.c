@@ -25,17 +25,27 @@
 #include "launcher/dashboard.h"
 #include "launcher/raftctl.h"
 #include "launcher/trace_source.h"
+#include "launcher/recorder.h"
 
 #define WATCH_DUMP_MS 1200 /* Polls before a --dump frame. */
 #define WATCH_DUMP_COLS 100
 #define WATCH_DUMP_ROWS 30
 #define TRACE_FOR_MAX_S 86400 /* trace --for, at most a day. */
 
-enum { WATCH_DUMP, WATCH_SIZE, WATCH_MESSAGES };
+enum {
+    WATCH_DUMP,
+    WATCH_SIZE,
+    WATCH_RECORD,
+    WATCH_RECORD_MAX,
+    WATCH_MESSAGES,
+    WATCH__COUNT
+};
 
 static const struct ctl_opt watch_opts[] = {
     [WATCH_DUMP] = {"--dump", NULL, false},
     [WATCH_SIZE] = {"--size", NULL, true},
+    [WATCH_RECORD] = {"--record", NULL, true},
+    [WATCH_RECORD_MAX] = {"--record-max", NULL, true},
     [WATCH_MESSAGES] = {"--messages", NULL, false},
 };
 
@@ -59,10 +69,13 @@ static void watch_signals(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
-/* Plain mode: each event as "HH:MM:SS.mmm text". */
+/* Plain mode: each event as "HH:MM:SS.mmm text" (and recorded with
+ * --record: ctx is the recorder or NULL). */
 static void watch_print_event(void *ctx, const struct ev *e)
 {
-    (void)ctx;
+    if (ctx != NULL) {
+        recorder_event(ctx, clock_now_ms(), e);
+    }
     char clock[32];
     ev_format_clock(e->wall_ms, clock, sizeof(clock));
     printf("%s %s\n", clock, e->text);
@@ -74,12 +87,18 @@ static void watch_print_event(void *ctx, const struct ev *e)
 struct watch_msg_out {
     const char *tag; /* "msg " or "". */
     bool json;
-    uint64_t start_ms; /* Monotonic; "t" counts from here. */
+    uint64_t start_ms;    /* Monotonic; "t" counts from here. */
+    struct recorder *rec; /* watch --record: messages recorded too. */
 };
 
 static void watch_print_msg(void *ctx, const struct trace_msg *m)
 {
     const struct watch_msg_out *o = ctx;
+    if (o->rec != NULL) {
+        struct rec_msg rm;
+        trace_msg_to_rec(m, &rm);
+        recorder_msg(o->rec, m->t_ms, &rm);
+    }
     char line[256];
     if (o->json) {
         trace_msg_to_json(m, o->start_ms, line, sizeof(line));
@@ -96,6 +115,9 @@ static void watch_print_dropped(void *ctx, raft_id id, uint64_t count,
                                 uint64_t t_ms)
 {
     const struct watch_msg_out *o = ctx;
+    if (o->rec != NULL) {
+        recorder_trace_dropped(o->rec, t_ms, id, count);
+    }
     char line[128];
     if (o->json) {
         trace_dropped_to_json(id, count, t_ms, o->start_ms, line, sizeof(line));
@@ -114,11 +136,12 @@ static void watch_keep_event(void *ctx, const struct ev *e)
     ev_ring_push(ctx, e);
 }
 
-/* Steps the sources (either may be NULL) until the deadline (0: until a
- * signal), flushing stdout after each step. Errors: CTL_EXIT_ERROR when
+/* Steps the sources (ts may be NULL, src too for trace) until the
+ * deadline (0: until a signal), flushing stdout after each step; rec:
+ * NULL or the recorder to give status rounds. Errors: CTL_EXIT_ERROR when
  * poll() or stdout fails. */
 static int watch_run_source(struct dash_source *src, struct trace_source *ts,
-                            uint64_t until_ms)
+                            uint64_t until_ms, struct recorder *rec)
 {
     while (!watch_stop) {
         uint64_t now_ms = clock_now_ms();
@@ -140,6 +163,9 @@ static int watch_run_source(struct dash_source *src, struct trace_source *ts,
         if (until_ms != 0 && until_ms < next) {
             next = until_ms;
         }
+        if (rec != NULL && rec->next_round_ms < next) {
+            next = rec->next_round_ms;
+        }
         int wait = next > now_ms + 1000 ? 1000 : (int)(next - now_ms);
         if (poll(pfds, (nfds_t)n, next > now_ms ? wait : 0) < 0 &&
             errno != EINTR) {
@@ -150,6 +176,9 @@ static int watch_run_source(struct dash_source *src, struct trace_source *ts,
         }
         if (ts != NULL) {
             trace_source_step(ts, clock_now_ms(), dash_wall_ms());
+        }
+        if (rec != NULL && src != NULL) {
+            recorder_source_step(rec, src, clock_now_ms());
         }
         if (fflush(stdout) != 0) {
             return CTL_EXIT_ERROR;
@@ -219,7 +248,7 @@ static int watch_dump(const struct cdir *d, struct conf *conf, int cols,
         goto out;
     }
     (void)watch_run_source(&src, messages ? &ts : NULL,
-                           clock_now_ms() + WATCH_DUMP_MS);
+                           clock_now_ms() + WATCH_DUMP_MS, NULL);
     if (messages) {
         trace_source_close(&ts); /* Delivers what it held. */
     }
@@ -246,20 +275,20 @@ out:
 }
 
 /* Not a terminal: the event feed (and messages) as plain lines until a
- * signal. */
-static int watch_plain(const struct cdir *d, struct conf *conf,
-                       bool messages)
+ * signal; rec: NULL or the recorder (events, status rounds, messages). */
+static int watch_plain(const struct cdir *d, struct conf *conf, bool messages,
+                       struct recorder *rec)
 {
     watch_signals();
     struct dash_source src;
     static struct trace_source ts;
     char errmsg[ERRMSG_LEN] = "";
-    struct watch_msg_out out = {.tag = "msg ", .json = false};
+    struct watch_msg_out out = {.tag = "msg ", .json = false, .rec = rec};
     struct trace_source_cb cb = {watch_print_msg, watch_print_dropped, &out};
     if (messages && !watch_open_trace("watch", &ts, conf, &cb)) {
         return CTL_EXIT_ERROR;
     }
-    if (dash_source_open(&src, conf, d, watch_print_event, NULL, errmsg) !=
+    if (dash_source_open(&src, conf, d, watch_print_event, rec, errmsg) !=
         ERR_OK) {
         ctl_error("watch: %s", errmsg);
         dash_source_close(&src);
@@ -268,7 +297,7 @@ static int watch_plain(const struct cdir *d, struct conf *conf,
         }
         return CTL_EXIT_ERROR;
     }
-    int rc = watch_run_source(&src, messages ? &ts : NULL, 0);
+    int rc = watch_run_source(&src, messages ? &ts : NULL, 0, rec);
     dash_source_close(&src);
     if (messages) {
         trace_source_close(&ts);
@@ -329,7 +358,7 @@ int cmd_trace(int argc, char **argv, const char *dir)
         trace_print_meta(&conf);
     }
     uint64_t until = for_s != 0 ? out.start_ms + for_s * 1000 : 0;
-    rc = watch_run_source(NULL, &ts, until);
+    rc = watch_run_source(NULL, &ts, until, NULL);
     trace_source_close(&ts); /* Delivers what it held, ends the leases. */
     if (fflush(stdout) != 0) {
         rc = CTL_EXIT_ERROR;
@@ -340,14 +369,20 @@ int cmd_trace(int argc, char **argv, const char *dir)
 int cmd_watch(int argc, char **argv, const char *dir)
 {
     struct ctl_args a = {.cmd = "watch", .dir = dir};
-    int rc = ctl_parse(argc, argv, watch_opts, 3, &a);
+    int rc = ctl_parse(argc, argv, watch_opts, WATCH__COUNT, &a);
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
-    if (a.n_pos != 0) {
+    if (a.n_pos != 0 || (a.given[WATCH_DUMP] && a.given[WATCH_RECORD])) {
         ctl_error("usage: raftctl watch [--messages] [--dump [--size "
-                  "COLSxROWS]]");
+                  "COLSxROWS]] [--record FILE [--record-max MB]]");
         return CTL_EXIT_USAGE;
+    }
+    uint64_t record_mb = 0;
+    rc = recorder_args("watch", a.val[WATCH_RECORD], a.val[WATCH_RECORD_MAX],
+                       &record_mb);
+    if (rc != CTL_EXIT_OK) {
+        return rc;
     }
     int cols = WATCH_DUMP_COLS, rows = WATCH_DUMP_ROWS;
     if (a.given[WATCH_SIZE] &&
@@ -364,10 +399,34 @@ int cmd_watch(int argc, char **argv, const char *dir)
     if (a.given[WATCH_DUMP]) {
         return watch_dump(&d, &conf, cols, rows, messages);
     }
-    if (!dashboard_usable()) {
-        return watch_plain(&d, &conf, messages);
+    static struct recorder rec;
+    struct recorder *recp = NULL;
+    if (a.given[WATCH_RECORD]) {
+        char errmsg[ERRMSG_LEN] = "";
+        struct up_options opts;
+        if (up_options_load(&d, &opts, errmsg) != ERR_OK) {
+            memset(&opts, 0, sizeof(opts)); /* Timers: the defaults. */
+        }
+        if (recorder_open(&rec, a.val[WATCH_RECORD], record_mb, errmsg) !=
+            ERR_OK) {
+            ctl_error("watch: --record %s", errmsg);
+            return CTL_EXIT_ERROR;
+        }
+        recorder_begin(&rec, &conf, &opts, clock_now_ms(), dash_wall_ms());
+        recp = &rec;
     }
-    struct dashboard_config cfg = {
-        .dir = &d, .conf = &conf, .launcher_child = 0, .messages = messages};
-    return dashboard_run(&cfg);
+    if (!dashboard_usable()) {
+        rc = watch_plain(&d, &conf, messages, recp);
+    } else {
+        struct dashboard_config cfg = {.dir = &d,
+                                       .conf = &conf,
+                                       .launcher_child = 0,
+                                       .rec = recp,
+                                       .messages = messages};
+        rc = dashboard_run(&cfg);
+    }
+    if (recp != NULL) {
+        recorder_close(recp);
+    }
+    return rc;
 }

@@ -170,7 +170,8 @@ static void draw_title(struct dash_screen *s, const struct dash_view *v,
     struct pen p = pen_at(s, 0, 0, s->cols);
     row_paint(s, 0, DASH_COLOR_TITLE, DASH_ATTR_REVERSE);
     int t = DASH_COLOR_TITLE, r = DASH_ATTR_REVERSE;
-    pen_printf(&p, t, r | DASH_ATTR_BOLD, " raft watch ");
+    pen_printf(&p, t, r | DASH_ATTR_BOLD, " %s ",
+               v->title != NULL ? v->title : "raft watch");
     pen_printf(&p, t, r, "%s   leader ", v->where);
     if (sum->leader >= 0) {
         pen_printf(&p, t, r | DASH_ATTR_BOLD, "n%" PRIu64,
@@ -470,8 +471,13 @@ static void draw_node_detail(struct pen *p, const struct dash_view *v,
                    n->id);
     } else {
         pen_put(p, DASH_COLOR_DOWN, 0, "not running");
-        pen_printf(p, DASH_COLOR_DIM, 0, "%s; s then %" PRIu64 " starts it",
-                   n->has_reply ? " (figures as last seen)" : "", n->id);
+        if (v->is_replay) {
+            pen_printf(p, DASH_COLOR_DIM, 0, "%s",
+                       n->has_reply ? " (figures as last seen)" : "");
+        } else {
+            pen_printf(p, DASH_COLOR_DIM, 0, "%s; s then %" PRIu64 " starts it",
+                       n->has_reply ? " (figures as last seen)" : "", n->id);
+        }
     }
 }
 
@@ -597,8 +603,9 @@ static void draw_events(struct dash_screen *s, const struct dash_view *v,
     struct pen p = pen_at(s, row, col, s->cols);
     pen_put(&p, DASH_COLOR_DIM, 0, "--- events, newest first ");
     pen_put(&p, DASH_COLOR_DIM, 0,
-            v->from_launcher ? "(from the launcher) "
-                             : "(derived by watch: no launcher) ");
+            v->feed != NULL    ? v->feed
+            : v->from_launcher ? "(from the launcher) "
+                               : "(derived by watch: no launcher) ");
     pen_fill(&p, DASH_COLOR_DIM, 0, '-', s->cols);
     uint32_t n = v->events != NULL ? v->events->n : 0;
     for (int k = 0; k + 1 < n_rows && (uint32_t)k < n; k++) {

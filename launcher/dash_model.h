@@ -92,6 +92,9 @@ struct dash_view {
     bool from_launcher; /* Events stream from the launcher. */
     bool stopping;      /* The cluster is being stopped. */
     unsigned fps;       /* Frames drawn in the last second. */
+    const char *title;  /* NULL: "raft watch" (replay: "raft replay"). */
+    const char *feed;   /* NULL: where the events come from. */
+    bool is_replay;     /* A recording: no hints about keys that act. */
 };
 
 /* Makes conf's members those of the configuration m (both voter sets

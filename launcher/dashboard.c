@@ -1,16 +1,11 @@
 /*
- * The ncurses side of the dashboard (launcher/dashboard.h): terminal setup
- * and its restoration on every way out (return, SIGINT/SIGTERM/SIGHUP/
- * SIGQUIT through a self-pipe, and a crash signal through a handler that
- * writes the saved reset sequence and termios before dying), the poll()
- * loop, painting the model's cells with as few writes as ncurses can
- * manage (no clear between frames, so nothing flickers), and the key
+ * The live dashboard (launcher/dashboard.h) over the views' terminal
+ * (launcher/dash_term.c): the poll() loop, the frames and the key
  * actions. What is drawn is decided in launcher/dash_model.c. Read
  * launcher/cmd_watch.c next.
  */
 #include "launcher/dashboard.h"
 
-#include <curses.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <term.h>
-#include <termios.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -31,6 +24,7 @@
 #include "common/udp.h"
 #include "launcher/dash_model.h"
 #include "launcher/dash_source.h"
+#include "launcher/dash_term.h"
 #include "launcher/supervisor.h"
 #include "launcher/trace_source.h"
 
@@ -39,197 +33,6 @@
 #define DASH_WRITE_MS 3000
 #define DASH_STOP_WAIT_MS 15000 /* The launcher's grace period and more. */
 #define DASH_DUMP_MS 100
-
-/* --- The terminal, and giving it back ---------------------------------- */
-
-static int dash_sig_r = -1, dash_sig_w = -1;
-static volatile sig_atomic_t dash_curses_active;
-static SCREEN *dash_screen;
-static struct termios dash_tio;
-static bool dash_tio_saved;
-static char dash_reset[256]; /* Written by the crash handler. */
-static size_t dash_reset_len;
-
-/* SIGINT, SIGTERM, SIGHUP, SIGQUIT: one byte into the self-pipe. */
-static void dash_on_stop_signal(int signo)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)signo;
-    if (write(dash_sig_w, &b, 1) < 0) {
-        /* Full pipe: a wakeup is pending anyway. */
-    }
-    errno = saved;
-}
-
-/* A crash: restore the terminal with async-signal-safe calls only, then
- * die of the same signal. */
-static void dash_on_crash(int signo)
-{
-    if (dash_curses_active) {
-        if (write(STDOUT_FILENO, dash_reset, dash_reset_len) < 0) {
-            /* Nothing more can be done. */
-        }
-        if (dash_tio_saved) {
-            tcsetattr(STDIN_FILENO, TCSANOW, &dash_tio);
-        }
-    }
-    signal(signo, SIG_DFL);
-    raise(signo);
-}
-
-static void dash_term_close(void)
-{
-    if (dash_curses_active) {
-        dash_curses_active = 0;
-        endwin();
-        delscreen(dash_screen);
-        dash_screen = NULL;
-    }
-}
-
-/* Appends a terminfo string capability to the crash reset sequence. */
-static void dash_reset_add(const char *cap)
-{
-    char *s = tigetstr(cap);
-    if (s == NULL || s == (char *)-1) {
-        return;
-    }
-    size_t n = strlen(s);
-    if (dash_reset_len + n < sizeof(dash_reset)) {
-        memcpy(dash_reset + dash_reset_len, s, n);
-        dash_reset_len += n;
-    }
-}
-
-/* Signal handlers first, so that ncurses leaves them to us. */
-static int dash_signals_open(char errmsg[ERRMSG_LEN])
-{
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-        snprintf(errmsg, ERRMSG_LEN, "pipe: %s", strerror(errno));
-        return ERR_IO;
-    }
-    dash_sig_r = fds[0];
-    dash_sig_w = fds[1];
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = dash_on_stop_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    const int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
-        sigaction(stops[i], &sa, NULL);
-    }
-    sa.sa_handler = dash_on_crash;
-    sa.sa_flags = 0;
-    const int crashes[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-    for (size_t i = 0; i < sizeof(crashes) / sizeof(crashes[0]); i++) {
-        sigaction(crashes[i], &sa, NULL);
-    }
-    return ERR_OK;
-}
-
-/* The colour pair of each dash_color (0: the terminal's default). */
-static void dash_colors_init(void)
-{
-    static const short fg[DASH_COLOR__COUNT] = {
-        [DASH_COLOR_TITLE] = COLOR_CYAN,
-        [DASH_COLOR_LEADER] = COLOR_GREEN,
-        [DASH_COLOR_CANDIDATE] = COLOR_YELLOW,
-        [DASH_COLOR_FOLLOWER] = COLOR_CYAN,
-        [DASH_COLOR_DOWN] = COLOR_RED,
-        [DASH_COLOR_BAR] = COLOR_BLUE,
-        [DASH_COLOR_BAR_HOT] = COLOR_RED,
-        [DASH_COLOR_FAULT] = COLOR_MAGENTA,
-        [DASH_COLOR_KEY] = COLOR_YELLOW,
-        [DASH_COLOR_TERM0] = COLOR_BLUE,
-        [DASH_COLOR_TERM0 + 1] = COLOR_GREEN,
-        [DASH_COLOR_TERM0 + 2] = COLOR_MAGENTA,
-        [DASH_COLOR_TERM0 + 3] = COLOR_CYAN,
-        [DASH_COLOR_TERM0 + 4] = COLOR_YELLOW,
-        [DASH_COLOR_TERM0 + 5] = COLOR_RED,
-    };
-    if (!has_colors() || start_color() == ERR) {
-        return;
-    }
-    use_default_colors();
-    for (int c = 1; c < DASH_COLOR__COUNT; c++) {
-        if (c != DASH_COLOR_DIM && c < COLOR_PAIRS) {
-            init_pair((short)c, fg[c], -1);
-        }
-    }
-}
-
-static int dash_term_open(char errmsg[ERRMSG_LEN])
-{
-    dash_tio_saved = tcgetattr(STDIN_FILENO, &dash_tio) == 0;
-    dash_screen = newterm(NULL, stdout, stdin);
-    if (dash_screen == NULL) {
-        snprintf(errmsg, ERRMSG_LEN, "cannot use the terminal (TERM=%s)",
-                 getenv("TERM") != NULL ? getenv("TERM") : "");
-        return ERR_IO;
-    }
-    dash_curses_active = 1;
-    atexit(dash_term_close);
-    cbreak();
-    noecho();
-    nonl();
-    keypad(stdscr, TRUE);
-    nodelay(stdscr, TRUE);
-    set_escdelay(25);
-    curs_set(0);
-    dash_colors_init();
-    dash_reset_len = 0;
-    dash_reset_add("sgr0");
-    dash_reset_add("cnorm");
-    dash_reset_add("rmkx");
-    dash_reset_add("rmcup");
-    return ERR_OK;
-}
-
-static attr_t dash_curses_attr(const struct dash_cell *c)
-{
-    attr_t a = A_NORMAL;
-    if (c->color == DASH_COLOR_DIM) {
-        a |= A_DIM;
-    } else if (c->color != DASH_COLOR_NORMAL && has_colors() &&
-               c->color < COLOR_PAIRS) {
-        a |= COLOR_PAIR(c->color);
-    }
-    if (c->attr & DASH_ATTR_BOLD) {
-        a |= A_BOLD;
-    }
-    if (c->attr & DASH_ATTR_REVERSE) {
-        a |= A_REVERSE;
-    }
-    return a;
-}
-
-/* Copies the model's cells to the screen, one addnstr per run of equal
- * attributes; ncurses then writes only what changed. */
-static void dash_paint(const struct dash_screen *s)
-{
-    char run[DASH_COLS_MAX + 1];
-    for (int r = 0; r < s->rows; r++) {
-        int c = 0;
-        while (c < s->cols) {
-            const struct dash_cell *first = &s->cells[r][c];
-            int len = 0;
-            while (c + len < s->cols &&
-                   s->cells[r][c + len].color == first->color &&
-                   s->cells[r][c + len].attr == first->attr) {
-                run[len] = s->cells[r][c + len].ch;
-                len++;
-            }
-            attrset(dash_curses_attr(first));
-            mvaddnstr(r, c, run, len); /* ERR at the last cell: harmless. */
-            c += len;
-        }
-    }
-    attrset(A_NORMAL);
-    wnoutrefresh(stdscr);
-    doupdate();
-}
 
 /* --- State ---------------------------------------------------------- */
 
@@ -277,6 +80,9 @@ static void dash_on_event(void *ctx, const struct ev *e)
 {
     struct dash *d = ctx;
     ev_ring_push(&d->events, e);
+    if (d->cfg->rec != NULL) {
+        recorder_event(d->cfg->rec, clock_now_ms(), e);
+    }
 }
 
 /* Records what a key did, in the feed. */
@@ -580,9 +386,7 @@ static void dash_begin_quit(struct dash *d, uint64_t now_ms)
 
 static void dash_on_signals(struct dash *d, uint64_t now_ms)
 {
-    unsigned char sigs[16];
-    ssize_t n = read(dash_sig_r, sigs, sizeof(sigs));
-    if (n > 0) {
+    if (dash_term_take_signals()) {
         dash_begin_quit(d, now_ms);
     }
 }
@@ -623,6 +427,28 @@ static void dash_act(struct dash *d, int act, raft_id id, uint64_t now_ms)
     }
 }
 
+/* A traced message: into the pane's ring, and the recording (--record). */
+static void dash_on_trace_msg(void *ctx, const struct trace_msg *m)
+{
+    struct dash *d = ctx;
+    trace_ring_push(&d->msgs, m);
+    if (d->cfg->rec != NULL) {
+        struct rec_msg rm;
+        trace_msg_to_rec(m, &rm);
+        recorder_msg(d->cfg->rec, m->t_ms, &rm);
+    }
+}
+
+static void dash_on_trace_dropped(void *ctx, raft_id id, uint64_t count,
+                                  uint64_t t_ms)
+{
+    struct dash *d = ctx;
+    trace_ring_on_dropped(&d->msgs, id, count, t_ms);
+    if (d->cfg->rec != NULL) {
+        recorder_trace_dropped(d->cfg->rec, t_ms, id, count);
+    }
+}
+
 /* m: starts the message trace (a lease on every member) or ends it. */
 static void dash_toggle_trace(struct dash *d)
 {
@@ -633,8 +459,7 @@ static void dash_toggle_trace(struct dash *d)
         return;
     }
     char errmsg[ERRMSG_LEN] = "";
-    struct trace_source_cb cb = {trace_ring_on_msg, trace_ring_on_dropped,
-                                 &d->msgs};
+    struct trace_source_cb cb = {dash_on_trace_msg, dash_on_trace_dropped, d};
     if (trace_source_open(&d->trace, d->cfg->conf, &cb, errmsg) != ERR_OK) {
         struct ev e;
         ev_set(&e, dash_wall_ms(), EV_INFO, RAFT_ID_NONE, 0,
@@ -650,20 +475,15 @@ static void dash_toggle_trace(struct dash *d)
 static void dash_on_keys(struct dash *d, uint64_t now_ms)
 {
     for (int k = 0; k < 64; k++) {
-        int ch = getch();
-        if (ch == ERR) {
+        int ch = dash_term_key();
+        if (ch == DASH_TERM_NONE) {
             return;
         }
-        if (ch == KEY_RESIZE) {
-            clearok(curscr, TRUE); /* Repaint everything at the new size. */
+        if (ch == DASH_TERM_RESIZE) {
             d->frame_next_ms = now_ms;
             continue;
         }
-        if (ch == KEY_ENTER || ch == '\r') {
-            ch = DASH_KEY_ENTER;
-        } else if (ch == KEY_BACKSPACE) {
-            ch = 127;
-        } else if (ch > 255) {
+        if (ch > 255) {
             continue;
         }
         if (ch == 'm' && d->prompt.cmd == 0) {
@@ -696,27 +516,14 @@ static void dash_check_child(struct dash *d, uint64_t now_ms)
     }
 }
 
-/* Writes the screen as text to the RAFTCTL_WATCH_DUMP file (for tests). */
+/* The screen as text to the RAFTCTL_WATCH_DUMP file (for tests). */
 static void dash_dump(struct dash *d, uint64_t now_ms)
 {
     if (d->dump_path == NULL || now_ms < d->dump_next_ms) {
         return;
     }
     d->dump_next_ms = now_ms + DASH_DUMP_MS;
-    char tmp[CDIR_PATH_MAX + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", d->dump_path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL) {
-        return;
-    }
-    char line[DASH_COLS_MAX + 1];
-    for (int r = 0; r < d->screen->rows; r++) {
-        dash_screen_line(d->screen, r, line, sizeof(line));
-        fprintf(f, "%s\n", line);
-    }
-    if (fclose(f) == 0) {
-        (void)rename(tmp, d->dump_path);
-    }
+    dash_term_dump(d->screen, d->dump_path);
 }
 
 static void dash_frame(struct dash *d, uint64_t now_ms)
@@ -725,8 +532,8 @@ static void dash_frame(struct dash *d, uint64_t now_ms)
     dash_prompt_text(&d->prompt, d->prompt_text, sizeof(d->prompt_text));
     d->view.prompt = d->prompt_text;
     d->view.stopping = d->stopping;
-    dash_render(&d->view, COLS, LINES, d->screen);
-    dash_paint(d->screen);
+    dash_render(&d->view, dash_term_cols(), dash_term_rows(), d->screen);
+    dash_term_paint(d->screen);
     dash_dump(d, now_ms);
     d->frames++;
     if (now_ms >= d->second_start_ms + 1000) {
@@ -767,7 +574,8 @@ static void dash_loop(struct dash *d)
         struct pollfd pfds[4 + DASH_SOURCE_FDS];
         nfds_t n = 0;
         pfds[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
-        pfds[n++] = (struct pollfd){.fd = dash_sig_r, .events = POLLIN};
+        pfds[n++] =
+            (struct pollfd){.fd = dash_term_signal_fd(), .events = POLLIN};
         n += (nfds_t)dash_source_fds(&d->src, pfds + n);
         if (d->tracing) {
             n += (nfds_t)trace_source_fds(&d->trace, pfds + n);
@@ -786,6 +594,9 @@ static void dash_loop(struct dash *d)
         if (d->tracing) {
             trace_source_step(&d->trace, now_ms, dash_wall_ms());
         }
+        if (d->cfg->rec != NULL) {
+            recorder_source_step(d->cfg->rec, &d->src, now_ms);
+        }
         dash_write_progress(d, now_ms);
         dash_check_child(d, now_ms);
         dash_check_member(d);
@@ -797,17 +608,7 @@ static void dash_loop(struct dash *d)
 
 bool dashboard_usable(void)
 {
-    const char *term = getenv("TERM");
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO) || term == NULL ||
-        term[0] == '\0' || strcmp(term, "dumb") == 0) {
-        return false;
-    }
-    int err = 0;
-    bool known = setupterm(NULL, STDOUT_FILENO, &err) == OK && err == 1;
-    if (cur_term != NULL) {
-        del_curterm(cur_term); /* newterm() loads it again. */
-    }
-    return known;
+    return dash_term_usable();
 }
 
 /* Frees what dashboard_run allocated. */
@@ -869,9 +670,6 @@ int dashboard_run(const struct dashboard_config *cfg)
     snprintf(d->view.where, sizeof(d->view.where), "%.95s", cfg->dir->shown);
     int rc = dash_source_open(&d->src, cfg->conf, cfg->dir, dash_on_event, d,
                               errmsg);
-    if (rc == ERR_OK) {
-        rc = dash_signals_open(errmsg);
-    }
     if (rc == ERR_OK) {
         rc = dash_term_open(errmsg);
     }

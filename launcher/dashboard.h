@@ -14,6 +14,7 @@
 
 #include "common/conf.h"
 #include "launcher/cluster_dir.h"
+#include "launcher/recorder.h"
 
 #define DASH_FRAME_MS 50 /* 20 frames a second. */
 
@@ -25,6 +26,7 @@ struct dashboard_config {
                                  (confirmed) or Ctrl-C stops it, and its exit
                                  ends the dashboard. 0 for watch. */
     bool messages;           /* Show the message trace (m toggles it). */
+    struct recorder *rec;    /* watch --record: begun; or NULL. */
 };
 
 /* True when stdin and stdout are terminals and terminfo knows TERM (else

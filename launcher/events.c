@@ -69,6 +69,28 @@ void ev_set(struct ev *e, uint64_t wall_ms, int kind, raft_id node,
     va_end(ap);
 }
 
+const char *ev_kind_record_name(int kind)
+{
+    switch (kind) {
+    case EV_STEP_DOWN:
+        return "step_down";
+    case EV_NO_LEADER:
+        return "no_leader";
+    default:
+        return ev_kind_name(kind);
+    }
+}
+
+int ev_kind_from_record(const char *word)
+{
+    for (int k = 0; k < EV__COUNT; k++) {
+        if (strcmp(word, ev_kind_record_name(k)) == 0) {
+            return k;
+        }
+    }
+    return EV_INFO;
+}
+
 const char *ev_kind_name(int kind)
 {
     return kind >= 0 && kind < EV__COUNT ? ev_kind_names[kind] : "info";

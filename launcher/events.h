@@ -73,6 +73,11 @@ void ev_set(struct ev *e, uint64_t wall_ms, int kind, raft_id node,
 /* The word of a kind in the event stream ("death"); "info" when unknown. */
 const char *ev_kind_name(int kind);
 
+/* The word of a kind in recordings (docs/RECORDING.md: "step_down",
+ * "no_leader"; else as ev_kind_name), and back (an unknown word: EV_INFO). */
+const char *ev_kind_record_name(int kind);
+int ev_kind_from_record(const char *word);
+
 /* The launcher's stream line: "ev WALL_MS KIND NODE TERM TEXT" without a
  * newline. Returns the length (truncated to cap - 1). */
 size_t ev_format_line(const struct ev *e, char *buf, size_t cap);

@@ -23,14 +23,24 @@
 #include "launcher/cluster_dir.h"
 
 static const char ctl_usage_text[] =
-    "usage: raftctl [-d DIR] COMMAND [ARGS]\n"
+    "usage: raftctl [-d DIR | --config FILE [--key-dir KDIR]] COMMAND [ARGS]\n"
     "\n"
     "DIR holds cluster.conf and the nodes' files; it defaults to $RAFT_DIR,\n"
     "else ./cluster. Options may come before or after the arguments.\n"
+    "--config FILE talks to a cluster started elsewhere (docs/HOSTS.md):\n"
+    "FILE is its cluster.conf, the keys are beside it (or in KDIR); client,\n"
+    "status, members and membership commands work, up/down/kill/start/\n"
+    "replace/watch need DIR.\n"
+    "\n"
+    "keys DIR              create DIR/cluster.key and DIR/client.key (0600)\n"
+    "                      for members started by hand; never overwrites\n"
     "\n"
     "cluster:\n"
     "  up [-n N] [--port BASE] [--detach] [--heartbeat MS] [--election MS]\n"
     "     [--snapshot-entries N] [--log-keep K] [--max-sessions M]\n"
+    "     [--record FILE [--record-max MB]]\n"
+    "     [--max-datagram N]\n"
+    "     [--web [--web-port P]]\n"
     "                      start every node (creating DIR for N nodes, default"
     " 5,\n"
     "                      on ports BASE+1..BASE+N, default BASE 7000); the\n"
@@ -49,7 +59,8 @@ static const char ctl_usage_text[] =
     "  add [--addr HOST:PORT] [--learner]   start a new member, print its id\n"
     "  promote ID          learner ID becomes a voter (joint consensus)\n"
     "  remove ID           ID leaves; the launcher stops it, keeps its files\n"
-    "  replace ID          rebuild damaged or lost ID as a new member, print its id\n"
+    "  replace ID          rebuild damaged or lost ID as a new member, print "
+    "its id\n"
     "  transfer [ID]       leadership to ID (default: most up-to-date voter)\n"
     "data (each takes --timeout MS, default 5000):\n"
     "  put KEY VALUE       exit 0 once committed\n"
@@ -70,6 +81,7 @@ static const char ctl_usage_text[] =
     " percentiles\n"
     "live view:\n"
     "  watch [--messages] [--dump [--size COLSxROWS]]\n"
+    "        [--record FILE [--record-max MB]]\n"
     "                      full-screen dashboard (keys: k ID kill, s ID start,"
     "\n"
     "                      i isolate the leader, h heal, w write, q quit);"
@@ -79,7 +91,17 @@ static const char ctl_usage_text[] =
     "                      frame as text. A foreground 'up' on a terminal"
     " shows it\n"
     "                      too. --messages adds the messages the members"
-    " send.\n"
+    " send;\n"
+    "                      --record writes the run to FILE\n"
+    "                      (docs/RECORDING.md, default at most 64 MB)\n"
+    "  replay FILE [--dump]    show a recording (up/watch/raftsim --record):\n"
+    "                      space pause, . step, +/- speed, left/right 5 s,\n"
+    "                      Home/End, g jump, q quit; --dump prints its\n"
+    "                      leaders, terms and violations as lines\n"
+    "  web [--port P] [--replay FILE]\n"
+    "                      the cluster (or a recording) as a page on\n"
+    "                      127.0.0.1:P (default 7080); prints the URL with its\n"
+    "                      token ('up --web' runs the cluster with it)\n"
     "  trace [--json] [--for SECONDS]\n"
     "                      each message the members send, one line each"
     " (--json:\n"
@@ -242,51 +264,109 @@ int ctl_parse(int argc, char **argv, const struct ctl_opt *opts, int n_opts,
 struct ctl_command {
     const char *name;
     int (*run)(int argc, char **argv, const char *dir);
+    bool local; /* Acts on DIR's processes: refused with --config. */
 };
 
 static const struct ctl_command ctl_commands[] = {
-    {"up", cmd_up},           {"down", cmd_down},
-    {"kill", cmd_kill},       {"start", cmd_start},
-    {"status", cmd_status},   {"put", cmd_put},
-    {"get", cmd_get},         {"del", cmd_del},
-    {"cas", cmd_cas},         {"partition", cmd_partition},
-    {"netem", cmd_netem},     {"heal", cmd_heal},
-    {"bench", cmd_bench},     {"watch", cmd_watch},
-    {"compact", cmd_compact}, {"check", cmd_check},
-    {"trace", cmd_trace},
-    {"members", cmd_members},
-    {"add", cmd_add},
-    {"promote", cmd_promote},
-    {"remove", cmd_remove},
-    {"replace", cmd_replace},
-    {"transfer", cmd_transfer},
+    {"up", cmd_up, true},
+    {"down", cmd_down, true},
+    {"kill", cmd_kill, true},
+    {"start", cmd_start, true},
+    {"status", cmd_status, false},
+    {"put", cmd_put, false},
+    {"get", cmd_get, false},
+    {"del", cmd_del, false},
+    {"cas", cmd_cas, false},
+    {"partition", cmd_partition, false},
+    {"netem", cmd_netem, false},
+    {"heal", cmd_heal, false},
+    {"bench", cmd_bench, false},
+    {"watch", cmd_watch, true},
+    {"replay", cmd_replay, false},
+    {"trace", cmd_trace, false},
+    {"compact", cmd_compact, false},
+    {"check", cmd_check, false},
+    {"members", cmd_members, false},
+    {"add", cmd_add, false},
+    {"promote", cmd_promote, false},
+    {"remove", cmd_remove, false},
+    {"replace", cmd_replace, true},
+    {"transfer", cmd_transfer, false},
+    {"keys", cmd_keys, false},
+    {"web", cmd_web, true},
 };
+
+/* A command of the cluster directory's processes under --config: says
+ * what to use instead. */
+static int refuse_by_config(const char *name)
+{
+    ctl_error("%s needs the cluster directory that 'raftctl up' made (-d "
+              "DIR), not --config: members started by hand or by "
+              "raftnode@ID.service are started and stopped there "
+              "(docs/HOSTS.md)",
+              name);
+    return CTL_EXIT_USAGE;
+}
+
+/* The value of a global option at argv[*i] ("--opt V" or "--opt=V"), or
+ * NULL when argv[*i] is not that option; advances *i past it. */
+static const char *global_value(int argc, char **argv, int *i, const char *opt,
+                                const char *alias)
+{
+    const char *arg = argv[*i];
+    size_t len = strlen(opt);
+    if (strcmp(arg, opt) == 0 || (alias != NULL && strcmp(arg, alias) == 0)) {
+        /* Without a value: "" (main says it needs one). */
+        *i += *i + 1 < argc ? 2 : 1;
+        return *i - 1 < argc && argv[*i - 1] != arg ? argv[*i - 1] : "";
+    }
+    if (strncmp(arg, opt, len) == 0 && arg[len] == '=') {
+        *i += 1;
+        return arg + len + 1;
+    }
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
     /* DIR, keys, databases and logs: this user's only. */
     (void)umask(077);
-    const char *dir = NULL;
+    const char *dir = NULL, *config = NULL, *key_dir = NULL;
     int i = 1;
     /* Global options before the command. */
     while (i < argc && argv[i][0] == '-') {
         const char *arg = argv[i];
+        const char *v = NULL;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(ctl_usage_text, stdout);
             return CTL_EXIT_OK;
         }
-        if ((strcmp(arg, "-d") == 0 || strcmp(arg, "--dir") == 0) &&
-            i + 1 < argc) {
-            dir = argv[i + 1];
-            i += 2;
-        } else if (strncmp(arg, "--dir=", 6) == 0) {
-            dir = arg + 6;
-            i++;
+        if ((v = global_value(argc, argv, &i, "--dir", "-d")) != NULL) {
+            dir = v;
+        } else if ((v = global_value(argc, argv, &i, "--config", NULL)) !=
+                   NULL) {
+            config = v;
+        } else if ((v = global_value(argc, argv, &i, "--key-dir", NULL)) !=
+                   NULL) {
+            key_dir = v;
         } else {
             ctl_error("unknown option '%s' (see 'raftctl help')", arg);
             return CTL_EXIT_USAGE;
         }
+        if (v[0] == '\0') {
+            ctl_error("option '%s' needs a value", arg);
+            return CTL_EXIT_USAGE;
+        }
     }
+    if (config != NULL && dir != NULL) {
+        ctl_error("give either -d DIR or --config FILE, not both");
+        return CTL_EXIT_USAGE;
+    }
+    if (key_dir != NULL && config == NULL) {
+        ctl_error("--key-dir goes with --config FILE");
+        return CTL_EXIT_USAGE;
+    }
+    cdir_use_config(config, key_dir);
     if (i >= argc) {
         fputs(ctl_usage_text, stderr);
         return CTL_EXIT_USAGE;
@@ -301,6 +381,9 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof(ctl_commands) / sizeof(ctl_commands[0]);
          k++) {
         if (strcmp(name, ctl_commands[k].name) == 0) {
+            if (config != NULL && ctl_commands[k].local) {
+                return refuse_by_config(name);
+            }
             return ctl_commands[k].run(argc - i - 1, argv + i + 1, dir);
         }
     }

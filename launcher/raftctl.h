@@ -23,7 +23,7 @@ enum ctl_exit {
 };
 
 #define CTL_POS_MAX 32
-#define CTL_OPTS_MAX 12
+#define CTL_OPTS_MAX 16
 
 /* One option a command accepts: "--timeout" (and an alias such as "-n"). */
 struct ctl_opt {
@@ -90,12 +90,17 @@ int cmd_remove(int argc, char **argv, const char *dir);
 int cmd_transfer(int argc, char **argv, const char *dir);
 int cmd_add(int argc, char **argv, const char *dir);
 int cmd_replace(int argc, char **argv, const char *dir);
+/* launcher/cmd_keys.c */
+int cmd_keys(int argc, char **argv, const char *dir);
 /* True when the stored configuration (the members table) of a member that
  * conf lists no longer holds id: a `remove` took it out, so its files in
  * DIR are a former member's. */
 bool ctl_member_removed(const struct cdir *d, const struct conf *conf,
                         raft_id id);
 int cmd_watch(int argc, char **argv, const char *dir);
+int cmd_replay(int argc, char **argv, const char *dir);
+/* launcher/web.c */
+int cmd_web(int argc, char **argv, const char *dir);
 /* launcher/cmd_watch.c: the message trace alone */
 int cmd_trace(int argc, char **argv, const char *dir);
 

@@ -71,6 +71,9 @@ static void sup_publish_full(struct sup *s, const struct ev *e,
     if (s == NULL) {
         return;
     }
+    if (s->cfg->rec != NULL) {
+        recorder_event(s->cfg->rec, clock_now_ms(), e);
+    }
     ev_ring_push(&s->recent, e);
     char line[EV_LINE_MAX + 1];
     size_t len = ev_format_line(e, line, sizeof(line) - 1);
@@ -767,6 +770,10 @@ int supervisor_run(const struct supervisor_config *cfg)
     }
     sup_init(s, cfg);
     sup_current = s;
+    if (cfg->rec != NULL) {
+        recorder_begin(cfg->rec, &cfg->conf, &cfg->opts, clock_now_ms(),
+                       sup_wall_ms());
+    }
     char errmsg[ERRMSG_LEN] = "";
     if (sup_setup_signals(s, errmsg) != ERR_OK ||
         sup_setup_nodes(s, errmsg) != ERR_OK ||
@@ -803,5 +810,8 @@ int supervisor_run(const struct supervisor_config *cfg)
     sup_close(s);
     sup_current = NULL;
     free(s);
+    if (cfg->rec != NULL) {
+        recorder_close(cfg->rec);
+    }
     return code;
 }

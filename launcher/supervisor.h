@@ -17,6 +17,7 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "launcher/cluster_dir.h"
+#include "launcher/recorder.h"
 #include "launcher/up_options.h"
 
 /* Longest "err MESSAGE" line the launcher sends to a waiting `up`. */
@@ -32,6 +33,8 @@ struct supervisor_config {
     int lock_fd;                  /* Holds the launcher lock; owned. */
     int ready_fd;                 /* --detach: "ok"/"err ..." goes here
                                       once every node answers; else -1. */
+    struct recorder *rec;         /* up --record: open, not begun; or
+                                      NULL. The launcher writes to it. */
 };
 
 /* Runs the launcher until the cluster is stopped (down, SIGINT, SIGTERM)

@@ -260,6 +260,9 @@ static void sup_poll_emit(void *ctx, const struct ev *e)
  * one, step-downs, commit progress, fault rules). */
 static void sup_poll_evaluate(struct sup *s)
 {
+    if (s->cfg->rec != NULL) {
+        recorder_round(s->cfg->rec, clock_now_ms(), s->round);
+    }
     ev_tracker_round(&s->tracker, sup_io_wall_ms(), s->round, sup_poll_emit, s);
 }
 

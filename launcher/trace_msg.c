@@ -57,6 +57,26 @@ void trace_msg_from_event(const struct trace_event *e, raft_id from,
     out->count = e->count;
 }
 
+void trace_msg_to_rec(const struct trace_msg *m, struct rec_msg *out)
+{
+    _Static_assert((int)REC_MSG__COUNT == (int)TRACE_KIND__COUNT &&
+                       (int)REC_MSG_APPEND == (int)TRACE_APPEND &&
+                       (int)REC_MSG_READ_INDEX_REPLY ==
+                           (int)TRACE_READ_INDEX_REPLY,
+                   "rec_msg_type and trace_kind list the same kinds");
+    memset(out, 0, sizeof *out);
+    out->from = m->from;
+    out->to = m->to;
+    out->type = m->kind;
+    out->term = m->term;
+    out->index = m->index;
+    out->n = m->n;
+    out->has_ok = trace_kind_is_reply(m->kind);
+    out->ok = m->ok;
+    out->bytes = m->bytes;
+    out->coalesced = m->count;
+}
+
 static uint64_t since(uint64_t t_ms, uint64_t start_ms)
 {
     return t_ms > start_ms ? t_ms - start_ms : 0;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/msg.h"
+#include "common/recording.h"
 #include "common/types.h"
 
 /* A message one member sent. */
@@ -37,6 +38,10 @@ struct trace_msg {
 void trace_msg_from_event(const struct trace_event *e, raft_id from,
                           uint64_t t_ms, uint64_t wall_ms,
                           struct trace_msg *out);
+
+/* m as the recording writer's struct (common/recording.h: the same
+ * fields, its types in the same order), for recorder_msg. */
+void trace_msg_to_rec(const struct trace_msg *m, struct rec_msg *out);
 
 /* The recording format's name of a kind ("vote", "prevote", "append",
  * "append_reply", ...), or "unknown". */

@@ -26,6 +26,8 @@ static const struct {
     [UP_OPT_SNAPSHOT_ENTRIES] = {"--snapshot-entries", 0, UINT32_MAX},
     [UP_OPT_LOG_KEEP] = {"--log-keep", 0, UINT32_MAX},
     [UP_OPT_MAX_SESSIONS] = {"--max-sessions", 0, UINT32_MAX},
+    [UP_OPT_MAX_DATAGRAM] = {"--max-datagram", RAFT_MAX_DATAGRAM_MIN,
+                             RAFT_DATAGRAM_MAX},
 };
 
 const char *up_option_flag(int opt)

@@ -21,6 +21,7 @@ enum up_option {
     UP_OPT_SNAPSHOT_ENTRIES, /* --snapshot-entries N */
     UP_OPT_LOG_KEEP,         /* --log-keep K */
     UP_OPT_MAX_SESSIONS,     /* --max-sessions M */
+    UP_OPT_MAX_DATAGRAM,     /* --max-datagram N (docs/HOSTS.md) */
     UP_OPT__COUNT
 };
 

@@ -34,6 +34,12 @@
 /* Entry bytes per AppendEntries: a datagram minus the message overhead and
  * slack for the per-entry framing msgpack adds. */
 #define NODE_BATCH_BYTES_MAX (RAFT_DATAGRAM_MAX - WIRE_APPEND_OVERHEAD - 1024)
+/* --max-datagram N (docs/HOSTS.md; at least RAFT_MAX_DATAGRAM_MIN): the
+ * bounds used to fit messages within N: what one entry adds inside an
+ * AppendEntries (the core's batching counts as much), and an
+ * InstallSnapshot without its chunk. */
+#define NODE_ENTRY_WIRE_OVERHEAD 24
+#define NODE_SNAPSHOT_MSG_OVERHEAD 160
 /* Pipelined AppendEntries per follower: keeps the link busy while earlier
  * batches are acknowledged, and bounds what one loss makes the leader
  * resend. */

@@ -71,6 +71,13 @@ static void print_help(void)
            "                        into the register entries it proposes as "
            "leader;\n"
            "                        0 unbounded (default %u)\n"
+           "  --max-datagram N      keep datagrams within N bytes (%d-%d;"
+           " default\n"
+           "                        %d): smaller batches and snapshot "
+           "chunks, and\n"
+           "                        writes whose entry would not fit are "
+           "refused\n"
+           "                        (docs/HOSTS.md)\n"
            "  --key-dir DIR         where cluster.key and client.key are "
            "(default:\n"
            "                        the directory of --config)\n"
@@ -88,7 +95,8 @@ static void print_help(void)
            "running, 2 usage error, 3 could not start (the log says why)\n",
            (unsigned long long)RAFT_ID_MAX, NODE_HEARTBEAT_MS,
            NODE_ELECTION_MS, NODE_SNAPSHOT_ENTRIES, NODE_LOG_KEEP,
-           NODE_MAX_SESSIONS);
+           NODE_MAX_SESSIONS, RAFT_MAX_DATAGRAM_MIN, RAFT_DATAGRAM_MAX,
+           RAFT_DATAGRAM_MAX);
 }
 
 static int stop_pipe[2] = {-1, -1};
@@ -201,6 +209,14 @@ static int parse_option(struct args *a, const char *opt, const char *val)
             return usage("--max-sessions needs a number of sessions");
         }
         a->node.max_sessions = v;
+    } else if (strcmp(opt, "--max-datagram") == 0) {
+        if (!parse_u64(val, RAFT_MAX_DATAGRAM_MIN, RAFT_DATAGRAM_MAX, &v)) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "--max-datagram needs bytes (%d-%d)",
+                     RAFT_MAX_DATAGRAM_MIN, RAFT_DATAGRAM_MAX);
+            return usage(msg);
+        }
+        a->node.max_datagram = (uint32_t)v;
     } else if (strcmp(opt, "--seed") == 0) {
         if (!parse_u64(val, 0, UINT64_MAX, &v)) {
             return usage("--seed needs a number");
@@ -222,7 +238,8 @@ static bool takes_value(const char *opt)
         "--id",       "--config",      "--db",
         "--log",      "--log-level",   "--heartbeat",
         "--election", "--seed",        "--snapshot-entries",
-        "--log-keep", "--max-sessions",  "--key-dir"};
+        "--log-keep", "--max-sessions",  "--key-dir",
+        "--max-datagram"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(opt, names[i]) == 0) {
             return true;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/invariant.h"
@@ -656,6 +657,27 @@ static int node_fetch(void *ctx, raft_index lo, raft_index hi, size_t bytes_max,
     return rv;
 }
 
+/* --max-datagram N (docs/HOSTS.md): AppendEntries batches and snapshot
+ * chunks sized so that their datagrams, tag envelope included, stay
+ * within N; a client write whose entry could not travel so is refused
+ * (CLIENT_INVALID) rather than sent in fragments. */
+static void node_fit_datagram(uint32_t max_datagram, struct replica_config *cfg)
+{
+    if (max_datagram == 0 || max_datagram >= RAFT_DATAGRAM_MAX) {
+        return;
+    }
+    uint32_t room = max_datagram - AUTH_HEADER_BYTES;
+    uint32_t batch = room - WIRE_APPEND_OVERHEAD;
+    if (batch < cfg->raft.batch_bytes_max) {
+        cfg->raft.batch_bytes_max = batch;
+    }
+    cfg->entry_bytes_max = batch - NODE_ENTRY_WIRE_OVERHEAD;
+    uint32_t chunk = room - NODE_SNAPSHOT_MSG_OVERHEAD;
+    if (chunk < SNAPSHOT_CHUNK_MAX) {
+        cfg->snapshot.send.chunk_bytes = chunk;
+    }
+}
+
 static void node_raft_config(const struct node *n,
                              const struct node_options *opts,
                              struct replica_config *cfg)
@@ -699,6 +721,7 @@ static void node_raft_config(const struct node *n,
     cfg->snapshot.send.chunk_bytes = SNAPSHOT_CHUNK_MAX;
     cfg->snapshot.send.window = SNAPSHOT_WINDOW_MAX;
     cfg->snapshot.send.timeout_ms = 4 * rc->heartbeat_ms;
+    node_fit_datagram(opts->max_datagram, cfg);
 }
 
 /* Builds the replica from what the store loaded (the core copies it). */
@@ -809,6 +832,7 @@ int node_open(const struct node_options *opts, struct node **out,
     }
     if (rv == ERR_OK) {
         outbox_init(&n->outbox, n->fd, n->conf.cluster_id, n->id);
+        udp_set_max_datagram(opts->max_datagram);
         rv = node_open_store(n, opts, &loaded, errmsg);
     }
     if (rv == ERR_OK) {
@@ -833,6 +857,13 @@ int node_open(const struct node_options *opts, struct node **out,
              n->faults ? "on" : "off",
              log_writer_is_async(&n->log_writer) ? "syncer" : "inline",
              opts->snapshot_entries, opts->log_keep);
+    if (opts->max_datagram != 0) {
+        LOG_INFO("datagrams kept within %u bytes (--max-datagram): a "
+                 "client write's entry at most %u bytes",
+                 opts->max_datagram,
+                 opts->max_datagram - AUTH_HEADER_BYTES - WIRE_APPEND_OVERHEAD -
+                     NODE_ENTRY_WIRE_OVERHEAD);
+    }
     *out = n;
     return ERR_OK;
 

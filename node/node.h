@@ -31,6 +31,8 @@ struct node_options {
     uint32_t log_keep;         /* Entries kept behind a snapshot point. */
     uint64_t max_sessions;     /* Limit written into register entries
                                 * this member proposes; 0: unbounded. */
+    uint32_t max_datagram;     /* Bytes a datagram keeps within; 0:
+                                * RAFT_DATAGRAM_MAX (docs/HOSTS.md). */
     int stop_fd;               /* Readable when the node must stop; -1 none. */
 };
 

@@ -172,8 +172,9 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *msg);
  * to count it as dropped. */
 bool raft_msg_is_plausible(const struct raft *r, const struct raft_msg *msg);
 
-/* Runs due timers: elections, heartbeats, quorum check. Call when now_ms has
- * reached raft_deadline(). Errors: ERR_NOMEM only. */
+/* Runs due timers: elections, heartbeats, quorum check; makes a candidate
+ * that won once its own vote became durable leader (a single voter). Call
+ * when now_ms has reached raft_deadline(). Errors: ERR_NOMEM only. */
 int raft_tick(struct raft *r, uint64_t now_ms);
 
 /* The earliest time raft_tick has work. */

@@ -74,6 +74,7 @@ struct replica {
     struct durable dur;
     struct replica_snapshot snap; /* Compaction and transfers. */
     uint64_t max_sessions;        /* Written into register entries. */
+    uint32_t entry_bytes_max;     /* A client write's entry; 0: any. */
 };
 
 /* What node/replica_snapshot.c acts on. */
@@ -139,6 +140,7 @@ struct replica *replica_new(const struct replica_config *config,
     }
     rep->io = *io;
     rep->max_sessions = config->max_sessions;
+    rep->entry_bytes_max = config->entry_bytes_max;
     rep->writes_cap = cap;
     rep->reads_cap = cap;
     rep->writes = calloc(cap, sizeof *rep->writes);
@@ -638,7 +640,8 @@ static int on_client_write(struct replica *rep, uint64_t now_ms,
     }
     size_t len = 0;
     rv = command_encode(&cmd, rep->encode_buf, RAFT_ENTRY_MAX, &len);
-    if (rv != ERR_OK) {
+    if (rv != ERR_OK ||
+        (rep->entry_bytes_max != 0 && len > rep->entry_bytes_max)) {
         send_client_reply(rep, from, req->client_id, req->seq, CLIENT_INVALID,
                           NULL, 0);
         return ERR_OK;

@@ -107,6 +107,10 @@ struct replica_config {
      * as leader (0: unbounded). Eviction uses the entry's limit, so members
      * may differ here and still agree (docs/SESSIONS.md). */
     uint64_t max_sessions;
+    /* The largest entry a client write may make, so that an AppendEntries
+     * carrying it stays within --max-datagram (docs/HOSTS.md); larger
+     * writes get CLIENT_INVALID. 0: RAFT_ENTRY_MAX. */
+    uint32_t entry_bytes_max;
 };
 
 /* Builds a replica from durable state. Returns NULL when out of memory. */

@@ -38,6 +38,18 @@ proc_cleanup() {
 }
 trap proc_cleanup EXIT
 
+# stop_pids PID...: SIGKILL to each pid (only ones this test started),
+# then reaps them.
+stop_pids() {
+    local pid
+    for pid in "$@"; do
+        kill -9 "$pid" 2>/dev/null
+    done
+    for pid in "$@"; do
+        wait "$pid" 2>/dev/null
+    done
+}
+
 fail() {
     echo "FAIL ($PROC_NAME): $*" >&2
     echo "--- status:" >&2

@@ -5,7 +5,8 @@ foreach(t election reelection catchup no_majority restart status_json
           exit_codes sqlite second_up bad_conf partition launcher_gone
           bench watch syncer snapshot_catchup snapshot_kill sessions_bounded
           lost_wal up_damaged cli damage_kv damage_log damage_state check
-          members members_grow members_one members_retry replace trace)
+          members members_grow members_one members_retry replace replay
+          trace)
   add_test(NAME proc_${t}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
             $<TARGET_FILE:raftctl>)
@@ -33,3 +34,18 @@ set_tests_properties(proc_members_grow PROPERTIES TIMEOUT 240)
 set_tests_properties(proc_members_one PROPERTIES TIMEOUT 180)
 # A damaged member replaced: a removal, an add that catches up, the checks.
 set_tests_properties(proc_replace PROPERTIES TIMEOUT 180)
+# Several hosts on 127.0.0.1-4 (docs/HOSTS.md): raftnode started directly,
+# raftctl --config from outside any cluster directory. Skips (77) where
+# 127.0.0.3 cannot be bound.
+add_test(NAME proc_hosts
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_hosts.sh
+          $<TARGET_FILE:raftctl>)
+set_tests_properties(proc_hosts PROPERTIES LABELS proc TIMEOUT 120
+  SKIP_RETURN_CODE 77 ENVIRONMENT "${RAFT_PROC_ENV}")
+# --max-datagram 1400: batches, replies and snapshot chunks within it, a
+# too-large write refused (docs/HOSTS.md).
+add_test(NAME proc_max_datagram
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_max_datagram.sh
+          $<TARGET_FILE:raftctl>)
+set_tests_properties(proc_max_datagram PROPERTIES LABELS proc TIMEOUT 120
+  ENVIRONMENT "${RAFT_PROC_ENV}")

@@ -63,8 +63,7 @@ pctl transfer "$t" >"$DIR/out" 2>&1 || fail "transfer through a lost reply: $(ca
 [ "$(leader_id)" = "$t" ] || fail "leader is $(leader_id), want $t (was $l)"
 ctl put k3 v3 >/dev/null || fail "put after transfer"
 
-# A real refusal is still one: promoting a voter (checked before sending),
-# and removing an unknown id.
+# A real refusal is still one: removing an unknown id.
 pctl remove 99 >/dev/null 2>&1
 [ $? = 4 ] || fail "removing an unknown id through the proxy: not refused with 4"
 for k in 1 2 3; do

@@ -15,13 +15,8 @@ NODE_PIDS=()
 NSES=()
 
 netns_cleanup() {
-    local pid ns
-    for pid in "${NODE_PIDS[@]}"; do
-        kill -9 "$pid" 2>/dev/null
-    done
-    for pid in "${NODE_PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
+    local ns
+    stop_pids "${NODE_PIDS[@]}"
     for ns in "${NSES[@]}"; do
         ip netns del "$ns" 2>/dev/null
     done

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/recording.h"
 #include "common/rng.h"
 #include "tests/sim/sim_world.h"
 #ifdef RAFT_TEETH
@@ -39,6 +40,7 @@ struct opts {
     double soak_minutes;
     const char *bug;
     const char *skip_check;
+    const char *record; /* --record FILE (one seed), or NULL. */
 };
 
 static unsigned long long ull(uint64_t v)
@@ -221,6 +223,12 @@ static void print_failure(const struct sim_world *w, const struct opts *o,
 
 static void on_fatal_signal(int sig)
 {
+    if (g_world != NULL && g_world->rec != NULL) {
+        rec_write_violation(g_world->rec, g_world->now_ms,
+                            sig == SIGABRT ? "assert: aborted by an ASSERT"
+                                           : "crash: fatal signal");
+        rec_writer_flush(g_world->rec);
+    }
     if (g_world != NULL && g_opts != NULL) {
         bool is_abort = sig == SIGABRT;
         print_failure(g_world, g_opts, is_abort ? "assert" : "crash",
@@ -294,9 +302,25 @@ static bool run_seed(const struct opts *o, uint64_t seed, bool is_single,
                p.max_sessions, p.disk_fault_ppm, p.n_boot);
     }
     w->skip_check = o->skip_check;
+    static struct rec_writer rec;
+    if (o->record != NULL) {
+        char errmsg[ERRMSG_LEN];
+        if (rec_writer_open(&rec, o->record, 0, errmsg) != ERR_OK) {
+            fprintf(stderr, "raftsim: --record %s\n", errmsg);
+            exit(2);
+        }
+        sim_record_begin(w, &rec);
+    }
     g_world = w;
     bool ok = sim_world_run(w);
     g_world = NULL;
+    if (o->record != NULL) {
+        if (rec_writer_close(&rec) != ERR_OK) {
+            fprintf(stderr, "raftsim: --record %s: a write failed\n",
+                    o->record);
+        }
+        w->rec = NULL;
+    }
     t->seeds++;
     t->events += w->n_events;
     t->lost_buffers += w->check.n_lost_buffers;
@@ -398,6 +422,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: raftsim --seed S [--steps N] [--nodes K] [--trace]\n"
+            "              [--record FILE]  (docs/RECORDING.md)\n"
             "       raftsim --seeds A..B [--steps N] [--stop] [--verbose]\n"
             "       raftsim --seed-file FILE [--steps N]\n"
             "       raftsim --soak MINUTES [--steps N]\n"
@@ -499,6 +524,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->nodes = (uint32_t)x;
         } else if (strcmp(a, "--skip-check") == 0 && v) {
             o->skip_check = v;
+        } else if (strcmp(a, "--record") == 0 && v) {
+            o->record = v;
         } else if (strcmp(a, "--seed-file") == 0 && v) {
             o->seed_file = v;
         } else if (strcmp(a, "--soak") == 0 && v && parse_u64(v, &x)) {
@@ -528,6 +555,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
     }
     if (!o->has_seed && o->seed_file == NULL && o->soak_minutes <= 0) {
         usage(stderr);
+        return 2;
+    }
+    if (o->record != NULL &&
+        (!o->has_seed || o->seed_from != o->seed_to || o->seed_file != NULL ||
+         o->soak_minutes > 0)) {
+        fprintf(stderr, "raftsim: --record needs one --seed\n");
         return 2;
     }
     return 0;

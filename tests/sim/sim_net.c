@@ -178,6 +178,7 @@ void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to,
     endpoint_name(to, b, sizeof b);
     describe(msg, what, sizeof what);
     w->n_sent++;
+    sim_record_msg(w, from, to, msg, len);
     const char *fate = NULL;
     if (is_node(w, from) && is_node(w, to) && w->blocked[from][to]) {
         fate = "cut";

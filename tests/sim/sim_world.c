@@ -63,6 +63,7 @@ void sim_fail(struct sim_world *w, const char *check, const char *fmt, ...)
     va_end(ap);
     sim_tracef(w, "%llu VIOLATION %s: %s", ull(w->now_ms), check,
                w->fail_detail);
+    sim_record_violation(w, check, w->fail_detail);
 }
 
 /* --- The heap --- */
@@ -519,6 +520,7 @@ bool sim_world_step(struct sim_world *w)
     if (!w->failed) {
         maybe_doom_new_leader(w);
     }
+    sim_record_step(w);
     return true;
 }
 

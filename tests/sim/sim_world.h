@@ -30,6 +30,7 @@
 #define SIM_CLUSTER_ID 0x51u
 #define SIM_TRACE_RING 400      /* Lines kept for a failure report. */
 #define SIM_STUCK_EVENTS 200000 /* Events at one instant: time is stuck. */
+#define SIM_RECORD_FRAME_MS 50  /* --record: status lines this often. */
 
 /* Everything a seed decides about a run (the swarm parameters). */
 struct sim_params {
@@ -324,6 +325,15 @@ struct sim_check {
     uint64_t n_compactions;
 };
 
+/* --record: what the recorder last saw of a node (sim_record.c). */
+struct sim_record_seen {
+    bool up;
+    int role;
+    raft_term term;
+};
+
+struct rec_writer;
+
 struct sim_world {
     struct sim_params p;
     uint64_t seed;
@@ -369,6 +379,11 @@ struct sim_world {
     char fail_detail[200];
     uint64_t fail_step;
     struct sim_trace trace;
+    /* --record (sim_record.c); rec NULL: not recording. */
+    struct rec_writer *rec;
+    uint64_t rec_next_ms;
+    struct sim_record_seen rec_seen[SIM_NODES_MAX + 1];
+    bool rec_blocked[SIM_NODES_MAX + 1][SIM_NODES_MAX + 1];
 };
 
 /* --- sim_world.c: lifecycle, heap, the event loop, faults --- */
@@ -394,6 +409,17 @@ void sim_fail(struct sim_world *w, const char *check, const char *fmt, ...)
 /* The only leader (0 when none or several). */
 raft_id sim_world_leader(const struct sim_world *w);
 void sim_world_heal(struct sim_world *w);
+
+/* --- sim_record.c: raftsim --record (reads the world, changes nothing) --- */
+/* Starts recording into rec (borrowed; NULL: off): the meta line. */
+void sim_record_begin(struct sim_world *w, struct rec_writer *rec);
+/* After every event: derived events, and a status frame when due. */
+void sim_record_step(struct sim_world *w);
+/* A message from member from, len bytes encoded, sent now. */
+void sim_record_msg(struct sim_world *w, uint32_t from, uint32_t to,
+                    const struct raft_msg *msg, size_t len);
+void sim_record_violation(struct sim_world *w, const char *check,
+                          const char *detail);
 
 /* --- sim_node.c: a member's life and its io table --- */
 void sim_node_start(struct sim_world *w, struct sim_node *n);

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "common/client_session.h"
+#include "common/auth.h"
 #include "common/outbox.h"
 #include "common/udp.h"
 #include "common/wire.h"
@@ -559,6 +560,48 @@ static void test_client_outbox_sends_one_datagram_per_destination(void **state)
     outbox_free(&o);
 }
 
+/* With --max-datagram 1400 (udp_set_max_datagram) a batch never grows
+ * past it: ten 300-byte requests to one member leave in order, as full
+ * batches of as many as fit (tag envelope and batch overheads counted)
+ * and the rest, and udp_send counts nothing over the cap. */
+static void test_client_outbox_keeps_within_max_datagram(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox o;
+    outbox_init(&o, f->client_fd, CLUSTER_ID, RAFT_ID_NONE);
+    udp_set_max_datagram(1400);
+    uint64_t over = udp_oversize_sent();
+    uint8_t dgram[1024];
+    size_t len = 0;
+    for (uint64_t seq = 1; seq <= 10; seq++) {
+        len = encode_request(seq, 300, dgram, sizeof dgram);
+        outbox_add(&o, &f->s.members[0].addr, dgram, len);
+    }
+    outbox_send(&o);
+    uint32_t fit = (uint32_t)((1400 - AUTH_HEADER_BYTES - WIRE_BATCH_OVERHEAD) /
+                              (len + WIRE_BATCH_ITEM_OVERHEAD));
+    assert_true(fit >= 2 && fit < 10);
+    struct raft_msg msg;
+    uint64_t seqs[WIRE_BATCH_MAX];
+    uint64_t next = 1;
+    while (next <= 10) {
+        recv_any(f, 0, &msg);
+        uint32_t want = 10 - next + 1 < fit ? (uint32_t)(10 - next + 1) : fit;
+        if (want == 1) {
+            assert_int_equal(msg.type, MSG_CLIENT);
+            assert_int_equal(msg.u.client.seq, next);
+        } else {
+            assert_int_equal(batch_seqs(f, &msg, seqs, WIRE_BATCH_MAX), want);
+            assert_int_equal(seqs[0], next);
+        }
+        next += want;
+    }
+    assert_true(nothing_sent(f));
+    assert_int_equal(udp_oversize_sent(), over);
+    udp_set_max_datagram(0);
+    outbox_free(&o);
+}
+
 /* A session with an outbox queues its request there. */
 static void test_client_session_queues_in_its_outbox(void **state)
 {
@@ -655,8 +698,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_client_answer_completes_and_remembers_leader, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_client_first_write_registers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_first_write_registers,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_client_bad_register_answer_is_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(
@@ -664,8 +707,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_client_expired_write_resent_is_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_client_resumed_write_expired_is_unknown,
-                                        setup, teardown),
+            test_client_resumed_write_expired_is_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_ignores_stale_replies,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_deadline_gives_timeout,
@@ -677,6 +719,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_client_outbox_sends_one_datagram_per_destination, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_outbox_keeps_within_max_datagram, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_client_session_queues_in_its_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_each_reply_opens_batches,

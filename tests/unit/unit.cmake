@@ -36,6 +36,7 @@ raft_unit_test(test_bench_hist SOURCES tests/unit/test_bench_hist.c launcher/ben
 raft_unit_test(test_session_cache SOURCES tests/unit/test_session_cache.c LIBS storage)
 raft_unit_test(test_events SOURCES tests/unit/test_events.c LIBS dashmodel)
 raft_unit_test(test_dash_model SOURCES tests/unit/test_dash_model.c LIBS dashmodel)
+raft_unit_test(test_recording SOURCES tests/unit/test_recording.c LIBS dashmodel)
 raft_unit_test(test_kv_writeback SOURCES tests/unit/test_kv_writeback.c
   tests/lib/kv_recorder.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_kv_pacer SOURCES tests/unit/test_kv_pacer.c tests/lib/mem_kv.c LIBS runtime)
@@ -67,3 +68,5 @@ add_test(NAME test_raft_snapshot_teeth
 set_tests_properties(test_raft_snapshot_teeth PROPERTIES LABELS unit TIMEOUT 120)
 raft_unit_test(test_up_options SOURCES tests/unit/test_up_options.c
   launcher/up_options.c launcher/cluster_dir.c LIBS sys)
+raft_unit_test(test_web_json SOURCES tests/unit/test_web_json.c LIBS webmodel)
+raft_unit_test(test_web_stream SOURCES tests/unit/test_web_stream.c LIBS webmodel)
