@@ -95,9 +95,7 @@ static void watch_print_msg(void *ctx, const struct trace_msg *m)
 {
     const struct watch_msg_out *o = ctx;
     if (o->rec != NULL) {
-        struct rec_msg rm;
-        trace_msg_to_rec(m, &rm);
-        recorder_msg(o->rec, m->t_ms, &rm);
+        recorder_trace_msg(o->rec, m);
     }
     char line[256];
     if (o->json) {

@@ -433,9 +433,7 @@ static void dash_on_trace_msg(void *ctx, const struct trace_msg *m)
     struct dash *d = ctx;
     trace_ring_push(&d->msgs, m);
     if (d->cfg->rec != NULL) {
-        struct rec_msg rm;
-        trace_msg_to_rec(m, &rm);
-        recorder_msg(d->cfg->rec, m->t_ms, &rm);
+        recorder_trace_msg(d->cfg->rec, m);
     }
 }
 

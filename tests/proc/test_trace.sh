@@ -5,7 +5,8 @@
 # member and, across a leader kill, prints the shared "msg" lines: pre-votes,
 # votes granted in the new term, appends of the new leader and their
 # successful replies, with sane fields and non-decreasing "t"; once it
-# ends, the leases end. `watch --dump --messages` shows the messages pane.
+# ends, the leases end. `watch --dump --messages` shows the messages pane;
+# `watch --messages --record` records them, and `replay` reads them back.
 . "$(dirname "$0")/lib.sh"
 
 up_detached 25400 --nodes 3
@@ -101,4 +102,20 @@ ctl watch --dump --messages >"$DIR/dump.txt" 2>&1 || fail "watch --dump --messag
 grep -q -- '--- messages, newest first' "$DIR/dump.txt" || fail "no messages pane"
 grep -Eq "^ [0-9:.]{12} $NEW->[0-9]+ (heartbeat|append)" "$DIR/dump.txt" ||
     fail "no message line from the leader in the pane: $(cat "$DIR/dump.txt")"
-echo "ok: trace and watch --messages"
+# watch --messages --record: the messages in the recording too, as lines
+# the replay reader accepts (t never going back), and as plain msg lines.
+"$RAFTCTL" -d "$DIR" watch --messages --record "$DIR/rec.jsonl" \
+    >"$DIR/plain.txt" 2>&1 </dev/null &
+WATCH_PID=$!
+trap 'kill "$WATCH_PID" "$TRACE_PID" 2>/dev/null; proc_cleanup' EXIT
+recorded_msgs() { grep -q '"k":"msg"' "$DIR/rec.jsonl" 2>/dev/null; }
+wait_until 10 "msg lines in the recording" recorded_msgs
+kill -TERM "$WATCH_PID"
+wait "$WATCH_PID" || fail "watch --record exited with $?"
+grep -Eq "^[0-9:.]{12} msg $NEW->[0-9]+ (heartbeat|append)" "$DIR/plain.txt" ||
+    fail "no plain msg line from the leader"
+ctl replay "$DIR/rec.jsonl" --dump >"$DIR/replay.txt" 2>&1 ||
+    fail "replay --dump: $(cat "$DIR/replay.txt")"
+grep -Eq "^end .* msgs [1-9][0-9]* malformed 0" "$DIR/replay.txt" ||
+    fail "replay of the recording: $(tail -2 "$DIR/replay.txt")"
+echo "ok: trace, watch --messages, watch --record with messages"
