@@ -12,23 +12,9 @@
 
 #include "common/invariant.h"
 
-static const char *const kind_names[TRACE_KIND__COUNT] = {
-    [TRACE_VOTE] = "vote",
-    [TRACE_PREVOTE] = "prevote",
-    [TRACE_VOTE_REPLY] = "vote_reply",
-    [TRACE_PREVOTE_REPLY] = "prevote_reply",
-    [TRACE_APPEND] = "append",
-    [TRACE_APPEND_REPLY] = "append_reply",
-    [TRACE_SNAPSHOT] = "snapshot",
-    [TRACE_SNAPSHOT_REPLY] = "snapshot_reply",
-    [TRACE_TIMEOUT_NOW] = "timeout_now",
-    [TRACE_READ_INDEX] = "read_index",
-    [TRACE_READ_INDEX_REPLY] = "read_index_reply",
-};
-
 const char *trace_kind_name(int kind)
 {
-    return kind >= 0 && kind < TRACE_KIND__COUNT ? kind_names[kind] : "unknown";
+    return rec_msg_type_name(kind); /* The same kinds (trace_msg_to_rec). */
 }
 
 bool trace_kind_is_reply(int kind)

@@ -44,7 +44,7 @@ void trace_msg_from_event(const struct trace_event *e, raft_id from,
 void trace_msg_to_rec(const struct trace_msg *m, struct rec_msg *out);
 
 /* The recording format's name of a kind ("vote", "prevote", "append",
- * "append_reply", ...), or "unknown". */
+ * "append_reply", ...; common/recording.h's), or "?". */
 const char *trace_kind_name(int kind);
 
 /* True for the kinds that answer (their ok is meaningful). */

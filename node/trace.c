@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/invariant.h"
+#include "common/recording.h"
 
 #define TRACE_TOKEN 1000u /* Thousandths of an event per event. */
 
@@ -67,58 +68,33 @@ bool trace_subscribe(struct trace *t, const struct raft_addr *from,
     return true;
 }
 
+/* The recording's message types are the trace's kinds, in one order. */
+_Static_assert((int)REC_MSG__COUNT == (int)TRACE_KIND__COUNT &&
+                   (int)REC_MSG_PREVOTE == (int)TRACE_PREVOTE &&
+                   (int)REC_MSG_APPEND == (int)TRACE_APPEND &&
+                   (int)REC_MSG_READ_INDEX_REPLY == (int)TRACE_READ_INDEX_REPLY,
+               "rec_msg_type and trace_kind list the same kinds");
+
 bool trace_event_of(const struct raft_msg *msg, size_t bytes,
                     struct trace_event *out)
 {
-    memset(out, 0, sizeof *out);
-    out->to = msg->to;
-    out->term = msg->term;
-    out->bytes = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
-    out->count = 1;
-    switch (msg->type) {
-    case MSG_VOTE:
-        out->kind = msg->u.vote.pre_vote ? TRACE_PREVOTE : TRACE_VOTE;
-        out->index = msg->u.vote.last_index;
-        return true;
-    case MSG_VOTE_REPLY:
-        out->kind =
-            msg->u.vote_reply.pre_vote ? TRACE_PREVOTE_REPLY : TRACE_VOTE_REPLY;
-        out->ok = msg->u.vote_reply.granted;
-        return true;
-    case MSG_APPEND:
-        out->kind = TRACE_APPEND;
-        out->index = msg->u.append.prev_index;
-        out->n = msg->u.append.n_entries;
-        return true;
-    case MSG_APPEND_REPLY:
-        out->kind = TRACE_APPEND_REPLY;
-        out->ok = msg->u.append_reply.success;
-        out->index = out->ok ? msg->u.append_reply.match_index
-                             : msg->u.append_reply.reject_index;
-        return true;
-    case MSG_SNAPSHOT:
-        out->kind = TRACE_SNAPSHOT;
-        out->index = msg->u.snapshot.last_index;
-        return true;
-    case MSG_SNAPSHOT_REPLY:
-        out->kind = TRACE_SNAPSHOT_REPLY;
-        out->index = msg->u.snapshot_reply.last_index;
-        out->ok = msg->u.snapshot_reply.success;
-        return true;
-    case MSG_TIMEOUT_NOW:
-        out->kind = TRACE_TIMEOUT_NOW;
-        return true;
-    case MSG_READ_INDEX:
-        out->kind = TRACE_READ_INDEX;
-        return true;
-    case MSG_READ_INDEX_REPLY:
-        out->kind = TRACE_READ_INDEX_REPLY;
-        out->index = msg->u.read_index_reply.index;
-        out->ok = msg->u.read_index_reply.ok;
-        return true;
-    default:
+    /* The recording's reading of a message (common/recording.h): index,
+     * entries and ok per type, pre-vote apart. */
+    struct rec_msg rm;
+    if (!rec_msg_from_raft(
+            msg, bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes, &rm)) {
         return false;
     }
+    memset(out, 0, sizeof *out);
+    out->kind = rm.type;
+    out->to = rm.to;
+    out->term = rm.term;
+    out->index = rm.index;
+    out->n = rm.n;
+    out->ok = rm.ok;
+    out->bytes = rm.bytes;
+    out->count = 1;
+    return true;
 }
 
 /* A heartbeat or its answer: an append without entries, or its reply. */
