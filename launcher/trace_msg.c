@@ -77,13 +77,17 @@ int trace_msg_to_json(const struct trace_msg *m, uint64_t start_ms, char *buf,
         snprintf(coalesced, sizeof coalesced, ",\"coalesced\":%" PRIu32,
                  m->count);
     }
+    /* "ok" on replies only, as the recording writer has it. */
+    const char *ok = !trace_kind_is_reply(m->kind) ? ""
+                     : m->ok                       ? ",\"ok\":true"
+                                                   : ",\"ok\":false";
     return snprintf(
         buf, cap,
         "{\"t\":%" PRIu64 ",\"k\":\"msg\",\"from\":%" PRIu64 ",\"to\":%" PRIu64
         ",\"type\":\"%s\",\"term\":%" PRIu64 ",\"index\":%" PRIu64
-        ",\"n\":%" PRIu32 ",\"ok\":%s,\"bytes\":%" PRIu32 "%s}",
+        ",\"n\":%" PRIu32 "%s,\"bytes\":%" PRIu32 "%s}",
         since(m->t_ms, start_ms), m->from, m->to, trace_kind_name(m->kind),
-        m->term, m->index, m->n, m->ok ? "true" : "false", m->bytes, coalesced);
+        m->term, m->index, m->n, ok, m->bytes, coalesced);
 }
 
 int trace_dropped_to_json(raft_id id, uint64_t count, uint64_t t_ms,

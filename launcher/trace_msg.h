@@ -51,7 +51,8 @@ const char *trace_kind_name(int kind);
 bool trace_kind_is_reply(int kind);
 
 /* The "msg" line (no newline) with "t" = t_ms - start_ms (0 when
- * earlier) into buf; returns its length (>= cap: truncated). */
+ * earlier) into buf ("ok" on replies only); returns its length (>= cap:
+ * truncated). */
 int trace_msg_to_json(const struct trace_msg *m, uint64_t start_ms, char *buf,
                       size_t cap);
 

@@ -615,7 +615,7 @@ static void test_trace_msg_json(void **state)
     trace_msg_to_json(&m, 1000, buf, sizeof(buf));
     assert_string_equal(buf, "{\"t\":4000,\"k\":\"msg\",\"from\":1,\"to\":3,"
                              "\"type\":\"append\",\"term\":5,\"index\":120,"
-                             "\"n\":64,\"ok\":false,\"bytes\":40}");
+                             "\"n\":64,\"bytes\":40}");
     m = tmsg(2, 1, TRACE_VOTE_REPLY, 0, 0, true);
     m.count = 3;
     trace_msg_to_json(&m, 6000, buf, sizeof(buf));
