@@ -37,6 +37,10 @@ enum msg_type {
     /* From anyone: the digest of a member's kv table (raftctl check). */
     MSG_CHECK,
     MSG_CHECK_REPLY,
+    /* Message trace (docs/TRACE.md): a viewer's lease, and the messages a
+     * member sent, batched, to each viewer holding one. */
+    MSG_TRACE,
+    MSG_TRACE_EVENTS,
     MSG__COUNT
 };
 
@@ -310,6 +314,11 @@ struct msg_status_reply {
      * or "joint 1,2,3 -> 1,2,4 @ ..."), not NUL-terminated. */
     uint32_t config_len;
     uint8_t config[MEMBERSHIP_TEXT_MAX];
+    /* Appended after config (a reply without them decodes with zeros):
+     * the viewers holding a trace lease, and the trace events this
+     * member's budget dropped since it started (docs/TRACE.md). */
+    uint32_t trace_subscribers;
+    uint64_t trace_dropped;
 };
 
 /* raftctl check asks every member for a digest of its kv table at its
@@ -331,6 +340,59 @@ struct msg_check_reply {
     raft_index applied; /* The index the digest is of. */
     uint64_t n_rows;    /* kv rows covered. */
     uint64_t digest;    /* Of every row's key, value (in key order). */
+};
+
+/* A viewer asks a member for its message trace for lease_ms (renewed by
+ * asking again; 0 ends it). Cluster key only (loopback without keys). */
+struct msg_trace {
+    uint32_t lease_ms; /* At most TRACE_LEASE_MS_MAX. */
+};
+
+#define TRACE_LEASE_MS_MAX 60000u
+/* Events one MSG_TRACE_EVENTS carries at most. */
+#define TRACE_EVENTS_PER_MSG 128
+
+/* What kind of peer message a trace event is (pre-vote distinguished). */
+enum trace_kind {
+    TRACE_VOTE = 0,
+    TRACE_PREVOTE,
+    TRACE_VOTE_REPLY,
+    TRACE_PREVOTE_REPLY,
+    TRACE_APPEND,
+    TRACE_APPEND_REPLY,
+    TRACE_SNAPSHOT,
+    TRACE_SNAPSHOT_REPLY,
+    TRACE_TIMEOUT_NOW,
+    TRACE_READ_INDEX,
+    TRACE_READ_INDEX_REPLY,
+    TRACE_KIND__COUNT
+};
+
+/* One message a member sent (its sender is the datagram's from). index:
+ * prevLogIndex (append), lastLogIndex (vote), the match index (or the
+ * refused one) of an append reply, the snapshot's last index, the read
+ * index; n: entries carried; ok: success or granted. count >= 1 identical
+ * messages (heartbeats) this event stands for; age_ms: how long before the
+ * datagram was sent the (first) message was. */
+struct trace_event {
+    uint8_t kind; /* enum trace_kind */
+    raft_id to;
+    raft_term term;
+    raft_index index;
+    uint32_t n;
+    bool ok;
+    uint32_t bytes; /* Encoded size of the message. */
+    uint32_t count;
+    uint32_t age_ms;
+};
+
+/* A batch of trace events to one viewer. dropped: events this member's
+ * budget has dropped since it started (cumulative: a lost datagram loses
+ * no count). */
+struct msg_trace_events {
+    uint64_t dropped;
+    uint32_t n; /* 0..TRACE_EVENTS_PER_MSG; 0 acknowledges a lease. */
+    const struct trace_event *events; /* Borrowed (or wire_scratch). */
 };
 
 enum fault_action {
@@ -394,6 +456,8 @@ struct raft_msg {
         struct msg_batch batch;
         struct msg_check check;
         struct msg_check_reply check_reply;
+        struct msg_trace trace;
+        struct msg_trace_events trace_events;
     } u;
 };
 

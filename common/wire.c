@@ -27,16 +27,22 @@
  *                  [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *                  snapshot_index snapshot_term [peer done size]
  *                  [[peer done size] ... at most RAFT_NODES_MAX] lost_acked
- *                  disk config (bin: the configuration's text) (the last
- *                  fourteen were appended later, in five steps: a reply of
- *                  the first 13, 20, 24, 25 or 26 fields decodes, with the
- *                  missing ones zero or empty)
+ *                  disk config (bin: the configuration's text)
+ *                  trace_subscribers trace_dropped (the last sixteen were
+ *                  appended later, in six steps: a reply of the first 13,
+ *                  20, 24, 25, 26 or 27 fields decodes, with the missing
+ *                  ones zero or empty)
  *   FAULT          action [blocked id ...] loss_ppm dup_ppm delay_ms jitter_ms
  *   FAULT_REPLY    ok
  *   READ_INDEX     read_id
  *   READ_INDEX_REPLY read_id index ok
  *   CLIENT_BATCH   [datagram ...] (1 to WIRE_BATCH_MAX bins, each a whole
  *                  client request or reply datagram of this cluster)
+ *   CHECK          nonce
+ *   CHECK_REPLY    nonce state applied n_rows digest
+ *   TRACE          lease_ms
+ *   TRACE_EVENTS   dropped [[kind to term index n ok bytes count age_ms] ...
+ *                  at most TRACE_EVENTS_PER_MSG]
  *
  * Integers are msgpack unsigned ints (a signed format holding a non-negative
  * value is accepted); booleans are true/false (0 and 1 accepted); byte fields
@@ -69,15 +75,18 @@
 #define WIRE_STATUS_REPLY_FIELDS_V3 24
 #define WIRE_STATUS_REPLY_FIELDS_V4 25
 #define WIRE_STATUS_REPLY_FIELDS_V5 26
+#define WIRE_STATUS_REPLY_FIELDS_V6 27
+#define WIRE_TRACE_EVENT_FIELDS 9
 
 /* Body field count per message type; 0 for MSG_NONE is never used. */
 static const uint8_t wire_body_fields[MSG__COUNT] = {
     [MSG_VOTE] = 4,         [MSG_VOTE_REPLY] = 2,    [MSG_APPEND] = 5,
     [MSG_APPEND_REPLY] = 7, [MSG_SNAPSHOT] = 6,      [MSG_SNAPSHOT_REPLY] = 5,
     [MSG_TIMEOUT_NOW] = 0,  [MSG_CLIENT] = 6,        [MSG_CLIENT_REPLY] = 5,
-    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 27, [MSG_FAULT] = 6,
+    [MSG_STATUS] = 1,       [MSG_STATUS_REPLY] = 29, [MSG_FAULT] = 6,
     [MSG_FAULT_REPLY] = 1,  [MSG_READ_INDEX] = 1,    [MSG_READ_INDEX_REPLY] = 3,
     [MSG_CLIENT_BATCH] = 1, [MSG_CHECK] = 1,         [MSG_CHECK_REPLY] = 5,
+    [MSG_TRACE] = 1,        [MSG_TRACE_EVENTS] = 2,
 };
 
 /* ------------------------------------------------------------------------
@@ -189,6 +198,22 @@ static int validate_fault(const struct msg_fault *m)
     return ERR_OK;
 }
 
+static int validate_trace_events(const struct msg_trace_events *m)
+{
+    if (m->n > TRACE_EVENTS_PER_MSG) {
+        return ERR_INVALID;
+    }
+    ASSERT(m->n == 0 || m->events != NULL);
+    for (uint32_t i = 0; i < m->n; i++) {
+        const struct trace_event *e = &m->events[i];
+        if (e->kind >= TRACE_KIND__COUNT || !is_member_id(e->to) ||
+            e->count == 0) {
+            return ERR_INVALID;
+        }
+    }
+    return ERR_OK;
+}
+
 /* Checks every limit of a message. Errors: ERR_INVALID. */
 static int validate_msg(const struct raft_msg *m)
 {
@@ -229,6 +254,10 @@ static int validate_msg(const struct raft_msg *m)
     case MSG_CHECK_REPLY:
         return m->u.check_reply.state < CHECK_STATE__COUNT ? ERR_OK
                                                            : ERR_INVALID;
+    case MSG_TRACE:
+        return m->u.trace.lease_ms <= TRACE_LEASE_MS_MAX ? ERR_OK : ERR_INVALID;
+    case MSG_TRACE_EVENTS:
+        return validate_trace_events(&m->u.trace_events);
     default:
         return ERR_OK;
     }
@@ -355,10 +384,29 @@ static int encode_status_reply(msgpack_packer *pk,
     if (pack_u(pk, m->lost_acked)) {
         return -1;
     }
-    if (pack_u(pk, m->disk)) {
+    if (pack_u(pk, m->disk) || pack_bin(pk, m->config, m->config_len)) {
         return -1;
     }
-    return pack_bin(pk, m->config, m->config_len) ? -1 : 0;
+    return pack_u(pk, m->trace_subscribers) || pack_u(pk, m->trace_dropped);
+}
+
+static int encode_trace_events(msgpack_packer *pk,
+                               const struct msg_trace_events *m)
+{
+    if (pack_u(pk, m->dropped) || msgpack_pack_array(pk, m->n)) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < m->n; i++) {
+        const struct trace_event *e = &m->events[i];
+        if (msgpack_pack_array(pk, WIRE_TRACE_EVENT_FIELDS) ||
+            pack_u(pk, e->kind) || pack_u(pk, e->to) || pack_u(pk, e->term) ||
+            pack_u(pk, e->index) || pack_u(pk, e->n) || pack_b(pk, e->ok) ||
+            pack_u(pk, e->bytes) || pack_u(pk, e->count) ||
+            pack_u(pk, e->age_ms)) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int encode_fault(msgpack_packer *pk, const struct msg_fault *m)
@@ -444,6 +492,10 @@ static int encode_body(msgpack_packer *pk, const struct raft_msg *msg)
                pack_u(pk, msg->u.check_reply.applied) ||
                pack_u(pk, msg->u.check_reply.n_rows) ||
                pack_u(pk, msg->u.check_reply.digest);
+    case MSG_TRACE:
+        return pack_u(pk, msg->u.trace.lease_ms);
+    case MSG_TRACE_EVENTS:
+        return encode_trace_events(pk, &msg->u.trace_events);
     default:
         UNREACHABLE();
     }
@@ -823,6 +875,36 @@ static int decode_status_reply(struct reader *r, struct msg_status_reply *m)
     if (m->config_len > 0) {
         memcpy(m->config, config, m->config_len);
     }
+    if (r->n_body == WIRE_STATUS_REPLY_FIELDS_V6) {
+        return ERR_OK; /* The sixth layout: no trace figures. */
+    }
+    return read_u32(r, UINT32_MAX, &m->trace_subscribers) ||
+                   read_u64(r, &m->trace_dropped)
+               ? ERR_MALFORMED
+               : ERR_OK;
+}
+
+static int decode_trace_events(struct reader *r, struct msg_trace_events *m,
+                               struct wire_scratch *scratch)
+{
+    uint32_t n;
+    if (read_u64(r, &m->dropped) || read_array(r, TRACE_EVENTS_PER_MSG, &n)) {
+        return ERR_MALFORMED;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct trace_event *e = &scratch->trace[i];
+        if (read_array_of(r, WIRE_TRACE_EVENT_FIELDS) ||
+            read_u8(r, TRACE_KIND__COUNT - 1, &e->kind) ||
+            read_uint(r, RAFT_ID_MAX, &e->to) || read_u64(r, &e->term) ||
+            read_u64(r, &e->index) || read_u32(r, UINT32_MAX, &e->n) ||
+            read_bool(r, &e->ok) || read_u32(r, UINT32_MAX, &e->bytes) ||
+            read_u32(r, UINT32_MAX, &e->count) ||
+            read_u32(r, UINT32_MAX, &e->age_ms)) {
+            return ERR_MALFORMED;
+        }
+    }
+    m->n = n;
+    m->events = scratch->trace;
     return ERR_OK;
 }
 
@@ -954,6 +1036,10 @@ static int decode_body(struct reader *r, struct raft_msg *m,
                read_u64(r, &m->u.check_reply.applied) ||
                read_u64(r, &m->u.check_reply.n_rows) ||
                read_u64(r, &m->u.check_reply.digest);
+    case MSG_TRACE:
+        return read_u32(r, UINT32_MAX, &m->u.trace.lease_ms);
+    case MSG_TRACE_EVENTS:
+        return decode_trace_events(r, &m->u.trace_events, scratch);
     default:
         UNREACHABLE();
     }
@@ -991,7 +1077,8 @@ static int decode_header(struct reader *r, uint64_t cluster_id,
            r->n_body == WIRE_STATUS_REPLY_FIELDS_V2 ||
            r->n_body == WIRE_STATUS_REPLY_FIELDS_V3 ||
            r->n_body == WIRE_STATUS_REPLY_FIELDS_V4 ||
-           r->n_body == WIRE_STATUS_REPLY_FIELDS_V5))) {
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V5 ||
+           r->n_body == WIRE_STATUS_REPLY_FIELDS_V6))) {
         return ERR_MALFORMED;
     }
     return ERR_OK;

@@ -17,9 +17,11 @@
 #define WIRE_VERSION 1
 
 /* Caller-owned space a decoded message may point into besides the input
- * buffer (the entries array of an AppendEntries). */
+ * buffer (the entries array of an AppendEntries, the events of a trace
+ * batch). */
 struct wire_scratch {
     struct raft_entry entries[RAFT_ENTRIES_PER_MSG_MAX];
+    struct trace_event trace[TRACE_EVENTS_PER_MSG];
 };
 
 /* Encodes msg under cluster_id into buf (capacity cap, at most

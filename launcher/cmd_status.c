@@ -14,7 +14,8 @@
  * line per member whose disk is not ok (full or hung), and per member that
  * as leader saw a member lose entries it had acknowledged (lost_acked,
  * docs/RELIABILITY.md). `status --drops` shows instead each node's counters
- * of dropped datagrams by reason and lost_acked (a separate view, so the
+ * of dropped datagrams by reason, lost_acked, and the message trace's
+ * viewers and budget drops (docs/TRACE.md) (a separate view, so the
  * documented --json keys stay exactly as listed). Read launcher/cmd_fault.c
  * next.
  */
@@ -221,7 +222,8 @@ static void status_print_drops(const struct conf *conf,
         for (int r = 0; r < DROP__COUNT; r++) {
             printf(" %14s", msg_drop_name(r));
         }
-        printf(" %10s\n", "lost_acked");
+        printf(" %10s %13s %13s\n", "lost_acked", "trace_viewers",
+               "trace_dropped");
     }
     for (uint32_t i = 0; i < conf->n_members; i++) {
         unsigned long long id = (unsigned long long)conf->members[i].id;
@@ -243,14 +245,20 @@ static void status_print_drops(const struct conf *conf,
             printf(" %14s", "-");
         }
         unsigned long long lost = (unsigned long long)st[i].reply.lost_acked;
+        unsigned viewers = st[i].reply.trace_subscribers;
+        unsigned long long tdrop =
+            (unsigned long long)st[i].reply.trace_dropped;
         if (json && st[i].alive) {
-            printf("},\"lost_acked\":%llu}", lost);
+            printf("},\"lost_acked\":%llu,\"trace_viewers\":%u,"
+                   "\"trace_dropped\":%llu}",
+                   lost, viewers, tdrop);
         } else if (json) {
-            printf("null,\"lost_acked\":null}");
+            printf("null,\"lost_acked\":null,\"trace_viewers\":null,"
+                   "\"trace_dropped\":null}");
         } else if (st[i].alive) {
-            printf(" %10llu\n", lost);
+            printf(" %10llu %13u %13llu\n", lost, viewers, tdrop);
         } else {
-            printf(" %10s\n", "-");
+            printf(" %10s %13s %13s\n", "-", "-", "-");
         }
     }
     if (json) {

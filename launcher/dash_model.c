@@ -9,7 +9,9 @@
  * prefix marked; a learner's role is `learner`; the datagrams it
  * dropped, by reason, once it dropped any), a joint change in
  * progress beside the fault rules (old and new voter sets), the event feed
- * newest first, and the help or prompt bar. Pure; see
+ * newest first, with watch --messages the messages the members send
+ * (newest first, heartbeats coalesced: launcher/trace_msg.h) below it, and
+ * the help or prompt bar. Pure; see
  * tests/unit/test_dash_model.c. Read launcher/dashboard.h next.
  */
 #include "launcher/dash_model.h"
@@ -660,6 +662,55 @@ static void draw_events(struct dash_screen *s, const struct dash_view *v,
     }
 }
 
+static int msg_color(const struct trace_msg *m)
+{
+    if (trace_kind_is_reply(m->kind) && !m->ok) {
+        return DASH_COLOR_DOWN;
+    }
+    switch (m->kind) {
+    case TRACE_VOTE:
+    case TRACE_PREVOTE:
+    case TRACE_VOTE_REPLY:
+    case TRACE_PREVOTE_REPLY:
+    case TRACE_TIMEOUT_NOW:
+        return DASH_COLOR_CANDIDATE;
+    case TRACE_APPEND:
+        return m->n == 0 ? DASH_COLOR_DIM : DASH_COLOR_LEADER;
+    case TRACE_APPEND_REPLY:
+        return m->n == 0 && m->count > 1 ? DASH_COLOR_DIM : DASH_COLOR_FOLLOWER;
+    default:
+        return DASH_COLOR_NORMAL;
+    }
+}
+
+/* A separator with the counts, then the newest messages first. */
+static void draw_messages(struct dash_screen *s, const struct trace_ring *r,
+                          int row, int n_rows, int col)
+{
+    struct pen p = pen_at(s, row, col, s->cols);
+    pen_printf(&p, DASH_COLOR_DIM, 0,
+               "--- messages, newest first (%" PRIu64 " seen, %" PRIu64
+               " dropped by budget) ",
+               r->total, r->dropped);
+    pen_fill(&p, DASH_COLOR_DIM, 0, '-', s->cols);
+    if (r->n == 0) {
+        p = pen_at(s, row + 1, col + 1, s->cols);
+        pen_put(&p, DASH_COLOR_DIM, 0,
+                "(none yet: members trace while "
+                "watched)");
+        return;
+    }
+    for (int k = 0; k + 1 < n_rows && (uint32_t)k < r->n; k++) {
+        const struct trace_msg *m = trace_ring_newest(r, (uint32_t)k);
+        char clock[32], text[96];
+        ev_format_clock(m->wall_ms, clock, sizeof(clock));
+        trace_msg_text(m, text, sizeof(text));
+        p = pen_at(s, row + 1 + k, col + 1, s->cols);
+        pen_printf(&p, DASH_COLOR_DIM, 0, "%s ", clock);
+        pen_put(&p, msg_color(m), 0, text);
+    }
+}
+
 /* The last row: the keys, or the pending prompt. */
 static void draw_help(struct dash_screen *s, const struct dash_view *v, int row)
 {
@@ -773,7 +824,12 @@ void dash_render(const struct dash_view *v, int cols, int rows,
         pen_printf(&p, DASH_COLOR_DIM, 0,
                    "... and %d more node(s): enlarge the terminal", l.hidden);
     }
-    draw_events(out, v, l.ev_row, l.ev_rows, l.ev_col);
+    int msg_rows = v->msgs != NULL ? l.ev_rows / 2 : 0;
+    draw_events(out, v, l.ev_row, l.ev_rows - msg_rows, l.ev_col);
+    if (msg_rows > 0) {
+        draw_messages(out, v->msgs, l.ev_row + l.ev_rows - msg_rows, msg_rows,
+                      l.ev_col);
+    }
     draw_help(out, v, out->rows - 1);
 }
 

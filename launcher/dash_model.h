@@ -19,6 +19,7 @@
 #include "common/msg.h"
 #include "common/types.h"
 #include "launcher/events.h"
+#include "launcher/trace_msg.h"
 
 #define DASH_COLS_MAX 320 /* Wider terminals use this much. */
 #define DASH_ROWS_MAX 120
@@ -83,6 +84,9 @@ struct dash_view {
     char where[96];          /* The cluster directory as shown. */
     struct dash_node nodes[RAFT_NODES_MAX]; /* conf->members order. */
     const struct ev_ring *events;           /* Borrowed; newest shown first. */
+    /* The messages pane (watch --messages): borrowed, newest shown first;
+     * NULL: no pane. */
+    const struct trace_ring *msgs;
     const char *prompt; /* A pending key prompt, or NULL: help. */
     bool owns_cluster;  /* Foreground up: q stops the cluster. */
     bool from_launcher; /* Events stream from the launcher. */

@@ -26,6 +26,7 @@
 #include "launcher/dash_source.h"
 #include "launcher/dash_term.h"
 #include "launcher/supervisor.h"
+#include "launcher/trace_source.h"
 
 #define DASH_KILL_MS 3000 /* The launcher answers once it is dead. */
 #define DASH_FAULT_MS 500
@@ -39,6 +40,10 @@ struct dash {
     const struct dashboard_config *cfg;
     struct dash_source src;
     struct ev_ring events;
+    /* The message trace (m, or watch --messages). */
+    struct trace_source trace;
+    bool tracing;
+    struct trace_ring msgs;
     struct dash_view view;
     struct dash_screen *screen;
     struct dash_prompt prompt;
@@ -422,6 +427,49 @@ static void dash_act(struct dash *d, int act, raft_id id, uint64_t now_ms)
     }
 }
 
+/* A traced message: into the pane's ring, and the recording (--record). */
+static void dash_on_trace_msg(void *ctx, const struct trace_msg *m)
+{
+    struct dash *d = ctx;
+    trace_ring_push(&d->msgs, m);
+    if (d->cfg->rec != NULL) {
+        recorder_trace_msg(d->cfg->rec, m);
+    }
+}
+
+static void dash_on_trace_dropped(void *ctx, raft_id id, uint64_t count,
+                                  uint64_t t_ms)
+{
+    struct dash *d = ctx;
+    trace_ring_on_dropped(&d->msgs, id, count, t_ms);
+    if (d->cfg->rec != NULL) {
+        recorder_trace_dropped(d->cfg->rec, t_ms, id, count);
+    }
+}
+
+/* m: starts the message trace (a lease on every member) or ends it. */
+static void dash_toggle_trace(struct dash *d)
+{
+    if (d->tracing) {
+        trace_source_close(&d->trace);
+        d->tracing = false;
+        d->view.msgs = NULL;
+        return;
+    }
+    char errmsg[ERRMSG_LEN] = "";
+    struct trace_source_cb cb = {dash_on_trace_msg, dash_on_trace_dropped, d};
+    if (trace_source_open(&d->trace, d->cfg->conf, &cb, errmsg) != ERR_OK) {
+        struct ev e;
+        ev_set(&e, dash_wall_ms(), EV_INFO, RAFT_ID_NONE, 0,
+               "message trace: %s", errmsg);
+        ev_ring_push(&d->events, &e);
+        return;
+    }
+    trace_ring_init(&d->msgs);
+    d->tracing = true;
+    d->view.msgs = &d->msgs;
+}
+
 static void dash_on_keys(struct dash *d, uint64_t now_ms)
 {
     for (int k = 0; k < 64; k++) {
@@ -434,6 +482,11 @@ static void dash_on_keys(struct dash *d, uint64_t now_ms)
             continue;
         }
         if (ch > 255) {
+            continue;
+        }
+        if (ch == 'm' && d->prompt.cmd == 0) {
+            dash_toggle_trace(d);
+            d->frame_next_ms = now_ms;
             continue;
         }
         raft_id id = 0;
@@ -498,6 +551,10 @@ static int dash_wait_ms(const struct dash *d, uint64_t now_ms)
     uint64_t next = d->frame_next_ms;
     uint64_t src = dash_source_next_ms(&d->src);
     next = src < next ? src : next;
+    if (d->tracing) {
+        uint64_t t = trace_source_next_ms(&d->trace, now_ms);
+        next = t < next ? t : next;
+    }
     if (d->writing) {
         uint64_t w = client_session_next_ms(&d->session);
         next = w < next ? w : next;
@@ -512,12 +569,15 @@ static int dash_wait_ms(const struct dash *d, uint64_t now_ms)
 static void dash_loop(struct dash *d)
 {
     while (!d->quit) {
-        struct pollfd pfds[3 + DASH_SOURCE_FDS];
+        struct pollfd pfds[4 + DASH_SOURCE_FDS];
         nfds_t n = 0;
         pfds[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
         pfds[n++] =
             (struct pollfd){.fd = dash_term_signal_fd(), .events = POLLIN};
         n += (nfds_t)dash_source_fds(&d->src, pfds + n);
+        if (d->tracing) {
+            n += (nfds_t)trace_source_fds(&d->trace, pfds + n);
+        }
         if (d->writing) {
             pfds[n++] = (struct pollfd){.fd = d->client_fd, .events = POLLIN};
         }
@@ -529,6 +589,9 @@ static void dash_loop(struct dash *d)
         dash_on_signals(d, now_ms);
         dash_on_keys(d, now_ms);
         dash_source_step(&d->src, now_ms, dash_wall_ms());
+        if (d->tracing) {
+            trace_source_step(&d->trace, now_ms, dash_wall_ms());
+        }
         if (d->cfg->rec != NULL) {
             recorder_source_step(d->cfg->rec, &d->src, now_ms);
         }
@@ -550,6 +613,9 @@ bool dashboard_usable(void)
 static void dash_free(struct dash *d)
 {
     dash_source_close(&d->src);
+    if (d->tracing) {
+        trace_source_close(&d->trace);
+    }
     if (d->client_ready) {
         client_session_close(&d->session);
     }
@@ -613,6 +679,9 @@ int dashboard_run(const struct dashboard_config *cfg)
         }
         dash_free(d);
         return 4;
+    }
+    if (cfg->messages) {
+        dash_toggle_trace(d);
     }
     uint64_t now_ms = clock_now_ms();
     d->frame_next_ms = now_ms;

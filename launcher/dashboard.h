@@ -25,6 +25,7 @@ struct dashboard_config {
     pid_t launcher_child;    /* Foreground up: the launcher we forked; q
                                  (confirmed) or Ctrl-C stops it, and its exit
                                  ends the dashboard. 0 for watch. */
+    bool messages;           /* Show the message trace (m toggles it). */
     struct recorder *rec;    /* watch --record: begun; or NULL. */
 };
 

@@ -14,7 +14,7 @@ target_link_libraries(client PUBLIC common sys)
 # reader and the replay model), shared with tests/unit/test_dash_model.c
 # and tests/unit/test_recording.c.
 add_library(dashmodel STATIC launcher/events.c launcher/dash_model.c
-  launcher/recording_read.c launcher/replay.c)
+  launcher/recording_read.c launcher/replay.c launcher/trace_msg.c)
 target_link_libraries(dashmodel PUBLIC common PkgConfig::JANSSON)
 
 add_executable(raftctl
@@ -29,6 +29,7 @@ add_executable(raftctl
   launcher/bench_hist.c
   launcher/cmd_status.c
   launcher/cmd_watch.c
+  launcher/trace_source.c
   launcher/cmd_replay.c
   launcher/cmd_check.c
   launcher/dash_source.c

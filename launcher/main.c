@@ -4,8 +4,8 @@
  * (0 ok, 1 negative answer, 2 usage, 3 unavailable, 4 other error). The
  * commands live in cmd_cluster.c (up, down; the launcher itself is
  * supervisor.c), cmd_client.c (put, get, del, cas), cmd_status.c,
- * cmd_fault.c (kill, start, partition, netem, heal), cmd_watch.c and
- * bench.c. Read launcher/cluster_dir.h next.
+ * cmd_fault.c (kill, start, partition, netem, heal), cmd_watch.c (watch,
+ * trace) and bench.c. Read launcher/cluster_dir.h next.
  */
 #include "launcher/raftctl.h"
 
@@ -80,7 +80,8 @@ static const char ctl_usage_text[] =
     "                      closed-loop load; prints ops/s and latency"
     " percentiles\n"
     "live view:\n"
-    "  watch [--dump [--size COLSxROWS]] [--record FILE [--record-max MB]]\n"
+    "  watch [--messages] [--dump [--size COLSxROWS]]\n"
+    "        [--record FILE [--record-max MB]]\n"
     "                      full-screen dashboard (keys: k ID kill, s ID start,"
     "\n"
     "                      i isolate the leader, h heal, w write, q quit);"
@@ -89,7 +90,9 @@ static const char ctl_usage_text[] =
     " one\n"
     "                      frame as text. A foreground 'up' on a terminal"
     " shows it\n"
-    "                      too. --record writes the run to FILE\n"
+    "                      too. --messages adds the messages the members"
+    " send;\n"
+    "                      --record writes the run to FILE\n"
     "                      (docs/RECORDING.md, default at most 64 MB)\n"
     "  replay FILE [--dump]    show a recording (up/watch/raftsim --record):\n"
     "                      space pause, . step, +/- speed, left/right 5 s,\n"
@@ -99,6 +102,10 @@ static const char ctl_usage_text[] =
     "                      the cluster (or a recording) as a page on\n"
     "                      127.0.0.1:P (default 7080); prints the URL with its\n"
     "                      token ('up --web' runs the cluster with it)\n"
+    "  trace [--json] [--for SECONDS]\n"
+    "                      each message the members send, one line each"
+    " (--json:\n"
+    "                      recording lines, docs/TRACE.md)\n"
     "\n"
     "exit codes: 0 ok, 1 negative answer (absent key, CAS mismatch), 2 usage\n"
     "error (also an unknown node id or an oversized key or value), 3 no "
@@ -276,6 +283,7 @@ static const struct ctl_command ctl_commands[] = {
     {"bench", cmd_bench, false},
     {"watch", cmd_watch, true},
     {"replay", cmd_replay, false},
+    {"trace", cmd_trace, false},
     {"compact", cmd_compact, false},
     {"check", cmd_check, false},
     {"members", cmd_members, false},

@@ -101,5 +101,7 @@ int cmd_watch(int argc, char **argv, const char *dir);
 int cmd_replay(int argc, char **argv, const char *dir);
 /* launcher/web.c */
 int cmd_web(int argc, char **argv, const char *dir);
+/* launcher/cmd_watch.c: the message trace alone */
+int cmd_trace(int argc, char **argv, const char *dir);
 
 #endif

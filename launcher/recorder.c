@@ -175,11 +175,23 @@ void recorder_msg(struct recorder *r, uint64_t now_ms, const struct rec_msg *m)
     }
 }
 
+void recorder_trace_msg(struct recorder *r, const struct trace_msg *m)
+{
+    if (r->is_open && r->conf != NULL) {
+        struct rec_msg rm;
+        trace_msg_to_rec(m, &rm);
+        uint64_t t = recorder_t(r, m->t_ms);
+        rec_write_msg(&r->w, t > r->w.last_t ? t : r->w.last_t, &rm);
+    }
+}
+
 void recorder_trace_dropped(struct recorder *r, uint64_t now_ms, raft_id id,
                             uint64_t count)
 {
     if (r->is_open && r->conf != NULL) {
-        rec_write_trace_dropped(&r->w, recorder_t(r, now_ms), id, count);
+        uint64_t t = recorder_t(r, now_ms);
+        rec_write_trace_dropped(&r->w, t > r->w.last_t ? t : r->w.last_t, id,
+                                count);
     }
 }
 

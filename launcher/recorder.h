@@ -19,6 +19,7 @@
 #include "common/conf.h"
 #include "common/recording.h"
 #include "launcher/events.h"
+#include "launcher/trace_msg.h"
 #include "launcher/up_options.h"
 
 #define RECORDER_ROUND_MS 100 /* watch: one status round this often. */
@@ -54,6 +55,10 @@ void recorder_source_step(struct recorder *r, const struct dash_source *src,
 void recorder_event(struct recorder *r, uint64_t now_ms, const struct ev *e);
 /* For the message trace: one "msg" line, sent at now_ms by m->from. */
 void recorder_msg(struct recorder *r, uint64_t now_ms, const struct rec_msg *m);
+/* A message of the trace (launcher/trace_source.h) at its send time
+ * m->t_ms, or at the last line's t when that is later (a recording's t
+ * never goes back; the trace delivers messages up to 80 ms late). */
+void recorder_trace_msg(struct recorder *r, const struct trace_msg *m);
 /* For the message trace: member id's trace left count messages out. */
 void recorder_trace_dropped(struct recorder *r, uint64_t now_ms, raft_id id,
                             uint64_t count);

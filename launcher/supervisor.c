@@ -565,12 +565,40 @@ static uint64_t sup_next_wakeup(const struct sup *s)
     return next;
 }
 
+/* up --record: each traced message, and each budget drop, recorded. */
+static void sup_trace_msg(void *ctx, const struct trace_msg *m)
+{
+    const struct sup *s = ctx;
+    recorder_trace_msg(s->cfg->rec, m);
+}
+
+static void sup_trace_dropped(void *ctx, raft_id id, uint64_t count,
+                              uint64_t t_ms)
+{
+    const struct sup *s = ctx;
+    recorder_trace_dropped(s->cfg->rec, t_ms, id, count);
+}
+
+/* up --record: holds a trace lease on every member (docs/TRACE.md) for
+ * the recording's msg lines; without it the recording has none. */
+static void sup_trace_open(struct sup *s)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    struct trace_source_cb cb = {sup_trace_msg, sup_trace_dropped, s};
+    s->tracing = trace_source_open(&s->trace, &s->cfg->conf, &cb, errmsg) ==
+                 ERR_OK;
+    if (!s->tracing) {
+        sup_event("--record: no message trace: %s", errmsg);
+    }
+}
+
 /* One poll() over the signal pipe, the launcher socket, the status socket
- * and the open connections, then whatever became ready and due. */
+ * and the open connections (and the trace's socket), then whatever became
+ * ready and due. */
 static void sup_step(struct sup *s)
 {
-    struct pollfd pfds[3 + SUP_CONNS_MAX];
-    int conn_of[3 + SUP_CONNS_MAX];
+    struct pollfd pfds[4 + SUP_CONNS_MAX];
+    int conn_of[4 + SUP_CONNS_MAX];
     nfds_t n = 0;
     pfds[n++] = (struct pollfd){.fd = s->sig_r, .events = POLLIN};
     pfds[n++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
@@ -581,8 +609,14 @@ static void sup_step(struct sup *s)
             pfds[n++] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
         }
     }
+    nfds_t n_main = n;
     uint64_t now_ms = clock_now_ms();
     uint64_t next_ms = sup_next_wakeup(s);
+    if (s->tracing) {
+        n += (nfds_t)trace_source_fds(&s->trace, pfds + n);
+        uint64_t t = trace_source_next_ms(&s->trace, now_ms);
+        next_ms = t < next_ms ? t : next_ms;
+    }
     int wait_ms = next_ms > now_ms ? (int)(next_ms - now_ms) : 0;
     if (poll(pfds, n, wait_ms) > 0) {
         if (pfds[0].revents != 0) {
@@ -594,11 +628,14 @@ static void sup_step(struct sup *s)
         if (pfds[2].revents != 0) {
             sup_on_udp(s);
         }
-        for (nfds_t k = 3; k < n; k++) {
+        for (nfds_t k = 3; k < n_main; k++) {
             if (pfds[k].revents != 0 && s->conns[conn_of[k]].fd >= 0) {
                 sup_on_conn_readable(s, conn_of[k]);
             }
         }
+    }
+    if (s->tracing) {
+        trace_source_step(&s->trace, clock_now_ms(), sup_wall_ms());
     }
     sup_on_timers(s, clock_now_ms());
 }
@@ -783,6 +820,8 @@ int supervisor_run(const struct supervisor_config *cfg)
         sup_start_all(s, errmsg) != ERR_OK) {
         snprintf(s->fail_msg, sizeof(s->fail_msg), "%s", errmsg);
         sup_begin_stop(s, CTL_EXIT_ERROR, clock_now_ms());
+    } else if (cfg->rec != NULL) {
+        sup_trace_open(s);
     }
     /* Bounded by the stop path: SIGTERM, SIGKILL after the grace period,
      * and every child is reaped. */
@@ -808,6 +847,9 @@ int supervisor_run(const struct supervisor_config *cfg)
     }
     if (s->down_conn >= 0) {
         sup_reply(s, s->down_conn, "ok cluster stopped");
+    }
+    if (s->tracing) {
+        trace_source_close(&s->trace); /* Its last messages recorded. */
     }
     sup_close(s);
     sup_current = NULL;

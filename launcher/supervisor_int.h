@@ -16,6 +16,7 @@
 #include "common/status_poll.h"
 #include "launcher/events.h"
 #include "launcher/supervisor.h"
+#include "launcher/trace_source.h"
 
 #define SUP_CONNS_MAX 16
 #define SUP_LINE_MAX 256
@@ -66,6 +67,9 @@ struct sup {
     struct client_node_status round[RAFT_NODES_MAX];
     struct ev_tracker tracker;
     struct ev_ring recent; /* Replayed to a new subscriber. */
+    /* up --record: the message trace, into the recording. */
+    struct trace_source trace;
+    bool tracing;
 };
 /* Publishes an event: one timestamped plain line on stdout (a terminal,
  * a pipe, or DIR/launcher.log), kept in `recent`, and sent to every

@@ -1,8 +1,9 @@
 /*
  * `raftctl web [--port P] [--replay FILE]` and the loop behind it and
  * `up --web` (launcher/web.h): a random token, the HTTP server, and either
- * the live cluster (status polls and the launcher's events turned into JSON
- * lines) or a recording read and checked line by line. Read
+ * the live cluster (status polls, the launcher's events and the message
+ * trace, launcher/trace_source.h, turned into JSON lines) or a recording
+ * read and checked line by line. Read
  * launcher/web_http.h next.
  */
 #include "launcher/web.h"
@@ -22,6 +23,7 @@
 #include "common/timers.h"
 #include "launcher/dash_source.h"
 #include "launcher/raftctl.h"
+#include "launcher/trace_source.h"
 #include "launcher/up_options.h"
 #include "launcher/web_control.h"
 #include "launcher/web_http.h"
@@ -69,6 +71,8 @@ struct web_live {
     const struct conf *conf;
     char faults[RAFT_NODES_MAX][WEB_FAULT_TEXT_MAX];
     uint64_t status_next_ms;
+    struct trace_source trace; /* Messages, when `tracing`. */
+    bool tracing;
 };
 
 /* An event from the launcher (or derived): its "t" from its wall clock. */
@@ -88,6 +92,24 @@ void web_on_trace_msg(void *live, const char *msg_line, uint64_t ago_ms)
 {
     struct web_live *w = live;
     web_stream_push_msg(&w->stream, msg_line, ago_ms);
+}
+
+/* A traced message (launcher/trace_source.h) as its "msg" line. */
+static void web_trace_msg(void *ctx, const struct trace_msg *m)
+{
+    char line[WEB_JSON_LINE_MAX];
+    uint64_t now_ms = clock_now_ms();
+    trace_msg_to_json(m, 0, line, sizeof(line));
+    web_on_trace_msg(ctx, line, now_ms > m->t_ms ? now_ms - m->t_ms : 0);
+}
+
+static void web_trace_dropped(void *ctx, raft_id id, uint64_t count,
+                              uint64_t t_ms)
+{
+    char line[WEB_JSON_LINE_MAX];
+    uint64_t now_ms = clock_now_ms();
+    trace_dropped_to_json(id, count, t_ms, 0, line, sizeof(line));
+    web_on_trace_msg(ctx, line, now_ms > t_ms ? now_ms - t_ms : 0);
 }
 
 /* Every member's status line, and a fault line where its rules changed. */
@@ -152,11 +174,16 @@ static int web_live_loop(struct web_live *w, pid_t child)
             return code;
         }
         uint64_t now_ms = clock_now_ms();
-        struct pollfd pfds[DASH_SOURCE_FDS];
+        struct pollfd pfds[DASH_SOURCE_FDS + 1];
         int n = dash_source_fds(&w->src, pfds);
         uint64_t next = dash_source_next_ms(&w->src);
         if (w->status_next_ms < next) {
             next = w->status_next_ms;
+        }
+        if (w->tracing) {
+            n += trace_source_fds(&w->trace, pfds + n);
+            uint64_t t = trace_source_next_ms(&w->trace, now_ms);
+            next = t < next ? t : next;
         }
         int wait = next > now_ms ? (int)(next - now_ms) : 0;
         if (poll(pfds, (nfds_t)n, wait < 200 ? wait : 200) < 0 &&
@@ -165,6 +192,9 @@ static int web_live_loop(struct web_live *w, pid_t child)
         }
         now_ms = clock_now_ms();
         dash_source_step(&w->src, now_ms, dash_wall_ms());
+        if (w->tracing) {
+            trace_source_step(&w->trace, now_ms, dash_wall_ms());
+        }
         if (now_ms >= w->status_next_ms) {
             web_push_status(w, now_ms);
         }
@@ -238,9 +268,16 @@ static int web_run_live(const struct web_config *cfg,
         goto out;
     }
     web_print_url(hc, cfg->dir->shown);
-    /* TRACE HOOK: open the message trace here with web_on_trace_msg and &w
-     * as its callback, and poll its descriptors in web_live_loop. */
+    /* The message trace (docs/TRACE.md): without it, no messages move. */
+    struct trace_source_cb cb = {web_trace_msg, web_trace_dropped, &w};
+    w.tracing = trace_source_open(&w.trace, cfg->conf, &cb, errmsg) == ERR_OK;
+    if (!w.tracing) {
+        ctl_error("web: no message trace: %s", errmsg);
+    }
     code = web_live_loop(&w, cfg->launcher_child);
+    if (w.tracing) {
+        trace_source_close(&w.trace);
+    }
 out:
     web_stream_close(&w.stream);
     web_http_stop(http);

@@ -28,11 +28,10 @@ struct web_config {
                              ends the page; a signal stops it). 0 else. */
 };
 
-/* TRACE HOOK: the callback for the message trace (launcher/trace_source.c).
- * live is the state web_run passes where the comment "TRACE HOOK" stands
- * in launcher/web.c; msg_line is one "msg" or "trace_dropped" line of the
- * shared format, sent ago_ms before now. It goes to every page, its "t" on
- * the page's clock (web_stream_push_msg). */
+/* The message trace's entry point (web.c feeds it from
+ * launcher/trace_source.c): msg_line is one "msg" or "trace_dropped" line
+ * of the shared format, sent ago_ms before now; live is web.c's state. It
+ * goes to every page, its "t" on the page's clock (web_stream_push_msg). */
 void web_on_trace_msg(void *live, const char *msg_line, uint64_t ago_ms);
 
 /* Serves until a terminating signal (or the launcher child's exit).

@@ -2,9 +2,10 @@
  * The raftnode runtime: a single-threaded poll() loop over one UDP socket,
  * a stop pipe and the syncer's answer pipe. Each wakeup reads the clock
  * once, takes a finished sync, drains a bounded number of datagrams
- * (decode, validate the sender, route; status and fault requests go to
- * node/node_control.c), sends due delayed datagrams, ticks the replica when
- * due and drains it once. The replica's io table is bound here to wire +
+ * (decode, validate the sender, route; status, fault and trace requests go
+ * to node/node_control.c), sends due delayed datagrams, ticks the replica
+ * when due and drains it once; each message the replica sends is recorded
+ * for trace viewers when there are any (node/trace.h). The replica's io table is bound here to wire +
  * netem + udp (send, reply), to node/log_writer.c (persist, sync) and to
  * storage/ (kv). A failed persist, sync or apply stops the node: memory
  * must never disagree with disk. Read node/replica.c next.
@@ -183,6 +184,9 @@ static void node_io_send(void *ctx, const struct raft_msg *msg)
                   err_str(rv));
         return;
     }
+    if (trace_on(&n->trace)) {
+        trace_record(&n->trace, n->now_ms, msg, len);
+    }
     struct netem_verdict v;
     netem_on_send(&n->netem, n->now_ms, msg->to, n->tx_buf, len, &v);
     n->drops[DROP_NETEM] += v.n_dropped;
@@ -351,6 +355,9 @@ static int node_route(struct node *n, const struct raft_addr *from,
     case MSG_CHECK:
         node_check_on_request(n, from, msg);
         return ERR_OK;
+    case MSG_TRACE:
+        node_on_trace(n, from, msg);
+        return ERR_OK;
     case MSG_FAULT:
         if (msg->u.fault.action == FAULT_COMPACT && !n->no_space) {
             return node_snapshot_on_compact(n, from);
@@ -438,6 +445,10 @@ static int node_poll_timeout(const struct node *n, uint64_t now_ms)
     if (due < deadline) {
         deadline = due;
     }
+    due = trace_deadline(&n->trace);
+    if (due < deadline) {
+        deadline = due;
+    }
     if (deadline <= now_ms || node_snapshot_is_busy(n)) {
         return 0;
     }
@@ -474,6 +485,9 @@ static int node_run_once(struct node *n, bool readable, bool synced)
         rv = log_writer_tick(&n->log_writer, n->now_ms);
     }
     node_send_outbox(n);
+    if (trace_on(&n->trace)) {
+        node_trace_flush(n);
+    }
     /* After the answers: a checkpoint stalls the loop for tens of ms, and
      * inside a kv store it would also shrink the pacer's next store. */
     store_checkpoint(n->store);
@@ -784,6 +798,7 @@ int node_open(const struct node_options *opts, struct node **out,
         return ERR_NOMEM;
     }
     n->fd = -1;
+    trace_init(&n->trace);
     node_snapshot_init(n);
     outbox_init(&n->outbox, -1, 0, opts->id);
     n->stop_fd = opts->stop_fd;

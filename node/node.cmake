@@ -18,6 +18,7 @@ add_library(runtime STATIC
   node/node_members.c
   node/node_kv.c
   node/netem.c
+  node/trace.c
   node/kv_pacer.c
   node/log_writer.c
   node/syncer.c)

@@ -1,7 +1,8 @@
 /*
  * raftnode's control plane: status replies (what `raftctl status` and the
- * dashboard show) and fault-control requests (partitions, netem, disk
- * delay), answered by the node itself, never by the replica.
+ * dashboard show), fault-control requests (partitions, netem, disk
+ * delay) and trace leases (node/trace.h), answered by the node itself,
+ * never by the replica.
  * Not pure. Read node/netem.c next.
  */
 #include <stdio.h>
@@ -84,7 +85,53 @@ void node_on_status(struct node *n, const struct raft_addr *from,
     s->config_len =
         (uint32_t)membership_encode(raft_membership(r), text, sizeof text);
     memcpy(s->config, text, s->config_len);
+    s->trace_subscribers = n->trace.n_live;
+    s->trace_dropped = n->trace.dropped;
     node_io_reply(n, from, &msg);
+}
+
+static void node_trace_send(void *ctx, const struct raft_addr *to,
+                            const struct raft_msg *msg)
+{
+    node_io_reply(ctx, to, msg);
+}
+
+void node_on_trace(struct node *n, const struct raft_addr *from,
+                   const struct raft_msg *req)
+{
+    if (!auth_enabled() && !udp_addr_is_loopback(from)) {
+        node_drop(n, DROP_FAULT_REFUSED, from);
+        return;
+    }
+    bool was_on = trace_on(&n->trace);
+    if (!trace_subscribe(&n->trace, from, req->u.trace.lease_ms, n->now_ms)) {
+        node_drop(n, DROP_OVERLOAD, from); /* Every viewer slot taken. */
+        return;
+    }
+    if (trace_on(&n->trace) != was_on) {
+        LOG_INFO("message trace %s (%u viewer%s)",
+                 trace_on(&n->trace) ? "on" : "off", n->trace.n_live,
+                 n->trace.n_live == 1 ? "" : "s");
+    }
+    if (req->u.trace.lease_ms != 0) {
+        trace_ack(&n->trace, from, n->id,
+                  raft_current_term(replica_raft(n->replica)), node_trace_send,
+                  n);
+    }
+}
+
+void node_trace_flush(struct node *n)
+{
+    bool was_on = trace_on(&n->trace);
+    trace_flush(&n->trace, n->now_ms, n->id,
+                raft_current_term(replica_raft(n->replica)), node_trace_send,
+                n);
+    if (was_on && !trace_on(&n->trace)) {
+        LOG_INFO("message trace off (leases ended; %llu recorded, %llu "
+                 "dropped)",
+                 (unsigned long long)n->trace.recorded,
+                 (unsigned long long)n->trace.dropped);
+    }
 }
 
 static const char *fault_name(int action)

@@ -21,6 +21,7 @@
 #include "node/node_check.h"
 #include "node/node_snapshot.h"
 #include "node/replica.h"
+#include "node/trace.h"
 #include "storage/store.h"
 
 struct node {
@@ -39,6 +40,7 @@ struct node {
     struct node_snapshot snap; /* Images, install, compaction. */
     struct node_check check;   /* raftctl check's kv digest. */
     struct netem netem;
+    struct trace trace; /* The message trace for viewers (node/trace.h). */
     uint64_t now_ms;
     uint64_t drops[DROP__COUNT];
     uint64_t send_again; /* Datagrams the kernel refused. */
@@ -87,6 +89,13 @@ void node_fault_reply(struct node *n, const struct raft_addr *to, bool ok);
 /* node_control.c: answers a status request (MSG_STATUS). */
 void node_on_status(struct node *n, const struct raft_addr *from,
                     const struct raft_msg *req);
+
+/* node_control.c: a viewer's trace lease (MSG_TRACE): with keys, the tag
+ * proved the cluster key; without, only from loopback. */
+void node_on_trace(struct node *n, const struct raft_addr *from,
+                   const struct raft_msg *req);
+/* node_control.c: sends due trace batches, ends expired leases. */
+void node_trace_flush(struct node *n);
 
 /* node_control.c: applies a fault-control request (MSG_FAULT) when the node
  * runs with --faults and it comes from loopback; answers either way. */

@@ -28,6 +28,8 @@ static const char *const type_names[MSG__COUNT] = {
     [MSG_CLIENT_BATCH] = "client_batch",
     [MSG_CHECK] = "check",
     [MSG_CHECK_REPLY] = "check_reply",
+    [MSG_TRACE] = "trace",
+    [MSG_TRACE_EVENTS] = "trace_events",
 };
 
 int main(int argc, char **argv)

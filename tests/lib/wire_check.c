@@ -30,8 +30,17 @@ static const uint8_t sample_items[] = {0xc4, 0x02, 'a', 'b', 0xc4, 0x00};
 
 int wire_check_n_samples(void)
 {
-    return 30;
+    return 33;
 }
+
+/* Samples 30 and 31 (32 is a lease): a trace batch of every edge (a coalesced heartbeat, a
+ * pre-vote, a refused append reply) and an empty one. */
+static const struct trace_event sample_trace[] = {
+    {TRACE_APPEND, 3, 7, 120, 0, false, 40, 5, 19},
+    {TRACE_PREVOTE, RAFT_ID_MAX, UINT64_MAX, UINT64_MAX, 0, false, 30, 1, 0},
+    {TRACE_APPEND_REPLY, 2, 7, 99, 64, true, UINT32_MAX, UINT32_MAX,
+     UINT32_MAX},
+};
 
 static void sample_large(int i, struct raft_msg *m)
 {
@@ -214,6 +223,8 @@ static void sample_status_reply(struct msg_status_reply *s)
                                  "1=127.0.0.1:7001 4=127.0.0.1:7004";
     s->config_len = sizeof config - 1;
     memcpy(s->config, config, s->config_len);
+    s->trace_subscribers = 2;
+    s->trace_dropped = 12345;
 }
 
 static void sample_other(int i, struct raft_msg *m)
@@ -283,6 +294,17 @@ void wire_check_sample(int i, struct raft_msg *out)
     } else if (i == 27) {
         out->type = MSG_CHECK;
         out->u.check.nonce = UINT64_MAX;
+    } else if (i == 30) {
+        out->type = MSG_TRACE_EVENTS;
+        out->to = 0;
+        out->u.trace_events = (struct msg_trace_events){
+            77, sizeof sample_trace / sizeof sample_trace[0], sample_trace};
+    } else if (i == 31) {
+        out->type = MSG_TRACE_EVENTS;
+        out->u.trace_events = (struct msg_trace_events){0, 0, NULL};
+    } else if (i == 32) {
+        out->type = MSG_TRACE;
+        out->u.trace.lease_ms = TRACE_LEASE_MS_MAX;
     } else if (i >= 28) {
         out->type = MSG_CHECK_REPLY;
         out->u.check_reply = i == 28 ? (struct msg_check_reply){
@@ -360,7 +382,9 @@ static bool status_reply_equal(const struct msg_status_reply *a,
         !transfer_equal(&a->recv, &b->recv) || a->n_sends != b->n_sends ||
         a->lost_acked != b->lost_acked || a->disk != b->disk ||
         a->config_len != b->config_len ||
-        memcmp(a->config, b->config, a->config_len) != 0) {
+        memcmp(a->config, b->config, a->config_len) != 0 ||
+        a->trace_subscribers != b->trace_subscribers ||
+        a->trace_dropped != b->trace_dropped) {
         return false;
     }
     for (uint32_t i = 0; i < a->n_sends; i++) {
@@ -386,6 +410,25 @@ static bool fault_equal(const struct msg_fault *a, const struct msg_fault *b)
                0 &&
            a->loss_ppm == b->loss_ppm && a->dup_ppm == b->dup_ppm &&
            a->delay_ms == b->delay_ms && a->jitter_ms == b->jitter_ms;
+}
+
+static bool trace_events_equal(const struct msg_trace_events *a,
+                               const struct msg_trace_events *b)
+{
+    if (a->dropped != b->dropped || a->n != b->n) {
+        return false;
+    }
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct trace_event *x = &a->events[i];
+        const struct trace_event *y = &b->events[i];
+        if (x->kind != y->kind || x->to != y->to || x->term != y->term ||
+            x->index != y->index || x->n != y->n || x->ok != y->ok ||
+            x->bytes != y->bytes || x->count != y->count ||
+            x->age_ms != y->age_ms) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
@@ -453,6 +496,10 @@ static bool body_equal(const struct raft_msg *a, const struct raft_msg *b)
                a->u.check_reply.applied == b->u.check_reply.applied &&
                a->u.check_reply.n_rows == b->u.check_reply.n_rows &&
                a->u.check_reply.digest == b->u.check_reply.digest;
+    case MSG_TRACE:
+        return a->u.trace.lease_ms == b->u.trace.lease_ms;
+    case MSG_TRACE_EVENTS:
+        return trace_events_equal(&a->u.trace_events, &b->u.trace_events);
     case MSG_CLIENT_BATCH:
         return a->u.batch.n == b->u.batch.n &&
                bytes_equal(a->u.batch.items, a->u.batch.items_len,
@@ -483,11 +530,12 @@ int wire_check_roundtrip(const uint8_t *buf, size_t len, uint64_t cluster_id)
     int rc2 = wire_encode(&first, cluster_id, again, sizeof again, &len2);
     ASSERT(rc2 == ERR_OK);
     /* The encoder writes the shortest forms, so never more bytes; except
-     * that a status reply of an older layout (13, 20, 24, 25 or 26 body
-     * fields) comes back with the appended fields: 7, 4, then lost_acked,
-     * then disk, each at least one byte (zero or empty), the empty transfer
-     * four ([0, 0, 0]), then the empty config bin two. */
-    ASSERT(len2 <= len + (first.type == MSG_STATUS_REPLY ? 18 : 0));
+     * that a status reply of an older layout (13, 20, 24, 25, 26 or 27
+     * body fields) comes back with the appended fields: 7, 4, then
+     * lost_acked, then disk, each at least one byte (zero or empty), the
+     * empty transfer four ([0, 0, 0]), the empty config bin two, then the
+     * two trace figures. */
+    ASSERT(len2 <= len + (first.type == MSG_STATUS_REPLY ? 20 : 0));
     if (first.type == MSG_APPEND) {
         size_t bound = WIRE_APPEND_OVERHEAD;
         for (uint32_t i = 0; i < first.u.append.n_entries; i++) {

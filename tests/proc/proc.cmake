@@ -5,7 +5,8 @@ foreach(t election reelection catchup no_majority restart status_json
           exit_codes sqlite second_up bad_conf partition launcher_gone
           bench watch syncer snapshot_catchup snapshot_kill sessions_bounded
           lost_wal up_damaged cli damage_kv damage_log damage_state check
-          members members_grow members_one members_retry replace replay)
+          members members_grow members_one members_retry replace replay
+          trace)
   add_test(NAME proc_${t}
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/proc/test_${t}.sh
             $<TARGET_FILE:raftctl>)

@@ -2,7 +2,8 @@
 # raftctl watch in a pseudo-terminal: the dashboard shows the leader; k and
 # the leader's id kill it, and a new leader appears on screen within a few
 # seconds; t and a run raftctl transfer and add, whose outcomes reach the
-# feed, and the added member gets a panel; q quits and restores the terminal (tests/proc/watch_pty.py).
+# feed, and the added member gets a panel; m shows the messages pane and
+# hides it; q quits and restores the terminal (tests/proc/watch_pty.py).
 # Without a terminal, watch prints the event feed as plain lines.
 . "$(dirname "$0")/lib.sh"
 

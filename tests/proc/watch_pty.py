@@ -9,7 +9,8 @@ reads the leader from the screen, presses k and the leader's id, and waits
 for a new leader to appear on screen (title, panel, event feed); presses t
 and a and waits for `raftctl transfer` and `raftctl add` to report in the
 feed, and for the added member's panel (watch follows the configuration);
-then presses q and checks that raftctl exits 0 and left the alternate
+presses m and waits for the messages pane with a leader's message, and m
+again for it to go; then presses q and checks that raftctl exits 0 and left the alternate
 screen. Exit 0 on success, 1 with a message otherwise.
 """
 import os
@@ -62,10 +63,20 @@ def main():
         v.wait("a panel for node %d, added while watch runs" % n_added,
                lambda s: re.search(r"^ n%d  (follower|learner|leader) "
                                    % n_added, s, re.M), 15)
+        # m shows the messages the members send (a trace lease on each),
+        # and m again hides them.
+        v.key(b"m")
+        v.wait("the messages pane with a leader's message",
+               lambda s: "--- messages, newest first" in s and
+               re.search(r"^ [0-9:.]{12} \d+->\d+ (heartbeat|append)",
+                         s, re.M), 15)
+        v.key(b"m")
+        v.wait("the messages pane gone",
+               lambda s: "--- messages" not in s, 10)
         v.quit()
         print("ok: killed leader n%d on screen; n%d took over; t moved "
-              "leadership; a added node %s, which got a panel"
-              % (old, new, added.group(1)))
+              "leadership; a added node %s, which got a panel; m showed "
+              "and hid the messages" % (old, new, added.group(1)))
     finally:
         v.kill()
 

@@ -524,6 +524,123 @@ static void test_render_events_newest_first(void **state)
                             "no launcher)") > 0);
 }
 
+static struct trace_msg tmsg(raft_id from, raft_id to, int kind,
+                             raft_index index, uint32_t n, bool ok)
+{
+    struct trace_msg m;
+    memset(&m, 0, sizeof(m));
+    m.t_ms = 5000;
+    m.wall_ms = 3000;
+    m.from = from;
+    m.to = to;
+    m.kind = (uint8_t)kind;
+    m.term = 5;
+    m.index = index;
+    m.n = n;
+    m.ok = ok;
+    m.bytes = 40;
+    m.count = 1;
+    return m;
+}
+
+/* watch --messages: a pane under the events, newest first, each message
+ * as "from->to kind t<term> ...", identical messages (heartbeats, a
+ * retransmission) in one line with a count, the budget's drops in the
+ * separator; no pane without a ring. */
+static void test_render_messages_pane(void **state)
+{
+    struct fixture *f = *state;
+    static struct trace_ring r;
+    trace_ring_init(&r);
+    struct trace_msg m = tmsg(2, 1, TRACE_PREVOTE, 40, 0, false);
+    trace_ring_push(&r, &m);
+    m = tmsg(1, 2, TRACE_PREVOTE_REPLY, 0, 0, true);
+    trace_ring_push(&r, &m);
+    for (int i = 0; i < 3; i++) {
+        m = tmsg(1, 3, TRACE_APPEND, 7, 0, false);
+        trace_ring_push(&r, &m);
+        m = tmsg(3, 1, TRACE_APPEND_REPLY, 7, 0, true);
+        trace_ring_push(&r, &m);
+    }
+    m = tmsg(1, 3, TRACE_APPEND, 120, 64, false);
+    trace_ring_push(&r, &m);
+    m = tmsg(3, 1, TRACE_APPEND_REPLY, 119, 0, false);
+    trace_ring_push(&r, &m);
+    r.dropped = 4;
+    assert_int_equal(r.n, 6);
+    assert_int_equal(r.total, 10);
+    render(f, 80, 24);
+    assert_true(find_row(f, "--- messages") < 0);
+    f->view.msgs = &r;
+    render(f, 80, 40);
+    int ev = find_row(f, "--- events");
+    int h = find_row(f, "--- messages, newest first (10 seen, 4 dropped by "
+                        "budget) ---");
+    assert_true(ev > 0 && h > ev);
+    assert_string_equal(line(f, h + 1),
+                        " 00:00:03.000 3->1 append refused t5 i119");
+    assert_string_equal(line(f, h + 2), " 00:00:03.000 1->3 append t5 i120+64");
+    assert_string_equal(line(f, h + 3),
+                        " 00:00:03.000 3->1 append ok t5 i7 x3");
+    assert_string_equal(line(f, h + 4),
+                        " 00:00:03.000 1->3 heartbeat t5 i7 x3");
+    assert_string_equal(line(f, h + 5),
+                        " 00:00:03.000 1->2 prevote granted t5");
+    assert_string_equal(line(f, h + 6),
+                        " 00:00:03.000 2->1 prevote t5 last i40");
+    assert_int_equal(cell(f, h + 1, 14)->color, DASH_COLOR_DOWN);
+    assert_int_equal(cell(f, h + 2, 14)->color, DASH_COLOR_LEADER);
+    assert_int_equal(cell(f, h + 6, 14)->color, DASH_COLOR_CANDIDATE);
+    assert_string_equal(line(f, 39), " k<id> kill  s<id> start  i isolate  "
+                                     "h heal  w write  a add  t transfer  q "
+                                     "quit");
+    /* A retransmission joins the earlier one, which becomes the newest. */
+    m = tmsg(1, 3, TRACE_APPEND, 120, 64, false);
+    trace_ring_push(&r, &m);
+    assert_int_equal(r.n, 6);
+    render(f, 80, 40);
+    assert_string_equal(line(f, h + 1),
+                        " 00:00:03.000 1->3 append t5 i120+64 x2");
+    assert_string_equal(line(f, h + 2),
+                        " 00:00:03.000 3->1 append refused t5 i119");
+    f->view.msgs = NULL;
+}
+
+/* The shared recording line of a message and of a drop count
+ * (docs/TRACE.md): "t" from the start, "coalesced" only above one. */
+static void test_trace_msg_json(void **state)
+{
+    (void)state;
+    char buf[256];
+    struct trace_msg m = tmsg(1, 3, TRACE_APPEND, 120, 64, false);
+    trace_msg_to_json(&m, 1000, buf, sizeof(buf));
+    assert_string_equal(buf, "{\"t\":4000,\"k\":\"msg\",\"from\":1,\"to\":3,"
+                             "\"type\":\"append\",\"term\":5,\"index\":120,"
+                             "\"n\":64,\"bytes\":40}");
+    m = tmsg(2, 1, TRACE_VOTE_REPLY, 0, 0, true);
+    m.count = 3;
+    trace_msg_to_json(&m, 6000, buf, sizeof(buf));
+    assert_string_equal(buf, "{\"t\":0,\"k\":\"msg\",\"from\":2,\"to\":1,"
+                             "\"type\":\"vote_reply\",\"term\":5,\"index\":0,"
+                             "\"n\":0,\"ok\":true,\"bytes\":40,"
+                             "\"coalesced\":3}");
+    trace_dropped_to_json(4, 17, 2500, 500, buf, sizeof(buf));
+    assert_string_equal(buf, "{\"t\":2000,\"k\":\"trace_dropped\",\"id\":4,"
+                             "\"count\":17}");
+    /* A member's event (or a simulator's, via trace_event_of) as a line. */
+    struct trace_event e = {TRACE_APPEND_REPLY, 1, 7, 99, 0, true, 22, 2, 0};
+    trace_msg_from_event(&e, 3, 1500, 0, &m);
+    trace_msg_to_json(&m, 500, buf, sizeof(buf));
+    assert_string_equal(buf, "{\"t\":1000,\"k\":\"msg\",\"from\":3,\"to\":1,"
+                             "\"type\":\"append_reply\",\"term\":7,"
+                             "\"index\":99,\"n\":0,\"ok\":true,\"bytes\":22,"
+                             "\"coalesced\":2}");
+    for (int k = 0; k < TRACE_KIND__COUNT; k++) {
+        assert_string_not_equal(trace_kind_name(k), "?");
+    }
+    assert_string_equal(trace_kind_name(TRACE_KIND__COUNT), "?");
+}
+
 /* 80x24: five 3-line panels, then events, help on the last row; 16 nodes
  * still fit with one line each; a tall screen spaces the panels; a wide
  * one puts the events on the right; a tiny one says so. */
@@ -719,6 +836,8 @@ int main(void)
         T(test_render_layouts),
         T(test_render_drop_counters),
         T(test_render_help_bar),
+        T(test_render_messages_pane),
+        T(test_trace_msg_json),
         T(test_prompt_acts_on_a_unique_id),
         T(test_prompt_refuses_and_cancels),
         T(test_prompt_confirms_quit),

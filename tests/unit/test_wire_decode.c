@@ -661,6 +661,89 @@ static void test_wire_decode_checks_status_reply_config(void **state)
     assert_int_equal(raw_decode(f), ERR_MALFORMED);
 }
 
+/* Rule: the trace figures appended after the configuration decode (a
+ * reply of the sixth layout, 27 fields, decodes with zeros); 28 fields
+ * (one of the two) is refused. */
+static void test_wire_decode_checks_status_reply_trace(void **state)
+{
+    struct fixture *f = *state;
+    raw_status_reply_config(f, 3, false);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.trace_subscribers, 0);
+    assert_int_equal(f->out.u.status_reply.trace_dropped, 0);
+    struct raft_msg m;
+    sample(f, 16, &m);
+    assert_int_equal(decode(f, f->buf, f->len), ERR_OK);
+    assert_int_equal(f->out.u.status_reply.trace_subscribers, 2);
+    assert_int_equal(f->out.u.status_reply.trace_dropped, 12345);
+    /* The sixth layout plus one field: neither 27 nor 29. */
+    raw_status_reply_v5(f, 28, STATUS_DISK_OK);
+    raw_bin(f, 0);
+    raw_u(f, 1);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+}
+
+/* One hand-made trace event. */
+static void raw_trace_event(struct fixture *f, uint64_t kind, uint64_t to,
+                            uint64_t count)
+{
+    msgpack_pack_array(&f->pk, 9);
+    raw_u(f, kind);
+    raw_u(f, to);
+    raw_u(f, 5);  /* term */
+    raw_u(f, 10); /* index */
+    raw_u(f, 2);  /* n */
+    msgpack_pack_true(&f->pk);
+    raw_u(f, 60); /* bytes */
+    raw_u(f, count);
+    raw_u(f, 3); /* age_ms */
+}
+
+/* Rule: a trace batch holds at most TRACE_EVENTS_PER_MSG events of nine
+ * fields, each a known kind to a member id (nonzero) standing for at least
+ * one message; a lease is at most TRACE_LEASE_MS_MAX. */
+static void test_wire_decode_checks_trace(void **state)
+{
+    struct fixture *f = *state;
+    raw_header(f, 2, MSG_TRACE_EVENTS);
+    raw_u(f, 9);
+    msgpack_pack_array(&f->pk, TRACE_EVENTS_PER_MSG);
+    for (int i = 0; i < TRACE_EVENTS_PER_MSG; i++) {
+        raw_trace_event(f, TRACE_KIND__COUNT - 1, RAFT_ID_MAX, 1);
+    }
+    assert_int_equal(raw_decode(f), ERR_OK);
+    assert_int_equal(decode(f, f->sb.data, f->sb.size), ERR_OK);
+    assert_int_equal(f->out.u.trace_events.n, TRACE_EVENTS_PER_MSG);
+    assert_int_equal(f->out.u.trace_events.dropped, 9);
+    assert_int_equal(f->out.u.trace_events.events[0].kind,
+                     TRACE_READ_INDEX_REPLY);
+    assert_true(f->out.u.trace_events.events[0].ok);
+    raw_header(f, 2, MSG_TRACE_EVENTS);
+    raw_u(f, 0);
+    msgpack_pack_array(&f->pk, TRACE_EVENTS_PER_MSG + 1);
+    for (int i = 0; i <= TRACE_EVENTS_PER_MSG; i++) {
+        raw_trace_event(f, TRACE_VOTE, 1, 1);
+    }
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    const uint64_t bad[][3] = {{TRACE_KIND__COUNT, 1, 1},
+                               {TRACE_VOTE, 0, 1},
+                               {TRACE_VOTE, RAFT_ID_MAX + 1ull, 1},
+                               {TRACE_VOTE, 1, 0}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        raw_header(f, 2, MSG_TRACE_EVENTS);
+        raw_u(f, 0);
+        msgpack_pack_array(&f->pk, 1);
+        raw_trace_event(f, bad[i][0], bad[i][1], bad[i][2]);
+        assert_int_equal(raw_decode(f), ERR_MALFORMED);
+    }
+    raw_header(f, 1, MSG_TRACE);
+    raw_u(f, TRACE_LEASE_MS_MAX);
+    assert_int_equal(raw_decode(f), ERR_OK);
+    raw_header(f, 1, MSG_TRACE);
+    raw_u(f, TRACE_LEASE_MS_MAX + 1);
+    assert_int_equal(raw_decode(f), ERR_MALFORMED);
+}
+
 /* Rule: the appended status fields (log tail, fault rules) have limits of
  * their own: at most STATUS_TAIL_MAX terms, at most RAFT_NODES_MAX blocked
  * member ids, a ppm of at most a million; and a body is the first layout
@@ -851,6 +934,8 @@ int main(void)
         T(test_wire_decode_checks_status_reply_snapshot),
         T(test_wire_decode_checks_status_reply_disk),
         T(test_wire_decode_checks_status_reply_config),
+        T(test_wire_decode_checks_status_reply_trace),
+        T(test_wire_decode_checks_trace),
         T(test_wire_decode_rejects_over_limit_lengths),
         T(test_wire_decode_rejects_over_limit_entries),
         T(test_wire_decode_rejects_trailing_bytes),

@@ -28,6 +28,7 @@ raft_unit_test(test_replica SOURCES tests/unit/test_replica.c
 raft_unit_test(test_replica_async SOURCES tests/unit/test_replica_async.c
   tests/unit/replica_harness.c tests/lib/mem_kv.c LIBS raftcore)
 raft_unit_test(test_netem SOURCES tests/unit/test_netem.c node/netem.c LIBS raftcore)
+raft_unit_test(test_trace SOURCES tests/unit/test_trace.c node/trace.c LIBS common)
 raft_unit_test(test_client SOURCES tests/unit/test_client.c LIBS client)
 raft_unit_test(test_status_poll SOURCES tests/unit/test_status_poll.c LIBS client)
 raft_unit_test(test_auth SOURCES tests/unit/test_auth.c LIBS sys)
