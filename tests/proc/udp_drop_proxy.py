@@ -14,10 +14,10 @@ import sys
 
 def msg_type(buf):
     """The message type of a wire datagram: msgpack array [version,
-    cluster id, type, ...] (common/wire.c), after the 34-byte auth
+    cluster id, type, ...] (common/wire.c), after the 46-byte auth
     envelope that starts with 0xA5 (common/auth.h); None when unreadable."""
     if buf[:1] == b"\xa5":
-        buf = buf[34:]
+        buf = buf[46:]
     pos = 0
 
     def read_uint():
