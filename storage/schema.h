@@ -12,7 +12,12 @@
  *       is empty for put/del/cas rows whose columns give the payload back
  *       (version 2 on: a reload encodes key/value/expected/client_id/seq
  *       again, storage/store_load.c).
- *   kv(key, value, crc)          the applied state machine
+ *   kv(key, value, crc)          the applied state machine: a view (version
+ *                                5 on) over kv_data(key, value, crc, ref),
+ *                                whose row holds the value, or, with ref set
+ *                                (value ''), refers to the log row at idx =
+ *                                ref, whose value column holds it (until
+ *                                compaction copies it into the row)
  *   crc (version 4 on) in log and kv: storage/row_crc.h's checksum of the
  *       row's other columns in the order SCHEMA_LOG_CRC_COLUMNS and
  *       SCHEMA_KV_CRC_COLUMNS list them; every write sets it, every read
@@ -47,11 +52,12 @@
 #include "common/types.h"
 
 /* 2: data may be empty (see above). 3: the snapshot table,
- * sessions.last_index. 4: the crc column of log and kv. schema_upgrade
+ * sessions.last_index. 4: the crc column of log and kv. 5: kv_data and
+ * the kv view (values found once, in the log). schema_upgrade
  * moves an older file on; a
  * binary that knows only an older version then refuses it instead of
  * calling its rows corrupt. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* The columns each table's crc covers, in checksum order. */
 #define SCHEMA_LOG_CRC_COLUMNS                                                 \

@@ -37,12 +37,15 @@
 #define LOG_INSERT_SQL                                                         \
     "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"     \
     " data, crc) VALUES "
-#define KV_INSERT_SQL "INSERT OR REPLACE INTO kv(key, value, crc) VALUES "
+#define KV_INSERT_SQL                                                          \
+    "INSERT OR REPLACE INTO kv_data(key, value, crc, ref) VALUES "
 
-/* Parameter numbers (1-based, within a row) of SCHEMA_LOG_CRC_COLUMNS and
- * SCHEMA_KV_CRC_COLUMNS in the INSERTs above. */
+/* Parameter numbers (1-based, within a row) of SCHEMA_LOG_CRC_COLUMNS in
+ * the log INSERT above. */
 static const int log_crc_params[] = {1, 2, 3, 9, 4, 5, 6, 7, 8};
-static const int kv_crc_params[] = {1, 2};
+
+/* Parameters per kv_data row: key, value, ref. */
+#define STORE_KV_PARAMS 3
 
 /* Longest generated INSERT: 16 log rows of ~100 characters. */
 #define STORE_INSERT_SQL_MAX 4096
@@ -61,7 +64,7 @@ static const char *const store_sql[ST__COUNT] = {
                   " WHERE key = ?1",
     [ST_KV_PUT] = KV_INSERT_SQL "...",
     [ST_KV_PUT_MANY] = KV_INSERT_SQL "... (16 rows)",
-    [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
+    [ST_KV_DEL] = "DELETE FROM kv_data WHERE key = ?1",
     [ST_SESSION_GET] = "SELECT seq, status FROM sessions WHERE client_id = ?1",
     [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
                        " status) VALUES (?1, ?2, ?3)",
@@ -451,10 +454,28 @@ static void insert_sql(char *buf, const char *head, int rows, int n_params,
     }
 }
 
+/* Writes into buf (STORE_INSERT_SQL_MAX) the INSERT of `rows` kv_data
+ * rows of three parameters each (key, value, ref): with a ref (not NULL)
+ * the row stores an empty value, the log row at ref holds it; the crc
+ * covers the key and the value either way. */
+static void kv_insert_sql(char *buf, int rows)
+{
+    size_t cap = STORE_INSERT_SQL_MAX;
+    size_t w = (size_t)snprintf(buf, cap, "%s", KV_INSERT_SQL);
+    for (int r = 0; r < rows; r++) {
+        int b = r * STORE_KV_PARAMS;
+        w += (size_t)snprintf(buf + w, cap - w,
+                              "%s(?%d, CASE WHEN ?%d IS NULL THEN ?%d ELSE ''"
+                              " END, raft_row_crc(?%d, ?%d), ?%d)",
+                              r > 0 ? ", " : "", b + 1, b + 3, b + 2, b + 1,
+                              b + 2, b + 3);
+        ASSERT(w < cap);
+    }
+}
+
 /* The SQL statement id is prepared from: store_sql's, or a built INSERT. */
 static const char *stmt_sql(int id, char buf[STORE_INSERT_SQL_MAX])
 {
-    int n_kv = sizeof(kv_crc_params) / sizeof(kv_crc_params[0]);
     int n_log = sizeof(log_crc_params) / sizeof(log_crc_params[0]);
     switch (id) {
     case ST_LOG_INSERT:
@@ -465,8 +486,7 @@ static const char *stmt_sql(int id, char buf[STORE_INSERT_SQL_MAX])
         return buf;
     case ST_KV_PUT:
     case ST_KV_PUT_MANY:
-        insert_sql(buf, KV_INSERT_SQL, id == ST_KV_PUT ? 1 : STORE_KV_PUTS_MANY,
-                   2, kv_crc_params, n_kv);
+        kv_insert_sql(buf, id == ST_KV_PUT ? 1 : STORE_KV_PUTS_MANY);
         return buf;
     default:
         return store_sql[id];
@@ -676,13 +696,16 @@ static int puts_write(struct store *s)
     enum store_stmt id = many ? ST_KV_PUT_MANY : ST_KV_PUT;
     int err = ERR_OK;
     for (uint32_t i = 0; err == ERR_OK && i < p->n; i++) {
-        int base = many ? (int)(2 * i) : 0;
+        int base = many ? (int)(STORE_KV_PARAMS * i) : 0;
         int rc = schema_bind_bytes(s->st[id], base + 1,
                                    p->buf + p->at[i].key_off, p->at[i].key_len);
         if (rc == SQLITE_OK) {
             rc = schema_bind_bytes(s->st[id], base + 2,
                                    p->buf + p->at[i].value_off,
                                    p->at[i].value_len);
+        }
+        if (rc == SQLITE_OK && p->at[i].ref != 0) {
+            rc = sqlite3_bind_int64(s->st[id], base + 3, (int64_t)p->at[i].ref);
         }
         if (!many || rc != SQLITE_OK || i + 1 == p->n) {
             err = store_run(s, id, rc);
@@ -766,9 +789,11 @@ int store_kv_get(struct store *s, const uint8_t *key, uint32_t key_len,
 
 /* Queues a put (copied) for puts_write: one INSERT for 16 rows costs about
  * a fifth less than 16 INSERTs, and the write-back store puts thousands.
- * Errors: ERR_NOMEM, and puts_write's. */
-int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
-                 const uint8_t *value, uint32_t value_len)
+ * ref: the log row holding the value, or 0. Errors: ERR_NOMEM, and
+ * puts_write's. */
+static int kv_put_queue(struct store *s, const uint8_t *key, uint32_t key_len,
+                        const uint8_t *value, uint32_t value_len,
+                        raft_index ref)
 {
     ASSERT(s != NULL);
     ASSERT(s->in_txn);
@@ -791,8 +816,27 @@ int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
         memcpy(p->buf + p->used, value, value_len);
     }
     p->used += value_len;
+    p->at[p->n].ref = ref;
     p->n++;
     return p->n == STORE_KV_PUTS_MANY ? puts_write(s) : ERR_OK;
+}
+
+int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
+                 const uint8_t *value, uint32_t value_len)
+{
+    return kv_put_queue(s, key, key_len, value, value_len, 0);
+}
+
+int store_kv_put_at(struct store *s, const uint8_t *key, uint32_t key_len,
+                    const uint8_t *value, uint32_t value_len, raft_index index)
+{
+    ASSERT(s != NULL);
+    /* Not yet applied in the store, so above any snapshot point and any
+     * compaction; in the log (written before this transaction began). */
+    ASSERT(index > s->applied);
+    ASSERT(index <= s->last_index);
+    return kv_put_queue(s, key, key_len, value, value_len,
+                        value_len >= STORE_KV_REF_MIN ? index : 0);
 }
 
 int store_kv_del(struct store *s, const uint8_t *key, uint32_t key_len)

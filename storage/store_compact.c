@@ -5,7 +5,8 @@
  * index whose effects are committed there; the log rows up to that index
  * minus the trailing ones kept for slow followers are then deleted in small
  * transactions, one per store_compact_step, so no call stalls the loop.
- * Never touches kv or sessions. Read storage/store_snapshot.c next.
+ * Never changes what kv or sessions say: a step copies into kv_data the
+ * values it still finds only in the log rows it deletes (kv_data.ref). Read storage/store_snapshot.c next.
  */
 #include "storage/store.h"
 
@@ -270,9 +271,21 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
     if (err != ERR_OK) {
         return err;
     }
+    char fill[200];
+    snprintf(fill, sizeof(fill),
+             "UPDATE kv_data SET value = (SELECT value FROM log"
+             " WHERE idx = kv_data.ref), ref = NULL"
+             " WHERE ref IS NOT NULL AND ref <= %" PRIu64,
+             hi);
     char sql[80];
     snprintf(sql, sizeof(sql), "DELETE FROM log WHERE idx <= %" PRIu64, hi);
     err = compact_record_last(s, hi);
+    if (err == ERR_OK) {
+        /* kv rows whose value is still only in a row about to go: copy it
+         * in first (a key not written again since). value is NOT NULL, so
+         * a missing log row fails the step rather than losing a value. */
+        err = store_exec(s, fill);
+    }
     if (err == ERR_OK) {
         err = store_exec(s, sql);
     }

@@ -32,6 +32,12 @@
 #define STORE_LOG_PARAMS 9
 #define STORE_LOG_ROWS_MANY 16
 
+/* Values of at least this many bytes are found once, in the log row
+ * (store_kv_put_at): a kv_data row refers to it. Smaller ones are copied
+ * into the row: their copy costs little, and a ref costs an entry in the
+ * kv_data_by_ref index, moved at every put of the key. */
+#define STORE_KV_REF_MIN 1024u
+
 /* Rows of ST_KV_PUT_MANY (its SQL in store.c lists exactly this many). */
 #define STORE_KV_PUTS_MANY 16
 
@@ -48,6 +54,7 @@ struct store_puts {
         size_t value_off;
         uint32_t key_len;
         uint32_t value_len;
+        raft_index ref; /* The log row holding the value; 0: none. */
     } at[STORE_KV_PUTS_MANY];
 };
 

@@ -318,7 +318,10 @@ static void test_row_crc_upgrade_from_version_3(void **state)
 {
     struct fixture *f = *state;
     fill(f);
-    shell(f->path, "ALTER TABLE log DROP COLUMN crc;"
+    shell(f->path, "DROP VIEW kv; DROP INDEX kv_data_by_ref;"
+                   " ALTER TABLE kv_data DROP COLUMN ref;"
+                   " ALTER TABLE kv_data RENAME TO kv;"
+                   " ALTER TABLE log DROP COLUMN crc;"
                    " ALTER TABLE kv DROP COLUMN crc;"
                    " PRAGMA user_version = 3;");
     open_store(f, STORE_OPEN_EXISTING);
