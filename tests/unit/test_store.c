@@ -1103,6 +1103,30 @@ static void test_store_upgrades_version_1(void **state)
     store_loaded_free(&l);
 }
 
+/* A version 4 file (kv a table holding every value) moves to version 5 at
+ * open: the same rows, read through the kv view, and new puts go on. */
+static void test_store_upgrades_version_4(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    put(f, "a", 1, "old", 3);
+    store_close(f->s);
+    f->s = NULL;
+    sql(f->path, "DROP VIEW kv");
+    sql(f->path, "DROP INDEX kv_data_by_ref");
+    sql(f->path, "ALTER TABLE kv_data DROP COLUMN ref");
+    sql(f->path, "ALTER TABLE kv_data RENAME TO kv");
+    sql(f->path, "PRAGMA user_version = 4");
+    open_store(f, STORE_OPEN_EXISTING);
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "5");
+    assert_string_equal(sql(f->path, "SELECT value, ref FROM kv_data"),
+                        "old|NULL");
+    assert_string_equal(sql(f->path, "SELECT key, value FROM kv"), "a|old");
+    assert_kv_value(f, "a", 1, "old", 3);
+    put(f, "b", 1, "new", 3);
+    assert_kv_value(f, "b", 1, "new", 3);
+}
+
 /* A batch longer than one multi-row INSERT (16 rows a statement, then
  * one at a time) lands whole and in order, each row with its own key. */
 static void test_store_long_batch_keeps_every_row(void **state)
@@ -1295,6 +1319,7 @@ int main(void)
         T(test_store_fetch_small_budget_large_entries),
         T(test_store_payloads_rebuild_from_columns),
         T(test_store_upgrades_version_1),
+        T(test_store_upgrades_version_4),
         T(test_schema_is_text_at_every_offset),
         T(test_store_long_batch_keeps_every_row),
         T(test_store_kv_puts_keep_their_order),
