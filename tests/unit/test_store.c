@@ -1060,6 +1060,19 @@ static void test_store_payloads_rebuild_from_columns(void **state)
     }
 }
 
+/* Takes away what version 5 added: the kv view over kv_data becomes the
+ * kv table again (every value in its row). */
+static void undo_version_5(const char *path)
+{
+    static const char *const steps[] = {"DROP VIEW kv",
+                                        "DROP INDEX kv_data_by_ref",
+                                        "ALTER TABLE kv_data DROP COLUMN ref",
+                                        "ALTER TABLE kv_data RENAME TO kv"};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        sql(path, steps[i]);
+    }
+}
+
 /* A version 1 file (data always full) opens, loads, and is marked the
  * current version, so that an older binary refuses it rather than misreading it. */
 static void test_store_upgrades_version_1(void **state)
@@ -1084,11 +1097,7 @@ static void test_store_upgrades_version_1(void **state)
     sql(f->path, "DROP TABLE IF EXISTS sessions_evicted");
     sql(f->path, "DROP INDEX sessions_by_last");
     sql(f->path, "ALTER TABLE sessions DROP COLUMN last_index");
-    /* And without what version 5 added (kv_data, the kv view). */
-    sql(f->path, "DROP VIEW kv");
-    sql(f->path, "DROP INDEX kv_data_by_ref");
-    sql(f->path, "ALTER TABLE kv_data DROP COLUMN ref");
-    sql(f->path, "ALTER TABLE kv_data RENAME TO kv");
+    undo_version_5(f->path);
     sql(f->path, "ALTER TABLE log DROP COLUMN crc");
     sql(f->path, "ALTER TABLE kv DROP COLUMN crc");
     sql(f->path, "PRAGMA user_version = 1");
@@ -1112,10 +1121,7 @@ static void test_store_upgrades_version_4(void **state)
     put(f, "a", 1, "old", 3);
     store_close(f->s);
     f->s = NULL;
-    sql(f->path, "DROP VIEW kv");
-    sql(f->path, "DROP INDEX kv_data_by_ref");
-    sql(f->path, "ALTER TABLE kv_data DROP COLUMN ref");
-    sql(f->path, "ALTER TABLE kv_data RENAME TO kv");
+    undo_version_5(f->path);
     sql(f->path, "PRAGMA user_version = 4");
     open_store(f, STORE_OPEN_EXISTING);
     assert_string_equal(sql(f->path, "PRAGMA user_version"), "5");
