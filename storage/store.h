@@ -206,6 +206,12 @@ int store_compact(struct store *s, raft_index index, raft_term term,
  * on this disk, 10,000 about 10 (commit message of store_compact.c). */
 #define STORE_COMPACT_STEP_ROWS 1000
 
+/* kv_data rows a store_compact_step copies a value into at most (those
+ * whose value is only in a log row it deletes): a step then writes at
+ * most this many values (1 MiB at 32 KiB each) and deletes only the log
+ * rows up to the last one it copied; the rest waits for the next step. */
+#define STORE_COMPACT_FILL_ROWS 32
+
 /* Deletes at most rows_max of the armed log rows, oldest first, in one
  * transaction (synchronous=NORMAL); *n_deleted gets how many. Call it
  * while store_compact_pending(), between wakeups. Errors: ERR_IO. */

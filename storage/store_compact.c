@@ -261,6 +261,22 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
     if (hi > s->compact_upto) {
         hi = s->compact_upto;
     }
+    /* Copying values into kv_data is what a step may write in bulk (a
+     * key written once and never again): stop at the
+     * STORE_COMPACT_FILL_ROWS-th row to copy. */
+    char nth[160];
+    snprintf(nth, sizeof(nth),
+             "SELECT ref FROM kv_data WHERE ref IS NOT NULL AND ref <= %" PRIu64
+             " ORDER BY ref LIMIT 1 OFFSET %d",
+             hi, STORE_COMPACT_FILL_ROWS - 1);
+    int64_t last_fill = 0;
+    err = query_one(s, nth, 0, &found, &last_fill);
+    if (err != ERR_OK) {
+        return err;
+    }
+    if (found && (raft_index)last_fill < hi) {
+        hi = (raft_index)last_fill;
+    }
     err = store_read_end(s);
     if (err == ERR_OK) {
         err = store_set_sync(s, ST_SYNC_NORMAL);

@@ -814,16 +814,17 @@ static const char *big_value(raft_index i)
     return v;
 }
 
-/* Persists puts first..last (term 1): entry i sets "k<i % 3>" to
- * big_value(i). */
-static void append_puts(struct store *s, raft_index first, raft_index last)
+/* Persists puts first..last (at most 16; term 1): entry i sets
+ * "k<i % mod>" to big_value(i). */
+static void append_puts(struct store *s, raft_index first, raft_index last,
+                        raft_index mod)
 {
     static uint8_t bufs[16][BIG_VALUE + 64];
     struct raft_entry e[16];
     size_t n = 0;
     for (raft_index i = first; i <= last; i++, n++) {
         char k[16];
-        snprintf(k, sizeof(k), "k%llu", (unsigned long long)(i % 3));
+        snprintf(k, sizeof(k), "k%llu", (unsigned long long)(i % mod));
         const char *v = big_value(i);
         struct command c = {.op = COMMAND_OP_PUT,
                             .key = (const uint8_t *)k,
@@ -863,6 +864,53 @@ static const char *kv_value(struct store *s, const char *key)
     return out;
 }
 
+/* Applies entries first..last of append_puts (same mod) through
+ * store_kv_put_at, in one transaction. */
+static void apply_puts(struct store *s, raft_index first, raft_index last,
+                       raft_index mod)
+{
+    assert_int_equal(store_kv_begin(s), ERR_OK);
+    for (raft_index i = first; i <= last; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%llu", (unsigned long long)(i % mod));
+        const char *v = big_value(i);
+        assert_int_equal(
+            store_kv_put_at(s, (const uint8_t *)k, (uint32_t)strlen(k),
+                            (const uint8_t *)v, (uint32_t)strlen(v), i),
+            ERR_OK);
+    }
+    assert_int_equal(store_kv_commit(s, last), ERR_OK);
+}
+
+/* A compaction step copies at most STORE_COMPACT_FILL_ROWS values into
+ * kv_data (keys written once: every deleted row holds one) and deletes
+ * only the log rows up to the last one it copied; the next step goes on. */
+static void test_compact_step_bounds_its_copies(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    enum { N = STORE_COMPACT_FILL_ROWS + 8 };
+    for (raft_index i = 1; i <= N; i += 16) {
+        raft_index last = i + 15 < N ? i + 15 : N;
+        append_puts(f->s, i, last, 1000);
+        apply_puts(f->s, i, last, 1000);
+    }
+    assert_int_equal(store_compact(f->s, N, 1, CONFIG, 0), ERR_OK);
+    size_t n = 0;
+    assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
+    assert_int_equal(n, STORE_COMPACT_FILL_ROWS);
+    assert_string_equal(
+        sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"), "32");
+    assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
+    assert_int_equal(n, 8);
+    assert_false(store_compact_pending(f->s));
+    assert_string_equal(
+        sql(f->path, "SELECT count(*), sum(length(value)) FROM kv"),
+        "40|44000");
+    assert_string_equal(
+        sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"), "40");
+}
+
 /* Issue 21: a large value put through store_kv_put_at is kept once, in
  * the log row: kv_data refers to it, the kv view shows it as before (a
  * small one is copied into its row); a compaction step copies in the
@@ -872,18 +920,8 @@ static void test_kv_refers_to_the_log_until_compaction(void **state)
 {
     struct fixture *f = *state;
     f->s = open_at(f, f->path, 1);
-    append_puts(f->s, 1, 10);
-    assert_int_equal(store_kv_begin(f->s), ERR_OK);
-    for (raft_index i = 1; i <= 10; i++) {
-        char k[16];
-        snprintf(k, sizeof(k), "k%llu", (unsigned long long)(i % 3));
-        const char *v = big_value(i);
-        assert_int_equal(
-            store_kv_put_at(f->s, (const uint8_t *)k, (uint32_t)strlen(k),
-                            (const uint8_t *)v, (uint32_t)strlen(v), i),
-            ERR_OK);
-    }
-    assert_int_equal(store_kv_commit(f->s, 10), ERR_OK);
+    append_puts(f->s, 1, 10, 3);
+    apply_puts(f->s, 1, 10, 3);
     assert_string_equal(
         sql(f->path, "SELECT ref, value FROM kv_data WHERE key = 'k1'"), "10|");
     assert_string_equal(sql(f->path, "SELECT length(value), substr(value, 1, 8)"
@@ -911,7 +949,7 @@ static void test_kv_refers_to_the_log_until_compaction(void **state)
     assert_string_equal(kv_value(f->s, "k1"), "value-10");
     assert_string_equal(kv_value(f->s, "k2"), "value-8");
     /* A small value (the next put, 11, is not in the log yet: persist). */
-    append_puts(f->s, 11, 11);
+    append_puts(f->s, 11, 11, 3);
     assert_int_equal(store_kv_begin(f->s), ERR_OK);
     assert_int_equal(store_kv_put_at(f->s, (const uint8_t *)"small", 5,
                                      (const uint8_t *)"s", 1, 11),
@@ -952,6 +990,7 @@ int main(void)
         T(test_migration_from_version_2),
         T(test_eviction_order),
         T(test_kv_refers_to_the_log_until_compaction),
+        T(test_compact_step_bounds_its_copies),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
