@@ -12,14 +12,16 @@
 # largest member, and the members' CPU (utime + stime) per write in ms.
 # The byte and CPU figures move far less with the machine's load than
 # writes/s. A benchmark, not a test.
+# BENCH_ARGS are added to each `raftctl bench` (e.g. "--keys 1000000").
 # Usage: [PORT=27200] [BENCH_SECONDS=10] [WARMUP=2] [CLIENTS=64]
-#        [CONFIGS="3:100 3:4000 3:32000 7:100 7:4000"]
+#        [CONFIGS="3:100 3:4000 3:32000 7:100 7:4000"] [BENCH_ARGS=...]
 #        tests/bench/amplification.sh [UP OPTIONS]   (RAFTCTL=build/bin/raftctl)
 set -euo pipefail
 PORT=${PORT:-27200}
 SECS=${BENCH_SECONDS:-10}
 WARMUP=${WARMUP:-2}
 CLIENTS=${CLIENTS:-64}
+read -r -a BENCH_EXTRA <<<"${BENCH_ARGS:-}"
 CONFIGS=${CONFIGS:-3:100 3:4000 3:32000 7:100 7:4000}
 R=${RAFTCTL:-build/bin/raftctl}
 KEY_BYTES=8 # raftctl bench's keys are "k%07u".
@@ -49,11 +51,11 @@ one() { # one MEMBERS SIZE [UP OPTIONS]
 print(' '.join(str(m['pid']) for m in json.load(sys.stdin)))")
     if [ "$WARMUP" -gt 0 ]; then
         "$R" -d "$D" bench -c "$CLIENTS" --size "$size" --duration "$WARMUP" \
-            --warmup 0 --json >/dev/null 2>&1 || true
+            --warmup 0 --json "${BENCH_EXTRA[@]}" >/dev/null 2>&1 || true
     fi
     s0=$(sample "$pids")
     "$R" -d "$D" bench -c "$CLIENTS" --size "$size" --duration "$SECS" \
-        --warmup 0 --json 2>/dev/null | tail -1 >"$D/bench.json"
+        --warmup 0 --json "${BENCH_EXTRA[@]}" 2>/dev/null | tail -1 >"$D/bench.json"
     s1=$(sample "$pids")
     python3 - "$n" "$size" "$KEY_BYTES" "$D/bench.json" "$s0" "$s1" <<'PY'
 import json, os, sys
