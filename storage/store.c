@@ -37,15 +37,12 @@
 #define LOG_INSERT_SQL                                                         \
     "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"     \
     " data, crc) VALUES "
-#define KV_INSERT_SQL                                                          \
-    "INSERT OR REPLACE INTO kv_data(key, value, crc, ref) VALUES "
+#define KV_INSERT_SQL "INSERT OR REPLACE INTO kv_data(key, value, crc) VALUES "
 
-/* Parameter numbers (1-based, within a row) of SCHEMA_LOG_CRC_COLUMNS in
- * the log INSERT above. */
+/* Parameter numbers (1-based, within a row) of SCHEMA_LOG_CRC_COLUMNS and
+ * SCHEMA_KV_CRC_COLUMNS in the INSERTs above. */
 static const int log_crc_params[] = {1, 2, 3, 9, 4, 5, 6, 7, 8};
-
-/* Parameters per kv_data row: key, value, ref. */
-#define STORE_KV_PARAMS 3
+static const int kv_crc_params[] = {1, 2};
 
 /* Longest generated INSERT: 16 log rows of ~100 characters. */
 #define STORE_INSERT_SQL_MAX 4096
@@ -64,6 +61,12 @@ static const char *const store_sql[ST__COUNT] = {
                   " WHERE key = ?1",
     [ST_KV_PUT] = KV_INSERT_SQL "...",
     [ST_KV_PUT_MANY] = KV_INSERT_SQL "... (16 rows)",
+    /* A new key gets its value in the row; an existing one refers to the
+     * log row ?3 (store_kv_put_at). */
+    [ST_KV_PUT_REF] = "INSERT INTO kv_data(key, value, crc)"
+                      " VALUES (?1, ?2, raft_row_crc(?1, ?2))"
+                      " ON CONFLICT(key) DO UPDATE SET value = '',"
+                      " crc = excluded.crc, ref = ?3",
     [ST_KV_DEL] = "DELETE FROM kv_data WHERE key = ?1",
     [ST_SESSION_GET] = "SELECT seq, status FROM sessions WHERE client_id = ?1",
     [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
@@ -454,28 +457,10 @@ static void insert_sql(char *buf, const char *head, int rows, int n_params,
     }
 }
 
-/* Writes into buf (STORE_INSERT_SQL_MAX) the INSERT of `rows` kv_data
- * rows of three parameters each (key, value, ref): with a ref (not NULL)
- * the row stores an empty value, the log row at ref holds it; the crc
- * covers the key and the value either way. */
-static void kv_insert_sql(char *buf, int rows)
-{
-    size_t cap = STORE_INSERT_SQL_MAX;
-    size_t w = (size_t)snprintf(buf, cap, "%s", KV_INSERT_SQL);
-    for (int r = 0; r < rows; r++) {
-        int b = r * STORE_KV_PARAMS;
-        w += (size_t)snprintf(buf + w, cap - w,
-                              "%s(?%d, CASE WHEN ?%d IS NULL THEN ?%d ELSE ''"
-                              " END, raft_row_crc(?%d, ?%d), ?%d)",
-                              r > 0 ? ", " : "", b + 1, b + 3, b + 2, b + 1,
-                              b + 2, b + 3);
-        ASSERT(w < cap);
-    }
-}
-
 /* The SQL statement id is prepared from: store_sql's, or a built INSERT. */
 static const char *stmt_sql(int id, char buf[STORE_INSERT_SQL_MAX])
 {
+    int n_kv = sizeof(kv_crc_params) / sizeof(kv_crc_params[0]);
     int n_log = sizeof(log_crc_params) / sizeof(log_crc_params[0]);
     switch (id) {
     case ST_LOG_INSERT:
@@ -486,7 +471,8 @@ static const char *stmt_sql(int id, char buf[STORE_INSERT_SQL_MAX])
         return buf;
     case ST_KV_PUT:
     case ST_KV_PUT_MANY:
-        kv_insert_sql(buf, id == ST_KV_PUT ? 1 : STORE_KV_PUTS_MANY);
+        insert_sql(buf, KV_INSERT_SQL, id == ST_KV_PUT ? 1 : STORE_KV_PUTS_MANY,
+                   2, kv_crc_params, n_kv);
         return buf;
     default:
         return store_sql[id];
@@ -687,16 +673,21 @@ int store_kv_begin(struct store *s)
 }
 
 /* Writes the waiting kv puts, in the order they came: all in one
- * ST_KV_PUT_MANY when there are that many, else one statement each.
- * Errors: ERR_IO. */
+ * ST_KV_PUT_MANY when there are that many and none may refer to the log,
+ * else one statement each. Errors: ERR_IO. */
 static int puts_write(struct store *s)
 {
     struct store_puts *p = &s->puts;
     bool many = p->n == STORE_KV_PUTS_MANY;
-    enum store_stmt id = many ? ST_KV_PUT_MANY : ST_KV_PUT;
+    for (uint32_t i = 0; many && i < p->n; i++) {
+        many = p->at[i].ref == 0;
+    }
     int err = ERR_OK;
     for (uint32_t i = 0; err == ERR_OK && i < p->n; i++) {
-        int base = many ? (int)(STORE_KV_PARAMS * i) : 0;
+        enum store_stmt id = many                ? ST_KV_PUT_MANY
+                             : p->at[i].ref != 0 ? ST_KV_PUT_REF
+                                                 : ST_KV_PUT;
+        int base = many ? (int)(2 * i) : 0;
         int rc = schema_bind_bytes(s->st[id], base + 1,
                                    p->buf + p->at[i].key_off, p->at[i].key_len);
         if (rc == SQLITE_OK) {
@@ -704,8 +695,8 @@ static int puts_write(struct store *s)
                                    p->buf + p->at[i].value_off,
                                    p->at[i].value_len);
         }
-        if (rc == SQLITE_OK && p->at[i].ref != 0) {
-            rc = sqlite3_bind_int64(s->st[id], base + 3, (int64_t)p->at[i].ref);
+        if (rc == SQLITE_OK && id == ST_KV_PUT_REF) {
+            rc = sqlite3_bind_int64(s->st[id], 3, (int64_t)p->at[i].ref);
         }
         if (!many || rc != SQLITE_OK || i + 1 == p->n) {
             err = store_run(s, id, rc);

@@ -153,8 +153,10 @@ int store_kv_del(struct store *s, const uint8_t *key, uint32_t key_len);
 
 /* Inside begin/commit: a put of the value that the log row at index holds
  * (index above the committed applied index and at most the last index):
- * the kv_data row refers to that log row (ref) instead of holding a second
- * copy of the value; the kv view reads it from there, and compaction
+ * when the key has a row already and the value is large (store_int.h,
+ * STORE_KV_REF_MIN), the row refers to that log row (ref) instead of
+ * holding a second copy of the value; the kv view reads it from there, and
+ * compaction
  * copies it into the row before deleting the log row (storage/schema.h).
  * value is still needed: the row's crc covers the key and the value. */
 int store_kv_put_at(struct store *s, const uint8_t *key, uint32_t key_len,

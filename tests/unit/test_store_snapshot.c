@@ -883,22 +883,31 @@ static void apply_puts(struct store *s, raft_index first, raft_index last,
 }
 
 /* A compaction step copies at most STORE_COMPACT_FILL_ROWS values into
- * kv_data (keys written once: every deleted row holds one) and deletes
- * only the log rows up to the last one it copied; the next step goes on. */
+ * kv_data (keys written twice, then never again: every deleted row of the
+ * second round holds one) and deletes only the log rows up to the last
+ * one it copied; the next step goes on. A new key's value is in its row
+ * from the start (the first round). */
 static void test_compact_step_bounds_its_copies(void **state)
 {
     struct fixture *f = *state;
     f->s = open_at(f, f->path, 1);
-    enum { N = STORE_COMPACT_FILL_ROWS + 8 };
-    for (raft_index i = 1; i <= N; i += 16) {
-        raft_index last = i + 15 < N ? i + 15 : N;
-        append_puts(f->s, i, last, 1000);
-        apply_puts(f->s, i, last, 1000);
+    enum { K = STORE_COMPACT_FILL_ROWS + 8, N = 2 * K };
+    for (raft_index i = 1; i <= N; i += 8) { /* K is a multiple of 8. */
+        raft_index last = i + 7;
+        append_puts(f->s, i, last, K);
+        apply_puts(f->s, i, last, K);
+        if (last == K) {
+            assert_string_equal(
+                sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"),
+                "40");
+        }
     }
+    assert_string_equal(
+        sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"), "0");
     assert_int_equal(store_compact(f->s, N, 1, CONFIG, 0), ERR_OK);
     size_t n = 0;
     assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
-    assert_int_equal(n, STORE_COMPACT_FILL_ROWS);
+    assert_int_equal(n, K + STORE_COMPACT_FILL_ROWS);
     assert_string_equal(
         sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"), "32");
     assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
