@@ -10,7 +10,7 @@ PKGS = libmsgpack-dev libsqlite3-dev libsodium-dev libcmocka-dev libncurses-dev 
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build install test asan demo demo-web web-shot web-fps clean sim sim-soak soak fuzz bench bench-long bench-catchup format
+.PHONY: all deps build install test asan demo demo-web web-shot web-fps clean sim sim-soak soak fuzz bench bench-bytes bench-long bench-catchup format
 
 all: build
 
@@ -126,6 +126,14 @@ bench: build
 	    awk '/copied/ {printf "%.2f ms", $$(NF-3) * 10}')"; \
 	rm -f $$probe
 	RAFTCTL=$(BUILD)/bin/raftctl $(COMPARE) $(BENCH_SECONDS)
+	@$(MAKE) --no-print-directory bench-bytes
+
+# Issue 21's sweep: writes/s, latency, disk bytes written per user byte per
+# member and CPU per write, 3 members at 100, 4000 and 32000-byte values
+# and 7 members at 100 and 4000 (64 clients, BENCH_SECONDS a row).
+bench-bytes: build
+	RAFTCTL=$(BUILD)/bin/raftctl BENCH_SECONDS=$(BENCH_SECONDS) \
+	    tests/bench/amplification.sh
 
 # Issue 16's figures: five minutes of writes at the default compaction
 # settings (writes/s, peak database + WAL, restart to first put), and a

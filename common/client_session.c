@@ -424,7 +424,10 @@ bool client_session_on_reply(struct client_session *s, raft_id from,
         s->no_space_mask |= 1u << sender;
         s->n_no_space++;
         s->no_space_id = from;
-        if (s->no_space_mask == (1u << s->n_members) - 1) {
+        /* A member with a full disk takes no part (docs/DISK.md), so once
+         * a majority says so nothing can commit: the others only time
+         * out (a leader that lost its quorum steps down). */
+        if ((uint32_t)__builtin_popcount(s->no_space_mask) > s->n_members / 2) {
             complete(s, ERR_NO_SPACE, CLIENT_NO_SPACE);
             return true;
         }

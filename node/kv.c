@@ -15,10 +15,23 @@
 #include "common/msg.h"
 #include "node/raft_bugs.h"
 
+/* Puts cmd's value, that of the log entry at index: through put_at when
+ * the store has it (it may refer to the log row instead of copying). */
+static int kv_put(const struct kv_store_ops *ops, void *ctx,
+                  const struct command *cmd, raft_index index)
+{
+    if (ops->put_at != NULL) {
+        return ops->put_at(ctx, cmd->key, cmd->key_len, cmd->value,
+                           cmd->value_len, index);
+    }
+    return ops->put(ctx, cmd->key, cmd->key_len, cmd->value, cmd->value_len);
+}
+
 /* CAS: swap only when the current value exists and equals expected.
  * Writes the status; errors are store errors. */
 static int apply_cas(const struct kv_store_ops *ops, void *ctx,
-                     const struct command *cmd, uint8_t *status)
+                     const struct command *cmd, raft_index index,
+                     uint8_t *status)
 {
     const uint8_t *cur = NULL;
     uint32_t cur_len = 0;
@@ -36,7 +49,7 @@ static int apply_cas(const struct kv_store_ops *ops, void *ctx,
         *status = CLIENT_CAS_MISMATCH;
         return ERR_OK;
     }
-    rc = ops->put(ctx, cmd->key, cmd->key_len, cmd->value, cmd->value_len);
+    rc = kv_put(ops, ctx, cmd, index);
     if (rc != ERR_OK) {
         return rc;
     }
@@ -46,12 +59,13 @@ static int apply_cas(const struct kv_store_ops *ops, void *ctx,
 
 /* Applies a decoded command to the store; writes its status. */
 static int apply_cmd(const struct kv_store_ops *ops, void *ctx,
-                     const struct command *cmd, uint8_t *status)
+                     const struct command *cmd, raft_index index,
+                     uint8_t *status)
 {
     int rc;
     switch (cmd->op) {
     case COMMAND_OP_PUT:
-        rc = ops->put(ctx, cmd->key, cmd->key_len, cmd->value, cmd->value_len);
+        rc = kv_put(ops, ctx, cmd, index);
         *status = CLIENT_OK;
         return rc;
     case COMMAND_OP_DEL:
@@ -60,7 +74,7 @@ static int apply_cmd(const struct kv_store_ops *ops, void *ctx,
         *status = CLIENT_OK;
         return rc == ERR_NOT_FOUND ? ERR_OK : rc;
     case COMMAND_OP_CAS:
-        return apply_cas(ops, ctx, cmd, status);
+        return apply_cas(ops, ctx, cmd, index, status);
     default:
         UNREACHABLE();
     }
@@ -160,7 +174,7 @@ int kv_apply(const struct kv_store_ops *ops, void *ctx, raft_index index,
         }
     }
     uint8_t status = CLIENT_OK;
-    int rc = apply_cmd(ops, ctx, &cmd, &status);
+    int rc = apply_cmd(ops, ctx, &cmd, index, &status);
     if (rc != ERR_OK) {
         return rc;
     }

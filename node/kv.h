@@ -46,6 +46,12 @@ struct kv_store_ops {
     int (*put)(void *ctx, const uint8_t *key, uint32_t key_len,
                const uint8_t *value, uint32_t value_len);
     int (*del)(void *ctx, const uint8_t *key, uint32_t key_len);
+    /* Optional (NULL: put is used): put of the value that the log entry at
+     * index holds in its value column, so a store may keep a reference to
+     * that row rather than a second copy of the value (storage/schema.h,
+     * kv_data.ref). */
+    int (*put_at)(void *ctx, const uint8_t *key, uint32_t key_len,
+                  const uint8_t *value, uint32_t value_len, raft_index index);
     /* ERR_NOT_FOUND when the client has no session yet. */
     int (*session_get)(void *ctx, uint64_t client_id, uint64_t *seq,
                        uint8_t *status);

@@ -88,6 +88,17 @@ static int pacer_put(void *ctx, const uint8_t *key, uint32_t key_len,
     return p->inner->put(p->inner_ctx, key, key_len, value, value_len);
 }
 
+static int pacer_put_at(void *ctx, const uint8_t *key, uint32_t key_len,
+                        const uint8_t *value, uint32_t value_len,
+                        raft_index index)
+{
+    struct kv_pacer *p = ctx;
+    return p->inner->put_at != NULL
+               ? p->inner->put_at(p->inner_ctx, key, key_len, value, value_len,
+                                  index)
+               : p->inner->put(p->inner_ctx, key, key_len, value, value_len);
+}
+
 static int pacer_del(void *ctx, const uint8_t *key, uint32_t key_len)
 {
     struct kv_pacer *p = ctx;
@@ -141,6 +152,7 @@ const struct kv_store_ops *kv_pacer_ops(void)
         .commit = pacer_commit,
         .get = pacer_get,
         .put = pacer_put,
+        .put_at = pacer_put_at,
         .del = pacer_del,
         .session_get = pacer_session_get,
         .session_put = pacer_session_put,

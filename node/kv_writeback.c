@@ -30,6 +30,7 @@ struct wb_key {
     uint32_t value_len;
     uint32_t value_cap; /* Arena bytes at value_off this key owns. */
     bool is_deleted;
+    raft_index index; /* The log entry holding the value (0: unknown). */
 };
 
 struct wb_session {
@@ -254,7 +255,8 @@ static int arena_append(struct kv_writeback *wb, const uint8_t *p, uint32_t len,
 
 /* Records key's new value (value NULL: deleted). Errors: ERR_NOMEM. */
 static int key_set(struct kv_writeback *wb, const uint8_t *key,
-                   uint32_t key_len, const uint8_t *value, uint32_t value_len)
+                   uint32_t key_len, const uint8_t *value, uint32_t value_len,
+                   raft_index index)
 {
     ASSERT(wb->is_in_batch);
     int rv = keys_reserve(wb);
@@ -270,6 +272,7 @@ static int key_set(struct kv_writeback *wb, const uint8_t *key,
         memcpy(wb->arena + k->value_off, value, value_len);
         k->value_len = value_len;
         k->is_deleted = false;
+        k->index = index;
         return ERR_OK;
     }
     size_t value_off = 0;
@@ -297,6 +300,7 @@ static int key_set(struct kv_writeback *wb, const uint8_t *key,
         k->value_cap = 0;
     }
     k->is_deleted = value == NULL;
+    k->index = index;
     if (value != NULL) {
         k->value_off = value_off;
         k->value_len = value_len;
@@ -539,9 +543,15 @@ static int store_all(struct kv_writeback *wb, bool is_inner_open)
     for (uint32_t i = 0; rv == ERR_OK && i < wb->n_keys; i++) {
         const struct wb_key *k = &wb->keys[order[i].at];
         const uint8_t *key = wb->arena + k->key_off;
-        rv = k->is_deleted ? in->del(wb->inner_ctx, key, k->key_len)
-                           : in->put(wb->inner_ctx, key, k->key_len,
-                                     wb->arena + k->value_off, k->value_len);
+        const uint8_t *value = wb->arena + k->value_off;
+        if (k->is_deleted) {
+            rv = in->del(wb->inner_ctx, key, k->key_len);
+        } else if (k->index != 0 && in->put_at != NULL) {
+            rv = in->put_at(wb->inner_ctx, key, k->key_len, value, k->value_len,
+                            k->index);
+        } else {
+            rv = in->put(wb->inner_ctx, key, k->key_len, value, k->value_len);
+        }
     }
     for (uint32_t i = 0; rv == ERR_OK && i < wb->n_sessions; i++) {
         const struct wb_session *s = &wb->sessions[i];
@@ -718,12 +728,22 @@ static int wb_put(void *ctx, const uint8_t *key, uint32_t key_len,
                   const uint8_t *value, uint32_t value_len)
 {
     static const uint8_t empty[1];
-    return key_set(ctx, key, key_len, value != NULL ? value : empty, value_len);
+    return key_set(ctx, key, key_len, value != NULL ? value : empty, value_len,
+                   0);
+}
+
+static int wb_put_at(void *ctx, const uint8_t *key, uint32_t key_len,
+                     const uint8_t *value, uint32_t value_len, raft_index index)
+{
+    static const uint8_t empty[1];
+    ASSERT(index != 0);
+    return key_set(ctx, key, key_len, value != NULL ? value : empty, value_len,
+                   index);
 }
 
 static int wb_del(void *ctx, const uint8_t *key, uint32_t key_len)
 {
-    return key_set(ctx, key, key_len, NULL, 0);
+    return key_set(ctx, key, key_len, NULL, 0, 0);
 }
 
 static int wb_session_get(void *ctx, uint64_t client_id, uint64_t *seq,
@@ -826,6 +846,7 @@ const struct kv_store_ops *kv_writeback_ops(void)
         .commit = wb_commit,
         .get = wb_get,
         .put = wb_put,
+        .put_at = wb_put_at,
         .del = wb_del,
         .session_get = wb_session_get,
         .session_put = wb_session_put,

@@ -36,6 +36,14 @@ static int node_kv_put(void *ctx, const uint8_t *key, uint32_t key_len,
     return store_kv_put(ctx, key, key_len, value, value_len);
 }
 
+static int node_kv_put_at(void *ctx, const uint8_t *key, uint32_t key_len,
+                          const uint8_t *value, uint32_t value_len,
+                          raft_index index)
+{
+    ASSERT(ctx != NULL);
+    return store_kv_put_at(ctx, key, key_len, value, value_len, index);
+}
+
 static int node_kv_del(void *ctx, const uint8_t *key, uint32_t key_len)
 {
     ASSERT(ctx != NULL);
@@ -100,6 +108,7 @@ const struct kv_store_ops *node_kv_ops(void)
         .commit = node_kv_commit,
         .get = node_kv_get,
         .put = node_kv_put,
+        .put_at = node_kv_put_at,
         .del = node_kv_del,
         .session_get = node_kv_session_get,
         .session_put = node_kv_session_put,

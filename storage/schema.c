@@ -27,6 +27,27 @@
     " config TEXT NOT NULL,"                                                   \
     " created_at TEXT NOT NULL);"
 
+/* Version 6: the applied state is kv_data, whose row either holds the
+ * value or refers (ref) to the log row holding it, and kv is a view that
+ * reads the value from wherever it is, so `SELECT * FROM kv` shows what it
+ * always did; INSTEAD OF triggers let the sqlite3 shell change kv as it
+ * could the table (the value then lives in the row). crc covers key and
+ * value as before. The partial index finds the rows a compaction step
+ * must fill in before it deletes the log rows they refer to. */
+#define SCHEMA_V6_KV_DDL                                                       \
+    "CREATE INDEX kv_data_by_ref ON kv_data(ref) WHERE ref IS NOT NULL;"       \
+    "CREATE VIEW kv(key, value, crc) AS SELECT d.key,"                         \
+    " CASE WHEN d.ref IS NULL THEN d.value ELSE l.value END, d.crc"            \
+    " FROM kv_data d LEFT JOIN log l ON l.idx = d.ref;"                        \
+    "CREATE TRIGGER kv_insert INSTEAD OF INSERT ON kv BEGIN"                   \
+    " INSERT OR REPLACE INTO kv_data(key, value, crc, ref)"                    \
+    " VALUES (NEW.key, NEW.value, coalesce(NEW.crc, 0), NULL); END;"           \
+    "CREATE TRIGGER kv_update INSTEAD OF UPDATE ON kv BEGIN"                   \
+    " UPDATE kv_data SET key = NEW.key, value = NEW.value, crc = NEW.crc,"     \
+    " ref = NULL WHERE key = OLD.key; END;"                                    \
+    "CREATE TRIGGER kv_delete INSTEAD OF DELETE ON kv BEGIN"                   \
+    " DELETE FROM kv_data WHERE key = OLD.key; END;"
+
 static const char schema_ddl[] =
     "CREATE TABLE raft_state("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -45,8 +66,8 @@ static const char schema_ddl[] =
     " seq INTEGER,"
     " data BLOB NOT NULL,"
     " crc INTEGER NOT NULL);"
-    "CREATE TABLE kv(key PRIMARY KEY NOT NULL, value NOT NULL,"
-    " crc INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE kv_data(key PRIMARY KEY NOT NULL, value NOT NULL,"
+    " crc INTEGER NOT NULL, ref INTEGER) WITHOUT ROWID;" SCHEMA_V6_KV_DDL
     "CREATE TABLE sessions("
     " client_id INTEGER PRIMARY KEY,"
     " seq INTEGER NOT NULL,"
@@ -77,6 +98,7 @@ static const struct {
     {4, "SELECT crc FROM kv LIMIT 0"},
     {5, "SELECT crc FROM raft_state LIMIT 0"},
     {5, "SELECT crc FROM sessions LIMIT 0"},
+    {6, "SELECT key, value, crc, ref FROM kv_data LIMIT 0"},
 };
 
 /* Moves a version 1 or 2 file to version 3 (one transaction with the
@@ -106,6 +128,13 @@ static const char schema_to_v5[] =
     "UPDATE raft_state SET crc = raft_row_crc(" SCHEMA_STATE_CRC_COLUMNS ");"
     "ALTER TABLE sessions ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;"
     "UPDATE sessions SET crc = raft_row_crc(" SCHEMA_SESSION_CRC_COLUMNS ");";
+
+/* Moves a version 5 file to version 6 (one transaction with the
+ * user_version): the kv table becomes kv_data, every row holding its value
+ * (ref NULL), and kv the view over it. */
+static const char schema_to_v6[] =
+    "ALTER TABLE kv RENAME TO kv_data;"
+    "ALTER TABLE kv_data ADD COLUMN ref INTEGER;" SCHEMA_V6_KV_DDL;
 
 /* Maps a failed SQLite call to an ERR_* code and fills errmsg. */
 static int sql_fail(sqlite3 *db, int rc, const char *what,
@@ -444,8 +473,11 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
     if (rc == SQLITE_OK && version < 4) {
         rc = sqlite3_exec(db, schema_to_v4, NULL, NULL, NULL);
     }
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK && version < 5) {
         rc = sqlite3_exec(db, schema_to_v5, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, schema_to_v6, NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(db, schema_drop_unused, NULL, NULL, NULL);
@@ -461,7 +493,7 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
     if (rc == SQLITE_OK) {
         return ERR_OK;
     }
-    err = sql_fail(db, rc, "upgrade to version 5", errmsg);
+    err = sql_fail(db, rc, "upgrade to version 6", errmsg);
     (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return err;
 }

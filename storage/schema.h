@@ -12,7 +12,12 @@
  *       is empty for put/del/cas rows whose columns give the payload back
  *       (version 2 on: a reload encodes key/value/expected/client_id/seq
  *       again, storage/store_load.c).
- *   kv(key, value, crc)          the applied state machine
+ *   kv(key, value, crc)          the applied state machine: a view (version
+ *                                6 on) over kv_data(key, value, crc, ref),
+ *                                whose row holds the value, or, with ref set
+ *                                (value ''), refers to the log row at idx =
+ *                                ref, whose value column holds it (until
+ *                                compaction copies it into the row)
  *   crc (version 4 on in log and kv, 5 on in raft_state and sessions):
  *       storage/row_crc.h's checksum of the row's other columns in the
  *       order SCHEMA_*_CRC_COLUMNS list them; every write sets it, every
@@ -49,10 +54,11 @@
 
 /* 2: data may be empty (see above). 3: the snapshot table,
  * sessions.last_index. 4: the crc column of log and kv. 5: the crc column
- * of raft_state and sessions. schema_upgrade moves an older file on; a
+ * of raft_state and sessions. 6: kv_data and the kv view (values found
+ * once, in the log). schema_upgrade moves an older file on; a
  * binary that knows only an older version then refuses it instead of
  * calling its rows corrupt. */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 /* The columns each table's crc covers, in checksum order. */
 #define SCHEMA_LOG_CRC_COLUMNS                                                 \

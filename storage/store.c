@@ -37,7 +37,7 @@
 #define LOG_INSERT_SQL                                                         \
     "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"     \
     " data, crc) VALUES "
-#define KV_INSERT_SQL "INSERT OR REPLACE INTO kv(key, value, crc) VALUES "
+#define KV_INSERT_SQL "INSERT OR REPLACE INTO kv_data(key, value, crc) VALUES "
 
 /* Parameter numbers (1-based, within a row) of SCHEMA_LOG_CRC_COLUMNS and
  * SCHEMA_KV_CRC_COLUMNS in the INSERTs above. */
@@ -62,7 +62,13 @@ static const char *const store_sql[ST__COUNT] = {
                   " WHERE key = ?1",
     [ST_KV_PUT] = KV_INSERT_SQL "...",
     [ST_KV_PUT_MANY] = KV_INSERT_SQL "... (16 rows)",
-    [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
+    /* A new key gets its value in the row; an existing one refers to the
+     * log row ?3 (store_kv_put_at). */
+    [ST_KV_PUT_REF] = "INSERT INTO kv_data(key, value, crc)"
+                      " VALUES (?1, ?2, raft_row_crc(?1, ?2))"
+                      " ON CONFLICT(key) DO UPDATE SET value = '',"
+                      " crc = excluded.crc, ref = ?3",
+    [ST_KV_DEL] = "DELETE FROM kv_data WHERE key = ?1",
     [ST_SESSION_GET] = "SELECT " SCHEMA_SESSION_CRC_COLUMNS ", crc"
                        " FROM sessions WHERE client_id = ?1",
     [ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions(client_id, seq,"
@@ -670,15 +676,20 @@ int store_kv_begin(struct store *s)
 }
 
 /* Writes the waiting kv puts, in the order they came: all in one
- * ST_KV_PUT_MANY when there are that many, else one statement each.
- * Errors: ERR_IO. */
+ * ST_KV_PUT_MANY when there are that many and none may refer to the log,
+ * else one statement each. Errors: ERR_IO. */
 static int puts_write(struct store *s)
 {
     struct store_puts *p = &s->puts;
     bool many = p->n == STORE_KV_PUTS_MANY;
-    enum store_stmt id = many ? ST_KV_PUT_MANY : ST_KV_PUT;
+    for (uint32_t i = 0; many && i < p->n; i++) {
+        many = p->at[i].ref == 0;
+    }
     int err = ERR_OK;
     for (uint32_t i = 0; err == ERR_OK && i < p->n; i++) {
+        enum store_stmt id = many                ? ST_KV_PUT_MANY
+                             : p->at[i].ref != 0 ? ST_KV_PUT_REF
+                                                 : ST_KV_PUT;
         int base = many ? (int)(2 * i) : 0;
         int rc = schema_bind_bytes(s->st[id], base + 1,
                                    p->buf + p->at[i].key_off, p->at[i].key_len);
@@ -686,6 +697,9 @@ static int puts_write(struct store *s)
             rc = schema_bind_bytes(s->st[id], base + 2,
                                    p->buf + p->at[i].value_off,
                                    p->at[i].value_len);
+        }
+        if (rc == SQLITE_OK && id == ST_KV_PUT_REF) {
+            rc = sqlite3_bind_int64(s->st[id], 3, (int64_t)p->at[i].ref);
         }
         if (!many || rc != SQLITE_OK || i + 1 == p->n) {
             err = store_run(s, id, rc);
@@ -769,9 +783,11 @@ int store_kv_get(struct store *s, const uint8_t *key, uint32_t key_len,
 
 /* Queues a put (copied) for puts_write: one INSERT for 16 rows costs about
  * a fifth less than 16 INSERTs, and the write-back store puts thousands.
- * Errors: ERR_NOMEM, and puts_write's. */
-int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
-                 const uint8_t *value, uint32_t value_len)
+ * ref: the log row holding the value, or 0. Errors: ERR_NOMEM, and
+ * puts_write's. */
+static int kv_put_queue(struct store *s, const uint8_t *key, uint32_t key_len,
+                        const uint8_t *value, uint32_t value_len,
+                        raft_index ref)
 {
     ASSERT(s != NULL);
     ASSERT(s->in_txn);
@@ -794,8 +810,27 @@ int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
         memcpy(p->buf + p->used, value, value_len);
     }
     p->used += value_len;
+    p->at[p->n].ref = ref;
     p->n++;
     return p->n == STORE_KV_PUTS_MANY ? puts_write(s) : ERR_OK;
+}
+
+int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
+                 const uint8_t *value, uint32_t value_len)
+{
+    return kv_put_queue(s, key, key_len, value, value_len, 0);
+}
+
+int store_kv_put_at(struct store *s, const uint8_t *key, uint32_t key_len,
+                    const uint8_t *value, uint32_t value_len, raft_index index)
+{
+    ASSERT(s != NULL);
+    /* Not yet applied in the store, so above any snapshot point and any
+     * compaction; in the log (written before this transaction began). */
+    ASSERT(index > s->applied);
+    ASSERT(index <= s->last_index);
+    return kv_put_queue(s, key, key_len, value, value_len,
+                        value_len >= STORE_KV_REF_MIN ? index : 0);
 }
 
 int store_kv_del(struct store *s, const uint8_t *key, uint32_t key_len)

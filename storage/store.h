@@ -151,6 +151,17 @@ int store_kv_put(struct store *s, const uint8_t *key, uint32_t key_len,
                  const uint8_t *value, uint32_t value_len);
 int store_kv_del(struct store *s, const uint8_t *key, uint32_t key_len);
 
+/* Inside begin/commit: a put of the value that the log row at index holds
+ * (index above the committed applied index and at most the last index):
+ * when the key has a row already and the value is large (store_int.h,
+ * STORE_KV_REF_MIN), the row refers to that log row (ref) instead of
+ * holding a second copy of the value; the kv view reads it from there, and
+ * compaction
+ * copies it into the row before deleting the log row (storage/schema.h).
+ * value is still needed: the row's crc covers the key and the value. */
+int store_kv_put_at(struct store *s, const uint8_t *key, uint32_t key_len,
+                    const uint8_t *value, uint32_t value_len, raft_index index);
+
 /* A client's last applied seq and its status, or ERR_NOT_FOUND when the
  * client has no session yet; ERR_DAMAGED when its row fails its crc. */
 int store_session_get(struct store *s, uint64_t client_id, uint64_t *seq,
@@ -196,6 +207,12 @@ int store_compact(struct store *s, raft_index index, raft_term term,
 /* Rows per store_compact_step for a caller between wakeups: about 1 ms
  * on this disk, 10,000 about 10 (commit message of store_compact.c). */
 #define STORE_COMPACT_STEP_ROWS 1000
+
+/* kv_data rows a store_compact_step copies a value into at most (those
+ * whose value is only in a log row it deletes): a step then writes at
+ * most this many values (1 MiB at 32 KiB each) and deletes only the log
+ * rows up to the last one it copied; the rest waits for the next step. */
+#define STORE_COMPACT_FILL_ROWS 32
 
 /* Deletes at most rows_max of the armed log rows, oldest first, in one
  * transaction (synchronous=NORMAL); *n_deleted gets how many. Call it

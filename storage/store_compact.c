@@ -5,7 +5,8 @@
  * index whose effects are committed there; the log rows up to that index
  * minus the trailing ones kept for slow followers are then deleted in small
  * transactions, one per store_compact_step, so no call stalls the loop.
- * Never touches kv or sessions. Read storage/store_snapshot.c next.
+ * Never changes what kv or sessions say: a step copies into kv_data the
+ * values it still finds only in the log rows it deletes (kv_data.ref). Read storage/store_snapshot.c next.
  */
 #include "storage/store.h"
 
@@ -260,6 +261,22 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
     if (hi > s->compact_upto) {
         hi = s->compact_upto;
     }
+    /* Copying values into kv_data is what a step may write in bulk (a
+     * key written once and never again): stop at the
+     * STORE_COMPACT_FILL_ROWS-th row to copy. */
+    char nth[160];
+    snprintf(nth, sizeof(nth),
+             "SELECT ref FROM kv_data WHERE ref IS NOT NULL AND ref <= %" PRIu64
+             " ORDER BY ref LIMIT 1 OFFSET %d",
+             hi, STORE_COMPACT_FILL_ROWS - 1);
+    int64_t last_fill = 0;
+    err = query_one(s, nth, 0, &found, &last_fill);
+    if (err != ERR_OK) {
+        return err;
+    }
+    if (found && (raft_index)last_fill < hi) {
+        hi = (raft_index)last_fill;
+    }
     err = store_read_end(s);
     if (err == ERR_OK) {
         err = store_set_sync(s, ST_SYNC_NORMAL);
@@ -270,9 +287,21 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
     if (err != ERR_OK) {
         return err;
     }
+    char fill[200];
+    snprintf(fill, sizeof(fill),
+             "UPDATE kv_data SET value = (SELECT value FROM log"
+             " WHERE idx = kv_data.ref), ref = NULL"
+             " WHERE ref IS NOT NULL AND ref <= %" PRIu64,
+             hi);
     char sql[80];
     snprintf(sql, sizeof(sql), "DELETE FROM log WHERE idx <= %" PRIu64, hi);
     err = compact_record_last(s, hi);
+    if (err == ERR_OK) {
+        /* kv rows whose value is still only in a row about to go: copy it
+         * in first (a key not written again since). value is NOT NULL, so
+         * a missing log row fails the step rather than losing a value. */
+        err = store_exec(s, fill);
+    }
     if (err == ERR_OK) {
         err = store_exec(s, sql);
     }

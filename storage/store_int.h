@@ -32,6 +32,14 @@
 #define STORE_LOG_PARAMS 9
 #define STORE_LOG_ROWS_MANY 16
 
+/* Values of at least this many bytes are found once, in the log row
+ * (store_kv_put_at): the kv_data row of a key written before refers to
+ * it; a new key's row holds its value (a key written once would else cost
+ * its kv page twice: the reference now, the copy at compaction). Smaller
+ * values are copied into the row: their copy costs little, and a ref
+ * costs an entry in the kv_data_by_ref index, moved at every put. */
+#define STORE_KV_REF_MIN 1024u
+
 /* Rows of ST_KV_PUT_MANY (its SQL in store.c lists exactly this many). */
 #define STORE_KV_PUTS_MANY 16
 
@@ -48,6 +56,7 @@ struct store_puts {
         size_t value_off;
         uint32_t key_len;
         uint32_t value_len;
+        raft_index ref; /* The log row holding the value; 0: none. */
     } at[STORE_KV_PUTS_MANY];
 };
 
@@ -80,6 +89,7 @@ enum store_stmt {
     ST_KV_GET,
     ST_KV_PUT,
     ST_KV_PUT_MANY,
+    ST_KV_PUT_REF,
     ST_KV_DEL,
     ST_SESSION_GET,
     ST_SESSION_PUT,

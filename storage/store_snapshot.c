@@ -233,19 +233,20 @@ enum { INS_KV_MANY, INS_KV, INS_SESSION, INS__COUNT };
 
 static const char *const install_sql[INS__COUNT] = {
     [INS_KV_MANY] = NULL, /* install_kv_many_sql */
-    [INS_KV] = "INSERT INTO kv(key, value, crc)"
+    [INS_KV] = "INSERT INTO kv_data(key, value, crc)"
                " VALUES (?1, ?2, raft_row_crc(?1, ?2))",
     [INS_SESSION] = "INSERT INTO sessions(client_id, seq, status, last_index,"
                     " crc) VALUES (?1, ?2, ?3, ?4,"
                     " raft_row_crc(?1, ?2, ?3, ?4))",
 };
 
-/* "INSERT INTO kv(key, value, crc) VALUES (?1,?2,raft_row_crc(?1,?2)),..."
- * for INSTALL_KV_ROWS rows, into buf. */
+/* "INSERT INTO kv_data(key, value, crc) VALUES
+ * (?1,?2,raft_row_crc(?1,?2)),..." for INSTALL_KV_ROWS rows, into buf
+ * (every value in its row: ref NULL). */
 static void install_kv_many_sql(char *buf, size_t cap)
 {
-    size_t used =
-        (size_t)snprintf(buf, cap, "INSERT INTO kv(key, value, crc) VALUES ");
+    size_t used = (size_t)snprintf(
+        buf, cap, "INSERT INTO kv_data(key, value, crc) VALUES ");
     for (int i = 0; i < INSTALL_KV_ROWS && used < cap; i++) {
         int k = 2 * i + 1;
         used += (size_t)snprintf(buf + used, cap - used,
@@ -340,7 +341,7 @@ static int install_err(struct store *s, int rc, raft_index index)
  * record: the image was written wrong), ERR_IO. */
 static int install_tables(struct store *s, struct snapshot_image_reader *r)
 {
-    int err = store_exec(s, "DELETE FROM kv; DELETE FROM sessions;");
+    int err = store_exec(s, "DELETE FROM kv_data; DELETE FROM sessions;");
     char many_sql[64 + 40 * INSTALL_KV_ROWS];
     install_kv_many_sql(many_sql, sizeof many_sql);
     sqlite3_stmt *st[INS__COUNT] = {NULL};

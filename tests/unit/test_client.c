@@ -414,6 +414,26 @@ static void test_client_deadline_gives_timeout(void **state)
     assert_int_equal(f->s.err, ERR_TIMEOUT);
 }
 
+/* A full disk takes a member out (docs/DISK.md): once a majority of the
+ * members answered NO_SPACE nothing can commit, so the call ends with
+ * ERR_NO_SPACE rather than waiting for the one member left, which can
+ * only time out. One such answer alone only sends it elsewhere. */
+static void test_client_majority_no_space_ends_the_call(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(client_session_start(&f->s, &f->req, 5000, T0), ERR_OK);
+    (void)recv_at(f, 0);
+    struct msg_client_reply r = reply_for(&f->s, CLIENT_NO_SPACE, 0);
+    assert_true(client_session_on_reply(&f->s, 1, &r, T0 + 1));
+    assert_false(client_session_done(&f->s));
+    client_session_on_timeout(&f->s, client_session_next_ms(&f->s));
+    assert_int_equal(recv_at(f, 1).to, 2);
+    assert_true(client_session_on_reply(&f->s, 2, &r, T0 + 2));
+    assert_true(client_session_done(&f->s));
+    assert_int_equal(f->s.err, ERR_NO_SPACE);
+    assert_int_equal(f->s.no_space_id, 2);
+}
+
 /* A member that timed out is skipped by the next request for a while. */
 static void test_client_skips_member_that_timed_out(void **state)
 {
@@ -723,6 +743,8 @@ int main(void)
             test_client_outbox_keeps_within_max_datagram, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_client_session_queues_in_its_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client_majority_no_space_ends_the_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_each_reply_opens_batches,
                                         setup, teardown),
     };

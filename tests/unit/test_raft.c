@@ -1218,6 +1218,78 @@ static void test_lagging_follower_backtracks_and_catches_up(void **state)
     cluster_free(&c);
 }
 
+/* Drains r's ready batches without delivering or persisting anything
+ * (the followers are silent): adds to *bytes and *n_with the entry bytes
+ * and the appends with entries sent to `to`, and returns the highest
+ * index any of them carried (0: none). Each append fits the byte budget. */
+static raft_index drain_appends_to(struct raft *r, raft_id to, size_t *bytes,
+                                   size_t *n_with)
+{
+    raft_index hi = 0;
+    while (raft_has_ready(r)) {
+        struct raft_ready rd;
+        raft_ready(r, &rd);
+        for (size_t i = 0; i < rd.n_msgs_now; i++) {
+            const struct raft_msg *m = &rd.msgs_now[i];
+            if (m->type != MSG_APPEND || m->to != to ||
+                m->u.append.n_entries == 0) {
+                continue;
+            }
+            size_t b = 0;
+            for (uint32_t k = 0; k < m->u.append.n_entries; k++) {
+                b += m->u.append.entries[k].len;
+            }
+            assert_true(b <= 60000); /* config_for's batch_bytes_max. */
+            *bytes += b;
+            (*n_with)++;
+            raft_index last = m->u.append.prev_index + m->u.append.n_entries;
+            hi = last > hi ? last : hi;
+        }
+        raft_advance(r, &rd);
+    }
+    return hi;
+}
+
+/* Issue 21: with 32 KB values, what is in flight to a follower is bounded
+ * in bytes (inflight_max appends of at most batch_bytes_max each), not
+ * only in entries; and a small entry proposed behind a large one that is
+ * still unacknowledged is sent at once, in the next append, without
+ * waiting for the large one's reply. */
+static void test_large_entries_bound_inflight_bytes(void **state)
+{
+    (void)state;
+    static uint8_t big[32768];
+    memset(big, 'v', sizeof big);
+    struct cluster c;
+    cluster_init(&c, 3, false);
+    fire(&c, 1);
+    assert_int_equal(raft_role(c.r[1]), RAFT_LEADER);
+    /* Pipeline mode: the no-op was acknowledged. Followers now go silent. */
+    size_t bytes = 0, n_with = 0;
+    raft_index idx;
+    assert_int_equal(raft_propose(c.r[1], c.now, RAFT_ENTRY_NORMAL, big,
+                                  sizeof big, &idx),
+                     ERR_OK);
+    raft_index big_idx = idx;
+    assert_int_equal(drain_appends_to(c.r[1], 2, &bytes, &n_with), big_idx);
+    assert_int_equal(raft_propose(c.r[1], c.now, RAFT_ENTRY_NORMAL,
+                                  (const uint8_t *)"s", 1, &idx),
+                     ERR_OK);
+    assert_int_equal(drain_appends_to(c.r[1], 2, &bytes, &n_with), idx);
+    /* Forty more large ones, unacknowledged: at most inflight_max (4)
+     * appends with entries, so at most 4 * batch_bytes_max bytes. */
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(raft_propose(c.r[1], c.now, RAFT_ENTRY_NORMAL, big,
+                                      sizeof big, &idx),
+                         ERR_OK);
+        (void)drain_appends_to(c.r[1], 2, &bytes, &n_with);
+    }
+    assert_true(n_with <= 4);
+    assert_true(bytes <= 4 * 60000);
+    assert_true(bytes >= 3 * sizeof big); /* The window was used. */
+    cluster_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1249,6 +1321,7 @@ int main(void)
         cmocka_unit_test(test_window_fetches_old_entries_from_storage),
         cmocka_unit_test(test_follower_batches_applies),
         cmocka_unit_test(test_lagging_follower_backtracks_and_catches_up),
+        cmocka_unit_test(test_large_entries_bound_inflight_bytes),
         cmocka_unit_test(test_bad_disk_leader_steps_down),
         cmocka_unit_test(test_lost_acked_entries_reported_and_repaired),
     };

@@ -398,14 +398,20 @@ static void load_upgraded(struct fixture *f, const char *older,
 }
 
 /* A current file made version 3 (no crc anywhere), and version 4 (crc on
- * log and kv only, a session changed meanwhile). */
-static const char to_version_3[] = "ALTER TABLE log DROP COLUMN crc;"
+ * log and kv only, a session changed meanwhile); both first undo version
+ * 6 (kv_data and the kv view back to the kv table). */
+#define UNDO_V6                                                                \
+    "DROP VIEW kv; DROP INDEX kv_data_by_ref;"                                 \
+    " ALTER TABLE kv_data DROP COLUMN ref;"                                    \
+    " ALTER TABLE kv_data RENAME TO kv;"
+static const char to_version_3[] = UNDO_V6
+                                   " ALTER TABLE log DROP COLUMN crc;"
                                    " ALTER TABLE kv DROP COLUMN crc;"
                                    " ALTER TABLE raft_state DROP COLUMN crc;"
                                    " ALTER TABLE sessions DROP COLUMN crc;"
                                    " PRAGMA user_version = 3;";
 static const char to_version_4[] =
-    "ALTER TABLE raft_state DROP COLUMN crc;"
+    UNDO_V6 " ALTER TABLE raft_state DROP COLUMN crc;"
     " ALTER TABLE sessions DROP COLUMN crc;"
     " UPDATE sessions SET seq = 5 WHERE client_id = 7;"
     " PRAGMA user_version = 4;";

@@ -1060,6 +1060,19 @@ static void test_store_payloads_rebuild_from_columns(void **state)
     }
 }
 
+/* Takes away what version 6 added: the kv view over kv_data becomes the
+ * kv table again (every value in its row). */
+static void undo_version_6(const char *path)
+{
+    static const char *const steps[] = {"DROP VIEW kv",
+                                        "DROP INDEX kv_data_by_ref",
+                                        "ALTER TABLE kv_data DROP COLUMN ref",
+                                        "ALTER TABLE kv_data RENAME TO kv"};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        sql(path, steps[i]);
+    }
+}
+
 /* A version 1 file (data always full) opens, loads, and is marked the
  * current version, so that an older binary refuses it rather than misreading it. */
 static void test_store_upgrades_version_1(void **state)
@@ -1084,13 +1097,14 @@ static void test_store_upgrades_version_1(void **state)
     sql(f->path, "DROP TABLE IF EXISTS sessions_evicted");
     sql(f->path, "DROP INDEX sessions_by_last");
     sql(f->path, "ALTER TABLE sessions DROP COLUMN last_index");
+    undo_version_6(f->path);
     sql(f->path, "ALTER TABLE log DROP COLUMN crc");
     sql(f->path, "ALTER TABLE kv DROP COLUMN crc");
     sql(f->path, "ALTER TABLE raft_state DROP COLUMN crc");
     sql(f->path, "ALTER TABLE sessions DROP COLUMN crc");
     sql(f->path, "PRAGMA user_version = 1");
     open_store(f, STORE_OPEN_EXISTING);
-    assert_string_equal(sql(f->path, "PRAGMA user_version"), "5");
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "6");
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_OK);
     assert_int_equal(l.n_entries, 1);
@@ -1098,6 +1112,27 @@ static void test_store_upgrades_version_1(void **state)
     assert_memory_equal(l.entries[0].data, f->entries[0].data,
                         f->entries[0].len);
     store_loaded_free(&l);
+}
+
+/* A version 5 file (kv a table holding every value) moves to version 6 at
+ * open: the same rows, read through the kv view, and new puts go on. */
+static void test_store_upgrades_version_5(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    put(f, "a", 1, "old", 3);
+    store_close(f->s);
+    f->s = NULL;
+    undo_version_6(f->path);
+    sql(f->path, "PRAGMA user_version = 5");
+    open_store(f, STORE_OPEN_EXISTING);
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "6");
+    assert_string_equal(sql(f->path, "SELECT value, ref FROM kv_data"),
+                        "old|NULL");
+    assert_string_equal(sql(f->path, "SELECT key, value FROM kv"), "a|old");
+    assert_kv_value(f, "a", 1, "old", 3);
+    put(f, "b", 1, "new", 3);
+    assert_kv_value(f, "b", 1, "new", 3);
 }
 
 /* A batch longer than one multi-row INSERT (16 rows a statement, then
@@ -1292,6 +1327,7 @@ int main(void)
         T(test_store_fetch_small_budget_large_entries),
         T(test_store_payloads_rebuild_from_columns),
         T(test_store_upgrades_version_1),
+        T(test_store_upgrades_version_5),
         T(test_schema_is_text_at_every_offset),
         T(test_store_long_batch_keeps_every_row),
         T(test_store_kv_puts_keep_their_order),

@@ -24,6 +24,7 @@
 
 #include <sqlite3.h>
 
+#include "common/command.h"
 #include "common/err.h"
 #include "common/msg.h"
 #include "common/snapshot_image.h"
@@ -714,13 +715,23 @@ static void test_migration_from_version_2(void **state)
     sql(f->path, "DROP TABLE IF EXISTS sessions_evicted");
     sql(f->path, "DROP INDEX sessions_by_last");
     sql(f->path, "ALTER TABLE sessions DROP COLUMN last_index");
+    /* And without version 6's kv view over kv_data. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP VIEW kv; DROP INDEX kv_data_by_ref;"
+                                  " ALTER TABLE kv_data DROP COLUMN ref;"
+                                  " ALTER TABLE kv_data RENAME TO kv;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
     sql(f->path, "ALTER TABLE log DROP COLUMN crc");
     sql(f->path, "ALTER TABLE kv DROP COLUMN crc");
     sql(f->path, "ALTER TABLE raft_state DROP COLUMN crc");
     sql(f->path, "ALTER TABLE sessions DROP COLUMN crc");
     sql(f->path, "PRAGMA user_version = 2");
     f->s = open_at(f, f->path, 1);
-    assert_string_equal(sql(f->path, "PRAGMA user_version"), "5");
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "6");
     assert_string_equal(sql(f->path, "SELECT client_id, seq, last_index"
                                      " FROM sessions"),
                         "7|5|0");
@@ -789,6 +800,187 @@ static void test_eviction_order(void **state)
                         "7,8");
 }
 
+/* Large enough to be found in the log (storage/store_int.h,
+ * STORE_KV_REF_MIN is 1024). */
+#define BIG_VALUE 1100
+
+/* The value entry i of append_puts writes: "value-<i>" padded with 'x' to
+ * BIG_VALUE bytes. */
+static const char *big_value(raft_index i)
+{
+    static char v[BIG_VALUE + 1];
+    memset(v, 'x', BIG_VALUE);
+    v[BIG_VALUE] = '\0';
+    int n = snprintf(v, sizeof(v), "value-%llu", (unsigned long long)i);
+    v[n] = 'x';
+    return v;
+}
+
+/* Persists puts first..last (at most 16; term 1): entry i sets
+ * "k<i % mod>" to big_value(i). */
+static void append_puts(struct store *s, raft_index first, raft_index last,
+                        raft_index mod)
+{
+    static uint8_t bufs[16][BIG_VALUE + 64];
+    struct raft_entry e[16];
+    size_t n = 0;
+    for (raft_index i = first; i <= last; i++, n++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%llu", (unsigned long long)(i % mod));
+        const char *v = big_value(i);
+        struct command c = {.op = COMMAND_OP_PUT,
+                            .key = (const uint8_t *)k,
+                            .key_len = (uint32_t)strlen(k),
+                            .value = (const uint8_t *)v,
+                            .value_len = (uint32_t)strlen(v)};
+        size_t len = 0;
+        assert_true(n < 16);
+        assert_int_equal(command_encode(&c, bufs[n], sizeof(bufs[n]), &len),
+                         ERR_OK);
+        e[n] =
+            (struct raft_entry){1, RAFT_ENTRY_NORMAL, (uint32_t)len, bufs[n]};
+    }
+    struct store_batch b = {.has_hard_state = true,
+                            .term = 1,
+                            .entries_first_index = first,
+                            .n_entries = n,
+                            .entries = e};
+    assert_int_equal(store_persist(s, &b), ERR_OK);
+}
+
+/* The value of key through the store (its crc checked), as a string cut
+ * at its first 'x' (big_value's padding), or "err N". */
+static const char *kv_value(struct store *s, const char *key)
+{
+    static char out[64];
+    const uint8_t *v = NULL;
+    uint32_t len = 0;
+    int err =
+        store_kv_get(s, (const uint8_t *)key, (uint32_t)strlen(key), &v, &len);
+    if (err != ERR_OK) {
+        snprintf(out, sizeof(out), "err %d", err);
+    } else {
+        snprintf(out, sizeof(out), "%.*s", (int)len, (const char *)v);
+        out[strcspn(out, "x")] = '\0';
+    }
+    return out;
+}
+
+/* Applies entries first..last of append_puts (same mod) through
+ * store_kv_put_at, in one transaction. */
+static void apply_puts(struct store *s, raft_index first, raft_index last,
+                       raft_index mod)
+{
+    assert_int_equal(store_kv_begin(s), ERR_OK);
+    for (raft_index i = first; i <= last; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%llu", (unsigned long long)(i % mod));
+        const char *v = big_value(i);
+        assert_int_equal(
+            store_kv_put_at(s, (const uint8_t *)k, (uint32_t)strlen(k),
+                            (const uint8_t *)v, (uint32_t)strlen(v), i),
+            ERR_OK);
+    }
+    assert_int_equal(store_kv_commit(s, last), ERR_OK);
+}
+
+/* A compaction step copies at most STORE_COMPACT_FILL_ROWS values into
+ * kv_data (keys written twice, then never again: every deleted row of the
+ * second round holds one) and deletes only the log rows up to the last
+ * one it copied; the next step goes on. A new key's value is in its row
+ * from the start (the first round). */
+static void test_compact_step_bounds_its_copies(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    enum { K = STORE_COMPACT_FILL_ROWS + 8, N = 2 * K };
+    for (raft_index i = 1; i <= N; i += 8) { /* K is a multiple of 8. */
+        raft_index last = i + 7;
+        append_puts(f->s, i, last, K);
+        apply_puts(f->s, i, last, K);
+        if (last == K) {
+            assert_string_equal(
+                sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"),
+                "40");
+        }
+    }
+    assert_string_equal(
+        sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"), "0");
+    assert_int_equal(store_compact(f->s, N, 1, CONFIG, 0), ERR_OK);
+    size_t n = 0;
+    assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
+    assert_int_equal(n, K + STORE_COMPACT_FILL_ROWS);
+    assert_string_equal(
+        sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"), "32");
+    assert_int_equal(store_compact_step(f->s, 1000, &n), ERR_OK);
+    assert_int_equal(n, 8);
+    assert_false(store_compact_pending(f->s));
+    assert_string_equal(
+        sql(f->path, "SELECT count(*), sum(length(value)) FROM kv"),
+        "40|44000");
+    assert_string_equal(
+        sql(f->path, "SELECT count(*) FROM kv_data WHERE ref IS NULL"), "40");
+}
+
+/* Issue 21: a large value put through store_kv_put_at is kept once, in
+ * the log row: kv_data refers to it, the kv view shows it as before (a
+ * small one is copied into its row); a compaction step copies in the
+ * values of the rows it deletes first, and an edit through the view (the
+ * sqlite3 shell) still trips the crc. */
+static void test_kv_refers_to_the_log_until_compaction(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_puts(f->s, 1, 10, 3);
+    apply_puts(f->s, 1, 10, 3);
+    assert_string_equal(
+        sql(f->path, "SELECT ref, value FROM kv_data WHERE key = 'k1'"), "10|");
+    assert_string_equal(sql(f->path, "SELECT length(value), substr(value, 1, 8)"
+                                     " FROM kv WHERE key = 'k1'"),
+                        "1100|value-10");
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM kv"), "3");
+    /* Compact to 9, keeping nothing: k0 (9) and k2 (8) are copied in,
+     * k1 still refers to row 10. */
+    assert_int_equal(store_compact(f->s, 9, 1, CONFIG, 0), ERR_OK);
+    size_t n = 0;
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, 4, &n), ERR_OK);
+    }
+    assert_string_equal(sql(f->path, "SELECT min(idx) FROM log"), "10");
+    assert_string_equal(sql(f->path,
+                            "SELECT ref, length(value), substr(value, 1, 7)"
+                            " FROM kv_data WHERE key = 'k0'"),
+                        "NULL|1100|value-9");
+    assert_string_equal(sql(f->path,
+                            "SELECT ref, length(value), substr(value, 1, 7)"
+                            " FROM kv_data WHERE key = 'k2'"),
+                        "NULL|1100|value-8");
+    reopen_source(f);
+    assert_string_equal(kv_value(f->s, "k0"), "value-9");
+    assert_string_equal(kv_value(f->s, "k1"), "value-10");
+    assert_string_equal(kv_value(f->s, "k2"), "value-8");
+    /* A small value (the next put, 11, is not in the log yet: persist). */
+    append_puts(f->s, 11, 11, 3);
+    assert_int_equal(store_kv_begin(f->s), ERR_OK);
+    assert_int_equal(store_kv_put_at(f->s, (const uint8_t *)"small", 5,
+                                     (const uint8_t *)"s", 1, 11),
+                     ERR_OK);
+    assert_int_equal(store_kv_commit(f->s, 11), ERR_OK);
+    assert_string_equal(
+        sql(f->path, "SELECT ref, value FROM kv_data WHERE key = 'small'"),
+        "NULL|s");
+    store_close(f->s);
+    f->s = NULL;
+    sql(f->path, "UPDATE kv SET value = 'evil' WHERE key = 'k1'");
+    assert_string_equal(
+        sql(f->path, "SELECT ref, value FROM kv_data WHERE key = 'k1'"),
+        "NULL|evil");
+    f->s = open_at(f, f->path, 1);
+    char want[32];
+    snprintf(want, sizeof(want), "err %d", ERR_DAMAGED);
+    assert_string_equal(kv_value(f->s, "k1"), want);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -808,6 +1000,8 @@ int main(void)
         T(test_install_rolls_back_a_late_malformed_record),
         T(test_migration_from_version_2),
         T(test_eviction_order),
+        T(test_kv_refers_to_the_log_until_compaction),
+        T(test_compact_step_bounds_its_copies),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
