@@ -165,30 +165,61 @@ static bool stream_put(char *buf, size_t cap, size_t *len, const char *line)
     return true;
 }
 
-/* Under the lock: what a new reader gets first, in one go (the snapshot is
- * at most 1 + 2 * MEMBERS + EVENTS lines, each short, well below cap). */
-static void stream_snapshot(const struct web_stream *s, char *buf, size_t cap,
+/* Like stream_put, but a line too long for an empty buffer is dropped
+ * (counted as sent) so that it cannot stall its reader forever. */
+static bool stream_put_or_drop(char *buf, size_t cap, size_t *len,
+                               const char *line)
+{
+    return stream_put(buf, cap, len, line) || *len == 0;
+}
+
+/* Under the lock: line k of the reader's snapshot (NULL: none), which is
+ * the meta line (k = 0), each member's status and fault lines (k = 1 +
+ * 2 * slot, + 1), then the last WEB_STREAM_EVENTS events that existed when
+ * the snapshot began, oldest first (an event overwritten since is NULL). */
+static const char *stream_snapshot_line(const struct web_stream *s,
+                                        const struct web_stream_reader *r,
+                                        uint32_t k)
+{
+    if (k == 0) {
+        return s->meta;
+    }
+    k--;
+    if (k < 2 * WEB_STREAM_MEMBERS) {
+        return k % 2 == 0 ? s->status[k / 2] : s->fault[k / 2];
+    }
+    k -= 2 * WEB_STREAM_MEMBERS;
+    uint32_t n = r->snap_events < WEB_STREAM_EVENTS ? r->snap_events
+                                                    : WEB_STREAM_EVENTS;
+    uint32_t e = r->snap_events - n + k; /* Absolute event number. */
+    if (s->n_events - e > WEB_STREAM_EVENTS) {
+        return NULL;
+    }
+    return s->events[e % WEB_STREAM_EVENTS];
+}
+
+/* Under the lock: as much of what a new reader gets first as fits in buf;
+ * r->snap_next resumes it at the next read. The snapshot can pass a
+ * connection's buffer (libmicrohttpd gives about 16 KiB: 16 members'
+ * status and fault lines and 100 events do not fit), so it must resume
+ * rather than drop the newest events. Live lines pushed meanwhile wait in
+ * the ring from r->next_seq; meta, status and fault lines are read as they
+ * are when sent, the newest. */
+static void stream_snapshot(const struct web_stream *s,
+                            struct web_stream_reader *r, char *buf, size_t cap,
                             size_t *len)
 {
-    if (s->meta != NULL) {
-        stream_put(buf, cap, len, s->meta);
-    }
-    for (int i = 0; i < WEB_STREAM_MEMBERS; i++) {
-        if (s->status[i] != NULL) {
-            stream_put(buf, cap, len, s->status[i]);
+    uint32_t n_events =
+        r->snap_events < WEB_STREAM_EVENTS ? r->snap_events : WEB_STREAM_EVENTS;
+    uint32_t n_lines = 1 + 2 * WEB_STREAM_MEMBERS + n_events;
+    while (r->snap_next < n_lines) {
+        const char *line = stream_snapshot_line(s, r, r->snap_next);
+        if (line != NULL && !stream_put_or_drop(buf, cap, len, line)) {
+            return;
         }
-        if (s->fault[i] != NULL) {
-            stream_put(buf, cap, len, s->fault[i]);
-        }
+        r->snap_next++;
     }
-    uint32_t n =
-        s->n_events < WEB_STREAM_EVENTS ? s->n_events : WEB_STREAM_EVENTS;
-    for (uint32_t k = 0; k < n; k++) {
-        const char *e = s->events[(s->n_events - n + k) % WEB_STREAM_EVENTS];
-        if (e != NULL) {
-            stream_put(buf, cap, len, e);
-        }
-    }
+    r->has_snapshot = true;
 }
 
 /* Waits on the condition variable up to wait_ms (monotonic clock). */
@@ -210,10 +241,14 @@ long web_stream_read(struct web_stream *s, struct web_stream_reader *r,
 {
     size_t len = 0;
     pthread_mutex_lock(&s->lock);
-    if (!r->has_snapshot) {
-        stream_snapshot(s, buf, cap, &len);
-        r->has_snapshot = true;
+    if (!r->is_in_snapshot) {
+        r->is_in_snapshot = true;
+        r->snap_next = 0;
+        r->snap_events = s->n_events;
         r->next_seq = s->seq;
+    }
+    if (!r->has_snapshot) {
+        stream_snapshot(s, r, buf, cap, &len);
     }
     if (len == 0 && r->next_seq == s->seq && !s->is_closed) {
         stream_wait(s, wait_ms);
@@ -222,13 +257,13 @@ long web_stream_read(struct web_stream *s, struct web_stream_reader *r,
         pthread_mutex_unlock(&s->lock);
         return -1;
     }
-    if (s->seq - r->next_seq > WEB_STREAM_LINES) {
+    if (r->has_snapshot && s->seq - r->next_seq > WEB_STREAM_LINES) {
         r->next_seq = s->seq - WEB_STREAM_LINES;
         stream_put(buf, cap, &len, "{\"t\":0,\"k\":\"skipped\"}");
     }
-    while (
-        r->next_seq < s->seq &&
-        stream_put(buf, cap, &len, s->ring[r->next_seq % WEB_STREAM_LINES])) {
+    while (r->has_snapshot && r->next_seq < s->seq &&
+           stream_put_or_drop(buf, cap, &len,
+                              s->ring[r->next_seq % WEB_STREAM_LINES])) {
         r->next_seq++;
     }
     pthread_mutex_unlock(&s->lock);

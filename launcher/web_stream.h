@@ -38,9 +38,13 @@ struct web_stream {
     uint64_t t0_ms; /* Monotonic time of "t":0. */
 };
 
-/* Where one reader is: its snapshot, then seq. */
+/* Where one reader is: its snapshot (which may take several reads when the
+ * caller's buffer is small), then seq. Zeroed before the first read. */
 struct web_stream_reader {
-    bool has_snapshot;
+    bool has_snapshot;    /* The whole snapshot is sent. */
+    bool is_in_snapshot;  /* Begun: snap_next and snap_events are set. */
+    uint32_t snap_next;   /* Next snapshot line (see stream_snapshot). */
+    uint32_t snap_events; /* n_events when the snapshot began. */
     uint64_t next_seq;
 };
 
@@ -75,8 +79,10 @@ void web_stream_push_msg(struct web_stream *s, const char *msg_line,
                          uint64_t ago_ms);
 
 /* Writes what the reader has not seen yet into buf as SSE "data:" records,
- * whole lines only, waiting up to wait_ms for a first one. Returns the bytes
- * written (0: nothing new in time), or -1 once the stream is closed. */
+ * whole lines only, waiting up to wait_ms for a first one; what does not fit
+ * comes in the next reads, the snapshot included (a line longer than cap is
+ * dropped). Returns the bytes written (0: nothing new in time), or -1 once
+ * the stream is closed. */
 long web_stream_read(struct web_stream *s, struct web_stream_reader *r,
                      char *buf, size_t cap, int wait_ms);
 

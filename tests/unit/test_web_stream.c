@@ -3,6 +3,7 @@
  * gets the meta line, each member's latest status and fault lines and the
  * recent events (oldest first), then only new lines as SSE records; a
  * reader that lags more than the ring skips ahead with a "skipped" line;
+ * a snapshot larger than the caller's buffer resumes at the next read;
  * the trace hook puts a msg line's "t" on the stream's clock; a closed
  * stream ends every reader.
  */
@@ -75,6 +76,50 @@ static void test_snapshot_then_live(void **state)
     free(buf);
 }
 
+/* A snapshot larger than the caller's buffer (libmicrohttpd gives about
+ * 16 KiB) resumes at the next read: every event arrives, the newest last,
+ * and the lines pushed meanwhile follow it. */
+static void test_snapshot_resumes(void **state)
+{
+    (void)state;
+    static struct web_stream s;
+    assert_int_equal(web_stream_init(&s), 0);
+    web_stream_push(&s, WEB_LINE_META, 0, "{\"k\":\"meta\"}");
+    char line[256];
+    for (int i = 0; i < WEB_STREAM_EVENTS + 20; i++) {
+        snprintf(line, sizeof(line),
+                 "{\"k\":\"event\",\"text\":\"%0180d\",\"i\":%d}", 0, i);
+        web_stream_push(&s, WEB_LINE_EVENT, 0, line);
+    }
+    char *all = calloc(1, CAP);
+    char *buf = malloc(1000);
+    assert_non_null(all);
+    assert_non_null(buf);
+    struct web_stream_reader r = {0};
+    size_t len = 0;
+    int reads = 0;
+    long n;
+    while ((n = web_stream_read(&s, &r, buf, 1000, 1)) > 0) {
+        assert_true(n <= 1000);
+        memcpy(all + len, buf, (size_t)n);
+        len += (size_t)n;
+        if (++reads == 2) { /* Pushed while the snapshot is half sent. */
+            web_stream_push(&s, WEB_LINE_OTHER, 0, "{\"k\":\"x\"}");
+        }
+    }
+    assert_true(reads > 20);
+    assert_int_equal(strncmp(all, "data: {\"k\":\"meta\"}\n\n", 20), 0);
+    assert_int_equal(count(all, "\"event\""), WEB_STREAM_EVENTS);
+    assert_null(strstr(all, "\"i\":19}"));
+    const char *newest = strstr(all, "\"i\":119}");
+    assert_non_null(newest);
+    assert_true(newest < strstr(all, "{\"k\":\"x\"}"));
+    assert_int_equal(count(all, "{\"k\":\"x\"}"), 1);
+    web_stream_free(&s);
+    free(buf);
+    free(all);
+}
+
 static void test_lagging_reader_skips(void **state)
 {
     (void)state;
@@ -121,6 +166,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_then_live),
+        cmocka_unit_test(test_snapshot_resumes),
         cmocka_unit_test(test_lagging_reader_skips),
         cmocka_unit_test(test_msg_hook_restamps),
     };
