@@ -339,7 +339,7 @@ function drawLogs() {
   const rows = [];
   const hdr = [`<div class="logrow hdr"><span class="who">index</span>`];
   for (let i = lo; i <= Math.max(hi, lo + n - 1); i++) {
-    hdr.push(`<span class="cell">${i % 5 === 0 || i === 1 ? i : ""}</span>`);
+    hdr.push(`<span class="cell">${i % 5 === 0 || i === 1 ? esc(i) : ""}</span>`);
   }
   rows.push(hdr.join("") + "</div>");
   for (const id of model.order) {
@@ -350,7 +350,8 @@ function drawLogs() {
     }
     const down = !s || !s.up ? " down" : "";
     const mark = s && s.role === "leader" ? " <i>★</i>" : "";
-    rows.push(`<div class="logrow${down}" data-id="${id}"><span class="who" title="${s ? `last ${s.last}, commit ${s.commit}` : ""}">n${id}${mark}</span>${cells.join("")}</div>`);
+    const who = s ? `last ${esc(s.last)}, commit ${esc(s.commit)}` : "";
+    rows.push(`<div class="logrow${down}" data-id="${esc(id)}"><span class="who" title="${who}">n${esc(id)}${mark}</span>${cells.join("")}</div>`);
   }
   setHTML("logs", rows.join(""));
 }
@@ -361,14 +362,14 @@ function logCell(s, i) {
   const tail = s.tail || [];
   if (k < 0 || k >= tail.length) {
     const gone = i <= (s.snap || 0) || k < 0;
-    return gone ? `<span class="cell gone" title="#${i} compacted">~</span>`
+    return gone ? `<span class="cell gone" title="#${esc(i)} compacted">~</span>`
                 : `<span class="cell empty"></span>`;
   }
-  const term = tail[k], c = termColor(term);
+  const term = esc(tail[k]), c = termColor(Number(tail[k]));
   const committed = i <= s.commit;
   const cls = committed ? "cell" : "cell pending";
   const style = committed ? `background:${c};border-color:${c}` : `border-color:${c};color:${c}`;
-  return `<span class="${cls}" style="${style}" title="#${i} term ${term}${committed ? " committed" : ""}">${term}</span>`;
+  return `<span class="${cls}" style="${style}" title="#${esc(i)} term ${term}${committed ? " committed" : ""}">${term}</span>`;
 }
 
 function drawProgress() {
@@ -383,7 +384,8 @@ function drawProgress() {
     const s = model.members.get(p.id);
     const frac = lead.last ? Math.min(1, p.match / lead.last) : 1;
     const cls = p.match >= lead.last ? "" : s && !s.up ? " silent" : " behind";
-    rows.push(`<div class="prow${cls}" data-id="${p.id}"><b>n${p.id}</b><span class="bar"><i style="width:${(frac * 100).toFixed(0)}%"></i></span><span>${p.match} / ${p.next}</span></div>`);
+    const pct = Number.isFinite(frac) ? (frac * 100).toFixed(0) : "0";
+    rows.push(`<div class="prow${cls}" data-id="${esc(p.id)}"><b>n${esc(p.id)}</b><span class="bar"><i style="width:${pct}%"></i></span><span>${esc(p.match)} / ${esc(p.next)}</span></div>`);
   }
   setHTML("progress", rows.join(""));
 }
@@ -440,8 +442,10 @@ function setHTML(id, html) {
   $(id).innerHTML = html;
 }
 
+/* Every value put into HTML goes through esc(): in a replay all of them
+ * come from the recording file. */
 function esc(s) {
-  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 function clockText(e) {
@@ -457,7 +461,7 @@ function drawEvents() {
   for (let i = model.events.length - 1; i >= 0; i--) {
     const e = model.events[i];
     const kind = e.k === "violation" ? "violation" : e.kind || "info";
-    items.push(`<li><time>${clockText(e)}</time><span class="k k-${esc(kind)}">${esc(kind)}</span><span>${esc(e.text || "")}</span></li>`);
+    items.push(`<li><time>${esc(clockText(e))}</time><span class="k k-${esc(kind)}">${esc(kind)}</span><span>${esc(e.text || "")}</span></li>`);
   }
   setHTML("events", items.join(""));
 }
@@ -467,7 +471,7 @@ function showTiming() {
   if (!m) return;
   const el = m.election_ms || [];
   const slow = m.heartbeat_ms >= 200 ? `<span class="slow">slow motion</span>` : "";
-  $("timing").innerHTML = `heartbeat <b>${m.heartbeat_ms} ms</b> · election timeout <b>${el[0]}–${el[1]} ms</b>${slow}`;
+  $("timing").innerHTML = `heartbeat <b>${esc(m.heartbeat_ms)} ms</b> · election timeout <b>${esc(el[0])}–${esc(el[1])} ms</b>${slow}`;
 }
 
 let lastPanels = 0;
@@ -667,7 +671,8 @@ function markTimeline() {
   for (const l of replay.lines) {
     const cls = l.k === "violation" ? "" : l.k === "event" && l.kind === "leader" ? "lead" : null;
     if (cls === null || !replay.end) continue;
-    marks.push(`<i class="${cls}" style="left:${((l.t / replay.end) * 100).toFixed(2)}%" title="${esc(l.text || "")}"></i>`);
+    const left = Number.isFinite(l.t / replay.end) ? ((l.t / replay.end) * 100).toFixed(2) : "0";
+    marks.push(`<i class="${cls}" style="left:${left}%" title="${esc(l.text || "")}"></i>`);
   }
   box.innerHTML = marks.join("");
 }

@@ -2,7 +2,9 @@
 five members, node 1 times out at 1 s and wins term 1 with four votes,
 replicates three entries with heartbeats, and a deliberately broken rule
 shows as a violation at 3 s. Input for the replay test of `raftctl web`;
-real recordings come from `raftctl up --record` and `raftsim --record`."""
+real recordings come from `raftctl up --record` and `raftsim --record`.
+With --hostile FILE instead: two members whose numeric fields hold HTML
+(tests/web/page_check.py hostile checks it shows as text)."""
 import json
 import sys
 
@@ -23,6 +25,29 @@ def status(t, i, role, term, last, commit, timer, timeout, leader=0, vote=0):
          if role == "leader" else [], disk="ok")
 
 
+def hostile(path):
+    bad = '<img src=x onerror="window.pwned=1">'
+    lines = [
+        dict(t=0, k="meta", v=1, source="sim",
+             members=[{"id": 1, "addr": "sim:1"}, {"id": 2, "addr": "sim:2"}],
+             heartbeat_ms=bad, election_ms=[bad, bad]),
+        dict(t=100, k="status", id=1, up=True, role="leader", term=1, vote=1,
+             leader=1, commit=bad, applied=1, last=bad, snap=0, timer_ms=0,
+             timeout_ms=1000, tail_first=1, tail=[1],
+             peers=[{"id": 2, "match": bad, "next": bad}], disk="ok"),
+        dict(t=100, k="status", id=2, up=True, role="follower", term=1,
+             vote=1, leader=1, commit=1, applied=1, last=1, snap=0,
+             timer_ms=0, timeout_ms=1000, tail_first=1, tail=[bad], peers=[],
+             disk="ok"),
+    ]
+    with open(path, "w") as f:
+        for o in lines:
+            f.write(json.dumps(o, separators=(",", ":")) + "\n")
+    sys.exit(0)
+
+
+if sys.argv[1] == "--hostile":
+    hostile(sys.argv[2])
 line(t=0, k="meta", v=1, source="sim", seed=7,
      members=[{"id": i, "addr": f"sim:{i}"} for i in range(1, 6)],
      heartbeat_ms=HB, election_ms=[150 * 7, 300 * 7])

@@ -10,6 +10,9 @@ and checks its DOM. Modes:
   sequence URL DEVPORT FILE the page, stepping a recording frame by frame,
                             shows the same leaders and terms, in the same
                             order, as the file's status lines.
+  hostile URL DEVPORT       a recording with HTML in its numeric fields
+                            (make_sample.py --hostile) shows it as text:
+                            no element and no script comes of it.
 Exit 0 on success, 1 with a FAIL line otherwise."""
 import sys
 import time
@@ -180,6 +183,26 @@ def sequence(c, path):
     print(f"replay: leaders and terms {got} as recorded")
 
 
+
+def hostile(c):
+    wait(c, 30, "replay mode", "document.getElementById('mode').textContent",
+         lambda t: t == "replay")
+    wait(c, 30, "two members", MEMBERS, lambda n: n == 2)
+    c.eval("setPlaying(false); seek(1000)")
+    panels = ("['timing', 'logs', 'progress'].map(i => "
+              "document.getElementById(i).textContent).join(' | ')")
+    text = wait(c, 10, "the fields as text", panels,
+                lambda t: t.count("<img") >= 4)
+    titles = c.eval("[...document.querySelectorAll('#logs [title]')]"
+                    ".map(e => e.title).join(' | ')")
+    found = c.eval("document.querySelectorAll('img, [onerror]').length")
+    ran = c.eval("window.pwned === undefined ? 0 : 1")
+    if found or ran or "<img" not in titles:
+        fail(f"the recording's HTML became page content: {found} elements, "
+             f"script ran: {ran}, titles {titles[:200]!r}")
+    print(f"hostile: the recording's HTML shows as text: {text[:120]!r}")
+
+
 def main():
     mode, url, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     arg = sys.argv[4] if len(sys.argv) > 4 else None
@@ -194,6 +217,8 @@ def main():
             shot(c, arg)
         elif mode == "sequence":
             sequence(c, arg)
+        elif mode == "hostile":
+            hostile(c)
         else:
             fps(c, int(arg))
     finally:

@@ -6,8 +6,8 @@
 # (tests/web/page_check.py). The live stream, saved meanwhile
 # (capture.py), replays to the same leaders and terms in the same order;
 # a synthetic recording replays with votes in flight and the violation
-# marked. Skips (77) when chromium cannot run. WEB_SHOT=FILE keeps a screenshot of the live page. Port base 22600
-# (nodes 22601-22605, web 22650-22652, chromium's debugging port 22660).
+# marked; a recording with HTML in its fields shows it as text. Skips (77) when chromium cannot run. WEB_SHOT=FILE keeps a screenshot of the live page. Port base 22600
+# (nodes 22601-22605, web 22650-22653, chromium's debugging port 22660).
 . "$(dirname "$0")/../proc/lib.sh"
 . "$(dirname "$0")/web_lib.sh"
 
@@ -52,3 +52,8 @@ python3 "$HERE/make_sample.py" "$DIR/sample.jsonl"
 web_start "$(port 22651)" --replay "$DIR/sample.jsonl"
 python3 "$HERE/page_check.py" replay "$WEB_URL" "$(port 22660)" ||
     fail "the replay page check failed"
+# HTML in a recording's fields shows as text, never as elements or script.
+python3 "$HERE/make_sample.py" --hostile "$DIR/hostile.jsonl"
+web_start "$(port 22653)" --replay "$DIR/hostile.jsonl"
+python3 "$HERE/page_check.py" hostile "$WEB_URL" "$(port 22660)" ||
+    fail "the hostile recording check failed"
