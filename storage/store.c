@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -81,16 +82,32 @@ static const char *const store_sql[ST__COUNT] = {
                      " AND idx <= ?2 ORDER BY idx",
 };
 
+/* Whether the file system holding the database has less than
+ * STORE_FULL_BYTES free: an I/O error there is a full disk in disguise
+ * (on tmpfs a WAL or shm page that cannot be backed fails with an errno
+ * other than ENOSPC). */
+#define STORE_FULL_BYTES (1024u * 1024u)
+static bool store_fs_full(const struct store *s)
+{
+    struct statvfs vfs;
+    return s->path != NULL && statvfs(s->path, &vfs) == 0 &&
+           (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_FULL_BYTES;
+}
+
 /* Records a failed SQLite call (rc) in s->errmsg. Returns ERR_NO_SPACE
  * for a full disk (SQLITE_FULL, or an I/O error whose errno is ENOSPC or
- * EDQUOT), else ERR_IO. */
+ * EDQUOT, or any I/O error while the file system has under 1 MiB free),
+ * else ERR_IO. Either way the node does not go on with this connection:
+ * ERR_NO_SPACE restarts it in place (node/node_disk.c), which reloads
+ * what is durable. */
 int store_fail(struct store *s, int rc, const char *what)
 {
-    snprintf(s->errmsg, ERRMSG_LEN, "%s: %s (%d)", what, sqlite3_errmsg(s->db),
-             rc);
     int sys = sqlite3_system_errno(s->db);
+    snprintf(s->errmsg, ERRMSG_LEN, "%s: %s (%d, errno %d)", what,
+             sqlite3_errmsg(s->db), rc, sys);
     if ((rc & 0xff) == SQLITE_FULL ||
-        ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))) {
+        ((rc & 0xff) == SQLITE_IOERR &&
+         (sys == ENOSPC || sys == EDQUOT || store_fs_full(s)))) {
         s->no_space = true;
         return ERR_NO_SPACE;
     }
