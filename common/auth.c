@@ -2,7 +2,8 @@
  * Datagram tags, key files and the replay windows (common/auth.h). One
  * process-wide state: the keys held, this run's epoch and counter, the
  * receive windows (per member id, and per epoch for everyone else), the
- * horizon before which no fresh window is opened, and, for a node, the
+ * horizons before which no fresh window is opened (one for members, one
+ * per home bucket of the epoch table), and, for a node, the
  * key class each client address last used, so a reply carries the
  * request's key. Read common/udp.c next.
  */
@@ -45,9 +46,12 @@ static struct {
     uint64_t epoch_wall_ms; /* Wall clock at the epoch's start... */
     uint64_t epoch_mono_ms; /* ...and the monotonic clock then. */
     uint64_t counter;
-    /* No fresh window opens for a datagram sent at or before it: this
-     * node's start, or the newest datagram of an evicted window. */
-    uint64_t horizon_ms;
+    /* No fresh window opens for a datagram sent at or before its
+     * horizon: this node's start, or the newest datagram of a window
+     * evicted from the same table (members), or of an epoch of the same
+     * home bucket (epochs), so client churn cannot hold members out. */
+    uint64_t member_horizon_ms;
+    uint64_t epoch_horizon_ms[AUTH_SENDERS];
     uint64_t uses;
     struct auth_window members[AUTH_MEMBERS];
     struct auth_window senders[AUTH_SENDERS];
@@ -404,26 +408,36 @@ void auth_replay_restart(uint64_t now)
     memset(g_auth.members, 0, sizeof g_auth.members);
     memset(g_auth.senders, 0, sizeof g_auth.senders);
     /* Sent at or after the start: new. */
-    g_auth.horizon_ms = now > 0 ? now - 1 : 0;
+    uint64_t start = now > 0 ? now - 1 : 0;
+    g_auth.member_horizon_ms = start;
+    for (uint32_t i = 0; i < AUTH_SENDERS; i++) {
+        g_auth.epoch_horizon_ms[i] = start;
+    }
     g_auth.uses = 0;
 }
 
-/* Forgets w, raising the horizon to its newest datagram (never past now:
- * a sender whose clock runs ahead cannot hold new senders out). */
-static void evict(struct auth_window *w, uint64_t now)
+uint32_t auth_epoch_bucket(uint64_t epoch)
+{
+    return (uint32_t)(epoch * 0x9E3779B97F4A7C15ull % AUTH_SENDERS);
+}
+
+/* Forgets w, raising *horizon (the one its datagrams are checked against)
+ * to its newest datagram (never past now: a sender whose clock runs ahead
+ * cannot hold new senders out). */
+static void evict(struct auth_window *w, uint64_t *horizon, uint64_t now)
 {
     uint64_t newest = w->newest_ms < now ? w->newest_ms : now;
-    if (w->epoch != 0 && newest > g_auth.horizon_ms) {
-        g_auth.horizon_ms = newest;
+    if (w->epoch != 0 && newest > *horizon) {
+        *horizon = newest;
     }
     memset(w, 0, sizeof *w);
 }
 
-/* Opens w for st when st was sent after the horizon. */
+/* Opens w for st when st was sent after horizon. */
 static bool open_window(struct auth_window *w, const struct auth_stamp *st,
-                        uint64_t id)
+                        uint64_t id, uint64_t horizon)
 {
-    if (st->sent_ms <= g_auth.horizon_ms) {
+    if (st->sent_ms <= horizon) {
         return false; /* Perhaps seen by a window this process forgot. */
     }
     memset(w, 0, sizeof *w);
@@ -445,8 +459,9 @@ static struct auth_window *member_window(const struct auth_stamp *st,
             /* Another run of the member: a later one only, by the time
              * its datagram was sent (a restart with the clock stepped
              * back is heard once the clock passes the old run's last). */
-            if (st->epoch != w->epoch && (st->sent_ms <= w->newest_ms ||
-                                          !open_window(w, st, st->sender))) {
+            if (st->epoch != w->epoch &&
+                (st->sent_ms <= w->newest_ms ||
+                 !open_window(w, st, st->sender, g_auth.member_horizon_ms))) {
                 return NULL;
             }
             return w;
@@ -457,24 +472,26 @@ static struct auth_window *member_window(const struct auth_stamp *st,
             lru = w;
         }
     }
-    if (st->sent_ms <= g_auth.horizon_ms) {
+    if (st->sent_ms <= g_auth.member_horizon_ms) {
         return NULL; /* Before evicting anything for it. */
     }
     struct auth_window *w = free_w;
     if (w == NULL) {
         /* More ids than slots (members replaced over and over): forget
          * the one heard from longest ago. */
-        evict(lru, now);
+        evict(lru, &g_auth.member_horizon_ms, now);
         w = lru;
     }
-    return open_window(w, st, st->sender) ? w : NULL;
+    return open_window(w, st, st->sender, g_auth.member_horizon_ms) ? w : NULL;
 }
 
-/* The window of epoch st->epoch (clients and the operator). */
+/* The window of epoch st->epoch (clients and the operator). An epoch
+ * always probes from its home bucket, so a capture of an evicted epoch is
+ * checked against the horizon its eviction raised. */
 static struct auth_window *epoch_window(const struct auth_stamp *st,
                                         uint64_t now)
 {
-    uint64_t h = st->epoch * 0x9E3779B97F4A7C15ull;
+    uint32_t h = auth_epoch_bucket(st->epoch);
     struct auth_window *victim = NULL;
     for (uint32_t p = 0; p < AUTH_PROBES; p++) {
         struct auth_window *w = &g_auth.senders[(h + p) % AUTH_SENDERS];
@@ -489,11 +506,17 @@ static struct auth_window *epoch_window(const struct auth_stamp *st,
             victim = w;
         }
     }
-    if (st->sent_ms <= g_auth.horizon_ms) {
+    uint64_t horizon = g_auth.epoch_horizon_ms[h];
+    if (st->sent_ms <= horizon) {
         return NULL; /* Before evicting anything for it. */
     }
-    evict(victim, now);
-    return open_window(victim, st, 0) ? victim : NULL;
+    /* The victim's captures meet its own bucket's raised horizon; st,
+     * not in any window, only needs to be after its bucket's. */
+    if (victim->epoch != 0) {
+        evict(victim,
+              &g_auth.epoch_horizon_ms[auth_epoch_bucket(victim->epoch)], now);
+    }
+    return open_window(victim, st, 0, horizon) ? victim : NULL;
 }
 
 bool auth_replay_check(const struct auth_stamp *st, uint64_t now)

@@ -16,8 +16,9 @@
  * 1,024-entry window per member id (cluster-key datagrams of a member)
  * and per epoch (everyone else), and opens a window only for a datagram
  * sent after the newest moment it cannot vouch for: its own start (a
- * member), or the last datagram of a window it evicted. docs/AUTH.md says
- * why. A process that loaded no key (unit tests, raftnode --insecure)
+ * member), or the last datagram of a window it evicted, kept apart for
+ * member windows and per home bucket of the epoch table, so clients'
+ * churn never holds members out. docs/AUTH.md says why. A process that loaded no key (unit tests, raftnode --insecure)
  * sends and accepts bare messages. Read common/auth.c next.
  */
 #ifndef RAFT_COMMON_AUTH_H
@@ -81,6 +82,9 @@ bool auth_replay_check(const struct auth_stamp *st, uint64_t now_ms);
 /* Forgets every window as a receiver (re)started at now_ms would: a node
  * then opens windows only for datagrams sent after now_ms. Tests. */
 void auth_replay_restart(uint64_t now_ms);
+/* The home bucket of an epoch's window: where its probes start, and
+ * whose horizon it is checked against (tests pick epochs by it). */
+uint32_t auth_epoch_bucket(uint64_t epoch);
 /* This process's member id, stamped on what it sends (0: not a member). */
 void auth_set_sender(uint64_t id);
 

@@ -11,6 +11,8 @@
  * run refused, datagrams sent before the receiver's restart refused,
  * clients' windows evicted under churn without opening a replay, member
  * windows evicted beyond 64 ids, and stamps far in the future refused.
+ * Horizons: client churn never stops a member's new run, and an epoch
+ * window evicted from one bucket leaves other buckets' epochs alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -360,6 +362,71 @@ static void test_replay_eviction(void **state)
     auth_reset();
 }
 
+/* A client stamp of epoch e (any low bits: they pick its bucket). */
+static bool check_epoch(uint64_t e, uint64_t counter, uint64_t sent_ms,
+                        uint64_t now_ms)
+{
+    struct auth_stamp st = stamp(AUTH_CLIENT, 0, 0, counter, sent_ms);
+    st.epoch = e;
+    return auth_replay_check(&st, now_ms);
+}
+
+/* An epoch started at start_ms whose home bucket is b. */
+static uint64_t epoch_in_bucket(uint32_t b, uint64_t start_ms)
+{
+    uint64_t r = 0;
+    while (auth_epoch_bucket(start_ms << 16 | r) != b) {
+        r++;
+    }
+    return start_ms << 16 | r;
+}
+
+/* Client-class evictions never close a member's door: 40,000 fresh
+ * client epochs, stamped 30 s ahead (within the minute allowed), evict
+ * epoch windows whose newest datagram is capped at the receiver's clock; a member that restarts meanwhile (and a new member)
+ * with a clock a little behind still opens a window, and an earlier
+ * run's datagram stays refused. */
+static void test_client_churn_member(void **state)
+{
+    (void)state;
+    node_started_at(1000);
+    assert_true(check(AUTH_CLUSTER, 3, 900, 1, 1001, 1001));
+    for (uint64_t now = 2000; now < 42000; now++) {
+        assert_true(
+            check_epoch(now << 16 | (now & 0xffff), 1, now + 30000, now));
+    }
+    /* Sent 10 ms before the receiver's clock, the last eviction's cap. */
+    assert_true(check(AUTH_CLUSTER, 3, 41000, 1, 41990, 42000));
+    assert_true(check(AUTH_CLUSTER, 9, 41000, 1, 41990, 42000));
+    assert_false(check(AUTH_CLUSTER, 3, 900, 2, 1002, 42000));
+    assert_false(check(AUTH_CLUSTER, 3, 41000, 1, 41990, 42001));
+    auth_reset();
+}
+
+/* An epoch window evicted from one bucket raises that bucket's horizon
+ * only: a fresh epoch homed elsewhere, sent before the evicted window's
+ * newest datagram, opens a window; one homed in the same bucket, and the
+ * evicted epoch's captured datagram, are refused. */
+static void test_eviction_bucket(void **state)
+{
+    (void)state;
+    node_started_at(1000);
+    uint32_t b0 = 17, b1 = 2048; /* b1 is far from b0's 8 probes. */
+    uint64_t e[10];
+    for (uint64_t i = 0; i < 10; i++) {
+        e[i] = epoch_in_bucket(b0, 1001 + i);
+    }
+    /* Nine epochs homed at b0: the ninth evicts the first (sent 5000). */
+    for (uint64_t i = 0; i < 9; i++) {
+        assert_true(check_epoch(e[i], 1, 5000 + i, 6000));
+    }
+    assert_false(check_epoch(e[0], 1, 5000, 6000)); /* Its capture. */
+    assert_true(check_epoch(epoch_in_bucket(b1, 1000), 1, 4000, 6000));
+    assert_false(check_epoch(e[9], 1, 4000, 6000));
+    assert_true(check_epoch(e[9], 1, 5001, 6000));
+    auth_reset();
+}
+
 /* Over sockets: a datagram captured before the receiver's restart is
  * dropped as a replay after it. */
 static void test_restart_capture(void **state)
@@ -442,6 +509,8 @@ int main(void)
         cmocka_unit_test(test_tags),
         cmocka_unit_test(test_replay_members),
         cmocka_unit_test(test_replay_eviction),
+        cmocka_unit_test(test_client_churn_member),
+        cmocka_unit_test(test_eviction_bucket),
         cmocka_unit_test(test_restart_capture),
         cmocka_unit_test(test_refresh),
     };
