@@ -10,7 +10,7 @@ PKGS = libmsgpack-dev libsqlite3-dev libsodium-dev libcmocka-dev libncurses-dev 
        cmake pkg-config gcc make iproute2 python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build install test asan demo demo-web web-shot web-fps clean sim sim-soak soak fuzz bench bench-bytes bench-long bench-catchup format
+.PHONY: all deps build install test asan demo demo-web web-shot web-fps clean sim sim-soak soak fuzz bench bench-bytes bench-sizes bench-long bench-catchup format
 
 all: build
 
@@ -134,6 +134,11 @@ bench: build
 bench-bytes: build
 	RAFTCTL=$(BUILD)/bin/raftctl BENCH_SECONDS=$(BENCH_SECONDS) \
 	    tests/bench/amplification.sh
+
+# Issue 21's side-by-side at 4000 and 32000-byte values (etcd via its JSON
+# gateway, then ours; needs what make bench installs).
+bench-sizes: build
+	RAFTCTL=$(BUILD)/bin/raftctl LUA=$(dir $(COMPARE))etcd_kv.lua tests/bench/compare_sizes.sh $(BENCH_SECONDS)
 
 # Issue 16's figures: five minutes of writes at the default compaction
 # settings (writes/s, peak database + WAL, restart to first put), and a
