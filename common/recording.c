@@ -48,12 +48,12 @@ int rec_msg_type_parse(const char *name)
     return -1;
 }
 
-const char *rec_role_name(const struct rec_status *s)
+const char *rec_role_word(bool up, uint8_t role, bool learner)
 {
-    if (!s->up) {
+    if (!up) {
         return "down";
     }
-    switch (s->role) {
+    switch (role) {
     case RAFT_LEADER:
         return "leader";
     case RAFT_CANDIDATE:
@@ -61,8 +61,13 @@ const char *rec_role_name(const struct rec_status *s)
     case RAFT_PRECANDIDATE:
         return "precandidate";
     default:
-        return s->learner ? "learner" : "follower";
+        return learner ? "learner" : "follower";
     }
+}
+
+const char *rec_role_name(const struct rec_status *s)
+{
+    return rec_role_word(s->up, s->role, s->learner);
 }
 
 bool rec_msg_from_raft(const struct raft_msg *m, uint32_t bytes,

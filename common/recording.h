@@ -138,7 +138,9 @@ struct rec_writer {
     bool failed; /* A write failed (disk full): nothing more is written. */
 };
 
-/* The word of a role in a status line, of a type in a msg line. */
+/* The word of a role in a status line ("down" when not up; a follower
+ * that is a learner is "learner"), of a type in a msg line. */
+const char *rec_role_word(bool up, uint8_t role, bool learner);
 const char *rec_role_name(const struct rec_status *s);
 const char *rec_msg_type_name(int type);
 /* The type of a name, or -1. */

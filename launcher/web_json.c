@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "common/membership.h"
+#include "common/recording.h"
 
 /* Dumps obj compactly into buf and frees it. */
 static size_t json_finish(json_t *obj, char *buf, size_t cap)
@@ -61,19 +62,8 @@ static bool status_is_learner(const struct dash_node *n)
 
 static const char *status_role(const struct dash_node *n)
 {
-    if (n->state != DASH_NODE_UP || !n->has_reply) {
-        return "down";
-    }
-    switch (n->st.role) {
-    case RAFT_LEADER:
-        return "leader";
-    case RAFT_CANDIDATE:
-        return "candidate";
-    case RAFT_PRECANDIDATE:
-        return "precandidate";
-    default:
-        return status_is_learner(n) ? "learner" : "follower";
-    }
+    bool up = n->state == DASH_NODE_UP && n->has_reply;
+    return rec_role_word(up, n->st.role, up && status_is_learner(n));
 }
 
 static const char *status_disk(uint8_t disk)

@@ -148,3 +148,20 @@ damage_kv_row() {
     [ "$(db_query "$id" "SELECT value FROM kv WHERE key = '$key'")" = evil ] ||
         fail "edit did not land"
 }
+
+# put_some: five more acknowledged writes, keyN = valueN, counted in
+# n_keys; check_keys reads every one of them back.
+n_keys=0
+put_some() {
+    for _ in 1 2 3 4 5; do
+        n_keys=$((n_keys + 1))
+        ctl put "key$n_keys" "value$n_keys" >/dev/null || fail "put key$n_keys"
+    done
+}
+check_keys() {
+    local i got
+    for i in $(seq 1 "$n_keys"); do
+        got=$(ctl get "key$i") || fail "get key$i"
+        [ "$got" = "value$i" ] || fail "key$i = '$got'"
+    done
+}

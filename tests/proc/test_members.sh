@@ -8,13 +8,6 @@
 
 up_detached 23300 -n 3
 wait_until 10 "a leader" has_one_leader
-n_keys=0
-put_some() {
-    for _ in 1 2 3 4 5; do
-        n_keys=$((n_keys + 1))
-        ctl put "key$n_keys" "value$n_keys" >/dev/null || fail "put key$n_keys"
-    done
-}
 put_some
 
 members_json() { ctl members --json; }
@@ -75,10 +68,7 @@ ctl put after-transfers 1 >/dev/null || fail "put after the transfers"
 median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 10p)
 echo "transfer (command to the new leader's first commit): median ${median} ms over 20 (min $(printf '%s\n' "${times[@]}" | sort -n | head -1), max $(printf '%s\n' "${times[@]}" | sort -n | tail -1))"
 
-for i in $(seq 1 $n_keys); do
-    got=$(ctl get "key$i") || fail "get key$i"
-    [ "$got" = "value$i" ] || fail "key$i = '$got'"
-done
+check_keys
 
 # The removed members' files stay in DIR and cluster.conf no longer lists
 # them: a restart runs the current configuration (the log wins).
