@@ -9,16 +9,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/invariant.h"
 
 /* Closes descriptors lo..hi (inclusive), by close_range when it can. */
@@ -93,17 +92,7 @@ static void child_delay(volatile const uint32_t *delay_ms)
 static void child_main(pid_t parent, int fd, int ask_fd, int done_fd,
                        volatile const uint32_t *delay_ms)
 {
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) {
-        _exit(0); /* The parent died before prctl took effect. */
-    }
-    (void)prctl(PR_SET_NAME, "raftnode-sync");
-    /* Ctrl-C in a terminal reaches the whole process group: the node
-     * decides when it stops, and closes the pipe then. */
-    (void)signal(SIGINT, SIG_IGN);
-    (void)signal(SIGTERM, SIG_IGN);
-    (void)signal(SIGHUP, SIG_IGN);
-    (void)signal(SIGPIPE, SIG_IGN);
+    child_setup(parent, "raftnode-sync");
     child_close_others(fd, ask_fd, done_fd);
     for (;;) {
         uint8_t b;

@@ -11,20 +11,19 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "common/child.h"
 #include "common/invariant.h"
 #include "common/snapshot_image.h"
 #include "storage/row_crc.h"
@@ -383,15 +382,7 @@ struct make_result {
 static void child_main(pid_t parent, int fd, const char *db_path,
                        const char *out_path, const char *config)
 {
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) {
-        _exit(0);
-    }
-    (void)prctl(PR_SET_NAME, "raftnode-snap");
-    (void)signal(SIGINT, SIG_IGN);
-    (void)signal(SIGTERM, SIG_IGN);
-    (void)signal(SIGHUP, SIG_IGN);
-    (void)signal(SIGPIPE, SIG_IGN);
+    child_setup(parent, "raftnode-snap");
     struct make_result res;
     memset(&res, 0, sizeof(res));
     res.err =

@@ -572,6 +572,7 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id, int mode,
     }
     s->lock_fd = -1;
     s->wal_fd = -1;
+    s->ckpt_fd = -1;
     s->sync_fd = -1;
     s->stage.fd = -1;
     if ((s->path = strdup(path)) == NULL) {
@@ -619,6 +620,7 @@ void store_close(struct store *s)
         (void)store_write_queue(s);
         (void)store_read_end(s); /* Closing rolls it back anyway. */
     }
+    store_ckpt_close(s);
     store_queue_free(s);
     store_session_close(s);
     for (int i = 0; i < ST__COUNT; i++) {

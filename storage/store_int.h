@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <sqlite3.h>
 
@@ -18,13 +19,13 @@
 #include "storage/session_cache.h"
 
 /* WAL frames between checkpoints (SQLite's default is 1000). A checkpoint
- * copies pages into the database file and fsyncs it, which stalls the
- * caller: fewer, larger checkpoints keep that out of p99 and write each
- * hot kv page once per checkpoint rather than once per 1000 frames. 8192
- * frames of 4 KiB are a 32 MiB WAL at most, reused from its start after
- * each checkpoint. The commit that crosses the mark only marks it due; the
- * caller runs it (store_checkpoint) when its answers are out, or the
- * commit hook does at twice the mark if nobody does. */
+ * copies pages into the database file and fsyncs it: fewer, larger ones
+ * write each hot kv page once per checkpoint rather than once per 1000
+ * frames. 8192 frames of 4 KiB are a 32 MiB WAL at most, reused from its
+ * start after each checkpoint. The commit that crosses the mark only marks
+ * it due; store_checkpoint copies it from a child process (store_ckpt.c),
+ * so the caller never waits for the disk, or the commit hook does at twice
+ * the mark if nobody calls it. */
 #define STORE_CHECKPOINT_PAGES 8192u
 
 /* Parameters per row of ST_LOG_INSERT, and rows of ST_LOG_INSERT_MANY
@@ -130,6 +131,11 @@ struct store {
                                 * (store_persist.c); NULL until used. */
     uint32_t page_size;
     uint32_t wal_frames; /* Frames in the WAL after the last commit. */
+    /* The checkpointer child (store_ckpt.c). */
+    pid_t ckpt_pid;         /* 0: none running. */
+    int ckpt_fd;            /* Its result pipe (non-blocking); -1: none. */
+    uint32_t ckpt_retry_at; /* After one that could not copy everything:
+                             * not due again before this many frames. */
     bool is_ckpt_held;   /* An install's COMMIT is running: its checkpoint,
                           * however big the WAL, waits for store_checkpoint
                           * (after the node's answers), not inside it. */
@@ -176,6 +182,15 @@ int store_read_end(struct store *s);
 int store_wal_open(struct store *s, const char *db_path);
 /* Closes the descriptor extending uses; the sync descriptor stays. */
 void store_wal_close(struct store *s);
+/* A passive checkpoint from the store's own connection, now: copies what
+ * the WAL holds into the database file (stalling the caller). Not due any
+ * more once it ran (a reader in the way leaves part of the WAL for the
+ * next one); false when it could not run. */
+bool store_checkpoint_here(struct store *s);
+
+/* Waits for a running checkpointer child, at store_close. */
+void store_ckpt_close(struct store *s);
+
 /* Closes the sync descriptor (store_sync_fd), at store_close. */
 void store_wal_close_sync(struct store *s);
 

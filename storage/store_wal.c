@@ -8,9 +8,8 @@
  * checksums, never by the file size, so zeros past the last frame are
  * ignored on recovery, and after a checkpoint SQLite rewrites the file
  * from its start: the file never needs to be larger than one checkpoint
- * interval, plus a margin for the commits of the wakeup that makes a
- * checkpoint due (past it, commits append, and fsync slower, until the
- * checkpoint). Extends in doubling steps, so a small database (tests)
+ * interval, plus what commits add while the checkpointer child copies it
+ * (past that, commits append, and fsync slower, until the checkpoint). Extends in doubling steps, so a small database (tests)
  * stays small, and never past what the member holds (the database file's
  * size, at least WAL_EXTEND_MIN) nor into the last WAL_FREE_FLOOR bytes
  * of free space or more than half of what is free above it: a full disk
@@ -41,26 +40,13 @@
 #define WAL_ZERO_CHUNK (1u << 16)
 #define WAL_FREE_FLOOR (16u << 20) /* Free bytes zeros never take. */
 
-/* A passive checkpoint (the kind SQLite's own hook runs). Fails when
- * another connection is in the way; then it stays due. One that copied
- * only part of the WAL (a reader, such as the sqlite3 shell, holds an
- * older snapshot) counts as done: the next commit's frame count, in
- * wal_hook, makes it due again. Due: wal_frames at the mark. */
-static void wal_checkpoint(struct store *s)
-{
-    int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE,
-                                       NULL, NULL);
-    if (rc == SQLITE_OK) {
-        s->wal_frames = 0; /* The next writer restarts the WAL. */
-    }
-}
-
 /* SQLite calls this after every commit in WAL mode with the number of
  * frames in the WAL. It replaces SQLite's default hook (which checkpoints
  * right there, inside the COMMIT): at STORE_CHECKPOINT_PAGES frames it
- * only marks a checkpoint due, for store_checkpoint; at twice that, with
- * nobody calling it, it checkpoints as SQLite's would (not during an
- * install's COMMIT: is_ckpt_held). A failed passive
+ * only marks a checkpoint due, for store_checkpoint (store_ckpt.c); at
+ * twice that, with nobody calling it, it checkpoints as SQLite's would
+ * (not during an install's COMMIT: is_ckpt_held, nor while the
+ * checkpointer child runs: it would wait for it). A failed passive
  * checkpoint never fails the commit that triggered it. */
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
 {
@@ -68,20 +54,11 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
     (void)name;
     struct store *s = ctx;
     s->wal_frames = n_frames > 0 ? (uint32_t)n_frames : 0;
-    if (s->wal_frames >= 2 * STORE_CHECKPOINT_PAGES && !s->is_ckpt_held) {
-        wal_checkpoint(s);
+    if (s->wal_frames >= 2 * STORE_CHECKPOINT_PAGES && !s->is_ckpt_held &&
+        s->ckpt_pid <= 0) {
+        (void)store_checkpoint_here(s);
     }
     return SQLITE_OK;
-}
-
-void store_checkpoint(struct store *s)
-{
-    ASSERT(s != NULL);
-    if (s->wal_frames < STORE_CHECKPOINT_PAGES || s->in_txn || s->db == NULL ||
-        store_read_end(s) != ERR_OK) {
-        return;
-    }
-    wal_checkpoint(s);
 }
 
 /* Writes zeros to fd over [from, to). Errors: ERR_IO. */
@@ -235,10 +212,12 @@ void store_wal_extend(struct store *s)
         return;
     }
     uint64_t frame = (uint64_t)s->page_size + WAL_FRAME_HEADER_BYTES;
-    /* A due checkpoint runs a little after the mark (store_checkpoint). */
-    uint64_t cap =
-        WAL_HEADER_BYTES +
-        (uint64_t)(STORE_CHECKPOINT_PAGES + WAL_AHEAD_FRAMES) * frame;
+    /* A due checkpoint runs in a child while commits go on (store_ckpt.c);
+     * they rarely add more than half the interval before it is done. */
+    uint64_t cap = WAL_HEADER_BYTES +
+                   (uint64_t)(STORE_CHECKPOINT_PAGES +
+                              STORE_CHECKPOINT_PAGES / 2 + WAL_AHEAD_FRAMES) *
+                       frame;
     uint64_t need =
         WAL_HEADER_BYTES + ((uint64_t)s->wal_frames + WAL_AHEAD_FRAMES) * frame;
     struct stat sb;

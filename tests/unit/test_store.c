@@ -581,6 +581,49 @@ static off_t file_size(const char *path)
     return sb.st_size;
 }
 
+/* Calls store_checkpoint until the database file holds at least bytes
+ * (the copy runs in a child process); a 60 s deadline. */
+static void wait_copied(struct fixture *f, off_t bytes)
+{
+    for (int ms = 0; ms < 60000 && file_size(f->path) < bytes; ms++) {
+        store_checkpoint(f->s);
+        usleep(1000);
+    }
+    assert_true(file_size(f->path) >= bytes);
+}
+
+/* Writes n keys "k%05d" from first, 3500-byte values (about one 4 KiB
+ * page each), in one kv transaction. */
+static void put_pages(struct fixture *f, int first, int n)
+{
+    static uint8_t value[3500];
+    memset(value, 'v', sizeof value);
+    assert_int_equal(ops()->begin(f->s), ERR_OK);
+    for (int i = first; i < first + n; i++) {
+        char key[16];
+        int len = snprintf(key, sizeof key, "k%05d", i);
+        assert_int_equal(ops()->put(f->s, (const uint8_t *)key, (uint32_t)len,
+                                    value, sizeof value),
+                         ERR_OK);
+    }
+    assert_int_equal(ops()->commit(f->s, 0), ERR_OK);
+}
+
+/* The WAL header's checkpoint sequence number: one more each time a
+ * writer starts the WAL again from its beginning. */
+static uint32_t wal_restarts(struct fixture *f)
+{
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    FILE *fp = fopen(wal, "rb");
+    assert_non_null(fp);
+    uint8_t h[16];
+    assert_int_equal(fread(h, 1, sizeof h, fp), sizeof h);
+    fclose(fp);
+    return ((uint32_t)h[12] << 24) | ((uint32_t)h[13] << 16) |
+           ((uint32_t)h[14] << 8) | h[15];
+}
+
 /* The commit that fills the WAL to the checkpoint mark does not copy it
  * into the database file (that stall would land inside the transaction a
  * caller times); store_checkpoint does, and only once one is due. */
@@ -588,40 +631,65 @@ static void test_store_checkpoint_waits_for_the_caller(void **state)
 {
     struct fixture *f = *state;
     open_store(f, STORE_OPEN_CREATE);
-    static uint8_t value[3500]; /* About one 4 KiB page per key. */
-    memset(value, 'v', sizeof value);
     off_t empty = file_size(f->path);
     store_checkpoint(f->s); /* Nothing due: nothing copied. */
     assert_int_equal(file_size(f->path), empty);
-    raft_index applied = 0;
     for (int txn = 0; txn < 10; txn++) {
-        assert_int_equal(ops()->begin(f->s), ERR_OK);
-        for (int i = 0; i < 900; i++) {
-            char key[16];
-            int n = snprintf(key, sizeof key, "k%05d", txn * 900 + i);
-            assert_int_equal(ops()->put(f->s, (const uint8_t *)key, (uint32_t)n,
-                                        value, sizeof value),
-                             ERR_OK);
-        }
-        assert_int_equal(ops()->commit(f->s, applied), ERR_OK);
+        put_pages(f, txn * 900, 900);
     }
     /* 9000 pages went into the WAL, past the mark, and none into the
      * database file. */
     assert_int_equal(file_size(f->path), empty);
     /* A read leaves the store's shared read transaction open, which
-     * would keep a checkpoint from this connection from running. */
+     * would keep a checkpoint from running. */
     const uint8_t *v = NULL;
     uint32_t len = 0;
     assert_int_equal(ops()->get(f->s, (const uint8_t *)"k00000", 6, &v, &len),
                      ERR_OK);
-    store_checkpoint(f->s);
-    assert_true(file_size(f->path) >= (off_t)9000 * 4096);
+    wait_copied(f, (off_t)9000 * 4096);
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_OK);
     store_loaded_free(&l);
     assert_int_equal(ops()->get(f->s, (const uint8_t *)"k08999", 6, &v, &len),
                      ERR_OK);
-    assert_int_equal(len, sizeof value);
+    assert_int_equal(len, 3500);
+}
+
+/* The checkpoint runs in a child while the store keeps committing: what
+ * the child could not see is copied afterwards, so the WAL still starts
+ * again from its beginning, and nothing committed meanwhile is lost. */
+static void test_store_checkpoint_while_writing(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    for (int txn = 0; txn < 10; txn++) {
+        put_pages(f, txn * 900, 900);
+    }
+    uint32_t restarts = wal_restarts(f);
+    store_checkpoint(f->s); /* Starts the child. */
+    int next = 9000;
+    put_pages(f, next, 400); /* Most likely while the child copies. */
+    next += 400;
+    for (int ms = 0; ms < 60000 && wal_restarts(f) == restarts; ms++) {
+        store_checkpoint(f->s);
+        put_pages(f, next++, 1);
+        usleep(1000);
+    }
+    assert_int_not_equal(wal_restarts(f), restarts);
+    assert_true(file_size(f->path) >= (off_t)9400 * 4096);
+    store_close(f->s);
+    f->s = NULL;
+    open_store(f, STORE_OPEN_EXISTING);
+    for (int i = 0; i < next; i += 97) {
+        char key[16];
+        int n = snprintf(key, sizeof key, "k%05d", i);
+        const uint8_t *v = NULL;
+        uint32_t len = 0;
+        assert_int_equal(
+            ops()->get(f->s, (const uint8_t *)key, (uint32_t)n, &v, &len),
+            ERR_OK);
+        assert_int_equal(len, 3500);
+    }
 }
 
 /* Creates a valid database, closes it and returns its checksum. */
@@ -1311,6 +1379,7 @@ int main(void)
         T(test_store_reads_see_every_apply),
         T(test_store_apply_expires_evicted_session),
         T(test_store_checkpoint_waits_for_the_caller),
+        T(test_store_checkpoint_while_writing),
         T(test_store_wal_zeros_ahead_survive_a_crash),
         T(test_store_refuses_other_cluster_unchanged),
         T(test_store_refuses_other_node_unchanged),

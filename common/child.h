@@ -1,0 +1,18 @@
+/*
+ * What every helper process that raftnode forks does first (the syncer,
+ * the snapshot maker, the checkpointer): die with the parent, take a name
+ * that ps and top show, and leave terminal signals to the parent, which
+ * decides when its children stop. Not pure. Read common/child.c next.
+ */
+#ifndef RAFT_COMMON_CHILD_H
+#define RAFT_COMMON_CHILD_H
+
+#include <sys/types.h>
+
+/* In a child just forked from parent: SIGKILL when the parent dies, the
+ * process name (at most 15 bytes), SIGINT, SIGTERM, SIGHUP and SIGPIPE
+ * ignored (Ctrl-C in a terminal reaches the whole process group). Exits
+ * (_exit(0)) when the parent died before this took effect. */
+void child_setup(pid_t parent, const char *name);
+
+#endif
