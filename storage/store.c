@@ -63,10 +63,10 @@ static const char *const store_sql[ST__COUNT] = {
                   " WHERE key = ?1",
     [ST_KV_PUT] = KV_INSERT_SQL "...",
     [ST_KV_PUT_MANY] = KV_INSERT_SQL "... (16 rows)",
-    /* The row refers to the log row ?3 holding the value ?2, whose crc it
-     * keeps (store_kv_put_at). */
-    [ST_KV_PUT_REF] = "INSERT INTO kv_data(key, value, crc, ref)"
-                      " VALUES (?1, '', raft_row_crc(?1, ?2), ?3)"
+    /* A new key gets its value in the row; an existing one refers to the
+     * log row ?3 (store_kv_put_at). */
+    [ST_KV_PUT_REF] = "INSERT INTO kv_data(key, value, crc)"
+                      " VALUES (?1, ?2, raft_row_crc(?1, ?2))"
                       " ON CONFLICT(key) DO UPDATE SET value = '',"
                       " crc = excluded.crc, ref = ?3",
     [ST_KV_DEL] = "DELETE FROM kv_data WHERE key = ?1",

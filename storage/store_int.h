@@ -34,12 +34,11 @@
 #define STORE_LOG_ROWS_MANY 16
 
 /* Values of at least this many bytes are found once, in the log row
- * (store_kv_put_at): the kv_data row refers to it, and a compaction that
- * deletes the log row while the key still refers to it copies the value
- * in first (store_compact.c). Most keys are written again before that,
- * so most values are never copied. Smaller values are copied into the row
- * at once: their copy costs little, and a ref costs an entry in the
- * kv_data_by_ref index, moved at every put. */
+ * (store_kv_put_at): the kv_data row of a key written before refers to
+ * it; a new key's row holds its value (a key written once would else cost
+ * its kv page twice: the reference now, the copy at compaction). Smaller
+ * values are copied into the row: their copy costs little, and a ref
+ * costs an entry in the kv_data_by_ref index, moved at every put. */
 #define STORE_KV_REF_MIN 1024u
 
 /* Rows of ST_KV_PUT_MANY (its SQL in store.c lists exactly this many). */
