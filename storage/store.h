@@ -113,11 +113,12 @@ size_t store_queued(const struct store *s);
 bool store_write_failed(const struct store *s);
 
 /* Runs the WAL checkpoint that a commit marked due (STORE_CHECKPOINT_PAGES
- * frames), if any and no transaction is open: a passive one, which copies
- * the WAL's pages into the database file and fsyncs it. It stalls the
- * caller (tens of ms), so call it once the wakeup's answers are out, not
- * inside a transaction whose time matters. A failure is not an error: the
- * checkpoint stays due and runs at the next call. */
+ * frames), if any and no transaction is open: a passive one, in a child
+ * process with its own connection, which copies the WAL's pages into the
+ * database file and fsyncs it while the caller goes on. Returns at once;
+ * call it once a wakeup's answers are out (it may copy the last few
+ * frames itself, a few ms). A failure is not an error: the checkpoint
+ * stays due and runs at a later call. */
 void store_checkpoint(struct store *s);
 
 /* A descriptor of the WAL file whose fdatasync makes every committed

@@ -9,7 +9,8 @@
  * ignored on recovery, and after a checkpoint SQLite rewrites the file
  * from its start: the file never needs to be larger than one checkpoint
  * interval, plus what commits add while the checkpointer child copies it
- * (past that, commits append, and fsync slower, until the checkpoint). Extends in doubling steps, so a small database (tests)
+ * (past half an interval more, commits append, and fsync slower, until
+ * the checkpoint). Extends in doubling steps, so a small database (tests)
  * stays small, and never past what the member holds (the database file's
  * size, at least WAL_EXTEND_MIN) nor into the last WAL_FREE_FLOOR bytes
  * of free space or more than half of what is free above it: a full disk
@@ -212,12 +213,14 @@ void store_wal_extend(struct store *s)
         return;
     }
     uint64_t frame = (uint64_t)s->page_size + WAL_FRAME_HEADER_BYTES;
-    /* A due checkpoint runs in a child while commits go on (store_ckpt.c);
-     * they rarely add more than half the interval before it is done. */
-    uint64_t cap = WAL_HEADER_BYTES +
-                   (uint64_t)(STORE_CHECKPOINT_PAGES +
-                              STORE_CHECKPOINT_PAGES / 2 + WAL_AHEAD_FRAMES) *
-                       frame;
+    /* Doubling up to the checkpoint mark; past it (commits go on while the
+     * checkpointer child copies, store_ckpt.c) in steps of an eighth of
+     * the interval, up to half an interval more: the file grows only as
+     * far as the frames do. */
+    uint64_t mark =
+        WAL_HEADER_BYTES + (uint64_t)(STORE_CHECKPOINT_PAGES + WAL_AHEAD_FRAMES) *
+                               frame;
+    uint64_t cap = mark + (uint64_t)(STORE_CHECKPOINT_PAGES / 2) * frame;
     uint64_t need =
         WAL_HEADER_BYTES + ((uint64_t)s->wal_frames + WAL_AHEAD_FRAMES) * frame;
     struct stat sb;
@@ -232,6 +235,11 @@ void store_wal_extend(struct store *s)
         return;
     }
     uint64_t target = size * 2 < WAL_EXTEND_MIN ? WAL_EXTEND_MIN : size * 2;
+    if (size >= mark) {
+        target = size + (uint64_t)(STORE_CHECKPOINT_PAGES / 8) * frame;
+    } else if (target > mark) {
+        target = mark;
+    }
     if (target < need) {
         target = need;
     }
