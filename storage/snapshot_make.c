@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -440,18 +440,6 @@ int snapshot_make_fd(const struct snapshot_make *m)
     return m->pid > 0 ? m->result_fd : -1;
 }
 
-/* Reaps the child and closes the pipe. */
-static void make_reap(struct snapshot_make *m)
-{
-    (void)close(m->result_fd);
-    pid_t r;
-    do {
-        r = waitpid(m->pid, NULL, 0);
-    } while (r < 0 && errno == EINTR);
-    m->pid = 0;
-    m->result_fd = -1;
-}
-
 int snapshot_make_finish(struct snapshot_make *m,
                          struct snapshot_make_info *out,
                          char errmsg[ERRMSG_LEN])
@@ -464,7 +452,7 @@ int snapshot_make_finish(struct snapshot_make *m,
     do {
         r = read(m->result_fd, &res, sizeof(res));
     } while (r < 0 && errno == EINTR);
-    make_reap(m);
+    child_reap(&m->pid, &m->result_fd);
     if (r != (ssize_t)sizeof(res)) {
         snprintf(errmsg, ERRMSG_LEN, "the snapshot process died");
         return ERR_IO;
@@ -485,5 +473,5 @@ void snapshot_make_cancel(struct snapshot_make *m)
         return;
     }
     (void)kill(m->pid, SIGKILL);
-    make_reap(m);
+    child_reap(&m->pid, &m->result_fd);
 }

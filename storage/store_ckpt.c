@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -124,17 +123,6 @@ static bool ckpt_start(struct store *s)
     return true;
 }
 
-static void ckpt_reap(struct store *s)
-{
-    (void)close(s->ckpt_fd);
-    pid_t r;
-    do {
-        r = waitpid(s->ckpt_pid, NULL, 0);
-    } while (r < 0 && errno == EINTR);
-    s->ckpt_pid = 0;
-    s->ckpt_fd = -1;
-}
-
 /* Reads the running child's result, if it is there: false while it runs.
  * A child that copied everything it saw leaves the frames committed since
  * to this connection when they are few, else to the next child (the
@@ -150,7 +138,7 @@ static bool ckpt_collect(struct store *s)
     if (r < 0 && errno == EAGAIN) {
         return false;
     }
-    ckpt_reap(s);
+    child_reap(&s->ckpt_pid, &s->ckpt_fd);
     bool copied = r == (ssize_t)sizeof res && res.rc == SQLITE_OK &&
                   res.n_log >= 0 && res.n_ckpt == res.n_log;
     if (!copied) {
@@ -191,6 +179,7 @@ void store_checkpoint(struct store *s)
 void store_ckpt_close(struct store *s)
 {
     if (s->ckpt_pid > 0) {
-        ckpt_reap(s); /* Waits for the copy: a kill mid-way is safe too. */
+        /* Waits for the copy (a kill mid-way would be safe too). */
+        child_reap(&s->ckpt_pid, &s->ckpt_fd);
     }
 }
