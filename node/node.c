@@ -488,8 +488,9 @@ static int node_run_once(struct node *n, bool readable, bool synced)
     if (trace_on(&n->trace)) {
         node_trace_flush(n);
     }
-    /* After the answers: a checkpoint stalls the loop for tens of ms, and
-     * inside a kv store it would also shrink the pacer's next store. */
+    /* After the answers: the checkpoint runs in a child, but its last few
+     * frames are copied here, and inside a kv store that would also
+     * shrink the pacer's next store. */
     store_checkpoint(n->store);
     node_snapshot_step(n);
     if (rv == ERR_OK) {
@@ -507,7 +508,7 @@ int node_run(struct node *n)
 {
     ASSERT(n != NULL);
     for (;;) {
-        struct pollfd fds[4];
+        struct pollfd fds[5];
         memset(fds, 0, sizeof fds);
         fds[0].fd = n->fd;
         fds[0].events = POLLIN;
@@ -517,7 +518,10 @@ int node_run(struct node *n)
         fds[2].events = POLLIN;
         fds[3].fd = node_snapshot_fd(n);
         fds[3].events = POLLIN;
-        nfds_t nfds = 4;
+        fds[4].fd = store_checkpoint_fd(n->store); /* Its result: the
+                                                    * wakeup collects it. */
+        fds[4].events = POLLIN;
+        nfds_t nfds = 5;
         int timeout = node_poll_timeout(n, clock_now_ms());
         int ready = poll(fds, nfds, timeout);
         if (ready < 0 && errno != EINTR) {

@@ -113,13 +113,19 @@ size_t store_queued(const struct store *s);
 bool store_write_failed(const struct store *s);
 
 /* Runs the WAL checkpoint that a commit marked due (STORE_CHECKPOINT_PAGES
- * frames), if any and no transaction is open: a passive one, in a child
- * process with its own connection, which copies the WAL's pages into the
- * database file and fsyncs it while the caller goes on. Returns at once;
- * call it once a wakeup's answers are out (it may copy the last few
- * frames itself, a few ms). A failure is not an error: the checkpoint
+ * frames), if any and no transaction is open: passive ones, in a child
+ * process with its own connection, which copy the WAL's pages into the
+ * database file and fsync it while the caller goes on. Returns at once;
+ * call it once a wakeup's answers are out, and when store_checkpoint_fd
+ * is readable: it collects the child's result and then copies the last
+ * few frames itself (CKPT_HERE_MAX, a few ms), or all of them when the
+ * WAL reached twice the mark. A failure is not an error: the checkpoint
  * stays due and runs at a later call. */
 void store_checkpoint(struct store *s);
+
+/* The running checkpointer child's result pipe, to poll for POLLIN; -1
+ * when none runs. */
+int store_checkpoint_fd(const struct store *s);
 
 /* A descriptor of the WAL file whose fdatasync makes every committed
  * transaction durable, or -1 when there is none (deferred sync cannot be

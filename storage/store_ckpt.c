@@ -3,17 +3,19 @@
  * process, so the node's loop keeps answering while pages are copied into
  * the database file and fsynced: at 32 KB values a checkpoint copies
  * 32 MiB, a stall of about 100 ms that was the whole p99.9 of a lone
- * client. The child ("raftnode-ckpt") opens its own connection and runs a
- * passive checkpoint, which never blocks the node's writer; SQLite syncs
+ * client. The child ("raftnode-ckpt") opens its own connection and runs
+ * passive checkpoints, which never block the node's writer; SQLite syncs
  * the WAL before copying and the database file after, as for any
  * checkpoint (synchronous=FULL), and only then lets a writer start the
  * WAL again from its beginning. That restart needs every frame copied,
- * and the node commits while the child copies, so what the child could
- * not see is copied from the node's own connection once it is small
- * (CKPT_HERE_MAX frames), else by another child. A reader holding an
- * older snapshot (the sqlite3 shell, the snapshot maker) or a failed
- * child leaves the checkpoint due again only CKPT_RETRY_FRAMES later.
- * Not pure: this is the disk. Read storage/session_cache.h next.
+ * and the node commits while the child copies, so the child goes again
+ * over what was committed meanwhile until a round finds little
+ * (CKPT_HERE_MAX frames) or CKPT_ROUNDS_MAX rounds ran; what is left then
+ * is copied from the node's own connection when it is that little, else
+ * by another child, and at twice the mark whatever it is. A reader
+ * holding an older snapshot (the sqlite3 shell, the snapshot maker) or a
+ * failed child leaves the checkpoint due again only CKPT_RETRY_FRAMES
+ * later. Not pure: this is the disk. Read storage/session_cache.h next.
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +36,9 @@
 #define CKPT_HERE_MAX 128u
 /* Frames before a checkpoint that could not finish is due again. */
 #define CKPT_RETRY_FRAMES (STORE_CHECKPOINT_PAGES / 8)
+/* Checkpoints one child runs at most, each over what the node committed
+ * during the one before. */
+#define CKPT_ROUNDS_MAX 8
 
 /* What the child sends back: one write, below PIPE_BUF, so atomic. */
 struct ckpt_result {
@@ -44,9 +49,12 @@ struct ckpt_result {
 
 bool store_checkpoint_here(struct store *s)
 {
+    int n_log = -1;
+    int n_ckpt = -1;
     int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE,
-                                       NULL, NULL);
-    if (rc != SQLITE_OK) {
+                                       &n_log, &n_ckpt);
+    if (rc != SQLITE_OK || n_ckpt != n_log) {
+        s->ckpt_retry_at = s->wal_frames + CKPT_RETRY_FRAMES;
         return false;
     }
     s->wal_frames = 0; /* The next writer restarts the WAL. */
@@ -72,13 +80,21 @@ static void ckpt_child(pid_t parent, int fd, const char *db_path)
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
     }
-    if (rc == SQLITE_OK) {
+    /* Again over what the node committed during the previous round,
+     * until a round finds little; stops at a reader in the way. */
+    int prev = 0;
+    for (int round = 0; rc == SQLITE_OK && round < CKPT_ROUNDS_MAX; round++) {
         int n_log = -1;
         int n_ckpt = -1;
         rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE,
                                        &n_log, &n_ckpt);
         res.n_log = n_log;
         res.n_ckpt = n_ckpt;
+        if (rc != SQLITE_OK || n_ckpt != n_log ||
+            n_log - prev <= (int)CKPT_HERE_MAX) {
+            break;
+        }
+        prev = n_log;
     }
     res.rc = rc;
     ssize_t w;
@@ -97,6 +113,7 @@ static bool ckpt_start(struct store *s)
     if (store_read_end(s) != ERR_OK) {
         return false;
     }
+    ASSERT(sqlite3_get_autocommit(s->db) != 0);
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
         return false;
@@ -125,9 +142,9 @@ static bool ckpt_start(struct store *s)
 
 /* Reads the running child's result, if it is there: false while it runs.
  * A child that copied everything it saw leaves the frames committed since
- * to this connection when they are few, else to the next child (the
- * checkpoint is still due); one that could not leaves the checkpoint for
- * CKPT_RETRY_FRAMES. */
+ * to this connection when they are few (or the WAL is at twice the mark),
+ * else to the next child (the checkpoint is still due); one that could
+ * not leaves the checkpoint for CKPT_RETRY_FRAMES. */
 static bool ckpt_collect(struct store *s)
 {
     struct ckpt_result res;
@@ -151,11 +168,19 @@ static bool ckpt_collect(struct store *s)
                         ? s->wal_frames - (uint32_t)res.n_log
                         : 0;
     if ((left <= CKPT_HERE_MAX || s->wal_frames >= 2 * STORE_CHECKPOINT_PAGES) &&
-        !s->in_txn && store_read_end(s) == ERR_OK &&
-        !store_checkpoint_here(s)) {
-        s->ckpt_retry_at = s->wal_frames + CKPT_RETRY_FRAMES;
+        store_read_end(s) == ERR_OK) {
+        (void)store_checkpoint_here(s);
     }
     return true;
+}
+
+/* Due: at the mark, or later after one that could not finish. */
+static bool ckpt_due(const struct store *s)
+{
+    uint32_t due = s->ckpt_retry_at > STORE_CHECKPOINT_PAGES
+                       ? s->ckpt_retry_at
+                       : STORE_CHECKPOINT_PAGES;
+    return s->wal_frames >= due;
 }
 
 void store_checkpoint(struct store *s)
@@ -165,15 +190,20 @@ void store_checkpoint(struct store *s)
         (s->ckpt_pid > 0 && !ckpt_collect(s))) {
         return;
     }
-    uint32_t due = s->ckpt_retry_at > STORE_CHECKPOINT_PAGES
-                       ? s->ckpt_retry_at
-                       : STORE_CHECKPOINT_PAGES;
-    if (s->wal_frames < due || s->path == NULL) {
+    /* While a kv digest holds its read lock, a child would inherit this
+     * process's record of it as its own: wait for the digest to end. */
+    if (!ckpt_due(s) || s->path == NULL || s->n_digests > 0) {
         return;
     }
     if (!ckpt_start(s) && store_read_end(s) == ERR_OK) {
         (void)store_checkpoint_here(s); /* No child: stall rather than grow. */
     }
+}
+
+int store_checkpoint_fd(const struct store *s)
+{
+    ASSERT(s != NULL);
+    return s->ckpt_pid > 0 ? s->ckpt_fd : -1;
 }
 
 void store_ckpt_close(struct store *s)

@@ -38,6 +38,9 @@ void store_digest_free(struct store_digest *d)
     if (d == NULL) {
         return;
     }
+    if (d->s != NULL) {
+        d->s->n_digests--;
+    }
     sqlite3_finalize(d->rows);
     if (d->db != NULL) {
         /* A read transaction: ending it changes nothing. */
@@ -97,6 +100,7 @@ int store_digest_begin(struct store *s, struct store_digest **out)
         return ERR_NOMEM;
     }
     d->s = s;
+    s->n_digests++; /* Its connection's read lock (store_ckpt.c). */
     d->digest = DIGEST_FNV_OFFSET;
     int err = digest_open(d);
     if (err != ERR_OK) {

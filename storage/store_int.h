@@ -139,6 +139,10 @@ struct store {
     int ckpt_fd;            /* Its result pipe (non-blocking); -1: none. */
     uint32_t ckpt_retry_at; /* After one that could not copy everything:
                              * not due again before this many frames. */
+    uint32_t n_digests;     /* kv digests open (store_digest.c): each holds
+                             * a read lock from another connection of this
+                             * process, which a forked child would wrongly
+                             * think its own. */
     bool is_ckpt_held;   /* An install's COMMIT is running: its checkpoint,
                           * however big the WAL, waits for store_checkpoint
                           * (after the node's answers), not inside it. */
@@ -187,8 +191,9 @@ int store_wal_open(struct store *s, const char *db_path);
 void store_wal_close(struct store *s);
 /* A passive checkpoint from the store's own connection, now: copies what
  * the WAL holds into the database file (stalling the caller). Not due any
- * more once it ran (a reader in the way leaves part of the WAL for the
- * next one); false when it could not run. */
+ * more once it copied everything; a reader in the way (or a failure)
+ * leaves it due again CKPT_RETRY_FRAMES later. False unless it copied
+ * everything. */
 bool store_checkpoint_here(struct store *s);
 
 /* Waits for a running checkpointer child, at store_close. */

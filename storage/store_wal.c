@@ -17,7 +17,7 @@
  * is not made fuller by zeros, and a member restarted on a disk that just
  * got space back does not eat it. Zeros that could not be written whole
  * are given back (the file is cut to its old size). Not pure: this is the
- * disk. Read storage/session_cache.h next.
+ * disk. Read storage/store_ckpt.c next.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,18 +44,26 @@
 /* SQLite calls this after every commit in WAL mode with the number of
  * frames in the WAL. It replaces SQLite's default hook (which checkpoints
  * right there, inside the COMMIT): at STORE_CHECKPOINT_PAGES frames it
- * only marks a checkpoint due, for store_checkpoint (store_ckpt.c); at
- * twice that, with nobody calling it, it checkpoints as SQLite's would
- * (not during an install's COMMIT: is_ckpt_held, nor while the
- * checkpointer child runs: it would wait for it). A failed passive
- * checkpoint never fails the commit that triggered it. */
+ * only marks a checkpoint due, for store_checkpoint (store_ckpt.c). Only
+ * at four times the mark, with nobody calling that (tools) or a child
+ * that cannot start, it checkpoints as SQLite's would: not during an
+ * install's COMMIT (is_ckpt_held), not while the checkpointer child runs
+ * (it would wait for it), and, after one that could not copy everything,
+ * not before ckpt_retry_at. A WAL that got shorter was restarted, so an
+ * old ckpt_retry_at no longer applies. A failed passive checkpoint never
+ * fails the commit that triggered it. */
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int n_frames)
 {
     (void)db;
     (void)name;
     struct store *s = ctx;
-    s->wal_frames = n_frames > 0 ? (uint32_t)n_frames : 0;
-    if (s->wal_frames >= 2 * STORE_CHECKPOINT_PAGES && !s->is_ckpt_held &&
+    uint32_t frames = n_frames > 0 ? (uint32_t)n_frames : 0;
+    if (frames < s->wal_frames) {
+        s->ckpt_retry_at = 0;
+    }
+    s->wal_frames = frames;
+    if (s->wal_frames >= 4 * STORE_CHECKPOINT_PAGES &&
+        s->wal_frames >= s->ckpt_retry_at && !s->is_ckpt_held &&
         s->ckpt_pid <= 0) {
         (void)store_checkpoint_here(s);
     }

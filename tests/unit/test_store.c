@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -581,15 +582,28 @@ static off_t file_size(const char *path)
     return sb.st_size;
 }
 
-/* Calls store_checkpoint until the database file holds at least bytes
- * (the copy runs in a child process); a 60 s deadline. */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits (60 s at most) until the database file holds at least bytes,
+ * calling nothing: only a checkpointer child can copy them meanwhile. Then
+ * store_checkpoint collects its result. */
 static void wait_copied(struct fixture *f, off_t bytes)
 {
-    for (int ms = 0; ms < 60000 && file_size(f->path) < bytes; ms++) {
-        store_checkpoint(f->s);
-        usleep(1000);
+    uint64_t deadline = mono_ms() + 60000;
+    while (file_size(f->path) < bytes && mono_ms() < deadline) {
+        usleep(2000);
     }
     assert_true(file_size(f->path) >= bytes);
+    while (store_checkpoint_fd(f->s) >= 0 && mono_ms() < deadline) {
+        store_checkpoint(f->s); /* Collects the result once it is there. */
+        usleep(1000);
+    }
+    assert_int_equal(store_checkpoint_fd(f->s), -1);
 }
 
 /* Writes n keys "k%05d" from first, 3500-byte values (about one 4 KiB
@@ -641,12 +655,13 @@ static void test_store_checkpoint_waits_for_the_caller(void **state)
      * the commit hook would copy them itself), and none into the
      * database file. */
     assert_int_equal(file_size(f->path), empty);
-    /* A read leaves the store's shared read transaction open, which
-     * would keep a checkpoint from running. */
+    /* A read leaves the store's shared read transaction open, which the
+     * child must not inherit: store_checkpoint ends it before the fork. */
     const uint8_t *v = NULL;
     uint32_t len = 0;
     assert_int_equal(ops()->get(f->s, (const uint8_t *)"k00000", 6, &v, &len),
                      ERR_OK);
+    store_checkpoint(f->s); /* Starts the child. */
     wait_copied(f, (off_t)6300 * 4096);
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_OK);
@@ -671,10 +686,13 @@ static void test_store_checkpoint_while_writing(void **state)
     int next = 6300;
     put_pages(f, next, 400); /* Most likely while the child copies. */
     next += 400;
-    for (int ms = 0; ms < 60000 && wal_restarts(f) == restarts; ms++) {
+    /* One page every 20 ms: the WAL is restarted long before these
+     * commits take it to four times the mark, where the commit hook
+     * would copy it without any child. */
+    for (int i = 0; i < 1000 && wal_restarts(f) == restarts; i++) {
         store_checkpoint(f->s);
         put_pages(f, next++, 1);
-        usleep(1000);
+        usleep(20000);
     }
     assert_int_not_equal(wal_restarts(f), restarts);
     assert_true(file_size(f->path) >= (off_t)6700 * 4096);
@@ -691,6 +709,26 @@ static void test_store_checkpoint_while_writing(void **state)
             ERR_OK);
         assert_int_equal(len, 3500);
     }
+}
+
+/* A store closed while its checkpointer child copies waits for it, and
+ * everything committed is there at the next open. */
+static void test_store_close_during_checkpoint(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, STORE_OPEN_CREATE);
+    for (int txn = 0; txn < 7; txn++) {
+        put_pages(f, txn * 900, 900);
+    }
+    store_checkpoint(f->s); /* Starts the child. */
+    store_close(f->s);
+    f->s = NULL;
+    open_store(f, STORE_OPEN_EXISTING);
+    const uint8_t *v = NULL;
+    uint32_t len = 0;
+    assert_int_equal(ops()->get(f->s, (const uint8_t *)"k06299", 6, &v, &len),
+                     ERR_OK);
+    assert_int_equal(len, 3500);
 }
 
 /* Creates a valid database, closes it and returns its checksum. */
@@ -1381,6 +1419,7 @@ int main(void)
         T(test_store_apply_expires_evicted_session),
         T(test_store_checkpoint_waits_for_the_caller),
         T(test_store_checkpoint_while_writing),
+        T(test_store_close_during_checkpoint),
         T(test_store_wal_zeros_ahead_survive_a_crash),
         T(test_store_refuses_other_cluster_unchanged),
         T(test_store_refuses_other_node_unchanged),
