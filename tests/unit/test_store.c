@@ -623,6 +623,17 @@ static void put_pages(struct fixture *f, int first, int n)
     assert_int_equal(ops()->commit(f->s, 0), ERR_OK);
 }
 
+/* A new store with keys k00000..k06299 in 6300 pages of WAL: past the
+ * checkpoint mark, well below where the commit hook would copy them
+ * itself, none in the database file yet. */
+static void fill_past_mark(struct fixture *f)
+{
+    open_store(f, STORE_OPEN_CREATE);
+    for (int txn = 0; txn < 7; txn++) {
+        put_pages(f, txn * 900, 900);
+    }
+}
+
 /* The WAL header's checkpoint sequence number: one more each time a
  * writer starts the WAL again from its beginning. */
 static uint32_t wal_restarts(struct fixture *f)
@@ -651,8 +662,7 @@ static void test_store_checkpoint_waits_for_the_caller(void **state)
     for (int txn = 0; txn < 7; txn++) {
         put_pages(f, txn * 900, 900);
     }
-    /* 6300 pages went into the WAL, past the mark (below twice it, where
-     * the commit hook would copy them itself), and none into the
+    /* 6300 pages went into the WAL, past the mark, and none into the
      * database file. */
     assert_int_equal(file_size(f->path), empty);
     /* A read leaves the store's shared read transaction open, which the
@@ -677,10 +687,7 @@ static void test_store_checkpoint_waits_for_the_caller(void **state)
 static void test_store_checkpoint_while_writing(void **state)
 {
     struct fixture *f = *state;
-    open_store(f, STORE_OPEN_CREATE);
-    for (int txn = 0; txn < 7; txn++) {
-        put_pages(f, txn * 900, 900);
-    }
+    fill_past_mark(f);
     uint32_t restarts = wal_restarts(f);
     store_checkpoint(f->s); /* Starts the child. */
     int next = 6300;
@@ -716,10 +723,7 @@ static void test_store_checkpoint_while_writing(void **state)
 static void test_store_close_during_checkpoint(void **state)
 {
     struct fixture *f = *state;
-    open_store(f, STORE_OPEN_CREATE);
-    for (int txn = 0; txn < 7; txn++) {
-        put_pages(f, txn * 900, 900);
-    }
+    fill_past_mark(f);
     store_checkpoint(f->s); /* Starts the child. */
     store_close(f->s);
     f->s = NULL;
