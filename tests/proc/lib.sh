@@ -21,6 +21,10 @@ port() {
 }
 
 proc_cleanup() {
+    if [ -n "${WRITER:-}" ]; then
+        touch "$DIR/stop" 2>/dev/null
+        kill "$WRITER" 2>/dev/null
+    fi
     "$RAFTCTL" -d "$DIR" down >/dev/null 2>&1
     if [ -n "$LAUNCHER_PID" ] && kill -0 "$LAUNCHER_PID" 2>/dev/null; then
         kill -9 "$LAUNCHER_PID" 2>/dev/null
@@ -164,4 +168,40 @@ check_keys() {
         got=$(ctl get "key$i") || fail "get key$i"
         [ "$got" = "value$i" ] || fail "key$i = '$got'"
     done
+}
+
+# start_writer PREFIX: a client in the background putting PREFIXi = vi
+# (i = 1, 2, ...), one at a time, until $DIR/stop exists: each
+# acknowledged i goes to $DIR/acked, each failed one to $DIR/failed (its
+# message to $DIR/failed.txt). WRITER holds its pid (proc_cleanup stops
+# it). stop_writer ends it; check_acked PREFIX reads every acknowledged
+# one back.
+WRITER=""
+start_writer() {
+    : >"$DIR/acked"
+    : >"$DIR/failed"
+    (
+        i=0
+        while [ ! -e "$DIR/stop" ]; do
+            i=$((i + 1))
+            if "$RAFTCTL" -d "$DIR" put "$1$i" "v$i" --timeout 10000 \
+                >/dev/null 2>>"$DIR/failed.txt"; then
+                echo "$i" >>"$DIR/acked"
+            else
+                echo "$i" >>"$DIR/failed"
+            fi
+        done
+    ) &
+    WRITER=$!
+}
+stop_writer() {
+    touch "$DIR/stop"
+    wait "$WRITER"
+    WRITER=""
+}
+check_acked() {
+    local i
+    while read -r i; do
+        [ "$(ctl get "$1$i")" = "v$i" ] || fail "acknowledged $1$i lost or changed"
+    done <"$DIR/acked"
 }

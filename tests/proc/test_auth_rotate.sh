@@ -44,21 +44,7 @@ print(sum(n['drops']['bad_tag'] for n in json.load(sys.stdin)))"
 
 # A client writing all along: one-shot puts, each reading the key files
 # as they are at that moment.
-: >"$DIR/acked"
-: >"$DIR/failed"
-(
-    i=0
-    while [ ! -e "$DIR/stop" ]; do
-        i=$((i + 1))
-        if "$RAFTCTL" -d "$DIR" put "r$i" "v$i" --timeout 10000 >/dev/null 2>>"$DIR/failed.txt"; then
-            echo "$i" >>"$DIR/acked"
-        else
-            echo "$i" >>"$DIR/failed"
-        fi
-    done
-) &
-WRITER=$!
-trap 'touch "$DIR/stop"; kill "$WRITER" 2>/dev/null; proc_cleanup' EXIT
+start_writer r
 wait_until 20 "the first acknowledged write" more_acked 0
 
 OLD_CLUSTER=$(head -1 "$DIR/cluster.key")
@@ -108,11 +94,8 @@ more_bad() { [ "$(bad_tags)" -gt "$bad0" ]; }
 wait_until 10 "the old key's datagrams counted bad_tag" more_bad
 ctl get stale >/dev/null 2>&1 && fail "the old key's put was applied"
 
-touch "$DIR/stop"
-wait "$WRITER"
+stop_writer
 [ -s "$DIR/failed" ] && fail "writes failed: $(tail -3 "$DIR/failed.txt")"
-while read -r i; do
-    [ "$(ctl get "r$i")" = "v$i" ] || fail "acknowledged r$i lost"
-done <"$DIR/acked"
+check_acked r
 echo "acknowledged writes, all read back: $(acked); failed: 0"
 echo "ok"

@@ -23,17 +23,8 @@ ctl bench -c 64 --duration 5 >"$DIR/bench_before.out" 2>/dev/null ||
     fail "bench before"
 before=$(sed -n 's/^throughput *\([0-9]*\) ops\/s.*/\1/p' "$DIR/bench_before.out")
 
-# Acknowledged puts, one at a time, until $DIR/stop exists.
-(
-    i=0
-    while [ ! -e "$DIR/stop" ]; do
-        i=$((i + 1))
-        if "$RAFTCTL" -d "$DIR" put "grow$i" "v$i" --timeout 10000 >/dev/null 2>&1; then
-            echo "$i" >>"$DIR/acked"
-        fi
-    done
-) &
-PUTS_PID=$!
+# Acknowledged puts, one at a time, all through the change.
+start_writer grow
 t_bench=$(ms)
 ctl bench -c 64 --duration 20 >/dev/null 2>"$DIR/bench_during.err" &
 BENCH_PID=$!
@@ -45,8 +36,7 @@ t1=$(ms)
 [ "$id4 $id5" = "4 5" ] || fail "add printed '$id4 $id5', want 4 5"
 wait_until 30 "five voters" test "$(voters)" = 5
 wait "$BENCH_PID" || fail "bench during the change"
-touch "$DIR/stop"
-wait "$PUTS_PID"
+stop_writer
 # Per-second figures: the seconds from the first add to the second's end.
 during=$(python3 - "$DIR/bench_during.err" $(((t0 - t_bench) / 1000)) $(((t1 - t_bench + 999) / 1000)) <<'PY'
 import re, sys
@@ -61,10 +51,7 @@ echo "writes/s, 64 clients: ${before} before; ${during} during 3 -> 5 ($((t1 - t
 
 n_acked=$(wc -l <"$DIR/acked")
 [ "$n_acked" -gt 0 ] || fail "no put acknowledged during the change"
-while read -r i; do
-    got=$(ctl get "grow$i") || fail "acknowledged grow$i lost"
-    [ "$got" = "v$i" ] || fail "grow$i = '$got'"
-done <"$DIR/acked"
+check_acked grow
 echo "acknowledged puts read back: $n_acked"
 
 # status lists the added members; a learner is marked.
