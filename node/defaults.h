@@ -101,10 +101,18 @@
  * (~0.3 s at the 70,000 writes/s full speed, seconds at ordinary load);
  * one further behind gets the snapshot, about 1.3 MB for 10,000 keys. */
 #define NODE_LOG_KEEP 20000
-/* Log rows deleted per compaction step and steps per wakeup: a step of
- * STORE_COMPACT_STEP_ROWS takes ~1 ms, so a wakeup spends at most ~4 ms,
- * far under a heartbeat, and keeps ahead of the fastest log growth. */
-#define NODE_COMPACT_STEPS 4
+/* Compaction steps per wakeup: a step moves the point (the log view hides
+ * the rows at once) and drops at most one segment table, which frees its
+ * pages without writing them but reads each (2 ms for 8,192 rows of 100
+ * bytes, tests/unit/bench_store_snapshot.c; more for values that span
+ * pages), so one a wakeup keeps the loop's stalls short and still drops
+ * a compaction's few segments within a few wakeups. */
+#define NODE_COMPACT_STEPS 1
+/* The log's segment tables (storage/store_logseg.c) hold an eighth of
+ * --snapshot-entries plus --log-keep rows each, at least 256: compaction
+ * drops them whole, and the view hides the rows waiting in the oldest. */
+#define NODE_LOG_SEGMENT_PARTS 8
+#define NODE_LOG_SEGMENT_MIN 256
 /* A failed image is tried again after this long, not at every drain. */
 #define NODE_SNAPSHOT_RETRY_MS 1000
 /* Sessions kept (--max-sessions; docs/SESSIONS.md): 10,000 rows (~0.5 MB)

@@ -628,6 +628,15 @@ static int node_open_store(struct node *n, const struct node_options *opts,
         snprintf(errmsg, ERRMSG_LEN, "%s", em);
         return rv;
     }
+    /* A compaction deletes about entries rows at a time and leaves keep:
+     * segments of an eighth of both are dropped whole, a handful at a
+     * time, and hold back at most one segment's rows below the point. */
+    raft_index seg_rows =
+        ((raft_index)opts->snapshot_entries + opts->log_keep) /
+        NODE_LOG_SEGMENT_PARTS;
+    store_set_log_segment_rows(n->store, seg_rows > NODE_LOG_SEGMENT_MIN
+                                             ? seg_rows
+                                             : NODE_LOG_SEGMENT_MIN);
     rv = store_members_open(n->store);
     if (rv != ERR_OK) {
         snprintf(errmsg, ERRMSG_LEN, "%.100s: members table: %.100s",

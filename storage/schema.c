@@ -8,7 +8,9 @@
 #include "storage/schema.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/invariant.h"
@@ -28,17 +30,23 @@
     " created_at TEXT NOT NULL);"
 
 /* Version 6: the applied state is kv_data, whose row either holds the
- * value or refers (ref) to the log row holding it, and kv is a view that
- * reads the value from wherever it is, so `SELECT * FROM kv` shows what it
- * always did; INSTEAD OF triggers let the sqlite3 shell change kv as it
- * could the table (the value then lives in the row). crc covers key and
- * value as before. The partial index finds the rows a compaction step
- * must fill in before it deletes the log rows they refer to. */
+ * value or refers (ref) to the log row holding it. The partial index finds
+ * the rows a compaction step must fill in before the log rows they refer
+ * to go. */
 #define SCHEMA_V6_KV_DDL                                                       \
-    "CREATE INDEX kv_data_by_ref ON kv_data(ref) WHERE ref IS NOT NULL;"       \
+    "CREATE INDEX kv_data_by_ref ON kv_data(ref) WHERE ref IS NOT NULL;"
+
+/* kv is a view that reads each value from wherever it is (version 6; a
+ * subquery rather than a join from version 7, so a lookup through it finds
+ * the log row by its index in each segment), so `SELECT * FROM kv` shows
+ * what it always did; INSTEAD OF triggers let the sqlite3 shell change kv
+ * as it could the table (the value then lives in the row). crc covers key
+ * and value as before. */
+#define SCHEMA_KV_VIEW_DDL                                                     \
     "CREATE VIEW kv(key, value, crc) AS SELECT d.key,"                         \
-    " CASE WHEN d.ref IS NULL THEN d.value ELSE l.value END, d.crc"            \
-    " FROM kv_data d LEFT JOIN log l ON l.idx = d.ref;"                        \
+    " CASE WHEN d.ref IS NULL THEN d.value ELSE"                               \
+    " (SELECT l.value FROM log l WHERE l.idx = d.ref) END, d.crc"              \
+    " FROM kv_data d;"                                                         \
     "CREATE TRIGGER kv_insert INSTEAD OF INSERT ON kv BEGIN"                   \
     " INSERT OR REPLACE INTO kv_data(key, value, crc, ref)"                    \
     " VALUES (NEW.key, NEW.value, coalesce(NEW.crc, 0), NULL); END;"           \
@@ -48,27 +56,29 @@
     "CREATE TRIGGER kv_delete INSTEAD OF DELETE ON kv BEGIN"                   \
     " DELETE FROM kv_data WHERE key = OLD.key; END;"
 
+/* A log segment table's columns (version 7; the log table's before). */
+#define SCHEMA_LOG_TABLE_BODY                                                  \
+    "(idx INTEGER PRIMARY KEY,"                                                \
+    " term INTEGER NOT NULL,"                                                  \
+    " op TEXT NOT NULL"                                                        \
+    "  CHECK (op IN ('put','del','cas','noop','config','invalid')),"           \
+    " key,"                                                                    \
+    " value,"                                                                  \
+    " expected,"                                                               \
+    " client_id INTEGER,"                                                      \
+    " seq INTEGER,"                                                            \
+    " data BLOB NOT NULL,"                                                     \
+    " crc INTEGER NOT NULL)"
+
 static const char schema_ddl[] =
     "CREATE TABLE raft_state("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " current_term INTEGER NOT NULL,"
     " voted_for INTEGER NULL,"
     " crc INTEGER NOT NULL);"
-    "CREATE TABLE log("
-    " idx INTEGER PRIMARY KEY,"
-    " term INTEGER NOT NULL,"
-    " op TEXT NOT NULL"
-    "  CHECK (op IN ('put','del','cas','noop','config','invalid')),"
-    " key,"
-    " value,"
-    " expected,"
-    " client_id INTEGER,"
-    " seq INTEGER,"
-    " data BLOB NOT NULL,"
-    " crc INTEGER NOT NULL);"
     "CREATE TABLE kv_data(key PRIMARY KEY NOT NULL, value NOT NULL,"
     " crc INTEGER NOT NULL, ref INTEGER) WITHOUT ROWID;" SCHEMA_V6_KV_DDL
-    "CREATE TABLE sessions("
+        SCHEMA_KV_VIEW_DDL "CREATE TABLE sessions("
     " client_id INTEGER PRIMARY KEY,"
     " seq INTEGER NOT NULL,"
     " status INTEGER NOT NULL,"
@@ -131,10 +141,18 @@ static const char schema_to_v5[] =
 
 /* Moves a version 5 file to version 6 (one transaction with the
  * user_version): the kv table becomes kv_data, every row holding its value
- * (ref NULL), and kv the view over it. */
+ * (ref NULL); schema_to_v7 then makes kv the view over it. */
 static const char schema_to_v6[] =
     "ALTER TABLE kv RENAME TO kv_data;"
     "ALTER TABLE kv_data ADD COLUMN ref INTEGER;" SCHEMA_V6_KV_DDL;
+
+/* Moves a version 6 file (or an older one, after schema_to_v6) to version
+ * 7 in the same transaction: the log table becomes the first segment,
+ * holding every row, and kv the view that finds values through the log
+ * view (schema_log_view, which the caller runs next). */
+static const char schema_to_v7[] =
+    "DROP VIEW IF EXISTS kv;"
+    "ALTER TABLE log RENAME TO log_from_1;" SCHEMA_KV_VIEW_DDL;
 
 /* Maps a failed SQLite call to an ERR_* code and fills errmsg. */
 static int sql_fail(sqlite3 *db, int rc, const char *what,
@@ -239,6 +257,121 @@ static int insert_meta(sqlite3 *db, const char *name, const char *text,
     return err;
 }
 
+int schema_log_table(sqlite3 *db, raft_index first, char errmsg[ERRMSG_LEN])
+{
+    ASSERT(db != NULL);
+    ASSERT(first >= 1);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE " SCHEMA_LOG_SEGMENT
+             "%" PRIu64 SCHEMA_LOG_TABLE_BODY,
+             first);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? ERR_OK
+                           : sql_fail(db, rc, "creating a log segment", errmsg);
+}
+
+/* A growing SQL text (schema_log_view); on overflow `failed` is set. */
+struct sql_text {
+    char *buf;
+    size_t len;
+    size_t cap;
+    bool failed;
+};
+
+static void sql_add(struct sql_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void sql_add(struct sql_text *t, const char *fmt, ...)
+{
+    if (t->failed) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len) {
+        t->failed = true;
+        return;
+    }
+    t->len += (size_t)n;
+}
+
+/* The columns of a log row as the trigger's NEW row names them. */
+#define SCHEMA_LOG_NEW_COLUMNS                                                 \
+    "NEW.idx, NEW.term, NEW.op, NEW.key, NEW.value, NEW.expected,"             \
+    " NEW.client_id, NEW.seq, NEW.data, NEW.crc"
+
+/* The rows compaction has deleted are those at or below this index: a
+ * segment is dropped only once every row in it is, so the view hides the
+ * older rows of the one it has not reached the end of. */
+#define SCHEMA_LOG_FLOOR                                                       \
+    "coalesce((SELECT value FROM meta WHERE name = 'compacted_index'), 0)"
+
+int schema_log_view(sqlite3 *db, const raft_index *firsts, size_t n,
+                    char errmsg[ERRMSG_LEN])
+{
+    ASSERT(db != NULL);
+    ASSERT(n >= 1 && n <= SCHEMA_LOG_SEGMENTS_MAX);
+    struct sql_text t = {.cap = 1024 + n * 1024};
+    t.buf = malloc(t.cap);
+    if (t.buf == NULL) {
+        snprintf(errmsg, ERRMSG_LEN, "log view: out of memory");
+        return ERR_NOMEM;
+    }
+    sql_add(&t, "DROP VIEW IF EXISTS log; CREATE VIEW log(%s) AS",
+            SCHEMA_LOG_COLUMNS);
+    for (size_t i = 0; i < n; i++) {
+        sql_add(&t,
+                "%s SELECT %s FROM " SCHEMA_LOG_SEGMENT "%" PRIu64
+                " WHERE idx > " SCHEMA_LOG_FLOOR,
+                i > 0 ? " UNION ALL" : "", SCHEMA_LOG_COLUMNS, firsts[i]);
+    }
+    sql_add(&t, "; CREATE TRIGGER log_insert INSTEAD OF INSERT ON log BEGIN");
+    for (size_t i = 0; i < n; i++) {
+        sql_add(&t,
+                " INSERT INTO " SCHEMA_LOG_SEGMENT "%" PRIu64
+                "(%s) SELECT " SCHEMA_LOG_NEW_COLUMNS " WHERE 1",
+                firsts[i], SCHEMA_LOG_COLUMNS);
+        if (i > 0) {
+            sql_add(&t, " AND NEW.idx >= %" PRIu64, firsts[i]);
+        }
+        if (i + 1 < n) {
+            sql_add(&t, " AND NEW.idx < %" PRIu64, firsts[i + 1]);
+        }
+        sql_add(&t, ";");
+    }
+    sql_add(&t, " END; CREATE TRIGGER log_update INSTEAD OF UPDATE ON log"
+                " BEGIN");
+    for (size_t i = 0; i < n; i++) {
+        sql_add(&t,
+                " UPDATE " SCHEMA_LOG_SEGMENT "%" PRIu64
+                " SET (%s) = (" SCHEMA_LOG_NEW_COLUMNS ") WHERE idx = OLD.idx;",
+                firsts[i], SCHEMA_LOG_COLUMNS);
+    }
+    sql_add(&t, " END; CREATE TRIGGER log_delete INSTEAD OF DELETE ON log"
+                " BEGIN");
+    for (size_t i = 0; i < n; i++) {
+        sql_add(&t,
+                " DELETE FROM " SCHEMA_LOG_SEGMENT "%" PRIu64
+                " WHERE idx = OLD.idx;",
+                firsts[i]);
+    }
+    sql_add(&t, " END;");
+    int err = ERR_OK;
+    if (t.failed) {
+        snprintf(errmsg, ERRMSG_LEN, "log view: SQL too long");
+        err = ERR_INVALID;
+    } else {
+        int rc = sqlite3_exec(db, t.buf, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            err = sql_fail(db, rc, "creating the log view", errmsg);
+        }
+    }
+    free(t.buf);
+    return err;
+}
+
 int schema_create(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
                   char errmsg[ERRMSG_LEN])
 {
@@ -259,6 +392,13 @@ int schema_create(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
     rc = sqlite3_exec(db, schema_ddl, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         err = sql_fail(db, rc, "creating tables", errmsg);
+    }
+    const raft_index first = 1;
+    if (err == ERR_OK) {
+        err = schema_log_table(db, first, errmsg);
+    }
+    if (err == ERR_OK) {
+        err = schema_log_view(db, &first, 1, errmsg);
     }
     if (err == ERR_OK) {
         err = insert_meta(db, "cluster_id", hex, 0, errmsg);
@@ -476,8 +616,19 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
     if (rc == SQLITE_OK && version < 5) {
         rc = sqlite3_exec(db, schema_to_v5, NULL, NULL, NULL);
     }
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK && version < 6) {
         rc = sqlite3_exec(db, schema_to_v6, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, schema_to_v7, NULL, NULL, NULL);
+    }
+    const raft_index first = 1;
+    if (rc == SQLITE_OK) {
+        err = schema_log_view(db, &first, 1, errmsg);
+        if (err != ERR_OK) {
+            (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return err;
+        }
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(db, schema_drop_unused, NULL, NULL, NULL);
@@ -493,7 +644,7 @@ int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN])
     if (rc == SQLITE_OK) {
         return ERR_OK;
     }
-    err = sql_fail(db, rc, "upgrade to version 6", errmsg);
+    err = sql_fail(db, rc, "upgrade to version 7", errmsg);
     (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return err;
 }

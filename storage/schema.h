@@ -45,6 +45,7 @@
 #define RAFT_STORAGE_SCHEMA_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -55,10 +56,24 @@
 /* 2: data may be empty (see above). 3: the snapshot table,
  * sessions.last_index. 4: the crc column of log and kv. 5: the crc column
  * of raft_state and sessions. 6: kv_data and the kv view (values found
- * once, in the log). schema_upgrade moves an older file on; a
+ * once, in the log). 7: the log kept in segment tables behind the log view
+ * (compaction drops a segment whole). schema_upgrade moves an older file on; a
  * binary that knows only an older version then refuses it instead of
  * calling its rows corrupt. */
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
+
+/* The log's columns, in the order of its segment tables and its view. */
+#define SCHEMA_LOG_COLUMNS                                                     \
+    "idx, term, op, key, value, expected, client_id, seq, data, crc"
+
+/* Version 7 keeps the log in segment tables named SCHEMA_LOG_SEGMENT
+ * followed by the first index each holds ("log_from_1"), each holding the
+ * entries up to the next one's first, and `log` is the view over them
+ * (rows compaction has deleted left out), with INSTEAD OF triggers so the
+ * sqlite3 shell can change it as it could the table. At most
+ * SCHEMA_LOG_SEGMENTS_MAX segments: the view is one SELECT of each. */
+#define SCHEMA_LOG_SEGMENT "log_from_"
+#define SCHEMA_LOG_SEGMENTS_MAX 16
 
 /* The columns each table's crc covers, in checksum order. */
 #define SCHEMA_LOG_CRC_COLUMNS                                                 \
@@ -92,6 +107,16 @@ int schema_verify(sqlite3 *db, uint64_t cluster_id, raft_id node_id,
  * leaves it old or new; a file at SCHEMA_VERSION loses the tables nothing
  * uses any more (DROP TABLE IF EXISTS). Errors: ERR_IO, ERR_BUSY. */
 int schema_upgrade(sqlite3 *db, char errmsg[ERRMSG_LEN]);
+
+/* Creates the empty log segment table for entries from `first` on, in
+ * the caller's transaction. Errors: ERR_IO. */
+int schema_log_table(sqlite3 *db, raft_index first, char errmsg[ERRMSG_LEN]);
+
+/* (Re)creates the log view and its triggers over the n segments starting
+ * at firsts[0] < firsts[1] < ..., in the caller's transaction. Errors:
+ * ERR_IO, ERR_NOMEM. */
+int schema_log_view(sqlite3 *db, const raft_index *firsts, size_t n,
+                    char errmsg[ERRMSG_LEN]);
 
 /* Reads an integer meta value (>= 0). Errors: ERR_CORRUPT (missing, not an
  * integer, negative), ERR_IO. */

@@ -36,7 +36,7 @@
  * numbers its parameters after the previous row's, as anonymous ones
  * would, and passes them again to raft_row_crc() for its crc column. */
 #define LOG_INSERT_SQL                                                         \
-    "INSERT INTO log(idx, term, op, key, value, expected, client_id, seq,"     \
+    "INSERT INTO %s(idx, term, op, key, value, expected, client_id, seq,"      \
     " data, crc) VALUES "
 #define KV_INSERT_SQL "INSERT OR REPLACE INTO kv_data(key, value, crc) VALUES "
 
@@ -55,7 +55,6 @@ static const char *const store_sql[ST__COUNT] = {
     [ST_HARD_STATE] = "INSERT OR REPLACE INTO raft_state(id, current_term,"
                       " voted_for, crc) VALUES (1, ?1, ?2,"
                       " raft_row_crc(?1, ?2))",
-    [ST_LOG_TRUNCATE] = "DELETE FROM log WHERE idx >= ?1",
     [ST_LOG_INSERT] = LOG_INSERT_SQL "...",
     [ST_LOG_INSERT_MANY] = LOG_INSERT_SQL "... (16 rows)",
     [ST_APPLIED] = "UPDATE meta SET value = ?1 WHERE name = 'applied_index'",
@@ -215,6 +214,12 @@ void store_rollback(struct store *s)
         char saved[ERRMSG_LEN];
         memcpy(saved, s->errmsg, sizeof(saved));
         (void)store_run(s, ST_ROLLBACK, SQLITE_OK);
+        memcpy(s->errmsg, saved, sizeof(saved));
+    }
+    if (s->segs_changed) {
+        char saved[ERRMSG_LEN];
+        memcpy(saved, s->errmsg, sizeof(saved));
+        store_logseg_rolled_back(s);
         memcpy(s->errmsg, saved, sizeof(saved));
     }
 }
@@ -478,17 +483,21 @@ static void insert_sql(char *buf, const char *head, int rows, int n_params,
 }
 
 /* The SQL statement id is prepared from: store_sql's, or a built INSERT. */
-static const char *stmt_sql(int id, char buf[STORE_INSERT_SQL_MAX])
+static const char *stmt_sql(const struct store *s, int id,
+                            char buf[STORE_INSERT_SQL_MAX])
 {
     int n_kv = sizeof(kv_crc_params) / sizeof(kv_crc_params[0]);
     int n_log = sizeof(log_crc_params) / sizeof(log_crc_params[0]);
     switch (id) {
     case ST_LOG_INSERT:
-    case ST_LOG_INSERT_MANY:
-        insert_sql(buf, LOG_INSERT_SQL,
-                   id == ST_LOG_INSERT ? 1 : STORE_LOG_ROWS_MANY,
+    case ST_LOG_INSERT_MANY: {
+        char name[STORE_LOG_SEG_NAME], head[160];
+        snprintf(head, sizeof(head), LOG_INSERT_SQL,
+                 store_logseg_tail(s, name));
+        insert_sql(buf, head, id == ST_LOG_INSERT ? 1 : STORE_LOG_ROWS_MANY,
                    STORE_LOG_PARAMS, log_crc_params, n_log);
         return buf;
+    }
     case ST_KV_PUT:
     case ST_KV_PUT_MANY:
         insert_sql(buf, KV_INSERT_SQL, id == ST_KV_PUT ? 1 : STORE_KV_PUTS_MANY,
@@ -499,32 +508,57 @@ static const char *stmt_sql(int id, char buf[STORE_INSERT_SQL_MAX])
     }
 }
 
-/* Prepares every statement once and caches term, last index and applied
- * index. Errors: ERR_IO, ERR_CORRUPT. */
+int store_log_inserts_prepare(struct store *s)
+{
+    char buf[STORE_INSERT_SQL_MAX];
+    const int ids[] = {ST_LOG_INSERT, ST_LOG_INSERT_MANY};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_finalize(s->st[ids[i]]);
+        s->st[ids[i]] = NULL;
+        int rc =
+            sqlite3_prepare_v3(s->db, stmt_sql(s, ids[i], buf), -1,
+                               SQLITE_PREPARE_PERSISTENT, &s->st[ids[i]], NULL);
+        if (rc != SQLITE_OK) {
+            return store_fail(s, rc, "preparing the log INSERT");
+        }
+    }
+    return ERR_OK;
+}
+
+/* Prepares every statement once (the log INSERTs for the tail segment:
+ * store_logseg_load) and caches term, last index and applied index.
+ * Errors: ERR_IO, ERR_CORRUPT. */
 static int open_prepare(struct store *s, char detail[ERRMSG_LEN])
 {
     char buf[STORE_INSERT_SQL_MAX];
     for (int i = 0; i < ST__COUNT; i++) {
-        int rc = sqlite3_prepare_v3(s->db, stmt_sql(i, buf), -1,
+        if (i == ST_LOG_INSERT || i == ST_LOG_INSERT_MANY) {
+            continue;
+        }
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql(s, i, buf), -1,
                                     SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
             snprintf(detail, ERRMSG_LEN, "prepare: %s", sqlite3_errmsg(s->db));
             return ERR_IO;
         }
     }
+    int err = store_logseg_load(s);
+    if (err != ERR_OK) {
+        snprintf(detail, ERRMSG_LEN, "%.200s", s->errmsg);
+        return err;
+    }
     sqlite3_stmt *st = NULL;
     /* After a snapshot install the log may be empty: the last index is
      * then the snapshot's, which applies may reach. */
     int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT max(coalesce(max(idx), 0),"
+                                "SELECT max(coalesce((SELECT idx FROM log"
+                                " ORDER BY idx DESC LIMIT 1), 0),"
                                 " coalesce((SELECT idx FROM snapshot), 0)),"
-                                " (SELECT current_term FROM raft_state)"
-                                " FROM log",
+                                " (SELECT current_term FROM raft_state)",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
     }
-    int err = ERR_OK;
     if (rc != SQLITE_ROW) {
         snprintf(detail, ERRMSG_LEN, "reading log: %s", sqlite3_errmsg(s->db));
         err = ERR_IO;
@@ -571,6 +605,7 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id, int mode,
         goto fail;
     }
     s->lock_fd = -1;
+    s->seg_rows = STORE_LOG_SEGMENT_ROWS;
     s->wal_fd = -1;
     s->ckpt_fd = -1;
     s->sync_fd = -1;

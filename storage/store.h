@@ -211,9 +211,11 @@ const char *store_errmsg(const struct store *s);
 int store_compact(struct store *s, raft_index index, raft_term term,
                   const char *config, raft_index keep);
 
-/* Rows per store_compact_step for a caller between wakeups: about 1 ms
- * on this disk, 10,000 about 10 (commit message of store_compact.c). */
-#define STORE_COMPACT_STEP_ROWS 1000
+/* Rows per store_compact_step for a caller between wakeups: a step hides
+ * rows by moving the point and drops whole segment tables, so it costs
+ * about the same for any number of rows (a dropped table's pages are
+ * freed, not written); what bounds a step is STORE_COMPACT_FILL_ROWS. */
+#define STORE_COMPACT_STEP_ROWS 1000000
 
 /* kv_data rows a store_compact_step copies a value into at most (those
  * whose value is only in a log row it deletes): a step then writes at
@@ -222,9 +224,19 @@ int store_compact(struct store *s, raft_index index, raft_term term,
 #define STORE_COMPACT_FILL_ROWS 32
 
 /* Deletes at most rows_max of the armed log rows, oldest first, in one
- * transaction (synchronous=NORMAL); *n_deleted gets how many. Call it
- * while store_compact_pending(), between wakeups. Errors: ERR_IO. */
+ * transaction (synchronous=NORMAL); *n_deleted gets how many. The log view
+ * shows them no more at once; their segment table goes when every row in
+ * it has (storage/store_logseg.c). Call it while store_compact_pending(),
+ * between wakeups. Errors: ERR_IO. */
 int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted);
+
+/* Rows a log segment table holds before the next one starts (0: one
+ * table, never dropped whole), from the next append on; STORE_LOG_SEGMENT_
+ * ROWS until set. A caller that compacts every N entries keeping K sets
+ * about (N + K) / 8: each compaction then drops a few segments whole, and
+ * the rows below its point wait in at most one. */
+#define STORE_LOG_SEGMENT_ROWS 8192
+void store_set_log_segment_rows(struct store *s, raft_index rows);
 
 /* True while store_compact_step has rows left to delete. */
 bool store_compact_pending(const struct store *s);

@@ -3,10 +3,13 @@
  * the applied state already lives in kv and sessions, so a snapshot is a
  * point, (index, term, configuration), recorded in the snapshot table at an
  * index whose effects are committed there; the log rows up to that index
- * minus the trailing ones kept for slow followers are then deleted in small
- * transactions, one per store_compact_step, so no call stalls the loop.
- * Never changes what kv or sessions say: a step copies into kv_data the
- * values it still finds only in the log rows it deletes (kv_data.ref). Read storage/store_snapshot.c next.
+ * minus the trailing ones kept for slow followers are then deleted by
+ * store_compact_step: it moves the point below which the log view shows no
+ * row (meta compacted_index) and drops the segment tables wholly below it
+ * (storage/store_logseg.c). Never changes what kv or sessions say: a step
+ * first copies into kv_data the values it still finds only in the log rows
+ * it deletes (kv_data.ref), a bounded number at a time, so no call stalls
+ * the loop. Read storage/store_snapshot.c next.
  */
 #include "storage/store.h"
 
@@ -228,13 +231,62 @@ static int compact_record_last(struct store *s, raft_index hi)
     if (err != ERR_OK) {
         return err;
     }
+    return store_write_compacted(s, hi, (raft_term)term);
+}
+
+int store_write_compacted(struct store *s, raft_index index, raft_term term)
+{
     char sql[160];
     snprintf(sql, sizeof(sql),
              "INSERT OR REPLACE INTO meta(name, value) VALUES"
-             " ('compacted_index', %" PRIu64 "), ('compacted_term', %" PRId64
+             " ('compacted_index', %" PRIu64 "), ('compacted_term', %" PRIu64
              ")",
-             hi, term);
+             index, term);
     return store_exec(s, sql);
+}
+
+/* Opens a compaction step's transaction (synchronous=NORMAL). Errors:
+ * ERR_IO. */
+static int compact_begin(struct store *s)
+{
+    int err = store_read_end(s);
+    if (err == ERR_OK) {
+        err = store_set_sync(s, ST_SYNC_NORMAL);
+    }
+    if (err == ERR_OK) {
+        err = store_exec(s, "BEGIN IMMEDIATE");
+    }
+    return err;
+}
+
+/* A step once the point has reached compact_upto: drops the oldest
+ * segment if it is wholly below the point, else compaction is done.
+ * Errors: ERR_IO. */
+static int compact_drop_step(struct store *s)
+{
+    bool found = false;
+    int64_t floor = 0;
+    int err = query_one(s,
+                        "SELECT value FROM meta WHERE name ="
+                        " 'compacted_index'",
+                        0, &found, &floor);
+    if (err != ERR_OK) {
+        return err;
+    }
+    if (!found || floor < 1 || !store_logseg_droppable(s, (raft_index)floor)) {
+        s->compact_upto = 0; /* Done. */
+        return ERR_OK;
+    }
+    err = compact_begin(s);
+    if (err == ERR_OK) {
+        err = store_logseg_drop_upto(s, (raft_index)floor);
+        if (err != ERR_OK) {
+            store_rollback(s);
+            return err;
+        }
+        err = commit_light(s);
+    }
+    return err;
 }
 
 int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
@@ -248,14 +300,18 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
     if (s->compact_upto == 0) {
         return ERR_OK;
     }
+    if (s->write_failed) {
+        return ERR_IO; /* errmsg names the failed write; the node restarts. */
+    }
     bool found = false;
     int64_t first = 0;
-    int err = query_one(s, "SELECT min(idx) FROM log", 0, &found, &first);
-    if (err != ERR_OK || !found || (raft_index)first > s->compact_upto) {
-        if (err == ERR_OK) {
-            s->compact_upto = 0; /* Done. */
-        }
+    int err = query_one(s, "SELECT idx FROM log ORDER BY idx LIMIT 1", 0,
+                        &found, &first);
+    if (err != ERR_OK) {
         return err;
+    }
+    if (!found || (raft_index)first > s->compact_upto) {
+        return compact_drop_step(s); /* The point is there: tables left? */
     }
     raft_index hi = (raft_index)first + rows_max - 1;
     if (hi > s->compact_upto) {
@@ -277,13 +333,7 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
     if (found && (raft_index)last_fill < hi) {
         hi = (raft_index)last_fill;
     }
-    err = store_read_end(s);
-    if (err == ERR_OK) {
-        err = store_set_sync(s, ST_SYNC_NORMAL);
-    }
-    if (err == ERR_OK) {
-        err = store_exec(s, "BEGIN IMMEDIATE");
-    }
+    err = compact_begin(s);
     if (err != ERR_OK) {
         return err;
     }
@@ -293,27 +343,26 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
              " WHERE idx = kv_data.ref), ref = NULL"
              " WHERE ref IS NOT NULL AND ref <= %" PRIu64,
              hi);
-    char sql[80];
-    snprintf(sql, sizeof(sql), "DELETE FROM log WHERE idx <= %" PRIu64, hi);
-    err = compact_record_last(s, hi);
+    /* kv rows whose value is still only in a row about to go: copy it in
+     * first (a key not written again since), while the log view still
+     * shows the row. value is NOT NULL, so a missing log row fails the
+     * step rather than losing a value. Then the point moves, which hides
+     * the rows up to hi, and the oldest segment goes if wholly below it. */
+    err = store_exec(s, fill);
     if (err == ERR_OK) {
-        /* kv rows whose value is still only in a row about to go: copy it
-         * in first (a key not written again since). value is NOT NULL, so
-         * a missing log row fails the step rather than losing a value. */
-        err = store_exec(s, fill);
+        err = compact_record_last(s, hi);
     }
     if (err == ERR_OK) {
-        err = store_exec(s, sql);
+        err = store_logseg_drop_upto(s, hi);
     }
-    size_t changed = err == ERR_OK ? (size_t)sqlite3_changes(s->db) : 0;
     if (err != ERR_OK) {
         store_rollback(s);
         return err;
     }
     err = commit_light(s);
     if (err == ERR_OK) {
-        *n_deleted = changed;
-        if (hi == s->compact_upto) {
+        *n_deleted = (size_t)(hi - (raft_index)first + 1);
+        if (hi == s->compact_upto && !store_logseg_droppable(s, hi)) {
             s->compact_upto = 0;
         }
     }

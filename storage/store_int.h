@@ -86,7 +86,6 @@ enum store_stmt {
     ST_COMMIT,
     ST_ROLLBACK,
     ST_HARD_STATE,
-    ST_LOG_TRUNCATE,
     ST_LOG_INSERT,
     ST_LOG_INSERT_MANY,
     ST_APPLIED,
@@ -143,14 +142,22 @@ struct store {
                              * a read lock from another connection of this
                              * process, which a forked child would wrongly
                              * think its own. */
-    bool is_ckpt_held;   /* An install's COMMIT is running: its checkpoint,
+    bool is_ckpt_held;      /* An install's COMMIT is running: its checkpoint,
                           * however big the WAL, waits for store_checkpoint
                           * (after the node's answers), not inside it. */
-    char *path;          /* The database file (owned). */
+    char *path;             /* The database file (owned). */
     /* Snapshots (store_compact.c, store_snapshot.c). */
     raft_index snapshot_index; /* The snapshot row, as last committed. */
     raft_term snapshot_term;
     raft_index compact_upto; /* Log rows <= it are to be deleted. */
+    /* The log's segment tables (store_logseg.c), oldest first. */
+    raft_index seg_first[SCHEMA_LOG_SEGMENTS_MAX];
+    size_t n_segs;
+    raft_index seg_rows; /* Rows a tail holds before the next starts;
+                          * 0: one segment only. */
+    bool segs_changed;   /* DDL may have run since the list was loaded: a
+                          * rollback reloads it. n_segs 0: a reload
+                          * failed, and no change is allowed. */
     struct store_stage stage;
     /* Bounded sessions (store_session.c). */
     uint64_t n_sessions;     /* Rows in sessions, when counted. */
@@ -195,6 +202,45 @@ void store_wal_close(struct store *s);
  * leaves it due again CKPT_RETRY_FRAMES later. False unless it copied
  * everything. */
 bool store_checkpoint_here(struct store *s);
+
+/* store.c: (re)prepares ST_LOG_INSERT and ST_LOG_INSERT_MANY for the
+ * tail segment. Errors: ERR_IO. */
+int store_log_inserts_prepare(struct store *s);
+
+/* store_compact.c: records in meta, in the open transaction, that the log
+ * rows up to index (whose term is term) are deleted: the log view shows
+ * none of them from then on, and a restart starts the log after index.
+ * Errors: ERR_IO. */
+int store_write_compacted(struct store *s, raft_index index, raft_term term);
+
+/* store_logseg.c. A segment table's name fits in this many bytes. */
+#define STORE_LOG_SEG_NAME 40
+/* Lists the segment tables (at open and after a rollback that changed
+ * them) and prepares the INSERTs for the tail. Errors: ERR_CORRUPT (no
+ * segment, a malformed name, too many), ERR_IO. */
+int store_logseg_load(struct store *s);
+/* The tail segment's name, in buf. */
+const char *store_logseg_tail(const struct store *s,
+                              char buf[STORE_LOG_SEG_NAME]);
+/* Before appending entries from `first` on: starts a new tail segment
+ * there once the tail holds seg_rows rows (and fewer than the most
+ * segments exist). Errors: ERR_IO. */
+int store_logseg_roll(struct store *s, raft_index first);
+/* Deletes the rows from `from` on: drops the segments that start there or
+ * later (never the oldest) and deletes the rest from the one holding
+ * `from`. Errors: ERR_IO. */
+int store_logseg_truncate(struct store *s, raft_index from);
+/* Whether the oldest segment (never the tail) holds no row above floor. */
+bool store_logseg_droppable(const struct store *s, raft_index floor);
+/* Drops the oldest segment if droppable at floor, which the caller has
+ * made the compaction point: one table a call, as dropping reads every
+ * page of it (writing none). Errors: ERR_IO. */
+int store_logseg_drop_upto(struct store *s, raft_index floor);
+/* Drops every segment and starts one empty at `first` (a snapshot install
+ * that keeps no log). Errors: ERR_IO. */
+int store_logseg_reset(struct store *s, raft_index first);
+/* After a rollback: the segment list as the file has it again. */
+void store_logseg_rolled_back(struct store *s);
 
 /* Waits for a running checkpointer child, at store_close. */
 void store_ckpt_close(struct store *s);

@@ -286,12 +286,6 @@ static int write_hard_state(struct store *s, raft_term term, raft_id vote)
     return store_run(s, ST_HARD_STATE, rc);
 }
 
-static int write_truncate(struct store *s, raft_index from)
-{
-    int rc = sqlite3_bind_int64(s->st[ST_LOG_TRUNCATE], 1, (int64_t)from);
-    return store_run(s, ST_LOG_TRUNCATE, rc);
-}
-
 /* Begins the log transaction: at FULL (fsync at COMMIT) unless deferred.
  * Errors: ERR_IO. */
 static int write_begin(struct store *s)
@@ -370,7 +364,10 @@ int store_write_queue(struct store *s)
     for (size_t i = 0; err == ERR_OK && i < q->n_ops; i++) {
         const struct store_qop *op = &q->ops[i];
         if (op->truncate_from != 0) {
-            err = write_truncate(s, op->truncate_from);
+            err = store_logseg_truncate(s, op->truncate_from);
+        }
+        if (err == ERR_OK && op->n_entries > 0) {
+            err = store_logseg_roll(s, op->first_index);
         }
         err = err == ERR_OK ? write_entries(s, op) : err;
     }

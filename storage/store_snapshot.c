@@ -414,14 +414,13 @@ static int install_log(struct store *s, raft_index index, raft_term term,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         return store_fail(s, rc, "reading log at snapshot");
     }
-    char sql[80];
-    if (matches) {
-        snprintf(sql, sizeof(sql), "DELETE FROM log WHERE idx <= %" PRIu64,
-                 index);
-    } else {
-        snprintf(sql, sizeof(sql), "DELETE FROM log");
+    int err = store_write_compacted(s, index, term);
+    if (err == ERR_OK && !matches) {
+        err = store_logseg_reset(s, index + 1);
     }
-    int err = store_exec(s, sql);
+    while (err == ERR_OK && matches && store_logseg_droppable(s, index)) {
+        err = store_logseg_drop_upto(s, index);
+    }
     *kept_last = matches && s->last_index > index ? s->last_index : 0;
     return err;
 }

@@ -85,7 +85,8 @@ static void bench_compaction(struct store *s)
         double t0 = now_s();
         check(store_compact_step(s, sizes[i], &n), s, "step");
         double ms = (now_s() - t0) * 1e3;
-        printf("compact_step rows=%zu deleted=%zu ms=%.2f\n", sizes[i], n, ms);
+        printf("compact_step rows_max=%zu compacted=%zu ms=%.2f\n", sizes[i], n,
+               ms);
     }
 }
 

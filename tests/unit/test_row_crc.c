@@ -398,10 +398,12 @@ static void load_upgraded(struct fixture *f, const char *older,
 }
 
 /* A current file made version 3 (no crc anywhere), and version 4 (crc on
- * log and kv only, a session changed meanwhile); both first undo version
- * 6 (kv_data and the kv view back to the kv table). */
+ * log and kv only, a session changed meanwhile); both first undo versions
+ * 7 (the log view back to the table) and 6 (kv_data and the kv view back
+ * to the kv table). */
 #define UNDO_V6                                                                \
-    "DROP VIEW kv; DROP INDEX kv_data_by_ref;"                                 \
+    "DROP VIEW kv; DROP VIEW log; ALTER TABLE log_from_1 RENAME TO log;"       \
+    " DROP INDEX kv_data_by_ref;"                                              \
     " ALTER TABLE kv_data DROP COLUMN ref;"                                    \
     " ALTER TABLE kv_data RENAME TO kv;"
 static const char to_version_3[] = UNDO_V6

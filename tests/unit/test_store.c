@@ -784,9 +784,9 @@ static void test_store_refuses_wrong_version_unchanged(void **state)
 {
     struct fixture *f = *state;
     make_db(f);
-    sql(f->path, "PRAGMA user_version = 7");
+    sql(f->path, "PRAGMA user_version = 8");
     expect_refused(f, CLUSTER, NODE, STORE_OPEN_CREATE, ERR_WRONG_VERSION,
-                   "schema version 7");
+                   "schema version 8");
 }
 
 static void test_store_refuses_missing_table_unchanged(void **state)
@@ -1176,6 +1176,8 @@ static void test_store_payloads_rebuild_from_columns(void **state)
 static void undo_version_6(const char *path)
 {
     static const char *const steps[] = {"DROP VIEW kv",
+                                        "DROP VIEW log",
+                                        "ALTER TABLE log_from_1 RENAME TO log",
                                         "DROP INDEX kv_data_by_ref",
                                         "ALTER TABLE kv_data DROP COLUMN ref",
                                         "ALTER TABLE kv_data RENAME TO kv"};
@@ -1215,7 +1217,7 @@ static void test_store_upgrades_version_1(void **state)
     sql(f->path, "ALTER TABLE sessions DROP COLUMN crc");
     sql(f->path, "PRAGMA user_version = 1");
     open_store(f, STORE_OPEN_EXISTING);
-    assert_string_equal(sql(f->path, "PRAGMA user_version"), "6");
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "7");
     struct store_loaded l;
     assert_int_equal(store_load(f->s, &l), ERR_OK);
     assert_int_equal(l.n_entries, 1);
@@ -1237,7 +1239,7 @@ static void test_store_upgrades_version_5(void **state)
     undo_version_6(f->path);
     sql(f->path, "PRAGMA user_version = 5");
     open_store(f, STORE_OPEN_EXISTING);
-    assert_string_equal(sql(f->path, "PRAGMA user_version"), "6");
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "7");
     assert_string_equal(sql(f->path, "SELECT value, ref FROM kv_data"),
                         "old|NULL");
     assert_string_equal(sql(f->path, "SELECT key, value FROM kv"), "a|old");

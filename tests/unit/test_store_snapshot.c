@@ -4,7 +4,8 @@
  * point, producing an image (in this process and in a forked child),
  * staging with resumption, install (a matching log suffix kept, a
  * conflicting one dropped, damage refused, a crash mid-install), migration
- * from schema version 2, and the order of session eviction.
+ * from schema versions 2 and 6, the order of session eviction, and the
+ * log's segment tables (dropped whole, truncated, edited through the view).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -719,7 +720,9 @@ static void test_migration_from_version_2(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
-                                  "DROP VIEW kv; DROP INDEX kv_data_by_ref;"
+                                  "DROP VIEW kv; DROP VIEW log;"
+                                  " ALTER TABLE log_from_1 RENAME TO log;"
+                                  " DROP INDEX kv_data_by_ref;"
                                   " ALTER TABLE kv_data DROP COLUMN ref;"
                                   " ALTER TABLE kv_data RENAME TO kv;",
                                   NULL, NULL, NULL),
@@ -731,7 +734,7 @@ static void test_migration_from_version_2(void **state)
     sql(f->path, "ALTER TABLE sessions DROP COLUMN crc");
     sql(f->path, "PRAGMA user_version = 2");
     f->s = open_at(f, f->path, 1);
-    assert_string_equal(sql(f->path, "PRAGMA user_version"), "6");
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "7");
     assert_string_equal(sql(f->path, "SELECT client_id, seq, last_index"
                                      " FROM sessions"),
                         "7|5|0");
@@ -981,6 +984,276 @@ static void test_kv_refers_to_the_log_until_compaction(void **state)
     assert_string_equal(kv_value(f->s, "k1"), want);
 }
 
+/* ---- The log's segment tables (schema version 7) --------------------- */
+
+/* The segment tables' names, oldest first, as "log_from_1,log_from_11". */
+static const char *segments(const char *path)
+{
+    return sql(path, "SELECT group_concat(name) FROM (SELECT name FROM"
+                     " sqlite_master WHERE type = 'table' AND name LIKE"
+                     " 'log_from_%' ORDER BY CAST(substr(name, 10) AS"
+                     " INTEGER))");
+}
+
+/* Noops first..last of term, `per` to a batch (a new segment can start
+ * only at a batch's first entry). */
+static void append_batches(struct store *s, raft_index first, raft_index last,
+                           raft_term term, raft_index per)
+{
+    for (raft_index i = first; i <= last; i += per) {
+        append_noops(s, i, i + per - 1 <= last ? i + per - 1 : last, term);
+    }
+}
+
+/* A new tail starts once the tail holds the segment's rows; a compaction
+ * step drops the segments wholly below its point and hides the rows of
+ * the one it reaches into, which stay in that table until the point
+ * passes its end; a restart loads the same log. */
+static void test_log_segments_dropped_whole(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    store_set_log_segment_rows(f->s, 10);
+    append_batches(f->s, 1, 45, 1, 5);
+    assert_string_equal(segments(f->path), "log_from_1,log_from_11,"
+                                           "log_from_21,log_from_31,"
+                                           "log_from_41");
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM log_from_21"), "10");
+    apply_to(f->s, 40, 1);
+    assert_int_equal(store_compact(f->s, 40, 1, CONFIG, 15), ERR_OK);
+    size_t n = 0, total = 0;
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, STORE_COMPACT_STEP_ROWS, &n),
+                         ERR_OK);
+        total += n;
+    }
+    assert_int_equal(total, 25);
+    assert_string_equal(segments(f->path),
+                        "log_from_21,log_from_31,log_from_41");
+    assert_string_equal(sql(f->path, "SELECT count(*), min(idx), max(idx)"
+                                     " FROM log"),
+                        "20|26|45");
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM log_from_21"), "10");
+    struct raft_entry out[4];
+    assert_int_equal(store_fetch(f->s, 26, 27, 1 << 20, out, 4, &n), ERR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_fetch(f->s, 25, 25, 1 << 20, out, 4, &n),
+                     ERR_NOT_FOUND);
+    reopen_source(f);
+    store_set_log_segment_rows(f->s, 10);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.compacted_index, 25);
+    assert_int_equal(l.first_index, 26);
+    assert_int_equal(l.n_entries, 20);
+    store_loaded_free(&l);
+    /* Appends go on in the tail, then in a new one; log_from_21 stays
+     * while a row of it (28..30) is above the point, and goes with the
+     * compaction that passes its last row. */
+    append_batches(f->s, 46, 55, 1, 5);
+    assert_string_equal(segments(f->path), "log_from_21,log_from_31,"
+                                           "log_from_41,log_from_51");
+    apply_to(f->s, 50, 1);
+    assert_int_equal(store_compact(f->s, 50, 1, CONFIG, 23), ERR_OK);
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, STORE_COMPACT_STEP_ROWS, &n),
+                         ERR_OK);
+    }
+    assert_string_equal(segments(f->path), "log_from_21,log_from_31,"
+                                           "log_from_41,log_from_51");
+    assert_string_equal(sql(f->path, "SELECT min(idx), max(idx) FROM log"),
+                        "28|55");
+    apply_to(f->s, 55, 1);
+    assert_int_equal(store_compact(f->s, 55, 1, CONFIG, 25), ERR_OK);
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, STORE_COMPACT_STEP_ROWS, &n),
+                         ERR_OK);
+    }
+    assert_string_equal(segments(f->path),
+                        "log_from_31,log_from_41,log_from_51");
+    assert_string_equal(sql(f->path, "SELECT min(idx), max(idx) FROM log"),
+                        "31|55");
+}
+
+/* Values found only in log rows of segments a compaction drops are
+ * copied into kv_data first (in the step that hides the rows), so every
+ * key reads the same before and after the tables go, and after a
+ * restart. */
+static void test_kv_refs_survive_dropped_segments(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    store_set_log_segment_rows(f->s, 4);
+    for (raft_index i = 1; i <= 12; i += 2) {
+        append_puts(f->s, i, i + 1, 5); /* k0..k4, each twice. */
+    }
+    apply_puts(f->s, 1, 12, 5);
+    assert_string_equal(segments(f->path), "log_from_1,log_from_5,log_from_9");
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM kv_data"
+                                     " WHERE ref IS NOT NULL"),
+                        "5");
+    assert_int_equal(store_compact(f->s, 10, 1, CONFIG, 0), ERR_OK);
+    size_t n = 0;
+    while (store_compact_pending(f->s)) {
+        assert_int_equal(store_compact_step(f->s, STORE_COMPACT_STEP_ROWS, &n),
+                         ERR_OK);
+    }
+    assert_string_equal(segments(f->path), "log_from_9");
+    /* k1 (11) and k2 (12) still refer to the log; the rest were copied. */
+    assert_string_equal(sql(f->path, "SELECT group_concat(key) FROM"
+                                     " (SELECT key FROM kv_data WHERE ref IS"
+                                     " NOT NULL ORDER BY key)"),
+                        "k1,k2");
+    reopen_source(f);
+    const char *want[5] = {"value-10", "value-11", "value-12", "value-8",
+                           "value-9"};
+    for (int i = 0; i < 5; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        assert_string_equal(kv_value(f->s, k), want[i]);
+    }
+}
+
+/* A conflicting suffix goes: the segments from its first index on are
+ * dropped, the rest deleted from the one holding it, and the new entries
+ * follow in that one. */
+static void test_log_truncation_across_segments(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    store_set_log_segment_rows(f->s, 10);
+    append_batches(f->s, 1, 35, 1, 5);
+    assert_string_equal(segments(f->path), "log_from_1,log_from_11,"
+                                           "log_from_21,log_from_31");
+    struct raft_entry e[3] = {{2, RAFT_ENTRY_NOOP, 0, NULL},
+                              {2, RAFT_ENTRY_NOOP, 0, NULL},
+                              {2, RAFT_ENTRY_NOOP, 0, NULL}};
+    struct store_batch b = {.has_hard_state = true,
+                            .term = 2,
+                            .voted_for = 1,
+                            .truncate_from = 15,
+                            .entries_first_index = 15,
+                            .n_entries = 3,
+                            .entries = e};
+    assert_int_equal(store_persist(f->s, &b), ERR_OK);
+    assert_string_equal(segments(f->path), "log_from_1,log_from_11");
+    assert_string_equal(sql(f->path, "SELECT count(*), max(idx),"
+                                     " sum(term = 2) FROM log"),
+                        "17|17|3");
+    assert_string_equal(sql(f->path, "SELECT min(idx), max(idx)"
+                                     " FROM log_from_11"),
+                        "11|17");
+    /* A truncation at the oldest segment's first row empties it. */
+    b.truncate_from = 1;
+    b.entries_first_index = 1;
+    b.term = 3;
+    e[0].term = e[1].term = e[2].term = 3;
+    assert_int_equal(store_persist(f->s, &b), ERR_OK);
+    assert_string_equal(segments(f->path), "log_from_1");
+    reopen_source(f);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_OK);
+    assert_int_equal(l.first_index, 1);
+    assert_int_equal(l.n_entries, 3);
+    assert_int_equal(l.entries[2].term, 3);
+    store_loaded_free(&l);
+}
+
+/* The sqlite3 shell edits the log through the view as it did the table:
+ * an UPDATE reaches the row in its segment (and trips its crc), a DELETE
+ * removes it, an INSERT goes to the segment of its index. */
+static void test_log_view_takes_shell_edits(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    store_set_log_segment_rows(f->s, 10);
+    append_batches(f->s, 1, 25, 1, 5);
+    store_close(f->s);
+    f->s = NULL;
+    sql(f->path, "UPDATE log SET term = 9 WHERE idx = 15");
+    assert_string_equal(sql(f->path, "SELECT term FROM log_from_11"
+                                     " WHERE idx = 15"),
+                        "9");
+    sql(f->path, "DELETE FROM log WHERE idx = 25");
+    sql(f->path, "INSERT INTO log SELECT 25, term, op, key, value, expected,"
+                 " client_id, seq, data, crc FROM log WHERE idx = 24");
+    assert_string_equal(sql(f->path, "SELECT count(*) FROM log_from_21"
+                                     " WHERE idx = 25"),
+                        "1");
+    f->s = open_at(f, f->path, 1);
+    struct store_loaded l;
+    assert_int_equal(store_load(f->s, &l), ERR_DAMAGED);
+    assert_non_null(strstr(store_errmsg(f->s), "15"));
+}
+
+/* An install that keeps the log's suffix drops the segments wholly below
+ * the snapshot; one that keeps nothing leaves one empty segment, from the
+ * snapshot's next index. */
+static void test_install_drops_segments(void **state)
+{
+    struct fixture *f = *state;
+    make_source(f);
+    size_t len = 0;
+    uint8_t *img = slurp(f->image, &len);
+    f->r = open_at(f, f->path2, 2);
+    store_set_log_segment_rows(f->r, 30);
+    append_batches(f->r, 1, 104, 2, 8);
+    assert_string_equal(segments(f->path2), "log_from_1,log_from_33,"
+                                            "log_from_65,log_from_97");
+    stage_all(f->r, 100, 2, img, len, 60000);
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_OK);
+    assert_string_equal(segments(f->path2), "log_from_97");
+    assert_string_equal(sql(f->path2, "SELECT min(idx), max(idx) FROM log"),
+                        "101|104");
+    /* A log with another term at 100 goes whole. */
+    char path3[160];
+    snprintf(path3, sizeof(path3), "%s/node3.db", f->dir);
+    store_close(f->r);
+    f->r = open_at(f, path3, 3);
+    store_set_log_segment_rows(f->r, 30);
+    append_batches(f->r, 1, 104, 1, 8);
+    stage_all(f->r, 100, 2, img, len, 60000);
+    assert_int_equal(store_snapshot_install(f->r, 100, 2), ERR_OK);
+    assert_string_equal(segments(path3), "log_from_101");
+    assert_string_equal(sql(path3, "SELECT count(*) FROM log"), "0");
+    free(img);
+}
+
+/* A version 6 file (the log a table, kv a view joining it) moves to
+ * version 7 at open: the log table becomes the first segment, and both
+ * views read what they did. */
+static void test_migration_from_version_6(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    append_puts(f->s, 1, 10, 3);
+    apply_puts(f->s, 1, 10, 3);
+    store_close(f->s);
+    f->s = NULL;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP VIEW kv; DROP VIEW log;"
+                     " ALTER TABLE log_from_1 RENAME TO log;"
+                     " CREATE VIEW kv(key, value, crc) AS SELECT d.key,"
+                     " CASE WHEN d.ref IS NULL THEN d.value ELSE l.value END,"
+                     " d.crc FROM kv_data d LEFT JOIN log l ON l.idx = d.ref;"
+                     " PRAGMA user_version = 6;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    f->s = open_at(f, f->path, 1);
+    assert_string_equal(sql(f->path, "PRAGMA user_version"), "7");
+    assert_string_equal(segments(f->path), "log_from_1");
+    assert_string_equal(sql(f->path, "SELECT count(*), max(idx) FROM log"),
+                        "10|10");
+    assert_string_equal(sql(f->path, "SELECT substr(value, 1, 8) FROM kv"
+                                     " WHERE key = 'k1'"),
+                        "value-10");
+    assert_string_equal(kv_value(f->s, "k1"), "value-10");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1001,6 +1274,12 @@ int main(void)
         T(test_migration_from_version_2),
         T(test_eviction_order),
         T(test_kv_refers_to_the_log_until_compaction),
+        T(test_log_segments_dropped_whole),
+        T(test_kv_refs_survive_dropped_segments),
+        T(test_log_truncation_across_segments),
+        T(test_log_view_takes_shell_edits),
+        T(test_install_drops_segments),
+        T(test_migration_from_version_6),
         T(test_compact_step_bounds_its_copies),
     };
 #undef T
