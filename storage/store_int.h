@@ -219,6 +219,11 @@ int store_write_compacted(struct store *s, raft_index index, raft_term term);
  * them) and prepares the INSERTs for the tail. Errors: ERR_CORRUPT (no
  * segment, a malformed name, too many), ERR_IO. */
 int store_logseg_load(struct store *s);
+/* Segment i's name (0: the oldest; i < n_segs), in buf. Aggregates read
+ * the segments one by one: over the log view SQLite would read every
+ * column of every row, large values' overflow pages included. */
+const char *store_logseg_name(const struct store *s, size_t i,
+                              char buf[STORE_LOG_SEG_NAME]);
 /* The tail segment's name, in buf. */
 const char *store_logseg_tail(const struct store *s,
                               char buf[STORE_LOG_SEG_NAME]);

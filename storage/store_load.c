@@ -268,23 +268,37 @@ static int load_bytes(struct store *s, raft_index first, int64_t *bytes)
     return err;
 }
 
-/* Sizes the log: row count and first index; checks it has no gap. */
-static int load_log_size(struct store *s, size_t *n, raft_index *first)
+/* Sizes the log the view shows (rows above floor): row count and first
+ * index, one segment table at a time; checks it has no gap. */
+static int load_log_size(struct store *s, raft_index floor, size_t *n,
+                         raft_index *first)
 {
-    int64_t v[3];
-    int err = query_ints(s,
-                         "SELECT count(*), coalesce(min(idx), 0),"
-                         " coalesce(max(idx), 0) FROM log WHERE ?1 = ?1",
-                         0, v, 3, "sizing log");
-    if (err != ERR_OK) {
-        return err;
+    int64_t count = 0, lo = 0, hi = 0;
+    for (size_t i = 0; i < s->n_segs; i++) {
+        char name[STORE_LOG_SEG_NAME], sql[160];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*), coalesce(min(idx), 0),"
+                 " coalesce(max(idx), 0) FROM %s WHERE idx > ?1",
+                 store_logseg_name(s, i, name));
+        int64_t v[3];
+        int err = query_ints(s, sql, (int64_t)floor, v, 3, "sizing log");
+        if (err != ERR_OK) {
+            return err;
+        }
+        if (v[0] < 0 || (v[0] > 0 && v[1] < 1)) {
+            return store_corrupt(s, "gap in log indexes", 0);
+        }
+        if (v[0] > 0) {
+            count += v[0];
+            lo = lo == 0 || v[1] < lo ? v[1] : lo;
+            hi = v[2] > hi ? v[2] : hi;
+        }
     }
-    if (v[0] < 0 || v[1] < 0 || (v[0] > 0 && v[1] < 1) ||
-        (v[0] > 0 && v[2] - v[1] + 1 != v[0])) {
+    if (count > 0 && hi - lo + 1 != count) {
         return store_corrupt(s, "gap in log indexes", 0);
     }
-    *n = (size_t)v[0];
-    *first = (raft_index)v[1];
+    *n = (size_t)count;
+    *first = (raft_index)lo;
     return ERR_OK;
 }
 
@@ -294,55 +308,64 @@ static int load_log_size(struct store *s, size_t *n, raft_index *first)
 static int load_runs(struct store *s, raft_index first, raft_index tail_first,
                      struct store_loaded *l)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT min(idx), max(idx), term FROM log"
-                                " WHERE idx < ?1 AND idx >= ?2"
-                                " GROUP BY term ORDER BY 1",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 1, (int64_t)tail_first);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 2, (int64_t)first);
-    }
     int err = ERR_OK;
     size_t cap = 0;
     raft_index expect = first;
     raft_term prev_term = l->compacted_term;
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        raft_index lo = (raft_index)sqlite3_column_int64(st, 0);
-        raft_index hi = (raft_index)sqlite3_column_int64(st, 1);
-        int64_t term = sqlite3_column_int64(st, 2);
-        if (lo != expect || hi < lo || term < 1 ||
-            (raft_term)term < prev_term ||
-            (l->n_runs > 0 && (raft_term)term == prev_term) ||
-            (raft_term)term > l->term) {
-            err = store_corrupt(s, "log terms out of order", lo);
-            break;
+    for (size_t seg = 0; err == ERR_OK && seg < s->n_segs; seg++) {
+        char name[STORE_LOG_SEG_NAME], sql[160];
+        snprintf(sql, sizeof(sql),
+                 "SELECT min(idx), max(idx), term FROM %s"
+                 " WHERE idx < ?1 AND idx >= ?2 GROUP BY term ORDER BY 1",
+                 store_logseg_name(s, seg, name));
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 1, (int64_t)tail_first);
         }
-        if (l->n_runs == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct raft_term_run *r = realloc(l->runs, cap * sizeof(*r));
-            if (r == NULL) {
-                err = ERR_NOMEM;
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 2, (int64_t)first);
+        }
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            raft_index lo = (raft_index)sqlite3_column_int64(st, 0);
+            raft_index hi = (raft_index)sqlite3_column_int64(st, 1);
+            int64_t term = sqlite3_column_int64(st, 2);
+            rc = SQLITE_OK;
+            if (lo == expect && hi >= lo && l->n_runs > 0 &&
+                (raft_term)term == prev_term) {
+                expect = hi + 1; /* A run across two segment tables. */
+                continue;
+            }
+            if (lo != expect || hi < lo || term < 1 ||
+                (raft_term)term < prev_term ||
+                (l->n_runs > 0 && (raft_term)term == prev_term) ||
+                (raft_term)term > l->term) {
+                err = store_corrupt(s, "log terms out of order", lo);
                 break;
             }
-            l->runs = r;
+            if (l->n_runs == cap) {
+                cap = cap ? cap * 2 : 16;
+                struct raft_term_run *r = realloc(l->runs, cap * sizeof(*r));
+                if (r == NULL) {
+                    err = ERR_NOMEM;
+                    break;
+                }
+                l->runs = r;
+            }
+            l->runs[l->n_runs].first = lo;
+            l->runs[l->n_runs].term = (raft_term)term;
+            l->n_runs++;
+            expect = hi + 1;
+            prev_term = (raft_term)term;
         }
-        l->runs[l->n_runs].first = lo;
-        l->runs[l->n_runs].term = (raft_term)term;
-        l->n_runs++;
-        expect = hi + 1;
-        prev_term = (raft_term)term;
-        rc = SQLITE_OK;
+        if (err == ERR_OK && rc != SQLITE_DONE) {
+            err = store_fail(s, rc, "reading log terms");
+        }
+        sqlite3_finalize(st);
     }
-    if (err == ERR_OK && rc != SQLITE_DONE) {
-        err = store_fail(s, rc, "reading log terms");
-    } else if (err == ERR_OK && expect != tail_first) {
+    if (err == ERR_OK && expect != tail_first) {
         err = store_corrupt(s, "gap in log indexes", expect);
     }
-    sqlite3_finalize(st);
     return err;
 }
 
@@ -401,7 +424,7 @@ static int load_log(struct store *s, raft_index window,
 {
     size_t n = 0;
     raft_index first = 0;
-    int err = load_log_size(s, &n, &first);
+    int err = load_log_size(s, d->index, &n, &first);
     if (err != ERR_OK || n == 0) {
         l->compacted_index = l->snapshot_index;
         l->compacted_term = l->snapshot_term;

@@ -121,6 +121,14 @@ static int segs_begin_change(struct store *s)
     return ERR_OK;
 }
 
+const char *store_logseg_name(const struct store *s, size_t i,
+                              char buf[STORE_LOG_SEG_NAME])
+{
+    ASSERT(i < s->n_segs);
+    seg_name(buf, s->seg_first[i]);
+    return buf;
+}
+
 const char *store_logseg_tail(const struct store *s,
                               char buf[STORE_LOG_SEG_NAME])
 {

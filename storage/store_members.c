@@ -79,8 +79,8 @@ int store_members_save(struct store *s, const struct membership *c)
 
 /* One text column of the first row of sql (parameter ?1 = arg) into buf;
  * *index gets column 1. Errors: ERR_NOT_FOUND, ERR_TOO_BIG, ERR_IO. */
-static int query_text(struct store *s, const char *sql, int64_t arg,
-                      char *buf, size_t cap, raft_index *index)
+static int query_text(struct store *s, const char *sql, int64_t arg, char *buf,
+                      size_t cap, raft_index *index)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
@@ -118,12 +118,19 @@ int store_snapshot_config(struct store *s, char *buf, size_t cap)
 int store_members_base(struct store *s, raft_index before, char *buf,
                        size_t cap, raft_index *index)
 {
-    int rv = query_text(s,
-                        "SELECT data, idx FROM log WHERE op = 'config' AND "
-                        "idx < ?1 ORDER BY idx DESC LIMIT 1",
-                        (int64_t)before, buf, cap, index);
-    if (rv != ERR_NOT_FOUND) {
-        return rv;
+    /* Table by table, newest first: through the log view SQLite would
+     * read every column of every row it passes (store_logseg_name). */
+    for (size_t i = s->n_segs; i-- > 0;) {
+        char name[STORE_LOG_SEG_NAME], sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT data, idx FROM %s WHERE op = 'config' AND idx < ?1"
+                 " AND idx > coalesce((SELECT value FROM meta WHERE name ="
+                 " 'compacted_index'), 0) ORDER BY idx DESC LIMIT 1",
+                 store_logseg_name(s, i, name));
+        int rv = query_text(s, sql, (int64_t)before, buf, cap, index);
+        if (rv != ERR_NOT_FOUND) {
+            return rv;
+        }
     }
     return query_text(s, "SELECT config, idx FROM snapshot WHERE id = 1", 0,
                       buf, cap, index);

@@ -1047,6 +1047,13 @@ static void test_log_segments_dropped_whole(void **state)
     assert_int_equal(l.first_index, 26);
     assert_int_equal(l.n_entries, 20);
     store_loaded_free(&l);
+    /* Read table by table, a term's run goes on across tables. */
+    assert_int_equal(store_load_window(f->s, 2, &l), ERR_OK);
+    assert_int_equal(l.first_index, 39);
+    assert_int_equal(l.n_runs, 1);
+    assert_int_equal(l.runs[0].first, 26);
+    assert_int_equal(l.runs[0].term, 1);
+    store_loaded_free(&l);
     /* Appends go on in the tail, then in a new one; log_from_21 stays
      * while a row of it (28..30) is above the point, and goes with the
      * compaction that passes its last row. */
@@ -1112,6 +1119,34 @@ static void test_kv_refs_survive_dropped_segments(void **state)
         snprintf(k, sizeof(k), "k%d", i);
         assert_string_equal(kv_value(f->s, k), want[i]);
     }
+}
+
+/* The configuration in force comes from the newest config entry whatever
+ * table holds it, read table by table. */
+static void test_members_base_across_segments(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    store_set_log_segment_rows(f->s, 4);
+    struct raft_entry c = {1, RAFT_ENTRY_CONFIG, (uint32_t)strlen(CONFIG),
+                           (const uint8_t *)CONFIG};
+    struct store_batch b = {.has_hard_state = true,
+                            .term = 1,
+                            .voted_for = 1,
+                            .entries_first_index = 1,
+                            .n_entries = 1,
+                            .entries = &c};
+    assert_int_equal(store_persist(f->s, &b), ERR_OK);
+    append_batches(f->s, 2, 13, 1, 3);
+    assert_string_equal(segments(f->path), "log_from_1,log_from_5,log_from_11");
+    char buf[64];
+    raft_index at = 0;
+    assert_int_equal(store_members_base(f->s, 14, buf, sizeof buf, &at),
+                     ERR_OK);
+    assert_string_equal(buf, CONFIG);
+    assert_int_equal(at, 1);
+    assert_int_equal(store_members_base(f->s, 1, buf, sizeof buf, &at),
+                     ERR_NOT_FOUND);
 }
 
 /* A conflicting suffix goes: the segments from its first index on are
@@ -1276,6 +1311,7 @@ int main(void)
         T(test_kv_refers_to_the_log_until_compaction),
         T(test_log_segments_dropped_whole),
         T(test_kv_refs_survive_dropped_segments),
+        T(test_members_base_across_segments),
         T(test_log_truncation_across_segments),
         T(test_log_view_takes_shell_edits),
         T(test_install_drops_segments),
