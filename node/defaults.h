@@ -104,9 +104,10 @@
 /* Compaction steps per wakeup: a step moves the point (the log view hides
  * the rows at once) and drops at most one segment table, which frees its
  * pages without writing them but reads each (2 ms for 8,192 rows of 100
- * bytes, tests/unit/bench_store_snapshot.c; more for values that span
- * pages), so one a wakeup keeps the loop's stalls short and still drops
- * a compaction's few segments within a few wakeups. */
+ * bytes, tests/unit/bench_store_snapshot.c; a table ends at 64 MiB of
+ * entries, STORE_LOG_SEGMENT_BYTES, so large values make smaller ones),
+ * so one a wakeup keeps the loop's stalls short and still drops a
+ * compaction's few segments within a few wakeups. */
 #define NODE_COMPACT_STEPS 1
 /* The log's segment tables (storage/store_logseg.c) hold an eighth of
  * --snapshot-entries plus --log-keep rows each, at least 256: compaction

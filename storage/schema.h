@@ -70,10 +70,11 @@
  * followed by the first index each holds ("log_from_1"), each holding the
  * entries up to the next one's first, and `log` is the view over them
  * (rows compaction has deleted left out), with INSTEAD OF triggers so the
- * sqlite3 shell can change it as it could the table. At most
- * SCHEMA_LOG_SEGMENTS_MAX segments: the view is one SELECT of each. */
+ * sqlite3 shell can change it as it could the table (an UPDATE of idx
+ * stays in the row's table). At most SCHEMA_LOG_SEGMENTS_MAX segments:
+ * the view is one SELECT of each. */
 #define SCHEMA_LOG_SEGMENT "log_from_"
-#define SCHEMA_LOG_SEGMENTS_MAX 16
+#define SCHEMA_LOG_SEGMENTS_MAX 64
 
 /* The columns each table's crc covers, in checksum order. */
 #define SCHEMA_LOG_CRC_COLUMNS                                                 \

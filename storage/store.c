@@ -606,6 +606,7 @@ int store_open(const char *path, uint64_t cluster_id, raft_id node_id, int mode,
     }
     s->lock_fd = -1;
     s->seg_rows = STORE_LOG_SEGMENT_ROWS;
+    s->seg_bytes = STORE_LOG_SEGMENT_BYTES;
     s->wal_fd = -1;
     s->ckpt_fd = -1;
     s->sync_fd = -1;

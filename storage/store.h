@@ -230,13 +230,18 @@ int store_compact(struct store *s, raft_index index, raft_term term,
  * between wakeups. Errors: ERR_IO. */
 int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted);
 
-/* Rows a log segment table holds before the next one starts (0: one
- * table, never dropped whole), from the next append on; STORE_LOG_SEGMENT_
- * ROWS until set. A caller that compacts every N entries keeping K sets
- * about (N + K) / 8: each compaction then drops a few segments whole, and
- * the rows below its point wait in at most one. */
+/* Rows a log segment table holds before the next one starts (at least
+ * 1), from the next append on; STORE_LOG_SEGMENT_ROWS until set. A caller
+ * that compacts every N entries keeping K sets about (N + K) / 8: each
+ * compaction then drops a few segments whole, and the rows below its
+ * point wait in at most one. A table also ends once the entries appended
+ * to it take STORE_LOG_SEGMENT_BYTES: dropping one reads every page of it
+ * (large values span several), so that bounds a compaction step. */
 #define STORE_LOG_SEGMENT_ROWS 8192
+#define STORE_LOG_SEGMENT_BYTES (64u << 20)
 void store_set_log_segment_rows(struct store *s, raft_index rows);
+/* The bytes bound above (at least 1); STORE_LOG_SEGMENT_BYTES until set. */
+void store_set_log_segment_bytes(struct store *s, uint64_t bytes);
 
 /* True while store_compact_step has rows left to delete. */
 bool store_compact_pending(const struct store *s);

@@ -153,9 +153,11 @@ struct store {
     /* The log's segment tables (store_logseg.c), oldest first. */
     raft_index seg_first[SCHEMA_LOG_SEGMENTS_MAX];
     size_t n_segs;
-    raft_index seg_rows; /* Rows a tail holds before the next starts;
-                          * 0: one segment only. */
-    bool segs_changed;   /* DDL may have run since the list was loaded: a
+    raft_index seg_rows;     /* Rows a tail holds before the next starts, */
+    uint64_t seg_bytes;      /* ... or entry bytes appended to it. */
+    uint64_t seg_tail_bytes; /* Entry bytes appended to the tail since it
+                              * started (or since open). */
+    bool segs_changed;       /* DDL may have run since the list was loaded: a
                           * rollback reloads it. n_segs 0: a reload
                           * failed, and no change is allowed. */
     struct store_stage stage;

@@ -274,6 +274,10 @@ static int load_log_size(struct store *s, raft_index floor, size_t *n,
                          raft_index *first)
 {
     int64_t count = 0, lo = 0, hi = 0;
+    if (s->n_segs == 0) {
+        snprintf(s->errmsg, ERRMSG_LEN, "log segment list unknown");
+        return ERR_IO;
+    }
     for (size_t i = 0; i < s->n_segs; i++) {
         char name[STORE_LOG_SEG_NAME], sql[160];
         snprintf(sql, sizeof(sql),

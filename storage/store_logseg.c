@@ -98,12 +98,13 @@ int store_logseg_load(struct store *s)
         err = ERR_CORRUPT;
     }
     if (err != ERR_OK) {
-        s->n_segs = 0; /* Unknown: every change refuses (segs_known). */
+        s->n_segs = 0; /* Unknown: every change and read refuses. */
         return err;
     }
     qsort(firsts, n, sizeof(firsts[0]), cmp_index);
     memcpy(s->seg_first, firsts, n * sizeof(firsts[0]));
     s->n_segs = n;
+    s->seg_tail_bytes = 0; /* Unknown after a restart: counted anew. */
     s->segs_changed = false;
     return store_log_inserts_prepare(s);
 }
@@ -174,7 +175,15 @@ static int segs_changed(struct store *s)
 void store_set_log_segment_rows(struct store *s, raft_index rows)
 {
     ASSERT(s != NULL);
+    ASSERT(rows >= 1);
     s->seg_rows = rows;
+}
+
+void store_set_log_segment_bytes(struct store *s, uint64_t bytes)
+{
+    ASSERT(s != NULL);
+    ASSERT(bytes >= 1);
+    s->seg_bytes = bytes;
 }
 
 int store_logseg_roll(struct store *s, raft_index first)
@@ -183,8 +192,8 @@ int store_logseg_roll(struct store *s, raft_index first)
         return segs_begin_change(s); /* Unknown: refused. */
     }
     raft_index tail = s->seg_first[s->n_segs - 1];
-    if (s->seg_rows == 0 || s->n_segs == SCHEMA_LOG_SEGMENTS_MAX ||
-        first < tail || first - tail < s->seg_rows) {
+    if (s->n_segs == SCHEMA_LOG_SEGMENTS_MAX || first <= tail ||
+        (first - tail < s->seg_rows && s->seg_tail_bytes < s->seg_bytes)) {
         return ERR_OK;
     }
     int err = segs_begin_change(s);
@@ -195,6 +204,7 @@ int store_logseg_roll(struct store *s, raft_index first)
         return err;
     }
     s->seg_first[s->n_segs++] = first;
+    s->seg_tail_bytes = 0;
     return segs_changed(s);
 }
 
@@ -260,6 +270,7 @@ int store_logseg_reset(struct store *s, raft_index first)
     }
     s->seg_first[0] = first;
     s->n_segs = 1;
+    s->seg_tail_bytes = 0;
     return segs_changed(s);
 }
 

@@ -120,6 +120,10 @@ int store_members_base(struct store *s, raft_index before, char *buf,
 {
     /* Table by table, newest first: through the log view SQLite would
      * read every column of every row it passes (store_logseg_name). */
+    if (s->n_segs == 0) {
+        snprintf(s->errmsg, ERRMSG_LEN, "log segment list unknown");
+        return ERR_IO;
+    }
     for (size_t i = s->n_segs; i-- > 0;) {
         char name[STORE_LOG_SEG_NAME], sql[256];
         snprintf(sql, sizeof(sql),

@@ -343,6 +343,9 @@ static int write_entries(struct store *s, const struct store_qop *op)
         }
         err = store_run(s, id, rc);
     }
+    for (size_t i = 0; err == ERR_OK && i < op->n_entries; i++) {
+        s->seg_tail_bytes += q->entries[op->entry0 + i].len;
+    }
     return err;
 }
 

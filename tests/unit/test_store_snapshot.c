@@ -1149,6 +1149,23 @@ static void test_members_base_across_segments(void **state)
                      ERR_NOT_FOUND);
 }
 
+/* A table also ends once the entries appended to it reach the bytes
+ * bound: dropping it reads each of its pages, so large values make
+ * smaller tables. */
+static void test_log_segments_bounded_in_bytes(void **state)
+{
+    struct fixture *f = *state;
+    f->s = open_at(f, f->path, 1);
+    store_set_log_segment_rows(f->s, 1000);
+    store_set_log_segment_bytes(f->s, 3000);
+    for (raft_index i = 1; i <= 12; i += 2) {
+        append_puts(f->s, i, i + 1, 5); /* ~1,100 bytes each. */
+    }
+    assert_string_equal(segments(f->path), "log_from_1,log_from_5,log_from_9");
+    assert_string_equal(sql(f->path, "SELECT count(*), max(idx) FROM log"),
+                        "12|12");
+}
+
 /* A conflicting suffix goes: the segments from its first index on are
  * dropped, the rest deleted from the one holding it, and the new entries
  * follow in that one. */
@@ -1312,6 +1329,7 @@ int main(void)
         T(test_log_segments_dropped_whole),
         T(test_kv_refs_survive_dropped_segments),
         T(test_members_base_across_segments),
+        T(test_log_segments_bounded_in_bytes),
         T(test_log_truncation_across_segments),
         T(test_log_view_takes_shell_edits),
         T(test_install_drops_segments),
