@@ -208,20 +208,15 @@ void store_rollback(struct store *s)
     s->in_read = false;
     s->puts.n = 0;
     s->puts.used = 0;
+    char saved[ERRMSG_LEN];
+    memcpy(saved, s->errmsg, sizeof(saved));
     if (sqlite3_get_autocommit(s->db) == 0) {
         session_cache_clear(s->sessions);
         s->is_session_counted = false;
-        char saved[ERRMSG_LEN];
-        memcpy(saved, s->errmsg, sizeof(saved));
         (void)store_run(s, ST_ROLLBACK, SQLITE_OK);
-        memcpy(s->errmsg, saved, sizeof(saved));
     }
-    if (s->segs_changed) {
-        char saved[ERRMSG_LEN];
-        memcpy(saved, s->errmsg, sizeof(saved));
-        store_logseg_rolled_back(s);
-        memcpy(s->errmsg, saved, sizeof(saved));
-    }
+    store_logseg_rolled_back(s);
+    memcpy(s->errmsg, saved, sizeof(saved));
 }
 
 /* Reads outside a write transaction (a leader's linearizable GETs, its

@@ -279,7 +279,7 @@ static int compact_drop_step(struct store *s)
     }
     err = compact_begin(s);
     if (err == ERR_OK) {
-        err = store_logseg_drop_upto(s, (raft_index)floor);
+        err = store_logseg_drop_oldest(s, (raft_index)floor);
         if (err != ERR_OK) {
             store_rollback(s);
             return err;
@@ -353,7 +353,7 @@ int store_compact_step(struct store *s, size_t rows_max, size_t *n_deleted)
         err = compact_record_last(s, hi);
     }
     if (err == ERR_OK) {
-        err = store_logseg_drop_upto(s, hi);
+        err = store_logseg_drop_oldest(s, hi);
     }
     if (err != ERR_OK) {
         store_rollback(s);

@@ -242,7 +242,7 @@ bool store_logseg_droppable(const struct store *s, raft_index floor);
 /* Drops the oldest segment if droppable at floor, which the caller has
  * made the compaction point: one table a call, as dropping reads every
  * page of it (writing none). Errors: ERR_IO. */
-int store_logseg_drop_upto(struct store *s, raft_index floor);
+int store_logseg_drop_oldest(struct store *s, raft_index floor);
 /* Drops every segment and starts one empty at `first` (a snapshot install
  * that keeps no log). Errors: ERR_IO. */
 int store_logseg_reset(struct store *s, raft_index first);

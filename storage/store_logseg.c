@@ -239,13 +239,15 @@ bool store_logseg_droppable(const struct store *s, raft_index floor)
     return s->n_segs > 1 && s->seg_first[1] - 1 <= floor;
 }
 
-int store_logseg_drop_upto(struct store *s, raft_index floor)
+int store_logseg_drop_oldest(struct store *s, raft_index floor)
 {
-    int err = segs_begin_change(s);
-    if (err != ERR_OK || !store_logseg_droppable(s, floor)) {
-        return err;
+    if (!store_logseg_droppable(s, floor)) {
+        return ERR_OK;
     }
-    err = seg_drop(s, s->seg_first[0]);
+    int err = segs_begin_change(s);
+    if (err == ERR_OK) {
+        err = seg_drop(s, s->seg_first[0]);
+    }
     if (err != ERR_OK) {
         return err;
     }
@@ -276,6 +278,7 @@ int store_logseg_reset(struct store *s, raft_index first)
 
 void store_logseg_rolled_back(struct store *s)
 {
+    /* Nothing to do unless a change ran since the last load. */
     if (s->segs_changed && store_logseg_load(s) != ERR_OK) {
         s->write_failed = true; /* No INSERT to trust: the node restarts. */
     }

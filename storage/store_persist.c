@@ -340,11 +340,9 @@ static int write_entries(struct store *s, const struct store_qop *op)
                                    .data = q->arena + qe->data_off};
             rc = persist_bind_entry(s->st[id], (int)(r * STORE_LOG_PARAMS),
                                     op->first_index + k, &e);
+            s->seg_tail_bytes += qe->len; /* A failure reloads the count. */
         }
         err = store_run(s, id, rc);
-    }
-    for (size_t i = 0; err == ERR_OK && i < op->n_entries; i++) {
-        s->seg_tail_bytes += q->entries[op->entry0 + i].len;
     }
     return err;
 }

@@ -419,7 +419,7 @@ static int install_log(struct store *s, raft_index index, raft_term term,
         err = store_logseg_reset(s, index + 1);
     }
     while (err == ERR_OK && matches && store_logseg_droppable(s, index)) {
-        err = store_logseg_drop_upto(s, index);
+        err = store_logseg_drop_oldest(s, index);
     }
     *kept_last = matches && s->last_index > index ? s->last_index : 0;
     return err;

@@ -986,6 +986,19 @@ static void test_kv_refers_to_the_log_until_compaction(void **state)
 
 /* ---- The log's segment tables (schema version 7) --------------------- */
 
+/* Runs compaction steps until none is pending; returns the rows they
+ * compacted. */
+static size_t compact_all(struct store *s)
+{
+    size_t n = 0, total = 0;
+    while (store_compact_pending(s)) {
+        assert_int_equal(store_compact_step(s, STORE_COMPACT_STEP_ROWS, &n),
+                         ERR_OK);
+        total += n;
+    }
+    return total;
+}
+
 /* The segment tables' names, oldest first, as "log_from_1,log_from_11". */
 static const char *segments(const char *path)
 {
@@ -1021,13 +1034,7 @@ static void test_log_segments_dropped_whole(void **state)
     assert_string_equal(sql(f->path, "SELECT count(*) FROM log_from_21"), "10");
     apply_to(f->s, 40, 1);
     assert_int_equal(store_compact(f->s, 40, 1, CONFIG, 15), ERR_OK);
-    size_t n = 0, total = 0;
-    while (store_compact_pending(f->s)) {
-        assert_int_equal(store_compact_step(f->s, STORE_COMPACT_STEP_ROWS, &n),
-                         ERR_OK);
-        total += n;
-    }
-    assert_int_equal(total, 25);
+    assert_int_equal(compact_all(f->s), 25);
     assert_string_equal(segments(f->path),
                         "log_from_21,log_from_31,log_from_41");
     assert_string_equal(sql(f->path, "SELECT count(*), min(idx), max(idx)"
@@ -1035,6 +1042,7 @@ static void test_log_segments_dropped_whole(void **state)
                         "20|26|45");
     assert_string_equal(sql(f->path, "SELECT count(*) FROM log_from_21"), "10");
     struct raft_entry out[4];
+    size_t n = 0;
     assert_int_equal(store_fetch(f->s, 26, 27, 1 << 20, out, 4, &n), ERR_OK);
     assert_int_equal(n, 2);
     assert_int_equal(store_fetch(f->s, 25, 25, 1 << 20, out, 4, &n),
@@ -1062,20 +1070,14 @@ static void test_log_segments_dropped_whole(void **state)
                                            "log_from_41,log_from_51");
     apply_to(f->s, 50, 1);
     assert_int_equal(store_compact(f->s, 50, 1, CONFIG, 23), ERR_OK);
-    while (store_compact_pending(f->s)) {
-        assert_int_equal(store_compact_step(f->s, STORE_COMPACT_STEP_ROWS, &n),
-                         ERR_OK);
-    }
+    assert_int_equal(compact_all(f->s), 2);
     assert_string_equal(segments(f->path), "log_from_21,log_from_31,"
                                            "log_from_41,log_from_51");
     assert_string_equal(sql(f->path, "SELECT min(idx), max(idx) FROM log"),
                         "28|55");
     apply_to(f->s, 55, 1);
     assert_int_equal(store_compact(f->s, 55, 1, CONFIG, 25), ERR_OK);
-    while (store_compact_pending(f->s)) {
-        assert_int_equal(store_compact_step(f->s, STORE_COMPACT_STEP_ROWS, &n),
-                         ERR_OK);
-    }
+    assert_int_equal(compact_all(f->s), 3);
     assert_string_equal(segments(f->path),
                         "log_from_31,log_from_41,log_from_51");
     assert_string_equal(sql(f->path, "SELECT min(idx), max(idx) FROM log"),
@@ -1100,11 +1102,7 @@ static void test_kv_refs_survive_dropped_segments(void **state)
                                      " WHERE ref IS NOT NULL"),
                         "5");
     assert_int_equal(store_compact(f->s, 10, 1, CONFIG, 0), ERR_OK);
-    size_t n = 0;
-    while (store_compact_pending(f->s)) {
-        assert_int_equal(store_compact_step(f->s, STORE_COMPACT_STEP_ROWS, &n),
-                         ERR_OK);
-    }
+    assert_int_equal(compact_all(f->s), 10);
     assert_string_equal(segments(f->path), "log_from_9");
     /* k1 (11) and k2 (12) still refer to the log; the rest were copied. */
     assert_string_equal(sql(f->path, "SELECT group_concat(key) FROM"
